@@ -1,0 +1,164 @@
+//! Turning a validated [`Plan`] into kernel objects, phase by phase, each
+//! phase a batch of concurrent netlink requests.
+
+use std::collections::BTreeMap;
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
+
+use futures::future::try_join_all;
+
+use super::plan::{IfaceKind, Plan};
+use super::{Artifacts, Interface, Lab, NodeState};
+use crate::error::{Error, Result, Subject};
+use crate::netlink::{IfIndexes, Netlink, VethEnd};
+use crate::netns::Netns;
+use crate::process::{ProcessRegistry, Spawner};
+
+pub(crate) fn build(plan: Plan) -> Result<Lab> {
+    let lab_subject = Subject::lab(&plan.name);
+    let started = std::time::Instant::now();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io(lab_subject.clone(), "start the lab's tokio runtime", e))?;
+
+    let specs: Vec<_> = plan
+        .nodes
+        .iter()
+        .map(|n| (lab_subject.clone().node(&n.name), n.options.clone()))
+        .collect();
+    let seeds = Netns::create_batch(&specs)?;
+
+    let nodes: Vec<NodeState> = {
+        let _guard = rt.enter();
+        seeds
+            .into_iter()
+            .zip(&plan.nodes)
+            .map(|(seed, n)| NodeState {
+                name: n.name.clone(),
+                netlink: Netlink::from_socket(seed.netlink, lab_subject.clone().node(&n.name)),
+                ifindexes: IfIndexes::after(seed.max_ifindex),
+                interfaces: Mutex::new(BTreeMap::new()),
+                netns: seed.netns,
+            })
+            .collect()
+    };
+
+    // Interface indexes, chosen up front so one batch can reference another's links.
+    let indexes: Vec<u32> = plan
+        .ifaces
+        .iter()
+        .map(|i| match i.kind {
+            IfaceKind::Loopback => 1,
+            _ => nodes[i.node].ifindexes.next(),
+        })
+        .collect();
+
+    rt.block_on(create_objects(&plan, &nodes, &indexes))?;
+
+    for (id, i) in plan.ifaces.iter().enumerate() {
+        nodes[i.node]
+            .interfaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                i.name.clone(),
+                Interface {
+                    name: i.name.clone(),
+                    index: indexes[id],
+                    mac: i.mac,
+                    addrs: i.addrs.clone(),
+                },
+            );
+    }
+
+    let artifacts = Artifacts::create(&plan.name)?;
+    let spawner = Arc::new(Spawner::start(&plan.name)?);
+    tracing::debug!(
+        lab = %plan.name,
+        nodes = nodes.len(),
+        links = plan.links.len(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        artifacts = %artifacts.path().display(),
+        "lab up"
+    );
+    Ok(Lab {
+        name: plan.name.clone(),
+        registry: ProcessRegistry::default(),
+        spawner,
+        pins: Mutex::new(Vec::new()),
+        nodes,
+        names: plan.names.clone(),
+        rt,
+        artifacts,
+    })
+}
+
+async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result<()> {
+    let bridges = plan.ifaces.iter().enumerate().filter(|(_, i)| i.kind == IfaceKind::Bridge);
+    try_join_all(bridges.map(|(id, i)| nodes[i.node].netlink.add_bridge(&i.name, idx[id], Some(i.mac)))).await?;
+
+    let mut second_ports = Vec::new();
+    let mut peers = Vec::new();
+    let veths = plan.links.iter().map(|&(a, b)| {
+        // The end that is a bridge port is created locally so its controller
+        // can be set in the same request; a second bridge port is attached after.
+        let (local, peer) = if plan.ifaces[a].bridge.is_none() && plan.ifaces[b].bridge.is_some() {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        if plan.ifaces[peer].bridge.is_some() {
+            second_ports.push(peer);
+        } else {
+            peers.push(peer);
+        }
+        let end = |id: usize| VethEnd {
+            name: plan.ifaces[id].name.clone(),
+            index: idx[id],
+            mac: Some(plan.ifaces[id].mac),
+            mtu: plan.ifaces[id].mtu,
+            controller: plan.ifaces[id].bridge.map(|b| idx[b]),
+        };
+        let (l, p) = (end(local), end(peer));
+        let local_node = &nodes[plan.ifaces[local].node];
+        let peer_node = &nodes[plan.ifaces[peer].node];
+        let peer_ns = (plan.ifaces[local].node != plan.ifaces[peer].node).then(|| peer_node.netns.as_fd());
+        async move { local_node.netlink.add_veth(&l, &p, peer_ns).await }
+    });
+    try_join_all(veths).await?;
+    try_join_all(peers.iter().map(|&id| {
+        let i = &plan.ifaces[id];
+        nodes[i.node].netlink.set_index_up(&i.name, idx[id])
+    }))
+    .await?;
+    try_join_all(second_ports.iter().map(|&id| {
+        let i = &plan.ifaces[id];
+        nodes[i.node]
+            .netlink
+            .set_controller(&i.name, idx[id], idx[i.bridge.expect("second port has a bridge")])
+    }))
+    .await?;
+
+    let addrs = plan.ifaces.iter().enumerate().flat_map(|(id, i)| {
+        i.addrs
+            .iter()
+            .map(move |a| nodes[i.node].netlink.add_address(&i.name, idx[id], *a))
+    });
+    try_join_all(addrs).await?;
+
+    try_join_all(plan.routes.iter().map(|r| {
+        let dev = r.dev.map(|d| (plan.ifaces[d].name.as_str(), idx[d]));
+        nodes[r.node].netlink.add_route(r.dest, r.via, dev)
+    }))
+    .await?;
+
+    try_join_all(plan.neighbours.iter().map(|&(holder, ip, mac)| {
+        let i = &plan.ifaces[holder];
+        nodes[i.node]
+            .netlink
+            .add_permanent_neighbour(&i.name, idx[holder], ip, mac)
+    }))
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! What a lab is made of, as plain data: nodes, bridges, veth links,
+//! addresses and routes. Building a spec touches nothing; [`LabSpec::up`]
+//! validates it completely before the first namespace is created.
+//!
+//! ```no_run
+//! use netrig::{Endpoint, Lab, Route};
+//! let lab = Lab::builder("pair")
+//!     .node("a")
+//!     .node("b")
+//!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
+//!     .route("b", Route::default_via("10.0.0.1"))
+//!     .up()?;
+//! # Ok::<_, netrig::Error>(())
+//! ```
+
+use crate::netlink::Mac;
+
+/// A node: one network namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Unique name within the lab.
+    pub name: String,
+    /// Keep IPv6 on (default off, to keep captures quiet).
+    pub ipv6: bool,
+    /// Enable `net.ipv4.ip_forward` (a router).
+    pub forwarding: bool,
+    /// Extra sysctls set at creation, e.g. (`net.ipv4.ip_default_ttl`, `32`).
+    pub sysctls: Vec<(String, String)>,
+}
+
+impl NodeSpec {
+    /// A plain host: `lo` up, IPv6 off, no forwarding.
+    pub fn new(name: impl Into<String>) -> Self {
+        NodeSpec {
+            name: name.into(),
+            ipv6: false,
+            forwarding: false,
+            sysctls: Vec::new(),
+        }
+    }
+    /// Keeps IPv6 enabled.
+    pub fn ipv6(mut self, on: bool) -> Self {
+        self.ipv6 = on;
+        self
+    }
+    /// Makes the node forward IPv4 (`net.ipv4.ip_forward=1`).
+    pub fn forwarding(mut self, on: bool) -> Self {
+        self.forwarding = on;
+        self
+    }
+    /// Sets a sysctl at creation.
+    pub fn sysctl(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.sysctls.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// A bridge inside a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeSpec {
+    /// The node holding it.
+    pub node: String,
+    /// Interface name (≤ 15 bytes).
+    pub name: String,
+    /// Addresses with prefix, e.g. `172.17.0.1/16`.
+    pub addrs: Vec<String>,
+    /// MAC (allocated when `None`).
+    pub mac: Option<Mac>,
+}
+
+/// One end of a veth link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The node it lives in.
+    pub node: String,
+    /// Interface name inside that node (≤ 15 bytes).
+    pub ifname: String,
+    /// Addresses with prefix.
+    pub addrs: Vec<String>,
+    /// Bridge in the same node this end is a port of.
+    pub bridge: Option<String>,
+    /// MAC (allocated when `None`).
+    pub mac: Option<Mac>,
+    /// MTU (kernel default when `None`).
+    pub mtu: Option<u32>,
+}
+
+impl Endpoint {
+    /// An end named `ifname` in `node`.
+    pub fn new(node: impl Into<String>, ifname: impl Into<String>) -> Self {
+        Endpoint {
+            node: node.into(),
+            ifname: ifname.into(),
+            addrs: Vec::new(),
+            bridge: None,
+            mac: None,
+            mtu: None,
+        }
+    }
+    /// Adds an address with prefix (`10.0.0.1/24`).
+    pub fn addr(mut self, cidr: impl Into<String>) -> Self {
+        self.addrs.push(cidr.into());
+        self
+    }
+    /// Makes this end a port of `bridge` (a bridge in the same node).
+    pub fn bridge(mut self, bridge: impl Into<String>) -> Self {
+        self.bridge = Some(bridge.into());
+        self
+    }
+    /// Fixes the MAC address.
+    pub fn mac(mut self, mac: Mac) -> Self {
+        self.mac = Some(mac);
+        self
+    }
+    /// Sets the MTU.
+    pub fn mtu(mut self, mtu: u32) -> Self {
+        self.mtu = Some(mtu);
+        self
+    }
+}
+
+/// A veth pair between two endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSpec {
+    /// One end.
+    pub a: Endpoint,
+    /// The other end.
+    pub b: Endpoint,
+}
+
+/// An extra address on an existing interface (e.g. `lo` of the internet node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressSpec {
+    /// Node.
+    pub node: String,
+    /// Interface.
+    pub ifname: String,
+    /// Address with prefix.
+    pub cidr: String,
+}
+
+/// A route in a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Destination with prefix; `None` for the default route.
+    pub dest: Option<String>,
+    /// Gateway address.
+    pub via: Option<String>,
+    /// Output interface.
+    pub dev: Option<String>,
+}
+
+impl Route {
+    /// `default via GW`.
+    pub fn default_via(gw: impl Into<String>) -> Self {
+        Route {
+            dest: None,
+            via: Some(gw.into()),
+            dev: None,
+        }
+    }
+    /// A route to `dest` (give `via` and/or `dev`).
+    pub fn to(dest: impl Into<String>) -> Self {
+        Route {
+            dest: Some(dest.into()),
+            via: None,
+            dev: None,
+        }
+    }
+    /// Sets the gateway.
+    pub fn via(mut self, gw: impl Into<String>) -> Self {
+        self.via = Some(gw.into());
+        self
+    }
+    /// Sets the output interface.
+    pub fn dev(mut self, dev: impl Into<String>) -> Self {
+        self.dev = Some(dev.into());
+        self
+    }
+}
+
+/// A route bound to its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Node.
+    pub node: String,
+    /// The route.
+    pub route: Route,
+}
+
+/// A whole lab, as data. Build one with [`crate::Lab::builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabSpec {
+    /// The lab's name (used in messages, artifacts and pins).
+    pub name: String,
+    /// Nodes, in creation order.
+    pub nodes: Vec<NodeSpec>,
+    /// Extra names for existing nodes (name, target): both reach one namespace.
+    pub aliases: Vec<(String, String)>,
+    /// Bridges.
+    pub bridges: Vec<BridgeSpec>,
+    /// veth links.
+    pub links: Vec<LinkSpec>,
+    /// Extra addresses.
+    pub addresses: Vec<AddressSpec>,
+    /// Routes.
+    pub routes: Vec<RouteSpec>,
+    /// Add PERMANENT neighbour entries between every pair of addressed
+    /// interfaces on one L2 segment (default on; see platform notes G3).
+    pub static_neighbours: bool,
+}
+
+impl LabSpec {
+    /// An empty lab named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        LabSpec {
+            name: name.into(),
+            nodes: Vec::new(),
+            aliases: Vec::new(),
+            bridges: Vec::new(),
+            links: Vec::new(),
+            addresses: Vec::new(),
+            routes: Vec::new(),
+            static_neighbours: true,
+        }
+    }
+    /// Adds a plain node.
+    pub fn node(self, name: impl Into<String>) -> Self {
+        self.node_with(NodeSpec::new(name))
+    }
+    /// Adds a node with options.
+    pub fn node_with(mut self, node: NodeSpec) -> Self {
+        self.nodes.push(node);
+        self
+    }
+    /// Gives node `target` a second name (Docker's `host` and `container:` modes).
+    pub fn alias(mut self, name: impl Into<String>, target: impl Into<String>) -> Self {
+        self.aliases.push((name.into(), target.into()));
+        self
+    }
+    /// Adds a bridge in `node` with addresses.
+    pub fn bridge<I, S>(mut self, node: impl Into<String>, name: impl Into<String>, addrs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.bridges.push(BridgeSpec {
+            node: node.into(),
+            name: name.into(),
+            addrs: addrs.into_iter().map(Into::into).collect(),
+            mac: None,
+        });
+        self
+    }
+    /// Adds a bridge described in full.
+    pub fn bridge_with(mut self, bridge: BridgeSpec) -> Self {
+        self.bridges.push(bridge);
+        self
+    }
+    /// Adds a veth link.
+    pub fn link(mut self, a: Endpoint, b: Endpoint) -> Self {
+        self.links.push(LinkSpec { a, b });
+        self
+    }
+    /// Adds an address to an interface (`lo` included).
+    pub fn address(mut self, node: impl Into<String>, ifname: impl Into<String>, cidr: impl Into<String>) -> Self {
+        self.addresses.push(AddressSpec {
+            node: node.into(),
+            ifname: ifname.into(),
+            cidr: cidr.into(),
+        });
+        self
+    }
+    /// Adds a route to `node`.
+    pub fn route(mut self, node: impl Into<String>, route: Route) -> Self {
+        self.routes.push(RouteSpec {
+            node: node.into(),
+            route,
+        });
+        self
+    }
+    /// Turns automatic permanent neighbour entries on or off.
+    pub fn static_neighbours(mut self, on: bool) -> Self {
+        self.static_neighbours = on;
+        self
+    }
+    /// Validates and builds the lab.
+    pub fn up(self) -> crate::Result<crate::Lab> {
+        crate::Lab::up(self)
+    }
+}

@@ -1,0 +1,453 @@
+//! rtnetlink plumbing for one namespace: links, bridges, veth pairs,
+//! addresses, routes and neighbour entries.
+//!
+//! A [`Netlink`] wraps an rtnetlink handle whose socket was created inside
+//! its namespace, so every request acts there whichever thread sends it.
+//! Requests are async and can be pipelined (many in flight on one socket).
+//! Every kernel refusal becomes an [`Error::Netlink`] naming the lab, node and
+//! link, with a hint for the common errnos.
+//!
+//! Interface indexes are chosen by netrig, not the kernel: each namespace
+//! hands out indexes from a counter ([`IfIndexes`]), so a link can be
+//! referenced (as a bridge controller, for an address) in the same batch that
+//! creates it, without a lookup round trip.
+
+use std::net::IpAddr;
+use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use futures::TryStreamExt;
+use ipnet::IpNet;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::neighbour::NeighbourState;
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::error::{Error, Result, Subject};
+
+/// A MAC address.
+pub type Mac = [u8; 6];
+
+/// Formats a MAC as `02:00:00:00:00:01`.
+///
+/// ```
+/// assert_eq!(netrig::netlink::fmt_mac(&[2, 0, 0, 0, 0, 1]), "02:00:00:00:00:01");
+/// ```
+pub fn fmt_mac(mac: &Mac) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// Hands out interface indexes for one namespace.
+#[derive(Debug)]
+pub struct IfIndexes(AtomicU32);
+
+impl IfIndexes {
+    /// A counter whose first index is `highest_in_use + 1`.
+    pub fn after(highest_in_use: u32) -> Self {
+        IfIndexes(AtomicU32::new(highest_in_use + 1))
+    }
+    /// The next free index.
+    pub fn next(&self) -> u32 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// One end of a veth pair, as created.
+#[derive(Debug, Clone)]
+pub struct VethEnd {
+    /// Interface name inside its namespace.
+    pub name: String,
+    /// Interface index chosen by netrig.
+    pub index: u32,
+    /// MAC address, if fixed.
+    pub mac: Option<Mac>,
+    /// MTU, if not the default.
+    pub mtu: Option<u32>,
+    /// Bridge (controller) index, if the end is a bridge port in its namespace.
+    pub controller: Option<u32>,
+}
+
+/// An rtnetlink connection bound to one namespace.
+#[derive(Clone, Debug)]
+pub struct Netlink {
+    handle: Handle,
+    subject: Subject,
+}
+
+/// A link as read back from the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Index.
+    pub index: u32,
+    /// Name.
+    pub name: String,
+    /// MAC, when the link has one.
+    pub mac: Option<Mac>,
+    /// MTU.
+    pub mtu: Option<u32>,
+    /// Administratively up.
+    pub up: bool,
+    /// Controller (bridge) index.
+    pub controller: Option<u32>,
+}
+
+impl Netlink {
+    /// Wraps a raw `NETLINK_ROUTE` socket fd (created inside the namespace)
+    /// and spawns its connection on the current tokio runtime.
+    ///
+    /// Must be called from within a tokio runtime context.
+    pub(crate) fn from_socket(fd: OwnedFd, subject: Subject) -> Self {
+        // SAFETY: `fd` is an open NETLINK_ROUTE socket we own; ownership moves to the TokioSocket.
+        let socket = unsafe { <rtnetlink::sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.into_raw_fd()) };
+        let (conn, handle, _messages) = rtnetlink::from_socket(socket);
+        tokio::spawn(conn);
+        Netlink { handle, subject }
+    }
+
+    /// The subject (lab, node) errors will name.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    fn fail(&self, link: Option<&str>, op: String, e: rtnetlink::Error) -> Error {
+        let mut subject = self.subject.clone();
+        if let Some(l) = link {
+            subject = subject.link(l);
+        }
+        let message = describe(&e);
+        tracing::debug!(%subject, %op, %message, "netlink request refused");
+        Error::Netlink { subject, op, message }
+    }
+
+    /// `ip link add NAME type bridge` with a chosen index and MAC, up.
+    pub async fn add_bridge(&self, name: &str, index: u32, mac: Option<Mac>) -> Result<()> {
+        tracing::debug!(subject = %self.subject, bridge = name, index, "add bridge");
+        let mut b = LinkBridge::new(name).index(index).up();
+        if let Some(mac) = mac {
+            b = b.address(mac.to_vec());
+        }
+        self.handle
+            .link()
+            .add(b.build())
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("create bridge {name}"), e))
+    }
+
+    /// Creates a veth pair: `local` in this namespace, `peer` born directly in
+    /// `peer_ns` (or here when `None`), with their indexes, MACs, MTUs and the
+    /// local end's controller set in one request. The local end is up; bring
+    /// the peer up with [`Netlink::set_index_up`] on the peer's namespace.
+    pub async fn add_veth(&self, local: &VethEnd, peer: &VethEnd, peer_ns: Option<BorrowedFd<'_>>) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        tracing::debug!(subject = %self.subject, local = %local.name, peer = %peer.name, "add veth pair");
+        // The peer cannot be set up in this request: the kernel configures it before
+        // the pair is linked, and veth_open then fails with ENOTCONN.
+        let mut p = LinkUnspec::new_with_name(&peer.name).index(peer.index);
+        if let Some(fd) = peer_ns {
+            p = p.setns_by_fd(fd.as_raw_fd());
+        }
+        if let Some(mac) = peer.mac {
+            p = p.address(mac.to_vec());
+        }
+        if let Some(mtu) = peer.mtu {
+            p = p.mtu(mtu);
+        }
+        let mut l = LinkVeth::new(&local.name, &peer.name)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(p.build())))
+            .index(local.index)
+            .up();
+        if let Some(mac) = local.mac {
+            l = l.address(mac.to_vec());
+        }
+        if let Some(mtu) = local.mtu {
+            l = l.mtu(mtu);
+        }
+        if let Some(c) = local.controller {
+            l = l.controller(c);
+        }
+        self.handle
+            .link()
+            .add(l.build())
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(&local.name), format!("create veth pair {} <-> {}", local.name, peer.name), e))
+    }
+
+    /// `ip link set INDEX master CONTROLLER up`.
+    pub async fn set_controller(&self, name: &str, index: u32, controller: u32) -> Result<()> {
+        tracing::debug!(subject = %self.subject, link = name, controller, "attach to bridge");
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).controller(controller).up().build())
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("attach {name} to bridge index {controller}"), e))
+    }
+
+    /// `ip link set NAME up` / `down`.
+    pub async fn set_up(&self, name: &str, up: bool) -> Result<()> {
+        tracing::debug!(subject = %self.subject, link = name, up, "set link state");
+        let b = LinkUnspec::new_with_name(name);
+        let b = if up { b.up() } else { b.down() };
+        self.handle
+            .link()
+            .set(b.build())
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("set {name} {}", if up { "up" } else { "down" }), e))
+    }
+
+    /// `ip link set INDEX up`.
+    pub async fn set_index_up(&self, name: &str, index: u32) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("set {name} up"), e))
+    }
+
+    /// `ip link set NAME mtu MTU`.
+    pub async fn set_mtu(&self, name: &str, mtu: u32) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_name(name).mtu(mtu).build())
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("set {name} mtu {mtu}"), e))
+    }
+
+    /// Sets `hairpin_mode` on a bridge port (`bridge link set dev NAME hairpin on`).
+    pub async fn set_hairpin(&self, name: &str, index: u32, on: bool) -> Result<()> {
+        tracing::debug!(subject = %self.subject, link = name, on, "set hairpin mode");
+        let msg = rtnetlink::LinkBridgePort::new(index).hairpin(on).build();
+        self.handle
+            .link()
+            .set_port(msg)
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("set hairpin {} on {name}", if on { "on" } else { "off" }), e))
+    }
+
+    /// `ip addr add ADDR dev NAME`.
+    pub async fn add_address(&self, name: &str, index: u32, addr: IpNet) -> Result<()> {
+        tracing::debug!(subject = %self.subject, link = name, %addr, "add address");
+        self.handle
+            .address()
+            .add(index, addr.addr(), addr.prefix_len())
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("add address {addr} to {name}"), e))
+    }
+
+    /// `ip route add DEST [via GW] [dev INDEX]`; `dest = None` is the default route.
+    pub async fn add_route(&self, dest: Option<IpNet>, via: Option<IpAddr>, dev: Option<(&str, u32)>) -> Result<()> {
+        let what = format!(
+            "add route {}{}{}",
+            dest.map(|d| d.to_string()).unwrap_or_else(|| "default".into()),
+            via.map(|g| format!(" via {g}")).unwrap_or_default(),
+            dev.map(|(n, _)| format!(" dev {n}")).unwrap_or_default()
+        );
+        tracing::debug!(subject = %self.subject, "{what}");
+        let is_v6 = matches!(dest.map(|d| d.addr()).or(via), Some(IpAddr::V6(_)));
+        let msg = if is_v6 {
+            let mut b = RouteMessageBuilder::<std::net::Ipv6Addr>::new();
+            if let Some(IpNet::V6(d)) = dest {
+                b = b.destination_prefix(d.network(), d.prefix_len());
+            }
+            if let Some(IpAddr::V6(g)) = via {
+                b = b.gateway(g);
+            }
+            if let Some((_, i)) = dev {
+                b = b.output_interface(i);
+            }
+            b.build()
+        } else {
+            let mut b = RouteMessageBuilder::<std::net::Ipv4Addr>::new();
+            if let Some(IpNet::V4(d)) = dest {
+                b = b.destination_prefix(d.network(), d.prefix_len());
+            }
+            if let Some(IpAddr::V4(g)) = via {
+                b = b.gateway(g);
+            }
+            if let Some((_, i)) = dev {
+                b = b.output_interface(i);
+            }
+            b.build()
+        };
+        self.handle
+            .route()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| self.fail(dev.map(|(n, _)| n), what, e))
+    }
+
+    /// `ip neigh replace IP lladdr MAC dev NAME nud permanent`.
+    ///
+    /// Permanent entries are exempt from the kernel's global neighbour-table
+    /// limit (shared by all namespaces) and keep ARP out of captures.
+    pub async fn add_permanent_neighbour(&self, name: &str, index: u32, ip: IpAddr, mac: Mac) -> Result<()> {
+        tracing::debug!(subject = %self.subject, link = name, %ip, mac = %fmt_mac(&mac), "add permanent neighbour");
+        self.handle
+            .neighbours()
+            .add(index, ip)
+            .link_layer_address(&mac)
+            .state(NeighbourState::Permanent)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("add neighbour {ip} lladdr {}", fmt_mac(&mac)), e))
+    }
+
+    /// `ip link del NAME`.
+    pub async fn delete_link(&self, name: &str) -> Result<()> {
+        let info = self.link(name).await?;
+        tracing::debug!(subject = %self.subject, link = name, "delete link");
+        self.handle
+            .link()
+            .del(info.index)
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("delete {name}"), e))
+    }
+
+    /// Looks a link up by name.
+    pub async fn link(&self, name: &str) -> Result<LinkInfo> {
+        let mut stream = self.handle.link().get().match_name(name.to_string()).execute();
+        match stream.try_next().await {
+            Ok(Some(msg)) => Ok(link_info(msg)),
+            Ok(None) => Err(self.no_such_link(name)),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == libc::ENODEV => Err(self.no_such_link(name)),
+            Err(e) => Err(self.fail(Some(name), format!("look up {name}"), e)),
+        }
+    }
+
+    fn no_such_link(&self, name: &str) -> Error {
+        Error::invalid(self.subject.clone().link(name), "interface", format!("no interface named {name:?} in this node"))
+    }
+
+    /// All links of the namespace.
+    pub async fn links(&self) -> Result<Vec<LinkInfo>> {
+        let msgs: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(None, "list links".into(), e))?;
+        Ok(msgs.into_iter().map(link_info).collect())
+    }
+
+    /// All addresses of the namespace, as (interface index, address/prefix).
+    pub async fn addresses(&self) -> Result<Vec<(u32, IpNet)>> {
+        let msgs: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(None, "list addresses".into(), e))?;
+        let mut out = Vec::new();
+        for m in msgs {
+            let addr = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            let addr = addr.or_else(|| {
+                m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                })
+            });
+            if let Some(ip) = addr
+                && let Ok(net) = IpNet::new(ip, m.header.prefix_len)
+            {
+                out.push((m.header.index, net));
+            }
+        }
+        Ok(out)
+    }
+
+    /// All IPv4 routes of the main table, as (destination, gateway, output index).
+    pub async fn routes_v4(&self) -> Result<Vec<(IpNet, Option<IpAddr>, Option<u32>)>> {
+        let msgs: Vec<RouteMessage> = self
+            .handle
+            .route()
+            .get(RouteMessageBuilder::<std::net::Ipv4Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(None, "list routes".into(), e))?;
+        let mut out = Vec::new();
+        for m in msgs {
+            if m.header.table != 254 {
+                continue;
+            }
+            let mut dest = None;
+            let mut gw = None;
+            let mut oif = None;
+            for a in &m.attributes {
+                match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(d)) => dest = Some(IpAddr::V4(*d)),
+                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => gw = Some(IpAddr::V4(*g)),
+                    RouteAttribute::Oif(i) => oif = Some(*i),
+                    _ => {}
+                }
+            }
+            let dest = dest.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            if let Ok(net) = IpNet::new(dest, m.header.destination_prefix_length) {
+                out.push((net, gw, oif));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn link_info(msg: LinkMessage) -> LinkInfo {
+    let mut info = LinkInfo {
+        index: msg.header.index,
+        name: String::new(),
+        mac: None,
+        mtu: None,
+        up: msg.header.flags.contains(rtnetlink::packet_route::link::LinkFlags::Up),
+        controller: None,
+    };
+    for a in msg.attributes {
+        match a {
+            LinkAttribute::IfName(n) => info.name = n,
+            LinkAttribute::Address(m) if m.len() == 6 => {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&m);
+                info.mac = Some(mac);
+            }
+            LinkAttribute::Mtu(m) => info.mtu = Some(m),
+            LinkAttribute::Controller(c) => info.controller = Some(c),
+            _ => {}
+        }
+    }
+    info
+}
+
+/// The kernel's answer in words, with a hint for errnos people meet.
+fn describe(e: &rtnetlink::Error) -> String {
+    let rtnetlink::Error::NetlinkError(msg) = e else {
+        return e.to_string();
+    };
+    let code = msg.raw_code().abs();
+    let text = std::io::Error::from_raw_os_error(code).to_string();
+    let hint = match code {
+        libc::EEXIST => " (a link, address or route with that name/value already exists in this namespace)",
+        libc::EPERM => " (missing CAP_NET_ADMIN: run as root)",
+        libc::ENODEV => " (no such interface in this namespace)",
+        libc::ENETUNREACH => " (the gateway is not on a directly connected subnet: add an address in its subnet first)",
+        libc::EOPNOTSUPP => " (this kernel does not support it)",
+        libc::ERANGE => " (value out of range, e.g. an MTU too large for the link)",
+        _ => "",
+    };
+    format!("{text}{hint}")
+}

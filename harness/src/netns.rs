@@ -1,0 +1,294 @@
+//! Network namespaces: anonymous, held by a file descriptor, entered only by
+//! threads made for the purpose.
+//!
+//! A [`Netns`] owns an fd to an anonymous network namespace created with
+//! `unshare(CLONE_NEWNET)` on a short-lived thread. There is no `/run/netns`
+//! entry: when the last fd (or socket, or process) inside it goes away — at
+//! drop, at panic, or when the process is SIGKILLed — the kernel destroys the
+//! namespace and every virtual interface in it.
+//!
+//! Guarantee: no function here changes the namespace of the calling thread.
+//! In-namespace work runs on a scoped thread ([`Netns::run`]) that enters,
+//! does the work (typically *creating* a socket, which stays bound to the
+//! namespace it was created in) and exits.
+//!
+//! Pinning a namespace to a path ([`Netns::pin`]) is an explicit debugging
+//! feature (`ip netns exec`, `nsenter`, tcpdump); the [`Pin`] removes itself
+//! on drop.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::sched::{CloneFlags, setns, unshare};
+
+use crate::error::{Error, Result, Subject};
+
+/// What a freshly created namespace is prepared with, on its creating thread.
+#[derive(Debug, Clone, Default)]
+pub struct NetnsOptions {
+    /// Keep IPv6 enabled (default: `net.ipv6.conf.{all,default}.disable_ipv6=1`,
+    /// which keeps router solicitations and MLD out of captures).
+    pub ipv6: bool,
+    /// Extra sysctls written right after creation, as (`net/ipv4/ip_forward`, `1`):
+    /// paths are relative to `/proc/sys`.
+    pub sysctls: Vec<(String, String)>,
+}
+
+/// An anonymous network namespace, alive as long as this value (or anything
+/// created inside it) is.
+///
+/// ```no_run
+/// use netrig::Netns;
+/// let ns = Netns::new("demo")?;
+/// // Sockets created inside `run` stay in the namespace afterwards.
+/// let sock = ns.run(|| std::net::UdpSocket::bind("127.0.0.1:0"))??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Netns {
+    fd: OwnedFd,
+    inode: u64,
+    subject: Subject,
+}
+
+/// A namespace fresh from creation, with a raw rtnetlink socket made inside it.
+#[derive(Debug)]
+pub(crate) struct NetnsSeed {
+    pub(crate) netns: Netns,
+    /// An `AF_NETLINK/NETLINK_ROUTE` socket bound to the namespace.
+    pub(crate) netlink: OwnedFd,
+    /// The highest interface index present right after creation.
+    pub(crate) max_ifindex: u32,
+}
+
+impl Netns {
+    /// Creates one namespace with default options (`lo` up, IPv6 off).
+    pub fn new(label: &str) -> Result<Netns> {
+        let subject = Subject::default().node(label);
+        let mut seeds = Self::create_batch(&[(subject, NetnsOptions::default())])?;
+        Ok(seeds.remove(0).netns)
+    }
+
+    /// Creates namespaces on one short-lived thread, each prepared with its
+    /// options, `lo` up and an rtnetlink socket. All or nothing: on error,
+    /// the ones already made are dropped.
+    pub(crate) fn create_batch(specs: &[(Subject, NetnsOptions)]) -> Result<Vec<NetnsSeed>> {
+        let specs = specs.to_vec();
+        let n = specs.len();
+        let handle = std::thread::Builder::new()
+            .name("netrig-unshare".into())
+            .spawn(move || -> Result<Vec<NetnsSeed>> {
+                let mut out = Vec::with_capacity(specs.len());
+                for (subject, options) in specs {
+                    out.push(create_on_this_thread(subject, &options)?);
+                }
+                Ok(out)
+            })
+            .map_err(|e| Error::io(Subject::default(), "spawn the namespace-creating thread", e))?;
+        let seeds = handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        tracing::debug!(count = n, "created network namespaces");
+        Ok(seeds)
+    }
+
+    /// Runs `f` on a new thread inside this namespace and returns its result.
+    ///
+    /// Use it to create sockets, netlink connections and pcap handles, and to
+    /// read or write `/proc/sys/net/...` (which resolves per thread). The
+    /// calling thread never changes namespace. Panics in `f` propagate.
+    pub fn run<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        std::thread::scope(|scope| {
+            let joined = std::thread::Builder::new()
+                .name(format!("netrig-ns-{}", self.subject.node.as_deref().unwrap_or("?")))
+                .spawn_scoped(scope, || -> Result<R> {
+                    self.enter_current_thread()?;
+                    Ok(f())
+                })
+                .map_err(|e| Error::io(self.subject.clone(), "spawn an in-namespace thread", e))?
+                .join();
+            joined.unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    }
+
+    /// Moves the *current* thread into this namespace.
+    ///
+    /// Only for threads netrig created for this purpose (see the module docs).
+    pub(crate) fn enter_current_thread(&self) -> Result<()> {
+        setns(self.fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| self.err("enter the namespace (setns)", e.into()))
+    }
+
+    /// The namespace's inode number (as `ls -l /proc/PID/ns/net` shows it).
+    pub fn inode(&self) -> u64 {
+        self.inode
+    }
+
+    /// What this namespace belongs to, for messages.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    /// Duplicates the fd (for a pre_exec `setns` in a child process, for example).
+    pub fn try_clone_fd(&self) -> Result<OwnedFd> {
+        self.fd.try_clone().map_err(|e| self.err("duplicate the namespace fd", e))
+    }
+
+    /// Pins the namespace to `path` with a bind mount, so that tools outside
+    /// netrig (`ip netns exec`, `nsenter --net=PATH`) can enter it. The pin
+    /// is removed when the returned [`Pin`] is dropped; a pin left behind by a
+    /// killed process is removed with [`Pin::remove_path`].
+    pub fn pin(&self, path: &Path) -> Result<Pin> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| self.err(&format!("create {}", parent.display()), e))?;
+        }
+        File::create(path).map_err(|e| self.err(&format!("create pin file {}", path.display()), e))?;
+        let source = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        if let Err(e) = nix::mount::mount(
+            Some(source.as_str()),
+            path,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        ) {
+            let _ = std::fs::remove_file(path);
+            return Err(self.err(&format!("bind-mount the namespace on {}", path.display()), e.into()));
+        }
+        tracing::debug!(path = %path.display(), subject = %self.subject, "pinned namespace");
+        Ok(Pin { path: path.to_path_buf() })
+    }
+
+    fn err(&self, op: &str, source: io::Error) -> Error {
+        namespace_error(self.subject.clone(), op, source)
+    }
+}
+
+impl AsFd for Netns {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The inode of the calling thread's network namespace.
+///
+/// ```no_run
+/// let before = netrig::netns::current_thread_netns_inode()?;
+/// # Ok::<_, std::io::Error>(())
+/// ```
+pub fn current_thread_netns_inode() -> io::Result<u64> {
+    Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
+}
+
+/// A namespace bind-mounted on a path; unmounted and removed on drop.
+#[derive(Debug)]
+pub struct Pin {
+    path: PathBuf,
+}
+
+impl Pin {
+    /// The pinned path (e.g. `/run/netns/mylab-web`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Unmounts and removes a pin path, whether or not this process made it.
+    pub fn remove_path(path: &Path) -> io::Result<()> {
+        match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        if let Err(e) = Pin::remove_path(&self.path) {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not remove namespace pin");
+        } else {
+            tracing::debug!(path = %self.path.display(), "unpinned namespace");
+        }
+    }
+}
+
+fn namespace_error(subject: Subject, op: &str, source: io::Error) -> Error {
+    if matches!(source.raw_os_error(), Some(libc::EPERM)) && op.starts_with("create") {
+        return Error::NotPrivileged {
+            detail: format!("{subject}: {op}: {source}"),
+        };
+    }
+    Error::Namespace {
+        subject,
+        op: op.to_string(),
+        source,
+    }
+}
+
+/// Runs on the creating thread: unshare, keep an fd, prepare, open netlink.
+fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<NetnsSeed> {
+    unshare(CloneFlags::CLONE_NEWNET)
+        .map_err(|e| namespace_error(subject.clone(), "create a network namespace (unshare)", e.into()))?;
+    let file = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| namespace_error(subject.clone(), "open /proc/thread-self/ns/net", e))?;
+    let inode = file
+        .metadata()
+        .map_err(|e| namespace_error(subject.clone(), "stat the namespace", e))?
+        .ino();
+    let netns = Netns {
+        fd: OwnedFd::from(file),
+        inode,
+        subject: subject.clone(),
+    };
+    if !options.ipv6 && Path::new("/proc/sys/net/ipv6").exists() {
+        for key in ["net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"] {
+            crate::sysctl::write_on_this_thread(key, "1").map_err(|e| netns.err(&format!("set {key}"), e))?;
+        }
+    }
+    for (key, value) in &options.sysctls {
+        crate::sysctl::write_on_this_thread(key, value).map_err(|e| netns.err(&format!("set {key}={value}"), e))?;
+    }
+    set_loopback_up().map_err(|e| netns.err("bring lo up", e))?;
+    let socket = rtnetlink::sys::Socket::new(rtnetlink::sys::constants::NETLINK_ROUTE)
+        .map_err(|e| netns.err("open an rtnetlink socket", e))?;
+    // SAFETY: into_raw_fd hands over sole ownership of an open fd.
+    let netlink = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(socket)) };
+    let max_ifindex = nix::net::if_::if_nameindex()
+        .map(|list| list.iter().map(|i| i.index()).max().unwrap_or(1))
+        .unwrap_or(1);
+    tracing::debug!(%subject, inode, "namespace created (lo up, ipv6 {})", if options.ipv6 { "on" } else { "off" });
+    Ok(NetnsSeed {
+        netns,
+        netlink,
+        max_ifindex,
+    })
+}
+
+/// `ip link set lo up` for the calling thread's namespace, with one ioctl
+/// (cheaper than a netlink round trip at namespace-creation time).
+fn set_loopback_up() -> io::Result<()> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: req is a valid ifreq with a NUL-terminated name; the socket is open.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

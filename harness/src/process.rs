@@ -1,0 +1,379 @@
+//! Processes inside nodes: commands entered into a namespace with `setns` in
+//! `pre_exec`, and long-lived children that cannot outlive their lab.
+//!
+//! Guarantees:
+//! - the child enters the node's namespace before `exec`; the parent thread
+//!   never changes namespace;
+//! - every child runs in its own process group and gets `PR_SET_PDEATHSIG =
+//!   SIGKILL`; long-lived children are spawned from a lab-owned thread
+//!   ([`Spawner`]) so the death signal fires when the lab (or the whole
+//!   process, even by SIGKILL) goes away, not when some short-lived thread ends;
+//! - dropping a [`NodeProcess`] kills its whole process group; dropping the lab
+//!   kills every group it still has ([`ProcessRegistry`]).
+//! - a program that is not installed gives [`Error::MissingProgram`] naming
+//!   the Debian package.
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result, Subject};
+
+/// The Debian package that provides a program netrig (or a test) may run.
+///
+/// ```
+/// assert_eq!(netrig::process::package_for("iptables-nft-restore"), "iptables");
+/// assert_eq!(netrig::process::package_for("nft"), "nftables");
+/// ```
+pub fn package_for(program: &str) -> &'static str {
+    let base = program.rsplit('/').next().unwrap_or(program);
+    match base {
+        p if p.starts_with("iptables") || p.starts_with("ip6tables") => "iptables",
+        "nft" => "nftables",
+        "conntrack" => "conntrack",
+        "tcpdump" => "tcpdump",
+        "socat" => "socat",
+        "curl" => "curl",
+        "ip" | "bridge" | "tc" | "ss" => "iproute2",
+        "ping" => "iputils-ping",
+        "nc" => "netcat-openbsd",
+        _ => "the package that provides it",
+    }
+}
+
+/// Kills the process groups a lab spawned that are still alive.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessRegistry(Arc<Mutex<BTreeSet<i32>>>);
+
+impl ProcessRegistry {
+    fn add(&self, pgid: i32) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid);
+    }
+    fn remove(&self, pgid: i32) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&pgid);
+    }
+    /// SIGKILLs every registered process group (ones not reaped yet).
+    pub fn kill_all(&self) {
+        let groups: Vec<i32> = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect();
+        for pgid in groups {
+            tracing::debug!(pgid, "killing leftover process group");
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+type SpawnJob = Box<dyn FnOnce() + Send>;
+
+/// A lab-owned thread from which long-lived children are spawned, so that
+/// `PR_SET_PDEATHSIG` (which follows the spawning *thread*) fires only when
+/// the lab is dropped or the process dies.
+#[derive(Debug)]
+pub struct Spawner {
+    jobs: Option<mpsc::Sender<SpawnJob>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spawner {
+    /// Starts the spawner thread.
+    pub fn start(label: &str) -> Result<Self> {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        let thread = std::thread::Builder::new()
+            .name(format!("netrig-spawn-{label}"))
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .map_err(|e| Error::io(Subject::lab(label), "start the spawner thread", e))?;
+        Ok(Spawner {
+            jobs: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn spawn(&self, mut cmd: Command) -> io::Result<Child> {
+        let (tx, rx) = mpsc::channel();
+        let job: SpawnJob = Box::new(move || {
+            let _ = tx.send(cmd.spawn());
+        });
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("spawner stopped"))?
+            .send(job)
+            .map_err(|_| io::Error::other("spawner thread is gone"))?;
+        rx.recv().map_err(|_| io::Error::other("spawner thread is gone"))?
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Where a command will run: a namespace fd plus what the lab keeps for it.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecContext {
+    pub(crate) netns_fd: RawFd,
+    pub(crate) subject: Subject,
+    pub(crate) registry: ProcessRegistry,
+    pub(crate) spawner: Arc<Spawner>,
+}
+
+/// A command that will run inside a node.
+///
+/// ```no_run
+/// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
+/// let out = lab.node("web")?.command("ip").args(["-br", "addr"]).checked_output()?;
+/// println!("{}", String::from_utf8_lossy(&out.stdout));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct NodeCommand {
+    cmd: Command,
+    argv: Vec<String>,
+    ctx: ExecContext,
+}
+
+impl NodeCommand {
+    pub(crate) fn new(program: impl AsRef<OsStr>, ctx: ExecContext) -> Self {
+        let program = program.as_ref();
+        let mut cmd = Command::new(program);
+        let fd = ctx.netns_fd;
+        // SAFETY: only async-signal-safe syscalls (setns, prctl, getppid, kill) run between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.process_group(0);
+        cmd.stdin(Stdio::null());
+        NodeCommand {
+            cmd,
+            argv: vec![program.to_string_lossy().into_owned()],
+            ctx,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.argv.push(arg.as_ref().to_string_lossy().into_owned());
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for a in args {
+            self = self.arg(a);
+        }
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Sets stdin (default: null).
+    pub fn stdin(mut self, stdin: Stdio) -> Self {
+        self.cmd.stdin(stdin);
+        self
+    }
+
+    /// Sets stdout (for [`NodeCommand::spawn`]; `output` always captures).
+    pub fn stdout(mut self, out: Stdio) -> Self {
+        self.cmd.stdout(out);
+        self
+    }
+
+    /// Sets stderr (for [`NodeCommand::spawn`]; `output` always captures).
+    pub fn stderr(mut self, err: Stdio) -> Self {
+        self.cmd.stderr(err);
+        self
+    }
+
+    /// The command line, for messages.
+    pub fn argv(&self) -> String {
+        self.argv.join(" ")
+    }
+
+    fn spawn_error(&self, e: io::Error) -> Error {
+        if e.kind() == io::ErrorKind::NotFound {
+            let program = self.argv[0].clone();
+            Error::MissingProgram {
+                package: package_for(&program).to_string(),
+                purpose: format!("run `{}` in {}", self.argv(), self.ctx.subject),
+                program,
+            }
+        } else {
+            Error::io(self.ctx.subject.clone(), format!("spawn `{}`", self.argv()), e)
+        }
+    }
+
+    /// Runs to completion with stdout and stderr captured; any exit status is Ok.
+    pub fn output(mut self) -> Result<Output> {
+        tracing::debug!(subject = %self.ctx.subject, argv = %self.argv(), "run command");
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let cmd = self.cmd_take();
+        let child = self.ctx.spawner.spawn(cmd).map_err(|e| self.spawn_error(e))?;
+        let pgid = child.id() as i32;
+        self.ctx.registry.add(pgid);
+        let out = child.wait_with_output();
+        self.ctx.registry.remove(pgid);
+        out.map_err(|e| Error::io(self.ctx.subject.clone(), format!("wait for `{}`", self.argv()), e))
+    }
+
+    /// Runs to completion, captured; a non-zero exit is an [`Error::Command`] with stderr.
+    pub fn checked_output(self) -> Result<Output> {
+        let subject = self.ctx.subject.clone();
+        let argv = self.argv();
+        let out = self.output()?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(Error::Command {
+                subject,
+                argv,
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
+        }
+    }
+
+    /// Starts the command and returns a handle that kills it (and its process
+    /// group) on drop. stdin/stdout/stderr are as configured (default: inherit).
+    pub fn spawn(mut self) -> Result<NodeProcess> {
+        tracing::debug!(subject = %self.ctx.subject, argv = %self.argv(), "spawn process");
+        let cmd = self.cmd_take();
+        let child = self.ctx.spawner.spawn(cmd).map_err(|e| self.spawn_error(e))?;
+        let pgid = child.id() as i32;
+        self.ctx.registry.add(pgid);
+        Ok(NodeProcess {
+            child,
+            pgid,
+            argv: self.argv(),
+            subject: self.ctx.subject.clone(),
+            registry: self.ctx.registry.clone(),
+            reaped: false,
+        })
+    }
+
+    fn cmd_take(&mut self) -> Command {
+        std::mem::replace(&mut self.cmd, Command::new("/nonexistent"))
+    }
+}
+
+/// A running process inside a node. Dropping it kills its process group.
+#[derive(Debug)]
+pub struct NodeProcess {
+    child: Child,
+    pgid: i32,
+    argv: String,
+    subject: Subject,
+    registry: ProcessRegistry,
+    reaped: bool,
+}
+
+impl NodeProcess {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child handle (for its piped stdin/stdout/stderr).
+    pub fn child_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Returns the exit status if the process has exited.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        let r = self
+            .child
+            .try_wait()
+            .map_err(|e| Error::io(self.subject.clone(), format!("wait for `{}`", self.argv), e))?;
+        if r.is_some() {
+            self.mark_reaped();
+        }
+        Ok(r)
+    }
+
+    /// Waits for exit, up to `timeout`; `Ok(None)` if still running then.
+    ///
+    /// Waits on a pidfd (poll), so it wakes the moment the process exits.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        if let Some(s) = self.try_wait()? {
+            return Ok(Some(s));
+        }
+        let deadline = Instant::now() + timeout;
+        // SAFETY: plain syscall; the returned fd is owned below.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, self.child.id() as libc::pid_t, 0) };
+        if raw < 0 {
+            return Err(Error::io(self.subject.clone(), "pidfd_open", io::Error::last_os_error()));
+        }
+        // SAFETY: pidfd_open returned a new fd we own.
+        let pidfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as RawFd) };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&pidfd), nix::poll::PollFlags::POLLIN)];
+            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(Error::io(self.subject.clone(), "poll a pidfd", e.into())),
+            }
+            if let Some(s) = self.try_wait()? {
+                return Ok(Some(s));
+            }
+            if left.is_zero() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Kills the process group and reaps the process.
+    pub fn kill(&mut self) -> Result<()> {
+        if self.reaped {
+            return Ok(());
+        }
+        tracing::debug!(subject = %self.subject, argv = %self.argv, pid = self.pgid, "kill process group");
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(self.pgid), nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+        self.mark_reaped();
+        Ok(())
+    }
+
+    fn mark_reaped(&mut self) {
+        if !self.reaped {
+            self.reaped = true;
+            self.registry.remove(self.pgid);
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
+}

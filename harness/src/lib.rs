@@ -15,6 +15,7 @@
 //! - [`netlink`] — rtnetlink plumbing for one namespace (links, bridges, veths, addresses, routes, neighbours).
 //! - [`sysctl`] — per-namespace sysctls.
 //! - [`process`] — commands and long-lived processes inside nodes, killed with their lab.
+//! - [`firewall`] — backends (iptables-nft, iptables-legacy, nftables): apply rendered rules in a node, read back counters, flush.
 //! - [`privilege`] — can we build labs here, and should a test skip or fail if not.
 //!
 //! Lab layer:
@@ -38,6 +39,7 @@
 //! ```
 
 pub mod error;
+pub mod firewall;
 pub mod lab;
 pub mod netlink;
 pub mod netns;

@@ -144,6 +144,7 @@ pub struct NodeCommand {
     cmd: Command,
     argv: Vec<String>,
     ctx: ExecContext,
+    input: Option<Vec<u8>>,
 }
 
 impl NodeCommand {
@@ -169,6 +170,7 @@ impl NodeCommand {
             cmd,
             argv: vec![program.to_string_lossy().into_owned()],
             ctx,
+            input: None,
         }
     }
 
@@ -200,6 +202,12 @@ impl NodeCommand {
     /// Sets stdin (default: null).
     pub fn stdin(mut self, stdin: Stdio) -> Self {
         self.cmd.stdin(stdin);
+        self
+    }
+
+    /// Feeds `bytes` to the command's stdin (for [`NodeCommand::output`]).
+    pub fn input(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.input = Some(bytes.into());
         self
     }
 
@@ -237,11 +245,26 @@ impl NodeCommand {
     pub fn output(mut self) -> Result<Output> {
         tracing::debug!(subject = %self.ctx.subject, argv = %self.argv(), "run command");
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if self.input.is_some() {
+            self.cmd.stdin(Stdio::piped());
+        }
         let cmd = self.cmd_take();
-        let child = self.ctx.spawner.spawn(cmd).map_err(|e| self.spawn_error(e))?;
+        let mut child = self.ctx.spawner.spawn(cmd).map_err(|e| self.spawn_error(e))?;
         let pgid = child.id() as i32;
         self.ctx.registry.add(pgid);
+        // Feed stdin from a thread so a command that writes a lot before
+        // reading everything cannot deadlock against us.
+        let feeder = match (self.input.take(), child.stdin.take()) {
+            (Some(bytes), Some(mut stdin)) => Some(std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&bytes);
+            })),
+            _ => None,
+        };
         let out = child.wait_with_output();
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
         self.ctx.registry.remove(pgid);
         out.map_err(|e| Error::io(self.ctx.subject.clone(), format!("wait for `{}`", self.argv()), e))
     }

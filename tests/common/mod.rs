@@ -35,7 +35,10 @@ pub static LABS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 pub fn held_netns_inodes() -> Vec<u64> {
     let mut out = Vec::new();
     let me = std::process::id();
-    for entry in std::fs::read_dir(format!("/proc/{me}/fd")).unwrap().flatten() {
+    for entry in std::fs::read_dir(format!("/proc/{me}/fd"))
+        .unwrap()
+        .flatten()
+    {
         if let Ok(target) = std::fs::read_link(entry.path())
             && let Some(s) = target.to_str()
             && let Some(inode) = s.strip_prefix("net:[").and_then(|r| r.strip_suffix(']'))
@@ -62,7 +65,10 @@ pub struct Witness {
 impl Witness {
     pub fn new() -> Witness {
         let netns = Netns::new("witness").unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let (conn, handle, events) = netns
             .run(|| {
                 let _g = rt.enter();
@@ -85,8 +91,12 @@ impl Witness {
         self.rt.block_on(async {
             tokio::time::timeout(deadline, async {
                 while let Some((msg, _)) = events.next().await {
-                    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) = msg.payload
-                        && link.attributes.iter().any(|a| matches!(a, LinkAttribute::IfName(n) if n == name))
+                    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) =
+                        msg.payload
+                        && link
+                            .attributes
+                            .iter()
+                            .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name))
                     {
                         return true;
                     }
@@ -102,12 +112,20 @@ impl Witness {
     pub fn links(&self) -> Vec<String> {
         let out = self
             .netns
-            .run(|| std::process::Command::new("ip").args(["-o", "link"]).output())
+            .run(|| {
+                std::process::Command::new("ip")
+                    .args(["-o", "link"])
+                    .output()
+            })
             .unwrap()
             .unwrap();
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter_map(|l| l.split(": ").nth(1).map(|n| n.split('@').next().unwrap().to_string()))
+            .filter_map(|l| {
+                l.split(": ")
+                    .nth(1)
+                    .map(|n| n.split('@').next().unwrap().to_string())
+            })
             .collect()
     }
 }
@@ -133,6 +151,10 @@ pub fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {
 /// Pin files under /run/netns now.
 pub fn run_netns_entries() -> Vec<String> {
     std::fs::read_dir("/run/netns")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }

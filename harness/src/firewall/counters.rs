@@ -34,9 +34,15 @@ pub fn parse_iptables_counters(text: &str) -> Vec<RuleCounter> {
             table = t.to_string();
             continue;
         }
-        let Some(rest) = line.strip_prefix('[') else { continue };
-        let Some((nums, rule)) = rest.split_once("] ") else { continue };
-        let Some((p, b)) = nums.split_once(':') else { continue };
+        let Some(rest) = line.strip_prefix('[') else {
+            continue;
+        };
+        let Some((nums, rule)) = rest.split_once("] ") else {
+            continue;
+        };
+        let Some((p, b)) = nums.split_once(':') else {
+            continue;
+        };
         let rule = rule.trim().to_string();
         let chain = rule.split_whitespace().nth(1).unwrap_or("").to_string();
         out.push(RuleCounter {
@@ -69,12 +75,22 @@ pub fn parse_nft_counters(text: &str) -> Vec<RuleCounter> {
         } else if let Some(c) = l.strip_prefix("chain ") {
             chain = c.trim_end_matches('{').trim().to_string();
         } else if let Some(i) = l.find("counter packets ") {
-            let tail: Vec<&str> = l[i + "counter packets ".len()..].split_whitespace().collect();
+            let tail: Vec<&str> = l[i + "counter packets ".len()..]
+                .split_whitespace()
+                .collect();
             // tail: N bytes M rest...
             let packets = tail.first().and_then(|n| n.parse().ok()).unwrap_or(0);
             let bytes = tail.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
             let rest = tail.get(3..).map(|r| r.join(" ")).unwrap_or_default();
-            let rule = format!("{}counter{}", &l[..i], if rest.is_empty() { String::new() } else { format!(" {rest}") });
+            let rule = format!(
+                "{}counter{}",
+                &l[..i],
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {rest}")
+                }
+            );
             out.push(RuleCounter {
                 table: table.clone(),
                 chain: chain.clone(),
@@ -94,6 +110,12 @@ pub fn parse_nft_counters(text: &str) -> Vec<RuleCounter> {
 /// let c = parse_iptables_counters("*nat\n[2:120] -A DOCKER ! -i docker0 -p tcp -j DNAT\nCOMMIT\n");
 /// assert_eq!(find_counter(&c, "DOCKER", "DNAT").map(|r| r.packets), Some(2));
 /// ```
-pub fn find_counter<'a>(counters: &'a [RuleCounter], chain: &str, needle: &str) -> Option<&'a RuleCounter> {
-    counters.iter().find(|c| c.chain == chain && c.rule.contains(needle))
+pub fn find_counter<'a>(
+    counters: &'a [RuleCounter],
+    chain: &str,
+    needle: &str,
+) -> Option<&'a RuleCounter> {
+    counters
+        .iter()
+        .find(|c| c.chain == chain && c.rule.contains(needle))
 }

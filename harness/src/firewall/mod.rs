@@ -45,7 +45,11 @@ pub enum Backend {
 
 impl Backend {
     /// All backends.
-    pub const ALL: [Backend; 3] = [Backend::IptablesNft, Backend::IptablesLegacy, Backend::Nftables];
+    pub const ALL: [Backend; 3] = [
+        Backend::IptablesNft,
+        Backend::IptablesLegacy,
+        Backend::Nftables,
+    ];
 
     /// A short name: `iptables-nft`, `iptables-legacy`, `nftables`.
     pub fn name(self) -> &'static str {
@@ -121,7 +125,15 @@ impl Backend {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        Err(load_error(self, node, text, file, &argv, &out.status.to_string(), &stderr))
+        Err(load_error(
+            self,
+            node,
+            text,
+            file,
+            &argv,
+            &out.status.to_string(),
+            &stderr,
+        ))
     }
 
     /// The ruleset as the tool prints it, with counters for iptables
@@ -150,13 +162,18 @@ impl Backend {
         tracing::debug!(node = %node.subject(), backend = self.name(), "flush ruleset");
         match self {
             Backend::Nftables => {
-                node.command("nft").args(["flush", "ruleset"]).checked_output()?;
+                node.command("nft")
+                    .args(["flush", "ruleset"])
+                    .checked_output()?;
             }
             _ => {
                 let mut text = String::new();
                 for (table, chains) in [
                     ("raw", &["PREROUTING", "OUTPUT"][..]),
-                    ("mangle", &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"][..]),
+                    (
+                        "mangle",
+                        &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"][..],
+                    ),
                     ("nat", &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"][..]),
                     ("filter", &["INPUT", "FORWARD", "OUTPUT"][..]),
                 ] {
@@ -186,7 +203,9 @@ impl std::str::FromStr for Backend {
             "iptables-nft" | "iptables" => Ok(Backend::IptablesNft),
             "iptables-legacy" => Ok(Backend::IptablesLegacy),
             "nftables" | "nft" => Ok(Backend::Nftables),
-            _ => Err(format!("unknown firewall backend {s:?} (use iptables-nft, iptables-legacy or nftables)")),
+            _ => Err(format!(
+                "unknown firewall backend {s:?} (use iptables-nft, iptables-legacy or nftables)"
+            )),
         }
     }
 }
@@ -214,7 +233,9 @@ fn load_error(
     stderr: &str,
 ) -> Error {
     let line = failing_line(backend, stderr);
-    let origin = file.map(|p| p.display().to_string()).unwrap_or_else(|| "<rules>".into());
+    let origin = file
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "<rules>".into());
     let mut msg = stderr.trim().to_string();
     if let Some(n) = line {
         let content = text.lines().nth(n.saturating_sub(1)).unwrap_or("").trim();
@@ -246,7 +267,11 @@ pub fn failing_line(backend: Backend, stderr: &str) -> Option<usize> {
         }),
         _ => stderr.lines().find_map(|l| {
             let i = l.find("line ")?;
-            l[i + 5..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+            l[i + 5..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
         }),
     }
 }

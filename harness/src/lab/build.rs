@@ -95,8 +95,17 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
 }
 
 async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result<()> {
-    let bridges = plan.ifaces.iter().enumerate().filter(|(_, i)| i.kind == IfaceKind::Bridge);
-    try_join_all(bridges.map(|(id, i)| nodes[i.node].netlink.add_bridge(&i.name, idx[id], Some(i.mac)))).await?;
+    let bridges = plan
+        .ifaces
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.kind == IfaceKind::Bridge);
+    try_join_all(bridges.map(|(id, i)| {
+        nodes[i.node]
+            .netlink
+            .add_bridge(&i.name, idx[id], Some(i.mac))
+    }))
+    .await?;
 
     let mut second_ports = Vec::new();
     let mut peers = Vec::new();
@@ -123,7 +132,8 @@ async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result
         let (l, p) = (end(local), end(peer));
         let local_node = &nodes[plan.ifaces[local].node];
         let peer_node = &nodes[plan.ifaces[peer].node];
-        let peer_ns = (plan.ifaces[local].node != plan.ifaces[peer].node).then(|| peer_node.netns.as_fd());
+        let peer_ns =
+            (plan.ifaces[local].node != plan.ifaces[peer].node).then(|| peer_node.netns.as_fd());
         async move { local_node.netlink.add_veth(&l, &p, peer_ns).await }
     });
     try_join_all(veths).await?;
@@ -134,9 +144,11 @@ async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result
     .await?;
     try_join_all(second_ports.iter().map(|&id| {
         let i = &plan.ifaces[id];
-        nodes[i.node]
-            .netlink
-            .set_controller(&i.name, idx[id], idx[i.bridge.expect("second port has a bridge")])
+        nodes[i.node].netlink.set_controller(
+            &i.name,
+            idx[id],
+            idx[i.bridge.expect("second port has a bridge")],
+        )
     }))
     .await?;
 

@@ -79,7 +79,11 @@ static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique within this process, e.g. `lab-4242-3`.
 pub fn unique_lab_name(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), LAB_COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        LAB_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl Lab {

@@ -71,11 +71,17 @@ pub struct VethEnd {
     pub controller: Option<u32>,
 }
 
-/// An rtnetlink connection bound to one namespace.
+type LinkEvents = futures::channel::mpsc::UnboundedReceiver<(
+    rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
+    rtnetlink::sys::SocketAddr,
+)>;
+
+/// An rtnetlink connection bound to one namespace, subscribed to its link events.
 #[derive(Clone, Debug)]
 pub struct Netlink {
     handle: Handle,
     subject: Subject,
+    events: std::sync::Arc<tokio::sync::Mutex<LinkEvents>>,
 }
 
 /// A link as read back from the kernel.
@@ -105,9 +111,70 @@ impl Netlink {
         let socket = unsafe {
             <rtnetlink::sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.into_raw_fd())
         };
-        let (conn, handle, _messages) = rtnetlink::from_socket(socket);
+        let (conn, handle, messages) = rtnetlink::from_socket(socket);
         tokio::spawn(conn);
-        Netlink { handle, subject }
+        Netlink {
+            handle,
+            subject,
+            events: std::sync::Arc::new(tokio::sync::Mutex::new(messages)),
+        }
+    }
+
+    /// Waits until every link in `indexes` is operationally up.
+    ///
+    /// A veth only passes traffic once the kernel's link watcher has seen its
+    /// carrier and activated its queueing discipline; that happens
+    /// asynchronously after "set up" returns. This waits for the event (the
+    /// socket is subscribed to link events since birth), with a deadline.
+    pub async fn wait_oper_up(&self, indexes: &[u32], deadline: std::time::Duration) -> Result<()> {
+        use futures::StreamExt;
+        use rtnetlink::packet_core::NetlinkPayload;
+        use rtnetlink::packet_route::RouteNetlinkMessage;
+        use rtnetlink::packet_route::link::State;
+        let is_up = |m: &LinkMessage| {
+            m.attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+        };
+        let mut events = self.events.lock().await;
+        let mut pending: std::collections::BTreeSet<u32> = indexes.iter().copied().collect();
+        let links: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(None, "list links".into(), e))?;
+        for l in &links {
+            if is_up(l) {
+                pending.remove(&l.header.index);
+            }
+        }
+        let waited = tokio::time::timeout(deadline, async {
+            while !pending.is_empty() {
+                match events.next().await {
+                    Some((msg, _)) => {
+                        if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) =
+                            msg.payload
+                            && is_up(&l)
+                        {
+                            pending.remove(&l.header.index);
+                        }
+                    }
+                    None => break,
+                }
+            }
+        })
+        .await;
+        if waited.is_err() || !pending.is_empty() {
+            return Err(Error::Netlink {
+                subject: self.subject.clone(),
+                op: format!("wait for links {pending:?} to come up"),
+                message: format!("still not operationally up after {deadline:?} (no carrier?)"),
+            });
+        }
+        Ok(())
     }
 
     /// The subject (lab, node) errors will name.

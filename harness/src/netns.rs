@@ -281,8 +281,16 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
             .map_err(|e| netns.err(&format!("set {key}={value}"), e))?;
     }
     set_loopback_up().map_err(|e| netns.err("bring lo up", e))?;
-    let socket = rtnetlink::sys::Socket::new(rtnetlink::sys::constants::NETLINK_ROUTE)
+    let mut socket = rtnetlink::sys::Socket::new(rtnetlink::sys::constants::NETLINK_ROUTE)
         .map_err(|e| netns.err("open an rtnetlink socket", e))?;
+    // Subscribed to link events (RTMGRP_LINK) from birth, so no state change
+    // of a link netrig creates can be missed (see Netlink::wait_oper_up).
+    socket
+        .bind(&rtnetlink::sys::SocketAddr::new(
+            0,
+            libc::RTMGRP_LINK as u32,
+        ))
+        .map_err(|e| netns.err("subscribe to link events", e))?;
     // SAFETY: into_raw_fd hands over sole ownership of an open fd.
     let netlink = unsafe {
         <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(

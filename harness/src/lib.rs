@@ -16,6 +16,7 @@
 //! - [`sysctl`] — per-namespace sysctls.
 //! - [`process`] — commands and long-lived processes inside nodes, killed with their lab.
 //! - [`firewall`] — backends (iptables-nft, iptables-legacy, nftables): apply rendered rules in a node, read back counters, flush.
+//! - [`proxy`] — a TCP/UDP port forwarder inside a node (netrig's docker-proxy).
 //! - [`privilege`] — can we build labs here, and should a test skip or fail if not.
 //!
 //! Lab layer:
@@ -45,6 +46,7 @@ pub mod netlink;
 pub mod netns;
 pub mod privilege;
 pub mod process;
+pub mod proxy;
 pub mod sysctl;
 
 pub use error::{Error, Result, Subject};

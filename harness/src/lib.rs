@@ -9,6 +9,8 @@
 //! Pure layer (no system calls):
 //! - [`error`] — the crate's [`Error`], each variant naming its subject.
 //! - [`lab`] spec and plan — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated before anything is built.
+//! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules (iptables/nft text), sysctls, proxies and the lab.
+//! - [`topology`] — TOML topology files into a [`docker::DockerHost`], with file:line:column errors.
 //!
 //! System layer:
 //! - [`netns`] — [`Netns`]: anonymous namespaces held by fds; [`Netns::run`] enters one on a fresh thread.
@@ -37,6 +39,7 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
+pub mod docker;
 pub mod error;
 pub mod lab;
 pub mod netlink;
@@ -44,6 +47,7 @@ pub mod netns;
 pub mod privilege;
 pub mod process;
 pub mod sysctl;
+pub mod topology;
 
 pub use error::{Error, Result, Subject};
 pub use lab::{Endpoint, Interface, Lab, LabSpec, Node, NodeSpec, Route};

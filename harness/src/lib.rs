@@ -9,6 +9,8 @@
 //! Pure layer (no system calls):
 //! - [`error`] — the crate's [`Error`], each variant naming its subject.
 //! - [`lab`] spec and plan — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated before anything is built.
+//! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules (iptables/nft text), sysctls, proxies and the lab.
+//! - [`topology`] — TOML topology files into a [`docker::DockerHost`], with file:line:column errors.
 //!
 //! System layer:
 //! - [`netns`] — [`Netns`]: anonymous namespaces held by fds; [`Netns::run`] enters one on a fresh thread.
@@ -39,6 +41,7 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
+pub mod docker;
 pub mod error;
 pub mod firewall;
 pub mod lab;
@@ -48,6 +51,7 @@ pub mod privilege;
 pub mod process;
 pub mod proxy;
 pub mod sysctl;
+pub mod topology;
 
 pub use error::{Error, Result, Subject};
 pub use lab::{Endpoint, Interface, Lab, LabSpec, Node, NodeSpec, Route};

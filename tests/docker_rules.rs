@@ -480,3 +480,24 @@ fn kernel_settings_match_recording() {
             .any(|k| k.to_string() == "host: sysctl net.bridge.bridge-nf-call-iptables=1")
     );
 }
+
+/// The recorded scenario written as a topology file renders the recorded rules at every step.
+#[test]
+fn standard_topology_file_matches_recording_step_by_step() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-docker/standard.toml");
+    let host = netrig::topology::load(&path).expect("standard.toml loads");
+    assert_eq!(host.steps(), 8);
+    for (step, suffix) in STEPS.iter().enumerate() {
+        assert_same_lines(
+            &format!("standard.toml{suffix}"),
+            &data(&format!("real-docker/canon/default{suffix}.canon")),
+            &normalise(&host, &host.iptables_at(step).canon()),
+        );
+    }
+    assert_same_lines(
+        "standard.toml (final)",
+        &data("real-docker/canon/default.canon"),
+        &normalise(&host, &host.iptables().canon()),
+    );
+}

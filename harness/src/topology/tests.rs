@@ -175,3 +175,42 @@ fn missing_file_is_reported() {
     let e = load("/nonexistent/x.toml").unwrap_err().to_string();
     assert!(e.starts_with("/nonexistent/x.toml: cannot read"), "{e}");
 }
+
+/// `order` interleaves network creation and container starts, and is checked.
+#[test]
+fn order_key_sets_creation_order() {
+    use crate::docker::Event;
+    let base = "[[network]]\nname = \"br\"\n\n[[container]]\nname = \"ca\"\n\n[[container]]\nname = \"cb\"\nnetwork = \"br\"\n";
+    let host = parse(
+        &format!("order = [\"ca\", \"br\", \"cb\"]\n{base}"),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        host.events(),
+        [
+            Event::StartContainer("ca".into()),
+            Event::CreateNetwork("br".into()),
+            Event::StartContainer("cb".into())
+        ]
+    );
+    let m = message(&format!("order = [\"ca\", \"br\"]\n{base}"));
+    assert!(
+        m.contains("order: container cb is missing from the order"),
+        "{m}"
+    );
+    let m = message(&format!("order = [\"ca\", \"ca\", \"br\", \"cb\"]\n{base}"));
+    assert!(m.contains("\"ca\" is listed twice"), "{m}");
+    let m = message(&format!("order = [\"cb\", \"br\", \"ca\"]\n{base}"));
+    assert!(
+        m.contains("network br not found (it is created after cb starts)"),
+        "{m}"
+    );
+    let both = "order = [\"x\"]\n[[network]]\nname = \"x\"\n[[container]]\nname = \"x\"\nnetwork = \"x\"\n";
+    assert!(message(both).contains("write network:x or container:x"));
+    let fixed = both.replace(
+        "order = [\"x\"]",
+        "order = [\"network:x\", \"container:x\"]",
+    );
+    assert!(parse(&fixed, "t.toml").is_ok());
+}

@@ -501,3 +501,35 @@ fn standard_topology_file_matches_recording_step_by_step() {
         &normalise(&host, &host.iptables().canon()),
     );
 }
+
+/// V29 step by step: each step is §1.2 without the rules of what does not exist yet
+/// (daemon start: docker0 only; then ca; then br; then cb).
+#[test]
+fn v29_steps_match_docker_rules_1_2() {
+    let host = v29(DockerHost::builder());
+    let full = tables(&data("docker-rules/v29-standard.rules"));
+    let absent: [&[&str]; 4] = [
+        &["172.17.0.2", "br-br", "172.18.0"],
+        &["br-br", "172.18.0"],
+        &["172.18.0.2"],
+        &[],
+    ];
+    for (step, tokens) in absent.iter().enumerate() {
+        let got = tables(&normalise(
+            &host,
+            &host.iptables_at(step).iptables_restore(),
+        ));
+        for (t, lines) in &full {
+            let want: Vec<&str> = lines
+                .iter()
+                .map(String::as_str)
+                .filter(|l| !tokens.iter().any(|tok| l.contains(tok)))
+                .collect();
+            assert_same_lines(
+                &format!("v29 step {step} table {t}"),
+                &want.join("\n"),
+                &got[t].join("\n"),
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@
 //! - [`error`] — the crate's [`Error`], each variant naming its subject.
 //! - [`lab`] spec and plan — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated before anything is built.
 //! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules (iptables/nft text), sysctls, proxies and the lab.
-//! - [`topology`] — TOML topology files into a [`docker::DockerHost`], with file:line:column errors.
+//! - [`topology`] — TOML topology files into a [`docker::DockerHost`]; errors give file, line, column and key.
 //!
 //! System layer:
 //! - [`netns`] — [`Netns`]: anonymous namespaces held by fds; [`Netns::run`] enters one on a fresh thread.

@@ -37,6 +37,8 @@ mod nft;
 mod port;
 mod resolve;
 mod ruleset;
+#[cfg(test)]
+mod tests;
 
 pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_for};
 pub use host::{

@@ -252,7 +252,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
         ),
         chain(
             "nat-OUTPUT",
-            Some("type nat hook output priority dstnat; policy accept;"),
+            Some("type nat hook output priority -100; policy accept;"),
             vec![output_rule.into()],
         ),
         chain(

@@ -3,11 +3,14 @@
 //!
 //! Unknown keys are refused, and every error names the file, the line and
 //! column, and the key. Networks are created in file order, then containers
-//! are started in file order.
+//! are started in file order, unless a top-level `order` lists every network
+//! and container name in creation order (the order decides where Docker
+//! inserts rules, and what [`DockerHost::iptables_at`] shows at each step).
 //!
 //! ```toml
 //! # A web server on the default bridge, published on port 8080.
 //! name = "docker-bridge"
+//! order = ["web", "backend", "db"]   # optional: creation order
 //!
 //! [daemon]
 //! layout = "classic"          # classic | v29

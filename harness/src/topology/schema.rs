@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
 
 use crate::docker::{
-    Backend, ContainerSpec, DockerHost, DockerHostBuilder, Layout, NetworkMode, NetworkSpec,
+    Backend, ContainerSpec, DockerHost, DockerHostBuilder, Event, Layout, NetworkMode, NetworkSpec,
     PortBinding,
 };
 use crate::error::{Error, Subject};
@@ -17,6 +17,9 @@ use crate::error::{Error, Subject};
 #[serde(deny_unknown_fields)]
 pub(crate) struct File {
     name: Option<String>,
+    /// Creation order of networks and containers, by name (default: every
+    /// network in file order, then every container in file order).
+    order: Option<Vec<String>>,
     #[serde(default)]
     daemon: Daemon,
     #[serde(default)]
@@ -242,6 +245,54 @@ impl File {
                 None => b.lan_peer(p.name),
             };
         }
+        if let Some(order) = self.order {
+            b.order = ordered(&lab, &b.order, order)?;
+        }
         Ok(b)
     }
+}
+
+/// The events in the order the file's `order` key gives: each network and
+/// container exactly once, `network:NAME`/`container:NAME` where a name is both.
+fn ordered(lab: &str, events: &[Event], order: Vec<String>) -> crate::Result<Vec<Event>> {
+    let bad = |m: String| Error::invalid(Subject::lab(lab), "order", m);
+    let mut out = Vec::new();
+    for entry in order {
+        let (kind, name) = match entry.split_once(':') {
+            Some((k @ ("network" | "container"), n)) => (Some(k), n),
+            _ => (None, entry.as_str()),
+        };
+        let matches: Vec<&Event> = events
+            .iter()
+            .filter(|e| match e {
+                Event::CreateNetwork(n) => n == name && kind != Some("container"),
+                Event::StartContainer(c) => c == name && kind != Some("network"),
+            })
+            .collect();
+        let e = match matches.as_slice() {
+            [] => {
+                return Err(bad(format!(
+                    "{entry:?} is neither a network nor a container of this file"
+                )));
+            }
+            [e] => (*e).clone(),
+            _ => {
+                return Err(bad(format!(
+                    "{entry:?} names both a network and a container; write network:{name} or container:{name}"
+                )));
+            }
+        };
+        if out.contains(&e) {
+            return Err(bad(format!("{entry:?} is listed twice")));
+        }
+        out.push(e);
+    }
+    if let Some(missing) = events.iter().find(|e| !out.contains(e)) {
+        let name = match missing {
+            Event::CreateNetwork(n) => format!("network {n}"),
+            Event::StartContainer(c) => format!("container {c}"),
+        };
+        return Err(bad(format!("{name} is missing from the order")));
+    }
+    Ok(out)
 }

@@ -60,10 +60,28 @@ impl KeptLab {
     /// Writes the state file.
     pub fn save(&self) -> Result<()> {
         let dir = run_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(Subject::lab(&self.lab), format!("create {}", dir.display()), e))?;
-        let text = toml::to_string(self).map_err(|e| Error::io(Subject::lab(&self.lab), "serialise lab state", std::io::Error::other(e)))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::io(
+                Subject::lab(&self.lab),
+                format!("create {}", dir.display()),
+                e,
+            )
+        })?;
+        let text = toml::to_string(self).map_err(|e| {
+            Error::io(
+                Subject::lab(&self.lab),
+                "serialise lab state",
+                std::io::Error::other(e),
+            )
+        })?;
         let path = Self::path_for(&self.lab);
-        std::fs::write(&path, text).map_err(|e| Error::io(Subject::lab(&self.lab), format!("write {}", path.display()), e))
+        std::fs::write(&path, text).map_err(|e| {
+            Error::io(
+                Subject::lab(&self.lab),
+                format!("write {}", path.display()),
+                e,
+            )
+        })
     }
 
     /// Reads the state of lab `name`.
@@ -71,8 +89,21 @@ impl KeptLab {
         let path = Self::path_for(name);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                let known = KeptLab::list().map(|l| l.into_iter().map(|k| k.lab).collect::<Vec<_>>().join(", ")).unwrap_or_default();
-                Error::invalid(Subject::lab(name), "lab", format!("no kept lab named {name:?} (kept labs: {})", if known.is_empty() { "none".into() } else { known }))
+                let known = KeptLab::list()
+                    .map(|l| l.into_iter().map(|k| k.lab).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                Error::invalid(
+                    Subject::lab(name),
+                    "lab",
+                    format!(
+                        "no kept lab named {name:?} (kept labs: {})",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known
+                        }
+                    ),
+                )
             } else {
                 Error::io(Subject::lab(name), format!("read {}", path.display()), e)
             }
@@ -86,7 +117,9 @@ impl KeptLab {
     /// All kept labs, sorted by name.
     pub fn list() -> Result<Vec<KeptLab>> {
         let dir = run_dir();
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -103,7 +136,10 @@ impl KeptLab {
         let proc_dir = PathBuf::from(format!("/proc/{}", self.pid));
         // A recycled pid would not be running the netrig binary.
         std::fs::read_link(proc_dir.join("exe"))
-            .map(|exe| exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("netrig")))
+            .map(|exe| {
+                exe.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("netrig"))
+            })
             .unwrap_or(false)
     }
 
@@ -116,7 +152,11 @@ impl KeptLab {
             Error::invalid(
                 Subject::lab(&self.lab).node(node),
                 "node",
-                format!("no node named {node:?} in lab {} (nodes: {})", self.lab, names.join(", ")),
+                format!(
+                    "no node named {node:?} in lab {} (nodes: {})",
+                    self.lab,
+                    names.join(", ")
+                ),
             )
         })
     }
@@ -126,14 +166,22 @@ impl KeptLab {
         let mut errors = Vec::new();
         for (node, pin) in &self.nodes {
             if let Err(e) = Pin::remove_path(pin) {
-                errors.push(Error::io(Subject::lab(&self.lab).node(node), format!("remove pin {}", pin.display()), e));
+                errors.push(Error::io(
+                    Subject::lab(&self.lab).node(node),
+                    format!("remove pin {}", pin.display()),
+                    e,
+                ));
             }
         }
         let state = Self::path_for(&self.lab);
         if let Err(e) = std::fs::remove_file(&state)
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            errors.push(Error::io(Subject::lab(&self.lab), format!("remove {}", state.display()), e));
+            errors.push(Error::io(
+                Subject::lab(&self.lab),
+                format!("remove {}", state.display()),
+                e,
+            ));
         }
         if errors.is_empty() {
             Ok(())

@@ -18,6 +18,7 @@
 //! - [`sysctl`] — per-namespace sysctls.
 //! - [`process`] — commands and long-lived processes inside nodes, killed with their lab.
 //! - [`firewall`] — backends (iptables-nft, iptables-legacy, nftables): apply rendered rules in a node, read back counters, flush.
+//! - [`kept`] — labs kept up by the CLI: state files and pins, removable after a crash.
 //! - [`proxy`] — a TCP/UDP port forwarder inside a node (netrig's docker-proxy).
 //! - [`privilege`] — can we build labs here, and should a test skip or fail if not.
 //!
@@ -44,6 +45,7 @@
 pub mod docker;
 pub mod error;
 pub mod firewall;
+pub mod kept;
 pub mod lab;
 pub mod netlink;
 pub mod netns;

@@ -76,9 +76,18 @@ pub struct DockerHost {
     pub(crate) events: Vec<Event>,
     pub(crate) servers: Vec<Ipv4Addr>,
     pub(crate) lan_peers: Vec<LanPeer>,
+    pub(crate) rule_files: Vec<std::path::PathBuf>,
 }
 
 impl DockerHost {
+    /// Renames the host (and the lab made from it).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+    /// User rule files applied after Docker's rules, in order.
+    pub fn rule_files(&self) -> &[std::path::PathBuf] {
+        &self.rule_files
+    }
     /// Starts a builder with Docker's defaults (classic layout, iptables-nft).
     pub fn builder() -> DockerHostBuilder {
         DockerHostBuilder::default()
@@ -187,6 +196,7 @@ pub struct DockerHostBuilder {
     pub(crate) order: Vec<Event>,
     pub(crate) servers: Option<Vec<String>>,
     pub(crate) lan_peers: Vec<(String, Option<String>)>,
+    pub(crate) rule_files: Vec<std::path::PathBuf>,
 }
 
 impl DockerHostBuilder {
@@ -265,6 +275,13 @@ impl DockerHostBuilder {
     /// Adds a LAN peer with a fixed address in 192.168.100.0/24.
     pub fn lan_peer_at(mut self, name: impl Into<String>, ip: impl Into<String>) -> Self {
         self.lan_peers.push((name.into(), Some(ip.into())));
+        self
+    }
+    /// Adds a user rule file, applied after Docker's rules when the host is
+    /// brought up: an iptables-save fragment (e.g. `DOCKER-USER` rules), or an
+    /// nft file when its name ends in `.nft`.
+    pub fn rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.rule_files.push(path.into());
         self
     }
     /// Validates everything and settles names and addresses.

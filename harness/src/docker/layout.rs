@@ -37,58 +37,9 @@ impl fmt::Display for Layout {
     }
 }
 
-/// Which kernel firewall the daemon programs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Backend {
-    /// `iptables` from the nf_tables flavour (`iptables-nft`, Debian's default).
-    #[default]
-    IptablesNft,
-    /// `iptables-legacy` (x_tables). Same rules, other kernel subsystem.
-    IptablesLegacy,
-    /// Docker's native nftables backend (`--firewall-backend=nftables`,
-    /// experimental, 29.0+). Only valid with [`Layout::V29`].
-    Nftables,
-}
-
-impl Backend {
-    /// The name used in topology files (`iptables-nft`, `iptables-legacy`, `nftables`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::IptablesNft => "iptables-nft",
-            Backend::IptablesLegacy => "iptables-legacy",
-            Backend::Nftables => "nftables",
-        }
-    }
-
-    /// True for the two iptables flavours (rules rendered as `iptables-restore` text).
-    pub fn is_iptables(self) -> bool {
-        !matches!(self, Backend::Nftables)
-    }
-
-    /// The restore program that loads this backend's rendered text.
-    pub fn restore_program(self) -> &'static str {
-        match self {
-            Backend::IptablesNft => "iptables-nft-restore",
-            Backend::IptablesLegacy => "iptables-legacy-restore",
-            Backend::Nftables => "nft",
-        }
-    }
-
-    /// The save program that reads this backend's rules back.
-    pub fn save_program(self) -> &'static str {
-        match self {
-            Backend::IptablesNft => "iptables-nft-save",
-            Backend::IptablesLegacy => "iptables-legacy-save",
-            Backend::Nftables => "nft",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Which kernel firewall the daemon programs: the same backends netrig
+/// loads any ruleset with.
+pub use crate::firewall::Backend;
 
 /// Daemon-wide options (`dockerd` flags). `icc` and `ip_masq` apply to the
 /// default bridge only, as in Docker; user networks carry their own.

@@ -37,6 +37,7 @@ mod nft;
 mod port;
 mod resolve;
 mod ruleset;
+mod running;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +54,7 @@ pub use network::{
 pub use nft::{NFT_TABLE, NftChain, NftMap, NftRuleset};
 pub use port::{PortBinding, Proto};
 pub use ruleset::{Chain, Ruleset, Table, TableRules};
+pub use running::DockerLab;
 
 pub(crate) use host::parse_subnet as parse_subnet_text;
 

@@ -516,6 +516,7 @@ pub(crate) fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         events: b.order,
         servers,
         lan_peers,
+        rule_files: b.rule_files,
     })
 }
 

@@ -12,7 +12,7 @@ fn err(b: DockerHostBuilder) -> (Option<String>, String, String) {
             subject,
             field,
             message,
-        }) => (subject.node, field, message),
+        }) => (subject.node.map(String::from), field, message),
         Err(e) => panic!("expected Error::Invalid, got {e}"),
     }
 }

@@ -32,10 +32,13 @@ use crate::error::{Error, Result};
 use crate::lab::Node;
 
 /// Which kernel subsystem and tool set holds the rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     /// iptables over nf_tables (Debian's default `iptables`).
+    #[default]
     IptablesNft,
     /// iptables over the legacy xtables kernel API.
     IptablesLegacy,
@@ -60,9 +63,28 @@ impl Backend {
         }
     }
 
+    /// Same as [`Backend::name`] (the name used in topology files).
+    pub fn as_str(self) -> &'static str {
+        self.name()
+    }
+
     /// Whether the backend takes iptables-restore text.
     pub fn is_iptables(self) -> bool {
         !matches!(self, Backend::Nftables)
+    }
+
+    /// The program that loads this backend's rules from stdin.
+    pub fn restore_program(self) -> &'static str {
+        self.restore_argv(false)[0]
+    }
+
+    /// The program that reads this backend's rules back.
+    pub fn save_program(self) -> &'static str {
+        match self {
+            Backend::IptablesNft => "iptables-nft-save",
+            Backend::IptablesLegacy => "iptables-legacy-save",
+            Backend::Nftables => "nft",
+        }
     }
 
     fn restore_argv(self, noflush: bool) -> Vec<&'static str> {

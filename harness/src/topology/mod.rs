@@ -69,8 +69,23 @@ pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<DockerHost> {
         .filter(|s| crate::lab::check_name(s).is_ok())
         .unwrap_or("docker")
         .to_string();
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     doc.into_builder(default_name)
-        .and_then(|b| b.build())
+        .and_then(|mut b| {
+            for r in &mut b.rule_files {
+                if r.is_relative() {
+                    *r = base.join(&*r);
+                }
+                if !r.is_file() {
+                    return Err(Error::invalid(
+                        crate::Subject::default(),
+                        "rules",
+                        format!("rule file {} does not exist (paths are relative to the topology file's folder)", r.display()),
+                    ));
+                }
+            }
+            b.build()
+        })
         .map_err(|e| Error::Topology {
             message: locate(text, &e),
             file,
@@ -141,7 +156,7 @@ fn locate(text: &str, e: &Error) -> String {
         .split('"')
         .nth(1)
         .map(str::to_string)
-        .or_else(|| subject.node.clone());
+        .or_else(|| subject.node.as_deref().map(str::to_string));
     let line = name.and_then(|n| {
         text.lines().position(|l| {
             let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();

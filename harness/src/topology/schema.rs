@@ -30,6 +30,10 @@ pub(crate) struct File {
     internet: Option<Internet>,
     #[serde(default)]
     lan_peer: Vec<LanPeer>,
+    /// User rule files (iptables-save fragments, or `.nft` files) applied
+    /// after Docker's rules; relative to the topology file's folder.
+    #[serde(default)]
+    rules: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -169,6 +173,9 @@ impl File {
     pub(crate) fn into_builder(self, default_name: String) -> crate::Result<DockerHostBuilder> {
         let lab = self.name.unwrap_or(default_name);
         let mut b = DockerHost::builder().name(&lab);
+        for r in &self.rules {
+            b = b.rules_file(r);
+        }
         let d = self.daemon;
         if let Some(x) = d.layout {
             b = b.layout(x);

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use nix::sys::signal::{SigSet, Signal};
 use netrig::kept::{KeptLab, netns_dir};
+use nix::sys::signal::{SigSet, Signal};
 
 mod up;
 
@@ -75,7 +75,8 @@ fn main() -> ExitCode {
 
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("netrig=info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("netrig=info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -100,13 +101,21 @@ fn main() -> ExitCode {
 fn command_in(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<std::process::Command> {
     let kept = KeptLab::load(lab)?;
     let pin = kept.pin_of(node)?;
-    let file = std::fs::File::open(pin)
-        .map_err(|e| netrig::Error::io(netrig::Subject::lab(lab).node(node), format!("open pin {}", pin.display()), e))?;
+    let file = std::fs::File::open(pin).map_err(|e| {
+        netrig::Error::io(
+            netrig::Subject::lab(lab).node(node),
+            format!("open pin {}", pin.display()),
+            e,
+        )
+    })?;
     let mut c = std::process::Command::new(&cmd[0]);
     c.args(&cmd[1..]);
     // SAFETY: setns is async-signal-safe; the fd stays open in the child until exec.
     unsafe {
-        c.pre_exec(move || nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(Into::into));
+        c.pre_exec(move || {
+            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(Into::into)
+        });
     }
     Ok(c)
 }
@@ -123,7 +132,11 @@ fn exec(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<ExitCode> {
                 purpose: format!("run it in {lab}/{node}"),
             }
         } else {
-            netrig::Error::io(netrig::Subject::lab(lab).node(node), format!("run {}", cmd[0]), e)
+            netrig::Error::io(
+                netrig::Subject::lab(lab).node(node),
+                format!("run {}", cmd[0]),
+                e,
+            )
         }
     })?;
     Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
@@ -143,7 +156,12 @@ fn ls() -> netrig::Result<ExitCode> {
         println!("{}  {}  [{}]", k.lab, k.topology, state);
         for (node, pin) in &k.nodes {
             let ok = if pin.exists() { "" } else { "  (pin missing)" };
-            println!("  {node:<14} ip netns exec {}{ok}", pin.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
+            println!(
+                "  {node:<14} ip netns exec {}{ok}",
+                pin.file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default()
+            );
         }
         for (alias, target) in &k.aliases {
             println!("  {alias:<14} shares {target}");
@@ -154,18 +172,29 @@ fn ls() -> netrig::Result<ExitCode> {
 
 fn rules(lab: &str, node: &str) -> netrig::Result<ExitCode> {
     let kept = KeptLab::load(lab)?;
-    let backend = kept.backend.clone().unwrap_or_else(|| "iptables-nft".into());
+    let backend = kept
+        .backend
+        .clone()
+        .unwrap_or_else(|| "iptables-nft".into());
     let argv: Vec<String> = match backend.as_str() {
         "nftables" => vec!["nft".into(), "list".into(), "ruleset".into()],
         "iptables-legacy" => vec!["iptables-legacy-save".into(), "-c".into()],
         _ => vec!["iptables-nft-save".into(), "-c".into()],
     };
-    let out = command_in(lab, node, &argv)?
-        .output()
-        .map_err(|e| netrig::Error::io(netrig::Subject::lab(lab).node(node), format!("run {}", argv[0]), e))?;
+    let out = command_in(lab, node, &argv)?.output().map_err(|e| {
+        netrig::Error::io(
+            netrig::Subject::lab(lab).node(node),
+            format!("run {}", argv[0]),
+            e,
+        )
+    })?;
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    Ok(if out.status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if out.status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn down(lab: &str) -> netrig::Result<ExitCode> {
@@ -175,7 +204,10 @@ fn down(lab: &str) -> netrig::Result<ExitCode> {
         let pid = nix::unistd::Pid::from_raw(kept.pid as i32);
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
         if !wait_exit(kept.pid, Duration::from_secs(10)) {
-            eprintln!("netrig: lab {lab}: owner pid {} did not exit on SIGTERM; removing its pins anyway", kept.pid);
+            eprintln!(
+                "netrig: lab {lab}: owner pid {} did not exit on SIGTERM; removing its pins anyway",
+                kept.pid
+            );
         }
     }
     // Whatever is left (a SIGKILLed owner leaves pins and state): remove it.
@@ -184,9 +216,16 @@ fn down(lab: &str) -> netrig::Result<ExitCode> {
     }
     let leftover: Vec<_> = kept.nodes.values().filter(|p| p.exists()).collect();
     if !leftover.is_empty() {
-        return Err(netrig::Error::invalid(netrig::Subject::lab(lab), "pins", format!("still present: {leftover:?}")));
+        return Err(netrig::Error::invalid(
+            netrig::Subject::lab(lab),
+            "pins",
+            format!("still present: {leftover:?}"),
+        ));
     }
-    println!("lab {lab} is down (pins under {} removed)", netns_dir().display());
+    println!(
+        "lab {lab} is down (pins under {} removed)",
+        netns_dir().display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

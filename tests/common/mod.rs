@@ -1,6 +1,8 @@
 //! Helpers shared by the harness's own integration tests.
 #![allow(dead_code)]
 
+pub mod recordings;
+
 use std::time::Duration;
 
 use futures::StreamExt;

@@ -189,23 +189,31 @@ impl Backend {
                     .checked_output()?;
             }
             _ => {
+                // Reset only the tables that exist: restoring an empty table
+                // would create it.
+                let existing = self.save(node)?;
                 let mut text = String::new();
-                for (table, chains) in [
-                    ("raw", &["PREROUTING", "OUTPUT"][..]),
-                    (
-                        "mangle",
-                        &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"][..],
-                    ),
-                    ("nat", &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"][..]),
-                    ("filter", &["INPUT", "FORWARD", "OUTPUT"][..]),
-                ] {
+                for line in existing.lines() {
+                    let Some(table) = line.strip_prefix('*') else {
+                        continue;
+                    };
+                    let chains: &[&str] = match table {
+                        "raw" => &["PREROUTING", "OUTPUT"],
+                        "mangle" => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+                        "nat" => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+                        "filter" => &["INPUT", "FORWARD", "OUTPUT"],
+                        "security" => &["INPUT", "FORWARD", "OUTPUT"],
+                        _ => &[],
+                    };
                     text.push_str(&format!("*{table}\n"));
                     for c in chains {
                         text.push_str(&format!(":{c} ACCEPT [0:0]\n"));
                     }
                     text.push_str("COMMIT\n");
                 }
-                self.apply(node, &text)?;
+                if !text.is_empty() {
+                    self.apply(node, &text)?;
+                }
             }
         }
         Ok(())
@@ -254,7 +262,13 @@ fn load_error(
     status: &str,
     stderr: &str,
 ) -> Error {
-    let line = failing_line(backend, stderr);
+    let line = failing_line(backend, stderr).map(|n| {
+        if backend.is_iptables() {
+            culprit_line(text, stderr, n)
+        } else {
+            n
+        }
+    });
     let origin = file
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "<rules>".into());
@@ -278,6 +292,7 @@ fn load_error(
 /// ```
 /// use netrig::firewall::{Backend, failing_line};
 /// assert_eq!(failing_line(Backend::IptablesNft, "iptables-restore: line 3 failed"), Some(3));
+/// assert_eq!(failing_line(Backend::IptablesNft, "Error occurred at line: 4"), Some(4));
 /// assert_eq!(failing_line(Backend::Nftables, "/dev/stdin:2:1-3: Error: syntax error"), Some(2));
 /// ```
 pub fn failing_line(backend: Backend, stderr: &str) -> Option<usize> {
@@ -288,12 +303,32 @@ pub fn failing_line(backend: Backend, stderr: &str) -> Option<usize> {
             parts.next()?.trim().parse().ok()
         }),
         _ => stderr.lines().find_map(|l| {
-            let i = l.find("line ")?;
-            l[i + 5..]
-                .split(|c: char| !c.is_ascii_digit())
+            let i = l.find("line")?;
+            let rest = l[i + 4..].trim_start_matches([':', ' ']);
+            rest.split(|c: char| !c.is_ascii_digit())
                 .next()?
                 .parse()
                 .ok()
         }),
     }
+}
+
+/// Narrows an iptables-restore complaint to the rule that caused it: the
+/// nft flavour reports the `COMMIT` line, but names the culprit in quotes
+/// (`Chain 'DRPO' does not exist`); the last line before the reported one
+/// that holds that word is the rule to fix.
+fn culprit_line(text: &str, stderr: &str, reported: usize) -> usize {
+    let quoted: Vec<&str> = stderr
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| !w.is_empty())
+        .collect();
+    text.lines()
+        .enumerate()
+        .take(reported)
+        .filter(|(_, l)| quoted.iter().any(|w| l.split_whitespace().any(|t| t == *w)))
+        .map(|(i, _)| i + 1)
+        .last()
+        .unwrap_or(reported)
 }

@@ -8,6 +8,8 @@
 //!
 //! Pure layer (no system calls):
 //! - [`error`] — the crate's [`Error`], each variant naming its subject.
+//! - [`packet`] — [`Packet`]: captured frames decoded into validated values, with tcpdump-style summaries.
+//! - [`conntrack`] (parsing) — [`ConntrackTable`]: conntrack entries as values.
 //! - [`lab`] spec and plan — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated before anything is built.
 //!
 //! System layer:
@@ -16,9 +18,14 @@
 //! - [`sysctl`] — per-namespace sysctls.
 //! - [`process`] — commands and long-lived processes inside nodes, killed with their lab.
 //! - [`privilege`] — can we build labs here, and should a test skip or fail if not.
+//! - [`capture`] — [`Capture`]: pcap on a node's interface, active before return, recorded to `.pcap`.
+//! - [`traffic`] — probes and servers from inside nodes: TCP connect outcomes, UDP/TCP echo, ping, raw frame injection.
 //!
 //! Lab layer:
 //! - [`lab`] — [`Lab`] and [`Node`]: build a lab from a spec, work inside its nodes, keep artifacts.
+//! - [`expect`] — matchers over packets and expectations on captures (within a deadline, counts,
+//!   sequences, none-before-a-sentinel, NAT translation).
+//! - [`evidence`] — on failure: the lab's rulesets, addresses, routes, neighbours, conntrack and pcaps, kept on disk.
 //!
 //! # Example
 //!
@@ -37,15 +44,27 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
+pub mod capture;
+pub mod conntrack;
 pub mod error;
+pub mod evidence;
+pub mod expect;
 pub mod lab;
 pub mod netlink;
 pub mod netns;
+pub mod packet;
 pub mod privilege;
 pub mod process;
 pub mod sysctl;
+pub mod traffic;
 
+pub use capture::{Capture, CaptureOptions, CaptureStats};
+pub use conntrack::{ConntrackEntry, ConntrackTable};
 pub use error::{Error, Result, Subject};
+pub use evidence::Evidence;
+pub use expect::{Matcher, Sentinel};
 pub use lab::{Endpoint, Interface, Lab, LabSpec, Node, NodeSpec, Route};
 pub use netns::Netns;
+pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
+pub use traffic::{PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome};

@@ -30,17 +30,20 @@
 //! # Example
 //!
 //! ```no_run
+//! use std::time::Duration;
+//! use netrig::expect::udp;
 //! use netrig::{Endpoint, Lab};
 //! let lab = Lab::builder("two-hosts")
 //!     .node("a")
 //!     .node("b")
 //!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
 //!     .up()?;
-//! let sock = lab.node("b")?.run(|| std::net::UdpSocket::bind("10.0.0.2:7000"))??;
-//! lab.node("a")?.run(|| std::net::UdpSocket::bind("0.0.0.0:0")?.send_to(b"hi", "10.0.0.2:7000"))??;
-//! let mut buf = [0u8; 16];
-//! let (n, from) = sock.recv_from(&mut buf).unwrap();
-//! assert_eq!((&buf[..n], from.ip().to_string().as_str()), (&b"hi"[..], "10.0.0.1"));
+//! let server = lab.node("b")?.udp_echo_server("10.0.0.2:7000")?; // bound before return
+//! let cap = lab.capture("b", "eth0")?;                            // active before return
+//! lab.node("a")?.udp_send("10.0.0.2:7000", b"hi")?;
+//! cap.expect(udp().src("10.0.0.1").dst("10.0.0.2:7000").payload("hi"))
+//!     .within(Duration::from_secs(1))?;                            // on failure: evidence
+//! assert_eq!(server.wait_for_datagrams(1, Duration::from_secs(1))?[0].0.ip().to_string(), "10.0.0.1");
 //! # Ok::<_, netrig::Error>(())
 //! ```
 

@@ -97,6 +97,11 @@ struct Shared {
 }
 
 /// A TCP echo server inside a node. See [`Node::tcp_echo_server`].
+///
+/// A connection is recorded when the server accepts it, which may be after
+/// the client's `connect` has returned (the kernel completes the handshake
+/// first): use [`TcpEchoServer::wait_for_peers`] rather than
+/// [`TcpEchoServer::peers`] right after connecting.
 pub struct TcpEchoServer {
     addr: SocketAddr,
     subject: Subject,

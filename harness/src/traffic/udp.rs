@@ -114,6 +114,9 @@ struct Shared {
 }
 
 /// A UDP echo server inside a node. See [`Node::udp_echo_server`].
+///
+/// Each datagram is recorded before it is echoed, so once a client has its
+/// echo, [`UdpEchoServer::peers`] includes that client.
 pub struct UdpEchoServer {
     addr: SocketAddr,
     subject: Subject,
@@ -222,13 +225,14 @@ fn serve(sock: UdpSocket, shared: &Shared, stop: &StopFd) {
         loop {
             match sock.recv_from(&mut buf) {
                 Ok((n, from)) => {
-                    let _ = sock.send_to(&buf[..n], from);
+                    // Record before replying: whoever got the echo can rely on `peers()`.
                     shared
                         .seen
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .push((from, buf[..n].to_vec()));
                     shared.changed.notify_all();
+                    let _ = sock.send_to(&buf[..n], from);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => break,

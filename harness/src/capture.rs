@@ -40,7 +40,11 @@ pub struct CaptureOptions {
     pub snaplen: i32,
     /// Promiscuous mode (default on: see frames for other MACs on bridges).
     pub promisc: bool,
-    /// Kernel buffer size in bytes (default 4 MiB).
+    /// Kernel ring size in bytes (default 8 MiB). In immediate mode on an
+    /// interface with offloads (veth), each ring slot holds `snaplen` bytes,
+    /// so the ring holds about `buffer_size / snaplen` frames (128 by
+    /// default) until the reader thread drains it; for floods of small
+    /// frames, lower `snaplen` (1600 covers an MTU-sized frame) or raise this.
     pub buffer_size: i32,
 }
 
@@ -50,7 +54,7 @@ impl Default for CaptureOptions {
             filter: None,
             snaplen: 65535,
             promisc: true,
-            buffer_size: 4 << 20,
+            buffer_size: 8 << 20,
         }
     }
 }
@@ -58,10 +62,25 @@ impl Default for CaptureOptions {
 impl CaptureOptions {
     /// Options with a BPF filter.
     pub fn filter(filter: impl Into<String>) -> Self {
-        CaptureOptions {
-            filter: Some(filter.into()),
-            ..CaptureOptions::default()
-        }
+        CaptureOptions::default().with_filter(filter)
+    }
+
+    /// The same options with a BPF filter (tcpdump syntax).
+    pub fn with_filter(mut self, filter: impl Into<String>) -> Self {
+        self.filter = Some(filter.into());
+        self
+    }
+
+    /// The same options with another snapshot length (bytes kept per frame).
+    pub fn with_snaplen(mut self, snaplen: i32) -> Self {
+        self.snaplen = snaplen;
+        self
+    }
+
+    /// The same options with another kernel ring size in bytes.
+    pub fn with_buffer_size(mut self, bytes: i32) -> Self {
+        self.buffer_size = bytes;
+        self
     }
 }
 
@@ -115,7 +134,8 @@ pub struct Capture<'lab> {
     node: String,
     ifname: String,
     path: PathBuf,
-    shared: Arc<Shared>,
+    /// `None` only while dropping (the handle is closed on another thread).
+    shared: Option<Arc<Shared>>,
     stop: OwnedFd,
     reader: Option<std::thread::JoinHandle<()>>,
 }
@@ -231,7 +251,7 @@ impl<'lab> Capture<'lab> {
             node: node.name().to_string(),
             ifname: ifname.to_string(),
             path,
-            shared,
+            shared: Some(shared),
             stop,
             reader: Some(reader),
         })
@@ -267,8 +287,8 @@ impl<'lab> Capture<'lab> {
     /// Reads whatever the kernel has queued now, so that [`Capture::packets`]
     /// includes every frame captured before this call, and flushes the file.
     pub fn sync(&self) -> Result<()> {
-        let mut pipe = lock(&self.shared.pipe);
-        drain(&mut pipe, &self.shared);
+        let mut pipe = lock(&self.shared().pipe);
+        drain(&mut pipe, self.shared());
         tracing::debug!(subject = %self.subject(), packets = self.len(), "capture synced");
         self.check_error()
     }
@@ -276,12 +296,12 @@ impl<'lab> Capture<'lab> {
     /// A snapshot of the packets captured so far (after a [`Capture::sync`]).
     pub fn packets(&self) -> Vec<Packet> {
         let _ = self.sync();
-        lock(&self.shared.state).packets.clone()
+        lock(&self.shared().state).packets.clone()
     }
 
     /// How many packets were captured so far (without syncing).
     pub fn len(&self) -> usize {
-        lock(&self.shared.state).packets.len()
+        lock(&self.shared().state).packets.len()
     }
 
     /// Whether no packet was captured so far (without syncing).
@@ -291,7 +311,7 @@ impl<'lab> Capture<'lab> {
 
     /// libpcap's counters (received, dropped).
     pub fn stats(&self) -> Result<CaptureStats> {
-        let mut pipe = lock(&self.shared.pipe);
+        let mut pipe = lock(&self.shared().pipe);
         let s = pipe
             .cap
             .stats()
@@ -313,7 +333,7 @@ impl<'lab> Capture<'lab> {
     ) -> Result<Option<R>> {
         let deadline = Instant::now() + timeout;
         let mut synced_at_deadline = false;
-        let mut state = lock(&self.shared.state);
+        let mut state = lock(&self.shared().state);
         loop {
             if let Some(r) = check(&state.packets) {
                 return Ok(Some(r));
@@ -333,11 +353,11 @@ impl<'lab> Capture<'lab> {
                 drop(state);
                 self.sync()?;
                 synced_at_deadline = true;
-                state = lock(&self.shared.state);
+                state = lock(&self.shared().state);
                 continue;
             }
             state = self
-                .shared
+                .shared()
                 .arrived
                 .wait_timeout(state, deadline - now)
                 .unwrap_or_else(|p| p.into_inner())
@@ -348,18 +368,24 @@ impl<'lab> Capture<'lab> {
     /// Runs `f` over the packets captured so far (after a sync), under the lock.
     pub fn with_packets<R>(&self, f: impl FnOnce(&[Packet]) -> R) -> R {
         let _ = self.sync();
-        f(&lock(&self.shared.state).packets)
+        f(&lock(&self.shared().state).packets)
     }
 
     /// Stops capturing, flushes the file and returns every packet captured.
     pub fn stop(mut self) -> Result<Vec<Packet>> {
         self.shutdown();
         self.check_error()?;
-        Ok(std::mem::take(&mut lock(&self.shared.state).packets))
+        Ok(std::mem::take(&mut lock(&self.shared().state).packets))
+    }
+
+    fn shared(&self) -> &Shared {
+        self.shared
+            .as_deref()
+            .expect("a capture is only emptied while dropped")
     }
 
     fn check_error(&self) -> Result<()> {
-        match &lock(&self.shared.state).error {
+        match &lock(&self.shared().state).error {
             Some(e) => Err(Error::Capture {
                 subject: self.subject(),
                 message: e.clone(),
@@ -374,8 +400,8 @@ impl<'lab> Capture<'lab> {
             // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
             unsafe { libc::write(self.stop.as_raw_fd(), (&one as *const u64).cast(), 8) };
             let _ = reader.join();
-            let mut pipe = lock(&self.shared.pipe);
-            drain(&mut pipe, &self.shared);
+            let mut pipe = lock(&self.shared().pipe);
+            drain(&mut pipe, self.shared());
             tracing::debug!(subject = %self.subject(), packets = self.len(), "capture stopped");
         }
     }
@@ -384,6 +410,16 @@ impl<'lab> Capture<'lab> {
 impl Drop for Capture<'_> {
     fn drop(&mut self) {
         self.shutdown();
+        // Closing an AF_PACKET socket waits for an RCU grace period (10-30 ms
+        // here); the file is flushed already, so let another thread do it.
+        if let Some(shared) = self.shared.take() {
+            let closer = std::thread::Builder::new()
+                .name("netrig-cap-close".into())
+                .spawn(move || drop(shared));
+            if let Err(e) = closer {
+                tracing::debug!(error = %e, "closing the capture on this thread");
+            }
+        }
     }
 }
 

@@ -329,8 +329,9 @@ impl ExpectNone<'_, '_> {
     }
 
     /// Sends the sentinel (for [`Sentinel::udp`]), waits up to `timeout` for
-    /// it, and fails if a matching packet was captured before it — or if the
-    /// sentinel never came (absence is then unproven).
+    /// it, and fails if a matching packet was captured before it (or by the
+    /// time it was seen) — or if the sentinel never came (absence is then
+    /// unproven).
     pub fn within(self, timeout: Duration) -> Result<()> {
         let cap = self.capture;
         let sentinel_m = self.sentinel.matcher();
@@ -347,7 +348,7 @@ impl ExpectNone<'_, '_> {
             pos = pos.max(ps.len());
             at
         })?;
-        let Some(sentinel_at) = seen else {
+        if seen.is_none() {
             return Err(crate::evidence::expectation_failed(
                 cap,
                 &format!(
@@ -361,8 +362,10 @@ impl ExpectNone<'_, '_> {
                 self.since.0,
             ));
         };
+        // Anything matching before the sentinel fails; so does anything seen
+        // by now (a late straggler is still evidence of a leak).
         let offenders: Vec<String> = cap.with_packets(|ps| {
-            ps[self.since.0.min(sentinel_at)..sentinel_at]
+            ps[self.since.0.min(ps.len())..]
                 .iter()
                 .filter(|p| self.matcher.matches(p) && !sentinel_m.matches(p))
                 .map(|p| format!("  {p}"))

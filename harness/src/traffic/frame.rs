@@ -54,8 +54,20 @@ pub fn tcp_syn_frame(
 
 /// A pcap handle for sending raw frames on one interface of a node.
 pub struct Injector {
-    cap: pcap::Capture<pcap::Active>,
+    /// `None` only while dropping.
+    cap: Option<pcap::Capture<pcap::Active>>,
     subject: Subject,
+}
+
+impl Drop for Injector {
+    fn drop(&mut self) {
+        // Closing an AF_PACKET socket waits for an RCU grace period (10-30 ms); not here.
+        if let Some(cap) = self.cap.take() {
+            let _ = std::thread::Builder::new()
+                .name("netrig-inj-close".into())
+                .spawn(move || drop(cap));
+        }
+    }
 }
 
 impl std::fmt::Debug for Injector {
@@ -67,7 +79,11 @@ impl std::fmt::Debug for Injector {
 impl Injector {
     /// Sends one frame as is.
     pub fn send(&mut self, frame: &[u8]) -> Result<()> {
-        self.cap.sendpacket(frame).map_err(|e| Error::Capture {
+        let cap = self
+            .cap
+            .as_mut()
+            .expect("an injector is only emptied while dropped");
+        cap.sendpacket(frame).map_err(|e| Error::Capture {
             subject: self.subject.clone(),
             message: format!("inject a {}-byte frame: {e}", frame.len()),
         })
@@ -88,7 +104,10 @@ impl<'lab> Node<'lab> {
                 message: format!("open the device for injection: {e}"),
             })?;
         tracing::debug!(%subject, "injector open");
-        Ok(Injector { cap, subject })
+        Ok(Injector {
+            cap: Some(cap),
+            subject,
+        })
     }
 
     /// Injects one raw frame on `ifname`.

@@ -263,7 +263,8 @@ fn nat_helper_sees_masquerade() -> Result<()> {
     )
     .snat_to("203.0.113.1")
     .within(SECOND)?;
-    assert_eq!(flow.outside.payload(), b"query");
+    assert_eq!(flow.after.payload(), b"query");
+    assert_eq!(flow.before.src_ip().unwrap().to_string(), "10.1.0.2");
     assert_eq!(udp_server.peers()[0].ip().to_string(), "203.0.113.1");
 
     assert!(c.tcp_connect("203.0.113.10:80", SECOND)?.is_connected());
@@ -282,6 +283,29 @@ fn nat_helper_sees_masquerade() -> Result<()> {
     let t = table.expect("tcp", "10.1.0.2", "203.0.113.10:80")?;
     assert!(t.is_snat(), "{t}");
 
+    // Port forward: s -> 203.0.113.1:5353 is DNATed to c's 10.1.0.2:53.
+    common::iptables_restore(
+        &r,
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
+         -A PREROUTING -i wan0 -p udp --dport 5353 -j DNAT --to-destination 10.1.0.2:53\n\
+         -A POSTROUTING -o wan0 -j MASQUERADE\nCOMMIT\n",
+    )?;
+    let forwarded = c.udp_echo_server("0.0.0.0:53")?;
+    match s.udp_request("203.0.113.1:5353", b"fwd", SECOND)? {
+        UdpOutcome::Reply { from, .. } => assert_eq!(from.to_string(), "203.0.113.1:5353"),
+        other => panic!("the port forward did not answer: {other:?}"),
+    }
+    let flow = expect_nat(&outside, &inside, udp().dst("203.0.113.1:5353"))
+        .dnat_to("10.1.0.2:53")
+        .within(SECOND)?;
+    assert_eq!(flow.after.src_ip().unwrap().to_string(), "203.0.113.10");
+    assert_eq!(forwarded.peers()[0].ip().to_string(), "203.0.113.10");
+    let e = r
+        .conntrack()?
+        .expect("udp", "203.0.113.10", "203.0.113.1:5353")?
+        .clone();
+    assert!(e.is_dnat() && !e.is_snat(), "{e}");
+
     // A wrong translation is reported: the helper can fail.
     let err = expect_nat(&inside, &outside, udp().dst("203.0.113.10:53"))
         .snat_to("203.0.113.77")
@@ -297,5 +321,33 @@ fn nat_helper_sees_masquerade() -> Result<()> {
     drop((inside, outside));
     drop(lab);
     common::discard_artifacts(&dir);
+    Ok(())
+}
+
+/// ICMP errors about a ping are reported with their type and code (REJECT admin-prohibited).
+#[test]
+fn ping_reports_icmp_errors() -> Result<()> {
+    if !netrig::privilege::should_run("ping_reports_icmp_errors")? {
+        return Ok(());
+    }
+    let lab = common::routed("pingerr")?;
+    let (a, r) = (lab.node("a")?, lab.node("r")?);
+    assert!(matches!(
+        a.ping("10.0.1.2".parse().unwrap(), SECOND)?,
+        PingOutcome::Reply { ttl: 63, .. }
+    ));
+    common::iptables_restore(
+        &r,
+        "*filter\n:FORWARD ACCEPT [0:0]\n\
+         -A FORWARD -p icmp -j REJECT --reject-with icmp-admin-prohibited\nCOMMIT\n",
+    )?;
+    assert_eq!(
+        a.ping("10.0.1.2".parse().unwrap(), SECOND)?,
+        PingOutcome::Error {
+            from: "10.0.0.254".parse().unwrap(),
+            icmp_type: 3,
+            code: 13
+        }
+    );
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The NAT helper: one flow seen on two captures, with its addresses and
 //! ports rewritten as expected.
 //!
-//! The flow is first found on the *inside* capture (by a matcher). Its twin
-//! on the *outside* capture is recognised by what NAT does not rewrite: the
+//! The flow is first found on the capture *before* translation (by a
+//! matcher) — inside for masquerade, outside for a port forward. Its twin on
+//! the capture *after* translation is recognised by what NAT does not rewrite: the
 //! protocol, the payload (when there is one), the TCP sequence number, the
 //! ICMP echo sequence number — and must carry the expected translated
 //! addresses: the source given to [`NatExpect::snat_to`] (masquerade), the
@@ -13,13 +14,13 @@
 //! use std::time::Duration;
 //! use netrig::expect::{expect_nat, udp};
 //! # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-//! let inside = lab.capture("router", "br0")?;
-//! let outside = lab.capture("router", "wan0")?;
+//! let inside = lab.capture("router", "br0")?;   // before SNAT
+//! let outside = lab.capture("router", "wan0")?; // after SNAT
 //! lab.node("web")?.udp_send("198.51.100.10:53", b"q")?;
 //! let flow = expect_nat(&inside, &outside, udp().dst("198.51.100.10:53"))
 //!     .snat_to("203.0.113.2")
 //!     .within(Duration::from_secs(1))?;
-//! println!("{}\n{}", flow.inside, flow.outside);
+//! println!("{}\n{}", flow.before, flow.after);
 //! # Ok(()) }
 //! ```
 
@@ -33,16 +34,16 @@ use crate::packet::{L4, Packet};
 /// A flow matched on both sides of a NAT.
 #[derive(Debug, Clone)]
 pub struct NatFlow {
-    /// The packet as captured inside.
-    pub inside: Packet,
-    /// The same packet as captured outside, translated.
-    pub outside: Packet,
+    /// The packet as captured before translation.
+    pub before: Packet,
+    /// The same packet as captured after translation.
+    pub after: Packet,
 }
 
 impl NatFlow {
     /// Whether the source port survived translation.
     pub fn source_port_preserved(&self) -> bool {
-        self.inside.src_port() == self.outside.src_port()
+        self.before.src_port() == self.after.src_port()
     }
 }
 
@@ -50,22 +51,22 @@ impl NatFlow {
 #[derive(Debug)]
 #[must_use = "an expectation does nothing until `.within(..)`"]
 pub struct NatExpect<'c, 'lab> {
-    inside: &'c Capture<'lab>,
-    outside: &'c Capture<'lab>,
+    before: &'c Capture<'lab>,
+    after: &'c Capture<'lab>,
     flow: Matcher,
     snat: Option<Result<AddrSpec, String>>,
     dnat: Option<Result<AddrSpec, String>>,
 }
 
-/// Expects the flow matching `flow` on `inside` to appear on `outside`, translated.
+/// Expects the flow matching `flow` on `before` to appear on `after`, translated.
 pub fn expect_nat<'c, 'lab>(
-    inside: &'c Capture<'lab>,
-    outside: &'c Capture<'lab>,
+    before: &'c Capture<'lab>,
+    after: &'c Capture<'lab>,
     flow: Matcher,
 ) -> NatExpect<'c, 'lab> {
     NatExpect {
-        inside,
-        outside,
+        before,
+        after,
         flow,
         snat: None,
         dnat: None,
@@ -73,13 +74,13 @@ pub fn expect_nat<'c, 'lab>(
 }
 
 impl NatExpect<'_, '_> {
-    /// The source address (and port, if given) the flow must carry outside.
+    /// The source address (and port, if given) the flow must carry after translation.
     pub fn snat_to(mut self, a: impl AddrArg) -> Self {
         self.snat = Some(a.to_addr_spec());
         self
     }
 
-    /// The destination address (and port, if given) the flow must carry outside.
+    /// The destination address (and port, if given) the flow must carry after translation.
     pub fn dnat_to(mut self, a: impl AddrArg) -> Self {
         self.dnat = Some(a.to_addr_spec());
         self
@@ -92,38 +93,38 @@ impl NatExpect<'_, '_> {
             .snat
             .clone()
             .transpose()
-            .map_err(|e| Error::invalid(self.outside.subject(), "snat_to", e))?;
+            .map_err(|e| Error::invalid(self.after.subject(), "snat_to", e))?;
         let dnat = self
             .dnat
             .clone()
             .transpose()
-            .map_err(|e| Error::invalid(self.outside.subject(), "dnat_to", e))?;
-        let inside = self.inside.expect(self.flow.clone()).within(timeout)?;
-        let twin = twin_matcher(&inside, snat.as_ref(), dnat.as_ref());
-        tracing::debug!(inside = %inside.summary(), outside = %twin, "expect NAT twin");
+            .map_err(|e| Error::invalid(self.after.subject(), "dnat_to", e))?;
+        let before = self.before.expect(self.flow.clone()).within(timeout)?;
+        let twin = twin_matcher(&before, snat.as_ref(), dnat.as_ref());
+        tracing::debug!(before = %before.summary(), after = %twin, "expect NAT twin");
         let left = deadline.saturating_duration_since(Instant::now());
         let mut pos = 0;
-        let found = self.outside.wait_for(left, |ps| {
+        let found = self.after.wait_for(left, |ps| {
             let hit = ps.iter().skip(pos).find(|p| twin.matches(p)).cloned();
             pos = pos.max(ps.len());
             hit
         })?;
         match found {
-            Some(outside) => Ok(NatFlow { inside, outside }),
+            Some(after) => Ok(NatFlow { before, after }),
             None => Err(crate::evidence::expectation_failed(
-                self.outside,
-                &format!("the flow seen inside to appear translated within {timeout:?}: {twin}"),
-                Some(format!(
-                    "inside ({}) it was:\n  {inside}",
-                    self.inside.subject()
-                )),
+                self.after,
+                &format!(
+                    "the flow seen on {} to appear translated within {timeout:?}: {twin}",
+                    self.before.subject()
+                ),
+                Some(format!("before translation it was:\n  {before}")),
                 0,
             )),
         }
     }
 }
 
-/// What the outside copy of `p` must look like.
+/// What the translated copy of `p` must look like.
 fn twin_matcher(p: &Packet, snat: Option<&AddrSpec>, dnat: Option<&AddrSpec>) -> Matcher {
     let mut m = any();
     let src = snat.cloned().or_else(|| {

@@ -10,6 +10,17 @@
 //!   (`ip -d addr`), `routes.txt` (`ip route`, `ip -6 route`),
 //!   `neighbours.txt` (`ip neigh`) and `conntrack.txt`.
 //!
+//! A failed expectation reads like this:
+//!
+//! ```text
+//! lab evidence-3141-0, node b, link eth0: expected within 100ms: udp dst 10.0.0.2:1234
+//!   seen instead: 1 packet(s) on this capture:
+//!     02:28:54.231766 b/eth0 In  IP 10.0.0.1.43945 > 10.0.0.2.7000: UDP, length 6
+//!   evidence kept in /tmp/netrig-evidence-3141-0-bWgG5y/failure-0
+//!     this capture: /tmp/netrig-evidence-3141-0-bWgG5y/b-eth0-0.pcap
+//!     per node: ruleset.txt (with counters), addresses.txt, routes.txt, neighbours.txt, conntrack.txt in …/failure-0/NODE/
+//! ```
+//!
 //! A tool that is missing or fails is noted in the file instead of aborting
 //! the collection. The captures' `.pcap` files sit in the artifacts directory
 //! itself; every capture flushes its file after each batch of frames, and the

@@ -351,3 +351,52 @@ fn ping_reports_icmp_errors() -> Result<()> {
     );
     Ok(())
 }
+
+/// Count and sequence failures say how far matching got.
+#[test]
+fn count_and_sequence_failures_say_what_matched() -> Result<()> {
+    if !netrig::privilege::should_run("count_and_sequence_failures_say_what_matched")? {
+        return Ok(());
+    }
+    let lab = common::pair("counts")?;
+    let a = lab.node("a")?;
+    let _bound = lab.node("b")?.udp_socket("10.0.0.2:7000")?;
+    let cap = lab.capture("b", "eth0")?;
+    for i in 0..3 {
+        a.udp_send("10.0.0.2:7000", format!("m{i}").as_bytes())?;
+    }
+    assert_eq!(
+        cap.expect_count(udp().dst_port(7000), 3)
+            .within(SECOND)?
+            .len(),
+        3
+    );
+    let short = Duration::from_millis(50);
+    let err = cap
+        .expect_count(udp().dst_port(7000), 4)
+        .within(short)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at least 4 packets") && err.contains("only 3 matched"),
+        "{err}"
+    );
+    let err = cap
+        .expect_sequence([udp().payload("m2"), udp().payload("m0")])
+        .within(short)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("step 2 never matched"), "{err}");
+    cap.expect_sequence([udp().payload("m0"), udp().payload("m2")])
+        .within(SECOND)?;
+    let err = cap
+        .expect(udp().dst("not an address"))
+        .within(short)
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    let dir = lab.artifacts_dir().to_path_buf();
+    drop(cap);
+    drop(lab);
+    common::discard_artifacts(&dir);
+    Ok(())
+}

@@ -54,6 +54,9 @@ impl<'lab> Capture<'lab> {
     }
 
     /// Expects a packet matching `m`; finish with [`Expect::within`].
+    ///
+    /// Packets captured before this call count (the capture was started
+    /// before the traffic); use `.since(mark)` to skip earlier ones.
     pub fn expect(&self, m: Matcher) -> Expect<'_, 'lab> {
         Expect {
             capture: self,
@@ -85,6 +88,10 @@ impl<'lab> Capture<'lab> {
     }
 
     /// Expects that no packet matching `m` arrives before `sentinel` does.
+    ///
+    /// Every packet of the capture counts, including ones captured before
+    /// this call: use `.since(capture.mark())` taken before the traffic under
+    /// test to look only at what came after.
     pub fn expect_none(&self, m: Matcher, sentinel: Sentinel<'lab>) -> ExpectNone<'_, 'lab> {
         ExpectNone {
             capture: self,

@@ -594,6 +594,49 @@ mod tests {
         );
     }
 
+    /// IPv6 UDP and ICMPv6 echo decode with hop limit and next header.
+    #[test]
+    fn decodes_ipv6() {
+        let (s6, d6) = (
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            {
+                let mut d = [0u8; 16];
+                d[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+                d[15] = 2;
+                d
+            },
+        );
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv6(s6, d6, 17)
+            .udp(5353, 53)
+            .write(&mut v, b"q6")
+            .unwrap();
+        let p = Packet::decode(&v);
+        assert!(matches!(p.l3, Some(L3::Ipv6(_))));
+        assert_eq!(p.ip().unwrap().ttl, 17);
+        assert_eq!(p.ip().unwrap().protocol, 17);
+        assert_eq!(
+            p.summary(),
+            "IP6 2001:db8::1.5353 > 2001:db8::2.53: UDP, length 2"
+        );
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv6(s6, d6, 64)
+            .icmpv6_echo_request(5, 6)
+            .write(&mut v, b"")
+            .unwrap();
+        let p = Packet::decode(&v);
+        let i = p.icmp().unwrap();
+        assert!(i.v6 && i.is_echo_request());
+        assert_eq!(i.echo, Some((5, 6)));
+        assert!(
+            p.summary().contains("ICMP6 echo request, id 5, seq 6"),
+            "{}",
+            p.summary()
+        );
+    }
+
     /// A truncated frame keeps what could be decoded and says why it stopped.
     #[test]
     fn truncated_frames_are_kept() {

@@ -17,7 +17,7 @@ fn capture_sees_the_first_packet_100_times() -> Result<()> {
     if !netrig::privilege::should_run("capture_sees_the_first_packet_100_times")? {
         return Ok(());
     }
-    let lab = common::pair("first")?;
+    let lab = common::labs::pair("first")?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
     for i in 0..100 {
         let cap = b.capture("eth0")?;
@@ -39,7 +39,7 @@ fn capture_writes_a_readable_pcap() -> Result<()> {
     if !netrig::privilege::should_run("capture_writes_a_readable_pcap")? {
         return Ok(());
     }
-    let lab = common::pair("pcapfile")?;
+    let lab = common::labs::pair("pcapfile")?;
     let cap = lab.capture("a", "eth0")?;
     let a = lab.node("a")?;
     for i in 0..3 {
@@ -87,7 +87,7 @@ fn capture_without_traffic_never_blocks() -> Result<()> {
     if !netrig::privilege::should_run("capture_without_traffic_never_blocks")? {
         return Ok(());
     }
-    let lab = common::pair("quiet")?;
+    let lab = common::labs::pair("quiet")?;
     let cap = lab.capture("b", "eth0")?;
     let t = Instant::now();
     let r = cap.expect(udp()).within(Duration::from_millis(150));
@@ -108,7 +108,7 @@ fn capture_without_traffic_never_blocks() -> Result<()> {
     lab.artifacts().keep(); // the failed expectation kept them; clean up ourselves
     let dir = lab.artifacts_dir().to_path_buf();
     drop(lab);
-    common::discard_artifacts(&dir);
+    common::labs::discard_artifacts(&dir);
     Ok(())
 }
 
@@ -118,7 +118,7 @@ fn injected_frame_is_seen_by_other_captures() -> Result<()> {
     if !netrig::privilege::should_run("injected_frame_is_seen_by_other_captures")? {
         return Ok(());
     }
-    let lab = common::pair("inject")?;
+    let lab = common::labs::pair("inject")?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
     let server = b.udp_echo_server("10.0.0.2:7000")?;
     let cap_a = a.capture("eth0")?;
@@ -151,7 +151,7 @@ fn capture_filter_applies() -> Result<()> {
     if !netrig::privilege::should_run("capture_filter_applies")? {
         return Ok(());
     }
-    let lab = common::pair("filter")?;
+    let lab = common::labs::pair("filter")?;
     let a = lab.node("a")?;
     let cap = lab
         .node("b")?

@@ -16,10 +16,10 @@ fn tcp_connect_outcomes() -> Result<()> {
     if !netrig::privilege::should_run("tcp_connect_outcomes")? {
         return Ok(());
     }
-    let lab = common::pair("tcpout")?;
+    let lab = common::labs::pair("tcpout")?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
     let _server = b.tcp_echo_server("0.0.0.0:8080")?;
-    common::iptables_restore(
+    common::labs::iptables_restore(
         &b,
         "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 8082 -j DROP\nCOMMIT\n",
     )?;
@@ -40,7 +40,7 @@ fn echo_servers_record_peers() -> Result<()> {
     if !netrig::privilege::should_run("echo_servers_record_peers")? {
         return Ok(());
     }
-    let lab = common::pair("echo")?;
+    let lab = common::labs::pair("echo")?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
     let tcp_server = b.tcp_echo_server("10.0.0.2:7000")?;
     let udp_server = b.udp_echo_server("10.0.0.2:7000")?;
@@ -76,7 +76,7 @@ fn icmp_echo() -> Result<()> {
     if !netrig::privilege::should_run("icmp_echo")? {
         return Ok(());
     }
-    let lab = common::pair("icmp")?;
+    let lab = common::labs::pair("icmp")?;
     let a = lab.node("a")?;
     let cap = lab.capture("b", "eth0")?;
     match a.ping("10.0.0.2".parse().unwrap(), SECOND)? {
@@ -104,7 +104,7 @@ fn handshake_sequence() -> Result<()> {
     if !netrig::privilege::should_run("handshake_sequence")? {
         return Ok(());
     }
-    let lab = common::pair("hs")?;
+    let lab = common::labs::pair("hs")?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
     let _server = b.tcp_echo_server("0.0.0.0:80")?;
     let cap = b.capture("eth0")?;
@@ -129,9 +129,9 @@ fn expect_none_with_sentinel() -> Result<()> {
     if !netrig::privilege::should_run("expect_none_with_sentinel")? {
         return Ok(());
     }
-    let lab = common::routed("none")?;
+    let lab = common::labs::routed("none")?;
     let (a, r) = (lab.node("a")?, lab.node("r")?);
-    common::iptables_restore(
+    common::labs::iptables_restore(
         &r,
         "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p udp --dport 9999 -j DROP\nCOMMIT\n",
     )?;
@@ -154,7 +154,7 @@ fn expect_none_with_sentinel() -> Result<()> {
     let dir = lab.artifacts_dir().to_path_buf();
     drop(cap);
     drop(lab);
-    common::discard_artifacts(&dir);
+    common::labs::discard_artifacts(&dir);
     Ok(())
 }
 
@@ -164,8 +164,8 @@ fn failed_expectation_keeps_evidence() -> Result<()> {
     if !netrig::privilege::should_run("failed_expectation_keeps_evidence")? {
         return Ok(());
     }
-    let lab = common::pair("evidence")?;
-    common::iptables_restore(
+    let lab = common::labs::pair("evidence")?;
+    common::labs::iptables_restore(
         &lab.node("b")?,
         "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 7000 -j ACCEPT\nCOMMIT\n",
     )?;
@@ -233,7 +233,7 @@ fn failed_expectation_keeps_evidence() -> Result<()> {
     drop(cap);
     drop(lab);
     assert!(dir.exists(), "kept after the lab is dropped");
-    common::discard_artifacts(&dir);
+    common::labs::discard_artifacts(&dir);
     Ok(())
 }
 
@@ -243,9 +243,9 @@ fn nat_helper_sees_masquerade() -> Result<()> {
     if !netrig::privilege::should_run("nat_helper_sees_masquerade")? {
         return Ok(());
     }
-    let lab = common::nat("nat")?;
+    let lab = common::labs::nat("nat")?;
     let (c, r, s) = (lab.node("c")?, lab.node("r")?, lab.node("s")?);
-    common::iptables_restore(
+    common::labs::iptables_restore(
         &r,
         "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o wan0 -j MASQUERADE\nCOMMIT\n",
     )?;
@@ -284,7 +284,7 @@ fn nat_helper_sees_masquerade() -> Result<()> {
     assert!(t.is_snat(), "{t}");
 
     // Port forward: s -> 203.0.113.1:5353 is DNATed to c's 10.1.0.2:53.
-    common::iptables_restore(
+    common::labs::iptables_restore(
         &r,
         "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
          -A PREROUTING -i wan0 -p udp --dport 5353 -j DNAT --to-destination 10.1.0.2:53\n\
@@ -320,7 +320,7 @@ fn nat_helper_sees_masquerade() -> Result<()> {
     let dir = lab.artifacts_dir().to_path_buf();
     drop((inside, outside));
     drop(lab);
-    common::discard_artifacts(&dir);
+    common::labs::discard_artifacts(&dir);
     Ok(())
 }
 
@@ -330,13 +330,13 @@ fn ping_reports_icmp_errors() -> Result<()> {
     if !netrig::privilege::should_run("ping_reports_icmp_errors")? {
         return Ok(());
     }
-    let lab = common::routed("pingerr")?;
+    let lab = common::labs::routed("pingerr")?;
     let (a, r) = (lab.node("a")?, lab.node("r")?);
     assert!(matches!(
         a.ping("10.0.1.2".parse().unwrap(), SECOND)?,
         PingOutcome::Reply { ttl: 63, .. }
     ));
-    common::iptables_restore(
+    common::labs::iptables_restore(
         &r,
         "*filter\n:FORWARD ACCEPT [0:0]\n\
          -A FORWARD -p icmp -j REJECT --reject-with icmp-admin-prohibited\nCOMMIT\n",
@@ -358,7 +358,7 @@ fn count_and_sequence_failures_say_what_matched() -> Result<()> {
     if !netrig::privilege::should_run("count_and_sequence_failures_say_what_matched")? {
         return Ok(());
     }
-    let lab = common::pair("counts")?;
+    let lab = common::labs::pair("counts")?;
     let a = lab.node("a")?;
     let _bound = lab.node("b")?.udp_socket("10.0.0.2:7000")?;
     let cap = lab.capture("b", "eth0")?;
@@ -397,6 +397,6 @@ fn count_and_sequence_failures_say_what_matched() -> Result<()> {
     let dir = lab.artifacts_dir().to_path_buf();
     drop(cap);
     drop(lab);
-    common::discard_artifacts(&dir);
+    common::labs::discard_artifacts(&dir);
     Ok(())
 }

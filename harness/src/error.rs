@@ -20,29 +20,29 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subject {
     /// The lab's name.
-    pub lab: Option<String>,
+    pub lab: Option<Box<str>>,
     /// The node's name.
-    pub node: Option<String>,
+    pub node: Option<Box<str>>,
     /// The link or interface name.
-    pub link: Option<String>,
+    pub link: Option<Box<str>>,
 }
 
 impl Subject {
     /// A subject naming a lab.
     pub fn lab(name: impl Into<String>) -> Self {
         Subject {
-            lab: Some(name.into()),
+            lab: Some(name.into().into_boxed_str()),
             ..Subject::default()
         }
     }
     /// The same subject, narrowed to a node.
     pub fn node(mut self, name: impl Into<String>) -> Self {
-        self.node = Some(name.into());
+        self.node = Some(name.into().into_boxed_str());
         self
     }
     /// The same subject, narrowed to a link or interface.
     pub fn link(mut self, name: impl Into<String>) -> Self {
-        self.link = Some(name.into());
+        self.link = Some(name.into().into_boxed_str());
         self
     }
 }
@@ -71,6 +71,8 @@ impl fmt::Display for Subject {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    // Keep every variant small (Error must stay under clippy's 128-byte
+    // `result_large_err` limit, which users' own test code is checked against).
     /// The process lacks CAP_NET_ADMIN / CAP_SYS_ADMIN.
     #[error(
         "netrig needs CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces ({detail}).\n\
@@ -125,7 +127,9 @@ pub enum Error {
     },
 
     /// A program the framework needs is not installed.
-    #[error("`{program}` is not installed (needed to {purpose}). Install it with `apt-get install {package}` (or run ci/setup).")]
+    #[error(
+        "`{program}` is not installed (needed to {purpose}). Install it with `apt-get install {package}` (or run ci/setup)."
+    )]
     MissingProgram {
         /// The program, e.g. `iptables-nft-restore`.
         program: String,
@@ -225,7 +229,10 @@ impl Error {
         match self {
             Error::NotPrivileged { .. } => true,
             Error::Namespace { source, .. } | Error::Io { source, .. } => {
-                matches!(source.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+                matches!(
+                    source.raw_os_error(),
+                    Some(libc::EPERM) | Some(libc::EACCES)
+                )
             }
             _ => false,
         }

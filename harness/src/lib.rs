@@ -11,12 +11,17 @@
 //! - [`packet`] — [`Packet`]: captured frames decoded into validated values, with tcpdump-style summaries.
 //! - [`conntrack`] (parsing) — [`ConntrackTable`]: conntrack entries as values.
 //! - [`lab`] spec and plan — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated before anything is built.
+//! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules (iptables/nft text), sysctls, proxies and the lab.
+//! - [`topology`] — TOML topology files into a [`docker::DockerHost`]; errors give file, line, column and key.
 //!
 //! System layer:
 //! - [`netns`] — [`Netns`]: anonymous namespaces held by fds; [`Netns::run`] enters one on a fresh thread.
 //! - [`netlink`] — rtnetlink plumbing for one namespace (links, bridges, veths, addresses, routes, neighbours).
 //! - [`sysctl`] — per-namespace sysctls.
 //! - [`process`] — commands and long-lived processes inside nodes, killed with their lab.
+//! - [`firewall`] — backends (iptables-nft, iptables-legacy, nftables): apply rendered rules in a node, read back counters, flush.
+//! - [`kept`] — labs kept up by the CLI: state files and pins, removable after a crash.
+//! - [`proxy`] — a TCP/UDP port forwarder inside a node (netrig's docker-proxy).
 //! - [`privilege`] — can we build labs here, and should a test skip or fail if not.
 //! - [`capture`] — [`Capture`]: pcap on a node's interface, active before return, recorded to `.pcap`.
 //! - [`traffic`] — probes and servers from inside nodes: TCP connect outcomes, UDP/TCP echo, ping, raw frame injection.
@@ -49,16 +54,21 @@
 
 pub mod capture;
 pub mod conntrack;
+pub mod docker;
 pub mod error;
 pub mod evidence;
 pub mod expect;
+pub mod firewall;
+pub mod kept;
 pub mod lab;
 pub mod netlink;
 pub mod netns;
 pub mod packet;
 pub mod privilege;
 pub mod process;
+pub mod proxy;
 pub mod sysctl;
+pub mod topology;
 pub mod traffic;
 
 pub use capture::{Capture, CaptureOptions, CaptureStats};

@@ -35,7 +35,10 @@ pub type Mac = [u8; 6];
 /// assert_eq!(netrig::netlink::fmt_mac(&[2, 0, 0, 0, 0, 1]), "02:00:00:00:00:01");
 /// ```
 pub fn fmt_mac(mac: &Mac) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Hands out interface indexes for one namespace.
@@ -68,11 +71,17 @@ pub struct VethEnd {
     pub controller: Option<u32>,
 }
 
-/// An rtnetlink connection bound to one namespace.
+type LinkEvents = futures::channel::mpsc::UnboundedReceiver<(
+    rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
+    rtnetlink::sys::SocketAddr,
+)>;
+
+/// An rtnetlink connection bound to one namespace, subscribed to its link events.
 #[derive(Clone, Debug)]
 pub struct Netlink {
     handle: Handle,
     subject: Subject,
+    events: std::sync::Arc<tokio::sync::Mutex<LinkEvents>>,
 }
 
 /// A link as read back from the kernel.
@@ -99,10 +108,73 @@ impl Netlink {
     /// Must be called from within a tokio runtime context.
     pub(crate) fn from_socket(fd: OwnedFd, subject: Subject) -> Self {
         // SAFETY: `fd` is an open NETLINK_ROUTE socket we own; ownership moves to the TokioSocket.
-        let socket = unsafe { <rtnetlink::sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.into_raw_fd()) };
-        let (conn, handle, _messages) = rtnetlink::from_socket(socket);
+        let socket = unsafe {
+            <rtnetlink::sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.into_raw_fd())
+        };
+        let (conn, handle, messages) = rtnetlink::from_socket(socket);
         tokio::spawn(conn);
-        Netlink { handle, subject }
+        Netlink {
+            handle,
+            subject,
+            events: std::sync::Arc::new(tokio::sync::Mutex::new(messages)),
+        }
+    }
+
+    /// Waits until every link in `indexes` is operationally up.
+    ///
+    /// A veth only passes traffic once the kernel's link watcher has seen its
+    /// carrier and activated its queueing discipline; that happens
+    /// asynchronously after "set up" returns. This waits for the event (the
+    /// socket is subscribed to link events since birth), with a deadline.
+    pub async fn wait_oper_up(&self, indexes: &[u32], deadline: std::time::Duration) -> Result<()> {
+        use futures::StreamExt;
+        use rtnetlink::packet_core::NetlinkPayload;
+        use rtnetlink::packet_route::RouteNetlinkMessage;
+        use rtnetlink::packet_route::link::State;
+        let is_up = |m: &LinkMessage| {
+            m.attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+        };
+        let mut events = self.events.lock().await;
+        let mut pending: std::collections::BTreeSet<u32> = indexes.iter().copied().collect();
+        let links: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(None, "list links".into(), e))?;
+        for l in &links {
+            if is_up(l) {
+                pending.remove(&l.header.index);
+            }
+        }
+        let waited = tokio::time::timeout(deadline, async {
+            while !pending.is_empty() {
+                match events.next().await {
+                    Some((msg, _)) => {
+                        if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) =
+                            msg.payload
+                            && is_up(&l)
+                        {
+                            pending.remove(&l.header.index);
+                        }
+                    }
+                    None => break,
+                }
+            }
+        })
+        .await;
+        if waited.is_err() || !pending.is_empty() {
+            return Err(Error::Netlink {
+                subject: self.subject.clone(),
+                op: format!("wait for links {pending:?} to come up"),
+                message: format!("still not operationally up after {deadline:?} (no carrier?)"),
+            });
+        }
+        Ok(())
     }
 
     /// The subject (lab, node) errors will name.
@@ -117,7 +189,11 @@ impl Netlink {
         }
         let message = describe(&e);
         tracing::debug!(%subject, %op, %message, "netlink request refused");
-        Error::Netlink { subject, op, message }
+        Error::Netlink {
+            subject,
+            op,
+            message,
+        }
     }
 
     /// `ip link add NAME type bridge` with a chosen index and MAC, up.
@@ -139,7 +215,12 @@ impl Netlink {
     /// `peer_ns` (or here when `None`), with their indexes, MACs, MTUs and the
     /// local end's controller set in one request. The local end is up; bring
     /// the peer up with [`Netlink::set_index_up`] on the peer's namespace.
-    pub async fn add_veth(&self, local: &VethEnd, peer: &VethEnd, peer_ns: Option<BorrowedFd<'_>>) -> Result<()> {
+    pub async fn add_veth(
+        &self,
+        local: &VethEnd,
+        peer: &VethEnd,
+        peer_ns: Option<BorrowedFd<'_>>,
+    ) -> Result<()> {
         use std::os::fd::AsRawFd;
         tracing::debug!(subject = %self.subject, local = %local.name, peer = %peer.name, "add veth pair");
         // The peer cannot be set up in this request: the kernel configures it before
@@ -172,7 +253,13 @@ impl Netlink {
             .add(l.build())
             .execute()
             .await
-            .map_err(|e| self.fail(Some(&local.name), format!("create veth pair {} <-> {}", local.name, peer.name), e))
+            .map_err(|e| {
+                self.fail(
+                    Some(&local.name),
+                    format!("create veth pair {} <-> {}", local.name, peer.name),
+                    e,
+                )
+            })
     }
 
     /// `ip link set INDEX master CONTROLLER up`.
@@ -180,10 +267,21 @@ impl Netlink {
         tracing::debug!(subject = %self.subject, link = name, controller, "attach to bridge");
         self.handle
             .link()
-            .set(LinkUnspec::new_with_index(index).controller(controller).up().build())
+            .set(
+                LinkUnspec::new_with_index(index)
+                    .controller(controller)
+                    .up()
+                    .build(),
+            )
             .execute()
             .await
-            .map_err(|e| self.fail(Some(name), format!("attach {name} to bridge index {controller}"), e))
+            .map_err(|e| {
+                self.fail(
+                    Some(name),
+                    format!("attach {name} to bridge index {controller}"),
+                    e,
+                )
+            })
     }
 
     /// `ip link set NAME up` / `down`.
@@ -196,7 +294,13 @@ impl Netlink {
             .set(b.build())
             .execute()
             .await
-            .map_err(|e| self.fail(Some(name), format!("set {name} {}", if up { "up" } else { "down" }), e))
+            .map_err(|e| {
+                self.fail(
+                    Some(name),
+                    format!("set {name} {}", if up { "up" } else { "down" }),
+                    e,
+                )
+            })
     }
 
     /// `ip link set INDEX up`.
@@ -228,7 +332,13 @@ impl Netlink {
             .set_port(msg)
             .execute()
             .await
-            .map_err(|e| self.fail(Some(name), format!("set hairpin {} on {name}", if on { "on" } else { "off" }), e))
+            .map_err(|e| {
+                self.fail(
+                    Some(name),
+                    format!("set hairpin {} on {name}", if on { "on" } else { "off" }),
+                    e,
+                )
+            })
     }
 
     /// `ip addr add ADDR dev NAME`.
@@ -243,10 +353,16 @@ impl Netlink {
     }
 
     /// `ip route add DEST [via GW] [dev INDEX]`; `dest = None` is the default route.
-    pub async fn add_route(&self, dest: Option<IpNet>, via: Option<IpAddr>, dev: Option<(&str, u32)>) -> Result<()> {
+    pub async fn add_route(
+        &self,
+        dest: Option<IpNet>,
+        via: Option<IpAddr>,
+        dev: Option<(&str, u32)>,
+    ) -> Result<()> {
         let what = format!(
             "add route {}{}{}",
-            dest.map(|d| d.to_string()).unwrap_or_else(|| "default".into()),
+            dest.map(|d| d.to_string())
+                .unwrap_or_else(|| "default".into()),
             via.map(|g| format!(" via {g}")).unwrap_or_default(),
             dev.map(|(n, _)| format!(" dev {n}")).unwrap_or_default()
         );
@@ -289,7 +405,13 @@ impl Netlink {
     ///
     /// Permanent entries are exempt from the kernel's global neighbour-table
     /// limit (shared by all namespaces) and keep ARP out of captures.
-    pub async fn add_permanent_neighbour(&self, name: &str, index: u32, ip: IpAddr, mac: Mac) -> Result<()> {
+    pub async fn add_permanent_neighbour(
+        &self,
+        name: &str,
+        index: u32,
+        ip: IpAddr,
+        mac: Mac,
+    ) -> Result<()> {
         tracing::debug!(subject = %self.subject, link = name, %ip, mac = %fmt_mac(&mac), "add permanent neighbour");
         self.handle
             .neighbours()
@@ -299,7 +421,13 @@ impl Netlink {
             .replace()
             .execute()
             .await
-            .map_err(|e| self.fail(Some(name), format!("add neighbour {ip} lladdr {}", fmt_mac(&mac)), e))
+            .map_err(|e| {
+                self.fail(
+                    Some(name),
+                    format!("add neighbour {ip} lladdr {}", fmt_mac(&mac)),
+                    e,
+                )
+            })
     }
 
     /// `ip link del NAME`.
@@ -316,17 +444,28 @@ impl Netlink {
 
     /// Looks a link up by name.
     pub async fn link(&self, name: &str) -> Result<LinkInfo> {
-        let mut stream = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut stream = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match stream.try_next().await {
             Ok(Some(msg)) => Ok(link_info(msg)),
             Ok(None) => Err(self.no_such_link(name)),
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == libc::ENODEV => Err(self.no_such_link(name)),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == libc::ENODEV => {
+                Err(self.no_such_link(name))
+            }
             Err(e) => Err(self.fail(Some(name), format!("look up {name}"), e)),
         }
     }
 
     fn no_such_link(&self, name: &str) -> Error {
-        Error::invalid(self.subject.clone().link(name), "interface", format!("no interface named {name:?} in this node"))
+        Error::invalid(
+            self.subject.clone().link(name),
+            "interface",
+            format!("no interface named {name:?} in this node"),
+        )
     }
 
     /// All links of the namespace.
@@ -373,8 +512,8 @@ impl Netlink {
         Ok(out)
     }
 
-    /// All IPv4 routes of the main table, as (destination, gateway, output index).
-    pub async fn routes_v4(&self) -> Result<Vec<(IpNet, Option<IpAddr>, Option<u32>)>> {
+    /// All IPv4 routes of the main table (`dev` left empty: see [`RouteInfo`]).
+    pub async fn routes_v4(&self) -> Result<Vec<RouteInfo>> {
         let msgs: Vec<RouteMessage> = self
             .handle
             .route()
@@ -393,19 +532,39 @@ impl Netlink {
             let mut oif = None;
             for a in &m.attributes {
                 match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(d)) => dest = Some(IpAddr::V4(*d)),
+                    RouteAttribute::Destination(RouteAddress::Inet(d)) => {
+                        dest = Some(IpAddr::V4(*d))
+                    }
                     RouteAttribute::Gateway(RouteAddress::Inet(g)) => gw = Some(IpAddr::V4(*g)),
                     RouteAttribute::Oif(i) => oif = Some(*i),
                     _ => {}
                 }
             }
             let dest = dest.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-            if let Ok(net) = IpNet::new(dest, m.header.destination_prefix_length) {
-                out.push((net, gw, oif));
+            if let Ok(dest) = IpNet::new(dest, m.header.destination_prefix_length) {
+                out.push(RouteInfo {
+                    dest,
+                    via: gw,
+                    oif,
+                    dev: None,
+                });
             }
         }
         Ok(out)
     }
+}
+
+/// A route as read back from the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// Destination (`0.0.0.0/0` for the default route).
+    pub dest: IpNet,
+    /// Gateway.
+    pub via: Option<IpAddr>,
+    /// Output interface index.
+    pub oif: Option<u32>,
+    /// Output interface name, when resolved (by [`crate::Node::routes`]).
+    pub dev: Option<String>,
 }
 
 fn link_info(msg: LinkMessage) -> LinkInfo {
@@ -414,7 +573,10 @@ fn link_info(msg: LinkMessage) -> LinkInfo {
         name: String::new(),
         mac: None,
         mtu: None,
-        up: msg.header.flags.contains(rtnetlink::packet_route::link::LinkFlags::Up),
+        up: msg
+            .header
+            .flags
+            .contains(rtnetlink::packet_route::link::LinkFlags::Up),
         controller: None,
     };
     for a in msg.attributes {
@@ -441,10 +603,14 @@ fn describe(e: &rtnetlink::Error) -> String {
     let code = msg.raw_code().abs();
     let text = std::io::Error::from_raw_os_error(code).to_string();
     let hint = match code {
-        libc::EEXIST => " (a link, address or route with that name/value already exists in this namespace)",
+        libc::EEXIST => {
+            " (a link, address or route with that name/value already exists in this namespace)"
+        }
         libc::EPERM => " (missing CAP_NET_ADMIN: run as root)",
         libc::ENODEV => " (no such interface in this namespace)",
-        libc::ENETUNREACH => " (the gateway is not on a directly connected subnet: add an address in its subnet first)",
+        libc::ENETUNREACH => {
+            " (the gateway is not on a directly connected subnet: add an address in its subnet first)"
+        }
         libc::EOPNOTSUPP => " (this kernel does not support it)",
         libc::ERANGE => " (value out of range, e.g. an MTU too large for the link)",
         _ => "",

@@ -88,7 +88,9 @@ impl Netns {
                 Ok(out)
             })
             .map_err(|e| Error::io(Subject::default(), "spawn the namespace-creating thread", e))?;
-        let seeds = handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        let seeds = handle
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         tracing::debug!(count = n, "created network namespaces");
         Ok(seeds)
     }
@@ -105,7 +107,10 @@ impl Netns {
     {
         std::thread::scope(|scope| {
             let joined = std::thread::Builder::new()
-                .name(format!("netrig-ns-{}", self.subject.node.as_deref().unwrap_or("?")))
+                .name(format!(
+                    "netrig-ns-{}",
+                    self.subject.node.as_deref().unwrap_or("?")
+                ))
                 .spawn_scoped(scope, || -> Result<R> {
                     self.enter_current_thread()?;
                     Ok(f())
@@ -120,7 +125,8 @@ impl Netns {
     ///
     /// Only for threads netrig created for this purpose (see the module docs).
     pub(crate) fn enter_current_thread(&self) -> Result<()> {
-        setns(self.fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| self.err("enter the namespace (setns)", e.into()))
+        setns(self.fd.as_fd(), CloneFlags::CLONE_NEWNET)
+            .map_err(|e| self.err("enter the namespace (setns)", e.into()))
     }
 
     /// The namespace's inode number (as `ls -l /proc/PID/ns/net` shows it).
@@ -135,7 +141,9 @@ impl Netns {
 
     /// Duplicates the fd (for a pre_exec `setns` in a child process, for example).
     pub fn try_clone_fd(&self) -> Result<OwnedFd> {
-        self.fd.try_clone().map_err(|e| self.err("duplicate the namespace fd", e))
+        self.fd
+            .try_clone()
+            .map_err(|e| self.err("duplicate the namespace fd", e))
     }
 
     /// Pins the namespace to `path` with a bind mount, so that tools outside
@@ -144,9 +152,11 @@ impl Netns {
     /// killed process is removed with [`Pin::remove_path`].
     pub fn pin(&self, path: &Path) -> Result<Pin> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| self.err(&format!("create {}", parent.display()), e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| self.err(&format!("create {}", parent.display()), e))?;
         }
-        File::create(path).map_err(|e| self.err(&format!("create pin file {}", path.display()), e))?;
+        File::create(path)
+            .map_err(|e| self.err(&format!("create pin file {}", path.display()), e))?;
         let source = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
         if let Err(e) = nix::mount::mount(
             Some(source.as_str()),
@@ -156,10 +166,15 @@ impl Netns {
             None::<&str>,
         ) {
             let _ = std::fs::remove_file(path);
-            return Err(self.err(&format!("bind-mount the namespace on {}", path.display()), e.into()));
+            return Err(self.err(
+                &format!("bind-mount the namespace on {}", path.display()),
+                e.into(),
+            ));
         }
         tracing::debug!(path = %path.display(), subject = %self.subject, "pinned namespace");
-        Ok(Pin { path: path.to_path_buf() })
+        Ok(Pin {
+            path: path.to_path_buf(),
+        })
     }
 
     fn err(&self, op: &str, source: io::Error) -> Error {
@@ -234,8 +249,13 @@ fn namespace_error(subject: Subject, op: &str, source: io::Error) -> Error {
 
 /// Runs on the creating thread: unshare, keep an fd, prepare, open netlink.
 fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<NetnsSeed> {
-    unshare(CloneFlags::CLONE_NEWNET)
-        .map_err(|e| namespace_error(subject.clone(), "create a network namespace (unshare)", e.into()))?;
+    unshare(CloneFlags::CLONE_NEWNET).map_err(|e| {
+        namespace_error(
+            subject.clone(),
+            "create a network namespace (unshare)",
+            e.into(),
+        )
+    })?;
     let file = File::open("/proc/thread-self/ns/net")
         .map_err(|e| namespace_error(subject.clone(), "open /proc/thread-self/ns/net", e))?;
     let inode = file
@@ -248,18 +268,35 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
         subject: subject.clone(),
     };
     if !options.ipv6 && Path::new("/proc/sys/net/ipv6").exists() {
-        for key in ["net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"] {
-            crate::sysctl::write_on_this_thread(key, "1").map_err(|e| netns.err(&format!("set {key}"), e))?;
+        for key in [
+            "net/ipv6/conf/all/disable_ipv6",
+            "net/ipv6/conf/default/disable_ipv6",
+        ] {
+            crate::sysctl::write_on_this_thread(key, "1")
+                .map_err(|e| netns.err(&format!("set {key}"), e))?;
         }
     }
     for (key, value) in &options.sysctls {
-        crate::sysctl::write_on_this_thread(key, value).map_err(|e| netns.err(&format!("set {key}={value}"), e))?;
+        crate::sysctl::write_on_this_thread(key, value)
+            .map_err(|e| netns.err(&format!("set {key}={value}"), e))?;
     }
     set_loopback_up().map_err(|e| netns.err("bring lo up", e))?;
-    let socket = rtnetlink::sys::Socket::new(rtnetlink::sys::constants::NETLINK_ROUTE)
+    let mut socket = rtnetlink::sys::Socket::new(rtnetlink::sys::constants::NETLINK_ROUTE)
         .map_err(|e| netns.err("open an rtnetlink socket", e))?;
+    // Subscribed to link events (RTMGRP_LINK) from birth, so no state change
+    // of a link netrig creates can be missed (see Netlink::wait_oper_up).
+    socket
+        .bind(&rtnetlink::sys::SocketAddr::new(
+            0,
+            libc::RTMGRP_LINK as u32,
+        ))
+        .map_err(|e| netns.err("subscribe to link events", e))?;
     // SAFETY: into_raw_fd hands over sole ownership of an open fd.
-    let netlink = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(socket)) };
+    let netlink = unsafe {
+        <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(
+            socket,
+        ))
+    };
     let max_ifindex = nix::net::if_::if_nameindex()
         .map(|list| list.iter().map(|i| i.index()).max().unwrap_or(1))
         .unwrap_or(1);
@@ -275,7 +312,12 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
 /// (cheaper than a netlink round trip at namespace-creation time).
 fn set_loopback_up() -> io::Result<()> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as libc::c_char;

@@ -13,14 +13,16 @@ pub fn privileges_required() -> bool {
         let v = v.to_string_lossy().to_ascii_lowercase();
         !(v.is_empty() || v == "0" || v == "false" || v == "no")
     };
-    std::env::var_os("NETRIG_REQUIRE_PRIVILEGES").is_some_and(truthy) || std::env::var_os("CI").is_some_and(truthy)
+    std::env::var_os("NETRIG_REQUIRE_PRIVILEGES").is_some_and(truthy)
+        || std::env::var_os("CI").is_some_and(truthy)
 }
 
 /// Checks that namespaces can be created, by creating (and dropping) one.
 ///
 /// Returns [`Error::NotPrivileged`] with instructions when they cannot.
 pub fn check() -> Result<()> {
-    static RESULT: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+    static RESULT: std::sync::OnceLock<std::result::Result<(), String>> =
+        std::sync::OnceLock::new();
     RESULT
         .get_or_init(|| match crate::Netns::new("privilege-probe") {
             Ok(_) => Ok(()),
@@ -53,7 +55,9 @@ pub fn should_run(test: &str) -> Result<bool> {
         Ok(()) => Ok(true),
         Err(e) if privileges_required() => Err(e),
         Err(e) => {
-            eprintln!("SKIPPED {test}: not privileged ({e}). Set NETRIG_REQUIRE_PRIVILEGES=1 to make this a failure.");
+            eprintln!(
+                "SKIPPED {test}: not privileged ({e}). Set NETRIG_REQUIRE_PRIVILEGES=1 to make this a failure."
+            );
             Ok(false)
         }
     }

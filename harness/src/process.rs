@@ -53,19 +53,29 @@ pub struct ProcessRegistry(Arc<Mutex<BTreeSet<i32>>>);
 
 impl ProcessRegistry {
     fn add(&self, pgid: i32) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pgid);
     }
     fn remove(&self, pgid: i32) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&pgid);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pgid);
     }
     /// SIGKILLs every registered process group (ones not reaped yet).
     pub fn kill_all(&self) {
-        let groups: Vec<i32> = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
-            .into_iter()
-            .collect();
+        let groups: Vec<i32> =
+            std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
         for pgid in groups {
             tracing::debug!(pgid, "killing leftover process group");
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
@@ -109,7 +119,8 @@ impl Spawner {
             .ok_or_else(|| io::Error::other("spawner stopped"))?
             .send(job)
             .map_err(|_| io::Error::other("spawner thread is gone"))?;
-        rx.recv().map_err(|_| io::Error::other("spawner thread is gone"))?
+        rx.recv()
+            .map_err(|_| io::Error::other("spawner thread is gone"))?
     }
 }
 
@@ -144,6 +155,7 @@ pub struct NodeCommand {
     cmd: Command,
     argv: Vec<String>,
     ctx: ExecContext,
+    input: Option<Vec<u8>>,
 }
 
 impl NodeCommand {
@@ -169,6 +181,7 @@ impl NodeCommand {
             cmd,
             argv: vec![program.to_string_lossy().into_owned()],
             ctx,
+            input: None,
         }
     }
 
@@ -203,6 +216,12 @@ impl NodeCommand {
         self
     }
 
+    /// Feeds `bytes` to the command's stdin (for [`NodeCommand::output`]).
+    pub fn input(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.input = Some(bytes.into());
+        self
+    }
+
     /// Sets stdout (for [`NodeCommand::spawn`]; `output` always captures).
     pub fn stdout(mut self, out: Stdio) -> Self {
         self.cmd.stdout(out);
@@ -229,7 +248,11 @@ impl NodeCommand {
                 program,
             }
         } else {
-            Error::io(self.ctx.subject.clone(), format!("spawn `{}`", self.argv()), e)
+            Error::io(
+                self.ctx.subject.clone(),
+                format!("spawn `{}`", self.argv()),
+                e,
+            )
         }
     }
 
@@ -237,13 +260,38 @@ impl NodeCommand {
     pub fn output(mut self) -> Result<Output> {
         tracing::debug!(subject = %self.ctx.subject, argv = %self.argv(), "run command");
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if self.input.is_some() {
+            self.cmd.stdin(Stdio::piped());
+        }
         let cmd = self.cmd_take();
-        let child = self.ctx.spawner.spawn(cmd).map_err(|e| self.spawn_error(e))?;
+        let mut child = self
+            .ctx
+            .spawner
+            .spawn(cmd)
+            .map_err(|e| self.spawn_error(e))?;
         let pgid = child.id() as i32;
         self.ctx.registry.add(pgid);
+        // Feed stdin from a thread so a command that writes a lot before
+        // reading everything cannot deadlock against us.
+        let feeder = match (self.input.take(), child.stdin.take()) {
+            (Some(bytes), Some(mut stdin)) => Some(std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&bytes);
+            })),
+            _ => None,
+        };
         let out = child.wait_with_output();
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
         self.ctx.registry.remove(pgid);
-        out.map_err(|e| Error::io(self.ctx.subject.clone(), format!("wait for `{}`", self.argv()), e))
+        out.map_err(|e| {
+            Error::io(
+                self.ctx.subject.clone(),
+                format!("wait for `{}`", self.argv()),
+                e,
+            )
+        })
     }
 
     /// Runs to completion, captured; a non-zero exit is an [`Error::Command`] with stderr.
@@ -268,7 +316,11 @@ impl NodeCommand {
     pub fn spawn(mut self) -> Result<NodeProcess> {
         tracing::debug!(subject = %self.ctx.subject, argv = %self.argv(), "spawn process");
         let cmd = self.cmd_take();
-        let child = self.ctx.spawner.spawn(cmd).map_err(|e| self.spawn_error(e))?;
+        let child = self
+            .ctx
+            .spawner
+            .spawn(cmd)
+            .map_err(|e| self.spawn_error(e))?;
         let pgid = child.id() as i32;
         self.ctx.registry.add(pgid);
         Ok(NodeProcess {
@@ -331,13 +383,21 @@ impl NodeProcess {
         // SAFETY: plain syscall; the returned fd is owned below.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, self.child.id() as libc::pid_t, 0) };
         if raw < 0 {
-            return Err(Error::io(self.subject.clone(), "pidfd_open", io::Error::last_os_error()));
+            return Err(Error::io(
+                self.subject.clone(),
+                "pidfd_open",
+                io::Error::last_os_error(),
+            ));
         }
         // SAFETY: pidfd_open returned a new fd we own.
-        let pidfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as RawFd) };
+        let pidfd =
+            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as RawFd) };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&pidfd), nix::poll::PollFlags::POLLIN)];
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(&pidfd),
+                nix::poll::PollFlags::POLLIN,
+            )];
             let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
             match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
@@ -358,7 +418,10 @@ impl NodeProcess {
             return Ok(());
         }
         tracing::debug!(subject = %self.subject, argv = %self.argv, pid = self.pgid, "kill process group");
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(self.pgid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         let _ = self.child.wait();
         self.mark_reaped();
         Ok(())

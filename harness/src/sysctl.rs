@@ -18,7 +18,11 @@ use crate::netns::Netns;
 /// assert_eq!(netrig::sysctl::path_of("net/ipv4/conf/br-x.y/rp_filter").to_str(), Some("/proc/sys/net/ipv4/conf/br-x.y/rp_filter"));
 /// ```
 pub fn path_of(key: &str) -> PathBuf {
-    let rel = if key.contains('/') { key.to_string() } else { key.replace('.', "/") };
+    let rel = if key.contains('/') {
+        key.to_string()
+    } else {
+        key.replace('.', "/")
+    };
     PathBuf::from("/proc/sys").join(rel.trim_start_matches('/'))
 }
 
@@ -42,8 +46,13 @@ impl Netns {
     /// ```
     pub fn sysctl_set(&self, key: &str, value: &str) -> Result<()> {
         tracing::debug!(subject = %self.subject(), key, value, "sysctl write");
-        self.run(|| write_on_this_thread(key, value))?
-            .map_err(|e| Error::io(self.subject().clone(), format!("write sysctl {key}={value}"), e))
+        self.run(|| write_on_this_thread(key, value))?.map_err(|e| {
+            Error::io(
+                self.subject().clone(),
+                format!("write sysctl {key}={value}"),
+                e,
+            )
+        })
     }
 
     /// Reads a sysctl inside this namespace.

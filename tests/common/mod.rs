@@ -1,95 +1,163 @@
-//! Labs and helpers shared by the capture and expectation tests.
+//! Helpers shared by the harness's own integration tests.
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::process::Stdio;
+pub mod labs;
+pub mod recordings;
+
 use std::time::Duration;
 
-use netrig::lab::unique_lab_name;
-use netrig::{Endpoint, Error, Lab, Node, NodeSpec, Result, Route};
+use futures::StreamExt;
+use netrig::Netns;
+use rtnetlink::packet_core::NetlinkPayload;
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_route::link::LinkAttribute;
 
-/// `a` 10.0.0.1/24 (eth0) <-> `b` 10.0.0.2/24 (eth0).
-pub fn pair(prefix: &str) -> Result<Lab> {
-    Lab::builder(unique_lab_name(prefix))
-        .node("a")
-        .node("b")
-        .link(
-            Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
-            Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
-        )
-        .up()
-}
-
-/// `a` 10.0.0.1 — `r` (10.0.0.254 eth0 / 10.0.1.254 eth1, forwarding) — `b` 10.0.1.2.
-pub fn routed(prefix: &str) -> Result<Lab> {
-    Lab::builder(unique_lab_name(prefix))
-        .node("a")
-        .node_with(NodeSpec::new("r").forwarding(true))
-        .node("b")
-        .link(
-            Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
-            Endpoint::new("r", "eth0").addr("10.0.0.254/24"),
-        )
-        .link(
-            Endpoint::new("r", "eth1").addr("10.0.1.254/24"),
-            Endpoint::new("b", "eth0").addr("10.0.1.2/24"),
-        )
-        .route("a", Route::default_via("10.0.0.254"))
-        .route("b", Route::default_via("10.0.1.254"))
-        .up()
-}
-
-/// `c` 10.1.0.2 — `r` (10.1.0.1 eth0 / 203.0.113.1 wan0, forwarding) — `s` 203.0.113.10.
-/// `s` has no route back to 10.1.0.0/24: only a translated flow can be answered.
-pub fn nat(prefix: &str) -> Result<Lab> {
-    Lab::builder(unique_lab_name(prefix))
-        .node("c")
-        .node_with(NodeSpec::new("r").forwarding(true))
-        .node("s")
-        .link(
-            Endpoint::new("c", "eth0").addr("10.1.0.2/24"),
-            Endpoint::new("r", "eth0").addr("10.1.0.1/24"),
-        )
-        .link(
-            Endpoint::new("r", "wan0").addr("203.0.113.1/24"),
-            Endpoint::new("s", "eth0").addr("203.0.113.10/24"),
-        )
-        .route("c", Route::default_via("10.1.0.1"))
-        .up()
-}
-
-/// Loads an iptables-save ruleset into `node` with `iptables-nft-restore`.
-pub fn iptables_restore(node: &Node<'_>, rules: &str) -> Result<()> {
-    let mut p = node
-        .command("iptables-nft-restore")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut stdin = p.child_mut().stdin.take().expect("stdin is piped");
-    stdin
-        .write_all(rules.as_bytes())
-        .map_err(|e| Error::io(node.subject(), "write rules to iptables-nft-restore", e))?;
-    drop(stdin);
-    let status = p.wait_timeout(Duration::from_secs(10))?;
-    match status {
-        Some(s) if s.success() => Ok(()),
-        other => {
-            let mut err = String::new();
-            if let Some(mut e) = p.child_mut().stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
-            Err(Error::Command {
-                subject: node.subject(),
-                argv: "iptables-nft-restore".into(),
-                status: format!("{other:?}"),
-                stderr: err,
-            })
+/// Skips (visibly) or fails (in CI) when unprivileged. Binds a guard for the
+/// rest of the test: shared by default; `exclusive` for tests that count the
+/// namespaces this process holds (no other test may build labs meanwhile).
+#[macro_export]
+macro_rules! require_privileges {
+    ($name:expr) => {
+        if !netrig::privilege::should_run($name).expect("privileges are required here") {
+            return;
         }
+        let _lab_guard = common::LABS.read().unwrap_or_else(|p| p.into_inner());
+    };
+    ($name:expr, exclusive) => {
+        if !netrig::privilege::should_run($name).expect("privileges are required here") {
+            return;
+        }
+        let _lab_guard = common::LABS.write().unwrap_or_else(|p| p.into_inner());
+    };
+}
+
+/// See [`require_privileges!`].
+pub static LABS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Inodes of every network namespace this process holds through an fd or a thread.
+pub fn held_netns_inodes() -> Vec<u64> {
+    let mut out = Vec::new();
+    let me = std::process::id();
+    for entry in std::fs::read_dir(format!("/proc/{me}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        if let Ok(target) = std::fs::read_link(entry.path())
+            && let Some(s) = target.to_str()
+            && let Some(inode) = s.strip_prefix("net:[").and_then(|r| r.strip_suffix(']'))
+        {
+            out.push(inode.parse().unwrap());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A namespace outside any lab that watches link events, to observe through
+/// the kernel that a lab's interfaces disappear.
+pub struct Witness {
+    pub netns: Netns,
+    rt: tokio::runtime::Runtime,
+    events: futures::channel::mpsc::UnboundedReceiver<(
+        rtnetlink::packet_core::NetlinkMessage<RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+    _handle: rtnetlink::Handle,
+}
+
+impl Witness {
+    pub fn new() -> Witness {
+        let netns = Netns::new("witness").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (conn, handle, events) = netns
+            .run(|| {
+                let _g = rt.enter();
+                rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Link])
+            })
+            .unwrap()
+            .unwrap();
+        rt.spawn(conn);
+        Witness {
+            netns,
+            rt,
+            events,
+            _handle: handle,
+        }
+    }
+
+    /// Waits until the kernel announces that link `name` left this namespace.
+    pub fn wait_link_removed(&mut self, name: &str, deadline: Duration) -> bool {
+        let events = &mut self.events;
+        self.rt.block_on(async {
+            tokio::time::timeout(deadline, async {
+                while let Some((msg, _)) = events.next().await {
+                    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) =
+                        msg.payload
+                        && link
+                            .attributes
+                            .iter()
+                            .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name))
+                    {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await
+            .unwrap_or(false)
+        })
+    }
+
+    /// Names of the links in the witness namespace now.
+    pub fn links(&self) -> Vec<String> {
+        let out = self
+            .netns
+            .run(|| {
+                std::process::Command::new("ip")
+                    .args(["-o", "link"])
+                    .output()
+            })
+            .unwrap()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                l.split(": ")
+                    .nth(1)
+                    .map(|n| n.split('@').next().unwrap().to_string())
+            })
+            .collect()
     }
 }
 
-/// Removes a kept artifacts directory after a test has inspected it.
-pub fn discard_artifacts(path: &std::path::Path) {
-    let _ = std::fs::remove_dir_all(path);
+/// Waits for process `pid` (not our child) to exit, via a pidfd.
+pub fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {
+    // SAFETY: plain syscall.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    let mut p = libc::pollfd {
+        fd: fd as i32,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: valid pollfd array of length 1; fd closed after.
+    let r = unsafe { libc::poll(&mut p, 1, deadline.as_millis() as i32) };
+    unsafe { libc::close(fd as i32) };
+    r == 1
+}
+
+/// Pin files under /run/netns now.
+pub fn run_netns_entries() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -26,12 +26,23 @@ impl Artifacts {
         let base = std::env::var_os("NETRIG_ARTIFACTS")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);
-        std::fs::create_dir_all(&base)
-            .map_err(|e| Error::io(Subject::lab(lab), format!("create artifacts base {}", base.display()), e))?;
+        std::fs::create_dir_all(&base).map_err(|e| {
+            Error::io(
+                Subject::lab(lab),
+                format!("create artifacts base {}", base.display()),
+                e,
+            )
+        })?;
         let dir = tempfile::Builder::new()
             .prefix(&format!("netrig-{lab}-"))
             .tempdir_in(&base)
-            .map_err(|e| Error::io(Subject::lab(lab), format!("create artifacts dir in {}", base.display()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    Subject::lab(lab),
+                    format!("create artifacts dir in {}", base.display()),
+                    e,
+                )
+            })?;
         let path = dir.path().to_path_buf();
         Ok(Artifacts {
             dir: Some(dir),
@@ -62,7 +73,11 @@ impl Drop for Artifacts {
         if self.is_kept() || std::thread::panicking() {
             if let Some(d) = self.dir.take() {
                 let p = d.keep();
-                eprintln!("netrig: lab {}: artifacts kept in {}", self.lab, p.display());
+                eprintln!(
+                    "netrig: lab {}: artifacts kept in {}",
+                    self.lab,
+                    p.display()
+                );
             }
         }
     }

@@ -37,20 +37,30 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
             .map(|(seed, n)| NodeState {
                 name: n.name.clone(),
                 netlink: Netlink::from_socket(seed.netlink, lab_subject.clone().node(&n.name)),
-                ifindexes: IfIndexes::after(seed.max_ifindex),
+                first_free_ifindex: seed.max_ifindex + 1,
                 interfaces: Mutex::new(BTreeMap::new()),
                 netns: seed.netns,
             })
             .collect()
     };
 
-    // Interface indexes, chosen up front so one batch can reference another's links.
+    // Interface indexes, chosen up front so one batch can reference another's
+    // links. They are unique across the whole lab, not just per namespace: the
+    // kernel treats a device whose index equals its peer's (iflink) as
+    // non-stacked and delays its carrier event by up to a second.
+    let lab_indexes = IfIndexes::after(
+        nodes
+            .iter()
+            .map(|n| n.first_free_ifindex - 1)
+            .max()
+            .unwrap_or(1),
+    );
     let indexes: Vec<u32> = plan
         .ifaces
         .iter()
         .map(|i| match i.kind {
             IfaceKind::Loopback => 1,
-            _ => nodes[i.node].ifindexes.next(),
+            _ => lab_indexes.next(),
         })
         .collect();
 
@@ -95,8 +105,17 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
 }
 
 async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result<()> {
-    let bridges = plan.ifaces.iter().enumerate().filter(|(_, i)| i.kind == IfaceKind::Bridge);
-    try_join_all(bridges.map(|(id, i)| nodes[i.node].netlink.add_bridge(&i.name, idx[id], Some(i.mac)))).await?;
+    let bridges = plan
+        .ifaces
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.kind == IfaceKind::Bridge);
+    try_join_all(bridges.map(|(id, i)| {
+        nodes[i.node]
+            .netlink
+            .add_bridge(&i.name, idx[id], Some(i.mac))
+    }))
+    .await?;
 
     let mut second_ports = Vec::new();
     let mut peers = Vec::new();
@@ -123,7 +142,8 @@ async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result
         let (l, p) = (end(local), end(peer));
         let local_node = &nodes[plan.ifaces[local].node];
         let peer_node = &nodes[plan.ifaces[peer].node];
-        let peer_ns = (plan.ifaces[local].node != plan.ifaces[peer].node).then(|| peer_node.netns.as_fd());
+        let peer_ns =
+            (plan.ifaces[local].node != plan.ifaces[peer].node).then(|| peer_node.netns.as_fd());
         async move { local_node.netlink.add_veth(&l, &p, peer_ns).await }
     });
     try_join_all(veths).await?;
@@ -134,9 +154,25 @@ async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result
     .await?;
     try_join_all(second_ports.iter().map(|&id| {
         let i = &plan.ifaces[id];
-        nodes[i.node]
+        nodes[i.node].netlink.set_controller(
+            &i.name,
+            idx[id],
+            idx[i.bridge.expect("second port has a bridge")],
+        )
+    }))
+    .await?;
+
+    // Traffic can only flow once the kernel has activated every veth end.
+    let mut veth_ends: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+    for (id, i) in plan.ifaces.iter().enumerate() {
+        if i.kind == IfaceKind::Veth {
+            veth_ends.entry(i.node).or_default().push(idx[id]);
+        }
+    }
+    try_join_all(veth_ends.iter().map(|(node, ends)| {
+        nodes[*node]
             .netlink
-            .set_controller(&i.name, idx[id], idx[i.bridge.expect("second port has a bridge")])
+            .wait_oper_up(ends, std::time::Duration::from_secs(10))
     }))
     .await?;
 

@@ -28,7 +28,7 @@ pub use plan::{IFNAME_MAX, check_ifname, check_name, parse_cidr};
 pub use spec::{AddressSpec, BridgeSpec, Endpoint, LabSpec, LinkSpec, NodeSpec, Route, RouteSpec};
 
 use crate::error::{Error, Result, Subject};
-use crate::netlink::{IfIndexes, Netlink};
+use crate::netlink::Netlink;
 use crate::netns::{Netns, Pin};
 use crate::process::{ProcessRegistry, Spawner};
 
@@ -37,7 +37,7 @@ use crate::process::{ProcessRegistry, Spawner};
 pub(crate) struct NodeState {
     pub(crate) name: String,
     pub(crate) netlink: Netlink,
-    pub(crate) ifindexes: IfIndexes,
+    pub(crate) first_free_ifindex: u32,
     pub(crate) interfaces: Mutex<BTreeMap<String, Interface>>,
     pub(crate) netns: Netns,
 }
@@ -79,7 +79,11 @@ static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique within this process, e.g. `lab-4242-3`.
 pub fn unique_lab_name(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), LAB_COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        LAB_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl Lab {

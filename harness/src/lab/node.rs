@@ -9,7 +9,7 @@ use ipnet::IpNet;
 
 use super::{Lab, NodeState};
 use crate::error::{Error, Result, Subject};
-use crate::netlink::{LinkInfo, Mac, Netlink};
+use crate::netlink::{LinkInfo, Mac, Netlink, RouteInfo};
 use crate::netns::Netns;
 use crate::process::{ExecContext, NodeCommand};
 
@@ -43,7 +43,11 @@ impl std::fmt::Debug for Node<'_> {
 impl<'lab> Node<'lab> {
     pub(crate) fn new(lab: &'lab Lab, idx: usize, name: &str) -> Self {
         // The name is one of the lab's keys, so it lives as long as the lab.
-        let name = lab.names.get_key_value(name).map(|(k, _)| k.as_str()).unwrap_or("?");
+        let name = lab
+            .names
+            .get_key_value(name)
+            .map(|(k, _)| k.as_str())
+            .unwrap_or("?");
         Node { lab, idx, name }
     }
 
@@ -110,7 +114,11 @@ impl<'lab> Node<'lab> {
 
     /// An interface netrig created in this node (`lo` included).
     pub fn interface(&self, name: &str) -> Result<Interface> {
-        let map = self.state().interfaces.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self
+            .state()
+            .interfaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         map.get(name).cloned().ok_or_else(|| {
             Error::invalid(
                 self.subject().link(name),
@@ -126,7 +134,11 @@ impl<'lab> Node<'lab> {
 
     /// The interfaces netrig created in this node.
     pub fn interfaces(&self) -> Vec<Interface> {
-        let map = self.state().interfaces.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self
+            .state()
+            .interfaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         map.values().cloned().collect()
     }
 
@@ -137,7 +149,13 @@ impl<'lab> Node<'lab> {
             .iter()
             .map(|a| a.addr())
             .find(IpAddr::is_ipv4)
-            .ok_or_else(|| Error::invalid(self.subject().link(ifname), "address", "the interface has no IPv4 address"))
+            .ok_or_else(|| {
+                Error::invalid(
+                    self.subject().link(ifname),
+                    "address",
+                    "the interface has no IPv4 address",
+                )
+            })
     }
 
     /// Links as the kernel reports them now.
@@ -162,24 +180,25 @@ impl<'lab> Node<'lab> {
             .collect())
     }
 
-    /// IPv4 routes of the main table now, as (destination, gateway, device name).
-    pub fn routes(&self) -> Result<Vec<(IpNet, Option<IpAddr>, Option<String>)>> {
+    /// IPv4 routes of the main table now, with device names resolved.
+    pub fn routes(&self) -> Result<Vec<RouteInfo>> {
         let links = self.links()?;
-        let routes = self.lab.block_on(self.netlink().routes_v4())?;
-        Ok(routes
-            .into_iter()
-            .map(|(d, g, oif)| {
-                let dev = oif.and_then(|i| links.iter().find(|l| l.index == i).map(|l| l.name.clone()));
-                (d, g, dev)
-            })
-            .collect())
+        let mut routes = self.lab.block_on(self.netlink().routes_v4())?;
+        for r in &mut routes {
+            r.dev = r
+                .oif
+                .and_then(|i| links.iter().find(|l| l.index == i).map(|l| l.name.clone()));
+        }
+        Ok(routes)
     }
 
     /// Adds an address to an interface.
     pub fn add_address(&self, ifname: &str, cidr: &str) -> Result<()> {
-        let net = super::parse_cidr(cidr).map_err(|m| Error::invalid(self.subject().link(ifname), "address", m))?;
+        let net = super::parse_cidr(cidr)
+            .map_err(|m| Error::invalid(self.subject().link(ifname), "address", m))?;
         let link = self.lab.block_on(self.netlink().link(ifname))?;
-        self.lab.block_on(self.netlink().add_address(ifname, link.index, net))
+        self.lab
+            .block_on(self.netlink().add_address(ifname, link.index, net))
     }
 
     /// Adds a route (`dest = None`: default route).
@@ -194,7 +213,10 @@ impl<'lab> Node<'lab> {
         let via = route
             .via
             .as_deref()
-            .map(|g| g.parse::<IpAddr>().map_err(|_| format!("{g:?} is not an IP address")))
+            .map(|g| {
+                g.parse::<IpAddr>()
+                    .map_err(|_| format!("{g:?} is not an IP address"))
+            })
             .transpose()
             .map_err(|m| Error::invalid(subject.clone(), "route gateway", m))?;
         let dev = match route.dev.as_deref() {
@@ -212,7 +234,8 @@ impl<'lab> Node<'lab> {
     /// Sets `hairpin_mode` on a bridge port of this node.
     pub fn set_hairpin(&self, ifname: &str, on: bool) -> Result<()> {
         let link = self.lab.block_on(self.netlink().link(ifname))?;
-        self.lab.block_on(self.netlink().set_hairpin(ifname, link.index, on))
+        self.lab
+            .block_on(self.netlink().set_hairpin(ifname, link.index, on))
     }
 
     /// Deletes a link (its veth peer goes with it).

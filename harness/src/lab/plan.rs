@@ -34,8 +34,13 @@ pub fn check_ifname(name: &str) -> std::result::Result<(), String> {
     if name == "." || name == ".." {
         return Err(format!("{name:?} is not allowed"));
     }
-    if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace()) {
-        return Err(format!("{name:?} contains {c:?}, which interface names cannot hold"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace())
+    {
+        return Err(format!(
+            "{name:?} contains {c:?}, which interface names cannot hold"
+        ));
     }
     Ok(())
 }
@@ -45,8 +50,13 @@ pub fn check_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err(format!("{name:?} must be 1 to 64 characters"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c))) {
-        return Err(format!("{name:?} contains {c:?}; use letters, digits, '_', '.' and '-'"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
+    {
+        return Err(format!(
+            "{name:?} contains {c:?}; use letters, digits, '_', '.' and '-'"
+        ));
     }
     Ok(())
 }
@@ -112,7 +122,9 @@ pub(crate) struct Plan {
 
 impl Plan {
     pub(crate) fn iface_id(&self, node: usize, name: &str) -> Option<usize> {
-        self.ifaces.iter().position(|i| i.node == node && i.name == name)
+        self.ifaces
+            .iter()
+            .position(|i| i.node == node && i.name == name)
     }
 }
 
@@ -134,7 +146,10 @@ impl Planner<'_> {
             Error::invalid(
                 self.subject(),
                 "node",
-                format!("{context} refers to unknown node {node:?} (known nodes: {})", known.join(", ")),
+                format!(
+                    "{context} refers to unknown node {node:?} (known nodes: {})",
+                    known.join(", ")
+                ),
             )
         })
     }
@@ -146,14 +161,23 @@ impl Planner<'_> {
         [0x02, t[0], t[1], c[1], c[2], c[3]]
     }
 
-    fn add_iface(&mut self, node: usize, name: &str, kind: IfaceKind, mac: Option<Mac>) -> Result<usize> {
+    fn add_iface(
+        &mut self,
+        node: usize,
+        name: &str,
+        kind: IfaceKind,
+        mac: Option<Mac>,
+    ) -> Result<usize> {
         let subject = self.subject().node(&self.plan.nodes[node].name).link(name);
         check_ifname(name).map_err(|m| Error::invalid(subject.clone(), "interface name", m))?;
         if self.plan.iface_id(node, name).is_some() {
             return Err(Error::invalid(
                 subject,
                 "interface name",
-                format!("{name:?} is used twice in node {}", self.plan.nodes[node].name),
+                format!(
+                    "{name:?} is used twice in node {}",
+                    self.plan.nodes[node].name
+                ),
             ));
         }
         let mac = mac.unwrap_or_else(|| self.next_mac());
@@ -171,7 +195,10 @@ impl Planner<'_> {
 
     fn add_addr(&mut self, iface: usize, cidr: &str) -> Result<()> {
         let i = &self.plan.ifaces[iface];
-        let subject = self.subject().node(&self.plan.nodes[i.node].name).link(&i.name);
+        let subject = self
+            .subject()
+            .node(&self.plan.nodes[i.node].name)
+            .link(&i.name);
         let net = parse_cidr(cidr).map_err(|m| Error::invalid(subject.clone(), "address", m))?;
         if let IpNet::V6(_) = net
             && !self.plan.nodes[i.node].options.ipv6
@@ -213,7 +240,8 @@ impl Planner<'_> {
 
 /// A short per-lab tag for MACs, from the lab name (stable across runs).
 fn lab_tag(name: &str) -> u16 {
-    name.bytes().fold(0x6e72u16, |h, b| h.rotate_left(5) ^ b as u16)
+    name.bytes()
+        .fold(0x6e72u16, |h, b| h.rotate_left(5) ^ b as u16)
 }
 
 /// Validates `spec` into a plan. Pure: touches nothing.
@@ -238,7 +266,11 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
         let subject = lab.clone().node(&n.name);
         check_name(&n.name).map_err(|m| Error::invalid(subject.clone(), "node name", m))?;
         if p.plan.names.contains_key(&n.name) {
-            return Err(Error::invalid(subject, "node name", format!("duplicate node name {:?}", n.name)));
+            return Err(Error::invalid(
+                subject,
+                "node name",
+                format!("duplicate node name {:?}", n.name),
+            ));
         }
         let mut sysctls = n.sysctls.clone();
         if n.forwarding {
@@ -247,7 +279,10 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
         let idx = p.plan.nodes.len();
         p.plan.nodes.push(PlannedNode {
             name: n.name.clone(),
-            options: NetnsOptions { ipv6: n.ipv6, sysctls },
+            options: NetnsOptions {
+                ipv6: n.ipv6,
+                sysctls,
+            },
         });
         p.plan.names.insert(n.name.clone(), idx);
         p.add_iface(idx, "lo", IfaceKind::Loopback, Some([0; 6]))?;
@@ -256,7 +291,11 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
         let subject = lab.clone().node(alias);
         check_name(alias).map_err(|m| Error::invalid(subject.clone(), "node name", m))?;
         if p.plan.names.contains_key(alias) {
-            return Err(Error::invalid(subject, "node name", format!("duplicate node name {alias:?}")));
+            return Err(Error::invalid(
+                subject,
+                "node name",
+                format!("duplicate node name {alias:?}"),
+            ));
         }
         let t = p.node_index(target, &format!("alias {alias}"))?;
         p.plan.names.insert(alias.clone(), t);
@@ -299,19 +338,36 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
             .route
             .via
             .as_deref()
-            .map(|g| g.trim().parse::<IpAddr>().map_err(|_| format!("{g:?} is not an IP address")))
+            .map(|g| {
+                g.trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("{g:?} is not an IP address"))
+            })
             .transpose()
             .map_err(|m| Error::invalid(subject.clone(), "route gateway", m))?;
         let dev = match r.route.dev.as_deref() {
             Some(d) => Some(p.plan.iface_id(node, d).ok_or_else(|| {
-                Error::invalid(subject.clone(), "route device", format!("no interface named {d:?} in node {}", r.node))
+                Error::invalid(
+                    subject.clone(),
+                    "route device",
+                    format!("no interface named {d:?} in node {}", r.node),
+                )
             })?),
             None => None,
         };
         if via.is_none() && dev.is_none() {
-            return Err(Error::invalid(subject, "route", "a route needs a gateway (via) or a device (dev)"));
+            return Err(Error::invalid(
+                subject,
+                "route",
+                "a route needs a gateway (via) or a device (dev)",
+            ));
         }
-        p.plan.routes.push(PlannedRoute { node, dest, via, dev });
+        p.plan.routes.push(PlannedRoute {
+            node,
+            dest,
+            via,
+            dev,
+        });
     }
     if spec.static_neighbours {
         p.plan.neighbours = neighbours(&p.plan);
@@ -384,7 +440,11 @@ fn neighbours(plan: &Plan) -> Vec<(usize, IpAddr, Mac)> {
     let mut done = BTreeSet::new();
     for members in segments.values() {
         // L3 interfaces: not enslaved to a bridge.
-        let l3: Vec<usize> = members.iter().copied().filter(|m| plan.ifaces[*m].bridge.is_none()).collect();
+        let l3: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|m| plan.ifaces[*m].bridge.is_none())
+            .collect();
         for &holder in &l3 {
             for &other in &l3 {
                 if holder == other {
@@ -393,7 +453,10 @@ fn neighbours(plan: &Plan) -> Vec<(usize, IpAddr, Mac)> {
                 let o = &plan.ifaces[other];
                 let h = &plan.ifaces[holder];
                 for a in &o.addrs {
-                    let same_family = h.addrs.iter().any(|x| x.addr().is_ipv4() == a.addr().is_ipv4());
+                    let same_family = h
+                        .addrs
+                        .iter()
+                        .any(|x| x.addr().is_ipv4() == a.addr().is_ipv4());
                     let reachable = h.addrs.iter().any(|x| x.contains(&a.addr()));
                     if same_family && reachable && done.insert((holder, a.addr())) {
                         out.push((holder, a.addr(), o.mac));

@@ -239,7 +239,12 @@ impl LabSpec {
         self
     }
     /// Adds a bridge in `node` with addresses.
-    pub fn bridge<I, S>(mut self, node: impl Into<String>, name: impl Into<String>, addrs: I) -> Self
+    pub fn bridge<I, S>(
+        mut self,
+        node: impl Into<String>,
+        name: impl Into<String>,
+        addrs: I,
+    ) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -263,7 +268,12 @@ impl LabSpec {
         self
     }
     /// Adds an address to an interface (`lo` included).
-    pub fn address(mut self, node: impl Into<String>, ifname: impl Into<String>, cidr: impl Into<String>) -> Self {
+    pub fn address(
+        mut self,
+        node: impl Into<String>,
+        ifname: impl Into<String>,
+        cidr: impl Into<String>,
+    ) -> Self {
         self.addresses.push(AddressSpec {
             node: node.into(),
             ifname: ifname.into(),

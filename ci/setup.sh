@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the system packages netrig's labs and tests need, when missing.
+# Idempotent; needs root (apt-get). Safe to run on every CI run.
+set -euo pipefail
+
+packages=(
+  libpcap-dev   # pcap crate (links libpcap)
+  pkg-config    # finds libpcap at build time
+  iptables      # iptables-nft-* and iptables-legacy-* (Docker's rules)
+  nftables      # nft
+  conntrack     # conntrack -L (evidence, assertions)
+  iproute2      # ip (evidence dumps, shell baselines of the bench)
+  util-linux    # nsenter, unshare
+  tcpdump       # reading .pcap artifacts by hand
+  procps        # sysctl (root-namespace guard)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "ci/setup: all system packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ci/setup: missing packages: ${missing[*]}; run as root (sudo ci/setup.sh)" >&2
+  exit 1
+fi
+echo "ci/setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,329 @@
+//! Lab bring-up and teardown: netrig against two shell baselines doing the
+//! same work in the same run — one `ip` call per operation, and `ip -batch`.
+//!
+//! The work, for N = 1, 8, 32, 64: a hub namespace with a bridge, N
+//! namespaces each with a veth to the hub bridge and an address, then
+//! teardown. Each run also links the hub to a *witness* namespace, whose
+//! link the kernel announces removed once the run's namespaces are gone.
+//!
+//! Teardown is timed until it returns (fds closed / `ip netns del` done);
+//! the kernel then destroys the namespaces asynchronously, and the bench
+//! waits for that (untimed) before the next run, so no run pays for the
+//! previous one's teardown.
+//!
+//! The bench runs in a private mount namespace with a tmpfs on `/run`, so the
+//! `/run/netns` mounts of the baselines' `ip netns add` never reach the host.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use netrig::{Endpoint, Lab, Netns};
+use rtnetlink::packet_core::NetlinkPayload;
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_route::link::LinkAttribute;
+
+/// A namespace that observes link removals (see the module docs).
+struct Witness {
+    netns: Netns,
+    rt: tokio::runtime::Runtime,
+    events: futures::channel::mpsc::UnboundedReceiver<(
+        rtnetlink::packet_core::NetlinkMessage<RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+    _handle: rtnetlink::Handle,
+}
+
+impl Witness {
+    fn new() -> Witness {
+        let netns = Netns::new("witness").expect("create witness namespace");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (conn, handle, events) = netns
+            .run(|| {
+                let _g = rt.enter();
+                rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Link])
+            })
+            .unwrap()
+            .unwrap();
+        rt.spawn(conn);
+        Witness {
+            netns,
+            rt,
+            events,
+            _handle: handle,
+        }
+    }
+
+    fn path(&self) -> String {
+        format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            self.netns.as_fd().as_raw_fd()
+        )
+    }
+
+    fn wait_removed(&mut self, name: &str) {
+        let events = &mut self.events;
+        let ok = self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), async {
+                while let Some((msg, _)) = events.next().await {
+                    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) =
+                        msg.payload
+                        && l.attributes
+                            .iter()
+                            .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name))
+                    {
+                        return;
+                    }
+                }
+            })
+            .await
+            .is_ok()
+        });
+        assert!(ok, "witness link {name} was never removed");
+    }
+}
+
+fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
+    let t = Instant::now();
+    let mut spec = Lab::builder("bench")
+        .static_neighbours(false)
+        .node("hub")
+        .bridge("hub", "br0", ["10.0.0.1/16"]);
+    for i in 0..n {
+        let node = format!("n{i}");
+        spec = spec.node(&node).link(
+            Endpoint::new("hub", format!("v{i}")).bridge("br0"),
+            Endpoint::new(&node, "eth0").addr(format!(
+                "10.0.{}.{}/16",
+                (i + 2) / 256,
+                (i + 2) % 256
+            )),
+        );
+    }
+    let lab = spec.up().expect("lab up");
+    let up = t.elapsed();
+    // The witness link is bookkeeping, outside the timed region.
+    lab.node("hub")
+        .unwrap()
+        .command("ip")
+        .args([
+            "link",
+            "add",
+            "tow",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "wit",
+            "netns",
+            &witness.path(),
+        ])
+        .checked_output()
+        .expect("witness link");
+    let t = Instant::now();
+    drop(lab);
+    let down = t.elapsed();
+    witness.wait_removed("wit");
+    up + down
+}
+
+/// Commands for the shell baselines, grouped by the namespace they run in:
+/// (namespace or "" for global `ip netns` commands, command) in order.
+fn shell_commands(n: usize, prefix: &str) -> Vec<(String, String)> {
+    let hub = format!("{prefix}h");
+    let mut cmds = vec![(String::new(), format!("netns add {hub}"))];
+    cmds.extend((0..n).map(|i| (String::new(), format!("netns add {prefix}{i}"))));
+    for c in [
+        "link set lo up",
+        "link add br0 type bridge",
+        "addr add 10.0.0.1/16 dev br0",
+        "link set br0 up",
+    ] {
+        cmds.push((hub.clone(), c.to_string()));
+    }
+    for i in 0..n {
+        cmds.push((
+            hub.clone(),
+            format!("link add v{i} type veth peer name eth0 netns {prefix}{i}"),
+        ));
+        cmds.push((hub.clone(), format!("link set v{i} master br0 up")));
+    }
+    for i in 0..n {
+        let ns = format!("{prefix}{i}");
+        cmds.push((ns.clone(), "link set lo up".into()));
+        cmds.push((
+            ns.clone(),
+            format!(
+                "addr add 10.0.{}.{}/16 dev eth0",
+                (i + 2) / 256,
+                (i + 2) % 256
+            ),
+        ));
+        cmds.push((ns, "link set eth0 up".into()));
+    }
+    cmds.push((String::new(), format!("netns del {hub}")));
+    cmds.extend((0..n).map(|i| (String::new(), format!("netns del {prefix}{i}"))));
+    cmds
+}
+
+/// One `ip` process per command.
+fn per_call_script(cmds: &[(String, String)]) -> String {
+    cmds.iter()
+        .map(|(ns, c)| {
+            if ns.is_empty() {
+                format!("ip {c}")
+            } else {
+                format!("ip -n {ns} {c}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+/// One `ip -batch` process per run of consecutive commands in the same namespace.
+fn batch_script(cmds: &[(String, String)]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cmds.len() {
+        let ns = &cmds[i].0;
+        let mut lines = Vec::new();
+        while i < cmds.len() && &cmds[i].0 == ns {
+            lines.push(cmds[i].1.clone());
+            i += 1;
+        }
+        let opt = if ns.is_empty() {
+            String::new()
+        } else {
+            format!("-n {ns} ")
+        };
+        parts.push(format!(
+            "ip {opt}-batch - <<'EOF'\n{}\nEOF",
+            lines.join("\n")
+        ));
+    }
+    parts.join("\n")
+}
+
+fn shell_once(n: usize, witness: &mut Witness, batch: bool) -> Duration {
+    let prefix = format!("nrb{}x", std::process::id() % 10000);
+    let cmds = shell_commands(n, &prefix);
+    let (up, down): (Vec<_>, Vec<_>) = cmds
+        .into_iter()
+        .partition(|(_, c)| !c.starts_with("netns del"));
+    let render = |c: &[(String, String)]| {
+        if batch {
+            batch_script(c)
+        } else {
+            per_call_script(c)
+        }
+    };
+    let (up, down) = (render(&up), render(&down));
+    let t = Instant::now();
+    run_sh(&up);
+    let up_time = t.elapsed();
+    run_sh(&format!(
+        "ip -n {prefix}h link add tow type veth peer name wit netns {}",
+        witness.path()
+    ));
+    let t = Instant::now();
+    run_sh(&down);
+    let down_time = t.elapsed();
+    witness.wait_removed("wit");
+    up_time + down_time
+}
+
+fn run_sh(script: &str) {
+    let out = std::process::Command::new("sh")
+        .args(["-ec", script])
+        .output()
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "shell baseline failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Gives this process a private mount namespace with an empty tmpfs on
+/// `/run`, so the shell baselines' `ip netns add` mounts never reach the host.
+fn private_run_dir() {
+    use nix::mount::{MsFlags, mount};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("unshare mount namespace");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("make / private");
+    mount(
+        Some("tmpfs"),
+        "/run",
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("tmpfs on /run");
+    std::fs::create_dir_all("/run/netns").unwrap();
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    if !netrig::privilege::should_run("bench lab").unwrap_or(false) {
+        return;
+    }
+    private_run_dir();
+    let reps: usize = std::env::var("NETRIG_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let sizes: Vec<usize> = std::env::var("NETRIG_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 8, 32, 64]);
+    let mut witness = Witness::new();
+    // Warm up: first namespace creation and module loads are not what we measure.
+    netrig_once(1, &mut witness);
+    shell_once(1, &mut witness, true);
+
+    println!(
+        "lab up+down (hub bridge + N namespaces with veth and address), median of {reps} runs"
+    );
+    println!(
+        "{:>4} {:>12} {:>12} {:>12} {:>10} {:>10} {:>16}",
+        "N", "netrig ms", "ip/call ms", "ip -batch ms", "vs call", "vs batch", "netrig ms/ns"
+    );
+    for &n in &sizes {
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..reps {
+            // Interleaved, so drift on a shared machine hits all three alike.
+            a.push(netrig_once(n, &mut witness));
+            b.push(shell_once(n, &mut witness, false));
+            c.push(shell_once(n, &mut witness, true));
+        }
+        let (a, b, c) = (median(a), median(b), median(c));
+        println!(
+            "{:>4} {:>12.2} {:>12.2} {:>12.2} {:>9.1}x {:>9.1}x {:>16.3}",
+            n,
+            ms(a),
+            ms(b),
+            ms(c),
+            ms(b) / ms(a),
+            ms(c) / ms(a),
+            ms(a) / n as f64
+        );
+    }
+}

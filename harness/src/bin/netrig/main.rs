@@ -1,0 +1,248 @@
+//! `netrig` — bring a topology up, keep it, poke at it, take it down.
+//!
+//! ```text
+//! netrig up topologies/docker-bridge.toml [--name LAB]   # stays up until Ctrl-C / `netrig down`
+//! netrig ls
+//! netrig exec LAB NODE -- CMD [ARGS…]
+//! netrig rules LAB [NODE]
+//! netrig down LAB
+//! ```
+
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use netrig::kept::{KeptLab, netns_dir};
+use nix::sys::signal::{SigSet, Signal};
+
+mod up;
+
+/// Network-emulation labs for testing firewalls, container networking and network daemons.
+#[derive(Parser, Debug)]
+#[command(name = "netrig", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build a topology, pin its nodes under /run/netns, print how to reach them, and stay up until Ctrl-C or `netrig down`.
+    Up {
+        /// A topology file (see topologies/).
+        file: PathBuf,
+        /// The lab's name (default: the file's stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Run a command inside a node of a kept lab.
+    Exec {
+        /// The lab.
+        lab: String,
+        /// The node (or a host/container-mode container's name).
+        node: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+    /// List kept labs.
+    Ls,
+    /// Print a node's firewall ruleset with counters (default node: host).
+    Rules {
+        /// The lab.
+        lab: String,
+        /// The node.
+        #[arg(default_value = "host")]
+        node: String,
+    },
+    /// Take a kept lab down (also one whose `up` process was killed).
+    Down {
+        /// The lab.
+        lab: String,
+    },
+}
+
+fn main() -> ExitCode {
+    // Ctrl-C and SIGTERM are waited for with sigwait by `up`; block them now,
+    // before any thread exists, so every thread inherits the mask.
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block().expect("block signals");
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("netrig=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up { file, name } => up::run(&file, name.as_deref(), &signals),
+        Command::Exec { lab, node, cmd } => exec(&lab, &node, &cmd),
+        Command::Ls => ls(),
+        Command::Rules { lab, node } => rules(&lab, &node),
+        Command::Down { lab } => down(&lab),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("netrig: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `cmd` with its network namespace set to the node's pin.
+fn command_in(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<std::process::Command> {
+    let kept = KeptLab::load(lab)?;
+    let pin = kept.pin_of(node)?;
+    let file = std::fs::File::open(pin).map_err(|e| {
+        netrig::Error::io(
+            netrig::Subject::lab(lab).node(node),
+            format!("open pin {}", pin.display()),
+            e,
+        )
+    })?;
+    let mut c = std::process::Command::new(&cmd[0]);
+    c.args(&cmd[1..]);
+    // SAFETY: setns is async-signal-safe; the fd stays open in the child until exec.
+    unsafe {
+        c.pre_exec(move || {
+            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(Into::into)
+        });
+    }
+    Ok(c)
+}
+
+fn exec(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<ExitCode> {
+    let mut c = command_in(lab, node, cmd)?;
+    // Let the child have Ctrl-C.
+    SigSet::all().thread_unblock().ok();
+    let status = c.status().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            netrig::Error::MissingProgram {
+                program: cmd[0].clone(),
+                package: netrig::process::package_for(&cmd[0]).into(),
+                purpose: format!("run it in {lab}/{node}"),
+            }
+        } else {
+            netrig::Error::io(
+                netrig::Subject::lab(lab).node(node),
+                format!("run {}", cmd[0]),
+                e,
+            )
+        }
+    })?;
+    Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+}
+
+fn ls() -> netrig::Result<ExitCode> {
+    let labs = KeptLab::list()?;
+    if labs.is_empty() {
+        println!("no kept labs");
+    }
+    for k in labs {
+        let state = if k.owner_alive() {
+            format!("up (pid {})", k.pid)
+        } else {
+            "orphaned: its `up` process is gone; `netrig down` removes it".to_string()
+        };
+        println!("{}  {}  [{}]", k.lab, k.topology, state);
+        for (node, pin) in &k.nodes {
+            let ok = if pin.exists() { "" } else { "  (pin missing)" };
+            println!(
+                "  {node:<14} ip netns exec {}{ok}",
+                pin.file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default()
+            );
+        }
+        for (alias, target) in &k.aliases {
+            println!("  {alias:<14} shares {target}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rules(lab: &str, node: &str) -> netrig::Result<ExitCode> {
+    let kept = KeptLab::load(lab)?;
+    let backend = kept
+        .backend
+        .clone()
+        .unwrap_or_else(|| "iptables-nft".into());
+    let argv: Vec<String> = match backend.as_str() {
+        "nftables" => vec!["nft".into(), "list".into(), "ruleset".into()],
+        "iptables-legacy" => vec!["iptables-legacy-save".into(), "-c".into()],
+        _ => vec!["iptables-nft-save".into(), "-c".into()],
+    };
+    let out = command_in(lab, node, &argv)?.output().map_err(|e| {
+        netrig::Error::io(
+            netrig::Subject::lab(lab).node(node),
+            format!("run {}", argv[0]),
+            e,
+        )
+    })?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    Ok(if out.status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn down(lab: &str) -> netrig::Result<ExitCode> {
+    let kept = KeptLab::load(lab)?;
+    if kept.owner_alive() {
+        // The owner tears down (and removes pins and state) on SIGTERM.
+        let pid = nix::unistd::Pid::from_raw(kept.pid as i32);
+        let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+        if !wait_exit(kept.pid, Duration::from_secs(10)) {
+            eprintln!(
+                "netrig: lab {lab}: owner pid {} did not exit on SIGTERM; removing its pins anyway",
+                kept.pid
+            );
+        }
+    }
+    // Whatever is left (a SIGKILLed owner leaves pins and state): remove it.
+    if let Ok(kept) = KeptLab::load(lab) {
+        kept.remove()?;
+    }
+    let leftover: Vec<_> = kept.nodes.values().filter(|p| p.exists()).collect();
+    if !leftover.is_empty() {
+        return Err(netrig::Error::invalid(
+            netrig::Subject::lab(lab),
+            "pins",
+            format!("still present: {leftover:?}"),
+        ));
+    }
+    println!(
+        "lab {lab} is down (pins under {} removed)",
+        netns_dir().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for a process (not our child) to exit, via a pidfd.
+fn wait_exit(pid: u32, deadline: Duration) -> bool {
+    // SAFETY: plain syscall.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return true; // already gone
+    }
+    let mut p = libc::pollfd {
+        fd: fd as i32,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; the fd is closed right after.
+    let r = unsafe { libc::poll(&mut p, 1, deadline.as_millis() as i32) };
+    unsafe { libc::close(fd as i32) };
+    r == 1
+}

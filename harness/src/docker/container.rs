@@ -1,0 +1,205 @@
+//! Containers: the network mode (`--network`), addresses and published ports
+//! the user asks for ([`ContainerSpec`]) and what the host makes of them
+//! ([`Container`], one [`Attachment`] per bridge network).
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use super::port::PortBinding;
+use crate::netlink::Mac;
+
+/// `docker run --network …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// Bridge networks, in order: the first gives `eth0` and the default route.
+    Bridge(Vec<String>),
+    /// `--network host`: the host's own namespace.
+    Host,
+    /// `--network container:NAME`: another container's namespace.
+    Container(String),
+    /// `--network none`: loopback only.
+    None,
+}
+
+impl Default for NetworkMode {
+    fn default() -> Self {
+        NetworkMode::Bridge(vec![super::network::DEFAULT_NETWORK.to_string()])
+    }
+}
+
+impl FromStr for NetworkMode {
+    type Err = String;
+    /// Parses the `--network` value: `host`, `none`, `container:NAME`, or a network name.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        Ok(match s {
+            "" => return Err("network mode is empty".into()),
+            "host" => NetworkMode::Host,
+            "none" => NetworkMode::None,
+            "default" => NetworkMode::default(),
+            _ => match s.strip_prefix("container:") {
+                Some("") => return Err(format!("{s:?}: container: needs a container name")),
+                Some(name) => NetworkMode::Container(name.to_string()),
+                None => NetworkMode::Bridge(vec![s.to_string()]),
+            },
+        })
+    }
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkMode::Bridge(n) => f.write_str(&n.join(",")),
+            NetworkMode::Host => f.write_str("host"),
+            NetworkMode::Container(c) => write!(f, "container:{c}"),
+            NetworkMode::None => f.write_str("none"),
+        }
+    }
+}
+
+/// A container as `docker run` would get it.
+///
+/// ```
+/// use netrig::docker::ContainerSpec;
+/// let web = ContainerSpec::new("web").publish("8080:80");
+/// let db = ContainerSpec::new("db").network("backend").ip("backend", "172.18.0.10");
+/// let sidecar = ContainerSpec::new("side").mode("container:web".parse().unwrap());
+/// # let _ = (web, db, sidecar);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerSpec {
+    /// The container's name; also its lab node name.
+    pub name: String,
+    /// Network mode (default: the default bridge).
+    pub mode: NetworkMode,
+    /// Fixed addresses (`--ip`) per network name; others are allocated.
+    pub ips: Vec<(String, String)>,
+    /// Published ports, as `-p` text (parsed when the host is built).
+    pub ports: Vec<String>,
+    /// True while `mode` is the implicit default, so the first
+    /// [`ContainerSpec::network`] replaces it.
+    implicit_mode: bool,
+}
+
+impl ContainerSpec {
+    /// A container on the default bridge.
+    pub fn new(name: impl Into<String>) -> Self {
+        ContainerSpec {
+            name: name.into(),
+            implicit_mode: true,
+            ..ContainerSpec::default()
+        }
+    }
+    /// Sets the network mode.
+    pub fn mode(mut self, mode: NetworkMode) -> Self {
+        self.mode = mode;
+        self.implicit_mode = false;
+        self
+    }
+    /// Attaches to a bridge network (the first call replaces the default bridge).
+    pub fn network(mut self, name: impl Into<String>) -> Self {
+        match (&mut self.mode, self.implicit_mode) {
+            (NetworkMode::Bridge(nets), false) => nets.push(name.into()),
+            _ => self.mode = NetworkMode::Bridge(vec![name.into()]),
+        }
+        self.implicit_mode = false;
+        self
+    }
+    /// Fixes the address on `network` (`--ip`).
+    pub fn ip(mut self, network: impl Into<String>, ip: impl Into<String>) -> Self {
+        self.ips.push((network.into(), ip.into()));
+        self
+    }
+    /// Publishes a port: `[host_ip:]host_port:container_port[/tcp|udp]`.
+    pub fn publish(mut self, binding: impl Into<String>) -> Self {
+        self.ports.push(binding.into());
+        self
+    }
+}
+
+/// A container's place on one bridge network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The network's name.
+    pub network: String,
+    /// The bridge device in the host.
+    pub bridge: String,
+    /// Interface name inside the container (`eth0`, `eth1` …).
+    pub ifname: String,
+    /// The container's address.
+    pub ip: Ipv4Addr,
+    /// The network's prefix length.
+    pub prefix: u8,
+    /// The gateway on that network.
+    pub gateway: Ipv4Addr,
+    /// Docker's MAC for the address: `02:42` and the four address bytes.
+    pub mac: Mac,
+    /// The host-side veth (`veth` and 7 hex digits).
+    pub host_veth: String,
+    /// True when the network is internal.
+    pub internal: bool,
+}
+
+impl Attachment {
+    /// The address with prefix, e.g. `172.17.0.2/16`.
+    pub fn cidr(&self) -> String {
+        format!("{}/{}", self.ip, self.prefix)
+    }
+}
+
+/// How a started container is networked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Networking {
+    /// Bridge networks, `eth0` first.
+    Bridge(Vec<Attachment>),
+    /// The host's namespace.
+    Host,
+    /// Another container's namespace (by name, as given).
+    Container(String),
+    /// Loopback only.
+    None,
+}
+
+/// A container as the host runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// Name (and lab node name, or alias).
+    pub name: String,
+    /// Networking.
+    pub networking: Networking,
+    /// Published ports (only in bridge mode).
+    pub ports: Vec<PortBinding>,
+}
+
+impl Container {
+    /// The attachments (empty unless in bridge mode).
+    pub fn attachments(&self) -> &[Attachment] {
+        match &self.networking {
+            Networking::Bridge(a) => a,
+            _ => &[],
+        }
+    }
+
+    /// The attachment that provides the default route and carries published
+    /// ports: the first one (Classic) or the first non-internal one (V29 —
+    /// internal networks give no default route there).
+    pub fn gateway_attachment(&self, layout: super::Layout) -> Option<&Attachment> {
+        let a = self.attachments();
+        match layout {
+            super::Layout::Classic => a.first(),
+            super::Layout::V29 => a.iter().find(|a| !a.internal),
+        }
+    }
+}
+
+/// Docker's MAC for an IPv4 address: `02:42:` followed by the address bytes.
+///
+/// ```
+/// let mac = netrig::docker::mac_for("172.17.0.2".parse().unwrap());
+/// assert_eq!(netrig::netlink::fmt_mac(&mac), "02:42:ac:11:00:02");
+/// ```
+pub fn mac_for(ip: Ipv4Addr) -> Mac {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}

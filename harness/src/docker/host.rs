@@ -1,0 +1,316 @@
+//! The Docker host model: daemon options, networks, containers, the internet
+//! beside the host and optional LAN peers — validated as a whole by
+//! [`DockerHostBuilder::build`] before anything is rendered or created.
+//!
+//! Creation order is part of the model: Docker inserts some rules and appends
+//! others, so the ruleset depends on the order in which networks were created
+//! and containers started. Step 0 is the daemon start (the default bridge
+//! exists); step *i* is the state after the *i*-th [`Event`].
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::container::{Container, ContainerSpec};
+use super::layout::{Backend, DaemonOptions, Layout};
+use super::network::{Network, NetworkSpec};
+use crate::error::Result;
+
+/// The host's uplink address (interface `eth0` of node `host`).
+pub const HOST_UPLINK: &str = "203.0.113.2/24";
+/// The internet's address on the uplink (interface `eth0` of node `internet`).
+pub const INTERNET_UPLINK: &str = "203.0.113.1/24";
+/// The LAN segment LAN peers share with the host (bridge `lan0` in `host`).
+pub const LAN_SUBNET: &str = "192.168.100.0/24";
+/// The host's address on the LAN.
+pub const LAN_HOST: &str = "192.168.100.1";
+/// The LAN bridge in the host.
+pub const LAN_BRIDGE: &str = "lan0";
+/// The default internet server address.
+pub const DEFAULT_SERVER: &str = "198.51.100.10";
+/// The lab node that is the Docker host.
+pub const HOST_NODE: &str = "host";
+/// The lab node that is the internet.
+pub const INTERNET_NODE: &str = "internet";
+
+/// One thing that happens to the host after the daemon started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `docker network create NAME`.
+    CreateNetwork(String),
+    /// `docker run --name NAME …`.
+    StartContainer(String),
+}
+
+/// A machine on the host's LAN that routes the container subnets straight to
+/// the host (docker-rules §2.7), bypassing published ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LanPeer {
+    /// Node name.
+    pub name: String,
+    /// Address on the LAN (prefix /24 of [`LAN_SUBNET`]).
+    pub ip: Ipv4Addr,
+}
+
+/// A validated Docker host. Build one with [`DockerHost::builder`] or load a
+/// topology file with [`crate::topology::load`].
+///
+/// ```
+/// use netrig::docker::{ContainerSpec, DockerHost, NetworkSpec};
+/// let host = DockerHost::builder()
+///     .container(ContainerSpec::new("ca").publish("8080:80"))
+///     .network(NetworkSpec::new("br"))
+///     .container(ContainerSpec::new("cb").network("br"))
+///     .build()?;
+/// assert_eq!(host.steps(), 4); // daemon start, ca, br, cb
+/// let rules = host.iptables();
+/// assert!(rules.save_lines().iter().any(|l| l.contains("--to-destination 172.17.0.2:80")));
+/// # Ok::<_, netrig::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerHost {
+    pub(crate) name: String,
+    pub(crate) daemon: DaemonOptions,
+    pub(crate) networks: Vec<Network>,
+    pub(crate) containers: Vec<Container>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) servers: Vec<Ipv4Addr>,
+    pub(crate) lan_peers: Vec<LanPeer>,
+    pub(crate) rule_files: Vec<std::path::PathBuf>,
+}
+
+impl DockerHost {
+    /// Renames the host (and the lab made from it).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+    /// User rule files applied after Docker's rules, in order.
+    pub fn rule_files(&self) -> &[std::path::PathBuf] {
+        &self.rule_files
+    }
+    /// Starts a builder with Docker's defaults (classic layout, iptables-nft).
+    pub fn builder() -> DockerHostBuilder {
+        DockerHostBuilder::default()
+    }
+    /// The host's name (the lab's name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The daemon options.
+    pub fn daemon(&self) -> &DaemonOptions {
+        &self.daemon
+    }
+    /// The rule layout.
+    pub fn layout(&self) -> Layout {
+        self.daemon.layout
+    }
+    /// The firewall backend.
+    pub fn backend(&self) -> Backend {
+        self.daemon.backend
+    }
+    /// All networks, default bridge first, then in creation order.
+    pub fn networks(&self) -> &[Network] {
+        &self.networks
+    }
+    /// All containers, in start order.
+    pub fn containers(&self) -> &[Container] {
+        &self.containers
+    }
+    /// The events after daemon start, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+    /// The internet server addresses.
+    pub fn servers(&self) -> &[Ipv4Addr] {
+        &self.servers
+    }
+    /// The LAN peers.
+    pub fn lan_peers(&self) -> &[LanPeer] {
+        &self.lan_peers
+    }
+    /// A network by name.
+    pub fn network(&self, name: &str) -> Option<&Network> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+    /// A container by name.
+    pub fn container(&self, name: &str) -> Option<&Container> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+    /// The number of states: the daemon start plus one per event.
+    pub fn steps(&self) -> usize {
+        self.events.len() + 1
+    }
+    /// The host's uplink address, without prefix (203.0.113.2).
+    pub fn host_uplink_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::new(203, 0, 113, 2)
+    }
+
+    /// What exists at `step` (clamped to the last step), in the order it was made:
+    /// the default network first, then each event's network or container.
+    pub fn timeline(&self, step: usize) -> Vec<Happening<'_>> {
+        let step = step.min(self.events.len());
+        let mut out = Vec::new();
+        if let Some(d) = self.networks.iter().find(|n| n.is_default) {
+            out.push(Happening::Network(d));
+        }
+        for e in &self.events[..step] {
+            match e {
+                Event::CreateNetwork(n) => {
+                    if let Some(n) = self.network(n) {
+                        out.push(Happening::Network(n));
+                    }
+                }
+                Event::StartContainer(c) => {
+                    if let Some(c) = self.container(c) {
+                        out.push(Happening::Container(c));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The last step (everything created and started).
+    pub fn last_step(&self) -> usize {
+        self.events.len()
+    }
+}
+
+/// One entry of [`DockerHost::timeline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Happening<'a> {
+    /// A network was created (the default bridge at daemon start).
+    Network(&'a Network),
+    /// A container was started.
+    Container(&'a Container),
+}
+
+/// Builds a [`DockerHost`]; [`build`](Self::build) validates everything.
+#[derive(Debug, Clone, Default)]
+pub struct DockerHostBuilder {
+    pub(crate) name: Option<String>,
+    pub(crate) daemon: DaemonOptions,
+    pub(crate) default_subnet: Option<String>,
+    pub(crate) networks: Vec<NetworkSpec>,
+    pub(crate) containers: Vec<ContainerSpec>,
+    pub(crate) order: Vec<Event>,
+    pub(crate) servers: Option<Vec<String>>,
+    pub(crate) lan_peers: Vec<(String, Option<String>)>,
+    pub(crate) rule_files: Vec<std::path::PathBuf>,
+}
+
+impl DockerHostBuilder {
+    /// Names the host (and the lab made from it); default `docker`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// Replaces all daemon options.
+    pub fn daemon(mut self, daemon: DaemonOptions) -> Self {
+        self.daemon = daemon;
+        self
+    }
+    /// Sets the rule layout.
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.daemon.layout = layout;
+        self
+    }
+    /// Sets the firewall backend.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.daemon.backend = backend;
+        self
+    }
+    /// `--icc` for the default bridge.
+    pub fn icc(mut self, on: bool) -> Self {
+        self.daemon.icc = on;
+        self
+    }
+    /// `--ip-masq` for the default bridge.
+    pub fn ip_masq(mut self, on: bool) -> Self {
+        self.daemon.ip_masq = on;
+        self
+    }
+    /// `--userland-proxy`.
+    pub fn userland_proxy(mut self, on: bool) -> Self {
+        self.daemon.userland_proxy = on;
+        self
+    }
+    /// `--ip-forward`.
+    pub fn ip_forward(mut self, on: bool) -> Self {
+        self.daemon.ip_forward = on;
+        self
+    }
+    /// Whether forwarding was already on before the daemon started.
+    pub fn ip_forward_was_on(mut self, on: bool) -> Self {
+        self.daemon.ip_forward_was_on = on;
+        self
+    }
+    /// `--bip`-like: the default bridge's subnet (default 172.17.0.0/16, gateway .1).
+    pub fn default_subnet(mut self, cidr: impl Into<String>) -> Self {
+        self.default_subnet = Some(cidr.into());
+        self
+    }
+    /// Creates a network (next in creation order).
+    pub fn network(mut self, net: NetworkSpec) -> Self {
+        self.order.push(Event::CreateNetwork(net.name.clone()));
+        self.networks.push(net);
+        self
+    }
+    /// Starts a container (next in creation order).
+    pub fn container(mut self, c: ContainerSpec) -> Self {
+        self.order.push(Event::StartContainer(c.name.clone()));
+        self.containers.push(c);
+        self
+    }
+    /// Adds an internet server address (replaces the default 198.51.100.10).
+    pub fn server(mut self, ip: impl Into<String>) -> Self {
+        self.servers.get_or_insert_with(Vec::new).push(ip.into());
+        self
+    }
+    /// Adds a LAN peer with an allocated address (192.168.100.10, .11 …).
+    pub fn lan_peer(mut self, name: impl Into<String>) -> Self {
+        self.lan_peers.push((name.into(), None));
+        self
+    }
+    /// Adds a LAN peer with a fixed address in 192.168.100.0/24.
+    pub fn lan_peer_at(mut self, name: impl Into<String>, ip: impl Into<String>) -> Self {
+        self.lan_peers.push((name.into(), Some(ip.into())));
+        self
+    }
+    /// Adds a user rule file, applied after Docker's rules when the host is
+    /// brought up: an iptables-save fragment (e.g. `DOCKER-USER` rules), or an
+    /// nft file when its name ends in `.nft`.
+    pub fn rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.rule_files.push(path.into());
+        self
+    }
+    /// Validates everything and settles names and addresses.
+    pub fn build(self) -> Result<DockerHost> {
+        super::resolve::resolve(self)
+    }
+}
+
+/// Parses an IPv4 subnet and insists it is written as a network address.
+pub(crate) fn parse_subnet(s: &str) -> std::result::Result<Ipv4Net, String> {
+    let net: Ipv4Net = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 subnet like 172.18.0.0/16"))?;
+    if net.trunc() != net {
+        return Err(format!(
+            "{s:?} is not a network address (did you mean {}?)",
+            net.trunc()
+        ));
+    }
+    if net.prefix_len() > 30 {
+        return Err(format!("{s:?} is too small for a gateway and a container"));
+    }
+    Ok(net)
+}
+
+/// Parses an IPv4 address.
+pub(crate) fn parse_ip(s: &str) -> std::result::Result<Ipv4Addr, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 address"))
+}

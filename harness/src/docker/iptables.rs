@@ -1,0 +1,343 @@
+//! Rendering a [`DockerHost`] at a step into the iptables [`Ruleset`] Docker
+//! leaves behind, for both layouts, by replaying Docker's operations in
+//! creation order:
+//!
+//! - Classic (20.10–27.x, docker-rules §1.1, libnetwork `setupIPChains`,
+//!   `setupIPTablesInternal`, `ProgramChain`, `setINC`, `Forward`,
+//!   `arrangeUserFilterRule`): per-network rules are *inserted* (newest network
+//!   on top), per-port rules *appended*, `icc=false` DROPs appended to FORWARD.
+//! - V29 (docker-rules §1.2, §1.5): MASQUERADE and per-port ACCEPT inserted;
+//!   per-network DROP, DOCKER-CT, DOCKER-BRIDGE, DOCKER-FORWARD rules, DNAT and
+//!   raw drops appended.
+
+use std::net::Ipv4Addr;
+
+use super::container::{Attachment, Container};
+use super::host::{DockerHost, Happening};
+use super::layout::Layout;
+use super::network::Network;
+use super::port::PortBinding;
+use super::ruleset::{Replay, Ruleset, Table};
+
+const STAGE1: &str = "DOCKER-ISOLATION-STAGE-1";
+const STAGE2: &str = "DOCKER-ISOLATION-STAGE-2";
+
+/// Renders the ruleset at `step` for the host's layout.
+pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
+    match host.layout() {
+        Layout::Classic => classic(host, step),
+        Layout::V29 => v29(host, step),
+    }
+}
+
+/// A published port as programmed: the binding with its effective host
+/// address, and the attachment it forwards to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mapping<'a> {
+    pub(crate) port: PortBinding,
+    pub(crate) host_ip: Option<Ipv4Addr>,
+    pub(crate) att: &'a Attachment,
+}
+
+/// The port mappings Docker programs for a container: its ports, on the
+/// attachment that carries them (none on internal networks).
+pub(crate) fn mappings<'a>(host: &'a DockerHost, c: &'a Container) -> Vec<Mapping<'a>> {
+    let Some(att) = c.gateway_attachment(host.layout()) else {
+        return Vec::new();
+    };
+    if att.internal {
+        return Vec::new();
+    }
+    let binding = host.network(&att.network).and_then(|n| n.host_binding);
+    c.ports
+        .iter()
+        .map(|p| Mapping {
+            port: *p,
+            host_ip: p.host_ip.or(binding).filter(|ip| !ip.is_unspecified()),
+            att,
+        })
+        .collect()
+}
+
+fn dport(p: &PortBinding, port: u16) -> String {
+    format!("-p {0} -m {0} --dport {port}", p.proto)
+}
+
+fn dnat_rule(m: &Mapping, proxy: bool) -> String {
+    let d = m
+        .host_ip
+        .map(|ip| format!("-d {ip}/32 "))
+        .unwrap_or_default();
+    let i = if proxy {
+        format!("! -i {} ", m.att.bridge)
+    } else {
+        String::new()
+    };
+    format!(
+        "{d}{i}{} -j DNAT --to-destination {}:{}",
+        dport(&m.port, m.port.host_port),
+        m.att.ip,
+        m.port.container_port
+    )
+}
+
+fn accept_rule(m: &Mapping) -> String {
+    format!(
+        "-d {}/32 ! -i {br} -o {br} {} -j ACCEPT",
+        m.att.ip,
+        dport(&m.port, m.port.container_port),
+        br = m.att.bridge
+    )
+}
+
+fn hairpin_masq_rule(m: &Mapping) -> String {
+    format!(
+        "-s {ip}/32 -d {ip}/32 {} -j MASQUERADE",
+        dport(&m.port, m.port.container_port),
+        ip = m.att.ip
+    )
+}
+
+fn nat_jumps(r: &mut Replay, proxy: bool) {
+    r.append_unique(
+        Table::Nat,
+        "PREROUTING",
+        "-m addrtype --dst-type LOCAL -j DOCKER",
+    );
+    let out = if proxy {
+        "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER"
+    } else {
+        "-m addrtype --dst-type LOCAL -j DOCKER"
+    };
+    r.append_unique(Table::Nat, "OUTPUT", out);
+}
+
+fn classic(host: &DockerHost, step: usize) -> Ruleset {
+    let d = host.daemon();
+    let proxy = d.userland_proxy;
+    let mut r = Replay::new(&[Table::Nat, Table::Filter]);
+    // Driver init: setupIPChains.
+    r.new_chain(Table::Nat, "DOCKER");
+    r.new_chain(Table::Filter, "DOCKER");
+    r.new_chain(Table::Filter, STAGE1);
+    r.new_chain(Table::Filter, STAGE2);
+    r.append_unique(Table::Filter, STAGE1, "-j RETURN");
+    r.append_unique(Table::Filter, STAGE2, "-j RETURN");
+    r.ensure_top(Table::Filter, "FORWARD", format!("-j {STAGE1}"));
+    if d.forward_policy_drop() {
+        r.policy(Table::Filter, "FORWARD", "DROP");
+    }
+    for h in host.timeline(step) {
+        match h {
+            Happening::Network(n) => {
+                classic_network(&mut r, n, proxy);
+                // arrangeUserFilterRule, after every network creation.
+                r.new_chain(Table::Filter, "DOCKER-USER");
+                r.append_unique(Table::Filter, "DOCKER-USER", "-j RETURN");
+                r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
+            }
+            Happening::Container(c) => {
+                for m in mappings(host, c) {
+                    r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
+                    r.append(Table::Filter, "DOCKER", accept_rule(&m));
+                    r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
+                }
+            }
+        }
+    }
+    r.finish()
+}
+
+fn classic_icc(r: &mut Replay, br: &str, icc: bool) {
+    let accept = format!("-i {br} -o {br} -j ACCEPT");
+    let drop = format!("-i {br} -o {br} -j DROP");
+    if icc {
+        r.delete(Table::Filter, "FORWARD", &drop);
+        r.insert(Table::Filter, "FORWARD", accept);
+    } else {
+        r.delete(Table::Filter, "FORWARD", &accept);
+        r.append_unique(Table::Filter, "FORWARD", drop);
+    }
+}
+
+fn classic_network(r: &mut Replay, n: &Network, proxy: bool) {
+    let br = n.bridge.as_str();
+    let sub = n.subnet;
+    if n.internal {
+        // setupInternalNetworkRules: DROP INCOMING, DROP OUTGOING, then ICC.
+        r.insert(Table::Filter, STAGE1, format!("! -d {sub} -i {br} -j DROP"));
+        r.insert(Table::Filter, STAGE1, format!("! -s {sub} -o {br} -j DROP"));
+        classic_icc(r, br, n.icc);
+    } else {
+        // setupIPTablesInternal.
+        if n.ip_masq {
+            r.insert(
+                Table::Nat,
+                "POSTROUTING",
+                format!("-s {sub} ! -o {br} -j MASQUERADE"),
+            );
+        }
+        if n.ip_masq && proxy {
+            r.insert(Table::Nat, "DOCKER", format!("-i {br} -j RETURN"));
+        }
+        if !proxy {
+            r.insert(
+                Table::Nat,
+                "POSTROUTING",
+                format!("-o {br} -m addrtype --src-type LOCAL -j MASQUERADE"),
+            );
+        }
+        classic_icc(r, br, n.icc);
+        r.insert(
+            Table::Filter,
+            "FORWARD",
+            format!("-i {br} ! -o {br} -j ACCEPT"),
+        );
+        // ProgramChain for the nat and filter DOCKER chains.
+        nat_jumps(r, proxy);
+        r.insert(Table::Filter, "FORWARD", format!("-o {br} -j DOCKER"));
+        r.insert(
+            Table::Filter,
+            "FORWARD",
+            format!("-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+        );
+    }
+    r.ensure_top(Table::Filter, "FORWARD", format!("-j {STAGE1}"));
+    if !n.internal {
+        // setINC: inter-network isolation.
+        r.insert(
+            Table::Filter,
+            STAGE1,
+            format!("-i {br} ! -o {br} -j {STAGE2}"),
+        );
+        r.insert(Table::Filter, STAGE2, format!("-o {br} -j DROP"));
+    }
+}
+
+fn v29(host: &DockerHost, step: usize) -> Ruleset {
+    let d = host.daemon();
+    let proxy = d.userland_proxy;
+    let mut r = Replay::new(&[Table::Raw, Table::Nat, Table::Filter]);
+    // setupIPChains.
+    for c in [
+        "DOCKER",
+        "DOCKER-BRIDGE",
+        "DOCKER-CT",
+        "DOCKER-FORWARD",
+        "DOCKER-INTERNAL",
+    ] {
+        r.new_chain(Table::Filter, c);
+    }
+    r.new_chain(Table::Nat, "DOCKER");
+    nat_jumps(&mut r, proxy);
+    r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-FORWARD");
+    for c in ["DOCKER-BRIDGE", "DOCKER-INTERNAL", "DOCKER-CT"] {
+        r.ensure_top(Table::Filter, "DOCKER-FORWARD", format!("-j {c}"));
+    }
+    // setupUserChain.
+    r.new_chain(Table::Filter, "DOCKER-USER");
+    r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
+    if d.forward_policy_drop() {
+        r.policy(Table::Filter, "FORWARD", "DROP");
+    }
+    for h in host.timeline(step) {
+        match h {
+            Happening::Network(n) => v29_network(&mut r, n, proxy),
+            Happening::Container(c) => {
+                for a in c.attachments().iter().filter(|a| !a.internal) {
+                    // filterDirectAccess.
+                    r.append(
+                        Table::Raw,
+                        "PREROUTING",
+                        format!("-d {}/32 ! -i {} -j DROP", a.ip, a.bridge),
+                    );
+                }
+                for m in mappings(host, c) {
+                    r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
+                    r.insert(Table::Filter, "DOCKER", accept_rule(&m));
+                    if !proxy {
+                        r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
+                    }
+                    if let Some(ip) = m.host_ip.filter(|ip| ip.is_loopback()) {
+                        r.append(
+                            Table::Raw,
+                            "PREROUTING",
+                            format!(
+                                "-d {ip}/32 ! -i lo {} -j DROP",
+                                dport(&m.port, m.port.host_port)
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    r.finish()
+}
+
+fn v29_network(r: &mut Replay, n: &Network, proxy: bool) {
+    let br = n.bridge.as_str();
+    let sub = n.subnet;
+    if n.internal {
+        let verdict = if n.icc { "ACCEPT" } else { "DROP" };
+        r.append(
+            Table::Filter,
+            "DOCKER-FORWARD",
+            format!("-i {br} -o {br} -j {verdict}"),
+        );
+        r.append(
+            Table::Filter,
+            "DOCKER-INTERNAL",
+            format!("! -s {sub} -o {br} -j DROP"),
+        );
+        r.append(
+            Table::Filter,
+            "DOCKER-INTERNAL",
+            format!("! -d {sub} -i {br} -j DROP"),
+        );
+        return;
+    }
+    if n.ip_masq {
+        r.insert(
+            Table::Nat,
+            "POSTROUTING",
+            format!("-s {sub} ! -o {br} -j MASQUERADE"),
+        );
+    }
+    if !proxy {
+        r.insert(
+            Table::Nat,
+            "POSTROUTING",
+            format!("-o {br} -m addrtype --src-type LOCAL -j MASQUERADE"),
+        );
+    }
+    r.append(
+        Table::Filter,
+        "DOCKER",
+        format!("! -i {br} -o {br} -j DROP"),
+    );
+    r.append(
+        Table::Filter,
+        "DOCKER-CT",
+        format!("-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+    );
+    r.append(Table::Filter, "DOCKER-BRIDGE", format!("-o {br} -j DOCKER"));
+    if n.icc {
+        r.append(
+            Table::Filter,
+            "DOCKER-FORWARD",
+            format!("-i {br} -j ACCEPT"),
+        );
+    } else {
+        r.append(
+            Table::Filter,
+            "DOCKER-FORWARD",
+            format!("-i {br} -o {br} -j DROP"),
+        );
+        r.append(
+            Table::Filter,
+            "DOCKER-FORWARD",
+            format!("-i {br} ! -o {br} -j ACCEPT"),
+        );
+    }
+}

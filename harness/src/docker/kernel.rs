@@ -1,0 +1,189 @@
+//! Kernel state Docker sets besides firewall rules (docker-rules §3) and the
+//! docker-proxy processes it runs, as plain data for an applier: which sysctl
+//! in which node, which bridge port gets `hairpin_mode`, which proxy listens
+//! where. Nothing here touches the system.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::container::Networking;
+use super::host::{DockerHost, HOST_NODE, Happening};
+use super::iptables::mappings;
+use super::layout::Layout;
+use super::port::Proto;
+
+/// One piece of kernel state Docker sets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KernelSetting {
+    /// Write `value` to sysctl `key` (dotted, e.g. `net.ipv4.ip_forward`) in `node`.
+    Sysctl {
+        /// The lab node.
+        node: String,
+        /// The sysctl key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Set `hairpin_mode=1` on bridge port `port` (a host-side veth) in `node`.
+    Hairpin {
+        /// The lab node (always `host`).
+        node: String,
+        /// The bridge port.
+        port: String,
+    },
+}
+
+impl KernelSetting {
+    fn sysctl(node: &str, key: impl Into<String>, value: &str) -> Self {
+        KernelSetting::Sysctl {
+            node: node.into(),
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl fmt::Display for KernelSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KernelSetting::Sysctl { node, key, value } => write!(f, "{node}: sysctl {key}={value}"),
+            KernelSetting::Hairpin { node, port } => {
+                write!(f, "{node}: hairpin_mode=1 on bridge port {port}")
+            }
+        }
+    }
+}
+
+/// A docker-proxy process: one per published binding while the userland
+/// proxy is on (for an unaddressed binding, one on 0.0.0.0 and one on `::`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DockerProxy {
+    /// Protocol.
+    pub proto: Proto,
+    /// Listening address on the host.
+    pub host_ip: IpAddr,
+    /// Listening port on the host.
+    pub host_port: u16,
+    /// The container's address.
+    pub container_ip: Ipv4Addr,
+    /// The container's port.
+    pub container_port: u16,
+    /// Docker 28+: the daemon binds the socket and passes it (`-use-listen-fd`).
+    pub use_listen_fd: bool,
+}
+
+impl DockerProxy {
+    /// docker-proxy's arguments, as Docker passes them.
+    pub fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = [
+            "-proto",
+            self.proto.as_str(),
+            "-host-ip",
+            &self.host_ip.to_string(),
+            "-host-port",
+            &self.host_port.to_string(),
+            "-container-ip",
+            &self.container_ip.to_string(),
+            "-container-port",
+            &self.container_port.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if self.use_listen_fd {
+            a.push("-use-listen-fd".into());
+        }
+        a
+    }
+}
+
+/// Docker's kernel settings at `step`, in the order Docker makes them.
+pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
+    let d = host.daemon();
+    let proxy = d.userland_proxy;
+    let mut out = Vec::new();
+    if d.docker_enables_forwarding() {
+        out.push(KernelSetting::sysctl(HOST_NODE, "net.ipv4.ip_forward", "1"));
+    }
+    let mut brnf = false;
+    for h in host.timeline(step) {
+        match h {
+            Happening::Network(n) => {
+                let wants_brnf = match d.layout {
+                    Layout::Classic => !n.icc,
+                    Layout::V29 => !n.icc || !proxy,
+                };
+                if wants_brnf && d.ip_forward && !brnf {
+                    brnf = true;
+                    out.push(KernelSetting::sysctl(
+                        HOST_NODE,
+                        "net.bridge.bridge-nf-call-iptables",
+                        "1",
+                    ));
+                }
+                if !proxy {
+                    out.push(KernelSetting::sysctl(
+                        HOST_NODE,
+                        format!("net.ipv4.conf.{}.route_localnet", n.bridge),
+                        "1",
+                    ));
+                }
+            }
+            Happening::Container(c) => {
+                if matches!(c.networking, Networking::Bridge(_) | Networking::None) {
+                    out.push(KernelSetting::sysctl(
+                        &c.name,
+                        "net.ipv4.ip_unprivileged_port_start",
+                        "0",
+                    ));
+                    out.push(KernelSetting::sysctl(
+                        &c.name,
+                        "net.ipv4.ping_group_range",
+                        "0 2147483647",
+                    ));
+                }
+                if !proxy {
+                    for a in c.attachments() {
+                        out.push(KernelSetting::Hairpin {
+                            node: HOST_NODE.into(),
+                            port: a.host_veth.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The docker-proxy processes running at `step`.
+pub(crate) fn proxies(host: &DockerHost, step: usize) -> Vec<DockerProxy> {
+    if !host.daemon().userland_proxy {
+        return Vec::new();
+    }
+    let v29 = host.layout() == Layout::V29;
+    let mut out = Vec::new();
+    for h in host.timeline(step) {
+        let Happening::Container(c) = h else { continue };
+        for m in mappings(host, c) {
+            let ips: Vec<IpAddr> = match m.host_ip {
+                Some(ip) => vec![IpAddr::V4(ip)],
+                None => vec![
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                ],
+            };
+            for ip in ips {
+                out.push(DockerProxy {
+                    proto: m.port.proto,
+                    host_ip: ip,
+                    host_port: m.port.host_port,
+                    container_ip: m.att.ip,
+                    container_port: m.port.container_port,
+                    use_listen_fd: v29,
+                });
+            }
+        }
+    }
+    out
+}

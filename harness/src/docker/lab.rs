@@ -1,0 +1,88 @@
+//! Mapping a [`DockerHost`] onto a [`LabSpec`] (pure): node `host` holding the
+//! bridges and host-side veths, node `internet` beside it, one node per
+//! bridge-mode or none-mode container, aliases for `host` and `container:`
+//! modes, and optional LAN peers.
+
+use super::container::Networking;
+use super::host::{
+    DockerHost, HOST_NODE, HOST_UPLINK, INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST,
+    LAN_SUBNET,
+};
+use crate::lab::{Endpoint, LabSpec, NodeSpec, Route};
+
+/// The lab node a container's traffic comes from: itself, `host` for host
+/// mode, or the owner of the namespace it joined (followed to the end).
+pub(crate) fn node_of(host: &DockerHost, name: &str) -> String {
+    let mut cur = name.to_string();
+    for _ in 0..=host.containers().len() {
+        match host.container(&cur).map(|c| &c.networking) {
+            Some(Networking::Host) => return HOST_NODE.into(),
+            Some(Networking::Container(owner)) => cur = owner.clone(),
+            _ => return cur,
+        }
+    }
+    cur
+}
+
+pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
+    let d = host.daemon();
+    let mut spec = LabSpec::new(host.name())
+        .node_with(NodeSpec::new(HOST_NODE).forwarding(d.host_forwards()))
+        .node(INTERNET_NODE);
+    for c in host.containers() {
+        match &c.networking {
+            Networking::Bridge(_) | Networking::None => {
+                spec = spec.node_with(
+                    NodeSpec::new(&c.name)
+                        .sysctl("net.ipv4.ip_unprivileged_port_start", "0")
+                        .sysctl("net.ipv4.ping_group_range", "0 2147483647"),
+                );
+            }
+            Networking::Host | Networking::Container(_) => {}
+        }
+    }
+    for p in host.lan_peers() {
+        spec = spec.node(&p.name);
+    }
+    for c in host.containers() {
+        if matches!(c.networking, Networking::Host | Networking::Container(_)) {
+            spec = spec.alias(&c.name, node_of(host, &c.name));
+        }
+    }
+    for n in host.networks() {
+        spec = spec.bridge(HOST_NODE, &n.bridge, [n.gateway_cidr()]);
+    }
+    spec = spec.link(
+        Endpoint::new(HOST_NODE, "eth0").addr(HOST_UPLINK),
+        Endpoint::new(INTERNET_NODE, "eth0").addr(INTERNET_UPLINK),
+    );
+    for s in host.servers() {
+        spec = spec.address(INTERNET_NODE, "lo", format!("{s}/32"));
+    }
+    spec = spec.route(HOST_NODE, Route::default_via("203.0.113.1"));
+    for c in host.containers() {
+        for a in c.attachments() {
+            spec = spec.link(
+                Endpoint::new(&c.name, &a.ifname).addr(a.cidr()).mac(a.mac),
+                Endpoint::new(HOST_NODE, &a.host_veth).bridge(&a.bridge),
+            );
+        }
+        if let Some(gw) = c.gateway_attachment(host.layout()) {
+            spec = spec.route(&c.name, Route::default_via(gw.gateway.to_string()));
+        }
+    }
+    if !host.lan_peers().is_empty() {
+        let prefix = LAN_SUBNET.rsplit('/').next().unwrap_or("24");
+        spec = spec.bridge(HOST_NODE, LAN_BRIDGE, [format!("{LAN_HOST}/{prefix}")]);
+        for (i, p) in host.lan_peers().iter().enumerate() {
+            spec = spec.link(
+                Endpoint::new(&p.name, "eth0").addr(format!("{}/{prefix}", p.ip)),
+                Endpoint::new(HOST_NODE, format!("lanp{i}")).bridge(LAN_BRIDGE),
+            );
+            for n in host.networks() {
+                spec = spec.route(&p.name, Route::to(n.subnet.to_string()).via(LAN_HOST));
+            }
+        }
+    }
+    spec
+}

@@ -1,0 +1,176 @@
+//! The Docker host model and its rendering — pure, no system calls.
+//!
+//! A [`DockerHost`] is daemon options, networks and containers in creation
+//! order, the internet beside the host and optional LAN peers, validated as a
+//! whole. From it this module renders, as values:
+//!
+//! - the firewall rules Docker leaves at any step ([`DockerHost::iptables_at`]:
+//!   `iptables-restore` text and `iptables-save` lines; [`DockerHost::nftables_at`]:
+//!   `nft -f` text for the V29 nftables backend; [`DockerHost::firewall_at`]:
+//!   whichever the backend uses, with the program that loads it),
+//! - the sysctls and bridge-port settings Docker makes ([`DockerHost::kernel_settings_at`]),
+//! - the docker-proxy processes it runs ([`DockerHost::proxies_at`]),
+//! - the lab that emulates the host ([`DockerHost::lab_spec`]).
+//!
+//! Presets are data: render, then apply. Applying is the system layer's job.
+//!
+//! ```
+//! use netrig::docker::{ContainerSpec, DockerHost, Layout};
+//! let host = DockerHost::builder()
+//!     .layout(Layout::V29)
+//!     .container(ContainerSpec::new("web").publish("8080:80"))
+//!     .build()?;
+//! let fw = host.firewall();
+//! assert_eq!(fw.program(), "iptables-nft-restore");
+//! assert!(fw.input().contains("-A DOCKER-FORWARD -i docker0 -j ACCEPT"));
+//! # Ok::<_, netrig::Error>(())
+//! ```
+
+mod container;
+mod host;
+mod iptables;
+mod kernel;
+mod lab;
+mod layout;
+mod network;
+mod nft;
+mod port;
+mod resolve;
+mod ruleset;
+mod running;
+#[cfg(test)]
+mod tests;
+
+pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_for};
+pub use host::{
+    DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, HOST_UPLINK, Happening,
+    INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer,
+};
+pub use kernel::{DockerProxy, KernelSetting};
+pub use layout::{Backend, DaemonOptions, Layout};
+pub use network::{
+    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, NetworkSpec, bridge_name_for,
+};
+pub use nft::{NFT_TABLE, NftChain, NftMap, NftRuleset};
+pub use port::{PortBinding, Proto};
+pub use ruleset::{Chain, Ruleset, Table, TableRules};
+pub use running::DockerLab;
+
+pub(crate) use host::parse_subnet as parse_subnet_text;
+
+use crate::lab::LabSpec;
+
+/// A rendered firewall, ready for its loader: `iptables-restore` text for the
+/// iptables backends, `nft -f` text for nftables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Firewall {
+    /// iptables (nft or legacy flavour).
+    Iptables {
+        /// Which flavour loads it.
+        backend: Backend,
+        /// The ruleset.
+        ruleset: Ruleset,
+    },
+    /// Docker's native nftables table.
+    Nftables(NftRuleset),
+}
+
+impl Firewall {
+    /// The program that loads [`Firewall::input`] from stdin.
+    pub fn program(&self) -> &'static str {
+        match self {
+            Firewall::Iptables { backend, .. } => backend.restore_program(),
+            Firewall::Nftables(_) => "nft",
+        }
+    }
+    /// Its arguments (`-f -` for nft; none for `iptables-restore`, which
+    /// replaces the tables it is given).
+    pub fn args(&self) -> &'static [&'static str] {
+        match self {
+            Firewall::Iptables { .. } => &[],
+            Firewall::Nftables(_) => &["-f", "-"],
+        }
+    }
+    /// The text to feed on stdin.
+    pub fn input(&self) -> String {
+        match self {
+            Firewall::Iptables { ruleset, .. } => ruleset.iptables_restore(),
+            Firewall::Nftables(n) => n.apply_script(),
+        }
+    }
+}
+
+impl DockerHost {
+    /// The iptables rules Docker leaves at `step` (0 = daemon start; clamped
+    /// to the last step). With the nftables backend this is what Docker
+    /// *would* program with iptables; use [`DockerHost::firewall_at`] to get
+    /// what the configured backend loads.
+    pub fn iptables_at(&self, step: usize) -> Ruleset {
+        iptables::render(self, step)
+    }
+    /// The iptables rules once everything is created and started.
+    pub fn iptables(&self) -> Ruleset {
+        self.iptables_at(self.last_step())
+    }
+    /// Docker's `table ip docker-bridges` at `step`, as the V29 nftables
+    /// backend programs it (rendered for any layout; meaningful for V29).
+    pub fn nftables_at(&self, step: usize) -> NftRuleset {
+        nft::render(self, step)
+    }
+    /// The nftables table once everything is created and started.
+    pub fn nftables(&self) -> NftRuleset {
+        self.nftables_at(self.last_step())
+    }
+    /// What the configured backend loads at `step`.
+    pub fn firewall_at(&self, step: usize) -> Firewall {
+        match self.backend() {
+            Backend::Nftables => Firewall::Nftables(self.nftables_at(step)),
+            backend => Firewall::Iptables {
+                backend,
+                ruleset: self.iptables_at(step),
+            },
+        }
+    }
+    /// What the configured backend loads once everything runs.
+    pub fn firewall(&self) -> Firewall {
+        self.firewall_at(self.last_step())
+    }
+    /// Sysctls and bridge-port settings Docker makes by `step`, per node and
+    /// interface (docker-rules §3). Container-namespace sysctls are also in
+    /// the container nodes' [`crate::NodeSpec`] from [`DockerHost::lab_spec`].
+    pub fn kernel_settings_at(&self, step: usize) -> Vec<KernelSetting> {
+        kernel::settings(self, step)
+    }
+    /// Kernel settings once everything runs.
+    pub fn kernel_settings(&self) -> Vec<KernelSetting> {
+        self.kernel_settings_at(self.last_step())
+    }
+    /// The docker-proxy processes running at `step` (none when the userland
+    /// proxy is off).
+    pub fn proxies_at(&self, step: usize) -> Vec<DockerProxy> {
+        kernel::proxies(self, step)
+    }
+    /// The docker-proxy processes once everything runs.
+    pub fn proxies(&self) -> Vec<DockerProxy> {
+        self.proxies_at(self.last_step())
+    }
+    /// The bridge ports (host-side veths in node `host`) that get `hairpin_mode=1`.
+    pub fn hairpin_ports(&self) -> Vec<String> {
+        self.kernel_settings()
+            .into_iter()
+            .filter_map(|k| match k {
+                KernelSetting::Hairpin { port, .. } => Some(port),
+                KernelSetting::Sysctl { .. } => None,
+            })
+            .collect()
+    }
+    /// The lab node a container's traffic comes from (`host` for host mode,
+    /// the owner for `container:` mode, itself otherwise).
+    pub fn node_of(&self, container: &str) -> String {
+        lab::node_of(self, container)
+    }
+    /// The lab that emulates this host (final state: every network and container).
+    pub fn lab_spec(&self) -> LabSpec {
+        lab::lab_spec(self)
+    }
+}

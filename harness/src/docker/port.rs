@@ -1,0 +1,211 @@
+//! Published ports: `[host_ip:]host_port:container_port[/tcp|udp]`, as given
+//! to `docker run -p`, parsed into a [`PortBinding`] with clear errors.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+/// A transport protocol of a published port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Proto {
+    /// TCP (the default).
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    /// `tcp` or `udp`, as iptables and docker-proxy spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `-p` binding: host address and port to container port.
+///
+/// ```
+/// use netrig::docker::{PortBinding, Proto};
+/// let p: PortBinding = "127.0.0.1:5353:53/udp".parse().unwrap();
+/// assert_eq!((p.host_port, p.container_port, p.proto), (5353, 53, Proto::Udp));
+/// assert_eq!(p.to_string(), "127.0.0.1:5353:53/udp");
+/// assert!("8080".parse::<PortBinding>().unwrap_err().contains("host port"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortBinding {
+    /// Host address; `None` means all addresses (0.0.0.0 and `::`), or the
+    /// network's host binding address when it has one.
+    pub host_ip: Option<Ipv4Addr>,
+    /// Host port (1–65535).
+    pub host_port: u16,
+    /// Container port (1–65535).
+    pub container_port: u16,
+    /// Protocol.
+    pub proto: Proto,
+}
+
+impl PortBinding {
+    /// `host_port` → `container_port` over TCP on all addresses.
+    pub fn tcp(host_port: u16, container_port: u16) -> Self {
+        PortBinding {
+            host_ip: None,
+            host_port,
+            container_port,
+            proto: Proto::Tcp,
+        }
+    }
+
+    /// `host_port` → `container_port` over UDP on all addresses.
+    pub fn udp(host_port: u16, container_port: u16) -> Self {
+        PortBinding {
+            proto: Proto::Udp,
+            ..PortBinding::tcp(host_port, container_port)
+        }
+    }
+
+    /// The same binding restricted to one host address.
+    pub fn on(mut self, host_ip: Ipv4Addr) -> Self {
+        self.host_ip = Some(host_ip);
+        self
+    }
+
+    /// Parses `[host_ip:]host_port:container_port[/tcp|udp]`; the error says
+    /// what is wrong in words.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let text = s.trim();
+        let (spec, proto) = match text.rsplit_once('/') {
+            Some((spec, p)) => {
+                let proto = match p.to_ascii_lowercase().as_str() {
+                    "tcp" => Proto::Tcp,
+                    "udp" => Proto::Udp,
+                    "sctp" => return Err(format!("{s:?}: sctp is not supported (use tcp or udp)")),
+                    _ => return Err(format!("{s:?}: unknown protocol {p:?} (use tcp or udp)")),
+                };
+                (spec, proto)
+            }
+            None => (text, Proto::Tcp),
+        };
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (ip, hp, cp) = match parts.as_slice() {
+            [cp] => {
+                return Err(format!(
+                    "{s:?}: a host port is required (write HOST_PORT:{cp}); netrig does not pick random host ports"
+                ));
+            }
+            [hp, cp] => (None, *hp, *cp),
+            [ip, hp, cp] => (Some(*ip), *hp, *cp),
+            _ => {
+                return Err(format!(
+                    "{s:?}: expected [host_ip:]host_port:container_port[/tcp|udp] (IPv6 host addresses are not supported)"
+                ));
+            }
+        };
+        let host_ip = match ip {
+            None => None,
+            Some(ip) => Some(
+                ip.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("{s:?}: {ip:?} is not an IPv4 host address"))?,
+            ),
+        };
+        if hp.is_empty() {
+            return Err(format!(
+                "{s:?}: a host port is required; netrig does not pick random host ports"
+            ));
+        }
+        let host_port = parse_port(s, "host port", hp)?;
+        let container_port = parse_port(s, "container port", cp)?;
+        Ok(PortBinding {
+            host_ip,
+            host_port,
+            container_port,
+            proto,
+        })
+    }
+}
+
+fn parse_port(whole: &str, what: &str, p: &str) -> Result<u16, String> {
+    if p.contains('-') {
+        return Err(format!("{whole:?}: port ranges ({p}) are not supported"));
+    }
+    match p.parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+        Ok(n) => Err(format!("{whole:?}: {what} {n} is out of range 1-65535")),
+        Err(_) => Err(format!("{whole:?}: {what} {p:?} is not a number")),
+    }
+}
+
+impl FromStr for PortBinding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        PortBinding::parse(s)
+    }
+}
+
+impl fmt::Display for PortBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(ip) = self.host_ip {
+            write!(f, "{ip}:")?;
+        }
+        write!(
+            f,
+            "{}:{}/{}",
+            self.host_port, self.container_port, self.proto
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every accepted form parses to the expected binding.
+    #[test]
+    fn parses_docker_forms() {
+        assert_eq!(
+            PortBinding::parse("8080:80").unwrap(),
+            PortBinding::tcp(8080, 80)
+        );
+        assert_eq!(
+            PortBinding::parse("8080:80/tcp").unwrap(),
+            PortBinding::tcp(8080, 80)
+        );
+        assert_eq!(
+            PortBinding::parse("53:53/UDP").unwrap(),
+            PortBinding::udp(53, 53)
+        );
+        assert_eq!(
+            PortBinding::parse("127.0.0.1:8080:80").unwrap(),
+            PortBinding::tcp(8080, 80).on(Ipv4Addr::LOCALHOST)
+        );
+    }
+
+    /// Each malformed binding is refused with a message that names the problem.
+    #[test]
+    fn rejects_bad_forms() {
+        let cases = [
+            ("80", "a host port is required"),
+            (":80", "a host port is required"),
+            ("8080:80/icmp", "unknown protocol"),
+            ("8080:80/sctp", "sctp is not supported"),
+            ("x:80", "host port \"x\" is not a number"),
+            ("8080:0", "container port 0 is out of range"),
+            ("70000:80", "host port 70000 is out of range"),
+            ("8080-8081:80", "port ranges"),
+            ("1.2.3:8080:80", "is not an IPv4 host address"),
+            ("::1:8080:80", "IPv6 host addresses are not supported"),
+        ];
+        for (input, want) in cases {
+            let err = PortBinding::parse(input).unwrap_err();
+            assert!(err.contains(want), "{input}: got {err:?}, want {want:?}");
+        }
+    }
+}

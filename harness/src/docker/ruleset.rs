@@ -1,0 +1,260 @@
+//! A rendered iptables ruleset as a value: tables, chains with policies, and
+//! rules in order, written exactly as `iptables-save` prints them. It renders
+//! to `iptables-restore` input ([`Ruleset::iptables_restore`]) and to the bare
+//! `-A` lines a test compares with a real `iptables-save`
+//! ([`Ruleset::save_lines`], [`Ruleset::canon`]).
+//!
+//! Rulesets are produced by replaying Docker's own operations (insert at the
+//! top, append, delete-and-reinsert) in creation order, so the rule order is
+//! the order Docker leaves behind.
+
+use std::fmt;
+
+/// An iptables table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// `raw` (v29's direct-access drops).
+    Raw,
+    /// `nat`.
+    Nat,
+    /// `filter`.
+    Filter,
+}
+
+impl Table {
+    /// The table's name (`raw`, `nat`, `filter`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Table::Raw => "raw",
+            Table::Nat => "nat",
+            Table::Filter => "filter",
+        }
+    }
+    /// The built-in chains, in the kernel's order.
+    pub fn builtin_chains(self) -> &'static [&'static str] {
+        match self {
+            Table::Raw => &["PREROUTING", "OUTPUT"],
+            Table::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+            Table::Filter => &["INPUT", "FORWARD", "OUTPUT"],
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A chain: built-in (with a policy) or user-defined (no policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// The chain's name.
+    pub name: String,
+    /// `ACCEPT`/`DROP` for built-in chains, `None` for user chains.
+    pub policy: Option<String>,
+    /// The rules, each as `iptables-save` prints it after `-A CHAIN `.
+    pub rules: Vec<String>,
+}
+
+/// One table's chains, built-ins first (kernel order), then user chains by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRules {
+    /// Which table.
+    pub table: Table,
+    /// Its chains.
+    pub chains: Vec<Chain>,
+}
+
+impl TableRules {
+    /// A chain by name.
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+}
+
+/// A complete IPv4 ruleset for the tables Docker programs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ruleset {
+    /// Tables in rendering order.
+    pub tables: Vec<TableRules>,
+}
+
+impl Ruleset {
+    /// A table, if the ruleset has it.
+    pub fn table(&self, t: Table) -> Option<&TableRules> {
+        self.tables.iter().find(|x| x.table == t)
+    }
+
+    /// The policy of a built-in chain (`"DROP"`…).
+    pub fn policy(&self, t: Table, chain: &str) -> Option<&str> {
+        self.table(t)?.chain(chain)?.policy.as_deref()
+    }
+
+    /// One table's rules as `-A CHAIN …` lines, in `iptables-save` order
+    /// (chains in listing order, rules in chain order).
+    pub fn rules(&self, t: Table) -> Vec<String> {
+        let Some(tr) = self.table(t) else {
+            return Vec::new();
+        };
+        tr.chains
+            .iter()
+            .flat_map(|c| c.rules.iter().map(move |r| format!("-A {} {r}", c.name)))
+            .collect()
+    }
+
+    /// Every table's `*table` header followed by its `-A` lines: what
+    /// `iptables-save` prints once chain declarations, counters and `COMMIT`
+    /// are left out.
+    pub fn save_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for tr in &self.tables {
+            out.push(format!("*{}", tr.table));
+            out.extend(self.rules(tr.table));
+        }
+        out
+    }
+
+    /// The nat then filter `-A` lines under `*nat`/`*filter` headers — the
+    /// format of the recordings' `.canon` files (`real-docker/canon/canon.sh`).
+    pub fn canon(&self) -> String {
+        let mut s = String::new();
+        for t in [Table::Nat, Table::Filter] {
+            s.push_str(&format!("*{t}\n"));
+            for r in self.rules(t) {
+                s.push_str(&r);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// `iptables-restore` input: each table with its chain declarations,
+    /// policies, rules and `COMMIT`. Restoring it replaces those tables.
+    pub fn iptables_restore(&self) -> String {
+        let mut s = String::new();
+        for tr in &self.tables {
+            s.push_str(&format!("*{}\n", tr.table));
+            for c in &tr.chains {
+                let p = c.policy.as_deref().unwrap_or("-");
+                s.push_str(&format!(":{} {p} [0:0]\n", c.name));
+            }
+            for c in &tr.chains {
+                for r in &c.rules {
+                    s.push_str(&format!("-A {} {r}\n", c.name));
+                }
+            }
+            s.push_str("COMMIT\n");
+        }
+        s
+    }
+}
+
+impl fmt::Display for Ruleset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.iptables_restore())
+    }
+}
+
+/// The working state Docker's operations are replayed on.
+#[derive(Debug, Clone)]
+pub(crate) struct Replay {
+    tables: Vec<TableRules>,
+}
+
+impl Replay {
+    /// Empty built-in chains with policy ACCEPT for `tables`.
+    pub(crate) fn new(tables: &[Table]) -> Self {
+        Replay {
+            tables: tables
+                .iter()
+                .map(|&t| TableRules {
+                    table: t,
+                    chains: t
+                        .builtin_chains()
+                        .iter()
+                        .map(|c| Chain {
+                            name: (*c).into(),
+                            policy: Some("ACCEPT".into()),
+                            rules: Vec::new(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn chain_mut(&mut self, t: Table, chain: &str) -> &mut Chain {
+        let tr = self
+            .tables
+            .iter_mut()
+            .find(|x| x.table == t)
+            .expect("replay table declared");
+        if let Some(i) = tr.chains.iter().position(|c| c.name == chain) {
+            &mut tr.chains[i]
+        } else {
+            tr.chains.push(Chain {
+                name: chain.into(),
+                policy: None,
+                rules: Vec::new(),
+            });
+            tr.chains.last_mut().expect("just pushed")
+        }
+    }
+
+    /// `iptables -N` (no-op when it exists).
+    pub(crate) fn new_chain(&mut self, t: Table, chain: &str) {
+        self.chain_mut(t, chain);
+    }
+
+    /// `iptables -P`.
+    pub(crate) fn policy(&mut self, t: Table, chain: &str, policy: &str) {
+        self.chain_mut(t, chain).policy = Some(policy.into());
+    }
+
+    /// `iptables -I chain` unless the rule exists (Docker's `programChainRule`).
+    pub(crate) fn insert(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
+        let rule = rule.into();
+        let c = self.chain_mut(t, chain);
+        if !c.rules.contains(&rule) {
+            c.rules.insert(0, rule);
+        }
+    }
+
+    /// `iptables -A chain` (no existence check, like Docker's per-port rules).
+    pub(crate) fn append(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
+        self.chain_mut(t, chain).rules.push(rule.into());
+    }
+
+    /// `iptables -A chain` unless the rule exists.
+    pub(crate) fn append_unique(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
+        let rule = rule.into();
+        let c = self.chain_mut(t, chain);
+        if !c.rules.contains(&rule) {
+            c.rules.push(rule);
+        }
+    }
+
+    /// `iptables -D` (every copy).
+    pub(crate) fn delete(&mut self, t: Table, chain: &str, rule: &str) {
+        self.chain_mut(t, chain).rules.retain(|r| r != rule);
+    }
+
+    /// Docker's `EnsureJumpRule`: delete, then insert at the top.
+    pub(crate) fn ensure_top(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
+        let rule = rule.into();
+        self.delete(t, chain, &rule);
+        self.chain_mut(t, chain).rules.insert(0, rule);
+    }
+
+    /// The finished ruleset, user chains sorted by name as `iptables-save` lists them.
+    pub(crate) fn finish(mut self) -> Ruleset {
+        for tr in &mut self.tables {
+            let n = tr.table.builtin_chains().len();
+            tr.chains[n..].sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Ruleset {
+            tables: self.tables,
+        }
+    }
+}

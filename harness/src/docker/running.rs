@@ -1,0 +1,229 @@
+//! A Docker host emulation brought up: the lab built from
+//! [`DockerHost::lab_spec`], Docker's sysctls and bridge-port settings
+//! applied, Docker's rules loaded with the real tools inside node `host`, and
+//! a userland proxy per published binding when docker-proxy would run.
+//!
+//! Order follows the daemon: kernel settings, then the ruleset, then the
+//! proxies; user rule files come last (they are "applied after Docker's").
+//! Any failure drops the partial lab, which leaves nothing behind.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use super::host::{DockerHost, HOST_NODE, INTERNET_NODE};
+use super::kernel::KernelSetting;
+use super::port::Proto as PortProto;
+use crate::error::{Error, Result, Subject};
+use crate::firewall::{self, RuleCounter};
+use crate::lab::{Lab, Node};
+use crate::proxy::{Proto, Proxy};
+
+/// A running emulated Docker host. Derefs to its [`Lab`].
+///
+/// ```no_run
+/// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+/// let web = docker.container("web")?;
+/// println!("{}", docker.summary());
+/// # Ok::<_, netrig::Error>(())
+/// ```
+pub struct DockerLab {
+    proxies: Vec<Proxy>,
+    lab: Lab,
+    host: DockerHost,
+}
+
+impl std::fmt::Debug for DockerLab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerLab")
+            .field("lab", &self.lab)
+            .field("proxies", &self.proxies.len())
+            .finish()
+    }
+}
+
+impl DockerHost {
+    /// Builds the lab and applies Docker's settings, rules and proxies.
+    pub fn up(&self) -> Result<DockerLab> {
+        let _span = tracing::debug_span!("docker_up", lab = %self.name()).entered();
+        let backend = self.firewall_backend();
+        if !backend.is_installed() {
+            let program = backend.restore_program();
+            return Err(Error::MissingProgram {
+                program: program.into(),
+                package: crate::process::package_for(program).into(),
+                purpose: format!(
+                    "load Docker's rules ({backend} backend) into lab {}",
+                    self.name()
+                ),
+            });
+        }
+        let lab = self.lab_spec().up()?;
+        for setting in self.kernel_settings() {
+            apply_setting(&lab, &setting)?;
+        }
+        let host = lab.node(HOST_NODE)?;
+        let fw = self.firewall();
+        tracing::debug!(backend = %backend, "loading Docker's ruleset");
+        backend.apply(&host, &fw.input())?;
+        let mut proxies = Vec::new();
+        for p in self.proxies() {
+            let IpAddr::V4(_) = p.host_ip else {
+                // The emulated host runs without IPv6; Docker's extra `[::]`
+                // docker-proxy has nothing to listen on here.
+                tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
+                continue;
+            };
+            let proto = match p.proto {
+                PortProto::Tcp => Proto::Tcp,
+                PortProto::Udp => Proto::Udp,
+            };
+            proxies.push(Proxy::start(
+                &host,
+                proto,
+                SocketAddr::new(p.host_ip, p.host_port),
+                SocketAddr::new(IpAddr::V4(p.container_ip), p.container_port),
+            )?);
+        }
+        let running = DockerLab {
+            proxies,
+            lab,
+            host: self.clone(),
+        };
+        for file in self.rule_files() {
+            running.apply_rules_file(file)?;
+        }
+        Ok(running)
+    }
+
+    /// The firewall backend, as the [`crate::firewall`] module names it.
+    pub fn firewall_backend(&self) -> firewall::Backend {
+        self.backend()
+    }
+}
+
+fn apply_setting(lab: &Lab, setting: &KernelSetting) -> Result<()> {
+    match setting {
+        KernelSetting::Sysctl { node, key, value } => lab.node(node)?.sysctl_set(key, value),
+        KernelSetting::Hairpin { node, port } => lab.node(node)?.set_hairpin(port, true),
+    }
+}
+
+impl std::ops::Deref for DockerLab {
+    type Target = Lab;
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
+}
+
+impl DockerLab {
+    /// The lab.
+    pub fn lab(&self) -> &Lab {
+        &self.lab
+    }
+
+    /// The model it was built from.
+    pub fn model(&self) -> &DockerHost {
+        &self.host
+    }
+
+    /// The Docker host's node.
+    pub fn host_node(&self) -> Result<Node<'_>> {
+        self.lab.node(HOST_NODE)
+    }
+
+    /// The internet node.
+    pub fn internet(&self) -> Result<Node<'_>> {
+        self.lab.node(INTERNET_NODE)
+    }
+
+    /// A container's node (for host/container-mode containers: the namespace it shares).
+    pub fn container(&self, name: &str) -> Result<Node<'_>> {
+        if self.host.container(name).is_none() {
+            let names: Vec<&str> = self
+                .host
+                .containers()
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            return Err(Error::invalid(
+                Subject::lab(self.lab.name()),
+                "container",
+                format!(
+                    "no container named {name:?} (containers: {})",
+                    names.join(", ")
+                ),
+            ));
+        }
+        self.lab.node(name)
+    }
+
+    /// The host's uplink address (what masqueraded traffic carries as source).
+    pub fn host_uplink_ip(&self) -> IpAddr {
+        IpAddr::V4(self.host.host_uplink_ip())
+    }
+
+    /// The host's ruleset as the backend's tool prints it, with counters.
+    pub fn rules(&self) -> Result<String> {
+        self.host.firewall_backend().save(&self.host_node()?)
+    }
+
+    /// Per-rule counters of the host's ruleset.
+    pub fn counters(&self) -> Result<Vec<RuleCounter>> {
+        self.host.firewall_backend().counters(&self.host_node()?)
+    }
+
+    /// Loads a user rule file into the host after Docker's rules: an nft
+    /// file (`.nft`) with `nft -f`, anything else as an iptables-save
+    /// fragment with the host's iptables backend (`--noflush`). A malformed
+    /// file fails with the tool's message, naming the file and line.
+    pub fn apply_rules_file(&self, path: &Path) -> Result<()> {
+        let backend = if path.extension().is_some_and(|e| e == "nft") {
+            firewall::Backend::Nftables
+        } else if self.host.firewall_backend() == firewall::Backend::Nftables {
+            firewall::Backend::IptablesNft
+        } else {
+            self.host.firewall_backend()
+        };
+        tracing::debug!(file = %path.display(), %backend, "loading user rules");
+        backend.apply_file(&self.host_node()?, path)
+    }
+
+    /// A one-screen description: nodes, interfaces, addresses, published
+    /// ports and how to enter each node.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "lab {}: Docker host emulation, layout {}, backend {}, userland proxy {}\n",
+            self.lab.name(),
+            self.host.layout(),
+            self.host.firewall_backend(),
+            if self.host.daemon().userland_proxy {
+                "on"
+            } else {
+                "off"
+            }
+        );
+        for name in self.lab.namespace_names() {
+            let Ok(node) = self.lab.node(&name) else {
+                continue;
+            };
+            s.push_str(&format!("  node {name}\n"));
+            for i in node.interfaces() {
+                if i.name == "lo" && i.addrs.is_empty() {
+                    continue;
+                }
+                let addrs: Vec<String> = i.addrs.iter().map(|a| a.to_string()).collect();
+                s.push_str(&format!("    {:<15} {}\n", i.name, addrs.join(" ")));
+            }
+        }
+        for c in self.host.containers() {
+            let node = self.host.node_of(&c.name);
+            if node != c.name {
+                s.push_str(&format!("  container {} shares node {node}\n", c.name));
+            }
+            for p in &c.ports {
+                s.push_str(&format!("  published {p} -> container {}\n", c.name));
+            }
+        }
+        s
+    }
+}

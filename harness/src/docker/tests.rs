@@ -1,0 +1,322 @@
+//! Unit tests of the Docker model: validation messages, allocation, the lab
+//! mapping and step bookkeeping. Rule rendering is checked against real
+//! recordings in `tests/docker_rules.rs`.
+
+use super::*;
+use crate::error::Error;
+
+fn err(b: DockerHostBuilder) -> (Option<String>, String, String) {
+    match b.build() {
+        Ok(_) => panic!("expected a validation error"),
+        Err(Error::Invalid {
+            subject,
+            field,
+            message,
+        }) => (subject.node.map(String::from), field, message),
+        Err(e) => panic!("expected Error::Invalid, got {e}"),
+    }
+}
+
+fn web() -> ContainerSpec {
+    ContainerSpec::new("web")
+}
+
+/// Each invalid host is refused before anything is rendered, with Docker's
+/// wording where Docker has one, naming the container or network and field.
+#[test]
+fn every_validation_error_names_subject_field_and_reason() {
+    let b = DockerHost::builder;
+    #[rustfmt::skip]
+    let cases: Vec<(DockerHostBuilder, Option<&str>, &str, &str)> = vec![
+        (b().container(web().mode(NetworkMode::Host).publish("8080:80")),
+            Some("web"), "container \"web\" ports", "Published ports are discarded when using host network mode"),
+        (b().container(ContainerSpec::new("db")).container(web().mode("container:db".parse().unwrap()).publish("80:80")),
+            Some("web"), "container \"web\" ports", "conflicting options: port publishing and the container type network mode"),
+        (b().container(web().mode(NetworkMode::Container("web".into()))),
+            Some("web"), "container \"web\" network", "cannot join own network namespace"),
+        (b().container(web().mode(NetworkMode::Container("ghost".into()))),
+            Some("web"), "container \"web\" network", "No such container: ghost"),
+        (b().container(web().network("nope")),
+            Some("web"), "container \"web\" network", "network nope not found"),
+        (b().container(web().network("br")).network(NetworkSpec::new("br")),
+            Some("web"), "container \"web\" network", "network br not found (it is created after web starts)"),
+        (b().container(web().network("a").network("a")).network(NetworkSpec::new("a")),
+            Some("web"), "container \"web\" network", "network a not found"),
+        (b().network(NetworkSpec::new("a")).container(web().network("a").network("a")),
+            Some("web"), "container \"web\" network", "network a is listed twice"),
+        (b().container(web().mode(NetworkMode::Bridge(vec![]))),
+            Some("web"), "container \"web\" network", "bridge mode needs at least one network"),
+        (b().container(web()).container(web()),
+            Some("web"), "container \"web\" name", "Conflict. The container name \"/web\" is already in use"),
+        (b().container(ContainerSpec::new("host")),
+            Some("host"), "container \"host\" name", "lab node"),
+        (b().container(ContainerSpec::new("we b")),
+            Some("we b"), "container \"we b\" name", "contains ' '"),
+        (b().network(NetworkSpec::new("a")).network(NetworkSpec::new("a")),
+            None, "network \"a\" name", "network with name a already exists"),
+        (b().network(NetworkSpec::new("host")),
+            None, "network \"host\" name", "pre-defined network name"),
+        (b().network(NetworkSpec::new("a").subnet("172.17.5.0/24")),
+            None, "network \"a\" subnet", "overlaps network \"bridge\" (172.17.0.0/16): Pool overlaps with other one on this address space"),
+        (b().network(NetworkSpec::new("a").subnet("10.0.0.0/8")).network(NetworkSpec::new("b").subnet("10.1.0.0/16")),
+            None, "network \"b\" subnet", "Pool overlaps with other one"),
+        (b().network(NetworkSpec::new("a").subnet("203.0.113.0/25")),
+            None, "network \"a\" subnet", "overlaps the host uplink (203.0.113.0/24)"),
+        (b().lan_peer("pc").network(NetworkSpec::new("a").subnet("192.168.100.0/24")),
+            None, "network \"a\" subnet", "overlaps the LAN"),
+        (b().network(NetworkSpec::new("a").subnet("172.18.0.1/16")),
+            None, "network \"a\" subnet", "is not a network address (did you mean 172.18.0.0/16?)"),
+        (b().network(NetworkSpec::new("a").subnet("banana")),
+            None, "network \"a\" subnet", "is not an IPv4 subnet"),
+        (b().network(NetworkSpec::new("a").subnet("172.18.0.0/16").gateway("172.19.0.1")),
+            None, "network \"a\" gateway", "172.19.0.1 is not a usable address of subnet 172.18.0.0/16"),
+        (b().network(NetworkSpec::new("a").bridge("a-very-long-bridge")),
+            None, "network \"a\" bridge", "the kernel allows at most 15"),
+        (b().network(NetworkSpec::new("a").bridge("docker0")),
+            None, "network \"a\" bridge", "bridge name \"docker0\" is already in use on the host"),
+        (b().network(NetworkSpec::new("a").host_binding("localhost")),
+            None, "network \"a\" host_binding", "is not an IPv4 address"),
+        (b().network(NetworkSpec::new("a").subnet("172.18.0.0/16"))
+            .container(ContainerSpec::new("x").network("a").ip("a", "172.18.0.5"))
+            .container(web().network("a").ip("a", "172.18.0.5")),
+            Some("web"), "container \"web\" ip", "Address already in use: 172.18.0.5 on network a"),
+        (b().network(NetworkSpec::new("a").subnet("172.18.0.0/16")).container(web().network("a").ip("a", "172.18.0.1")),
+            Some("web"), "container \"web\" ip", "Address already in use: 172.18.0.1"),
+        (b().network(NetworkSpec::new("a").subnet("172.18.0.0/16")).container(web().network("a").ip("a", "10.0.0.5")),
+            Some("web"), "container \"web\" ip", "no configured subnet contains the IP address 10.0.0.5"),
+        (b().container(web().ip("bridge", "172.17.0.9")),
+            Some("web"), "container \"web\" ip", "user specified IP address is supported on user defined networks only"),
+        (b().network(NetworkSpec::new("a")).container(web().network("a").ip("b", "172.18.0.9")),
+            Some("web"), "container \"web\" ip", "an address is given for network b, which the container is not on"),
+        (b().container(web().mode(NetworkMode::Host).ip("bridge", "172.17.0.9")),
+            Some("web"), "container \"web\" ip", "fixed addresses need bridge networks"),
+        (b().container(web().publish("8080")),
+            Some("web"), "container \"web\" ports", "a host port is required"),
+        (b().container(ContainerSpec::new("a").publish("8080:80")).container(web().publish("127.0.0.1:8080:81")),
+            Some("web"), "container \"web\" ports", "Bind for 127.0.0.1:8080 failed: port is already allocated (by a)"),
+        (b().layout(Layout::Classic).backend(Backend::Nftables),
+            None, "backend", "exists only from Docker 29"),
+        (b().layout(Layout::V29).backend(Backend::Nftables),
+            None, "ip_forward", "Docker refuses to start"),
+        (b().server("172.17.3.3"),
+            None, "internet servers", "172.17.3.3 is inside network \"bridge\""),
+        (b().lan_peer_at("pc", "192.168.100.1"),
+            None, "LAN peer \"pc\" address", "is not a free address of the LAN"),
+        (b().container(web()).lan_peer("web"),
+            None, "LAN peer \"web\" name", "is already a node name"),
+        (b().name("my lab"),
+            None, "host name", "contains ' '"),
+    ];
+    for (i, (builder, node, field, msg)) in cases.into_iter().enumerate() {
+        let (got_node, got_field, got_msg) = err(builder);
+        assert_eq!(got_node.as_deref(), node, "case {i}: node");
+        assert_eq!(got_field, field, "case {i}: field");
+        assert!(
+            got_msg.contains(msg),
+            "case {i}: message {got_msg:?} lacks {msg:?}"
+        );
+    }
+}
+
+/// Addresses go from .2 upwards in start order, skipping fixed ones; subnets
+/// from 172.18.0.0/16 upwards, skipping those given explicitly.
+#[test]
+fn allocation_follows_docker() {
+    let host = DockerHost::builder()
+        .network(NetworkSpec::new("fixed").subnet("172.18.0.0/16"))
+        .network(NetworkSpec::new("auto"))
+        .container(
+            ContainerSpec::new("a")
+                .network("fixed")
+                .ip("fixed", "172.18.0.2"),
+        )
+        .container(ContainerSpec::new("b").network("fixed"))
+        .container(ContainerSpec::new("c"))
+        .container(ContainerSpec::new("d").network("auto").network("fixed"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        host.network("auto").unwrap().subnet.to_string(),
+        "172.19.0.0/16"
+    );
+    assert_eq!(
+        host.network("auto").unwrap().gateway.to_string(),
+        "172.19.0.1"
+    );
+    let ips = |c: &str| -> Vec<String> {
+        host.container(c)
+            .unwrap()
+            .attachments()
+            .iter()
+            .map(|a| format!("{} {}", a.ifname, a.cidr()))
+            .collect()
+    };
+    assert_eq!(ips("a"), ["eth0 172.18.0.2/16"]);
+    assert_eq!(ips("b"), ["eth0 172.18.0.3/16"]);
+    assert_eq!(ips("c"), ["eth0 172.17.0.2/16"]);
+    assert_eq!(ips("d"), ["eth0 172.19.0.2/16", "eth1 172.18.0.4/16"]);
+    let att = &host.container("c").unwrap().attachments()[0];
+    assert_eq!(crate::netlink::fmt_mac(&att.mac), "02:42:ac:11:00:02");
+    assert!(att.host_veth.starts_with("veth") && att.host_veth.len() == 11);
+    let br = &host.network("fixed").unwrap().bridge;
+    assert_eq!(br, &bridge_name_for("fixed"));
+}
+
+/// The lab has host, internet, a node per bridge/none container, aliases for
+/// host and container: modes, veths with eth0 inside, and the default routes.
+#[test]
+fn lab_spec_maps_every_mode() {
+    let host = DockerHost::builder()
+        .container(ContainerSpec::new("ca").publish("8080:80"))
+        .container(ContainerSpec::new("cn").mode(NetworkMode::None))
+        .container(ContainerSpec::new("ch").mode(NetworkMode::Host))
+        .container(ContainerSpec::new("cc").mode(NetworkMode::Container("ca".into())))
+        .container(ContainerSpec::new("cd").mode(NetworkMode::Container("ch".into())))
+        .lan_peer("pc")
+        .build()
+        .unwrap();
+    let lab = host.lab_spec();
+    let nodes: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(nodes, ["host", "internet", "ca", "cn", "pc"]);
+    assert!(lab.nodes[0].forwarding, "Docker turns forwarding on");
+    assert_eq!(
+        lab.aliases,
+        [
+            ("ch".into(), "host".into()),
+            ("cc".into(), "ca".into()),
+            ("cd".into(), "host".into())
+        ]
+    );
+    let bridges: Vec<(&str, &str, Vec<String>)> = lab
+        .bridges
+        .iter()
+        .map(|b| (b.node.as_str(), b.name.as_str(), b.addrs.clone()))
+        .collect();
+    assert_eq!(
+        bridges,
+        [
+            ("host", "docker0", vec!["172.17.0.1/16".to_string()]),
+            ("host", "lan0", vec!["192.168.100.1/24".into()])
+        ]
+    );
+    let ca = lab.links.iter().find(|l| l.a.node == "ca").unwrap();
+    assert_eq!(
+        (ca.a.ifname.as_str(), ca.a.addrs.clone()),
+        ("eth0", vec!["172.17.0.2/16".to_string()])
+    );
+    assert_eq!(ca.a.mac, Some([0x02, 0x42, 172, 17, 0, 2]));
+    assert_eq!(
+        (ca.b.node.as_str(), ca.b.bridge.as_deref()),
+        ("host", Some("docker0"))
+    );
+    let up = lab.links.iter().find(|l| l.b.node == "internet").unwrap();
+    assert_eq!(
+        (up.a.ifname.as_str(), up.a.addrs[0].as_str()),
+        ("eth0", "203.0.113.2/24")
+    );
+    assert_eq!(
+        (up.b.ifname.as_str(), up.b.addrs[0].as_str()),
+        ("eth0", "203.0.113.1/24")
+    );
+    assert!(
+        lab.addresses
+            .iter()
+            .any(|a| a.node == "internet" && a.cidr == "198.51.100.10/32")
+    );
+    let routes: Vec<(String, Option<String>, Option<String>)> = lab
+        .routes
+        .iter()
+        .map(|r| (r.node.clone(), r.route.dest.clone(), r.route.via.clone()))
+        .collect();
+    assert!(routes.contains(&("host".into(), None, Some("203.0.113.1".into()))));
+    assert!(routes.contains(&("ca".into(), None, Some("172.17.0.1".into()))));
+    assert!(routes.contains(&(
+        "pc".into(),
+        Some("172.17.0.0/16".into()),
+        Some("192.168.100.1".into())
+    )));
+    assert!(
+        !routes.iter().any(|r| r.0 == "cn"),
+        "none mode has no routes"
+    );
+    assert_eq!(host.node_of("cd"), "host");
+    let cn = lab.nodes.iter().find(|n| n.name == "cn").unwrap();
+    assert!(
+        cn.sysctls
+            .contains(&("net.ipv4.ip_unprivileged_port_start".into(), "0".into()))
+    );
+}
+
+/// Steps count the daemon start plus each event; rendering clamps past the end.
+#[test]
+fn steps_follow_creation_order() {
+    let host = DockerHost::builder()
+        .container(ContainerSpec::new("ca").publish("8080:80"))
+        .network(NetworkSpec::new("br"))
+        .build()
+        .unwrap();
+    assert_eq!(host.steps(), 3);
+    assert_eq!(
+        host.events(),
+        [
+            Event::StartContainer("ca".into()),
+            Event::CreateNetwork("br".into())
+        ]
+    );
+    assert_eq!(host.timeline(0).len(), 1);
+    assert_eq!(host.iptables_at(99), host.iptables());
+    assert!(!host.iptables_at(0).iptables_restore().contains("DNAT"));
+    assert!(host.iptables_at(1).iptables_restore().contains("DNAT"));
+}
+
+/// The restore text declares every chain before its rules and commits each table.
+#[test]
+fn restore_text_is_well_formed() {
+    let host = DockerHost::builder()
+        .layout(Layout::V29)
+        .container(web().publish("127.0.0.1:8080:80"))
+        .build()
+        .unwrap();
+    let text = host.iptables().iptables_restore();
+    assert_eq!(text.matches("COMMIT").count(), 3);
+    assert!(text.starts_with("*raw\n:PREROUTING ACCEPT [0:0]\n"));
+    assert!(
+        text.contains("-A PREROUTING -d 127.0.0.1/32 ! -i lo -p tcp -m tcp --dport 8080 -j DROP\n")
+    );
+    assert!(
+        text.contains("-A DOCKER -d 127.0.0.1/32 ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT")
+    );
+    for line in text.lines().filter(|l| l.starts_with("-A ")) {
+        let chain = line.split_whitespace().nth(1).unwrap();
+        assert!(
+            text.contains(&format!(":{chain} ")),
+            "chain {chain} declared"
+        );
+    }
+    let p = host.proxies();
+    assert_eq!(p.len(), 1, "an addressed binding gets one proxy");
+    assert_eq!(
+        p[0].args().last().map(String::as_str),
+        Some("-use-listen-fd")
+    );
+}
+
+/// A network's host binding address applies to ports published without one.
+#[test]
+fn host_binding_applies_to_unaddressed_ports() {
+    let host = DockerHost::builder()
+        .network(NetworkSpec::new("lo-only").host_binding("127.0.0.1"))
+        .container(web().network("lo-only").publish("8080:80/udp"))
+        .build()
+        .unwrap();
+    let lines = host.iptables().save_lines().join("\n");
+    assert!(
+        lines.contains("-A DOCKER -d 127.0.0.1/32 ! -i br-"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("-p udp -m udp --dport 8080 -j DNAT"),
+        "{lines}"
+    );
+    assert_eq!(host.proxies()[0].host_ip.to_string(), "127.0.0.1");
+}

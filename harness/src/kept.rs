@@ -1,0 +1,195 @@
+//! Labs kept up for poking at (the CLI's `up`/`ls`/`down`): a state file per
+//! lab and a pin per node — the only state netrig ever leaves outside a
+//! process, and only when asked.
+//!
+//! - state: `$NETRIG_RUN_DIR/LAB.toml` (default `/run/netrig`): the owning
+//!   pid, the topology file, the firewall backend and each node's pin;
+//! - pins: `$NETRIG_NETNS_DIR/LAB-NODE` (default `/run/netns`, so that
+//!   `ip netns exec LAB-NODE …` works).
+//!
+//! [`KeptLab::remove`] unpins and deletes the state, also for a lab whose
+//! `up` process was SIGKILLed (its namespaces live on only through the pins,
+//! and die with them).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, Subject};
+use crate::netns::Pin;
+
+/// Where state files live.
+pub fn run_dir() -> PathBuf {
+    std::env::var_os("NETRIG_RUN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/netrig"))
+}
+
+/// Where pins live.
+pub fn netns_dir() -> PathBuf {
+    std::env::var_os("NETRIG_NETNS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/netns"))
+}
+
+/// The state of a kept lab, as written by `netrig up`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeptLab {
+    /// The lab's name.
+    pub lab: String,
+    /// The `netrig up` process.
+    pub pid: u32,
+    /// The topology file it was built from.
+    pub topology: String,
+    /// The firewall backend of the Docker host, if any.
+    pub backend: Option<String>,
+    /// Node name → pin path.
+    pub nodes: BTreeMap<String, PathBuf>,
+    /// Node aliases (Docker `host`/`container:` modes) → node they share.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+}
+
+impl KeptLab {
+    fn path_for(lab: &str) -> PathBuf {
+        run_dir().join(format!("{lab}.toml"))
+    }
+
+    /// Writes the state file.
+    pub fn save(&self) -> Result<()> {
+        let dir = run_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::io(
+                Subject::lab(&self.lab),
+                format!("create {}", dir.display()),
+                e,
+            )
+        })?;
+        let text = toml::to_string(self).map_err(|e| {
+            Error::io(
+                Subject::lab(&self.lab),
+                "serialise lab state",
+                std::io::Error::other(e),
+            )
+        })?;
+        let path = Self::path_for(&self.lab);
+        std::fs::write(&path, text).map_err(|e| {
+            Error::io(
+                Subject::lab(&self.lab),
+                format!("write {}", path.display()),
+                e,
+            )
+        })
+    }
+
+    /// Reads the state of lab `name`.
+    pub fn load(name: &str) -> Result<KeptLab> {
+        let path = Self::path_for(name);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                let known = KeptLab::list()
+                    .map(|l| l.into_iter().map(|k| k.lab).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                Error::invalid(
+                    Subject::lab(name),
+                    "lab",
+                    format!(
+                        "no kept lab named {name:?} (kept labs: {})",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known
+                        }
+                    ),
+                )
+            } else {
+                Error::io(Subject::lab(name), format!("read {}", path.display()), e)
+            }
+        })?;
+        toml::from_str(&text).map_err(|e| Error::Topology {
+            file: path,
+            message: format!("corrupt lab state: {e}"),
+        })
+    }
+
+    /// All kept labs, sorted by name.
+    pub fn list() -> Result<Vec<KeptLab>> {
+        let dir = run_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(lab) = name.strip_suffix(".toml") {
+                out.push(KeptLab::load(lab)?);
+            }
+        }
+        out.sort_by(|a, b| a.lab.cmp(&b.lab));
+        Ok(out)
+    }
+
+    /// Whether the `up` process is still alive.
+    pub fn owner_alive(&self) -> bool {
+        let proc_dir = PathBuf::from(format!("/proc/{}", self.pid));
+        // A recycled pid would not be running the netrig binary.
+        std::fs::read_link(proc_dir.join("exe"))
+            .map(|exe| {
+                exe.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("netrig"))
+            })
+            .unwrap_or(false)
+    }
+
+    /// The pin of `node` (aliases resolved).
+    pub fn pin_of(&self, node: &str) -> Result<&Path> {
+        let target = self.aliases.get(node).map(String::as_str).unwrap_or(node);
+        self.nodes.get(target).map(PathBuf::as_path).ok_or_else(|| {
+            let mut names: Vec<&str> = self.nodes.keys().map(String::as_str).collect();
+            names.extend(self.aliases.keys().map(String::as_str));
+            Error::invalid(
+                Subject::lab(&self.lab).node(node),
+                "node",
+                format!(
+                    "no node named {node:?} in lab {} (nodes: {})",
+                    self.lab,
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Unpins every node and deletes the state file, reporting every error.
+    pub fn remove(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        for (node, pin) in &self.nodes {
+            if let Err(e) = Pin::remove_path(pin) {
+                errors.push(Error::io(
+                    Subject::lab(&self.lab).node(node),
+                    format!("remove pin {}", pin.display()),
+                    e,
+                ));
+            }
+        }
+        let state = Self::path_for(&self.lab);
+        if let Err(e) = std::fs::remove_file(&state)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            errors.push(Error::io(
+                Subject::lab(&self.lab),
+                format!("remove {}", state.display()),
+                e,
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Teardown {
+                subject: Subject::lab(&self.lab),
+                errors,
+            })
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! A userland port forwarder running inside a node — netrig's stand-in for
+//! `docker-proxy`.
+//!
+//! It listens on `listen` inside the node and, for each TCP connection (or
+//! each UDP client), opens a new socket from the same node to `target` and
+//! copies bytes both ways. Because the outbound socket is the node's own,
+//! the target sees the node's address on the route to it as the source (for
+//! Docker: the bridge gateway, e.g. 172.17.0.1) — the proxy-vs-NAT difference
+//! Docker users meet (docker-rules §2.3, §2.6).
+//!
+//! Guarantees: the listening socket is bound before [`Proxy::start`] returns;
+//! all sockets are created on a thread inside the node; dropping the proxy
+//! stops it and closes every connection.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::error::{Error, Result};
+use crate::lab::Node;
+
+/// Transport protocol of a forwarded port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
+
+/// A running forwarder; stops on drop.
+#[derive(Debug)]
+pub struct Proxy {
+    proto: Proto,
+    listen: SocketAddr,
+    target: SocketAddr,
+    stop: OwnedFd,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall; the fd is owned below.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: eventfd returned a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl Proxy {
+    /// Starts forwarding `listen` (inside `node`) to `target`.
+    ///
+    /// ```no_run
+    /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
+    /// use netrig::proxy::{Proto, Proxy};
+    /// let host = lab.node("host")?;
+    /// let _p = Proxy::start(&host, Proto::Tcp, "0.0.0.0:8080".parse().unwrap(), "172.17.0.2:80".parse().unwrap())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start(
+        node: &Node<'_>,
+        proto: Proto,
+        listen: SocketAddr,
+        target: SocketAddr,
+    ) -> Result<Proxy> {
+        let subject = node.subject();
+        let stop = eventfd().map_err(|e| Error::io(subject.clone(), "create an eventfd", e))?;
+        let stop_in = stop
+            .try_clone()
+            .map_err(|e| Error::io(subject.clone(), "dup an eventfd", e))?;
+        let netns_fd = node.netns().try_clone_fd()?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
+        let thread = std::thread::Builder::new()
+            .name(format!("netrig-proxy-{listen}"))
+            .spawn(move || {
+                // This thread belongs to the proxy: it lives in the node for good.
+                if let Err(e) =
+                    nix::sched::setns(netns_fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                {
+                    let _ = ready_tx.send(Err(e.into()));
+                    return;
+                }
+                match proto {
+                    Proto::Tcp => match TcpListener::bind(listen) {
+                        Ok(l) => {
+                            let _ = ready_tx.send(Ok(()));
+                            serve_tcp(l, target, stop_in);
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    },
+                    Proto::Udp => match UdpSocket::bind(listen) {
+                        Ok(s) => {
+                            let _ = ready_tx.send(Ok(()));
+                            serve_udp(s, target, stop_in);
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    },
+                }
+            })
+            .map_err(|e| Error::io(subject.clone(), "start a proxy thread", e))?;
+        let ready = ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("proxy thread ended early")));
+        if let Err(e) = ready {
+            let _ = thread.join();
+            return Err(Error::io(
+                subject,
+                format!("proxy {proto} {listen} -> {target}: bind"),
+                e,
+            ));
+        }
+        tracing::debug!(node = %node.subject(), %proto, %listen, %target, "userland proxy listening");
+        Ok(Proxy {
+            proto,
+            listen,
+            target,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// What it forwards: (protocol, listen address, target).
+    pub fn mapping(&self) -> (Proto, SocketAddr, SocketAddr) {
+        (self.proto, self.listen, self.target)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes to our own eventfd.
+        unsafe { libc::write(self.stop.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits until `fd` or `stop` is readable; false when stopping.
+fn wait_readable(fd: &impl AsFd, stop: &OwnedFd) -> bool {
+    loop {
+        let mut fds = [
+            PollFd::new(fd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {
+                let stopped = fds[1].revents().is_some_and(|r| !r.is_empty());
+                return !stopped;
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: OwnedFd) {
+    let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+    let mut workers = Vec::new();
+    while wait_readable(&listener, &stop) {
+        let Ok((client, peer)) = listener.accept() else {
+            continue;
+        };
+        // Threads spawned here inherit the node's namespace: the outbound
+        // connection is made from the node.
+        let Ok(upstream) = TcpStream::connect_timeout(&target, Duration::from_secs(5)) else {
+            tracing::debug!(%peer, %target, "proxy: upstream connect failed");
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        };
+        tracing::debug!(%peer, %target, "proxy: connection");
+        for s in [&client, &upstream] {
+            if let Ok(c) = s.try_clone() {
+                open.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+            }
+        }
+        let (c2, u2) = match (client.try_clone(), upstream.try_clone()) {
+            (Ok(c), Ok(u)) => (c, u),
+            _ => continue,
+        };
+        workers.push(std::thread::spawn(move || pump(client, upstream)));
+        workers.push(std::thread::spawn(move || pump(u2, c2)));
+    }
+    for s in open.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+}
+
+/// Copies `from` to `to` until EOF, then half-closes `to`.
+fn pump(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+fn serve_udp(socket: UdpSocket, target: SocketAddr, stop: OwnedFd) {
+    let socket = Arc::new(socket);
+    let mut clients: HashMap<SocketAddr, UdpSocket> = HashMap::new();
+    let mut workers = Vec::new();
+    let stop = Arc::new(stop);
+    let mut buf = [0u8; 65535];
+    while wait_readable(&*socket, &stop) {
+        let Ok((n, client)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let upstream = match clients.get(&client) {
+            Some(u) => u,
+            None => {
+                let bind = if target.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
+                let Ok(u) = UdpSocket::bind(bind) else {
+                    continue;
+                };
+                if u.connect(target).is_err() {
+                    continue;
+                }
+                let (Ok(reader), listener, stop2) = (u.try_clone(), socket.clone(), stop.clone())
+                else {
+                    continue;
+                };
+                workers.push(std::thread::spawn(move || {
+                    let mut buf = [0u8; 65535];
+                    while wait_readable(&reader, &stop2) {
+                        if let Ok(n) = reader.recv(&mut buf) {
+                            let _ = listener.send_to(&buf[..n], client);
+                        }
+                    }
+                }));
+                clients.entry(client).or_insert(u)
+            }
+        };
+        let _ = upstream.send(&buf[..n]);
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+}

@@ -1,0 +1,174 @@
+//! Topology files: TOML describing a Docker host, parsed with serde into a
+//! validated [`DockerHost`].
+//!
+//! Unknown keys are refused, and every error names the file, the line and
+//! column, and the key. Networks are created in file order, then containers
+//! are started in file order, unless a top-level `order` lists every network
+//! and container name in creation order (the order decides where Docker
+//! inserts rules, and what [`DockerHost::iptables_at`] shows at each step).
+//!
+//! ```toml
+//! # A web server on the default bridge, published on port 8080.
+//! name = "docker-bridge"
+//! order = ["web", "backend", "db"]   # optional: creation order
+//!
+//! [daemon]
+//! layout = "classic"          # classic | v29
+//! backend = "iptables-nft"    # iptables-nft | iptables-legacy | nftables (v29 only)
+//! userland_proxy = true
+//!
+//! [[network]]
+//! name = "backend"
+//! subnet = "172.18.0.0/16"
+//!
+//! [[container]]
+//! name = "web"
+//! ports = ["8080:80"]
+//!
+//! [[container]]
+//! name = "db"
+//! network = "backend"         # a network name, or host | none | container:NAME
+//! ip = "172.18.0.10"
+//! ```
+//!
+//! ```
+//! let host = netrig::topology::parse("[[container]]\nname = \"web\"\nports = [\"8080:80\"]\n", "inline.toml")?;
+//! assert_eq!(host.containers()[0].name, "web");
+//! let err = netrig::topology::parse("[[container]]\nname = \"web\"\nport = [\"8080:80\"]\n", "bad.toml").unwrap_err();
+//! assert!(err.to_string().contains("bad.toml: line 3, column 1"));
+//! # Ok::<_, netrig::Error>(())
+//! ```
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use crate::docker::DockerHost;
+use crate::error::{Error, Result};
+
+/// Reads and parses a topology file.
+pub fn load(path: impl AsRef<Path>) -> Result<DockerHost> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Topology {
+        file: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses topology text; `path` is used in messages only.
+pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<DockerHost> {
+    let file: PathBuf = path.as_ref().to_path_buf();
+    let doc: schema::File = toml::from_str(text).map_err(|e| Error::Topology {
+        file: file.clone(),
+        message: describe(text, &e),
+    })?;
+    let default_name = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| crate::lab::check_name(s).is_ok())
+        .unwrap_or("docker")
+        .to_string();
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    doc.into_builder(default_name)
+        .and_then(|mut b| {
+            for r in &mut b.rule_files {
+                if r.is_relative() {
+                    *r = base.join(&*r);
+                }
+                if !r.is_file() {
+                    return Err(Error::invalid(
+                        crate::Subject::default(),
+                        "rules",
+                        format!("rule file {} does not exist (paths are relative to the topology file's folder)", r.display()),
+                    ));
+                }
+            }
+            b.build()
+        })
+        .map_err(|e| Error::Topology {
+            message: locate(text, &e),
+            file,
+        })
+}
+
+/// `line L, column C[, key `k`]: message` for a TOML error.
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            match key_at(text, span.start, span.end) {
+                Some(k) if !msg.contains(&format!("`{k}`")) => {
+                    format!("line {line}, column {col}, key `{k}`: {msg}")
+                }
+                _ => format!("line {line}, column {col}: {msg}"),
+            }
+        }
+        None => msg.to_string(),
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, before[start..].chars().count() + 1)
+}
+
+/// The key a span belongs to: the span itself when it is a bare key, else
+/// the key before the nearest `=` on the span's line.
+fn key_at(text: &str, start: usize, end: usize) -> Option<String> {
+    let start = start.min(text.len());
+    let end = end.clamp(start, text.len());
+    let spanned = text[start..end].trim();
+    let is_key = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if is_key(spanned) && text[end..].trim_start().starts_with('=') {
+        return Some(spanned.to_string());
+    }
+    let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let head = &text[line_start..start];
+    let eq = head.rfind('=')?;
+    let key = head[..eq]
+        .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace())
+        .find(|s| !s.is_empty())?
+        .trim_matches('"');
+    is_key(key).then(|| key.to_string())
+}
+
+/// Adds the line of the `name = "…"` entry a validation error is about.
+fn locate(text: &str, e: &Error) -> String {
+    let Error::Invalid {
+        subject,
+        field,
+        message,
+    } = e
+    else {
+        return e.to_string();
+    };
+    let name = field
+        .split('"')
+        .nth(1)
+        .map(str::to_string)
+        .or_else(|| subject.node.as_deref().map(str::to_string));
+    let line = name.and_then(|n| {
+        text.lines().position(|l| {
+            let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+            l.starts_with(&format!("name=\"{n}\""))
+        })
+    });
+    let where_ = match line {
+        Some(i) => format!("line {}: ", i + 1),
+        None => String::new(),
+    };
+    format!("{where_}{field}: {message}")
+}
+
+#[cfg(test)]
+mod tests;

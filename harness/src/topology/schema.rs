@@ -1,0 +1,305 @@
+//! The TOML schema of a topology file, with values checked while parsing so
+//! that a bad value is reported at its own line and column.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, Error as _};
+
+use crate::docker::{
+    Backend, ContainerSpec, DockerHost, DockerHostBuilder, Event, Layout, NetworkMode, NetworkSpec,
+    PortBinding,
+};
+use crate::error::{Error, Subject};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File {
+    name: Option<String>,
+    /// Creation order of networks and containers, by name (default: every
+    /// network in file order, then every container in file order).
+    order: Option<Vec<String>>,
+    #[serde(default)]
+    daemon: Daemon,
+    #[serde(default)]
+    network: Vec<Network>,
+    #[serde(default)]
+    container: Vec<Container>,
+    #[serde(default)]
+    internet: Option<Internet>,
+    #[serde(default)]
+    lan_peer: Vec<LanPeer>,
+    /// User rule files (iptables-save fragments, or `.nft` files) applied
+    /// after Docker's rules; relative to the topology file's folder.
+    #[serde(default)]
+    rules: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Daemon {
+    #[serde(default, deserialize_with = "layout")]
+    layout: Option<Layout>,
+    #[serde(default, deserialize_with = "backend")]
+    backend: Option<Backend>,
+    icc: Option<bool>,
+    ip_masq: Option<bool>,
+    userland_proxy: Option<bool>,
+    ip_forward: Option<bool>,
+    ip_forward_was_on: Option<bool>,
+    #[serde(default, deserialize_with = "subnet")]
+    default_subnet: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Network {
+    name: String,
+    bridge: Option<String>,
+    #[serde(default, deserialize_with = "subnet")]
+    subnet: Option<String>,
+    #[serde(default, deserialize_with = "ip")]
+    gateway: Option<String>,
+    icc: Option<bool>,
+    ip_masq: Option<bool>,
+    internal: Option<bool>,
+    #[serde(default, deserialize_with = "ip")]
+    host_binding: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Container {
+    name: String,
+    #[serde(default, deserialize_with = "mode")]
+    network: Option<NetworkMode>,
+    networks: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "ip")]
+    ip: Option<String>,
+    #[serde(default, deserialize_with = "ip_map")]
+    ips: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "ports")]
+    ports: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Internet {
+    #[serde(default, deserialize_with = "ip_list")]
+    servers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanPeer {
+    name: String,
+    #[serde(default, deserialize_with = "ip")]
+    ip: Option<String>,
+}
+
+fn layout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Layout>, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "classic" => Ok(Some(Layout::Classic)),
+        "v29" => Ok(Some(Layout::V29)),
+        _ => Err(D::Error::custom(format!(
+            "unknown layout {s:?} (use \"classic\" or \"v29\")"
+        ))),
+    }
+}
+
+fn backend<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Backend>, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "iptables-nft" => Ok(Some(Backend::IptablesNft)),
+        "iptables-legacy" => Ok(Some(Backend::IptablesLegacy)),
+        "nftables" => Ok(Some(Backend::Nftables)),
+        _ => Err(D::Error::custom(format!(
+            "unknown backend {s:?} (use \"iptables-nft\", \"iptables-legacy\" or \"nftables\")"
+        ))),
+    }
+}
+
+fn subnet<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::docker::parse_subnet_text(&s).map_err(D::Error::custom)?;
+    Ok(Some(s))
+}
+
+fn check_ip<E: serde::de::Error>(s: &str) -> Result<(), E> {
+    s.trim()
+        .parse::<std::net::Ipv4Addr>()
+        .map(|_| ())
+        .map_err(|_| E::custom(format!("{s:?} is not an IPv4 address")))
+}
+
+fn ip<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    check_ip::<D::Error>(&s)?;
+    Ok(Some(s))
+}
+
+fn ip_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    for s in &v {
+        check_ip::<D::Error>(s)?;
+    }
+    Ok(v)
+}
+
+fn ip_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let m = BTreeMap::<String, String>::deserialize(d)?;
+    for s in m.values() {
+        check_ip::<D::Error>(s)?;
+    }
+    Ok(m)
+}
+
+fn mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NetworkMode>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<NetworkMode>().map(Some).map_err(D::Error::custom)
+}
+
+fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    for p in &v {
+        PortBinding::parse(p).map_err(D::Error::custom)?;
+    }
+    Ok(v)
+}
+
+impl File {
+    pub(crate) fn into_builder(self, default_name: String) -> crate::Result<DockerHostBuilder> {
+        let lab = self.name.unwrap_or(default_name);
+        let mut b = DockerHost::builder().name(&lab);
+        for r in &self.rules {
+            b = b.rules_file(r);
+        }
+        let d = self.daemon;
+        if let Some(x) = d.layout {
+            b = b.layout(x);
+        }
+        if let Some(x) = d.backend {
+            b = b.backend(x);
+        }
+        if let Some(x) = d.icc {
+            b = b.icc(x);
+        }
+        if let Some(x) = d.ip_masq {
+            b = b.ip_masq(x);
+        }
+        if let Some(x) = d.userland_proxy {
+            b = b.userland_proxy(x);
+        }
+        if let Some(x) = d.ip_forward {
+            b = b.ip_forward(x);
+        }
+        if let Some(x) = d.ip_forward_was_on {
+            b = b.ip_forward_was_on(x);
+        }
+        if let Some(x) = d.default_subnet {
+            b = b.default_subnet(x);
+        }
+        for n in self.network {
+            let mut s = NetworkSpec::new(n.name);
+            s.bridge = n.bridge;
+            s.subnet = n.subnet;
+            s.gateway = n.gateway;
+            s.icc = n.icc.unwrap_or(true);
+            s.ip_masq = n.ip_masq.unwrap_or(true);
+            s.internal = n.internal.unwrap_or(false);
+            s.host_binding = n.host_binding;
+            b = b.network(s);
+        }
+        for c in self.container {
+            let mut s = ContainerSpec::new(&c.name);
+            match (c.network, c.networks) {
+                (Some(m), None) => s = s.mode(m),
+                (None, Some(list)) => s = s.mode(NetworkMode::Bridge(list)),
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        Subject::lab(&lab).node(&c.name),
+                        format!("container {:?} network", c.name),
+                        "give either `network` or `networks`, not both",
+                    ));
+                }
+                (None, None) => {}
+            }
+            if let Some(ip) = c.ip {
+                let first = match &s.mode {
+                    NetworkMode::Bridge(n) => n.first().cloned().unwrap_or_default(),
+                    _ => String::new(),
+                };
+                s = s.ip(first, ip);
+            }
+            for (n, ip) in c.ips {
+                s = s.ip(n, ip);
+            }
+            for p in c.ports {
+                s = s.publish(p);
+            }
+            b = b.container(s);
+        }
+        if let Some(i) = self.internet {
+            for s in i.servers {
+                b = b.server(s);
+            }
+        }
+        for p in self.lan_peer {
+            b = match p.ip {
+                Some(ip) => b.lan_peer_at(p.name, ip),
+                None => b.lan_peer(p.name),
+            };
+        }
+        if let Some(order) = self.order {
+            b.order = ordered(&lab, &b.order, order)?;
+        }
+        Ok(b)
+    }
+}
+
+/// The events in the order the file's `order` key gives: each network and
+/// container exactly once, `network:NAME`/`container:NAME` where a name is both.
+fn ordered(lab: &str, events: &[Event], order: Vec<String>) -> crate::Result<Vec<Event>> {
+    let bad = |m: String| Error::invalid(Subject::lab(lab), "order", m);
+    let mut out = Vec::new();
+    for entry in order {
+        let (kind, name) = match entry.split_once(':') {
+            Some((k @ ("network" | "container"), n)) => (Some(k), n),
+            _ => (None, entry.as_str()),
+        };
+        let matches: Vec<&Event> = events
+            .iter()
+            .filter(|e| match e {
+                Event::CreateNetwork(n) => n == name && kind != Some("container"),
+                Event::StartContainer(c) => c == name && kind != Some("network"),
+            })
+            .collect();
+        let e = match matches.as_slice() {
+            [] => {
+                return Err(bad(format!(
+                    "{entry:?} is neither a network nor a container of this file"
+                )));
+            }
+            [e] => (*e).clone(),
+            _ => {
+                return Err(bad(format!(
+                    "{entry:?} names both a network and a container; write network:{name} or container:{name}"
+                )));
+            }
+        };
+        if out.contains(&e) {
+            return Err(bad(format!("{entry:?} is listed twice")));
+        }
+        out.push(e);
+    }
+    if let Some(missing) = events.iter().find(|e| !out.contains(e)) {
+        let name = match missing {
+            Event::CreateNetwork(n) => format!("network {n}"),
+            Event::StartContainer(c) => format!("container {c}"),
+        };
+        return Err(bad(format!("{name} is missing from the order")));
+    }
+    Ok(out)
+}

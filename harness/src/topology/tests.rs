@@ -1,0 +1,216 @@
+//! Topology parsing: every file in `topologies/` loads, and each kind of
+//! mistake is reported with file, line, column and key.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::docker::{Layout, Networking};
+
+fn message(text: &str) -> String {
+    match parse(text, "t.toml") {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(Error::Topology { file, message }) => {
+            assert_eq!(file, PathBuf::from("t.toml"));
+            message
+        }
+        Err(e) => panic!("expected a Topology error, got {e}"),
+    }
+}
+
+/// Every file in `topologies/` parses and validates, and has a comment header.
+#[test]
+fn every_topology_file_loads() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("topologies/ exists") {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let host = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# "),
+            "{} starts with a comment header",
+            path.display()
+        );
+        assert_eq!(Some(host.name()), path.file_stem().and_then(|s| s.to_str()));
+        assert!(!host.iptables().save_lines().is_empty());
+        n += 1;
+    }
+    assert!(n >= 5, "found only {n} topology files");
+}
+
+/// The files model what their headers say.
+#[test]
+fn topology_files_model_their_headers() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies");
+    let modes = load(dir.join("docker-modes.toml")).unwrap();
+    let kinds: Vec<&str> = modes
+        .containers()
+        .iter()
+        .map(|c| match c.networking {
+            Networking::Bridge(_) => "bridge",
+            Networking::Host => "host",
+            Networking::Container(_) => "container",
+            Networking::None => "none",
+        })
+        .collect();
+    assert_eq!(kinds, ["bridge", "host", "container", "none"]);
+    let two = load(dir.join("docker-two-networks.toml")).unwrap();
+    assert_eq!(two.container("api").unwrap().attachments().len(), 2);
+    assert_eq!(
+        two.container("db").unwrap().attachments()[0].ip.to_string(),
+        "172.19.0.10"
+    );
+    assert_eq!(two.lan_peers().len(), 1);
+    let internal = load(dir.join("docker-internal.toml")).unwrap();
+    assert!(internal.network("secure").unwrap().internal);
+    let no_proxy = load(dir.join("docker-no-proxy.toml")).unwrap();
+    assert!(!no_proxy.daemon().userland_proxy && no_proxy.proxies().is_empty());
+    assert_eq!(no_proxy.hairpin_ports().len(), 2);
+    let bridge = load(dir.join("docker-bridge.toml")).unwrap();
+    assert_eq!(bridge.layout(), Layout::Classic);
+    assert_eq!(bridge.proxies().len(), 2);
+}
+
+/// An unknown key is reported at its line and column, by name.
+#[test]
+fn unknown_keys_have_line_column_and_name() {
+    let m = message("name = \"x\"\n\n[[container]]\nname = \"web\"\nport = [\"8080:80\"]\n");
+    assert!(m.starts_with("line 5, column 1"), "{m}");
+    assert!(m.contains("unknown field `port`"), "{m}");
+    let m = message("[daemon]\n  userland-proxy = false\n");
+    assert!(
+        m.starts_with("line 2, column 3") && m.contains("`userland-proxy`"),
+        "{m}"
+    );
+    let m = message("colour = 1\n");
+    assert!(
+        m.starts_with("line 1, column 1") && m.contains("`colour`"),
+        "{m}"
+    );
+}
+
+/// A bad value is reported at the value, naming its key and the problem.
+#[test]
+fn bad_values_have_line_column_and_key() {
+    let cases = [
+        (
+            "[[network]]\nname = \"a\"\nsubnet = \"172.18.0.1/16\"\n",
+            "line 3, column 10, key `subnet`",
+            "not a network address",
+        ),
+        (
+            "[[container]]\nname = \"w\"\nports = [\"80\"]\n",
+            "line 3, column 9, key `ports`",
+            "a host port is required",
+        ),
+        (
+            "[daemon]\nlayout = \"v28\"\n",
+            "line 2, column 10, key `layout`",
+            "unknown layout \"v28\"",
+        ),
+        (
+            "[daemon]\nbackend = \"ipfw\"\n",
+            "line 2, column 11, key `backend`",
+            "unknown backend",
+        ),
+        (
+            "[daemon]\nicc = \"no\"\n",
+            "line 2, column 7, key `icc`",
+            "expected a boolean",
+        ),
+        (
+            "[[container]]\nname = \"w\"\nnetwork = \"container:\"\n",
+            "line 3, column 11, key `network`",
+            "needs a container name",
+        ),
+        (
+            "[[container]]\nname = \"w\"\nips = { br = \"x\" }\n",
+            "line 3",
+            "not an IPv4 address",
+        ),
+        (
+            "[internet]\nservers = [\"198.51.100.300\"]\n",
+            "line 2, column 11, key `servers`",
+            "not an IPv4 address",
+        ),
+    ];
+    for (text, at, what) in cases {
+        let m = message(text);
+        assert!(m.starts_with(at), "want {at:?}, got {m:?}");
+        assert!(m.contains(what), "want {what:?} in {m:?}");
+    }
+}
+
+/// Broken TOML syntax is reported with its position.
+#[test]
+fn syntax_errors_have_line_column() {
+    let m = message("[daemon]\nicc = \n");
+    assert!(m.starts_with("line 2, column "), "{m}");
+}
+
+/// Model errors found after parsing point at the entry they concern.
+#[test]
+fn validation_errors_point_at_the_entry() {
+    let text = "[[container]]\nname = \"a\"\n\n[[container]]\nname = \"web\"\nnetwork = \"host\"\nports = [\"8080:80\"]\n";
+    let m = message(text);
+    assert!(
+        m.starts_with("line 5: container \"web\" ports: Published ports are discarded"),
+        "{m}"
+    );
+    let m = message("[[container]]\nname = \"w\"\nnetwork = \"x\"\nnetworks = [\"y\"]\n");
+    assert!(m.contains("give either `network` or `networks`"), "{m}");
+    let m = message("[[container]]\nname = \"w\"\nnetwork = \"nope\"\n");
+    assert!(
+        m.contains("line 2: container \"w\" network: network nope not found"),
+        "{m}"
+    );
+}
+
+/// `load` reports a missing file by path.
+#[test]
+fn missing_file_is_reported() {
+    let e = load("/nonexistent/x.toml").unwrap_err().to_string();
+    assert!(e.starts_with("/nonexistent/x.toml: cannot read"), "{e}");
+}
+
+/// `order` interleaves network creation and container starts, and is checked.
+#[test]
+fn order_key_sets_creation_order() {
+    use crate::docker::Event;
+    let base = "[[network]]\nname = \"br\"\n\n[[container]]\nname = \"ca\"\n\n[[container]]\nname = \"cb\"\nnetwork = \"br\"\n";
+    let host = parse(
+        &format!("order = [\"ca\", \"br\", \"cb\"]\n{base}"),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        host.events(),
+        [
+            Event::StartContainer("ca".into()),
+            Event::CreateNetwork("br".into()),
+            Event::StartContainer("cb".into())
+        ]
+    );
+    let m = message(&format!("order = [\"ca\", \"br\"]\n{base}"));
+    assert!(
+        m.contains("order: container cb is missing from the order"),
+        "{m}"
+    );
+    let m = message(&format!("order = [\"ca\", \"ca\", \"br\", \"cb\"]\n{base}"));
+    assert!(m.contains("\"ca\" is listed twice"), "{m}");
+    let m = message(&format!("order = [\"cb\", \"br\", \"ca\"]\n{base}"));
+    assert!(
+        m.contains("network br not found (it is created after cb starts)"),
+        "{m}"
+    );
+    let both = "order = [\"x\"]\n[[network]]\nname = \"x\"\n[[container]]\nname = \"x\"\nnetwork = \"x\"\n";
+    assert!(message(both).contains("write network:x or container:x"));
+    let fixed = both.replace(
+        "order = [\"x\"]",
+        "order = [\"network:x\", \"container:x\"]",
+    );
+    assert!(parse(&fixed, "t.toml").is_ok());
+}

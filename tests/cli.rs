@@ -1,0 +1,235 @@
+//! The `netrig` CLI end to end: `up` pins a topology and describes it,
+//! `ls`/`exec`/`rules` work against it, `down` takes it down — also after
+//! the `up` process was SIGKILLed. State and pins go to temporary folders
+//! (`NETRIG_RUN_DIR`, `NETRIG_NETNS_DIR`), never to the host's /run.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{Witness, wait_pid_gone};
+
+struct Dirs {
+    run: tempfile::TempDir,
+    netns: tempfile::TempDir,
+}
+
+impl Dirs {
+    fn new() -> Dirs {
+        Dirs {
+            run: tempfile::tempdir().unwrap(),
+            netns: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn netrig(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_netrig"));
+        c.env("NETRIG_RUN_DIR", self.run.path())
+            .env("NETRIG_NETNS_DIR", self.netns.path())
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.netrig().args(args).output().unwrap()
+    }
+    fn pins(&self) -> Vec<PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(self.netns.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Starts `netrig up` and returns once it printed that it is up, with everything it printed.
+fn up(dirs: &Dirs, topology: &str, name: &str) -> (Child, String) {
+    let mut child = dirs
+        .netrig()
+        .args(["up", topology, "--name", name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.starts_with("up;") {
+                let _ = tx.send(seen.clone());
+            }
+        }
+        let _ = tx.send(format!("EXITED\n{seen}"));
+    });
+    let printed = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("netrig up never said it was up");
+    assert!(
+        !printed.starts_with("EXITED"),
+        "netrig up exited early:\n{printed}"
+    );
+    (child, printed)
+}
+
+/// up → ls → exec → rules → down, and everything is gone afterwards.
+#[test]
+fn up_exec_rules_down() {
+    require_privileges!("up_exec_rules_down");
+    let dirs = Dirs::new();
+    let name = format!("cli{}", std::process::id());
+    let (mut child, printed) = up(&dirs, "topologies/docker-bridge.toml", &name);
+    for needle in [
+        "node host",
+        "node web",
+        "172.17.0.2/16",
+        "203.0.113.2/24",
+        "published 8080:80/tcp",
+        "netrig exec",
+    ] {
+        assert!(
+            printed.contains(needle),
+            "summary lacks {needle:?}:\n{printed}"
+        );
+    }
+    assert_eq!(
+        dirs.pins().len(),
+        3,
+        "one pin per namespace (host, internet, web)"
+    );
+
+    let ls = dirs.run(&["ls"]);
+    assert!(
+        text(&ls).contains(&name) && text(&ls).contains("up (pid"),
+        "{}",
+        text(&ls)
+    );
+
+    let exec = dirs.run(&[
+        "exec", &name, "web", "--", "ip", "-o", "-4", "addr", "show", "eth0",
+    ]);
+    assert!(exec.status.success(), "{}", text(&exec));
+    assert!(text(&exec).contains("172.17.0.2/16"), "{}", text(&exec));
+    let status = dirs
+        .run(&["exec", &name, "web", "--", "sh", "-c", "exit 7"])
+        .status;
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "exec passes the exit status through"
+    );
+
+    let rules = dirs.run(&["rules", &name]);
+    assert!(
+        text(&rules).contains("-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"),
+        "{}",
+        text(&rules)
+    );
+
+    let bad = dirs.run(&["exec", &name, "nosuchnode", "--", "true"]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("no node named \"nosuchnode\""),
+        "{}",
+        text(&bad)
+    );
+
+    let down = dirs.run(&["down", &name]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(wait_pid_gone(child.id() as i32, Duration::from_secs(10)));
+    child.wait().unwrap();
+    assert!(dirs.pins().is_empty(), "pins left: {:?}", dirs.pins());
+    assert!(text(&dirs.run(&["ls"])).contains("no kept labs"));
+}
+
+/// `down` after a SIGKILLed `up` removes the pins, and with them the namespaces.
+#[test]
+fn down_after_sigkilled_up() {
+    require_privileges!("down_after_sigkilled_up");
+    let dirs = Dirs::new();
+    let name = format!("kill{}", std::process::id());
+    let mut witness = Witness::new();
+    let (mut child, _) = up(&dirs, "topologies/docker-modes.toml", &name);
+    let witness_path = format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        witness.netns.as_fd().as_raw_fd()
+    );
+    let link = dirs.run(&[
+        "exec",
+        &name,
+        "host",
+        "--",
+        "ip",
+        "link",
+        "add",
+        "tow",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "cliw0",
+        "netns",
+        &witness_path,
+    ]);
+    assert!(link.status.success(), "{}", text(&link));
+    child.kill().unwrap(); // SIGKILL: no teardown ran
+    child.wait().unwrap();
+    assert!(
+        !dirs.pins().is_empty(),
+        "pins must outlive a killed up (that is what down is for)"
+    );
+    let ls = dirs.run(&["ls"]);
+    assert!(text(&ls).contains("orphaned"), "{}", text(&ls));
+    let down = dirs.run(&["down", &name]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(dirs.pins().is_empty(), "pins left: {:?}", dirs.pins());
+    assert!(
+        witness.wait_link_removed("cliw0", Duration::from_secs(10)),
+        "the lab's namespaces survived `down`"
+    );
+}
+
+/// A bad topology file gives an error naming the file, line and key, and leaves nothing.
+#[test]
+fn up_with_a_bad_file_names_the_line() {
+    require_privileges!("up_with_a_bad_file_names_the_line");
+    let dirs = Dirs::new();
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        f.path(),
+        "[daemon]\nlayout = \"classic\"\n\n[[container]]\nname = \"web\"\nprots = [\"80:80\"]\n",
+    )
+    .unwrap();
+    let out = dirs.run(&["up", f.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let msg = text(&out);
+    assert!(
+        msg.contains(&f.path().display().to_string())
+            && msg.contains("line 6")
+            && msg.contains("prots"),
+        "{msg}"
+    );
+    assert!(dirs.pins().is_empty());
+    assert!(
+        Path::new(dirs.run.path())
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none(),
+        "state left behind"
+    );
+}

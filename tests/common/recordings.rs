@@ -1,0 +1,147 @@
+//! The real Docker 20.10 recordings (`tests/data/real-docker`) and the
+//! scenario they were made with, shared by the rule and behaviour tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use netrig::docker::{
+    Backend, ContainerSpec, DockerHost, DockerHostBuilder, NetworkMode, NetworkSpec,
+};
+
+pub fn data(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+/// The recorded scenario: `ca` with `-p 8080:80`, network `br`, `cb` on it,
+/// `ca2`, `cn` (none), `ch` (host), `cc` (container:ca); optionally an
+/// internal network `brint` with `ci`.
+pub fn standard(b: DockerHostBuilder, internal: bool) -> DockerHost {
+    let mut b = b
+        .container(ContainerSpec::new("ca").publish("8080:80"))
+        .network(NetworkSpec::new("br"))
+        .container(ContainerSpec::new("cb").network("br"))
+        .container(ContainerSpec::new("ca2"))
+        .container(ContainerSpec::new("cn").mode(NetworkMode::None))
+        .container(ContainerSpec::new("ch").mode(NetworkMode::Host))
+        .container(ContainerSpec::new("cc").mode(NetworkMode::Container("ca".into())));
+    if internal {
+        b = b
+            .network(NetworkSpec::new("brint").internal(true))
+            .container(ContainerSpec::new("ci").network("brint"));
+    }
+    b.build().expect("the standard scenario is valid")
+}
+
+/// The daemon variants that were recorded, with their builders.
+pub fn variant(name: &str) -> DockerHost {
+    variant_with(name, |b| b)
+}
+
+/// A recorded variant with extra builder settings (e.g. another layout).
+pub fn variant_with(
+    name: &str,
+    extra: impl FnOnce(DockerHostBuilder) -> DockerHostBuilder,
+) -> DockerHost {
+    let b = DockerHost::builder();
+    let b = match name {
+        "default" | "default-plus-internal" => b,
+        "legacy-backend" => b.backend(Backend::IptablesLegacy),
+        "userland-proxy-false" => b.userland_proxy(false),
+        "icc-false" => b.icc(false),
+        "ip-masq-false" => b.ip_masq(false),
+        _ => panic!("unknown variant {name}"),
+    };
+    standard(extra(b), name == "default-plus-internal")
+}
+
+/// Replaces our deterministic bridge names by `br-<network name>`, as the
+/// recordings' canon files do.
+pub fn normalise(host: &DockerHost, text: &str) -> String {
+    let mut t = text.to_string();
+    for n in host.networks().iter().filter(|n| !n.is_default) {
+        t = t.replace(&n.bridge, &format!("br-{}", n.name));
+    }
+    t
+}
+
+/// Panics with a line-by-line comparison unless the texts are equal.
+pub fn assert_same_lines(what: &str, expected: &str, actual: &str) {
+    if expected.trim_end() == actual.trim_end() {
+        return;
+    }
+    let e: Vec<&str> = expected.trim_end().lines().collect();
+    let a: Vec<&str> = actual.trim_end().lines().collect();
+    let mut report = String::new();
+    for i in 0..e.len().max(a.len()) {
+        let (x, y) = (
+            e.get(i).copied().unwrap_or("<none>"),
+            a.get(i).copied().unwrap_or("<none>"),
+        );
+        let mark = if x == y { "   " } else { "!!!" };
+        report.push_str(&format!(
+            "{mark} {i:3} expected: {x}\n{mark}     rendered: {y}\n"
+        ));
+    }
+    panic!("{what}: rendered rules differ from the reference\n{report}");
+}
+
+pub const STEPS: [&str; 4] = [
+    "-0-daemon-start",
+    "-1-after-ca",
+    "-2-after-network-create-br",
+    "-3-after-cb",
+];
+
+/// One save section (`iptables-nft-save` / `iptables-legacy-save`) of a dump,
+/// per table: chain declarations and rules, bridge ids normalised through
+/// the subnets they masquerade or isolate (172.18 → br-br, 172.19 → br-brint).
+pub fn recorded_tables(dump: &str, section: &str) -> BTreeMap<String, Vec<String>> {
+    let mut text = String::new();
+    let mut on = false;
+    for l in dump.lines() {
+        if l.starts_with("### ") {
+            on = l.starts_with(&format!("### {section} "));
+            continue;
+        }
+        if on {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    let names = [("172.18.0.0/16", "br-br"), ("172.19.0.0/16", "br-brint")];
+    for (subnet, name) in names {
+        for l in text.clone().lines() {
+            for pat in [format!("-s {subnet} ! -o "), format!("! -s {subnet} -o ")] {
+                if let Some(rest) = l.split(&pat).nth(1) {
+                    let id = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    if id.starts_with("br-") && id.len() == 15 {
+                        text = text.replace(&id, name);
+                    }
+                }
+            }
+        }
+    }
+    tables(&text)
+}
+
+pub fn tables(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut cur = String::new();
+    for l in text.lines() {
+        if let Some(t) = l.strip_prefix('*') {
+            cur = t.to_string();
+            out.entry(cur.clone()).or_default();
+        } else if l.starts_with(':') || l.starts_with("-A ") {
+            out.entry(cur.clone()).or_default().push(l.to_string());
+        }
+    }
+    out
+}

@@ -1,0 +1,407 @@
+//! Docker's firewall rules as netrig renders them, compared rule for rule
+//! with what a real Docker 20.10.24 left behind (`tests/data/real-docker`,
+//! classic layout) and with docker-rules §1.2/§1.3 (`tests/data/docker-rules`,
+//! V29), at every recorded step.
+
+mod common;
+
+use common::recordings::*;
+use netrig::docker::{
+    Backend, ContainerSpec, DockerHost, DockerHostBuilder, Firewall, Layout, NetworkSpec, Ruleset,
+    Table,
+};
+use std::path::PathBuf;
+
+fn check_canon(name: &str) {
+    let host = variant(name);
+    assert_same_lines(
+        &format!("{name} (final)"),
+        &data(&format!("real-docker/canon/{name}.canon")),
+        &normalise(&host, &host.iptables().canon()),
+    );
+}
+
+fn check_canon_steps(name: &str) {
+    let host = variant(name);
+    for (step, suffix) in STEPS.iter().enumerate() {
+        assert_same_lines(
+            &format!("{name}{suffix} (step {step})"),
+            &data(&format!("real-docker/canon/{name}{suffix}.canon")),
+            &normalise(&host, &host.iptables_at(step).canon()),
+        );
+    }
+}
+
+fn check_dump(name: &str, step: Option<usize>, suffix: &str) {
+    let host = variant(name);
+    let rules = match step {
+        Some(s) => host.iptables_at(s),
+        None => host.iptables(),
+    };
+    let section = match host.backend() {
+        Backend::IptablesLegacy => "iptables-legacy-save",
+        _ => "iptables-nft-save",
+    };
+    let want = recorded_tables(
+        &data(&format!("real-docker/dumps/{name}{suffix}.rules")),
+        section,
+    );
+    let got = tables(&normalise(&host, &rules.iptables_restore()));
+    assert!(
+        want.get("filter").is_some_and(|l| l.len() > 5),
+        "{name}{suffix}: the recording has no filter table in {section}"
+    );
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>(),
+        "{name}{suffix}: tables"
+    );
+    for (t, lines) in &want {
+        assert_same_lines(
+            &format!("{name}{suffix} table {t}"),
+            &lines.join("\n"),
+            &got[t].join("\n"),
+        );
+    }
+}
+
+fn check_dumps_all_steps(name: &str) {
+    check_dump(name, None, "");
+    for (step, suffix) in STEPS.iter().enumerate() {
+        check_dump(name, Some(step), suffix);
+    }
+}
+
+/// Default daemon: the final rules equal the recording, rule for rule.
+#[test]
+fn classic_default_matches_recording() {
+    check_canon("default");
+    check_canon_steps("default");
+    check_dumps_all_steps("default");
+}
+
+/// The legacy backend programs the same rules, into iptables-legacy only.
+#[test]
+fn classic_legacy_backend_matches_recording() {
+    check_canon("legacy-backend");
+    check_canon_steps("legacy-backend");
+    check_dumps_all_steps("legacy-backend");
+    let host = variant("legacy-backend");
+    assert_eq!(host.firewall().program(), "iptables-legacy-restore");
+    let nft_side = recorded_tables(
+        &data("real-docker/dumps/legacy-backend.rules"),
+        "iptables-nft-save",
+    );
+    assert!(
+        nft_side.is_empty(),
+        "the recording has nothing in iptables-nft: {nft_side:?}"
+    );
+}
+
+/// `--userland-proxy=false`: hairpin NAT rules, no RETURN, DNAT without `! -i`.
+#[test]
+fn classic_userland_proxy_false_matches_recording() {
+    check_canon("userland-proxy-false");
+    check_canon_steps("userland-proxy-false");
+    check_dumps_all_steps("userland-proxy-false");
+}
+
+/// `--icc=false`: docker0's intra-bridge ACCEPT becomes a DROP, at every step.
+#[test]
+fn classic_icc_false_matches_recording() {
+    check_canon("icc-false");
+    check_canon_steps("icc-false");
+    check_dumps_all_steps("icc-false");
+}
+
+/// `--ip-masq=false`: docker0 loses its MASQUERADE and RETURN, br keeps its own.
+#[test]
+fn classic_ip_masq_false_matches_recording() {
+    check_canon("ip-masq-false");
+    check_canon_steps("ip-masq-false");
+    check_dumps_all_steps("ip-masq-false");
+}
+
+/// An `--internal` network adds a FORWARD ACCEPT and two STAGE-1 DROPs, newest on top.
+#[test]
+fn classic_internal_network_matches_recording() {
+    check_canon("default-plus-internal");
+    check_dump("default-plus-internal", None, "");
+}
+
+/// The filter FORWARD policy is DROP only when Docker itself turned forwarding on.
+#[test]
+fn forward_policy_follows_ip_forward() {
+    for layout in [Layout::Classic, Layout::V29] {
+        let dropped = standard(DockerHost::builder().layout(layout), false);
+        assert_eq!(
+            dropped.iptables().policy(Table::Filter, "FORWARD"),
+            Some("DROP"),
+            "{layout}"
+        );
+        let was_on = standard(
+            DockerHost::builder().layout(layout).ip_forward_was_on(true),
+            false,
+        );
+        assert_eq!(
+            was_on.iptables().policy(Table::Filter, "FORWARD"),
+            Some("ACCEPT"),
+            "{layout}"
+        );
+        let off = standard(
+            DockerHost::builder().layout(layout).ip_forward(false),
+            false,
+        );
+        assert_eq!(
+            off.iptables().policy(Table::Filter, "FORWARD"),
+            Some("ACCEPT"),
+            "{layout}"
+        );
+    }
+}
+
+fn v29(b: DockerHostBuilder) -> DockerHost {
+    b.layout(Layout::V29)
+        .container(ContainerSpec::new("ca").publish("8080:80"))
+        .network(NetworkSpec::new("br"))
+        .container(ContainerSpec::new("cb").network("br"))
+        .build()
+        .expect("valid")
+}
+
+fn rules_of(host: &DockerHost, rules: &Ruleset, t: Table) -> Vec<String> {
+    normalise(host, &rules.rules(t).join("\n"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// V29 iptables backend: equal, table by table, to docker-rules §1.2.
+#[test]
+fn v29_matches_docker_rules_1_2() {
+    let host = v29(DockerHost::builder());
+    let want = tables(&data("docker-rules/v29-standard.rules"));
+    let got = tables(&normalise(&host, &host.iptables().iptables_restore()));
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>()
+    );
+    for (t, lines) in &want {
+        assert_same_lines(
+            &format!("v29 table {t}"),
+            &lines.join("\n"),
+            &got[t].join("\n"),
+        );
+    }
+}
+
+/// V29 with the proxy off: §1.5's nat table (LOCAL masquerade per bridge, no `! -i` on DNAT, hairpin MASQUERADE).
+#[test]
+fn v29_userland_proxy_false_matches_docker_rules_1_5() {
+    let host = v29(DockerHost::builder().userland_proxy(false));
+    let want = [
+        "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+        "-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER",
+        "-A POSTROUTING -o br-br -m addrtype --src-type LOCAL -j MASQUERADE",
+        "-A POSTROUTING -s 172.18.0.0/16 ! -o br-br -j MASQUERADE",
+        "-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE",
+        "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
+        "-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE",
+        "-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80",
+    ];
+    assert_eq!(rules_of(&host, &host.iptables(), Table::Nat), want);
+    assert!(host.proxies().is_empty());
+}
+
+/// V29 with icc=false: DOCKER-FORWARD drops within docker0, then accepts outgoing (§1.5).
+#[test]
+fn v29_icc_false_matches_docker_rules_1_5() {
+    let host = v29(DockerHost::builder().icc(false));
+    let fwd: Vec<String> = rules_of(&host, &host.iptables(), Table::Filter)
+        .into_iter()
+        .filter(|l| l.starts_with("-A DOCKER-FORWARD -i docker0"))
+        .collect();
+    assert_eq!(
+        fwd,
+        [
+            "-A DOCKER-FORWARD -i docker0 -o docker0 -j DROP",
+            "-A DOCKER-FORWARD -i docker0 ! -o docker0 -j ACCEPT"
+        ]
+    );
+}
+
+/// V29 with ip-masq=false: only docker0's MASQUERADE goes (§1.5).
+#[test]
+fn v29_ip_masq_false_matches_docker_rules_1_5() {
+    let full = v29(DockerHost::builder());
+    let host = v29(DockerHost::builder().ip_masq(false));
+    let mut expected = rules_of(&full, &full.iptables(), Table::Nat);
+    expected.retain(|l| l != "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
+    assert_eq!(rules_of(&host, &host.iptables(), Table::Nat), expected);
+    assert_eq!(
+        rules_of(&host, &host.iptables(), Table::Filter),
+        rules_of(&full, &full.iptables(), Table::Filter)
+    );
+}
+
+/// V29 internal network: DOCKER-FORWARD accept within, two DOCKER-INTERNAL drops, nothing else (§1.5).
+#[test]
+fn v29_internal_network_matches_docker_rules_1_5() {
+    let host = DockerHost::builder()
+        .layout(Layout::V29)
+        .network(
+            NetworkSpec::new("brint")
+                .subnet("172.19.0.0/16")
+                .internal(true),
+        )
+        .container(ContainerSpec::new("ci").network("brint"))
+        .build()
+        .unwrap();
+    let rules = host.iptables();
+    let all = normalise(&host, &rules.save_lines().join("\n"));
+    let brint: Vec<&str> = all.lines().filter(|l| l.contains("br-brint")).collect();
+    assert_eq!(
+        brint,
+        [
+            "-A DOCKER-FORWARD -i br-brint -o br-brint -j ACCEPT",
+            "-A DOCKER-INTERNAL ! -s 172.19.0.0/16 -o br-brint -j DROP",
+            "-A DOCKER-INTERNAL ! -d 172.19.0.0/16 -i br-brint -j DROP",
+        ]
+    );
+    assert!(
+        !all.contains("172.19.0.2"),
+        "no raw rule for internal endpoints:\n{all}"
+    );
+    assert!(
+        host.lab_spec().routes.iter().all(|r| r.node != "ci"),
+        "no default route on an internal network"
+    );
+}
+
+/// V29 nftables backend: the table of docker-rules §1.3, line for line, and loaded with `nft -f -`.
+#[test]
+fn v29_nftables_matches_docker_rules_1_3() {
+    let host = v29(DockerHost::builder()
+        .backend(Backend::Nftables)
+        .ip_forward_was_on(true));
+    assert_same_lines(
+        "v29 nftables",
+        &data("docker-rules/v29-standard.nft"),
+        &normalise(&host, &host.nftables().render()),
+    );
+    let fw = host.firewall();
+    assert!(matches!(fw, Firewall::Nftables(_)));
+    assert_eq!((fw.program(), fw.args()), ("nft", &["-f", "-"][..]));
+    assert!(
+        fw.input()
+            .starts_with("table ip docker-bridges\ndelete table ip docker-bridges\n")
+    );
+}
+
+/// docker-proxy: one per binding (0.0.0.0 and ::) with the proxy on, as in the recording's process list.
+#[test]
+fn proxies_match_recording() {
+    let host = variant("default");
+    let args: Vec<String> = host.proxies().iter().map(|p| p.args().join(" ")).collect();
+    assert_eq!(
+        args,
+        [
+            "-proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip 172.17.0.2 -container-port 80",
+            "-proto tcp -host-ip :: -host-port 8080 -container-ip 172.17.0.2 -container-port 80",
+        ]
+    );
+    assert!(variant("userland-proxy-false").proxies().is_empty());
+    assert!(host.proxies_at(0).is_empty(), "no proxy before ca starts");
+}
+
+/// Kernel settings with the proxy off: route_localnet on every bridge and hairpin on every host veth, as recorded.
+#[test]
+fn kernel_settings_match_recording() {
+    use netrig::docker::KernelSetting;
+    let host = variant("userland-proxy-false");
+    let ks = host.kernel_settings();
+    for n in host.networks() {
+        let want = KernelSetting::Sysctl {
+            node: "host".into(),
+            key: format!("net.ipv4.conf.{}.route_localnet", n.bridge),
+            value: "1".into(),
+        };
+        assert!(ks.contains(&want), "missing {want}");
+    }
+    let veths: Vec<String> = host
+        .containers()
+        .iter()
+        .flat_map(|c| c.attachments().iter().map(|a| a.host_veth.clone()))
+        .collect();
+    assert_eq!(
+        veths.len(),
+        3,
+        "ca, cb, ca2 have veths, as in the recording"
+    );
+    assert_eq!(host.hairpin_ports(), veths);
+    assert!(variant("default").hairpin_ports().is_empty());
+    let fwd = KernelSetting::Sysctl {
+        node: "host".into(),
+        key: "net.ipv4.ip_forward".into(),
+        value: "1".into(),
+    };
+    assert!(ks.contains(&fwd));
+    let icc = variant("icc-false").kernel_settings();
+    assert!(
+        icc.iter()
+            .any(|k| k.to_string() == "host: sysctl net.bridge.bridge-nf-call-iptables=1")
+    );
+}
+
+/// The recorded scenario written as a topology file renders the recorded rules at every step.
+#[test]
+fn standard_topology_file_matches_recording_step_by_step() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-docker/standard.toml");
+    let host = netrig::topology::load(&path).expect("standard.toml loads");
+    assert_eq!(host.steps(), 8);
+    for (step, suffix) in STEPS.iter().enumerate() {
+        assert_same_lines(
+            &format!("standard.toml{suffix}"),
+            &data(&format!("real-docker/canon/default{suffix}.canon")),
+            &normalise(&host, &host.iptables_at(step).canon()),
+        );
+    }
+    assert_same_lines(
+        "standard.toml (final)",
+        &data("real-docker/canon/default.canon"),
+        &normalise(&host, &host.iptables().canon()),
+    );
+}
+
+/// V29 step by step: each step is §1.2 without the rules of what does not exist yet
+/// (daemon start: docker0 only; then ca; then br; then cb).
+#[test]
+fn v29_steps_match_docker_rules_1_2() {
+    let host = v29(DockerHost::builder());
+    let full = tables(&data("docker-rules/v29-standard.rules"));
+    let absent: [&[&str]; 4] = [
+        &["172.17.0.2", "br-br", "172.18.0"],
+        &["br-br", "172.18.0"],
+        &["172.18.0.2"],
+        &[],
+    ];
+    for (step, tokens) in absent.iter().enumerate() {
+        let got = tables(&normalise(
+            &host,
+            &host.iptables_at(step).iptables_restore(),
+        ));
+        for (t, lines) in &full {
+            let want: Vec<&str> = lines
+                .iter()
+                .map(String::as_str)
+                .filter(|l| !tokens.iter().any(|tok| l.contains(tok)))
+                .collect();
+            assert_same_lines(
+                &format!("v29 step {step} table {t}"),
+                &want.join("\n"),
+                &got[t].join("\n"),
+            );
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The userland proxy forwards TCP and UDP from inside a node, and the
+//! target sees the proxy node's own address as the source.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use netrig::lab::unique_lab_name;
+use netrig::proxy::{Proto, Proxy};
+use netrig::{Endpoint, Lab, NodeSpec};
+
+fn lab() -> Lab {
+    Lab::builder(unique_lab_name("proxy"))
+        .node("client")
+        .node_with(NodeSpec::new("host"))
+        .node("server")
+        .link(
+            Endpoint::new("client", "eth0").addr("10.0.0.2/24"),
+            Endpoint::new("host", "eth0").addr("10.0.0.1/24"),
+        )
+        .link(
+            Endpoint::new("host", "eth1").addr("10.1.0.1/24"),
+            Endpoint::new("server", "eth0").addr("10.1.0.2/24"),
+        )
+        .up()
+        .unwrap()
+}
+
+/// TCP through the proxy reaches the target, which sees the proxy node's address.
+#[test]
+fn tcp_proxy_forwards_and_rewrites_the_source() {
+    require_privileges!("tcp_proxy_forwards_and_rewrites_the_source");
+    let lab = lab();
+    let listener = lab
+        .node("server")
+        .unwrap()
+        .run(|| TcpListener::bind("10.1.0.2:80"))
+        .unwrap()
+        .unwrap();
+    let _proxy = Proxy::start(
+        &lab.node("host").unwrap(),
+        Proto::Tcp,
+        "0.0.0.0:8080".parse().unwrap(),
+        "10.1.0.2:80".parse().unwrap(),
+    )
+    .unwrap();
+    let mut c = lab
+        .node("client")
+        .unwrap()
+        .run(|| {
+            TcpStream::connect_timeout(&"10.0.0.1:8080".parse().unwrap(), Duration::from_secs(3))
+        })
+        .unwrap()
+        .expect("connect to the proxy");
+    let (mut s, peer) = listener.accept().unwrap();
+    assert_eq!(
+        peer.ip().to_string(),
+        "10.1.0.1",
+        "target must see the proxy node's address"
+    );
+    c.write_all(b"GET").unwrap();
+    let mut buf = [0u8; 3];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"GET");
+    s.write_all(b"200").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"200");
+}
+
+/// UDP through the proxy: request forwarded, reply returned to the client from the proxy's port.
+#[test]
+fn udp_proxy_forwards_both_ways() {
+    require_privileges!("udp_proxy_forwards_both_ways");
+    let lab = lab();
+    let server = lab
+        .node("server")
+        .unwrap()
+        .run(|| UdpSocket::bind("10.1.0.2:53"))
+        .unwrap()
+        .unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let _proxy = Proxy::start(
+        &lab.node("host").unwrap(),
+        Proto::Udp,
+        "10.0.0.1:5353".parse().unwrap(),
+        "10.1.0.2:53".parse().unwrap(),
+    )
+    .unwrap();
+    let client = lab
+        .node("client")
+        .unwrap()
+        .run(|| UdpSocket::bind("10.0.0.2:0"))
+        .unwrap()
+        .unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    client.send_to(b"q", "10.0.0.1:5353").unwrap();
+    let mut buf = [0u8; 8];
+    let (n, from) = server.recv_from(&mut buf).expect("proxied datagram");
+    assert_eq!(
+        (&buf[..n], from.ip().to_string().as_str()),
+        (&b"q"[..], "10.1.0.1")
+    );
+    server.send_to(b"a", from).unwrap();
+    let (n, from) = client.recv_from(&mut buf).expect("proxied reply");
+    assert_eq!(
+        (&buf[..n], from.to_string().as_str()),
+        (&b"a"[..], "10.0.0.1:5353")
+    );
+}
+
+/// A proxy whose port is taken fails at start with the address in the message.
+#[test]
+fn proxy_bind_conflict_is_reported() {
+    require_privileges!("proxy_bind_conflict_is_reported");
+    let lab = lab();
+    let host = lab.node("host").unwrap();
+    let _a = Proxy::start(
+        &host,
+        Proto::Tcp,
+        "10.0.0.1:9000".parse().unwrap(),
+        "10.1.0.2:1".parse().unwrap(),
+    )
+    .unwrap();
+    let err = Proxy::start(
+        &host,
+        Proto::Tcp,
+        "10.0.0.1:9000".parse().unwrap(),
+        "10.1.0.2:1".parse().unwrap(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("10.0.0.1:9000"), "{err}");
+}

@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use netrig::expect::{ACK, SYN, SYN_ACK, expect_nat, icmp, tcp, udp};
+use netrig::firewall::{Backend, find_counter};
 use netrig::{Error, PingOutcome, Result, Sentinel, TcpOutcome, UdpOutcome};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -139,6 +140,10 @@ fn expect_none_with_sentinel() -> Result<()> {
     a.udp_send("10.0.1.2:9999", b"blocked")?;
     cap.expect_none(udp().dst_port(9999), Sentinel::udp(&a, "10.0.1.2:9"))
         .within(SECOND)?;
+    // The rule counters agree: the DROP rule matched exactly the one datagram.
+    let counters = Backend::IptablesNft.counters(&r)?;
+    let drop_rule = find_counter(&counters, "FORWARD", "--dport 9999").expect("the DROP rule");
+    assert_eq!(drop_rule.packets, 1, "{drop_rule:?}");
 
     // The same check on allowed traffic must fail: the expectation can fail.
     let mark = cap.mark();

@@ -1,12 +1,8 @@
 //! Labs and helpers shared by the capture and expectation tests (pair, routed, NAT).
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::process::Stdio;
-use std::time::Duration;
-
 use netrig::lab::unique_lab_name;
-use netrig::{Endpoint, Error, Lab, Node, NodeSpec, Result, Route};
+use netrig::{Endpoint, Lab, Node, NodeSpec, Result, Route};
 
 /// `a` 10.0.0.1/24 (eth0) <-> `b` 10.0.0.2/24 (eth0).
 pub fn pair(prefix: &str) -> Result<Lab> {
@@ -60,33 +56,7 @@ pub fn nat(prefix: &str) -> Result<Lab> {
 
 /// Loads an iptables-save ruleset into `node` with `iptables-nft-restore`.
 pub fn iptables_restore(node: &Node<'_>, rules: &str) -> Result<()> {
-    let mut p = node
-        .command("iptables-nft-restore")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut stdin = p.child_mut().stdin.take().expect("stdin is piped");
-    stdin
-        .write_all(rules.as_bytes())
-        .map_err(|e| Error::io(node.subject(), "write rules to iptables-nft-restore", e))?;
-    drop(stdin);
-    let status = p.wait_timeout(Duration::from_secs(10))?;
-    match status {
-        Some(s) if s.success() => Ok(()),
-        other => {
-            let mut err = String::new();
-            if let Some(mut e) = p.child_mut().stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
-            Err(Error::Command {
-                subject: node.subject(),
-                argv: "iptables-nft-restore".into(),
-                status: format!("{other:?}"),
-                stderr: err,
-            })
-        }
-    }
+    netrig::firewall::Backend::IptablesNft.apply(node, rules)
 }
 
 /// Removes a kept artifacts directory after a test has inspected it.

@@ -10,7 +10,9 @@
 //! "Nothing arrived" is only decidable against an event: [`Capture::expect_none`]
 //! takes a [`Sentinel`], a packet sent *after* the traffic under test through
 //! the same path. Once the sentinel is seen, anything the traffic under test
-//! caused has been seen too; a match before it is a failure.
+//! caused has been seen too; a match before it is a failure. The firewall's
+//! own rule counters ([`crate::firewall::Backend::counters`]) are the
+//! complementary proof: the rule that should have dropped the traffic counted it.
 //!
 //! ```no_run
 //! use std::time::Duration;

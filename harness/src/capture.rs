@@ -333,10 +333,21 @@ impl<'lab> Capture<'lab> {
     ) -> Result<Option<R>> {
         let deadline = Instant::now() + timeout;
         let mut synced_at_deadline = false;
+        let mut synced_first = false;
         let mut state = lock(&self.shared().state);
         loop {
             if let Some(r) = check(&state.packets) {
                 return Ok(Some(r));
+            }
+            if !synced_first {
+                // The frame is usually in the ring already (veth delivery is
+                // synchronous): read it on this thread rather than wait for
+                // the reader thread to be scheduled.
+                synced_first = true;
+                drop(state);
+                self.sync()?;
+                state = lock(&self.shared().state);
+                continue;
             }
             if let Some(e) = &state.error {
                 return Err(Error::Capture {

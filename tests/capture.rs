@@ -165,3 +165,31 @@ fn capture_filter_applies() -> Result<()> {
     assert_eq!(stats.dropped, 0);
     Ok(())
 }
+
+/// A capture whose interface disappears reports an error instead of hanging or spinning.
+#[test]
+fn capture_reports_a_vanished_interface() -> Result<()> {
+    if !netrig::privilege::should_run("capture_reports_a_vanished_interface")? {
+        return Ok(());
+    }
+    let lab = common::labs::pair("vanish")?;
+    let cap = lab.capture("a", "eth0")?;
+    lab.node("b")?.delete_link("eth0")?; // takes a's end of the veth with it
+    let t = Instant::now();
+    let r = cap.expect(udp()).within(Duration::from_secs(2));
+    match r {
+        Err(netrig::Error::Capture { message, .. }) => {
+            assert!(
+                message.contains("disappeared") || message.contains("went away"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a capture error, got {other:?}"),
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    Ok(())
+}

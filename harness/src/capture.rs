@@ -500,6 +500,15 @@ fn read_loop(shared: &Shared, stop: OwnedFd) {
             shared.arrived.notify_all();
             return;
         }
+        let broken = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
+        if fds[0].revents().is_some_and(|r| r.intersects(broken)) {
+            // Without this the loop would spin: poll keeps reporting the error.
+            fail(
+                shared,
+                "the interface went away or down while capturing".to_string(),
+            );
+            return;
+        }
     }
 }
 

@@ -158,7 +158,7 @@ impl AddrArg for IpNet {
 
 type Predicate = Arc<dyn Fn(&Packet) -> bool + Send + Sync>;
 
-/// A condition on packets. See the [module docs](self).
+/// A condition on packets, built with [`tcp`], [`udp`], [`icmp`], [`arp`], [`ip`] or [`any`].
 #[derive(Clone)]
 pub struct Matcher {
     proto: Proto,

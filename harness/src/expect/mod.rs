@@ -3,7 +3,7 @@
 //!
 //! Every wait is on packet arrival with a deadline (a condition variable fed
 //! by the capture's reader thread); nothing sleeps. A failed expectation
-//! returns [`Error::Expectation`](crate::Error::Expectation) with what was
+//! returns [`Error::Expectation`](crate::Error) with what was
 //! expected, what the capture saw instead (the last 20 packets, one line
 //! each) and where the evidence was written (see [`crate::evidence`]).
 //!

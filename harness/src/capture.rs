@@ -160,6 +160,11 @@ impl Lab {
     pub fn capture(&self, node: &str, ifname: &str) -> Result<Capture<'_>> {
         self.node(node)?.capture(ifname)
     }
+
+    /// Starts capturing on `ifname` of `node` through a BPF filter; see [`Node::capture_filtered`].
+    pub fn capture_filtered(&self, node: &str, ifname: &str, filter: &str) -> Result<Capture<'_>> {
+        self.node(node)?.capture_filtered(ifname, filter)
+    }
 }
 
 impl<'lab> Node<'lab> {

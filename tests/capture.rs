@@ -153,9 +153,7 @@ fn capture_filter_applies() -> Result<()> {
     }
     let lab = common::labs::pair("filter")?;
     let a = lab.node("a")?;
-    let cap = lab
-        .node("b")?
-        .capture_filtered("eth0", "udp and dst port 7000")?;
+    let cap = lab.capture_filtered("b", "eth0", "udp and dst port 7000")?;
     a.udp_send("10.0.0.2:7001", b"filtered out")?;
     a.udp_send("10.0.0.2:7000", b"kept")?;
     cap.expect(udp().payload("kept")).within(SECOND)?;

@@ -1,6 +1,7 @@
 //! Helpers shared by the harness's own integration tests.
 #![allow(dead_code)]
 
+pub mod labs;
 pub mod recordings;
 
 use std::time::Duration;

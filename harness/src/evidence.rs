@@ -1,0 +1,230 @@
+//! Evidence on failure: the state of a lab written to its artifacts
+//! directory at the moment an expectation fails, and the message that points
+//! to it.
+//!
+//! [`Lab::collect_evidence`] marks the artifacts directory as kept and writes,
+//! under `failure-N/`:
+//! - `summary.txt` — why evidence was collected;
+//! - for each node, `NODE/ruleset.txt` (`iptables-nft-save -c`,
+//!   `iptables-legacy-save -c`, `nft list ruleset`), `addresses.txt`
+//!   (`ip -d addr`), `routes.txt` (`ip route`, `ip -6 route`),
+//!   `neighbours.txt` (`ip neigh`) and `conntrack.txt`.
+//!
+//! A failed expectation reads like this:
+//!
+//! ```text
+//! lab evidence-3141-0, node b, link eth0: expected within 100ms: udp dst 10.0.0.2:1234
+//!   seen instead: 1 packet(s) on this capture:
+//!     02:28:54.231766 b/eth0 In  IP 10.0.0.1.43945 > 10.0.0.2.7000: UDP, length 6
+//!   evidence kept in /tmp/netrig-evidence-3141-0-bWgG5y/failure-0
+//!     this capture: /tmp/netrig-evidence-3141-0-bWgG5y/b-eth0-0.pcap
+//!     per node: ruleset.txt (with counters), addresses.txt, routes.txt, neighbours.txt, conntrack.txt in …/failure-0/NODE/
+//! ```
+//!
+//! A tool that is missing or fails is noted in the file instead of aborting
+//! the collection. The captures' `.pcap` files sit in the artifacts directory
+//! itself; every capture flushes its file after each batch of frames, and the
+//! failing capture is synchronised before the evidence is written.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::capture::Capture;
+use crate::error::{Error, Result};
+use crate::lab::{Lab, Node};
+
+/// How many packets a failure message lists.
+pub const SEEN_LINES: usize = 20;
+
+/// What [`Lab::collect_evidence`] wrote.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The `failure-N` directory.
+    pub dir: PathBuf,
+    /// The capture files in the artifacts directory.
+    pub pcaps: Vec<PathBuf>,
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+}
+
+static FAILURE_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// One dump of a node: file name and the commands whose output goes in it.
+const DUMPS: &[(&str, &[&[&str]])] = &[
+    (
+        "ruleset.txt",
+        &[
+            &["iptables-nft-save", "-c"],
+            &["iptables-legacy-save", "-c"],
+            &["nft", "list", "ruleset"],
+        ],
+    ),
+    ("addresses.txt", &[&["ip", "-d", "addr"]]),
+    ("routes.txt", &[&["ip", "route"], &["ip", "-6", "route"]]),
+    ("neighbours.txt", &[&["ip", "neigh"]]),
+];
+
+impl Lab {
+    /// Keeps the artifacts directory and writes the lab's state into a new
+    /// `failure-N` directory in it (see the [module docs](crate::evidence)).
+    pub fn collect_evidence(&self, reason: &str) -> Result<Evidence> {
+        self.artifacts().keep();
+        let n = FAILURE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = self.artifacts_dir().join(format!("failure-{n}"));
+        let io = |what: String| move |e| Error::io(crate::Subject::lab(self.name()), what, e);
+        std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
+        let mut files = Vec::new();
+        let summary = dir.join("summary.txt");
+        std::fs::write(&summary, format!("{reason}\n"))
+            .map_err(io(format!("write {}", summary.display())))?;
+        files.push(summary);
+        for name in self.namespace_names() {
+            let node = self.node(&name)?;
+            let node_dir = dir.join(&name);
+            std::fs::create_dir_all(&node_dir)
+                .map_err(io(format!("create {}", node_dir.display())))?;
+            for (file, commands) in DUMPS {
+                let text: String = commands.iter().map(|argv| run_dump(&node, argv)).collect();
+                let path = node_dir.join(file);
+                std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
+                files.push(path);
+            }
+            let path = node_dir.join("conntrack.txt");
+            let text = match node.conntrack_text() {
+                Ok(t) if t.trim().is_empty() => "# conntrack table: empty\n".to_string(),
+                Ok(t) => format!("# conntrack table ({} entries)\n{t}", t.lines().count()),
+                Err(e) => format!("# conntrack table unavailable: {e}\n"),
+            };
+            std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
+            files.push(path);
+        }
+        let pcaps = list_pcaps(self.artifacts_dir());
+        tracing::debug!(lab = self.name(), dir = %dir.display(), files = files.len(), pcaps = pcaps.len(), "evidence collected");
+        Ok(Evidence { dir, pcaps, files })
+    }
+}
+
+fn run_dump(node: &Node<'_>, argv: &[&str]) -> String {
+    let header = format!("# {}\n", argv.join(" "));
+    match node.command(argv[0]).args(&argv[1..]).output() {
+        Ok(out) if out.status.success() => {
+            let body = String::from_utf8_lossy(&out.stdout);
+            let body = if body.trim().is_empty() {
+                "# (empty)\n".into()
+            } else {
+                body
+            };
+            format!("{header}{body}\n")
+        }
+        Ok(out) => format!(
+            "{header}# exited with {}: {}\n\n",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(Error::MissingProgram { package, .. }) => {
+            format!(
+                "{header}# skipped: `{}` is not installed (package {package})\n\n",
+                argv[0]
+            )
+        }
+        Err(e) => format!("{header}# failed: {e}\n\n"),
+    }
+}
+
+fn list_pcaps(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Builds the error for a failed expectation on `capture`: what was
+/// expected, what it saw (the last [`SEEN_LINES`] packets since `since`), and
+/// where the evidence — collected now — is.
+pub(crate) fn expectation_failed(
+    capture: &Capture<'_>,
+    expected: &str,
+    detail: Option<String>,
+    since: usize,
+) -> Error {
+    let _ = capture.sync();
+    let (total, seen) = capture.with_packets(|ps| {
+        let ps = &ps[since.min(ps.len())..];
+        let skip = ps.len().saturating_sub(SEEN_LINES);
+        (
+            ps.len(),
+            ps[skip..]
+                .iter()
+                .map(|p| format!("    {p}"))
+                .collect::<Vec<_>>(),
+        )
+    });
+    let mut msg = format!("{}: expected {expected}\n", capture.subject());
+    if let Some(d) = detail {
+        let _ = writeln!(msg, "  {}", d.replace('\n', "\n  "));
+    }
+    match total {
+        0 => msg.push_str("  seen instead: nothing on this capture\n"),
+        n if n > SEEN_LINES => {
+            let _ = writeln!(
+                msg,
+                "  seen instead: {n} packets on this capture, the last {SEEN_LINES}:"
+            );
+        }
+        n => {
+            let _ = writeln!(msg, "  seen instead: {n} packet(s) on this capture:");
+        }
+    }
+    for line in &seen {
+        let _ = writeln!(msg, "{line}");
+    }
+    if let Ok(stats) = capture.stats() {
+        if stats.dropped > 0 || stats.if_dropped > 0 {
+            let _ = writeln!(
+                msg,
+                "  note: the capture's ring overflowed and the kernel dropped {} frame(s) \
+                 (raise CaptureOptions::buffer_size or lower snaplen)",
+                stats.dropped + stats.if_dropped
+            );
+        }
+    }
+    let lab = capture.lab();
+    match lab.collect_evidence(&msg) {
+        Ok(ev) => {
+            let _ = writeln!(msg, "  evidence kept in {}", ev.dir.display());
+            let _ = writeln!(msg, "    this capture: {}", capture.pcap_path().display());
+            let others = ev
+                .pcaps
+                .iter()
+                .filter(|p| p.as_path() != capture.pcap_path())
+                .count();
+            if others > 0 {
+                let _ = writeln!(
+                    msg,
+                    "    {others} other capture(s) of this lab: {}/*.pcap",
+                    lab.artifacts_dir().display()
+                );
+            }
+            let _ = write!(
+                msg,
+                "    per node: ruleset.txt (with counters), addresses.txt, routes.txt, neighbours.txt, conntrack.txt in {}/NODE/",
+                ev.dir.display()
+            );
+        }
+        Err(e) => {
+            let _ = write!(
+                msg,
+                "  evidence could not be collected ({e}); pcap: {}",
+                capture.pcap_path().display()
+            );
+        }
+    }
+    tracing::debug!(subject = %capture.subject(), "expectation failed");
+    Error::Expectation(msg)
+}

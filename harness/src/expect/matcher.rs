@@ -1,0 +1,632 @@
+//! Matchers: what a packet must look like, as data that describes itself.
+//!
+//! A [`Matcher`] is built from a protocol constructor ([`tcp`], [`udp`],
+//! [`icmp`], [`arp`], [`ip`], [`any`]) and narrowed with methods. Every
+//! condition must hold. A matcher prints as the expectation it stands for
+//! (`udp src 203.0.113.2 dst 198.51.100.10:53`), which is what failure
+//! messages show. Invalid arguments (an unparsable address) are kept and
+//! reported when the matcher is used, so building one never panics.
+//!
+//! ```
+//! use netrig::expect::{tcp, udp, SYN};
+//! let m = udp().src("203.0.113.2").dst("198.51.100.10:53");
+//! assert_eq!(m.to_string(), "udp src 203.0.113.2 dst 198.51.100.10:53");
+//! let s = tcp().dst_port(80).flags(SYN);
+//! assert_eq!(s.to_string(), "tcp dst port 80 flags [S]");
+//! ```
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::packet::{Direction, L3, L4, Packet, TcpFlags};
+
+/// SYN, for [`Matcher::flags`].
+pub const SYN: TcpFlags = TcpFlags::SYN;
+/// ACK.
+pub const ACK: TcpFlags = TcpFlags::ACK;
+/// FIN.
+pub const FIN: TcpFlags = TcpFlags::FIN;
+/// RST.
+pub const RST: TcpFlags = TcpFlags::RST;
+/// PSH.
+pub const PSH: TcpFlags = TcpFlags::PSH;
+/// SYN+ACK.
+pub const SYN_ACK: TcpFlags = TcpFlags(0x12);
+/// RST+ACK (what a closed port answers to a SYN).
+pub const RST_ACK: TcpFlags = TcpFlags(0x14);
+
+/// The protocol a matcher requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// Anything.
+    Any,
+    /// IPv4 or IPv6.
+    Ip,
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP or ICMPv6.
+    Icmp,
+    /// ARP.
+    Arp,
+}
+
+/// An address condition: a host or network, optionally with a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrSpec {
+    /// The network (a host is a /32 or /128).
+    pub net: IpNet,
+    /// The port, if the condition includes one.
+    pub port: Option<u16>,
+}
+
+impl AddrSpec {
+    /// Whether `ip` (and `port`) satisfy this condition.
+    pub fn matches(&self, ip: IpAddr, port: Option<u16>) -> bool {
+        self.net.contains(&ip) && self.port.is_none_or(|p| port == Some(p))
+    }
+}
+
+impl fmt::Display for AddrSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = self.net.prefix_len() == self.net.max_prefix_len();
+        match (host, self.port, self.net.addr()) {
+            (true, Some(p), IpAddr::V6(a)) => write!(f, "[{a}]:{p}"),
+            (true, Some(p), a) => write!(f, "{a}:{p}"),
+            (true, None, a) => write!(f, "{a}"),
+            (false, Some(p), _) => write!(f, "{} port {p}", self.net),
+            (false, None, _) => write!(f, "{}", self.net),
+        }
+    }
+}
+
+/// Something usable as an address condition: `"10.0.0.1"`, `"10.0.0.1:53"`,
+/// `"10.0.0.0/8"`, `"[::1]:53"`, an [`IpAddr`], a [`SocketAddr`] or an [`IpNet`].
+pub trait AddrArg {
+    /// Parses into an [`AddrSpec`], or says why it cannot.
+    fn to_addr_spec(&self) -> Result<AddrSpec, String>;
+}
+
+impl AddrArg for str {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        let s = self.trim();
+        if let Ok(sa) = s.parse::<SocketAddr>() {
+            return sa.to_addr_spec();
+        }
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return ip.to_addr_spec();
+        }
+        if let Ok(net) = s.parse::<IpNet>() {
+            return net.to_addr_spec();
+        }
+        Err(format!("{s:?} is not an address, address:port or network"))
+    }
+}
+impl AddrArg for &str {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        (**self).to_addr_spec()
+    }
+}
+impl AddrArg for String {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        self.as_str().to_addr_spec()
+    }
+}
+impl AddrArg for &String {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        self.as_str().to_addr_spec()
+    }
+}
+impl AddrArg for IpAddr {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        Ok(AddrSpec {
+            net: IpNet::from(*self),
+            port: None,
+        })
+    }
+}
+impl AddrArg for Ipv4Addr {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        IpAddr::V4(*self).to_addr_spec()
+    }
+}
+impl AddrArg for Ipv6Addr {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        IpAddr::V6(*self).to_addr_spec()
+    }
+}
+impl AddrArg for SocketAddr {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        Ok(AddrSpec {
+            net: IpNet::from(self.ip()),
+            port: Some(self.port()),
+        })
+    }
+}
+impl AddrArg for IpNet {
+    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
+        Ok(AddrSpec {
+            net: self.trunc(),
+            port: None,
+        })
+    }
+}
+
+type Predicate = Arc<dyn Fn(&Packet) -> bool + Send + Sync>;
+
+/// A condition on packets, built with [`tcp`], [`udp`], [`icmp`], [`arp`], [`ip`] or [`any`].
+#[derive(Clone)]
+pub struct Matcher {
+    proto: Proto,
+    src: Option<AddrSpec>,
+    dst: Option<AddrSpec>,
+    src_port: Option<u16>,
+    dst_port: Option<u16>,
+    flags_exact: Option<TcpFlags>,
+    flags_set: Option<TcpFlags>,
+    icmp_type: Option<u8>,
+    icmp_code: Option<u8>,
+    echo_id: Option<u16>,
+    echo_seq: Option<u16>,
+    tcp_seq: Option<u32>,
+    ttl: Option<u8>,
+    payload: Option<Vec<u8>>,
+    payload_eq: Option<Vec<u8>>,
+    direction: Option<Direction>,
+    interface: Option<String>,
+    custom: Vec<(String, Predicate)>,
+    invalid: Vec<String>,
+}
+
+impl fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Matcher({self})")
+    }
+}
+
+fn new(proto: Proto) -> Matcher {
+    Matcher {
+        proto,
+        src: None,
+        dst: None,
+        src_port: None,
+        dst_port: None,
+        flags_exact: None,
+        flags_set: None,
+        icmp_type: None,
+        icmp_code: None,
+        echo_id: None,
+        echo_seq: None,
+        tcp_seq: None,
+        ttl: None,
+        payload: None,
+        payload_eq: None,
+        direction: None,
+        interface: None,
+        custom: Vec::new(),
+        invalid: Vec::new(),
+    }
+}
+
+/// Any TCP segment.
+pub fn tcp() -> Matcher {
+    new(Proto::Tcp)
+}
+/// Any UDP datagram.
+pub fn udp() -> Matcher {
+    new(Proto::Udp)
+}
+/// Any ICMP or ICMPv6 message.
+pub fn icmp() -> Matcher {
+    new(Proto::Icmp)
+}
+/// Any ARP packet.
+pub fn arp() -> Matcher {
+    new(Proto::Arp)
+}
+/// Any IPv4 or IPv6 packet.
+pub fn ip() -> Matcher {
+    new(Proto::Ip)
+}
+/// Any frame at all.
+pub fn any() -> Matcher {
+    new(Proto::Any)
+}
+
+impl Matcher {
+    fn addr(&mut self, which: &str, a: &dyn AddrArg) -> Option<AddrSpec> {
+        match a.to_addr_spec() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.invalid.push(format!("{which}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Source address (`"10.0.0.1"`, `"10.0.0.1:5555"`, `"10.0.0.0/24"`). For ARP, the sender.
+    pub fn src(mut self, a: impl AddrArg) -> Self {
+        self.src = self.addr("src", &a);
+        self
+    }
+    /// Destination address (as [`Matcher::src`]). For ARP, the target.
+    pub fn dst(mut self, a: impl AddrArg) -> Self {
+        self.dst = self.addr("dst", &a);
+        self
+    }
+    /// TCP/UDP source port.
+    pub fn src_port(mut self, port: u16) -> Self {
+        self.src_port = Some(port);
+        self
+    }
+    /// TCP/UDP destination port.
+    pub fn dst_port(mut self, port: u16) -> Self {
+        self.dst_port = Some(port);
+        self
+    }
+    /// Exactly these TCP flags are set (`flags(SYN)` does not match a SYN-ACK).
+    pub fn flags(mut self, flags: TcpFlags) -> Self {
+        self.flags_exact = Some(flags);
+        self
+    }
+    /// At least these TCP flags are set.
+    pub fn has_flags(mut self, flags: TcpFlags) -> Self {
+        self.flags_set = Some(flags);
+        self
+    }
+    /// TCP sequence number.
+    pub fn seq(mut self, seq: u32) -> Self {
+        self.tcp_seq = Some(seq);
+        self
+    }
+    /// ICMP type (8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded).
+    pub fn icmp_type(mut self, t: u8) -> Self {
+        self.icmp_type = Some(t);
+        self
+    }
+    /// ICMP code.
+    pub fn icmp_code(mut self, c: u8) -> Self {
+        self.icmp_code = Some(c);
+        self
+    }
+    /// ICMP echo identifier.
+    pub fn echo_id(mut self, id: u16) -> Self {
+        self.echo_id = Some(id);
+        self
+    }
+    /// ICMP echo sequence number.
+    pub fn echo_seq(mut self, seq: u16) -> Self {
+        self.echo_seq = Some(seq);
+        self
+    }
+    /// IPv4 TTL / IPv6 hop limit.
+    pub fn ttl(mut self, ttl: u8) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+    /// The transport payload contains these bytes.
+    pub fn payload_contains(mut self, bytes: impl AsRef<[u8]>) -> Self {
+        self.payload = Some(bytes.as_ref().to_vec());
+        self
+    }
+    /// The transport payload is exactly these bytes.
+    pub fn payload(mut self, bytes: impl AsRef<[u8]>) -> Self {
+        self.payload_eq = Some(bytes.as_ref().to_vec());
+        self
+    }
+    /// Captured in this direction (see [`Direction`]).
+    pub fn direction(mut self, d: Direction) -> Self {
+        self.direction = Some(d);
+        self
+    }
+    /// Received on the captured interface.
+    pub fn inbound(self) -> Self {
+        self.direction(Direction::In)
+    }
+    /// Sent from the captured interface.
+    pub fn outbound(self) -> Self {
+        self.direction(Direction::Out)
+    }
+    /// Captured on this interface, `node/ifname` or just `ifname`.
+    pub fn on(mut self, interface: impl Into<String>) -> Self {
+        self.interface = Some(interface.into());
+        self
+    }
+    /// Any other condition, described for messages.
+    pub fn satisfies(
+        mut self,
+        description: impl Into<String>,
+        f: impl Fn(&Packet) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.custom.push((description.into(), Arc::new(f)));
+        self
+    }
+
+    /// Why the matcher cannot be used (unparsable arguments), if it cannot.
+    pub fn invalid(&self) -> Option<String> {
+        (!self.invalid.is_empty()).then(|| self.invalid.join("; "))
+    }
+
+    /// Whether `p` satisfies every condition.
+    pub fn matches(&self, p: &Packet) -> bool {
+        if !self.invalid.is_empty() {
+            return false;
+        }
+        let proto_ok = match self.proto {
+            Proto::Any => true,
+            Proto::Ip => p.ip().is_some(),
+            Proto::Tcp => p.tcp().is_some(),
+            Proto::Udp => p.udp().is_some(),
+            Proto::Icmp => p.icmp().is_some(),
+            Proto::Arp => p.arp().is_some(),
+        };
+        proto_ok && self.addresses_ok(p) && self.l4_ok(p) && self.rest_ok(p)
+    }
+
+    fn addresses_ok(&self, p: &Packet) -> bool {
+        let (src, dst) = match &p.l3 {
+            Some(L3::Ipv4(ip)) | Some(L3::Ipv6(ip)) => (Some(ip.src), Some(ip.dst)),
+            Some(L3::Arp(a)) => (Some(IpAddr::V4(a.sender_ip)), Some(IpAddr::V4(a.target_ip))),
+            None => (None, None),
+        };
+        let check = |spec: &Option<AddrSpec>, ip: Option<IpAddr>, port: Option<u16>| match spec {
+            None => true,
+            Some(s) => ip.is_some_and(|ip| s.matches(ip, port)),
+        };
+        check(&self.src, src, p.src_port())
+            && check(&self.dst, dst, p.dst_port())
+            && self.src_port.is_none_or(|x| p.src_port() == Some(x))
+            && self.dst_port.is_none_or(|x| p.dst_port() == Some(x))
+            && self
+                .ttl
+                .is_none_or(|t| p.ip().is_some_and(|ip| ip.ttl == t))
+    }
+
+    fn l4_ok(&self, p: &Packet) -> bool {
+        let tcp = p.tcp();
+        let tcp_ok = self
+            .flags_exact
+            .is_none_or(|f| tcp.is_some_and(|t| t.flags == f))
+            && self
+                .flags_set
+                .is_none_or(|f| tcp.is_some_and(|t| t.flags.contains(f)))
+            && self.tcp_seq.is_none_or(|s| tcp.is_some_and(|t| t.seq == s));
+        let icmp = match &p.l4 {
+            Some(L4::Icmp(i)) => Some(i),
+            _ => None,
+        };
+        let icmp_ok = self
+            .icmp_type
+            .is_none_or(|t| icmp.is_some_and(|i| i.icmp_type == t))
+            && self
+                .icmp_code
+                .is_none_or(|c| icmp.is_some_and(|i| i.code == c))
+            && self
+                .echo_id
+                .is_none_or(|id| icmp.and_then(|i| i.echo).is_some_and(|e| e.0 == id))
+            && self
+                .echo_seq
+                .is_none_or(|s| icmp.and_then(|i| i.echo).is_some_and(|e| e.1 == s));
+        tcp_ok && icmp_ok
+    }
+
+    fn rest_ok(&self, p: &Packet) -> bool {
+        let payload_ok = self
+            .payload
+            .as_ref()
+            .is_none_or(|needle| contains(p.payload(), needle))
+            && self
+                .payload_eq
+                .as_ref()
+                .is_none_or(|b| p.payload() == b.as_slice());
+        let dir_ok = self.direction.is_none_or(|d| p.direction == Some(d));
+        let if_ok = self.interface.as_ref().is_none_or(|i| {
+            p.interface == *i || p.interface.rsplit('/').next() == Some(i.as_str())
+        });
+        payload_ok && dir_ok && if_ok && self.custom.iter().all(|(_, f)| f(p))
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn fmt_bytes(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => format!("{s:?}"),
+        Err(_) => b.iter().map(|x| format!("{x:02x}")).collect::<String>(),
+    }
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = vec![
+            match self.proto {
+                Proto::Any => "any",
+                Proto::Ip => "ip",
+                Proto::Tcp => "tcp",
+                Proto::Udp => "udp",
+                Proto::Icmp => "icmp",
+                Proto::Arp => "arp",
+            }
+            .to_string(),
+        ];
+        let mut push = |cond: bool, s: String| {
+            if cond {
+                parts.push(s)
+            }
+        };
+        push(
+            self.direction.is_some(),
+            self.direction.map(|d| d.to_string()).unwrap_or_default(),
+        );
+        push(
+            self.interface.is_some(),
+            format!("on {}", self.interface.clone().unwrap_or_default()),
+        );
+        if let Some(s) = &self.src {
+            parts.push(format!("src {s}"));
+        }
+        if let Some(d) = &self.dst {
+            parts.push(format!("dst {d}"));
+        }
+        let mut push = |v: Option<String>| {
+            if let Some(v) = v {
+                parts.push(v)
+            }
+        };
+        push(self.src_port.map(|p| format!("src port {p}")));
+        push(self.dst_port.map(|p| format!("dst port {p}")));
+        push(self.flags_exact.map(|x| format!("flags [{x}]")));
+        push(self.flags_set.map(|x| format!("flags include [{x}]")));
+        push(self.tcp_seq.map(|x| format!("seq {x}")));
+        push(self.icmp_type.map(|x| format!("type {x}")));
+        push(self.icmp_code.map(|x| format!("code {x}")));
+        push(self.echo_id.map(|x| format!("id {x}")));
+        push(self.echo_seq.map(|x| format!("seq {x}")));
+        push(self.ttl.map(|x| format!("ttl {x}")));
+        push(
+            self.payload
+                .as_ref()
+                .map(|b| format!("payload contains {}", fmt_bytes(b))),
+        );
+        push(
+            self.payload_eq
+                .as_ref()
+                .map(|b| format!("payload {}", fmt_bytes(b))),
+        );
+        for (d, _) in &self.custom {
+            parts.push(d.clone());
+        }
+        for e in &self.invalid {
+            parts.push(format!("<invalid {e}>"));
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    const A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    fn udp_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Packet {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv4(src, dst, 64)
+            .udp(sport, dport)
+            .write(&mut v, payload)
+            .unwrap();
+        Packet::decode(&v)
+    }
+
+    fn tcp_frame(flags: TcpFlags, dport: u16) -> Packet {
+        let mut v = Vec::new();
+        let mut b = PacketBuilder::ethernet2(A, B)
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, dport, 7, 1000);
+        if flags.contains(SYN) {
+            b = b.syn();
+        }
+        if flags.contains(ACK) {
+            b = b.ack(1);
+        }
+        if flags.contains(RST) {
+            b = b.rst();
+        }
+        b.write(&mut v, &[]).unwrap();
+        Packet::decode(&v)
+    }
+
+    /// Addresses match by host, host:port and network; ports must agree when given.
+    #[test]
+    fn addresses_and_ports() {
+        let p = udp_frame([203, 0, 113, 2], 4000, [198, 51, 100, 10], 53, b"q");
+        assert!(udp().src("203.0.113.2").dst("198.51.100.10:53").matches(&p));
+        assert!(udp().src("203.0.113.0/24").matches(&p));
+        assert!(!udp().dst("198.51.100.10:54").matches(&p));
+        assert!(!udp().src("203.0.113.3").matches(&p));
+        assert!(udp().src_port(4000).dst_port(53).matches(&p));
+        assert!(!udp().src_port(4001).matches(&p));
+        assert!(!tcp().matches(&p), "a UDP datagram is not TCP");
+        assert!(ip().matches(&p) && any().matches(&p));
+        let sa: SocketAddr = "198.51.100.10:53".parse().unwrap();
+        assert!(udp().dst(sa).matches(&p));
+    }
+
+    /// `flags` is exact, `has_flags` is inclusive.
+    #[test]
+    fn tcp_flags() {
+        let syn = tcp_frame(SYN, 80);
+        let synack = tcp_frame(SYN_ACK, 80);
+        assert!(tcp().dst_port(80).flags(SYN).matches(&syn));
+        assert!(!tcp().flags(SYN).matches(&synack));
+        assert!(tcp().has_flags(SYN).matches(&synack));
+        assert!(tcp().flags(SYN_ACK).matches(&synack));
+        assert!(!tcp().flags(RST).matches(&syn));
+        assert!(!tcp().dst_port(81).matches(&syn));
+    }
+
+    /// Payload and ICMP conditions.
+    #[test]
+    fn payload_and_icmp() {
+        let p = udp_frame([10, 0, 0, 1], 1, [10, 0, 0, 2], 2, b"hello world");
+        assert!(udp().payload_contains("lo wo").matches(&p));
+        assert!(!udp().payload_contains("bye").matches(&p));
+        assert!(udp().payload("hello world").matches(&p));
+        assert!(!udp().payload("hello").matches(&p));
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .icmpv4_echo_request(9, 4)
+            .write(&mut v, b"x")
+            .unwrap();
+        let e = Packet::decode(&v);
+        assert!(icmp().icmp_type(8).echo_id(9).echo_seq(4).matches(&e));
+        assert!(!icmp().icmp_type(0).matches(&e));
+        assert!(!udp().matches(&e));
+    }
+
+    /// Direction, interface and custom predicates; invalid arguments never match and say why.
+    #[test]
+    fn direction_interface_custom_invalid() {
+        let mut p = udp_frame([10, 0, 0, 1], 1, [10, 0, 0, 2], 2, b"");
+        p.interface = "a/eth0".into();
+        p.direction = Some(Direction::Out);
+        assert!(udp().outbound().on("eth0").matches(&p));
+        assert!(udp().on("a/eth0").matches(&p));
+        assert!(!udp().inbound().matches(&p));
+        assert!(!udp().on("eth1").matches(&p));
+        assert!(
+            udp()
+                .satisfies("ttl 64", |p| p.ip().unwrap().ttl == 64)
+                .matches(&p)
+        );
+        let bad = udp().dst("not-an-address");
+        assert!(!bad.matches(&p));
+        assert!(bad.invalid().unwrap().contains("not-an-address"));
+        assert!(bad.to_string().contains("<invalid"));
+    }
+
+    /// Matchers describe themselves the way failure messages show them.
+    #[test]
+    fn display() {
+        assert_eq!(
+            tcp().dst_port(80).flags(SYN).to_string(),
+            "tcp dst port 80 flags [S]"
+        );
+        assert_eq!(icmp().inbound().icmp_type(0).to_string(), "icmp In type 0");
+        assert_eq!(
+            udp().src("10.0.0.0/8").payload_contains("q").to_string(),
+            "udp src 10.0.0.0/8 payload contains \"q\""
+        );
+        assert_eq!(udp().dst("[::1]:53").to_string(), "udp dst [::1]:53");
+    }
+}

@@ -1,0 +1,129 @@
+//! Traffic from inside nodes: socket probes with clear outcomes, echo
+//! servers that are listening before the call returns, ICMP echo, and raw
+//! frames injected on an interface.
+//!
+//! Guarantees:
+//! - every socket is created by a thread inside the node ([`Node::run`]), so
+//!   it belongs to the node's namespace whichever thread uses it later;
+//! - probes return an outcome value ([`TcpOutcome`], [`UdpOutcome`],
+//!   [`PingOutcome`]) rather than an error for what the network did — a
+//!   refusal or a timeout is a result a test asserts on; `Err` is for the
+//!   harness failing;
+//! - servers ([`TcpEchoServer`], [`UdpEchoServer`]) are bound when the call
+//!   returns, serve on their own thread, record the peers they saw and stop
+//!   when dropped;
+//! - waits have deadlines (socket timeouts, `poll`), never sleeps.
+//!
+//! [`Node::run`]: crate::Node::run
+
+mod frame;
+mod icmp;
+mod tcp;
+mod udp;
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+pub use frame::{Injector, tcp_syn_frame, udp_frame};
+pub use icmp::PingOutcome;
+pub use tcp::{TcpEchoServer, TcpOutcome};
+pub use udp::{UdpEchoServer, UdpOutcome};
+
+use crate::error::{Error, Result, Subject};
+
+/// Something that names a socket address without a DNS lookup:
+/// `"10.0.0.2:7000"`, a [`SocketAddr`], or `(ip, port)`.
+pub trait ToSocket {
+    /// The address, or why this is not one.
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String>;
+}
+
+impl ToSocket for str {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        self.trim()
+            .parse()
+            .map_err(|_| format!("{self:?} is not ip:port"))
+    }
+}
+impl ToSocket for &str {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        (**self).to_socket()
+    }
+}
+impl ToSocket for String {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        self.as_str().to_socket()
+    }
+}
+impl ToSocket for SocketAddr {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        Ok(*self)
+    }
+}
+impl ToSocket for (IpAddr, u16) {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        Ok(SocketAddr::new(self.0, self.1))
+    }
+}
+
+pub(crate) fn socket_addr(subject: &Subject, a: &dyn ToSocket) -> Result<SocketAddr> {
+    a.to_socket()
+        .map_err(|e| Error::invalid(subject.clone(), "socket address", e))
+}
+
+/// An eventfd that tells a serving thread to stop.
+#[derive(Debug)]
+pub(crate) struct StopFd(OwnedFd);
+
+impl StopFd {
+    pub(crate) fn new(subject: &Subject) -> Result<StopFd> {
+        // SAFETY: plain syscall; the fd is owned below.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if raw < 0 {
+            return Err(Error::io(
+                subject.clone(),
+                "create an eventfd",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        // SAFETY: eventfd returned a new fd that we own.
+        Ok(StopFd(unsafe { OwnedFd::from_raw_fd(raw) }))
+    }
+
+    pub(crate) fn try_clone(&self, subject: &Subject) -> Result<StopFd> {
+        self.0
+            .try_clone()
+            .map(StopFd)
+            .map_err(|e| Error::io(subject.clone(), "duplicate an eventfd", e))
+    }
+
+    pub(crate) fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a valid u64 to an eventfd we own.
+        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    /// Waits until `fd` is readable (`Ok(true)`), this is signalled
+    /// (`Ok(false)`), or `timeout` passes (`Ok(true)` too: the caller retries).
+    pub(crate) fn wait_readable(
+        &self,
+        fd: BorrowedFd<'_>,
+        timeout: Option<Duration>,
+    ) -> std::io::Result<bool> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [
+            PollFd::new(fd, PollFlags::POLLIN),
+            PollFd::new(self.0.as_fd(), PollFlags::POLLIN),
+        ];
+        let t = match timeout {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::from(u16::try_from(d.as_millis()).unwrap_or(u16::MAX)),
+        };
+        match poll(&mut fds, t) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(fds[1].revents().is_none_or(|r| r.is_empty()))
+    }
+}

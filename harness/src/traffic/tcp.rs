@@ -1,0 +1,240 @@
+//! TCP from inside a node: a connect probe with a clear outcome, and an echo
+//! server that records its peers.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{StopFd, ToSocket, socket_addr};
+use crate::error::{Error, Result, Subject};
+use crate::lab::Node;
+
+/// What a TCP connection attempt met.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpOutcome {
+    /// The handshake completed (from this local address).
+    Connected(SocketAddr),
+    /// A RST (or ICMP port unreachable) answered the SYN: nothing listens, or a REJECT rule.
+    Refused,
+    /// Nothing answered before the timeout: a DROP rule, or a black hole.
+    NoAnswer,
+    /// The network said no: no route, host or net unreachable, admin prohibited (the OS error).
+    Unreachable(String),
+}
+
+impl TcpOutcome {
+    /// Whether the connection was established.
+    pub fn is_connected(&self) -> bool {
+        matches!(self, TcpOutcome::Connected(_))
+    }
+}
+
+impl<'lab> Node<'lab> {
+    /// Tries to connect to `dst` from inside the node and reports the outcome;
+    /// the connection, if made, is closed again.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use netrig::traffic::TcpOutcome;
+    /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
+    /// let out = lab.node("a")?.tcp_connect("10.0.0.2:22", Duration::from_millis(300))?;
+    /// assert_eq!(out, TcpOutcome::Refused);
+    /// # Ok(()) }
+    /// ```
+    pub fn tcp_connect(&self, dst: impl ToSocket, timeout: Duration) -> Result<TcpOutcome> {
+        let subject = self.subject();
+        let dst = socket_addr(&subject, &dst)?;
+        let r = self.run(|| TcpStream::connect_timeout(&dst, timeout))?;
+        let outcome = match r {
+            Ok(s) => TcpOutcome::Connected(
+                s.local_addr()
+                    .map_err(|e| Error::io(subject.clone(), "local_addr", e))?,
+            ),
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => TcpOutcome::Refused,
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                    TcpOutcome::NoAnswer
+                }
+                _ => TcpOutcome::Unreachable(e.to_string()),
+            },
+        };
+        tracing::debug!(%subject, %dst, ?outcome, "tcp connect probe");
+        Ok(outcome)
+    }
+
+    /// Connects to `dst` from inside the node and returns the stream (a
+    /// failure to connect is an error naming the outcome).
+    pub fn tcp_stream(&self, dst: impl ToSocket, timeout: Duration) -> Result<TcpStream> {
+        let subject = self.subject();
+        let dst = socket_addr(&subject, &dst)?;
+        self.run(|| TcpStream::connect_timeout(&dst, timeout))?
+            .map_err(|e| Error::io(subject, format!("connect to {dst}"), e))
+    }
+
+    /// Starts a TCP echo server bound to `bind` (`"0.0.0.0:7000"`) inside the
+    /// node; it is listening when this returns, and stops when dropped.
+    pub fn tcp_echo_server(&self, bind: impl ToSocket) -> Result<TcpEchoServer> {
+        let subject = self.subject();
+        let bind = socket_addr(&subject, &bind)?;
+        let listener = self
+            .run(|| TcpListener::bind(bind))?
+            .map_err(|e| Error::io(subject.clone(), format!("bind a TCP listener to {bind}"), e))?;
+        TcpEchoServer::start(listener, subject)
+    }
+}
+
+#[derive(Default)]
+struct ServerState {
+    peers: Vec<SocketAddr>,
+    conns: Vec<TcpStream>,
+}
+
+struct Shared {
+    state: Mutex<ServerState>,
+    changed: Condvar,
+}
+
+/// A TCP echo server inside a node. See [`Node::tcp_echo_server`].
+///
+/// A connection is recorded when the server accepts it, which may be after
+/// the client's `connect` has returned (the kernel completes the handshake
+/// first): use [`TcpEchoServer::wait_for_peers`] rather than
+/// [`TcpEchoServer::peers`] right after connecting.
+pub struct TcpEchoServer {
+    addr: SocketAddr,
+    subject: Subject,
+    shared: Arc<Shared>,
+    stop: StopFd,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TcpEchoServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TcpEchoServer({}, {})", self.subject, self.addr)
+    }
+}
+
+impl TcpEchoServer {
+    fn start(listener: TcpListener, subject: Subject) -> Result<TcpEchoServer> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io(subject.clone(), "local_addr", e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io(subject.clone(), "set the listener nonblocking", e))?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(ServerState::default()),
+            changed: Condvar::new(),
+        });
+        let stop = StopFd::new(&subject)?;
+        let thread = {
+            let (shared, stop) = (shared.clone(), stop.try_clone(&subject)?);
+            std::thread::Builder::new()
+                .name("netrig-tcp-echo".into())
+                .spawn(move || accept_loop(listener, &shared, &stop))
+                .map_err(|e| Error::io(subject.clone(), "start the server thread", e))?
+        };
+        tracing::debug!(%subject, %addr, "tcp echo server listening");
+        Ok(TcpEchoServer {
+            addr,
+            subject,
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The peers of every connection accepted so far, in order.
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .peers
+            .clone()
+    }
+
+    /// Waits up to `timeout` until `n` connections were accepted; returns their peers.
+    pub fn wait_for_peers(&self, n: usize, timeout: Duration) -> Result<Vec<SocketAddr>> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.peers.len() < n {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Expectation(format!(
+                    "{}: expected {n} TCP connection(s) on {} within {timeout:?}, got {}: {:?}",
+                    self.subject,
+                    self.addr,
+                    st.peers.len(),
+                    st.peers
+                )));
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        Ok(st.peers.clone())
+    }
+}
+
+impl Drop for TcpEchoServer {
+    fn drop(&mut self) {
+        self.stop.signal();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        tracing::debug!(subject = %self.subject, addr = %self.addr, "tcp echo server stopped");
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: &Shared, stop: &StopFd) {
+    let mut workers = Vec::new();
+    while let Ok(true) = stop.wait_readable(listener.as_fd(), None) {
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nonblocking(false);
+                    if let Ok(clone) = stream.try_clone() {
+                        let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                        st.peers.push(peer);
+                        st.conns.push(clone);
+                        shared.changed.notify_all();
+                    }
+                    workers.push(std::thread::spawn(move || echo(stream)));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            }
+        }
+    }
+    for c in std::mem::take(&mut shared.state.lock().unwrap_or_else(|p| p.into_inner()).conns) {
+        let _ = c.shutdown(Shutdown::Both);
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+}
+
+fn echo(mut stream: TcpStream) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! UDP from inside a node: send, request/response with a timeout, and an
+//! echo server that records what it received and from whom.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{StopFd, ToSocket, socket_addr};
+use crate::error::{Error, Result, Subject};
+use crate::lab::Node;
+
+/// What a UDP request met.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UdpOutcome {
+    /// A reply came back from `from`.
+    Reply {
+        /// The reply's payload.
+        data: Vec<u8>,
+        /// Who sent it.
+        from: SocketAddr,
+    },
+    /// An ICMP port unreachable came back (nothing listens, or a REJECT rule).
+    Refused,
+    /// Nothing came back before the timeout.
+    NoAnswer,
+    /// The network said no (the OS error).
+    Unreachable(String),
+}
+
+fn unspecified_for(dst: &SocketAddr) -> SocketAddr {
+    if dst.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap()
+    } else {
+        "[::]:0".parse().unwrap()
+    }
+}
+
+impl<'lab> Node<'lab> {
+    /// A UDP socket bound to `bind` inside the node (`"0.0.0.0:0"` for any).
+    pub fn udp_socket(&self, bind: impl ToSocket) -> Result<UdpSocket> {
+        let subject = self.subject();
+        let bind = socket_addr(&subject, &bind)?;
+        self.run(|| UdpSocket::bind(bind))?
+            .map_err(|e| Error::io(subject, format!("bind a UDP socket to {bind}"), e))
+    }
+
+    /// Sends one datagram to `dst` from an ephemeral port; returns the source address used.
+    pub fn udp_send(&self, dst: impl ToSocket, payload: &[u8]) -> Result<SocketAddr> {
+        let subject = self.subject();
+        let dst = socket_addr(&subject, &dst)?;
+        let sock = self.udp_socket(unspecified_for(&dst))?;
+        sock.connect(dst)
+            .map_err(|e| Error::io(subject.clone(), format!("connect a UDP socket to {dst}"), e))?;
+        sock.send(payload)
+            .map_err(|e| Error::io(subject.clone(), format!("send a datagram to {dst}"), e))?;
+        let local = sock
+            .local_addr()
+            .map_err(|e| Error::io(subject.clone(), "local_addr", e))?;
+        tracing::debug!(%subject, %local, %dst, len = payload.len(), "udp send");
+        Ok(local)
+    }
+
+    /// Sends `payload` to `dst` and waits up to `timeout` for one reply.
+    pub fn udp_request(
+        &self,
+        dst: impl ToSocket,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<UdpOutcome> {
+        let subject = self.subject();
+        let dst = socket_addr(&subject, &dst)?;
+        let sock = self.udp_socket(unspecified_for(&dst))?;
+        let io = |what: &str| {
+            let (s, w) = (subject.clone(), what.to_string());
+            move |e| Error::io(s, w, e)
+        };
+        sock.connect(dst).map_err(io("connect a UDP socket"))?;
+        sock.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
+            .map_err(io("set a read timeout"))?;
+        if let Err(e) = sock.send(payload) {
+            return Ok(UdpOutcome::Unreachable(e.to_string()));
+        }
+        let mut buf = vec![0u8; 65536];
+        let outcome = match sock.recv_from(&mut buf) {
+            Ok((n, from)) => UdpOutcome::Reply {
+                data: buf[..n].to_vec(),
+                from,
+            },
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => UdpOutcome::Refused,
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    UdpOutcome::NoAnswer
+                }
+                _ => UdpOutcome::Unreachable(e.to_string()),
+            },
+        };
+        tracing::debug!(%subject, %dst, outcome = ?std::mem::discriminant(&outcome), "udp request");
+        Ok(outcome)
+    }
+
+    /// Starts a UDP echo server bound to `bind` inside the node; it is bound
+    /// when this returns, and stops when dropped.
+    pub fn udp_echo_server(&self, bind: impl ToSocket) -> Result<UdpEchoServer> {
+        let subject = self.subject();
+        let sock = self.udp_socket(socket_addr(&subject, &bind)?)?;
+        UdpEchoServer::start(sock, subject)
+    }
+}
+
+struct Shared {
+    seen: Mutex<Vec<(SocketAddr, Vec<u8>)>>,
+    changed: Condvar,
+}
+
+/// A UDP echo server inside a node. See [`Node::udp_echo_server`].
+///
+/// Each datagram is recorded before it is echoed, so once a client has its
+/// echo, [`UdpEchoServer::peers`] includes that client.
+pub struct UdpEchoServer {
+    addr: SocketAddr,
+    subject: Subject,
+    shared: Arc<Shared>,
+    stop: StopFd,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for UdpEchoServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UdpEchoServer({}, {})", self.subject, self.addr)
+    }
+}
+
+impl UdpEchoServer {
+    fn start(sock: UdpSocket, subject: Subject) -> Result<UdpEchoServer> {
+        let addr = sock
+            .local_addr()
+            .map_err(|e| Error::io(subject.clone(), "local_addr", e))?;
+        sock.set_nonblocking(true)
+            .map_err(|e| Error::io(subject.clone(), "set the socket nonblocking", e))?;
+        let shared = Arc::new(Shared {
+            seen: Mutex::new(Vec::new()),
+            changed: Condvar::new(),
+        });
+        let stop = StopFd::new(&subject)?;
+        let thread = {
+            let (shared, stop) = (shared.clone(), stop.try_clone(&subject)?);
+            std::thread::Builder::new()
+                .name("netrig-udp-echo".into())
+                .spawn(move || serve(sock, &shared, &stop))
+                .map_err(|e| Error::io(subject.clone(), "start the server thread", e))?
+        };
+        tracing::debug!(%subject, %addr, "udp echo server bound");
+        Ok(UdpEchoServer {
+            addr,
+            subject,
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every datagram received so far, with its sender.
+    pub fn datagrams(&self) -> Vec<(SocketAddr, Vec<u8>)> {
+        self.shared
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The senders of every datagram received so far, in order.
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.datagrams().into_iter().map(|(a, _)| a).collect()
+    }
+
+    /// Waits up to `timeout` until `n` datagrams arrived; returns them.
+    pub fn wait_for_datagrams(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<(SocketAddr, Vec<u8>)>> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = self.shared.seen.lock().unwrap_or_else(|p| p.into_inner());
+        while seen.len() < n {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Expectation(format!(
+                    "{}: expected {n} datagram(s) on {} within {timeout:?}, got {} from {:?}",
+                    self.subject,
+                    self.addr,
+                    seen.len(),
+                    seen.iter().map(|(a, _)| *a).collect::<Vec<_>>()
+                )));
+            }
+            seen = self
+                .shared
+                .changed
+                .wait_timeout(seen, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        Ok(seen.clone())
+    }
+}
+
+impl Drop for UdpEchoServer {
+    fn drop(&mut self) {
+        self.stop.signal();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        tracing::debug!(subject = %self.subject, addr = %self.addr, "udp echo server stopped");
+    }
+}
+
+fn serve(sock: UdpSocket, shared: &Shared, stop: &StopFd) {
+    let mut buf = vec![0u8; 65536];
+    while let Ok(true) = stop.wait_readable(sock.as_fd(), None) {
+        loop {
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    // Record before replying: whoever got the echo can rely on `peers()`.
+                    shared
+                        .seen
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((from, buf[..n].to_vec()));
+                    shared.changed.notify_all();
+                    let _ = sock.send_to(&buf[..n], from);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            }
+        }
+    }
+}

@@ -13,9 +13,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use common::recordings::data;
+use netrig::Route;
 use netrig::docker::{DockerHost, DockerLab};
 use netrig::traffic::{PingOutcome, TcpEchoServer};
-use netrig::Route;
 
 /// One recorded case.
 #[derive(Debug, Clone)]
@@ -44,7 +44,10 @@ fn parse_cases(text: &str) -> Vec<Case> {
             && let Some(ip) = dump.split(" IP ").nth(1)
         {
             let mut parts = ip.split_whitespace();
-            let (Some(src), Some(">"), Some(dst)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let (Some(src), Some(">"), Some(dst)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
             case.first_packet = tcpdump_addr(src).zip(tcpdump_addr(dst.trim_end_matches(':')));
         }
     }
@@ -60,24 +63,37 @@ fn tcpdump_addr(s: &str) -> Option<SocketAddr> {
 /// What a case does, derived from its label.
 #[derive(Debug)]
 enum Action {
-    Tcp { from: String, to: SocketAddr, via_route: bool },
-    Ping { from: String, to: Ipv4Addr },
+    Tcp {
+        from: String,
+        to: SocketAddr,
+        via_route: bool,
+    },
+    Ping {
+        from: String,
+        to: Ipv4Addr,
+    },
 }
 
 fn action(model: &DockerHost, label: &str) -> Action {
-    let (src, rest) = label.split_once(" -> ").unwrap_or_else(|| panic!("unparsable case {label:?}"));
+    let (src, rest) = label
+        .split_once(" -> ")
+        .unwrap_or_else(|| panic!("unparsable case {label:?}"));
     let src = src.trim_start_matches("container ");
     let from = src.split_whitespace().next().unwrap().to_string();
     let ip_of = |c: &str| model.container(c).unwrap().attachments()[0].ip;
     let addr = rest.split_whitespace().find_map(|t| {
-        t.parse::<SocketAddr>()
-            .ok()
-            .or_else(|| t.parse::<Ipv4Addr>().ok().map(|ip| SocketAddr::new(IpAddr::V4(ip), 80)))
+        t.parse::<SocketAddr>().ok().or_else(|| {
+            t.parse::<Ipv4Addr>()
+                .ok()
+                .map(|ip| SocketAddr::new(IpAddr::V4(ip), 80))
+        })
     });
     if rest.ends_with("ping") {
         let to = match addr {
             Some(SocketAddr::V4(a)) => *a.ip(),
-            _ if rest.starts_with("its gateway") => model.container(&from).unwrap().attachments()[0].gateway,
+            _ if rest.starts_with("its gateway") => {
+                model.container(&from).unwrap().attachments()[0].gateway
+            }
             _ => ip_of(rest.split_whitespace().next().unwrap()),
         };
         return Action::Ping { from, to };
@@ -95,12 +111,19 @@ fn servers(lab: &DockerLab) -> Vec<(IpAddr, TcpEchoServer)> {
     for c in lab.model().containers() {
         if let Some(a) = c.attachments().first() {
             let node = lab.container(&c.name).unwrap();
-            out.push((IpAddr::V4(a.ip), node.tcp_echo_server("0.0.0.0:80").unwrap()));
+            out.push((
+                IpAddr::V4(a.ip),
+                node.tcp_echo_server("0.0.0.0:80").unwrap(),
+            ));
         }
     }
     for s in lab.model().servers() {
         let node = lab.internet().unwrap();
-        out.push((IpAddr::V4(*s), node.tcp_echo_server(SocketAddr::new(IpAddr::V4(*s), 80)).unwrap()));
+        out.push((
+            IpAddr::V4(*s),
+            node.tcp_echo_server(SocketAddr::new(IpAddr::V4(*s), 80))
+                .unwrap(),
+        ));
     }
     out
 }
@@ -109,7 +132,9 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Performs a TCP case like wget did: connect, send, and get the answer back.
 fn tcp_reaches(lab: &DockerLab, from: &str, to: SocketAddr) -> bool {
-    let Ok(mut s) = lab.node(from).unwrap().tcp_stream(to, TIMEOUT) else { return false };
+    let Ok(mut s) = lab.node(from).unwrap().tcp_stream(to, TIMEOUT) else {
+        return false;
+    };
     s.set_read_timeout(Some(TIMEOUT)).unwrap();
     let mut buf = [0u8; 5];
     s.write_all(b"hello").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"hello"
@@ -121,12 +146,23 @@ fn replay(variant: &str) {
     let lab = model.up().unwrap();
     let servers = servers(&lab);
     let cases = parse_cases(&data(&format!("real-docker/dumps/{variant}.test.txt")));
-    assert!(cases.len() >= 26, "{variant}: only {} cases parsed", cases.len());
+    assert!(
+        cases.len() >= 26,
+        "{variant}: only {} cases parsed",
+        cases.len()
+    );
 
     // Cases run in parallel, except the one that needs an extra route on the
     // internet node, which would change the others: it runs last.
-    let (direct, normal): (Vec<&Case>, Vec<&Case>) =
-        cases.iter().partition(|c| matches!(action(&model, &c.label), Action::Tcp { via_route: true, .. }));
+    let (direct, normal): (Vec<&Case>, Vec<&Case>) = cases.iter().partition(|c| {
+        matches!(
+            action(&model, &c.label),
+            Action::Tcp {
+                via_route: true,
+                ..
+            }
+        )
+    });
     let mut results: Vec<(Case, bool)> = std::thread::scope(|s| {
         let handles: Vec<_> = normal
             .iter()
@@ -139,7 +175,10 @@ fn replay(variant: &str) {
     });
     if !direct.is_empty() {
         let subnet = lab.model().networks()[0].subnet.to_string();
-        lab.internet().unwrap().add_route(&Route::to(subnet).via("203.0.113.2")).unwrap();
+        lab.internet()
+            .unwrap()
+            .add_route(&Route::to(subnet).via("203.0.113.2"))
+            .unwrap();
         for c in direct {
             results.push((c.clone(), perform(&lab, &c.label)));
         }
@@ -151,18 +190,26 @@ fn replay(variant: &str) {
             report.push(format!(
                 "{:<70} real Docker: {:<12} netrig: {}",
                 case.label,
-                if case.reached { "reached" } else { "not reached" },
+                if case.reached {
+                    "reached"
+                } else {
+                    "not reached"
+                },
                 if *reached { "reached" } else { "not reached" }
             ));
         }
     }
     // Sources: where the recording shows the packet arriving at a server.
     for (case, reached) in &results {
-        let Some((src, dst)) = case.first_packet else { continue };
+        let Some((src, dst)) = case.first_packet else {
+            continue;
+        };
         if !reached || src.ip() == dst.ip() || dst.port() != 80 {
             continue;
         }
-        let Some((_, server)) = servers.iter().find(|(ip, _)| *ip == dst.ip()) else { continue };
+        let Some((_, server)) = servers.iter().find(|(ip, _)| *ip == dst.ip()) else {
+            continue;
+        };
         let peers = server.peers();
         if !peers.iter().any(|p| p.ip() == src.ip()) {
             report.push(format!(
@@ -189,7 +236,10 @@ fn perform(lab: &DockerLab, label: &str) -> bool {
     match action(lab.model(), label) {
         Action::Tcp { from, to, .. } => tcp_reaches(lab, &from, to),
         Action::Ping { from, to } => {
-            matches!(lab.node(&from).unwrap().ping(to, TIMEOUT).unwrap(), PingOutcome::Reply { .. })
+            matches!(
+                lab.node(&from).unwrap().ping(to, TIMEOUT).unwrap(),
+                PingOutcome::Reply { .. }
+            )
         }
     }
 }

@@ -6,7 +6,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -161,13 +160,9 @@ fn down_after_sigkilled_up() {
     require_privileges!("down_after_sigkilled_up");
     let dirs = Dirs::new();
     let name = format!("kill{}", std::process::id());
-    let mut witness = Witness::new();
+    let mut witness = Witness::new().unwrap();
     let (mut child, _) = up(&dirs, "topologies/docker-modes.toml", &name);
-    let witness_path = format!(
-        "/proc/{}/fd/{}",
-        std::process::id(),
-        witness.netns.as_fd().as_raw_fd()
-    );
+    let witness_path = witness.path();
     let link = dirs.run(&[
         "exec",
         &name,

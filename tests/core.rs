@@ -5,7 +5,6 @@ mod common;
 
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use common::{Witness, held_netns_inodes, run_netns_entries, wait_pid_gone};
@@ -201,16 +200,12 @@ fn routed_lab_forwards_between_subnets() {
 #[test]
 fn dropping_a_lab_removes_everything() {
     require_privileges!("dropping_a_lab_removes_everything", exclusive);
-    let mut witness = Witness::new();
+    let mut witness = Witness::new().unwrap();
     let held_before = held_netns_inodes();
     let pins_before = run_netns_entries();
     let lab = pair(&unique_lab_name("drop")).up().unwrap();
     let a = lab.node("a").unwrap();
-    let peer_path = format!(
-        "/proc/{}/fd/{}",
-        std::process::id(),
-        witness.netns.as_fd().as_raw_fd()
-    );
+    let peer_path = witness.path();
     a.command("ip")
         .args([
             "link",
@@ -226,7 +221,7 @@ fn dropping_a_lab_removes_everything() {
         ])
         .checked_output()
         .unwrap();
-    assert!(witness.links().contains(&"witness0".to_string()));
+    assert!(witness.links().unwrap().contains(&"witness0".to_string()));
     let mut sleeper = a.command("sleep").arg("600").spawn().unwrap();
     let pid = sleeper.pid() as i32;
     assert!(sleeper.try_wait().unwrap().is_none());
@@ -279,13 +274,9 @@ fn holder_process() {
 #[test]
 fn sigkilled_holder_leaves_nothing() {
     require_privileges!("sigkilled_holder_leaves_nothing");
-    let mut witness = Witness::new();
+    let mut witness = Witness::new().unwrap();
     let pins_before = run_netns_entries();
-    let witness_path = format!(
-        "/proc/{}/fd/{}",
-        std::process::id(),
-        witness.netns.as_fd().as_raw_fd()
-    );
+    let witness_path = witness.path();
     let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -315,7 +306,7 @@ fn sigkilled_holder_leaves_nothing() {
     let child_pid = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("holder never became ready");
-    assert!(witness.links().contains(&"held0".to_string()));
+    assert!(witness.links().unwrap().contains(&"held0".to_string()));
     holder.kill().unwrap(); // SIGKILL
     holder.wait().unwrap();
     assert!(

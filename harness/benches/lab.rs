@@ -14,78 +14,9 @@
 //! The bench runs in a private mount namespace with a tmpfs on `/run`, so the
 //! `/run/netns` mounts of the baselines' `ip netns add` never reach the host.
 
-use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use netrig::{Endpoint, Lab, Netns};
-use rtnetlink::packet_core::NetlinkPayload;
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::link::LinkAttribute;
-
-/// A namespace that observes link removals (see the module docs).
-struct Witness {
-    netns: Netns,
-    rt: tokio::runtime::Runtime,
-    events: futures::channel::mpsc::UnboundedReceiver<(
-        rtnetlink::packet_core::NetlinkMessage<RouteNetlinkMessage>,
-        rtnetlink::sys::SocketAddr,
-    )>,
-    _handle: rtnetlink::Handle,
-}
-
-impl Witness {
-    fn new() -> Witness {
-        let netns = Netns::new("witness").expect("create witness namespace");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let (conn, handle, events) = netns
-            .run(|| {
-                let _g = rt.enter();
-                rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Link])
-            })
-            .unwrap()
-            .unwrap();
-        rt.spawn(conn);
-        Witness {
-            netns,
-            rt,
-            events,
-            _handle: handle,
-        }
-    }
-
-    fn path(&self) -> String {
-        format!(
-            "/proc/{}/fd/{}",
-            std::process::id(),
-            self.netns.as_fd().as_raw_fd()
-        )
-    }
-
-    fn wait_removed(&mut self, name: &str) {
-        let events = &mut self.events;
-        let ok = self.rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(30), async {
-                while let Some((msg, _)) = events.next().await {
-                    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) =
-                        msg.payload
-                        && l.attributes
-                            .iter()
-                            .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name))
-                    {
-                        return;
-                    }
-                }
-            })
-            .await
-            .is_ok()
-        });
-        assert!(ok, "witness link {name} was never removed");
-    }
-}
+use netrig::{Endpoint, Lab, Witness};
 
 fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
     let t = Instant::now();
@@ -127,7 +58,10 @@ fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
     let t = Instant::now();
     drop(lab);
     let down = t.elapsed();
-    witness.wait_removed("wit");
+    assert!(
+        witness.wait_link_removed("wit", Duration::from_secs(30)),
+        "witness link never removed"
+    );
     up + down
 }
 
@@ -232,7 +166,10 @@ fn shell_once(n: usize, witness: &mut Witness, batch: bool) -> Duration {
     let t = Instant::now();
     run_sh(&down);
     let down_time = t.elapsed();
-    witness.wait_removed("wit");
+    assert!(
+        witness.wait_link_removed("wit", Duration::from_secs(30)),
+        "witness link never removed"
+    );
     up_time + down_time
 }
 
@@ -294,7 +231,7 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 8, 32, 64]);
-    let mut witness = Witness::new();
+    let mut witness = Witness::new().expect("witness namespace");
     // Warm up: first namespace creation and module loads are not what we measure.
     netrig_once(1, &mut witness);
     shell_once(1, &mut witness, true);

@@ -70,6 +70,7 @@ pub mod proxy;
 pub mod sysctl;
 pub mod topology;
 pub mod traffic;
+pub mod witness;
 
 pub use capture::{Capture, CaptureOptions, CaptureStats};
 pub use conntrack::{ConntrackEntry, ConntrackTable};
@@ -81,3 +82,4 @@ pub use netns::Netns;
 pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
 pub use traffic::{PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome};
+pub use witness::Witness;

@@ -493,16 +493,16 @@ impl Netlink {
             .map_err(|e| self.fail(None, "list addresses".into(), e))?;
         let mut out = Vec::new();
         for m in msgs {
-            let addr = m.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Local(ip) => Some(*ip),
-                _ => None,
-            });
-            let addr = addr.or_else(|| {
+            // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the
+            // peer on point-to-point links and the same otherwise.
+            let attr = |want_local: bool| {
                 m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Address(ip) => Some(*ip),
+                    AddressAttribute::Local(ip) if want_local => Some(*ip),
+                    AddressAttribute::Address(ip) if !want_local => Some(*ip),
                     _ => None,
                 })
-            });
+            };
+            let addr = attr(true).or_else(|| attr(false));
             if let Some(ip) = addr
                 && let Ok(net) = IpNet::new(ip, m.header.prefix_len)
             {

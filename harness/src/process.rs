@@ -47,6 +47,45 @@ pub fn package_for(program: &str) -> &'static str {
     }
 }
 
+/// Waits until process `pid` (any process, not only a child) has exited,
+/// up to `timeout`, on a pidfd — it wakes the moment the process ends.
+/// Returns whether it has exited; a pid that does not exist counts as exited.
+///
+/// ```
+/// let me = std::process::id();
+/// assert!(!netrig::process::wait_for_exit(me, std::time::Duration::ZERO).unwrap());
+/// ```
+pub fn wait_for_exit(pid: u32, timeout: Duration) -> io::Result<bool> {
+    // SAFETY: plain syscall; the returned fd is owned below.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if raw < 0 {
+        let e = io::Error::last_os_error();
+        return if e.raw_os_error() == Some(libc::ESRCH) {
+            Ok(true)
+        } else {
+            Err(e)
+        };
+    }
+    // SAFETY: pidfd_open returned a new fd we own.
+    let pidfd =
+        unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as RawFd) };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&pidfd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(n) if n > 0 => return Ok(true),
+            Ok(_) if left.is_zero() => return Ok(false),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Kills the process groups a lab spawned that are still alive.
 #[derive(Debug, Clone, Default)]
 pub struct ProcessRegistry(Arc<Mutex<BTreeSet<i32>>>);
@@ -263,14 +302,8 @@ impl NodeCommand {
         if self.input.is_some() {
             self.cmd.stdin(Stdio::piped());
         }
-        let cmd = self.cmd_take();
-        let mut child = self
-            .ctx
-            .spawner
-            .spawn(cmd)
-            .map_err(|e| self.spawn_error(e))?;
+        let mut child = self.start()?;
         let pgid = child.id() as i32;
-        self.ctx.registry.add(pgid);
         // Feed stdin from a thread so a command that writes a lot before
         // reading everything cannot deadlock against us.
         let feeder = match (self.input.take(), child.stdin.take()) {
@@ -315,14 +348,8 @@ impl NodeCommand {
     /// group) on drop. stdin/stdout/stderr are as configured (default: inherit).
     pub fn spawn(mut self) -> Result<NodeProcess> {
         tracing::debug!(subject = %self.ctx.subject, argv = %self.argv(), "spawn process");
-        let cmd = self.cmd_take();
-        let child = self
-            .ctx
-            .spawner
-            .spawn(cmd)
-            .map_err(|e| self.spawn_error(e))?;
+        let child = self.start()?;
         let pgid = child.id() as i32;
-        self.ctx.registry.add(pgid);
         Ok(NodeProcess {
             child,
             pgid,
@@ -333,8 +360,16 @@ impl NodeCommand {
         })
     }
 
-    fn cmd_take(&mut self) -> Command {
-        std::mem::replace(&mut self.cmd, Command::new("/nonexistent"))
+    /// Spawns from the lab's spawner thread and registers the process group.
+    fn start(&mut self) -> Result<Child> {
+        let cmd = std::mem::replace(&mut self.cmd, Command::new("/nonexistent"));
+        let child = self
+            .ctx
+            .spawner
+            .spawn(cmd)
+            .map_err(|e| self.spawn_error(e))?;
+        self.ctx.registry.add(child.id() as i32);
+        Ok(child)
     }
 }
 
@@ -380,29 +415,10 @@ impl NodeProcess {
             return Ok(Some(s));
         }
         let deadline = Instant::now() + timeout;
-        // SAFETY: plain syscall; the returned fd is owned below.
-        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, self.child.id() as libc::pid_t, 0) };
-        if raw < 0 {
-            return Err(Error::io(
-                self.subject.clone(),
-                "pidfd_open",
-                io::Error::last_os_error(),
-            ));
-        }
-        // SAFETY: pidfd_open returned a new fd we own.
-        let pidfd =
-            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as RawFd) };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let mut fds = [nix::poll::PollFd::new(
-                std::os::fd::AsFd::as_fd(&pidfd),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(Error::io(self.subject.clone(), "poll a pidfd", e.into())),
-            }
+            wait_for_exit(self.child.id(), left)
+                .map_err(|e| Error::io(self.subject.clone(), "wait on a pidfd", e))?;
             if let Some(s) = self.try_wait()? {
                 return Ok(Some(s));
             }

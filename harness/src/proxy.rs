@@ -15,30 +15,37 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-
 use crate::error::{Error, Result};
 use crate::lab::Node;
+use crate::traffic::StopFd;
 
-/// Transport protocol of a forwarded port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Transport protocol of a forwarded (or published) port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Proto {
-    /// TCP.
+    /// TCP (the default).
+    #[default]
     Tcp,
     /// UDP.
     Udp,
 }
 
-impl std::fmt::Display for Proto {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Proto {
+    /// `tcp` or `udp`, as iptables and docker-proxy spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -48,18 +55,8 @@ pub struct Proxy {
     proto: Proto,
     listen: SocketAddr,
     target: SocketAddr,
-    stop: OwnedFd,
+    stop: StopFd,
     thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn eventfd() -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall; the fd is owned below.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: eventfd returned a new fd we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 impl Proxy {
@@ -79,10 +76,8 @@ impl Proxy {
         target: SocketAddr,
     ) -> Result<Proxy> {
         let subject = node.subject();
-        let stop = eventfd().map_err(|e| Error::io(subject.clone(), "create an eventfd", e))?;
-        let stop_in = stop
-            .try_clone()
-            .map_err(|e| Error::io(subject.clone(), "dup an eventfd", e))?;
+        let stop = StopFd::new(&subject)?;
+        let stop_in = stop.try_clone(&subject)?;
         let netns_fd = node.netns().try_clone_fd()?;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread = std::thread::Builder::new()
@@ -146,34 +141,20 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes to our own eventfd.
-        unsafe { libc::write(self.stop.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        self.stop.signal();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-/// Waits until `fd` or `stop` is readable; false when stopping.
-fn wait_readable(fd: &impl AsFd, stop: &OwnedFd) -> bool {
-    loop {
-        let mut fds = [
-            PollFd::new(fd.as_fd(), PollFlags::POLLIN),
-            PollFd::new(stop.as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {
-                let stopped = fds[1].revents().is_some_and(|r| !r.is_empty());
-                return !stopped;
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return false,
-        }
-    }
+/// Waits until `fd` is readable (true) or the proxy is stopping (false).
+/// The stop eventfd is never drained, so once signalled every waiter sees it.
+fn wait_readable(fd: &impl AsFd, stop: &StopFd) -> bool {
+    stop.wait_readable(fd.as_fd(), None).unwrap_or(false)
 }
 
-fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: OwnedFd) {
+fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: StopFd) {
     let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
     let mut workers = Vec::new();
     while wait_readable(&listener, &stop) {
@@ -224,7 +205,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
     let _ = to.shutdown(Shutdown::Write);
 }
 
-fn serve_udp(socket: UdpSocket, target: SocketAddr, stop: OwnedFd) {
+fn serve_udp(socket: UdpSocket, target: SocketAddr, stop: StopFd) {
     let socket = Arc::new(socket);
     let mut clients: HashMap<SocketAddr, UdpSocket> = HashMap::new();
     let mut workers = Vec::new();

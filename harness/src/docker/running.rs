@@ -12,11 +12,10 @@ use std::path::Path;
 
 use super::host::{DockerHost, HOST_NODE, INTERNET_NODE};
 use super::kernel::KernelSetting;
-use super::port::Proto as PortProto;
 use crate::error::{Error, Result, Subject};
 use crate::firewall::{self, RuleCounter};
 use crate::lab::{Lab, Node};
-use crate::proxy::{Proto, Proxy};
+use crate::proxy::Proxy;
 
 /// A running emulated Docker host. Derefs to its [`Lab`].
 ///
@@ -73,13 +72,9 @@ impl DockerHost {
                 tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
                 continue;
             };
-            let proto = match p.proto {
-                PortProto::Tcp => Proto::Tcp,
-                PortProto::Udp => Proto::Udp,
-            };
             proxies.push(Proxy::start(
                 &host,
-                proto,
+                p.proto,
                 SocketAddr::new(p.host_ip, p.host_port),
                 SocketAddr::new(IpAddr::V4(p.container_ip), p.container_port),
             )?);

@@ -203,7 +203,7 @@ fn down(lab: &str) -> netrig::Result<ExitCode> {
         // The owner tears down (and removes pins and state) on SIGTERM.
         let pid = nix::unistd::Pid::from_raw(kept.pid as i32);
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
-        if !wait_exit(kept.pid, Duration::from_secs(10)) {
+        if !netrig::process::wait_for_exit(kept.pid, Duration::from_secs(10)).unwrap_or(true) {
             eprintln!(
                 "netrig: lab {lab}: owner pid {} did not exit on SIGTERM; removing its pins anyway",
                 kept.pid
@@ -227,22 +227,4 @@ fn down(lab: &str) -> netrig::Result<ExitCode> {
         netns_dir().display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Waits for a process (not our child) to exit, via a pidfd.
-fn wait_exit(pid: u32, deadline: Duration) -> bool {
-    // SAFETY: plain syscall.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return true; // already gone
-    }
-    let mut p = libc::pollfd {
-        fd: fd as i32,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd; the fd is closed right after.
-    let r = unsafe { libc::poll(&mut p, 1, deadline.as_millis() as i32) };
-    unsafe { libc::close(fd as i32) };
-    r == 1
 }

@@ -1,0 +1,136 @@
+//! A witness namespace: a namespace outside any lab that hears, through the
+//! kernel's own link notifications, when a link inside it disappears.
+//!
+//! Link one end of a veth into the witness from a lab node; when the lab's
+//! namespace is destroyed the kernel deletes the pair and tells the witness.
+//! That is how netrig's own tests and benches prove teardown through the
+//! kernel rather than through the lab's bookkeeping — and wait for it
+//! without sleeping.
+//!
+//! ```no_run
+//! # fn demo(lab: netrig::Lab) -> netrig::Result<()> {
+//! use std::time::Duration;
+//! let mut witness = netrig::Witness::new()?;
+//! lab.node("a")?
+//!     .command("ip")
+//!     .args(["link", "add", "w0", "type", "veth", "peer", "name", "seen0", "netns", &witness.path()])
+//!     .checked_output()?;
+//! drop(lab);
+//! assert!(witness.wait_link_removed("seen0", Duration::from_secs(10)));
+//! # Ok(()) }
+//! ```
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_route::link::LinkAttribute;
+
+use crate::error::{Error, Result, Subject};
+use crate::netns::Netns;
+
+type Events = futures::channel::mpsc::UnboundedReceiver<(
+    NetlinkMessage<RouteNetlinkMessage>,
+    rtnetlink::sys::SocketAddr,
+)>;
+
+/// A namespace that watches its links. See the [module docs](self).
+pub struct Witness {
+    netns: Netns,
+    handle: rtnetlink::Handle,
+    events: Events,
+    rt: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Witness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witness")
+            .field("netns", &self.netns.inode())
+            .finish()
+    }
+}
+
+fn name_of(attrs: &[LinkAttribute]) -> Option<&str> {
+    attrs.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.as_str()),
+        _ => None,
+    })
+}
+
+impl Witness {
+    /// Creates the witness namespace, already subscribed to link events.
+    pub fn new() -> Result<Witness> {
+        let netns = Netns::new("witness")?;
+        let subject = Subject::default().node("witness");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io(subject.clone(), "start a tokio runtime", e))?;
+        let (conn, handle, events) = netns
+            .run(|| {
+                let _guard = rt.enter();
+                rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Link])
+            })?
+            .map_err(|e| Error::io(subject, "open a link-event socket", e))?;
+        rt.spawn(conn);
+        Ok(Witness {
+            netns,
+            handle,
+            events,
+            rt,
+        })
+    }
+
+    /// The witness namespace.
+    pub fn netns(&self) -> &Netns {
+        &self.netns
+    }
+
+    /// A path naming the namespace for `ip link … netns PATH` (valid while this process lives).
+    pub fn path(&self) -> String {
+        format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            self.netns.as_fd().as_raw_fd()
+        )
+    }
+
+    /// Names of the links in the witness now.
+    pub fn links(&self) -> Result<Vec<String>> {
+        let msgs: Vec<_> = self
+            .rt
+            .block_on(self.handle.link().get().execute().try_collect::<Vec<_>>())
+            .map_err(|e| Error::Netlink {
+                subject: Subject::default().node("witness"),
+                op: "list links".into(),
+                message: e.to_string(),
+            })?;
+        Ok(msgs
+            .iter()
+            .filter_map(|m| name_of(&m.attributes).map(str::to_string))
+            .collect())
+    }
+
+    /// Waits until the kernel announces that link `name` left the witness;
+    /// false if it did not within `deadline`.
+    pub fn wait_link_removed(&mut self, name: &str, deadline: Duration) -> bool {
+        let events = &mut self.events;
+        self.rt.block_on(async {
+            tokio::time::timeout(deadline, async {
+                while let Some((msg, _)) = events.next().await {
+                    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) =
+                        msg.payload
+                        && name_of(&l.attributes) == Some(name)
+                    {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await
+            .unwrap_or(false)
+        })
+    }
+}

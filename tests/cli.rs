@@ -35,11 +35,10 @@ impl Dirs {
         self.netrig().args(args).output().unwrap()
     }
     fn pins(&self) -> Vec<PathBuf> {
-        let mut v: Vec<_> = std::fs::read_dir(self.netns.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
+        let Ok(dir) = std::fs::read_dir(self.netns.path()) else {
+            return Vec::new();
+        };
+        let mut v: Vec<_> = dir.flatten().map(|e| e.path()).collect();
         v.sort();
         v
     }

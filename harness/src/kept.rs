@@ -183,6 +183,9 @@ impl KeptLab {
                 e,
             ));
         }
+        // Leave no empty folders behind either (remove_dir only removes empty ones).
+        let _ = std::fs::remove_dir(run_dir());
+        let _ = std::fs::remove_dir(netns_dir());
         if errors.is_empty() {
             Ok(())
         } else {

@@ -23,6 +23,7 @@
 //! - [`kept`] — labs kept up by the CLI: state files and pins, removable after a crash.
 //! - [`proxy`] — a TCP/UDP port forwarder inside a node (netrig's docker-proxy).
 //! - [`privilege`] — can we build labs here, and should a test skip or fail if not.
+//! - [`witness`] — [`Witness`]: a namespace that hears, through the kernel, when a lab's links vanish.
 //! - [`capture`] — [`Capture`]: pcap on a node's interface, active before return, recorded to `.pcap`.
 //! - [`traffic`] — probes and servers from inside nodes: TCP connect outcomes, UDP/TCP echo, ping, raw frame injection.
 //!
@@ -30,6 +31,7 @@
 //! - [`lab`] — [`Lab`] and [`Node`]: build a lab from a spec, work inside its nodes, keep artifacts.
 //! - [`expect`] — matchers over packets and expectations on captures (within a deadline, counts,
 //!   sequences, none-before-a-sentinel, NAT translation).
+//! - [`docker::DockerLab`] — a Docker host brought up: lab, Docker's sysctls and rules loaded with the real tools, userland proxies, user rule files.
 //! - [`evidence`] — on failure: the lab's rulesets, addresses, routes, neighbours, conntrack and pcaps, kept on disk.
 //!
 //! # Example

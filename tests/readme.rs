@@ -1,0 +1,27 @@
+//! The README's example, verbatim, so the README stays true.
+
+use netrig::expect::udp;
+use std::time::Duration;
+
+/// Outbound traffic from a container is masqueraded to the host's uplink address.
+#[test]
+fn outbound_traffic_is_masqueraded() -> netrig::Result<()> {
+    if !netrig::privilege::should_run("outbound_traffic_is_masqueraded")? {
+        return Ok(()); // prints "SKIPPED … not privileged"; fails instead when CI=true
+    }
+    let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+    let server = docker.internet()?.udp_echo_server("198.51.100.10:53")?; // bound before return
+    let wan = docker.capture("internet", "eth0")?; // active before return
+    docker
+        .container("web")?
+        .udp_send("198.51.100.10:53", b"q")?;
+    wan.expect(udp().src(docker.host_uplink_ip()).dst("198.51.100.10:53"))
+        .within(Duration::from_secs(1))?;
+    assert_eq!(
+        server.wait_for_datagrams(1, Duration::from_secs(1))?[0]
+            .0
+            .ip(),
+        docker.host_uplink_ip()
+    );
+    Ok(())
+}

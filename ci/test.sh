@@ -14,8 +14,9 @@ trap 'rm -f "$before" "$after"' EXIT
 bash ci/root-snapshot.sh >"$before"
 
 status=0
-cargo test --all-targets "$@" || status=$?
-cargo test --doc || status=$?
+# Unit tests, tests/, the scenario catalogue and doc tests (benches are run by
+# `cargo bench`, not here).
+cargo test "$@" || status=$?
 
 bash ci/root-snapshot.sh >"$after"
 if ! diff -u "$before" "$after"; then

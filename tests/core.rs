@@ -41,15 +41,7 @@ fn namespaces_are_isolated() {
         .bridge("a", "only-in-a", ["10.9.0.1/24"])
         .up()
         .unwrap();
-    let names = |n: &str| -> Vec<String> {
-        lab.node(n)
-            .unwrap()
-            .links()
-            .unwrap()
-            .into_iter()
-            .map(|l| l.name)
-            .collect()
-    };
+    let names = |n: &str| common::link_names(&lab, n);
     assert_eq!(
         names("a"),
         vec!["lo", "only-in-a"],
@@ -205,22 +197,7 @@ fn dropping_a_lab_removes_everything() {
     let pins_before = run_netns_entries();
     let lab = pair(&unique_lab_name("drop")).up().unwrap();
     let a = lab.node("a").unwrap();
-    let peer_path = witness.path();
-    a.command("ip")
-        .args([
-            "link",
-            "add",
-            "towitness",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "witness0",
-            "netns",
-            &peer_path,
-        ])
-        .checked_output()
-        .unwrap();
+    witness.attach(&a, "towitness", "witness0").unwrap();
     assert!(witness.links().unwrap().contains(&"witness0".to_string()));
     let mut sleeper = a.command("sleep").arg("600").spawn().unwrap();
     let pid = sleeper.pid() as i32;

@@ -17,22 +17,17 @@ fn standard_lab(name: &str) -> DockerLab {
     host.up().unwrap()
 }
 
-fn link_names(lab: &DockerLab, node: &str) -> Vec<String> {
-    lab.node(node)
-        .unwrap()
-        .links()
-        .unwrap()
-        .into_iter()
-        .map(|l| l.name)
-        .collect()
-}
-
 /// none: only `lo`, and no route anywhere.
 #[test]
 fn none_mode_has_only_loopback() {
     require_privileges!("none_mode_has_only_loopback");
     let lab = standard_lab("none");
-    assert_eq!(link_names(&lab, "cn"), vec!["lo"], "lab {}: cn", lab.name());
+    assert_eq!(
+        common::link_names(&lab, "cn"),
+        vec!["lo"],
+        "lab {}: cn",
+        lab.name()
+    );
     assert!(lab.node("cn").unwrap().routes().unwrap().is_empty());
     let err = lab
         .node("cn")
@@ -53,7 +48,7 @@ fn host_mode_shares_the_host_namespace() {
     let ch = lab.container("ch").unwrap();
     let host = lab.host_node().unwrap();
     assert_eq!(ch.netns().inode(), host.netns().inode());
-    let names = link_names(&lab, "ch");
+    let names = common::link_names(&lab, "ch");
     for want in ["docker0", "eth0"] {
         assert!(
             names.iter().any(|n| n == want),
@@ -80,7 +75,10 @@ fn container_mode_shares_the_owners_namespace() {
     let lab = standard_lab("ctrmode");
     let (ca, cc) = (lab.container("ca").unwrap(), lab.container("cc").unwrap());
     assert_eq!(ca.netns().inode(), cc.netns().inode());
-    assert_eq!(link_names(&lab, "cc"), link_names(&lab, "ca"));
+    assert_eq!(
+        common::link_names(&lab, "cc"),
+        common::link_names(&lab, "ca")
+    );
     // A server on ca's loopback is reachable from cc's.
     let listener = ca
         .run(|| TcpListener::bind("127.0.0.1:80"))
@@ -104,7 +102,7 @@ fn bridge_mode_gets_eth0_and_default_route() {
         ("cb", "172.18.0.2/16", "172.18.0.1", "02:42:ac:12:00:02"),
     ] {
         let node = lab.container(c).unwrap();
-        assert_eq!(link_names(&lab, c), vec!["lo", "eth0"], "{c}");
+        assert_eq!(common::link_names(&lab, c), vec!["lo", "eth0"], "{c}");
         let eth0 = node
             .links()
             .unwrap()

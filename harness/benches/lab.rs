@@ -38,22 +38,8 @@ fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
     let lab = spec.up().expect("lab up");
     let up = t.elapsed();
     // The witness link is bookkeeping, outside the timed region.
-    lab.node("hub")
-        .unwrap()
-        .command("ip")
-        .args([
-            "link",
-            "add",
-            "tow",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "wit",
-            "netns",
-            &witness.path(),
-        ])
-        .checked_output()
+    witness
+        .attach(&lab.node("hub").unwrap(), "tow", "wit")
         .expect("witness link");
     let t = Instant::now();
     drop(lab);

@@ -11,10 +11,7 @@
 //! # fn demo(lab: netrig::Lab) -> netrig::Result<()> {
 //! use std::time::Duration;
 //! let mut witness = netrig::Witness::new()?;
-//! lab.node("a")?
-//!     .command("ip")
-//!     .args(["link", "add", "w0", "type", "veth", "peer", "name", "seen0", "netns", &witness.path()])
-//!     .checked_output()?;
+//! witness.attach(&lab.node("a")?, "w0", "seen0")?;
 //! drop(lab);
 //! assert!(witness.wait_link_removed("seen0", Duration::from_secs(10)));
 //! # Ok(()) }
@@ -94,6 +91,23 @@ impl Witness {
             "/proc/{}/fd/{}",
             std::process::id(),
             self.netns.as_fd().as_raw_fd()
+        )
+    }
+
+    /// Links `node` to the witness with a veth pair: `local` in the node,
+    /// `seen` in the witness. When the node's namespace dies, so does `seen`.
+    pub fn attach(&self, node: &crate::Node<'_>, local: &str, seen: &str) -> Result<()> {
+        let end = |name: &str| crate::netlink::VethEnd {
+            name: name.to_string(),
+            index: 0, // the kernel picks
+            mac: None,
+            mtu: None,
+            controller: None,
+        };
+        let (local, seen) = (end(local), end(seen));
+        node.lab().block_on(
+            node.netlink()
+                .add_veth(&local, &seen, Some(self.netns.as_fd())),
         )
     }
 

@@ -65,3 +65,14 @@ pub fn run_netns_entries() -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Names of a node's links, as the kernel reports them.
+pub fn link_names(lab: &netrig::Lab, node: &str) -> Vec<String> {
+    lab.node(node)
+        .unwrap()
+        .links()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect()
+}

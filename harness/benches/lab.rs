@@ -195,6 +195,50 @@ fn private_run_dir() {
     std::fs::create_dir_all("/run/netns").unwrap();
 }
 
+/// What a big lab costs this process: threads, fds and resident memory.
+fn scale_report(n: usize) {
+    let count = |dir: &str| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    let rss_kib = || -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let (threads0, fds0, rss0) = (count("/proc/self/task"), count("/proc/self/fd"), rss_kib());
+    let t = Instant::now();
+    let mut spec = Lab::builder("scale")
+        .static_neighbours(false)
+        .node("hub")
+        .bridge("hub", "br0", ["10.0.0.1/16"]);
+    for i in 0..n {
+        let node = format!("n{i}");
+        spec = spec.node(&node).link(
+            Endpoint::new("hub", format!("v{i}")).bridge("br0"),
+            Endpoint::new(&node, "eth0").addr(format!(
+                "10.0.{}.{}/16",
+                (i + 2) / 256,
+                (i + 2) % 256
+            )),
+        );
+    }
+    let lab = spec.up().expect("lab up");
+    let up = t.elapsed();
+    let (threads1, fds1, rss1) = (count("/proc/self/task"), count("/proc/self/fd"), rss_kib());
+    println!(
+        "a lab of {n} nodes: up in {:.1} ms; costs {} thread(s), {} fds, {} KiB resident ({:.1} KiB per node)",
+        ms(up),
+        threads1 as i64 - threads0 as i64,
+        fds1 as i64 - fds0 as i64,
+        rss1 as i64 - rss0 as i64,
+        (rss1 as f64 - rss0 as f64) / n as f64
+    );
+    drop(lab);
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -248,5 +292,12 @@ fn main() {
             ms(c) / ms(a),
             ms(a) / n as f64
         );
+    }
+    let scale: usize = std::env::var("NETRIG_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    if scale > 0 {
+        scale_report(scale);
     }
 }

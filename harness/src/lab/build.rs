@@ -27,6 +27,7 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
         .iter()
         .map(|n| (lab_subject.clone().node(&n.name), n.options.clone()))
         .collect();
+    ensure_fd_room(specs.len());
     let seeds = Netns::create_batch(&specs)?;
 
     let nodes: Vec<NodeState> = {
@@ -102,6 +103,20 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
         rt,
         artifacts,
     })
+}
+
+/// A node holds two fds (its namespace and its netlink socket): raise the
+/// soft open-files limit towards the hard one when a big lab needs it.
+fn ensure_fd_room(nodes: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let needed = (nodes as u64) * 2 + 256;
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < needed
+    {
+        let new = needed.max(soft.saturating_mul(2)).min(hard);
+        tracing::debug!(soft, new, "raising the open-files limit for a large lab");
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, new, hard);
+    }
 }
 
 async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result<()> {

@@ -567,3 +567,51 @@ fn processes_and_pins_are_cleaned_up() {
         assert!(!p.exists(), "pin {} left behind", p.display());
     }
 }
+
+/// IPv6 when asked for: addresses usable at once (no DAD wait), a UDP exchange over v6.
+#[test]
+fn ipv6_nodes_exchange_datagrams() {
+    require_privileges!("ipv6_nodes_exchange_datagrams");
+    let lab = Lab::builder(unique_lab_name("v6x"))
+        .node_with(NodeSpec::new("a").ipv6(true))
+        .node_with(NodeSpec::new("b").ipv6(true))
+        .link(
+            Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
+            Endpoint::new("b", "eth0").addr("2001:db8::2/64"),
+        )
+        .up()
+        .unwrap();
+    let server = lab
+        .node("b")
+        .unwrap()
+        .run(|| UdpSocket::bind("[2001:db8::2]:7000"))
+        .unwrap()
+        .unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let client = lab
+        .node("a")
+        .unwrap()
+        .run(|| UdpSocket::bind("[2001:db8::1]:0"))
+        .unwrap()
+        .unwrap();
+    client.send_to(b"six", "[2001:db8::2]:7000").unwrap();
+    let mut buf = [0u8; 8];
+    let (n, from) = server.recv_from(&mut buf).expect("datagram over IPv6");
+    assert_eq!(
+        (&buf[..n], from.ip().to_string().as_str()),
+        (&b"six"[..], "2001:db8::1")
+    );
+    // An IPv6 address on a node without IPv6 is refused before anything is built.
+    let err = Lab::builder("v6bad")
+        .node("a")
+        .node("b")
+        .link(
+            Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
+            Endpoint::new("b", "eth0"),
+        )
+        .up()
+        .unwrap_err();
+    assert!(err.to_string().contains("IPv6 off"), "{err}");
+}

@@ -276,6 +276,16 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
         if n.forwarding {
             sysctls.insert(0, ("net/ipv4/ip_forward".into(), "1".into()));
         }
+        if n.ipv6 {
+            // No duplicate address detection: addresses are usable the moment
+            // they are added, instead of "tentative" for a second or more.
+            for key in [
+                "net/ipv6/conf/all/accept_dad",
+                "net/ipv6/conf/default/accept_dad",
+            ] {
+                sysctls.insert(0, (key.into(), "0".into()));
+            }
+        }
         let idx = p.plan.nodes.len();
         p.plan.nodes.push(PlannedNode {
             name: n.name.clone(),

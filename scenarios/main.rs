@@ -99,20 +99,37 @@ fn features(catalogue: &[Scenario]) -> Vec<Feature> {
     out
 }
 
-/// Why a trial cannot run here: `Some((reason, fail))`, failing instead of
-/// skipping when `fail`.
-fn blocker(env: &Environment, needs: &[Feature]) -> Option<(String, bool)> {
+/// Why a trial cannot run here, and whether that is a failure rather than a skip.
+struct Blocker {
+    reason: String,
+    fail: bool,
+    /// What turns the skip into a failure, when anything does.
+    hint: &'static str,
+}
+
+const REQUIRE_HINT: &str = " Set NETRIG_REQUIRE_PRIVILEGES=1 (or CI=true) to make this a failure.";
+
+fn blocker(env: &Environment, needs: &[Feature]) -> Option<Blocker> {
     let required = netrig::privilege::privileges_required();
     if let Some(why) = &env.unprivileged {
-        return Some((format!("not privileged: {why}"), required));
+        return Some(Blocker {
+            reason: format!("not privileged: {}", why.trim_end_matches('.')),
+            fail: required,
+            hint: REQUIRE_HINT,
+        });
     }
-    needs.iter().find_map(|f| {
-        env.missing(*f).map(|m| {
-            (
-                format!("{} is unavailable: {}", m.feature, m.reason),
-                required && m.installable,
-            )
-        })
+    needs.iter().find_map(|f| env.missing(*f)).map(|m| Blocker {
+        reason: format!(
+            "{} is unavailable: {}",
+            m.feature,
+            m.reason.trim_end_matches('.')
+        ),
+        fail: required && m.installable,
+        hint: if m.installable {
+            REQUIRE_HINT
+        } else {
+            " This kernel lacks it."
+        },
     })
 }
 
@@ -129,15 +146,18 @@ fn trials(catalogue: Vec<Scenario>, env: &Environment) -> Vec<Trial> {
                 None => Trial::test(name.clone(), move || {
                     run(&v).map_err(|e| Failed::from(format!("{name}: {e}")))
                 }),
-                Some((reason, true)) => Trial::test(name, move || {
+                Some(Blocker {
+                    reason, fail: true, ..
+                }) => Trial::test(name, move || {
                     Err(Failed::from(format!(
                         "{reason} (failing rather than skipping: CI or NETRIG_REQUIRE_PRIVILEGES is set)"
                     )))
                 }),
-                Some((reason, false)) => {
-                    match skipped.iter_mut().find(|(r, _)| *r == reason) {
+                Some(Blocker { reason, hint, .. }) => {
+                    let line = format!("{reason}.{hint}");
+                    match skipped.iter_mut().find(|(r, _)| *r == line) {
                         Some((_, n)) => *n += 1,
-                        None => skipped.push((reason.clone(), 1)),
+                        None => skipped.push((line, 1)),
                     }
                     // Runs only under --ignored / --include-ignored, and then fails with the reason.
                     Trial::test(name, move || Err(Failed::from(reason))).with_ignored_flag(true)
@@ -146,10 +166,8 @@ fn trials(catalogue: Vec<Scenario>, env: &Environment) -> Vec<Trial> {
             out.push(trial);
         }
     }
-    for (reason, n) in skipped {
-        eprintln!(
-            "scenarios: SKIPPED {n} trial(s): {reason}. Set NETRIG_REQUIRE_PRIVILEGES=1 to make missing privileges or programs a failure."
-        );
+    for (line, n) in skipped {
+        eprintln!("scenarios: SKIPPED {n} trial(s): {line}");
     }
     out
 }

@@ -18,10 +18,12 @@
 //! Modules, one per scenario family:
 //! - [`nat`] — outbound masquerade, published-port DNAT;
 //! - [`isolation`] — bridges isolated from each other, internal networks;
+//! - [`exposure`] — containers reached by routing to their address, not through DNAT;
 //! - [`user_rules`] — a user's DOCKER-USER rule file;
 //! - [`proxy`] — docker-proxy vs hairpin NAT: which source the container sees.
 
 mod environment;
+mod exposure;
 mod isolation;
 mod matrix;
 mod nat;
@@ -68,6 +70,10 @@ fn catalogue() -> Vec<Scenario> {
         Scenario::new(
             "internal_network_has_no_way_out",
             isolation::internal_network_has_no_way_out,
+        ),
+        Scenario::new(
+            "direct_routing_to_container",
+            exposure::direct_routing_to_container,
         ),
         Scenario::new(
             "docker_user_rule_blocks_one_source",

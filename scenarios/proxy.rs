@@ -5,21 +5,26 @@
 //! the kernel DNATs the neighbour's own packets, so it sees the neighbour.
 
 use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
 
 use netrig::docker::{ContainerSpec, DockerLab};
 use netrig::expect::{SYN, expect_nat, tcp};
-use netrig::{Result, Sentinel};
+use netrig::{Capture, Result, Sentinel};
 
 use crate::matrix::Variant;
 use crate::support::{WAIT, at, failure, ip_of};
 
+/// docker0's address: where docker-proxy's connections to containers come from.
+const GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
+
 /// Builds docker0 with `web` (8080:80 published, echo server on 80) and a
-/// neighbour `client`; the neighbour connects to host:8080 and checks the
-/// echo. Returns the lab and the peer the server saw.
+/// neighbour `client`, with captures on both `eth0`s; the neighbour connects
+/// to host:8080 and gets its echo back. Then `checks` runs with the source
+/// address the server saw and the captures (client's, web's).
 fn neighbour_connects(
     v: &Variant,
     proxy: bool,
-    checks: impl FnOnce(&DockerLab, &netrig::Capture<'_>, &netrig::Capture<'_>) -> Result<()>,
+    checks: impl FnOnce(&DockerLab, IpAddr, &Capture<'_>, &Capture<'_>) -> Result<()>,
 ) -> Result<()> {
     let lab = v
         .host(if proxy { "proxy" } else { "hairpin" })
@@ -48,14 +53,20 @@ fn neighbour_connects(
             &format!("client got no echo through host:8080: {echoed:?}"),
         ));
     }
-    server.wait_for_peers(1, WAIT)?;
-    checks(&lab, &at_client, &at_web)
+    let peer = server.wait_for_peers(1, WAIT)?[0].ip();
+    checks(&lab, peer, &at_client, &at_web)
 }
 
 /// With the userland proxy, a neighbour connecting to host:8080 is served through docker-proxy: the container sees the bridge address 172.17.0.1, never the neighbour.
 pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
-    neighbour_connects(v, true, |lab, at_client, at_web| {
+    neighbour_connects(v, true, |lab, peer, at_client, at_web| {
         let (web, client) = (ip_of(lab, "web"), ip_of(lab, "client"));
+        if peer != GATEWAY {
+            return Err(failure(
+                lab,
+                &format!("web saw {peer}, not the proxy at {GATEWAY}"),
+            ));
+        }
         at_client
             .expect(
                 tcp()
@@ -66,7 +77,7 @@ pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
             .within(WAIT)?;
         // A new connection, opened by the proxy from the bridge's address.
         at_web
-            .expect(tcp().src("172.17.0.1").dst(at(web, 80)).flags(SYN))
+            .expect(tcp().src(GATEWAY).dst(at(web, 80)).flags(SYN))
             .within(WAIT)?;
         at_web
             .expect_none(
@@ -79,8 +90,14 @@ pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
 
 /// With --userland-proxy=false, a neighbour connecting to host:8080 is DNATed in the kernel (hairpin): the container sees the neighbour's own address.
 pub fn hairpin_nat_preserves_client(v: &Variant) -> Result<()> {
-    neighbour_connects(v, false, |lab, at_client, at_web| {
+    neighbour_connects(v, false, |lab, peer, at_client, at_web| {
         let (web, client) = (ip_of(lab, "web"), ip_of(lab, "client"));
+        if peer != client {
+            return Err(failure(
+                lab,
+                &format!("web saw {peer}, not the client {client}"),
+            ));
+        }
         expect_nat(
             at_client,
             at_web,
@@ -93,7 +110,7 @@ pub fn hairpin_nat_preserves_client(v: &Variant) -> Result<()> {
         .within(WAIT)?;
         at_web
             .expect_none(
-                tcp().src("172.17.0.1").dst(at(web, 80)),
+                tcp().src(GATEWAY).dst(at(web, 80)),
                 Sentinel::udp(&lab.container("client")?, format!("{web}:9")),
             )
             .within(WAIT)

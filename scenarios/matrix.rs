@@ -1,0 +1,49 @@
+//! The matrix a scenario runs over: which Docker rule layout, loaded with
+//! which firewall backend.
+//!
+//! Classic (Docker 20.10–27) runs on both iptables flavours; V29 runs on
+//! iptables-nft and on its native nftables backend. With nftables Docker
+//! never turns `ip_forward` on itself and refuses to start when it is off,
+//! so those hosts start with forwarding already on (as a real one must).
+
+use netrig::docker::{Backend, DockerHostBuilder, Layout};
+use netrig::lab::unique_lab_name;
+
+/// One cell of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    /// Docker's rule layout.
+    pub layout: Layout,
+    /// The firewall backend the rules are loaded with.
+    pub backend: Backend,
+}
+
+/// Every cell: classic × {iptables-nft, iptables-legacy}, v29 × {iptables-nft, nftables}.
+pub const ALL: &[Variant] = &[
+    Variant::new(Layout::Classic, Backend::IptablesNft),
+    Variant::new(Layout::Classic, Backend::IptablesLegacy),
+    Variant::new(Layout::V29, Backend::IptablesNft),
+    Variant::new(Layout::V29, Backend::Nftables),
+];
+
+impl Variant {
+    /// A cell.
+    pub const fn new(layout: Layout, backend: Backend) -> Variant {
+        Variant { layout, backend }
+    }
+
+    /// `classic::iptables-nft`: the trial name's suffix.
+    pub fn name(&self) -> String {
+        format!("{}::{}", self.layout, self.backend)
+    }
+
+    /// A Docker host builder for this cell, with a lab name unique in this
+    /// process (`prefix-PID-N`), so parallel trials never collide.
+    pub fn host(&self, prefix: &str) -> DockerHostBuilder {
+        netrig::docker::DockerHost::builder()
+            .name(unique_lab_name(prefix))
+            .layout(self.layout)
+            .backend(self.backend)
+            .ip_forward_was_on(self.backend == Backend::Nftables)
+    }
+}

@@ -1,0 +1,118 @@
+//! docker-proxy versus hairpin NAT, seen from the container: a neighbour on
+//! the same bridge connects to the host's published port. With the userland
+//! proxy the connection ends at the host and the proxy opens a new one, so
+//! the container sees the bridge's address; with `--userland-proxy=false`
+//! the kernel DNATs the neighbour's own packets, so it sees the neighbour.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
+
+use netrig::docker::{ContainerSpec, DockerLab};
+use netrig::expect::{SYN, expect_nat, tcp};
+use netrig::{Capture, Result, Sentinel};
+
+use crate::matrix::Variant;
+use crate::support::{WAIT, at, failure, ip_of};
+
+/// docker0's address: where docker-proxy's connections to containers come from.
+const GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
+
+/// Builds docker0 with `web` (8080:80 published, echo server on 80) and a
+/// neighbour `client`, with captures on both `eth0`s; the neighbour connects
+/// to host:8080 and gets its echo back. Then `checks` runs with the source
+/// address the server saw and the captures (client's, web's).
+fn neighbour_connects(
+    v: &Variant,
+    proxy: bool,
+    checks: impl FnOnce(&DockerLab, IpAddr, &Capture<'_>, &Capture<'_>) -> Result<()>,
+) -> Result<()> {
+    let lab = v
+        .host(if proxy { "proxy" } else { "hairpin" })
+        .userland_proxy(proxy)
+        .container(ContainerSpec::new("web").publish("8080:80"))
+        .container(ContainerSpec::new("client"))
+        .build()?
+        .up()?;
+    let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    let at_client = lab.container("client")?.capture("eth0")?;
+    let at_web = lab.container("web")?.capture("eth0")?;
+
+    let mut stream = lab
+        .container("client")?
+        .tcp_stream(at(lab.host_uplink_ip(), 8080), WAIT)?;
+    stream
+        .set_read_timeout(Some(WAIT))
+        .expect("set a read timeout");
+    let mut echo = [0u8; 5];
+    let echoed = stream
+        .write_all(b"hello")
+        .and_then(|()| stream.read_exact(&mut echo));
+    if echoed.is_err() || &echo != b"hello" {
+        return Err(failure(
+            &lab,
+            &format!("client got no echo through host:8080: {echoed:?}"),
+        ));
+    }
+    let peer = server.wait_for_peers(1, WAIT)?[0].ip();
+    checks(&lab, peer, &at_client, &at_web)
+}
+
+/// With the userland proxy, a neighbour connecting to host:8080 is served through docker-proxy: the container sees the bridge address 172.17.0.1, never the neighbour.
+pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
+    neighbour_connects(v, true, |lab, peer, at_client, at_web| {
+        let (web, client) = (ip_of(lab, "web"), ip_of(lab, "client"));
+        if peer != GATEWAY {
+            return Err(failure(
+                lab,
+                &format!("web saw {peer}, not the proxy at {GATEWAY}"),
+            ));
+        }
+        at_client
+            .expect(
+                tcp()
+                    .src(client)
+                    .dst(at(lab.host_uplink_ip(), 8080))
+                    .flags(SYN),
+            )
+            .within(WAIT)?;
+        // A new connection, opened by the proxy from the bridge's address.
+        at_web
+            .expect(tcp().src(GATEWAY).dst(at(web, 80)).flags(SYN))
+            .within(WAIT)?;
+        at_web
+            .expect_none(
+                tcp().src(client).dst(at(web, 80)),
+                Sentinel::udp(&lab.container("client")?, format!("{web}:9")),
+            )
+            .within(WAIT)
+    })
+}
+
+/// With --userland-proxy=false, a neighbour connecting to host:8080 is DNATed in the kernel (hairpin): the container sees the neighbour's own address.
+pub fn hairpin_nat_preserves_client(v: &Variant) -> Result<()> {
+    neighbour_connects(v, false, |lab, peer, at_client, at_web| {
+        let (web, client) = (ip_of(lab, "web"), ip_of(lab, "client"));
+        if peer != client {
+            return Err(failure(
+                lab,
+                &format!("web saw {peer}, not the client {client}"),
+            ));
+        }
+        expect_nat(
+            at_client,
+            at_web,
+            tcp()
+                .src(client)
+                .dst(at(lab.host_uplink_ip(), 8080))
+                .flags(SYN),
+        )
+        .dnat_to(at(web, 80))
+        .within(WAIT)?;
+        at_web
+            .expect_none(
+                tcp().src(GATEWAY).dst(at(web, 80)),
+                Sentinel::udp(&lab.container("client")?, format!("{web}:9")),
+            )
+            .within(WAIT)
+    })
+}

@@ -1,0 +1,187 @@
+//! Small helpers the scenarios share: addresses from the Docker model, rule
+//! counters with evidence on failure, and a TCP connect from a chosen source.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use netrig::docker::DockerLab;
+use netrig::firewall::RuleCounter;
+use netrig::{Error, Node, Result};
+
+/// The deadline for anything on the wire in a lab (it all happens in microseconds).
+pub const WAIT: Duration = Duration::from_secs(2);
+
+/// The internet's address on the uplink: where clients on the internet come from.
+pub const INTERNET_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+
+/// The internet server the model creates by default.
+pub const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+
+/// `ip:port` as a socket address (for probes and matchers).
+pub fn at(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.into(), port)
+}
+
+/// A container's address on its first network.
+pub fn ip_of(lab: &DockerLab, container: &str) -> Ipv4Addr {
+    lab.model()
+        .container(container)
+        .and_then(|c| c.attachments().first())
+        .map(|a| a.ip)
+        .unwrap_or_else(|| {
+            panic!(
+                "lab {}: container {container} has no bridge address",
+                lab.name()
+            )
+        })
+}
+
+/// The host side of a container's first veth: the bridge port its frames
+/// enter the host by. Captures here see them even when br_netfilter drops
+/// them before the bridge device would.
+pub fn port_of(lab: &DockerLab, container: &str) -> String {
+    lab.model()
+        .container(container)
+        .and_then(|c| c.attachments().first())
+        .map(|a| a.host_veth.clone())
+        .unwrap_or_else(|| panic!("lab {}: container {container} has no veth", lab.name()))
+}
+
+/// A network's bridge device in the host.
+pub fn bridge_of(lab: &DockerLab, network: &str) -> String {
+    lab.model()
+        .network(network)
+        .map(|n| n.bridge.clone())
+        .unwrap_or_else(|| panic!("lab {}: no network {network}", lab.name()))
+}
+
+/// One rule of the host's ruleset: its table (`filter`, `raw`, or
+/// `ip docker-bridges` for nft), chain, and words its text contains.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Table.
+    pub table: &'static str,
+    /// Chain.
+    pub chain: String,
+    /// Substrings of the rule's text, all required.
+    pub needles: Vec<String>,
+}
+
+impl Rule {
+    /// A rule in `table`/`chain` whose text contains every needle.
+    pub fn new(table: &'static str, chain: impl Into<String>, needles: &[&str]) -> Rule {
+        Rule {
+            table,
+            chain: chain.into(),
+            needles: needles.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn find<'a>(&self, counters: &'a [RuleCounter]) -> Option<&'a RuleCounter> {
+        counters.iter().find(|c| {
+            c.table == self.table
+                && c.chain == self.chain
+                && self.needles.iter().all(|n| c.rule.contains(n.as_str()))
+        })
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} rule with {:?}",
+            self.table, self.chain, self.needles
+        )
+    }
+}
+
+/// The packet count of `rule` in the host's ruleset now.
+pub fn packets(lab: &DockerLab, rule: &Rule) -> Result<u64> {
+    let counters = lab.counters()?;
+    match rule.find(&counters) {
+        Some(c) => Ok(c.packets),
+        None => Err(failure(lab, &format!("no {rule} in the host's ruleset"))),
+    }
+}
+
+/// Waits until `rule` has counted more than `before` packets. The counter is
+/// bumped while the kernel handles the packet, which a capture upstream of
+/// the rule has already seen; the deadline covers the handful of
+/// microseconds between. Each read runs the save tool, so this does not spin.
+pub fn expect_counted(lab: &DockerLab, rule: &Rule, before: u64) -> Result<u64> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = packets(lab, rule)?;
+        if now > before {
+            return Ok(now);
+        }
+        if Instant::now() >= deadline {
+            return Err(failure(
+                lab,
+                &format!(
+                    "expected the {rule} to count the packet within {WAIT:?}, but it stayed at {now}"
+                ),
+            ));
+        }
+    }
+}
+
+/// A failure that is not a capture's: the message, the host's ruleset with
+/// counters, and the lab's state kept on disk.
+pub fn failure(lab: &DockerLab, message: &str) -> Error {
+    let rules = lab
+        .rules()
+        .unwrap_or_else(|e| format!("(cannot read the rules: {e})"));
+    let evidence = match lab.collect_evidence(message) {
+        Ok(ev) => format!("evidence kept in {}", ev.dir.display()),
+        Err(e) => format!("evidence could not be written: {e}"),
+    };
+    Error::Expectation(format!(
+        "lab {}: {message}\n  {evidence}\n  host ruleset with counters:\n{}",
+        lab.name(),
+        rules
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+}
+
+/// Connects over TCP from `src` (an address of `node`) to `dst`, giving up
+/// after `timeout`; true when the handshake completed.
+pub fn tcp_connects_from(
+    node: &Node<'_>,
+    src: Ipv4Addr,
+    dst: SocketAddr,
+    timeout: Duration,
+) -> Result<bool> {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, setsockopt, socket, sockopt,
+    };
+    use nix::sys::time::{TimeVal, TimeValLike};
+    let SocketAddr::V4(dst) = dst else {
+        panic!("{dst} is not IPv4");
+    };
+    let r = node.run(move || -> nix::Result<()> {
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        // A blocking connect gives up after SO_SNDTIMEO.
+        setsockopt(
+            &fd,
+            sockopt::SendTimeout,
+            &TimeVal::milliseconds(timeout.as_millis() as i64),
+        )?;
+        bind(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &SockaddrIn::from(SocketAddrV4::new(src, 0)),
+        )?;
+        connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(dst))
+    })?;
+    tracing::debug!(node = %node.subject(), %src, %dst, ?r, "tcp connect from");
+    Ok(r.is_ok())
+}

@@ -21,9 +21,9 @@ pub const HOST_UPLINK: &str = "203.0.113.2/24";
 /// The internet's address on the uplink (interface `eth0` of node `internet`).
 pub const INTERNET_UPLINK: &str = "203.0.113.1/24";
 /// The LAN segment LAN peers share with the host (bridge `lan0` in `host`).
-pub const LAN_SUBNET: &str = "192.168.100.0/24";
+pub const LAN_SUBNET: &str = "198.51.100.128/25";
 /// The host's address on the LAN.
-pub const LAN_HOST: &str = "192.168.100.1";
+pub const LAN_HOST: &str = "198.51.100.129";
 /// The LAN bridge in the host.
 pub const LAN_BRIDGE: &str = "lan0";
 /// The default internet server address.
@@ -48,7 +48,7 @@ pub enum Event {
 pub struct LanPeer {
     /// Node name.
     pub name: String,
-    /// Address on the LAN (prefix /24 of [`LAN_SUBNET`]).
+    /// Address on the LAN ([`LAN_SUBNET`]).
     pub ip: Ipv4Addr,
 }
 
@@ -267,12 +267,12 @@ impl DockerHostBuilder {
         self.servers.get_or_insert_with(Vec::new).push(ip.into());
         self
     }
-    /// Adds a LAN peer with an allocated address (192.168.100.10, .11 …).
+    /// Adds a LAN peer with an allocated address (198.51.100.138, .139 …).
     pub fn lan_peer(mut self, name: impl Into<String>) -> Self {
         self.lan_peers.push((name.into(), None));
         self
     }
-    /// Adds a LAN peer with a fixed address in 192.168.100.0/24.
+    /// Adds a LAN peer with a fixed address in 198.51.100.128/25.
     pub fn lan_peer_at(mut self, name: impl Into<String>, ip: impl Into<String>) -> Self {
         self.lan_peers.push((name.into(), Some(ip.into())));
         self

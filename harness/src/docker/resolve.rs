@@ -493,7 +493,7 @@ pub(crate) fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         let ip = match ip {
             Some(ip) => parse_ip(ip).expect("checked above"),
             None => loop {
-                let cand = Ipv4Addr::new(192, 168, 100, next);
+                let cand = Ipv4Addr::from(u32::from(lan.network()) + u32::from(next));
                 next = next
                     .checked_add(1)
                     .ok_or_else(|| cx.host("LAN peers", "the LAN is full"))?;

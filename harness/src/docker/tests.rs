@@ -62,7 +62,7 @@ fn every_validation_error_names_subject_field_and_reason() {
             None, "network \"b\" subnet", "Pool overlaps with other one"),
         (b().network(NetworkSpec::new("a").subnet("203.0.113.0/25")),
             None, "network \"a\" subnet", "overlaps the host uplink (203.0.113.0/24)"),
-        (b().lan_peer("pc").network(NetworkSpec::new("a").subnet("192.168.100.0/24")),
+        (b().lan_peer("pc").network(NetworkSpec::new("a").subnet("198.51.100.128/25")),
             None, "network \"a\" subnet", "overlaps the LAN"),
         (b().network(NetworkSpec::new("a").subnet("172.18.0.1/16")),
             None, "network \"a\" subnet", "is not a network address (did you mean 172.18.0.0/16?)"),
@@ -100,7 +100,7 @@ fn every_validation_error_names_subject_field_and_reason() {
             None, "ip_forward", "Docker refuses to start"),
         (b().server("172.17.3.3"),
             None, "internet servers", "172.17.3.3 is inside network \"bridge\""),
-        (b().lan_peer_at("pc", "192.168.100.1"),
+        (b().lan_peer_at("pc", "198.51.100.129"),
             None, "LAN peer \"pc\" address", "is not a free address of the LAN"),
         (b().container(web()).lan_peer("web"),
             None, "LAN peer \"web\" name", "is already a node name"),
@@ -196,7 +196,7 @@ fn lab_spec_maps_every_mode() {
         bridges,
         [
             ("host", "docker0", vec!["172.17.0.1/16".to_string()]),
-            ("host", "lan0", vec!["192.168.100.1/24".into()])
+            ("host", "lan0", vec!["198.51.100.129/25".into()])
         ]
     );
     let ca = lab.links.iter().find(|l| l.a.node == "ca").unwrap();
@@ -233,7 +233,7 @@ fn lab_spec_maps_every_mode() {
     assert!(routes.contains(&(
         "pc".into(),
         Some("172.17.0.0/16".into()),
-        Some("192.168.100.1".into())
+        Some("198.51.100.129".into())
     )));
     assert!(
         !routes.iter().any(|r| r.0 == "cn"),

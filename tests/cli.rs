@@ -227,3 +227,24 @@ fn up_with_a_bad_file_names_the_line() {
         "state left behind"
     );
 }
+
+/// A missing firewall tool is reported with the package to install, and nothing is left behind.
+#[test]
+fn up_without_iptables_names_the_package() {
+    require_privileges!("up_without_iptables_names_the_package");
+    let dirs = Dirs::new();
+    let empty = tempfile::tempdir().unwrap();
+    let out = dirs
+        .netrig()
+        .args(["up", "topologies/docker-bridge.toml", "--name", "noipt"])
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        msg.contains("iptables-nft-restore") && msg.contains("apt-get install iptables"),
+        "{msg}"
+    );
+    assert!(dirs.pins().is_empty());
+}

@@ -9,9 +9,7 @@ use netrig::kept::{KeptLab, netns_dir};
 use nix::sys::signal::SigSet;
 
 pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<ExitCode> {
-    if !netrig::privilege::should_run("netrig up")? {
-        return Ok(ExitCode::FAILURE);
-    }
+    netrig::privilege::check()?;
     let mut model = netrig::topology::load(file)?;
     let lab_name = match name {
         Some(n) => n.to_string(),

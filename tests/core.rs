@@ -18,6 +18,18 @@ fn pair(name: &str) -> LabSpec {
     )
 }
 
+/// A UDP socket created inside `node` (so it lives in its namespace), with a read timeout.
+fn udp_in(lab: &Lab, node: &str, bind: &str) -> UdpSocket {
+    let s = lab
+        .node(node)
+        .unwrap()
+        .run(|| UdpSocket::bind(bind))
+        .unwrap()
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s
+}
+
 fn root_links() -> String {
     let out = std::process::Command::new("ip")
         .args(["-o", "link"])
@@ -150,21 +162,8 @@ fn routed_lab_forwards_between_subnets() {
         "lab {}: node c has no default route via 10.1.0.1: {routes:?}",
         lab.name()
     );
-    let server = lab
-        .node("s")
-        .unwrap()
-        .run(|| UdpSocket::bind("10.2.0.2:9"))
-        .unwrap()
-        .unwrap();
-    server
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    let client = lab
-        .node("c")
-        .unwrap()
-        .run(|| UdpSocket::bind("0.0.0.0:0"))
-        .unwrap()
-        .unwrap();
+    let server = udp_in(&lab, "s", "10.2.0.2:9");
+    let client = udp_in(&lab, "c", "0.0.0.0:0");
     client.send_to(b"x", "10.2.0.2:9").unwrap();
     let mut buf = [0u8; 8];
     let (_, from) = server
@@ -306,24 +305,8 @@ fn concurrent_identical_labs_do_not_interfere() {
             .map(|i| {
                 s.spawn(move || {
                     let lab = pair("same").up().unwrap();
-                    let server = lab
-                        .node("b")
-                        .unwrap()
-                        .run(|| UdpSocket::bind("10.0.0.2:7000"))
-                        .unwrap()
-                        .unwrap();
-                    let client = lab
-                        .node("a")
-                        .unwrap()
-                        .run(|| UdpSocket::bind("10.0.0.1:0"))
-                        .unwrap()
-                        .unwrap();
-                    server
-                        .set_read_timeout(Some(Duration::from_secs(3)))
-                        .unwrap();
-                    client
-                        .set_read_timeout(Some(Duration::from_secs(3)))
-                        .unwrap();
+                    let server = udp_in(&lab, "b", "10.0.0.2:7000");
+                    let client = udp_in(&lab, "a", "10.0.0.1:0");
                     client.send_to(&[i], "10.0.0.2:7000").unwrap();
                     let mut buf = [0u8; 4];
                     let (n, from) = server.recv_from(&mut buf).unwrap();
@@ -581,21 +564,8 @@ fn ipv6_nodes_exchange_datagrams() {
         )
         .up()
         .unwrap();
-    let server = lab
-        .node("b")
-        .unwrap()
-        .run(|| UdpSocket::bind("[2001:db8::2]:7000"))
-        .unwrap()
-        .unwrap();
-    server
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    let client = lab
-        .node("a")
-        .unwrap()
-        .run(|| UdpSocket::bind("[2001:db8::1]:0"))
-        .unwrap()
-        .unwrap();
+    let server = udp_in(&lab, "b", "[2001:db8::2]:7000");
+    let client = udp_in(&lab, "a", "[2001:db8::1]:0");
     client.send_to(b"six", "[2001:db8::2]:7000").unwrap();
     let mut buf = [0u8; 8];
     let (n, from) = server.recv_from(&mut buf).expect("datagram over IPv6");

@@ -16,11 +16,12 @@
 
 use std::time::{Duration, Instant};
 
-use netrig::{Endpoint, Lab, Witness};
+use netrig::{Endpoint, Lab, LabSpec, Witness};
 
-fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
-    let t = Instant::now();
-    let mut spec = Lab::builder("bench")
+/// The measured work: a hub bridge and `n` namespaces, each with a veth to
+/// it and an address (no neighbour entries: the shell baselines add none).
+fn hub_and_spokes(name: &str, n: usize) -> LabSpec {
+    let mut spec = Lab::builder(name)
         .static_neighbours(false)
         .node("hub")
         .bridge("hub", "br0", ["10.0.0.1/16"]);
@@ -35,7 +36,12 @@ fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
             )),
         );
     }
-    let lab = spec.up().expect("lab up");
+    spec
+}
+
+fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
+    let t = Instant::now();
+    let lab = hub_and_spokes("bench", n).up().expect("lab up");
     let up = t.elapsed();
     // The witness link is bookkeeping, outside the timed region.
     witness
@@ -210,22 +216,7 @@ fn scale_report(n: usize) {
     };
     let (threads0, fds0, rss0) = (count("/proc/self/task"), count("/proc/self/fd"), rss_kib());
     let t = Instant::now();
-    let mut spec = Lab::builder("scale")
-        .static_neighbours(false)
-        .node("hub")
-        .bridge("hub", "br0", ["10.0.0.1/16"]);
-    for i in 0..n {
-        let node = format!("n{i}");
-        spec = spec.node(&node).link(
-            Endpoint::new("hub", format!("v{i}")).bridge("br0"),
-            Endpoint::new(&node, "eth0").addr(format!(
-                "10.0.{}.{}/16",
-                (i + 2) / 256,
-                (i + 2) % 256
-            )),
-        );
-    }
-    let lab = spec.up().expect("lab up");
+    let lab = hub_and_spokes("scale", n).up().expect("lab up");
     let up = t.elapsed();
     let (threads1, fds1, rss1) = (count("/proc/self/task"), count("/proc/self/fd"), rss_kib());
     println!(

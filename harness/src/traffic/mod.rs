@@ -18,6 +18,7 @@
 
 mod frame;
 mod icmp;
+mod server;
 mod tcp;
 mod udp;
 

@@ -4,9 +4,9 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::server::{Log, Server};
 use super::{StopFd, ToSocket, socket_addr};
 use crate::error::{Error, Result, Subject};
 use crate::lab::Node;
@@ -85,34 +85,17 @@ impl<'lab> Node<'lab> {
     }
 }
 
-#[derive(Default)]
-struct ServerState {
-    peers: Vec<SocketAddr>,
-    conns: Vec<TcpStream>,
-}
-
-struct Shared {
-    state: Mutex<ServerState>,
-    changed: Condvar,
-}
-
 /// A TCP echo server inside a node. See [`Node::tcp_echo_server`].
 ///
 /// A connection is recorded when the server accepts it, which may be after
 /// the client's `connect` has returned (the kernel completes the handshake
 /// first): use [`TcpEchoServer::wait_for_peers`] rather than
 /// [`TcpEchoServer::peers`] right after connecting.
-pub struct TcpEchoServer {
-    addr: SocketAddr,
-    subject: Subject,
-    shared: Arc<Shared>,
-    stop: StopFd,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct TcpEchoServer(Server<SocketAddr>);
 
 impl std::fmt::Debug for TcpEchoServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TcpEchoServer({}, {})", self.subject, self.addr)
+        write!(f, "TcpEchoServer({}, {})", self.0.subject, self.0.addr)
     }
 }
 
@@ -124,100 +107,44 @@ impl TcpEchoServer {
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::io(subject.clone(), "set the listener nonblocking", e))?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(ServerState::default()),
-            changed: Condvar::new(),
-        });
-        let stop = StopFd::new(&subject)?;
-        let thread = {
-            let (shared, stop) = (shared.clone(), stop.try_clone(&subject)?);
-            std::thread::Builder::new()
-                .name("netrig-tcp-echo".into())
-                .spawn(move || accept_loop(listener, &shared, &stop))
-                .map_err(|e| Error::io(subject.clone(), "start the server thread", e))?
-        };
-        tracing::debug!(%subject, %addr, "tcp echo server listening");
-        Ok(TcpEchoServer {
-            addr,
-            subject,
-            shared,
-            stop,
-            thread: Some(thread),
+        Server::start("tcp-echo", addr, subject, move |log, stop| {
+            accept_loop(listener, log, stop)
         })
+        .map(TcpEchoServer)
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr
     }
 
     /// The peers of every connection accepted so far, in order.
     pub fn peers(&self) -> Vec<SocketAddr> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .peers
-            .clone()
+        self.0.seen()
     }
 
     /// Waits up to `timeout` until `n` connections were accepted; returns their peers.
     pub fn wait_for_peers(&self, n: usize, timeout: Duration) -> Result<Vec<SocketAddr>> {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
-        while st.peers.len() < n {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Expectation(format!(
-                    "{}: expected {n} TCP connection(s) on {} within {timeout:?}, got {}: {:?}",
-                    self.subject,
-                    self.addr,
-                    st.peers.len(),
-                    st.peers
-                )));
-            }
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        Ok(st.peers.clone())
+        self.0
+            .wait_for(n, timeout, "TCP connection(s)", |p| format!("{p:?}"))
     }
 }
 
-impl Drop for TcpEchoServer {
-    fn drop(&mut self) {
-        self.stop.signal();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        tracing::debug!(subject = %self.subject, addr = %self.addr, "tcp echo server stopped");
-    }
-}
-
-fn accept_loop(listener: TcpListener, shared: &Shared, stop: &StopFd) {
+fn accept_loop(listener: TcpListener, log: &Log<SocketAddr>, stop: &StopFd) {
     let mut workers = Vec::new();
+    let mut conns = Vec::new();
     while let Ok(true) = stop.wait_readable(listener.as_fd(), None) {
-        loop {
-            match listener.accept() {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nonblocking(false);
-                    if let Ok(clone) = stream.try_clone() {
-                        let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-                        st.peers.push(peer);
-                        st.conns.push(clone);
-                        shared.changed.notify_all();
-                    }
-                    workers.push(std::thread::spawn(move || echo(stream)));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => break,
+        // Accept until WouldBlock, then wait again.
+        while let Ok((stream, peer)) = listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            if let Ok(clone) = stream.try_clone() {
+                conns.push(clone);
+                log.push(peer);
             }
+            workers.push(std::thread::spawn(move || echo(stream)));
         }
     }
-    for c in std::mem::take(&mut shared.state.lock().unwrap_or_else(|p| p.into_inner()).conns) {
+    for c in conns {
         let _ = c.shutdown(Shutdown::Both);
     }
     for w in workers {

@@ -3,9 +3,9 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::server::{Log, Server};
 use super::{StopFd, ToSocket, socket_addr};
 use crate::error::{Error, Result, Subject};
 use crate::lab::Node;
@@ -108,26 +108,15 @@ impl<'lab> Node<'lab> {
     }
 }
 
-struct Shared {
-    seen: Mutex<Vec<(SocketAddr, Vec<u8>)>>,
-    changed: Condvar,
-}
-
 /// A UDP echo server inside a node. See [`Node::udp_echo_server`].
 ///
 /// Each datagram is recorded before it is echoed, so once a client has its
 /// echo, [`UdpEchoServer::peers`] includes that client.
-pub struct UdpEchoServer {
-    addr: SocketAddr,
-    subject: Subject,
-    shared: Arc<Shared>,
-    stop: StopFd,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct UdpEchoServer(Server<(SocketAddr, Vec<u8>)>);
 
 impl std::fmt::Debug for UdpEchoServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "UdpEchoServer({}, {})", self.subject, self.addr)
+        write!(f, "UdpEchoServer({}, {})", self.0.subject, self.0.addr)
     }
 }
 
@@ -138,40 +127,20 @@ impl UdpEchoServer {
             .map_err(|e| Error::io(subject.clone(), "local_addr", e))?;
         sock.set_nonblocking(true)
             .map_err(|e| Error::io(subject.clone(), "set the socket nonblocking", e))?;
-        let shared = Arc::new(Shared {
-            seen: Mutex::new(Vec::new()),
-            changed: Condvar::new(),
-        });
-        let stop = StopFd::new(&subject)?;
-        let thread = {
-            let (shared, stop) = (shared.clone(), stop.try_clone(&subject)?);
-            std::thread::Builder::new()
-                .name("netrig-udp-echo".into())
-                .spawn(move || serve(sock, &shared, &stop))
-                .map_err(|e| Error::io(subject.clone(), "start the server thread", e))?
-        };
-        tracing::debug!(%subject, %addr, "udp echo server bound");
-        Ok(UdpEchoServer {
-            addr,
-            subject,
-            shared,
-            stop,
-            thread: Some(thread),
+        Server::start("udp-echo", addr, subject, move |log, stop| {
+            serve(sock, log, stop)
         })
+        .map(UdpEchoServer)
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr
     }
 
     /// Every datagram received so far, with its sender.
     pub fn datagrams(&self) -> Vec<(SocketAddr, Vec<u8>)> {
-        self.shared
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.0.seen()
     }
 
     /// The senders of every datagram received so far, in order.
@@ -185,53 +154,23 @@ impl UdpEchoServer {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<(SocketAddr, Vec<u8>)>> {
-        let deadline = Instant::now() + timeout;
-        let mut seen = self.shared.seen.lock().unwrap_or_else(|p| p.into_inner());
-        while seen.len() < n {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Expectation(format!(
-                    "{}: expected {n} datagram(s) on {} within {timeout:?}, got {} from {:?}",
-                    self.subject,
-                    self.addr,
-                    seen.len(),
-                    seen.iter().map(|(a, _)| *a).collect::<Vec<_>>()
-                )));
-            }
-            seen = self
-                .shared
-                .changed
-                .wait_timeout(seen, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        Ok(seen.clone())
+        self.0.wait_for(n, timeout, "datagram(s)", |seen| {
+            format!(
+                "from {:?}",
+                seen.iter().map(|(a, _)| *a).collect::<Vec<_>>()
+            )
+        })
     }
 }
 
-impl Drop for UdpEchoServer {
-    fn drop(&mut self) {
-        self.stop.signal();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        tracing::debug!(subject = %self.subject, addr = %self.addr, "udp echo server stopped");
-    }
-}
-
-fn serve(sock: UdpSocket, shared: &Shared, stop: &StopFd) {
+fn serve(sock: UdpSocket, log: &Log<(SocketAddr, Vec<u8>)>, stop: &StopFd) {
     let mut buf = vec![0u8; 65536];
     while let Ok(true) = stop.wait_readable(sock.as_fd(), None) {
         loop {
             match sock.recv_from(&mut buf) {
                 Ok((n, from)) => {
                     // Record before replying: whoever got the echo can rely on `peers()`.
-                    shared
-                        .seen
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push((from, buf[..n].to_vec()));
-                    shared.changed.notify_all();
+                    log.push((from, buf[..n].to_vec()));
                     let _ = sock.send_to(&buf[..n], from);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,

@@ -138,14 +138,7 @@ impl Netlink {
         };
         let mut events = self.events.lock().await;
         let mut pending: std::collections::BTreeSet<u32> = indexes.iter().copied().collect();
-        let links: Vec<LinkMessage> = self
-            .handle
-            .link()
-            .get()
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(None, "list links".into(), e))?;
+        let links = self.link_messages().await?;
         for l in &links {
             if is_up(l) {
                 pending.remove(&l.header.index);
@@ -468,17 +461,24 @@ impl Netlink {
         )
     }
 
-    /// All links of the namespace.
-    pub async fn links(&self) -> Result<Vec<LinkInfo>> {
-        let msgs: Vec<LinkMessage> = self
-            .handle
+    async fn link_messages(&self) -> Result<Vec<LinkMessage>> {
+        self.handle
             .link()
             .get()
             .execute()
             .try_collect()
             .await
-            .map_err(|e| self.fail(None, "list links".into(), e))?;
-        Ok(msgs.into_iter().map(link_info).collect())
+            .map_err(|e| self.fail(None, "list links".into(), e))
+    }
+
+    /// All links of the namespace.
+    pub async fn links(&self) -> Result<Vec<LinkInfo>> {
+        Ok(self
+            .link_messages()
+            .await?
+            .into_iter()
+            .map(link_info)
+            .collect())
     }
 
     /// All addresses of the namespace, as (interface index, address/prefix).

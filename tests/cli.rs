@@ -15,6 +15,7 @@ use common::{Witness, wait_pid_gone};
 struct Dirs {
     run: tempfile::TempDir,
     netns: tempfile::TempDir,
+    artifacts: tempfile::TempDir,
 }
 
 impl Dirs {
@@ -22,12 +23,15 @@ impl Dirs {
         Dirs {
             run: tempfile::tempdir().unwrap(),
             netns: tempfile::tempdir().unwrap(),
+            // A SIGKILLed `up` cannot delete its artifacts: keep them out of the suite's.
+            artifacts: tempfile::tempdir().unwrap(),
         }
     }
     fn netrig(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_netrig"));
         c.env("NETRIG_RUN_DIR", self.run.path())
             .env("NETRIG_NETNS_DIR", self.netns.path())
+            .env("NETRIG_ARTIFACTS", self.artifacts.path())
             .current_dir(env!("CARGO_MANIFEST_DIR"));
         c
     }

@@ -253,6 +253,7 @@ fn sigkilled_holder_leaves_nothing() {
     let mut witness = Witness::new().unwrap();
     let pins_before = run_netns_entries();
     let witness_path = witness.path();
+    let artifacts = tempfile::tempdir().unwrap();
     let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -262,6 +263,8 @@ fn sigkilled_holder_leaves_nothing() {
             "--test-threads=1",
         ])
         .env("NETRIG_WITNESS", &witness_path)
+        // A SIGKILLed process cannot delete its artifacts: keep them out of the suite's.
+        .env("NETRIG_ARTIFACTS", artifacts.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

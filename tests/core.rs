@@ -548,7 +548,7 @@ fn processes_and_pins_are_cleaned_up() {
         "pinned namespace not enterable"
     );
     let paths: Vec<_> = pins.iter().map(|p| p.1.clone()).collect();
-    drop(lab);
+    lab.down().expect("teardown reports no error");
     for p in paths {
         assert!(!p.exists(), "pin {} left behind", p.display());
     }

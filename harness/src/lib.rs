@@ -54,6 +54,8 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod capture;
 pub mod conntrack;
 pub mod docker;

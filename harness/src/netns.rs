@@ -210,6 +210,16 @@ impl Pin {
         &self.path
     }
 
+    /// Unmounts and removes the pin now, reporting a failure (drop only logs it).
+    pub fn remove(mut self) -> io::Result<()> {
+        let path = std::mem::take(&mut self.path);
+        let r = Pin::remove_path(&path);
+        if r.is_ok() {
+            tracing::debug!(path = %path.display(), "unpinned namespace");
+        }
+        r
+    }
+
     /// Unmounts and removes a pin path, whether or not this process made it.
     pub fn remove_path(path: &Path) -> io::Result<()> {
         match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
@@ -226,6 +236,9 @@ impl Pin {
 
 impl Drop for Pin {
     fn drop(&mut self) {
+        if self.path.as_os_str().is_empty() {
+            return; // already removed by Pin::remove
+        }
         if let Err(e) = Pin::remove_path(&self.path) {
             tracing::warn!(path = %self.path.display(), error = %e, "could not remove namespace pin");
         } else {

@@ -154,6 +154,31 @@ impl Lab {
         Ok(out)
     }
 
+    /// Takes the lab down now and reports every problem met on the way
+    /// (dropping it does the same, but can only log them): kills its
+    /// processes, removes its pins, closes its namespaces.
+    pub fn down(self) -> Result<()> {
+        let pins = std::mem::take(&mut *self.pins.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut errors = Vec::new();
+        for pin in pins {
+            let path = pin.path().to_path_buf();
+            if let Err(e) = pin.remove() {
+                errors.push(Error::io(
+                    Subject::lab(&self.name),
+                    format!("remove pin {}", path.display()),
+                    e,
+                ));
+            }
+        }
+        let subject = Subject::lab(&self.name);
+        drop(self);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Teardown { subject, errors })
+        }
+    }
+
     /// Runs a future on the lab's runtime (the one driving its netlink sockets).
     pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)

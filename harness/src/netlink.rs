@@ -15,6 +15,7 @@
 use std::net::IpAddr;
 use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use futures::TryStreamExt;
 use ipnet::IpNet;
@@ -71,17 +72,43 @@ pub struct VethEnd {
     pub controller: Option<u32>,
 }
 
-type LinkEvents = futures::channel::mpsc::UnboundedReceiver<(
-    rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
-    rtnetlink::sys::SocketAddr,
-)>;
-
-/// An rtnetlink connection bound to one namespace, subscribed to its link events.
+/// An rtnetlink connection bound to one namespace.
 #[derive(Clone, Debug)]
 pub struct Netlink {
     handle: Handle,
     subject: Subject,
-    events: std::sync::Arc<tokio::sync::Mutex<LinkEvents>>,
+}
+
+/// A namespace's link events (a socket subscribed to RTMGRP_LINK since the
+/// namespace was created), read while a lab is being built. Dropping it
+/// closes the socket.
+pub(crate) struct LinkEvents {
+    task: tokio::task::JoinHandle<()>,
+    rx: futures::channel::mpsc::UnboundedReceiver<(
+        rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+}
+
+impl LinkEvents {
+    /// Wraps the event socket; must be called within a tokio runtime context.
+    pub(crate) fn from_socket(fd: OwnedFd) -> Self {
+        // SAFETY: `fd` is an open NETLINK_ROUTE socket we own; ownership moves to the TokioSocket.
+        let socket = unsafe {
+            <rtnetlink::sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.into_raw_fd())
+        };
+        let (conn, _handle, rx) = rtnetlink::from_socket(socket);
+        LinkEvents {
+            task: tokio::spawn(conn),
+            rx,
+        }
+    }
+}
+
+impl Drop for LinkEvents {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// A link as read back from the kernel.
@@ -111,61 +138,70 @@ impl Netlink {
         let socket = unsafe {
             <rtnetlink::sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.into_raw_fd())
         };
-        let (conn, handle, messages) = rtnetlink::from_socket(socket);
+        let (conn, handle, _unsolicited) = rtnetlink::from_socket(socket);
         tokio::spawn(conn);
-        Netlink {
-            handle,
-            subject,
-            events: std::sync::Arc::new(tokio::sync::Mutex::new(messages)),
-        }
+        Netlink { handle, subject }
     }
 
     /// Waits until every link in `indexes` is operationally up.
     ///
     /// A veth only passes traffic once the kernel's link watcher has seen its
     /// carrier and activated its queueing discipline; that happens
-    /// asynchronously after "set up" returns. This waits for the event (the
-    /// socket is subscribed to link events since birth), with a deadline.
-    pub async fn wait_oper_up(&self, indexes: &[u32], deadline: std::time::Duration) -> Result<()> {
+    /// asynchronously after "set up" returns. This waits for the link events,
+    /// with a deadline. Events can be lost when many arrive at once (the
+    /// socket's buffer is finite), so when none has come for a while the
+    /// state is read again rather than trusted to arrive.
+    pub(crate) async fn wait_oper_up(
+        &self,
+        events: &mut LinkEvents,
+        indexes: &[u32],
+        deadline: Duration,
+    ) -> Result<()> {
         use futures::StreamExt;
         use rtnetlink::packet_core::NetlinkPayload;
         use rtnetlink::packet_route::RouteNetlinkMessage;
         use rtnetlink::packet_route::link::State;
+        const RECHECK: Duration = Duration::from_millis(10);
         let is_up = |m: &LinkMessage| {
             m.attributes
                 .iter()
                 .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
         };
-        let mut events = self.events.lock().await;
+        let until = tokio::time::Instant::now() + deadline;
         let mut pending: std::collections::BTreeSet<u32> = indexes.iter().copied().collect();
-        let links = self.link_messages().await?;
-        for l in &links {
-            if is_up(l) {
-                pending.remove(&l.header.index);
-            }
-        }
-        let waited = tokio::time::timeout(deadline, async {
-            while !pending.is_empty() {
-                match events.next().await {
-                    Some((msg, _)) => {
-                        if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) =
-                            msg.payload
-                            && is_up(&l)
-                        {
-                            pending.remove(&l.header.index);
-                        }
+        let mut recheck = true;
+        while !pending.is_empty() {
+            if recheck {
+                for l in self.link_messages().await? {
+                    if is_up(&l) {
+                        pending.remove(&l.header.index);
                     }
-                    None => break,
+                }
+                if pending.is_empty() {
+                    break;
                 }
             }
-        })
-        .await;
-        if waited.is_err() || !pending.is_empty() {
-            return Err(Error::Netlink {
-                subject: self.subject.clone(),
-                op: format!("wait for links {pending:?} to come up"),
-                message: format!("still not operationally up after {deadline:?} (no carrier?)"),
-            });
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return Err(Error::Netlink {
+                    subject: self.subject.clone(),
+                    op: format!("wait for links {pending:?} to come up"),
+                    message: format!("still not operationally up after {deadline:?} (no carrier?)"),
+                });
+            }
+            match tokio::time::timeout((until - now).min(RECHECK), events.rx.next()).await {
+                Ok(Some((msg, _))) => {
+                    recheck = false;
+                    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) =
+                        msg.payload
+                        && is_up(&l)
+                    {
+                        pending.remove(&l.header.index);
+                    }
+                }
+                // Quiet for a while, or the event socket is gone: read the state.
+                Ok(None) | Err(_) => recheck = true,
+            }
         }
         Ok(())
     }

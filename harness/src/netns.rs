@@ -60,6 +60,8 @@ pub(crate) struct NetnsSeed {
     pub(crate) netns: Netns,
     /// An `AF_NETLINK/NETLINK_ROUTE` socket bound to the namespace.
     pub(crate) netlink: OwnedFd,
+    /// A second one, subscribed to link events (for bring-up only).
+    pub(crate) link_events: OwnedFd,
     /// The highest interface index present right after creation.
     pub(crate) max_ifindex: u32,
 }
@@ -72,26 +74,46 @@ impl Netns {
         Ok(seeds.remove(0).netns)
     }
 
-    /// Creates namespaces on one short-lived thread, each prepared with its
-    /// options, `lo` up and an rtnetlink socket. All or nothing: on error,
-    /// the ones already made are dropped.
+    /// Creates namespaces on short-lived threads, each prepared with its
+    /// options, `lo` up and rtnetlink sockets, returned in the order given.
+    /// All or nothing: on error, the ones already made are dropped.
     pub(crate) fn create_batch(specs: &[(Subject, NetnsOptions)]) -> Result<Vec<NetnsSeed>> {
-        let specs = specs.to_vec();
-        let n = specs.len();
-        let handle = std::thread::Builder::new()
-            .name("netrig-unshare".into())
-            .spawn(move || -> Result<Vec<NetnsSeed>> {
-                let mut out = Vec::with_capacity(specs.len());
-                for (subject, options) in specs {
-                    out.push(create_on_this_thread(subject, &options)?);
-                }
-                Ok(out)
-            })
-            .map_err(|e| Error::io(Subject::default(), "spawn the namespace-creating thread", e))?;
-        let seeds = handle
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-        tracing::debug!(count = n, "created network namespaces");
+        // The kernel creates namespaces in parallel (it takes its pernet lock
+        // shared), so big batches are split over one thread per core; small
+        // ones stay on one thread, which is cheaper than spawning more.
+        const PER_THREAD_MIN: usize = 8;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (specs.len() / PER_THREAD_MIN).clamp(1, cores);
+        let chunk = specs.len().div_ceil(threads).max(1);
+        let results: Vec<Result<Vec<NetnsSeed>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = specs
+                .chunks(chunk)
+                .map(|part| {
+                    std::thread::Builder::new()
+                        .name("netrig-unshare".into())
+                        .spawn_scoped(scope, move || -> Result<Vec<NetnsSeed>> {
+                            part.iter()
+                                .map(|(subject, options)| {
+                                    create_on_this_thread(subject.clone(), options)
+                                })
+                                .collect()
+                        })
+                        .map_err(|e| {
+                            Error::io(Subject::default(), "spawn a namespace-creating thread", e)
+                        })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h?.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        // All or nothing: on an error every seed made so far is dropped here.
+        let mut seeds = Vec::with_capacity(specs.len());
+        for r in results {
+            seeds.extend(r?);
+        }
+        tracing::debug!(count = seeds.len(), threads, "created network namespaces");
         Ok(seeds)
     }
 
@@ -294,22 +316,13 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
             .map_err(|e| netns.err(&format!("set {key}={value}"), e))?;
     }
     set_loopback_up().map_err(|e| netns.err("bring lo up", e))?;
-    let mut socket = rtnetlink::sys::Socket::new(rtnetlink::sys::constants::NETLINK_ROUTE)
-        .map_err(|e| netns.err("open an rtnetlink socket", e))?;
-    // Subscribed to link events (RTMGRP_LINK) from birth, so no state change
-    // of a link netrig creates can be missed (see Netlink::wait_oper_up).
-    socket
-        .bind(&rtnetlink::sys::SocketAddr::new(
-            0,
-            libc::RTMGRP_LINK as u32,
-        ))
+    let netlink = netlink_socket(None).map_err(|e| netns.err("open an rtnetlink socket", e))?;
+    // A second socket, subscribed to link events from birth so no state change
+    // of a link netrig creates can be missed; used only while the lab is built
+    // (see netlink::LinkEvents), so the request socket's replies can never be
+    // crowded out of its receive buffer by events.
+    let link_events = netlink_socket(Some(libc::RTMGRP_LINK as u32))
         .map_err(|e| netns.err("subscribe to link events", e))?;
-    // SAFETY: into_raw_fd hands over sole ownership of an open fd.
-    let netlink = unsafe {
-        <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(
-            socket,
-        ))
-    };
     let max_ifindex = nix::net::if_::if_nameindex()
         .map(|list| list.iter().map(|i| i.index()).max().unwrap_or(1))
         .unwrap_or(1);
@@ -317,7 +330,41 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
     Ok(NetnsSeed {
         netns,
         netlink,
+        link_events,
         max_ifindex,
+    })
+}
+
+/// An `AF_NETLINK/NETLINK_ROUTE` socket in the calling thread's namespace,
+/// bound to multicast `groups` when given (with a larger receive buffer, and
+/// overflow reported as lost messages rather than as a socket error).
+fn netlink_socket(groups: Option<u32>) -> io::Result<OwnedFd> {
+    let mut socket = rtnetlink::sys::Socket::new(rtnetlink::sys::constants::NETLINK_ROUTE)?;
+    if let Some(groups) = groups {
+        socket.set_no_enobufs(true)?;
+        // 4 MiB, past net.core.rmem_max when privileged (SO_RCVBUFFORCE): a big
+        // lab's bring-up emits thousands of link events in a burst.
+        let size: libc::c_int = 4 << 20;
+        // SAFETY: setsockopt on an open socket with a valid int option value.
+        let forced = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&socket),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if forced != 0 {
+            socket.set_rx_buf_sz(size as usize)?;
+        }
+        socket.bind(&rtnetlink::sys::SocketAddr::new(0, groups))?;
+    }
+    // SAFETY: into_raw_fd hands over sole ownership of an open fd.
+    Ok(unsafe {
+        <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(
+            socket,
+        ))
     })
 }
 

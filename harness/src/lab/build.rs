@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 use super::plan::{IfaceKind, Plan};
 use super::{Artifacts, Interface, Lab, NodeState};
 use crate::error::{Error, Result, Subject};
-use crate::netlink::{IfIndexes, Netlink, VethEnd};
+use crate::netlink::{IfIndexes, LinkEvents, Netlink, VethEnd};
 use crate::netns::Netns;
 use crate::process::{ProcessRegistry, Spawner};
 
@@ -30,19 +30,22 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
     ensure_fd_room(specs.len());
     let seeds = Netns::create_batch(&specs)?;
 
-    let nodes: Vec<NodeState> = {
+    let (nodes, mut events): (Vec<NodeState>, Vec<LinkEvents>) = {
         let _guard = rt.enter();
         seeds
             .into_iter()
             .zip(&plan.nodes)
-            .map(|(seed, n)| NodeState {
-                name: n.name.clone(),
-                netlink: Netlink::from_socket(seed.netlink, lab_subject.clone().node(&n.name)),
-                first_free_ifindex: seed.max_ifindex + 1,
-                interfaces: Mutex::new(BTreeMap::new()),
-                netns: seed.netns,
+            .map(|(seed, n)| {
+                let node = NodeState {
+                    name: n.name.clone(),
+                    netlink: Netlink::from_socket(seed.netlink, lab_subject.clone().node(&n.name)),
+                    first_free_ifindex: seed.max_ifindex + 1,
+                    interfaces: Mutex::new(BTreeMap::new()),
+                    netns: seed.netns,
+                };
+                (node, LinkEvents::from_socket(seed.link_events))
             })
-            .collect()
+            .unzip()
     };
 
     // Interface indexes, chosen up front so one batch can reference another's
@@ -65,7 +68,11 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
         })
         .collect();
 
-    rt.block_on(create_objects(&plan, &nodes, &indexes))?;
+    rt.block_on(create_objects(&plan, &nodes, &mut events, &indexes))?;
+    // Bring-up is over: close the event sockets (an aborted task is dropped,
+    // with its socket, the next time the runtime runs).
+    drop(events);
+    rt.block_on(tokio::task::yield_now());
 
     for (id, i) in plan.ifaces.iter().enumerate() {
         nodes[i.node]
@@ -119,7 +126,12 @@ fn ensure_fd_room(nodes: usize) {
     }
 }
 
-async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result<()> {
+async fn create_objects(
+    plan: &Plan,
+    nodes: &[NodeState],
+    events: &mut [LinkEvents],
+    idx: &[u32],
+) -> Result<()> {
     let bridges = plan
         .ifaces
         .iter()
@@ -184,10 +196,13 @@ async fn create_objects(plan: &Plan, nodes: &[NodeState], idx: &[u32]) -> Result
             veth_ends.entry(i.node).or_default().push(idx[id]);
         }
     }
-    try_join_all(veth_ends.iter().map(|(node, ends)| {
-        nodes[*node]
-            .netlink
-            .wait_oper_up(ends, std::time::Duration::from_secs(10))
+    try_join_all(events.iter_mut().enumerate().filter_map(|(node, ev)| {
+        let ends = veth_ends.get(&node)?;
+        Some(
+            nodes[node]
+                .netlink
+                .wait_oper_up(ev, ends, std::time::Duration::from_secs(10)),
+        )
     }))
     .await?;
 

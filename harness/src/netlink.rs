@@ -105,6 +105,14 @@ impl LinkEvents {
     }
 }
 
+impl LinkEvents {
+    /// Stops reading and waits until the socket is closed.
+    pub(crate) async fn close(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
 impl Drop for LinkEvents {
     fn drop(&mut self) {
         self.task.abort();

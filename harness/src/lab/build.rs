@@ -69,10 +69,10 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
         .collect();
 
     rt.block_on(create_objects(&plan, &nodes, &mut events, &indexes))?;
-    // Bring-up is over: close the event sockets (an aborted task is dropped,
-    // with its socket, the next time the runtime runs).
-    drop(events);
-    rt.block_on(tokio::task::yield_now());
+    // Bring-up is over: close the event sockets.
+    rt.block_on(futures::future::join_all(
+        events.into_iter().map(LinkEvents::close),
+    ));
 
     for (id, i) in plan.ifaces.iter().enumerate() {
         nodes[i.node]

@@ -76,7 +76,7 @@ pub enum Error {
     /// The process lacks CAP_NET_ADMIN / CAP_SYS_ADMIN.
     #[error(
         "netrig needs CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces ({detail}).\n\
-         Run as root (`sudo -E cargo test`), or inside a user namespace (`unshare -Urn cargo test`)."
+         Run as root (`sudo -E cargo test`), or rootless inside user, network and mount namespaces (`unshare -Urnm cargo test`)."
     )]
     NotPrivileged {
         /// What was tried and how it failed.

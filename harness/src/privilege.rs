@@ -55,10 +55,23 @@ pub fn should_run(test: &str) -> Result<bool> {
         Ok(()) => Ok(true),
         Err(e) if privileges_required() => Err(e),
         Err(e) => {
-            eprintln!(
+            // Through std's stderr handle, not eprintln!: libtest hides what
+            // passing tests print with the macros, and a skip must be seen.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: not privileged ({e}). Set NETRIG_REQUIRE_PRIVILEGES=1 to make this a failure."
             );
             Ok(false)
         }
     }
+}
+
+/// Whether this process runs in a user namespace that does not map every
+/// uid (rootless `unshare -Ur`), where some sysctls (e.g. `ping_group_range`
+/// to all gids) cannot be set.
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
 }

@@ -279,7 +279,15 @@ impl NodeCommand {
     }
 
     fn spawn_error(&self, e: io::Error) -> Error {
-        if e.kind() == io::ErrorKind::NotFound {
+        // execvp reports EACCES rather than ENOENT when a directory on PATH
+        // cannot be searched (e.g. in a user namespace): a program found
+        // nowhere is still "not installed".
+        let program = &self.argv[0];
+        let missing = e.kind() == io::ErrorKind::NotFound
+            || (e.kind() == io::ErrorKind::PermissionDenied
+                && !program.contains('/')
+                && !crate::firewall::program_on_path(program));
+        if missing {
             let program = self.argv[0].clone();
             Error::MissingProgram {
                 package: package_for(&program).to_string(),

@@ -56,8 +56,18 @@ impl DockerHost {
                 ),
             });
         }
-        let lab = self.lab_spec().up()?;
+        let userns = crate::privilege::in_user_namespace();
+        let mut spec = self.lab_spec();
+        for n in &mut spec.nodes {
+            n.sysctls.retain(|(key, _)| !skipped_in_userns(userns, key));
+        }
+        let lab = spec.up()?;
         for setting in self.kernel_settings() {
+            if let KernelSetting::Sysctl { key, .. } = &setting
+                && skipped_in_userns(userns, key)
+            {
+                continue;
+            }
             apply_setting(&lab, &setting)?;
         }
         let host = lab.node(HOST_NODE)?;
@@ -94,6 +104,12 @@ impl DockerHost {
     pub fn firewall_backend(&self) -> firewall::Backend {
         self.backend()
     }
+}
+
+/// Docker skips `ping_group_range` under user namespaces (the full gid range
+/// is not mapped there), and so does netrig when run rootless.
+fn skipped_in_userns(userns: bool, key: &str) -> bool {
+    userns && key == "net.ipv4.ping_group_range"
 }
 
 fn apply_setting(lab: &Lab, setting: &KernelSetting) -> Result<()> {

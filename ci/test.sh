@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The privileged test run: installs what is missing, snapshots the root
-# network namespace, runs every test (unit, tests/, scenario catalogue), and
-# fails if the root namespace changed. Missing privileges fail, never skip.
+# network namespace, runs every test (unit, tests/, scenario catalogue, doc
+# tests) as root and then rootless, and fails if the root namespace changed.
+# Missing privileges fail, never skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,8 @@ status=0
 # Unit tests, tests/, the scenario catalogue and doc tests (benches are run by
 # `cargo bench`, not here).
 cargo test "$@" || status=$?
+# The same test binaries once more, rootless (unshare -Urnm as nobody).
+bash ci/rootless.sh || status=$?
 
 bash ci/root-snapshot.sh >"$after"
 if ! diff -u "$before" "$after"; then

@@ -25,3 +25,20 @@ fn outbound_traffic_is_masqueraded() -> netrig::Result<()> {
     );
     Ok(())
 }
+
+/// The README shows this file's example as it is (so neither drifts).
+#[test]
+fn readme_shows_this_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let this = std::fs::read_to_string(format!("{root}/tests/readme.rs")).unwrap();
+    let start = readme.find("```rust\n").expect("a rust block in README.md") + 8;
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let example = &this[this.find("use netrig::expect::udp;").unwrap()
+        ..this.find("\n/// The README shows").unwrap()];
+    assert_eq!(
+        shown.trim(),
+        example.trim(),
+        "README.md's example differs from tests/readme.rs"
+    );
+}

@@ -3,9 +3,11 @@
 //!
 //! Guarantees:
 //! - [`LabSpec::up`] validates everything first; a bad input creates nothing;
-//! - building is pipelined: namespaces are made on one thread, then each
-//!   phase (bridges, veths, addresses, routes, neighbours) is sent as
-//!   concurrent netlink requests;
+//! - building is pipelined: namespaces are made in a batch (one thread per
+//!   core for big labs), then each phase (bridges, veths, addresses, routes,
+//!   neighbours) is sent as concurrent netlink requests;
+//! - a lab is returned only when every veth is operationally up, so traffic
+//!   sent right away is not dropped;
 //! - dropping a `Lab` kills its processes, removes its pins and closes its
 //!   namespaces, so the kernel destroys everything it created — also when the
 //!   process is killed, because nothing outlives the fds but pins;

@@ -14,13 +14,9 @@ const T: Duration = Duration::from_millis(700);
 #[test]
 fn bridges_are_isolated_and_a_dual_homed_container_reaches_both() {
     require_privileges!("bridges_are_isolated_and_a_dual_homed_container_reaches_both");
-    let mut host = netrig::topology::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/topologies/docker-two-networks.toml"
-    ))
-    .unwrap();
-    host.set_name(netrig::lab::unique_lab_name("nets"));
-    let docker = host.up().unwrap();
+    let docker = common::topology("docker-two-networks.toml", "nets")
+        .up()
+        .unwrap();
     let _web = docker
         .container("web")
         .unwrap()
@@ -59,13 +55,9 @@ fn bridges_are_isolated_and_a_dual_homed_container_reaches_both() {
 #[test]
 fn lan_peer_reaches_only_published_container_ports() {
     require_privileges!("lan_peer_reaches_only_published_container_ports");
-    let mut host = netrig::topology::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/topologies/docker-two-networks.toml"
-    ))
-    .unwrap();
-    host.set_name(netrig::lab::unique_lab_name("lan"));
-    let docker = host.up().unwrap();
+    let docker = common::topology("docker-two-networks.toml", "lan")
+        .up()
+        .unwrap();
     let server = docker
         .container("web")
         .unwrap()

@@ -8,19 +8,13 @@ use std::time::Duration;
 use netrig::firewall::find_counter;
 use netrig::traffic::TcpOutcome;
 
-fn load(file: &str) -> netrig::docker::DockerHost {
-    let mut host =
-        netrig::topology::load(format!("{}/topologies/{file}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
-    host.set_name(netrig::lab::unique_lab_name("dockeruser"));
-    host
-}
-
 /// A DOCKER-USER rule file drops published-port traffic from one source and lets another through.
 #[test]
 fn docker_user_rules_filter_published_ports() {
     require_privileges!("docker_user_rules_filter_published_ports");
-    let docker = load("docker-user-rules.toml").up().unwrap();
+    let docker = common::topology("docker-user-rules.toml", "dockeruser")
+        .up()
+        .unwrap();
     let server = docker
         .container("web")
         .unwrap()

@@ -76,3 +76,11 @@ pub fn link_names(lab: &netrig::Lab, node: &str) -> Vec<String> {
         .map(|l| l.name)
         .collect()
 }
+
+/// A topology file of `topologies/`, its lab renamed uniquely for this test.
+pub fn topology(file: &str, prefix: &str) -> netrig::docker::DockerHost {
+    let path = format!("{}/topologies/{file}", env!("CARGO_MANIFEST_DIR"));
+    let mut host = netrig::topology::load(&path).unwrap();
+    host.set_name(netrig::lab::unique_lab_name(prefix));
+    host
+}

@@ -10,8 +10,8 @@
 //! condition (CI installs them with `ci/setup.sh`); a missing *kernel*
 //! feature is skipped with its reason everywhere — the machine cannot do it.
 
-use netrig::docker::Backend;
-use netrig::lab::unique_lab_name;
+use netrig::Backend;
+use netrig::unique_lab_name;
 use netrig::{Lab, Node};
 
 /// Something a scenario needs beyond privileges.
@@ -104,12 +104,9 @@ fn probe(node: &Node<'_>, feature: Feature) -> Option<Missing> {
     match feature {
         Feature::Backend(b) => {
             if !b.is_installed() {
-                let program = b.restore_program();
+                let program = b.load_program();
                 return missing(
-                    format!(
-                        "{program} is not installed (package {})",
-                        netrig::process::package_for(program)
-                    ),
+                    netrig::Error::missing_program(program, format!("load {b} rules")).to_string(),
                     true,
                 );
             }
@@ -117,7 +114,7 @@ fn probe(node: &Node<'_>, feature: Feature) -> Option<Missing> {
                 Backend::Nftables => "table ip netrig-probe {\n}\n",
                 _ => "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n",
             };
-            match b.apply(node, probe) {
+            match b.replace_tables(node, probe) {
                 Ok(()) => None,
                 Err(e) => missing(format!("the kernel refused a trivial ruleset: {e}"), false),
             }

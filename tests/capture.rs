@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use netrig::expect::{icmp, udp};
-use netrig::traffic::udp_frame;
+use netrig::udp_frame;
 use netrig::{Direction, Result};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -40,7 +40,7 @@ fn capture_writes_a_readable_pcap() -> Result<()> {
         return Ok(());
     }
     let lab = common::labs::pair("pcapfile")?;
-    let cap = lab.capture("a", "eth0")?;
+    let cap = lab.node("a")?.capture("eth0")?;
     let a = lab.node("a")?;
     for i in 0..3 {
         a.udp_send("10.0.0.2:7000", format!("n{i}").as_bytes())?;
@@ -88,7 +88,7 @@ fn capture_without_traffic_never_blocks() -> Result<()> {
         return Ok(());
     }
     let lab = common::labs::pair("quiet")?;
-    let cap = lab.capture("b", "eth0")?;
+    let cap = lab.node("b")?.capture("eth0")?;
     let t = Instant::now();
     let r = cap.expect(udp()).within(Duration::from_millis(150));
     let waited = t.elapsed();
@@ -105,7 +105,7 @@ fn capture_without_traffic_never_blocks() -> Result<()> {
     let packets = cap.stop()?;
     assert!(packets.is_empty());
     assert!(t.elapsed() < SECOND, "stopping took {:?}", t.elapsed());
-    lab.artifacts().keep(); // the failed expectation kept them; clean up ourselves
+    lab.keep_artifacts(); // the failed expectation kept them; clean up ourselves
     let dir = lab.artifacts_dir().to_path_buf();
     drop(lab);
     common::labs::discard_artifacts(&dir);
@@ -140,8 +140,8 @@ fn injected_frame_is_seen_by_other_captures() -> Result<()> {
     assert_eq!(&on_a.frame[..], &frame[..]);
     assert_eq!(&on_b.frame[..], &frame[..]);
     let got = server.wait_for_datagrams(1, SECOND)?;
-    assert_eq!(got[0].0, "10.0.0.1:5555".parse().unwrap());
-    assert_eq!(got[0].1, b"injected");
+    assert_eq!(got[0].from, "10.0.0.1:5555".parse().unwrap());
+    assert_eq!(got[0].payload, b"injected");
     Ok(())
 }
 
@@ -153,7 +153,10 @@ fn capture_filter_applies() -> Result<()> {
     }
     let lab = common::labs::pair("filter")?;
     let a = lab.node("a")?;
-    let cap = lab.capture_filtered("b", "eth0", "udp and dst port 7000")?;
+    let cap = lab.node("b")?.capture_with(
+        "eth0",
+        netrig::CaptureOptions::filter("udp and dst port 7000"),
+    )?;
     a.udp_send("10.0.0.2:7001", b"filtered out")?;
     a.udp_send("10.0.0.2:7000", b"kept")?;
     cap.expect(udp().payload("kept")).within(SECOND)?;
@@ -171,7 +174,7 @@ fn capture_reports_a_vanished_interface() -> Result<()> {
         return Ok(());
     }
     let lab = common::labs::pair("vanish")?;
-    let cap = lab.capture("a", "eth0")?;
+    let cap = lab.node("a")?.capture("eth0")?;
     lab.node("b")?.delete_link("eth0")?; // takes a's end of the veth with it
     let t = Instant::now();
     let r = cap.expect(udp()).within(Duration::from_secs(2));

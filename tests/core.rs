@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use common::{Witness, held_netns_inodes, run_netns_entries, wait_pid_gone};
-use netrig::lab::unique_lab_name;
+use netrig::unique_lab_name;
 use netrig::{Endpoint, Error, Lab, LabSpec, NodeSpec, Route};
 
 fn pair(name: &str) -> LabSpec {
@@ -441,15 +441,15 @@ fn bad_inputs_give_clear_errors() {
 #[test]
 fn harness_thread_never_changes_namespace() {
     require_privileges!("harness_thread_never_changes_namespace");
-    let before = netrig::netns::current_thread_netns_inode().unwrap();
+    let before = netrig::testing::current_thread_netns_inode().unwrap();
     let lab = pair(&unique_lab_name("thread")).up().unwrap();
     let inside = lab
         .node("a")
         .unwrap()
-        .run(|| netrig::netns::current_thread_netns_inode().unwrap())
+        .run(|| netrig::testing::current_thread_netns_inode().unwrap())
         .unwrap();
     assert_ne!(inside, before, "run() did not enter the node");
-    assert_eq!(inside, lab.node("a").unwrap().netns().inode());
+    assert_eq!(inside, lab.node("a").unwrap().inode());
     lab.node("b")
         .unwrap()
         .sysctl_set("net.ipv4.ip_default_ttl", "33")
@@ -459,7 +459,10 @@ fn harness_thread_never_changes_namespace() {
         .command("true")
         .checked_output()
         .unwrap();
-    assert_eq!(netrig::netns::current_thread_netns_inode().unwrap(), before);
+    assert_eq!(
+        netrig::testing::current_thread_netns_inode().unwrap(),
+        before
+    );
     assert_eq!(
         lab.node("b")
             .unwrap()

@@ -12,8 +12,9 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use super::container::{Container, ContainerSpec};
-use super::layout::{Backend, DaemonOptions, Layout};
+use super::layout::{DaemonOptions, Layout};
 use super::network::{Network, NetworkSpec};
+use crate::backend::Backend;
 use crate::error::Result;
 
 /// The host's uplink address (interface `eth0` of node `host`).

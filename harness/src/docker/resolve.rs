@@ -13,13 +13,14 @@ use super::host::{
     DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, INTERNET_NODE, LAN_BRIDGE,
     LAN_HOST, LAN_SUBNET, LanPeer, parse_ip, parse_subnet,
 };
-use super::layout::{Backend, Layout};
+use super::layout::Layout;
 use super::network::{
     DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, bridge_name_for, fnv1a,
 };
 use super::port::PortBinding;
+use crate::backend::Backend;
 use crate::error::{Error, Result, Subject};
-use crate::lab::{check_ifname, check_name};
+use crate::net::{check_ifname, check_name};
 
 struct Ctx {
     lab: String,

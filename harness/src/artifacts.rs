@@ -70,15 +70,15 @@ impl Artifacts {
 
 impl Drop for Artifacts {
     fn drop(&mut self) {
-        if self.is_kept() || std::thread::panicking() {
-            if let Some(d) = self.dir.take() {
-                let p = d.keep();
-                eprintln!(
-                    "netrig: lab {}: artifacts kept in {}",
-                    self.lab,
-                    p.display()
-                );
-            }
+        if (self.is_kept() || std::thread::panicking())
+            && let Some(d) = self.dir.take()
+        {
+            let p = d.keep();
+            eprintln!(
+                "netrig: lab {}: artifacts kept in {}",
+                self.lab,
+                p.display()
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Which kernel firewall holds a ruleset, and the one place that knows which
-//! tool loads, reads back and checks each one. No system calls: the
-//! [`crate::firewall`] module runs these command lines inside a namespace.
+//! tool loads and reads back each one — and which Debian package provides
+//! each program netrig runs. No system calls: the firewall module runs these
+//! command lines inside a namespace.
 //!
 //! | backend | loads with | reads back with |
 //! |---|---|---|
@@ -106,4 +107,23 @@ impl std::str::FromStr for Backend {
             )),
         }
     }
+}
+
+/// The Debian package that provides a program netrig (or a test) may run,
+/// if netrig knows it.
+pub(crate) fn package_for(program: &str) -> Option<&'static str> {
+    let base = program.rsplit('/').next().unwrap_or(program);
+    Some(match base {
+        p if p.starts_with("iptables") || p.starts_with("ip6tables") => "iptables",
+        "nft" => "nftables",
+        "conntrack" => "conntrack",
+        "tcpdump" => "tcpdump",
+        "socat" => "socat",
+        "curl" => "curl",
+        "ip" | "bridge" | "tc" | "ss" => "iproute2",
+        "ping" => "iputils-ping",
+        "nc" => "netcat-openbsd",
+        "nsenter" | "unshare" => "util-linux",
+        _ => return None,
+    })
 }

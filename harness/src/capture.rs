@@ -1,24 +1,5 @@
 //! Packet capture on one interface of one node, recorded to a `.pcap` file
 //! and decoded into a growing list of [`Packet`]s.
-//!
-//! Guarantees:
-//! - **active before return**: [`Namespace::capture`] returns once the pcap handle
-//!   is open, its BPF filter installed, inside the node's namespace; every
-//!   frame the interface sees afterwards is captured (unless the kernel
-//!   drops it, which [`Capture::stats`] reports);
-//! - **immediate mode**, so a frame is available microseconds after the
-//!   kernel sees it;
-//! - **never blocks forever**: libpcap's read timeout does not fire inside a
-//!   namespace, so the handle is nonblocking and a reader thread `poll`s its
-//!   fd together with a stop eventfd;
-//! - every frame is written to `NODE-IFNAME-N.pcap` in the lab's artifacts
-//!   directory (readable by Wireshark and tcpdump) and the file is flushed
-//!   after every batch, so what the list holds is on disk too;
-//! - waiting for packets ([`Capture::wait_for`]) is on a condition variable
-//!   with a deadline; nothing sleeps.
-//!
-//! A handle does not see frames injected through itself; inject through
-//! another handle ([`Namespace::inject`]) and captures see them.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -118,7 +99,26 @@ struct Shared {
     arrived: Condvar,
 }
 
-/// A running capture. See the [module docs](self).
+/// A running capture.
+///
+/// Guarantees:
+/// - **active before return**: [`Namespace::capture`] returns once the pcap handle
+///   is open, its BPF filter installed, inside the node's namespace; every
+///   frame the interface sees afterwards is captured (unless the kernel
+///   drops it, which [`Capture::stats`] reports);
+/// - **immediate mode**, so a frame is available microseconds after the
+///   kernel sees it;
+/// - **never blocks forever**: libpcap's read timeout does not fire inside a
+///   namespace, so the handle is nonblocking and a reader thread `poll`s its
+///   fd together with a stop eventfd;
+/// - every frame is written to `NODE-IFNAME-N.pcap` in the lab's artifacts
+///   directory (readable by Wireshark and tcpdump) and the file is flushed
+///   after every batch, so what the list holds is on disk too;
+/// - waiting for packets ([`Capture::wait_for`]) is on a condition variable
+///   with a deadline; nothing sleeps.
+///
+/// A handle does not see frames injected through itself; inject through
+/// another handle ([`Namespace::inject`]) and captures see them.
 ///
 /// ```no_run
 /// use std::time::Duration;

@@ -313,7 +313,7 @@ impl Error {
     pub fn missing_program(program: &str, purpose: impl Into<String>) -> Self {
         Error::MissingProgram {
             program: program.to_string(),
-            package: crate::process::package_for(program).map(str::to_string),
+            package: crate::backend::package_for(program).map(str::to_string),
             purpose: purpose.into(),
         }
     }

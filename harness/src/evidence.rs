@@ -185,15 +185,15 @@ pub(crate) fn expectation_failed(
     for line in &seen {
         let _ = writeln!(msg, "{line}");
     }
-    if let Ok(stats) = capture.stats() {
-        if stats.dropped > 0 || stats.if_dropped > 0 {
-            let _ = writeln!(
-                msg,
-                "  note: the capture's ring overflowed and the kernel dropped {} frame(s) \
-                 (raise CaptureOptions::buffer_size or lower snaplen)",
-                stats.dropped + stats.if_dropped
-            );
-        }
+    if let Ok(stats) = capture.stats()
+        && (stats.dropped > 0 || stats.if_dropped > 0)
+    {
+        let _ = writeln!(
+            msg,
+            "  note: the capture's ring overflowed and the kernel dropped {} frame(s) \
+             (raise CaptureOptions::buffer_size or lower snaplen)",
+            stats.dropped + stats.if_dropped
+        );
     }
     let group = capture.namespace().group();
     let mut evidence = None;

@@ -103,8 +103,22 @@ impl Drop for Group {
     }
 }
 
-/// A handle on one network namespace (cheap to clone). See the
-/// [module docs](self).
+/// A handle on one network namespace (cheap to clone): the namespace
+/// itself, the processes and artifacts of whoever owns it, and its subject.
+///
+/// Guarantees:
+/// - a handle *owns* what keeps its namespace alive: a command, capture,
+///   server or socket helper made from it runs in that namespace for as long
+///   as it exists, also after the lab that made it was dropped — never
+///   anywhere else;
+/// - the calling thread never changes namespace ([`Namespace::run`] works on
+///   a scoped thread inside it);
+/// - a lab's namespaces share one process registry (everything still running
+///   is killed when the lab goes) and one artifacts directory.
+///
+/// Firewall backends, captures, traffic, conntrack and proxies take
+/// `&Namespace`, so rules can be loaded into any namespace, not only a lab's
+/// node; a lab's [`crate::Node`] dereferences to its `Namespace`.
 ///
 /// ```no_run
 /// let ns = netrig::Namespace::new("scratch")?;

@@ -23,27 +23,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::backend::package_for;
 use crate::error::{Error, Result, Subject};
 use crate::netns::Netns;
-
-/// The Debian package that provides a program netrig (or a test) may run,
-/// if netrig knows it.
-pub(crate) fn package_for(program: &str) -> Option<&'static str> {
-    let base = program.rsplit('/').next().unwrap_or(program);
-    Some(match base {
-        p if p.starts_with("iptables") || p.starts_with("ip6tables") => "iptables",
-        "nft" => "nftables",
-        "conntrack" => "conntrack",
-        "tcpdump" => "tcpdump",
-        "socat" => "socat",
-        "curl" => "curl",
-        "ip" | "bridge" | "tc" | "ss" => "iproute2",
-        "ping" => "iputils-ping",
-        "nc" => "netcat-openbsd",
-        "nsenter" | "unshare" => "util-linux",
-        _ => return None,
-    })
-}
 
 /// Whether `program` is an executable on `PATH`.
 pub(crate) fn program_on_path(program: &str) -> bool {

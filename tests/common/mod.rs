@@ -55,17 +55,6 @@ pub fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {
     netrig::testing::wait_for_exit(pid as u32, deadline).unwrap()
 }
 
-/// Pin files under /run/netns now.
-pub fn run_netns_entries() -> Vec<String> {
-    std::fs::read_dir("/run/netns")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Names of a node's links, as the kernel reports them.
 pub fn link_names(lab: &netrig::Lab, node: &str) -> Vec<String> {
     lab.node(node)

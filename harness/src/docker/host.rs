@@ -15,7 +15,6 @@ use super::container::{Container, ContainerSpec};
 use super::layout::{DaemonOptions, Layout};
 use super::network::{Network, NetworkSpec};
 use crate::backend::Backend;
-use crate::error::Result;
 
 /// The host's uplink address (interface `eth0` of node `host`).
 pub const HOST_UPLINK: &str = "203.0.113.2/24";
@@ -284,10 +283,6 @@ impl DockerHostBuilder {
     pub fn rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.rule_files.push(path.into());
         self
-    }
-    /// Validates everything and settles names and addresses.
-    pub fn build(self) -> Result<DockerHost> {
-        super::resolve::resolve(self)
     }
 }
 

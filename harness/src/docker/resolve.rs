@@ -59,7 +59,14 @@ fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-pub(crate) fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
+impl DockerHostBuilder {
+    /// Validates everything and settles names and addresses.
+    pub fn build(self) -> Result<DockerHost> {
+        resolve(self)
+    }
+}
+
+fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
     let lab = b.name.clone().unwrap_or_else(|| "docker".to_string());
     let cx = Ctx { lab: lab.clone() };
     check_name(&lab).map_err(|m| cx.host("host name", m))?;

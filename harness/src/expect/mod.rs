@@ -5,13 +5,13 @@
 //! by the capture's reader thread); nothing sleeps. A failed expectation
 //! returns [`Error::Expectation`](crate::Error) with what was
 //! expected, what the capture saw instead (the last 20 packets, one line
-//! each) and where the evidence was written (see [`crate::evidence`]).
+//! each) and where the evidence was written (see [`crate::Lab::collect_evidence`]).
 //!
 //! "Nothing arrived" is only decidable against an event: [`Capture::expect_none`]
 //! takes a [`Sentinel`], a packet sent *after* the traffic under test through
 //! the same path. Once the sentinel is seen, anything the traffic under test
 //! caused has been seen too; a match before it is a failure. The firewall's
-//! own rule counters ([`crate::firewall::Backend::counters`]) are the
+//! own rule counters ([`crate::Backend::counters`]) are the
 //! complementary proof: the rule that should have dropped the traffic counted it.
 //!
 //! ```no_run
@@ -229,10 +229,10 @@ impl ExpectSequence<'_> {
         let found = cap.wait_for(timeout, |ps| {
             for p in ps.iter().skip(pos) {
                 pos += 1;
-                if let Some(m) = self.matchers.get(hits.len()) {
-                    if m.matches(p) {
-                        hits.push(p.clone());
-                    }
+                if let Some(m) = self.matchers.get(hits.len())
+                    && m.matches(p)
+                {
+                    hits.push(p.clone());
                 }
             }
             (hits.len() == self.matchers.len()).then(|| hits.clone())

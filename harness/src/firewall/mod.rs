@@ -24,10 +24,10 @@ use std::path::Path;
 
 pub use counters::{Counters, PolicyCounter, RuleCounter};
 
-use crate::backend::{Backend, LoadMode};
+use crate::backend::{Backend, LoadMode, package_for};
 use crate::error::{Error, Result, RulesError};
 use crate::namespace::Namespace;
-use crate::process::{package_for, program_on_path};
+use crate::process::program_on_path;
 
 /// Fails with [`Error::MissingProgram`] (naming the package) when the
 /// backend's loader is not installed.

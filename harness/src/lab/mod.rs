@@ -1,17 +1,5 @@
 //! The lab: owner of a set of named nodes (each a network namespace), the
 //! links between them, their processes, pins and artifacts directory.
-//!
-//! Guarantees:
-//! - [`LabSpec::up`] validates everything first; a bad input creates nothing;
-//! - building is pipelined: namespaces are made in a batch (one thread per
-//!   core for big labs), then each phase (bridges, veths, addresses, routes,
-//!   neighbours) is sent as concurrent netlink requests;
-//! - a lab is returned only when every veth is operationally up, so traffic
-//!   sent right away is not dropped;
-//! - dropping a `Lab` kills its processes, removes its pins and closes its
-//!   namespaces, so the kernel destroys everything it created — also when the
-//!   process is killed, because nothing outlives the fds but pins;
-//! - the calling thread never changes namespace.
 
 mod build;
 mod node;
@@ -41,7 +29,19 @@ pub(crate) struct NodeState {
     pub(crate) ns: Namespace,
 }
 
-/// A running lab. See the [module docs](self).
+/// A running lab.
+///
+/// Guarantees:
+/// - [`LabSpec::up`] validates everything first; a bad input creates nothing;
+/// - building is pipelined: namespaces are made in a batch (one thread per
+///   core for big labs), then each phase (bridges, veths, addresses, routes,
+///   neighbours) is sent as concurrent netlink requests;
+/// - a lab is returned only when every veth is operationally up, so traffic
+///   sent right away is not dropped;
+/// - dropping a `Lab` kills its processes, removes its pins and closes its
+///   namespaces, so the kernel destroys everything it created — also when the
+///   process is killed, because nothing outlives the fds but pins;
+/// - the calling thread never changes namespace.
 ///
 /// ```no_run
 /// use netrig::{Endpoint, Lab};

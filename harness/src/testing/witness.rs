@@ -1,21 +1,5 @@
 //! A witness namespace: a namespace outside any lab that hears, through the
 //! kernel's own link notifications, when a link inside it disappears.
-//!
-//! Link one end of a veth into the witness from a lab node; when the lab's
-//! namespace is destroyed the kernel deletes the pair and tells the witness.
-//! That is how netrig's own tests and benches prove teardown through the
-//! kernel rather than through the lab's bookkeeping — and wait for it
-//! without sleeping.
-//!
-//! ```no_run
-//! # fn demo(lab: netrig::Lab) -> netrig::Result<()> {
-//! use std::time::Duration;
-//! let mut witness = netrig::testing::Witness::new()?;
-//! witness.attach(&lab.node("a")?, "w0", "seen0")?;
-//! drop(lab);
-//! assert!(witness.wait_link_removed("seen0", Duration::from_secs(10)));
-//! # Ok(()) }
-//! ```
 
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -34,7 +18,23 @@ type Events = futures::channel::mpsc::UnboundedReceiver<(
     rtnetlink::sys::SocketAddr,
 )>;
 
-/// A namespace that watches its links. See the [module docs](self).
+/// A namespace that watches its links.
+///
+/// Link one end of a veth into the witness from a lab node; when the lab's
+/// namespace is destroyed the kernel deletes the pair and tells the witness.
+/// That is how netrig's own tests and benches prove teardown through the
+/// kernel rather than through the lab's bookkeeping — and wait for it
+/// without sleeping.
+///
+/// ```no_run
+/// # fn demo(lab: netrig::Lab) -> netrig::Result<()> {
+/// use std::time::Duration;
+/// let mut witness = netrig::testing::Witness::new()?;
+/// witness.attach(&lab.node("a")?, "w0", "seen0")?;
+/// drop(lab);
+/// assert!(witness.wait_link_removed("seen0", Duration::from_secs(10)));
+/// # Ok(()) }
+/// ```
 pub struct Witness {
     ns: Namespace,
     handle: rtnetlink::Handle,

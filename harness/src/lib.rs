@@ -34,6 +34,10 @@
 //! - [`docker::DockerLab`] — a Docker host brought up: lab, Docker's sysctls and rules loaded with the real tools, userland proxies, user rule files.
 //! - [`evidence`] — on failure: the lab's rulesets, addresses, routes, neighbours, conntrack and pcaps, kept on disk.
 //!
+//! Tests:
+//! - [`testing`] (feature `testing`, on by default) — the harness for `harness = false` test binaries: privilege and feature skips decided when listing, every libtest argument, readable failures.
+//! - [`logging`] — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -65,6 +69,7 @@ pub mod expect;
 pub mod firewall;
 pub mod kept;
 pub mod lab;
+pub mod logging;
 pub mod netlink;
 pub mod netns;
 pub mod packet;
@@ -72,6 +77,8 @@ pub mod privilege;
 pub mod process;
 pub mod proxy;
 pub mod sysctl;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod topology;
 pub mod traffic;
 pub mod witness;

@@ -96,6 +96,7 @@ impl Lab {
 
     /// Validates `spec` and builds it. On error nothing is left behind.
     pub fn up(spec: LabSpec) -> Result<Lab> {
+        crate::logging::init();
         let _span = tracing::debug_span!("lab_up", lab = %spec.name).entered();
         let plan = plan::plan(&spec)?;
         build::build(plan)

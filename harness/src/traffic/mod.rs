@@ -16,6 +16,7 @@
 //!
 //! [`Node::run`]: crate::Node::run
 
+mod display;
 mod frame;
 mod icmp;
 mod server;

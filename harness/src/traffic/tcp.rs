@@ -60,7 +60,7 @@ impl<'lab> Node<'lab> {
                 _ => TcpOutcome::Unreachable(e.to_string()),
             },
         };
-        tracing::debug!(%subject, %dst, ?outcome, "tcp connect probe");
+        tracing::debug!(%subject, %dst, %outcome, "tcp connect probe");
         Ok(outcome)
     }
 

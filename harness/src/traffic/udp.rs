@@ -95,7 +95,7 @@ impl<'lab> Node<'lab> {
                 _ => UdpOutcome::Unreachable(e.to_string()),
             },
         };
-        tracing::debug!(%subject, %dst, outcome = ?std::mem::discriminant(&outcome), "udp request");
+        tracing::debug!(%subject, %dst, %outcome, "udp request");
         Ok(outcome)
     }
 

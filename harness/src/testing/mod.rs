@@ -1,0 +1,127 @@
+//! A test harness for netrig tests (`harness = false` test binaries), built
+//! on libtest-mimic: what `cargo test` and `cargo nextest run` expect of a
+//! test binary, plus netrig's privilege and feature skips.
+//!
+//! It owns three guarantees:
+//! - **Skips are decided when tests are listed.** A test that cannot run
+//!   here (no CAP_NET_ADMIN/CAP_SYS_ADMIN, a missing program or kernel
+//!   feature) is *ignored*, with the reason: `cargo test` prints
+//!   `ignored (reason)` and counts it, `cargo nextest run` shows `SKIP` and
+//!   counts it skipped (JUnit `<skipped/>`). With `CI=true` or
+//!   `NETRIG_REQUIRE_PRIVILEGES=1` an enforceable skip is a failure instead.
+//! - **Every libtest argument works**: any number of filters, `--skip`
+//!   (repeatable), `--exact`, `--list`, `--ignored`, `--include-ignored`,
+//!   `--format pretty|terse|json`, `-q`, `--test-threads`, `--color`,
+//!   `--logfile`; `--nocapture`, `--show-output`, `-Z unstable-options`,
+//!   `--report-time`, `--shuffle` … are accepted (see [`Args`]).
+//! - **Failures and logs are readable**: a failing `netrig::Result` prints
+//!   the error's full report (expected, seen instead, where the evidence is
+//!   kept); `RUST_LOG=netrig=debug` shows netrig's events, each line naming
+//!   its test (see [`crate::logging`]).
+//!
+//! # Setup
+//!
+//! In `Cargo.toml`, one section per test binary:
+//!
+//! ```toml
+//! [[test]]
+//! name = "firewall"
+//! harness = false
+//! ```
+//!
+//! and in `tests/firewall.rs`, plain functions and one line naming them:
+//!
+//! ```no_run
+//! /// Outbound traffic is masqueraded (builds a lab: needs privileges).
+//! fn outbound_is_masqueraded() -> netrig::Result<()> {
+//!     // ... build a lab, send, expect ...
+//!     Ok(())
+//! }
+//!
+//! /// The ruleset renders (needs nothing: `#[plain]`).
+//! fn ruleset_renders() {
+//!     assert!(true);
+//! }
+//!
+//! netrig::testing::main!(
+//!     outbound_is_masqueraded,
+//!     #[plain] ruleset_renders,
+//! );
+//! ```
+//!
+//! Tests built at run time (a matrix) use [`Test`] and [`run`] directly:
+//! `fn main() -> ExitCode { netrig::testing::run(vec![Test::lab("a::b", || …)]) }`.
+
+mod args;
+mod run;
+mod test;
+
+pub use args::{Args, ArgsError, Color, Format, Parsed, USAGE};
+pub use run::{Summary, run, run_with};
+pub use test::{Skip, Test, TestResult};
+
+/// Builds a `Vec<`[`Test`]`>` from test functions: each entry is a function
+/// path (its name is the test's name: `nat::outbound` lists as
+/// `nat::outbound`), optionally preceded by attributes:
+///
+/// - none: the test builds labs and needs privileges ([`Test::lab`]);
+/// - `#[plain]`: it needs nothing ([`Test::plain`]);
+/// - `#[ignore]`, `#[ignore = "reason"]`: ignored unless `--ignored`;
+/// - doc comments (`/// …`) are allowed and ignored.
+///
+/// ```
+/// fn a() {}
+/// fn b() -> netrig::Result<()> { Ok(()) }
+/// let tests = netrig::testing::tests![a, #[plain] #[ignore = "slow"] b];
+/// assert_eq!(tests[1].name(), "b");
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __netrig_testing_tests {
+    ($( $(#[$($attr:tt)+])* $test:path ),* $(,)?) => {
+        ::std::vec![$(
+            $crate::__netrig_testing_attrs!(
+                ($crate::testing::Test::lab(::std::stringify!($test), $test))
+                $([$($attr)+])*
+            )
+        ),*]
+    };
+}
+
+/// Applies one `main!`/`tests!` entry's attributes to its [`Test`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __netrig_testing_attrs {
+    (($t:expr)) => { $t };
+    (($t:expr) [plain] $($rest:tt)*) => {
+        $crate::__netrig_testing_attrs!(($t.needs_lab(false)) $($rest)*)
+    };
+    (($t:expr) [ignore = $reason:literal] $($rest:tt)*) => {
+        $crate::__netrig_testing_attrs!(($t.ignore($reason)) $($rest)*)
+    };
+    (($t:expr) [ignore] $($rest:tt)*) => {
+        $crate::__netrig_testing_attrs!(($t.ignore("")) $($rest)*)
+    };
+    (($t:expr) [doc = $doc:literal] $($rest:tt)*) => {
+        $crate::__netrig_testing_attrs!(($t) $($rest)*)
+    };
+}
+
+/// A test binary's `main`: `netrig::testing::main!(test_a, #[plain] test_b)`
+/// runs the listed test functions with netrig's harness. Entries are as in
+/// [`tests!`]; each function is `fn() -> netrig::Result<()>` (or any
+/// `Result<(), impl Display>`) or `fn()` that panics to fail.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __netrig_testing_main {
+    ($($entries:tt)*) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::testing::run($crate::__netrig_testing_tests!($($entries)*))
+        }
+    };
+}
+
+#[doc(inline)]
+pub use crate::__netrig_testing_main as main;
+#[doc(inline)]
+pub use crate::__netrig_testing_tests as tests;

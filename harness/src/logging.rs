@@ -43,6 +43,7 @@ pub fn init() {
 }
 
 /// Installs the harness's subscriber (stderr, spans name the test), once.
+#[cfg(feature = "testing")]
 pub(crate) fn init_for_harness() {
     INIT.call_once(|| {
         let ansi = colour_allowed();

@@ -51,6 +51,24 @@
 //!
 //! Tests built at run time (a matrix) use [`Test`] and [`run`] directly:
 //! `fn main() -> ExitCode { netrig::testing::run(vec![Test::lab("a::b", || …)]) }`.
+//!
+//! # Converting a `#[test]` file
+//!
+//! Add its `[[test]] name = "…" harness = false` section; delete each
+//! `#[test]` and each `if !netrig::privilege::should_run(…)? { return Ok(()); }`
+//! (the harness decides); name the functions in `main!` at the bottom,
+//! `#[plain]` for those that never checked privileges, `#[ignore = "…"]` for
+//! `#[ignore]`d ones. `tests/capture.rs` is converted this way.
+//!
+//! # Under nextest
+//!
+//! nextest lists with `--list --format terse` and `--list --format terse
+//! --ignored`, then runs each test in its own process with
+//! `--exact NAME --nocapture` (plus `--ignored` for an ignored test it was
+//! asked to run). A test ignored here shows as `SKIP`; its reason is on the
+//! harness's stderr, which nextest does not show for listing —
+//! `cargo nextest run --run-ignored only` runs those tests, and each fails
+//! with its reason.
 
 mod args;
 mod run;

@@ -67,6 +67,26 @@ mod failing {
     }
 }
 
+mod evidence {
+    use std::time::Duration;
+
+    /// Expects a datagram that is never sent: a real expectation failure.
+    pub fn no_packet() -> netrig::Result<()> {
+        let lab = netrig::Lab::builder(netrig::lab::unique_lab_name("demo-ev"))
+            .node("a")
+            .node("b")
+            .link(
+                netrig::Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
+                netrig::Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
+            )
+            .up()?;
+        let cap = lab.capture("b", "eth0")?;
+        cap.expect(netrig::expect::udp().dst("10.0.0.2:53"))
+            .within(Duration::from_millis(100))?;
+        Ok(())
+    }
+}
+
 mod lab {
     pub fn privileged() -> netrig::Result<()> {
         let lab = netrig::Lab::builder(netrig::lab::unique_lab_name("demo"))
@@ -288,6 +308,31 @@ fn failures_are_readable() {
     assert!(stdout.contains("test panicked: boom"), "{stdout}");
 }
 
+/// A real expectation failure prints the whole report: expected, seen instead, evidence kept.
+fn real_failure_report() {
+    let artifacts = tempfile::tempdir().unwrap();
+    let dir = artifacts.path().to_str().unwrap();
+    let (out, stdout, _) = demo_run(
+        &[],
+        &[
+            ("NETRIG_TESTING_DEMO", "evidence"),
+            ("NETRIG_ARTIFACTS", dir),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(101));
+    let report = stdout
+        .split_once("---- evidence::no_packet ----\n")
+        .unwrap_or_else(|| panic!("no failure section:\n{stdout}"))
+        .1;
+    assert!(report.starts_with("Error: "), "{report}");
+    assert!(report.contains("\n  evidence kept in "), "{report}");
+    assert!(
+        report.contains(dir),
+        "the evidence is under NETRIG_ARTIFACTS: {report}"
+    );
+    assert!(report.lines().count() > 3, "a multi-line report: {report}");
+}
+
 /// A command line libtest rejects exits 101 with libtest's words; `--help` prints the usage.
 fn bad_command_lines() {
     let (out, _, stderr) = demo_run(&["--bogus"], &[]);
@@ -323,8 +368,12 @@ fn logs_name_their_test() {
 }
 
 fn main() -> ExitCode {
-    if std::env::var_os("NETRIG_TESTING_DEMO").is_some() {
-        return netrig::testing::run(demo());
+    match std::env::var("NETRIG_TESTING_DEMO").as_deref() {
+        Ok("evidence") => {
+            return netrig::testing::run(netrig::testing::tests![evidence::no_packet]);
+        }
+        Ok(_) => return netrig::testing::run(demo()),
+        Err(_) => {}
     }
     netrig::testing::run(netrig::testing::tests![
         #[plain]
@@ -346,5 +395,6 @@ fn main() -> ExitCode {
         #[plain]
         bad_command_lines,
         logs_name_their_test,
+        real_failure_report,
     ])
 }

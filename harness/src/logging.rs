@@ -21,7 +21,6 @@ use std::sync::Once;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::util::SubscriberInitExt;
 
 static INIT: Once = Once::new();
 
@@ -68,16 +67,14 @@ fn colour_allowed() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// `try_init` also routes the `log` crate (used by netlink dependencies)
-/// into tracing; when a `log` logger is already set that fails, and the
-/// subscriber is installed without it.
-fn install<S>(make: impl Fn() -> S)
+/// Sets `make()` as the global subscriber unless one is set. The `log`
+/// crate's global logger is left alone (no `LogTracer`), so a user's
+/// `env_logger::init()` later still works.
+fn install<S>(make: impl FnOnce() -> S)
 where
     S: tracing::Subscriber + Send + Sync + 'static,
 {
-    if make().try_init().is_err() {
-        let _ = tracing::subscriber::set_global_default(make());
-    }
+    let _ = tracing::subscriber::set_global_default(make());
 }
 
 #[cfg(test)]
@@ -126,11 +123,46 @@ mod tests {
         );
     }
 
-    /// Only does something as the child of the test above: builds a lab, so
-    /// netrig installs its subscriber lazily.
+    /// A subscriber the user installed first stays: netrig's `init` neither
+    /// panics nor replaces it (checked in a child process, whose global
+    /// subscriber is still unset).
+    #[test]
+    fn the_users_subscriber_wins() {
+        const OWN: &str = "logging::tests::child_with_its_own_subscriber";
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", OWN, "--test-threads=1"])
+            .env("NETRIG_LOGGING_CHILD", "own")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "{out:?}"
+        );
+    }
+
+    /// Only does something as the child of the test above.
+    #[test]
+    fn child_with_its_own_subscriber() {
+        if std::env::var("NETRIG_LOGGING_CHILD").as_deref() != Ok("own") {
+            return;
+        }
+        tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default())
+            .expect("no subscriber yet in the child");
+        super::init();
+        tracing::dispatcher::get_default(|d| {
+            assert!(
+                d.is::<tracing::subscriber::NoSubscriber>(),
+                "replaced: {d:?}"
+            )
+        });
+    }
+
+    /// Only does something as the child of the test above it: builds a lab,
+    /// so netrig installs its subscriber lazily.
     #[test]
     fn child_builds_a_lab() {
-        if std::env::var_os("NETRIG_LOGGING_CHILD").is_none() {
+        if std::env::var("NETRIG_LOGGING_CHILD").as_deref() != Ok("1") {
             return;
         }
         crate::Lab::builder(crate::lab::unique_lab_name("log"))

@@ -151,9 +151,10 @@ impl Test {
     }
 
     /// Adds a check of something else the test needs (a program, a kernel
-    /// feature): `Some(skip)` means it cannot run here. Checks run once, when
-    /// the harness lists or selects the test, after the privilege check (so
-    /// they may build probe labs), and only for tests the command line selects.
+    /// feature): `Some(skip)` means it cannot run here. Checks run at most
+    /// once, only for tests the command line selects, when the harness lists
+    /// ignored tests (`--list --ignored`) or runs; for a [`Test::lab`] only
+    /// once privileges are known to be there, so a check may build a probe lab.
     pub fn needs<C>(mut self, check: C) -> Test
     where
         C: FnOnce() -> Option<Skip> + Send + 'static,

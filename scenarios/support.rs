@@ -178,6 +178,10 @@ pub fn tcp_connects_from(
         )?;
         connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(dst))
     })?;
-    tracing::debug!(node = %node.subject(), %src, %dst, ?r, "tcp connect from");
+    let outcome = match &r {
+        Ok(()) => "connected".to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::debug!(node = %node.subject(), %src, %dst, %outcome, "tcp connect from");
     Ok(r.is_ok())
 }

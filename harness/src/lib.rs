@@ -38,7 +38,11 @@
 //! - `dockerlab` — [`DockerLab`]: a Docker host brought up (lab, Docker's settings and rules loaded
 //!   with the real tools, userland proxies, user rule files).
 //!
-//! Testing: [`testing`] — helpers for tests of netrig itself and of users' labs.
+//! Tests:
+//! - [`testing`] — the harness for `harness = false` test binaries (feature `testing`, on by
+//!   default): privilege and feature skips decided when listing, every libtest argument, readable
+//!   failures; and checks through the kernel (a witness namespace) for tests of labs.
+//! - [`logging`] — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
 //!
 //! # Example
 //!
@@ -73,6 +77,7 @@ mod evidence;
 pub mod expect;
 mod firewall;
 mod lab;
+pub mod logging;
 mod namespace;
 mod net;
 mod netlink;

@@ -93,6 +93,7 @@ impl Lab {
 
     /// Validates `spec` and builds it. On error nothing is left behind.
     pub(crate) fn up(spec: &LabSpec) -> Result<Lab> {
+        crate::logging::init();
         let _span = tracing::debug_span!("lab_up", lab = %spec.name).entered();
         let plan = crate::spec::plan(spec)?;
         build::build(plan)

@@ -122,7 +122,7 @@ impl Namespace {
                 break o;
             }
         };
-        tracing::debug!(%subject, %dst, ?outcome, "ping");
+        tracing::debug!(%subject, %dst, %outcome, "ping");
         Ok(outcome)
     }
 }

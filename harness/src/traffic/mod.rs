@@ -16,6 +16,7 @@
 //!
 //! [`Namespace::run`]: crate::Namespace::run
 
+mod display;
 mod frame;
 mod icmp;
 mod server;

@@ -24,17 +24,6 @@ pub enum TcpOutcome {
     Unreachable(String),
 }
 
-impl std::fmt::Display for TcpOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TcpOutcome::Connected(local) => write!(f, "connected (from {local})"),
-            TcpOutcome::Refused => f.write_str("refused"),
-            TcpOutcome::NoAnswer => f.write_str("no answer"),
-            TcpOutcome::Unreachable(e) => write!(f, "unreachable ({e})"),
-        }
-    }
-}
-
 impl TcpOutcome {
     /// Whether the connection was established.
     pub fn is_connected(&self) -> bool {

@@ -37,19 +37,6 @@ pub enum UdpOutcome {
     Unreachable(String),
 }
 
-impl std::fmt::Display for UdpOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UdpOutcome::Reply { data, from } => {
-                write!(f, "reply from {from} ({} bytes)", data.len())
-            }
-            UdpOutcome::Refused => f.write_str("refused (ICMP port unreachable)"),
-            UdpOutcome::NoAnswer => f.write_str("no answer"),
-            UdpOutcome::Unreachable(e) => write!(f, "unreachable ({e})"),
-        }
-    }
-}
-
 fn unspecified_for(dst: &SocketAddr) -> SocketAddr {
     if dst.is_ipv4() {
         "0.0.0.0:0".parse().unwrap()

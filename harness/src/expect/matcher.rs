@@ -25,7 +25,7 @@ use crate::packet::{Direction, L3, L4, Packet, TcpFlags};
 
 /// The protocol a matcher requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
+pub(crate) enum Proto {
     /// Anything.
     Any,
     /// IPv4 or IPv6.

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 pub use addr::{AddrArg, AddrSpec};
-pub use matcher::{Matcher, Proto, any, arp, icmp, ip, tcp, udp};
+pub use matcher::{Matcher, any, arp, icmp, ip, tcp, udp};
 pub use nat::{NatExpect, NatFlow, expect_nat};
 
 use crate::capture::Capture;

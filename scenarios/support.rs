@@ -1,7 +1,7 @@
 //! Small helpers the scenarios share: addresses from the Docker model, rule
 //! counters with evidence on failure, and a TCP connect from a chosen source.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use netrig::DockerLab;
@@ -152,36 +152,7 @@ pub fn tcp_connects_from(
     dst: SocketAddr,
     timeout: Duration,
 ) -> Result<bool> {
-    use nix::sys::socket::{
-        AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, setsockopt, socket, sockopt,
-    };
-    use nix::sys::time::{TimeVal, TimeValLike};
-    let SocketAddr::V4(dst) = dst else {
-        panic!("{dst} is not IPv4");
-    };
-    let r = node.run(move || -> nix::Result<()> {
-        let fd = socket(
-            AddressFamily::Inet,
-            SockType::Stream,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )?;
-        // A blocking connect gives up after SO_SNDTIMEO.
-        setsockopt(
-            &fd,
-            sockopt::SendTimeout,
-            &TimeVal::milliseconds(timeout.as_millis() as i64),
-        )?;
-        bind(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            &SockaddrIn::from(SocketAddrV4::new(src, 0)),
-        )?;
-        connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(dst))
-    })?;
-    let outcome = match &r {
-        Ok(()) => "connected".to_string(),
-        Err(e) => e.to_string(),
-    };
-    tracing::debug!(node = %node.subject(), %src, %dst, %outcome, "tcp connect from");
-    Ok(r.is_ok())
+    Ok(node
+        .tcp_connect_from(src.into(), dst, timeout)?
+        .is_connected())
 }

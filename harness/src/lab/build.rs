@@ -66,7 +66,8 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
         })
         .collect();
 
-    rt.block_on(create_objects(&plan, &nodes, &mut events, &indexes))?;
+    rt.block_on(create_objects(&plan, &nodes, &mut events, &indexes))
+        .map_err(|e| with_evidence(&group, e))?;
     // Bring-up is over: close the event sockets.
     rt.block_on(futures::future::join_all(
         events.into_iter().map(LinkEvents::close),
@@ -221,4 +222,76 @@ async fn create_objects(
     }))
     .await?;
     Ok(())
+}
+
+/// A bring-up step that waited for something and gave up (links that never
+/// came up) keeps evidence like a failed expectation: the artifacts folder,
+/// with every namespace's links, addresses and rules at that moment, named
+/// in the error.
+fn with_evidence(group: &std::sync::Arc<Group>, e: crate::Error) -> crate::Error {
+    match e {
+        crate::Error::Netlink {
+            subject,
+            op,
+            source,
+            hint,
+        } if source.kind() == std::io::ErrorKind::TimedOut => {
+            let reason = format!("{subject}: {op} failed: {source}{hint}");
+            let op = match crate::evidence::collect(group, &reason) {
+                Ok(ev) => format!("{op} (evidence kept in {})", ev.dir.display()),
+                Err(err) => format!("{op} (evidence could not be collected: {err})"),
+            };
+            crate::Error::Netlink {
+                subject,
+                op,
+                source,
+                hint,
+            }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wait that timed out keeps the artifacts folder and names the evidence in the error.
+    #[test]
+    fn a_timed_out_wait_keeps_evidence() {
+        let group = Group::new("waits").unwrap();
+        let err = with_evidence(
+            &group,
+            crate::Error::Netlink {
+                subject: Subject::lab("waits").node("a"),
+                op: "wait for links [3] to come up".into(),
+                source: std::io::Error::new(std::io::ErrorKind::TimedOut, "still down"),
+                hint: "",
+            },
+        );
+        let text = err.to_string();
+        let dir = group.artifacts().path().to_path_buf();
+        assert!(
+            text.contains(&format!("evidence kept in {}", dir.display())),
+            "{text}"
+        );
+        let summary = std::fs::read_to_string(dir.join("failure-0").join("summary.txt"))
+            .or_else(|_| {
+                // Failure numbers are process-wide: find the one written.
+                let f = std::fs::read_dir(&dir).unwrap().flatten().next().unwrap();
+                std::fs::read_to_string(f.path().join("summary.txt"))
+            })
+            .unwrap();
+        assert!(summary.contains("still down"), "{summary}");
+        assert!(group.artifacts().is_kept());
+        // Other errors pass through untouched.
+        let other = with_evidence(
+            &group,
+            crate::Error::invalid(Subject::lab("waits"), "x", "y"),
+        );
+        assert!(matches!(other, crate::Error::Invalid { .. }));
+        drop(group);
+        assert!(dir.exists(), "a kept folder outlives the group");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -2,7 +2,7 @@
 //! server that records its peers.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
@@ -61,6 +61,39 @@ impl Namespace {
             },
         };
         tracing::debug!(%subject, %dst, %outcome, "tcp connect probe");
+        Ok(outcome)
+    }
+
+    /// Like [`Namespace::tcp_connect`], from the source address `src` (one of
+    /// this namespace's addresses, or any with `ip_nonlocal_bind`): what a
+    /// rule matching `-s` sees, without a raw socket in the test.
+    pub fn tcp_connect_from(
+        &self,
+        src: IpAddr,
+        dst: impl ToSocket,
+        timeout: Duration,
+    ) -> Result<TcpOutcome> {
+        let subject = self.subject().clone();
+        let dst = socket_addr(&subject, &dst)?;
+        let r = self.run(|| connect_from(src, dst, timeout))?;
+        let outcome = match r {
+            Ok(local) => TcpOutcome::Connected(local),
+            Err(e) => match e {
+                nix::errno::Errno::ECONNREFUSED => TcpOutcome::Refused,
+                nix::errno::Errno::EINPROGRESS
+                | nix::errno::Errno::ETIMEDOUT
+                | nix::errno::Errno::EAGAIN => TcpOutcome::NoAnswer,
+                nix::errno::Errno::EADDRNOTAVAIL => {
+                    return Err(Error::invalid(
+                        subject,
+                        "source address",
+                        format!("{src} is not an address of this node"),
+                    ));
+                }
+                other => TcpOutcome::Unreachable(std::io::Error::from(other).to_string()),
+            },
+        };
+        tracing::debug!(%subject, %src, %dst, %outcome, "tcp connect probe from a chosen source");
         Ok(outcome)
     }
 
@@ -164,4 +197,40 @@ fn echo(mut stream: TcpStream) {
             }
         }
     }
+}
+
+/// A blocking connect from `src` (port chosen by the kernel) that gives up
+/// after `timeout` (SO_SNDTIMEO), on the calling thread's namespace.
+fn connect_from(src: IpAddr, dst: SocketAddr, timeout: Duration) -> nix::Result<SocketAddr> {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, SockaddrStorage, bind, connect, getsockname, setsockopt,
+        socket, sockopt,
+    };
+    use nix::sys::time::{TimeVal, TimeValLike};
+    use std::os::fd::AsRawFd;
+    let family = if dst.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let ms = i64::try_from(timeout.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    setsockopt(&fd, sockopt::SendTimeout, &TimeVal::milliseconds(ms))?;
+    bind(
+        fd.as_raw_fd(),
+        &SockaddrStorage::from(SocketAddr::new(src, 0)),
+    )?;
+    connect(fd.as_raw_fd(), &SockaddrStorage::from(dst))?;
+    let local: SockaddrStorage = getsockname(fd.as_raw_fd())?;
+    local
+        .as_sockaddr_in()
+        .map(|a| SocketAddr::from((a.ip(), a.port())))
+        .or_else(|| {
+            local
+                .as_sockaddr_in6()
+                .map(|a| SocketAddr::from((a.ip(), a.port())))
+        })
+        .ok_or(nix::errno::Errno::EAFNOSUPPORT)
 }

@@ -70,6 +70,26 @@ impl Namespace {
         Ok(local)
     }
 
+    /// Sends one datagram to `dst` from the source `src` (`"10.0.0.5:0"` for
+    /// an ephemeral port, or a fixed one); returns the source address used.
+    pub fn udp_send_from(
+        &self,
+        src: impl ToSocket,
+        dst: impl ToSocket,
+        payload: &[u8],
+    ) -> Result<SocketAddr> {
+        let subject = self.subject().clone();
+        let dst = socket_addr(&subject, &dst)?;
+        let sock = self.udp_socket(src)?;
+        sock.send_to(payload, dst)
+            .map_err(|e| Error::io(subject.clone(), format!("send a datagram to {dst}"), e))?;
+        let local = sock
+            .local_addr()
+            .map_err(|e| Error::io(subject.clone(), "local_addr", e))?;
+        tracing::debug!(%subject, %local, %dst, len = payload.len(), "udp send from a chosen source");
+        Ok(local)
+    }
+
     /// Sends `payload` to `dst` and waits up to `timeout` for one reply.
     pub fn udp_request(
         &self,

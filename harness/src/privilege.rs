@@ -60,7 +60,7 @@ pub fn should_run(test: &str) -> Result<bool> {
             use std::io::Write;
             let _ = writeln!(
                 std::io::stderr(),
-                "SKIPPED {test}: not privileged ({e}). Set NETRIG_REQUIRE_PRIVILEGES=1 to make this a failure."
+                "SKIPPED {test}: not privileged: {e}\n  (set NETRIG_REQUIRE_PRIVILEGES=1 to make this a failure)"
             );
             Ok(false)
         }

@@ -23,6 +23,7 @@
 //! - [`kept`] — labs kept up by the CLI: state files and pins, removable after a crash.
 //! - [`proxy`] — a TCP/UDP port forwarder inside a node (netrig's docker-proxy).
 //! - [`privilege`] — can we build labs here, and should a test skip or fail if not.
+//! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft) decoded into verdict paths.
 //! - [`witness`] — [`Witness`]: a namespace that hears, through the kernel, when a lab's links vanish.
 //! - [`capture`] — [`Capture`]: pcap on a node's interface, active before return, recorded to `.pcap`.
 //! - [`traffic`] — probes and servers from inside nodes: TCP connect outcomes, UDP/TCP echo, ping, raw frame injection.
@@ -67,6 +68,7 @@ pub mod kept;
 pub mod lab;
 pub mod netlink;
 pub mod netns;
+pub mod nftrace;
 pub mod packet;
 pub mod privilege;
 pub mod process;

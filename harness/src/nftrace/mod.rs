@@ -1,0 +1,57 @@
+//! nftrace: which rule decided a packet, from the kernel's own trace events.
+//!
+//! This module owns netrig's use of nf_tables tracing. Inside one lab
+//! namespace it subscribes to `NFNLGRP_NFTRACE` on `NETLINK_NETFILTER`, adds
+//! its own trace table (chains on prerouting and output at priority -350,
+//! before every other chain, with `meta nftrace set 1` for the selected flow),
+//! decodes every `NFT_MSG_TRACE` event into a [`TraceEvent`], maps rule handles
+//! to the rules as the user wrote them (the nft rule, or the iptables-save line
+//! for iptables-nft tables) and returns, per packet, the verdict path hook by
+//! hook with the addresses after each NAT step, and the [`Decision`]: the rule
+//! or chain policy that settled the packet's fate. Guarantees: the socket is
+//! opened inside the namespace and subscribed before tracing starts, nothing
+//! touches the root namespace, the trace table is removed afterwards, and it
+//! works rootless (`unshare -Urn`). iptables-legacy rules are not nf_tables
+//! rules and cannot be traced: [`trace_flow`] says so instead of guessing; in
+//! a mixed ruleset only the nf_tables chains appear in a trace.
+//!
+//! Layers: [`decode_datagram`] (bytes to events), [`RuleBook`] (ruleset
+//! text to rule text) and [`packet_traces`] / [`decide`] (events to paths)
+//! are pure; [`Tracer`] and [`trace_flow`] are the system side and need only a
+//! [`crate::Netns`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use netrig::firewall::Backend;
+//! use netrig::nftrace::{trace_flow, Flow};
+//! let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+//! let trace = trace_flow(
+//!     docker.internet()?.netns(),
+//!     docker.host_node()?.netns(),
+//!     Backend::IptablesNft,
+//!     &Flow::tcp("203.0.113.2:8080"),
+//!     Duration::from_secs(1),
+//! )?;
+//! println!("{trace}"); // hook by hook, then "decision: ip filter DOCKER rule …"
+//! # Ok::<_, netrig::Error>(())
+//! ```
+
+mod decode;
+mod flow;
+mod headers;
+mod path;
+mod rules;
+mod tracer;
+
+pub use decode::{
+    DecodeError, Family, TRACE_MSG_TYPE, TraceEvent, TraceKind, Verdict, decode_datagram,
+    decode_message,
+};
+pub use flow::{Flow, FlowTrace, ProbeOutcome, Proto, read_rules, trace_flow};
+pub use headers::PacketHeaders;
+pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
+pub use rules::{BaseChain, Chain, Rule, RuleBook};
+pub use tracer::{TRACE_PRIORITY, Tracer};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! nftrace on real kernel events: which rule (or chain policy) decided a
+//! probe, with NAT rewrites between hooks, for the nftables and iptables-nft
+//! backends; iptables-legacy is refused with a reason.
+
+mod common;
+
+use std::time::Duration;
+
+use netrig::firewall::Backend;
+use netrig::nftrace::{Flow, ProbeOutcome, Verdict, read_rules, trace_flow};
+
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// `b` drops udp/7000 by rule, accepts udp/7001 by rule, and accepts the rest by policy.
+const B_RULES: &str = "table inet fw {
+\tchain input {
+\t\ttype filter hook input priority 0; policy accept;
+\t\tudp dport 7000 counter drop comment \"block-7000\"
+\t\tudp dport 7001 accept
+\t}
+}
+";
+
+/// The trace names the nft rule that dropped a UDP flow (text, handle, verdict); a
+/// sentinel flow shows its accept rule, another the chain policy; removing the rule changes the answer.
+#[test]
+fn nft_drop_rule_is_named_by_the_trace() {
+    require_privileges!("nft_drop_rule_is_named_by_the_trace");
+    let lab = common::labs::pair("nftrace").unwrap();
+    let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
+    Backend::Nftables.apply(&b, B_RULES).unwrap();
+    let book = read_rules(b.netns(), Backend::Nftables).unwrap();
+    let drop_rule = book
+        .chain(netrig::nftrace::Family::Inet, "fw", "input")
+        .unwrap()
+        .rules[0]
+        .clone();
+
+    let trace = |port: u16| {
+        let flow = Flow::udp(&format!("10.0.0.2:{port}"));
+        trace_flow(
+            a.netns(),
+            b.netns(),
+            Backend::Nftables,
+            &flow,
+            PROBE_TIMEOUT,
+        )
+        .unwrap()
+    };
+    let dropped = trace(7000);
+    let d = dropped
+        .decision
+        .as_ref()
+        .unwrap_or_else(|| panic!("lab {}: no decision\n{dropped}", lab.name()));
+    assert_eq!(d.verdict, Verdict::Drop, "{dropped}");
+    assert_eq!(d.handle, Some(drop_rule.handle), "{dropped}");
+    assert_eq!(
+        d.rule.as_deref(),
+        Some("udp dport 7000 counter drop comment \"block-7000\""),
+        "{dropped}"
+    );
+    assert_eq!((d.table.as_str(), d.chain.as_str()), ("fw", "input"));
+    assert_eq!(dropped.probe, ProbeOutcome::NoAnswer);
+    let hook = &dropped.packets[0].hooks[0];
+    assert_eq!(hook.iif.as_deref(), Some("eth0"), "{dropped}");
+    assert_eq!(hook.packet.unwrap().dport, Some(7000));
+
+    let sentinel = trace(7001);
+    let d = sentinel.decision.as_ref().unwrap();
+    assert_eq!(
+        (d.verdict.clone(), d.rule.as_deref()),
+        (Verdict::Accept, Some("udp dport 7001 accept")),
+        "{sentinel}"
+    );
+    assert_eq!(
+        sentinel.probe,
+        ProbeOutcome::Refused,
+        "no server: ICMP port unreachable"
+    );
+    let by_policy = trace(7002);
+    assert_eq!(
+        by_policy.decision.as_ref().unwrap().to_string(),
+        "inet fw input policy ACCEPT",
+        "{by_policy}"
+    );
+
+    // Without the drop rule, the trace no longer names it.
+    b.command("nft")
+        .args([
+            "delete",
+            "rule",
+            "inet",
+            "fw",
+            "input",
+            "handle",
+            &drop_rule.handle.to_string(),
+        ])
+        .checked_output()
+        .unwrap();
+    let after = trace(7000);
+    assert_eq!(
+        after.decision.as_ref().unwrap().to_string(),
+        "inet fw input policy ACCEPT",
+        "{after}"
+    );
+    // netrig's trace tables are gone.
+    let left = b
+        .command("nft")
+        .args(["list", "tables"])
+        .checked_output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&left.stdout).contains("netrig_trace"));
+}
+
+/// A chain policy drop is reported as the policy, not as a rule.
+#[test]
+fn policy_drop_is_reported_as_the_chain_policy() {
+    require_privileges!("policy_drop_is_reported_as_the_chain_policy");
+    let lab = common::labs::pair("nftracepol").unwrap();
+    let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
+    let rules = "table ip fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n";
+    Backend::Nftables.apply(&b, rules).unwrap();
+    let t = trace_flow(
+        a.netns(),
+        b.netns(),
+        Backend::Nftables,
+        &Flow::udp("10.0.0.2:53"),
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    let d = t.decision.as_ref().unwrap();
+    assert!(d.by_policy(), "{t}");
+    assert_eq!(d.to_string(), "ip fw input policy DROP", "{t}");
+}
+
+/// On an emulated Docker host (iptables-nft), internet -> published 8080: the trace shows
+/// nat PREROUTING's DNAT (addresses after it: web's 172.17.0.2:80) and filter FORWARD
+/// ending in the DOCKER chain's ACCEPT rule, printed as the iptables-save line.
+#[test]
+fn docker_published_port_trace_shows_dnat_and_docker_accept() {
+    require_privileges!("docker_published_port_trace_shows_dnat_and_docker_accept");
+    let docker = common::topology("docker-bridge.toml", "nftracedk")
+        .up()
+        .unwrap();
+    let _server = docker
+        .container("web")
+        .unwrap()
+        .tcp_echo_server("0.0.0.0:80")
+        .unwrap();
+    let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
+    let t = trace_flow(
+        internet.netns(),
+        host.netns(),
+        Backend::IptablesNft,
+        &Flow::tcp("203.0.113.2:8080"),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(t.probe, ProbeOutcome::Answered, "{t}");
+    let hooks = &t.packets[0].hooks;
+    let nat = hooks
+        .iter()
+        .position(|h| h.table == "nat" && h.chain == "PREROUTING")
+        .expect("nat PREROUTING traced");
+    let dnat = hooks[nat]
+        .steps
+        .iter()
+        .find(|s| s.verdict == Verdict::Accept)
+        .unwrap();
+    assert_eq!(
+        dnat.rule.as_deref(),
+        Some(
+            "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"
+        ),
+        "{t}"
+    );
+    assert_eq!(hooks[nat].packet.unwrap().dst.to_string(), "203.0.113.2");
+    let fwd = hooks
+        .iter()
+        .find(|h| h.table == "filter" && h.chain == "FORWARD")
+        .expect("filter FORWARD traced");
+    let after = fwd.packet.unwrap();
+    assert_eq!(
+        (after.dst.to_string(), after.dport),
+        ("172.17.0.2".into(), Some(80)),
+        "{t}"
+    );
+    let d = t.decision.as_ref().unwrap();
+    assert_eq!(
+        (d.table.as_str(), d.chain.as_str(), &d.verdict),
+        ("filter", "DOCKER", &Verdict::Accept),
+        "{t}"
+    );
+    assert_eq!(
+        d.rule.as_deref(),
+        Some(
+            "-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT"
+        ),
+        "{t}"
+    );
+    assert_eq!(t.packets[0].nat_rules().len(), 1, "{t}");
+
+    // A port Docker did not publish, routed straight at the container: FORWARD's policy drops it.
+    internet
+        .command("ip")
+        .args(["route", "replace", "172.17.0.0/16", "via", "203.0.113.2"])
+        .checked_output()
+        .unwrap();
+    let t = trace_flow(
+        internet.netns(),
+        host.netns(),
+        Backend::IptablesNft,
+        &Flow::tcp("172.17.0.2:81"),
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(
+        t.decision.as_ref().map(|d| d.to_string()).as_deref(),
+        Some("ip filter FORWARD policy DROP"),
+        "{t}"
+    );
+}
+
+/// iptables-legacy rules cannot be traced: the error says why instead of guessing.
+#[test]
+fn iptables_legacy_is_refused_with_a_reason() {
+    require_privileges!("iptables_legacy_is_refused_with_a_reason");
+    let lab = common::labs::pair("nftraceleg").unwrap();
+    let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
+    let err = trace_flow(
+        a.netns(),
+        b.netns(),
+        Backend::IptablesLegacy,
+        &Flow::udp("10.0.0.2:53"),
+        PROBE_TIMEOUT,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("iptables-legacy") && err.contains("no trace"),
+        "{err}"
+    );
+}

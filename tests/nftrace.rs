@@ -241,3 +241,75 @@ fn iptables_legacy_is_refused_with_a_reason() {
         "{err}"
     );
 }
+
+/// iptables-legacy, attributed by rule counters: the published-port probe moved the DNAT rule
+/// and the DOCKER chain's ACCEPT rule; an unpublished port ends at FORWARD's policy DROP.
+#[test]
+fn iptables_legacy_is_attributed_by_rule_counters() {
+    require_privileges!("iptables_legacy_is_attributed_by_rule_counters");
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("legacy.toml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/topologies/docker-bridge.toml"
+    ))
+    .unwrap()
+    .replace(
+        "backend = \"iptables-nft\"",
+        "backend = \"iptables-legacy\"",
+    );
+    assert!(text.contains("iptables-legacy"));
+    std::fs::write(&topo, text).unwrap();
+    let mut host = netrig::topology::load(&topo).unwrap();
+    host.set_name(netrig::lab::unique_lab_name("nftraceleg"));
+    let docker = host.up().unwrap();
+    let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
+    // No server in web: its RST is the answer (a second packet the counters see).
+    let t = netrig::nftrace::count_flow(
+        internet.netns(),
+        host.netns(),
+        Backend::IptablesLegacy,
+        &Flow::tcp("203.0.113.2:8080"),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(t.probe, ProbeOutcome::Refused, "{t}");
+    let nat = t.packets[0].nat_rules();
+    assert_eq!(nat.len(), 1, "{t}");
+    assert!(
+        nat[0]
+            .1
+            .rule
+            .as_deref()
+            .unwrap()
+            .ends_with("-j DNAT --to-destination 172.17.0.2:80"),
+        "{t}"
+    );
+    let d = t.decision.as_ref().unwrap();
+    assert_eq!(
+        d.rule.as_deref(),
+        Some(
+            "-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT"
+        ),
+        "{t}"
+    );
+
+    internet
+        .command("ip")
+        .args(["route", "replace", "172.17.0.0/16", "via", "203.0.113.2"])
+        .checked_output()
+        .unwrap();
+    let t = netrig::nftrace::count_flow(
+        internet.netns(),
+        host.netns(),
+        Backend::IptablesLegacy,
+        &Flow::tcp("172.17.0.2:81"),
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(
+        t.decision.as_ref().map(|d| d.to_string()).as_deref(),
+        Some("ip filter FORWARD policy DROP"),
+        "{t}"
+    );
+}

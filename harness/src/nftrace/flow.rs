@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{self as sock, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
-
+use super::counters::counter_trace;
 use super::decode::{Family, TraceEvent, Verdict};
 use super::path::{Decision, PacketTrace, decide, packet_traces};
+use super::probe::{ProbeOutcome, bound_socket, local_port, send_probe};
 use super::rules::RuleBook;
 use super::tracer::{Tracer, run_in};
 use crate::error::{Error, Result};
@@ -93,17 +92,14 @@ impl Flow {
     }
 }
 
-/// What the probe itself saw.
+/// How a [`FlowTrace`] was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeOutcome {
-    /// TCP connected, or the UDP datagram was answered.
-    Answered,
-    /// Refused: TCP RST, or ICMP unreachable for UDP.
-    Refused,
-    /// An ICMP host or network unreachable came back.
-    Unreachable,
-    /// No answer before the timeout.
-    NoAnswer,
+pub enum Method {
+    /// The kernel's trace events (nftables, iptables-nft): exact, per packet, with headers.
+    Nftrace,
+    /// Rule-counter deltas over the probe (iptables-legacy): every packet of
+    /// the exchange counts, answers included; no addresses per hook.
+    Counters,
 }
 
 /// One flow's trace: the probe, every traced packet, and the decision.
@@ -115,6 +111,8 @@ pub struct FlowTrace {
     pub sport: u16,
     /// The firewall backend of the traced namespace.
     pub backend: Backend,
+    /// How the path was found.
+    pub method: Method,
     /// What the probe saw.
     pub probe: ProbeOutcome,
     /// The traced packets (one per kernel trace id), in arrival order.
@@ -140,6 +138,12 @@ impl fmt::Display for FlowTrace {
             "flow {proto} {src}:{} -> {} ({} backend), probe: {:?}",
             self.sport, self.flow.dst, self.backend, self.probe
         )?;
+        if self.method == Method::Counters {
+            writeln!(
+                f,
+                "(from rule-counter deltas: the rules any packet of the exchange matched, answers included; no addresses per hook)"
+            )?;
+        }
         for p in &self.packets {
             writeln!(f, "{p}")?;
         }
@@ -177,7 +181,8 @@ pub fn trace_flow(
             at.subject().clone(),
             "firewall backend",
             "iptables-legacy rules are not nf_tables rules, so the kernel emits no trace \
-             events (nftrace) for them; trace with the iptables-nft or nftables backend",
+             events (nftrace) for them; trace with the iptables-nft or nftables backend, \
+             or attribute by rule counters with netrig::nftrace::count_flow",
         ));
     }
     let socket = from
@@ -186,8 +191,9 @@ pub fn trace_flow(
     let sport = local_port(&socket)
         .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
     let mut tracer = Tracer::start(at, &flow.selector(sport))?;
-    let probe = send_probe(socket, flow, timeout)
+    let probe = send_probe(&socket, flow, timeout)
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
+    drop(socket);
     if probe == ProbeOutcome::NoAnswer {
         let not_accepted = |evs: &[TraceEvent]| {
             evs.iter().any(|e| {
@@ -208,12 +214,64 @@ pub fn trace_flow(
         flow: flow.clone(),
         sport,
         backend,
+        method: Method::Nftrace,
         probe,
         decision: decide(&packets),
         packets,
     };
     tracing::debug!(subject = %at.subject(), events = events.len(), packets = trace.packets.len(),
         decision = ?trace.decision.as_ref().map(|d| d.to_string()), "flow traced");
+    Ok(trace)
+}
+
+/// Sends one probe of `flow` from `from` and attributes it by the packet
+/// counters of the iptables rules in `at` (`iptables-*-save -c` before and
+/// after, the probe's socket held open until after): the fallback for
+/// [`Backend::IptablesLegacy`], which the kernel cannot trace. Every packet
+/// that crossed meanwhile counts (answers too): see [`Method::Counters`].
+pub fn count_flow(
+    from: &Netns,
+    at: &Netns,
+    backend: Backend,
+    flow: &Flow,
+    timeout: Duration,
+) -> Result<FlowTrace> {
+    if !backend.is_iptables() {
+        return Err(Error::invalid(
+            at.subject().clone(),
+            "firewall backend",
+            "rule counters are read with iptables-save; trace nftables rules with trace_flow",
+        ));
+    }
+    let save = || run_in(at, backend.save_program(), &["-c"], None);
+    let socket = from
+        .run(|| bound_socket(flow))?
+        .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
+    let sport = local_port(&socket)
+        .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
+    let before = save()?;
+    let probe = send_probe(&socket, flow, timeout)
+        .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
+    let after = save()?;
+    drop(socket); // after the snapshot: its FIN is not part of the probe
+    let packets = vec![counter_trace(&before, &after)];
+    // A probe from another namespace never crosses this one's OUTPUT chains:
+    // what moved there (the host's own packets) cannot have decided it.
+    let mut on_path = packets[0].clone();
+    if from.inode() != at.inode() {
+        on_path.hooks.retain(|h| h.chain != "OUTPUT");
+    }
+    let trace = FlowTrace {
+        flow: flow.clone(),
+        sport,
+        backend,
+        method: Method::Counters,
+        probe,
+        decision: decide(&[on_path]),
+        packets,
+    };
+    tracing::debug!(subject = %at.subject(), hooks = trace.packets[0].hooks.len(),
+        decision = ?trace.decision.as_ref().map(|d| d.to_string()), "flow attributed by counters");
     Ok(trace)
 }
 
@@ -237,80 +295,4 @@ fn interface_names() -> std::io::Result<BTreeMap<u32, String>> {
         .iter()
         .map(|i| (i.index(), i.name().to_string_lossy().into_owned()))
         .collect())
-}
-
-/// A socket of the flow's protocol bound to its source (port chosen by the kernel).
-fn bound_socket(flow: &Flow) -> std::io::Result<OwnedFd> {
-    let (family, any) = if flow.dst.is_ipv4() {
-        (AddressFamily::Inet, IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-    } else {
-        (AddressFamily::Inet6, IpAddr::V6(Ipv6Addr::UNSPECIFIED))
-    };
-    let ty = match flow.proto {
-        Proto::Tcp => SockType::Stream,
-        Proto::Udp => SockType::Datagram,
-    };
-    let fd = sock::socket(
-        family,
-        ty,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
-    )?;
-    let src = SocketAddr::new(flow.src.unwrap_or(any), 0);
-    sock::bind(fd.as_raw_fd(), &SockaddrStorage::from(src))?;
-    Ok(fd)
-}
-
-fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
-    let addr: SockaddrStorage = sock::getsockname(fd.as_raw_fd())?;
-    addr.as_sockaddr_in()
-        .map(|a| a.port())
-        .or_else(|| addr.as_sockaddr_in6().map(|a| a.port()))
-        .ok_or_else(|| std::io::Error::other("the probe socket has no IP address"))
-}
-
-/// Sends the probe on the already bound, nonblocking socket and waits for its outcome.
-fn send_probe(fd: OwnedFd, flow: &Flow, timeout: Duration) -> std::io::Result<ProbeOutcome> {
-    let raw = fd.as_raw_fd();
-    let dst = SockaddrStorage::from(flow.dst);
-    match sock::connect(raw, &dst) {
-        Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => {}
-        Err(nix::errno::Errno::ECONNREFUSED) => return Ok(ProbeOutcome::Refused),
-        Err(e) => return Err(e.into()),
-    }
-    let event = match flow.proto {
-        Proto::Tcp => nix::poll::PollFlags::POLLOUT,
-        Proto::Udp => {
-            sock::send(raw, b"netrig-trace", sock::MsgFlags::empty())?;
-            nix::poll::PollFlags::POLLIN
-        }
-    };
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [nix::poll::PollFd::new(fd.as_fd(), event)];
-        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
-            Ok(0) if left.is_zero() => return Ok(ProbeOutcome::NoAnswer),
-            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
-            Ok(_) => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let err = sock::getsockopt(&fd, sockopt::SocketError)?;
-    Ok(match err {
-        0 if flow.proto == Proto::Tcp => ProbeOutcome::Answered,
-        0 => {
-            let mut buf = [0u8; 64];
-            match sock::recv(raw, &mut buf, sock::MsgFlags::MSG_DONTWAIT) {
-                Ok(_) => ProbeOutcome::Answered,
-                Err(nix::errno::Errno::ECONNREFUSED) => ProbeOutcome::Refused,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        e if e == libc::ECONNREFUSED => ProbeOutcome::Refused,
-        libc::EHOSTUNREACH | libc::ENETUNREACH => ProbeOutcome::Unreachable,
-        libc::ETIMEDOUT => ProbeOutcome::NoAnswer,
-        e => return Err(std::io::Error::from_raw_os_error(e)),
-    })
 }

@@ -12,8 +12,9 @@
 //! opened inside the namespace and subscribed before tracing starts, nothing
 //! touches the root namespace, the trace table is removed afterwards, and it
 //! works rootless (`unshare -Urn`). iptables-legacy rules are not nf_tables
-//! rules and cannot be traced: [`trace_flow`] says so instead of guessing; in
-//! a mixed ruleset only the nf_tables chains appear in a trace.
+//! rules and cannot be traced: [`trace_flow`] says so instead of guessing, and
+//! [`count_flow`] attributes a probe by rule-counter deltas instead, into the
+//! same [`FlowTrace`]; in a mixed ruleset only the nf_tables chains appear in a trace.
 //!
 //! Layers: [`decode_datagram`] (bytes to events), [`RuleBook`] (ruleset
 //! text to rule text) and [`packet_traces`] / [`decide`] (events to paths)
@@ -36,20 +37,24 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
+mod counters;
 mod decode;
 mod flow;
 mod headers;
 mod path;
+mod probe;
 mod rules;
 mod tracer;
 
+pub use counters::counter_trace;
 pub use decode::{
     DecodeError, Family, TRACE_MSG_TYPE, TraceEvent, TraceKind, Verdict, decode_datagram,
     decode_message,
 };
-pub use flow::{Flow, FlowTrace, ProbeOutcome, Proto, read_rules, trace_flow};
+pub use flow::{Flow, FlowTrace, Method, Proto, count_flow, read_rules, trace_flow};
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
+pub use probe::ProbeOutcome;
 pub use rules::{BaseChain, Chain, Rule, RuleBook};
 pub use tracer::{TRACE_PRIORITY, Tracer};
 

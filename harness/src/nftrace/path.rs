@@ -16,12 +16,15 @@ pub struct Step {
     pub chain: String,
     /// Rule, return (end of a regular chain) or policy.
     pub kind: TraceKind,
-    /// The rule's handle (rule steps).
+    /// The rule's handle (rule steps); with counter attribution
+    /// (iptables-legacy) the rule's 1-based position in its chain.
     pub handle: Option<u64>,
     /// The rule as the user wrote it (iptables-save line or nft rule), when the ruleset had it.
     pub rule: Option<String>,
     /// What the step did.
     pub verdict: Verdict,
+    /// With counter attribution: how many packets the rule counted during the probe.
+    pub packets: Option<u64>,
 }
 
 /// One base chain the packet traversed (one table at one hook).
@@ -46,12 +49,15 @@ pub struct Hook {
 }
 
 impl Hook {
-    /// The verdict that ended this chain (its last step), if it ended with one.
+    /// The step that settled the packet at this hook: the first with a
+    /// terminal verdict (accept, drop, queue, stolen), if any.
+    pub fn deciding_step(&self) -> Option<&Step> {
+        self.steps.iter().find(|s| s.verdict.is_terminal())
+    }
+
+    /// The verdict of [`Hook::deciding_step`].
     pub fn verdict(&self) -> Option<&Verdict> {
-        self.steps
-            .last()
-            .map(|s| &s.verdict)
-            .filter(|v| v.is_terminal())
+        self.deciding_step().map(|s| &s.verdict)
     }
 
     /// Whether this is a nat-type chain.
@@ -202,6 +208,7 @@ fn hooks(events: &[&TraceEvent], book: &RuleBook, ifnames: &BTreeMap<u32, String
                 handle: None,
                 rule: None,
                 verdict: Verdict::Return,
+                packets: None,
             });
             continue;
         }
@@ -218,12 +225,14 @@ fn hooks(events: &[&TraceEvent], book: &RuleBook, ifnames: &BTreeMap<u32, String
             handle: ev.rule_handle,
             rule,
             verdict,
+            packets: None,
         });
     }
     hooks
 }
 
-/// The decision over a flow's packets (their hooks in order): the first hook
+/// The decision over a flow's packets (their hooks in order), each hook
+/// settled by its [`Hook::deciding_step`]: the first hook
 /// that did not accept (drop, queue, stolen) decided; otherwise the last
 /// accepting filter-type chain (not nat: a nat chain's accept only rewrites);
 /// otherwise the last hook's verdict. `None` when no hook gave a verdict.
@@ -234,7 +243,7 @@ pub fn decide(packets: &[PacketTrace]) -> Option<Decision> {
         .find(|h| h.verdict() != Some(&Verdict::Accept))
         .or_else(|| with_verdict().rfind(|h| !h.is_nat() && h.known()))
         .or_else(|| with_verdict().next_back())?;
-    let step = hook.steps.last()?;
+    let step = hook.deciding_step()?;
     Some(Decision {
         family: hook.family,
         table: hook.table.clone(),
@@ -247,6 +256,9 @@ pub fn decide(packets: &[PacketTrace]) -> Option<Decision> {
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(n) = self.packets {
+            write!(f, "[{n} pkt] ")?;
+        }
         match (self.kind, self.handle, &self.rule) {
             (TraceKind::Policy, _, _) => write!(f, "{}: policy {}", self.chain, self.verdict),
             (TraceKind::Return, None, _) => write!(f, "{}: end of chain, return", self.chain),

@@ -313,3 +313,102 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
         "{t}"
     );
 }
+
+/// A Docker host on the nftables backend (v29 layout): the trace names Docker's own nft
+/// rules — the DNAT and the accept into the container — as `nft -a list ruleset` prints them.
+#[test]
+fn docker_nftables_backend_trace_names_nft_rules() {
+    require_privileges!("docker_nftables_backend_trace_names_nft_rules");
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("nft.toml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/topologies/docker-bridge.toml"
+    ))
+    .unwrap()
+    .replace("layout = \"classic\"", "layout = \"v29\"")
+    .replace(
+        "backend = \"iptables-nft\"",
+        "backend = \"nftables\"\nip_forward_was_on = true",
+    );
+    std::fs::write(&topo, text).unwrap();
+    let mut host = netrig::topology::load(&topo).unwrap();
+    host.set_name(netrig::lab::unique_lab_name("nftracenft"));
+    let docker = host.up().unwrap();
+    let _server = docker
+        .container("web")
+        .unwrap()
+        .tcp_echo_server("0.0.0.0:80")
+        .unwrap();
+    let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
+    let t = trace_flow(
+        internet.netns(),
+        host.netns(),
+        Backend::Nftables,
+        &Flow::tcp("203.0.113.2:8080"),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(t.probe, ProbeOutcome::Answered, "{t}");
+    let nat = t.packets[0].nat_rules();
+    assert_eq!(nat.len(), 1, "{t}");
+    assert!(
+        nat[0]
+            .1
+            .rule
+            .as_deref()
+            .unwrap()
+            .contains("dnat to 172.17.0.2:80"),
+        "{t}"
+    );
+    let d = t.decision.as_ref().unwrap();
+    assert_eq!(
+        (d.table.as_str(), d.chain.as_str()),
+        ("docker-bridges", "filter-forward-in__docker0"),
+        "{t}"
+    );
+    assert_eq!(
+        d.rule.as_deref(),
+        Some("ip daddr 172.17.0.2 tcp dport 80 counter accept"),
+        "{t}"
+    );
+}
+
+/// Beside nft rules, iptables-legacy rules (the "split brain" state) are named as unseen, not guessed.
+#[test]
+fn legacy_rules_beside_a_trace_are_noted() {
+    require_privileges!("legacy_rules_beside_a_trace_are_noted");
+    let lab = common::labs::pair("nftracemix").unwrap();
+    let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
+    Backend::Nftables.apply(&b, B_RULES).unwrap();
+    let flow = Flow::udp("10.0.0.2:7001");
+    let clean = trace_flow(
+        a.netns(),
+        b.netns(),
+        Backend::Nftables,
+        &flow,
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    assert!(clean.notes.is_empty(), "{clean}");
+    Backend::IptablesLegacy
+        .apply(
+            &b,
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 7001 -j DROP\nCOMMIT\n",
+        )
+        .unwrap();
+    let mixed = trace_flow(
+        a.netns(),
+        b.netns(),
+        Backend::Nftables,
+        &flow,
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    assert!(
+        mixed
+            .to_string()
+            .contains("note: iptables-legacy rules are loaded here too"),
+        "{mixed}"
+    );
+}

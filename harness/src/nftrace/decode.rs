@@ -39,7 +39,7 @@ pub(crate) const NFTA_VERDICT_CODE: u16 = 1;
 pub(crate) const NFTA_VERDICT_CHAIN: u16 = 2;
 
 /// The netlink message type of a trace event: `(NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_TRACE`.
-pub const TRACE_MSG_TYPE: u16 =
+pub(crate) const TRACE_MSG_TYPE: u16 =
     ((libc::NFNL_SUBSYS_NFTABLES as u16) << 8) | libc::NFT_MSG_TRACE as u16;
 
 const NLMSG_HDRLEN: usize = 16;
@@ -319,7 +319,7 @@ pub fn decode_datagram(buf: &[u8]) -> Vec<Result<TraceEvent, DecodeError>> {
 }
 
 /// Decodes one netlink message (header included) of type [`TRACE_MSG_TYPE`].
-pub fn decode_message(msg: &[u8]) -> Result<TraceEvent, DecodeError> {
+pub(crate) fn decode_message(msg: &[u8]) -> Result<TraceEvent, DecodeError> {
     need(msg, NLMSG_HDRLEN + NFGENMSG_LEN, "trace message header")?;
     let family = Family::from_nfproto(msg[NLMSG_HDRLEN]);
     let mut ev = TraceEvent {

@@ -119,6 +119,8 @@ pub struct FlowTrace {
     pub packets: Vec<PacketTrace>,
     /// The rule or policy that decided, `None` when no chain gave a verdict.
     pub decision: Option<Decision>,
+    /// What the method could not see here (e.g. iptables-legacy rules beside a trace).
+    pub notes: Vec<String>,
 }
 
 impl fmt::Display for FlowTrace {
@@ -152,6 +154,9 @@ impl fmt::Display for FlowTrace {
                 f,
                 "no traced packet reached a chain of the traced namespace"
             )?;
+        }
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
         }
         match &self.decision {
             Some(d) => write!(f, "decision: {d}"),
@@ -218,6 +223,7 @@ pub fn trace_flow(
         probe,
         decision: decide(&packets),
         packets,
+        notes: legacy_rules_note(at),
     };
     tracing::debug!(subject = %at.subject(), events = events.len(), packets = trace.packets.len(),
         decision = ?trace.decision.as_ref().map(|d| d.to_string()), "flow traced");
@@ -269,6 +275,7 @@ pub fn count_flow(
         probe,
         decision: decide(&[on_path]),
         packets,
+        notes: Vec::new(),
     };
     tracing::debug!(subject = %at.subject(), hooks = trace.packets[0].hooks.len(),
         decision = ?trace.decision.as_ref().map(|d| d.to_string()), "flow attributed by counters");
@@ -288,6 +295,37 @@ pub fn read_rules(ns: &Netns, backend: Backend) -> Result<RuleBook> {
     }
     let refs: Vec<(Family, &str)> = saves.iter().map(|(f, t)| (*f, t.as_str())).collect();
     Ok(RuleBook::parse(&nft, &refs))
+}
+
+/// A note when iptables-legacy rules are loaded in `ns` too (the "split
+/// brain" state): the kernel evaluates them, but they never appear in a trace.
+fn legacy_rules_note(ns: &Netns) -> Vec<String> {
+    if !crate::firewall::program_on_path("iptables-legacy-save") {
+        return Vec::new();
+    }
+    match run_in(ns, "iptables-legacy-save", &[], None) {
+        Ok(text)
+            if text
+                .lines()
+                .any(|l| l.starts_with("-A ") || legacy_policy_drops(l)) =>
+        {
+            vec![
+                "iptables-legacy rules are loaded here too: the kernel applies them, but \
+                 only nf_tables chains are traced, so they are missing from this path"
+                    .into(),
+            ]
+        }
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read iptables-legacy rules");
+            Vec::new()
+        }
+    }
+}
+
+/// `:FORWARD DROP [0:0]`: a legacy built-in chain that drops by policy.
+fn legacy_policy_drops(line: &str) -> bool {
+    line.starts_with(':') && line.split_whitespace().nth(1) == Some("DROP")
 }
 
 fn interface_names() -> std::io::Result<BTreeMap<u32, String>> {

@@ -47,16 +47,13 @@ mod rules;
 mod tracer;
 
 pub use counters::counter_trace;
-pub use decode::{
-    DecodeError, Family, TRACE_MSG_TYPE, TraceEvent, TraceKind, Verdict, decode_datagram,
-    decode_message,
-};
+pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
 pub use flow::{Flow, FlowTrace, Method, Proto, count_flow, read_rules, trace_flow};
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
 pub use probe::ProbeOutcome;
 pub use rules::{BaseChain, Chain, Rule, RuleBook};
-pub use tracer::{TRACE_PRIORITY, Tracer};
+pub use tracer::Tracer;
 
 #[cfg(test)]
 mod tests;

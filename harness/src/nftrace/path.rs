@@ -81,6 +81,11 @@ pub struct PacketTrace {
 }
 
 impl PacketTrace {
+    /// The packet's headers at the first hook that reported them (before any NAT here).
+    pub fn first_packet(&self) -> Option<PacketHeaders> {
+        self.hooks.iter().find_map(|h| h.packet)
+    }
+
     /// The NAT rules that acted on this packet: (hook, step) of every rule
     /// that gave a verdict in a nat-type chain.
     pub fn nat_rules(&self) -> Vec<(&Hook, &Step)> {

@@ -20,7 +20,7 @@ use crate::netns::Netns;
 
 /// Priority of netrig's trace chains: before raw (-300), conntrack (-200)
 /// and every iptables-nft or Docker chain, so every later chain is traced.
-pub const TRACE_PRIORITY: i32 = -350;
+pub(crate) const TRACE_PRIORITY: i32 = -350;
 
 static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
 
@@ -47,7 +47,7 @@ pub struct Tracer<'ns> {
 impl<'ns> Tracer<'ns> {
     /// Subscribes to trace events in `ns`, then adds table `inet
     /// netrig_trace_<pid>_<n>` with chains on prerouting and output at
-    /// [`TRACE_PRIORITY`] whose one rule is `<selector> meta nftrace set 1`.
+    /// priority -350 (before raw, conntrack and every iptables-nft chain) whose one rule is `<selector> meta nftrace set 1`.
     /// `selector` is an nft match (`ip daddr 10.0.0.2 udp dport 7000`); empty
     /// traces every packet.
     pub fn start(ns: &'ns Netns, selector: &str) -> Result<Tracer<'ns>> {

@@ -412,3 +412,40 @@ fn legacy_rules_beside_a_trace_are_noted() {
         "{mixed}"
     );
 }
+
+/// A user's DOCKER-USER rule that drops a published-port flow is named with its file and line.
+#[test]
+fn user_rule_file_line_is_named_in_the_decision() {
+    require_privileges!("user_rule_file_line_is_named_in_the_decision");
+    let docker = common::topology("docker-user-rules.toml", "nftraceusr")
+        .up()
+        .unwrap();
+    let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
+    let mut t = trace_flow(
+        internet.netns(),
+        host.netns(),
+        Backend::IptablesNft,
+        &Flow::tcp("203.0.113.2:8080"),
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    t.attach_rule_files(docker.model().rule_files()).unwrap();
+    let d = t.decision.as_ref().unwrap();
+    assert_eq!(
+        d.rule.as_deref(),
+        Some("-A DOCKER-USER ! -s 198.51.100.0/24 -i eth0 -j DROP"),
+        "{t}"
+    );
+    assert!(
+        d.source
+            .as_deref()
+            .is_some_and(|s| s.ends_with("rules/docker-user.rules:6")),
+        "{t}"
+    );
+    let source = d.source.clone().unwrap();
+    assert!(
+        d.to_string().ends_with(&format!("(drop) from {source}")),
+        "{d}"
+    );
+    assert!(t.to_string().contains(&format!("({source})")), "{t}");
+}

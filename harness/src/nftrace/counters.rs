@@ -172,6 +172,7 @@ pub fn counter_trace(before: &str, after: &str) -> PacketTrace {
                     None,
                 ),
                 packets: Some(*n),
+                source: None,
             });
         }
         if steps.is_empty() {
@@ -251,6 +252,7 @@ impl Delta<'_> {
                 rule: Some(rule),
                 verdict,
                 packets: Some(packets),
+                source: None,
             });
             if let Some(t) = target {
                 self.walk(table, &t, steps, depth + 1);

@@ -12,6 +12,7 @@ use super::decode::{Family, TraceEvent, Verdict};
 use super::path::{Decision, PacketTrace, decide, packet_traces};
 use super::probe::{ProbeOutcome, bound_socket, local_port, send_probe};
 use super::rules::RuleBook;
+use super::sources::SourceMap;
 use super::tracer::{Tracer, run_in};
 use crate::error::{Error, Result};
 use crate::firewall::Backend;
@@ -89,6 +90,27 @@ impl Flow {
             s = format!("{ip} saddr {src} {s}");
         }
         s
+    }
+}
+
+impl FlowTrace {
+    /// Marks the steps (and the decision) whose rule came from one of the
+    /// user's iptables rule `files` with `file:line`, matching rules by their
+    /// iptables-save text. `.nft` files are skipped (not matched by text).
+    pub fn attach_rule_files<P: AsRef<std::path::Path>>(&mut self, files: &[P]) -> Result<()> {
+        let mut map = SourceMap::default();
+        for file in files.iter().map(AsRef::as_ref) {
+            if file.extension().is_some_and(|e| e == "nft") {
+                continue;
+            }
+            let text = std::fs::read_to_string(file).map_err(|e| Error::Topology {
+                file: file.to_path_buf(),
+                message: format!("cannot read rule file: {e}"),
+            })?;
+            map.add_iptables_file(&file.display().to_string(), &text);
+        }
+        map.annotate(&mut self.packets, &mut self.decision);
+        Ok(())
     }
 }
 

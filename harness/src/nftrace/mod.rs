@@ -44,6 +44,7 @@ mod headers;
 mod path;
 mod probe;
 mod rules;
+mod sources;
 mod tracer;
 
 pub use counters::counter_trace;

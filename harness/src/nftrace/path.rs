@@ -25,6 +25,9 @@ pub struct Step {
     pub verdict: Verdict,
     /// With counter attribution: how many packets the rule counted during the probe.
     pub packets: Option<u64>,
+    /// `file:line` of the rule in a user's rule file, when it came from one
+    /// (see [`super::FlowTrace::attach_rule_files`]).
+    pub source: Option<String>,
 }
 
 /// One base chain the packet traversed (one table at one hook).
@@ -113,6 +116,8 @@ pub struct Decision {
     pub rule: Option<String>,
     /// The verdict.
     pub verdict: Verdict,
+    /// `file:line` of the deciding rule in a user's rule file, when it came from one.
+    pub source: Option<String>,
 }
 
 impl Decision {
@@ -131,6 +136,10 @@ impl fmt::Display for Decision {
             (None, _) => write!(f, "policy {}", self.verdict.to_string().to_uppercase()),
             (Some(h), Some(r)) => write!(f, "rule {h}: {r} ({})", self.verdict),
             (Some(h), None) => write!(f, "rule {h} ({})", self.verdict),
+        }?;
+        match &self.source {
+            Some(src) => write!(f, " from {src}"),
+            None => Ok(()),
         }
     }
 }
@@ -214,6 +223,7 @@ fn hooks(events: &[&TraceEvent], book: &RuleBook, ifnames: &BTreeMap<u32, String
                 rule: None,
                 verdict: Verdict::Return,
                 packets: None,
+                source: None,
             });
             continue;
         }
@@ -231,6 +241,7 @@ fn hooks(events: &[&TraceEvent], book: &RuleBook, ifnames: &BTreeMap<u32, String
             rule,
             verdict,
             packets: None,
+            source: None,
         });
     }
     hooks
@@ -256,6 +267,7 @@ pub fn decide(packets: &[PacketTrace]) -> Option<Decision> {
         handle: step.handle,
         rule: step.rule.clone(),
         verdict: step.verdict.clone(),
+        source: step.source.clone(),
     })
 }
 
@@ -267,7 +279,13 @@ impl fmt::Display for Step {
         match (self.kind, self.handle, &self.rule) {
             (TraceKind::Policy, _, _) => write!(f, "{}: policy {}", self.chain, self.verdict),
             (TraceKind::Return, None, _) => write!(f, "{}: end of chain, return", self.chain),
-            (_, Some(h), Some(r)) => write!(f, "{}: rule {h}: {r} => {}", self.chain, self.verdict),
+            (_, Some(h), Some(r)) => {
+                write!(f, "{}: rule {h}: {r} => {}", self.chain, self.verdict)?;
+                match &self.source {
+                    Some(src) => write!(f, "  ({src})"),
+                    None => Ok(()),
+                }
+            }
             (_, Some(h), None) => write!(f, "{}: rule {h} => {}", self.chain, self.verdict),
             (_, None, _) => write!(f, "{}: => {}", self.chain, self.verdict),
         }

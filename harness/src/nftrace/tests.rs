@@ -203,3 +203,33 @@ fn truncated_messages_are_errors() {
     ));
     assert!(decode_datagram(&d[..d.len() - 1])[0].is_err());
 }
+
+/// IPv6: addresses and ports decode from the ip6 header; `reject` reaches the trace as drop.
+#[test]
+fn decodes_ipv6_and_reject_as_drop() {
+    let evs: Vec<TraceEvent> = include_str!("testdata/output-ip6-reject.hex")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .flat_map(|l| {
+            let bytes: Vec<u8> = (0..l.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
+                .collect();
+            decode_datagram(&bytes)
+        })
+        .map(Result::unwrap)
+        .collect();
+    let first = evs[0].packet.unwrap();
+    assert_eq!((first.src, first.dst), (ip("::1"), ip("::1")));
+    assert_eq!((first.protocol, first.dport), (17, Some(7000)));
+    assert!(first.to_string().ends_with("-> [::1]:7000"), "{first}");
+    let reject = evs.iter().find(|e| e.table == "t6").unwrap();
+    assert_eq!(
+        (reject.family, reject.nfproto),
+        (Family::Ip6, Some(Family::Ip6))
+    );
+    assert_eq!(
+        (reject.rule_handle, &reject.verdict),
+        (Some(2), &Some(Verdict::Drop))
+    );
+}

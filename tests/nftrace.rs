@@ -37,7 +37,7 @@ fn nft_drop_rule_is_named_by_the_trace() {
         .clone();
 
     let trace = |port: u16| {
-        let flow = Flow::udp(&format!("10.0.0.2:{port}"));
+        let flow = Flow::udp(&format!("10.0.0.2:{port}")).unwrap();
         trace_flow(
             a.netns(),
             b.netns(),
@@ -77,7 +77,18 @@ fn nft_drop_rule_is_named_by_the_trace() {
         ProbeOutcome::Refused,
         "no server: ICMP port unreachable"
     );
-    let by_policy = trace(7002);
+    let flow = Flow::udp("10.0.0.2:7002")
+        .unwrap()
+        .source("10.0.0.1")
+        .unwrap();
+    let by_policy = trace_flow(
+        a.netns(),
+        b.netns(),
+        Backend::Nftables,
+        &flow,
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
     assert_eq!(
         by_policy.decision.as_ref().unwrap().to_string(),
         "inet fw input policy ACCEPT",
@@ -124,7 +135,7 @@ fn policy_drop_is_reported_as_the_chain_policy() {
         a.netns(),
         b.netns(),
         Backend::Nftables,
-        &Flow::udp("10.0.0.2:53"),
+        &Flow::udp("10.0.0.2:53").unwrap(),
         PROBE_TIMEOUT,
     )
     .unwrap();
@@ -152,7 +163,7 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
         internet.netns(),
         host.netns(),
         Backend::IptablesNft,
-        &Flow::tcp("203.0.113.2:8080"),
+        &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
     )
     .unwrap();
@@ -210,7 +221,7 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
         internet.netns(),
         host.netns(),
         Backend::IptablesNft,
-        &Flow::tcp("172.17.0.2:81"),
+        &Flow::tcp("172.17.0.2:81").unwrap(),
         PROBE_TIMEOUT,
     )
     .unwrap();
@@ -231,7 +242,7 @@ fn iptables_legacy_is_refused_with_a_reason() {
         a.netns(),
         b.netns(),
         Backend::IptablesLegacy,
-        &Flow::udp("10.0.0.2:53"),
+        &Flow::udp("10.0.0.2:53").unwrap(),
         PROBE_TIMEOUT,
     )
     .unwrap_err()
@@ -269,7 +280,7 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
         internet.netns(),
         host.netns(),
         Backend::IptablesLegacy,
-        &Flow::tcp("203.0.113.2:8080"),
+        &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
     )
     .unwrap();
@@ -303,7 +314,7 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
         internet.netns(),
         host.netns(),
         Backend::IptablesLegacy,
-        &Flow::tcp("172.17.0.2:81"),
+        &Flow::tcp("172.17.0.2:81").unwrap(),
         PROBE_TIMEOUT,
     )
     .unwrap();
@@ -345,7 +356,7 @@ fn docker_nftables_backend_trace_names_nft_rules() {
         internet.netns(),
         host.netns(),
         Backend::Nftables,
-        &Flow::tcp("203.0.113.2:8080"),
+        &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
     )
     .unwrap();
@@ -381,7 +392,7 @@ fn legacy_rules_beside_a_trace_are_noted() {
     let lab = common::labs::pair("nftracemix").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     Backend::Nftables.apply(&b, B_RULES).unwrap();
-    let flow = Flow::udp("10.0.0.2:7001");
+    let flow = Flow::udp("10.0.0.2:7001").unwrap();
     let clean = trace_flow(
         a.netns(),
         b.netns(),
@@ -425,7 +436,7 @@ fn user_rule_file_line_is_named_in_the_decision() {
         internet.netns(),
         host.netns(),
         Backend::IptablesNft,
-        &Flow::tcp("203.0.113.2:8080"),
+        &Flow::tcp("203.0.113.2:8080").unwrap(),
         PROBE_TIMEOUT,
     )
     .unwrap();

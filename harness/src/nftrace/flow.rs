@@ -39,33 +39,50 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// A TCP flow to `dst` (`"203.0.113.2:8080"`). Panics on a malformed literal.
-    pub fn tcp(dst: &str) -> Flow {
+    /// A TCP flow to `dst` (`"203.0.113.2:8080"`, `"[fd00::2]:80"`).
+    ///
+    /// ```
+    /// use netrig::nftrace::Flow;
+    /// let flow = Flow::tcp("203.0.113.2:8080")?.source("198.51.100.10")?;
+    /// assert_eq!(flow.dst.port(), 8080);
+    /// assert!(Flow::udp("203.0.113.2").is_err()); // no port
+    /// # Ok::<_, netrig::Error>(())
+    /// ```
+    pub fn tcp(dst: &str) -> Result<Flow> {
         Flow::new(Proto::Tcp, dst)
     }
 
-    /// A UDP flow to `dst`. Panics on a malformed literal.
-    pub fn udp(dst: &str) -> Flow {
+    /// A UDP flow to `dst`.
+    pub fn udp(dst: &str) -> Result<Flow> {
         Flow::new(Proto::Udp, dst)
     }
 
-    fn new(proto: Proto, dst: &str) -> Flow {
-        Flow {
+    fn new(proto: Proto, dst: &str) -> Result<Flow> {
+        let dst = dst.parse().map_err(|_| {
+            Error::invalid(
+                crate::Subject::default(),
+                "flow destination",
+                format!("{dst:?} is not an address:port"),
+            )
+        })?;
+        Ok(Flow {
             proto,
-            dst: dst
-                .parse()
-                .unwrap_or_else(|_| panic!("{dst:?} is not an address:port")),
+            dst,
             src: None,
-        }
+        })
     }
 
-    /// The same flow from source address `src`. Panics on a malformed literal.
-    pub fn from(mut self, src: &str) -> Flow {
-        self.src = Some(
-            src.parse()
-                .unwrap_or_else(|_| panic!("{src:?} is not an address")),
-        );
-        self
+    /// The same flow from source address `src` (bound on the probe socket).
+    pub fn source(mut self, src: &str) -> Result<Flow> {
+        let addr: IpAddr = src.parse().map_err(|_| {
+            Error::invalid(
+                crate::Subject::default(),
+                "flow source",
+                format!("{src:?} is not an address"),
+            )
+        })?;
+        self.src = Some(addr);
+        Ok(self)
     }
 
     /// The nft match selecting this flow's packets from source port `sport`.

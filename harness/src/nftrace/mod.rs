@@ -30,7 +30,7 @@
 //!     docker.internet()?.netns(),
 //!     docker.host_node()?.netns(),
 //!     Backend::IptablesNft,
-//!     &Flow::tcp("203.0.113.2:8080"),
+//!     &Flow::tcp("203.0.113.2:8080")?,
 //!     Duration::from_secs(1),
 //! )?;
 //! println!("{trace}"); // hook by hook, then "decision: ip filter DOCKER rule …"

@@ -460,3 +460,33 @@ fn user_rule_file_line_is_named_in_the_decision() {
     );
     assert!(t.to_string().contains(&format!("({source})")), "{t}");
 }
+
+/// Locally generated traffic is traced from the output hook when source and firewall are one node.
+#[test]
+fn locally_generated_traffic_is_traced_from_output() {
+    require_privileges!("locally_generated_traffic_is_traced_from_output");
+    let lab = common::labs::pair("nftraceout").unwrap();
+    let b = lab.node("b").unwrap();
+    let rules = "table ip out {\n\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n\t\tip daddr 10.0.0.1 udp dport 9 counter reject\n\t}\n}\n";
+    Backend::Nftables.apply(&b, rules).unwrap();
+    let flow = Flow::udp("10.0.0.1:9").unwrap();
+    let t = trace_flow(
+        b.netns(),
+        b.netns(),
+        Backend::Nftables,
+        &flow,
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    let hook = &t.packets[0].hooks[0];
+    assert_eq!(
+        (hook.chain.as_str(), hook.oif.as_deref()),
+        ("output", Some("eth0")),
+        "{t}"
+    );
+    assert_eq!(
+        t.decision.as_ref().unwrap().to_string(),
+        "ip out output rule 2: ip daddr 10.0.0.1 udp dport 9 counter reject (drop)",
+        "{t}"
+    );
+}

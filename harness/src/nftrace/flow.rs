@@ -209,8 +209,10 @@ impl fmt::Display for FlowTrace {
 /// traffic). Returns the packets' paths and the decision.
 ///
 /// Completion is causal: an answered or refused probe means the traced
-/// packet has passed every hook on its way; a probe without answer waits for
-/// a non-accept verdict until `timeout` passes again.
+/// packet has passed every hook on its way (events are queued on the socket
+/// as the packet crosses each hook), so the call waits only for the first
+/// verdict to be read; a probe without answer waits for a non-accept verdict,
+/// at most `timeout` more.
 /// Fails with [`Error::Invalid`] for [`Backend::IptablesLegacy`], whose
 /// rules the kernel cannot trace.
 pub fn trace_flow(
@@ -238,15 +240,15 @@ pub fn trace_flow(
     let probe = send_probe(&socket, flow, timeout)
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
     drop(socket);
-    if probe == ProbeOutcome::NoAnswer {
-        let not_accepted = |evs: &[TraceEvent]| {
-            evs.iter().any(|e| {
-                e.outcome()
-                    .is_some_and(|v| v.is_terminal() && *v != Verdict::Accept)
-            })
-        };
-        tracer.wait_until(Instant::now() + timeout, not_accepted)?;
-    }
+    // An answer means the probe crossed every hook here before it was
+    // answered (or was rejected here); no answer means a drop to wait for.
+    let settled = |evs: &[TraceEvent]| {
+        evs.iter().any(|e| {
+            e.outcome()
+                .is_some_and(|v| v.is_terminal() && (probe.answered() || *v != Verdict::Accept))
+        })
+    };
+    tracer.wait_until(Instant::now() + timeout, settled)?;
     let table = tracer.table().to_string();
     let events = tracer.stop()?;
     let book = read_rules(at, backend)?;

@@ -21,6 +21,18 @@ pub enum ProbeOutcome {
     Unreachable,
     /// No answer before the timeout.
     NoAnswer,
+    /// The source's own firewall refused to send it (EPERM: an output drop).
+    Blocked,
+}
+
+impl ProbeOutcome {
+    /// Whether something came back (so the probe crossed the traced namespace).
+    pub fn answered(self) -> bool {
+        matches!(
+            self,
+            ProbeOutcome::Answered | ProbeOutcome::Refused | ProbeOutcome::Unreachable
+        )
+    }
 }
 
 /// A socket of the flow's protocol bound to its source (port chosen by the kernel).
@@ -64,12 +76,17 @@ pub(crate) fn send_probe(
     match sock::connect(raw, &dst) {
         Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => {}
         Err(nix::errno::Errno::ECONNREFUSED) => return Ok(ProbeOutcome::Refused),
+        Err(nix::errno::Errno::EPERM) => return Ok(ProbeOutcome::Blocked),
         Err(e) => return Err(e.into()),
     }
     let event = match flow.proto {
         Proto::Tcp => nix::poll::PollFlags::POLLOUT,
         Proto::Udp => {
-            sock::send(raw, b"netrig-trace", sock::MsgFlags::empty())?;
+            match sock::send(raw, b"netrig-trace", sock::MsgFlags::empty()) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EPERM) => return Ok(ProbeOutcome::Blocked),
+                Err(e) => return Err(e.into()),
+            }
             nix::poll::PollFlags::POLLIN
         }
     };
@@ -99,6 +116,7 @@ pub(crate) fn send_probe(
         e if e == libc::ECONNREFUSED => ProbeOutcome::Refused,
         libc::EHOSTUNREACH | libc::ENETUNREACH => ProbeOutcome::Unreachable,
         libc::ETIMEDOUT => ProbeOutcome::NoAnswer,
+        libc::EPERM => ProbeOutcome::Blocked,
         e => return Err(std::io::Error::from_raw_os_error(e)),
     })
 }

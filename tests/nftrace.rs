@@ -478,6 +478,7 @@ fn locally_generated_traffic_is_traced_from_output() {
         PROBE_TIMEOUT,
     )
     .unwrap();
+    assert_eq!(t.probe, ProbeOutcome::Blocked, "{t}");
     let hook = &t.packets[0].hooks[0];
     assert_eq!(
         (hook.chain.as_str(), hook.oif.as_deref()),

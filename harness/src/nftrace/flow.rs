@@ -186,7 +186,14 @@ impl fmt::Display for FlowTrace {
             )?;
         }
         for p in &self.packets {
-            writeln!(f, "{p}")?;
+            match self.method {
+                Method::Nftrace => writeln!(f, "{p}")?,
+                Method::Counters => {
+                    f.write_str("rule counters that moved")?;
+                    p.write_hooks(f)?;
+                    writeln!(f)?;
+                }
+            }
         }
         if self.packets.is_empty() {
             writeln!(

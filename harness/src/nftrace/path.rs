@@ -329,14 +329,14 @@ impl fmt::Display for Hook {
     }
 }
 
-impl fmt::Display for PacketTrace {
-    /// Hook by hook, like iptables-tracer: the packet's addresses at each
-    /// chain (marked when a NAT step before it changed them), then its steps.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "trace id {:08x}", self.id)?;
+impl PacketTrace {
+    /// Writes the hooks, each with the packet's addresses as it entered and,
+    /// when a NAT step before it changed them, what they were before.
+    pub(crate) fn write_hooks(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut last: Option<PacketHeaders> = None;
         for h in &self.hooks {
-            write!(f, "\n  {h}")?;
+            f.write_str("\n  ")?;
+            h.write_header(f)?;
             if let (Some(before), Some(now)) = (last, h.packet)
                 && (before.src, before.sport, before.dst, before.dport)
                     != (now.src, now.sport, now.dst, now.dport)
@@ -346,8 +346,18 @@ impl fmt::Display for PacketTrace {
                     "\n    (rewritten by NAT since the previous hook: was {before})"
                 )?;
             }
+            h.write_steps(f)?;
             last = h.packet.or(last);
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for PacketTrace {
+    /// `trace id …`, then hook by hook like iptables-tracer: the packet's
+    /// addresses at each chain (and before a NAT rewrite), then its steps.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "trace id {:08x}", self.id)?;
+        self.write_hooks(f)
     }
 }

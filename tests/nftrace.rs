@@ -491,3 +491,54 @@ fn locally_generated_traffic_is_traced_from_output() {
         "{t}"
     );
 }
+
+/// A batch of flows under one trace table: each flow gets its own packets and decision.
+#[test]
+fn a_batch_of_flows_gets_one_decision_each() {
+    require_privileges!("a_batch_of_flows_gets_one_decision_each");
+    let lab = common::labs::pair("nftracebatch").unwrap();
+    let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
+    Backend::Nftables.apply(&b, B_RULES).unwrap();
+    let flows: Vec<Flow> = [
+        "udp 10.0.0.2:7000",
+        "udp 10.0.0.2:7001",
+        "tcp 10.0.0.2:7000",
+        "udp 10.0.0.2:7002",
+    ]
+    .iter()
+    .map(|f| match f.split_once(' ').unwrap() {
+        ("udp", dst) => Flow::udp(dst).unwrap(),
+        (_, dst) => Flow::tcp(dst).unwrap(),
+    })
+    .collect();
+    let traces = netrig::nftrace::trace_flows(
+        a.netns(),
+        b.netns(),
+        Backend::Nftables,
+        &flows,
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    let decisions: Vec<String> = traces
+        .iter()
+        .map(|t| t.decision.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            "inet fw input rule 2: udp dport 7000 counter drop comment \"block-7000\" (drop)",
+            "inet fw input rule 3: udp dport 7001 accept (accept)",
+            "inet fw input policy ACCEPT",
+            "inet fw input policy ACCEPT",
+        ],
+        "{traces:#?}"
+    );
+    for t in &traces {
+        let first = t.packets[0].first_packet().unwrap();
+        assert_eq!(
+            (first.sport, first.dport),
+            (Some(t.sport), Some(t.flow.dst.port())),
+            "{t}"
+        );
+    }
+}

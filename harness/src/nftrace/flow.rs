@@ -229,6 +229,21 @@ pub fn trace_flow(
     flow: &Flow,
     timeout: Duration,
 ) -> Result<FlowTrace> {
+    let mut traces = trace_flows(from, at, backend, std::slice::from_ref(flow), timeout)?;
+    Ok(traces.remove(0))
+}
+
+/// [`trace_flow`] for several flows from one source: one trace table (a rule
+/// per probe), the probes sent one after the other, the ruleset read once.
+/// Packets are assigned to flows by protocol and source port, which are
+/// unique per probe. The cheap way to trace every cell of a matrix.
+pub fn trace_flows(
+    from: &Netns,
+    at: &Netns,
+    backend: Backend,
+    flows: &[Flow],
+    timeout: Duration,
+) -> Result<Vec<FlowTrace>> {
     if backend == Backend::IptablesLegacy {
         return Err(Error::invalid(
             at.subject().clone(),
@@ -238,44 +253,86 @@ pub fn trace_flow(
              or attribute by rule counters with netrig::nftrace::count_flow",
         ));
     }
-    let socket = from
-        .run(|| bound_socket(flow))?
-        .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
-    let sport = local_port(&socket)
-        .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
-    let mut tracer = Tracer::start(at, &flow.selector(sport))?;
-    let probe = send_probe(&socket, flow, timeout)
-        .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
-    drop(socket);
-    // An answer means the probe crossed every hook here before it was
-    // answered (or was rejected here); no answer means a drop to wait for.
-    let settled = |evs: &[TraceEvent]| {
-        evs.iter().any(|e| {
-            e.outcome()
-                .is_some_and(|v| v.is_terminal() && (probe.answered() || *v != Verdict::Accept))
-        })
-    };
-    tracer.wait_until(Instant::now() + timeout, settled)?;
+    let mut probes = Vec::with_capacity(flows.len());
+    for flow in flows {
+        let socket = from
+            .run(|| bound_socket(flow))?
+            .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
+        let sport = local_port(&socket)
+            .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
+        probes.push((flow, socket, sport));
+    }
+    let selectors: Vec<String> = probes
+        .iter()
+        .map(|(f, _, sport)| f.selector(*sport))
+        .collect();
+    let mut tracer = Tracer::start(at, &selectors)?;
+    let mut outcomes = Vec::with_capacity(flows.len());
+    for (flow, socket, sport) in probes {
+        let probe = send_probe(&socket, flow, timeout)
+            .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
+        drop(socket);
+        // An answer means the probe crossed every hook here before it was
+        // answered (or was rejected here); no answer means a drop to wait for.
+        let key = (ip_proto(flow.proto), sport);
+        let settled = |evs: &[TraceEvent]| {
+            events_of(evs, key).any(|e| {
+                e.outcome()
+                    .is_some_and(|v| v.is_terminal() && (probe.answered() || *v != Verdict::Accept))
+            })
+        };
+        tracer.wait_until(Instant::now() + timeout, settled)?;
+        outcomes.push((flow, sport, probe));
+    }
     let table = tracer.table().to_string();
     let events = tracer.stop()?;
     let book = read_rules(at, backend)?;
     let ifnames = at
         .run(interface_names)?
         .map_err(|e| Error::io(at.subject().clone(), "list interfaces", e))?;
-    let packets = packet_traces(&events, &book, &ifnames, Some(&table));
-    let trace = FlowTrace {
-        flow: flow.clone(),
-        sport,
-        backend,
-        method: Method::Nftrace,
-        probe,
-        decision: decide(&packets),
-        packets,
-        notes: legacy_rules_note(at),
-    };
-    tracing::debug!(subject = %at.subject(), events = events.len(), packets = trace.packets.len(),
-        decision = ?trace.decision.as_ref().map(|d| d.to_string()), "flow traced");
-    Ok(trace)
+    let notes = legacy_rules_note(at);
+    let mut traces = Vec::with_capacity(outcomes.len());
+    for (flow, sport, probe) in outcomes {
+        let own: Vec<TraceEvent> = events_of(&events, (ip_proto(flow.proto), sport))
+            .cloned()
+            .collect();
+        let packets = packet_traces(&own, &book, &ifnames, Some(&table));
+        traces.push(FlowTrace {
+            flow: flow.clone(),
+            sport,
+            backend,
+            method: Method::Nftrace,
+            probe,
+            decision: decide(&packets),
+            packets,
+            notes: notes.clone(),
+        });
+    }
+    tracing::debug!(subject = %at.subject(), flows = flows.len(), events = events.len(), "flows traced");
+    Ok(traces)
+}
+
+fn ip_proto(proto: Proto) -> u8 {
+    match proto {
+        Proto::Tcp => libc::IPPROTO_TCP as u8,
+        Proto::Udp => libc::IPPROTO_UDP as u8,
+    }
+}
+
+/// The events of the packets whose headers (where first reported for their
+/// trace id) have this (IP protocol, source port).
+fn events_of(events: &[TraceEvent], key: (u8, u16)) -> impl Iterator<Item = &TraceEvent> {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for e in events {
+        if let Some(p) = e.packet
+            && seen.insert(e.id)
+            && (p.protocol, p.sport) == (key.0, Some(key.1))
+        {
+            ids.insert(e.id);
+        }
+    }
+    events.iter().filter(move |e| ids.contains(&e.id))
 }
 
 /// Sends one probe of `flow` from `from` and attributes it by the packet

@@ -49,7 +49,7 @@ mod tracer;
 
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
-pub use flow::{Flow, FlowTrace, Method, Proto, count_flow, read_rules, trace_flow};
+pub use flow::{Flow, FlowTrace, Method, Proto, count_flow, read_rules, trace_flow, trace_flows};
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
 pub use probe::ProbeOutcome;

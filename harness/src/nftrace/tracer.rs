@@ -29,7 +29,7 @@ static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
 /// ```no_run
 /// # fn demo(ns: &netrig::Netns) -> netrig::Result<()> {
 /// use netrig::nftrace::Tracer;
-/// let mut tracer = Tracer::start(ns, "udp dport 7000")?; // subscribed and tracing
+/// let mut tracer = Tracer::start(ns, &["udp dport 7000"])?; // subscribed and tracing
 /// // … send traffic …
 /// let events = tracer.stop()?;                           // table removed
 /// # Ok(()) }
@@ -47,10 +47,11 @@ pub struct Tracer<'ns> {
 impl<'ns> Tracer<'ns> {
     /// Subscribes to trace events in `ns`, then adds table `inet
     /// netrig_trace_<pid>_<n>` with chains on prerouting and output at
-    /// priority -350 (before raw, conntrack and every iptables-nft chain) whose one rule is `<selector> meta nftrace set 1`.
-    /// `selector` is an nft match (`ip daddr 10.0.0.2 udp dport 7000`); empty
+    /// priority -350 (before raw, conntrack and every iptables-nft chain),
+    /// with one rule `<selector> meta nftrace set 1` per selector. A selector
+    /// is an nft match (`ip daddr 10.0.0.2 udp dport 7000`); no selectors
     /// traces every packet.
-    pub fn start(ns: &'ns Netns, selector: &str) -> Result<Tracer<'ns>> {
+    pub fn start<S: AsRef<str>>(ns: &'ns Netns, selectors: &[S]) -> Result<Tracer<'ns>> {
         let socket = ns.run(subscribe)?.map_err(|e| {
             Error::io(
                 ns.subject().clone(),
@@ -71,17 +72,24 @@ impl<'ns> Tracer<'ns> {
             undecodable: 0,
             installed: false,
         };
+        let mut rules: Vec<String> = selectors
+            .iter()
+            .map(|sel| format!("\t\t{} meta nftrace set 1\n", sel.as_ref().trim()))
+            .collect();
+        if rules.is_empty() {
+            rules.push("\t\tmeta nftrace set 1\n".into());
+        }
+        let rules = rules.concat();
         let p = TRACE_PRIORITY;
-        let sel = selector.trim();
         let script = format!(
             "table inet {t} {{\n\
-             \tchain pre {{\n\t\ttype filter hook prerouting priority {p}; policy accept;\n\t\t{sel} meta nftrace set 1\n\t}}\n\
-             \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n\t\t{sel} meta nftrace set 1\n\t}}\n}}\n",
+             \tchain pre {{\n\t\ttype filter hook prerouting priority {p}; policy accept;\n{rules}\t}}\n\
+             \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n{rules}\t}}\n}}\n",
             t = tracer.table
         );
         nft(ns, &["-f", "-"], Some(&script))?;
         tracer.installed = true;
-        tracing::debug!(subject = %ns.subject(), table = %tracer.table, selector = sel, "nftrace started");
+        tracing::debug!(subject = %ns.subject(), table = %tracer.table, selectors = selectors.len(), "nftrace started");
         Ok(tracer)
     }
 

@@ -16,10 +16,22 @@
 //! [`count_flow`] attributes a probe by rule-counter deltas instead, into the
 //! same [`FlowTrace`]; in a mixed ruleset only the nf_tables chains appear in a trace.
 //!
+//! Kernel behaviour this relies on (checked on kernel 6.18 with the captured
+//! bytes in `testdata/`): the network and transport headers come with the
+//! first event of each base chain a packet enters (so NAT between hooks is
+//! visible); a rule event with no handle and verdict `continue` marks the end
+//! of a chain (`nft monitor trace` hides it); `reject` reaches the trace as
+//! `drop`; the trace id is derived from the skb's address, flow hash and input
+//! interface, so a later packet of the same flow may reuse an id (a base chain
+//! met twice starts a new [`PacketTrace`]) and a packet looped through `lo` gets
+//! a new one; Linux 6.16+ adds conntrack id, direction, status and state.
+//! Within a chain, `nft -a list` orders handles as iptables-save orders `-A` lines.
+//!
 //! Layers: [`decode_datagram`] (bytes to events), [`RuleBook`] (ruleset
 //! text to rule text) and [`packet_traces`] / [`decide`] (events to paths)
-//! are pure; [`Tracer`] and [`trace_flow`] are the system side and need only a
-//! [`crate::Netns`].
+//! and [`counter_trace`] are pure; [`Tracer`], [`trace_flow`] / [`trace_flows`]
+//! and [`count_flow`] are the system side and need only a [`crate::Netns`]
+//! (the source's, and the one holding the rules).
 //!
 //! ```no_run
 //! use std::time::Duration;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Prints the root network namespace's state (links, addresses, routes, rules,
+# Prints the calling thread's network namespace's state (links, addresses, routes, rules,
 # every firewall ruleset, pinned namespaces, forwarding sysctls) in a stable
-# form, so two snapshots can be diffed. Run from the root namespace.
+# form, so two snapshots can be diffed. SNAPSHOT_PINS_DIR names the pins
+# folder to list (default /run/netns).
 set -u
 section() { echo "===== $1"; }
 section links;      ip -o link show 2>&1 | sed -E 's/ qlen [0-9]+//'
@@ -14,5 +15,5 @@ for tool in iptables-nft-save iptables-legacy-save ip6tables-nft-save ip6tables-
   if command -v "$tool" >/dev/null; then "$tool" 2>&1 | grep -v -E '^#|^\[' | sed -E 's/\[[0-9]+:[0-9]+\]//'; else echo "(not installed)"; fi
 done
 section nft;        if command -v nft >/dev/null; then nft list ruleset 2>&1; else echo "(not installed)"; fi
-section netns;      ls -1 /run/netns 2>/dev/null; ip netns list 2>/dev/null
+section netns;      ls -1 "${SNAPSHOT_PINS_DIR:-/run/netns}" 2>/dev/null
 section sysctls;    sysctl -a 2>/dev/null | grep -E '^net\.(ipv4\.(ip_forward|conf\.[^.]+\.(forwarding|route_localnet|rp_filter))|bridge\.|ipv6\.conf\.(all|default)\.(disable_ipv6|forwarding)) ' | sort

@@ -11,7 +11,7 @@ command -v runuser >/dev/null && command -v unshare >/dev/null || skip "runuser/
 id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
 runuser -u nobody -- unshare -Urnm true 2>/dev/null || skip "unprivileged user namespaces are disabled on this kernel"
 
-bins=$(cargo test --no-run 2>&1 | sed -n 's/.*Executable .* (\(.*\))$/\1/p')
+bins=$(cargo test --workspace --no-run 2>&1 | sed -n 's/.*Executable .* (\(.*\))$/\1/p')
 [ -n "$bins" ] || { echo "ci/rootless: no test binaries found" >&2; exit 1; }
 first=$(echo "$bins" | head -1)
 runuser -u nobody -- test -x "$first" || skip "user nobody cannot run $first (the checkout is not readable by others)"

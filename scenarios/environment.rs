@@ -1,17 +1,19 @@
-//! What this machine and process can do, found out once before any trial
-//! runs: whether labs can be built at all (privileges), and whether each
-//! feature a scenario needs is there — a firewall backend's tool and kernel
-//! support, br_netfilter. Nothing is assumed: each feature is probed in a
+//! What this machine can do, found out once per feature when a selected
+//! trial first needs it: whether each feature a scenario needs is there — a
+//! firewall backend's tool and kernel support, br_netfilter. Nothing is assumed: each feature is probed in a
 //! throwaway one-node lab, and a missing one is reported with the reason.
 //!
-//! Policy (see `main.rs`): unprivileged → trials are skipped visibly, or fail
-//! when [`netrig::privilege::privileges_required`] (CI, or
-//! `NETRIG_REQUIRE_PRIVILEGES=1`). A missing *program* fails under the same
-//! condition (CI installs them with `ci/setup.sh`); a missing *kernel*
-//! feature is skipped with its reason everywhere — the machine cannot do it.
+//! Policy (applied by `netrig::testing`, see `main.rs`): unprivileged →
+//! trials are ignored with the reason, or fail when privileges are required
+//! (CI, or `NETRIG_REQUIRE_PRIVILEGES=1`). A missing *program* fails under
+//! the same condition (CI installs them with `ci/setup.sh`); a missing
+//! *kernel* feature is skipped with its reason everywhere — the machine
+//! cannot do it.
 
-use netrig::docker::Backend;
-use netrig::lab::unique_lab_name;
+use std::sync::Mutex;
+
+use netrig::Backend;
+use netrig::unique_lab_name;
 use netrig::{Lab, Node};
 
 /// Something a scenario needs beyond privileges.
@@ -43,54 +45,29 @@ pub struct Missing {
     pub installable: bool,
 }
 
-/// What the probes found.
-#[derive(Debug, Clone, Default)]
-pub struct Environment {
-    /// Why labs cannot be built here; `None` when they can.
-    pub unprivileged: Option<String>,
-    /// Features that are not available.
-    pub missing: Vec<Missing>,
-}
-
-impl Environment {
-    /// Probes privileges and then every feature in `features`.
-    pub fn probe(features: &[Feature]) -> Environment {
-        if let Err(e) = netrig::privilege::check() {
-            return Environment {
-                unprivileged: Some(e.to_string()),
-                missing: Vec::new(),
-            };
-        }
-        let lab = Lab::builder(unique_lab_name("probe")).node("probe").up();
-        let missing = match &lab {
-            Ok(lab) => {
-                let node = lab.node("probe").expect("the probe lab has node probe");
-                features.iter().filter_map(|f| probe(&node, *f)).collect()
-            }
-            Err(e) => features
-                .iter()
-                .map(|f| Missing {
-                    feature: *f,
-                    reason: format!("cannot build a probe lab: {e}"),
-                    installable: false,
-                })
-                .collect(),
-        };
-        Environment {
-            unprivileged: None,
-            missing,
-        }
+/// Why `feature` is missing here, if it is: probed once per process, in a
+/// throwaway one-node lab, the first time a selected trial needs it (a
+/// trial run alone — as `cargo nextest run` does — probes only its own
+/// needs). The caller has checked privileges first.
+pub fn missing(feature: Feature) -> Option<Missing> {
+    static FOUND: Mutex<Vec<(Feature, Option<Missing>)>> = Mutex::new(Vec::new());
+    let mut found = FOUND.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, m)) = found.iter().find(|(f, _)| *f == feature) {
+        return m.clone();
     }
-
-    /// An environment nothing was probed in (for `--list`).
-    pub fn unprobed() -> Environment {
-        Environment::default()
-    }
-
-    /// Why `feature` is missing, if it is.
-    pub fn missing(&self, feature: Feature) -> Option<&Missing> {
-        self.missing.iter().find(|m| m.feature == feature)
-    }
+    let m = match Lab::builder(unique_lab_name("probe")).node("probe").up() {
+        Ok(lab) => probe(
+            &lab.node("probe").expect("the probe lab has node probe"),
+            feature,
+        ),
+        Err(e) => Some(Missing {
+            feature,
+            reason: format!("cannot build a probe lab: {e}"),
+            installable: false,
+        }),
+    };
+    found.push((feature, m.clone()));
+    m
 }
 
 fn probe(node: &Node<'_>, feature: Feature) -> Option<Missing> {
@@ -104,12 +81,9 @@ fn probe(node: &Node<'_>, feature: Feature) -> Option<Missing> {
     match feature {
         Feature::Backend(b) => {
             if !b.is_installed() {
-                let program = b.restore_program();
+                let program = b.load_program();
                 return missing(
-                    format!(
-                        "{program} is not installed (package {})",
-                        netrig::process::package_for(program)
-                    ),
+                    netrig::Error::missing_program(program, format!("load {b} rules")).to_string(),
                     true,
                 );
             }
@@ -117,7 +91,7 @@ fn probe(node: &Node<'_>, feature: Feature) -> Option<Missing> {
                 Backend::Nftables => "table ip netrig-probe {\n}\n",
                 _ => "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n",
             };
-            match b.apply(node, probe) {
+            match b.replace_tables(node, probe) {
                 Ok(()) => None,
                 Err(e) => missing(format!("the kernel refused a trivial ruleset: {e}"), false),
             }

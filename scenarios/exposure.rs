@@ -6,9 +6,10 @@
 //! the wire: classic Docker forwards such packets to published container
 //! ports (moby#14041, #45610); Docker 28.2+ drops them in raw PREROUTING.
 
+use netrig::Backend;
+use netrig::TcpFlags;
 use netrig::docker::{ContainerSpec, Layout};
-use netrig::expect::{SYN, tcp, udp};
-use netrig::firewall::Backend;
+use netrig::expect::{tcp, udp};
 use netrig::{Result, Route, Sentinel};
 
 use crate::matrix::Variant;
@@ -31,7 +32,10 @@ pub fn direct_routing_to_container(v: &Variant) -> Result<()> {
     internet.add_route(&Route::to("172.17.0.0/16").via(lab.host_uplink_ip().to_string()))?;
     let _server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
     let inside = lab.container("web")?.capture("eth0")?;
-    let direct_syn = tcp().src(INTERNET_CLIENT).dst(at(web, 80)).flags(SYN);
+    let direct_syn = tcp()
+        .src(INTERNET_CLIENT)
+        .dst(at(web, 80))
+        .flags(TcpFlags::SYN);
 
     match v.layout {
         Layout::Classic => {

@@ -2,18 +2,18 @@
 //! function proving its claim with captured packets (and rule counters),
 //! run as a matrix over Docker rule layouts and firewall backends.
 //!
-//! This is a libtest-mimic harness (`harness = false`): `cargo test` runs
-//! it, `cargo test --test scenarios -- --list` lists the trials, and
-//! `cargo test --test scenarios -- published_port_dnat` runs one scenario on
-//! every cell of its matrix. Trial names read
-//! `SCENARIO::LAYOUT::BACKEND`, e.g. `published_port_dnat::classic::iptables-legacy`;
-//! `--exact` works, so nextest does too.
+//! This is a `netrig::testing` harness (`harness = false`): `cargo test`
+//! runs it, `cargo test --test scenarios -- --list` lists the trials, and
+//! `cargo test --test scenarios -- published_port_dnat proxy` runs every cell
+//! of the scenarios matching either filter; every libtest option works, and
+//! so does `cargo nextest run`. Trial names read `SCENARIO::LAYOUT::BACKEND`,
+//! e.g. `published_port_dnat::classic::iptables-legacy`.
 //!
 //! Each trial builds its own lab (named `PREFIX-PID-N`) and they run in
-//! parallel. When the process cannot build labs, every trial is skipped
-//! (ignored) with the reason printed — or fails, under
-//! [`netrig::privilege::privileges_required`]. Features are probed first;
-//! see [`environment`].
+//! parallel. A trial that cannot run here — no privileges, a backend's tool
+//! missing, a kernel feature missing (probed when the trial is listed or
+//! selected; see [`environment`]) — is ignored with the reason, or fails
+//! under `CI=true` / `NETRIG_REQUIRE_PRIVILEGES=1` unless the kernel lacks it.
 //!
 //! Modules, one per scenario family:
 //! - [`nat`] — outbound masquerade, published-port DNAT;
@@ -31,10 +31,11 @@ mod proxy;
 mod support;
 mod user_rules;
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use std::process::ExitCode;
 
-use environment::{Environment, Feature};
+use environment::Feature;
 use matrix::{ALL, Variant};
+use netrig::testing::{Skip, Test};
 
 /// A scenario: a claim (the function's doc comment), the function proving
 /// it, the cells it runs on and what it needs besides their backend.
@@ -91,105 +92,43 @@ fn catalogue() -> Vec<Scenario> {
     ]
 }
 
-/// Every feature any trial needs, to probe once.
-fn features(catalogue: &[Scenario]) -> Vec<Feature> {
-    let mut out: Vec<Feature> = Vec::new();
-    for s in catalogue {
-        let backends = s.variants.iter().map(|v| Feature::Backend(v.backend));
-        for f in backends.chain(s.needs.iter().copied()) {
-            if !out.contains(&f) {
-                out.push(f);
-            }
-        }
+/// The skip for a missing feature: enforceable (a failure in CI) when
+/// installing a package fixes it, a skip everywhere when the kernel lacks it.
+fn skip_for(missing: environment::Missing) -> Skip {
+    let reason = format!(
+        "{} is unavailable: {}",
+        missing.feature,
+        missing.reason.trim_end_matches('.')
+    );
+    if missing.installable {
+        Skip::unless_required(reason)
+    } else {
+        Skip::always(format!("{reason} (this kernel lacks it)"))
     }
-    out
 }
 
-/// Why a trial cannot run here, and whether that is a failure rather than a skip.
-struct Blocker {
-    reason: String,
-    fail: bool,
-    /// What turns the skip into a failure, when anything does.
-    hint: &'static str,
-}
-
-const REQUIRE_HINT: &str = " Set NETRIG_REQUIRE_PRIVILEGES=1 (or CI=true) to make this a failure.";
-
-fn blocker(env: &Environment, needs: &[Feature]) -> Option<Blocker> {
-    let required = netrig::privilege::privileges_required();
-    if let Some(why) = &env.unprivileged {
-        return Some(Blocker {
-            reason: format!("not privileged: {}", why.trim_end_matches('.')),
-            fail: required,
-            hint: REQUIRE_HINT,
-        });
-    }
-    needs.iter().find_map(|f| env.missing(*f)).map(|m| Blocker {
-        reason: format!(
-            "{} is unavailable: {}",
-            m.feature,
-            m.reason.trim_end_matches('.')
-        ),
-        fail: required && m.installable,
-        hint: if m.installable {
-            REQUIRE_HINT
-        } else {
-            " This kernel lacks it."
-        },
-    })
-}
-
-fn trials(catalogue: Vec<Scenario>, env: &Environment) -> Vec<Trial> {
-    let mut skipped: Vec<(String, usize)> = Vec::new();
+/// One test per scenario and cell, named `SCENARIO::LAYOUT::BACKEND`; each
+/// needs privileges (it builds labs), its backend and the scenario's features.
+fn tests(catalogue: Vec<Scenario>) -> Vec<Test> {
     let mut out = Vec::new();
     for s in catalogue {
         for v in s.variants.iter().copied() {
-            let name = format!("{}::{}", s.name, v.name());
             let mut needs = vec![Feature::Backend(v.backend)];
             needs.extend_from_slice(s.needs);
             let run = s.run;
-            let trial = match blocker(env, &needs) {
-                None => Trial::test(name.clone(), move || {
-                    run(&v).map_err(|e| Failed::from(format!("{name}: {e}")))
-                }),
-                Some(Blocker {
-                    reason, fail: true, ..
-                }) => Trial::test(name, move || {
-                    Err(Failed::from(format!(
-                        "{reason} (failing rather than skipping: CI or NETRIG_REQUIRE_PRIVILEGES is set)"
-                    )))
-                }),
-                Some(Blocker { reason, hint, .. }) => {
-                    let line = format!("{reason}.{hint}");
-                    match skipped.iter_mut().find(|(r, _)| *r == line) {
-                        Some((_, n)) => *n += 1,
-                        None => skipped.push((line, 1)),
-                    }
-                    // Runs only under --ignored / --include-ignored, and then fails with the reason.
-                    Trial::test(name, move || Err(Failed::from(reason))).with_ignored_flag(true)
-                }
-            };
-            out.push(trial);
+            let test =
+                Test::lab(format!("{}::{}", s.name, v.name()), move || run(&v)).needs(move || {
+                    needs
+                        .into_iter()
+                        .find_map(environment::missing)
+                        .map(skip_for)
+                });
+            out.push(test);
         }
-    }
-    for (line, n) in skipped {
-        eprintln!("scenarios: SKIPPED {n} trial(s): {line}");
     }
     out
 }
 
-fn main() {
-    let args = Arguments::from_args();
-    let catalogue = catalogue();
-    // Listing needs no lab: do not probe (it needs privileges and time).
-    let env = if args.list {
-        Environment::unprobed()
-    } else {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        Environment::probe(&features(&catalogue))
-    };
-    libtest_mimic::run(&args, trials(catalogue, &env)).exit();
+fn main() -> ExitCode {
+    netrig::testing::run(tests(catalogue()))
 }

@@ -6,8 +6,9 @@
 //! never turns `ip_forward` on itself and refuses to start when it is off,
 //! so those hosts start with forwarding already on (as a real one must).
 
-use netrig::docker::{Backend, DockerHostBuilder, Layout};
-use netrig::lab::unique_lab_name;
+use netrig::Backend;
+use netrig::docker::{DockerHostBuilder, Layout};
+use netrig::unique_lab_name;
 
 /// One cell of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

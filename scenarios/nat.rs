@@ -5,8 +5,9 @@
 use std::io::{Read, Write};
 
 use netrig::Result;
+use netrig::TcpFlags;
 use netrig::docker::ContainerSpec;
-use netrig::expect::{SYN, expect_nat, tcp, udp};
+use netrig::expect::{expect_nat, tcp, udp};
 
 use crate::matrix::Variant;
 use crate::support::{INTERNET_CLIENT, SERVER, WAIT, at, failure, ip_of};
@@ -70,7 +71,7 @@ pub fn published_port_dnat(v: &Variant) -> Result<()> {
         tcp()
             .src(INTERNET_CLIENT)
             .dst(at(lab.host_uplink_ip(), 8080))
-            .flags(SYN),
+            .flags(TcpFlags::SYN),
     )
     .dnat_to(at(web, 80))
     .within(WAIT)?;

@@ -7,8 +7,10 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 
-use netrig::docker::{ContainerSpec, DockerLab};
-use netrig::expect::{SYN, expect_nat, tcp};
+use netrig::DockerLab;
+use netrig::TcpFlags;
+use netrig::docker::ContainerSpec;
+use netrig::expect::{expect_nat, tcp};
 use netrig::{Capture, Result, Sentinel};
 
 use crate::matrix::Variant;
@@ -24,7 +26,7 @@ const GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
 fn neighbour_connects(
     v: &Variant,
     proxy: bool,
-    checks: impl FnOnce(&DockerLab, IpAddr, &Capture<'_>, &Capture<'_>) -> Result<()>,
+    checks: impl FnOnce(&DockerLab, IpAddr, &Capture, &Capture) -> Result<()>,
 ) -> Result<()> {
     let lab = v
         .host(if proxy { "proxy" } else { "hairpin" })
@@ -72,17 +74,17 @@ pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
                 tcp()
                     .src(client)
                     .dst(at(lab.host_uplink_ip(), 8080))
-                    .flags(SYN),
+                    .flags(TcpFlags::SYN),
             )
             .within(WAIT)?;
         // A new connection, opened by the proxy from the bridge's address.
         at_web
-            .expect(tcp().src(GATEWAY).dst(at(web, 80)).flags(SYN))
+            .expect(tcp().src(GATEWAY).dst(at(web, 80)).flags(TcpFlags::SYN))
             .within(WAIT)?;
         at_web
             .expect_none(
                 tcp().src(client).dst(at(web, 80)),
-                Sentinel::udp(&lab.container("client")?, format!("{web}:9")),
+                Sentinel::udp(lab.container("client")?.namespace(), format!("{web}:9")),
             )
             .within(WAIT)
     })
@@ -104,14 +106,14 @@ pub fn hairpin_nat_preserves_client(v: &Variant) -> Result<()> {
             tcp()
                 .src(client)
                 .dst(at(lab.host_uplink_ip(), 8080))
-                .flags(SYN),
+                .flags(TcpFlags::SYN),
         )
         .dnat_to(at(web, 80))
         .within(WAIT)?;
         at_web
             .expect_none(
                 tcp().src(GATEWAY).dst(at(web, 80)),
-                Sentinel::udp(&lab.container("client")?, format!("{web}:9")),
+                Sentinel::udp(lab.container("client")?.namespace(), format!("{web}:9")),
             )
             .within(WAIT)
     })

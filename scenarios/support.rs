@@ -4,8 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use netrig::docker::DockerLab;
-use netrig::firewall::RuleCounter;
+use netrig::DockerLab;
+use netrig::{Counters, RuleCounter};
 use netrig::{Error, Node, Result};
 
 /// The deadline for anything on the wire in a lab (it all happens in microseconds).
@@ -77,8 +77,8 @@ impl Rule {
         }
     }
 
-    fn find<'a>(&self, counters: &'a [RuleCounter]) -> Option<&'a RuleCounter> {
-        counters.iter().find(|c| {
+    fn find<'a>(&self, counters: &'a Counters) -> Option<&'a RuleCounter> {
+        counters.rules.iter().find(|c| {
             c.table == self.table
                 && c.chain == self.chain
                 && self.needles.iter().all(|n| c.rule.contains(n.as_str()))
@@ -133,19 +133,15 @@ pub fn failure(lab: &DockerLab, message: &str) -> Error {
     let rules = lab
         .rules()
         .unwrap_or_else(|e| format!("(cannot read the rules: {e})"));
-    let evidence = match lab.collect_evidence(message) {
-        Ok(ev) => format!("evidence kept in {}", ev.dir.display()),
-        Err(e) => format!("evidence could not be written: {e}"),
-    };
-    Error::Expectation(format!(
-        "lab {}: {message}\n  {evidence}\n  host ruleset with counters:\n{}",
-        lab.name(),
-        rules
-            .lines()
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    ))
+    let evidence = lab.collect_evidence(message).ok().map(|ev| ev.dir);
+    Error::expectation(
+        netrig::Subject::lab(lab.name()),
+        message,
+        std::iter::once("host ruleset with counters:".to_string())
+            .chain(rules.lines().map(|l| format!("  {l}")))
+            .collect(),
+        evidence,
+    )
 }
 
 /// Connects over TCP from `src` (an address of `node`) to `dst`, giving up
@@ -182,6 +178,10 @@ pub fn tcp_connects_from(
         )?;
         connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(dst))
     })?;
-    tracing::debug!(node = %node.subject(), %src, %dst, ?r, "tcp connect from");
+    let outcome = match &r {
+        Ok(()) => "connected".to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::debug!(node = %node.subject(), %src, %dst, %outcome, "tcp connect from");
     Ok(r.is_ok())
 }

@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
+use netrig::Backend;
+use netrig::TcpFlags;
 use netrig::docker::ContainerSpec;
-use netrig::expect::{SYN, tcp, udp};
-use netrig::firewall::Backend;
+use netrig::expect::{tcp, udp};
 use netrig::{Result, Sentinel};
 
 use crate::matrix::Variant;
@@ -56,14 +57,14 @@ pub fn docker_user_rule_blocks_one_source(v: &Variant) -> Result<()> {
     let inside = lab.container("web")?.capture("eth0")?;
     let published = at(lab.host_uplink_ip(), 8080);
 
-    // The blocked client: its SYN reaches the host, is counted, and goes no further.
+    // The blocked client: its TcpFlags::SYN reaches the host, is counted, and goes no further.
     let blocked = tcp_connects_from(
         &internet,
         INTERNET_CLIENT,
         published,
         std::time::Duration::from_millis(200),
     )?;
-    let syn = tcp().src(INTERNET_CLIENT).flags(SYN);
+    let syn = tcp().src(INTERNET_CLIENT).flags(TcpFlags::SYN);
     entering.expect(syn.clone().dst(published)).within(WAIT)?;
     expect_counted(&lab, &rule, before)?;
     // The sentinel: a datagram to another published port of web, sent later
@@ -88,7 +89,7 @@ pub fn docker_user_rule_blocks_one_source(v: &Variant) -> Result<()> {
         ));
     }
     inside
-        .expect(tcp().src(other).dst(at(web, 80)).flags(SYN))
+        .expect(tcp().src(other).dst(at(web, 80)).flags(TcpFlags::SYN))
         .within(WAIT)?;
     Ok(())
 }

@@ -1,22 +1,23 @@
 //! Captures: active before return, immediate, never stuck, recorded to pcap,
 //! seeing injected frames.
+//!
+//! A `netrig::testing` binary (`harness = false` in Cargo.toml): the tests
+//! are plain functions named in `main!` at the bottom; each builds labs, so
+//! without privileges each is listed as ignored with the reason (or fails,
+//! under `CI=true` / `NETRIG_REQUIRE_PRIVILEGES=1`).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use netrig::expect::{icmp, udp};
-use netrig::traffic::udp_frame;
+use netrig::udp_frame;
 use netrig::{Direction, Result};
 
 const SECOND: Duration = Duration::from_secs(1);
 
 /// A capture started before sending sees the very first packet, 100 times in a row.
-#[test]
 fn capture_sees_the_first_packet_100_times() -> Result<()> {
-    if !netrig::privilege::should_run("capture_sees_the_first_packet_100_times")? {
-        return Ok(());
-    }
     let lab = common::labs::pair("first")?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
     for i in 0..100 {
@@ -34,13 +35,9 @@ fn capture_sees_the_first_packet_100_times() -> Result<()> {
 }
 
 /// Frames land in a `.pcap` file that libpcap reads back, flushed while the capture runs.
-#[test]
 fn capture_writes_a_readable_pcap() -> Result<()> {
-    if !netrig::privilege::should_run("capture_writes_a_readable_pcap")? {
-        return Ok(());
-    }
     let lab = common::labs::pair("pcapfile")?;
-    let cap = lab.capture("a", "eth0")?;
+    let cap = lab.node("a")?.capture("eth0")?;
     let a = lab.node("a")?;
     for i in 0..3 {
         a.udp_send("10.0.0.2:7000", format!("n{i}").as_bytes())?;
@@ -82,13 +79,9 @@ fn capture_writes_a_readable_pcap() -> Result<()> {
 }
 
 /// With no traffic at all, an expectation fails at its deadline and the capture stops promptly.
-#[test]
 fn capture_without_traffic_never_blocks() -> Result<()> {
-    if !netrig::privilege::should_run("capture_without_traffic_never_blocks")? {
-        return Ok(());
-    }
     let lab = common::labs::pair("quiet")?;
-    let cap = lab.capture("b", "eth0")?;
+    let cap = lab.node("b")?.capture("eth0")?;
     let t = Instant::now();
     let r = cap.expect(udp()).within(Duration::from_millis(150));
     let waited = t.elapsed();
@@ -105,7 +98,7 @@ fn capture_without_traffic_never_blocks() -> Result<()> {
     let packets = cap.stop()?;
     assert!(packets.is_empty());
     assert!(t.elapsed() < SECOND, "stopping took {:?}", t.elapsed());
-    lab.artifacts().keep(); // the failed expectation kept them; clean up ourselves
+    lab.keep_artifacts(); // the failed expectation kept them; clean up ourselves
     let dir = lab.artifacts_dir().to_path_buf();
     drop(lab);
     common::labs::discard_artifacts(&dir);
@@ -113,11 +106,7 @@ fn capture_without_traffic_never_blocks() -> Result<()> {
 }
 
 /// A frame injected on one end is seen by captures on both ends and delivered to a socket.
-#[test]
 fn injected_frame_is_seen_by_other_captures() -> Result<()> {
-    if !netrig::privilege::should_run("injected_frame_is_seen_by_other_captures")? {
-        return Ok(());
-    }
     let lab = common::labs::pair("inject")?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
     let server = b.udp_echo_server("10.0.0.2:7000")?;
@@ -140,20 +129,19 @@ fn injected_frame_is_seen_by_other_captures() -> Result<()> {
     assert_eq!(&on_a.frame[..], &frame[..]);
     assert_eq!(&on_b.frame[..], &frame[..]);
     let got = server.wait_for_datagrams(1, SECOND)?;
-    assert_eq!(got[0].0, "10.0.0.1:5555".parse().unwrap());
-    assert_eq!(got[0].1, b"injected");
+    assert_eq!(got[0].from, "10.0.0.1:5555".parse().unwrap());
+    assert_eq!(got[0].payload, b"injected");
     Ok(())
 }
 
 /// A BPF filter keeps other traffic out of the capture.
-#[test]
 fn capture_filter_applies() -> Result<()> {
-    if !netrig::privilege::should_run("capture_filter_applies")? {
-        return Ok(());
-    }
     let lab = common::labs::pair("filter")?;
     let a = lab.node("a")?;
-    let cap = lab.capture_filtered("b", "eth0", "udp and dst port 7000")?;
+    let cap = lab.node("b")?.capture_with(
+        "eth0",
+        netrig::CaptureOptions::filter("udp and dst port 7000"),
+    )?;
     a.udp_send("10.0.0.2:7001", b"filtered out")?;
     a.udp_send("10.0.0.2:7000", b"kept")?;
     cap.expect(udp().payload("kept")).within(SECOND)?;
@@ -165,13 +153,9 @@ fn capture_filter_applies() -> Result<()> {
 }
 
 /// A capture whose interface disappears reports an error instead of hanging or spinning.
-#[test]
 fn capture_reports_a_vanished_interface() -> Result<()> {
-    if !netrig::privilege::should_run("capture_reports_a_vanished_interface")? {
-        return Ok(());
-    }
     let lab = common::labs::pair("vanish")?;
-    let cap = lab.capture("a", "eth0")?;
+    let cap = lab.node("a")?.capture("eth0")?;
     lab.node("b")?.delete_link("eth0")?; // takes a's end of the veth with it
     let t = Instant::now();
     let r = cap.expect(udp()).within(Duration::from_secs(2));
@@ -191,3 +175,12 @@ fn capture_reports_a_vanished_interface() -> Result<()> {
     );
     Ok(())
 }
+
+netrig::testing::main!(
+    capture_sees_the_first_packet_100_times,
+    capture_writes_a_readable_pcap,
+    capture_without_traffic_never_blocks,
+    injected_frame_is_seen_by_other_captures,
+    capture_filter_applies,
+    capture_reports_a_vanished_interface,
+);

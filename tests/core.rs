@@ -7,8 +7,8 @@ use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::{Witness, held_netns_inodes, run_netns_entries, wait_pid_gone};
-use netrig::lab::unique_lab_name;
+use common::{Witness, held_netns_inodes, wait_pid_gone};
+use netrig::unique_lab_name;
 use netrig::{Endpoint, Error, Lab, LabSpec, NodeSpec, Route};
 
 fn pair(name: &str) -> LabSpec {
@@ -193,8 +193,10 @@ fn dropping_a_lab_removes_everything() {
     require_privileges!("dropping_a_lab_removes_everything", exclusive);
     let mut witness = Witness::new().unwrap();
     let held_before = held_netns_inodes();
-    let pins_before = run_netns_entries();
+    // Pins in a folder of this test's own, never the machine's /run/netns.
+    let pins = tempfile::tempdir().unwrap();
     let lab = pair(&unique_lab_name("drop")).up().unwrap();
+    assert_eq!(lab.pin_all(pins.path()).unwrap().len(), 2);
     let a = lab.node("a").unwrap();
     witness.attach(&a, "towitness", "witness0").unwrap();
     assert!(witness.links().unwrap().contains(&"witness0".to_string()));
@@ -212,7 +214,11 @@ fn dropping_a_lab_removes_everything() {
         "the kernel did not remove the lab's veth: its namespace is still alive"
     );
     assert_eq!(held_netns_inodes(), held_before, "namespace fds still held");
-    assert_eq!(run_netns_entries(), pins_before, "pins left behind");
+    assert_eq!(
+        std::fs::read_dir(pins.path()).unwrap().count(),
+        0,
+        "pins left behind"
+    );
 }
 
 /// Body of the SIGKILL test's child process (run only when re-executed by it).
@@ -246,12 +252,11 @@ fn holder_process() {
     std::io::stdin().read_line(&mut line).unwrap(); // blocks until killed
 }
 
-/// A process holding a lab that is SIGKILLed leaves no namespace, interface, child process or pin.
+/// A process holding a lab that is SIGKILLed leaves no namespace, interface or child process.
 #[test]
 fn sigkilled_holder_leaves_nothing() {
     require_privileges!("sigkilled_holder_leaves_nothing");
     let mut witness = Witness::new().unwrap();
-    let pins_before = run_netns_entries();
     let witness_path = witness.path();
     let artifacts = tempfile::tempdir().unwrap();
     let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
@@ -296,7 +301,6 @@ fn sigkilled_holder_leaves_nothing() {
         witness.wait_link_removed("held0", Duration::from_secs(10)),
         "the holder's namespaces survived it"
     );
-    assert_eq!(run_netns_entries(), pins_before, "pins left behind");
 }
 
 /// Eight labs built concurrently with identical node names, interface names and addresses do not interfere.
@@ -441,15 +445,15 @@ fn bad_inputs_give_clear_errors() {
 #[test]
 fn harness_thread_never_changes_namespace() {
     require_privileges!("harness_thread_never_changes_namespace");
-    let before = netrig::netns::current_thread_netns_inode().unwrap();
+    let before = netrig::testing::current_thread_netns_inode().unwrap();
     let lab = pair(&unique_lab_name("thread")).up().unwrap();
     let inside = lab
         .node("a")
         .unwrap()
-        .run(|| netrig::netns::current_thread_netns_inode().unwrap())
+        .run(|| netrig::testing::current_thread_netns_inode().unwrap())
         .unwrap();
     assert_ne!(inside, before, "run() did not enter the node");
-    assert_eq!(inside, lab.node("a").unwrap().netns().inode());
+    assert_eq!(inside, lab.node("a").unwrap().inode());
     lab.node("b")
         .unwrap()
         .sysctl_set("net.ipv4.ip_default_ttl", "33")
@@ -459,7 +463,10 @@ fn harness_thread_never_changes_namespace() {
         .command("true")
         .checked_output()
         .unwrap();
-    assert_eq!(netrig::netns::current_thread_netns_inode().unwrap(), before);
+    assert_eq!(
+        netrig::testing::current_thread_netns_inode().unwrap(),
+        before
+    );
     assert_eq!(
         lab.node("b")
             .unwrap()

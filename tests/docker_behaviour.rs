@@ -13,9 +13,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use common::recordings::data;
+use netrig::DockerLab;
 use netrig::Route;
-use netrig::docker::{DockerHost, DockerLab};
-use netrig::traffic::{PingOutcome, TcpEchoServer};
+use netrig::docker::DockerHost;
+use netrig::{PingOutcome, TcpEchoServer};
 
 /// One recorded case.
 #[derive(Debug, Clone)]
@@ -142,7 +143,7 @@ fn tcp_reaches(lab: &DockerLab, from: &str, to: SocketAddr) -> bool {
 
 fn replay(variant: &str) {
     let mut model = common::recordings::variant(variant);
-    model.set_name(netrig::lab::unique_lab_name(variant));
+    model.set_name(netrig::unique_lab_name(variant));
     let lab = model.up().unwrap();
     let servers = servers(&lab);
     let cases = parse_cases(&data(&format!("real-docker/dumps/{variant}.test.txt")));
@@ -221,7 +222,7 @@ fn replay(variant: &str) {
         }
     }
     if !report.is_empty() {
-        lab.artifacts().keep();
+        lab.keep_artifacts();
         let rules = lab.rules().unwrap_or_default();
         panic!(
             "lab {}: variant {variant}: {} case(s) differ from real Docker:\n  {}\nrules with counters:\n{rules}",

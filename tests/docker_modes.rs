@@ -7,13 +7,13 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use netrig::docker::DockerLab;
+use netrig::DockerLab;
 
 fn standard_lab(name: &str) -> DockerLab {
     let file =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-docker/standard.toml");
     let mut host = netrig::topology::load(&file).unwrap();
-    host.set_name(netrig::lab::unique_lab_name(name));
+    host.set_name(netrig::unique_lab_name(name));
     host.up().unwrap()
 }
 
@@ -47,7 +47,7 @@ fn host_mode_shares_the_host_namespace() {
     let lab = standard_lab("hostmode");
     let ch = lab.container("ch").unwrap();
     let host = lab.host_node().unwrap();
-    assert_eq!(ch.netns().inode(), host.netns().inode());
+    assert_eq!(ch.inode(), host.inode());
     let names = common::link_names(&lab, "ch");
     for want in ["docker0", "eth0"] {
         assert!(
@@ -74,7 +74,7 @@ fn container_mode_shares_the_owners_namespace() {
     require_privileges!("container_mode_shares_the_owners_namespace");
     let lab = standard_lab("ctrmode");
     let (ca, cc) = (lab.container("ca").unwrap(), lab.container("cc").unwrap());
-    assert_eq!(ca.netns().inode(), cc.netns().inode());
+    assert_eq!(ca.inode(), cc.inode());
     assert_eq!(
         common::link_names(&lab, "cc"),
         common::link_names(&lab, "ca")
@@ -109,7 +109,7 @@ fn bridge_mode_gets_eth0_and_default_route() {
             .into_iter()
             .find(|l| l.name == "eth0")
             .unwrap();
-        assert_eq!(netrig::netlink::fmt_mac(&eth0.mac.unwrap()), mac, "{c} MAC");
+        assert_eq!(netrig::fmt_mac(&eth0.mac.unwrap()), mac, "{c} MAC");
         let addrs: Vec<String> = node
             .addresses()
             .unwrap()

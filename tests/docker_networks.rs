@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use netrig::traffic::TcpOutcome;
+use netrig::TcpOutcome;
 
 const T: Duration = Duration::from_millis(700);
 

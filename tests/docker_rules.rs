@@ -6,9 +6,9 @@
 mod common;
 
 use common::recordings::*;
+use netrig::Backend;
 use netrig::docker::{
-    Backend, ContainerSpec, DockerHost, DockerHostBuilder, Firewall, Layout, NetworkSpec, Ruleset,
-    Table,
+    ContainerSpec, DockerHost, DockerHostBuilder, Firewall, Layout, NetworkSpec, Ruleset, Table,
 };
 use std::path::PathBuf;
 
@@ -87,7 +87,7 @@ fn classic_legacy_backend_matches_recording() {
     check_canon_steps("legacy-backend");
     check_dumps_all_steps("legacy-backend");
     let host = variant("legacy-backend");
-    assert_eq!(host.firewall().program(), "iptables-legacy-restore");
+    assert_eq!(host.firewall().backend(), Backend::IptablesLegacy);
     let nft_side = recorded_tables(
         &data("real-docker/dumps/legacy-backend.rules"),
         "iptables-nft-save",
@@ -291,7 +291,7 @@ fn v29_nftables_matches_docker_rules_1_3() {
     );
     let fw = host.firewall();
     assert!(matches!(fw, Firewall::Nftables(_)));
-    assert_eq!((fw.program(), fw.args()), ("nft", &["-f", "-"][..]));
+    assert_eq!(fw.backend(), Backend::Nftables);
     assert!(
         fw.input()
             .starts_with("table ip docker-bridges\ndelete table ip docker-bridges\n")

@@ -6,8 +6,9 @@
 mod common;
 
 use common::recordings::*;
-use netrig::docker::{Backend, DockerHost, Layout};
-use netrig::lab::unique_lab_name;
+use netrig::Backend;
+use netrig::docker::{DockerHost, Layout};
+use netrig::unique_lab_name;
 use netrig::{Lab, Node};
 
 /// Strips what iptables-save itself varies: comments and counters.
@@ -28,12 +29,14 @@ fn load_and_read_back(node: &Node<'_>, host: &DockerHost, step: usize) -> String
     let backend = host.backend();
     // Each load replaces the tables it names, as Docker's state at that step.
     let fw = host.firewall_at(step);
-    backend.apply(node, &fw.input()).unwrap_or_else(|e| {
-        panic!(
-            "lab {}: loading step {step} with {backend}: {e}",
-            node.lab().name()
-        )
-    });
+    backend
+        .replace_tables(node, &fw.input())
+        .unwrap_or_else(|e| {
+            panic!(
+                "lab {}: loading step {step} with {backend}: {e}",
+                node.lab().name()
+            )
+        });
     normalise(host, &backend.save(node).unwrap())
 }
 
@@ -196,7 +199,7 @@ fn malformed_rule_file_names_file_and_line() {
     )
     .unwrap();
     let err = Backend::IptablesNft
-        .apply_file(&node, &ipt)
+        .append_file(&node, &ipt)
         .unwrap_err()
         .to_string();
     assert!(err.contains(&format!("{}:3", ipt.display())), "{err}");
@@ -208,7 +211,7 @@ fn malformed_rule_file_names_file_and_line() {
     )
     .unwrap();
     let err = Backend::Nftables
-        .apply_file(&node, &nft)
+        .append_file(&node, &nft)
         .unwrap_err()
         .to_string();
     assert!(err.contains(&format!("{}:3", nft.display())), "{err}");

@@ -5,8 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use netrig::firewall::find_counter;
-use netrig::traffic::TcpOutcome;
+use netrig::TcpOutcome;
 
 /// A DOCKER-USER rule file drops published-port traffic from one source and lets another through.
 #[test]
@@ -33,8 +32,9 @@ fn docker_user_rules_filter_published_ports() {
         docker.name()
     );
     let counters = docker.counters().unwrap();
-    let rule =
-        find_counter(&counters, "DOCKER-USER", "-j DROP").expect("user rule loaded after Docker's");
+    let rule = counters
+        .rule("filter", "DOCKER-USER", "-j DROP")
+        .expect("user rule loaded after Docker's");
     assert!(rule.packets >= 1, "the user rule counted nothing: {rule:?}");
 
     // From 198.51.100.10: allowed, DNATed to web:80 with the source preserved.
@@ -77,7 +77,7 @@ fn malformed_user_rules_fail_the_bring_up() {
     )
     .unwrap();
     let mut host = netrig::topology::load(&topo).unwrap();
-    host.set_name(netrig::lab::unique_lab_name("badrules"));
+    host.set_name(netrig::unique_lab_name("badrules"));
     let err = host.up().unwrap_err().to_string();
     assert!(
         err.contains(&format!("{}:2", rules.display())) && err.contains("NOPE"),

@@ -5,8 +5,9 @@ mod common;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use netrig::expect::{ACK, SYN, SYN_ACK, expect_nat, icmp, tcp, udp};
-use netrig::firewall::{Backend, find_counter};
+use netrig::Backend;
+use netrig::TcpFlags;
+use netrig::expect::{expect_nat, icmp, tcp, udp};
 use netrig::{Error, PingOutcome, Result, Sentinel, TcpOutcome, UdpOutcome};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -79,7 +80,7 @@ fn icmp_echo() -> Result<()> {
     }
     let lab = common::labs::pair("icmp")?;
     let a = lab.node("a")?;
-    let cap = lab.capture("b", "eth0")?;
+    let cap = lab.node("b")?.capture("eth0")?;
     match a.ping("10.0.0.2".parse().unwrap(), SECOND)? {
         PingOutcome::Reply { from, ttl, .. } => {
             assert_eq!(from.to_string(), "10.0.0.2");
@@ -99,7 +100,7 @@ fn icmp_echo() -> Result<()> {
     Ok(())
 }
 
-/// A TCP handshake is seen in order: SYN, SYN-ACK, ACK.
+/// A TCP handshake is seen in order: TcpFlags::SYN, TcpFlags::SYN-TcpFlags::ACK, TcpFlags::ACK.
 #[test]
 fn handshake_sequence() -> Result<()> {
     if !netrig::privilege::should_run("handshake_sequence")? {
@@ -112,9 +113,9 @@ fn handshake_sequence() -> Result<()> {
     assert!(a.tcp_connect("10.0.0.2:80", SECOND)?.is_connected());
     let steps = cap
         .expect_sequence([
-            tcp().dst("10.0.0.2:80").flags(SYN),
-            tcp().src("10.0.0.2:80").flags(SYN_ACK),
-            tcp().dst("10.0.0.2:80").flags(ACK),
+            tcp().dst("10.0.0.2:80").flags(TcpFlags::SYN),
+            tcp().src("10.0.0.2:80").flags(TcpFlags::SYN_ACK),
+            tcp().dst("10.0.0.2:80").flags(TcpFlags::ACK),
         ])
         .within(SECOND)?;
     assert_eq!(
@@ -136,13 +137,15 @@ fn expect_none_with_sentinel() -> Result<()> {
         &r,
         "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p udp --dport 9999 -j DROP\nCOMMIT\n",
     )?;
-    let cap = lab.capture("b", "eth0")?;
+    let cap = lab.node("b")?.capture("eth0")?;
     a.udp_send("10.0.1.2:9999", b"blocked")?;
     cap.expect_none(udp().dst_port(9999), Sentinel::udp(&a, "10.0.1.2:9"))
         .within(SECOND)?;
     // The rule counters agree: the DROP rule matched exactly the one datagram.
     let counters = Backend::IptablesNft.counters(&r)?;
-    let drop_rule = find_counter(&counters, "FORWARD", "--dport 9999").expect("the DROP rule");
+    let drop_rule = counters
+        .rule("filter", "FORWARD", "--dport 9999")
+        .expect("the DROP rule");
     assert_eq!(drop_rule.packets, 1, "{drop_rule:?}");
 
     // The same check on allowed traffic must fail: the expectation can fail.
@@ -175,16 +178,17 @@ fn failed_expectation_keeps_evidence() -> Result<()> {
         "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 7000 -j ACCEPT\nCOMMIT\n",
     )?;
     let _silent = lab.node("b")?.udp_socket("10.0.0.2:7000")?; // bound, never answers
-    let cap = lab.capture("b", "eth0")?;
+    let cap = lab.node("b")?.capture("eth0")?;
     lab.node("a")?.udp_send("10.0.0.2:7000", b"actual")?;
     cap.expect(udp().payload("actual")).within(SECOND)?;
     let err = cap
         .expect(udp().dst("10.0.0.2:1234"))
         .within(Duration::from_millis(100))
         .unwrap_err();
-    let Error::Expectation(msg) = &err else {
+    let Error::Expectation(failure) = &err else {
         panic!("expected Error::Expectation, got {err:?}")
     };
+    let msg = failure.to_string();
     assert!(
         msg.contains("node b, link eth0: expected within 100ms: udp dst 10.0.0.2:1234"),
         "{msg}"
@@ -194,8 +198,17 @@ fn failed_expectation_keeps_evidence() -> Result<()> {
         msg.contains("IP 10.0.0.1.") && msg.contains("> 10.0.0.2.7000: UDP, length 6"),
         "{msg}"
     );
-    assert!(lab.artifacts().is_kept());
     let dir = lab.artifacts_dir().to_path_buf();
+    let evidence = failure
+        .evidence
+        .as_ref()
+        .expect("the failure names its evidence");
+    assert!(
+        evidence.starts_with(&dir) && evidence.is_dir(),
+        "{evidence:?}"
+    );
+    assert_eq!(failure.expected, "within 100ms: udp dst 10.0.0.2:1234");
+    assert_eq!(failure.seen.len(), 1, "{:?}", failure.seen);
     assert!(msg.contains(&dir.display().to_string()), "{msg}");
 
     let failure = std::fs::read_dir(&dir)
@@ -273,9 +286,13 @@ fn nat_helper_sees_masquerade() -> Result<()> {
     assert_eq!(udp_server.peers()[0].ip().to_string(), "203.0.113.1");
 
     assert!(c.tcp_connect("203.0.113.10:80", SECOND)?.is_connected());
-    expect_nat(&inside, &outside, tcp().dst("203.0.113.10:80").flags(SYN))
-        .snat_to("203.0.113.1")
-        .within(SECOND)?;
+    expect_nat(
+        &inside,
+        &outside,
+        tcp().dst("203.0.113.10:80").flags(TcpFlags::SYN),
+    )
+    .snat_to("203.0.113.1")
+    .within(SECOND)?;
     assert_eq!(
         tcp_server.wait_for_peers(1, SECOND)?[0].ip().to_string(),
         "203.0.113.1"
@@ -366,7 +383,7 @@ fn count_and_sequence_failures_say_what_matched() -> Result<()> {
     let lab = common::labs::pair("counts")?;
     let a = lab.node("a")?;
     let _bound = lab.node("b")?.udp_socket("10.0.0.2:7000")?;
-    let cap = lab.capture("b", "eth0")?;
+    let cap = lab.node("b")?.capture("eth0")?;
     for i in 0..3 {
         a.udp_send("10.0.0.2:7000", format!("m{i}").as_bytes())?;
     }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use netrig::firewall::Backend;
+use netrig::Backend;
 use netrig::nftrace::{Flow, ProbeOutcome, Verdict, read_rules, trace_flow};
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -28,8 +28,8 @@ fn nft_drop_rule_is_named_by_the_trace() {
     require_privileges!("nft_drop_rule_is_named_by_the_trace");
     let lab = common::labs::pair("nftrace").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
-    Backend::Nftables.apply(&b, B_RULES).unwrap();
-    let book = read_rules(b.netns(), Backend::Nftables).unwrap();
+    Backend::Nftables.append(&b, B_RULES).unwrap();
+    let book = read_rules(b.namespace(), Backend::Nftables).unwrap();
     let drop_rule = book
         .chain(netrig::nftrace::Family::Inet, "fw", "input")
         .unwrap()
@@ -39,8 +39,8 @@ fn nft_drop_rule_is_named_by_the_trace() {
     let trace = |port: u16| {
         let flow = Flow::udp(&format!("10.0.0.2:{port}")).unwrap();
         trace_flow(
-            a.netns(),
-            b.netns(),
+            a.namespace(),
+            b.namespace(),
             Backend::Nftables,
             &flow,
             PROBE_TIMEOUT,
@@ -82,8 +82,8 @@ fn nft_drop_rule_is_named_by_the_trace() {
         .source("10.0.0.1")
         .unwrap();
     let by_policy = trace_flow(
-        a.netns(),
-        b.netns(),
+        a.namespace(),
+        b.namespace(),
         Backend::Nftables,
         &flow,
         PROBE_TIMEOUT,
@@ -130,10 +130,10 @@ fn policy_drop_is_reported_as_the_chain_policy() {
     let lab = common::labs::pair("nftracepol").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let rules = "table ip fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n";
-    Backend::Nftables.apply(&b, rules).unwrap();
+    Backend::Nftables.append(&b, rules).unwrap();
     let t = trace_flow(
-        a.netns(),
-        b.netns(),
+        a.namespace(),
+        b.namespace(),
         Backend::Nftables,
         &Flow::udp("10.0.0.2:53").unwrap(),
         PROBE_TIMEOUT,
@@ -160,8 +160,8 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
         .unwrap();
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     let t = trace_flow(
-        internet.netns(),
-        host.netns(),
+        internet.namespace(),
+        host.namespace(),
         Backend::IptablesNft,
         &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
@@ -218,8 +218,8 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
         .checked_output()
         .unwrap();
     let t = trace_flow(
-        internet.netns(),
-        host.netns(),
+        internet.namespace(),
+        host.namespace(),
         Backend::IptablesNft,
         &Flow::tcp("172.17.0.2:81").unwrap(),
         PROBE_TIMEOUT,
@@ -239,8 +239,8 @@ fn iptables_legacy_is_refused_with_a_reason() {
     let lab = common::labs::pair("nftraceleg").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let err = trace_flow(
-        a.netns(),
-        b.netns(),
+        a.namespace(),
+        b.namespace(),
         Backend::IptablesLegacy,
         &Flow::udp("10.0.0.2:53").unwrap(),
         PROBE_TIMEOUT,
@@ -272,13 +272,13 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
     assert!(text.contains("iptables-legacy"));
     std::fs::write(&topo, text).unwrap();
     let mut host = netrig::topology::load(&topo).unwrap();
-    host.set_name(netrig::lab::unique_lab_name("nftraceleg"));
+    host.set_name(netrig::unique_lab_name("nftraceleg"));
     let docker = host.up().unwrap();
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     // No server in web: its RST is the answer (a second packet the counters see).
     let t = netrig::nftrace::count_flow(
-        internet.netns(),
-        host.netns(),
+        internet.namespace(),
+        host.namespace(),
         Backend::IptablesLegacy,
         &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
@@ -311,8 +311,8 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
         .checked_output()
         .unwrap();
     let t = netrig::nftrace::count_flow(
-        internet.netns(),
-        host.netns(),
+        internet.namespace(),
+        host.namespace(),
         Backend::IptablesLegacy,
         &Flow::tcp("172.17.0.2:81").unwrap(),
         PROBE_TIMEOUT,
@@ -344,7 +344,7 @@ fn docker_nftables_backend_trace_names_nft_rules() {
     );
     std::fs::write(&topo, text).unwrap();
     let mut host = netrig::topology::load(&topo).unwrap();
-    host.set_name(netrig::lab::unique_lab_name("nftracenft"));
+    host.set_name(netrig::unique_lab_name("nftracenft"));
     let docker = host.up().unwrap();
     let _server = docker
         .container("web")
@@ -353,8 +353,8 @@ fn docker_nftables_backend_trace_names_nft_rules() {
         .unwrap();
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     let t = trace_flow(
-        internet.netns(),
-        host.netns(),
+        internet.namespace(),
+        host.namespace(),
         Backend::Nftables,
         &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
@@ -391,11 +391,11 @@ fn legacy_rules_beside_a_trace_are_noted() {
     require_privileges!("legacy_rules_beside_a_trace_are_noted");
     let lab = common::labs::pair("nftracemix").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
-    Backend::Nftables.apply(&b, B_RULES).unwrap();
+    Backend::Nftables.append(&b, B_RULES).unwrap();
     let flow = Flow::udp("10.0.0.2:7001").unwrap();
     let clean = trace_flow(
-        a.netns(),
-        b.netns(),
+        a.namespace(),
+        b.namespace(),
         Backend::Nftables,
         &flow,
         PROBE_TIMEOUT,
@@ -403,14 +403,14 @@ fn legacy_rules_beside_a_trace_are_noted() {
     .unwrap();
     assert!(clean.notes.is_empty(), "{clean}");
     Backend::IptablesLegacy
-        .apply(
+        .replace_tables(
             &b,
             "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 7001 -j DROP\nCOMMIT\n",
         )
         .unwrap();
     let mixed = trace_flow(
-        a.netns(),
-        b.netns(),
+        a.namespace(),
+        b.namespace(),
         Backend::Nftables,
         &flow,
         PROBE_TIMEOUT,
@@ -433,8 +433,8 @@ fn user_rule_file_line_is_named_in_the_decision() {
         .unwrap();
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     let mut t = trace_flow(
-        internet.netns(),
-        host.netns(),
+        internet.namespace(),
+        host.namespace(),
         Backend::IptablesNft,
         &Flow::tcp("203.0.113.2:8080").unwrap(),
         PROBE_TIMEOUT,
@@ -468,11 +468,11 @@ fn locally_generated_traffic_is_traced_from_output() {
     let lab = common::labs::pair("nftraceout").unwrap();
     let b = lab.node("b").unwrap();
     let rules = "table ip out {\n\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n\t\tip daddr 10.0.0.1 udp dport 9 counter reject\n\t}\n}\n";
-    Backend::Nftables.apply(&b, rules).unwrap();
+    Backend::Nftables.append(&b, rules).unwrap();
     let flow = Flow::udp("10.0.0.1:9").unwrap();
     let t = trace_flow(
-        b.netns(),
-        b.netns(),
+        b.namespace(),
+        b.namespace(),
         Backend::Nftables,
         &flow,
         PROBE_TIMEOUT,
@@ -498,7 +498,7 @@ fn a_batch_of_flows_gets_one_decision_each() {
     require_privileges!("a_batch_of_flows_gets_one_decision_each");
     let lab = common::labs::pair("nftracebatch").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
-    Backend::Nftables.apply(&b, B_RULES).unwrap();
+    Backend::Nftables.append(&b, B_RULES).unwrap();
     let flows: Vec<Flow> = [
         "udp 10.0.0.2:7000",
         "udp 10.0.0.2:7001",
@@ -512,8 +512,8 @@ fn a_batch_of_flows_gets_one_decision_each() {
     })
     .collect();
     let traces = netrig::nftrace::trace_flows(
-        a.netns(),
-        b.netns(),
+        a.namespace(),
+        b.namespace(),
         Backend::Nftables,
         &flows,
         PROBE_TIMEOUT,

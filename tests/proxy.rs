@@ -7,9 +7,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use netrig::lab::unique_lab_name;
-use netrig::proxy::{Proto, Proxy};
+use netrig::unique_lab_name;
 use netrig::{Endpoint, Lab, NodeSpec};
+use netrig::{Proto, Proxy};
 
 fn lab() -> Lab {
     Lab::builder(unique_lab_name("proxy"))

@@ -11,7 +11,7 @@ fn outbound_traffic_is_masqueraded() -> netrig::Result<()> {
     }
     let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
     let server = docker.internet()?.udp_echo_server("198.51.100.10:53")?; // bound before return
-    let wan = docker.capture("internet", "eth0")?; // active before return
+    let wan = docker.node("internet")?.capture("eth0")?; // active before return
     docker
         .container("web")?
         .udp_send("198.51.100.10:53", b"q")?;
@@ -19,7 +19,7 @@ fn outbound_traffic_is_masqueraded() -> netrig::Result<()> {
         .within(Duration::from_secs(1))?;
     assert_eq!(
         server.wait_for_datagrams(1, Duration::from_secs(1))?[0]
-            .0
+            .from
             .ip(),
         docker.host_uplink_ip()
     );

@@ -66,7 +66,7 @@ fn median_of(mut v: Vec<f64>) -> f64 {
 }
 
 fn bench() -> netrig::Result<()> {
-    let lab = Lab::builder(netrig::lab::unique_lab_name("capbench"))
+    let lab = Lab::builder(netrig::unique_lab_name("capbench"))
         .node("a")
         .node("b")
         .link(
@@ -79,7 +79,7 @@ fn bench() -> netrig::Result<()> {
     let rx: UdpSocket = b.udp_socket("10.0.0.2:9001")?;
     let sink: UdpSocket = b.udp_socket("10.0.0.2:9002")?;
     rx.set_read_timeout(Some(Duration::from_secs(1))).ok();
-    let io = |e: std::io::Error| netrig::Error::io(a.subject(), "bench socket", e);
+    let io = |e: std::io::Error| netrig::Error::io(a.subject().clone(), "bench socket", e);
 
     let mut open_ms = Series::default();
     let mut lat_capture_us = Series::default();

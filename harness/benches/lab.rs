@@ -16,7 +16,8 @@
 
 use std::time::{Duration, Instant};
 
-use netrig::{Endpoint, Lab, LabSpec, Witness};
+use netrig::testing::Witness;
+use netrig::{Endpoint, Lab, LabSpec};
 
 /// The measured work: a hub bridge and `n` namespaces, each with a veth to
 /// it and an address (no neighbour entries: the shell baselines add none).

@@ -1,24 +1,5 @@
 //! Packet capture on one interface of one node, recorded to a `.pcap` file
 //! and decoded into a growing list of [`Packet`]s.
-//!
-//! Guarantees:
-//! - **active before return**: [`Node::capture`] returns once the pcap handle
-//!   is open, its BPF filter installed, inside the node's namespace; every
-//!   frame the interface sees afterwards is captured (unless the kernel
-//!   drops it, which [`Capture::stats`] reports);
-//! - **immediate mode**, so a frame is available microseconds after the
-//!   kernel sees it;
-//! - **never blocks forever**: libpcap's read timeout does not fire inside a
-//!   namespace, so the handle is nonblocking and a reader thread `poll`s its
-//!   fd together with a stop eventfd;
-//! - every frame is written to `NODE-IFNAME-N.pcap` in the lab's artifacts
-//!   directory (readable by Wireshark and tcpdump) and the file is flushed
-//!   after every batch, so what the list holds is on disk too;
-//! - waiting for packets ([`Capture::wait_for`]) is on a condition variable
-//!   with a deadline; nothing sleeps.
-//!
-//! A handle does not see frames injected through itself; inject through
-//! another handle ([`Node::inject`]) and captures see them.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -27,8 +8,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result, Subject};
-use crate::lab::{Lab, Node};
-use crate::netlink::Mac;
+use crate::namespace::Namespace;
+use crate::net::Mac;
 use crate::packet::{Direction, Packet};
 
 /// How to open a capture.
@@ -118,20 +99,38 @@ struct Shared {
     arrived: Condvar,
 }
 
-/// A running capture. See the [module docs](self).
+/// A running capture.
+///
+/// Guarantees:
+/// - **active before return**: [`Namespace::capture`] returns once the pcap handle
+///   is open, its BPF filter installed, inside the node's namespace; every
+///   frame the interface sees afterwards is captured (unless the kernel
+///   drops it, which [`Capture::stats`] reports);
+/// - **immediate mode**, so a frame is available microseconds after the
+///   kernel sees it;
+/// - **never blocks forever**: libpcap's read timeout does not fire inside a
+///   namespace, so the handle is nonblocking and a reader thread `poll`s its
+///   fd together with a stop eventfd;
+/// - every frame is written to `NODE-IFNAME-N.pcap` in the lab's artifacts
+///   directory (readable by Wireshark and tcpdump) and the file is flushed
+///   after every batch, so what the list holds is on disk too;
+/// - waiting for packets ([`Capture::wait_for`]) is on a condition variable
+///   with a deadline; nothing sleeps.
+///
+/// A handle does not see frames injected through itself; inject through
+/// another handle ([`Namespace::inject`]) and captures see them.
 ///
 /// ```no_run
 /// use std::time::Duration;
 /// use netrig::expect::udp;
 /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-/// let cap = lab.capture("b", "eth0")?;            // active now
+/// let cap = lab.node("b")?.capture("eth0")?;      // active now
 /// lab.node("a")?.udp_send("10.0.0.2:7000", b"hi")?;
 /// cap.expect(udp().dst("10.0.0.2:7000")).within(Duration::from_secs(1))?;
 /// # Ok(()) }
 /// ```
-pub struct Capture<'lab> {
-    lab: &'lab Lab,
-    node: String,
+pub struct Capture {
+    ns: Namespace,
     ifname: String,
     path: PathBuf,
     /// `None` only while dropping (the handle is closed on another thread).
@@ -140,47 +139,25 @@ pub struct Capture<'lab> {
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for Capture<'_> {
+impl std::fmt::Debug for Capture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Capture({}/{}/{} -> {})",
-            self.lab.name(),
-            self.node,
-            self.ifname,
-            self.path.display()
-        )
+        write!(f, "Capture({} -> {})", self.subject(), self.path.display())
     }
 }
 
 static CAPTURE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-impl Lab {
-    /// Starts capturing on `ifname` of `node`; see [`Node::capture`].
-    pub fn capture(&self, node: &str, ifname: &str) -> Result<Capture<'_>> {
-        self.node(node)?.capture(ifname)
-    }
-
-    /// Starts capturing on `ifname` of `node` through a BPF filter; see [`Node::capture_filtered`].
-    pub fn capture_filtered(&self, node: &str, ifname: &str, filter: &str) -> Result<Capture<'_>> {
-        self.node(node)?.capture_filtered(ifname, filter)
-    }
-}
-
-impl<'lab> Node<'lab> {
+impl Namespace {
     /// Starts capturing every frame on `ifname`. Returns once the capture is active.
-    pub fn capture(&self, ifname: &str) -> Result<Capture<'lab>> {
+    pub fn capture(&self, ifname: &str) -> Result<Capture> {
         self.capture_with(ifname, CaptureOptions::default())
     }
 
-    /// Starts capturing frames on `ifname` that pass a BPF filter (tcpdump syntax).
-    pub fn capture_filtered(&self, ifname: &str, filter: &str) -> Result<Capture<'lab>> {
-        self.capture_with(ifname, CaptureOptions::filter(filter))
-    }
-
-    /// Starts capturing on `ifname` with `options`. Returns once the capture is active.
-    pub fn capture_with(&self, ifname: &str, options: CaptureOptions) -> Result<Capture<'lab>> {
-        Capture::start(*self, ifname, options)
+    /// Starts capturing on `ifname` with `options` (a BPF filter such as
+    /// `CaptureOptions::filter("udp port 53")`, snaplen, buffer size).
+    /// Returns once the capture is active.
+    pub fn capture_with(&self, ifname: &str, options: CaptureOptions) -> Result<Capture> {
+        Capture::start(self, ifname, options)
     }
 }
 
@@ -199,22 +176,18 @@ fn capture_error(subject: &Subject, what: &str, e: impl std::fmt::Display) -> Er
     }
 }
 
-impl<'lab> Capture<'lab> {
-    fn start(node: Node<'lab>, ifname: &str, options: CaptureOptions) -> Result<Capture<'lab>> {
-        let lab = node.lab();
-        let subject = node.subject().link(ifname);
+impl Capture {
+    fn start(ns: &Namespace, ifname: &str, options: CaptureOptions) -> Result<Capture> {
+        let subject = ns.subject().clone().link(ifname);
         let n = CAPTURE_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = lab
+        let path = ns
             .artifacts_dir()
-            .join(format!("{}-{}-{}.pcap", node.name(), ifname, n));
-        let mac = node
-            .links()
-            .ok()
-            .and_then(|links| links.into_iter().find(|l| l.name == ifname))
-            .and_then(|l| l.mac);
+            .join(format!("{}-{}-{}.pcap", ns.node_name(), ifname, n));
         let started = Instant::now();
-        let opened = node.run(|| open(ifname, &options, &path))?;
-        let (cap, save) = opened.map_err(|(what, e)| capture_error(&subject, &what, e))?;
+        let opened = ns.run(|| {
+            open(ifname, &options, &path).map(|(cap, save)| (cap, save, own_mac(ifname)))
+        })?;
+        let (cap, save, mac) = opened.map_err(|(what, e)| capture_error(&subject, &what, e))?;
         let raw_stop = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if raw_stop < 0 {
             return Err(Error::io(
@@ -230,7 +203,7 @@ impl<'lab> Capture<'lab> {
                 cap,
                 save,
                 mac,
-                interface: format!("{}/{}", node.name(), ifname),
+                interface: format!("{}/{}", ns.node_name(), ifname),
                 next_index: 0,
             }),
             state: Mutex::new(State {
@@ -252,8 +225,7 @@ impl<'lab> Capture<'lab> {
         };
         tracing::debug!(%subject, filter = ?options.filter, path = %path.display(), elapsed = ?started.elapsed(), "capture active");
         Ok(Capture {
-            lab,
-            node: node.name().to_string(),
+            ns: ns.clone(),
             ifname: ifname.to_string(),
             path,
             shared: Some(shared),
@@ -262,14 +234,9 @@ impl<'lab> Capture<'lab> {
         })
     }
 
-    /// The lab this capture belongs to.
-    pub fn lab(&self) -> &'lab Lab {
-        self.lab
-    }
-
-    /// The node name.
-    pub fn node_name(&self) -> &str {
-        &self.node
+    /// The namespace the capture listens in.
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
     }
 
     /// The interface name.
@@ -279,9 +246,7 @@ impl<'lab> Capture<'lab> {
 
     /// `lab, node, link` for messages.
     pub fn subject(&self) -> Subject {
-        Subject::lab(self.lab.name())
-            .node(&self.node)
-            .link(&self.ifname)
+        self.ns.subject().clone().link(&self.ifname)
     }
 
     /// The `.pcap` file this capture writes.
@@ -423,7 +388,7 @@ impl<'lab> Capture<'lab> {
     }
 }
 
-impl Drop for Capture<'_> {
+impl Drop for Capture {
     fn drop(&mut self) {
         self.shutdown();
         // Closing an AF_PACKET socket waits for an RCU grace period (10-30 ms
@@ -593,4 +558,17 @@ fn decode(
         }
     });
     p
+}
+
+/// The MAC of `ifname` in the calling thread's namespace (to tell a frame's
+/// direction), read through an ioctl.
+fn own_mac(ifname: &str) -> Option<Mac> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|ifa| {
+        if ifa.interface_name != ifname {
+            return None;
+        }
+        let addr = ifa.address?;
+        let link = addr.as_link_addr()?;
+        link.addr()
+    })
 }

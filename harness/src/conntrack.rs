@@ -8,7 +8,7 @@
 //! reply tuple is not the mirror of its original tuple was NATed.
 //!
 //! ```
-//! let t = netrig::conntrack::ConntrackTable::parse(
+//! let t = netrig::ConntrackTable::parse(
 //!     "ipv4     2 udp      17 29 src=10.1.0.2 dst=10.1.0.1 sport=5555 dport=8080 [UNREPLIED] \
 //!      src=10.2.0.2 dst=10.2.0.1 sport=9000 dport=5555 mark=0 zone=0 use=2\n");
 //! let e = &t.entries[0];
@@ -20,8 +20,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::error::{Error, Result};
-use crate::lab::Node;
+use crate::error::{Error, Result, Subject};
+use crate::namespace::Namespace;
 
 /// One direction of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,12 +140,16 @@ impl ConntrackTable {
     /// [`Error::Expectation`] listing the whole table.
     pub fn expect(&self, protocol: &str, src: &str, dst: &str) -> Result<&ConntrackEntry> {
         self.find(protocol, src, dst).ok_or_else(|| {
-            Error::Expectation(format!(
-                "expected a conntrack entry {protocol} {src} -> {dst}; the table has {} entr{}:\n{}",
-                self.entries.len(),
-                if self.entries.len() == 1 { "y" } else { "ies" },
-                self.entries.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
-            ))
+            Error::expectation(
+                Subject::default(),
+                format!(
+                    "a conntrack entry {protocol} {src} -> {dst}; the table has {} entr{}",
+                    self.entries.len(),
+                    if self.entries.len() == 1 { "y" } else { "ies" }
+                ),
+                self.entries.iter().map(|e| e.to_string()).collect(),
+                None,
+            )
         })
     }
 }
@@ -217,7 +221,7 @@ fn parse_line(line: &str) -> Option<ConntrackEntry> {
     })
 }
 
-impl Node<'_> {
+impl Namespace {
     /// The node's conntrack table now.
     ///
     /// ```no_run
@@ -242,7 +246,7 @@ impl Node<'_> {
                 Ok(String::from_utf8_lossy(&out.stdout).into_owned())
             }
             Err(e) => Err(Error::io(
-                self.subject(),
+                self.subject().clone(),
                 "read /proc/thread-self/net/nf_conntrack",
                 e,
             )),

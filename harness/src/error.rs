@@ -68,7 +68,12 @@ impl fmt::Display for Subject {
 }
 
 /// Everything that can go wrong in netrig.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same multi-line report as `Display` (with the
+/// variant's name first), so a test that returns `netrig::Result<()>` or
+/// calls `.unwrap()` shows the whole report — expected, seen, evidence —
+/// rather than one escaped line.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     // Keep every variant small (Error must stay under clippy's 128-byte
@@ -95,15 +100,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A netlink request was refused by the kernel.
-    #[error("{subject}: {op} failed: {message}")]
+    /// A netlink request was refused by the kernel (or timed out).
+    #[error("{subject}: {op} failed: {source}{hint}")]
     Netlink {
         /// Where.
         subject: Subject,
         /// What was requested, e.g. "create veth eth0 <-> vethab12".
         op: String,
-        /// The kernel's answer (errno text), with a hint where one helps.
-        message: String,
+        /// The kernel's errno (`raw_os_error()`), or a timeout.
+        #[source]
+        source: std::io::Error,
+        /// What to do about it, where netrig knows (may be empty).
+        hint: &'static str,
     },
 
     /// A user input (name, address, reference) is invalid; nothing was created.
@@ -126,28 +134,36 @@ pub enum Error {
         message: String,
     },
 
+    /// A rule file (or inline rules) was refused by its loader.
+    #[error("{}", .0)]
+    Rules(Box<RulesError>),
+
     /// A program the framework needs is not installed.
     #[error(
-        "`{program}` is not installed (needed to {purpose}). Install it with `apt-get install {package}` (or run ci/setup)."
+        "`{program}` is not installed (needed to {purpose}). {}",
+        match .package {
+            Some(p) => format!("Install it with `apt-get install {p}` (or run ci/setup.sh)."),
+            None => "Install the package that provides it, or put it on PATH.".to_string(),
+        }
     )]
     MissingProgram {
         /// The program, e.g. `iptables-nft-restore`.
         program: String,
-        /// The Debian package that provides it.
-        package: String,
+        /// The Debian package that provides it, when netrig knows it.
+        package: Option<String>,
         /// What netrig needed it for.
         purpose: String,
     },
 
     /// A command run inside a node failed.
-    #[error("{subject}: `{argv}` exited with {status}{stderr}", stderr = fmt_stderr(.stderr))]
+    #[error("{subject}: `{argv}` exited with {}{stderr}", fmt_status(.status), stderr = fmt_stderr(.stderr))]
     Command {
         /// Where it ran.
         subject: Subject,
         /// The command line.
         argv: String,
-        /// The exit status (text).
-        status: String,
+        /// The exit status.
+        status: std::process::ExitStatus,
         /// What it printed on stderr.
         stderr: String,
     },
@@ -173,18 +189,10 @@ pub enum Error {
         message: String,
     },
 
-    /// An expectation on traffic was not met. The message carries the evidence.
-    #[error("{0}")]
-    Expectation(String),
-
-    /// The kernel lacks a feature a lab asked for.
-    #[error("the kernel lacks {feature}: {hint}")]
-    Unsupported {
-        /// The feature, e.g. "the netem qdisc".
-        feature: String,
-        /// What to do instead.
-        hint: String,
-    },
+    /// An expectation on traffic was not met; the value says what was
+    /// expected, what was seen and where the evidence is.
+    #[error("{}", .0)]
+    Expectation(Box<ExpectationFailure>),
 
     /// Teardown met several errors; all are reported.
     #[error("teardown of {subject} reported {} error(s):\n  {}", .errors.len(), .errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
@@ -194,6 +202,91 @@ pub enum Error {
         /// Every error met.
         errors: Vec<Error>,
     },
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Error::NotPrivileged { .. } => "NotPrivileged",
+            Error::Namespace { .. } => "Namespace",
+            Error::Netlink { .. } => "Netlink",
+            Error::Invalid { .. } => "Invalid",
+            Error::Topology { .. } => "Topology",
+            Error::Rules(_) => "Rules",
+            Error::MissingProgram { .. } => "MissingProgram",
+            Error::Command { .. } => "Command",
+            Error::Io { .. } => "Io",
+            Error::Capture { .. } => "Capture",
+            Error::Expectation(_) => "Expectation",
+            Error::Teardown { .. } => "Teardown",
+        };
+        write!(f, "{name}: {self}")
+    }
+}
+
+/// A failed expectation: its fields, for tools; its `Display`, for people.
+#[derive(Debug, Clone)]
+pub struct ExpectationFailure {
+    /// The capture (lab, node, interface) or other subject it was about.
+    pub subject: Subject,
+    /// What was expected, e.g. `udp 198.51.100.10:53 within 1s`.
+    pub expected: String,
+    /// What was seen instead: one line per packet (tcpdump style) or fact.
+    pub seen: Vec<String>,
+    /// The evidence directory (rulesets, addresses, routes, conntrack, pcaps), if kept.
+    pub evidence: Option<PathBuf>,
+    /// The whole report as printed.
+    pub report: String,
+}
+
+impl fmt::Display for ExpectationFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.report.trim_end())
+    }
+}
+
+/// A ruleset its loader refused: where, and the tool's words.
+#[derive(Debug, Clone)]
+pub struct RulesError {
+    /// The namespace the rules were loaded into.
+    pub subject: Subject,
+    /// The rule file, if the rules came from one.
+    pub file: Option<PathBuf>,
+    /// The 1-based line of the offending rule, when the tool said (for
+    /// iptables-nft, the rule it named, not the `COMMIT` it reported).
+    pub line: Option<usize>,
+    /// That line's text.
+    pub rule: Option<String>,
+    /// The command line that loaded them.
+    pub argv: String,
+    /// What the tool printed.
+    pub stderr: String,
+}
+
+impl fmt::Display for RulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origin = self
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "<rules>".into());
+        write!(f, "{}: `{}` refused ", self.subject, self.argv)?;
+        match (self.line, &self.rule) {
+            (Some(n), Some(rule)) => write!(f, "{origin}:{n}: {}", rule.trim())?,
+            (Some(n), None) => write!(f, "{origin}:{n}")?,
+            _ => f.write_str(&origin)?,
+        }
+        write!(f, "\n{}", self.stderr.trim())
+    }
+}
+
+fn fmt_status(status: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => status.to_string(),
+    }
 }
 
 fn fmt_stderr(stderr: &str) -> String {
@@ -215,6 +308,16 @@ impl Error {
         }
     }
 
+    /// A [`Error::MissingProgram`] for `program`, naming the Debian package
+    /// that provides it when netrig knows it.
+    pub fn missing_program(program: &str, purpose: impl Into<String>) -> Self {
+        Error::MissingProgram {
+            program: program.to_string(),
+            package: crate::backend::package_for(program).map(str::to_string),
+            purpose: purpose.into(),
+        }
+    }
+
     /// An `Io` error.
     pub fn io(subject: Subject, op: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
@@ -222,6 +325,38 @@ impl Error {
             op: op.into(),
             source,
         }
+    }
+
+    /// A failed expectation of the caller's own (a counter that did not
+    /// move, a server that saw the wrong peer), reported like netrig's:
+    /// `SUBJECT: expected …`, what was seen instead line by line, and the
+    /// evidence directory if there is one (see `Lab::collect_evidence`).
+    pub fn expectation(
+        subject: Subject,
+        expected: impl Into<String>,
+        seen: Vec<String>,
+        evidence: Option<PathBuf>,
+    ) -> Self {
+        let expected = expected.into();
+        let mut report = format!("{subject}: expected {expected}\n");
+        if seen.is_empty() {
+            report.push_str("  seen instead: nothing\n");
+        } else {
+            report.push_str("  seen instead:\n");
+            for l in &seen {
+                report.push_str(&format!("    {l}\n"));
+            }
+        }
+        if let Some(dir) = &evidence {
+            report.push_str(&format!("  evidence kept in {}\n", dir.display()));
+        }
+        Error::Expectation(Box::new(ExpectationFailure {
+            subject,
+            expected,
+            seen,
+            evidence,
+            report,
+        }))
     }
 
     /// True when the error means "not allowed" (EPERM/EACCES) rather than a bug.
@@ -236,5 +371,34 @@ impl Error {
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_the_multi_line_report() {
+        let e = Error::Expectation(Box::new(ExpectationFailure {
+            subject: Subject::lab("l").node("n").link("eth0"),
+            expected: "udp".into(),
+            seen: vec!["a".into()],
+            evidence: None,
+            report: "lab l: expected udp\n  seen instead: a\n".into(),
+        }));
+        assert_eq!(
+            format!("{e:?}"),
+            "Expectation: lab l: expected udp\n  seen instead: a"
+        );
+    }
+
+    #[test]
+    fn error_stays_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 128,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 }

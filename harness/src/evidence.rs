@@ -1,9 +1,9 @@
-//! Evidence on failure: the state of a lab written to its artifacts
-//! directory at the moment an expectation fails, and the message that points
-//! to it.
+//! Evidence on failure (system layer): the state of a lab's namespaces
+//! written to its artifacts directory at the moment an expectation fails, and
+//! the message that points to it.
 //!
-//! [`Lab::collect_evidence`] marks the artifacts directory as kept and writes,
-//! under `failure-N/`:
+//! `Lab::collect_evidence` (and every failed expectation) marks the
+//! artifacts directory as kept and writes, under `failure-N/`:
 //! - `summary.txt` — why evidence was collected;
 //! - for each node, `NODE/ruleset.txt` (`iptables-nft-save -c`,
 //!   `iptables-legacy-save -c`, `nft list ruleset`), `addresses.txt`
@@ -30,14 +30,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::sync::Arc;
+
+use crate::backend::Backend;
 use crate::capture::Capture;
-use crate::error::{Error, Result};
-use crate::lab::{Lab, Node};
+use crate::error::{Error, ExpectationFailure, Result, Subject};
+use crate::namespace::{Group, Namespace};
 
 /// How many packets a failure message lists.
-pub const SEEN_LINES: usize = 20;
+pub(crate) const SEEN_LINES: usize = 20;
 
-/// What [`Lab::collect_evidence`] wrote.
+/// What `Lab::collect_evidence` wrote.
 #[derive(Debug, Clone)]
 pub struct Evidence {
     /// The `failure-N` directory.
@@ -50,64 +53,60 @@ pub struct Evidence {
 
 static FAILURE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// One dump of a node: file name and the commands whose output goes in it.
+/// Per node: file name and the commands whose output goes in it (the
+/// rulesets come from [`Backend::save_argv`], the one table of those tools).
 const DUMPS: &[(&str, &[&[&str]])] = &[
-    (
-        "ruleset.txt",
-        &[
-            &["iptables-nft-save", "-c"],
-            &["iptables-legacy-save", "-c"],
-            &["nft", "list", "ruleset"],
-        ],
-    ),
     ("addresses.txt", &[&["ip", "-d", "addr"]]),
     ("routes.txt", &[&["ip", "route"], &["ip", "-6", "route"]]),
     ("neighbours.txt", &[&["ip", "neigh"]]),
 ];
 
-impl Lab {
-    /// Keeps the artifacts directory and writes the lab's state into a new
-    /// `failure-N` directory in it (see the [module docs](crate::evidence)).
-    pub fn collect_evidence(&self, reason: &str) -> Result<Evidence> {
-        self.artifacts().keep();
-        let n = FAILURE_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = self.artifacts_dir().join(format!("failure-{n}"));
-        let io = |what: String| move |e| Error::io(crate::Subject::lab(self.name()), what, e);
-        std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
-        let mut files = Vec::new();
-        let summary = dir.join("summary.txt");
-        std::fs::write(&summary, format!("{reason}\n"))
-            .map_err(io(format!("write {}", summary.display())))?;
-        files.push(summary);
-        for name in self.namespace_names() {
-            let node = self.node(&name)?;
-            let node_dir = dir.join(&name);
-            std::fs::create_dir_all(&node_dir)
-                .map_err(io(format!("create {}", node_dir.display())))?;
-            for (file, commands) in DUMPS {
-                let text: String = commands.iter().map(|argv| run_dump(&node, argv)).collect();
-                let path = node_dir.join(file);
-                std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
-                files.push(path);
-            }
-            let path = node_dir.join("conntrack.txt");
-            let text = match node.conntrack_text() {
-                Ok(t) if t.trim().is_empty() => "# conntrack table: empty\n".to_string(),
-                Ok(t) => format!("# conntrack table ({} entries)\n{t}", t.lines().count()),
-                Err(e) => format!("# conntrack table unavailable: {e}\n"),
-            };
+/// Keeps the group's artifacts directory and writes every live namespace's
+/// state into a new `failure-N` directory in it.
+pub(crate) fn collect(group: &Arc<Group>, reason: &str) -> Result<Evidence> {
+    group.artifacts().keep();
+    let base = group.artifacts().path();
+    let n = FAILURE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = base.join(format!("failure-{n}"));
+    let io = |what: String| move |e| Error::io(Subject::lab(group.name()), what, e);
+    std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
+    let mut files = Vec::new();
+    let summary = dir.join("summary.txt");
+    std::fs::write(&summary, format!("{reason}\n"))
+        .map_err(io(format!("write {}", summary.display())))?;
+    files.push(summary);
+    for (name, ns) in group.members() {
+        let node_dir = dir.join(&name);
+        std::fs::create_dir_all(&node_dir).map_err(io(format!("create {}", node_dir.display())))?;
+        let rules: String = Backend::ALL
+            .iter()
+            .map(|b| run_dump(&ns, b.save_argv()))
+            .collect();
+        let mut dumps = vec![("ruleset.txt".to_string(), rules)];
+        for (file, commands) in DUMPS {
+            let text: String = commands.iter().map(|argv| run_dump(&ns, argv)).collect();
+            dumps.push((file.to_string(), text));
+        }
+        let conntrack = match ns.conntrack_text() {
+            Ok(t) if t.trim().is_empty() => "# conntrack table: empty\n".to_string(),
+            Ok(t) => format!("# conntrack table ({} entries)\n{t}", t.lines().count()),
+            Err(e) => format!("# conntrack table unavailable: {e}\n"),
+        };
+        dumps.push(("conntrack.txt".to_string(), conntrack));
+        for (file, text) in dumps {
+            let path = node_dir.join(file);
             std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
             files.push(path);
         }
-        let pcaps = list_pcaps(self.artifacts_dir());
-        tracing::debug!(lab = self.name(), dir = %dir.display(), files = files.len(), pcaps = pcaps.len(), "evidence collected");
-        Ok(Evidence { dir, pcaps, files })
     }
+    let pcaps = list_pcaps(base);
+    tracing::debug!(lab = group.name(), dir = %dir.display(), files = files.len(), pcaps = pcaps.len(), "evidence collected");
+    Ok(Evidence { dir, pcaps, files })
 }
 
-fn run_dump(node: &Node<'_>, argv: &[&str]) -> String {
+fn run_dump(ns: &Namespace, argv: &[&str]) -> String {
     let header = format!("# {}\n", argv.join(" "));
-    match node.command(argv[0]).args(&argv[1..]).output() {
+    match ns.command(argv[0]).args(&argv[1..]).output() {
         Ok(out) if out.status.success() => {
             let body = String::from_utf8_lossy(&out.stdout);
             let body = if body.trim().is_empty() {
@@ -124,8 +123,9 @@ fn run_dump(node: &Node<'_>, argv: &[&str]) -> String {
         ),
         Err(Error::MissingProgram { package, .. }) => {
             format!(
-                "{header}# skipped: `{}` is not installed (package {package})\n\n",
-                argv[0]
+                "{header}# skipped: `{}` is not installed (package {})\n\n",
+                argv[0],
+                package.as_deref().unwrap_or("unknown")
             )
         }
         Err(e) => format!("{header}# failed: {e}\n\n"),
@@ -148,7 +148,7 @@ fn list_pcaps(dir: &Path) -> Vec<PathBuf> {
 /// expected, what it saw (the last [`SEEN_LINES`] packets since `since`), and
 /// where the evidence — collected now — is.
 pub(crate) fn expectation_failed(
-    capture: &Capture<'_>,
+    capture: &Capture,
     expected: &str,
     detail: Option<String>,
     since: usize,
@@ -165,7 +165,8 @@ pub(crate) fn expectation_failed(
                 .collect::<Vec<_>>(),
         )
     });
-    let mut msg = format!("{}: expected {expected}\n", capture.subject());
+    let subject = capture.subject();
+    let mut msg = format!("{subject}: expected {expected}\n");
     if let Some(d) = detail {
         let _ = writeln!(msg, "  {}", d.replace('\n', "\n  "));
     }
@@ -184,19 +185,21 @@ pub(crate) fn expectation_failed(
     for line in &seen {
         let _ = writeln!(msg, "{line}");
     }
-    if let Ok(stats) = capture.stats() {
-        if stats.dropped > 0 || stats.if_dropped > 0 {
-            let _ = writeln!(
-                msg,
-                "  note: the capture's ring overflowed and the kernel dropped {} frame(s) \
-                 (raise CaptureOptions::buffer_size or lower snaplen)",
-                stats.dropped + stats.if_dropped
-            );
-        }
+    if let Ok(stats) = capture.stats()
+        && (stats.dropped > 0 || stats.if_dropped > 0)
+    {
+        let _ = writeln!(
+            msg,
+            "  note: the capture's ring overflowed and the kernel dropped {} frame(s) \
+             (raise CaptureOptions::buffer_size or lower snaplen)",
+            stats.dropped + stats.if_dropped
+        );
     }
-    let lab = capture.lab();
-    match lab.collect_evidence(&msg) {
+    let group = capture.namespace().group();
+    let mut evidence = None;
+    match collect(group, &msg) {
         Ok(ev) => {
+            evidence = Some(ev.dir.clone());
             let _ = writeln!(msg, "  evidence kept in {}", ev.dir.display());
             let _ = writeln!(msg, "    this capture: {}", capture.pcap_path().display());
             let others = ev
@@ -208,7 +211,7 @@ pub(crate) fn expectation_failed(
                 let _ = writeln!(
                     msg,
                     "    {others} other capture(s) of this lab: {}/*.pcap",
-                    lab.artifacts_dir().display()
+                    group.artifacts().path().display()
                 );
             }
             let _ = write!(
@@ -225,6 +228,12 @@ pub(crate) fn expectation_failed(
             );
         }
     }
-    tracing::debug!(subject = %capture.subject(), "expectation failed");
-    Error::Expectation(msg)
+    tracing::debug!(%subject, "expectation failed");
+    Error::Expectation(Box::new(ExpectationFailure {
+        subject,
+        expected: expected.to_string(),
+        seen: seen.iter().map(|l| l.trim().to_string()).collect(),
+        evidence,
+        report: msg,
+    }))
 }

@@ -6,34 +6,45 @@
 //!
 //! # Module map
 //!
+//! Each layer imports only the layers above it in this list.
+//!
 //! Pure layer (no system calls):
-//! - [`error`] — the crate's [`Error`], each variant naming its subject.
-//! - [`packet`] — [`Packet`]: captured frames decoded into validated values, with tcpdump-style summaries.
-//! - [`conntrack`] (parsing) — [`ConntrackTable`]: conntrack entries as values.
-//! - [`lab`] spec and plan — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated before anything is built.
-//! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules (iptables/nft text), sysctls, proxies and the lab.
+//! - `error` — the crate's [`Error`], each variant naming its subject; structured failures.
+//! - `net` — MAC addresses, [`Proto`], CIDR parsing, name rules.
+//! - `backend` — [`Backend`]: which firewall, and the one table of its tools' command lines.
+//! - [`packet`] — [`Packet`]: captured frames decoded into validated values, tcpdump-style summaries.
+//! - `spec` — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated into a plan before anything is built.
+//! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules, sysctls, proxies and the lab spec.
 //! - [`topology`] — TOML topology files into a [`docker::DockerHost`]; errors give file, line, column and key.
 //!
 //! System layer:
-//! - [`netns`] — [`Netns`]: anonymous namespaces held by fds; [`Netns::run`] enters one on a fresh thread.
-//! - [`netlink`] — rtnetlink plumbing for one namespace (links, bridges, veths, addresses, routes, neighbours).
-//! - [`sysctl`] — per-namespace sysctls.
-//! - [`process`] — commands and long-lived processes inside nodes, killed with their lab.
-//! - [`firewall`] — backends (iptables-nft, iptables-legacy, nftables): apply rendered rules in a node, read back counters, flush.
-//! - [`kept`] — labs kept up by the CLI: state files and pins, removable after a crash.
-//! - [`proxy`] — a TCP/UDP port forwarder inside a node (netrig's docker-proxy).
-//! - [`privilege`] — can we build labs here, and should a test skip or fail if not.
-//! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft) decoded into verdict paths.
-//! - [`witness`] — [`Witness`]: a namespace that hears, through the kernel, when a lab's links vanish.
-//! - [`capture`] — [`Capture`]: pcap on a node's interface, active before return, recorded to `.pcap`.
-//! - [`traffic`] — probes and servers from inside nodes: TCP connect outcomes, UDP/TCP echo, ping, raw frame injection.
+//! - `sysctl`, `netns` — anonymous namespaces held by fds, entered only by threads made for it.
+//! - `process` — commands and long-lived processes inside a namespace, killed with their lab.
+//! - `artifacts` — a lab's artifacts directory, kept on failure.
+//! - `namespace` — [`Namespace`]: the handle everything below takes (namespace + processes + artifacts).
+//! - `netlink`, `runtime` — rtnetlink plumbing, driven by a private runtime usable from any context.
+//! - `firewall` — load rules with the real tools (replace tables / append), read back counters, flush.
+//! - `conntrack` — [`ConntrackTable`]: a namespace's conntrack entries as values.
+//! - `capture` — [`Capture`]: pcap on an interface, active before return, recorded to `.pcap`.
+//! - `traffic` — probes and servers from inside a namespace: TCP connect outcomes, UDP/TCP echo, ping, raw frames.
+//! - `proxy` — a TCP/UDP port forwarder inside a namespace (netrig's docker-proxy).
+//! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
+//! - [`privilege`] — can labs be built here, and should a test skip or fail if not.
+//! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft)
+//!   decoded into verdict paths, rule-counter attribution for iptables-legacy.
 //!
 //! Lab layer:
-//! - [`lab`] — [`Lab`] and [`Node`]: build a lab from a spec, work inside its nodes, keep artifacts.
+//! - `lab` — [`Lab`] and [`Node`]: build a lab from a spec, work inside its nodes.
 //! - [`expect`] — matchers over packets and expectations on captures (within a deadline, counts,
 //!   sequences, none-before-a-sentinel, NAT translation).
-//! - [`docker::DockerLab`] — a Docker host brought up: lab, Docker's sysctls and rules loaded with the real tools, userland proxies, user rule files.
-//! - [`evidence`] — on failure: the lab's rulesets, addresses, routes, neighbours, conntrack and pcaps, kept on disk.
+//! - `dockerlab` — [`DockerLab`]: a Docker host brought up (lab, Docker's settings and rules loaded
+//!   with the real tools, userland proxies, user rule files).
+//!
+//! Tests:
+//! - [`testing`] — the harness for `harness = false` test binaries (feature `testing`, on by
+//!   default): privilege and feature skips decided when listing, every libtest argument, readable
+//!   failures; and checks through the kernel (a witness namespace) for tests of labs.
+//! - [`logging`] — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
 //!
 //! # Example
 //!
@@ -47,45 +58,61 @@
 //!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
 //!     .up()?;
 //! let server = lab.node("b")?.udp_echo_server("10.0.0.2:7000")?; // bound before return
-//! let cap = lab.capture("b", "eth0")?;                            // active before return
+//! let cap = lab.node("b")?.capture("eth0")?;                      // active before return
 //! lab.node("a")?.udp_send("10.0.0.2:7000", b"hi")?;
 //! cap.expect(udp().src("10.0.0.1").dst("10.0.0.2:7000").payload("hi"))
 //!     .within(Duration::from_secs(1))?;                            // on failure: evidence
-//! assert_eq!(server.wait_for_datagrams(1, Duration::from_secs(1))?[0].0.ip().to_string(), "10.0.0.1");
+//! assert_eq!(server.wait_for_datagrams(1, Duration::from_secs(1))?[0].from.ip().to_string(), "10.0.0.1");
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
 #![deny(missing_docs)]
 
-pub mod capture;
-pub mod conntrack;
+mod artifacts;
+mod backend;
+mod capture;
+mod conntrack;
 pub mod docker;
-pub mod error;
-pub mod evidence;
+mod dockerlab;
+mod error;
+mod evidence;
 pub mod expect;
-pub mod firewall;
-pub mod kept;
-pub mod lab;
-pub mod netlink;
-pub mod netns;
+mod firewall;
+mod lab;
+pub mod logging;
+mod namespace;
+mod net;
+mod netlink;
+mod netns;
 pub mod nftrace;
 pub mod packet;
 pub mod privilege;
-pub mod process;
-pub mod proxy;
-pub mod sysctl;
+mod process;
+mod proxy;
+mod runtime;
+mod spec;
+mod sysctl;
+pub mod testing;
 pub mod topology;
-pub mod traffic;
-pub mod witness;
+mod traffic;
 
+pub use backend::Backend;
 pub use capture::{Capture, CaptureOptions, CaptureStats};
 pub use conntrack::{ConntrackEntry, ConntrackTable};
-pub use error::{Error, Result, Subject};
+pub use dockerlab::DockerLab;
+pub use error::{Error, ExpectationFailure, Result, RulesError, Subject};
 pub use evidence::Evidence;
 pub use expect::{Matcher, Sentinel};
-pub use lab::{Endpoint, Interface, Lab, LabSpec, Node, NodeSpec, Route};
-pub use netns::Netns;
+pub use firewall::{Counters, PolicyCounter, RuleCounter};
+pub use lab::{Interface, Lab, Node, unique_lab_name};
+pub use namespace::Namespace;
+pub use net::{Mac, Proto, fmt_mac};
+pub use netlink::{LinkInfo, RouteInfo};
 pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
-pub use traffic::{PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome};
-pub use witness::Witness;
+pub use proxy::Proxy;
+pub use spec::{BridgeSpec, Endpoint, LabSpec, NodeSpec, Route};
+pub use traffic::{
+    Datagram, Injector, PingOutcome, TcpEchoServer, TcpOutcome, ToSocket, UdpEchoServer,
+    UdpOutcome, tcp_syn_frame, udp_frame,
+};

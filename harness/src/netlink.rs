@@ -19,28 +19,14 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use ipnet::IpNet;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::packet_route::neighbour::NeighbourState;
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::error::{Error, Result, Subject};
-
-/// A MAC address.
-pub type Mac = [u8; 6];
-
-/// Formats a MAC as `02:00:00:00:00:01`.
-///
-/// ```
-/// assert_eq!(netrig::netlink::fmt_mac(&[2, 0, 0, 0, 0, 1]), "02:00:00:00:00:01");
-/// ```
-pub fn fmt_mac(mac: &Mac) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
+use crate::net::{Mac, fmt_mac};
 
 /// Hands out interface indexes for one namespace.
 #[derive(Debug)]
@@ -194,7 +180,11 @@ impl Netlink {
                 return Err(Error::Netlink {
                     subject: self.subject.clone(),
                     op: format!("wait for links {pending:?} to come up"),
-                    message: format!("still not operationally up after {deadline:?} (no carrier?)"),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("still not operationally up after {deadline:?}"),
+                    ),
+                    hint: " (no carrier: is the peer end up?)",
                 });
             }
             match tokio::time::timeout((until - now).min(RECHECK), events.rx.next()).await {
@@ -214,22 +204,18 @@ impl Netlink {
         Ok(())
     }
 
-    /// The subject (lab, node) errors will name.
-    pub fn subject(&self) -> &Subject {
-        &self.subject
-    }
-
     fn fail(&self, link: Option<&str>, op: String, e: rtnetlink::Error) -> Error {
         let mut subject = self.subject.clone();
         if let Some(l) = link {
             subject = subject.link(l);
         }
-        let message = describe(&e);
-        tracing::debug!(%subject, %op, %message, "netlink request refused");
+        let (source, hint) = describe(e);
+        tracing::debug!(%subject, %op, error = %source, "netlink request refused");
         Error::Netlink {
             subject,
             op,
-            message,
+            source,
+            hint,
         }
     }
 
@@ -381,12 +367,55 @@ impl Netlink {
     /// `ip addr add ADDR dev NAME`.
     pub async fn add_address(&self, name: &str, index: u32, addr: IpNet) -> Result<()> {
         tracing::debug!(subject = %self.subject, link = name, %addr, "add address");
-        self.handle
+        let mut req = self
+            .handle
             .address()
-            .add(index, addr.addr(), addr.prefix_len())
-            .execute()
+            .add(index, addr.addr(), addr.prefix_len());
+        if addr.addr().is_ipv6() {
+            // No duplicate address detection: the address is usable (not
+            // "tentative") the moment the kernel acknowledges it, so a socket
+            // can bind it as soon as the lab is returned.
+            req.message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        req.execute()
             .await
             .map_err(|e| self.fail(Some(name), format!("add address {addr} to {name}"), e))
+    }
+
+    /// `ip addr del ADDR dev NAME`.
+    pub async fn remove_address(&self, name: &str, index: u32, addr: IpNet) -> Result<()> {
+        tracing::debug!(subject = %self.subject, link = name, %addr, "remove address");
+        let mut found = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(addr.addr())
+            .execute();
+        let Some(msg) = found
+            .try_next()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("look up address {addr} on {name}"), e))?
+        else {
+            return Err(self.fail_no_such(name, format!("remove address {addr} from {name}")));
+        };
+        self.handle
+            .address()
+            .del(msg)
+            .execute()
+            .await
+            .map_err(|e| self.fail(Some(name), format!("remove address {addr} from {name}"), e))
+    }
+
+    fn fail_no_such(&self, link: &str, op: String) -> Error {
+        Error::Netlink {
+            subject: self.subject.clone().link(link),
+            op,
+            source: std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL),
+            hint: " (the interface has no such address)",
+        }
     }
 
     /// `ip route add DEST [via GW] [dev INDEX]`; `dest = None` is the default route.
@@ -639,13 +668,13 @@ fn link_info(msg: LinkMessage) -> LinkInfo {
     info
 }
 
-/// The kernel's answer in words, with a hint for errnos people meet.
-fn describe(e: &rtnetlink::Error) -> String {
-    let rtnetlink::Error::NetlinkError(msg) = e else {
-        return e.to_string();
+/// The kernel's answer as an OS error (errno kept), with a hint for errnos
+/// people meet.
+fn describe(e: rtnetlink::Error) -> (std::io::Error, &'static str) {
+    let rtnetlink::Error::NetlinkError(msg) = &e else {
+        return (std::io::Error::other(e.to_string()), "");
     };
     let code = msg.raw_code().abs();
-    let text = std::io::Error::from_raw_os_error(code).to_string();
     let hint = match code {
         libc::EEXIST => {
             " (a link, address or route with that name/value already exists in this namespace)"
@@ -659,5 +688,5 @@ fn describe(e: &rtnetlink::Error) -> String {
         libc::ERANGE => " (value out of range, e.g. an MTU too large for the link)",
         _ => "",
     };
-    format!("{text}{hint}")
+    (std::io::Error::from_raw_os_error(code), hint)
 }

@@ -25,30 +25,23 @@ use std::path::{Path, PathBuf};
 use nix::sched::{CloneFlags, setns, unshare};
 
 use crate::error::{Error, Result, Subject};
+use crate::sysctl;
 
 /// What a freshly created namespace is prepared with, on its creating thread.
 #[derive(Debug, Clone, Default)]
-pub struct NetnsOptions {
+pub(crate) struct NetnsOptions {
     /// Keep IPv6 enabled (default: `net.ipv6.conf.{all,default}.disable_ipv6=1`,
     /// which keeps router solicitations and MLD out of captures).
-    pub ipv6: bool,
+    pub(crate) ipv6: bool,
     /// Extra sysctls written right after creation, as (`net/ipv4/ip_forward`, `1`):
     /// paths are relative to `/proc/sys`.
-    pub sysctls: Vec<(String, String)>,
+    pub(crate) sysctls: Vec<(String, String)>,
 }
 
 /// An anonymous network namespace, alive as long as this value (or anything
-/// created inside it) is.
-///
-/// ```no_run
-/// use netrig::Netns;
-/// let ns = Netns::new("demo")?;
-/// // Sockets created inside `run` stay in the namespace afterwards.
-/// let sock = ns.run(|| std::net::UdpSocket::bind("127.0.0.1:0"))??;
-/// # Ok::<_, Box<dyn std::error::Error>>(())
-/// ```
+/// created inside it) is. Shared through [`crate::Namespace`].
 #[derive(Debug)]
-pub struct Netns {
+pub(crate) struct Netns {
     fd: OwnedFd,
     inode: u64,
     subject: Subject,
@@ -67,13 +60,6 @@ pub(crate) struct NetnsSeed {
 }
 
 impl Netns {
-    /// Creates one namespace with default options (`lo` up, IPv6 off).
-    pub fn new(label: &str) -> Result<Netns> {
-        let subject = Subject::default().node(label);
-        let mut seeds = Self::create_batch(&[(subject, NetnsOptions::default())])?;
-        Ok(seeds.remove(0).netns)
-    }
-
     /// Creates namespaces on short-lived threads, each prepared with its
     /// options, `lo` up and rtnetlink sockets, returned in the order given.
     /// All or nothing: on error, the ones already made are dropped.
@@ -122,7 +108,7 @@ impl Netns {
     /// Use it to create sockets, netlink connections and pcap handles, and to
     /// read or write `/proc/sys/net/...` (which resolves per thread). The
     /// calling thread never changes namespace. Panics in `f` propagate.
-    pub fn run<F, R>(&self, f: F) -> Result<R>
+    pub(crate) fn run<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce() -> R + Send,
         R: Send,
@@ -152,27 +138,40 @@ impl Netns {
     }
 
     /// The namespace's inode number (as `ls -l /proc/PID/ns/net` shows it).
-    pub fn inode(&self) -> u64 {
+    pub(crate) fn inode(&self) -> u64 {
         self.inode
     }
 
-    /// What this namespace belongs to, for messages.
-    pub fn subject(&self) -> &Subject {
-        &self.subject
+    /// The raw fd, for a `setns` in a child's `pre_exec` (the caller keeps
+    /// this value alive until the child has exec'd).
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
     }
 
-    /// Duplicates the fd (for a pre_exec `setns` in a child process, for example).
-    pub fn try_clone_fd(&self) -> Result<OwnedFd> {
-        self.fd
-            .try_clone()
-            .map_err(|e| self.err("duplicate the namespace fd", e))
+    /// Writes a sysctl inside this namespace.
+    pub(crate) fn sysctl_set(&self, key: &str, value: &str) -> Result<()> {
+        tracing::debug!(subject = %self.subject, key, value, "sysctl write");
+        self.run(|| sysctl::write_on_this_thread(key, value))?
+            .map_err(|e| {
+                Error::io(
+                    self.subject.clone(),
+                    format!("write sysctl {key}={value}"),
+                    e,
+                )
+            })
+    }
+
+    /// Reads a sysctl inside this namespace.
+    pub(crate) fn sysctl_get(&self, key: &str) -> Result<String> {
+        self.run(|| sysctl::read_on_this_thread(key))?
+            .map_err(|e| Error::io(self.subject.clone(), format!("read sysctl {key}"), e))
     }
 
     /// Pins the namespace to `path` with a bind mount, so that tools outside
     /// netrig (`ip netns exec`, `nsenter --net=PATH`) can enter it. The pin
     /// is removed when the returned [`Pin`] is dropped; a pin left behind by a
     /// killed process is removed with [`Pin::remove_path`].
-    pub fn pin(&self, path: &Path) -> Result<Pin> {
+    pub(crate) fn pin(&self, path: &Path) -> Result<Pin> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| self.err(&format!("create {}", parent.display()), e))?;
@@ -211,12 +210,7 @@ impl AsFd for Netns {
 }
 
 /// The inode of the calling thread's network namespace.
-///
-/// ```no_run
-/// let before = netrig::netns::current_thread_netns_inode()?;
-/// # Ok::<_, std::io::Error>(())
-/// ```
-pub fn current_thread_netns_inode() -> io::Result<u64> {
+pub(crate) fn current_thread_netns_inode() -> io::Result<u64> {
     Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
 }
 
@@ -307,12 +301,12 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
             "net/ipv6/conf/all/disable_ipv6",
             "net/ipv6/conf/default/disable_ipv6",
         ] {
-            crate::sysctl::write_on_this_thread(key, "1")
+            sysctl::write_on_this_thread(key, "1")
                 .map_err(|e| netns.err(&format!("set {key}"), e))?;
         }
     }
     for (key, value) in &options.sysctls {
-        crate::sysctl::write_on_this_thread(key, value)
+        sysctl::write_on_this_thread(key, value)
             .map_err(|e| netns.err(&format!("set {key}={value}"), e))?;
     }
     set_loopback_up().map_err(|e| netns.err("bring lo up", e))?;

@@ -24,7 +24,7 @@ pub fn check() -> Result<()> {
     static RESULT: std::sync::OnceLock<std::result::Result<(), String>> =
         std::sync::OnceLock::new();
     RESULT
-        .get_or_init(|| match crate::Netns::new("privilege-probe") {
+        .get_or_init(|| match crate::Namespace::new("privilege-probe") {
             Ok(_) => Ok(()),
             Err(e @ Error::NotPrivileged { .. }) => Err(match e {
                 Error::NotPrivileged { detail } => detail,

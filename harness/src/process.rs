@@ -23,39 +23,26 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::backend::package_for;
 use crate::error::{Error, Result, Subject};
+use crate::netns::Netns;
 
-/// The Debian package that provides a program netrig (or a test) may run.
-///
-/// ```
-/// assert_eq!(netrig::process::package_for("iptables-nft-restore"), "iptables");
-/// assert_eq!(netrig::process::package_for("nft"), "nftables");
-/// ```
-pub fn package_for(program: &str) -> &'static str {
-    let base = program.rsplit('/').next().unwrap_or(program);
-    match base {
-        p if p.starts_with("iptables") || p.starts_with("ip6tables") => "iptables",
-        "nft" => "nftables",
-        "conntrack" => "conntrack",
-        "tcpdump" => "tcpdump",
-        "socat" => "socat",
-        "curl" => "curl",
-        "ip" | "bridge" | "tc" | "ss" => "iproute2",
-        "ping" => "iputils-ping",
-        "nc" => "netcat-openbsd",
-        _ => "the package that provides it",
-    }
+/// Whether `program` is an executable on `PATH`.
+pub(crate) fn program_on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path).any(|d| {
+        std::fs::metadata(d.join(program))
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    })
 }
 
 /// Waits until process `pid` (any process, not only a child) has exited,
 /// up to `timeout`, on a pidfd — it wakes the moment the process ends.
 /// Returns whether it has exited; a pid that does not exist counts as exited.
 ///
-/// ```
-/// let me = std::process::id();
-/// assert!(!netrig::process::wait_for_exit(me, std::time::Duration::ZERO).unwrap());
-/// ```
-pub fn wait_for_exit(pid: u32, timeout: Duration) -> io::Result<bool> {
+pub(crate) fn wait_for_exit(pid: u32, timeout: Duration) -> io::Result<bool> {
     // SAFETY: plain syscall; the returned fd is owned below.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
     if raw < 0 {
@@ -86,29 +73,38 @@ pub fn wait_for_exit(pid: u32, timeout: Duration) -> io::Result<bool> {
     }
 }
 
-/// Kills the process groups a lab spawned that are still alive.
-#[derive(Debug, Clone, Default)]
-pub struct ProcessRegistry(Arc<Mutex<BTreeSet<i32>>>);
+/// The processes of a group of namespaces (a lab's): a registry of the
+/// process groups still alive, killed together, and the lab-owned thread
+/// long-lived children are spawned from, started on first use so that
+/// `PR_SET_PDEATHSIG` (which follows the spawning *thread*) fires only when
+/// the lab is dropped or the process dies.
+#[derive(Debug)]
+pub(crate) struct Processes {
+    label: String,
+    groups: Mutex<BTreeSet<i32>>,
+    spawner: Mutex<Option<Spawner>>,
+}
 
-impl ProcessRegistry {
+impl Processes {
+    pub(crate) fn new(label: &str) -> Self {
+        Processes {
+            label: label.to_string(),
+            groups: Mutex::new(BTreeSet::new()),
+            spawner: Mutex::new(None),
+        }
+    }
+
     fn add(&self, pgid: i32) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(pgid);
+        lock(&self.groups).insert(pgid);
     }
+
     fn remove(&self, pgid: i32) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&pgid);
+        lock(&self.groups).remove(&pgid);
     }
+
     /// SIGKILLs every registered process group (ones not reaped yet).
-    pub fn kill_all(&self) {
-        let groups: Vec<i32> =
-            std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
-                .into_iter()
-                .collect();
+    pub(crate) fn kill_all(&self) {
+        let groups = std::mem::take(&mut *lock(&self.groups));
         for pgid in groups {
             tracing::debug!(pgid, "killing leftover process group");
             let _ = nix::sys::signal::killpg(
@@ -117,22 +113,42 @@ impl ProcessRegistry {
             );
         }
     }
+
+    /// Spawns `cmd` from the spawner thread (started now if need be).
+    fn spawn(&self, mut cmd: Command) -> io::Result<Child> {
+        let jobs = {
+            let mut spawner = lock(&self.spawner);
+            if spawner.is_none() {
+                *spawner = Some(Spawner::start(&self.label)?);
+            }
+            spawner.as_ref().and_then(|s| s.jobs.clone())
+        };
+        let jobs = jobs.ok_or_else(|| io::Error::other("spawner stopped"))?;
+        let (tx, rx) = mpsc::channel();
+        let job: SpawnJob = Box::new(move || {
+            let _ = tx.send(cmd.spawn());
+        });
+        jobs.send(job)
+            .map_err(|_| io::Error::other("spawner thread is gone"))?;
+        rx.recv()
+            .map_err(|_| io::Error::other("spawner thread is gone"))?
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 type SpawnJob = Box<dyn FnOnce() + Send>;
 
-/// A lab-owned thread from which long-lived children are spawned, so that
-/// `PR_SET_PDEATHSIG` (which follows the spawning *thread*) fires only when
-/// the lab is dropped or the process dies.
 #[derive(Debug)]
-pub struct Spawner {
+struct Spawner {
     jobs: Option<mpsc::Sender<SpawnJob>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Spawner {
-    /// Starts the spawner thread.
-    pub fn start(label: &str) -> Result<Self> {
+    fn start(label: &str) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel::<SpawnJob>();
         let thread = std::thread::Builder::new()
             .name(format!("netrig-spawn-{label}"))
@@ -140,26 +156,11 @@ impl Spawner {
                 for job in rx {
                     job();
                 }
-            })
-            .map_err(|e| Error::io(Subject::lab(label), "start the spawner thread", e))?;
+            })?;
         Ok(Spawner {
             jobs: Some(tx),
             thread: Some(thread),
         })
-    }
-
-    fn spawn(&self, mut cmd: Command) -> io::Result<Child> {
-        let (tx, rx) = mpsc::channel();
-        let job: SpawnJob = Box::new(move || {
-            let _ = tx.send(cmd.spawn());
-        });
-        self.jobs
-            .as_ref()
-            .ok_or_else(|| io::Error::other("spawner stopped"))?
-            .send(job)
-            .map_err(|_| io::Error::other("spawner thread is gone"))?;
-        rx.recv()
-            .map_err(|_| io::Error::other("spawner thread is gone"))?
     }
 }
 
@@ -172,15 +173,6 @@ impl Drop for Spawner {
     }
 }
 
-/// Where a command will run: a namespace fd plus what the lab keeps for it.
-#[derive(Debug, Clone)]
-pub(crate) struct ExecContext {
-    pub(crate) netns_fd: RawFd,
-    pub(crate) subject: Subject,
-    pub(crate) registry: ProcessRegistry,
-    pub(crate) spawner: Arc<Spawner>,
-}
-
 /// A command that will run inside a node.
 ///
 /// ```no_run
@@ -189,23 +181,34 @@ pub(crate) struct ExecContext {
 /// println!("{}", String::from_utf8_lossy(&out.stdout));
 /// # Ok(()) }
 /// ```
+///
+/// It holds the namespace it will enter, so a command kept after its lab was
+/// dropped still runs in that lab's namespace, never anywhere else.
 #[derive(Debug)]
 pub struct NodeCommand {
     cmd: Command,
     argv: Vec<String>,
-    ctx: ExecContext,
+    subject: Subject,
+    processes: Arc<Processes>,
     input: Option<Vec<u8>>,
 }
 
 impl NodeCommand {
-    pub(crate) fn new(program: impl AsRef<OsStr>, ctx: ExecContext) -> Self {
+    pub(crate) fn new(
+        program: impl AsRef<OsStr>,
+        netns: Arc<Netns>,
+        subject: Subject,
+        processes: Arc<Processes>,
+    ) -> Self {
         let program = program.as_ref();
         let mut cmd = Command::new(program);
-        let fd = ctx.netns_fd;
+        // The closure owns `netns`, and the closure lives as long as the
+        // command: the fd it enters stays this namespace's until then.
+        let held = netns;
         // SAFETY: only async-signal-safe syscalls (setns, prctl, getppid, kill) run between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                if libc::setns(held.raw_fd(), libc::CLONE_NEWNET) != 0 {
                     return Err(io::Error::last_os_error());
                 }
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
@@ -219,7 +222,8 @@ impl NodeCommand {
         NodeCommand {
             cmd,
             argv: vec![program.to_string_lossy().into_owned()],
-            ctx,
+            subject,
+            processes,
             input: None,
         }
     }
@@ -286,26 +290,22 @@ impl NodeCommand {
         let missing = e.kind() == io::ErrorKind::NotFound
             || (e.kind() == io::ErrorKind::PermissionDenied
                 && !program.contains('/')
-                && !crate::firewall::program_on_path(program));
+                && !program_on_path(program));
         if missing {
             let program = self.argv[0].clone();
             Error::MissingProgram {
-                package: package_for(&program).to_string(),
-                purpose: format!("run `{}` in {}", self.argv(), self.ctx.subject),
+                package: package_for(&program).map(str::to_string),
+                purpose: format!("run `{}` in {}", self.argv(), self.subject),
                 program,
             }
         } else {
-            Error::io(
-                self.ctx.subject.clone(),
-                format!("spawn `{}`", self.argv()),
-                e,
-            )
+            Error::io(self.subject.clone(), format!("spawn `{}`", self.argv()), e)
         }
     }
 
     /// Runs to completion with stdout and stderr captured; any exit status is Ok.
     pub fn output(mut self) -> Result<Output> {
-        tracing::debug!(subject = %self.ctx.subject, argv = %self.argv(), "run command");
+        tracing::debug!(subject = %self.subject, argv = %self.argv(), "run command");
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         if self.input.is_some() {
             self.cmd.stdin(Stdio::piped());
@@ -325,10 +325,10 @@ impl NodeCommand {
         if let Some(f) = feeder {
             let _ = f.join();
         }
-        self.ctx.registry.remove(pgid);
+        self.processes.remove(pgid);
         out.map_err(|e| {
             Error::io(
-                self.ctx.subject.clone(),
+                self.subject.clone(),
                 format!("wait for `{}`", self.argv()),
                 e,
             )
@@ -337,7 +337,7 @@ impl NodeCommand {
 
     /// Runs to completion, captured; a non-zero exit is an [`Error::Command`] with stderr.
     pub fn checked_output(self) -> Result<Output> {
-        let subject = self.ctx.subject.clone();
+        let subject = self.subject.clone();
         let argv = self.argv();
         let out = self.output()?;
         if out.status.success() {
@@ -346,7 +346,7 @@ impl NodeCommand {
             Err(Error::Command {
                 subject,
                 argv,
-                status: out.status.to_string(),
+                status: out.status,
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             })
         }
@@ -355,15 +355,15 @@ impl NodeCommand {
     /// Starts the command and returns a handle that kills it (and its process
     /// group) on drop. stdin/stdout/stderr are as configured (default: inherit).
     pub fn spawn(mut self) -> Result<NodeProcess> {
-        tracing::debug!(subject = %self.ctx.subject, argv = %self.argv(), "spawn process");
+        tracing::debug!(subject = %self.subject, argv = %self.argv(), "spawn process");
         let child = self.start()?;
         let pgid = child.id() as i32;
         Ok(NodeProcess {
             child,
             pgid,
             argv: self.argv(),
-            subject: self.ctx.subject.clone(),
-            registry: self.ctx.registry.clone(),
+            subject: self.subject.clone(),
+            processes: self.processes.clone(),
             reaped: false,
         })
     }
@@ -371,12 +371,8 @@ impl NodeCommand {
     /// Spawns from the lab's spawner thread and registers the process group.
     fn start(&mut self) -> Result<Child> {
         let cmd = std::mem::replace(&mut self.cmd, Command::new("/nonexistent"));
-        let child = self
-            .ctx
-            .spawner
-            .spawn(cmd)
-            .map_err(|e| self.spawn_error(e))?;
-        self.ctx.registry.add(child.id() as i32);
+        let child = self.processes.spawn(cmd).map_err(|e| self.spawn_error(e))?;
+        self.processes.add(child.id() as i32);
         Ok(child)
     }
 }
@@ -388,7 +384,7 @@ pub struct NodeProcess {
     pgid: i32,
     argv: String,
     subject: Subject,
-    registry: ProcessRegistry,
+    processes: Arc<Processes>,
     reaped: bool,
 }
 
@@ -454,7 +450,7 @@ impl NodeProcess {
     fn mark_reaped(&mut self) {
         if !self.reaped {
             self.reaped = true;
-            self.registry.remove(self.pgid);
+            self.processes.remove(self.pgid);
         }
     }
 }

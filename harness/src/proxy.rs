@@ -20,34 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::lab::Node;
+use crate::namespace::Namespace;
+use crate::net::Proto;
 use crate::traffic::StopFd;
-
-/// Transport protocol of a forwarded (or published) port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub enum Proto {
-    /// TCP (the default).
-    #[default]
-    Tcp,
-    /// UDP.
-    Udp,
-}
-
-impl Proto {
-    /// `tcp` or `udp`, as iptables and docker-proxy spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        }
-    }
-}
-
-impl std::fmt::Display for Proto {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A running forwarder; stops on drop.
 #[derive(Debug)]
@@ -60,34 +35,33 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Starts forwarding `listen` (inside `node`) to `target`.
+    /// Starts forwarding `listen` (inside `ns`) to `target`; returns once
+    /// the listening socket is bound.
     ///
     /// ```no_run
     /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-    /// use netrig::proxy::{Proto, Proxy};
+    /// use netrig::{Proto, Proxy};
     /// let host = lab.node("host")?;
     /// let _p = Proxy::start(&host, Proto::Tcp, "0.0.0.0:8080".parse().unwrap(), "172.17.0.2:80".parse().unwrap())?;
     /// # Ok(()) }
     /// ```
     pub fn start(
-        node: &Node<'_>,
+        ns: &Namespace,
         proto: Proto,
         listen: SocketAddr,
         target: SocketAddr,
     ) -> Result<Proxy> {
-        let subject = node.subject();
+        let subject = ns.subject().clone();
         let stop = StopFd::new(&subject)?;
         let stop_in = stop.try_clone(&subject)?;
-        let netns_fd = node.netns().try_clone_fd()?;
+        let inside = ns.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread = std::thread::Builder::new()
             .name(format!("netrig-proxy-{listen}"))
             .spawn(move || {
                 // This thread belongs to the proxy: it lives in the node for good.
-                if let Err(e) =
-                    nix::sched::setns(netns_fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                {
-                    let _ = ready_tx.send(Err(e.into()));
+                if let Err(e) = inside.netns().enter_current_thread() {
+                    let _ = ready_tx.send(Err(io::Error::other(e.to_string())));
                     return;
                 }
                 match proto {
@@ -123,7 +97,7 @@ impl Proxy {
                 e,
             ));
         }
-        tracing::debug!(node = %node.subject(), %proto, %listen, %target, "userland proxy listening");
+        tracing::debug!(subject = %ns.subject(), %proto, %listen, %target, "userland proxy listening");
         Ok(Proxy {
             proto,
             listen,

@@ -8,16 +8,8 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
-use crate::netns::Netns;
-
 /// The `/proc/sys` path of a key given as `net.ipv4.ip_forward` or `net/ipv4/ip_forward`.
-///
-/// ```
-/// assert_eq!(netrig::sysctl::path_of("net.ipv4.ip_forward").to_str(), Some("/proc/sys/net/ipv4/ip_forward"));
-/// assert_eq!(netrig::sysctl::path_of("net/ipv4/conf/br-x.y/rp_filter").to_str(), Some("/proc/sys/net/ipv4/conf/br-x.y/rp_filter"));
-/// ```
-pub fn path_of(key: &str) -> PathBuf {
+pub(crate) fn path_of(key: &str) -> PathBuf {
     let rel = if key.contains('/') {
         key.to_string()
     } else {
@@ -36,28 +28,17 @@ pub(crate) fn read_on_this_thread(key: &str) -> io::Result<String> {
     Ok(std::fs::read_to_string(path_of(key))?.trim().to_string())
 }
 
-impl Netns {
-    /// Writes a sysctl inside this namespace.
-    ///
-    /// ```no_run
-    /// # let ns = netrig::Netns::new("r")?;
-    /// ns.sysctl_set("net.ipv4.ip_forward", "1")?;
-    /// # Ok::<_, netrig::Error>(())
-    /// ```
-    pub fn sysctl_set(&self, key: &str, value: &str) -> Result<()> {
-        tracing::debug!(subject = %self.subject(), key, value, "sysctl write");
-        self.run(|| write_on_this_thread(key, value))?.map_err(|e| {
-            Error::io(
-                self.subject().clone(),
-                format!("write sysctl {key}={value}"),
-                e,
-            )
-        })
-    }
-
-    /// Reads a sysctl inside this namespace.
-    pub fn sysctl_get(&self, key: &str) -> Result<String> {
-        self.run(|| read_on_this_thread(key))?
-            .map_err(|e| Error::io(self.subject().clone(), format!("read sysctl {key}"), e))
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_with_dots_or_slashes() {
+        assert_eq!(
+            super::path_of("net.ipv4.ip_forward").to_str(),
+            Some("/proc/sys/net/ipv4/ip_forward")
+        );
+        assert_eq!(
+            super::path_of("net/ipv4/conf/br-x.y/rp_filter").to_str(),
+            Some("/proc/sys/net/ipv4/conf/br-x.y/rp_filter")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Labs and helpers shared by the capture and expectation tests (pair, routed, NAT).
 #![allow(dead_code)]
 
-use netrig::lab::unique_lab_name;
+use netrig::unique_lab_name;
 use netrig::{Endpoint, Lab, Node, NodeSpec, Result, Route};
 
 /// `a` 10.0.0.1/24 (eth0) <-> `b` 10.0.0.2/24 (eth0).
@@ -56,7 +56,7 @@ pub fn nat(prefix: &str) -> Result<Lab> {
 
 /// Loads an iptables-save ruleset into `node` with `iptables-nft-restore`.
 pub fn iptables_restore(node: &Node<'_>, rules: &str) -> Result<()> {
-    netrig::firewall::Backend::IptablesNft.apply(node, rules)
+    netrig::Backend::IptablesNft.replace_tables(node, rules)
 }
 
 /// Removes a kept artifacts directory after a test has inspected it.

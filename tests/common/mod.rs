@@ -48,22 +48,11 @@ pub fn held_netns_inodes() -> Vec<u64> {
 }
 
 #[allow(unused_imports)]
-pub use netrig::Witness;
+pub use netrig::testing::Witness;
 
 /// Waits for process `pid` (not our child) to exit.
 pub fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {
-    netrig::process::wait_for_exit(pid as u32, deadline).unwrap()
-}
-
-/// Pin files under /run/netns now.
-pub fn run_netns_entries() -> Vec<String> {
-    std::fs::read_dir("/run/netns")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    netrig::testing::wait_for_exit(pid as u32, deadline).unwrap()
 }
 
 /// Names of a node's links, as the kernel reports them.
@@ -81,6 +70,6 @@ pub fn link_names(lab: &netrig::Lab, node: &str) -> Vec<String> {
 pub fn topology(file: &str, prefix: &str) -> netrig::docker::DockerHost {
     let path = format!("{}/topologies/{file}", env!("CARGO_MANIFEST_DIR"));
     let mut host = netrig::topology::load(&path).unwrap();
-    host.set_name(netrig::lab::unique_lab_name(prefix));
+    host.set_name(netrig::unique_lab_name(prefix));
     host
 }

@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use netrig::docker::{
-    Backend, ContainerSpec, DockerHost, DockerHostBuilder, NetworkMode, NetworkSpec,
-};
+use netrig::Backend;
+use netrig::docker::{ContainerSpec, DockerHost, DockerHostBuilder, NetworkMode, NetworkSpec};
 
 pub fn data(rel: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use super::port::PortBinding;
-use crate::netlink::Mac;
+use crate::net::Mac;
 
 /// `docker run --network …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,7 +197,7 @@ impl Container {
 ///
 /// ```
 /// let mac = netrig::docker::mac_for("172.17.0.2".parse().unwrap());
-/// assert_eq!(netrig::netlink::fmt_mac(&mac), "02:42:ac:11:00:02");
+/// assert_eq!(netrig::fmt_mac(&mac), "02:42:ac:11:00:02");
 /// ```
 pub fn mac_for(ip: Ipv4Addr) -> Mac {
     let o = ip.octets();

@@ -12,9 +12,9 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use super::container::{Container, ContainerSpec};
-use super::layout::{Backend, DaemonOptions, Layout};
+use super::layout::{DaemonOptions, Layout};
 use super::network::{Network, NetworkSpec};
-use crate::error::Result;
+use crate::backend::Backend;
 
 /// The host's uplink address (interface `eth0` of node `host`).
 pub const HOST_UPLINK: &str = "203.0.113.2/24";
@@ -283,10 +283,6 @@ impl DockerHostBuilder {
     pub fn rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.rule_files.push(path.into());
         self
-    }
-    /// Validates everything and settles names and addresses.
-    pub fn build(self) -> Result<DockerHost> {
-        super::resolve::resolve(self)
     }
 }
 

@@ -10,7 +10,7 @@ use super::container::Networking;
 use super::host::{DockerHost, HOST_NODE, Happening};
 use super::iptables::mappings;
 use super::layout::Layout;
-use super::port::Proto;
+use crate::net::Proto;
 
 /// One piece of kernel state Docker sets.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use super::host::{
     DockerHost, HOST_NODE, HOST_UPLINK, INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST,
     LAN_SUBNET,
 };
-use crate::lab::{Endpoint, LabSpec, NodeSpec, Route};
+use crate::spec::{Endpoint, LabSpec, NodeSpec, Route};
 
 /// The lab node a container's traffic comes from: itself, `host` for host
 /// mode, or the owner of the namespace it joined (followed to the end).

@@ -31,15 +31,25 @@ impl Layout {
     }
 }
 
+impl std::str::FromStr for Layout {
+    type Err = String;
+    /// Parses the names used in topology files and on the command line.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "classic" => Ok(Layout::Classic),
+            "v29" => Ok(Layout::V29),
+            _ => Err(format!("unknown layout {s:?} (use \"classic\" or \"v29\")")),
+        }
+    }
+}
+
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// Which kernel firewall the daemon programs: the same backends netrig
-/// loads any ruleset with.
-pub use crate::firewall::Backend;
+use crate::backend::Backend;
 
 /// Daemon-wide options (`dockerd` flags). `icc` and `ip_masq` apply to the
 /// default bridge only, as in Docker; user networks carry their own.

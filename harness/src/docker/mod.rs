@@ -21,7 +21,7 @@
 //!     .container(ContainerSpec::new("web").publish("8080:80"))
 //!     .build()?;
 //! let fw = host.firewall();
-//! assert_eq!(fw.program(), "iptables-nft-restore");
+//! assert_eq!(fw.backend(), netrig::Backend::IptablesNft);
 //! assert!(fw.input().contains("-A DOCKER-FORWARD -i docker0 -j ACCEPT"));
 //! # Ok::<_, netrig::Error>(())
 //! ```
@@ -37,7 +37,6 @@ mod nft;
 mod port;
 mod resolve;
 mod ruleset;
-mod running;
 #[cfg(test)]
 mod tests;
 
@@ -47,18 +46,18 @@ pub use host::{
     INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer,
 };
 pub use kernel::{DockerProxy, KernelSetting};
-pub use layout::{Backend, DaemonOptions, Layout};
+pub use layout::{DaemonOptions, Layout};
 pub use network::{
     DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, NetworkSpec, bridge_name_for,
 };
 pub use nft::{NFT_TABLE, NftChain, NftMap, NftRuleset};
-pub use port::{PortBinding, Proto};
+pub use port::PortBinding;
 pub use ruleset::{Chain, Ruleset, Table, TableRules};
-pub use running::DockerLab;
 
 pub(crate) use host::parse_subnet as parse_subnet_text;
 
-use crate::lab::LabSpec;
+use crate::backend::Backend;
+use crate::spec::LabSpec;
 
 /// A rendered firewall, ready for its loader: `iptables-restore` text for the
 /// iptables backends, `nft -f` text for nftables.
@@ -76,19 +75,11 @@ pub enum Firewall {
 }
 
 impl Firewall {
-    /// The program that loads [`Firewall::input`] from stdin.
-    pub fn program(&self) -> &'static str {
+    /// The backend that loads it (with [`Backend::replace_tables`]).
+    pub fn backend(&self) -> Backend {
         match self {
-            Firewall::Iptables { backend, .. } => backend.restore_program(),
-            Firewall::Nftables(_) => "nft",
-        }
-    }
-    /// Its arguments (`-f -` for nft; none for `iptables-restore`, which
-    /// replaces the tables it is given).
-    pub fn args(&self) -> &'static [&'static str] {
-        match self {
-            Firewall::Iptables { .. } => &[],
-            Firewall::Nftables(_) => &["-f", "-"],
+            Firewall::Iptables { backend, .. } => *backend,
+            Firewall::Nftables(_) => Backend::Nftables,
         }
     }
     /// The text to feed on stdin.

@@ -6,12 +6,12 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 /// A transport protocol of a published port (the one the userland proxy forwards).
-pub use crate::proxy::Proto;
+use crate::net::Proto;
 
 /// One `-p` binding: host address and port to container port.
 ///
 /// ```
-/// use netrig::docker::{PortBinding, Proto};
+/// use netrig::{Proto, docker::PortBinding};
 /// let p: PortBinding = "127.0.0.1:5353:53/udp".parse().unwrap();
 /// assert_eq!((p.host_port, p.container_port, p.proto), (5353, 53, Proto::Udp));
 /// assert_eq!(p.to_string(), "127.0.0.1:5353:53/udp");

@@ -13,13 +13,14 @@ use super::host::{
     DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, INTERNET_NODE, LAN_BRIDGE,
     LAN_HOST, LAN_SUBNET, LanPeer, parse_ip, parse_subnet,
 };
-use super::layout::{Backend, Layout};
+use super::layout::Layout;
 use super::network::{
     DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, bridge_name_for, fnv1a,
 };
 use super::port::PortBinding;
+use crate::backend::Backend;
 use crate::error::{Error, Result, Subject};
-use crate::lab::{check_ifname, check_name};
+use crate::net::{check_ifname, check_name};
 
 struct Ctx {
     lab: String,
@@ -58,7 +59,14 @@ fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-pub(crate) fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
+impl DockerHostBuilder {
+    /// Validates everything and settles names and addresses.
+    pub fn build(self) -> Result<DockerHost> {
+        resolve(self)
+    }
+}
+
+fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
     let lab = b.name.clone().unwrap_or_else(|| "docker".to_string());
     let cx = Ctx { lab: lab.clone() };
     check_name(&lab).map_err(|m| cx.host("host name", m))?;

@@ -156,7 +156,7 @@ fn allocation_follows_docker() {
     assert_eq!(ips("c"), ["eth0 172.17.0.2/16"]);
     assert_eq!(ips("d"), ["eth0 172.19.0.2/16", "eth1 172.18.0.4/16"]);
     let att = &host.container("c").unwrap().attachments()[0];
-    assert_eq!(crate::netlink::fmt_mac(&att.mac), "02:42:ac:11:00:02");
+    assert_eq!(crate::net::fmt_mac(&att.mac), "02:42:ac:11:00:02");
     assert!(att.host_veth.starts_with("veth") && att.host_veth.len() == 11);
     let br = &host.network("fixed").unwrap().bridge;
     assert_eq!(br, &bridge_name_for("fixed"));

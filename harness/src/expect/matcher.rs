@@ -8,10 +8,11 @@
 //! reported when the matcher is used, so building one never panics.
 //!
 //! ```
-//! use netrig::expect::{tcp, udp, SYN};
+//! use netrig::TcpFlags;
+//! use netrig::expect::{tcp, udp};
 //! let m = udp().src("203.0.113.2").dst("198.51.100.10:53");
 //! assert_eq!(m.to_string(), "udp src 203.0.113.2 dst 198.51.100.10:53");
-//! let s = tcp().dst_port(80).flags(SYN);
+//! let s = tcp().dst_port(80).flags(TcpFlags::SYN);
 //! assert_eq!(s.to_string(), "tcp dst port 80 flags [S]");
 //! ```
 
@@ -22,21 +23,6 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use crate::packet::{Direction, L3, L4, Packet, TcpFlags};
-
-/// SYN, for [`Matcher::flags`].
-pub const SYN: TcpFlags = TcpFlags::SYN;
-/// ACK.
-pub const ACK: TcpFlags = TcpFlags::ACK;
-/// FIN.
-pub const FIN: TcpFlags = TcpFlags::FIN;
-/// RST.
-pub const RST: TcpFlags = TcpFlags::RST;
-/// PSH.
-pub const PSH: TcpFlags = TcpFlags::PSH;
-/// SYN+ACK.
-pub const SYN_ACK: TcpFlags = TcpFlags(0x12);
-/// RST+ACK (what a closed port answers to a SYN).
-pub const RST_ACK: TcpFlags = TcpFlags(0x14);
 
 /// The protocol a matcher requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +254,7 @@ impl Matcher {
         self.dst_port = Some(port);
         self
     }
-    /// Exactly these TCP flags are set (`flags(SYN)` does not match a SYN-ACK).
+    /// Exactly these TCP flags are set (`flags(TcpFlags::SYN)` does not match a TcpFlags::SYN-TcpFlags::ACK).
     pub fn flags(mut self, flags: TcpFlags) -> Self {
         self.flags_exact = Some(flags);
         self
@@ -532,13 +518,13 @@ mod tests {
         let mut b = PacketBuilder::ethernet2(A, B)
             .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
             .tcp(40000, dport, 7, 1000);
-        if flags.contains(SYN) {
+        if flags.contains(TcpFlags::SYN) {
             b = b.syn();
         }
-        if flags.contains(ACK) {
+        if flags.contains(TcpFlags::ACK) {
             b = b.ack(1);
         }
-        if flags.contains(RST) {
+        if flags.contains(TcpFlags::RST) {
             b = b.rst();
         }
         b.write(&mut v, &[]).unwrap();
@@ -564,13 +550,13 @@ mod tests {
     /// `flags` is exact, `has_flags` is inclusive.
     #[test]
     fn tcp_flags() {
-        let syn = tcp_frame(SYN, 80);
-        let synack = tcp_frame(SYN_ACK, 80);
-        assert!(tcp().dst_port(80).flags(SYN).matches(&syn));
-        assert!(!tcp().flags(SYN).matches(&synack));
-        assert!(tcp().has_flags(SYN).matches(&synack));
-        assert!(tcp().flags(SYN_ACK).matches(&synack));
-        assert!(!tcp().flags(RST).matches(&syn));
+        let syn = tcp_frame(TcpFlags::SYN, 80);
+        let synack = tcp_frame(TcpFlags::SYN_ACK, 80);
+        assert!(tcp().dst_port(80).flags(TcpFlags::SYN).matches(&syn));
+        assert!(!tcp().flags(TcpFlags::SYN).matches(&synack));
+        assert!(tcp().has_flags(TcpFlags::SYN).matches(&synack));
+        assert!(tcp().flags(TcpFlags::SYN_ACK).matches(&synack));
+        assert!(!tcp().flags(TcpFlags::RST).matches(&syn));
         assert!(!tcp().dst_port(81).matches(&syn));
     }
 
@@ -619,7 +605,7 @@ mod tests {
     #[test]
     fn display() {
         assert_eq!(
-            tcp().dst_port(80).flags(SYN).to_string(),
+            tcp().dst_port(80).flags(TcpFlags::SYN).to_string(),
             "tcp dst port 80 flags [S]"
         );
         assert_eq!(icmp().inbound().icmp_type(0).to_string(), "icmp In type 0");

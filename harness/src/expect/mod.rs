@@ -5,23 +5,24 @@
 //! by the capture's reader thread); nothing sleeps. A failed expectation
 //! returns [`Error::Expectation`](crate::Error) with what was
 //! expected, what the capture saw instead (the last 20 packets, one line
-//! each) and where the evidence was written (see [`crate::evidence`]).
+//! each) and where the evidence was written (see [`crate::Lab::collect_evidence`]).
 //!
 //! "Nothing arrived" is only decidable against an event: [`Capture::expect_none`]
 //! takes a [`Sentinel`], a packet sent *after* the traffic under test through
 //! the same path. Once the sentinel is seen, anything the traffic under test
 //! caused has been seen too; a match before it is a failure. The firewall's
-//! own rule counters ([`crate::firewall::Backend::counters`]) are the
+//! own rule counters ([`crate::Backend::counters`]) are the
 //! complementary proof: the rule that should have dropped the traffic counted it.
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use netrig::expect::{tcp, udp, Sentinel, SYN};
+//! use netrig::TcpFlags;
+//! use netrig::expect::{tcp, udp, Sentinel};
 //! # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-//! let cap = lab.capture("server", "eth0")?;
+//! let cap = lab.node("server")?.capture("eth0")?;
 //! let client = lab.node("client")?;
 //! client.tcp_connect("10.0.0.2:22", Duration::from_millis(200))?;   // blocked by the firewall
-//! cap.expect_none(tcp().dst_port(22).flags(SYN), Sentinel::udp(&client, "10.0.0.2:9"))
+//! cap.expect_none(tcp().dst_port(22).flags(TcpFlags::SYN), Sentinel::udp(&client, "10.0.0.2:9"))
 //!     .within(Duration::from_secs(1))?;
 //! # Ok(()) }
 //! ```
@@ -32,15 +33,12 @@ mod nat;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use matcher::{
-    ACK, AddrArg, AddrSpec, FIN, Matcher, PSH, Proto, RST, RST_ACK, SYN, SYN_ACK, any, arp, icmp,
-    ip, tcp, udp,
-};
+pub use matcher::{AddrArg, AddrSpec, Matcher, Proto, any, arp, icmp, ip, tcp, udp};
 pub use nat::{NatExpect, NatFlow, expect_nat};
 
 use crate::capture::Capture;
 use crate::error::{Error, Result};
-use crate::lab::Node;
+use crate::namespace::Namespace;
 use crate::packet::Packet;
 
 /// A position in a capture: expectations built with `since(mark)` only
@@ -48,7 +46,7 @@ use crate::packet::Packet;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Mark(pub usize);
 
-impl<'lab> Capture<'lab> {
+impl Capture {
     /// The current end of the capture (after a sync), for `since(mark)`.
     pub fn mark(&self) -> Mark {
         let _ = self.sync();
@@ -59,7 +57,7 @@ impl<'lab> Capture<'lab> {
     ///
     /// Packets captured before this call count (the capture was started
     /// before the traffic); use `.since(mark)` to skip earlier ones.
-    pub fn expect(&self, m: Matcher) -> Expect<'_, 'lab> {
+    pub fn expect(&self, m: Matcher) -> Expect<'_> {
         Expect {
             capture: self,
             matcher: m,
@@ -68,7 +66,7 @@ impl<'lab> Capture<'lab> {
     }
 
     /// Expects at least `n` packets matching `m`; finish with [`ExpectCount::within`].
-    pub fn expect_count(&self, m: Matcher, n: usize) -> ExpectCount<'_, 'lab> {
+    pub fn expect_count(&self, m: Matcher, n: usize) -> ExpectCount<'_> {
         ExpectCount {
             capture: self,
             matcher: m,
@@ -78,10 +76,7 @@ impl<'lab> Capture<'lab> {
     }
 
     /// Expects packets matching each matcher, in this order (others may come between).
-    pub fn expect_sequence(
-        &self,
-        ms: impl IntoIterator<Item = Matcher>,
-    ) -> ExpectSequence<'_, 'lab> {
+    pub fn expect_sequence(&self, ms: impl IntoIterator<Item = Matcher>) -> ExpectSequence<'_> {
         ExpectSequence {
             capture: self,
             matchers: ms.into_iter().collect(),
@@ -94,7 +89,7 @@ impl<'lab> Capture<'lab> {
     /// Every packet of the capture counts, including ones captured before
     /// this call: use `.since(capture.mark())` taken before the traffic under
     /// test to look only at what came after.
-    pub fn expect_none(&self, m: Matcher, sentinel: Sentinel<'lab>) -> ExpectNone<'_, 'lab> {
+    pub fn expect_none(&self, m: Matcher, sentinel: Sentinel) -> ExpectNone<'_> {
         ExpectNone {
             capture: self,
             matcher: m,
@@ -104,7 +99,7 @@ impl<'lab> Capture<'lab> {
     }
 }
 
-fn check_valid(cap: &Capture<'_>, ms: &[&Matcher]) -> Result<()> {
+fn check_valid(cap: &Capture, ms: &[&Matcher]) -> Result<()> {
     for m in ms {
         if let Some(e) = m.invalid() {
             return Err(Error::invalid(
@@ -120,13 +115,13 @@ fn check_valid(cap: &Capture<'_>, ms: &[&Matcher]) -> Result<()> {
 /// An expectation that one packet matching a [`Matcher`] is captured.
 #[derive(Debug)]
 #[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct Expect<'c, 'lab> {
-    capture: &'c Capture<'lab>,
+pub struct Expect<'c> {
+    capture: &'c Capture,
     matcher: Matcher,
     since: Mark,
 }
 
-impl Expect<'_, '_> {
+impl Expect<'_> {
     /// Only consider packets captured after `mark`.
     pub fn since(mut self, mark: Mark) -> Self {
         self.since = mark;
@@ -163,14 +158,14 @@ impl Expect<'_, '_> {
 /// An expectation that at least N packets matching a [`Matcher`] are captured.
 #[derive(Debug)]
 #[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct ExpectCount<'c, 'lab> {
-    capture: &'c Capture<'lab>,
+pub struct ExpectCount<'c> {
+    capture: &'c Capture,
     matcher: Matcher,
     count: usize,
     since: Mark,
 }
 
-impl ExpectCount<'_, '_> {
+impl ExpectCount<'_> {
     /// Only consider packets captured after `mark`.
     pub fn since(mut self, mark: Mark) -> Self {
         self.since = mark;
@@ -211,13 +206,13 @@ impl ExpectCount<'_, '_> {
 /// An expectation that packets matching several matchers arrive in order.
 #[derive(Debug)]
 #[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct ExpectSequence<'c, 'lab> {
-    capture: &'c Capture<'lab>,
+pub struct ExpectSequence<'c> {
+    capture: &'c Capture,
     matchers: Vec<Matcher>,
     since: Mark,
 }
 
-impl ExpectSequence<'_, '_> {
+impl ExpectSequence<'_> {
     /// Only consider packets captured after `mark`.
     pub fn since(mut self, mark: Mark) -> Self {
         self.since = mark;
@@ -234,10 +229,10 @@ impl ExpectSequence<'_, '_> {
         let found = cap.wait_for(timeout, |ps| {
             for p in ps.iter().skip(pos) {
                 pos += 1;
-                if let Some(m) = self.matchers.get(hits.len()) {
-                    if m.matches(p) {
-                        hits.push(p.clone());
-                    }
+                if let Some(m) = self.matchers.get(hits.len())
+                    && m.matches(p)
+                {
+                    hits.push(p.clone());
                 }
             }
             (hits.len() == self.matchers.len()).then(|| hits.clone())
@@ -269,14 +264,16 @@ impl ExpectSequence<'_, '_> {
 /// A packet sent after the traffic under test, through the same path, whose
 /// arrival proves that anything earlier has arrived too.
 #[derive(Debug, Clone)]
-pub enum Sentinel<'lab> {
+pub enum Sentinel {
     /// A UDP datagram with a unique payload, sent from a node when the
     /// expectation is checked.
     Udp {
         /// The sending node.
-        from: Node<'lab>,
+        from: Namespace,
         /// Where to send it (any port: it need not be answered).
         dst: String,
+        /// Its destination as the capture sees it (after DNAT; else `dst`).
+        seen_dst: String,
         /// The unique payload.
         tag: Vec<u8>,
     },
@@ -286,34 +283,57 @@ pub enum Sentinel<'lab> {
 
 static SENTINEL_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-impl<'lab> Sentinel<'lab> {
+impl Sentinel {
     /// A UDP sentinel from `from` to `dst` (`"10.0.0.2:9"`), sent when the
     /// expectation is checked. Its route and firewall treatment must match the
     /// traffic under test's up to the capture point, and it must be allowed.
-    pub fn udp(from: &Node<'lab>, dst: impl Into<String>) -> Sentinel<'lab> {
+    pub fn udp(from: &Namespace, dst: impl Into<String>) -> Sentinel {
         let n = SENTINEL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dst = dst.into();
         Sentinel::Udp {
-            from: *from,
-            dst: dst.into(),
+            from: from.clone(),
+            seen_dst: dst.clone(),
+            dst,
             tag: format!("netrig-sentinel-{}-{n}", std::process::id()).into_bytes(),
         }
     }
 
+    /// A UDP sentinel that follows a NAT path: sent from `from` to `dst`
+    /// (e.g. a published port, `"203.0.113.2:8080"`) and recognised at the
+    /// capture by its translated destination `seen_dst` (the container's
+    /// `"172.17.0.2:80"`). "Nothing reached the container before the marker
+    /// sent to the published port" then needs no extra port of its own.
+    pub fn udp_translated(
+        from: &Namespace,
+        dst: impl Into<String>,
+        seen_dst: impl Into<String>,
+    ) -> Sentinel {
+        match Sentinel::udp(from, dst) {
+            Sentinel::Udp { from, dst, tag, .. } => Sentinel::Udp {
+                from,
+                dst,
+                seen_dst: seen_dst.into(),
+                tag,
+            },
+            other => other,
+        }
+    }
+
     /// A sentinel the test sends itself; `m` must match it (and not the traffic under test).
-    pub fn packet(m: Matcher) -> Sentinel<'lab> {
+    pub fn packet(m: Matcher) -> Sentinel {
         Sentinel::Packet(m)
     }
 
     /// The matcher that recognises the sentinel.
     pub fn matcher(&self) -> Matcher {
         match self {
-            Sentinel::Udp { dst, tag, .. } => udp().dst(dst.as_str()).payload(tag),
+            Sentinel::Udp { seen_dst, tag, .. } => udp().dst(seen_dst.as_str()).payload(tag),
             Sentinel::Packet(m) => m.clone(),
         }
     }
 
     fn send(&self) -> Result<()> {
-        if let Sentinel::Udp { from, dst, tag } = self {
+        if let Sentinel::Udp { from, dst, tag, .. } = self {
             from.udp_send(dst.as_str(), tag)?;
         }
         Ok(())
@@ -323,14 +343,14 @@ impl<'lab> Sentinel<'lab> {
 /// An expectation that no packet matching a [`Matcher`] arrives before a [`Sentinel`].
 #[derive(Debug)]
 #[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct ExpectNone<'c, 'lab> {
-    capture: &'c Capture<'lab>,
+pub struct ExpectNone<'c> {
+    capture: &'c Capture,
     matcher: Matcher,
-    sentinel: Sentinel<'lab>,
+    sentinel: Sentinel,
     since: Mark,
 }
 
-impl ExpectNone<'_, '_> {
+impl ExpectNone<'_> {
     /// Only consider packets captured after `mark`.
     pub fn since(mut self, mark: Mark) -> Self {
         self.since = mark;

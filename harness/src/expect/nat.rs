@@ -14,8 +14,8 @@
 //! use std::time::Duration;
 //! use netrig::expect::{expect_nat, udp};
 //! # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-//! let inside = lab.capture("router", "br0")?;   // before SNAT
-//! let outside = lab.capture("router", "wan0")?; // after SNAT
+//! let inside = lab.node("router")?.capture("br0")?;   // before SNAT
+//! let outside = lab.node("router")?.capture("wan0")?; // after SNAT
 //! lab.node("web")?.udp_send("198.51.100.10:53", b"q")?;
 //! let flow = expect_nat(&inside, &outside, udp().dst("198.51.100.10:53"))
 //!     .snat_to("203.0.113.2")
@@ -50,20 +50,16 @@ impl NatFlow {
 /// A NAT expectation under construction; finish with [`NatExpect::within`].
 #[derive(Debug)]
 #[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct NatExpect<'c, 'lab> {
-    before: &'c Capture<'lab>,
-    after: &'c Capture<'lab>,
+pub struct NatExpect<'c> {
+    before: &'c Capture,
+    after: &'c Capture,
     flow: Matcher,
     snat: Option<Result<AddrSpec, String>>,
     dnat: Option<Result<AddrSpec, String>>,
 }
 
 /// Expects the flow matching `flow` on `before` to appear on `after`, translated.
-pub fn expect_nat<'c, 'lab>(
-    before: &'c Capture<'lab>,
-    after: &'c Capture<'lab>,
-    flow: Matcher,
-) -> NatExpect<'c, 'lab> {
+pub fn expect_nat<'c>(before: &'c Capture, after: &'c Capture, flow: Matcher) -> NatExpect<'c> {
     NatExpect {
         before,
         after,
@@ -73,7 +69,7 @@ pub fn expect_nat<'c, 'lab>(
     }
 }
 
-impl NatExpect<'_, '_> {
+impl NatExpect<'_> {
     /// The source address (and port, if given) the flow must carry after translation.
     pub fn snat_to(mut self, a: impl AddrArg) -> Self {
         self.snat = Some(a.to_addr_spec());

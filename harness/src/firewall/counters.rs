@@ -1,5 +1,5 @@
-//! Rule counters read back from `iptables-save -c` and `nft list ruleset`,
-//! as values a test can assert on.
+//! Rule and chain-policy counters read back from `iptables-save -c` and
+//! `nft list ruleset`, as values a test can assert on.
 
 /// One rule and how many packets and bytes it matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,15 +17,131 @@ pub struct RuleCounter {
     pub bytes: u64,
 }
 
-/// Parses `iptables-save -c` output.
+/// A built-in chain's policy and the packets it decided (the evidence for
+/// "dropped by the FORWARD policy").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyCounter {
+    /// Table (`filter`, or `ip t` for nft).
+    pub table: String,
+    /// Chain.
+    pub chain: String,
+    /// `ACCEPT`/`DROP` (iptables) or `accept`/`drop` (nft).
+    pub policy: String,
+    /// Packets the policy decided (iptables only; nft keeps no policy counter: 0).
+    pub packets: u64,
+    /// Bytes the policy decided.
+    pub bytes: u64,
+}
+
+/// Every counter of a ruleset: rules, and chain policies.
 ///
 /// ```
-/// let text = "*filter\n:FORWARD DROP [0:0]\n[82:6336] -A FORWARD -j DOCKER-USER\nCOMMIT\n";
-/// let c = netrig::firewall::parse_iptables_counters(text);
-/// assert_eq!((c[0].table.as_str(), c[0].chain.as_str(), c[0].packets, c[0].bytes), ("filter", "FORWARD", 82, 6336));
-/// assert_eq!(c[0].rule, "-A FORWARD -j DOCKER-USER");
+/// let text = "*filter\n:FORWARD DROP [3:180]\n[82:6336] -A FORWARD -j DOCKER-USER\nCOMMIT\n*nat\n[2:120] -A DOCKER ! -i docker0 -p tcp -j DNAT\nCOMMIT\n";
+/// let c = netrig::Counters::parse_iptables(text);
+/// assert_eq!(c.rule("filter", "FORWARD", "DOCKER-USER").map(|r| (r.packets, r.bytes)), Some((82, 6336)));
+/// assert_eq!(c.rule("nat", "DOCKER", "DNAT").map(|r| r.packets), Some(2));
+/// assert_eq!(c.rule("filter", "DOCKER", "DNAT"), None);
+/// assert_eq!(c.policy("filter", "FORWARD").map(|p| (p.policy.as_str(), p.packets)), Some(("DROP", 3)));
 /// ```
-pub fn parse_iptables_counters(text: &str) -> Vec<RuleCounter> {
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Every rule, in the order the tool printed them.
+    pub rules: Vec<RuleCounter>,
+    /// Every built-in chain's policy.
+    pub policies: Vec<PolicyCounter>,
+}
+
+impl Counters {
+    /// Parses `iptables-save -c` output.
+    pub fn parse_iptables(text: &str) -> Counters {
+        Counters {
+            rules: parse_iptables_counters(text),
+            policies: parse_iptables_policies(text),
+        }
+    }
+
+    /// Parses `nft list ruleset` output (rules with a `counter` statement).
+    pub fn parse_nft(text: &str) -> Counters {
+        Counters {
+            rules: parse_nft_counters(text),
+            policies: parse_nft_policies(text),
+        }
+    }
+
+    /// The first rule of `table`/`chain` whose text contains `needle`
+    /// (`"--dport 8080"`, `"DNAT"`, `"-j DROP"`).
+    pub fn rule(&self, table: &str, chain: &str, needle: &str) -> Option<&RuleCounter> {
+        self.rules
+            .iter()
+            .find(|c| c.table == table && c.chain == chain && c.rule.contains(needle))
+    }
+
+    /// The policy of a built-in chain.
+    pub fn policy(&self, table: &str, chain: &str) -> Option<&PolicyCounter> {
+        self.policies
+            .iter()
+            .find(|p| p.table == table && p.chain == chain)
+    }
+}
+
+fn parse_iptables_policies(text: &str) -> Vec<PolicyCounter> {
+    let mut table = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(t) = line.strip_prefix('*') {
+            table = t.to_string();
+        } else if let Some(rest) = line.strip_prefix(':') {
+            // `:FORWARD DROP [3:180]`; user chains have `-` as policy.
+            let mut parts = rest.split_whitespace();
+            let (Some(chain), Some(policy)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            if policy == "-" {
+                continue;
+            }
+            let (packets, bytes) = parts
+                .next()
+                .and_then(|c| c.trim_matches(['[', ']']).split_once(':'))
+                .map(|(p, b)| (p.parse().unwrap_or(0), b.parse().unwrap_or(0)))
+                .unwrap_or((0, 0));
+            out.push(PolicyCounter {
+                table: table.clone(),
+                chain: chain.to_string(),
+                policy: policy.to_string(),
+                packets,
+                bytes,
+            });
+        }
+    }
+    out
+}
+
+fn parse_nft_policies(text: &str) -> Vec<PolicyCounter> {
+    let mut table = String::new();
+    let mut chain = String::new();
+    let mut out = Vec::new();
+    for l in text.lines().map(str::trim) {
+        if let Some(t) = l.strip_prefix("table ") {
+            table = t.trim_end_matches('{').trim().to_string();
+        } else if let Some(c) = l.strip_prefix("chain ") {
+            chain = c.trim_end_matches('{').trim().to_string();
+        } else if l.starts_with("type ")
+            && let Some(i) = l.find("policy ")
+        {
+            let policy = l[i + 7..].trim_end_matches(';').trim().to_string();
+            out.push(PolicyCounter {
+                table: table.clone(),
+                chain: chain.clone(),
+                policy,
+                packets: 0,
+                bytes: 0,
+            });
+        }
+    }
+    out
+}
+
+fn parse_iptables_counters(text: &str) -> Vec<RuleCounter> {
     let mut table = String::new();
     let mut out = Vec::new();
     for line in text.lines() {
@@ -56,15 +172,9 @@ pub fn parse_iptables_counters(text: &str) -> Vec<RuleCounter> {
     out
 }
 
-/// Parses the `counter packets N bytes M` statements of `nft list ruleset`.
-///
-/// ```
-/// let text = "table ip t {\n\tchain c {\n\t\tiifname \"x\" counter packets 3 bytes 180 drop\n\t}\n}\n";
-/// let c = netrig::firewall::parse_nft_counters(text);
-/// assert_eq!((c[0].table.as_str(), c[0].chain.as_str(), c[0].packets), ("ip t", "c", 3));
-/// assert_eq!(c[0].rule, "iifname \"x\" counter drop");
-/// ```
-pub fn parse_nft_counters(text: &str) -> Vec<RuleCounter> {
+/// The `counter packets N bytes M` statements of `nft list ruleset`; the
+/// rule text keeps `counter` without its numbers.
+fn parse_nft_counters(text: &str) -> Vec<RuleCounter> {
     let mut table = String::new();
     let mut chain = String::new();
     let mut out = Vec::new();
@@ -103,19 +213,22 @@ pub fn parse_nft_counters(text: &str) -> Vec<RuleCounter> {
     out
 }
 
-/// Finds the counter of the first rule in `chain` whose text contains `needle`.
-///
-/// ```
-/// use netrig::firewall::{parse_iptables_counters, find_counter};
-/// let c = parse_iptables_counters("*nat\n[2:120] -A DOCKER ! -i docker0 -p tcp -j DNAT\nCOMMIT\n");
-/// assert_eq!(find_counter(&c, "DOCKER", "DNAT").map(|r| r.packets), Some(2));
-/// ```
-pub fn find_counter<'a>(
-    counters: &'a [RuleCounter],
-    chain: &str,
-    needle: &str,
-) -> Option<&'a RuleCounter> {
-    counters
-        .iter()
-        .find(|c| c.chain == chain && c.rule.contains(needle))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nft_rules_and_policies() {
+        let text = "table ip t {\n\tchain c {\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tiifname \"x\" counter packets 3 bytes 180 drop\n\t}\n}\n";
+        let c = Counters::parse_nft(text);
+        let r = c.rule("ip t", "c", "iifname").expect("rule");
+        assert_eq!(
+            (r.packets, r.bytes, r.rule.as_str()),
+            (3, 180, "iifname \"x\" counter drop")
+        );
+        assert_eq!(
+            c.policy("ip t", "c").map(|p| p.policy.as_str()),
+            Some("drop")
+        );
+    }
 }

@@ -1,24 +1,20 @@
-//! Firewall backends: load a rendered ruleset into a node with the real
-//! tools, read it back (with counters), flush it.
+//! Firewall backends at work (system layer): load a ruleset into a
+//! namespace with the real tools, read it back with counters, flush it.
 //!
 //! Rulesets are text — `iptables-restore` input or an `nft -f` file — because
 //! that is what users write and what production loads. A backend only
-//! *applies* text; rendering rules (Docker's, a NAT preset) happens elsewhere
-//! and is tested as a value. Every tool runs inside the node's namespace
-//! (`setns` in the child), never in the root namespace.
-//!
-//! | backend | loads with | reads back with |
-//! |---|---|---|
-//! | [`Backend::IptablesNft`] | `iptables-nft-restore` | `iptables-nft-save -c` |
-//! | [`Backend::IptablesLegacy`] | `iptables-legacy-restore` | `iptables-legacy-save -c` |
-//! | [`Backend::Nftables`] | `nft -f` | `nft list ruleset` |
+//! *applies* text; rendering rules (Docker's) happens in the pure layer and
+//! is tested as a value. Every tool runs inside the namespace (`setns` in the
+//! child), never in the root namespace. Which tool and arguments each backend
+//! uses is [`Backend`]'s table, the one place that knows.
 //!
 //! ```no_run
 //! # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-//! use netrig::firewall::Backend;
-//! let host = lab.node("router")?;
-//! Backend::IptablesNft.apply(&host, "*nat\n-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n")?;
-//! let counters = Backend::IptablesNft.counters(&host)?;
+//! use netrig::Backend;
+//! let router = lab.node("router")?;
+//! Backend::IptablesNft.replace_tables(&router, "*nat\n-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n")?;
+//! let counters = Backend::IptablesNft.counters(&router)?;
+//! assert!(counters.rule("nat", "POSTROUTING", "MASQUERADE").is_some());
 //! # Ok(()) }
 //! ```
 
@@ -26,172 +22,103 @@ mod counters;
 
 use std::path::Path;
 
-pub use counters::{RuleCounter, find_counter, parse_iptables_counters, parse_nft_counters};
+pub use counters::{Counters, PolicyCounter, RuleCounter};
 
-use crate::error::{Error, Result};
-use crate::lab::Node;
+use crate::backend::{Backend, LoadMode, package_for};
+use crate::error::{Error, Result, RulesError};
+use crate::namespace::Namespace;
+use crate::process::program_on_path;
 
-/// Which kernel subsystem and tool set holds the rules.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Backend {
-    /// iptables over nf_tables (Debian's default `iptables`).
-    #[default]
-    IptablesNft,
-    /// iptables over the legacy xtables kernel API.
-    IptablesLegacy,
-    /// Native nftables (`nft`).
-    Nftables,
+/// Fails with [`Error::MissingProgram`] (naming the package) when the
+/// backend's loader is not installed.
+pub(crate) fn check_installed(backend: Backend, purpose: &str) -> Result<()> {
+    let program = backend.load_program();
+    if program_on_path(program) {
+        return Ok(());
+    }
+    Err(Error::MissingProgram {
+        program: program.into(),
+        package: package_for(program).map(str::to_string),
+        purpose: purpose.to_string(),
+    })
 }
 
 impl Backend {
-    /// All backends.
-    pub const ALL: [Backend; 3] = [
-        Backend::IptablesNft,
-        Backend::IptablesLegacy,
-        Backend::Nftables,
-    ];
-
-    /// A short name: `iptables-nft`, `iptables-legacy`, `nftables`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::IptablesNft => "iptables-nft",
-            Backend::IptablesLegacy => "iptables-legacy",
-            Backend::Nftables => "nftables",
-        }
-    }
-
-    /// Same as [`Backend::name`] (the name used in topology files).
-    pub fn as_str(self) -> &'static str {
-        self.name()
-    }
-
-    /// Whether the backend takes iptables-restore text.
-    pub fn is_iptables(self) -> bool {
-        !matches!(self, Backend::Nftables)
-    }
-
-    /// The program that loads this backend's rules from stdin.
-    pub fn restore_program(self) -> &'static str {
-        self.restore_argv(false)[0]
-    }
-
-    /// The program that reads this backend's rules back.
-    pub fn save_program(self) -> &'static str {
-        match self {
-            Backend::IptablesNft => "iptables-nft-save",
-            Backend::IptablesLegacy => "iptables-legacy-save",
-            Backend::Nftables => "nft",
-        }
-    }
-
-    fn restore_argv(self, noflush: bool) -> Vec<&'static str> {
-        match self {
-            Backend::IptablesNft => {
-                let mut v = vec!["iptables-nft-restore", "-w"];
-                if noflush {
-                    v.push("--noflush");
-                }
-                v
-            }
-            Backend::IptablesLegacy => {
-                let mut v = vec!["iptables-legacy-restore", "-w"];
-                if noflush {
-                    v.push("--noflush");
-                }
-                v
-            }
-            Backend::Nftables => vec!["nft", "-f"],
-        }
-    }
-
     /// Whether this backend's tool is installed (on `PATH`).
     pub fn is_installed(self) -> bool {
-        program_on_path(self.restore_argv(false)[0])
+        program_on_path(self.load_program())
     }
 
-    /// Replaces the tables named in `text` (iptables) or adds the ruleset
-    /// (nft) in `node`. The load is atomic per tool invocation.
-    pub fn apply(self, node: &Node<'_>, text: &str) -> Result<()> {
-        self.load(node, text, false, None)
+    /// Loads `text`, **replacing** every table it names (iptables-restore
+    /// without `--noflush`); for nft, `nft -f` (a file that starts with
+    /// `flush ruleset` or `delete table` replaces, anything else adds).
+    /// The load is atomic per tool invocation.
+    pub fn replace_tables(self, ns: &Namespace, text: &str) -> Result<()> {
+        self.load(ns, text, LoadMode::ReplaceTables, None)
     }
 
-    /// Adds rules without flushing what is there (`--noflush`), e.g. user
-    /// rules after Docker's. For nft this is the same as [`Backend::apply`].
-    pub fn append(self, node: &Node<'_>, text: &str) -> Result<()> {
-        self.load(node, text, true, None)
+    /// Loads `text` **after** what is there (`--noflush`): rules and chains
+    /// are added, nothing is removed — user rules after Docker's, or a
+    /// ufw-style table next to them.
+    pub fn append(self, ns: &Namespace, text: &str) -> Result<()> {
+        self.load(ns, text, LoadMode::Append, None)
     }
 
-    /// Loads a rule file (iptables-save fragment or nft file) after what is
-    /// there. A malformed file fails with the tool's message, naming the
-    /// file and line.
-    pub fn apply_file(self, node: &Node<'_>, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Topology {
-            file: path.to_path_buf(),
-            message: format!("cannot read rule file: {e}"),
+    /// Loads a rule file (iptables-save fragment or nft file) **after** what
+    /// is there, as [`Backend::append`]. A malformed file fails with
+    /// [`Error::Rules`] naming the file, the offending line and the tool's words.
+    pub fn append_file(self, ns: &Namespace, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::io(
+                ns.subject().clone(),
+                format!("read rule file {}", path.display()),
+                e,
+            )
         })?;
-        self.load(node, &text, true, Some(path))
+        self.load(ns, &text, LoadMode::Append, Some(path))
     }
 
-    fn load(self, node: &Node<'_>, text: &str, noflush: bool, file: Option<&Path>) -> Result<()> {
-        let argv = self.restore_argv(noflush);
-        let mut cmd = node.command(argv[0]).args(&argv[1..]);
-        if self == Backend::Nftables {
-            cmd = cmd.arg("-");
-        }
-        tracing::debug!(node = %node.subject(), backend = self.name(), lines = text.lines().count(), "load ruleset");
-        let out = cmd.input(text).output()?;
+    fn load(self, ns: &Namespace, text: &str, mode: LoadMode, file: Option<&Path>) -> Result<()> {
+        let argv = self.load_argv(mode);
+        tracing::debug!(subject = %ns.subject(), backend = %self, ?mode, file = ?file, lines = text.lines().count(), "load ruleset");
+        let out = ns.command(argv[0]).args(&argv[1..]).input(text).output()?;
         if out.status.success() {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        Err(load_error(
-            self,
-            node,
-            text,
-            file,
-            &argv,
-            &out.status.to_string(),
-            &stderr,
-        ))
+        Err(load_error(self, ns, text, file, &argv, &stderr))
     }
 
     /// The ruleset as the tool prints it, with counters for iptables
     /// (`iptables-*-save -c`) and nft (`nft list ruleset`, counters where rules have them).
-    pub fn save(self, node: &Node<'_>) -> Result<String> {
-        let argv: &[&str] = match self {
-            Backend::IptablesNft => &["iptables-nft-save", "-c"],
-            Backend::IptablesLegacy => &["iptables-legacy-save", "-c"],
-            Backend::Nftables => &["nft", "list", "ruleset"],
-        };
-        let out = node.command(argv[0]).args(&argv[1..]).checked_output()?;
+    pub fn save(self, ns: &Namespace) -> Result<String> {
+        let argv = self.save_argv();
+        let out = ns.command(argv[0]).args(&argv[1..]).checked_output()?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Per-rule packet and byte counters.
-    pub fn counters(self, node: &Node<'_>) -> Result<Vec<RuleCounter>> {
-        let text = self.save(node)?;
+    /// Per-rule packet and byte counters, and chain policies.
+    pub fn counters(self, ns: &Namespace) -> Result<Counters> {
+        let text = self.save(ns)?;
         Ok(match self {
-            Backend::Nftables => parse_nft_counters(&text),
-            _ => parse_iptables_counters(&text),
+            Backend::Nftables => Counters::parse_nft(&text),
+            _ => Counters::parse_iptables(&text),
         })
     }
 
     /// Removes every rule and user chain and resets policies to ACCEPT.
-    pub fn flush(self, node: &Node<'_>) -> Result<()> {
-        tracing::debug!(node = %node.subject(), backend = self.name(), "flush ruleset");
+    pub fn flush(self, ns: &Namespace) -> Result<()> {
+        tracing::debug!(subject = %ns.subject(), backend = %self, "flush ruleset");
         match self {
             Backend::Nftables => {
-                node.command("nft")
+                ns.command("nft")
                     .args(["flush", "ruleset"])
                     .checked_output()?;
             }
             _ => {
                 // Reset only the tables that exist: restoring an empty table
                 // would create it.
-                let existing = self.save(node)?;
+                let existing = self.save(ns)?;
                 let mut text = String::new();
                 for line in existing.lines() {
                     let Some(table) = line.strip_prefix('*') else {
@@ -212,7 +139,7 @@ impl Backend {
                     text.push_str("COMMIT\n");
                 }
                 if !text.is_empty() {
-                    self.apply(node, &text)?;
+                    self.replace_tables(ns, &text)?;
                 }
             }
         }
@@ -220,46 +147,14 @@ impl Backend {
     }
 }
 
-impl std::fmt::Display for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Backend {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "iptables-nft" | "iptables" => Ok(Backend::IptablesNft),
-            "iptables-legacy" => Ok(Backend::IptablesLegacy),
-            "nftables" | "nft" => Ok(Backend::Nftables),
-            _ => Err(format!(
-                "unknown firewall backend {s:?} (use iptables-nft, iptables-legacy or nftables)"
-            )),
-        }
-    }
-}
-
-/// Whether `program` is an executable on `PATH`.
-pub fn program_on_path(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    std::env::split_paths(&path).any(|d| {
-        std::fs::metadata(d.join(program))
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    })
-}
-
 /// Builds the error for a failed load: the tool's message, and the offending
 /// line of the input (with the file name, when the rules came from a file).
 fn load_error(
     backend: Backend,
-    node: &Node<'_>,
+    ns: &Namespace,
     text: &str,
     file: Option<&Path>,
     argv: &[&str],
-    status: &str,
     stderr: &str,
 ) -> Error {
     let line = failing_line(backend, stderr).map(|n| {
@@ -269,33 +164,19 @@ fn load_error(
             n
         }
     });
-    let origin = file
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "<rules>".into());
-    let mut msg = stderr.trim().to_string();
-    if let Some(n) = line {
-        let content = text.lines().nth(n.saturating_sub(1)).unwrap_or("").trim();
-        msg = format!("{origin}:{n}: {content}\n{msg}");
-    } else if file.is_some() {
-        msg = format!("{origin}: {msg}");
-    }
-    Error::Command {
-        subject: node.subject(),
+    let rule = line.and_then(|n| text.lines().nth(n.saturating_sub(1)).map(str::to_string));
+    Error::Rules(Box::new(RulesError {
+        subject: ns.subject().clone(),
+        file: file.map(Path::to_path_buf),
+        line,
+        rule,
         argv: argv.join(" "),
-        status: status.to_string(),
-        stderr: msg,
-    }
+        stderr: stderr.trim().to_string(),
+    }))
 }
 
 /// The 1-based input line a restore tool complained about, if it said.
-///
-/// ```
-/// use netrig::firewall::{Backend, failing_line};
-/// assert_eq!(failing_line(Backend::IptablesNft, "iptables-restore: line 3 failed"), Some(3));
-/// assert_eq!(failing_line(Backend::IptablesNft, "Error occurred at line: 4"), Some(4));
-/// assert_eq!(failing_line(Backend::Nftables, "/dev/stdin:2:1-3: Error: syntax error"), Some(2));
-/// ```
-pub fn failing_line(backend: Backend, stderr: &str) -> Option<usize> {
+fn failing_line(backend: Backend, stderr: &str) -> Option<usize> {
     match backend {
         Backend::Nftables => stderr.lines().find_map(|l| {
             let mut parts = l.split(':');
@@ -331,4 +212,31 @@ fn culprit_line(text: &str, stderr: &str, reported: usize) -> usize {
         .map(|(i, _)| i + 1)
         .last()
         .unwrap_or(reported)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_lines_as_each_tool_reports_them() {
+        assert_eq!(
+            failing_line(Backend::IptablesNft, "iptables-restore: line 3 failed"),
+            Some(3)
+        );
+        assert_eq!(
+            failing_line(Backend::IptablesNft, "Error occurred at line: 4"),
+            Some(4)
+        );
+        assert_eq!(
+            failing_line(Backend::Nftables, "/dev/stdin:2:1-3: Error: syntax error"),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn culprit_is_the_rule_named_in_quotes() {
+        let text = "*filter\n-A INPUT -j ACCEPT\n-A INPUT -j DRPO\nCOMMIT\n";
+        assert_eq!(culprit_line(text, "Chain 'DRPO' does not exist", 4), 3);
+    }
 }

@@ -3,33 +3,43 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use futures::future::try_join_all;
 
-use super::plan::{IfaceKind, Plan};
-use super::{Artifacts, Interface, Lab, NodeState};
-use crate::error::{Error, Result, Subject};
+use super::{Interface, Lab, NodeState};
+use crate::error::{Result, Subject};
+use crate::namespace::Group;
 use crate::netlink::{IfIndexes, LinkEvents, Netlink, VethEnd};
-use crate::netns::Netns;
-use crate::process::{ProcessRegistry, Spawner};
+use crate::netns::{Netns, NetnsOptions};
+use crate::runtime::Runtime;
+use crate::spec::{IfaceKind, Plan};
 
 pub(crate) fn build(plan: Plan) -> Result<Lab> {
     let lab_subject = Subject::lab(&plan.name);
     let started = std::time::Instant::now();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io(lab_subject.clone(), "start the lab's tokio runtime", e))?;
+    let rt = Runtime::new(&lab_subject)?;
+    let group = Group::new(&plan.name)?;
 
     let specs: Vec<_> = plan
         .nodes
         .iter()
-        .map(|n| (lab_subject.clone().node(&n.name), n.options.clone()))
+        .map(|n| {
+            let options = NetnsOptions {
+                ipv6: n.ipv6,
+                sysctls: n.sysctls.clone(),
+            };
+            (lab_subject.clone().node(&n.name), options)
+        })
         .collect();
     ensure_fd_room(specs.len());
     let seeds = Netns::create_batch(&specs)?;
 
+    // Interface indexes, chosen up front so one batch can reference another's
+    // links. They are unique across the whole lab, not just per namespace: the
+    // kernel treats a device whose index equals its peer's (iflink) as
+    // non-stacked and delays its carrier event by up to a second.
+    let lab_indexes = IfIndexes::after(seeds.iter().map(|s| s.max_ifindex).max().unwrap_or(1));
     let (nodes, mut events): (Vec<NodeState>, Vec<LinkEvents>) = {
         let _guard = rt.enter();
         seeds
@@ -39,26 +49,14 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
                 let node = NodeState {
                     name: n.name.clone(),
                     netlink: Netlink::from_socket(seed.netlink, lab_subject.clone().node(&n.name)),
-                    first_free_ifindex: seed.max_ifindex + 1,
                     interfaces: Mutex::new(BTreeMap::new()),
-                    netns: seed.netns,
+                    ns: group.adopt(&n.name, seed.netns),
                 };
                 (node, LinkEvents::from_socket(seed.link_events))
             })
             .unzip()
     };
 
-    // Interface indexes, chosen up front so one batch can reference another's
-    // links. They are unique across the whole lab, not just per namespace: the
-    // kernel treats a device whose index equals its peer's (iflink) as
-    // non-stacked and delays its carrier event by up to a second.
-    let lab_indexes = IfIndexes::after(
-        nodes
-            .iter()
-            .map(|n| n.first_free_ifindex - 1)
-            .max()
-            .unwrap_or(1),
-    );
     let indexes: Vec<u32> = plan
         .ifaces
         .iter()
@@ -90,25 +88,21 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
             );
     }
 
-    let artifacts = Artifacts::create(&plan.name)?;
-    let spawner = Arc::new(Spawner::start(&plan.name)?);
     tracing::debug!(
         lab = %plan.name,
         nodes = nodes.len(),
         links = plan.links.len(),
         elapsed_us = started.elapsed().as_micros() as u64,
-        artifacts = %artifacts.path().display(),
+        artifacts = %group.artifacts().path().display(),
         "lab up"
     );
     Ok(Lab {
         name: plan.name.clone(),
-        registry: ProcessRegistry::default(),
-        spawner,
+        group,
         pins: Mutex::new(Vec::new()),
         nodes,
         names: plan.names.clone(),
         rt,
-        artifacts,
     })
 }
 
@@ -169,8 +163,8 @@ async fn create_objects(
         let (l, p) = (end(local), end(peer));
         let local_node = &nodes[plan.ifaces[local].node];
         let peer_node = &nodes[plan.ifaces[peer].node];
-        let peer_ns =
-            (plan.ifaces[local].node != plan.ifaces[peer].node).then(|| peer_node.netns.as_fd());
+        let peer_ns = (plan.ifaces[local].node != plan.ifaces[peer].node)
+            .then(|| peer_node.ns.netns().as_fd());
         async move { local_node.netlink.add_veth(&l, &p, peer_ns).await }
     });
     try_join_all(veths).await?;

@@ -1,50 +1,47 @@
 //! The lab: owner of a set of named nodes (each a network namespace), the
 //! links between them, their processes, pins and artifacts directory.
-//!
-//! Guarantees:
-//! - [`LabSpec::up`] validates everything first; a bad input creates nothing;
-//! - building is pipelined: namespaces are made in a batch (one thread per
-//!   core for big labs), then each phase (bridges, veths, addresses, routes,
-//!   neighbours) is sent as concurrent netlink requests;
-//! - a lab is returned only when every veth is operationally up, so traffic
-//!   sent right away is not dropped;
-//! - dropping a `Lab` kills its processes, removes its pins and closes its
-//!   namespaces, so the kernel destroys everything it created — also when the
-//!   process is killed, because nothing outlives the fds but pins;
-//! - the calling thread never changes namespace.
 
-mod artifacts;
 mod build;
 mod node;
-mod plan;
-mod spec;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use artifacts::Artifacts;
+use crate::runtime::Runtime;
+
 pub use node::{Interface, Node};
-pub use plan::{IFNAME_MAX, check_ifname, check_name, parse_cidr};
-pub use spec::{AddressSpec, BridgeSpec, Endpoint, LabSpec, LinkSpec, NodeSpec, Route, RouteSpec};
 
 use crate::error::{Error, Result, Subject};
+use crate::evidence::Evidence;
+use crate::namespace::{Group, Namespace};
 use crate::netlink::Netlink;
-use crate::netns::{Netns, Pin};
-use crate::process::{ProcessRegistry, Spawner};
+use crate::netns::Pin;
+use crate::spec::LabSpec;
 
 /// One node's kernel state.
 #[derive(Debug)]
 pub(crate) struct NodeState {
     pub(crate) name: String,
     pub(crate) netlink: Netlink,
-    pub(crate) first_free_ifindex: u32,
     pub(crate) interfaces: Mutex<BTreeMap<String, Interface>>,
-    pub(crate) netns: Netns,
+    pub(crate) ns: Namespace,
 }
 
-/// A running lab. See the [module docs](self).
+/// A running lab.
+///
+/// Guarantees:
+/// - [`LabSpec::up`] validates everything first; a bad input creates nothing;
+/// - building is pipelined: namespaces are made in a batch (one thread per
+///   core for big labs), then each phase (bridges, veths, addresses, routes,
+///   neighbours) is sent as concurrent netlink requests;
+/// - a lab is returned only when every veth is operationally up, so traffic
+///   sent right away is not dropped;
+/// - dropping a `Lab` kills its processes, removes its pins and closes its
+///   namespaces, so the kernel destroys everything it created — also when the
+///   process is killed, because nothing outlives the fds but pins;
+/// - the calling thread never changes namespace.
 ///
 /// ```no_run
 /// use netrig::{Endpoint, Lab};
@@ -58,13 +55,11 @@ pub(crate) struct NodeState {
 /// ```
 pub struct Lab {
     name: String,
-    registry: ProcessRegistry,
-    spawner: Arc<Spawner>,
+    group: Arc<Group>,
     pins: Mutex<Vec<Pin>>,
     nodes: Vec<NodeState>,
     names: BTreeMap<String, usize>,
-    rt: tokio::runtime::Runtime,
-    artifacts: Artifacts,
+    rt: Runtime,
 }
 
 impl std::fmt::Debug for Lab {
@@ -72,14 +67,16 @@ impl std::fmt::Debug for Lab {
         f.debug_struct("Lab")
             .field("name", &self.name)
             .field("nodes", &self.names.keys().collect::<Vec<_>>())
-            .field("artifacts", &self.artifacts.path())
+            .field("artifacts", &self.artifacts_dir())
             .finish()
     }
 }
 
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A name unique within this process, e.g. `lab-4242-3`.
+/// A name unique within this process, e.g. `lab-4242-3`: labs are
+/// independent anyway (nothing of theirs is named outside their own
+/// namespaces), this only keeps artifacts directories and pins apart.
 pub fn unique_lab_name(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{}",
@@ -89,15 +86,16 @@ pub fn unique_lab_name(prefix: &str) -> String {
 }
 
 impl Lab {
-    /// Starts describing a lab named `name`.
+    /// Starts describing a lab named `name`; [`LabSpec::up`] builds it.
     pub fn builder(name: impl Into<String>) -> LabSpec {
         LabSpec::new(name)
     }
 
     /// Validates `spec` and builds it. On error nothing is left behind.
-    pub fn up(spec: LabSpec) -> Result<Lab> {
+    pub(crate) fn up(spec: &LabSpec) -> Result<Lab> {
+        crate::logging::init();
         let _span = tracing::debug_span!("lab_up", lab = %spec.name).entered();
-        let plan = plan::plan(&spec)?;
+        let plan = crate::spec::plan(spec)?;
         build::build(plan)
     }
 
@@ -131,14 +129,17 @@ impl Lab {
         self.nodes.iter().map(|n| n.name.clone()).collect()
     }
 
-    /// The artifacts directory.
-    pub fn artifacts(&self) -> &Artifacts {
-        &self.artifacts
+    /// The artifacts directory: pcaps and failure evidence. Removed when the
+    /// lab is dropped after a success; kept (path printed) after a failed
+    /// expectation or a panic, or with `NETRIG_KEEP_ARTIFACTS=1`.
+    pub fn artifacts_dir(&self) -> &Path {
+        self.group.artifacts().path()
     }
 
-    /// The artifacts directory's path.
-    pub fn artifacts_dir(&self) -> &Path {
-        self.artifacts.path()
+    /// Keeps the artifacts directory after the lab is dropped (its path is
+    /// printed then), as a failed expectation does.
+    pub fn keep_artifacts(&self) {
+        self.group.artifacts().keep();
     }
 
     /// Pins every namespace (not aliases) under `dir` as `LAB-NODE`, so that
@@ -149,11 +150,23 @@ impl Lab {
         let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
         for n in &self.nodes {
             let path = dir.join(format!("{}-{}", self.name, n.name));
-            let pin = n.netns.pin(&path)?;
+            let pin = n.ns.netns().pin(&path)?;
             out.push((n.name.clone(), pin.path().to_path_buf()));
             pins.push(pin);
         }
         Ok(out)
+    }
+
+    /// Unmounts and removes a pin made by [`Lab::pin_all`] — also one left
+    /// behind by a process that was killed before it could remove it.
+    pub fn remove_pin(path: &Path) -> std::io::Result<()> {
+        Pin::remove_path(path)
+    }
+
+    /// Checks a lab name (1–64 of `[A-Za-z0-9_.-]`, starting with a letter
+    /// or digit) the way [`LabSpec::up`] will.
+    pub fn check_name(name: &str) -> Result<()> {
+        crate::net::check_name(name).map_err(|m| Error::invalid(Subject::lab(name), "lab name", m))
     }
 
     /// Takes the lab down now and reports every problem met on the way
@@ -182,27 +195,39 @@ impl Lab {
     }
 
     /// Runs a future on the lab's runtime (the one driving its netlink sockets).
-    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future + Send>(&self, f: F) -> F::Output
+    where
+        F::Output: Send,
+    {
         self.rt.block_on(f)
     }
 
     pub(crate) fn state(&self, idx: usize) -> &NodeState {
         &self.nodes[idx]
     }
+}
 
-    pub(crate) fn registry(&self) -> &ProcessRegistry {
-        &self.registry
+impl Lab {
+    /// Keeps the artifacts directory and writes every node's state (rulesets
+    /// with counters, addresses, routes, neighbours, conntrack) into a new
+    /// `failure-N` directory in it — what a failed expectation does.
+    pub fn collect_evidence(&self, reason: &str) -> Result<Evidence> {
+        crate::evidence::collect(&self.group, reason)
     }
+}
 
-    pub(crate) fn spawner(&self) -> &Arc<Spawner> {
-        &self.spawner
+impl LabSpec {
+    /// Validates the spec and builds the lab; on error nothing is left behind.
+    /// Usable from any context, `#[tokio::test]` included.
+    pub fn up(self) -> Result<Lab> {
+        Lab::up(&self)
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         let _span = tracing::debug_span!("lab_down", lab = %self.name).entered();
-        self.registry.kill_all();
+        self.group.kill_processes();
         self.pins.lock().unwrap_or_else(|p| p.into_inner()).clear();
         tracing::debug!(namespaces = self.nodes.len(), "closing namespaces");
     }

@@ -1,17 +1,18 @@
-//! A handle on one node of a lab: run code or commands inside it, read and
-//! change its links, addresses, routes and sysctls.
+//! A handle on one node of a lab: everything a [`Namespace`] offers (it
+//! dereferences to one: commands, sysctls, captures, traffic, rules), plus
+//! the node's links, addresses and routes, read and changed over the lab's
+//! netlink connection.
 
-use std::ffi::OsStr;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, AsRawFd};
 
 use ipnet::IpNet;
 
 use super::{Lab, NodeState};
-use crate::error::{Error, Result, Subject};
-use crate::netlink::{LinkInfo, Mac, Netlink, RouteInfo};
-use crate::netns::Netns;
-use crate::process::{ExecContext, NodeCommand};
+use crate::error::{Error, Result};
+use crate::namespace::Namespace;
+use crate::net::{Mac, parse_cidr};
+use crate::netlink::{LinkInfo, RouteInfo};
+use crate::spec::{Route, parse_route};
 
 /// An interface netrig created, as planned (name, index, MAC, addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,9 @@ pub struct Interface {
     pub addrs: Vec<IpNet>,
 }
 
-/// A node of a [`Lab`] (borrowed from it).
+/// A node of a [`Lab`] (borrowed from it). Dereferences to the node's
+/// [`Namespace`], so `node.command(..)`, `node.capture(..)`,
+/// `node.udp_send(..)` and `Backend::…(&node, ..)` all work on it.
 #[derive(Clone, Copy)]
 pub struct Node<'lab> {
     lab: &'lab Lab,
@@ -65,51 +68,9 @@ impl<'lab> Node<'lab> {
         self.lab
     }
 
-    /// The subject for messages: lab and node.
-    pub fn subject(&self) -> Subject {
-        Subject::lab(self.lab.name()).node(self.name)
-    }
-
-    /// The node's namespace.
-    pub fn netns(&self) -> &'lab Netns {
-        &self.state().netns
-    }
-
-    /// The node's netlink connection.
-    pub fn netlink(&self) -> &'lab Netlink {
-        &self.state().netlink
-    }
-
-    /// Runs `f` on a thread inside the node (see [`Netns::run`]).
-    pub fn run<F, R>(&self, f: F) -> Result<R>
-    where
-        F: FnOnce() -> R + Send,
-        R: Send,
-    {
-        self.netns().run(f)
-    }
-
-    /// A command that will run inside the node.
-    pub fn command(&self, program: impl AsRef<OsStr>) -> NodeCommand {
-        NodeCommand::new(
-            program,
-            ExecContext {
-                netns_fd: self.netns().as_fd().as_raw_fd(),
-                subject: self.subject(),
-                registry: self.lab.registry().clone(),
-                spawner: self.lab.spawner().clone(),
-            },
-        )
-    }
-
-    /// Writes a sysctl inside the node.
-    pub fn sysctl_set(&self, key: &str, value: &str) -> Result<()> {
-        self.netns().sysctl_set(key, value)
-    }
-
-    /// Reads a sysctl inside the node.
-    pub fn sysctl_get(&self, key: &str) -> Result<String> {
-        self.netns().sysctl_get(key)
+    /// The node's namespace handle, to keep (it outlives this borrow).
+    pub fn namespace(&self) -> &'lab Namespace {
+        &self.state().ns
     }
 
     /// An interface netrig created in this node (`lo` included).
@@ -121,7 +82,7 @@ impl<'lab> Node<'lab> {
             .unwrap_or_else(|p| p.into_inner());
         map.get(name).cloned().ok_or_else(|| {
             Error::invalid(
-                self.subject().link(name),
+                self.subject().clone().link(name),
                 "interface",
                 format!(
                     "no interface named {name:?} in node {} (interfaces: {})",
@@ -151,11 +112,15 @@ impl<'lab> Node<'lab> {
             .find(IpAddr::is_ipv4)
             .ok_or_else(|| {
                 Error::invalid(
-                    self.subject().link(ifname),
+                    self.subject().clone().link(ifname),
                     "address",
                     "the interface has no IPv4 address",
                 )
             })
+    }
+
+    fn netlink(&self) -> &'lab crate::netlink::Netlink {
+        &self.state().netlink
     }
 
     /// Links as the kernel reports them now.
@@ -192,33 +157,27 @@ impl<'lab> Node<'lab> {
         Ok(routes)
     }
 
-    /// Adds an address to an interface.
+    /// Adds an address (`10.0.0.5/24`) to an interface.
     pub fn add_address(&self, ifname: &str, cidr: &str) -> Result<()> {
-        let net = super::parse_cidr(cidr)
-            .map_err(|m| Error::invalid(self.subject().link(ifname), "address", m))?;
+        let net = parse_cidr(cidr)
+            .map_err(|m| Error::invalid(self.subject().clone().link(ifname), "address", m))?;
         let link = self.lab.block_on(self.netlink().link(ifname))?;
         self.lab
             .block_on(self.netlink().add_address(ifname, link.index, net))
     }
 
-    /// Adds a route (`dest = None`: default route).
-    pub fn add_route(&self, route: &super::Route) -> Result<()> {
-        let subject = self.subject();
-        let dest = route
-            .dest
-            .as_deref()
-            .map(|d| super::parse_cidr(d).map(|n| n.trunc()))
-            .transpose()
-            .map_err(|m| Error::invalid(subject.clone(), "route destination", m))?;
-        let via = route
-            .via
-            .as_deref()
-            .map(|g| {
-                g.parse::<IpAddr>()
-                    .map_err(|_| format!("{g:?} is not an IP address"))
-            })
-            .transpose()
-            .map_err(|m| Error::invalid(subject.clone(), "route gateway", m))?;
+    /// Removes an address (`10.0.0.5/24`) from an interface.
+    pub fn remove_address(&self, ifname: &str, cidr: &str) -> Result<()> {
+        let net = parse_cidr(cidr)
+            .map_err(|m| Error::invalid(self.subject().clone().link(ifname), "address", m))?;
+        let link = self.lab.block_on(self.netlink().link(ifname))?;
+        self.lab
+            .block_on(self.netlink().remove_address(ifname, link.index, net))
+    }
+
+    /// Adds a route (`Route::default_via(..)`, `Route::to(..).via(..)`).
+    pub fn add_route(&self, route: &Route) -> Result<()> {
+        let (dest, via) = parse_route(&self.subject().clone(), route)?;
         let dev = match route.dev.as_deref() {
             Some(d) => Some((d, self.lab.block_on(self.netlink().link(d))?.index)),
             None => None,
@@ -226,9 +185,14 @@ impl<'lab> Node<'lab> {
         self.lab.block_on(self.netlink().add_route(dest, via, dev))
     }
 
-    /// Sets a link up or down.
+    /// Sets a link (`lo` included) up or down.
     pub fn set_link_up(&self, ifname: &str, up: bool) -> Result<()> {
         self.lab.block_on(self.netlink().set_up(ifname, up))
+    }
+
+    /// Sets a link's MTU.
+    pub fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()> {
+        self.lab.block_on(self.netlink().set_mtu(ifname, mtu))
     }
 
     /// Sets `hairpin_mode` on a bridge port of this node.
@@ -238,8 +202,26 @@ impl<'lab> Node<'lab> {
             .block_on(self.netlink().set_hairpin(ifname, link.index, on))
     }
 
+    /// Creates a veth pair with `peer` born in another namespace (testing only).
+    pub(crate) fn add_veth_to(
+        &self,
+        local: &crate::netlink::VethEnd,
+        peer: &crate::netlink::VethEnd,
+        peer_ns: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<()> {
+        self.lab
+            .block_on(self.netlink().add_veth(local, peer, Some(peer_ns)))
+    }
+
     /// Deletes a link (its veth peer goes with it).
     pub fn delete_link(&self, ifname: &str) -> Result<()> {
         self.lab.block_on(self.netlink().delete_link(ifname))
+    }
+}
+
+impl std::ops::Deref for Node<'_> {
+    type Target = Namespace;
+    fn deref(&self) -> &Namespace {
+        &self.state().ns
     }
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use super::decode::{Family, TraceKind, Verdict};
 use super::path::{Hook, PacketTrace, Step};
 use super::rules::BaseChain;
-use crate::firewall::parse_iptables_counters;
+use crate::Counters;
 
 /// Base chains in the order a packet meets them (prerouting, input or
 /// forward, output, postrouting), with the priority iptables gives the table.
@@ -98,34 +98,16 @@ struct Snapshot {
 }
 
 fn snapshot(save_c: &str) -> Snapshot {
+    let counters = Counters::parse_iptables(save_c);
     let mut s = Snapshot::default();
-    for c in parse_iptables_counters(save_c) {
+    for c in counters.rules {
         s.rules
             .entry((c.table, c.chain))
             .or_default()
             .push((c.rule, c.packets));
     }
-    let mut table = String::new();
-    for line in save_c.lines().map(str::trim) {
-        if let Some(t) = line.strip_prefix('*') {
-            table = t.to_string();
-        } else if let Some(rest) = line.strip_prefix(':') {
-            // `:FORWARD DROP [3:180]`; user chains have policy `-`.
-            let mut w = rest.split_whitespace();
-            let (Some(chain), Some(policy)) = (w.next(), w.next()) else {
-                continue;
-            };
-            let packets = w
-                .next()
-                .and_then(|c| c.trim_matches(['[', ']']).split(':').next()?.parse().ok())
-                .unwrap_or(0);
-            if policy != "-" {
-                s.policies.insert(
-                    (table.clone(), chain.to_string()),
-                    (policy.to_string(), packets),
-                );
-            }
-        }
+    for p in counters.policies {
+        s.policies.insert((p.table, p.chain), (p.policy, p.packets));
     }
     s
 }

@@ -15,17 +15,8 @@ use super::rules::RuleBook;
 use super::sources::SourceMap;
 use super::tracer::{Tracer, run_in};
 use crate::error::{Error, Result};
-use crate::firewall::Backend;
-use crate::netns::Netns;
-
-/// The transport protocol of a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    /// One TCP connection attempt (a SYN).
-    Tcp,
-    /// One UDP datagram.
-    Udp,
-}
+use crate::{Backend, Proto};
+use crate::Namespace;
 
 /// A flow to trace: protocol, destination, and optionally the source address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,8 +214,8 @@ impl fmt::Display for FlowTrace {
 /// Fails with [`Error::Invalid`] for [`Backend::IptablesLegacy`], whose
 /// rules the kernel cannot trace.
 pub fn trace_flow(
-    from: &Netns,
-    at: &Netns,
+    from: &Namespace,
+    at: &Namespace,
     backend: Backend,
     flow: &Flow,
     timeout: Duration,
@@ -238,8 +229,8 @@ pub fn trace_flow(
 /// Packets are assigned to flows by protocol and source port, which are
 /// unique per probe. The cheap way to trace every cell of a matrix.
 pub fn trace_flows(
-    from: &Netns,
-    at: &Netns,
+    from: &Namespace,
+    at: &Namespace,
     backend: Backend,
     flows: &[Flow],
     timeout: Duration,
@@ -341,8 +332,8 @@ fn events_of(events: &[TraceEvent], key: (u8, u16)) -> impl Iterator<Item = &Tra
 /// [`Backend::IptablesLegacy`], which the kernel cannot trace. Every packet
 /// that crossed meanwhile counts (answers too): see [`Method::Counters`].
 pub fn count_flow(
-    from: &Netns,
-    at: &Netns,
+    from: &Namespace,
+    at: &Namespace,
     backend: Backend,
     flow: &Flow,
     timeout: Duration,
@@ -354,7 +345,7 @@ pub fn count_flow(
             "rule counters are read with iptables-save; trace nftables rules with trace_flow",
         ));
     }
-    let save = || run_in(at, backend.save_program(), &["-c"], None);
+    let save = || run_in(at, backend.save_argv()[0], &["-c"], None);
     let socket = from
         .run(|| bound_socket(flow))?
         .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
@@ -389,12 +380,12 @@ pub fn count_flow(
 
 /// Reads the ruleset of `ns` as text and builds its [`RuleBook`]: `nft -a list
 /// ruleset`, plus `iptables-nft-save` and `ip6tables-nft-save` for the iptables-nft backend.
-pub fn read_rules(ns: &Netns, backend: Backend) -> Result<RuleBook> {
+pub fn read_rules(ns: &Namespace, backend: Backend) -> Result<RuleBook> {
     let nft = run_in(ns, "nft", &["-a", "list", "ruleset"], None)?;
     let mut saves = Vec::new();
     if backend == Backend::IptablesNft {
         saves.push((Family::Ip, run_in(ns, "iptables-nft-save", &[], None)?));
-        if crate::firewall::program_on_path("ip6tables-nft-save") {
+        if crate::process::program_on_path("ip6tables-nft-save") {
             saves.push((Family::Ip6, run_in(ns, "ip6tables-nft-save", &[], None)?));
         }
     }
@@ -404,8 +395,8 @@ pub fn read_rules(ns: &Netns, backend: Backend) -> Result<RuleBook> {
 
 /// A note when iptables-legacy rules are loaded in `ns` too (the "split
 /// brain" state): the kernel evaluates them, but they never appear in a trace.
-fn legacy_rules_note(ns: &Netns) -> Vec<String> {
-    if !crate::firewall::program_on_path("iptables-legacy-save") {
+fn legacy_rules_note(ns: &Namespace) -> Vec<String> {
+    if !crate::process::program_on_path("iptables-legacy-save") {
         return Vec::new();
     }
     match run_in(ns, "iptables-legacy-save", &[], None) {

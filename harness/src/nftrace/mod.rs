@@ -30,17 +30,17 @@
 //! Layers: [`decode_datagram`] (bytes to events), [`RuleBook`] (ruleset
 //! text to rule text) and [`packet_traces`] / [`decide`] (events to paths)
 //! and [`counter_trace`] are pure; [`Tracer`], [`trace_flow`] / [`trace_flows`]
-//! and [`count_flow`] are the system side and need only a [`crate::Netns`]
+//! and [`count_flow`] are the system side and need only a [`crate::Namespace`]
 //! (the source's, and the one holding the rules).
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use netrig::firewall::Backend;
+//! use netrig::Backend;
 //! use netrig::nftrace::{trace_flow, Flow};
 //! let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
 //! let trace = trace_flow(
-//!     docker.internet()?.netns(),
-//!     docker.host_node()?.netns(),
+//!     docker.internet()?.namespace(),
+//!     docker.host_node()?.namespace(),
 //!     Backend::IptablesNft,
 //!     &Flow::tcp("203.0.113.2:8080")?,
 //!     Duration::from_secs(1),
@@ -61,7 +61,7 @@ mod tracer;
 
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
-pub use flow::{Flow, FlowTrace, Method, Proto, count_flow, read_rules, trace_flow, trace_flows};
+pub use flow::{Flow, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows};
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
 pub use probe::ProbeOutcome;

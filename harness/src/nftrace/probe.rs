@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self as sock, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 
-use super::flow::{Flow, Proto};
+use super::flow::Flow;
+use crate::Proto;
 
 /// What the probe itself saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! namespace) and subscribed *before* the trace rule is added, so no event of
 //! a traced packet is missed; the trace table is removed on [`Tracer::stop`] and,
 //! best effort, on drop. Needs CAP_NET_ADMIN over the namespace only (works
-//! under `unshare -Urn`). Depends on the lab only through [`Netns::run`].
+//! under `unshare -Urn`). Depends on the lab only through [`Namespace::run`].
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Command, Stdio};
@@ -16,7 +16,7 @@ use rtnetlink::sys::{Socket, constants::NETLINK_NETFILTER};
 
 use super::decode::{TraceEvent, decode_datagram};
 use crate::error::{Error, Result};
-use crate::netns::Netns;
+use crate::Namespace;
 
 /// Priority of netrig's trace chains: before raw (-300), conntrack (-200)
 /// and every iptables-nft or Docker chain, so every later chain is traced.
@@ -27,7 +27,7 @@ static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
 /// Trace events of one namespace, being collected.
 ///
 /// ```no_run
-/// # fn demo(ns: &netrig::Netns) -> netrig::Result<()> {
+/// # fn demo(ns: &netrig::Namespace) -> netrig::Result<()> {
 /// use netrig::nftrace::Tracer;
 /// let mut tracer = Tracer::start(ns, &["udp dport 7000"])?; // subscribed and tracing
 /// // … send traffic …
@@ -36,7 +36,7 @@ static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
 /// ```
 #[derive(Debug)]
 pub struct Tracer<'ns> {
-    ns: &'ns Netns,
+    ns: &'ns Namespace,
     socket: Socket,
     table: String,
     events: Vec<TraceEvent>,
@@ -51,7 +51,7 @@ impl<'ns> Tracer<'ns> {
     /// with one rule `<selector> meta nftrace set 1` per selector. A selector
     /// is an nft match (`ip daddr 10.0.0.2 udp dport 7000`); no selectors
     /// traces every packet.
-    pub fn start<S: AsRef<str>>(ns: &'ns Netns, selectors: &[S]) -> Result<Tracer<'ns>> {
+    pub fn start<S: AsRef<str>>(ns: &'ns Namespace, selectors: &[S]) -> Result<Tracer<'ns>> {
         let socket = ns.run(subscribe)?.map_err(|e| {
             Error::io(
                 ns.subject().clone(),
@@ -223,13 +223,13 @@ fn subscribe() -> std::io::Result<Socket> {
 }
 
 /// Runs `nft ARGS` inside `ns` (spawned from a thread in it), with `stdin`.
-pub(crate) fn nft(ns: &Netns, args: &[&str], stdin: Option<&str>) -> Result<String> {
+pub(crate) fn nft(ns: &Namespace, args: &[&str], stdin: Option<&str>) -> Result<String> {
     run_in(ns, "nft", args, stdin)
 }
 
 /// Runs a program inside `ns` and returns its stdout; a failure carries argv and stderr.
 pub(crate) fn run_in(
-    ns: &Netns,
+    ns: &Namespace,
     program: &str,
     args: &[&str],
     stdin: Option<&str>,
@@ -257,11 +257,10 @@ pub(crate) fn run_in(
     let out = match out {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::MissingProgram {
-                program: program.into(),
-                package: crate::process::package_for(program).into(),
-                purpose: "trace packets through the firewall (nftrace)".into(),
-            });
+            return Err(Error::missing_program(
+                program,
+                "trace packets through the firewall (nftrace)",
+            ));
         }
         Err(e) => return Err(Error::io(ns.subject().clone(), format!("run `{argv}`"), e)),
     };
@@ -269,7 +268,7 @@ pub(crate) fn run_in(
         return Err(Error::Command {
             subject: ns.subject().clone(),
             argv,
-            status: out.status.to_string(),
+            status: out.status,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         });
     }

@@ -33,7 +33,7 @@ use std::time::SystemTime;
 
 use etherparse::{LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
 
-use crate::netlink::Mac;
+use crate::net::Mac;
 
 /// Which way a frame crossed the captured interface, when it can be told.
 ///
@@ -79,6 +79,10 @@ impl TcpFlags {
     pub const ECE: TcpFlags = TcpFlags(0x40);
     /// CWR.
     pub const CWR: TcpFlags = TcpFlags(0x80);
+    /// SYN+ACK.
+    pub const SYN_ACK: TcpFlags = TcpFlags(0x12);
+    /// RST+ACK (what a closed port answers to a SYN).
+    pub const RST_ACK: TcpFlags = TcpFlags(0x14);
 
     /// Whether every flag of `other` is set here.
     pub fn contains(self, other: TcpFlags) -> bool {

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
 use super::{Icmp, Ip, L3, L4, Packet, TcpFlags};
-use crate::netlink::fmt_mac;
+use crate::net::fmt_mac;
 
 impl Packet {
     /// One line in the style of tcpdump, e.g.

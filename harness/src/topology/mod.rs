@@ -66,7 +66,7 @@ pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<DockerHost> {
     let default_name = file
         .file_stem()
         .and_then(|s| s.to_str())
-        .filter(|s| crate::lab::check_name(s).is_ok())
+        .filter(|s| crate::net::check_name(s).is_ok())
         .unwrap_or("docker")
         .to_string();
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();

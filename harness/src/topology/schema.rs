@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
 
+use crate::backend::Backend;
 use crate::docker::{
-    Backend, ContainerSpec, DockerHost, DockerHostBuilder, Event, Layout, NetworkMode, NetworkSpec,
+    ContainerSpec, DockerHost, DockerHostBuilder, Event, Layout, NetworkMode, NetworkSpec,
     PortBinding,
 };
 use crate::error::{Error, Subject};
@@ -100,25 +101,12 @@ struct LanPeer {
 
 fn layout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Layout>, D::Error> {
     let s = String::deserialize(d)?;
-    match s.as_str() {
-        "classic" => Ok(Some(Layout::Classic)),
-        "v29" => Ok(Some(Layout::V29)),
-        _ => Err(D::Error::custom(format!(
-            "unknown layout {s:?} (use \"classic\" or \"v29\")"
-        ))),
-    }
+    s.parse().map(Some).map_err(D::Error::custom)
 }
 
 fn backend<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Backend>, D::Error> {
     let s = String::deserialize(d)?;
-    match s.as_str() {
-        "iptables-nft" => Ok(Some(Backend::IptablesNft)),
-        "iptables-legacy" => Ok(Some(Backend::IptablesLegacy)),
-        "nftables" => Ok(Some(Backend::Nftables)),
-        _ => Err(D::Error::custom(format!(
-            "unknown backend {s:?} (use \"iptables-nft\", \"iptables-legacy\" or \"nftables\")"
-        ))),
-    }
+    s.parse().map(Some).map_err(D::Error::custom)
 }
 
 fn subnet<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -9,13 +9,13 @@ use std::net::SocketAddrV4;
 use etherparse::PacketBuilder;
 
 use crate::error::{Error, Result, Subject};
-use crate::lab::Node;
-use crate::netlink::Mac;
+use crate::namespace::Namespace;
+use crate::net::Mac;
 
 /// An Ethernet/IPv4/UDP frame with checksums filled in.
 ///
 /// ```
-/// let f = netrig::traffic::udp_frame([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2],
+/// let f = netrig::udp_frame([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2],
 ///     "10.0.0.1:5555".parse().unwrap(), "10.0.0.2:7000".parse().unwrap(), b"hello");
 /// assert_eq!(f.len(), 47);
 /// ```
@@ -90,10 +90,10 @@ impl Injector {
     }
 }
 
-impl<'lab> Node<'lab> {
+impl Namespace {
     /// Opens a handle for injecting frames on `ifname` (which must be up).
     pub fn injector(&self, ifname: &str) -> Result<Injector> {
-        let subject = self.subject().link(ifname);
+        let subject = self.subject().clone().link(ifname);
         let cap = self
             .run(|| {
                 pcap::Capture::from_device(ifname)
@@ -116,7 +116,7 @@ impl<'lab> Node<'lab> {
     /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
     /// let a = lab.node("a")?;
     /// let (src, dst) = (a.interface("eth0")?.mac, lab.node("b")?.interface("eth0")?.mac);
-    /// let f = netrig::traffic::udp_frame(src, dst, "10.0.0.1:5555".parse().unwrap(), "10.0.0.2:7000".parse().unwrap(), b"x");
+    /// let f = netrig::udp_frame(src, dst, "10.0.0.1:5555".parse().unwrap(), "10.0.0.2:7000".parse().unwrap(), b"x");
     /// a.inject("eth0", &f)?;
     /// # Ok(()) }
     /// ```

@@ -15,7 +15,7 @@ use nix::sys::socket::{
 };
 
 use crate::error::{Error, Result};
-use crate::lab::Node;
+use crate::namespace::Namespace;
 
 /// What an ICMP echo request met.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,18 +46,18 @@ pub enum PingOutcome {
 
 static ECHO_ID: AtomicU16 = AtomicU16::new(0);
 
-impl<'lab> Node<'lab> {
+impl Namespace {
     /// Sends one ICMP echo request to `dst` (IPv4) and waits up to `timeout`.
     ///
     /// ```no_run
     /// use std::time::Duration;
     /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
     /// let out = lab.node("a")?.ping("10.0.0.2".parse().unwrap(), Duration::from_secs(1))?;
-    /// assert!(matches!(out, netrig::traffic::PingOutcome::Reply { .. }));
+    /// assert!(matches!(out, netrig::PingOutcome::Reply { .. }));
     /// # Ok(()) }
     /// ```
     pub fn ping(&self, dst: Ipv4Addr, timeout: Duration) -> Result<PingOutcome> {
-        let subject = self.subject();
+        let subject = self.subject().clone();
         let sock: OwnedFd = self
             .run(|| {
                 socket(
@@ -122,7 +122,7 @@ impl<'lab> Node<'lab> {
                 break o;
             }
         };
-        tracing::debug!(%subject, %dst, ?outcome, "ping");
+        tracing::debug!(%subject, %dst, %outcome, "ping");
         Ok(outcome)
     }
 }

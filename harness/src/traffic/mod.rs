@@ -3,7 +3,7 @@
 //! frames injected on an interface.
 //!
 //! Guarantees:
-//! - every socket is created by a thread inside the node ([`Node::run`]), so
+//! - every socket is created by a thread inside the node ([`Namespace::run`]), so
 //!   it belongs to the node's namespace whichever thread uses it later;
 //! - probes return an outcome value ([`TcpOutcome`], [`UdpOutcome`],
 //!   [`PingOutcome`]) rather than an error for what the network did — a
@@ -14,8 +14,9 @@
 //!   when dropped;
 //! - waits have deadlines (socket timeouts, `poll`), never sleeps.
 //!
-//! [`Node::run`]: crate::Node::run
+//! [`Namespace::run`]: crate::Namespace::run
 
+mod display;
 mod frame;
 mod icmp;
 mod server;
@@ -29,7 +30,7 @@ use std::time::Duration;
 pub use frame::{Injector, tcp_syn_frame, udp_frame};
 pub use icmp::PingOutcome;
 pub use tcp::{TcpEchoServer, TcpOutcome};
-pub use udp::{UdpEchoServer, UdpOutcome};
+pub use udp::{Datagram, UdpEchoServer, UdpOutcome};
 
 use crate::error::{Error, Result, Subject};
 
@@ -47,11 +48,6 @@ impl ToSocket for str {
             .map_err(|_| format!("{self:?} is not ip:port"))
     }
 }
-impl ToSocket for &str {
-    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
-        (**self).to_socket()
-    }
-}
 impl ToSocket for String {
     fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
         self.as_str().to_socket()
@@ -60,6 +56,26 @@ impl ToSocket for String {
 impl ToSocket for SocketAddr {
     fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
         Ok(*self)
+    }
+}
+impl ToSocket for std::net::SocketAddrV4 {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        Ok(SocketAddr::V4(*self))
+    }
+}
+impl ToSocket for std::net::SocketAddrV6 {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        Ok(SocketAddr::V6(*self))
+    }
+}
+impl ToSocket for (std::net::Ipv4Addr, u16) {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        Ok(SocketAddr::from(*self))
+    }
+}
+impl<T: ToSocket + ?Sized> ToSocket for &T {
+    fn to_socket(&self) -> std::result::Result<SocketAddr, String> {
+        (**self).to_socket()
     }
 }
 impl ToSocket for (IpAddr, u16) {

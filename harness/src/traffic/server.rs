@@ -83,20 +83,23 @@ impl<T: Clone + Send + 'static> Server<T> {
         n: usize,
         timeout: Duration,
         what: &str,
-        show: impl Fn(&[T]) -> String,
+        show: impl Fn(&T) -> String,
     ) -> Result<Vec<T>> {
         let deadline = Instant::now() + timeout;
         let mut seen = self.log.seen.lock().unwrap_or_else(|p| p.into_inner());
         while seen.len() < n {
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::Expectation(format!(
-                    "{}: expected {n} {what} on {} within {timeout:?}, got {}: {}",
-                    self.subject,
-                    self.addr,
-                    seen.len(),
-                    show(&seen)
-                )));
+                return Err(Error::expectation(
+                    self.subject.clone(),
+                    format!(
+                        "{n} {what} on {} within {timeout:?}, got {}",
+                        self.addr,
+                        seen.len()
+                    ),
+                    seen.iter().map(show).collect(),
+                    None,
+                ));
             }
             seen = self
                 .log

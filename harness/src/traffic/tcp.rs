@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::server::{Log, Server};
 use super::{StopFd, ToSocket, socket_addr};
 use crate::error::{Error, Result, Subject};
-use crate::lab::Node;
+use crate::namespace::Namespace;
 
 /// What a TCP connection attempt met.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,20 +31,20 @@ impl TcpOutcome {
     }
 }
 
-impl<'lab> Node<'lab> {
+impl Namespace {
     /// Tries to connect to `dst` from inside the node and reports the outcome;
     /// the connection, if made, is closed again.
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// use netrig::traffic::TcpOutcome;
+    /// use netrig::TcpOutcome;
     /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
     /// let out = lab.node("a")?.tcp_connect("10.0.0.2:22", Duration::from_millis(300))?;
     /// assert_eq!(out, TcpOutcome::Refused);
     /// # Ok(()) }
     /// ```
     pub fn tcp_connect(&self, dst: impl ToSocket, timeout: Duration) -> Result<TcpOutcome> {
-        let subject = self.subject();
+        let subject = self.subject().clone();
         let dst = socket_addr(&subject, &dst)?;
         let r = self.run(|| TcpStream::connect_timeout(&dst, timeout))?;
         let outcome = match r {
@@ -60,14 +60,14 @@ impl<'lab> Node<'lab> {
                 _ => TcpOutcome::Unreachable(e.to_string()),
             },
         };
-        tracing::debug!(%subject, %dst, ?outcome, "tcp connect probe");
+        tracing::debug!(%subject, %dst, %outcome, "tcp connect probe");
         Ok(outcome)
     }
 
     /// Connects to `dst` from inside the node and returns the stream (a
     /// failure to connect is an error naming the outcome).
     pub fn tcp_stream(&self, dst: impl ToSocket, timeout: Duration) -> Result<TcpStream> {
-        let subject = self.subject();
+        let subject = self.subject().clone();
         let dst = socket_addr(&subject, &dst)?;
         self.run(|| TcpStream::connect_timeout(&dst, timeout))?
             .map_err(|e| Error::io(subject, format!("connect to {dst}"), e))
@@ -76,7 +76,7 @@ impl<'lab> Node<'lab> {
     /// Starts a TCP echo server bound to `bind` (`"0.0.0.0:7000"`) inside the
     /// node; it is listening when this returns, and stops when dropped.
     pub fn tcp_echo_server(&self, bind: impl ToSocket) -> Result<TcpEchoServer> {
-        let subject = self.subject();
+        let subject = self.subject().clone();
         let bind = socket_addr(&subject, &bind)?;
         let listener = self
             .run(|| TcpListener::bind(bind))?
@@ -85,7 +85,7 @@ impl<'lab> Node<'lab> {
     }
 }
 
-/// A TCP echo server inside a node. See [`Node::tcp_echo_server`].
+/// A TCP echo server inside a node. See [`Namespace::tcp_echo_server`].
 ///
 /// A connection is recorded when the server accepts it, which may be after
 /// the client's `connect` has returned (the kernel completes the handshake

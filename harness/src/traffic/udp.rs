@@ -8,7 +8,16 @@ use std::time::Duration;
 use super::server::{Log, Server};
 use super::{StopFd, ToSocket, socket_addr};
 use crate::error::{Error, Result, Subject};
-use crate::lab::Node;
+use crate::namespace::Namespace;
+
+/// A datagram a server received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Who sent it, as the server saw it (after any NAT).
+    pub from: SocketAddr,
+    /// Its payload.
+    pub payload: Vec<u8>,
+}
 
 /// What a UDP request met.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,10 +45,10 @@ fn unspecified_for(dst: &SocketAddr) -> SocketAddr {
     }
 }
 
-impl<'lab> Node<'lab> {
+impl Namespace {
     /// A UDP socket bound to `bind` inside the node (`"0.0.0.0:0"` for any).
     pub fn udp_socket(&self, bind: impl ToSocket) -> Result<UdpSocket> {
-        let subject = self.subject();
+        let subject = self.subject().clone();
         let bind = socket_addr(&subject, &bind)?;
         self.run(|| UdpSocket::bind(bind))?
             .map_err(|e| Error::io(subject, format!("bind a UDP socket to {bind}"), e))
@@ -47,7 +56,7 @@ impl<'lab> Node<'lab> {
 
     /// Sends one datagram to `dst` from an ephemeral port; returns the source address used.
     pub fn udp_send(&self, dst: impl ToSocket, payload: &[u8]) -> Result<SocketAddr> {
-        let subject = self.subject();
+        let subject = self.subject().clone();
         let dst = socket_addr(&subject, &dst)?;
         let sock = self.udp_socket(unspecified_for(&dst))?;
         sock.connect(dst)
@@ -68,7 +77,7 @@ impl<'lab> Node<'lab> {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<UdpOutcome> {
-        let subject = self.subject();
+        let subject = self.subject().clone();
         let dst = socket_addr(&subject, &dst)?;
         let sock = self.udp_socket(unspecified_for(&dst))?;
         let io = |what: &str| {
@@ -95,24 +104,24 @@ impl<'lab> Node<'lab> {
                 _ => UdpOutcome::Unreachable(e.to_string()),
             },
         };
-        tracing::debug!(%subject, %dst, outcome = ?std::mem::discriminant(&outcome), "udp request");
+        tracing::debug!(%subject, %dst, %outcome, "udp request");
         Ok(outcome)
     }
 
     /// Starts a UDP echo server bound to `bind` inside the node; it is bound
     /// when this returns, and stops when dropped.
     pub fn udp_echo_server(&self, bind: impl ToSocket) -> Result<UdpEchoServer> {
-        let subject = self.subject();
+        let subject = self.subject().clone();
         let sock = self.udp_socket(socket_addr(&subject, &bind)?)?;
         UdpEchoServer::start(sock, subject)
     }
 }
 
-/// A UDP echo server inside a node. See [`Node::udp_echo_server`].
+/// A UDP echo server inside a node. See [`Namespace::udp_echo_server`].
 ///
 /// Each datagram is recorded before it is echoed, so once a client has its
 /// echo, [`UdpEchoServer::peers`] includes that client.
-pub struct UdpEchoServer(Server<(SocketAddr, Vec<u8>)>);
+pub struct UdpEchoServer(Server<Datagram>);
 
 impl std::fmt::Debug for UdpEchoServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,39 +147,35 @@ impl UdpEchoServer {
         self.0.addr
     }
 
-    /// Every datagram received so far, with its sender.
-    pub fn datagrams(&self) -> Vec<(SocketAddr, Vec<u8>)> {
+    /// Every datagram received so far, in order.
+    pub fn datagrams(&self) -> Vec<Datagram> {
         self.0.seen()
     }
 
     /// The senders of every datagram received so far, in order.
     pub fn peers(&self) -> Vec<SocketAddr> {
-        self.datagrams().into_iter().map(|(a, _)| a).collect()
+        self.datagrams().into_iter().map(|d| d.from).collect()
     }
 
     /// Waits up to `timeout` until `n` datagrams arrived; returns them.
-    pub fn wait_for_datagrams(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<Vec<(SocketAddr, Vec<u8>)>> {
-        self.0.wait_for(n, timeout, "datagram(s)", |seen| {
-            format!(
-                "from {:?}",
-                seen.iter().map(|(a, _)| *a).collect::<Vec<_>>()
-            )
+    pub fn wait_for_datagrams(&self, n: usize, timeout: Duration) -> Result<Vec<Datagram>> {
+        self.0.wait_for(n, timeout, "datagram(s)", |d| {
+            format!("from {} ({} bytes)", d.from, d.payload.len())
         })
     }
 }
 
-fn serve(sock: UdpSocket, log: &Log<(SocketAddr, Vec<u8>)>, stop: &StopFd) {
+fn serve(sock: UdpSocket, log: &Log<Datagram>, stop: &StopFd) {
     let mut buf = vec![0u8; 65536];
     while let Ok(true) = stop.wait_readable(sock.as_fd(), None) {
         loop {
             match sock.recv_from(&mut buf) {
                 Ok((n, from)) => {
                     // Record before replying: whoever got the echo can rely on `peers()`.
-                    log.push((from, buf[..n].to_vec()));
+                    log.push(Datagram {
+                        from,
+                        payload: buf[..n].to_vec(),
+                    });
                     let _ = sock.send_to(&buf[..n], from);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,

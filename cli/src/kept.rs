@@ -16,18 +16,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, Subject};
-use crate::netns::Pin;
+use netrig::{Error, Lab, Result, Subject};
 
 /// Where state files live.
-pub fn run_dir() -> PathBuf {
+pub(crate) fn run_dir() -> PathBuf {
     std::env::var_os("NETRIG_RUN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/run/netrig"))
 }
 
 /// Where pins live.
-pub fn netns_dir() -> PathBuf {
+pub(crate) fn netns_dir() -> PathBuf {
     std::env::var_os("NETRIG_NETNS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/run/netns"))
@@ -36,7 +35,7 @@ pub fn netns_dir() -> PathBuf {
 /// The state of a kept lab, as written by `netrig up`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KeptLab {
+pub(crate) struct KeptLab {
     /// The lab's name.
     pub lab: String,
     /// The `netrig up` process.
@@ -58,7 +57,7 @@ impl KeptLab {
     }
 
     /// Writes the state file.
-    pub fn save(&self) -> Result<()> {
+    pub(crate) fn save(&self) -> Result<()> {
         let dir = run_dir();
         std::fs::create_dir_all(&dir).map_err(|e| {
             Error::io(
@@ -85,7 +84,7 @@ impl KeptLab {
     }
 
     /// Reads the state of lab `name`.
-    pub fn load(name: &str) -> Result<KeptLab> {
+    pub(crate) fn load(name: &str) -> Result<KeptLab> {
         let path = Self::path_for(name);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -115,7 +114,7 @@ impl KeptLab {
     }
 
     /// All kept labs, sorted by name.
-    pub fn list() -> Result<Vec<KeptLab>> {
+    pub(crate) fn list() -> Result<Vec<KeptLab>> {
         let dir = run_dir();
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Ok(Vec::new());
@@ -132,7 +131,7 @@ impl KeptLab {
     }
 
     /// Whether the `up` process is still alive.
-    pub fn owner_alive(&self) -> bool {
+    pub(crate) fn owner_alive(&self) -> bool {
         let proc_dir = PathBuf::from(format!("/proc/{}", self.pid));
         // A recycled pid would not be running the netrig binary.
         std::fs::read_link(proc_dir.join("exe"))
@@ -144,7 +143,7 @@ impl KeptLab {
     }
 
     /// The pin of `node` (aliases resolved).
-    pub fn pin_of(&self, node: &str) -> Result<&Path> {
+    pub(crate) fn pin_of(&self, node: &str) -> Result<&Path> {
         let target = self.aliases.get(node).map(String::as_str).unwrap_or(node);
         self.nodes.get(target).map(PathBuf::as_path).ok_or_else(|| {
             let mut names: Vec<&str> = self.nodes.keys().map(String::as_str).collect();
@@ -162,10 +161,10 @@ impl KeptLab {
     }
 
     /// Unpins every node and deletes the state file, reporting every error.
-    pub fn remove(&self) -> Result<()> {
+    pub(crate) fn remove(&self) -> Result<()> {
         let mut errors = Vec::new();
         for (node, pin) in &self.nodes {
-            if let Err(e) = Pin::remove_path(pin) {
+            if let Err(e) = Lab::remove_pin(pin) {
                 errors.push(Error::io(
                     Subject::lab(&self.lab).node(node),
                     format!("remove pin {}", pin.display()),

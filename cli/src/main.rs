@@ -15,9 +15,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use netrig::kept::{KeptLab, netns_dir};
+use kept::{KeptLab, netns_dir};
 use nix::sys::signal::{SigSet, Signal};
 
+mod kept;
 mod up;
 
 /// Network-emulation labs for testing firewalls, container networking and network daemons.
@@ -126,11 +127,7 @@ fn exec(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<ExitCode> {
     SigSet::all().thread_unblock().ok();
     let status = c.status().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            netrig::Error::MissingProgram {
-                program: cmd[0].clone(),
-                package: netrig::process::package_for(&cmd[0]).into(),
-                purpose: format!("run it in {lab}/{node}"),
-            }
+            netrig::Error::missing_program(&cmd[0], format!("run it in {lab}/{node}"))
         } else {
             netrig::Error::io(
                 netrig::Subject::lab(lab).node(node),
@@ -139,7 +136,14 @@ fn exec(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<ExitCode> {
             )
         }
     })?;
-    Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+    // As shells do: a command killed by signal N exits 128+N.
+    use std::os::unix::process::ExitStatusExt;
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        _ => 1,
+    };
+    Ok(ExitCode::from(code as u8))
 }
 
 fn ls() -> netrig::Result<ExitCode> {
@@ -170,31 +174,41 @@ fn ls() -> netrig::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints every ruleset the node has — iptables-nft, iptables-legacy and
+/// nftables (a user's nft table next to Docker's iptables rules shows too) —
+/// or says there are none.
 fn rules(lab: &str, node: &str) -> netrig::Result<ExitCode> {
-    let kept = KeptLab::load(lab)?;
-    let backend = kept
-        .backend
-        .clone()
-        .unwrap_or_else(|| "iptables-nft".into());
-    let argv: Vec<String> = match backend.as_str() {
-        "nftables" => vec!["nft".into(), "list".into(), "ruleset".into()],
-        "iptables-legacy" => vec!["iptables-legacy-save".into(), "-c".into()],
-        _ => vec!["iptables-nft-save".into(), "-c".into()],
-    };
-    let out = command_in(lab, node, &argv)?.output().map_err(|e| {
-        netrig::Error::io(
-            netrig::Subject::lab(lab).node(node),
-            format!("run {}", argv[0]),
-            e,
-        )
-    })?;
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    Ok(if out.status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let mut shown = 0;
+    for backend in netrig::Backend::ALL {
+        let argv: Vec<String> = backend.save_argv().iter().map(|a| a.to_string()).collect();
+        let out = match command_in(lab, node, &argv)?.output() {
+            Ok(out) => out,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(netrig::Error::io(
+                    netrig::Subject::lab(lab).node(node),
+                    format!("run {}", argv[0]),
+                    e,
+                ));
+            }
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        // iptables-save prints only comments when no table exists.
+        let has_rules = text
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.starts_with('#'));
+        if out.status.success() && has_rules {
+            println!("# {backend}: {}", argv.join(" "));
+            print!("{text}");
+            shown += 1;
+        }
+    }
+    if shown == 0 {
+        println!(
+            "no rules in {lab}/{node} (iptables-nft, iptables-legacy and nftables are all empty)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn down(lab: &str) -> netrig::Result<ExitCode> {
@@ -203,7 +217,7 @@ fn down(lab: &str) -> netrig::Result<ExitCode> {
         // The owner tears down (and removes pins and state) on SIGTERM.
         let pid = nix::unistd::Pid::from_raw(kept.pid as i32);
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
-        if !netrig::process::wait_for_exit(kept.pid, Duration::from_secs(10)).unwrap_or(true) {
+        if !netrig::testing::wait_for_exit(kept.pid, Duration::from_secs(10)).unwrap_or(true) {
             eprintln!(
                 "netrig: lab {lab}: owner pid {} did not exit on SIGTERM; removing its pins anyway",
                 kept.pid

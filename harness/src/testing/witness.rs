@@ -1,23 +1,7 @@
 //! A witness namespace: a namespace outside any lab that hears, through the
 //! kernel's own link notifications, when a link inside it disappears.
-//!
-//! Link one end of a veth into the witness from a lab node; when the lab's
-//! namespace is destroyed the kernel deletes the pair and tells the witness.
-//! That is how netrig's own tests and benches prove teardown through the
-//! kernel rather than through the lab's bookkeeping — and wait for it
-//! without sleeping.
-//!
-//! ```no_run
-//! # fn demo(lab: netrig::Lab) -> netrig::Result<()> {
-//! use std::time::Duration;
-//! let mut witness = netrig::Witness::new()?;
-//! witness.attach(&lab.node("a")?, "w0", "seen0")?;
-//! drop(lab);
-//! assert!(witness.wait_link_removed("seen0", Duration::from_secs(10)));
-//! # Ok(()) }
-//! ```
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -25,26 +9,43 @@ use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::link::LinkAttribute;
 
-use crate::error::{Error, Result, Subject};
-use crate::netns::Netns;
+use crate::error::{Error, Result};
+use crate::namespace::Namespace;
+use crate::runtime::Runtime;
 
 type Events = futures::channel::mpsc::UnboundedReceiver<(
     NetlinkMessage<RouteNetlinkMessage>,
     rtnetlink::sys::SocketAddr,
 )>;
 
-/// A namespace that watches its links. See the [module docs](self).
+/// A namespace that watches its links.
+///
+/// Link one end of a veth into the witness from a lab node; when the lab's
+/// namespace is destroyed the kernel deletes the pair and tells the witness.
+/// That is how netrig's own tests and benches prove teardown through the
+/// kernel rather than through the lab's bookkeeping — and wait for it
+/// without sleeping.
+///
+/// ```no_run
+/// # fn demo(lab: netrig::Lab) -> netrig::Result<()> {
+/// use std::time::Duration;
+/// let mut witness = netrig::testing::Witness::new()?;
+/// witness.attach(&lab.node("a")?, "w0", "seen0")?;
+/// drop(lab);
+/// assert!(witness.wait_link_removed("seen0", Duration::from_secs(10)));
+/// # Ok(()) }
+/// ```
 pub struct Witness {
-    netns: Netns,
+    ns: Namespace,
     handle: rtnetlink::Handle,
     events: Events,
-    rt: tokio::runtime::Runtime,
+    rt: Runtime,
 }
 
 impl std::fmt::Debug for Witness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Witness")
-            .field("netns", &self.netns.inode())
+            .field("netns", &self.ns.inode())
             .finish()
     }
 }
@@ -59,21 +60,21 @@ fn name_of(attrs: &[LinkAttribute]) -> Option<&str> {
 impl Witness {
     /// Creates the witness namespace, already subscribed to link events.
     pub fn new() -> Result<Witness> {
-        let netns = Netns::new("witness")?;
-        let subject = Subject::default().node("witness");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io(subject.clone(), "start a tokio runtime", e))?;
-        let (conn, handle, events) = netns
+        let ns = Namespace::new("witness")?;
+        let subject = ns.subject().clone();
+        let rt = Runtime::new(&subject)?;
+        let (conn, handle, events) = ns
             .run(|| {
                 let _guard = rt.enter();
                 rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Link])
             })?
             .map_err(|e| Error::io(subject, "open a link-event socket", e))?;
-        rt.spawn(conn);
+        {
+            let _guard = rt.enter();
+            tokio::spawn(conn);
+        }
         Ok(Witness {
-            netns,
+            ns,
             handle,
             events,
             rt,
@@ -81,8 +82,8 @@ impl Witness {
     }
 
     /// The witness namespace.
-    pub fn netns(&self) -> &Netns {
-        &self.netns
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
     }
 
     /// A path naming the namespace for `ip link … netns PATH` (valid while this process lives).
@@ -90,7 +91,7 @@ impl Witness {
         format!(
             "/proc/{}/fd/{}",
             std::process::id(),
-            self.netns.as_fd().as_raw_fd()
+            self.ns.netns().raw_fd()
         )
     }
 
@@ -105,10 +106,7 @@ impl Witness {
             controller: None,
         };
         let (local, seen) = (end(local), end(seen));
-        node.lab().block_on(
-            node.netlink()
-                .add_veth(&local, &seen, Some(self.netns.as_fd())),
-        )
+        node.add_veth_to(&local, &seen, self.ns.netns().as_fd())
     }
 
     /// Names of the links in the witness now.
@@ -117,9 +115,10 @@ impl Witness {
             .rt
             .block_on(self.handle.link().get().execute().try_collect::<Vec<_>>())
             .map_err(|e| Error::Netlink {
-                subject: Subject::default().node("witness"),
+                subject: self.ns.subject().clone(),
                 op: "list links".into(),
-                message: e.to_string(),
+                source: std::io::Error::other(e.to_string()),
+                hint: "",
             })?;
         Ok(msgs
             .iter()
@@ -131,7 +130,8 @@ impl Witness {
     /// false if it did not within `deadline`.
     pub fn wait_link_removed(&mut self, name: &str, deadline: Duration) -> bool {
         let events = &mut self.events;
-        self.rt.block_on(async {
+        let rt = &self.rt;
+        rt.block_on(async {
             tokio::time::timeout(deadline, async {
                 while let Some((msg, _)) = events.next().await {
                     if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) =

@@ -7,70 +7,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::spec::{Endpoint, LabSpec};
+use super::{Endpoint, LabSpec, Route};
 use crate::error::{Error, Result, Subject};
-use crate::netlink::Mac;
-use crate::netns::NetnsOptions;
-
-/// The kernel's limit on interface names, in bytes (IFNAMSIZ - 1).
-pub const IFNAME_MAX: usize = 15;
-
-/// Checks an interface name the way the kernel will (`dev_valid_name`).
-///
-/// ```
-/// assert!(netrig::lab::check_ifname("eth0").is_ok());
-/// assert!(netrig::lab::check_ifname("a-very-long-name0").unwrap_err().contains("15"));
-/// ```
-pub fn check_ifname(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty() {
-        return Err("is empty".into());
-    }
-    if name.len() > IFNAME_MAX {
-        return Err(format!(
-            "{name:?} is {} bytes long; the kernel allows at most {IFNAME_MAX}",
-            name.len()
-        ));
-    }
-    if name == "." || name == ".." {
-        return Err(format!("{name:?} is not allowed"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| *c == '/' || *c == ':' || c.is_whitespace())
-    {
-        return Err(format!(
-            "{name:?} contains {c:?}, which interface names cannot hold"
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a lab or node name: 1–64 of `[A-Za-z0-9_.-]`.
-pub fn check_name(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty() || name.len() > 64 {
-        return Err(format!("{name:?} must be 1 to 64 characters"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
-    {
-        return Err(format!(
-            "{name:?} contains {c:?}; use letters, digits, '_', '.' and '-'"
-        ));
-    }
-    Ok(())
-}
-
-/// Parses `10.0.0.1/24`; a bare address is refused (the prefix matters).
-pub fn parse_cidr(s: &str) -> std::result::Result<IpNet, String> {
-    s.trim().parse::<IpNet>().map_err(|_| {
-        if s.trim().parse::<IpAddr>().is_ok() {
-            format!("{s:?} has no prefix length (write e.g. {s}/24)")
-        } else {
-            format!("{s:?} is not an address with prefix length like 10.0.0.1/24")
-        }
-    })
-}
+use crate::net::{Mac, check_ifname, check_name, parse_cidr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IfaceKind {
@@ -95,7 +34,10 @@ pub(crate) struct PlannedIface {
 #[derive(Debug, Clone)]
 pub(crate) struct PlannedNode {
     pub(crate) name: String,
-    pub(crate) options: NetnsOptions,
+    /// Keep IPv6 on.
+    pub(crate) ipv6: bool,
+    /// Sysctls written at creation, as `/proc/sys`-relative paths.
+    pub(crate) sysctls: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,7 +143,7 @@ impl Planner<'_> {
             .link(&i.name);
         let net = parse_cidr(cidr).map_err(|m| Error::invalid(subject.clone(), "address", m))?;
         if let IpNet::V6(_) = net
-            && !self.plan.nodes[i.node].options.ipv6
+            && !self.plan.nodes[i.node].ipv6
         {
             return Err(Error::invalid(
                 subject,
@@ -289,10 +231,8 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
         let idx = p.plan.nodes.len();
         p.plan.nodes.push(PlannedNode {
             name: n.name.clone(),
-            options: NetnsOptions {
-                ipv6: n.ipv6,
-                sysctls,
-            },
+            ipv6: n.ipv6,
+            sysctls,
         });
         p.plan.names.insert(n.name.clone(), idx);
         p.add_iface(idx, "lo", IfaceKind::Loopback, Some([0; 6]))?;
@@ -337,24 +277,7 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
     for r in &spec.routes {
         let node = p.node_index(&r.node, "route")?;
         let subject = lab.clone().node(&r.node);
-        let dest = r
-            .route
-            .dest
-            .as_deref()
-            .map(|d| parse_cidr(d).map(|n| n.trunc()))
-            .transpose()
-            .map_err(|m| Error::invalid(subject.clone(), "route destination", m))?;
-        let via = r
-            .route
-            .via
-            .as_deref()
-            .map(|g| {
-                g.trim()
-                    .parse::<IpAddr>()
-                    .map_err(|_| format!("{g:?} is not an IP address"))
-            })
-            .transpose()
-            .map_err(|m| Error::invalid(subject.clone(), "route gateway", m))?;
+        let (dest, via) = parse_route(&subject, &r.route)?;
         let dev = match r.route.dev.as_deref() {
             Some(d) => Some(p.plan.iface_id(node, d).ok_or_else(|| {
                 Error::invalid(
@@ -365,13 +288,6 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
             })?),
             None => None,
         };
-        if via.is_none() && dev.is_none() {
-            return Err(Error::invalid(
-                subject,
-                "route",
-                "a route needs a gateway (via) or a device (dev)",
-            ));
-        }
         p.plan.routes.push(PlannedRoute {
             node,
             dest,
@@ -383,6 +299,38 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
         p.plan.neighbours = neighbours(&p.plan);
     }
     Ok(p.plan)
+}
+
+/// Parses a route's destination (truncated to its network) and gateway; the
+/// one parser for routes in specs and routes added at run time.
+pub(crate) fn parse_route(
+    subject: &Subject,
+    route: &Route,
+) -> Result<(Option<IpNet>, Option<IpAddr>)> {
+    let dest = route
+        .dest
+        .as_deref()
+        .map(|d| parse_cidr(d).map(|n| n.trunc()))
+        .transpose()
+        .map_err(|m| Error::invalid(subject.clone(), "route destination", m))?;
+    let via = route
+        .via
+        .as_deref()
+        .map(|g| {
+            g.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| format!("{g:?} is not an IP address"))
+        })
+        .transpose()
+        .map_err(|m| Error::invalid(subject.clone(), "route gateway", m))?;
+    if via.is_none() && route.dev.is_none() {
+        return Err(Error::invalid(
+            subject.clone(),
+            "route",
+            "a route needs a gateway (via) or a device (dev)",
+        ));
+    }
+    Ok((dest, via))
 }
 
 fn check_addresses_unique(plan: &Plan, lab: &Subject) -> Result<()> {

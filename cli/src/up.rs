@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use netrig::kept::{KeptLab, netns_dir};
+use crate::kept::{KeptLab, netns_dir};
 use nix::sys::signal::SigSet;
 
 pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<ExitCode> {
@@ -18,8 +18,7 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "lab".into()),
     };
-    netrig::lab::check_name(&lab_name)
-        .map_err(|m| netrig::Error::invalid(netrig::Subject::lab(&lab_name), "lab name", m))?;
+    netrig::Lab::check_name(&lab_name)?;
     if let Ok(existing) = KeptLab::load(&lab_name) {
         return Err(netrig::Error::invalid(
             netrig::Subject::lab(&lab_name),
@@ -47,7 +46,7 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
             .unwrap_or_else(|_| file.to_path_buf())
             .display()
             .to_string(),
-        backend: Some(docker.model().firewall_backend().name().to_string()),
+        backend: Some(docker.model().backend().to_string()),
         nodes: pins.into_iter().collect(),
         aliases,
     };

@@ -3,14 +3,26 @@
 //! the `up` process was SIGKILLed. State and pins go to temporary folders
 //! (`NETRIG_RUN_DIR`, `NETRIG_NETNS_DIR`), never to the host's /run.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Witness, wait_pid_gone};
+use netrig::testing::Witness;
+
+/// Skips (visibly) or fails (in CI) when unprivileged.
+macro_rules! require_privileges {
+    ($name:expr) => {
+        if !netrig::privilege::should_run($name).expect("privileges are required here") {
+            return;
+        }
+    };
+}
+
+/// Waits for process `pid` (not our child) to exit.
+fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {
+    netrig::testing::wait_for_exit(pid as u32, deadline).unwrap()
+}
 
 struct Dirs {
     run: tempfile::TempDir,
@@ -32,7 +44,7 @@ impl Dirs {
         c.env("NETRIG_RUN_DIR", self.run.path())
             .env("NETRIG_NETNS_DIR", self.netns.path())
             .env("NETRIG_ARTIFACTS", self.artifacts.path())
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
         c
     }
     fn run(&self, args: &[&str]) -> Output {

@@ -1,4 +1,4 @@
-//! The artifacts directory of a lab: pcaps, process output and failure
+//! The artifacts directory of a lab (system layer): pcaps, process output and failure
 //! evidence. Deleted when the lab is dropped after a success; kept — and its
 //! path printed on stderr — when the lab is dropped during a panic or after
 //! [`Artifacts::keep`] (which every failed expectation calls).
@@ -13,7 +13,7 @@ use crate::error::{Error, Result, Subject};
 
 /// A lab's artifacts directory.
 #[derive(Debug)]
-pub struct Artifacts {
+pub(crate) struct Artifacts {
     dir: Option<tempfile::TempDir>,
     path: PathBuf,
     keep: AtomicBool,
@@ -22,7 +22,7 @@ pub struct Artifacts {
 
 impl Artifacts {
     /// Creates `netrig-LAB-XXXX` under the base directory.
-    pub fn create(lab: &str) -> Result<Self> {
+    pub(crate) fn create(lab: &str) -> Result<Self> {
         let base = std::env::var_os("NETRIG_ARTIFACTS")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);
@@ -53,32 +53,32 @@ impl Artifacts {
     }
 
     /// The directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Keeps the directory after the lab is dropped (and prints its path then).
-    pub fn keep(&self) {
+    pub(crate) fn keep(&self) {
         self.keep.store(true, Ordering::Relaxed);
     }
 
     /// Whether the directory will be kept.
-    pub fn is_kept(&self) -> bool {
+    pub(crate) fn is_kept(&self) -> bool {
         self.keep.load(Ordering::Relaxed)
     }
 }
 
 impl Drop for Artifacts {
     fn drop(&mut self) {
-        if self.is_kept() || std::thread::panicking() {
-            if let Some(d) = self.dir.take() {
-                let p = d.keep();
-                eprintln!(
-                    "netrig: lab {}: artifacts kept in {}",
-                    self.lab,
-                    p.display()
-                );
-            }
+        if (self.is_kept() || std::thread::panicking())
+            && let Some(d) = self.dir.take()
+        {
+            let p = d.keep();
+            eprintln!(
+                "netrig: lab {}: artifacts kept in {}",
+                self.lab,
+                p.display()
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
-//! What a lab is made of, as plain data: nodes, bridges, veth links,
-//! addresses and routes. Building a spec touches nothing; [`LabSpec::up`]
-//! validates it completely before the first namespace is created.
+//! What a lab is made of, as plain data (pure layer): nodes, bridges, veth
+//! links, addresses and routes, and their validation into a plan. Building a
+//! spec touches nothing; `LabSpec::up` validates it completely before the
+//! first namespace is created.
 //!
 //! ```no_run
 //! use netrig::{Endpoint, Lab, Route};
@@ -13,7 +14,11 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
-use crate::netlink::Mac;
+mod plan;
+
+pub(crate) use plan::{IfaceKind, Plan, parse_route, plan};
+
+use crate::net::Mac;
 
 /// A node: one network namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,9 +298,5 @@ impl LabSpec {
     pub fn static_neighbours(mut self, on: bool) -> Self {
         self.static_neighbours = on;
         self
-    }
-    /// Validates and builds the lab.
-    pub fn up(self) -> crate::Result<crate::Lab> {
-        crate::Lab::up(self)
     }
 }

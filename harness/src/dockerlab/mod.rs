@@ -10,14 +10,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use super::host::{DockerHost, HOST_NODE, INTERNET_NODE};
-use super::kernel::KernelSetting;
+use crate::backend::Backend;
+use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, KernelSetting};
 use crate::error::{Error, Result, Subject};
-use crate::firewall::{self, RuleCounter};
+use crate::firewall::{self, Counters};
 use crate::lab::{Lab, Node};
 use crate::proxy::Proxy;
 
-/// A running emulated Docker host. Derefs to its [`Lab`].
+/// A running emulated Docker host. Dereferences to its [`Lab`]
+/// (`docker.node(..)`, `docker.artifacts_dir()`).
 ///
 /// ```no_run
 /// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
@@ -44,18 +45,14 @@ impl DockerHost {
     /// Builds the lab and applies Docker's settings, rules and proxies.
     pub fn up(&self) -> Result<DockerLab> {
         let _span = tracing::debug_span!("docker_up", lab = %self.name()).entered();
-        let backend = self.firewall_backend();
-        if !backend.is_installed() {
-            let program = backend.restore_program();
-            return Err(Error::MissingProgram {
-                program: program.into(),
-                package: crate::process::package_for(program).into(),
-                purpose: format!(
-                    "load Docker's rules ({backend} backend) into lab {}",
-                    self.name()
-                ),
-            });
-        }
+        let backend = self.backend();
+        firewall::check_installed(
+            backend,
+            &format!(
+                "load Docker's rules ({backend} backend) into lab {}",
+                self.name()
+            ),
+        )?;
         let userns = crate::privilege::in_user_namespace();
         let mut spec = self.lab_spec();
         for n in &mut spec.nodes {
@@ -73,7 +70,7 @@ impl DockerHost {
         let host = lab.node(HOST_NODE)?;
         let fw = self.firewall();
         tracing::debug!(backend = %backend, "loading Docker's ruleset");
-        backend.apply(&host, &fw.input())?;
+        backend.replace_tables(&host, &fw.input())?;
         let mut proxies = Vec::new();
         for p in self.proxies() {
             let IpAddr::V4(_) = p.host_ip else {
@@ -99,11 +96,6 @@ impl DockerHost {
         }
         Ok(running)
     }
-
-    /// The firewall backend, as the [`crate::firewall`] module names it.
-    pub fn firewall_backend(&self) -> firewall::Backend {
-        self.backend()
-    }
 }
 
 /// Docker skips `ping_group_range` under user namespaces (the full gid range
@@ -127,11 +119,6 @@ impl std::ops::Deref for DockerLab {
 }
 
 impl DockerLab {
-    /// The lab.
-    pub fn lab(&self) -> &Lab {
-        &self.lab
-    }
-
     /// The model it was built from.
     pub fn model(&self) -> &DockerHost {
         &self.host
@@ -175,12 +162,14 @@ impl DockerLab {
 
     /// The host's ruleset as the backend's tool prints it, with counters.
     pub fn rules(&self) -> Result<String> {
-        self.host.firewall_backend().save(&self.host_node()?)
+        let host = self.host_node()?;
+        self.host.backend().save(&host)
     }
 
     /// Per-rule counters of the host's ruleset.
-    pub fn counters(&self) -> Result<Vec<RuleCounter>> {
-        self.host.firewall_backend().counters(&self.host_node()?)
+    pub fn counters(&self) -> Result<Counters> {
+        let host = self.host_node()?;
+        self.host.backend().counters(&host)
     }
 
     /// Loads a user rule file into the host after Docker's rules: an nft
@@ -189,14 +178,15 @@ impl DockerLab {
     /// file fails with the tool's message, naming the file and line.
     pub fn apply_rules_file(&self, path: &Path) -> Result<()> {
         let backend = if path.extension().is_some_and(|e| e == "nft") {
-            firewall::Backend::Nftables
-        } else if self.host.firewall_backend() == firewall::Backend::Nftables {
-            firewall::Backend::IptablesNft
+            Backend::Nftables
+        } else if self.host.backend() == Backend::Nftables {
+            Backend::IptablesNft
         } else {
-            self.host.firewall_backend()
+            self.host.backend()
         };
         tracing::debug!(file = %path.display(), %backend, "loading user rules");
-        backend.apply_file(&self.host_node()?, path)
+        let host = self.host_node()?;
+        backend.append_file(&host, path)
     }
 
     /// A one-screen description: nodes, interfaces, addresses, published
@@ -206,7 +196,7 @@ impl DockerLab {
             "lab {}: Docker host emulation, layout {}, backend {}, userland proxy {}\n",
             self.lab.name(),
             self.host.layout(),
-            self.host.firewall_backend(),
+            self.host.backend(),
             if self.host.daemon().userland_proxy {
                 "on"
             } else {

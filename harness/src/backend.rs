@@ -1,0 +1,129 @@
+//! Which kernel firewall holds a ruleset, and the one place that knows which
+//! tool loads and reads back each one — and which Debian package provides
+//! each program netrig runs. No system calls: the firewall module runs these
+//! command lines inside a namespace.
+//!
+//! | backend | loads with | reads back with |
+//! |---|---|---|
+//! | [`Backend::IptablesNft`] | `iptables-nft-restore -w` | `iptables-nft-save -c` |
+//! | [`Backend::IptablesLegacy`] | `iptables-legacy-restore -w` | `iptables-legacy-save -c` |
+//! | [`Backend::Nftables`] | `nft -f -` | `nft list ruleset` |
+
+use std::fmt;
+
+/// Which kernel subsystem and tool set holds the rules.
+///
+/// ```
+/// use netrig::Backend;
+/// assert_eq!("iptables-legacy".parse::<Backend>(), Ok(Backend::IptablesLegacy));
+/// assert_eq!(Backend::Nftables.to_string(), "nftables");
+/// assert!("pf".parse::<Backend>().unwrap_err().contains("use iptables-nft, iptables-legacy or nftables"));
+/// ```
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// iptables over nf_tables (Debian's default `iptables`).
+    #[default]
+    IptablesNft,
+    /// iptables over the legacy xtables kernel API.
+    IptablesLegacy,
+    /// Native nftables (`nft`).
+    Nftables,
+}
+
+/// How a load treats what is already in the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoadMode {
+    /// `iptables-restore` without `--noflush`: each table named in the input
+    /// is replaced whole. (nft: `nft -f`, which adds.)
+    ReplaceTables,
+    /// `iptables-restore --noflush`: rules and chains are added to what is
+    /// there. (nft: the same `nft -f`.)
+    Append,
+}
+
+impl Backend {
+    /// All backends.
+    pub const ALL: [Backend; 3] = [
+        Backend::IptablesNft,
+        Backend::IptablesLegacy,
+        Backend::Nftables,
+    ];
+
+    /// Whether the backend takes iptables-restore text.
+    pub fn is_iptables(self) -> bool {
+        !matches!(self, Backend::Nftables)
+    }
+
+    /// The command line that loads this backend's rules from stdin.
+    pub(crate) fn load_argv(self, mode: LoadMode) -> Vec<&'static str> {
+        let mut argv = match self {
+            Backend::IptablesNft => vec!["iptables-nft-restore", "-w"],
+            Backend::IptablesLegacy => vec!["iptables-legacy-restore", "-w"],
+            Backend::Nftables => return vec!["nft", "-f", "-"],
+        };
+        if mode == LoadMode::Append {
+            argv.push("--noflush");
+        }
+        argv
+    }
+
+    /// The command line that prints this backend's rules, with counters.
+    pub fn save_argv(self) -> &'static [&'static str] {
+        match self {
+            Backend::IptablesNft => &["iptables-nft-save", "-c"],
+            Backend::IptablesLegacy => &["iptables-legacy-save", "-c"],
+            Backend::Nftables => &["nft", "list", "ruleset"],
+        }
+    }
+
+    /// The program that loads this backend's rules.
+    pub fn load_program(self) -> &'static str {
+        self.load_argv(LoadMode::Append)[0]
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::IptablesNft => "iptables-nft",
+            Backend::IptablesLegacy => "iptables-legacy",
+            Backend::Nftables => "nftables",
+        })
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "iptables-nft" | "iptables" => Ok(Backend::IptablesNft),
+            "iptables-legacy" => Ok(Backend::IptablesLegacy),
+            "nftables" | "nft" => Ok(Backend::Nftables),
+            _ => Err(format!(
+                "unknown backend {s:?} (use iptables-nft, iptables-legacy or nftables)"
+            )),
+        }
+    }
+}
+
+/// The Debian package that provides a program netrig (or a test) may run,
+/// if netrig knows it.
+pub(crate) fn package_for(program: &str) -> Option<&'static str> {
+    let base = program.rsplit('/').next().unwrap_or(program);
+    Some(match base {
+        p if p.starts_with("iptables") || p.starts_with("ip6tables") => "iptables",
+        "nft" => "nftables",
+        "conntrack" => "conntrack",
+        "tcpdump" => "tcpdump",
+        "socat" => "socat",
+        "curl" => "curl",
+        "ip" | "bridge" | "tc" | "ss" => "iproute2",
+        "ping" => "iputils-ping",
+        "nc" => "netcat-openbsd",
+        "nsenter" | "unshare" => "util-linux",
+        _ => return None,
+    })
+}

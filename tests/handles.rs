@@ -1,0 +1,139 @@
+//! Handles that outlive their lab, labs used from async code, and addresses
+//! usable the moment a lab is returned.
+
+mod common;
+
+use std::fs::File;
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use netrig::{Endpoint, Lab, NodeSpec, unique_lab_name};
+
+fn pair(prefix: &str) -> Lab {
+    Lab::builder(unique_lab_name(prefix))
+        .node("a")
+        .node("b")
+        .link(
+            Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
+            Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
+        )
+        .up()
+        .unwrap()
+}
+
+/// A command built before its lab was dropped still runs in that lab's
+/// namespace — even once the process has opened enough files to reuse every
+/// fd number the lab had — never in the namespace of whatever file now has
+/// the lab's old fd number.
+#[test]
+fn a_command_kept_after_its_lab_runs_in_that_lab() {
+    require_privileges!("a_command_kept_after_its_lab_runs_in_that_lab");
+    let lab = pair("kept-cmd");
+    let inode = lab.node("a").unwrap().inode();
+    let cmd = lab
+        .node("a")
+        .unwrap()
+        .command("readlink")
+        .arg("/proc/self/ns/net");
+    let links = lab.node("a").unwrap().command("ip").args(["-o", "link"]);
+    drop(lab);
+    // Reuse every freed fd number, and more: the host's own namespace file
+    // among them, which a raw fd number kept by the command would now name.
+    let files: Vec<File> = (0..256)
+        .map(|_| File::open("/proc/self/ns/net").unwrap())
+        .collect();
+    let out = cmd.checked_output().unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(seen, format!("net:[{inode}]"), "the command left its lab");
+    let out = links.checked_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("eth0@") && text.lines().count() == 2,
+        "`ip -o link` should list only the lab node's lo and eth0:\n{text}"
+    );
+    drop(files);
+}
+
+/// Labs, nodes, captures and traffic work from inside a current-thread tokio
+/// runtime (`#[tokio::test]`), and dropping the lab there does not panic.
+#[tokio::test(flavor = "current_thread")]
+async fn works_inside_a_current_thread_runtime() {
+    require_privileges!("works_inside_a_current_thread_runtime");
+    exercise_lab_from_async("async-ct");
+}
+
+/// The same from a multi-thread runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_inside_a_multi_thread_runtime() {
+    require_privileges!("works_inside_a_multi_thread_runtime");
+    exercise_lab_from_async("async-mt");
+}
+
+fn exercise_lab_from_async(prefix: &str) {
+    let lab = pair(prefix);
+    let a = lab.node("a").unwrap();
+    let b = lab.node("b").unwrap();
+    let names: Vec<String> = a.links().unwrap().into_iter().map(|l| l.name).collect();
+    assert!(names.contains(&"eth0".to_string()), "{names:?}");
+    a.add_address("eth0", "10.0.0.11/24").unwrap();
+    assert!(
+        a.addresses()
+            .unwrap()
+            .iter()
+            .any(|(_, n)| n.to_string() == "10.0.0.11/24")
+    );
+    a.remove_address("eth0", "10.0.0.11/24").unwrap();
+    let server = b.udp_echo_server("10.0.0.2:7000").unwrap();
+    let cap = b.capture("eth0").unwrap();
+    a.udp_send("10.0.0.2:7000", b"from async").unwrap();
+    cap.expect(netrig::expect::udp().payload("from async"))
+        .within(Duration::from_secs(1))
+        .unwrap();
+    assert_eq!(
+        server
+            .wait_for_datagrams(1, Duration::from_secs(1))
+            .unwrap()[0]
+            .from
+            .ip()
+            .to_string(),
+        "10.0.0.1"
+    );
+    drop(cap);
+    drop(lab);
+}
+
+/// Every IPv6 address is usable when `up()` returns: hundreds of bring-ups,
+/// two at a time, each binding both addresses at once (no DAD, no
+/// "tentative" window in which bind fails with EADDRNOTAVAIL).
+#[test]
+fn ipv6_addresses_are_usable_when_up_returns() {
+    require_privileges!("ipv6_addresses_are_usable_when_up_returns");
+    const ROUNDS: usize = 150;
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    let lab = Lab::builder(unique_lab_name("v6rep"))
+                        .node_with(NodeSpec::new("a").ipv6(true))
+                        .node_with(NodeSpec::new("b").ipv6(true))
+                        .link(
+                            Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
+                            Endpoint::new("b", "eth0").addr("2001:db8::2/64"),
+                        )
+                        .up()
+                        .unwrap();
+                    for (node, addr) in [("a", "[2001:db8::1]:7000"), ("b", "[2001:db8::2]:7000")] {
+                        let bound = lab
+                            .node(node)
+                            .unwrap()
+                            .run(|| UdpSocket::bind(addr))
+                            .unwrap();
+                        if let Err(e) = bound {
+                            panic!("thread {t}, round {round}: binding {addr} in {node}: {e}");
+                        }
+                    }
+                }
+            });
+        }
+    });
+}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use super::counters::counter_trace;
@@ -14,9 +15,9 @@ use super::probe::{ProbeOutcome, bound_socket, local_port, send_probe};
 use super::rules::RuleBook;
 use super::sources::SourceMap;
 use super::tracer::{Tracer, run_in};
+use crate::Namespace;
 use crate::error::{Error, Result};
 use crate::{Backend, Proto};
-use crate::Namespace;
 
 /// A flow to trace: protocol, destination, and optionally the source address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,13 +260,26 @@ pub fn trace_flows(
         .collect();
     let mut tracer = Tracer::start(at, &selectors)?;
     let mut outcomes = Vec::with_capacity(flows.len());
+    let wakeup = tracer
+        .wakeup_fd()
+        .map_err(|e| Error::io(at.subject().clone(), "duplicate the trace socket", e))?;
     for (flow, socket, sport) in probes {
-        let probe = send_probe(&socket, flow, timeout)
+        let key = (ip_proto(flow.proto), sport);
+        // A drop traced while the probe waits for its answer settles it now.
+        let mut dropped = || -> std::io::Result<bool> {
+            tracer
+                .drain()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok(events_of(tracer.events(), key).any(|e| {
+                e.outcome()
+                    .is_some_and(|v| v.is_terminal() && *v != Verdict::Accept)
+            }))
+        };
+        let probe = send_probe(&socket, flow, timeout, Some((wakeup.as_fd(), &mut dropped)))
             .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
         drop(socket);
         // An answer means the probe crossed every hook here before it was
         // answered (or was rejected here); no answer means a drop to wait for.
-        let key = (ip_proto(flow.proto), sport);
         let settled = |evs: &[TraceEvent]| {
             events_of(evs, key).any(|e| {
                 e.outcome()
@@ -352,7 +366,7 @@ pub fn count_flow(
     let sport = local_port(&socket)
         .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
     let before = save()?;
-    let probe = send_probe(&socket, flow, timeout)
+    let probe = send_probe(&socket, flow, timeout, None)
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
     let after = save()?;
     drop(socket); // after the snapshot: its FIN is not part of the probe

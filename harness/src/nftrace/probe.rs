@@ -3,7 +3,7 @@
 //! datagram, and what came back.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self as sock, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
@@ -20,7 +20,8 @@ pub enum ProbeOutcome {
     Refused,
     /// An ICMP host or network unreachable came back.
     Unreachable,
-    /// No answer before the timeout.
+    /// No answer before the timeout, or (when traced) the probe was seen
+    /// dropped, so none can come.
     NoAnswer,
     /// The source's own firewall refused to send it (EPERM: an output drop).
     Blocked,
@@ -66,11 +67,17 @@ pub(crate) fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
         .ok_or_else(|| std::io::Error::other("the probe socket has no IP address"))
 }
 
-/// Sends the probe on the already bound, nonblocking socket and waits for its outcome.
+/// Something else to watch while the probe waits: an fd and what to do
+/// when it is readable (true: the outcome is known to be "no answer").
+pub(crate) type Watch<'a> = (BorrowedFd<'a>, &'a mut dyn FnMut() -> std::io::Result<bool>);
+
+/// Sends the probe on the already bound, nonblocking socket and waits for
+/// its outcome, or until `watch` says no answer can come (a traced drop).
 pub(crate) fn send_probe(
     fd: &OwnedFd,
     flow: &Flow,
     timeout: Duration,
+    mut watch: Option<Watch<'_>>,
 ) -> std::io::Result<ProbeOutcome> {
     let raw = fd.as_raw_fd();
     let dst = SockaddrStorage::from(flow.dst);
@@ -95,12 +102,25 @@ pub(crate) fn send_probe(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [nix::poll::PollFd::new(fd.as_fd(), event)];
+        let mut fds = vec![nix::poll::PollFd::new(fd.as_fd(), event)];
+        if let Some((w, _)) = &watch {
+            fds.push(nix::poll::PollFd::new(*w, nix::poll::PollFlags::POLLIN));
+        }
         match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
             Ok(0) if left.is_zero() => return Ok(ProbeOutcome::NoAnswer),
             Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
-            Ok(_) => break,
+            Ok(_) => {}
             Err(e) => return Err(e.into()),
+        }
+        let ready = |p: &nix::poll::PollFd<'_>| p.revents().is_some_and(|r| !r.is_empty());
+        if ready(&fds[0]) {
+            break;
+        }
+        if let (Some(p), Some((_, on_ready))) = (fds.get(1), watch.as_mut())
+            && ready(p)
+            && on_ready()?
+        {
+            return Ok(ProbeOutcome::NoAnswer);
         }
     }
     let err = sock::getsockopt(fd, sockopt::SocketError)?;

@@ -15,8 +15,8 @@ use std::time::Instant;
 use rtnetlink::sys::{Socket, constants::NETLINK_NETFILTER};
 
 use super::decode::{TraceEvent, decode_datagram};
-use crate::error::{Error, Result};
 use crate::Namespace;
+use crate::error::{Error, Result};
 
 /// Priority of netrig's trace chains: before raw (-300), conntrack (-200)
 /// and every iptables-nft or Docker chain, so every later chain is traced.
@@ -101,6 +101,11 @@ impl<'ns> Tracer<'ns> {
     /// Events collected so far.
     pub fn events(&self) -> &[TraceEvent] {
         &self.events
+    }
+
+    /// A duplicate of the event socket's fd, to poll beside other fds.
+    pub(crate) fn wakeup_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.socket.as_fd().try_clone_to_owned()
     }
 
     /// Reads every event already queued, without waiting.

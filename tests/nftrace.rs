@@ -168,7 +168,7 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
     )
     .unwrap();
     assert_eq!(t.probe, ProbeOutcome::Answered, "{t}");
-    let hooks = &t.packets[0].hooks;
+    let hooks: Vec<_> = t.hooks().collect();
     let nat = hooks
         .iter()
         .position(|h| h.table == "nat" && h.chain == "PREROUTING")
@@ -209,7 +209,7 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
         ),
         "{t}"
     );
-    assert_eq!(t.packets[0].nat_rules().len(), 1, "{t}");
+    assert_eq!(t.nat_rules().len(), 1, "{t}");
 
     // A port Docker did not publish, routed straight at the container: FORWARD's policy drops it.
     internet
@@ -285,7 +285,7 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
     )
     .unwrap();
     assert_eq!(t.probe, ProbeOutcome::Refused, "{t}");
-    let nat = t.packets[0].nat_rules();
+    let nat = t.nat_rules();
     assert_eq!(nat.len(), 1, "{t}");
     assert!(
         nat[0]
@@ -361,7 +361,7 @@ fn docker_nftables_backend_trace_names_nft_rules() {
     )
     .unwrap();
     assert_eq!(t.probe, ProbeOutcome::Answered, "{t}");
-    let nat = t.packets[0].nat_rules();
+    let nat = t.nat_rules();
     assert_eq!(nat.len(), 1, "{t}");
     assert!(
         nat[0]
@@ -541,4 +541,48 @@ fn a_batch_of_flows_gets_one_decision_each() {
             "{t}"
         );
     }
+}
+
+/// Outbound from a container: the trace names the MASQUERADE rule that rewrote the source.
+#[test]
+fn outbound_trace_names_the_masquerade_rule() {
+    require_privileges!("outbound_trace_names_the_masquerade_rule");
+    let docker = common::topology("docker-bridge.toml", "nftracemasq")
+        .up()
+        .unwrap();
+    let _server = docker
+        .internet()
+        .unwrap()
+        .udp_echo_server("198.51.100.10:53")
+        .unwrap();
+    let (web, host) = (
+        docker.container("web").unwrap(),
+        docker.host_node().unwrap(),
+    );
+    let flow = Flow::udp("198.51.100.10:53").unwrap();
+    let t = trace_flow(
+        web.namespace(),
+        host.namespace(),
+        Backend::IptablesNft,
+        &flow,
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(t.probe, ProbeOutcome::Answered, "{t}");
+    let nat: Vec<String> = t
+        .nat_rules()
+        .iter()
+        .filter_map(|(_, s)| s.rule.clone())
+        .collect();
+    assert_eq!(
+        nat,
+        ["-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"],
+        "{t}"
+    );
+    let d = t.decision.as_ref().unwrap();
+    assert_eq!(
+        d.rule.as_deref(),
+        Some("-A FORWARD -i docker0 ! -o docker0 -j ACCEPT"),
+        "{t}"
+    );
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::counters::counter_trace;
 use super::decode::{Family, TraceEvent, Verdict};
-use super::path::{Decision, PacketTrace, decide, packet_traces};
+use super::path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
 use super::probe::{ProbeOutcome, bound_socket, local_port, send_probe};
 use super::rules::RuleBook;
 use super::sources::SourceMap;
@@ -103,6 +103,18 @@ impl Flow {
 }
 
 impl FlowTrace {
+    /// Every hook of the flow's packets, in order. Prefer this to one
+    /// [`PacketTrace`]: the kernel's trace id can change mid-path (a packet
+    /// bridged in through br_netfilter, then routed, gets a new one).
+    pub fn hooks(&self) -> impl Iterator<Item = &Hook> {
+        self.packets.iter().flat_map(|p| &p.hooks)
+    }
+
+    /// The NAT rules that acted on the flow, over all its packets (see [`PacketTrace::nat_rules`]).
+    pub fn nat_rules(&self) -> Vec<(&Hook, &Step)> {
+        self.packets.iter().flat_map(|p| p.nat_rules()).collect()
+    }
+
     /// Marks the steps (and the decision) whose rule came from one of the
     /// user's iptables rule `files` with `file:line`, matching rules by their
     /// iptables-save text. `.nft` files are skipped (not matched by text).

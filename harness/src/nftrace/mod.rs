@@ -23,9 +23,12 @@
 //! of a chain (`nft monitor trace` hides it); `reject` reaches the trace as
 //! `drop`; the trace id is derived from the skb's address, flow hash and input
 //! interface, so a later packet of the same flow may reuse an id (a base chain
-//! met twice starts a new [`PacketTrace`]) and a packet looped through `lo` gets
-//! a new one; Linux 6.16+ adds conntrack id, direction, status and state.
+//! met twice starts a new [`PacketTrace`]) and a packet looped through `lo`, or
+//! bridged in (br_netfilter) and then routed, gets a new one mid-path (use
+//! [`FlowTrace::hooks`]); Linux 6.16+ adds conntrack id, direction, status and state.
 //! Within a chain, `nft -a list` orders handles as iptables-save orders `-A` lines.
+//! A source NAT happens at the last hook, so the trace names the SNAT or
+//! MASQUERADE rule but no later hook shows the rewritten source.
 //!
 //! Layers: [`decode_datagram`] (bytes to events), [`RuleBook`] (ruleset
 //! text to rule text) and [`packet_traces`] / [`decide`] (events to paths)

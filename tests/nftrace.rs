@@ -586,3 +586,39 @@ fn outbound_trace_names_the_masquerade_rule() {
         "{t}"
     );
 }
+
+/// Without rules, the trace says that nothing filtered the probe; to an unrouted namespace, that it never arrived.
+#[test]
+fn empty_rulesets_and_unreached_namespaces_are_said_so() {
+    require_privileges!("empty_rulesets_and_unreached_namespaces_are_said_so");
+    let lab = common::labs::routed("nftraceempty").unwrap();
+    let (a, r, b) = (
+        lab.node("a").unwrap(),
+        lab.node("r").unwrap(),
+        lab.node("b").unwrap(),
+    );
+    let flow = Flow::udp("10.0.1.2:9").unwrap();
+    let t = trace_flow(
+        a.namespace(),
+        r.namespace(),
+        Backend::Nftables,
+        &flow,
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    assert!(t.decision.is_none(), "{t}");
+    assert!(t.to_string().contains("no rule here filtered it"), "{t}");
+    // 10.9.9.9 is routed nowhere (r has no route for it): nothing reaches b's namespace.
+    let t = trace_flow(
+        a.namespace(),
+        b.namespace(),
+        Backend::Nftables,
+        &Flow::udp("10.9.9.9:9").unwrap(),
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    assert!(
+        t.to_string().contains("never reached a netfilter hook"),
+        "{t}"
+    );
+}

@@ -314,6 +314,18 @@ pub fn trace_flows(
             .cloned()
             .collect();
         let packets = packet_traces(&own, &book, &ifnames, Some(&table));
+        let mut notes = notes.clone();
+        if packets.iter().all(|p| p.hooks.is_empty()) {
+            notes.push(if own.is_empty() {
+                "the probe never reached a netfilter hook of the traced namespace \
+                 (not routed there, or lost before it)"
+                    .to_string()
+            } else {
+                "the probe reached the traced namespace, but no nf_tables chain other than \
+                 netrig's trace chain saw it: no rule here filtered it"
+                    .to_string()
+            });
+        }
         traces.push(FlowTrace {
             flow: flow.clone(),
             sport,
@@ -322,7 +334,7 @@ pub fn trace_flows(
             probe,
             decision: decide(&packets),
             packets,
-            notes: notes.clone(),
+            notes,
         });
     }
     tracing::debug!(subject = %at.subject(), flows = flows.len(), events = events.len(), "flows traced");

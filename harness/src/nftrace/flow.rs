@@ -79,13 +79,8 @@ impl Flow {
 
     /// The nft match selecting this flow's packets from source port `sport`.
     fn selector(&self, sport: u16) -> String {
-        let (ip, proto) = (
-            if self.dst.is_ipv4() { "ip" } else { "ip6" },
-            match self.proto {
-                Proto::Tcp => "tcp",
-                Proto::Udp => "udp",
-            },
-        );
+        let ip = if self.dst.is_ipv4() { "ip" } else { "ip6" };
+        let proto = self.proto.as_str();
         let mut s = format!(
             "{ip} daddr {} {proto} sport {sport} {proto} dport {}",
             self.dst.ip(),
@@ -158,7 +153,8 @@ pub struct FlowTrace {
     pub method: Method,
     /// What the probe saw.
     pub probe: ProbeOutcome,
-    /// The traced packets (one per kernel trace id), in arrival order.
+    /// The traced packets, in arrival order (split by kernel trace id, which
+    /// can change mid-path: [`FlowTrace::hooks`] sees them all).
     pub packets: Vec<PacketTrace>,
     /// The rule or policy that decided, `None` when no chain gave a verdict.
     pub decision: Option<Decision>,
@@ -168,10 +164,7 @@ pub struct FlowTrace {
 
 impl fmt::Display for FlowTrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let proto = match self.flow.proto {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        };
+        let proto = self.flow.proto.as_str();
         let first = self.packets.first().and_then(|p| p.hooks.first()?.packet);
         let src = match (self.flow.src, first) {
             (Some(s), _) => s.to_string(),
@@ -198,12 +191,6 @@ impl fmt::Display for FlowTrace {
                     writeln!(f)?;
                 }
             }
-        }
-        if self.packets.is_empty() {
-            writeln!(
-                f,
-                "no traced packet reached a chain of the traced namespace"
-            )?;
         }
         for n in &self.notes {
             writeln!(f, "note: {n}")?;
@@ -256,6 +243,9 @@ pub fn trace_flows(
              events (nftrace) for them; trace with the iptables-nft or nftables backend, \
              or attribute by rule counters with netrig::nftrace::count_flow",
         ));
+    }
+    if flows.is_empty() {
+        return Ok(Vec::new()); // (no selectors would trace every packet)
     }
     let mut probes = Vec::with_capacity(flows.len());
     for flow in flows {

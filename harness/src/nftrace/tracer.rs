@@ -24,7 +24,9 @@ pub(crate) const TRACE_PRIORITY: i32 = -350;
 
 static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
 
-/// Trace events of one namespace, being collected.
+/// Trace events of one namespace, being collected: every traced packet of
+/// the namespace, including packets another tracer there selected (filter
+/// by headers, as [`super::trace_flows`] does by protocol and source port).
 ///
 /// ```no_run
 /// # fn demo(ns: &netrig::Namespace) -> netrig::Result<()> {

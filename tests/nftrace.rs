@@ -622,3 +622,51 @@ fn empty_rulesets_and_unreached_namespaces_are_said_so() {
         "{t}"
     );
 }
+
+/// IPv6: an ip6 flow is selected, traced and decided like an IPv4 one.
+#[test]
+fn ipv6_flow_is_traced() {
+    require_privileges!("ipv6_flow_is_traced");
+    let lab = netrig::Lab::builder(netrig::unique_lab_name("nftrace6"))
+        .node_with(netrig::NodeSpec::new("a").ipv6(true))
+        .node_with(netrig::NodeSpec::new("b").ipv6(true))
+        .link(
+            netrig::Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
+            netrig::Endpoint::new("b", "eth0").addr("2001:db8::2/64"),
+        )
+        .up()
+        .unwrap();
+    let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
+    let rules = "table inet fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tip6 saddr 2001:db8::1 udp dport 7000 drop\n\t}\n}\n";
+    Backend::Nftables.append(&b, rules).unwrap();
+    let flow = Flow::udp("[2001:db8::2]:7000")
+        .unwrap()
+        .source("2001:db8::1")
+        .unwrap();
+    let t = trace_flow(
+        a.namespace(),
+        b.namespace(),
+        Backend::Nftables,
+        &flow,
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    let first = t
+        .hooks()
+        .next()
+        .and_then(|h| h.packet)
+        .unwrap_or_else(|| panic!("{t}"));
+    assert_eq!(
+        first.to_string(),
+        format!("udp [2001:db8::1]:{} -> [2001:db8::2]:7000", t.sport)
+    );
+    let d = t.decision.as_ref().unwrap();
+    assert_eq!(
+        (d.verdict.clone(), d.rule.as_deref()),
+        (
+            Verdict::Drop,
+            Some("ip6 saddr 2001:db8::1 udp dport 7000 drop")
+        ),
+        "{t}"
+    );
+}

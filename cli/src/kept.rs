@@ -49,6 +49,10 @@ pub(crate) struct KeptLab {
     /// Node aliases (Docker `host`/`container:` modes) → node they share.
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
+    /// The lab's artifacts directory (removed by `down` when empty: a
+    /// SIGKILLed `up` cannot remove it itself).
+    #[serde(default)]
+    pub artifacts: Option<PathBuf>,
 }
 
 impl KeptLab {
@@ -160,6 +164,37 @@ impl KeptLab {
         })
     }
 
+    /// Processes still running inside the lab's namespaces (started with
+    /// `netrig exec`, `ip netns exec` or `nsenter`), found by comparing each
+    /// process's network namespace with the pins'.
+    pub(crate) fn processes_inside(&self) -> Vec<(u32, String)> {
+        use std::os::unix::fs::MetadataExt;
+        let inodes: Vec<u64> = self
+            .nodes
+            .values()
+            .filter_map(|p| std::fs::metadata(p).ok().map(|m| m.ino()))
+            .collect();
+        let me = std::process::id();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        procs
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| pid != me && pid != self.pid)
+            .filter_map(|pid| {
+                let ino = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok()?.ino();
+                inodes.contains(&ino).then(|| {
+                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    (pid, comm)
+                })
+            })
+            .collect()
+    }
+
     /// Unpins every node and deletes the state file, reporting every error.
     pub(crate) fn remove(&self) -> Result<()> {
         let mut errors = Vec::new();
@@ -183,6 +218,9 @@ impl KeptLab {
             ));
         }
         // Leave no empty folders behind either (remove_dir only removes empty ones).
+        if let Some(a) = &self.artifacts {
+            let _ = std::fs::remove_dir(a);
+        }
         let _ = std::fs::remove_dir(run_dir());
         let _ = std::fs::remove_dir(netns_dir());
         if errors.is_empty() {

@@ -213,6 +213,16 @@ fn rules(lab: &str, node: &str) -> netrig::Result<ExitCode> {
 
 fn down(lab: &str) -> netrig::Result<ExitCode> {
     let kept = KeptLab::load(lab)?;
+    // Processes started inside the lab (`netrig exec` in another shell) would
+    // keep its namespaces alive after the pins are gone: end them first.
+    let inside = kept.processes_inside();
+    for (pid, comm) in &inside {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid as i32), Signal::SIGKILL);
+        println!("ended process {pid} ({comm}) still running inside lab {lab}");
+    }
+    for (pid, _) in &inside {
+        let _ = netrig::testing::wait_for_exit(*pid, Duration::from_secs(5));
+    }
     if kept.owner_alive() {
         // The owner tears down (and removes pins and state) on SIGTERM.
         let pid = nix::unistd::Pid::from_raw(kept.pid as i32);

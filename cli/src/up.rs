@@ -49,6 +49,7 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
         backend: Some(docker.model().backend().to_string()),
         nodes: pins.into_iter().collect(),
         aliases,
+        artifacts: Some(docker.artifacts_dir().to_path_buf()),
     };
     if let Err(e) = kept.save() {
         let _ = kept.remove();
@@ -56,17 +57,22 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
     }
 
     println!("{}", docker.summary());
+    let me = invocation();
     println!("enter a node:");
     for (node, pin) in &kept.nodes {
         let pin_name = pin
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        println!(
-            "  {node:<12} netrig exec {lab_name} {node} -- sh    (or: ip netns exec {pin_name} sh)"
-        );
+        let via = if pin.parent() == Some(Path::new("/run/netns")) {
+            format!("ip netns exec {pin_name} sh")
+        } else {
+            format!("nsenter --net={} sh", pin.display())
+        };
+        println!("  {node:<12} {me} exec {lab_name} {node} -- sh    (or: {via})");
     }
-    println!("rules with counters: netrig rules {lab_name}");
+    print!("{}", try_it(&me, &lab_name, &docker));
+    println!("rules with counters: {me} rules {lab_name}");
     println!("artifacts: {}", docker.artifacts_dir().display());
     println!("up; Ctrl-C or `netrig down {lab_name}` to tear down");
 
@@ -83,4 +89,49 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
     removed?;
     println!("lab {lab_name} is down");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to run this binary again from the user's shell: `netrig` when that is
+/// what PATH finds, else the path of this executable (e.g. after `cargo run`).
+fn invocation() -> String {
+    let me = std::env::current_exe().ok();
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| {
+            let candidate = d.join("netrig");
+            candidate.is_file()
+                && std::fs::canonicalize(&candidate).ok()
+                    == me.as_ref().and_then(|m| std::fs::canonicalize(m).ok())
+        })
+    });
+    if on_path {
+        return "netrig".into();
+    }
+    let Some(me) = me else {
+        return "netrig".into();
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    me.strip_prefix(&cwd)
+        .map(|rel| format!("./{}", rel.display()))
+        .unwrap_or_else(|_| me.display().to_string())
+}
+
+/// The containers run nothing: say how to start a server in one and from
+/// which node to reach its published port.
+fn try_it(me: &str, lab: &str, docker: &netrig::DockerLab) -> String {
+    let model = docker.model();
+    let Some((container, port)) = model
+        .containers()
+        .iter()
+        .find_map(|c| c.ports.first().map(|p| (c.name.clone(), *p)))
+    else {
+        return String::new();
+    };
+    let host_ip = docker.host_uplink_ip();
+    format!(
+        "containers run nothing yet; try a published port:\n\
+         \x20 {me} exec {lab} {container} -- nc -lk -p {cport}              # a server in {container}\n\
+         \x20 {me} exec {lab} internet -- nc -w1 {host_ip} {hport} </dev/null   # reach it from the internet\n",
+        cport = port.container_port,
+        hport = port.host_port,
+    )
 }

@@ -113,13 +113,38 @@ fn up_exec_rules_down() {
         "172.17.0.2/16",
         "203.0.113.2/24",
         "published 8080:80/tcp",
-        "netrig exec",
+        "containers run nothing yet",
     ] {
         assert!(
             printed.contains(needle),
             "summary lacks {needle:?}:\n{printed}"
         );
     }
+    // The binary is not on PATH here: the hints name the one that works.
+    let hint = printed
+        .lines()
+        .find(|l| l.trim_start().starts_with("web "))
+        .unwrap_or_else(|| panic!("no hint for web:\n{printed}"));
+    let shown = hint.split_whitespace().nth(1).unwrap();
+    assert!(
+        shown != "netrig" && shown.ends_with("/netrig"),
+        "the hint must name a runnable binary: {hint}"
+    );
+    let rerun = Command::new(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/..").to_string()
+            + "/"
+            + shown.trim_start_matches("./"),
+    )
+    .args(["exec", &name, "web", "--", "true"])
+    .env("NETRIG_RUN_DIR", dirs.run.path())
+    .env("NETRIG_NETNS_DIR", dirs.netns.path())
+    .output()
+    .unwrap();
+    assert!(
+        rerun.status.success(),
+        "the hinted command failed: {}",
+        text(&rerun)
+    );
     assert_eq!(
         dirs.pins().len(),
         3,
@@ -154,6 +179,20 @@ fn up_exec_rules_down() {
         text(&rules)
     );
 
+    let killed = dirs.run(&["exec", &name, "web", "--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(
+        killed.status.code(),
+        Some(128 + 15),
+        "a signal exits 128+N, as shells do"
+    );
+
+    // A process left running inside the lab is ended by `down`, which says so.
+    let mut sleeper = dirs
+        .netrig()
+        .args(["exec", &name, "web", "--", "sleep", "600"])
+        .spawn()
+        .unwrap();
+
     let bad = dirs.run(&["exec", &name, "nosuchnode", "--", "true"]);
     assert!(
         !bad.status.success() && text(&bad).contains("no node named \"nosuchnode\""),
@@ -163,6 +202,12 @@ fn up_exec_rules_down() {
 
     let down = dirs.run(&["down", &name]);
     assert!(down.status.success(), "{}", text(&down));
+    assert!(
+        text(&down).contains("(sleep) still running inside lab"),
+        "{}",
+        text(&down)
+    );
+    assert!(sleeper.wait().unwrap().code() != Some(0));
     assert!(wait_pid_gone(child.id() as i32, Duration::from_secs(10)));
     child.wait().unwrap();
     assert!(dirs.pins().is_empty(), "pins left: {:?}", dirs.pins());
@@ -210,6 +255,14 @@ fn down_after_sigkilled_up() {
     assert!(
         witness.wait_link_removed("cliw0", Duration::from_secs(10)),
         "the lab's namespaces survived `down`"
+    );
+    let left: Vec<_> = std::fs::read_dir(dirs.artifacts.path())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the killed up's artifacts folder is left: {left:?}"
     );
 }
 
@@ -261,6 +314,21 @@ fn up_without_iptables_names_the_package() {
     assert!(
         msg.contains("iptables-nft-restore") && msg.contains("apt-get install iptables"),
         "{msg}"
+    );
+    assert!(dirs.pins().is_empty());
+}
+
+/// A lab name that would read as an option (`--name -x`) is refused before anything is built.
+#[test]
+fn up_refuses_a_name_that_reads_as_an_option() {
+    require_privileges!("up_refuses_a_name_that_reads_as_an_option");
+    let dirs = Dirs::new();
+    let out = dirs.run(&["up", "topologies/docker-bridge.toml", "--name=-x"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("must start with a letter or digit"),
+        "{}",
+        text(&out)
     );
     assert!(dirs.pins().is_empty());
 }

@@ -261,6 +261,8 @@ pub struct RulesError {
     pub argv: String,
     /// What the tool printed.
     pub stderr: String,
+    /// The topology file that named the rule file, when one did.
+    pub named_by: Option<PathBuf>,
 }
 
 impl fmt::Display for RulesError {
@@ -276,7 +278,13 @@ impl fmt::Display for RulesError {
             (Some(n), None) => write!(f, "{origin}:{n}")?,
             _ => f.write_str(&origin)?,
         }
-        write!(f, "\n{}", self.stderr.trim())
+        if let Some(topology) = &self.named_by {
+            write!(f, " (named in {})", topology.display())?;
+        }
+        if !self.stderr.trim().is_empty() {
+            write!(f, "\n{}", self.stderr.trim())?;
+        }
+        Ok(())
     }
 }
 

@@ -27,13 +27,15 @@
 //! # Ok(()) }
 //! ```
 
+mod addr;
 mod matcher;
 mod nat;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use matcher::{AddrArg, AddrSpec, Matcher, Proto, any, arp, icmp, ip, tcp, udp};
+pub use addr::{AddrArg, AddrSpec};
+pub use matcher::{Matcher, any, arp, icmp, ip, tcp, udp};
 pub use nat::{NatExpect, NatFlow, expect_nat};
 
 use crate::capture::Capture;

@@ -26,7 +26,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::matcher::{AddrArg, AddrSpec, Matcher, any};
+use super::addr::{AddrArg, AddrSpec};
+use super::matcher::{Matcher, any};
 use crate::capture::Capture;
 use crate::error::{Error, Result};
 use crate::packet::{L4, Packet};

@@ -157,7 +157,8 @@ fn load_error(
     argv: &[&str],
     stderr: &str,
 ) -> Error {
-    let line = failing_line(backend, stderr).map(|n| {
+    let reported = failing_line(backend, stderr);
+    let line = reported.map(|n| {
         if backend.is_iptables() {
             culprit_line(text, stderr, n)
         } else {
@@ -165,6 +166,16 @@ fn load_error(
         }
     });
     let rule = line.and_then(|n| text.lines().nth(n.saturating_sub(1)).map(str::to_string));
+    // One line number, the right one: iptables-nft reports the COMMIT line
+    // ("line 3 failed") when the culprit is a rule above it; drop that.
+    let stderr: String = match (reported, line) {
+        (Some(r), Some(l)) if r != l => stderr
+            .lines()
+            .filter(|s| !s.contains(&format!("line {r} failed")))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => stderr.to_string(),
+    };
     Error::Rules(Box::new(RulesError {
         subject: ns.subject().clone(),
         file: file.map(Path::to_path_buf),
@@ -172,6 +183,7 @@ fn load_error(
         rule,
         argv: argv.join(" "),
         stderr: stderr.trim().to_string(),
+        named_by: None,
     }))
 }
 

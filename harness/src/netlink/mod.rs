@@ -15,15 +15,19 @@
 use std::net::IpAddr;
 use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use futures::TryStreamExt;
 use ipnet::IpNet;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
-use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
 use rtnetlink::packet_route::neighbour::NeighbourState;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+mod events;
+mod read;
+
+pub(crate) use events::LinkEvents;
+pub use read::{LinkInfo, RouteInfo};
 
 use crate::error::{Error, Result, Subject};
 use crate::net::{Mac, fmt_mac};
@@ -65,63 +69,6 @@ pub struct Netlink {
     subject: Subject,
 }
 
-/// A namespace's link events (a socket subscribed to RTMGRP_LINK since the
-/// namespace was created), read while a lab is being built. Dropping it
-/// closes the socket.
-pub(crate) struct LinkEvents {
-    task: tokio::task::JoinHandle<()>,
-    rx: futures::channel::mpsc::UnboundedReceiver<(
-        rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
-        rtnetlink::sys::SocketAddr,
-    )>,
-}
-
-impl LinkEvents {
-    /// Wraps the event socket; must be called within a tokio runtime context.
-    pub(crate) fn from_socket(fd: OwnedFd) -> Self {
-        // SAFETY: `fd` is an open NETLINK_ROUTE socket we own; ownership moves to the TokioSocket.
-        let socket = unsafe {
-            <rtnetlink::sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.into_raw_fd())
-        };
-        let (conn, _handle, rx) = rtnetlink::from_socket(socket);
-        LinkEvents {
-            task: tokio::spawn(conn),
-            rx,
-        }
-    }
-}
-
-impl LinkEvents {
-    /// Stops reading and waits until the socket is closed.
-    pub(crate) async fn close(mut self) {
-        self.task.abort();
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for LinkEvents {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// A link as read back from the kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkInfo {
-    /// Index.
-    pub index: u32,
-    /// Name.
-    pub name: String,
-    /// MAC, when the link has one.
-    pub mac: Option<Mac>,
-    /// MTU.
-    pub mtu: Option<u32>,
-    /// Administratively up.
-    pub up: bool,
-    /// Controller (bridge) index.
-    pub controller: Option<u32>,
-}
-
 impl Netlink {
     /// Wraps a raw `NETLINK_ROUTE` socket fd (created inside the namespace)
     /// and spawns its connection on the current tokio runtime.
@@ -135,73 +82,6 @@ impl Netlink {
         let (conn, handle, _unsolicited) = rtnetlink::from_socket(socket);
         tokio::spawn(conn);
         Netlink { handle, subject }
-    }
-
-    /// Waits until every link in `indexes` is operationally up.
-    ///
-    /// A veth only passes traffic once the kernel's link watcher has seen its
-    /// carrier and activated its queueing discipline; that happens
-    /// asynchronously after "set up" returns. This waits for the link events,
-    /// with a deadline. Events can be lost when many arrive at once (the
-    /// socket's buffer is finite), so when none has come for a while the
-    /// state is read again rather than trusted to arrive.
-    pub(crate) async fn wait_oper_up(
-        &self,
-        events: &mut LinkEvents,
-        indexes: &[u32],
-        deadline: Duration,
-    ) -> Result<()> {
-        use futures::StreamExt;
-        use rtnetlink::packet_core::NetlinkPayload;
-        use rtnetlink::packet_route::RouteNetlinkMessage;
-        use rtnetlink::packet_route::link::State;
-        const RECHECK: Duration = Duration::from_millis(10);
-        let is_up = |m: &LinkMessage| {
-            m.attributes
-                .iter()
-                .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
-        };
-        let until = tokio::time::Instant::now() + deadline;
-        let mut pending: std::collections::BTreeSet<u32> = indexes.iter().copied().collect();
-        let mut recheck = true;
-        while !pending.is_empty() {
-            if recheck {
-                for l in self.link_messages().await? {
-                    if is_up(&l) {
-                        pending.remove(&l.header.index);
-                    }
-                }
-                if pending.is_empty() {
-                    break;
-                }
-            }
-            let now = tokio::time::Instant::now();
-            if now >= until {
-                return Err(Error::Netlink {
-                    subject: self.subject.clone(),
-                    op: format!("wait for links {pending:?} to come up"),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("still not operationally up after {deadline:?}"),
-                    ),
-                    hint: " (no carrier: is the peer end up?)",
-                });
-            }
-            match tokio::time::timeout((until - now).min(RECHECK), events.rx.next()).await {
-                Ok(Some((msg, _))) => {
-                    recheck = false;
-                    if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) =
-                        msg.payload
-                        && is_up(&l)
-                    {
-                        pending.remove(&l.header.index);
-                    }
-                }
-                // Quiet for a while, or the event socket is gone: read the state.
-                Ok(None) | Err(_) => recheck = true,
-            }
-        }
-        Ok(())
     }
 
     fn fail(&self, link: Option<&str>, op: String, e: rtnetlink::Error) -> Error {
@@ -507,165 +387,6 @@ impl Netlink {
             .await
             .map_err(|e| self.fail(Some(name), format!("delete {name}"), e))
     }
-
-    /// Looks a link up by name.
-    pub async fn link(&self, name: &str) -> Result<LinkInfo> {
-        let mut stream = self
-            .handle
-            .link()
-            .get()
-            .match_name(name.to_string())
-            .execute();
-        match stream.try_next().await {
-            Ok(Some(msg)) => Ok(link_info(msg)),
-            Ok(None) => Err(self.no_such_link(name)),
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == libc::ENODEV => {
-                Err(self.no_such_link(name))
-            }
-            Err(e) => Err(self.fail(Some(name), format!("look up {name}"), e)),
-        }
-    }
-
-    fn no_such_link(&self, name: &str) -> Error {
-        Error::invalid(
-            self.subject.clone().link(name),
-            "interface",
-            format!("no interface named {name:?} in this node"),
-        )
-    }
-
-    async fn link_messages(&self) -> Result<Vec<LinkMessage>> {
-        self.handle
-            .link()
-            .get()
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(None, "list links".into(), e))
-    }
-
-    /// All links of the namespace.
-    pub async fn links(&self) -> Result<Vec<LinkInfo>> {
-        Ok(self
-            .link_messages()
-            .await?
-            .into_iter()
-            .map(link_info)
-            .collect())
-    }
-
-    /// All addresses of the namespace, as (interface index, address/prefix).
-    pub async fn addresses(&self) -> Result<Vec<(u32, IpNet)>> {
-        let msgs: Vec<AddressMessage> = self
-            .handle
-            .address()
-            .get()
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(None, "list addresses".into(), e))?;
-        let mut out = Vec::new();
-        for m in msgs {
-            // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the
-            // peer on point-to-point links and the same otherwise.
-            let attr = |want_local: bool| {
-                m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Local(ip) if want_local => Some(*ip),
-                    AddressAttribute::Address(ip) if !want_local => Some(*ip),
-                    _ => None,
-                })
-            };
-            let addr = attr(true).or_else(|| attr(false));
-            if let Some(ip) = addr
-                && let Ok(net) = IpNet::new(ip, m.header.prefix_len)
-            {
-                out.push((m.header.index, net));
-            }
-        }
-        Ok(out)
-    }
-
-    /// All IPv4 routes of the main table (`dev` left empty: see [`RouteInfo`]).
-    pub async fn routes_v4(&self) -> Result<Vec<RouteInfo>> {
-        let msgs: Vec<RouteMessage> = self
-            .handle
-            .route()
-            .get(RouteMessageBuilder::<std::net::Ipv4Addr>::new().build())
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(None, "list routes".into(), e))?;
-        let mut out = Vec::new();
-        for m in msgs {
-            if m.header.table != 254 {
-                continue;
-            }
-            let mut dest = None;
-            let mut gw = None;
-            let mut oif = None;
-            for a in &m.attributes {
-                match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(d)) => {
-                        dest = Some(IpAddr::V4(*d))
-                    }
-                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => gw = Some(IpAddr::V4(*g)),
-                    RouteAttribute::Oif(i) => oif = Some(*i),
-                    _ => {}
-                }
-            }
-            let dest = dest.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-            if let Ok(dest) = IpNet::new(dest, m.header.destination_prefix_length) {
-                out.push(RouteInfo {
-                    dest,
-                    via: gw,
-                    oif,
-                    dev: None,
-                });
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// A route as read back from the kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteInfo {
-    /// Destination (`0.0.0.0/0` for the default route).
-    pub dest: IpNet,
-    /// Gateway.
-    pub via: Option<IpAddr>,
-    /// Output interface index.
-    pub oif: Option<u32>,
-    /// Output interface name, when resolved (by [`crate::Node::routes`]).
-    pub dev: Option<String>,
-}
-
-fn link_info(msg: LinkMessage) -> LinkInfo {
-    let mut info = LinkInfo {
-        index: msg.header.index,
-        name: String::new(),
-        mac: None,
-        mtu: None,
-        up: msg
-            .header
-            .flags
-            .contains(rtnetlink::packet_route::link::LinkFlags::Up),
-        controller: None,
-    };
-    for a in msg.attributes {
-        match a {
-            LinkAttribute::IfName(n) => info.name = n,
-            LinkAttribute::Address(m) if m.len() == 6 => {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&m);
-                info.mac = Some(mac);
-            }
-            LinkAttribute::Mtu(m) => info.mtu = Some(m),
-            LinkAttribute::Controller(c) => info.controller = Some(c),
-            _ => {}
-        }
-    }
-    info
 }
 
 /// The kernel's answer as an OS error (errno kept), with a hint for errnos

@@ -228,6 +228,20 @@ pub fn trace_flow(
 /// per probe), the probes sent one after the other, the ruleset read once.
 /// Packets are assigned to flows by protocol and source port, which are
 /// unique per probe. The cheap way to trace every cell of a matrix.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use netrig::Backend;
+/// use netrig::nftrace::{trace_flows, Flow};
+/// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+/// let cells = [Flow::tcp("203.0.113.2:8080")?, Flow::tcp("203.0.113.2:22")?, Flow::udp("203.0.113.2:53")?];
+/// let (internet, host) = (docker.internet()?, docker.host_node()?);
+/// for t in trace_flows(internet.namespace(), host.namespace(), Backend::IptablesNft, &cells, Duration::from_millis(500))? {
+///     let why = t.decision.as_ref().map_or("no verdict".to_string(), |d| d.to_string());
+///     println!("{} {}: {:?} because {why}", t.flow.proto.as_str(), t.flow.dst, t.probe);
+/// }
+/// # Ok::<_, netrig::Error>(())
+/// ```
 pub fn trace_flows(
     from: &Namespace,
     at: &Namespace,

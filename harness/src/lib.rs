@@ -30,6 +30,8 @@
 //! - `proxy` — a TCP/UDP port forwarder inside a namespace (netrig's docker-proxy).
 //! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
 //! - [`privilege`] — can labs be built here, and should a test skip or fail if not.
+//! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft)
+//!   decoded into verdict paths, rule-counter attribution for iptables-legacy.
 //!
 //! Lab layer:
 //! - `lab` — [`Lab`] and [`Node`]: build a lab from a spec, work inside its nodes.
@@ -82,6 +84,7 @@ mod namespace;
 mod net;
 mod netlink;
 mod netns;
+pub mod nftrace;
 pub mod packet;
 pub mod privilege;
 mod process;

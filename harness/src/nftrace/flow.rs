@@ -1,0 +1,474 @@
+//! Trace one flow on demand: send one probe from a source namespace, trace
+//! it where the firewall is, and return its verdict path ([`FlowTrace`]),
+//! printed hook by hook like iptables-tracer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use super::counters::counter_trace;
+use super::decode::{Family, TraceEvent, Verdict};
+use super::path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
+use super::probe::{ProbeOutcome, bound_socket, local_port, send_probe};
+use super::rules::RuleBook;
+use super::sources::SourceMap;
+use super::tracer::{Tracer, run_in};
+use crate::Namespace;
+use crate::error::{Error, Result};
+use crate::{Backend, Proto};
+
+/// A flow to trace: protocol, destination, and optionally the source address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    /// Protocol.
+    pub proto: Proto,
+    /// Destination address and port.
+    pub dst: SocketAddr,
+    /// Source address to bind (default: chosen by the source's routing).
+    pub src: Option<IpAddr>,
+}
+
+impl Flow {
+    /// A TCP flow to `dst` (`"203.0.113.2:8080"`, `"[fd00::2]:80"`).
+    ///
+    /// ```
+    /// use netrig::nftrace::Flow;
+    /// let flow = Flow::tcp("203.0.113.2:8080")?.source("198.51.100.10")?;
+    /// assert_eq!(flow.dst.port(), 8080);
+    /// assert!(Flow::udp("203.0.113.2").is_err()); // no port
+    /// # Ok::<_, netrig::Error>(())
+    /// ```
+    pub fn tcp(dst: &str) -> Result<Flow> {
+        Flow::new(Proto::Tcp, dst)
+    }
+
+    /// A UDP flow to `dst`.
+    pub fn udp(dst: &str) -> Result<Flow> {
+        Flow::new(Proto::Udp, dst)
+    }
+
+    fn new(proto: Proto, dst: &str) -> Result<Flow> {
+        let dst = dst.parse().map_err(|_| {
+            Error::invalid(
+                crate::Subject::default(),
+                "flow destination",
+                format!("{dst:?} is not an address:port"),
+            )
+        })?;
+        Ok(Flow {
+            proto,
+            dst,
+            src: None,
+        })
+    }
+
+    /// The same flow from source address `src` (bound on the probe socket).
+    pub fn source(mut self, src: &str) -> Result<Flow> {
+        let addr: IpAddr = src.parse().map_err(|_| {
+            Error::invalid(
+                crate::Subject::default(),
+                "flow source",
+                format!("{src:?} is not an address"),
+            )
+        })?;
+        self.src = Some(addr);
+        Ok(self)
+    }
+
+    /// The nft match selecting this flow's packets from source port `sport`.
+    fn selector(&self, sport: u16) -> String {
+        let ip = if self.dst.is_ipv4() { "ip" } else { "ip6" };
+        let proto = self.proto.as_str();
+        let mut s = format!(
+            "{ip} daddr {} {proto} sport {sport} {proto} dport {}",
+            self.dst.ip(),
+            self.dst.port()
+        );
+        if self.proto == Proto::Tcp {
+            // The SYN only: the probe, not the rest of its connection.
+            s.push_str(" tcp flags & (syn | ack) == syn");
+        }
+        if let Some(src) = self.src {
+            s = format!("{ip} saddr {src} {s}");
+        }
+        s
+    }
+}
+
+impl FlowTrace {
+    /// Every hook of the flow's packets, in order. Prefer this to one
+    /// [`PacketTrace`]: the kernel's trace id can change mid-path (a packet
+    /// bridged in through br_netfilter, then routed, gets a new one).
+    pub fn hooks(&self) -> impl Iterator<Item = &Hook> {
+        self.packets.iter().flat_map(|p| &p.hooks)
+    }
+
+    /// The NAT rules that acted on the flow, over all its packets (see [`PacketTrace::nat_rules`]).
+    pub fn nat_rules(&self) -> Vec<(&Hook, &Step)> {
+        self.packets.iter().flat_map(|p| p.nat_rules()).collect()
+    }
+
+    /// Marks the steps (and the decision) whose rule came from one of the
+    /// user's iptables rule `files` with `file:line`, matching rules by their
+    /// iptables-save text. `.nft` files are skipped (not matched by text).
+    pub fn attach_rule_files<P: AsRef<std::path::Path>>(&mut self, files: &[P]) -> Result<()> {
+        let mut map = SourceMap::default();
+        for file in files.iter().map(AsRef::as_ref) {
+            if file.extension().is_some_and(|e| e == "nft") {
+                continue;
+            }
+            let text = std::fs::read_to_string(file).map_err(|e| Error::Topology {
+                file: file.to_path_buf(),
+                message: format!("cannot read rule file: {e}"),
+            })?;
+            map.add_iptables_file(&file.display().to_string(), &text);
+        }
+        map.annotate(&mut self.packets, &mut self.decision);
+        Ok(())
+    }
+}
+
+/// How a [`FlowTrace`] was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The kernel's trace events (nftables, iptables-nft): exact, per packet, with headers.
+    Nftrace,
+    /// Rule-counter deltas over the probe (iptables-legacy): every packet of
+    /// the exchange counts, answers included; no addresses per hook.
+    Counters,
+}
+
+/// One flow's trace: the probe, every traced packet, and the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowTrace {
+    /// The flow traced.
+    pub flow: Flow,
+    /// The probe's source port.
+    pub sport: u16,
+    /// The firewall backend of the traced namespace.
+    pub backend: Backend,
+    /// How the path was found.
+    pub method: Method,
+    /// What the probe saw.
+    pub probe: ProbeOutcome,
+    /// The traced packets, in arrival order (split by kernel trace id, which
+    /// can change mid-path: [`FlowTrace::hooks`] sees them all).
+    pub packets: Vec<PacketTrace>,
+    /// The rule or policy that decided, `None` when no chain gave a verdict.
+    pub decision: Option<Decision>,
+    /// What the method could not see here (e.g. iptables-legacy rules beside a trace).
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for FlowTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proto = self.flow.proto.as_str();
+        let first = self.packets.first().and_then(|p| p.hooks.first()?.packet);
+        let src = match (self.flow.src, first) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(p)) => p.src.to_string(),
+            (None, None) => "*".to_string(),
+        };
+        writeln!(
+            f,
+            "flow {proto} {src}:{} -> {} ({} backend), probe: {:?}",
+            self.sport, self.flow.dst, self.backend, self.probe
+        )?;
+        if self.method == Method::Counters {
+            writeln!(
+                f,
+                "(from rule-counter deltas: the rules any packet of the exchange matched, answers included; no addresses per hook)"
+            )?;
+        }
+        for p in &self.packets {
+            match self.method {
+                Method::Nftrace => writeln!(f, "{p}")?,
+                Method::Counters => {
+                    f.write_str("rule counters that moved")?;
+                    p.write_hooks(f)?;
+                    writeln!(f)?;
+                }
+            }
+        }
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
+        }
+        match &self.decision {
+            Some(d) => write!(f, "decision: {d}"),
+            None => write!(f, "decision: none seen (no chain gave a verdict)"),
+        }
+    }
+}
+
+/// Sends one probe of `flow` from namespace `from` and traces it in namespace
+/// `at` (where the rules are; the same namespace for locally generated
+/// traffic). Returns the packets' paths and the decision.
+///
+/// Completion is causal: an answered or refused probe means the traced
+/// packet has passed every hook on its way (events are queued on the socket
+/// as the packet crosses each hook), so the call waits only for the first
+/// verdict to be read; a probe without answer waits for a non-accept verdict,
+/// at most `timeout` more.
+/// Fails with [`Error::Invalid`] for [`Backend::IptablesLegacy`], whose
+/// rules the kernel cannot trace.
+pub fn trace_flow(
+    from: &Namespace,
+    at: &Namespace,
+    backend: Backend,
+    flow: &Flow,
+    timeout: Duration,
+) -> Result<FlowTrace> {
+    let mut traces = trace_flows(from, at, backend, std::slice::from_ref(flow), timeout)?;
+    Ok(traces.remove(0))
+}
+
+/// [`trace_flow`] for several flows from one source: one trace table (a rule
+/// per probe), the probes sent one after the other, the ruleset read once.
+/// Packets are assigned to flows by protocol and source port, which are
+/// unique per probe. The cheap way to trace every cell of a matrix.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use netrig::Backend;
+/// use netrig::nftrace::{trace_flows, Flow};
+/// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+/// let cells = [Flow::tcp("203.0.113.2:8080")?, Flow::tcp("203.0.113.2:22")?, Flow::udp("203.0.113.2:53")?];
+/// let (internet, host) = (docker.internet()?, docker.host_node()?);
+/// for t in trace_flows(internet.namespace(), host.namespace(), Backend::IptablesNft, &cells, Duration::from_millis(500))? {
+///     let why = t.decision.as_ref().map_or("no verdict".to_string(), |d| d.to_string());
+///     println!("{} {}: {:?} because {why}", t.flow.proto.as_str(), t.flow.dst, t.probe);
+/// }
+/// # Ok::<_, netrig::Error>(())
+/// ```
+pub fn trace_flows(
+    from: &Namespace,
+    at: &Namespace,
+    backend: Backend,
+    flows: &[Flow],
+    timeout: Duration,
+) -> Result<Vec<FlowTrace>> {
+    if backend == Backend::IptablesLegacy {
+        return Err(Error::invalid(
+            at.subject().clone(),
+            "firewall backend",
+            "iptables-legacy rules are not nf_tables rules, so the kernel emits no trace \
+             events (nftrace) for them; trace with the iptables-nft or nftables backend, \
+             or attribute by rule counters with netrig::nftrace::count_flow",
+        ));
+    }
+    if flows.is_empty() {
+        return Ok(Vec::new()); // (no selectors would trace every packet)
+    }
+    let mut probes = Vec::with_capacity(flows.len());
+    for flow in flows {
+        let socket = from
+            .run(|| bound_socket(flow))?
+            .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
+        let sport = local_port(&socket)
+            .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
+        probes.push((flow, socket, sport));
+    }
+    let selectors: Vec<String> = probes
+        .iter()
+        .map(|(f, _, sport)| f.selector(*sport))
+        .collect();
+    let mut tracer = Tracer::start(at, &selectors)?;
+    let mut outcomes = Vec::with_capacity(flows.len());
+    let wakeup = tracer
+        .wakeup_fd()
+        .map_err(|e| Error::io(at.subject().clone(), "duplicate the trace socket", e))?;
+    for (flow, socket, sport) in probes {
+        let key = (ip_proto(flow.proto), sport);
+        // A drop traced while the probe waits for its answer settles it now.
+        let mut dropped = || -> std::io::Result<bool> {
+            tracer
+                .drain()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok(events_of(tracer.events(), key).any(|e| {
+                e.outcome()
+                    .is_some_and(|v| v.is_terminal() && *v != Verdict::Accept)
+            }))
+        };
+        let probe = send_probe(&socket, flow, timeout, Some((wakeup.as_fd(), &mut dropped)))
+            .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
+        drop(socket);
+        // An answer means the probe crossed every hook here before it was
+        // answered (or was rejected here); no answer means a drop to wait for.
+        let settled = |evs: &[TraceEvent]| {
+            events_of(evs, key).any(|e| {
+                e.outcome()
+                    .is_some_and(|v| v.is_terminal() && (probe.answered() || *v != Verdict::Accept))
+            })
+        };
+        tracer.wait_until(Instant::now() + timeout, settled)?;
+        outcomes.push((flow, sport, probe));
+    }
+    let table = tracer.table().to_string();
+    let events = tracer.stop()?;
+    let book = read_rules(at, backend)?;
+    let ifnames = at
+        .run(interface_names)?
+        .map_err(|e| Error::io(at.subject().clone(), "list interfaces", e))?;
+    let notes = legacy_rules_note(at);
+    let mut traces = Vec::with_capacity(outcomes.len());
+    for (flow, sport, probe) in outcomes {
+        let own: Vec<TraceEvent> = events_of(&events, (ip_proto(flow.proto), sport))
+            .cloned()
+            .collect();
+        let packets = packet_traces(&own, &book, &ifnames, Some(&table));
+        let mut notes = notes.clone();
+        if packets.iter().all(|p| p.hooks.is_empty()) {
+            notes.push(if own.is_empty() {
+                "the probe never reached a netfilter hook of the traced namespace \
+                 (not routed there, or lost before it)"
+                    .to_string()
+            } else {
+                "the probe reached the traced namespace, but no nf_tables chain other than \
+                 netrig's trace chain saw it: no rule here filtered it"
+                    .to_string()
+            });
+        }
+        traces.push(FlowTrace {
+            flow: flow.clone(),
+            sport,
+            backend,
+            method: Method::Nftrace,
+            probe,
+            decision: decide(&packets),
+            packets,
+            notes,
+        });
+    }
+    tracing::debug!(subject = %at.subject(), flows = flows.len(), events = events.len(), "flows traced");
+    Ok(traces)
+}
+
+fn ip_proto(proto: Proto) -> u8 {
+    match proto {
+        Proto::Tcp => libc::IPPROTO_TCP as u8,
+        Proto::Udp => libc::IPPROTO_UDP as u8,
+    }
+}
+
+/// The events of the packets whose headers (where first reported for their
+/// trace id) have this (IP protocol, source port).
+fn events_of(events: &[TraceEvent], key: (u8, u16)) -> impl Iterator<Item = &TraceEvent> {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for e in events {
+        if let Some(p) = e.packet
+            && seen.insert(e.id)
+            && (p.protocol, p.sport) == (key.0, Some(key.1))
+        {
+            ids.insert(e.id);
+        }
+    }
+    events.iter().filter(move |e| ids.contains(&e.id))
+}
+
+/// Sends one probe of `flow` from `from` and attributes it by the packet
+/// counters of the iptables rules in `at` (`iptables-*-save -c` before and
+/// after, the probe's socket held open until after): the fallback for
+/// [`Backend::IptablesLegacy`], which the kernel cannot trace. Every packet
+/// that crossed meanwhile counts (answers too): see [`Method::Counters`].
+pub fn count_flow(
+    from: &Namespace,
+    at: &Namespace,
+    backend: Backend,
+    flow: &Flow,
+    timeout: Duration,
+) -> Result<FlowTrace> {
+    if !backend.is_iptables() {
+        return Err(Error::invalid(
+            at.subject().clone(),
+            "firewall backend",
+            "rule counters are read with iptables-save; trace nftables rules with trace_flow",
+        ));
+    }
+    let save = || run_in(at, backend.save_argv()[0], &["-c"], None);
+    let socket = from
+        .run(|| bound_socket(flow))?
+        .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
+    let sport = local_port(&socket)
+        .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
+    let before = save()?;
+    let probe = send_probe(&socket, flow, timeout, None)
+        .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
+    let after = save()?;
+    drop(socket); // after the snapshot: its FIN is not part of the probe
+    let packets = vec![counter_trace(&before, &after)];
+    // A probe from another namespace never crosses this one's OUTPUT chains:
+    // what moved there (the host's own packets) cannot have decided it.
+    let mut on_path = packets[0].clone();
+    if from.inode() != at.inode() {
+        on_path.hooks.retain(|h| h.chain != "OUTPUT");
+    }
+    let trace = FlowTrace {
+        flow: flow.clone(),
+        sport,
+        backend,
+        method: Method::Counters,
+        probe,
+        decision: decide(&[on_path]),
+        packets,
+        notes: Vec::new(),
+    };
+    tracing::debug!(subject = %at.subject(), hooks = trace.packets[0].hooks.len(),
+        decision = ?trace.decision.as_ref().map(|d| d.to_string()), "flow attributed by counters");
+    Ok(trace)
+}
+
+/// Reads the ruleset of `ns` as text and builds its [`RuleBook`]: `nft -a list
+/// ruleset`, plus `iptables-nft-save` and `ip6tables-nft-save` for the iptables-nft backend.
+pub fn read_rules(ns: &Namespace, backend: Backend) -> Result<RuleBook> {
+    let nft = run_in(ns, "nft", &["-a", "list", "ruleset"], None)?;
+    let mut saves = Vec::new();
+    if backend == Backend::IptablesNft {
+        saves.push((Family::Ip, run_in(ns, "iptables-nft-save", &[], None)?));
+        if crate::process::program_on_path("ip6tables-nft-save") {
+            saves.push((Family::Ip6, run_in(ns, "ip6tables-nft-save", &[], None)?));
+        }
+    }
+    let refs: Vec<(Family, &str)> = saves.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    Ok(RuleBook::parse(&nft, &refs))
+}
+
+/// A note when iptables-legacy rules are loaded in `ns` too (the "split
+/// brain" state): the kernel evaluates them, but they never appear in a trace.
+fn legacy_rules_note(ns: &Namespace) -> Vec<String> {
+    if !crate::process::program_on_path("iptables-legacy-save") {
+        return Vec::new();
+    }
+    match run_in(ns, "iptables-legacy-save", &[], None) {
+        Ok(text)
+            if text
+                .lines()
+                .any(|l| l.starts_with("-A ") || legacy_policy_drops(l)) =>
+        {
+            vec![
+                "iptables-legacy rules are loaded here too: the kernel applies them, but \
+                 only nf_tables chains are traced, so they are missing from this path"
+                    .into(),
+            ]
+        }
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read iptables-legacy rules");
+            Vec::new()
+        }
+    }
+}
+
+/// `:FORWARD DROP [0:0]`: a legacy built-in chain that drops by policy.
+fn legacy_policy_drops(line: &str) -> bool {
+    line.starts_with(':') && line.split_whitespace().nth(1) == Some("DROP")
+}
+
+fn interface_names() -> std::io::Result<BTreeMap<u32, String>> {
+    Ok(nix::net::if_::if_nameindex()?
+        .iter()
+        .map(|i| (i.index(), i.name().to_string_lossy().into_owned()))
+        .collect())
+}

@@ -1,0 +1,133 @@
+//! Where a traced rule came from: the user's rule file and line. Pure.
+//!
+//! A user's iptables-save fragment (`-A`/`-I` lines under `*table`) is matched
+//! to the rules of a trace by their iptables-save text. iptables-save prints a
+//! rule in its own canonical form (`-I` becomes `-A`, options reordered, `/32`
+//! added to host addresses, `-m tcp` added after `-p tcp`), so both sides are
+//! normalised first: long options to short ones, implied protocol matches
+//! dropped, host prefixes made explicit, and the words compared as a sorted
+//! list. nft rule files are not matched (nft rewrites rules too freely to
+//! map its listing back to the input by text).
+
+use std::collections::BTreeMap;
+
+use super::path::{Decision, PacketTrace};
+
+/// The rules of one file, keyed by (table, normalised rule), valued `file:line`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SourceMap {
+    rules: BTreeMap<(String, Vec<String>), String>,
+}
+
+impl SourceMap {
+    /// Adds the rules of iptables fragment `text`, labelled `label` (the path as given).
+    pub(crate) fn add_iptables_file(&mut self, label: &str, text: &str) {
+        let mut table = "filter".to_string();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if let Some(t) = line.strip_prefix('*') {
+                table = t.to_string();
+            } else if line.starts_with("-A ") || line.starts_with("-I ") {
+                self.rules
+                    .entry((table.clone(), normalise(line)))
+                    .or_insert_with(|| format!("{label}:{}", n + 1));
+            }
+        }
+    }
+
+    /// Where the rule `table` / `rule` (an iptables-save line) came from.
+    pub(crate) fn find(&self, table: &str, rule: &str) -> Option<&String> {
+        self.rules.get(&(table.to_string(), normalise(rule)))
+    }
+
+    /// Sets `source` on every step (and the decision) whose rule came from a known file.
+    pub(crate) fn annotate(&self, packets: &mut [PacketTrace], decision: &mut Option<Decision>) {
+        for hook in packets.iter_mut().flat_map(|p| &mut p.hooks) {
+            for step in &mut hook.steps {
+                if let Some(rule) = &step.rule {
+                    step.source = self.find(&hook.table, rule).cloned();
+                }
+            }
+        }
+        if let Some(d) = decision
+            && let Some(rule) = &d.rule
+        {
+            d.source = self.find(&d.table, rule).cloned();
+        }
+    }
+}
+
+/// The words of a rule in a canonical, order-free form.
+fn normalise(rule: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut it = rule.split_whitespace().peekable();
+    let mut after_addr = false;
+    while let Some(w) = it.next() {
+        let w = match w {
+            "-I" | "--insert" | "--append" => "-A",
+            "--source" | "--src" => "-s",
+            "--destination" | "--dst" => "-d",
+            "--protocol" => "-p",
+            "--in-interface" => "-i",
+            "--out-interface" => "-o",
+            "--jump" => "-j",
+            "--goto" => "-g",
+            "--match" => "-m",
+            "--destination-port" => "--dport",
+            "--source-port" => "--sport",
+            w => w,
+        };
+        if w == "-m" && matches!(it.peek(), Some(&("tcp" | "udp" | "icmp" | "sctp"))) {
+            it.next(); // implied by `-p tcp` with a port match; save adds it
+            continue;
+        }
+        let mut word = w.to_string();
+        if after_addr && !word.contains('/') && word.parse::<std::net::Ipv4Addr>().is_ok() {
+            word.push_str("/32");
+        }
+        after_addr = w == "-s" || w == "-d";
+        words.push(word);
+    }
+    // `-I CHAIN 2 …`: an insert position is not part of the rule.
+    if words.len() > 2 && words[0] == "-A" && words[2].parse::<u32>().is_ok() {
+        words.remove(2);
+    }
+    words.sort();
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_users_insert_matches_its_saved_form() {
+        let mut m = SourceMap::default();
+        m.add_iptables_file(
+            "rules/docker-user.rules",
+            "# comment\n*filter\n:DOCKER-USER - [0:0]\n-I DOCKER-USER -i eth0 ! -s 198.51.100.0/24 -j DROP\n\
+             -A DOCKER-USER --protocol tcp --destination-port 22 -d 10.0.0.1 -j ACCEPT\nCOMMIT\n",
+        );
+        assert_eq!(
+            m.find(
+                "filter",
+                "-A DOCKER-USER ! -s 198.51.100.0/24 -i eth0 -j DROP"
+            )
+            .map(String::as_str),
+            Some("rules/docker-user.rules:4")
+        );
+        assert_eq!(
+            m.find(
+                "filter",
+                "-A DOCKER-USER -d 10.0.0.1/32 -p tcp -m tcp --dport 22 -j ACCEPT"
+            )
+            .map(String::as_str),
+            Some("rules/docker-user.rules:5")
+        );
+        assert!(
+            m.find("nat", "-A DOCKER-USER ! -s 198.51.100.0/24 -i eth0 -j DROP")
+                .is_none()
+        );
+        assert!(m.find("filter", "-A DOCKER-USER -j RETURN").is_none());
+    }
+}

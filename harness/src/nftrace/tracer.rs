@@ -1,0 +1,283 @@
+//! The system side of nftrace: inside one namespace, subscribe to the
+//! kernel's trace events, add netrig's trace table, collect events, remove it.
+//!
+//! Guarantees: the socket is created inside the namespace (it hears only that
+//! namespace) and subscribed *before* the trace rule is added, so no event of
+//! a traced packet is missed; the trace table is removed on [`Tracer::stop`] and,
+//! best effort, on drop. Needs CAP_NET_ADMIN over the namespace only (works
+//! under `unshare -Urn`). Depends on the lab only through [`Namespace::run`].
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use rtnetlink::sys::{Socket, constants::NETLINK_NETFILTER};
+
+use super::decode::{TraceEvent, decode_datagram};
+use crate::Namespace;
+use crate::error::{Error, Result};
+
+/// Priority of netrig's trace chains: before raw (-300), conntrack (-200)
+/// and every iptables-nft or Docker chain, so every later chain is traced.
+pub(crate) const TRACE_PRIORITY: i32 = -350;
+
+static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
+
+/// Trace events of one namespace, being collected: every traced packet of
+/// the namespace, including packets another tracer there selected (filter
+/// by headers, as [`super::trace_flows`] does by protocol and source port).
+///
+/// ```no_run
+/// # fn demo(ns: &netrig::Namespace) -> netrig::Result<()> {
+/// use netrig::nftrace::Tracer;
+/// let mut tracer = Tracer::start(ns, &["udp dport 7000"])?; // subscribed and tracing
+/// // … send traffic …
+/// let events = tracer.stop()?;                           // table removed
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Tracer<'ns> {
+    ns: &'ns Namespace,
+    socket: Socket,
+    table: String,
+    events: Vec<TraceEvent>,
+    undecodable: usize,
+    installed: bool,
+}
+
+impl<'ns> Tracer<'ns> {
+    /// Subscribes to trace events in `ns`, then adds table `inet
+    /// netrig_trace_<pid>_<n>` with chains on prerouting and output at
+    /// priority -350 (before raw, conntrack and every iptables-nft chain),
+    /// with one rule `<selector> meta nftrace set 1` per selector. A selector
+    /// is an nft match (`ip daddr 10.0.0.2 udp dport 7000`); no selectors
+    /// traces every packet.
+    pub fn start<S: AsRef<str>>(ns: &'ns Namespace, selectors: &[S]) -> Result<Tracer<'ns>> {
+        let socket = ns.run(subscribe)?.map_err(|e| {
+            Error::io(
+                ns.subject().clone(),
+                "subscribe to nftrace events (NETLINK_NETFILTER, NFNLGRP_NFTRACE)",
+                e,
+            )
+        })?;
+        let table = format!(
+            "netrig_trace_{}_{}",
+            std::process::id(),
+            NEXT_TABLE.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut tracer = Tracer {
+            ns,
+            socket,
+            table,
+            events: Vec::new(),
+            undecodable: 0,
+            installed: false,
+        };
+        let mut rules: Vec<String> = selectors
+            .iter()
+            .map(|sel| format!("\t\t{} meta nftrace set 1\n", sel.as_ref().trim()))
+            .collect();
+        if rules.is_empty() {
+            rules.push("\t\tmeta nftrace set 1\n".into());
+        }
+        let rules = rules.concat();
+        let p = TRACE_PRIORITY;
+        let script = format!(
+            "table inet {t} {{\n\
+             \tchain pre {{\n\t\ttype filter hook prerouting priority {p}; policy accept;\n{rules}\t}}\n\
+             \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n{rules}\t}}\n}}\n",
+            t = tracer.table
+        );
+        nft(ns, &["-f", "-"], Some(&script))?;
+        tracer.installed = true;
+        tracing::debug!(subject = %ns.subject(), table = %tracer.table, selectors = selectors.len(), "nftrace started");
+        Ok(tracer)
+    }
+
+    /// The name of netrig's trace table (its events are part of [`Tracer::events`]).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Events collected so far.
+    pub fn events(&self) -> &[TraceEvent] {
+        &self.events
+    }
+
+    /// A duplicate of the event socket's fd, to poll beside other fds.
+    pub(crate) fn wakeup_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.socket.as_fd().try_clone_to_owned()
+    }
+
+    /// Reads every event already queued, without waiting.
+    pub fn drain(&mut self) -> Result<()> {
+        while self.read_one()? {}
+        Ok(())
+    }
+
+    /// Reads events until `done(events so far)` is true or `deadline` passes;
+    /// returns whether `done` became true. Wakes on each datagram (no polling interval).
+    pub fn wait_until(
+        &mut self,
+        deadline: Instant,
+        mut done: impl FnMut(&[TraceEvent]) -> bool,
+    ) -> Result<bool> {
+        self.drain()?;
+        while !done(&self.events) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+            let mut fds = [nix::poll::PollFd::new(
+                self.socket.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => self.drain()?,
+                Err(e) => return Err(self.io("wait for trace events", e.into())),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads what is queued, removes the trace table and returns every event.
+    pub fn stop(mut self) -> Result<Vec<TraceEvent>> {
+        self.drain()?;
+        self.remove_table()?;
+        tracing::debug!(subject = %self.ns.subject(), table = %self.table,
+            events = self.events.len(), undecodable = self.undecodable, "nftrace stopped");
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    fn remove_table(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.installed) {
+            nft(self.ns, &["delete", "table", "inet", &self.table], None)?;
+        }
+        Ok(())
+    }
+
+    /// One datagram: true if one was read.
+    fn read_one(&mut self) -> Result<bool> {
+        let mut buf = vec![0u8; 64 * 1024];
+        // SAFETY: recv into a buffer we own, with its length.
+        let n = unsafe {
+            libc::recv(
+                self.socket.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(false),
+                Some(libc::ENOBUFS) => Err(self.io(
+                    "read trace events (the socket buffer overflowed: events were lost)",
+                    e,
+                )),
+                _ => Err(self.io("read trace events", e)),
+            };
+        }
+        for ev in decode_datagram(&buf[..n as usize]) {
+            match ev {
+                Ok(ev) => self.events.push(ev),
+                Err(e) => {
+                    self.undecodable += 1;
+                    tracing::debug!(error = %e, "undecodable trace message");
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn io(&self, op: &str, e: std::io::Error) -> Error {
+        Error::io(self.ns.subject().clone(), op, e)
+    }
+}
+
+impl Drop for Tracer<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.remove_table() {
+            tracing::warn!(table = %self.table, error = %e, "could not remove the trace table");
+        }
+    }
+}
+
+/// On a thread inside the namespace: a NETLINK_NETFILTER socket in
+/// NFNLGRP_NFTRACE, with a receive buffer big enough for a burst of events.
+fn subscribe() -> std::io::Result<Socket> {
+    let mut socket = Socket::new(NETLINK_NETFILTER)?;
+    socket.bind_auto()?;
+    let size: libc::c_int = 4 << 20;
+    // SAFETY: setsockopt on an open socket with a valid int option value.
+    let forced = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if forced != 0 {
+        socket.set_rx_buf_sz(size as usize)?; // capped at rmem_max when unprivileged
+    }
+    socket.add_membership(libc::NFNLGRP_NFTRACE as u32)?;
+    Ok(socket)
+}
+
+/// Runs `nft ARGS` inside `ns` (spawned from a thread in it), with `stdin`.
+pub(crate) fn nft(ns: &Namespace, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    run_in(ns, "nft", args, stdin)
+}
+
+/// Runs a program inside `ns` and returns its stdout; a failure carries argv and stderr.
+pub(crate) fn run_in(
+    ns: &Namespace,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String> {
+    let argv = std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = ns.run(|| -> std::io::Result<std::process::Output> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            std::io::Write::write_all(&mut pipe, text.as_bytes())?;
+        }
+        child.wait_with_output()
+    })?;
+    let out = match out {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::missing_program(
+                program,
+                "trace packets through the firewall (nftrace)",
+            ));
+        }
+        Err(e) => return Err(Error::io(ns.subject().clone(), format!("run `{argv}`"), e)),
+    };
+    if !out.status.success() {
+        return Err(Error::Command {
+            subject: ns.subject().clone(),
+            argv,
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

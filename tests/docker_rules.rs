@@ -397,6 +397,15 @@ fn v29_steps_match_docker_rules_1_2() {
                 .map(String::as_str)
                 .filter(|l| !tokens.iter().any(|tok| l.contains(tok)))
                 .collect();
+            if !got.contains_key(t) {
+                // As recorded for 28.5.2 (same code in 29): iptables creates
+                // the raw table with its first rule, so it is absent until then.
+                assert!(
+                    t == "raw" && want.iter().all(|l| !l.starts_with("-A")),
+                    "v29 step {step}: table {t} missing"
+                );
+                continue;
+            }
             assert_same_lines(
                 &format!("v29 step {step} table {t}"),
                 &want.join("\n"),

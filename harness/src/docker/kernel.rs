@@ -9,7 +9,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::container::Networking;
 use super::host::{DockerHost, HOST_NODE, Happening};
 use super::iptables::mappings;
-use super::layout::Layout;
 use super::port::Proto;
 
 /// One piece of kernel state Docker sets.
@@ -109,10 +108,7 @@ pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
     for h in host.timeline(step) {
         match h {
             Happening::Network(n) => {
-                let wants_brnf = match d.layout {
-                    Layout::Classic => !n.icc,
-                    Layout::V29 => !n.icc || !proxy,
-                };
+                let wants_brnf = !n.icc || (d.layout.is_modern() && !proxy);
                 if wants_brnf && d.ip_forward && !brnf {
                     brnf = true;
                     out.push(KernelSetting::sysctl(
@@ -161,13 +157,17 @@ pub(crate) fn proxies(host: &DockerHost, step: usize) -> Vec<DockerProxy> {
     if !host.daemon().userland_proxy {
         return Vec::new();
     }
-    let v29 = host.layout() == Layout::V29;
+    let modern = host.layout().is_modern();
     let mut out = Vec::new();
     for h in host.timeline(step) {
         let Happening::Container(c) = h else { continue };
         for m in mappings(host, c) {
+            // A routed network maps no IPv4 host port, but Docker 28.5.2
+            // still proxies the IPv6 host binding to the container.
+            let routed = host.network(&m.att.network).is_some_and(|n| n.routed());
             let ips: Vec<IpAddr> = match m.host_ip {
                 Some(ip) => vec![IpAddr::V4(ip)],
+                None if routed => vec![IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)],
                 None => vec![
                     IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                     IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
@@ -180,7 +180,7 @@ pub(crate) fn proxies(host: &DockerHost, step: usize) -> Vec<DockerProxy> {
                     host_port: m.port.host_port,
                     container_ip: m.att.ip,
                     container_port: m.port.container_port,
-                    use_listen_fd: v29,
+                    use_listen_fd: modern,
                 });
             }
         }

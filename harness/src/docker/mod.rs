@@ -32,24 +32,30 @@ mod iptables;
 mod kernel;
 mod lab;
 mod layout;
+mod modern;
 mod network;
 mod nft;
 mod port;
 mod resolve;
+mod restart;
 mod ruleset;
 mod running;
 #[cfg(test)]
 mod tests;
 
-pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_for};
+pub use container::{
+    Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_for, mac_in,
+};
 pub use host::{
     DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, HOST_UPLINK, Happening,
     INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer,
 };
 pub use kernel::{DockerProxy, KernelSetting};
 pub use layout::{Backend, DaemonOptions, Layout};
+pub use modern::V29_DERIVED;
 pub use network::{
-    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, NetworkSpec, bridge_name_for,
+    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, GATEWAY_MODE_IPV4, GatewayMode, Network,
+    NetworkSpec, bridge_name_for,
 };
 pub use nft::{NFT_TABLE, NftChain, NftMap, NftRuleset};
 pub use port::{PortBinding, Proto};
@@ -111,6 +117,14 @@ impl DockerHost {
     /// The iptables rules once everything is created and started.
     pub fn iptables(&self) -> Ruleset {
         self.iptables_at(self.last_step())
+    }
+    /// The ip6tables rules Docker programs (its `--ip6tables` default) — the
+    /// filter and nat skeleton of the 28+ layouts with an iptables backend, the
+    /// same at every step (no IPv6 network is emulated); `None` otherwise.
+    pub fn ip6tables(&self) -> Option<Ruleset> {
+        self.daemon()
+            .programs_ip6tables()
+            .then(|| modern::render6(self))
     }
     /// Docker's `table ip docker-bridges` at `step`, as the V29 nftables
     /// backend programs it (rendered for any layout; meaningful for V29).

@@ -23,6 +23,7 @@
 //! ```
 
 mod counters;
+mod ip6;
 
 use std::path::Path;
 

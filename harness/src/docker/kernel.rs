@@ -124,6 +124,14 @@ pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
                         "1",
                     ));
                 }
+                if d.layout.is_modern() {
+                    // Recorded for 28.5.2: bridges never take router advertisements.
+                    out.push(KernelSetting::sysctl(
+                        HOST_NODE,
+                        format!("net.ipv6.conf.{}.accept_ra", n.bridge),
+                        "0",
+                    ));
+                }
             }
             Happening::Container(c) => {
                 if matches!(c.networking, Networking::Bridge(_) | Networking::None) {
@@ -147,6 +155,41 @@ pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
                     }
                 }
             }
+        }
+    }
+    out
+}
+
+/// A host port the daemon itself holds while the userland proxy is off: the
+/// published binding's listening socket, owned by dockerd (recorded for 20.10
+/// and 28.5.2: `ss` shows `dockerd` on `0.0.0.0:8080`, no `[::]` socket), so
+/// no host process can bind it. DNAT takes the traffic before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortReservation {
+    /// Protocol.
+    pub proto: Proto,
+    /// The host address and port held.
+    pub addr: std::net::SocketAddr,
+}
+
+/// The host ports dockerd holds at `step` (none while the proxy is on: then
+/// docker-proxy holds them, `-use-listen-fd` from Docker 28).
+pub(crate) fn reservations(host: &DockerHost, step: usize) -> Vec<PortReservation> {
+    if host.daemon().userland_proxy {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for h in host.timeline(step) {
+        let Happening::Container(c) = h else { continue };
+        for m in mappings(host, c) {
+            if host.network(&m.att.network).is_some_and(|n| n.routed()) {
+                continue;
+            }
+            let ip = m.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            out.push(PortReservation {
+                proto: m.port.proto,
+                addr: std::net::SocketAddr::new(IpAddr::V4(ip), m.port.host_port),
+            });
         }
     }
     out

@@ -36,6 +36,7 @@ mod modern;
 mod network;
 mod nft;
 mod port;
+mod reserve;
 mod resolve;
 mod restart;
 mod ruleset;
@@ -50,7 +51,7 @@ pub use host::{
     DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, HOST_UPLINK, Happening,
     INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer,
 };
-pub use kernel::{DockerProxy, KernelSetting};
+pub use kernel::{DockerProxy, KernelSetting, PortReservation};
 pub use layout::{Backend, DaemonOptions, Layout};
 pub use modern::V29_DERIVED;
 pub use network::{
@@ -163,6 +164,11 @@ impl DockerHost {
     /// proxy is off).
     pub fn proxies_at(&self, step: usize) -> Vec<DockerProxy> {
         kernel::proxies(self, step)
+    }
+    /// The host ports dockerd holds itself once everything runs (userland
+    /// proxy off).
+    pub fn port_reservations(&self) -> Vec<PortReservation> {
+        kernel::reservations(self, self.last_step())
     }
     /// The docker-proxy processes once everything runs.
     pub fn proxies(&self) -> Vec<DockerProxy> {

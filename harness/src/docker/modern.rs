@@ -34,6 +34,7 @@ pub const V29_DERIVED: &[&str] = &[
     "routed networks: no STAGE-1 RELATED,ESTABLISHED ACCEPT / -o <br> -j RETURN",
     "ip6tables skeleton with DOCKER-INTERNAL instead of STAGE-1/2",
     "the native nftables backend (table ip docker-bridges)",
+    "the rule order after a daemon restart (recorded for 28.5.2 only)",
 ];
 
 /// Renders the iptables rules of a V28 or V29 host at `step`.

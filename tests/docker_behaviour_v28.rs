@@ -16,9 +16,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use common::recordings::data;
-use common::recordings28::{normalise, normalise_recorded, variant28};
+use common::recordings28::{normalise, normalise_recorded, variant28, variant28_with};
 use netrig::Route;
-use netrig::docker::{DockerHost, DockerLab};
+use netrig::docker::{Backend, DockerHost, DockerLab};
 use netrig::expect::tcp;
 use netrig::traffic::{PingOutcome, TcpEchoServer, tcp_syn_frame};
 
@@ -282,9 +282,13 @@ fn compare(lab: &DockerLab, case: &Case, servers: &[(SocketAddr, TcpEchoServer)]
     out
 }
 
-/// Replays the recording `dump` on the emulated `variant`; the differences, if any.
-fn replay(variant: &str, dump: &str) -> Result<(), String> {
-    let mut model = variant28(variant);
+/// Replays the recording `dump` on the emulated `variant` (with its
+/// recorded backend, or `backend`); the differences, if any.
+fn replay(variant: &str, dump: &str, backend: Option<Backend>) -> Result<(), String> {
+    let mut model = match backend {
+        Some(b) => variant28_with(variant, |x| x.backend(b)),
+        None => variant28(variant),
+    };
     model.set_name(netrig::lab::unique_lab_name("b28"));
     let lab = model.up().unwrap();
     let servers = servers(&lab);
@@ -310,8 +314,9 @@ fn replay(variant: &str, dump: &str) -> Result<(), String> {
     }
     lab.artifacts().keep();
     Err(format!(
-        "lab {}: variant {variant} replaying {dump}: {} difference(s) from real Docker 28.5.2:\n  {}\nrules with counters:\n{}",
+        "lab {}: variant {variant} ({}) replaying {dump}: {} difference(s) from real Docker 28.5.2:\n  {}\nrules with counters:\n{}",
         lab.name(),
+        lab.model().backend(),
         report.len(),
         report.join("\n  "),
         lab.rules().unwrap_or_default()
@@ -319,13 +324,25 @@ fn replay(variant: &str, dump: &str) -> Result<(), String> {
 }
 
 macro_rules! behaves {
-    ($($test:ident => $variant:literal),* $(,)?) => {$(
+    ($($test:ident, $legacy:ident => $variant:literal),* $(,)?) => {$(
         /// Every check recorded for this 28.5.2 variant: same outcome, same
         /// observed source, the same deciding counters moved.
         #[test]
         fn $test() {
             require_privileges!(stringify!($test));
-            if let Err(e) = replay($variant, $variant) {
+            if let Err(e) = replay($variant, $variant, None) {
+                panic!("{e}");
+            }
+        }
+        /// The same checks with the rules loaded by the other iptables flavour.
+        #[test]
+        fn $legacy() {
+            require_privileges!(stringify!($legacy));
+            let other = match variant28($variant).backend() {
+                Backend::IptablesLegacy => Backend::IptablesNft,
+                _ => Backend::IptablesLegacy,
+            };
+            if let Err(e) = replay($variant, $variant, Some(other)) {
                 panic!("{e}");
             }
         }
@@ -333,18 +350,18 @@ macro_rules! behaves {
 }
 
 behaves! {
-    default_behaves_like_28 => "default",
-    internal_network_behaves_like_28 => "default-plus-internal",
-    legacy_backend_behaves_like_28 => "legacy-backend",
-    userland_proxy_false_behaves_like_28 => "userland-proxy-false",
-    icc_false_behaves_like_28 => "icc-false",
-    ip_masq_false_behaves_like_28 => "ip-masq-false",
-    ip_forward_no_drop_behaves_like_28 => "ip-forward-no-drop",
-    allow_direct_routing_behaves_like_28 => "allow-direct-routing",
-    forward_preset_behaves_like_28 => "forward-preset",
-    loopback_publish_behaves_like_28 => "lo-publish",
-    routed_behaves_like_28 => "routed",
-    nat_unprotected_behaves_like_28 => "nat-unprotected",
+    default_behaves_like_28, default_other_backend_behaves_like_28 => "default",
+    internal_network_behaves_like_28, internal_network_other_backend_behaves_like_28 => "default-plus-internal",
+    legacy_backend_behaves_like_28, legacy_backend_other_backend_behaves_like_28 => "legacy-backend",
+    userland_proxy_false_behaves_like_28, userland_proxy_false_other_backend_behaves_like_28 => "userland-proxy-false",
+    icc_false_behaves_like_28, icc_false_other_backend_behaves_like_28 => "icc-false",
+    ip_masq_false_behaves_like_28, ip_masq_false_other_backend_behaves_like_28 => "ip-masq-false",
+    ip_forward_no_drop_behaves_like_28, ip_forward_no_drop_other_backend_behaves_like_28 => "ip-forward-no-drop",
+    allow_direct_routing_behaves_like_28, allow_direct_routing_other_backend_behaves_like_28 => "allow-direct-routing",
+    forward_preset_behaves_like_28, forward_preset_other_backend_behaves_like_28 => "forward-preset",
+    loopback_publish_behaves_like_28, loopback_publish_other_backend_behaves_like_28 => "lo-publish",
+    routed_behaves_like_28, routed_other_backend_behaves_like_28 => "routed",
+    nat_unprotected_behaves_like_28, nat_unprotected_other_backend_behaves_like_28 => "nat-unprotected",
 }
 
 /// A replay fed another variant's recording fails: the default host does not
@@ -352,6 +369,6 @@ behaves! {
 #[test]
 fn replay_of_another_variants_recording_fails() {
     require_privileges!("replay_of_another_variants_recording_fails");
-    let err = replay("default", "allow-direct-routing").expect_err("must differ");
+    let err = replay("default", "allow-direct-routing", None).expect_err("must differ");
     assert!(err.contains("LAN -> ca 172.17.0.2:80"), "{err}");
 }

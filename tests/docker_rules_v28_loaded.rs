@@ -1,6 +1,6 @@
 //! Layout V28 as netrig *loads* it: every recorded 28.5.2 variant and step,
 //! rendered, loaded with the real `iptables-*-restore` and
-//! `ip6tables-*-restore` of the backend dockerd used, read back with the real
+//! `ip6tables-*-restore` of both iptables backends, read back with the real
 //! save tools, and compared rule for rule, in order, with the recording.
 
 mod common;
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use common::recordings::{assert_same_lines, tables};
 use common::recordings28::*;
 use netrig::Lab;
+use netrig::docker::Backend;
 use netrig::lab::unique_lab_name;
 
 /// Strips what the save tools themselves vary: comments and counters.
@@ -47,9 +48,24 @@ fn compare(what: &str, want: &BTreeMap<String, Vec<String>>, got_text: &str) {
 }
 
 fn check_loaded(name: &str) {
-    let host = variant28(name);
+    check_loaded_with(name, None);
+    // The other iptables flavour programs the same rules (recorded:
+    // legacy-backend = default), so it must read back the same too.
+    let other = match variant28(name).backend() {
+        Backend::IptablesLegacy => Backend::IptablesNft,
+        _ => Backend::IptablesLegacy,
+    };
+    check_loaded_with(name, Some(other));
+}
+
+fn check_loaded_with(name: &str, backend: Option<Backend>) {
+    let recorded_host = variant28(name);
+    let (v4, v6) = sections(&recorded_host);
+    let host = match backend {
+        Some(b) => variant28_with(name, |x| x.backend(b)),
+        None => recorded_host,
+    };
     let backend = host.backend();
-    let (v4, v6) = sections(&host);
     for (dump, step) in dumps(name) {
         // A fresh node per dump: the raw table, once created, stays.
         let lab = Lab::builder(unique_lab_name("r28"))
@@ -65,16 +81,25 @@ fn check_loaded(name: &str) {
             .apply_ip6(&node, &host.ip6tables().unwrap().iptables_restore())
             .unwrap_or_else(fail);
         let saved4 = normalise(&host, &backend.save(&node).unwrap());
-        compare(&format!("{dump} {v4}"), &recorded(&dump, v4), &saved4);
+        compare(
+            &format!("{dump} {v4} ({backend})"),
+            &recorded(&dump, v4),
+            &saved4,
+        );
         let saved6 = backend.save_ip6(&node).unwrap();
-        compare(&format!("{dump} {v6}"), &recorded(&dump, v6), &saved6);
+        compare(
+            &format!("{dump} {v6} ({backend})"),
+            &recorded(&dump, v6),
+            &saved6,
+        );
     }
 }
 
 macro_rules! loaded {
     ($($test:ident => $variant:literal),* $(,)?) => {$(
-        /// This recorded variant, every step, loaded with its backend's real
-        /// tools (IPv4 and IPv6) and read back equal to 28.5.2.
+        /// This recorded variant, every step, loaded with the real tools
+        /// (IPv4 and IPv6) of the backend dockerd used and of the other
+        /// iptables flavour, and read back equal to 28.5.2.
         #[test]
         fn $test() {
             require_privileges!(stringify!($test));

@@ -25,6 +25,7 @@
 mod environment;
 mod exposure;
 mod isolation;
+mod loopback;
 mod matrix;
 mod nat;
 mod proxy;
@@ -74,6 +75,10 @@ fn catalogue() -> Vec<Scenario> {
         Scenario::new(
             "direct_routing_to_container",
             exposure::direct_routing_to_container,
+        ),
+        Scenario::new(
+            "loopback_binding_from_the_uplink",
+            loopback::loopback_binding_from_the_uplink,
         ),
         Scenario::new(
             "docker_user_rule_blocks_one_source",

@@ -7,10 +7,17 @@
 //! - the firewall rules Docker leaves at any step ([`DockerHost::iptables_at`]:
 //!   `iptables-restore` text and `iptables-save` lines; [`DockerHost::nftables_at`]:
 //!   `nft -f` text for the V29 nftables backend; [`DockerHost::firewall_at`]:
-//!   whichever the backend uses, with the program that loads it),
+//!   whichever the backend uses, with the program that loads it;
+//!   [`DockerHost::ip6tables`]: the ip6tables skeleton of the 28+ layouts),
 //! - the sysctls and bridge-port settings Docker makes ([`DockerHost::kernel_settings_at`]),
-//! - the docker-proxy processes it runs ([`DockerHost::proxies_at`]),
+//! - the docker-proxy processes it runs ([`DockerHost::proxies_at`]) and the
+//!   ports dockerd holds itself with the proxy off ([`DockerHost::port_reservations`]),
 //! - the lab that emulates the host ([`DockerHost::lab_spec`]).
+//!
+//! Layouts ([`Layout`]): `Classic` is proved against a real Docker 20.10.24,
+//! `V28` against a real Docker 28.5.2 (`tests/data/real-docker*`); `V29`
+//! shares V28's code where the versions agree and lists what stays derived
+//! in [`V29_DERIVED`].
 //!
 //! Presets are data: render, then apply. Applying is the system layer's job.
 //!

@@ -24,6 +24,7 @@
 
 mod environment;
 mod exposure;
+mod gateway;
 mod isolation;
 mod loopback;
 mod matrix;
@@ -56,6 +57,11 @@ impl Scenario {
         }
     }
 
+    const fn on(mut self, variants: &'static [Variant]) -> Scenario {
+        self.variants = variants;
+        self
+    }
+
     const fn needs(mut self, needs: &'static [Feature]) -> Scenario {
         self.needs = needs;
         self
@@ -80,6 +86,11 @@ fn catalogue() -> Vec<Scenario> {
             "loopback_binding_from_the_uplink",
             loopback::loopback_binding_from_the_uplink,
         ),
+        Scenario::new(
+            "routed_network_is_reached_by_routing",
+            gateway::routed_network_is_reached_by_routing,
+        )
+        .on(matrix::GATEWAY_MODES),
         Scenario::new(
             "docker_user_rule_blocks_one_source",
             user_rules::docker_user_rule_blocks_one_source,

@@ -29,6 +29,14 @@ pub const ALL: &[Variant] = &[
     Variant::new(Layout::V29, Backend::Nftables),
 ];
 
+/// The cells whose Docker has gateway modes, with an iptables backend (the
+/// recorded 28.5.2 rules; v29 shares them).
+pub const GATEWAY_MODES: &[Variant] = &[
+    Variant::new(Layout::V28, Backend::IptablesNft),
+    Variant::new(Layout::V28, Backend::IptablesLegacy),
+    Variant::new(Layout::V29, Backend::IptablesNft),
+];
+
 impl Variant {
     /// A cell.
     pub const fn new(layout: Layout, backend: Backend) -> Variant {

@@ -152,5 +152,11 @@ pub(crate) fn check_daemon(d: &DaemonOptions) -> Result<(), (&'static str, Strin
             modern("--allow-direct-routing", "28.2"),
         ));
     }
+    if d.allow_direct_routing && !d.backend.is_iptables() {
+        return Err((
+            "allow_direct_routing",
+            "--allow-direct-routing is emulated with the iptables backends only (no recording of the nftables one)".into(),
+        ));
+    }
     Ok(())
 }

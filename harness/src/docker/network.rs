@@ -225,13 +225,22 @@ pub fn bridge_name_for(network: &str) -> String {
 
 /// Refuses a gateway mode the layout cannot emulate: the message, for the
 /// resolver to wrap.
-pub(crate) fn check_gateway_mode(spec: &NetworkSpec, layout: super::Layout) -> Result<(), String> {
+pub(crate) fn check_gateway_mode(
+    spec: &NetworkSpec,
+    daemon: &super::DaemonOptions,
+) -> Result<(), String> {
     if spec.gateway_mode_ipv4 == GatewayMode::Nat {
         return Ok(());
     }
-    if !layout.is_modern() {
+    if !daemon.layout.is_modern() {
         return Err(format!(
             "{GATEWAY_MODE_IPV4}={} is emulated for layouts v28 and v29 only (as recorded from Docker 28.5.2)",
+            spec.gateway_mode_ipv4
+        ));
+    }
+    if !daemon.backend.is_iptables() {
+        return Err(format!(
+            "{GATEWAY_MODE_IPV4}={} is emulated with the iptables backends only",
             spec.gateway_mode_ipv4
         ));
     }

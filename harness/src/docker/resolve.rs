@@ -137,7 +137,7 @@ pub(crate) fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
                 format!("network with name {name} already exists"),
             ));
         }
-        super::network::check_gateway_mode(spec, d.layout)
+        super::network::check_gateway_mode(spec, &d)
             .map_err(|m| cx.net(name, "gateway_mode_ipv4", m))?;
         let bridge = spec.bridge.clone().unwrap_or_else(|| bridge_name_for(name));
         check_ifname(&bridge).map_err(|m| cx.net(name, "bridge", format!("bridge name {m}")))?;

@@ -129,10 +129,23 @@ fn classic_internal_network_matches_recording() {
     check_dump("default-plus-internal", None, "");
 }
 
-/// The filter FORWARD policy is DROP only when Docker itself turned forwarding on.
+/// The filter FORWARD policy is DROP only when Docker itself turned forwarding on
+/// (and, from 28, not with `--ip-forward-no-drop`).
 #[test]
 fn forward_policy_follows_ip_forward() {
-    for layout in [Layout::Classic, Layout::V29] {
+    for layout in [Layout::V28, Layout::V29] {
+        let no_drop = standard(
+            DockerHost::builder().layout(layout).ip_forward_no_drop(true),
+            false,
+        );
+        assert_eq!(
+            no_drop.iptables().policy(Table::Filter, "FORWARD"),
+            Some("ACCEPT"),
+            "{layout}"
+        );
+        assert!(no_drop.daemon().host_forwards(), "{layout}");
+    }
+    for layout in Layout::ALL {
         let dropped = standard(DockerHost::builder().layout(layout), false);
         assert_eq!(
             dropped.iptables().policy(Table::Filter, "FORWARD"),

@@ -202,3 +202,33 @@ fn v28_proxies_match_recording() {
     );
     assert!(variant28("userland-proxy-false").proxies().is_empty());
 }
+
+/// The recorded scenarios written as topology files (gateway mode, `restart`
+/// and `start:NAME` in `order`) render the recorded rules at every step.
+#[test]
+fn v28_topology_files_match_recording() {
+    for (file, variant) in [
+        (
+            "restart.toml",
+            "default-after-daemon-restart-and-container-start",
+        ),
+        ("routed.toml", "routed"),
+    ] {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/real-docker-28")
+            .join(file);
+        let host = netrig::topology::load(&path).expect("loads");
+        assert_eq!(host, {
+            let mut m = variant28(variant);
+            m.set_name(host.name());
+            m
+        });
+        for (dump, step) in dumps(variant) {
+            assert_same_lines(
+                &format!("{file} {dump}"),
+                &data28(&format!("canon/{dump}.canon")),
+                &canon(&host, &host.iptables_at(step)),
+            );
+        }
+    }
+}

@@ -135,7 +135,9 @@ fn classic_internal_network_matches_recording() {
 fn forward_policy_follows_ip_forward() {
     for layout in [Layout::V28, Layout::V29] {
         let no_drop = standard(
-            DockerHost::builder().layout(layout).ip_forward_no_drop(true),
+            DockerHost::builder()
+                .layout(layout)
+                .ip_forward_no_drop(true),
             false,
         );
         assert_eq!(

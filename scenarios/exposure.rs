@@ -15,7 +15,7 @@ use netrig::{Result, Route, Sentinel};
 use crate::matrix::Variant;
 use crate::support::{INTERNET_CLIENT, Rule, WAIT, at, expect_counted, failure, ip_of, packets};
 
-/// Packets routed straight to a container's address (no DNAT): classic forwards them to its published port 80, V29 drops them in raw PREROUTING.
+/// Packets routed straight to a container's address (no DNAT): classic forwards them to its published port 80, V28 and V29 drop them in raw PREROUTING.
 pub fn direct_routing_to_container(v: &Variant) -> Result<()> {
     let lab = v
         .host("direct")
@@ -60,7 +60,7 @@ pub fn direct_routing_to_container(v: &Variant) -> Result<()> {
             }
             Ok(())
         }
-        Layout::V29 => {
+        Layout::V28 | Layout::V29 => {
             let rule = match v.backend {
                 Backend::Nftables => Rule::new(
                     "ip docker-bridges",

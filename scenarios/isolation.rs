@@ -41,13 +41,13 @@ pub fn bridges_are_isolated(v: &Variant) -> Result<()> {
             "DOCKER-ISOLATION-STAGE-2",
             &[&format!("-o {other} -j DROP")],
         ),
-        // V29 drops direct access to a container from outside its bridge in raw PREROUTING.
+        // V28 and V29 drop direct access to a container from outside its bridge in raw PREROUTING.
         (Layout::V29, Backend::Nftables) => Rule::new(
             "ip docker-bridges",
             "raw-PREROUTING",
             &[&format!("ip daddr {b} iifname != \"{other}\""), "drop"],
         ),
-        (Layout::V29, _) => Rule::new(
+        (Layout::V28 | Layout::V29, _) => Rule::new(
             "raw",
             "PREROUTING",
             &[&format!("-d {b}/32 ! -i {other} -j DROP")],
@@ -70,7 +70,7 @@ pub fn bridges_are_isolated(v: &Variant) -> Result<()> {
     .within(WAIT)
 }
 
-/// A container on an --internal network has no way out: V29 gives it no default route, and even with one of its own its packets die at the host, counted by Docker's internal-network rule.
+/// A container on an --internal network has no way out: V28 and V29 give it no default route, and even with one of its own its packets die at the host, counted by Docker's internal-network rule.
 pub fn internal_network_has_no_way_out(v: &Variant) -> Result<()> {
     let lab = v
         .host("internal")
@@ -88,18 +88,27 @@ pub fn internal_network_has_no_way_out(v: &Variant) -> Result<()> {
     match v.layout {
         // Docker 20.10 keeps the default route on internal networks (recorded).
         Layout::Classic => {}
-        Layout::V29 if has_default => {
+        Layout::V28 | Layout::V29 if has_default => {
             return Err(failure(
                 &lab,
-                "V29 gave a container on an internal network a default route",
+                &format!(
+                    "{} gave a container on an internal network a default route",
+                    v.layout
+                ),
             ));
         }
         // A container with NET_ADMIN can add one itself: the firewall must still hold.
-        Layout::V29 => vault.add_route(&Route::default_via("172.20.0.1"))?,
+        Layout::V28 | Layout::V29 => vault.add_route(&Route::default_via("172.20.0.1"))?,
     }
 
     let rule = match (v.layout, v.backend) {
         (Layout::Classic, _) => Rule::new(
+            "filter",
+            "DOCKER-ISOLATION-STAGE-1",
+            &[&format!("! -d 172.20.0.0/16 -i {secure} -j DROP")],
+        ),
+        // 28.5.2 (recorded): the internal network's DROPs top DOCKER-ISOLATION-STAGE-1.
+        (Layout::V28, _) => Rule::new(
             "filter",
             "DOCKER-ISOLATION-STAGE-1",
             &[&format!("! -d 172.20.0.0/16 -i {secure} -j DROP")],

@@ -24,7 +24,9 @@
 
 mod environment;
 mod exposure;
+mod gateway;
 mod isolation;
+mod loopback;
 mod matrix;
 mod nat;
 mod proxy;
@@ -56,6 +58,11 @@ impl Scenario {
         }
     }
 
+    const fn on(mut self, variants: &'static [Variant]) -> Scenario {
+        self.variants = variants;
+        self
+    }
+
     const fn needs(mut self, needs: &'static [Feature]) -> Scenario {
         self.needs = needs;
         self
@@ -76,6 +83,15 @@ fn catalogue() -> Vec<Scenario> {
             "direct_routing_to_container",
             exposure::direct_routing_to_container,
         ),
+        Scenario::new(
+            "loopback_binding_from_the_uplink",
+            loopback::loopback_binding_from_the_uplink,
+        ),
+        Scenario::new(
+            "routed_network_is_reached_by_routing",
+            gateway::routed_network_is_reached_by_routing,
+        )
+        .on(matrix::GATEWAY_MODES),
         Scenario::new(
             "docker_user_rule_blocks_one_source",
             user_rules::docker_user_rule_blocks_one_source,

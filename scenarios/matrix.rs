@@ -1,7 +1,8 @@
 //! The matrix a scenario runs over: which Docker rule layout, loaded with
 //! which firewall backend.
 //!
-//! Classic (Docker 20.10–27) runs on both iptables flavours; V29 runs on
+//! Classic (Docker 20.10–27) and V28 (Docker 28.2–28.5) run on both iptables
+//! flavours, as their recordings were made; V29 runs on
 //! iptables-nft and on its native nftables backend. With nftables Docker
 //! never turns `ip_forward` on itself and refuses to start when it is off,
 //! so those hosts start with forwarding already on (as a real one must).
@@ -19,12 +20,22 @@ pub struct Variant {
     pub backend: Backend,
 }
 
-/// Every cell: classic × {iptables-nft, iptables-legacy}, v29 × {iptables-nft, nftables}.
+/// Every cell: classic and v28 × {iptables-nft, iptables-legacy}, v29 × {iptables-nft, nftables}.
 pub const ALL: &[Variant] = &[
     Variant::new(Layout::Classic, Backend::IptablesNft),
     Variant::new(Layout::Classic, Backend::IptablesLegacy),
+    Variant::new(Layout::V28, Backend::IptablesNft),
+    Variant::new(Layout::V28, Backend::IptablesLegacy),
     Variant::new(Layout::V29, Backend::IptablesNft),
     Variant::new(Layout::V29, Backend::Nftables),
+];
+
+/// The cells whose Docker has gateway modes, with an iptables backend (the
+/// recorded 28.5.2 rules; v29 shares them).
+pub const GATEWAY_MODES: &[Variant] = &[
+    Variant::new(Layout::V28, Backend::IptablesNft),
+    Variant::new(Layout::V28, Backend::IptablesLegacy),
+    Variant::new(Layout::V29, Backend::IptablesNft),
 ];
 
 impl Variant {

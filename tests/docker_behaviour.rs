@@ -211,8 +211,8 @@ fn replay(variant: &str) {
         let Some((_, server)) = servers.iter().find(|(ip, _)| *ip == dst.ip()) else {
             continue;
         };
-        let peers = server.peers();
-        if !peers.iter().any(|p| p.ip() == src.ip()) {
+        if !server.wait_for_peer_from(src.ip(), Duration::from_secs(1)) {
+            let peers = server.peers();
             report.push(format!(
                 "{:<70} real Docker: server saw {}; netrig: server saw {:?}",
                 case.label,

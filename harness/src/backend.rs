@@ -79,6 +79,25 @@ impl Backend {
         }
     }
 
+    /// The ip6tables flavour of [`Backend::save_argv`] (`None` for nftables,
+    /// whose `nft list ruleset` shows IPv6 tables too).
+    pub fn ip6_save_argv(self) -> Option<&'static [&'static str]> {
+        match self {
+            Backend::IptablesNft => Some(&["ip6tables-nft-save", "-c"]),
+            Backend::IptablesLegacy => Some(&["ip6tables-legacy-save", "-c"]),
+            Backend::Nftables => None,
+        }
+    }
+
+    /// The ip6tables flavour of the loader (replacing the tables it names).
+    pub(crate) fn ip6_load_argv(self) -> Option<&'static [&'static str]> {
+        match self {
+            Backend::IptablesNft => Some(&["ip6tables-nft-restore", "-w"]),
+            Backend::IptablesLegacy => Some(&["ip6tables-legacy-restore", "-w"]),
+            Backend::Nftables => None,
+        }
+    }
+
     /// The program that loads this backend's rules.
     pub fn load_program(self) -> &'static str {
         self.load_argv(LoadMode::Append)[0]

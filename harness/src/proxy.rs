@@ -15,6 +15,12 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{
+    AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6, bind, setsockopt, socket,
+    sockopt,
+};
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,7 +71,7 @@ impl Proxy {
                     return;
                 }
                 match proto {
-                    Proto::Tcp => match TcpListener::bind(listen) {
+                    Proto::Tcp => match bind_tcp(listen) {
                         Ok(l) => {
                             let _ = ready_tx.send(Ok(()));
                             serve_tcp(l, target, stop_in);
@@ -74,7 +80,7 @@ impl Proxy {
                             let _ = ready_tx.send(Err(e));
                         }
                     },
-                    Proto::Udp => match UdpSocket::bind(listen) {
+                    Proto::Udp => match bind_udp(listen) {
                         Ok(s) => {
                             let _ = ready_tx.send(Ok(()));
                             serve_udp(s, target, stop_in);
@@ -126,6 +132,36 @@ impl Drop for Proxy {
 /// The stop eventfd is never drained, so once signalled every waiter sees it.
 fn wait_readable(fd: &impl AsFd, stop: &StopFd) -> bool {
     stop.wait_readable(fd.as_fd(), None).unwrap_or(false)
+}
+
+/// A socket for `listen`; an IPv6 one is IPv6-only (`IPV6_V6ONLY`, as
+/// docker-proxy makes its `[::]` listener), so `0.0.0.0` and `[::]` on the
+/// same port can both be bound.
+fn bound_socket(listen: SocketAddr, ty: SockType) -> io::Result<OwnedFd> {
+    let family = match listen {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket(family, ty, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    match listen {
+        SocketAddr::V4(a) => bind(fd.as_raw_fd(), &SockaddrIn::from(a))?,
+        SocketAddr::V6(a) => {
+            setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+            bind(fd.as_raw_fd(), &SockaddrIn6::from(a))?
+        }
+    }
+    Ok(fd)
+}
+
+fn bind_tcp(listen: SocketAddr) -> io::Result<TcpListener> {
+    let fd = bound_socket(listen, SockType::Stream)?;
+    nix::sys::socket::listen(&fd, Backlog::new(128).map_err(io::Error::from)?)?;
+    Ok(TcpListener::from(fd))
+}
+
+fn bind_udp(listen: SocketAddr) -> io::Result<UdpSocket> {
+    Ok(UdpSocket::from(bound_socket(listen, SockType::Datagram)?))
 }
 
 fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: StopFd) {

@@ -3,6 +3,7 @@
 
 pub mod labs;
 pub mod recordings;
+pub mod recordings28;
 
 use std::time::Duration;
 

@@ -133,7 +133,10 @@ pub struct Attachment {
     pub prefix: u8,
     /// The gateway on that network.
     pub gateway: Ipv4Addr,
-    /// Docker's MAC for the address: `02:42` and the four address bytes.
+    /// The container's MAC: classic Docker's `02:42` and the four address
+    /// bytes; for the 28+ layouts a random-looking locally administered one
+    /// (Docker 28 lets the kernel pick a random MAC), stable per container and
+    /// network so that runs are reproducible ([`mac_in`]).
     pub mac: Mac,
     /// The host-side veth (`veth` and 7 hex digits).
     pub host_veth: String,
@@ -182,13 +185,14 @@ impl Container {
     }
 
     /// The attachment that provides the default route and carries published
-    /// ports: the first one (Classic) or the first non-internal one (V29 —
-    /// internal networks give no default route there).
+    /// ports: the first one (Classic) or the first non-internal one (V28, V29 —
+    /// internal networks give no default route there, as recorded for 28.5.2).
     pub fn gateway_attachment(&self, layout: super::Layout) -> Option<&Attachment> {
         let a = self.attachments();
-        match layout {
-            super::Layout::Classic => a.first(),
-            super::Layout::V29 => a.iter().find(|a| !a.internal),
+        if layout.is_modern() {
+            a.iter().find(|a| !a.internal)
+        } else {
+            a.first()
         }
     }
 }
@@ -202,4 +206,29 @@ impl Container {
 pub fn mac_for(ip: Ipv4Addr) -> Mac {
     let o = ip.octets();
     [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+/// The MAC a container gets on a network under `layout`: [`mac_for`] for
+/// classic; for the 28+ layouts a locally administered unicast address
+/// derived from the container and network names (not `02:42:…`).
+///
+/// ```
+/// use netrig::docker::{Layout, mac_in};
+/// let ip = "172.17.0.2".parse().unwrap();
+/// assert_eq!(mac_in(Layout::Classic, "ca", "bridge", ip)[..2], [0x02, 0x42]);
+/// let m = mac_in(Layout::V28, "ca", "bridge", ip);
+/// assert_ne!(m[..2], [0x02, 0x42]);
+/// assert_eq!(m[0] & 0x03, 0x02, "locally administered, unicast");
+/// ```
+pub fn mac_in(layout: super::Layout, container: &str, network: &str, ip: Ipv4Addr) -> Mac {
+    if !layout.is_modern() {
+        return mac_for(ip);
+    }
+    let h = super::network::fnv1a(&["mac", container, network]).to_be_bytes();
+    let mut m = [h[0], h[1], h[2], h[3], h[4], h[5]];
+    m[0] = (m[0] & 0xfc) | 0x02;
+    if m[1] == 0x42 && m[0] == 0x02 {
+        m[1] = 0x43;
+    }
+    m
 }

@@ -40,6 +40,13 @@ pub enum Event {
     CreateNetwork(String),
     /// `docker run --name NAME …`.
     StartContainer(String),
+    /// The daemon is stopped and started again (28+ layouts; recorded for
+    /// 28.5.2): containers stop, their rules go, and the daemon re-creates
+    /// every network's rules, user networks first and the default bridge last.
+    RestartDaemon,
+    /// `docker start NAME`: a container stopped by [`Event::RestartDaemon`]
+    /// starts again (its ports and raw rules come back, in start order).
+    StartExisting(String),
 }
 
 /// A machine on the host's LAN that routes the container subnets straight to
@@ -145,25 +152,30 @@ impl DockerHost {
         Ipv4Addr::new(203, 0, 113, 2)
     }
 
-    /// What exists at `step` (clamped to the last step), in the order it was made:
-    /// the default network first, then each event's network or container.
+    /// What exists at `step` (clamped to the last step), in the order the
+    /// running daemon made it: the default network first, then each event's
+    /// network or container. After a daemon restart: the networks as the
+    /// restarted daemon re-creates them (user networks in creation order, then
+    /// the default bridge), then the containers started since.
     pub fn timeline(&self, step: usize) -> Vec<Happening<'_>> {
         let step = step.min(self.events.len());
         let mut out = Vec::new();
-        if let Some(d) = self.networks.iter().find(|n| n.is_default) {
-            out.push(Happening::Network(d));
-        }
+        let default = self.networks.iter().find(|n| n.is_default);
+        out.extend(default.map(Happening::Network));
         for e in &self.events[..step] {
             match e {
-                Event::CreateNetwork(n) => {
-                    if let Some(n) = self.network(n) {
-                        out.push(Happening::Network(n));
-                    }
+                Event::CreateNetwork(n) => out.extend(self.network(n).map(Happening::Network)),
+                Event::StartContainer(c) | Event::StartExisting(c) => {
+                    out.extend(self.container(c).map(Happening::Container))
                 }
-                Event::StartContainer(c) => {
-                    if let Some(c) = self.container(c) {
-                        out.push(Happening::Container(c));
-                    }
+                Event::RestartDaemon => {
+                    let nets: Vec<Happening<'_>> = out
+                        .iter()
+                        .filter(|h| matches!(h, Happening::Network(n) if !n.is_default))
+                        .copied()
+                        .collect();
+                    out = nets;
+                    out.extend(default.map(Happening::Network));
                 }
             }
         }
@@ -260,6 +272,26 @@ impl DockerHostBuilder {
     pub fn container(mut self, c: ContainerSpec) -> Self {
         self.order.push(Event::StartContainer(c.name.clone()));
         self.containers.push(c);
+        self
+    }
+    /// Restarts the daemon (next in order): every container stops.
+    pub fn restart_daemon(mut self) -> Self {
+        self.order.push(Event::RestartDaemon);
+        self
+    }
+    /// `docker start NAME` of a container stopped by a daemon restart.
+    pub fn start_existing(mut self, name: impl Into<String>) -> Self {
+        self.order.push(Event::StartExisting(name.into()));
+        self
+    }
+    /// `--ip-forward-no-drop` (28+ layouts).
+    pub fn ip_forward_no_drop(mut self, on: bool) -> Self {
+        self.daemon.ip_forward_no_drop = on;
+        self
+    }
+    /// `--allow-direct-routing` (28+ layouts).
+    pub fn allow_direct_routing(mut self, on: bool) -> Self {
+        self.daemon.allow_direct_routing = on;
         self
     }
     /// Adds an internet server address (replaces the default 198.51.100.10).

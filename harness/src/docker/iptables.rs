@@ -6,9 +6,7 @@
 //!   `setupIPTablesInternal`, `ProgramChain`, `setINC`, `Forward`,
 //!   `arrangeUserFilterRule`): per-network rules are *inserted* (newest network
 //!   on top), per-port rules *appended*, `icc=false` DROPs appended to FORWARD.
-//! - V29 (docker-rules §1.2, §1.5): MASQUERADE and per-port ACCEPT inserted;
-//!   per-network DROP, DOCKER-CT, DOCKER-BRIDGE, DOCKER-FORWARD rules, DNAT and
-//!   raw drops appended.
+//! - V28 and V29: in [`super::modern`].
 
 use std::net::Ipv4Addr;
 
@@ -19,14 +17,14 @@ use super::network::Network;
 use super::port::PortBinding;
 use super::ruleset::{Replay, Ruleset, Table};
 
-const STAGE1: &str = "DOCKER-ISOLATION-STAGE-1";
-const STAGE2: &str = "DOCKER-ISOLATION-STAGE-2";
+pub(crate) const STAGE1: &str = "DOCKER-ISOLATION-STAGE-1";
+pub(crate) const STAGE2: &str = "DOCKER-ISOLATION-STAGE-2";
 
 /// Renders the ruleset at `step` for the host's layout.
 pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
     match host.layout() {
         Layout::Classic => classic(host, step),
-        Layout::V29 => v29(host, step),
+        Layout::V28 | Layout::V29 => super::modern::render(host, step),
     }
 }
 
@@ -59,11 +57,11 @@ pub(crate) fn mappings<'a>(host: &'a DockerHost, c: &'a Container) -> Vec<Mappin
         .collect()
 }
 
-fn dport(p: &PortBinding, port: u16) -> String {
+pub(crate) fn dport(p: &PortBinding, port: u16) -> String {
     format!("-p {0} -m {0} --dport {port}", p.proto)
 }
 
-fn dnat_rule(m: &Mapping, proxy: bool) -> String {
+pub(crate) fn dnat_rule(m: &Mapping, proxy: bool) -> String {
     let d = m
         .host_ip
         .map(|ip| format!("-d {ip}/32 "))
@@ -81,7 +79,7 @@ fn dnat_rule(m: &Mapping, proxy: bool) -> String {
     )
 }
 
-fn accept_rule(m: &Mapping) -> String {
+pub(crate) fn accept_rule(m: &Mapping) -> String {
     format!(
         "-d {}/32 ! -i {br} -o {br} {} -j ACCEPT",
         m.att.ip,
@@ -90,7 +88,7 @@ fn accept_rule(m: &Mapping) -> String {
     )
 }
 
-fn hairpin_masq_rule(m: &Mapping) -> String {
+pub(crate) fn hairpin_masq_rule(m: &Mapping) -> String {
     format!(
         "-s {ip}/32 -d {ip}/32 {} -j MASQUERADE",
         dport(&m.port, m.port.container_port),
@@ -98,7 +96,7 @@ fn hairpin_masq_rule(m: &Mapping) -> String {
     )
 }
 
-fn nat_jumps(r: &mut Replay, proxy: bool) {
+pub(crate) fn nat_jumps(r: &mut Replay, proxy: bool) {
     r.append_unique(
         Table::Nat,
         "PREROUTING",
@@ -211,133 +209,5 @@ fn classic_network(r: &mut Replay, n: &Network, proxy: bool) {
             format!("-i {br} ! -o {br} -j {STAGE2}"),
         );
         r.insert(Table::Filter, STAGE2, format!("-o {br} -j DROP"));
-    }
-}
-
-fn v29(host: &DockerHost, step: usize) -> Ruleset {
-    let d = host.daemon();
-    let proxy = d.userland_proxy;
-    let mut r = Replay::new(&[Table::Raw, Table::Nat, Table::Filter]);
-    // setupIPChains.
-    for c in [
-        "DOCKER",
-        "DOCKER-BRIDGE",
-        "DOCKER-CT",
-        "DOCKER-FORWARD",
-        "DOCKER-INTERNAL",
-    ] {
-        r.new_chain(Table::Filter, c);
-    }
-    r.new_chain(Table::Nat, "DOCKER");
-    nat_jumps(&mut r, proxy);
-    r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-FORWARD");
-    for c in ["DOCKER-BRIDGE", "DOCKER-INTERNAL", "DOCKER-CT"] {
-        r.ensure_top(Table::Filter, "DOCKER-FORWARD", format!("-j {c}"));
-    }
-    // setupUserChain.
-    r.new_chain(Table::Filter, "DOCKER-USER");
-    r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
-    if d.forward_policy_drop() {
-        r.policy(Table::Filter, "FORWARD", "DROP");
-    }
-    for h in host.timeline(step) {
-        match h {
-            Happening::Network(n) => v29_network(&mut r, n, proxy),
-            Happening::Container(c) => {
-                for a in c.attachments().iter().filter(|a| !a.internal) {
-                    // filterDirectAccess.
-                    r.append(
-                        Table::Raw,
-                        "PREROUTING",
-                        format!("-d {}/32 ! -i {} -j DROP", a.ip, a.bridge),
-                    );
-                }
-                for m in mappings(host, c) {
-                    r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
-                    r.insert(Table::Filter, "DOCKER", accept_rule(&m));
-                    if !proxy {
-                        r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
-                    }
-                    if let Some(ip) = m.host_ip.filter(|ip| ip.is_loopback()) {
-                        r.append(
-                            Table::Raw,
-                            "PREROUTING",
-                            format!(
-                                "-d {ip}/32 ! -i lo {} -j DROP",
-                                dport(&m.port, m.port.host_port)
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    r.finish()
-}
-
-fn v29_network(r: &mut Replay, n: &Network, proxy: bool) {
-    let br = n.bridge.as_str();
-    let sub = n.subnet;
-    if n.internal {
-        let verdict = if n.icc { "ACCEPT" } else { "DROP" };
-        r.append(
-            Table::Filter,
-            "DOCKER-FORWARD",
-            format!("-i {br} -o {br} -j {verdict}"),
-        );
-        r.append(
-            Table::Filter,
-            "DOCKER-INTERNAL",
-            format!("! -s {sub} -o {br} -j DROP"),
-        );
-        r.append(
-            Table::Filter,
-            "DOCKER-INTERNAL",
-            format!("! -d {sub} -i {br} -j DROP"),
-        );
-        return;
-    }
-    if n.ip_masq {
-        r.insert(
-            Table::Nat,
-            "POSTROUTING",
-            format!("-s {sub} ! -o {br} -j MASQUERADE"),
-        );
-    }
-    if !proxy {
-        r.insert(
-            Table::Nat,
-            "POSTROUTING",
-            format!("-o {br} -m addrtype --src-type LOCAL -j MASQUERADE"),
-        );
-    }
-    r.append(
-        Table::Filter,
-        "DOCKER",
-        format!("! -i {br} -o {br} -j DROP"),
-    );
-    r.append(
-        Table::Filter,
-        "DOCKER-CT",
-        format!("-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
-    );
-    r.append(Table::Filter, "DOCKER-BRIDGE", format!("-o {br} -j DOCKER"));
-    if n.icc {
-        r.append(
-            Table::Filter,
-            "DOCKER-FORWARD",
-            format!("-i {br} -j ACCEPT"),
-        );
-    } else {
-        r.append(
-            Table::Filter,
-            "DOCKER-FORWARD",
-            format!("-i {br} -o {br} -j DROP"),
-        );
-        r.append(
-            Table::Filter,
-            "DOCKER-FORWARD",
-            format!("-i {br} ! -o {br} -j ACCEPT"),
-        );
     }
 }

@@ -9,7 +9,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::container::Networking;
 use super::host::{DockerHost, HOST_NODE, Happening};
 use super::iptables::mappings;
-use super::layout::Layout;
 use crate::net::Proto;
 
 /// One piece of kernel state Docker sets.
@@ -109,10 +108,10 @@ pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
     for h in host.timeline(step) {
         match h {
             Happening::Network(n) => {
-                let wants_brnf = match d.layout {
-                    Layout::Classic => !n.icc,
-                    Layout::V29 => !n.icc || !proxy,
-                };
+                // Where br_netfilter is built in (this project's machines, the
+                // 28.5.2 recording) every netns already has it on, so
+                // same-bridge traffic always crosses FORWARD, whatever Docker asks.
+                let wants_brnf = !n.icc || (d.layout.is_modern() && !proxy);
                 if wants_brnf && d.ip_forward && !brnf {
                     brnf = true;
                     out.push(KernelSetting::sysctl(
@@ -126,6 +125,14 @@ pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
                         HOST_NODE,
                         format!("net.ipv4.conf.{}.route_localnet", n.bridge),
                         "1",
+                    ));
+                }
+                if d.layout.is_modern() {
+                    // Recorded for 28.5.2: bridges never take router advertisements.
+                    out.push(KernelSetting::sysctl(
+                        HOST_NODE,
+                        format!("net.ipv6.conf.{}.accept_ra", n.bridge),
+                        "0",
                     ));
                 }
             }
@@ -156,18 +163,57 @@ pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
     out
 }
 
+/// A host port the daemon itself holds while the userland proxy is off: the
+/// published binding's listening socket, owned by dockerd (recorded for 20.10
+/// and 28.5.2: `ss` shows `dockerd` on `0.0.0.0:8080`, no `[::]` socket), so
+/// no host process can bind it. DNAT takes the traffic before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortReservation {
+    /// Protocol.
+    pub proto: Proto,
+    /// The host address and port held.
+    pub addr: std::net::SocketAddr,
+}
+
+/// The host ports dockerd holds at `step` (none while the proxy is on: then
+/// docker-proxy holds them, `-use-listen-fd` from Docker 28).
+pub(crate) fn reservations(host: &DockerHost, step: usize) -> Vec<PortReservation> {
+    if host.daemon().userland_proxy {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for h in host.timeline(step) {
+        let Happening::Container(c) = h else { continue };
+        for m in mappings(host, c) {
+            if host.network(&m.att.network).is_some_and(|n| n.routed()) {
+                continue;
+            }
+            let ip = m.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            out.push(PortReservation {
+                proto: m.port.proto,
+                addr: std::net::SocketAddr::new(IpAddr::V4(ip), m.port.host_port),
+            });
+        }
+    }
+    out
+}
+
 /// The docker-proxy processes running at `step`.
 pub(crate) fn proxies(host: &DockerHost, step: usize) -> Vec<DockerProxy> {
     if !host.daemon().userland_proxy {
         return Vec::new();
     }
-    let v29 = host.layout() == Layout::V29;
+    let modern = host.layout().is_modern();
     let mut out = Vec::new();
     for h in host.timeline(step) {
         let Happening::Container(c) = h else { continue };
         for m in mappings(host, c) {
+            // A routed network maps no IPv4 host port, but Docker 28.5.2
+            // still proxies the IPv6 host binding to the container.
+            let routed = host.network(&m.att.network).is_some_and(|n| n.routed());
             let ips: Vec<IpAddr> = match m.host_ip {
                 Some(ip) => vec![IpAddr::V4(ip)],
+                None if routed => vec![IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)],
                 None => vec![
                     IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                     IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
@@ -180,7 +226,7 @@ pub(crate) fn proxies(host: &DockerHost, step: usize) -> Vec<DockerProxy> {
                     host_port: m.port.host_port,
                     container_ip: m.att.ip,
                     container_port: m.port.container_port,
-                    use_listen_fd: v29,
+                    use_listen_fd: modern,
                 });
             }
         }

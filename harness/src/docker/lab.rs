@@ -27,7 +27,12 @@ pub(crate) fn node_of(host: &DockerHost, name: &str) -> String {
 pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
     let d = host.daemon();
     let mut spec = LabSpec::new(host.name())
-        .node_with(NodeSpec::new(HOST_NODE).forwarding(d.host_forwards()))
+        // 28+: IPv6 on in the host (Docker's [::] docker-proxy listeners, ip6tables).
+        .node_with(
+            NodeSpec::new(HOST_NODE)
+                .forwarding(d.host_forwards())
+                .ipv6(d.layout.is_modern()),
+        )
         .node(INTERNET_NODE);
     for c in host.containers() {
         match &c.networking {

@@ -15,19 +15,37 @@ pub enum Layout {
     /// Docker 20.10.24.
     #[default]
     Classic,
+    /// Docker 28.2.2 – 28.5.x (docker-rules §1.2 as amended by §1.4):
+    /// `DOCKER-FORWARD`, `DOCKER-CT`, `DOCKER-BRIDGE`, still
+    /// `DOCKER-ISOLATION-STAGE-1/2` (no `DOCKER-INTERNAL`), nat RETURN rules,
+    /// raw direct-routing drops, an ip6tables skeleton. Checked rule for rule
+    /// against a real Docker 28.5.2.
+    V28,
     /// Docker 29.x (docker-rules §1.2, §1.3): `DOCKER-FORWARD`, `DOCKER-CT`,
     /// `DOCKER-BRIDGE`, `DOCKER-INTERNAL`, per-network default drop, raw
-    /// direct-access drops, optional native nftables backend.
+    /// direct-access drops, optional native nftables backend. Derived from
+    /// Docker's source and corrected by the 28.5.2 recording where both
+    /// versions share code; no real 29.x daemon was recorded.
     V29,
 }
 
 impl Layout {
-    /// The name used in topology files (`classic`, `v29`).
+    /// Every layout, oldest first.
+    pub const ALL: [Layout; 3] = [Layout::Classic, Layout::V28, Layout::V29];
+
+    /// The name used in topology files (`classic`, `v28`, `v29`).
     pub fn as_str(self) -> &'static str {
         match self {
             Layout::Classic => "classic",
+            Layout::V28 => "v28",
             Layout::V29 => "v29",
         }
+    }
+
+    /// True for the 28+ layouts (`DOCKER-FORWARD`, raw drops, `-use-listen-fd`,
+    /// internal networks without a default route, ip6tables skeleton).
+    pub fn is_modern(self) -> bool {
+        self != Layout::Classic
     }
 }
 
@@ -35,11 +53,10 @@ impl std::str::FromStr for Layout {
     type Err = String;
     /// Parses the names used in topology files and on the command line.
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "classic" => Ok(Layout::Classic),
-            "v29" => Ok(Layout::V29),
-            _ => Err(format!("unknown layout {s:?} (use \"classic\" or \"v29\")")),
-        }
+        Layout::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| format!("unknown layout {s:?} (use \"classic\", \"v28\" or \"v29\")"))
     }
 }
 
@@ -72,6 +89,12 @@ pub struct DaemonOptions {
     /// Docker sets the filter `FORWARD` policy to DROP only when it turned
     /// forwarding on itself (0 → 1).
     pub ip_forward_was_on: bool,
+    /// `--ip-forward-no-drop` (Docker 28+, default false): Docker still enables
+    /// forwarding but leaves the filter `FORWARD` policy ACCEPT.
+    pub ip_forward_no_drop: bool,
+    /// `--allow-direct-routing` (Docker 28.2+, default false): no raw
+    /// `PREROUTING` drops of packets addressed straight to containers.
+    pub allow_direct_routing: bool,
 }
 
 impl Default for DaemonOptions {
@@ -84,6 +107,8 @@ impl Default for DaemonOptions {
             userland_proxy: true,
             ip_forward: true,
             ip_forward_was_on: false,
+            ip_forward_no_drop: false,
+            allow_direct_routing: false,
         }
     }
 }
@@ -95,13 +120,47 @@ impl DaemonOptions {
         self.ip_forward && !self.ip_forward_was_on && self.backend.is_iptables()
     }
 
-    /// The filter `FORWARD` policy Docker leaves: DROP iff it turned forwarding on.
+    /// The filter `FORWARD` policy Docker leaves: DROP iff it turned
+    /// forwarding on, unless `--ip-forward-no-drop`.
     pub fn forward_policy_drop(&self) -> bool {
-        self.docker_enables_forwarding()
+        self.docker_enables_forwarding() && !self.ip_forward_no_drop
     }
 
     /// Whether the host forwards IPv4 once the daemon runs.
     pub fn host_forwards(&self) -> bool {
         self.ip_forward_was_on || self.docker_enables_forwarding()
     }
+
+    /// Whether Docker programs ip6tables (`--ip6tables`, on by default from
+    /// Docker 27; emulated for the 28+ layouts with an iptables backend).
+    pub fn programs_ip6tables(&self) -> bool {
+        self.layout.is_modern() && self.backend.is_iptables()
+    }
+}
+
+/// Refuses options the chosen layout's Docker does not have: the field and
+/// the message, for the resolver to wrap.
+pub(crate) fn check_daemon(d: &DaemonOptions) -> Result<(), (&'static str, String)> {
+    let modern = |flag: &str, since: &str| {
+        format!(
+            "{flag} exists from Docker {since}: use layout v28 or v29 (layout {} is Docker 20.10–27)",
+            d.layout
+        )
+    };
+    if d.ip_forward_no_drop && !d.layout.is_modern() {
+        return Err(("ip_forward_no_drop", modern("--ip-forward-no-drop", "28.0")));
+    }
+    if d.allow_direct_routing && !d.layout.is_modern() {
+        return Err((
+            "allow_direct_routing",
+            modern("--allow-direct-routing", "28.2"),
+        ));
+    }
+    if d.allow_direct_routing && !d.backend.is_iptables() {
+        return Err((
+            "allow_direct_routing",
+            "--allow-direct-routing is emulated with the iptables backends only (no recording of the nftables one)".into(),
+        ));
+    }
+    Ok(())
 }

@@ -7,10 +7,17 @@
 //! - the firewall rules Docker leaves at any step ([`DockerHost::iptables_at`]:
 //!   `iptables-restore` text and `iptables-save` lines; [`DockerHost::nftables_at`]:
 //!   `nft -f` text for the V29 nftables backend; [`DockerHost::firewall_at`]:
-//!   whichever the backend uses, with the program that loads it),
+//!   whichever the backend uses, with the program that loads it;
+//!   [`DockerHost::ip6tables`]: the ip6tables skeleton of the 28+ layouts),
 //! - the sysctls and bridge-port settings Docker makes ([`DockerHost::kernel_settings_at`]),
-//! - the docker-proxy processes it runs ([`DockerHost::proxies_at`]),
+//! - the docker-proxy processes it runs ([`DockerHost::proxies_at`]) and the
+//!   ports dockerd holds itself with the proxy off ([`DockerHost::port_reservations`]),
 //! - the lab that emulates the host ([`DockerHost::lab_spec`]).
+//!
+//! Layouts ([`Layout`]): `Classic` is proved against a real Docker 20.10.24,
+//! `V28` against a real Docker 28.5.2 (`tests/data/real-docker*`); `V29`
+//! shares V28's code where the versions agree and lists what stays derived
+//! in [`V29_DERIVED`].
 //!
 //! Presets are data: render, then apply. Applying is the system layer's job.
 //!
@@ -32,23 +39,29 @@ mod iptables;
 mod kernel;
 mod lab;
 mod layout;
+mod modern;
 mod network;
 mod nft;
 mod port;
 mod resolve;
+mod restart;
 mod ruleset;
 #[cfg(test)]
 mod tests;
 
-pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_for};
+pub use container::{
+    Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_for, mac_in,
+};
 pub use host::{
     DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, HOST_UPLINK, Happening,
     INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer,
 };
-pub use kernel::{DockerProxy, KernelSetting};
+pub use kernel::{DockerProxy, KernelSetting, PortReservation};
 pub use layout::{DaemonOptions, Layout};
+pub use modern::V29_DERIVED;
 pub use network::{
-    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, NetworkSpec, bridge_name_for,
+    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, GATEWAY_MODE_IPV4, GatewayMode, Network,
+    NetworkSpec, bridge_name_for,
 };
 pub use nft::{NFT_TABLE, NftChain, NftMap, NftRuleset};
 pub use port::PortBinding;
@@ -103,6 +116,14 @@ impl DockerHost {
     pub fn iptables(&self) -> Ruleset {
         self.iptables_at(self.last_step())
     }
+    /// The ip6tables rules Docker programs (its `--ip6tables` default) — the
+    /// filter and nat skeleton of the 28+ layouts with an iptables backend, the
+    /// same at every step (no IPv6 network is emulated); `None` otherwise.
+    pub fn ip6tables(&self) -> Option<Ruleset> {
+        self.daemon()
+            .programs_ip6tables()
+            .then(|| modern::render6(self))
+    }
     /// Docker's `table ip docker-bridges` at `step`, as the V29 nftables
     /// backend programs it (rendered for any layout; meaningful for V29).
     pub fn nftables_at(&self, step: usize) -> NftRuleset {
@@ -140,6 +161,11 @@ impl DockerHost {
     /// proxy is off).
     pub fn proxies_at(&self, step: usize) -> Vec<DockerProxy> {
         kernel::proxies(self, step)
+    }
+    /// The host ports dockerd holds itself once everything runs (userland
+    /// proxy off).
+    pub fn port_reservations(&self) -> Vec<PortReservation> {
+        kernel::reservations(self, self.last_step())
     }
     /// The docker-proxy processes once everything runs.
     pub fn proxies(&self) -> Vec<DockerProxy> {

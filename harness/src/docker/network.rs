@@ -12,6 +12,58 @@ pub const DEFAULT_BRIDGE: &str = "docker0";
 /// The default bridge subnet (`--bip 172.17.0.1/16`).
 pub const DEFAULT_SUBNET: &str = "172.17.0.0/16";
 
+/// `com.docker.network.bridge.gateway_mode_ipv4` (Docker 27+; rules of
+/// the 28.5.2 recording): how the network reaches, and is reached from, outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GatewayMode {
+    /// `nat` (default): masquerade out, DNAT for published ports, everything
+    /// else addressed to the network dropped.
+    #[default]
+    Nat,
+    /// `nat-unprotected`: like `nat`, but any port of any container may be
+    /// reached by routing to it (`DOCKER ! -i br -o br -j ACCEPT`).
+    NatUnprotected,
+    /// `routed`: no NAT at all; published container ports (and ICMP) are
+    /// reachable by routing, the IPv4 host port is not mapped.
+    Routed,
+}
+
+impl GatewayMode {
+    /// The option value as Docker spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayMode::Nat => "nat",
+            GatewayMode::NatUnprotected => "nat-unprotected",
+            GatewayMode::Routed => "routed",
+        }
+    }
+
+    /// Parses the option value; the error is Docker's
+    /// (`libnetwork/drivers/bridge`, `newGwMode` and `parseErr`).
+    pub fn parse(s: &str) -> Result<GatewayMode, String> {
+        match s {
+            "nat" => Ok(GatewayMode::Nat),
+            "nat-unprotected" => Ok(GatewayMode::NatUnprotected),
+            "routed" => Ok(GatewayMode::Routed),
+            "isolated" => Err(format!(
+                "failed to parse {GATEWAY_MODE_IPV4} value: {s} (gateway mode isolated is not emulated by netrig)"
+            )),
+            _ => Err(format!(
+                "failed to parse {GATEWAY_MODE_IPV4} value: {s} (unknown gateway mode {s})"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for GatewayMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The driver option that sets a network's [`GatewayMode`].
+pub const GATEWAY_MODE_IPV4: &str = "com.docker.network.bridge.gateway_mode_ipv4";
+
 /// A user-defined bridge network, as `docker network create` would get it.
 ///
 /// ```
@@ -39,6 +91,8 @@ pub struct NetworkSpec {
     /// `com.docker.network.bridge.host_binding_ipv4`: the host address ports
     /// published without an address bind to.
     pub host_binding: Option<String>,
+    /// `com.docker.network.bridge.gateway_mode_ipv4` (default `nat`; 28+ layouts).
+    pub gateway_mode_ipv4: GatewayMode,
 }
 
 impl NetworkSpec {
@@ -53,6 +107,7 @@ impl NetworkSpec {
             ip_masq: true,
             internal: false,
             host_binding: None,
+            gateway_mode_ipv4: GatewayMode::Nat,
         }
     }
     /// Names the bridge device.
@@ -90,6 +145,11 @@ impl NetworkSpec {
         self.host_binding = Some(ip.into());
         self
     }
+    /// Sets the IPv4 gateway mode (`nat`, `nat-unprotected`, `routed`).
+    pub fn gateway_mode_ipv4(mut self, mode: GatewayMode) -> Self {
+        self.gateway_mode_ipv4 = mode;
+        self
+    }
 }
 
 /// A network as the host has it: names, subnet and gateway settled.
@@ -113,12 +173,22 @@ pub struct Network {
     pub host_binding: Option<Ipv4Addr>,
     /// True for the default bridge (created at daemon start).
     pub is_default: bool,
+    /// The IPv4 gateway mode.
+    pub gateway_mode: GatewayMode,
 }
 
 impl Network {
     /// The gateway with the subnet's prefix, e.g. `172.17.0.1/16`.
     pub fn gateway_cidr(&self) -> String {
         format!("{}/{}", self.gateway, self.subnet.prefix_len())
+    }
+    /// True when outgoing traffic is masqueraded (`ip_masq` and not routed).
+    pub fn masquerades(&self) -> bool {
+        self.ip_masq && self.gateway_mode != GatewayMode::Routed && !self.internal
+    }
+    /// True for `gateway_mode_ipv4=routed`.
+    pub fn routed(&self) -> bool {
+        self.gateway_mode == GatewayMode::Routed
     }
 }
 
@@ -151,4 +221,28 @@ pub fn bridge_name_for(network: &str) -> String {
         "br-{:012x}",
         fnv1a(&["network", network]) & 0xffff_ffff_ffff
     )
+}
+
+/// Refuses a gateway mode the layout cannot emulate: the message, for the
+/// resolver to wrap.
+pub(crate) fn check_gateway_mode(
+    spec: &NetworkSpec,
+    daemon: &super::DaemonOptions,
+) -> Result<(), String> {
+    if spec.gateway_mode_ipv4 == GatewayMode::Nat {
+        return Ok(());
+    }
+    if !daemon.layout.is_modern() {
+        return Err(format!(
+            "{GATEWAY_MODE_IPV4}={} is emulated for layouts v28 and v29 only (as recorded from Docker 28.5.2)",
+            spec.gateway_mode_ipv4
+        ));
+    }
+    if !daemon.backend.is_iptables() {
+        return Err(format!(
+            "{GATEWAY_MODE_IPV4}={} is emulated with the iptables backends only",
+            spec.gateway_mode_ipv4
+        ));
+    }
+    Ok(())
 }

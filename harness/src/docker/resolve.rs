@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::container::{Attachment, Container, NetworkMode, Networking, mac_for};
+use super::container::{Attachment, Container, NetworkMode, Networking, mac_in};
 use super::host::{
     DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, INTERNET_NODE, LAN_BRIDGE,
     LAN_HOST, LAN_SUBNET, LanPeer, parse_ip, parse_subnet,
@@ -71,6 +71,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
     let cx = Ctx { lab: lab.clone() };
     check_name(&lab).map_err(|m| cx.host("host name", m))?;
     let d = b.daemon;
+    super::layout::check_daemon(&d).map_err(|(field, m)| cx.host(field, m))?;
     if d.backend == Backend::Nftables && d.layout != Layout::V29 {
         return Err(cx.host(
             "backend",
@@ -108,6 +109,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         internal: false,
         host_binding: None,
         is_default: true,
+        gateway_mode: Default::default(),
     }];
     // Subnets given explicitly are never handed out by the allocator.
     let mut given: Vec<Ipv4Net> = Vec::new();
@@ -143,6 +145,8 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
                 format!("network with name {name} already exists"),
             ));
         }
+        super::network::check_gateway_mode(spec, &d)
+            .map_err(|m| cx.net(name, "gateway_mode_ipv4", m))?;
         let bridge = spec.bridge.clone().unwrap_or_else(|| bridge_name_for(name));
         check_ifname(&bridge).map_err(|m| cx.net(name, "bridge", format!("bridge name {m}")))?;
         if !bridges.insert(bridge.clone()) {
@@ -209,6 +213,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
             internal: spec.internal,
             host_binding,
             is_default: false,
+            gateway_mode: spec.gateway_mode_ipv4,
         });
     }
 
@@ -219,10 +224,20 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
     let mut veths: BTreeSet<String> = BTreeSet::new();
     let mut bindings: Vec<(String, PortBinding)> = Vec::new();
     let node_reserved = [HOST_NODE, INTERNET_NODE];
+    let mut stopped: BTreeSet<String> = BTreeSet::new();
     for ev in &b.order {
         let cname = match ev {
             Event::CreateNetwork(n) => {
                 created_nets.insert(n.as_str());
+                continue;
+            }
+            Event::RestartDaemon | Event::StartExisting(_) => {
+                super::restart::check(ev, &d, &started, &mut stopped).map_err(
+                    |(c, m)| match c {
+                        Some(c) => cx.ctr(&c, "start", m),
+                        None => cx.host("restart", m),
+                    },
+                )?;
                 continue;
             }
             Event::StartContainer(c) => c,
@@ -385,7 +400,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
                         ip,
                         prefix: net.subnet.prefix_len(),
                         gateway: net.gateway,
-                        mac: mac_for(ip),
+                        mac: mac_in(d.layout, cname, net_name, ip),
                         host_veth,
                         internal: net.internal,
                     });
@@ -541,9 +556,10 @@ fn effective_host_ip(
     let Networking::Bridge(atts) = n else {
         return None;
     };
-    let att = match layout {
-        Layout::Classic => atts.first(),
-        Layout::V29 => atts.iter().find(|a| !a.internal),
+    let att = if layout.is_modern() {
+        atts.iter().find(|a| !a.internal)
+    } else {
+        atts.first()
     }?;
     networks
         .iter()

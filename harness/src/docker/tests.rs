@@ -106,6 +106,23 @@ fn every_validation_error_names_subject_field_and_reason() {
             None, "LAN peer \"web\" name", "is already a node name"),
         (b().name("my lab"),
             None, "host name", "contains ' '"),
+        (b().ip_forward_no_drop(true),
+            None, "ip_forward_no_drop", "--ip-forward-no-drop exists from Docker 28.0: use layout v28 or v29"),
+        (b().allow_direct_routing(true),
+            None, "allow_direct_routing", "--allow-direct-routing exists from Docker 28.2"),
+        (b().network(NetworkSpec::new("r").gateway_mode_ipv4(GatewayMode::Routed)),
+            None, "network \"r\" gateway_mode_ipv4", "is emulated for layouts v28 and v29 only"),
+        (b().layout(Layout::V28).container(web()).restart_daemon().start_existing("web").start_existing("web"),
+            Some("web"), "container \"web\" start", "container web is already running"),
+        (b().layout(Layout::V29).backend(Backend::Nftables).ip_forward_was_on(true).allow_direct_routing(true),
+            None, "allow_direct_routing", "emulated with the iptables backends only"),
+        (b().layout(Layout::V29).backend(Backend::Nftables).ip_forward_was_on(true)
+            .network(NetworkSpec::new("r").gateway_mode_ipv4(GatewayMode::NatUnprotected)),
+            None, "network \"r\" gateway_mode_ipv4", "nat-unprotected is emulated with the iptables backends only"),
+        (b().layout(Layout::V28).container(web()).start_existing("web"),
+            Some("web"), "container \"web\" start", "already running"),
+        (b().layout(Layout::V28).restart_daemon().container(web()).container(web()),
+            Some("web"), "container \"web\" name", "is already in use"),
     ];
     for (i, (builder, node, field, msg)) in cases.into_iter().enumerate() {
         let (got_node, got_field, got_msg) = err(builder);
@@ -319,4 +336,53 @@ fn host_binding_applies_to_unaddressed_ports() {
         "{lines}"
     );
     assert_eq!(host.proxies()[0].host_ip.to_string(), "127.0.0.1");
+}
+
+/// A restart re-creates the networks user networks first, the default bridge
+/// last, and forgets containers until `docker start` (the 28.5.2 order).
+#[test]
+fn restart_reorders_networks_and_stops_containers() {
+    let host = DockerHost::builder()
+        .layout(Layout::V28)
+        .container(web())
+        .network(NetworkSpec::new("a"))
+        .network(NetworkSpec::new("b"))
+        .restart_daemon()
+        .start_existing("web")
+        .build()
+        .unwrap();
+    let names = |step| -> Vec<String> {
+        host.timeline(step)
+            .iter()
+            .map(|h| match h {
+                Happening::Network(n) => n.name.clone(),
+                Happening::Container(c) => c.name.clone(),
+            })
+            .collect()
+    };
+    assert_eq!(names(3), ["bridge", "web", "a", "b"]);
+    assert_eq!(names(4), ["a", "b", "bridge"]);
+    assert_eq!(names(5), ["a", "b", "bridge", "web"]);
+    assert!(host.proxies_at(4).is_empty());
+}
+
+/// Gateway modes parse Docker's spelling and refuse others with Docker's message.
+#[test]
+fn gateway_modes_parse_like_docker() {
+    for m in [
+        GatewayMode::Nat,
+        GatewayMode::NatUnprotected,
+        GatewayMode::Routed,
+    ] {
+        assert_eq!(GatewayMode::parse(m.as_str()), Ok(m));
+    }
+    assert_eq!(
+        GatewayMode::parse("nat-unprot").unwrap_err(),
+        "failed to parse com.docker.network.bridge.gateway_mode_ipv4 value: nat-unprot (unknown gateway mode nat-unprot)"
+    );
+    assert!(
+        GatewayMode::parse("isolated")
+            .unwrap_err()
+            .contains("not emulated")
+    );
 }

@@ -10,6 +10,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
+mod reserve;
+
 use crate::backend::Backend;
 use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, KernelSetting};
 use crate::error::{Error, Result, Subject};
@@ -28,6 +30,8 @@ use crate::proxy::Proxy;
 /// ```
 pub struct DockerLab {
     proxies: Vec<Proxy>,
+    /// Host ports dockerd holds itself (userland proxy off).
+    reserved: Vec<std::os::fd::OwnedFd>,
     lab: Lab,
     host: DockerHost,
 }
@@ -37,6 +41,7 @@ impl std::fmt::Debug for DockerLab {
         f.debug_struct("DockerLab")
             .field("lab", &self.lab)
             .field("proxies", &self.proxies.len())
+            .field("reserved_ports", &self.reserved.len())
             .finish()
     }
 }
@@ -71,14 +76,18 @@ impl DockerHost {
         let fw = self.firewall();
         tracing::debug!(backend = %backend, "loading Docker's ruleset");
         backend.replace_tables(&host, &fw.input())?;
+        if let Some(six) = self.ip6tables() {
+            backend.replace_tables_ip6(&host, &six.iptables_restore())?;
+        }
+        let reserved = reserve::hold(&host, &self.port_reservations())?;
         let mut proxies = Vec::new();
         for p in self.proxies() {
-            let IpAddr::V4(_) = p.host_ip else {
-                // The emulated host runs without IPv6; Docker's extra `[::]`
-                // docker-proxy has nothing to listen on here.
+            if p.host_ip.is_ipv6() && !self.layout().is_modern() {
+                // The classic emulation runs without IPv6: Docker's extra
+                // `[::]` docker-proxy has nothing to listen on there.
                 tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
                 continue;
-            };
+            }
             proxies.push(Proxy::start(
                 &host,
                 p.proto,
@@ -88,6 +97,7 @@ impl DockerHost {
         }
         let running = DockerLab {
             proxies,
+            reserved,
             lab,
             host: self.clone(),
         };

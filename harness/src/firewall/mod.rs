@@ -19,6 +19,7 @@
 //! ```
 
 mod counters;
+mod ip6;
 
 use std::path::Path;
 

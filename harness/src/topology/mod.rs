@@ -6,6 +6,8 @@
 //! are started in file order, unless a top-level `order` lists every network
 //! and container name in creation order (the order decides where Docker
 //! inserts rules, and what [`DockerHost::iptables_at`] shows at each step).
+//! In `order`, `"restart"` restarts the daemon (layouts v28, v29) and
+//! `"start:NAME"` is `docker start NAME` of a container the restart stopped.
 //!
 //! ```toml
 //! # A web server on the default bridge, published on port 8080.
@@ -13,13 +15,16 @@
 //! order = ["web", "backend", "db"]   # optional: creation order
 //!
 //! [daemon]
-//! layout = "classic"          # classic | v29
+//! layout = "classic"          # classic | v28 | v29
 //! backend = "iptables-nft"    # iptables-nft | iptables-legacy | nftables (v29 only)
 //! userland_proxy = true
+//! # ip_forward_no_drop = true   # v28, v29: --ip-forward-no-drop
+//! # allow_direct_routing = true # v28, v29: --allow-direct-routing
 //!
 //! [[network]]
 //! name = "backend"
 //! subnet = "172.18.0.0/16"
+//! # gateway_mode_ipv4 = "routed"  # v28, v29: nat | nat-unprotected | routed
 //!
 //! [[container]]
 //! name = "web"

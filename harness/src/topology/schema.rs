@@ -8,8 +8,8 @@ use serde::de::{Deserializer, Error as _};
 
 use crate::backend::Backend;
 use crate::docker::{
-    ContainerSpec, DockerHost, DockerHostBuilder, Event, Layout, NetworkMode, NetworkSpec,
-    PortBinding,
+    ContainerSpec, DockerHost, DockerHostBuilder, Event, GatewayMode, Layout, NetworkMode,
+    NetworkSpec, PortBinding,
 };
 use crate::error::{Error, Subject};
 
@@ -49,6 +49,8 @@ struct Daemon {
     userland_proxy: Option<bool>,
     ip_forward: Option<bool>,
     ip_forward_was_on: Option<bool>,
+    ip_forward_no_drop: Option<bool>,
+    allow_direct_routing: Option<bool>,
     #[serde(default, deserialize_with = "subnet")]
     default_subnet: Option<String>,
 }
@@ -67,6 +69,8 @@ struct Network {
     internal: Option<bool>,
     #[serde(default, deserialize_with = "ip")]
     host_binding: Option<String>,
+    #[serde(default, deserialize_with = "gateway_mode")]
+    gateway_mode_ipv4: Option<GatewayMode>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +106,11 @@ struct LanPeer {
 fn layout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Layout>, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map(Some).map_err(D::Error::custom)
+}
+
+fn gateway_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GatewayMode>, D::Error> {
+    let s = String::deserialize(d)?;
+    GatewayMode::parse(&s).map(Some).map_err(D::Error::custom)
 }
 
 fn backend<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Backend>, D::Error> {
@@ -186,6 +195,12 @@ impl File {
         if let Some(x) = d.ip_forward_was_on {
             b = b.ip_forward_was_on(x);
         }
+        if let Some(x) = d.ip_forward_no_drop {
+            b = b.ip_forward_no_drop(x);
+        }
+        if let Some(x) = d.allow_direct_routing {
+            b = b.allow_direct_routing(x);
+        }
         if let Some(x) = d.default_subnet {
             b = b.default_subnet(x);
         }
@@ -198,6 +213,7 @@ impl File {
             s.ip_masq = n.ip_masq.unwrap_or(true);
             s.internal = n.internal.unwrap_or(false);
             s.host_binding = n.host_binding;
+            s.gateway_mode_ipv4 = n.gateway_mode_ipv4.unwrap_or_default();
             b = b.network(s);
         }
         for c in self.container {
@@ -248,11 +264,20 @@ impl File {
 }
 
 /// The events in the order the file's `order` key gives: each network and
-/// container exactly once, `network:NAME`/`container:NAME` where a name is both.
+/// container exactly once, `network:NAME`/`container:NAME` where a name is both;
+/// `restart` restarts the daemon and `start:NAME` starts a container it stopped.
 fn ordered(lab: &str, events: &[Event], order: Vec<String>) -> crate::Result<Vec<Event>> {
     let bad = |m: String| Error::invalid(Subject::lab(lab), "order", m);
     let mut out = Vec::new();
     for entry in order {
+        if entry == "restart" {
+            out.push(Event::RestartDaemon);
+            continue;
+        }
+        if let Some(name) = entry.strip_prefix("start:") {
+            out.push(Event::StartExisting(name.to_string()));
+            continue;
+        }
         let (kind, name) = match entry.split_once(':') {
             Some((k @ ("network" | "container"), n)) => (Some(k), n),
             _ => (None, entry.as_str()),
@@ -262,6 +287,7 @@ fn ordered(lab: &str, events: &[Event], order: Vec<String>) -> crate::Result<Vec
             .filter(|e| match e {
                 Event::CreateNetwork(n) => n == name && kind != Some("container"),
                 Event::StartContainer(c) => c == name && kind != Some("network"),
+                Event::RestartDaemon | Event::StartExisting(_) => false,
             })
             .collect();
         let e = match matches.as_slice() {
@@ -286,6 +312,7 @@ fn ordered(lab: &str, events: &[Event], order: Vec<String>) -> crate::Result<Vec
         let name = match missing {
             Event::CreateNetwork(n) => format!("network {n}"),
             Event::StartContainer(c) => format!("container {c}"),
+            Event::RestartDaemon | Event::StartExisting(_) => unreachable!("only in `order`"),
         };
         return Err(bad(format!("{name} is missing from the order")));
     }

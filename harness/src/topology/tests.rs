@@ -107,9 +107,14 @@ fn bad_values_have_line_column_and_key() {
             "a host port is required",
         ),
         (
-            "[daemon]\nlayout = \"v28\"\n",
+            "[daemon]\nlayout = \"v27\"\n",
             "line 2, column 10, key `layout`",
-            "unknown layout \"v28\"",
+            "unknown layout \"v27\" (use \"classic\", \"v28\" or \"v29\")",
+        ),
+        (
+            "[[network]]\nname = \"r\"\ngateway_mode_ipv4 = \"route\"\n",
+            "line 3, column 21, key `gateway_mode_ipv4`",
+            "failed to parse com.docker.network.bridge.gateway_mode_ipv4 value: route (unknown gateway mode route)",
         ),
         (
             "[daemon]\nbackend = \"ipfw\"\n",
@@ -213,4 +218,50 @@ fn order_key_sets_creation_order() {
         "order = [\"network:x\", \"container:x\"]",
     );
     assert!(parse(&fixed, "t.toml").is_ok());
+}
+
+/// The 28.x options: layout v28, the daemon's direct-routing knobs, gateway
+/// modes, daemon restart and `docker start` in `order`; Docker's checks apply.
+#[test]
+fn v28_options_parse_and_are_checked() {
+    use crate::docker::{Event, GatewayMode};
+    let text = "order = [\"ca\", \"rt\", \"cr\", \"restart\", \"start:ca\"]\n\
+        [daemon]\nlayout = \"v28\"\nip_forward_no_drop = true\nallow_direct_routing = true\n\
+        [[network]]\nname = \"rt\"\ngateway_mode_ipv4 = \"routed\"\n\
+        [[container]]\nname = \"ca\"\nports = [\"127.0.0.1:8081:80\"]\n\
+        [[container]]\nname = \"cr\"\nnetwork = \"rt\"\nports = [\"8082:80\"]\n";
+    let host = parse(text, "v28.toml").unwrap();
+    assert_eq!(host.layout(), Layout::V28);
+    assert!(host.daemon().ip_forward_no_drop && host.daemon().allow_direct_routing);
+    assert_eq!(
+        host.network("rt").unwrap().gateway_mode,
+        GatewayMode::Routed
+    );
+    assert_eq!(
+        host.events()[3..],
+        [Event::RestartDaemon, Event::StartExisting("ca".into())]
+    );
+    let m = message(&text.replace("\"start:ca\"", "\"start:ca\", \"start:ca\""));
+    assert!(m.contains("container ca is already running"), "{m}");
+    let m = message(&text.replace("\"start:ca\"", "\"start:nope\""));
+    assert!(m.contains("No such container: nope"), "{m}");
+    let classic = text.replace("layout = \"v28\"", "layout = \"classic\"");
+    let m = message(&classic);
+    assert!(
+        m.contains("--ip-forward-no-drop exists from Docker 28.0"),
+        "{m}"
+    );
+    let m = message(&classic.replace(
+        "ip_forward_no_drop = true\nallow_direct_routing = true\n",
+        "",
+    ));
+    assert!(
+        m.contains("network \"rt\" gateway_mode_ipv4: com.docker.network.bridge.gateway_mode_ipv4=routed is emulated for layouts v28 and v29"),
+        "{m}"
+    );
+    let m = message("order = [\"restart\"]\n[daemon]\nlayout = \"classic\"\n");
+    assert!(
+        m.contains("daemon restarts are emulated for layouts v28 and v29"),
+        "{m}"
+    );
 }

@@ -76,6 +76,28 @@ impl<T: Clone + Send + 'static> Server<T> {
         self.log.snapshot()
     }
 
+    /// Waits up to `timeout` until some recorded event satisfies `pred`;
+    /// returns whether one did.
+    pub(crate) fn wait_until(&self, timeout: Duration, pred: impl Fn(&T) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut seen = self.log.seen.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if seen.iter().any(&pred) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            seen = self
+                .log
+                .changed
+                .wait_timeout(seen, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
     /// Waits up to `timeout` until `n` events were recorded; `what` names them
     /// in the error ("TCP connection(s)", "datagram(s)").
     pub(crate) fn wait_for(

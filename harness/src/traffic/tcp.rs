@@ -156,6 +156,12 @@ impl TcpEchoServer {
         self.0.seen()
     }
 
+    /// Waits up to `timeout` until a connection from `ip` was accepted;
+    /// returns whether one was (for "did this client arrive, un-NATed?").
+    pub fn wait_for_peer_from(&self, ip: IpAddr, timeout: Duration) -> bool {
+        self.0.wait_until(timeout, |p| p.ip() == ip)
+    }
+
     /// Waits up to `timeout` until `n` connections were accepted; returns their peers.
     pub fn wait_for_peers(&self, n: usize, timeout: Duration) -> Result<Vec<SocketAddr>> {
         self.0

@@ -1,0 +1,275 @@
+//! Rendering the 28+ layouts (V28, V29) into the iptables [`Ruleset`] Docker
+//! leaves at a step, and their ip6tables skeleton, by replaying Docker's
+//! operations in creation order (docker-rules §1.2, §1.4, §1.5; moby
+//! `libnetwork/drivers/bridge/internal/iptabler`).
+//!
+//! V28 is proved rule for rule and in order against a real Docker 28.5.2
+//! (`tests/data/real-docker-28`): MASQUERADE, nat RETURN, per-port ACCEPT
+//! and STAGE-2 DROP are inserted; per-network DROP, DOCKER-CT, DOCKER-BRIDGE,
+//! DOCKER-FORWARD and STAGE-1 rules, DNAT and raw drops appended; internal
+//! and routed networks put their STAGE-1 rules at the top.
+//!
+//! V29 shares every rule the two versions have in common (so the recording
+//! corrected it: raw drops skipped for routed and nat-unprotected networks and
+//! with `--allow-direct-routing`, the loopback-binding drop, the per-port
+//! rules). What remains **derived** from Docker's source, with no real 29.x
+//! daemon to check it against, is listed in [`V29_DERIVED`].
+
+use super::container::Container;
+use super::host::{DockerHost, Event, Happening};
+use super::iptables::{
+    Mapping, STAGE1, STAGE2, accept_rule, dnat_rule, dport, hairpin_masq_rule, mappings, nat_jumps,
+};
+use super::layout::Layout;
+use super::network::{GatewayMode, Network};
+use super::ruleset::{Replay, Ruleset, Table};
+
+/// The V29 rules that no recording proves (everything else V29 renders is a
+/// rule the 28.5.2 recording shows in the same place).
+pub const V29_DERIVED: &[&str] = &[
+    "filter DOCKER-INTERNAL chain and DOCKER-FORWARD -j DOCKER-INTERNAL (28.x: DOCKER-ISOLATION-STAGE-1/2)",
+    "internal networks' DROPs appended to DOCKER-INTERNAL (28.x: inserted at the top of STAGE-1)",
+    "no DOCKER-ISOLATION-STAGE-1/2: isolation only by DOCKER ! -i <br> -o <br> -j DROP",
+    "no nat DOCKER -i <br> -j RETURN rules",
+    "routed networks: no STAGE-1 RELATED,ESTABLISHED ACCEPT / -o <br> -j RETURN",
+    "ip6tables skeleton with DOCKER-INTERNAL instead of STAGE-1/2",
+    "the native nftables backend (table ip docker-bridges)",
+    "the rule order after a daemon restart (recorded for 28.5.2 only)",
+];
+
+/// Renders the iptables rules of a V28 or V29 host at `step`.
+pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
+    let d = host.daemon();
+    let v28 = host.layout() == Layout::V28;
+    let proxy = d.userland_proxy;
+    let mut r = Replay::new(&[Table::Raw, Table::Nat, Table::Filter]);
+    filter_skeleton(&mut r, v28);
+    r.new_chain(Table::Nat, "DOCKER");
+    nat_jumps(&mut r, proxy);
+    if d.forward_policy_drop() {
+        r.policy(Table::Filter, "FORWARD", "DROP");
+    }
+    for h in host.timeline(step) {
+        match h {
+            Happening::Network(n) if n.internal => internal_network(&mut r, n, v28),
+            Happening::Network(n) => network(&mut r, n, proxy, v28),
+            Happening::Container(c) => container(&mut r, host, c, proxy),
+        }
+    }
+    let mut rules = r.finish();
+    if !raw_table_exists(host, step) {
+        rules.tables.retain(|t| t.table != Table::Raw);
+    }
+    rules
+}
+
+/// The ip6tables rules of a V28 or V29 host (Docker's `--ip6tables`, on by
+/// default): the filter and nat skeleton, FORWARD policy left ACCEPT. No
+/// per-network rules: the emulated host has no IPv6 network.
+pub(crate) fn render6(host: &DockerHost) -> Ruleset {
+    let v28 = host.layout() == Layout::V28;
+    let mut r = Replay::new(&[Table::Nat, Table::Filter]);
+    filter_skeleton(&mut r, v28);
+    r.new_chain(Table::Nat, "DOCKER");
+    r.append(
+        Table::Nat,
+        "PREROUTING",
+        "-m addrtype --dst-type LOCAL -j DOCKER",
+    );
+    let out = if host.daemon().userland_proxy {
+        "! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKER"
+    } else {
+        "-m addrtype --dst-type LOCAL -j DOCKER"
+    };
+    r.append(Table::Nat, "OUTPUT", out);
+    r.finish()
+}
+
+/// Driver init (`setupIPChains`, `setupUserChain`): the filter chains and jumps.
+fn filter_skeleton(r: &mut Replay, v28: bool) {
+    let isolation: &[&str] = if v28 {
+        &[STAGE1, STAGE2]
+    } else {
+        &["DOCKER-INTERNAL"]
+    };
+    for c in ["DOCKER", "DOCKER-BRIDGE", "DOCKER-CT", "DOCKER-FORWARD"]
+        .iter()
+        .chain(isolation)
+    {
+        r.new_chain(Table::Filter, c);
+    }
+    r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-FORWARD");
+    for c in ["DOCKER-BRIDGE", isolation[0], "DOCKER-CT"] {
+        r.ensure_top(Table::Filter, "DOCKER-FORWARD", format!("-j {c}"));
+    }
+    r.new_chain(Table::Filter, "DOCKER-USER");
+    r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
+}
+
+fn internal_network(r: &mut Replay, n: &Network, v28: bool) {
+    let (br, sub) = (n.bridge.as_str(), n.subnet);
+    let verdict = if n.icc { "ACCEPT" } else { "DROP" };
+    r.append(
+        Table::Filter,
+        "DOCKER-FORWARD",
+        format!("-i {br} -o {br} -j {verdict}"),
+    );
+    let out = format!("! -s {sub} -o {br} -j DROP");
+    let inc = format!("! -d {sub} -i {br} -j DROP");
+    if v28 {
+        r.insert(Table::Filter, STAGE1, inc);
+        r.insert(Table::Filter, STAGE1, out);
+    } else {
+        r.append(Table::Filter, "DOCKER-INTERNAL", out);
+        r.append(Table::Filter, "DOCKER-INTERNAL", inc);
+    }
+}
+
+fn network(r: &mut Replay, n: &Network, proxy: bool, v28: bool) {
+    let (br, sub) = (n.bridge.as_str(), n.subnet);
+    if n.masquerades() {
+        r.insert(
+            Table::Nat,
+            "POSTROUTING",
+            format!("-s {sub} ! -o {br} -j MASQUERADE"),
+        );
+    }
+    if !proxy {
+        r.insert(
+            Table::Nat,
+            "POSTROUTING",
+            format!("-o {br} -m addrtype --src-type LOCAL -j MASQUERADE"),
+        );
+    }
+    if v28 && proxy && n.ip_masq {
+        // 28.x skips DNAT for traffic from the bridge only where it
+        // masquerades (recorded: gone with --ip-masq=false, kept when routed).
+        r.insert(Table::Nat, "DOCKER", format!("-i {br} -j RETURN"));
+    }
+    match n.gateway_mode {
+        GatewayMode::NatUnprotected => r.append(
+            Table::Filter,
+            "DOCKER",
+            format!("! -i {br} -o {br} -j ACCEPT"),
+        ),
+        GatewayMode::Routed | GatewayMode::Nat => {
+            if n.routed() {
+                r.append(
+                    Table::Filter,
+                    "DOCKER",
+                    format!("-o {br} -p icmp -j ACCEPT"),
+                );
+            }
+            r.append(
+                Table::Filter,
+                "DOCKER",
+                format!("! -i {br} -o {br} -j DROP"),
+            );
+        }
+    }
+    r.append(
+        Table::Filter,
+        "DOCKER-CT",
+        format!("-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+    );
+    r.append(Table::Filter, "DOCKER-BRIDGE", format!("-o {br} -j DOCKER"));
+    if n.icc {
+        r.append(
+            Table::Filter,
+            "DOCKER-FORWARD",
+            format!("-i {br} -j ACCEPT"),
+        );
+    } else {
+        r.append(
+            Table::Filter,
+            "DOCKER-FORWARD",
+            format!("-i {br} -o {br} -j DROP"),
+        );
+        r.append(
+            Table::Filter,
+            "DOCKER-FORWARD",
+            format!("-i {br} ! -o {br} -j ACCEPT"),
+        );
+    }
+    if v28 {
+        if n.routed() {
+            r.insert(Table::Filter, STAGE1, format!("-o {br} -j RETURN"));
+            r.insert(
+                Table::Filter,
+                STAGE1,
+                format!("-i {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+            );
+        }
+        r.append(
+            Table::Filter,
+            STAGE1,
+            format!("-i {br} ! -o {br} -j {STAGE2}"),
+        );
+        r.insert(Table::Filter, STAGE2, format!("-o {br} -j DROP"));
+    }
+}
+
+fn gateway_mode(host: &DockerHost, network: &str) -> GatewayMode {
+    host.network(network)
+        .map(|n| n.gateway_mode)
+        .unwrap_or_default()
+}
+
+/// The raw `PREROUTING` drops a container's start adds (`filterDirectAccess`,
+/// 28.2+): one per endpoint on a `nat` network unless `--allow-direct-routing`.
+fn endpoint_drops(host: &DockerHost, c: &Container) -> Vec<String> {
+    if host.daemon().allow_direct_routing {
+        return Vec::new();
+    }
+    c.attachments()
+        .iter()
+        .filter(|a| !a.internal && gateway_mode(host, &a.network) == GatewayMode::Nat)
+        .map(|a| format!("-d {}/32 ! -i {} -j DROP", a.ip, a.bridge))
+        .collect()
+}
+
+/// The raw drop for a port published on a loopback address, so that nothing
+/// routed to 127.0.0.1 from outside reaches it (moby #45610).
+fn loopback_drop(m: &Mapping) -> Option<String> {
+    let ip = m.host_ip.filter(|ip| ip.is_loopback())?;
+    Some(format!(
+        "-d {ip}/32 ! -i lo {} -j DROP",
+        dport(&m.port, m.port.host_port)
+    ))
+}
+
+fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool) {
+    for rule in endpoint_drops(host, c) {
+        r.append(Table::Raw, "PREROUTING", rule);
+    }
+    for m in mappings(host, c) {
+        let mode = gateway_mode(host, &m.att.network);
+        if mode != GatewayMode::Routed {
+            r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
+        }
+        if mode != GatewayMode::NatUnprotected {
+            r.insert(Table::Filter, "DOCKER", accept_rule(&m));
+        }
+        if !proxy && mode != GatewayMode::Routed {
+            r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
+        }
+        if let Some(rule) = loopback_drop(&m) {
+            r.append(Table::Raw, "PREROUTING", rule);
+        }
+    }
+}
+
+/// Whether the raw table exists at `step`: iptables creates it with the
+/// first raw rule, and it stays (empty) when the rules go at a restart.
+fn raw_table_exists(host: &DockerHost, step: usize) -> bool {
+    host.events()[..step.min(host.events().len())]
+        .iter()
+        .filter_map(|e| match e {
+            Event::StartContainer(c) | Event::StartExisting(c) => host.container(c),
+            _ => None,
+        })
+        .any(|c| {
+            !endpoint_drops(host, c).is_empty()
+                || mappings(host, c).iter().any(|m| loopback_drop(m).is_some())
+        })
+}

@@ -5,7 +5,7 @@
 //! the kernel DNATs the neighbour's own packets, so it sees the neighbour.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use netrig::DockerLab;
 use netrig::TcpFlags;
@@ -14,10 +14,7 @@ use netrig::expect::{expect_nat, tcp};
 use netrig::{Capture, Result, Sentinel};
 
 use crate::matrix::Variant;
-use crate::support::{WAIT, at, failure, ip_of};
-
-/// docker0's address: where docker-proxy's connections to containers come from.
-const GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
+use crate::support::{WAIT, at, failure, gateway_of, ip_of};
 
 /// Builds docker0 with `web` (8080:80 published, echo server on 80) and a
 /// neighbour `client`, with captures on both `eth0`s; the neighbour connects
@@ -63,10 +60,11 @@ fn neighbour_connects(
 pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
     neighbour_connects(v, true, |lab, peer, at_client, at_web| {
         let (web, client) = (ip_of(lab, "web"), ip_of(lab, "client"));
-        if peer != GATEWAY {
+        let gateway = gateway_of(lab, "bridge");
+        if peer != gateway {
             return Err(failure(
                 lab,
-                &format!("web saw {peer}, not the proxy at {GATEWAY}"),
+                &format!("web saw {peer}, not the proxy at {gateway}"),
             ));
         }
         at_client
@@ -79,7 +77,7 @@ pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
             .within(WAIT)?;
         // A new connection, opened by the proxy from the bridge's address.
         at_web
-            .expect(tcp().src(GATEWAY).dst(at(web, 80)).flags(TcpFlags::SYN))
+            .expect(tcp().src(gateway).dst(at(web, 80)).flags(TcpFlags::SYN))
             .within(WAIT)?;
         at_web
             .expect_none(
@@ -94,6 +92,7 @@ pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
 pub fn hairpin_nat_preserves_client(v: &Variant) -> Result<()> {
     neighbour_connects(v, false, |lab, peer, at_client, at_web| {
         let (web, client) = (ip_of(lab, "web"), ip_of(lab, "client"));
+        let gateway = gateway_of(lab, "bridge");
         if peer != client {
             return Err(failure(
                 lab,
@@ -112,7 +111,7 @@ pub fn hairpin_nat_preserves_client(v: &Variant) -> Result<()> {
         .within(WAIT)?;
         at_web
             .expect_none(
-                tcp().src(GATEWAY).dst(at(web, 80)),
+                tcp().src(gateway).dst(at(web, 80)),
                 Sentinel::udp(lab.container("client")?.namespace(), format!("{web}:9")),
             )
             .within(WAIT)

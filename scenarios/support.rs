@@ -15,7 +15,7 @@ pub const WAIT: Duration = Duration::from_secs(2);
 pub const INTERNET_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 
 /// The internet server the model creates by default.
-pub const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+pub const SERVER: Ipv4Addr = netrig::docker::DEFAULT_SERVER;
 
 /// `ip:port` as a socket address (for probes and matchers).
 pub fn at(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
@@ -24,16 +24,12 @@ pub fn at(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
 
 /// A container's address on its first network.
 pub fn ip_of(lab: &DockerLab, container: &str) -> Ipv4Addr {
-    lab.model()
-        .container(container)
-        .and_then(|c| c.attachments().first())
-        .map(|a| a.ip)
-        .unwrap_or_else(|| {
-            panic!(
-                "lab {}: container {container} has no bridge address",
-                lab.name()
-            )
-        })
+    lab.model().container_ip(container).unwrap_or_else(|| {
+        panic!(
+            "lab {}: container {container} has no bridge address",
+            lab.name()
+        )
+    })
 }
 
 /// The host side of a container's first veth: the bridge port its frames
@@ -50,8 +46,16 @@ pub fn port_of(lab: &DockerLab, container: &str) -> String {
 /// A network's bridge device in the host.
 pub fn bridge_of(lab: &DockerLab, network: &str) -> String {
     lab.model()
+        .bridge_of(network)
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("lab {}: no network {network}", lab.name()))
+}
+
+/// A network's gateway: the bridge's address in the host.
+pub fn gateway_of(lab: &DockerLab, network: &str) -> Ipv4Addr {
+    lab.model()
         .network(network)
-        .map(|n| n.bridge.clone())
+        .map(|n| n.gateway)
         .unwrap_or_else(|| panic!("lab {}: no network {network}", lab.name()))
 }
 

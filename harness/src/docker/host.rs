@@ -16,18 +16,19 @@ use super::layout::{DaemonOptions, Layout};
 use super::network::{Network, NetworkSpec};
 use crate::backend::Backend;
 
-/// The host's uplink address (interface `eth0` of node `host`).
-pub const HOST_UPLINK: &str = "203.0.113.2/24";
-/// The internet's address on the uplink (interface `eth0` of node `internet`).
-pub const INTERNET_UPLINK: &str = "203.0.113.1/24";
+/// The host's uplink address and prefix (interface `eth0` of node `host`).
+pub const HOST_UPLINK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 2), 24);
+/// The internet's address on the uplink (interface `eth0` of node
+/// `internet`): the host's default gateway.
+pub const INTERNET_UPLINK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 1), 24);
 /// The LAN segment LAN peers share with the host (bridge `lan0` in `host`).
-pub const LAN_SUBNET: &str = "198.51.100.128/25";
+pub const LAN_SUBNET: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 128), 25);
 /// The host's address on the LAN.
-pub const LAN_HOST: &str = "198.51.100.129";
+pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 129);
 /// The LAN bridge in the host.
 pub const LAN_BRIDGE: &str = "lan0";
 /// The default internet server address.
-pub const DEFAULT_SERVER: &str = "198.51.100.10";
+pub const DEFAULT_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 /// The lab node that is the Docker host.
 pub const HOST_NODE: &str = "host";
 /// The lab node that is the internet.
@@ -149,7 +150,18 @@ impl DockerHost {
     }
     /// The host's uplink address, without prefix (203.0.113.2).
     pub fn host_uplink_ip(&self) -> Ipv4Addr {
-        Ipv4Addr::new(203, 0, 113, 2)
+        HOST_UPLINK.addr()
+    }
+
+    /// A container's address on its first network (`None` for host, none
+    /// and container: modes).
+    pub fn container_ip(&self, name: &str) -> Option<Ipv4Addr> {
+        self.container(name)?.attachments().first().map(|a| a.ip)
+    }
+
+    /// A network's bridge device in the host (`docker0`, `br-…`).
+    pub fn bridge_of(&self, network: &str) -> Option<&str> {
+        self.network(network).map(|n| n.bridge.as_str())
     }
 
     /// What exists at `step` (clamped to the last step), in the order the

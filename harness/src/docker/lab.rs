@@ -58,13 +58,16 @@ pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
         spec = spec.bridge(HOST_NODE, &n.bridge, [n.gateway_cidr()]);
     }
     spec = spec.link(
-        Endpoint::new(HOST_NODE, "eth0").addr(HOST_UPLINK),
-        Endpoint::new(INTERNET_NODE, "eth0").addr(INTERNET_UPLINK),
+        Endpoint::new(HOST_NODE, "eth0").addr(HOST_UPLINK.to_string()),
+        Endpoint::new(INTERNET_NODE, "eth0").addr(INTERNET_UPLINK.to_string()),
     );
     for s in host.servers() {
         spec = spec.address(INTERNET_NODE, "lo", format!("{s}/32"));
     }
-    spec = spec.route(HOST_NODE, Route::default_via("203.0.113.1"));
+    spec = spec.route(
+        HOST_NODE,
+        Route::default_via(INTERNET_UPLINK.addr().to_string()),
+    );
     for c in host.containers() {
         for a in c.attachments() {
             spec = spec.link(
@@ -77,7 +80,7 @@ pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
         }
     }
     if !host.lan_peers().is_empty() {
-        let prefix = LAN_SUBNET.rsplit('/').next().unwrap_or("24");
+        let prefix = LAN_SUBNET.prefix_len();
         spec = spec.bridge(HOST_NODE, LAN_BRIDGE, [format!("{LAN_HOST}/{prefix}")]);
         for (i, p) in host.lan_peers().iter().enumerate() {
             spec = spec.link(
@@ -85,7 +88,10 @@ pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
                 Endpoint::new(HOST_NODE, format!("lanp{i}")).bridge(LAN_BRIDGE),
             );
             for n in host.networks() {
-                spec = spec.route(&p.name, Route::to(n.subnet.to_string()).via(LAN_HOST));
+                spec = spec.route(
+                    &p.name,
+                    Route::to(n.subnet.to_string()).via(LAN_HOST.to_string()),
+                );
             }
         }
     }

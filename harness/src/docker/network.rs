@@ -10,7 +10,7 @@ pub const DEFAULT_NETWORK: &str = "bridge";
 /// The default bridge device.
 pub const DEFAULT_BRIDGE: &str = "docker0";
 /// The default bridge subnet (`--bip 172.17.0.1/16`).
-pub const DEFAULT_SUBNET: &str = "172.17.0.0/16";
+pub const DEFAULT_SUBNET: Ipv4Net = Ipv4Net::new_assert(std::net::Ipv4Addr::new(172, 17, 0, 0), 16);
 
 /// `com.docker.network.bridge.gateway_mode_ipv4` (Docker 27+; rules of
 /// the 28.5.2 recording): how the network reaches, and is reached from, outside.

@@ -126,48 +126,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
             Happening::Container(_) => None,
         })
         .collect();
-    let mut per: Vec<NetChains> = nets
-        .iter()
-        .map(|n| {
-            let br = &n.bridge;
-            let ct = "ct state established,related counter accept".to_string();
-            if n.internal {
-                let icc = if n.icc { "accept" } else { "drop" };
-                NetChains {
-                    fwd_in: vec![
-                        ct.clone(),
-                        format!("iifname != \"{br}\" counter drop comment \"INTERNAL NETWORK INGRESS\""),
-                        format!("counter {icc} comment \"ICC\""),
-                    ],
-                    fwd_out: vec![
-                        ct,
-                        format!("oifname != \"{br}\" counter drop comment \"INTERNAL NETWORK EGRESS\""),
-                    ],
-                    nat_in: Vec::new(),
-                    nat_out: Vec::new(),
-                }
-            } else {
-                let icc = if n.icc { "accept" } else { "drop" };
-                NetChains {
-                    fwd_in: vec![ct.clone(), format!("iifname \"{br}\" counter {icc} comment \"ICC\"")],
-                    fwd_out: vec![ct, "counter accept comment \"OUTGOING\"".into()],
-                    nat_in: if proxy {
-                        Vec::new()
-                    } else {
-                        vec!["fib saddr type local counter masquerade comment \"MASQUERADE FROM HOST\"".into()]
-                    },
-                    nat_out: if n.ip_masq {
-                        vec![format!(
-                            "oifname != \"{br}\" ip saddr {} counter masquerade comment \"MASQUERADE\"",
-                            n.subnet
-                        )]
-                    } else {
-                        Vec::new()
-                    },
-                }
-            }
-        })
-        .collect();
+    let mut per: Vec<NetChains> = nets.iter().map(|n| net_chains(n, proxy)).collect();
     let mut raw = Vec::new();
     let mut dnat = Vec::new();
     for h in &timeline {
@@ -223,6 +182,75 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
         }
     }
 
+    let (maps, mut chains) = base_chains(&nets, proxy, dnat, raw);
+    for (n, pc) in nets.iter().zip(per) {
+        let br = &n.bridge;
+        chains.push(chain(format!("filter-forward-in__{br}"), None, pc.fwd_in));
+        chains.push(chain(format!("filter-forward-out__{br}"), None, pc.fwd_out));
+        chains.push(chain(format!("nat-postrouting-in__{br}"), None, pc.nat_in));
+        chains.push(chain(
+            format!("nat-postrouting-out__{br}"),
+            None,
+            pc.nat_out,
+        ));
+    }
+    NftRuleset { maps, chains }
+}
+
+/// The four per-network chains' base rules (before published ports add theirs).
+fn net_chains(n: &Network, proxy: bool) -> NetChains {
+    let br = &n.bridge;
+    let ct = "ct state established,related counter accept".to_string();
+    if n.internal {
+        let icc = if n.icc { "accept" } else { "drop" };
+        NetChains {
+            fwd_in: vec![
+                ct.clone(),
+                format!("iifname != \"{br}\" counter drop comment \"INTERNAL NETWORK INGRESS\""),
+                format!("counter {icc} comment \"ICC\""),
+            ],
+            fwd_out: vec![
+                ct,
+                format!("oifname != \"{br}\" counter drop comment \"INTERNAL NETWORK EGRESS\""),
+            ],
+            nat_in: Vec::new(),
+            nat_out: Vec::new(),
+        }
+    } else {
+        let icc = if n.icc { "accept" } else { "drop" };
+        NetChains {
+            fwd_in: vec![
+                ct.clone(),
+                format!("iifname \"{br}\" counter {icc} comment \"ICC\""),
+            ],
+            fwd_out: vec![ct, "counter accept comment \"OUTGOING\"".into()],
+            nat_in: if proxy {
+                Vec::new()
+            } else {
+                vec![
+                    "fib saddr type local counter masquerade comment \"MASQUERADE FROM HOST\""
+                        .into(),
+                ]
+            },
+            nat_out: if n.ip_masq {
+                vec![format!(
+                    "oifname != \"{br}\" ip saddr {} counter masquerade comment \"MASQUERADE\"",
+                    n.subnet
+                )]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// The maps and the base chains (hooks, the DNAT and raw chains).
+fn base_chains(
+    nets: &[&Network],
+    proxy: bool,
+    dnat: Vec<String>,
+    raw: Vec<String>,
+) -> (Vec<NftMap>, Vec<NftChain>) {
     let map = |name: &str, prefix: &str| NftMap {
         name: name.into(),
         elements: nets
@@ -241,7 +269,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
     } else {
         "fib daddr type local counter jump nat-prerouting-and-output"
     };
-    let mut chains = vec![
+    let chains = vec![
         chain(
             "filter-FORWARD",
             Some("type filter hook forward priority filter; policy accept;"),
@@ -275,16 +303,5 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
             raw,
         ),
     ];
-    for (n, pc) in nets.iter().zip(per) {
-        let br = &n.bridge;
-        chains.push(chain(format!("filter-forward-in__{br}"), None, pc.fwd_in));
-        chains.push(chain(format!("filter-forward-out__{br}"), None, pc.fwd_out));
-        chains.push(chain(format!("nat-postrouting-in__{br}"), None, pc.nat_in));
-        chains.push(chain(
-            format!("nat-postrouting-out__{br}"),
-            None,
-            pc.nat_out,
-        ));
-    }
-    NftRuleset { maps, chains }
+    (maps, chains)
 }

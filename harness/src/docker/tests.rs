@@ -28,8 +28,6 @@ fn every_validation_error_names_subject_field_and_reason() {
     let b = DockerHost::builder;
     #[rustfmt::skip]
     let cases: Vec<(DockerHostBuilder, Option<&str>, &str, &str)> = vec![
-        (b().container(web().mode(NetworkMode::Host).publish("8080:80")),
-            Some("web"), "container \"web\" ports", "Published ports are discarded when using host network mode"),
         (b().container(ContainerSpec::new("db")).container(web().mode("container:db".parse().unwrap()).publish("80:80")),
             Some("web"), "container \"web\" ports", "conflicting options: port publishing and the container type network mode"),
         (b().container(web().mode(NetworkMode::Container("web".into()))),
@@ -385,4 +383,21 @@ fn gateway_modes_parse_like_docker() {
             .unwrap_err()
             .contains("not emulated")
     );
+}
+
+/// As Docker does, ports published by a host-mode container are discarded
+/// with a warning, not refused.
+#[test]
+fn host_mode_published_ports_are_discarded() {
+    let host = DockerHost::builder()
+        .container(
+            ContainerSpec::new("web")
+                .mode(NetworkMode::Host)
+                .publish("8080:80"),
+        )
+        .build()
+        .unwrap();
+    assert!(host.container("web").unwrap().ports.is_empty());
+    assert!(host.proxies().is_empty());
+    assert!(!host.iptables().iptables_restore().contains("8080"));
 }

@@ -159,10 +159,10 @@ fn syntax_errors_have_line_column() {
 /// Model errors found after parsing point at the entry they concern.
 #[test]
 fn validation_errors_point_at_the_entry() {
-    let text = "[[container]]\nname = \"a\"\n\n[[container]]\nname = \"web\"\nnetwork = \"host\"\nports = [\"8080:80\"]\n";
+    let text = "[[container]]\nname = \"a\"\n\n[[container]]\nname = \"web\"\nnetwork = \"container:ghost\"\n";
     let m = message(text);
     assert!(
-        m.starts_with("line 5: container \"web\" ports: Published ports are discarded"),
+        m.starts_with("line 5: container \"web\" network: No such container: ghost"),
         "{m}"
     );
     let m = message("[[container]]\nname = \"w\"\nnetwork = \"x\"\nnetworks = [\"y\"]\n");

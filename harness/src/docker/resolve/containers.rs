@@ -1,0 +1,353 @@
+//! Containers, started in order: names, network modes, addresses on their
+//! networks, host veths and port bindings, as Docker allocates and refuses
+//! them.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::Ctx;
+use crate::docker::container::{
+    Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_in,
+};
+use crate::docker::host::{DockerHostBuilder, Event, HOST_NODE, INTERNET_NODE, parse_ip};
+use crate::docker::layout::{DaemonOptions, Layout};
+use crate::docker::network::{DEFAULT_NETWORK, Network, fnv1a};
+use crate::docker::port::PortBinding;
+use crate::error::Result;
+use crate::net::check_name;
+
+/// Node names a container cannot take.
+pub(super) const NODE_RESERVED: [&str; 2] = [HOST_NODE, INTERNET_NODE];
+
+/// What containers have taken so far: networks created, addresses per
+/// network, host veth names.
+struct Alloc {
+    created_nets: BTreeSet<String>,
+    used: Vec<BTreeSet<Ipv4Addr>>,
+    veths: BTreeSet<String>,
+}
+
+/// Starts the containers in the builder's order; each may only use what
+/// exists before it.
+pub(super) fn start(
+    b: &DockerHostBuilder,
+    d: &DaemonOptions,
+    cx: &Ctx,
+    networks: &[Network],
+) -> Result<Vec<Container>> {
+    let d = *d;
+    let mut alloc = Alloc {
+        created_nets: [DEFAULT_NETWORK.to_string()].into(),
+        used: networks.iter().map(|n| [n.gateway].into()).collect(),
+        veths: BTreeSet::new(),
+    };
+    let mut started: Vec<Container> = Vec::new();
+    let mut bindings: Vec<(String, PortBinding)> = Vec::new();
+    let mut stopped: BTreeSet<String> = BTreeSet::new();
+    for ev in &b.order {
+        let cname = match ev {
+            Event::CreateNetwork(n) => {
+                alloc.created_nets.insert(n.clone());
+                continue;
+            }
+            Event::RestartDaemon | Event::StartExisting(_) => {
+                crate::docker::restart::check(ev, &d, &started, &mut stopped).map_err(
+                    |(c, m)| match c {
+                        Some(c) => cx.ctr(&c, "start", m),
+                        None => cx.host("restart", m),
+                    },
+                )?;
+                continue;
+            }
+            Event::StartContainer(c) => c,
+        };
+        let spec = b
+            .containers
+            .iter()
+            .find(|c| &c.name == cname)
+            .expect("order lists containers");
+        check_name(cname).map_err(|m| cx.ctr(cname, "name", m))?;
+        if NODE_RESERVED.contains(&cname.as_str()) {
+            return Err(cx.ctr(
+                cname,
+                "name",
+                format!("{cname:?} is the name of a lab node of the Docker host; choose another"),
+            ));
+        }
+        if started.iter().any(|c| &c.name == cname) {
+            return Err(cx.ctr(
+                cname,
+                "name",
+                format!("Conflict. The container name \"/{cname}\" is already in use"),
+            ));
+        }
+        let mut ports = Vec::new();
+        for p in &spec.ports {
+            ports.push(PortBinding::parse(p).map_err(|m| cx.ctr(cname, "ports", m))?);
+        }
+        let networking = match &spec.mode {
+            NetworkMode::Host => {
+                if !ports.is_empty() {
+                    // As `docker run --network host -p …`: a warning, and
+                    // the bindings are dropped (the container already has
+                    // the host's ports).
+                    tracing::warn!(
+                        lab = %cx.lab,
+                        container = %cname,
+                        "WARNING: Published ports are discarded when using host network mode"
+                    );
+                    ports.clear();
+                }
+                Networking::Host
+            }
+            NetworkMode::None => Networking::None,
+            NetworkMode::Container(other) => {
+                if !ports.is_empty() {
+                    return Err(cx.ctr(
+                        cname,
+                        "ports",
+                        "conflicting options: port publishing and the container type network mode",
+                    ));
+                }
+                if other == cname {
+                    return Err(cx.ctr(
+                        cname,
+                        "network",
+                        "cannot join own network namespace (container:self)",
+                    ));
+                }
+                if !started.iter().any(|c| &c.name == other) {
+                    return Err(cx.ctr(
+                        cname,
+                        "network",
+                        format!("No such container: {other} (it must be started before {cname})"),
+                    ));
+                }
+                Networking::Container(other.clone())
+            }
+            NetworkMode::Bridge(nets) => {
+                Networking::Bridge(attach(cx, d, spec, nets, networks, &mut alloc)?)
+            }
+        };
+        if !spec.ips.is_empty() && !matches!(networking, Networking::Bridge(_)) {
+            return Err(cx.ctr(
+                cname,
+                "ip",
+                format!(
+                    "fixed addresses need bridge networks, not network mode {}",
+                    spec.mode
+                ),
+            ));
+        }
+        bind_ports(cx, d, cname, &ports, &networking, networks, &mut bindings)?;
+        started.push(Container {
+            name: cname.clone(),
+            networking,
+            ports,
+        });
+    }
+
+    Ok(started)
+}
+
+/// A bridge-mode container's attachments, one per network, in order.
+fn attach(
+    cx: &Ctx,
+    d: DaemonOptions,
+    spec: &ContainerSpec,
+    nets: &[String],
+    networks: &[Network],
+    alloc: &mut Alloc,
+) -> Result<Vec<Attachment>> {
+    let cname = &spec.name;
+    if nets.is_empty() {
+        return Err(cx.ctr(cname, "network", "bridge mode needs at least one network"));
+    }
+    let mut atts = Vec::new();
+    for (i, net_name) in nets.iter().enumerate() {
+        let Some(ni) = networks.iter().position(|n| &n.name == net_name) else {
+            return Err(cx.ctr(cname, "network", format!("network {net_name} not found")));
+        };
+        if !alloc.created_nets.contains(net_name.as_str()) {
+            return Err(cx.ctr(
+                cname,
+                "network",
+                format!("network {net_name} not found (it is created after {cname} starts)"),
+            ));
+        }
+        if atts.iter().any(|a: &Attachment| &a.network == net_name) {
+            return Err(cx.ctr(
+                cname,
+                "network",
+                format!("network {net_name} is listed twice"),
+            ));
+        }
+        let net = &networks[ni];
+        let fixed = spec
+            .ips
+            .iter()
+            .find(|(n, _)| n == net_name)
+            .map(|(_, ip)| ip);
+        let ip = address(
+            cx,
+            cname,
+            net,
+            fixed.map(String::as_str),
+            &mut alloc.used[ni],
+        )?;
+        let host_veth = format!("veth{:07x}", fnv1a(&["veth", cname, net_name]) & 0xfff_ffff);
+        if !alloc.veths.insert(host_veth.clone()) {
+            return Err(cx.ctr(
+                cname,
+                "network",
+                format!("host veth name {host_veth} collides; rename the container"),
+            ));
+        }
+        atts.push(Attachment {
+            network: net_name.clone(),
+            bridge: net.bridge.clone(),
+            ifname: format!("eth{i}"),
+            ip,
+            prefix: net.subnet.prefix_len(),
+            gateway: net.gateway,
+            mac: mac_in(d.layout, cname, net_name, ip),
+            host_veth,
+            internal: net.internal,
+        });
+    }
+    for (n, _) in &spec.ips {
+        if !nets.contains(n) {
+            return Err(cx.ctr(
+                cname,
+                "ip",
+                format!("an address is given for network {n}, which the container is not on"),
+            ));
+        }
+    }
+    Ok(atts)
+}
+
+/// A container's address on `net`: the one it asked for (checked as Docker
+/// does), or the first free one.
+fn address(
+    cx: &Ctx,
+    cname: &str,
+    net: &Network,
+    fixed: Option<&str>,
+    used: &mut BTreeSet<Ipv4Addr>,
+) -> Result<Ipv4Addr> {
+    let net_name = &net.name;
+    Ok(match fixed {
+        Some(ip) => {
+            let ip = parse_ip(ip).map_err(|m| cx.ctr(cname, "ip", m))?;
+            if net.is_default {
+                return Err(cx.ctr(
+                    cname,
+                    "ip",
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            if !net.subnet.contains(&ip)
+                || ip == net.subnet.network()
+                || ip == net.subnet.broadcast()
+            {
+                return Err(cx.ctr(
+                cname,
+                "ip",
+                format!("no configured subnet contains the IP address {ip} (network {net_name} is {})", net.subnet),
+            ));
+            }
+            if !used.insert(ip) {
+                return Err(cx.ctr(
+                    cname,
+                    "ip",
+                    format!("Address already in use: {ip} on network {net_name}"),
+                ));
+            }
+            ip
+        }
+        None => {
+            let ip = net
+                .subnet
+                .hosts()
+                .find(|h| !used.contains(h))
+                .ok_or_else(|| {
+                    cx.ctr(
+                        cname,
+                        "ip",
+                        format!("no available IPv4 addresses on network {net_name}"),
+                    )
+                })?;
+            used.insert(ip);
+            ip
+        }
+    })
+}
+
+/// Checks that `ports` do not collide with bindings already made, and
+/// records them.
+fn bind_ports(
+    cx: &Ctx,
+    d: DaemonOptions,
+    cname: &str,
+    ports: &[PortBinding],
+    networking: &Networking,
+    networks: &[Network],
+    bindings: &mut Vec<(String, PortBinding)>,
+) -> Result<()> {
+    // Port bindings on the host must not collide.
+    for p in ports {
+        let eff = effective_host_ip(p, networking, networks, d.layout);
+        for (other, q) in bindings.iter() {
+            let qeff = q.host_ip;
+            let clash = q.proto == p.proto
+                && q.host_port == p.host_port
+                && (eff.is_none() || qeff.is_none() || eff == qeff);
+            if clash {
+                let shown = eff
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "0.0.0.0".into());
+                return Err(cx.ctr(
+                    cname,
+                    "ports",
+                    format!(
+                        "Bind for {shown}:{} failed: port is already allocated (by {other})",
+                        p.host_port
+                    ),
+                ));
+            }
+        }
+        bindings.push((cname.to_string(), PortBinding { host_ip: eff, ..*p }));
+    }
+    Ok(())
+}
+
+/// The host address a binding ends up on: its own, or its network's host binding.
+fn effective_host_ip(
+    p: &PortBinding,
+    n: &Networking,
+    networks: &[Network],
+    layout: Layout,
+) -> Option<Ipv4Addr> {
+    if p.host_ip.is_some() {
+        return p.host_ip;
+    }
+    let Networking::Bridge(atts) = n else {
+        return None;
+    };
+    let att = if layout.is_modern() {
+        atts.iter().find(|a| !a.internal)
+    } else {
+        atts.first()
+    }?;
+    networks
+        .iter()
+        .find(|x| x.name == att.network)
+        .and_then(|x| x.host_binding)
+}
+
+pub(super) fn first_host(net: &Ipv4Net) -> Ipv4Addr {
+    net.hosts().next().unwrap_or(net.network())
+}

@@ -1,0 +1,92 @@
+//! Validation and settlement of a [`DockerHostBuilder`] into a [`DockerHost`]:
+//! every name, reference, subnet, address and port binding is checked, and
+//! subnets, addresses and interface names are allocated the way Docker would.
+//! Rejections use Docker's own wording where Docker has one. One file per
+//! concern: networks, containers, servers and LAN peers.
+
+mod containers;
+mod networks;
+mod peers;
+
+use ipnet::Ipv4Net;
+
+use super::host::{DockerHost, DockerHostBuilder, HOST_UPLINK, LAN_SUBNET};
+use super::layout::Layout;
+use crate::backend::Backend;
+use crate::error::{Error, Result, Subject};
+use crate::net::check_name;
+
+struct Ctx {
+    lab: String,
+}
+
+impl Ctx {
+    fn host(&self, field: impl Into<String>, msg: impl Into<String>) -> Error {
+        Error::invalid(Subject::lab(&self.lab), field, msg)
+    }
+    fn net(&self, net: &str, field: &str, msg: impl Into<String>) -> Error {
+        Error::invalid(
+            Subject::lab(&self.lab),
+            format!("network {net:?} {field}"),
+            msg,
+        )
+    }
+    fn ctr(&self, ctr: &str, field: &str, msg: impl Into<String>) -> Error {
+        Error::invalid(
+            Subject::lab(&self.lab).node(ctr),
+            format!("container {ctr:?} {field}"),
+            msg,
+        )
+    }
+}
+
+impl DockerHostBuilder {
+    /// Validates everything and settles names and addresses.
+    pub fn build(self) -> Result<DockerHost> {
+        resolve(self)
+    }
+}
+
+fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
+    let lab = b.name.clone().unwrap_or_else(|| "docker".to_string());
+    let cx = Ctx { lab: lab.clone() };
+    check_name(&lab).map_err(|m| cx.host("host name", m))?;
+    let d = b.daemon;
+    super::layout::check_daemon(&d).map_err(|(field, m)| cx.host(field, m))?;
+    if d.backend == Backend::Nftables && d.layout != Layout::V29 {
+        return Err(cx.host(
+            "backend",
+            "the nftables firewall backend exists only from Docker 29 (use layout v29, or an iptables backend)",
+        ));
+    }
+    if d.backend == Backend::Nftables && d.ip_forward && !d.ip_forward_was_on {
+        return Err(cx.host(
+            "ip_forward",
+            "IPv4 forwarding is disabled and the nftables backend never enables it: Docker refuses to start \
+             (set ip_forward_was_on = true, or ip_forward = false)",
+        ));
+    }
+
+    // Fixed reserved segments: the uplink, and the LAN if there are peers.
+    let uplink: Ipv4Net = HOST_UPLINK.trunc();
+    let lan: Ipv4Net = LAN_SUBNET;
+    let mut reserved: Vec<(String, Ipv4Net)> = vec![("the host uplink".into(), uplink)];
+    if !b.lan_peers.is_empty() {
+        reserved.push(("the LAN".into(), lan));
+    }
+
+    let networks = networks::resolve(&b, &d, &cx, &reserved)?;
+    let started = containers::start(&b, &d, &cx, &networks)?;
+    let servers = peers::servers(&b, &cx, &networks, &reserved)?;
+    let lan_peers = peers::lan_peers(&b, &cx, lan, &started)?;
+    Ok(DockerHost {
+        name: lab,
+        daemon: d,
+        networks,
+        containers: started,
+        events: b.order,
+        servers,
+        lan_peers,
+        rule_files: b.rule_files,
+    })
+}

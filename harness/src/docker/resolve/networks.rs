@@ -1,0 +1,186 @@
+//! Networks: the default bridge first, then the user's, with Docker's
+//! subnet allocation (its address pools, skipping what is given or reserved)
+//! and its refusals.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::Ctx;
+use super::containers::first_host;
+use crate::docker::host::{DockerHostBuilder, LAN_BRIDGE, parse_ip, parse_subnet};
+use crate::docker::layout::DaemonOptions;
+use crate::docker::network::{
+    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, bridge_name_for,
+};
+use crate::error::Result;
+use crate::net::{check_ifname, check_name};
+
+/// Address pools Docker allocates bridge subnets from, in order.
+fn default_pools() -> impl Iterator<Item = Ipv4Net> {
+    let big =
+        (17u8..=31).map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("valid /16"));
+    let small = (0u16..16)
+        .map(|i| Ipv4Net::new(Ipv4Addr::new(192, 168, (i * 16) as u8, 0), 20).expect("valid /20"));
+    big.chain(small)
+}
+
+pub(super) fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The host's networks, default first; `reserved` are segments no network
+/// may overlap (the uplink, the LAN).
+pub(super) fn resolve(
+    b: &DockerHostBuilder,
+    d: &DaemonOptions,
+    cx: &Ctx,
+    reserved: &[(String, Ipv4Net)],
+) -> Result<Vec<Network>> {
+    let default_subnet = match &b.default_subnet {
+        Some(s) => parse_subnet(s).map_err(|m| cx.net(DEFAULT_NETWORK, "subnet", m))?,
+        None => DEFAULT_SUBNET,
+    };
+    let mut networks = vec![Network {
+        name: DEFAULT_NETWORK.into(),
+        bridge: DEFAULT_BRIDGE.into(),
+        subnet: default_subnet,
+        gateway: first_host(&default_subnet),
+        icc: d.icc,
+        ip_masq: d.ip_masq,
+        internal: false,
+        host_binding: None,
+        is_default: true,
+        gateway_mode: Default::default(),
+    }];
+    // Subnets given explicitly are never handed out by the allocator.
+    let mut given: Vec<Ipv4Net> = Vec::new();
+    for n in &b.networks {
+        if let Some(s) = &n.subnet
+            && let Ok(s) = parse_subnet(s)
+        {
+            given.push(s);
+        }
+    }
+    let mut net_names: BTreeSet<String> = BTreeSet::new();
+    let mut bridges: BTreeSet<String> = [
+        DEFAULT_BRIDGE.to_string(),
+        LAN_BRIDGE.to_string(),
+        "eth0".into(),
+        "lo".into(),
+    ]
+    .into();
+    for spec in &b.networks {
+        let name = &spec.name;
+        check_name(name).map_err(|m| cx.net(name, "name", m))?;
+        if ["bridge", "host", "none", "default"].contains(&name.as_str()) {
+            return Err(cx.net(
+                name,
+                "name",
+                format!("{name:?} is a pre-defined network name and cannot be created"),
+            ));
+        }
+        if !net_names.insert(name.clone()) {
+            return Err(cx.net(
+                name,
+                "name",
+                format!("network with name {name} already exists"),
+            ));
+        }
+        crate::docker::network::check_gateway_mode(spec, d)
+            .map_err(|m| cx.net(name, "gateway_mode_ipv4", m))?;
+        let bridge = spec.bridge.clone().unwrap_or_else(|| bridge_name_for(name));
+        check_ifname(&bridge).map_err(|m| cx.net(name, "bridge", format!("bridge name {m}")))?;
+        if !bridges.insert(bridge.clone()) {
+            return Err(cx.net(
+                name,
+                "bridge",
+                format!("bridge name {bridge:?} is already in use on the host"),
+            ));
+        }
+        let subnet = subnet_for(
+            cx,
+            name,
+            spec.subnet.as_deref(),
+            &networks,
+            &given,
+            reserved,
+        )?;
+        let gateway = match &spec.gateway {
+            Some(g) => {
+                let g = parse_ip(g).map_err(|m| cx.net(name, "gateway", m))?;
+                if !subnet.contains(&g) || g == subnet.network() || g == subnet.broadcast() {
+                    return Err(cx.net(
+                        name,
+                        "gateway",
+                        format!("{g} is not a usable address of subnet {subnet}"),
+                    ));
+                }
+                g
+            }
+            None => first_host(&subnet),
+        };
+        let host_binding = match &spec.host_binding {
+            Some(h) => Some(parse_ip(h).map_err(|m| cx.net(name, "host_binding", m))?),
+            None => None,
+        };
+        networks.push(Network {
+            name: name.clone(),
+            bridge,
+            subnet,
+            gateway,
+            icc: spec.icc,
+            ip_masq: spec.ip_masq,
+            internal: spec.internal,
+            host_binding,
+            is_default: false,
+            gateway_mode: spec.gateway_mode_ipv4,
+        });
+    }
+
+    Ok(networks)
+}
+
+/// A user network's subnet: the one given, or the first of Docker's pools
+/// that overlaps nothing; refused when it overlaps a network or a reserved
+/// segment.
+fn subnet_for(
+    cx: &Ctx,
+    name: &str,
+    given_here: Option<&str>,
+    networks: &[Network],
+    given: &[Ipv4Net],
+    reserved: &[(String, Ipv4Net)],
+) -> Result<Ipv4Net> {
+    let subnet = match given_here {
+        Some(s) => parse_subnet(s).map_err(|m| cx.net(name, "subnet", m))?,
+        None => default_pools()
+            .find(|p| {
+                !networks.iter().any(|n| overlaps(&n.subnet, p))
+                    && !given.iter().any(|g| overlaps(g, p))
+                    && !reserved.iter().any(|(_, r)| overlaps(r, p))
+            })
+            .ok_or_else(|| {
+                cx.net(
+                    name,
+                    "subnet",
+                    "could not find an available, non-overlapping IPv4 address pool",
+                )
+            })?,
+    };
+    if let Some(other) = networks.iter().find(|n| overlaps(&n.subnet, &subnet)) {
+        return Err(cx.net(
+            name,
+            "subnet",
+            format!(
+                "{subnet} overlaps network {:?} ({}): Pool overlaps with other one on this address space",
+                other.name, other.subnet
+            ),
+        ));
+    }
+    if let Some((what, r)) = reserved.iter().find(|(_, r)| overlaps(r, &subnet)) {
+        return Err(cx.net(name, "subnet", format!("{subnet} overlaps {what} ({r})")));
+    }
+    Ok(subnet)
+}

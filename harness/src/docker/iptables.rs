@@ -6,27 +6,18 @@
 //!   `setupIPTablesInternal`, `ProgramChain`, `setINC`, `Forward`,
 //!   `arrangeUserFilterRule`): per-network rules are *inserted* (newest network
 //!   on top), per-port rules *appended*, `icc=false` DROPs appended to FORWARD.
-//! - V28 and V29: in [`super::modern`].
+//! - V28 and V29: in `modern.rs`, which shares these helpers.
 
 use std::net::Ipv4Addr;
 
 use super::container::{Attachment, Container};
 use super::host::{DockerHost, Happening};
-use super::layout::Layout;
 use super::network::Network;
 use super::port::PortBinding;
 use super::ruleset::{Replay, Ruleset, Table};
 
 pub(crate) const STAGE1: &str = "DOCKER-ISOLATION-STAGE-1";
 pub(crate) const STAGE2: &str = "DOCKER-ISOLATION-STAGE-2";
-
-/// Renders the ruleset at `step` for the host's layout.
-pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
-    match host.layout() {
-        Layout::Classic => classic(host, step),
-        Layout::V28 | Layout::V29 => super::modern::render(host, step),
-    }
-}
 
 /// A published port as programmed: the binding with its effective host
 /// address, and the attachment it forwards to.
@@ -110,7 +101,8 @@ pub(crate) fn nat_jumps(r: &mut Replay, proxy: bool) {
     r.append_unique(Table::Nat, "OUTPUT", out);
 }
 
-fn classic(host: &DockerHost, step: usize) -> Ruleset {
+/// Renders the classic (20.10 – 27.x) ruleset at `step`.
+pub(crate) fn classic(host: &DockerHost, step: usize) -> Ruleset {
     let d = host.daemon();
     let proxy = d.userland_proxy;
     let mut r = Replay::new(&[Table::Nat, Table::Filter]);

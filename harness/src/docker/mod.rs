@@ -110,7 +110,10 @@ impl DockerHost {
     /// *would* program with iptables; use [`DockerHost::firewall_at`] to get
     /// what the configured backend loads.
     pub fn iptables_at(&self, step: usize) -> Ruleset {
-        iptables::render(self, step)
+        match self.layout() {
+            Layout::Classic => iptables::classic(self, step),
+            Layout::V28 | Layout::V29 => modern::render(self, step),
+        }
     }
     /// The iptables rules once everything is created and started.
     pub fn iptables(&self) -> Ruleset {

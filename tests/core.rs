@@ -43,9 +43,8 @@ fn root_links() -> String {
 }
 
 /// An interface created in one namespace is visible neither in another nor in the root namespace.
-#[test]
 fn namespaces_are_isolated() {
-    require_privileges!("namespaces_are_isolated");
+    let _labs = common::shared();
     let root_before = root_links();
     let lab = Lab::builder(unique_lab_name("iso"))
         .node("a")
@@ -71,9 +70,8 @@ fn namespaces_are_isolated() {
 }
 
 /// A veth between two namespaces carries a real UDP exchange and a TCP connection.
-#[test]
 fn veth_carries_udp_and_tcp() {
-    require_privileges!("veth_carries_udp_and_tcp");
+    let _labs = common::shared();
     let lab = pair(&unique_lab_name("veth")).up().unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
 
@@ -119,9 +117,8 @@ fn veth_carries_udp_and_tcp() {
 }
 
 /// Routes, bridges and forwarding: a router node joins two subnets.
-#[test]
 fn routed_lab_forwards_between_subnets() {
-    require_privileges!("routed_lab_forwards_between_subnets");
+    let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("route"))
         .node("c")
         .node_with(NodeSpec::new("r").forwarding(true))
@@ -188,9 +185,8 @@ fn routed_lab_forwards_between_subnets() {
 
 /// Dropping a lab removes everything it created, as the kernel reports it:
 /// a veth into a witness namespace disappears, processes die, no fd or pin is left.
-#[test]
 fn dropping_a_lab_removes_everything() {
-    require_privileges!("dropping_a_lab_removes_everything", exclusive);
+    let _labs = common::exclusive();
     let mut witness = Witness::new().unwrap();
     let held_before = held_netns_inodes();
     // Pins in a folder of this test's own, never the machine's /run/netns.
@@ -222,8 +218,6 @@ fn dropping_a_lab_removes_everything() {
 }
 
 /// Body of the SIGKILL test's child process (run only when re-executed by it).
-#[test]
-#[ignore = "helper: run by sigkilled_holder_leaves_nothing"]
 fn holder_process() {
     let Ok(witness_path) = std::env::var("NETRIG_WITNESS") else {
         return;
@@ -253,9 +247,8 @@ fn holder_process() {
 }
 
 /// A process holding a lab that is SIGKILLed leaves no namespace, interface or child process.
-#[test]
 fn sigkilled_holder_leaves_nothing() {
-    require_privileges!("sigkilled_holder_leaves_nothing");
+    let _labs = common::shared();
     let mut witness = Witness::new().unwrap();
     let witness_path = witness.path();
     let artifacts = tempfile::tempdir().unwrap();
@@ -304,9 +297,8 @@ fn sigkilled_holder_leaves_nothing() {
 }
 
 /// Eight labs built concurrently with identical node names, interface names and addresses do not interfere.
-#[test]
 fn concurrent_identical_labs_do_not_interfere() {
-    require_privileges!("concurrent_identical_labs_do_not_interfere");
+    let _labs = common::shared();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..8u8)
             .map(|i| {
@@ -356,9 +348,8 @@ fn expect_invalid(spec: LabSpec, field: &str, needle: &str) {
 }
 
 /// Bad inputs give clear errors naming the field and leave nothing behind.
-#[test]
 fn bad_inputs_give_clear_errors() {
-    require_privileges!("bad_inputs_give_clear_errors", exclusive);
+    let _labs = common::exclusive();
     expect_invalid(
         Lab::builder("bad").node("a").node("a"),
         "node name",
@@ -442,9 +433,8 @@ fn bad_inputs_give_clear_errors() {
 }
 
 /// The harness thread's own namespace is unchanged after namespace work.
-#[test]
 fn harness_thread_never_changes_namespace() {
-    require_privileges!("harness_thread_never_changes_namespace");
+    let _labs = common::shared();
     let before = netrig::testing::current_thread_netns_inode().unwrap();
     let lab = pair(&unique_lab_name("thread")).up().unwrap();
     let inside = lab
@@ -484,9 +474,8 @@ fn harness_thread_never_changes_namespace() {
 }
 
 /// IPv6 is off unless a node asks for it; lo is up in every node.
-#[test]
 fn ipv6_off_by_default_and_lo_up() {
-    require_privileges!("ipv6_off_by_default_and_lo_up");
+    let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("v6"))
         .node("plain")
         .node_with(NodeSpec::new("six").ipv6(true))
@@ -520,9 +509,8 @@ fn ipv6_off_by_default_and_lo_up() {
 }
 
 /// Processes spawned in a node are killed when their handle is dropped; pins are removed on drop.
-#[test]
 fn processes_and_pins_are_cleaned_up() {
-    require_privileges!("processes_and_pins_are_cleaned_up");
+    let _labs = common::shared();
     let lab = pair(&unique_lab_name("proc")).up().unwrap();
     let p = lab
         .node("a")
@@ -562,9 +550,8 @@ fn processes_and_pins_are_cleaned_up() {
 }
 
 /// IPv6 when asked for: addresses usable at once (no DAD wait), a UDP exchange over v6.
-#[test]
 fn ipv6_nodes_exchange_datagrams() {
-    require_privileges!("ipv6_nodes_exchange_datagrams");
+    let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("v6x"))
         .node_with(NodeSpec::new("a").ipv6(true))
         .node_with(NodeSpec::new("b").ipv6(true))
@@ -595,3 +582,20 @@ fn ipv6_nodes_exchange_datagrams() {
         .unwrap_err();
     assert!(err.to_string().contains("IPv6 off"), "{err}");
 }
+
+netrig::testing::main!(
+    namespaces_are_isolated,
+    veth_carries_udp_and_tcp,
+    routed_lab_forwards_between_subnets,
+    dropping_a_lab_removes_everything,
+    #[plain]
+    #[ignore = "helper: run by sigkilled_holder_leaves_nothing"]
+    holder_process,
+    sigkilled_holder_leaves_nothing,
+    concurrent_identical_labs_do_not_interfere,
+    bad_inputs_give_clear_errors,
+    harness_thread_never_changes_namespace,
+    ipv6_off_by_default_and_lo_up,
+    processes_and_pins_are_cleaned_up,
+    ipv6_nodes_exchange_datagrams,
+);

@@ -246,43 +246,46 @@ fn perform(lab: &DockerLab, label: &str) -> bool {
 }
 
 /// Default daemon: every recorded case behaves the same.
-#[test]
 fn default_behaves_like_real_docker() {
-    require_privileges!("default_behaves_like_real_docker");
+    let _labs = common::shared();
     replay("default");
 }
 
 /// Legacy backend: every recorded case behaves the same.
-#[test]
 fn legacy_backend_behaves_like_real_docker() {
-    require_privileges!("legacy_backend_behaves_like_real_docker");
+    let _labs = common::shared();
     replay("legacy-backend");
 }
 
 /// `--userland-proxy=false`: hairpin NAT instead of the proxy, case by case.
-#[test]
 fn userland_proxy_false_behaves_like_real_docker() {
-    require_privileges!("userland_proxy_false_behaves_like_real_docker");
+    let _labs = common::shared();
     replay("userland-proxy-false");
 }
 
 /// `--icc=false`: containers on docker0 cannot talk, case by case.
-#[test]
 fn icc_false_behaves_like_real_docker() {
-    require_privileges!("icc_false_behaves_like_real_docker");
+    let _labs = common::shared();
     replay("icc-false");
 }
 
 /// `--ip-masq=false`: outbound leaves unmasqueraded and gets no answer, case by case.
-#[test]
 fn ip_masq_false_behaves_like_real_docker() {
-    require_privileges!("ip_masq_false_behaves_like_real_docker");
+    let _labs = common::shared();
     replay("ip-masq-false");
 }
 
 /// An `--internal` network: no way out, no way across, case by case.
-#[test]
 fn internal_network_behaves_like_real_docker() {
-    require_privileges!("internal_network_behaves_like_real_docker");
+    let _labs = common::shared();
     replay("default-plus-internal");
 }
+
+netrig::testing::main!(
+    default_behaves_like_real_docker,
+    legacy_backend_behaves_like_real_docker,
+    userland_proxy_false_behaves_like_real_docker,
+    icc_false_behaves_like_real_docker,
+    ip_masq_false_behaves_like_real_docker,
+    internal_network_behaves_like_real_docker,
+);

@@ -329,17 +329,15 @@ macro_rules! behaves {
     ($($test:ident, $legacy:ident => $variant:literal),* $(,)?) => {$(
         /// Every check recorded for this 28.5.2 variant: same outcome, same
         /// observed source, the same deciding counters moved.
-        #[test]
         fn $test() {
-            require_privileges!(stringify!($test));
+            let _labs = common::shared();
             if let Err(e) = replay($variant, $variant, None) {
                 panic!("{e}");
             }
         }
         /// The same checks with the rules loaded by the other iptables flavour.
-        #[test]
         fn $legacy() {
-            require_privileges!(stringify!($legacy));
+            let _labs = common::shared();
             let other = match variant28($variant).backend() {
                 Backend::IptablesLegacy => Backend::IptablesNft,
                 _ => Backend::IptablesLegacy,
@@ -368,9 +366,36 @@ behaves! {
 
 /// A replay fed another variant's recording fails: the default host does not
 /// behave like `--allow-direct-routing` (its raw drops stop the LAN peer).
-#[test]
 fn replay_of_another_variants_recording_fails() {
-    require_privileges!("replay_of_another_variants_recording_fails");
+    let _labs = common::shared();
     let err = replay("default", "allow-direct-routing", None).expect_err("must differ");
     assert!(err.contains("LAN -> ca 172.17.0.2:80"), "{err}");
 }
+
+netrig::testing::main!(
+    default_behaves_like_28,
+    default_other_backend_behaves_like_28,
+    internal_network_behaves_like_28,
+    internal_network_other_backend_behaves_like_28,
+    legacy_backend_behaves_like_28,
+    legacy_backend_other_backend_behaves_like_28,
+    userland_proxy_false_behaves_like_28,
+    userland_proxy_false_other_backend_behaves_like_28,
+    icc_false_behaves_like_28,
+    icc_false_other_backend_behaves_like_28,
+    ip_masq_false_behaves_like_28,
+    ip_masq_false_other_backend_behaves_like_28,
+    ip_forward_no_drop_behaves_like_28,
+    ip_forward_no_drop_other_backend_behaves_like_28,
+    allow_direct_routing_behaves_like_28,
+    allow_direct_routing_other_backend_behaves_like_28,
+    forward_preset_behaves_like_28,
+    forward_preset_other_backend_behaves_like_28,
+    loopback_publish_behaves_like_28,
+    loopback_publish_other_backend_behaves_like_28,
+    routed_behaves_like_28,
+    routed_other_backend_behaves_like_28,
+    nat_unprotected_behaves_like_28,
+    nat_unprotected_other_backend_behaves_like_28,
+    replay_of_another_variants_recording_fails,
+);

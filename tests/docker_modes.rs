@@ -18,9 +18,8 @@ fn standard_lab(name: &str) -> DockerLab {
 }
 
 /// none: only `lo`, and no route anywhere.
-#[test]
 fn none_mode_has_only_loopback() {
-    require_privileges!("none_mode_has_only_loopback");
+    let _labs = common::shared();
     let lab = standard_lab("none");
     assert_eq!(
         common::link_names(&lab, "cn"),
@@ -41,9 +40,8 @@ fn none_mode_has_only_loopback() {
 }
 
 /// host: the container sees the host's interfaces and addresses (it is the host's namespace).
-#[test]
 fn host_mode_shares_the_host_namespace() {
-    require_privileges!("host_mode_shares_the_host_namespace");
+    let _labs = common::shared();
     let lab = standard_lab("hostmode");
     let ch = lab.container("ch").unwrap();
     let host = lab.host_node().unwrap();
@@ -69,9 +67,8 @@ fn host_mode_shares_the_host_namespace() {
 }
 
 /// container:ca: cc shares ca's interfaces, address and loopback.
-#[test]
 fn container_mode_shares_the_owners_namespace() {
-    require_privileges!("container_mode_shares_the_owners_namespace");
+    let _labs = common::shared();
     let lab = standard_lab("ctrmode");
     let (ca, cc) = (lab.container("ca").unwrap(), lab.container("cc").unwrap());
     assert_eq!(ca.inode(), cc.inode());
@@ -92,9 +89,8 @@ fn container_mode_shares_the_owners_namespace() {
 }
 
 /// bridge: eth0 with Docker's address and MAC, default route via the network's gateway.
-#[test]
 fn bridge_mode_gets_eth0_and_default_route() {
-    require_privileges!("bridge_mode_gets_eth0_and_default_route");
+    let _labs = common::shared();
     let lab = standard_lab("bridgemode");
     for (c, ip, gw, mac) in [
         ("ca", "172.17.0.2/16", "172.17.0.1", "02:42:ac:11:00:02"),
@@ -138,3 +134,10 @@ fn bridge_mode_gets_eth0_and_default_route() {
         "0"
     );
 }
+
+netrig::testing::main!(
+    none_mode_has_only_loopback,
+    host_mode_shares_the_host_namespace,
+    container_mode_shares_the_owners_namespace,
+    bridge_mode_gets_eth0_and_default_route,
+);

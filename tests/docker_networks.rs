@@ -11,9 +11,8 @@ use netrig::TcpOutcome;
 const T: Duration = Duration::from_millis(700);
 
 /// web and db (different bridges) cannot reach each other; api (on both) reaches both.
-#[test]
 fn bridges_are_isolated_and_a_dual_homed_container_reaches_both() {
-    require_privileges!("bridges_are_isolated_and_a_dual_homed_container_reaches_both");
+    let _labs = common::shared();
     let docker = common::topology("docker-two-networks.toml", "nets")
         .up()
         .unwrap();
@@ -52,9 +51,8 @@ fn bridges_are_isolated_and_a_dual_homed_container_reaches_both() {
 
 /// Classic layout: a LAN peer routing straight to a container reaches its published
 /// container port (the per-port ACCEPT), and nothing else (FORWARD policy DROP).
-#[test]
 fn lan_peer_reaches_only_published_container_ports() {
-    require_privileges!("lan_peer_reaches_only_published_container_ports");
+    let _labs = common::shared();
     let docker = common::topology("docker-two-networks.toml", "lan")
         .up()
         .unwrap();
@@ -84,3 +82,8 @@ fn lan_peer_reaches_only_published_container_ports() {
         "unpublished port"
     );
 }
+
+netrig::testing::main!(
+    bridges_are_isolated_and_a_dual_homed_container_reaches_both,
+    lan_peer_reaches_only_published_container_ports,
+);

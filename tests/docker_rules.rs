@@ -73,7 +73,6 @@ fn check_dumps_all_steps(name: &str) {
 }
 
 /// Default daemon: the final rules equal the recording, rule for rule.
-#[test]
 fn classic_default_matches_recording() {
     check_canon("default");
     check_canon_steps("default");
@@ -81,7 +80,6 @@ fn classic_default_matches_recording() {
 }
 
 /// The legacy backend programs the same rules, into iptables-legacy only.
-#[test]
 fn classic_legacy_backend_matches_recording() {
     check_canon("legacy-backend");
     check_canon_steps("legacy-backend");
@@ -99,7 +97,6 @@ fn classic_legacy_backend_matches_recording() {
 }
 
 /// `--userland-proxy=false`: hairpin NAT rules, no RETURN, DNAT without `! -i`.
-#[test]
 fn classic_userland_proxy_false_matches_recording() {
     check_canon("userland-proxy-false");
     check_canon_steps("userland-proxy-false");
@@ -107,7 +104,6 @@ fn classic_userland_proxy_false_matches_recording() {
 }
 
 /// `--icc=false`: docker0's intra-bridge ACCEPT becomes a DROP, at every step.
-#[test]
 fn classic_icc_false_matches_recording() {
     check_canon("icc-false");
     check_canon_steps("icc-false");
@@ -115,7 +111,6 @@ fn classic_icc_false_matches_recording() {
 }
 
 /// `--ip-masq=false`: docker0 loses its MASQUERADE and RETURN, br keeps its own.
-#[test]
 fn classic_ip_masq_false_matches_recording() {
     check_canon("ip-masq-false");
     check_canon_steps("ip-masq-false");
@@ -123,7 +118,6 @@ fn classic_ip_masq_false_matches_recording() {
 }
 
 /// An `--internal` network adds a FORWARD ACCEPT and two STAGE-1 DROPs, newest on top.
-#[test]
 fn classic_internal_network_matches_recording() {
     check_canon("default-plus-internal");
     check_dump("default-plus-internal", None, "");
@@ -131,7 +125,6 @@ fn classic_internal_network_matches_recording() {
 
 /// The filter FORWARD policy is DROP only when Docker itself turned forwarding on
 /// (and, from 28, not with `--ip-forward-no-drop`).
-#[test]
 fn forward_policy_follows_ip_forward() {
     for layout in [Layout::V28, Layout::V29] {
         let no_drop = standard(
@@ -192,7 +185,6 @@ fn rules_of(host: &DockerHost, rules: &Ruleset, t: Table) -> Vec<String> {
 }
 
 /// V29 iptables backend: equal, table by table, to docker-rules §1.2.
-#[test]
 fn v29_matches_docker_rules_1_2() {
     let host = v29(DockerHost::builder());
     let want = tables(&data("docker-rules/v29-standard.rules"));
@@ -211,7 +203,6 @@ fn v29_matches_docker_rules_1_2() {
 }
 
 /// V29 with the proxy off: §1.5's nat table (LOCAL masquerade per bridge, no `! -i` on DNAT, hairpin MASQUERADE).
-#[test]
 fn v29_userland_proxy_false_matches_docker_rules_1_5() {
     let host = v29(DockerHost::builder().userland_proxy(false));
     let want = [
@@ -229,7 +220,6 @@ fn v29_userland_proxy_false_matches_docker_rules_1_5() {
 }
 
 /// V29 with icc=false: DOCKER-FORWARD drops within docker0, then accepts outgoing (§1.5).
-#[test]
 fn v29_icc_false_matches_docker_rules_1_5() {
     let host = v29(DockerHost::builder().icc(false));
     let fwd: Vec<String> = rules_of(&host, &host.iptables(), Table::Filter)
@@ -246,7 +236,6 @@ fn v29_icc_false_matches_docker_rules_1_5() {
 }
 
 /// V29 with ip-masq=false: only docker0's MASQUERADE goes (§1.5).
-#[test]
 fn v29_ip_masq_false_matches_docker_rules_1_5() {
     let full = v29(DockerHost::builder());
     let host = v29(DockerHost::builder().ip_masq(false));
@@ -260,7 +249,6 @@ fn v29_ip_masq_false_matches_docker_rules_1_5() {
 }
 
 /// V29 internal network: DOCKER-FORWARD accept within, two DOCKER-INTERNAL drops, nothing else (§1.5).
-#[test]
 fn v29_internal_network_matches_docker_rules_1_5() {
     let host = DockerHost::builder()
         .layout(Layout::V29)
@@ -294,7 +282,6 @@ fn v29_internal_network_matches_docker_rules_1_5() {
 }
 
 /// V29 nftables backend: the table of docker-rules §1.3, line for line, and loaded with `nft -f -`.
-#[test]
 fn v29_nftables_matches_docker_rules_1_3() {
     let host = v29(DockerHost::builder()
         .backend(Backend::Nftables)
@@ -314,7 +301,6 @@ fn v29_nftables_matches_docker_rules_1_3() {
 }
 
 /// docker-proxy: one per binding (0.0.0.0 and ::) with the proxy on, as in the recording's process list.
-#[test]
 fn proxies_match_recording() {
     let host = variant("default");
     let args: Vec<String> = host.proxies().iter().map(|p| p.args().join(" ")).collect();
@@ -330,7 +316,6 @@ fn proxies_match_recording() {
 }
 
 /// Kernel settings with the proxy off: route_localnet on every bridge and hairpin on every host veth, as recorded.
-#[test]
 fn kernel_settings_match_recording() {
     use netrig::docker::KernelSetting;
     let host = variant("userland-proxy-false");
@@ -369,7 +354,6 @@ fn kernel_settings_match_recording() {
 }
 
 /// The recorded scenario written as a topology file renders the recorded rules at every step.
-#[test]
 fn standard_topology_file_matches_recording_step_by_step() {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-docker/standard.toml");
@@ -391,7 +375,6 @@ fn standard_topology_file_matches_recording_step_by_step() {
 
 /// V29 step by step: each step is §1.2 without the rules of what does not exist yet
 /// (daemon start: docker0 only; then ca; then br; then cb).
-#[test]
 fn v29_steps_match_docker_rules_1_2() {
     let host = v29(DockerHost::builder());
     let full = tables(&data("docker-rules/v29-standard.rules"));
@@ -429,3 +412,40 @@ fn v29_steps_match_docker_rules_1_2() {
         }
     }
 }
+
+netrig::testing::main!(
+    #[plain]
+    classic_default_matches_recording,
+    #[plain]
+    classic_legacy_backend_matches_recording,
+    #[plain]
+    classic_userland_proxy_false_matches_recording,
+    #[plain]
+    classic_icc_false_matches_recording,
+    #[plain]
+    classic_ip_masq_false_matches_recording,
+    #[plain]
+    classic_internal_network_matches_recording,
+    #[plain]
+    forward_policy_follows_ip_forward,
+    #[plain]
+    v29_matches_docker_rules_1_2,
+    #[plain]
+    v29_userland_proxy_false_matches_docker_rules_1_5,
+    #[plain]
+    v29_icc_false_matches_docker_rules_1_5,
+    #[plain]
+    v29_ip_masq_false_matches_docker_rules_1_5,
+    #[plain]
+    v29_internal_network_matches_docker_rules_1_5,
+    #[plain]
+    v29_nftables_matches_docker_rules_1_3,
+    #[plain]
+    proxies_match_recording,
+    #[plain]
+    kernel_settings_match_recording,
+    #[plain]
+    standard_topology_file_matches_recording_step_by_step,
+    #[plain]
+    v29_steps_match_docker_rules_1_2,
+);

@@ -88,52 +88,45 @@ fn check_variant_loaded(name: &str) {
 }
 
 /// Default daemon, every step: loaded with iptables-nft, read back equal to the recording.
-#[test]
 fn default_loaded_equals_recording() {
-    require_privileges!("default_loaded_equals_recording");
+    let _labs = common::shared();
     check_variant_loaded("default");
 }
 
 /// Legacy backend, every step: loaded with iptables-legacy, read back equal to the recording.
-#[test]
 fn legacy_backend_loaded_equals_recording() {
-    require_privileges!("legacy_backend_loaded_equals_recording");
+    let _labs = common::shared();
     check_variant_loaded("legacy-backend");
 }
 
 /// `--userland-proxy=false`, every step, loaded and read back.
-#[test]
 fn userland_proxy_false_loaded_equals_recording() {
-    require_privileges!("userland_proxy_false_loaded_equals_recording");
+    let _labs = common::shared();
     check_variant_loaded("userland-proxy-false");
 }
 
 /// `--icc=false`, every step, loaded and read back.
-#[test]
 fn icc_false_loaded_equals_recording() {
-    require_privileges!("icc_false_loaded_equals_recording");
+    let _labs = common::shared();
     check_variant_loaded("icc-false");
 }
 
 /// `--ip-masq=false`, every step, loaded and read back.
-#[test]
 fn ip_masq_false_loaded_equals_recording() {
-    require_privileges!("ip_masq_false_loaded_equals_recording");
+    let _labs = common::shared();
     check_variant_loaded("ip-masq-false");
 }
 
 /// An `--internal` network, loaded and read back.
-#[test]
 fn internal_network_loaded_equals_recording() {
-    require_privileges!("internal_network_loaded_equals_recording");
+    let _labs = common::shared();
     check_variant_loaded("default-plus-internal");
 }
 
 /// V29 with each backend loads cleanly and reads back as rendered
 /// (iptables: the same `-A` lines per table; nftables: Docker's table).
-#[test]
 fn v29_loads_with_every_backend() {
-    require_privileges!("v29_loads_with_every_backend");
+    let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("v29"))
         .node("a")
         .node("b")
@@ -183,9 +176,8 @@ fn v29_loads_with_every_backend() {
 }
 
 /// A malformed user rule file fails with the tool's message and the file and line.
-#[test]
 fn malformed_rule_file_names_file_and_line() {
-    require_privileges!("malformed_rule_file_names_file_and_line");
+    let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("badrules"))
         .node("host")
         .up()
@@ -229,3 +221,14 @@ fn malformed_rule_file_names_file_and_line() {
             .contains("table inet t")
     );
 }
+
+netrig::testing::main!(
+    default_loaded_equals_recording,
+    legacy_backend_loaded_equals_recording,
+    userland_proxy_false_loaded_equals_recording,
+    icc_false_loaded_equals_recording,
+    ip_masq_false_loaded_equals_recording,
+    internal_network_loaded_equals_recording,
+    v29_loads_with_every_backend,
+    malformed_rule_file_names_file_and_line,
+);

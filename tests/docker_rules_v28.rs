@@ -69,13 +69,11 @@ fn check(name: &str) {
 }
 
 /// Default daemon: every step equals the recording, rule for rule and in order.
-#[test]
 fn v28_default_matches_recording() {
     check("default");
 }
 
 /// The legacy backend: the same rules, in iptables-legacy and ip6tables-legacy only.
-#[test]
 fn v28_legacy_backend_matches_recording() {
     check("legacy-backend");
     let host = variant28("legacy-backend");
@@ -85,31 +83,26 @@ fn v28_legacy_backend_matches_recording() {
 }
 
 /// `--userland-proxy=false`: LOCAL masquerade per bridge, hairpin MASQUERADE, no RETURN, no `! -d ::1/128`.
-#[test]
 fn v28_userland_proxy_false_matches_recording() {
     check("userland-proxy-false");
 }
 
 /// `--icc=false`: docker0's DOCKER-FORWARD accept splits into a DROP within and an ACCEPT out.
-#[test]
 fn v28_icc_false_matches_recording() {
     check("icc-false");
 }
 
 /// `--ip-masq=false`: docker0 loses both its MASQUERADE and its nat RETURN.
-#[test]
 fn v28_ip_masq_false_matches_recording() {
     check("ip-masq-false");
 }
 
 /// An internal network: DROPs inserted at the top of STAGE-1, no raw rule for its container.
-#[test]
 fn v28_internal_network_matches_recording() {
     check("default-plus-internal");
 }
 
 /// `--ip-forward-no-drop`: the same rules, FORWARD policy ACCEPT.
-#[test]
 fn v28_ip_forward_no_drop_matches_recording() {
     check("ip-forward-no-drop");
     let host = variant28("ip-forward-no-drop");
@@ -121,43 +114,36 @@ fn v28_ip_forward_no_drop_matches_recording() {
 }
 
 /// `--allow-direct-routing`: no raw table at all.
-#[test]
 fn v28_allow_direct_routing_matches_recording() {
     check("allow-direct-routing");
 }
 
 /// ip_forward already on before the daemon: FORWARD policy ACCEPT.
-#[test]
 fn v28_forward_preset_matches_recording() {
     check("forward-preset");
 }
 
 /// `-p 127.0.0.1:8081:80`: DNAT to 127.0.0.1 only, plus the raw `! -i lo` drop after the endpoint drops.
-#[test]
 fn v28_loopback_publish_matches_recording() {
     check("lo-publish");
 }
 
 /// `gateway_mode_ipv4=routed`: no NAT, ICMP accept, STAGE-1 ACCEPT/RETURN at the top.
-#[test]
 fn v28_routed_matches_recording() {
     check("routed");
 }
 
 /// `gateway_mode_ipv4=nat-unprotected`: `DOCKER ! -i br -o br -j ACCEPT`, no per-port ACCEPT, no raw rule.
-#[test]
 fn v28_nat_unprotected_matches_recording() {
     check("nat-unprotected");
 }
 
 /// A daemon restart: user networks' rules first, docker0's last; then `docker start` re-adds ports in start order.
-#[test]
 fn v28_daemon_restart_matches_recording() {
     check("default-after-daemon-restart-and-container-start");
 }
 
 /// The recordings differ between variants, so a render checked against the wrong one fails.
-#[test]
 fn v28_render_fails_against_another_variants_recording() {
     let host = variant28("default");
     let other = data28("canon/nat-unprotected.canon");
@@ -169,7 +155,6 @@ fn v28_render_fails_against_another_variants_recording() {
 }
 
 /// docker-proxy for V28: `-use-listen-fd`, 0.0.0.0 and `::` per binding; a routed mapping keeps only `::`.
-#[test]
 fn v28_proxies_match_recording() {
     let args = |h: &DockerHost| -> Vec<String> {
         h.proxies().iter().map(|p| p.args().join(" ")).collect()
@@ -206,7 +191,6 @@ fn v28_proxies_match_recording() {
 
 /// The recorded scenarios written as topology files (gateway mode, `restart`
 /// and `start:NAME` in `order`) render the recorded rules at every step.
-#[test]
 fn v28_topology_files_match_recording() {
     for (file, variant) in [
         (
@@ -233,3 +217,38 @@ fn v28_topology_files_match_recording() {
         }
     }
 }
+
+netrig::testing::main!(
+    #[plain]
+    v28_default_matches_recording,
+    #[plain]
+    v28_legacy_backend_matches_recording,
+    #[plain]
+    v28_userland_proxy_false_matches_recording,
+    #[plain]
+    v28_icc_false_matches_recording,
+    #[plain]
+    v28_ip_masq_false_matches_recording,
+    #[plain]
+    v28_internal_network_matches_recording,
+    #[plain]
+    v28_ip_forward_no_drop_matches_recording,
+    #[plain]
+    v28_allow_direct_routing_matches_recording,
+    #[plain]
+    v28_forward_preset_matches_recording,
+    #[plain]
+    v28_loopback_publish_matches_recording,
+    #[plain]
+    v28_routed_matches_recording,
+    #[plain]
+    v28_nat_unprotected_matches_recording,
+    #[plain]
+    v28_daemon_restart_matches_recording,
+    #[plain]
+    v28_render_fails_against_another_variants_recording,
+    #[plain]
+    v28_proxies_match_recording,
+    #[plain]
+    v28_topology_files_match_recording,
+);

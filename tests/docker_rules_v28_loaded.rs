@@ -100,9 +100,8 @@ macro_rules! loaded {
         /// This recorded variant, every step, loaded with the real tools
         /// (IPv4 and IPv6) of the backend dockerd used and of the other
         /// iptables flavour, and read back equal to 28.5.2.
-        #[test]
         fn $test() {
-            require_privileges!(stringify!($test));
+            let _labs = common::shared();
             check_loaded($variant);
         }
     )*};
@@ -125,10 +124,27 @@ loaded! {
 }
 
 /// The list above covers every recorded variant.
-#[test]
 fn every_variant_is_loaded() {
     let src = include_str!("docker_rules_v28_loaded.rs");
     for v in VARIANTS {
         assert!(src.contains(&format!("=> \"{v}\"")), "{v} is not loaded");
     }
 }
+
+netrig::testing::main!(
+    default_loaded,
+    internal_network_loaded,
+    legacy_backend_loaded,
+    userland_proxy_false_loaded,
+    icc_false_loaded,
+    ip_masq_false_loaded,
+    ip_forward_no_drop_loaded,
+    allow_direct_routing_loaded,
+    forward_preset_loaded,
+    loopback_publish_loaded,
+    routed_loaded,
+    nat_unprotected_loaded,
+    daemon_restart_loaded,
+    #[plain]
+    every_variant_is_loaded,
+);

@@ -42,7 +42,6 @@ fn as_v29(canon28: &str) -> String {
 }
 
 /// Every 28.5.2 variant and step: V29 = the recording with §1.4's 29.x changes, IPv4 and IPv6.
-#[test]
 fn v29_equals_28_5_2_except_the_derived_rules() {
     assert_eq!(V29_DERIVED.len(), 8);
     for name in VARIANTS {
@@ -63,3 +62,8 @@ fn v29_equals_28_5_2_except_the_derived_rules() {
         }
     }
 }
+
+netrig::testing::main!(
+    #[plain]
+    v29_equals_28_5_2_except_the_derived_rules,
+);

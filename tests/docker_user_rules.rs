@@ -8,9 +8,8 @@ use std::time::Duration;
 use netrig::TcpOutcome;
 
 /// A DOCKER-USER rule file drops published-port traffic from one source and lets another through.
-#[test]
 fn docker_user_rules_filter_published_ports() {
-    require_privileges!("docker_user_rules_filter_published_ports");
+    let _labs = common::shared();
     let docker = common::topology("docker-user-rules.toml", "dockeruser")
         .up()
         .unwrap();
@@ -60,9 +59,8 @@ fn docker_user_rules_filter_published_ports() {
 }
 
 /// A malformed user rule file fails the bring-up with the file and line, and leaves no lab.
-#[test]
 fn malformed_user_rules_fail_the_bring_up() {
-    require_privileges!("malformed_user_rules_fail_the_bring_up");
+    let _labs = common::shared();
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("bad.rules");
     std::fs::write(
@@ -92,3 +90,8 @@ fn malformed_user_rules_fail_the_bring_up() {
         "{err}"
     );
 }
+
+netrig::testing::main!(
+    docker_user_rules_filter_published_ports,
+    malformed_user_rules_fail_the_bring_up,
+);

@@ -34,9 +34,8 @@ fn echo_through(lab: &DockerLab, from: &str, to: SocketAddr) -> bool {
 }
 
 /// Default daemon: ip6tables skeleton with FORWARD ACCEPT, `[::1]:8080` reaches ca, bridges refuse RAs, MACs are not Docker's old 02:42.
-#[test]
 fn v28_host_state_matches_recording() {
-    require_privileges!("v28_host_state_matches_recording");
+    let _labs = common::shared();
     let (model, lab) = up("default");
     let host = lab.host_node().unwrap();
     let six = model.backend().save_ip6(&host).unwrap();
@@ -79,9 +78,8 @@ fn v28_host_state_matches_recording() {
 }
 
 /// An internal network's container has only its subnet route, as recorded (no default route).
-#[test]
 fn v28_internal_container_has_no_default_route() {
-    require_privileges!("v28_internal_container_has_no_default_route");
+    let _labs = common::shared();
     let (_, lab) = up("default-plus-internal");
     let routes = lab.container("ci").unwrap().routes().unwrap();
     assert!(
@@ -92,9 +90,8 @@ fn v28_internal_container_has_no_default_route() {
 }
 
 /// Proxy off: dockerd holds 0.0.0.0:8080 (a host process cannot bind it) and there is no `[::]` binding.
-#[test]
 fn v28_proxy_off_daemon_holds_the_port() {
-    require_privileges!("v28_proxy_off_daemon_holds_the_port");
+    let _labs = common::shared();
     let (model, lab) = up("userland-proxy-false");
     assert_eq!(model.port_reservations().len(), 1);
     let host = lab.host_node().unwrap();
@@ -118,3 +115,9 @@ fn v28_proxy_off_daemon_holds_the_port() {
         "203.0.113.2:8080".parse().unwrap()
     ));
 }
+
+netrig::testing::main!(
+    v28_host_state_matches_recording,
+    v28_internal_container_has_no_default_route,
+    v28_proxy_off_daemon_holds_the_port,
+);

@@ -13,7 +13,6 @@ use netrig::{Error, PingOutcome, Result, Sentinel, TcpOutcome, UdpOutcome};
 const SECOND: Duration = Duration::from_secs(1);
 
 /// TCP probes tell connected, refused (RST), no answer (DROP) and unreachable (no route) apart.
-#[test]
 fn tcp_connect_outcomes() -> Result<()> {
     if !netrig::privilege::should_run("tcp_connect_outcomes")? {
         return Ok(());
@@ -37,7 +36,6 @@ fn tcp_connect_outcomes() -> Result<()> {
 }
 
 /// Echo servers listen before returning, echo, and record the source address they saw.
-#[test]
 fn echo_servers_record_peers() -> Result<()> {
     if !netrig::privilege::should_run("echo_servers_record_peers")? {
         return Ok(());
@@ -73,7 +71,6 @@ fn echo_servers_record_peers() -> Result<()> {
 }
 
 /// Ping gets a reply, and both directions of ICMP echo are captured; a silent address gets no answer.
-#[test]
 fn icmp_echo() -> Result<()> {
     if !netrig::privilege::should_run("icmp_echo")? {
         return Ok(());
@@ -101,7 +98,6 @@ fn icmp_echo() -> Result<()> {
 }
 
 /// A TCP handshake is seen in order: TcpFlags::SYN, TcpFlags::SYN-TcpFlags::ACK, TcpFlags::ACK.
-#[test]
 fn handshake_sequence() -> Result<()> {
     if !netrig::privilege::should_run("handshake_sequence")? {
         return Ok(());
@@ -126,7 +122,6 @@ fn handshake_sequence() -> Result<()> {
 }
 
 /// Expect-none passes when a firewall drops the traffic, and fails when it does not.
-#[test]
 fn expect_none_with_sentinel() -> Result<()> {
     if !netrig::privilege::should_run("expect_none_with_sentinel")? {
         return Ok(());
@@ -167,7 +162,6 @@ fn expect_none_with_sentinel() -> Result<()> {
 }
 
 /// A deliberately wrong expectation fails with what was expected, what was seen, and evidence on disk.
-#[test]
 fn failed_expectation_keeps_evidence() -> Result<()> {
     if !netrig::privilege::should_run("failed_expectation_keeps_evidence")? {
         return Ok(());
@@ -256,7 +250,6 @@ fn failed_expectation_keeps_evidence() -> Result<()> {
 }
 
 /// A masqueraded flow is matched on both sides of the router, and conntrack records the translation.
-#[test]
 fn nat_helper_sees_masquerade() -> Result<()> {
     if !netrig::privilege::should_run("nat_helper_sees_masquerade")? {
         return Ok(());
@@ -347,7 +340,6 @@ fn nat_helper_sees_masquerade() -> Result<()> {
 }
 
 /// ICMP errors about a ping are reported with their type and code (REJECT admin-prohibited).
-#[test]
 fn ping_reports_icmp_errors() -> Result<()> {
     if !netrig::privilege::should_run("ping_reports_icmp_errors")? {
         return Ok(());
@@ -375,7 +367,6 @@ fn ping_reports_icmp_errors() -> Result<()> {
 }
 
 /// Count and sequence failures say how far matching got.
-#[test]
 fn count_and_sequence_failures_say_what_matched() -> Result<()> {
     if !netrig::privilege::should_run("count_and_sequence_failures_say_what_matched")? {
         return Ok(());
@@ -422,3 +413,15 @@ fn count_and_sequence_failures_say_what_matched() -> Result<()> {
     common::labs::discard_artifacts(&dir);
     Ok(())
 }
+
+netrig::testing::main!(
+    tcp_connect_outcomes,
+    echo_servers_record_peers,
+    icmp_echo,
+    handshake_sequence,
+    expect_none_with_sentinel,
+    failed_expectation_keeps_evidence,
+    nat_helper_sees_masquerade,
+    ping_reports_icmp_errors,
+    count_and_sequence_failures_say_what_matched,
+);

@@ -23,9 +23,8 @@ const B_RULES: &str = "table inet fw {
 
 /// The trace names the nft rule that dropped a UDP flow (text, handle, verdict); a
 /// sentinel flow shows its accept rule, another the chain policy; removing the rule changes the answer.
-#[test]
 fn nft_drop_rule_is_named_by_the_trace() {
-    require_privileges!("nft_drop_rule_is_named_by_the_trace");
+    let _labs = common::shared();
     let lab = common::labs::pair("nftrace").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     Backend::Nftables.append(&b, B_RULES).unwrap();
@@ -124,9 +123,8 @@ fn nft_drop_rule_is_named_by_the_trace() {
 }
 
 /// A chain policy drop is reported as the policy, not as a rule.
-#[test]
 fn policy_drop_is_reported_as_the_chain_policy() {
-    require_privileges!("policy_drop_is_reported_as_the_chain_policy");
+    let _labs = common::shared();
     let lab = common::labs::pair("nftracepol").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let rules = "table ip fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n";
@@ -147,9 +145,8 @@ fn policy_drop_is_reported_as_the_chain_policy() {
 /// On an emulated Docker host (iptables-nft), internet -> published 8080: the trace shows
 /// nat PREROUTING's DNAT (addresses after it: web's 172.17.0.2:80) and filter FORWARD
 /// ending in the DOCKER chain's ACCEPT rule, printed as the iptables-save line.
-#[test]
 fn docker_published_port_trace_shows_dnat_and_docker_accept() {
-    require_privileges!("docker_published_port_trace_shows_dnat_and_docker_accept");
+    let _labs = common::shared();
     let docker = common::topology("docker-bridge.toml", "nftracedk")
         .up()
         .unwrap();
@@ -233,9 +230,8 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
 }
 
 /// iptables-legacy rules cannot be traced: the error says why instead of guessing.
-#[test]
 fn iptables_legacy_is_refused_with_a_reason() {
-    require_privileges!("iptables_legacy_is_refused_with_a_reason");
+    let _labs = common::shared();
     let lab = common::labs::pair("nftraceleg").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let err = trace_flow(
@@ -255,9 +251,8 @@ fn iptables_legacy_is_refused_with_a_reason() {
 
 /// iptables-legacy, attributed by rule counters: the published-port probe moved the DNAT rule
 /// and the DOCKER chain's ACCEPT rule; an unpublished port ends at FORWARD's policy DROP.
-#[test]
 fn iptables_legacy_is_attributed_by_rule_counters() {
-    require_privileges!("iptables_legacy_is_attributed_by_rule_counters");
+    let _labs = common::shared();
     let dir = tempfile::tempdir().unwrap();
     let topo = dir.path().join("legacy.toml");
     let text = std::fs::read_to_string(concat!(
@@ -327,9 +322,8 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
 
 /// A Docker host on the nftables backend (v29 layout): the trace names Docker's own nft
 /// rules — the DNAT and the accept into the container — as `nft -a list ruleset` prints them.
-#[test]
 fn docker_nftables_backend_trace_names_nft_rules() {
-    require_privileges!("docker_nftables_backend_trace_names_nft_rules");
+    let _labs = common::shared();
     let dir = tempfile::tempdir().unwrap();
     let topo = dir.path().join("nft.toml");
     let text = std::fs::read_to_string(concat!(
@@ -386,9 +380,8 @@ fn docker_nftables_backend_trace_names_nft_rules() {
 }
 
 /// Beside nft rules, iptables-legacy rules (the "split brain" state) are named as unseen, not guessed.
-#[test]
 fn legacy_rules_beside_a_trace_are_noted() {
-    require_privileges!("legacy_rules_beside_a_trace_are_noted");
+    let _labs = common::shared();
     let lab = common::labs::pair("nftracemix").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     Backend::Nftables.append(&b, B_RULES).unwrap();
@@ -425,9 +418,8 @@ fn legacy_rules_beside_a_trace_are_noted() {
 }
 
 /// A user's DOCKER-USER rule that drops a published-port flow is named with its file and line.
-#[test]
 fn user_rule_file_line_is_named_in_the_decision() {
-    require_privileges!("user_rule_file_line_is_named_in_the_decision");
+    let _labs = common::shared();
     let docker = common::topology("docker-user-rules.toml", "nftraceusr")
         .up()
         .unwrap();
@@ -462,9 +454,8 @@ fn user_rule_file_line_is_named_in_the_decision() {
 }
 
 /// Locally generated traffic is traced from the output hook when source and firewall are one node.
-#[test]
 fn locally_generated_traffic_is_traced_from_output() {
-    require_privileges!("locally_generated_traffic_is_traced_from_output");
+    let _labs = common::shared();
     let lab = common::labs::pair("nftraceout").unwrap();
     let b = lab.node("b").unwrap();
     let rules = "table ip out {\n\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n\t\tip daddr 10.0.0.1 udp dport 9 counter reject\n\t}\n}\n";
@@ -493,9 +484,8 @@ fn locally_generated_traffic_is_traced_from_output() {
 }
 
 /// A batch of flows under one trace table: each flow gets its own packets and decision.
-#[test]
 fn a_batch_of_flows_gets_one_decision_each() {
-    require_privileges!("a_batch_of_flows_gets_one_decision_each");
+    let _labs = common::shared();
     let lab = common::labs::pair("nftracebatch").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     Backend::Nftables.append(&b, B_RULES).unwrap();
@@ -544,9 +534,8 @@ fn a_batch_of_flows_gets_one_decision_each() {
 }
 
 /// Outbound from a container: the trace names the MASQUERADE rule that rewrote the source.
-#[test]
 fn outbound_trace_names_the_masquerade_rule() {
-    require_privileges!("outbound_trace_names_the_masquerade_rule");
+    let _labs = common::shared();
     let docker = common::topology("docker-bridge.toml", "nftracemasq")
         .up()
         .unwrap();
@@ -588,9 +577,8 @@ fn outbound_trace_names_the_masquerade_rule() {
 }
 
 /// Without rules, the trace says that nothing filtered the probe; to an unrouted namespace, that it never arrived.
-#[test]
 fn empty_rulesets_and_unreached_namespaces_are_said_so() {
-    require_privileges!("empty_rulesets_and_unreached_namespaces_are_said_so");
+    let _labs = common::shared();
     let lab = common::labs::routed("nftraceempty").unwrap();
     let (a, r, b) = (
         lab.node("a").unwrap(),
@@ -624,9 +612,8 @@ fn empty_rulesets_and_unreached_namespaces_are_said_so() {
 }
 
 /// IPv6: an ip6 flow is selected, traced and decided like an IPv4 one.
-#[test]
 fn ipv6_flow_is_traced() {
-    require_privileges!("ipv6_flow_is_traced");
+    let _labs = common::shared();
     let lab = netrig::Lab::builder(netrig::unique_lab_name("nftrace6"))
         .node_with(netrig::NodeSpec::new("a").ipv6(true))
         .node_with(netrig::NodeSpec::new("b").ipv6(true))
@@ -670,3 +657,19 @@ fn ipv6_flow_is_traced() {
         "{t}"
     );
 }
+
+netrig::testing::main!(
+    nft_drop_rule_is_named_by_the_trace,
+    policy_drop_is_reported_as_the_chain_policy,
+    docker_published_port_trace_shows_dnat_and_docker_accept,
+    iptables_legacy_is_refused_with_a_reason,
+    iptables_legacy_is_attributed_by_rule_counters,
+    docker_nftables_backend_trace_names_nft_rules,
+    legacy_rules_beside_a_trace_are_noted,
+    user_rule_file_line_is_named_in_the_decision,
+    locally_generated_traffic_is_traced_from_output,
+    a_batch_of_flows_gets_one_decision_each,
+    outbound_trace_names_the_masquerade_rule,
+    empty_rulesets_and_unreached_namespaces_are_said_so,
+    ipv6_flow_is_traced,
+);

@@ -29,9 +29,8 @@ fn lab() -> Lab {
 }
 
 /// TCP through the proxy reaches the target, which sees the proxy node's address.
-#[test]
 fn tcp_proxy_forwards_and_rewrites_the_source() {
-    require_privileges!("tcp_proxy_forwards_and_rewrites_the_source");
+    let _labs = common::shared();
     let lab = lab();
     let listener = lab
         .node("server")
@@ -71,9 +70,8 @@ fn tcp_proxy_forwards_and_rewrites_the_source() {
 }
 
 /// UDP through the proxy: request forwarded, reply returned to the client from the proxy's port.
-#[test]
 fn udp_proxy_forwards_both_ways() {
-    require_privileges!("udp_proxy_forwards_both_ways");
+    let _labs = common::shared();
     let lab = lab();
     let server = lab
         .node("server")
@@ -116,9 +114,8 @@ fn udp_proxy_forwards_both_ways() {
 }
 
 /// A proxy whose port is taken fails at start with the address in the message.
-#[test]
 fn proxy_bind_conflict_is_reported() {
-    require_privileges!("proxy_bind_conflict_is_reported");
+    let _labs = common::shared();
     let lab = lab();
     let host = lab.node("host").unwrap();
     let _a = Proxy::start(
@@ -137,3 +134,9 @@ fn proxy_bind_conflict_is_reported() {
     .unwrap_err();
     assert!(err.to_string().contains("10.0.0.1:9000"), "{err}");
 }
+
+netrig::testing::main!(
+    tcp_proxy_forwards_and_rewrites_the_source,
+    udp_proxy_forwards_both_ways,
+    proxy_bind_conflict_is_reported,
+);

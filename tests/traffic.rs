@@ -11,9 +11,8 @@ const SECOND: Duration = Duration::from_secs(1);
 
 /// TCP and UDP sent from a second address of a node arrive from that
 /// address; a source the node does not own is refused with a clear error.
-#[test]
 fn traffic_from_a_chosen_source_address() {
-    require_privileges!("traffic_from_a_chosen_source_address");
+    let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("from"))
         .node("a")
         .node("b")
@@ -55,3 +54,5 @@ fn traffic_from_a_chosen_source_address() {
         "{err}"
     );
 }
+
+netrig::testing::main!(traffic_from_a_chosen_source_address,);

@@ -10,15 +10,6 @@ use std::time::Duration;
 
 use netrig::testing::Witness;
 
-/// Skips (visibly) or fails (in CI) when unprivileged.
-macro_rules! require_privileges {
-    ($name:expr) => {
-        if !netrig::privilege::should_run($name).expect("privileges are required here") {
-            return;
-        }
-    };
-}
-
 /// Waits for process `pid` (not our child) to exit.
 fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {
     netrig::testing::wait_for_exit(pid as u32, deadline).unwrap()
@@ -101,9 +92,7 @@ fn up(dirs: &Dirs, topology: &str, name: &str) -> (Child, String) {
 }
 
 /// up → ls → exec → rules → down, and everything is gone afterwards.
-#[test]
 fn up_exec_rules_down() {
-    require_privileges!("up_exec_rules_down");
     let dirs = Dirs::new();
     let name = format!("cli{}", std::process::id());
     let (mut child, printed) = up(&dirs, "topologies/docker-bridge.toml", &name);
@@ -215,9 +204,7 @@ fn up_exec_rules_down() {
 }
 
 /// `down` after a SIGKILLed `up` removes the pins, and with them the namespaces.
-#[test]
 fn down_after_sigkilled_up() {
-    require_privileges!("down_after_sigkilled_up");
     let dirs = Dirs::new();
     let name = format!("kill{}", std::process::id());
     let mut witness = Witness::new().unwrap();
@@ -267,9 +254,7 @@ fn down_after_sigkilled_up() {
 }
 
 /// A bad topology file gives an error naming the file, line and key, and leaves nothing.
-#[test]
 fn up_with_a_bad_file_names_the_line() {
-    require_privileges!("up_with_a_bad_file_names_the_line");
     let dirs = Dirs::new();
     let f = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
@@ -298,9 +283,7 @@ fn up_with_a_bad_file_names_the_line() {
 }
 
 /// A missing firewall tool is reported with the package to install, and nothing is left behind.
-#[test]
 fn up_without_iptables_names_the_package() {
-    require_privileges!("up_without_iptables_names_the_package");
     let dirs = Dirs::new();
     let empty = tempfile::tempdir().unwrap();
     let out = dirs
@@ -319,9 +302,7 @@ fn up_without_iptables_names_the_package() {
 }
 
 /// A lab name that would read as an option (`--name -x`) is refused before anything is built.
-#[test]
 fn up_refuses_a_name_that_reads_as_an_option() {
-    require_privileges!("up_refuses_a_name_that_reads_as_an_option");
     let dirs = Dirs::new();
     let out = dirs.run(&["up", "topologies/docker-bridge.toml", "--name=-x"]);
     assert!(!out.status.success());
@@ -332,3 +313,11 @@ fn up_refuses_a_name_that_reads_as_an_option() {
     );
     assert!(dirs.pins().is_empty());
 }
+
+netrig::testing::main!(
+    up_exec_rules_down,
+    down_after_sigkilled_up,
+    up_with_a_bad_file_names_the_line,
+    up_without_iptables_names_the_package,
+    up_refuses_a_name_that_reads_as_an_option,
+);

@@ -7,27 +7,20 @@ pub mod recordings28;
 
 use std::time::Duration;
 
-/// Skips (visibly) or fails (in CI) when unprivileged. Binds a guard for the
-/// rest of the test: shared by default; `exclusive` for tests that count the
-/// namespaces this process holds (no other test may build labs meanwhile).
-#[macro_export]
-macro_rules! require_privileges {
-    ($name:expr) => {
-        if !netrig::privilege::should_run($name).expect("privileges are required here") {
-            return;
-        }
-        let _lab_guard = common::LABS.read().unwrap_or_else(|p| p.into_inner());
-    };
-    ($name:expr, exclusive) => {
-        if !netrig::privilege::should_run($name).expect("privileges are required here") {
-            return;
-        }
-        let _lab_guard = common::LABS.write().unwrap_or_else(|p| p.into_inner());
-    };
+/// Held by every lab test for its duration (shared); tests that count the
+/// namespaces this process holds take it exclusively, so no other test
+/// builds labs meanwhile. (Privilege skips are the harness's job.)
+pub static LABS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// The shared hold on [`LABS`].
+pub fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    LABS.read().unwrap_or_else(|p| p.into_inner())
 }
 
-/// See [`require_privileges!`].
-pub static LABS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+/// The exclusive hold on [`LABS`].
+pub fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    LABS.write().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Inodes of every network namespace this process holds through an fd or a thread.
 pub fn held_netns_inodes() -> Vec<u64> {

@@ -17,7 +17,7 @@ fn check_canon(name: &str) {
     assert_same_lines(
         &format!("{name} (final)"),
         &data(&format!("real-docker/canon/{name}.canon")),
-        &normalise(&host, &host.iptables().canon()),
+        &normalise(&host, &host.running().iptables().canon()),
     );
 }
 
@@ -27,7 +27,7 @@ fn check_canon_steps(name: &str) {
         assert_same_lines(
             &format!("{name}{suffix} (step {step})"),
             &data(&format!("real-docker/canon/{name}{suffix}.canon")),
-            &normalise(&host, &host.iptables_at(step).canon()),
+            &normalise(&host, &host.at(step).iptables().canon()),
         );
     }
 }
@@ -35,8 +35,8 @@ fn check_canon_steps(name: &str) {
 fn check_dump(name: &str, step: Option<usize>, suffix: &str) {
     let host = variant(name);
     let rules = match step {
-        Some(s) => host.iptables_at(s),
-        None => host.iptables(),
+        Some(s) => host.at(s).iptables(),
+        None => host.running().iptables(),
     };
     let section = match host.backend() {
         Backend::IptablesLegacy => "iptables-legacy-save",
@@ -85,7 +85,7 @@ fn classic_legacy_backend_matches_recording() {
     check_canon_steps("legacy-backend");
     check_dumps_all_steps("legacy-backend");
     let host = variant("legacy-backend");
-    assert_eq!(host.firewall().backend(), Backend::IptablesLegacy);
+    assert_eq!(host.running().firewall().backend(), Backend::IptablesLegacy);
     let nft_side = recorded_tables(
         &data("real-docker/dumps/legacy-backend.rules"),
         "iptables-nft-save",
@@ -134,7 +134,10 @@ fn forward_policy_follows_ip_forward() {
             false,
         );
         assert_eq!(
-            no_drop.iptables().policy(Table::Filter, "FORWARD"),
+            no_drop
+                .running()
+                .iptables()
+                .policy(Table::Filter, "FORWARD"),
             Some("ACCEPT"),
             "{layout}"
         );
@@ -143,7 +146,10 @@ fn forward_policy_follows_ip_forward() {
     for layout in Layout::ALL {
         let dropped = standard(DockerHost::builder().layout(layout), false);
         assert_eq!(
-            dropped.iptables().policy(Table::Filter, "FORWARD"),
+            dropped
+                .running()
+                .iptables()
+                .policy(Table::Filter, "FORWARD"),
             Some("DROP"),
             "{layout}"
         );
@@ -152,7 +158,7 @@ fn forward_policy_follows_ip_forward() {
             false,
         );
         assert_eq!(
-            was_on.iptables().policy(Table::Filter, "FORWARD"),
+            was_on.running().iptables().policy(Table::Filter, "FORWARD"),
             Some("ACCEPT"),
             "{layout}"
         );
@@ -161,7 +167,7 @@ fn forward_policy_follows_ip_forward() {
             false,
         );
         assert_eq!(
-            off.iptables().policy(Table::Filter, "FORWARD"),
+            off.running().iptables().policy(Table::Filter, "FORWARD"),
             Some("ACCEPT"),
             "{layout}"
         );
@@ -188,7 +194,10 @@ fn rules_of(host: &DockerHost, rules: &Ruleset, t: Table) -> Vec<String> {
 fn v29_matches_docker_rules_1_2() {
     let host = v29(DockerHost::builder());
     let want = tables(&data("docker-rules/v29-standard.rules"));
-    let got = tables(&normalise(&host, &host.iptables().iptables_restore()));
+    let got = tables(&normalise(
+        &host,
+        &host.running().iptables().iptables_restore(),
+    ));
     assert_eq!(
         want.keys().collect::<Vec<_>>(),
         got.keys().collect::<Vec<_>>()
@@ -215,14 +224,17 @@ fn v29_userland_proxy_false_matches_docker_rules_1_5() {
         "-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE",
         "-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80",
     ];
-    assert_eq!(rules_of(&host, &host.iptables(), Table::Nat), want);
-    assert!(host.proxies().is_empty());
+    assert_eq!(
+        rules_of(&host, &host.running().iptables(), Table::Nat),
+        want
+    );
+    assert!(host.running().proxies().is_empty());
 }
 
 /// V29 with icc=false: DOCKER-FORWARD drops within docker0, then accepts outgoing (§1.5).
 fn v29_icc_false_matches_docker_rules_1_5() {
     let host = v29(DockerHost::builder().icc(false));
-    let fwd: Vec<String> = rules_of(&host, &host.iptables(), Table::Filter)
+    let fwd: Vec<String> = rules_of(&host, &host.running().iptables(), Table::Filter)
         .into_iter()
         .filter(|l| l.starts_with("-A DOCKER-FORWARD -i docker0"))
         .collect();
@@ -239,12 +251,15 @@ fn v29_icc_false_matches_docker_rules_1_5() {
 fn v29_ip_masq_false_matches_docker_rules_1_5() {
     let full = v29(DockerHost::builder());
     let host = v29(DockerHost::builder().ip_masq(false));
-    let mut expected = rules_of(&full, &full.iptables(), Table::Nat);
+    let mut expected = rules_of(&full, &full.running().iptables(), Table::Nat);
     expected.retain(|l| l != "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
-    assert_eq!(rules_of(&host, &host.iptables(), Table::Nat), expected);
     assert_eq!(
-        rules_of(&host, &host.iptables(), Table::Filter),
-        rules_of(&full, &full.iptables(), Table::Filter)
+        rules_of(&host, &host.running().iptables(), Table::Nat),
+        expected
+    );
+    assert_eq!(
+        rules_of(&host, &host.running().iptables(), Table::Filter),
+        rules_of(&full, &full.running().iptables(), Table::Filter)
     );
 }
 
@@ -260,7 +275,7 @@ fn v29_internal_network_matches_docker_rules_1_5() {
         .container(ContainerSpec::new("ci").network("brint"))
         .build()
         .unwrap();
-    let rules = host.iptables();
+    let rules = host.running().iptables();
     let all = normalise(&host, &rules.save_lines().join("\n"));
     let brint: Vec<&str> = all.lines().filter(|l| l.contains("br-brint")).collect();
     assert_eq!(
@@ -289,9 +304,9 @@ fn v29_nftables_matches_docker_rules_1_3() {
     assert_same_lines(
         "v29 nftables",
         &data("docker-rules/v29-standard.nft"),
-        &normalise(&host, &host.nftables().render()),
+        &normalise(&host, &host.running().nftables().render()),
     );
-    let fw = host.firewall();
+    let fw = host.running().firewall();
     assert!(matches!(fw, Firewall::Nftables(_)));
     assert_eq!(fw.backend(), Backend::Nftables);
     assert!(
@@ -303,7 +318,12 @@ fn v29_nftables_matches_docker_rules_1_3() {
 /// docker-proxy: one per binding (0.0.0.0 and ::) with the proxy on, as in the recording's process list.
 fn proxies_match_recording() {
     let host = variant("default");
-    let args: Vec<String> = host.proxies().iter().map(|p| p.args().join(" ")).collect();
+    let args: Vec<String> = host
+        .running()
+        .proxies()
+        .iter()
+        .map(|p| p.args().join(" "))
+        .collect();
     assert_eq!(
         args,
         [
@@ -311,15 +331,20 @@ fn proxies_match_recording() {
             "-proto tcp -host-ip :: -host-port 8080 -container-ip 172.17.0.2 -container-port 80",
         ]
     );
-    assert!(variant("userland-proxy-false").proxies().is_empty());
-    assert!(host.proxies_at(0).is_empty(), "no proxy before ca starts");
+    assert!(
+        variant("userland-proxy-false")
+            .running()
+            .proxies()
+            .is_empty()
+    );
+    assert!(host.at(0).proxies().is_empty(), "no proxy before ca starts");
 }
 
 /// Kernel settings with the proxy off: route_localnet on every bridge and hairpin on every host veth, as recorded.
 fn kernel_settings_match_recording() {
     use netrig::docker::KernelSetting;
     let host = variant("userland-proxy-false");
-    let ks = host.kernel_settings();
+    let ks = host.running().kernel_settings();
     for n in host.networks() {
         let want = KernelSetting::Sysctl {
             node: "host".into(),
@@ -338,15 +363,15 @@ fn kernel_settings_match_recording() {
         3,
         "ca, cb, ca2 have veths, as in the recording"
     );
-    assert_eq!(host.hairpin_ports(), veths);
-    assert!(variant("default").hairpin_ports().is_empty());
+    assert_eq!(host.running().hairpin_ports(), veths);
+    assert!(variant("default").running().hairpin_ports().is_empty());
     let fwd = KernelSetting::Sysctl {
         node: "host".into(),
         key: "net.ipv4.ip_forward".into(),
         value: "1".into(),
     };
     assert!(ks.contains(&fwd));
-    let icc = variant("icc-false").kernel_settings();
+    let icc = variant("icc-false").running().kernel_settings();
     assert!(
         icc.iter()
             .any(|k| k.to_string() == "host: sysctl net.bridge.bridge-nf-call-iptables=1")
@@ -363,13 +388,13 @@ fn standard_topology_file_matches_recording_step_by_step() {
         assert_same_lines(
             &format!("standard.toml{suffix}"),
             &data(&format!("real-docker/canon/default{suffix}.canon")),
-            &normalise(&host, &host.iptables_at(step).canon()),
+            &normalise(&host, &host.at(step).iptables().canon()),
         );
     }
     assert_same_lines(
         "standard.toml (final)",
         &data("real-docker/canon/default.canon"),
-        &normalise(&host, &host.iptables().canon()),
+        &normalise(&host, &host.running().iptables().canon()),
     );
 }
 
@@ -387,7 +412,7 @@ fn v29_steps_match_docker_rules_1_2() {
     for (step, tokens) in absent.iter().enumerate() {
         let got = tables(&normalise(
             &host,
-            &host.iptables_at(step).iptables_restore(),
+            &host.at(step).iptables().iptables_restore(),
         ));
         for (t, lines) in &full {
             let want: Vec<&str> = lines

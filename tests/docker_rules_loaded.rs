@@ -28,7 +28,7 @@ fn bare(saved: &str) -> String {
 fn load_and_read_back(node: &Node<'_>, host: &DockerHost, step: usize) -> String {
     let backend = host.backend();
     // Each load replaces the tables it names, as Docker's state at that step.
-    let fw = host.firewall_at(step);
+    let fw = host.at(step).firewall();
     backend
         .replace_tables(node, &fw.input())
         .unwrap_or_else(|e| {
@@ -145,7 +145,7 @@ fn v29_loads_with_every_backend() {
             Backend::Nftables => {
                 assert!(saved.contains("table ip docker-bridges"), "{saved}");
                 assert!(saved.contains("UNPUBLISHED PORT DROP"), "{saved}");
-                let rendered = normalise(&host, &host.nftables().render());
+                let rendered = normalise(&host, &host.running().nftables().render());
                 for chain_line in rendered
                     .lines()
                     .filter(|l| l.trim_start().starts_with("chain "))
@@ -157,7 +157,7 @@ fn v29_loads_with_every_backend() {
                 }
             }
             _ => {
-                let rendered = normalise(&host, &host.iptables().iptables_restore());
+                let rendered = normalise(&host, &host.running().iptables().iptables_restore());
                 let want: Vec<&str> = rendered.lines().filter(|l| l.starts_with("-A")).collect();
                 let got: Vec<&str> = saved.lines().filter(|l| l.starts_with("-A")).collect();
                 let mut w = want.clone();

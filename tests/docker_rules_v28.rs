@@ -16,9 +16,9 @@ fn check_canon(name: &str) {
         assert_same_lines(
             &format!("v28 {dump} (step {step})"),
             &data28(&format!("canon/{dump}.canon")),
-            &canon(&host, &host.iptables_at(step)),
+            &canon(&host, &host.at(step).iptables()),
         );
-        let six = host.ip6tables().expect("V28 programs ip6tables");
+        let six = host.running().ip6tables().expect("V28 programs ip6tables");
         assert_same_lines(
             &format!("v28 {dump} (step {step}) ip6tables"),
             &data28(&format!("canon/{dump}.canon6")),
@@ -38,9 +38,10 @@ fn check_saved(name: &str) {
     for (dump, step) in dumps(name) {
         let got4 = common::recordings::tables(&normalise(
             &host,
-            &host.iptables_at(step).iptables_restore(),
+            &host.at(step).iptables().iptables_restore(),
         ));
-        let got6 = common::recordings::tables(&host.ip6tables().unwrap().iptables_restore());
+        let got6 =
+            common::recordings::tables(&host.running().ip6tables().unwrap().iptables_restore());
         for (section, got) in [(v4, got4), (v6, got6)] {
             let want = recorded(&dump, section);
             assert!(
@@ -107,7 +108,7 @@ fn v28_ip_forward_no_drop_matches_recording() {
     check("ip-forward-no-drop");
     let host = variant28("ip-forward-no-drop");
     assert_eq!(
-        host.iptables().policy(Table::Filter, "FORWARD"),
+        host.running().iptables().policy(Table::Filter, "FORWARD"),
         Some("ACCEPT")
     );
     assert!(host.daemon().host_forwards());
@@ -147,7 +148,7 @@ fn v28_daemon_restart_matches_recording() {
 fn v28_render_fails_against_another_variants_recording() {
     let host = variant28("default");
     let other = data28("canon/nat-unprotected.canon");
-    let ours = canon(&host, &host.iptables());
+    let ours = canon(&host, &host.running().iptables());
     let err = std::panic::catch_unwind(|| assert_same_lines("cross", &other, &ours))
         .expect_err("default must not equal nat-unprotected");
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
@@ -157,7 +158,11 @@ fn v28_render_fails_against_another_variants_recording() {
 /// docker-proxy for V28: `-use-listen-fd`, 0.0.0.0 and `::` per binding; a routed mapping keeps only `::`.
 fn v28_proxies_match_recording() {
     let args = |h: &DockerHost| -> Vec<String> {
-        h.proxies().iter().map(|p| p.args().join(" ")).collect()
+        h.running()
+            .proxies()
+            .iter()
+            .map(|p| p.args().join(" "))
+            .collect()
     };
     let fd = "-use-listen-fd";
     assert_eq!(
@@ -186,7 +191,12 @@ fn v28_proxies_match_recording() {
             "-proto tcp -host-ip :: -host-port 8082 -container-ip 172.19.0.2 -container-port 80 {fd}"
         )]
     );
-    assert!(variant28("userland-proxy-false").proxies().is_empty());
+    assert!(
+        variant28("userland-proxy-false")
+            .running()
+            .proxies()
+            .is_empty()
+    );
 }
 
 /// The recorded scenarios written as topology files (gateway mode, `restart`
@@ -212,7 +222,7 @@ fn v28_topology_files_match_recording() {
             assert_same_lines(
                 &format!("{file} {dump}"),
                 &data28(&format!("canon/{dump}.canon")),
-                &canon(&host, &host.iptables_at(step)),
+                &canon(&host, &host.at(step).iptables()),
             );
         }
     }

@@ -75,10 +75,13 @@ fn check_loaded_with(name: &str, backend: Option<Backend>) {
         let node = lab.node("host").unwrap();
         let fail = |e: netrig::Error| panic!("lab {}: {dump}: {e}", lab.name());
         backend
-            .replace_tables(&node, &host.iptables_at(step).iptables_restore())
+            .replace_tables(&node, &host.at(step).iptables().iptables_restore())
             .unwrap_or_else(fail);
         backend
-            .replace_tables_ip6(&node, &host.ip6tables().unwrap().iptables_restore())
+            .replace_tables_ip6(
+                &node,
+                &host.running().ip6tables().unwrap().iptables_restore(),
+            )
             .unwrap_or_else(fail);
         let saved4 = normalise(&host, &backend.save(&node).unwrap());
         compare(

@@ -51,13 +51,13 @@ fn v29_equals_28_5_2_except_the_derived_rules() {
             assert_same_lines(
                 &format!("v29 vs 28.5.2 {dump} (step {step})"),
                 &want,
-                &canon(&host, &host.iptables_at(step)),
+                &canon(&host, &host.at(step).iptables()),
             );
             let want6 = as_v29(&data(&format!("real-docker-28/canon/{dump}.canon6")));
             assert_same_lines(
                 &format!("v29 vs 28.5.2 {dump} ip6tables"),
                 &want6,
-                &canon(&host, &host.ip6tables().unwrap()),
+                &canon(&host, &host.running().ip6tables().unwrap()),
             );
         }
     }

@@ -93,7 +93,7 @@ fn v28_internal_container_has_no_default_route() {
 fn v28_proxy_off_daemon_holds_the_port() {
     let _labs = common::shared();
     let (model, lab) = up("userland-proxy-false");
-    assert_eq!(model.port_reservations().len(), 1);
+    assert_eq!(model.running().port_reservations().len(), 1);
     let host = lab.host_node().unwrap();
     let bind = host.run(|| TcpListener::bind("0.0.0.0:8080")).unwrap();
     let err = bind.expect_err("the port is held by the daemon");

@@ -71,7 +71,7 @@ pub struct LanPeer {
 ///     .container(ContainerSpec::new("cb").network("br"))
 ///     .build()?;
 /// assert_eq!(host.steps(), 4); // daemon start, ca, br, cb
-/// let rules = host.iptables();
+/// let rules = host.running().iptables();
 /// assert!(rules.save_lines().iter().any(|l| l.contains("--to-destination 172.17.0.2:80")));
 /// # Ok::<_, netrig::Error>(())
 /// ```

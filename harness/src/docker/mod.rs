@@ -4,14 +4,15 @@
 //! order, the internet beside the host and optional LAN peers, validated as a
 //! whole. From it this module renders, as values:
 //!
-//! - the firewall rules Docker leaves at any step ([`DockerHost::iptables_at`]:
-//!   `iptables-restore` text and `iptables-save` lines; [`DockerHost::nftables_at`]:
-//!   `nft -f` text for the V29 nftables backend; [`DockerHost::firewall_at`]:
-//!   whichever the backend uses, with the program that loads it;
-//!   [`DockerHost::ip6tables`]: the ip6tables skeleton of the 28+ layouts),
-//! - the sysctls and bridge-port settings Docker makes ([`DockerHost::kernel_settings_at`]),
-//! - the docker-proxy processes it runs ([`DockerHost::proxies_at`]) and the
-//!   ports dockerd holds itself with the proxy off ([`DockerHost::port_reservations`]),
+//! - at any step of its timeline ([`DockerHost::at`]; [`DockerHost::running`]
+//!   once everything happened), a [`Stage`]: the firewall rules Docker leaves
+//!   ([`Stage::iptables`]: `iptables-restore` text and `iptables-save` lines;
+//!   [`Stage::nftables`]: `nft -f` text for the V29 nftables backend;
+//!   [`Stage::firewall`]: whichever the backend uses; [`Stage::ip6tables`]:
+//!   the ip6tables skeleton of the 28+ layouts), the sysctls and bridge-port
+//!   settings ([`Stage::kernel_settings`]), the docker-proxy processes
+//!   ([`Stage::proxies`]) and the ports dockerd holds itself with the proxy
+//!   off ([`Stage::port_reservations`]),
 //! - the lab that emulates the host ([`DockerHost::lab_spec`]).
 //!
 //! Layouts ([`Layout`]): `Classic` is proved against a real Docker 20.10.24,
@@ -104,77 +105,65 @@ impl Firewall {
     }
 }
 
-impl DockerHost {
-    /// The iptables rules Docker leaves at `step` (0 = daemon start; clamped
-    /// to the last step). With the nftables backend this is what Docker
-    /// *would* program with iptables; use [`DockerHost::firewall_at`] to get
-    /// what the configured backend loads.
-    pub fn iptables_at(&self, step: usize) -> Ruleset {
-        match self.layout() {
-            Layout::Classic => iptables::classic(self, step),
-            Layout::V28 | Layout::V29 => modern::render(self, step),
-        }
-    }
-    /// The iptables rules once everything is created and started.
+/// What Docker has made by one step of a host's timeline (0 = daemon start,
+/// then one step per event; clamped to the last): its rules, kernel
+/// settings and proxies, rendered as values. From [`DockerHost::at`] or
+/// [`DockerHost::running`].
+#[derive(Debug, Clone, Copy)]
+pub struct Stage<'a> {
+    host: &'a DockerHost,
+    step: usize,
+}
+
+impl Stage<'_> {
+    /// The iptables rules Docker leaves. With the nftables backend this is
+    /// what Docker *would* program with iptables; [`Stage::firewall`] is what
+    /// the configured backend loads.
     pub fn iptables(&self) -> Ruleset {
-        self.iptables_at(self.last_step())
+        match self.host.layout() {
+            Layout::Classic => iptables::classic(self.host, self.step),
+            Layout::V28 | Layout::V29 => modern::render(self.host, self.step),
+        }
     }
     /// The ip6tables rules Docker programs (its `--ip6tables` default) — the
     /// filter and nat skeleton of the 28+ layouts with an iptables backend, the
     /// same at every step (no IPv6 network is emulated); `None` otherwise.
     pub fn ip6tables(&self) -> Option<Ruleset> {
-        self.daemon()
+        self.host
+            .daemon()
             .programs_ip6tables()
-            .then(|| modern::render6(self))
+            .then(|| modern::render6(self.host))
     }
-    /// Docker's `table ip docker-bridges` at `step`, as the V29 nftables
-    /// backend programs it (rendered for any layout; meaningful for V29).
-    pub fn nftables_at(&self, step: usize) -> NftRuleset {
-        nft::render(self, step)
-    }
-    /// The nftables table once everything is created and started.
+    /// Docker's `table ip docker-bridges`, as the V29 nftables backend
+    /// programs it (rendered for any layout; meaningful for V29).
     pub fn nftables(&self) -> NftRuleset {
-        self.nftables_at(self.last_step())
+        nft::render(self.host, self.step)
     }
-    /// What the configured backend loads at `step`.
-    pub fn firewall_at(&self, step: usize) -> Firewall {
-        match self.backend() {
-            Backend::Nftables => Firewall::Nftables(self.nftables_at(step)),
+    /// What the configured backend loads.
+    pub fn firewall(&self) -> Firewall {
+        match self.host.backend() {
+            Backend::Nftables => Firewall::Nftables(self.nftables()),
             backend => Firewall::Iptables {
                 backend,
-                ruleset: self.iptables_at(step),
+                ruleset: self.iptables(),
             },
         }
     }
-    /// What the configured backend loads once everything runs.
-    pub fn firewall(&self) -> Firewall {
-        self.firewall_at(self.last_step())
-    }
-    /// Sysctls and bridge-port settings Docker makes by `step`, per node and
+    /// Sysctls and bridge-port settings Docker has made, per node and
     /// interface (docker-rules §3). Container-namespace sysctls are also in
     /// the container nodes' [`crate::NodeSpec`] from [`DockerHost::lab_spec`].
-    pub fn kernel_settings_at(&self, step: usize) -> Vec<KernelSetting> {
-        kernel::settings(self, step)
-    }
-    /// Kernel settings once everything runs.
     pub fn kernel_settings(&self) -> Vec<KernelSetting> {
-        self.kernel_settings_at(self.last_step())
+        kernel::settings(self.host, self.step)
     }
-    /// The docker-proxy processes running at `step` (none when the userland
-    /// proxy is off).
-    pub fn proxies_at(&self, step: usize) -> Vec<DockerProxy> {
-        kernel::proxies(self, step)
-    }
-    /// The host ports dockerd holds itself once everything runs (userland
-    /// proxy off).
-    pub fn port_reservations(&self) -> Vec<PortReservation> {
-        kernel::reservations(self, self.last_step())
-    }
-    /// The docker-proxy processes once everything runs.
+    /// The docker-proxy processes running (none when the userland proxy is off).
     pub fn proxies(&self) -> Vec<DockerProxy> {
-        self.proxies_at(self.last_step())
+        kernel::proxies(self.host, self.step)
     }
-    /// The bridge ports (host-side veths in node `host`) that get `hairpin_mode=1`.
+    /// The host ports dockerd holds itself (userland proxy off).
+    pub fn port_reservations(&self) -> Vec<PortReservation> {
+        kernel::reservations(self.host, self.step)
+    }
+    /// The bridge ports (host-side veths in node `host`) that have `hairpin_mode=1`.
     pub fn hairpin_ports(&self) -> Vec<String> {
         self.kernel_settings()
             .into_iter()
@@ -183,6 +172,20 @@ impl DockerHost {
                 KernelSetting::Sysctl { .. } => None,
             })
             .collect()
+    }
+}
+
+impl DockerHost {
+    /// What Docker has made by `step` (0 = daemon start; clamped to the last step).
+    pub fn at(&self, step: usize) -> Stage<'_> {
+        Stage {
+            host: self,
+            step: step.min(self.last_step()),
+        }
+    }
+    /// What Docker has made once every event happened: what `up()` builds.
+    pub fn running(&self) -> Stage<'_> {
+        self.at(self.last_step())
     }
     /// The lab node a container's traffic comes from (`host` for host mode,
     /// the owner for `container:` mode, itself otherwise).

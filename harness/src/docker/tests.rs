@@ -279,9 +279,9 @@ fn steps_follow_creation_order() {
         ]
     );
     assert_eq!(host.timeline(0).len(), 1);
-    assert_eq!(host.iptables_at(99), host.iptables());
-    assert!(!host.iptables_at(0).iptables_restore().contains("DNAT"));
-    assert!(host.iptables_at(1).iptables_restore().contains("DNAT"));
+    assert_eq!(host.at(99).iptables(), host.running().iptables());
+    assert!(!host.at(0).iptables().iptables_restore().contains("DNAT"));
+    assert!(host.at(1).iptables().iptables_restore().contains("DNAT"));
 }
 
 /// The restore text declares every chain before its rules and commits each table.
@@ -292,7 +292,7 @@ fn restore_text_is_well_formed() {
         .container(web().publish("127.0.0.1:8080:80"))
         .build()
         .unwrap();
-    let text = host.iptables().iptables_restore();
+    let text = host.running().iptables().iptables_restore();
     assert_eq!(text.matches("COMMIT").count(), 3);
     assert!(text.starts_with("*raw\n:PREROUTING ACCEPT [0:0]\n"));
     assert!(
@@ -308,7 +308,7 @@ fn restore_text_is_well_formed() {
             "chain {chain} declared"
         );
     }
-    let p = host.proxies();
+    let p = host.running().proxies();
     assert_eq!(p.len(), 1, "an addressed binding gets one proxy");
     assert_eq!(
         p[0].args().last().map(String::as_str),
@@ -324,7 +324,7 @@ fn host_binding_applies_to_unaddressed_ports() {
         .container(web().network("lo-only").publish("8080:80/udp"))
         .build()
         .unwrap();
-    let lines = host.iptables().save_lines().join("\n");
+    let lines = host.running().iptables().save_lines().join("\n");
     assert!(
         lines.contains("-A DOCKER -d 127.0.0.1/32 ! -i br-"),
         "{lines}"
@@ -333,7 +333,7 @@ fn host_binding_applies_to_unaddressed_ports() {
         lines.contains("-p udp -m udp --dport 8080 -j DNAT"),
         "{lines}"
     );
-    assert_eq!(host.proxies()[0].host_ip.to_string(), "127.0.0.1");
+    assert_eq!(host.running().proxies()[0].host_ip.to_string(), "127.0.0.1");
 }
 
 /// A restart re-creates the networks user networks first, the default bridge
@@ -361,7 +361,7 @@ fn restart_reorders_networks_and_stops_containers() {
     assert_eq!(names(3), ["bridge", "web", "a", "b"]);
     assert_eq!(names(4), ["a", "b", "bridge"]);
     assert_eq!(names(5), ["a", "b", "bridge", "web"]);
-    assert!(host.proxies_at(4).is_empty());
+    assert!(host.at(4).proxies().is_empty());
 }
 
 /// Gateway modes parse Docker's spelling and refuse others with Docker's message.
@@ -398,6 +398,12 @@ fn host_mode_published_ports_are_discarded() {
         .build()
         .unwrap();
     assert!(host.container("web").unwrap().ports.is_empty());
-    assert!(host.proxies().is_empty());
-    assert!(!host.iptables().iptables_restore().contains("8080"));
+    assert!(host.running().proxies().is_empty());
+    assert!(
+        !host
+            .running()
+            .iptables()
+            .iptables_restore()
+            .contains("8080")
+    );
 }

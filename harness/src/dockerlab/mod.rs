@@ -64,7 +64,7 @@ impl DockerHost {
             n.sysctls.retain(|(key, _)| !skipped_in_userns(userns, key));
         }
         let lab = spec.up()?;
-        for setting in self.kernel_settings() {
+        for setting in self.running().kernel_settings() {
             if let KernelSetting::Sysctl { key, .. } = &setting
                 && skipped_in_userns(userns, key)
             {
@@ -73,15 +73,15 @@ impl DockerHost {
             apply_setting(&lab, &setting)?;
         }
         let host = lab.node(HOST_NODE)?;
-        let fw = self.firewall();
+        let fw = self.running().firewall();
         tracing::debug!(backend = %backend, "loading Docker's ruleset");
         backend.replace_tables(&host, &fw.input())?;
-        if let Some(six) = self.ip6tables() {
+        if let Some(six) = self.running().ip6tables() {
             backend.replace_tables_ip6(&host, &six.iptables_restore())?;
         }
-        let reserved = reserve::hold(&host, &self.port_reservations())?;
+        let reserved = reserve::hold(&host, &self.running().port_reservations())?;
         let mut proxies = Vec::new();
-        for p in self.proxies() {
+        for p in self.running().proxies() {
             if p.host_ip.is_ipv6() && !self.layout().is_modern() {
                 // The classic emulation runs without IPv6: Docker's extra
                 // `[::]` docker-proxy has nothing to listen on there.

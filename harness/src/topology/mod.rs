@@ -5,7 +5,7 @@
 //! column, and the key. Networks are created in file order, then containers
 //! are started in file order, unless a top-level `order` lists every network
 //! and container name in creation order (the order decides where Docker
-//! inserts rules, and what [`DockerHost::iptables_at`] shows at each step).
+//! inserts rules, and what [`DockerHost::at`] shows at each step).
 //! In `order`, `"restart"` restarts the daemon (layouts v28, v29) and
 //! `"start:NAME"` is `docker start NAME` of a container the restart stopped.
 //!

@@ -35,7 +35,7 @@ fn every_topology_file_loads() {
             path.display()
         );
         assert_eq!(Some(host.name()), path.file_stem().and_then(|s| s.to_str()));
-        assert!(!host.iptables().save_lines().is_empty());
+        assert!(!host.running().iptables().save_lines().is_empty());
         n += 1;
     }
     assert!(n >= 5, "found only {n} topology files");
@@ -67,11 +67,11 @@ fn topology_files_model_their_headers() {
     let internal = load(dir.join("docker-internal.toml")).unwrap();
     assert!(internal.network("secure").unwrap().internal);
     let no_proxy = load(dir.join("docker-no-proxy.toml")).unwrap();
-    assert!(!no_proxy.daemon().userland_proxy && no_proxy.proxies().is_empty());
-    assert_eq!(no_proxy.hairpin_ports().len(), 2);
+    assert!(!no_proxy.daemon().userland_proxy && no_proxy.running().proxies().is_empty());
+    assert_eq!(no_proxy.running().hairpin_ports().len(), 2);
     let bridge = load(dir.join("docker-bridge.toml")).unwrap();
     assert_eq!(bridge.layout(), Layout::Classic);
-    assert_eq!(bridge.proxies().len(), 2);
+    assert_eq!(bridge.running().proxies().len(), 2);
 }
 
 /// An unknown key is reported at its line and column, by name.

@@ -6,7 +6,8 @@
 //!
 //! # Module map
 //!
-//! Each layer imports only the layers above it in this list.
+//! Each layer imports only itself and the layers above it in this list
+//! (`tests/docs.rs` checks this against the source).
 //!
 //! Pure layer (no system calls):
 //! - `error` — the crate's [`Error`], each variant naming its subject; structured failures.
@@ -30,6 +31,7 @@
 //! - `proxy` — a TCP/UDP port forwarder inside a namespace (netrig's docker-proxy).
 //! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
 //! - [`privilege`] — can labs be built here, and should a test skip or fail if not.
+//! - [`logging`] — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
 //! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft)
 //!   decoded into verdict paths, rule-counter attribution for iptables-legacy.
 //!
@@ -44,7 +46,6 @@
 //! - [`testing`] — the harness for `harness = false` test binaries (feature `testing`, on by
 //!   default): privilege and feature skips decided when listing, every libtest argument, readable
 //!   failures; and checks through the kernel (a witness namespace) for tests of labs.
-//! - [`logging`] — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
 //!
 //! # Example
 //!

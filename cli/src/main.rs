@@ -174,13 +174,17 @@ fn ls() -> netrig::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints every ruleset the node has — iptables-nft, iptables-legacy and
-/// nftables (a user's nft table next to Docker's iptables rules shows too) —
-/// or says there are none.
+/// Prints every ruleset the node has — iptables-nft, iptables-legacy (IPv4
+/// and IPv6) and nftables (a user's nft table next to Docker's iptables
+/// rules shows too) — or says there are none.
 fn rules(lab: &str, node: &str) -> netrig::Result<ExitCode> {
     let mut shown = 0;
-    for backend in netrig::Backend::ALL {
-        let argv: Vec<String> = backend.save_argv().iter().map(|a| a.to_string()).collect();
+    let tools = netrig::Backend::ALL.into_iter().flat_map(|b| {
+        std::iter::once((b.to_string(), b.save_argv()))
+            .chain(b.ip6_save_argv().map(|argv| (format!("{b} (IPv6)"), argv)))
+    });
+    for (backend, argv) in tools {
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
         let out = match command_in(lab, node, &argv)?.output() {
             Ok(out) => out,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

@@ -182,11 +182,19 @@ fn locate(text: &str, e: &Error) -> String {
         .nth(1)
         .map(str::to_string)
         .or_else(|| subject.node.as_deref().map(str::to_string));
+    // An error about a name given twice is about the second entry.
+    let repeat = usize::from(field.ends_with(" name"));
     let line = name.and_then(|n| {
-        text.lines().position(|l| {
-            let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
-            l.starts_with(&format!("name=\"{n}\""))
-        })
+        let entries: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| {
+                let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+                l.starts_with(&format!("name=\"{n}\""))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        entries.get(repeat).or(entries.first()).copied()
     });
     let where_ = match line {
         Some(i) => format!("line {}: ", i + 1),

@@ -270,3 +270,12 @@ fn v28_options_parse_and_are_checked() {
         "{m}"
     );
 }
+
+/// A duplicate container name is reported at the duplicate, not at the first entry.
+#[test]
+fn duplicate_container_is_reported_at_the_duplicate() {
+    let m = message("[[container]]\nname = \"web\"\n\n[[container]]\nname = \"web\"\n");
+    assert!(m.starts_with("line 5: "), "{m}");
+    let m = message("[[network]]\nname = \"n\"\n\n[[network]]\nname = \"n\"\n");
+    assert!(m.starts_with("line 5: "), "{m}");
+}

@@ -204,6 +204,8 @@ fn locate(text: &str, e: &Error) -> String {
 }
 
 #[cfg(test)]
+mod doc_tests;
+#[cfg(test)]
 mod lab_tests;
 #[cfg(test)]
 mod tests;

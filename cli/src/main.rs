@@ -1,7 +1,7 @@
 //! `netrig` — bring a topology up, keep it, poke at it, take it down.
 //!
 //! ```text
-//! netrig up topologies/docker-bridge.toml [--name LAB]   # stays up until Ctrl-C / `netrig down`
+//! netrig up topologies/docker-bridge.toml [--name LAB] [--layout L --backend B]   # stays up until Ctrl-C / `netrig down`
 //! netrig ls
 //! netrig exec LAB NODE -- CMD [ARGS…]
 //! netrig rules LAB [NODE]
@@ -32,12 +32,21 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Build a topology, pin its nodes under /run/netns, print how to reach them, and stay up until Ctrl-C or `netrig down`.
+    ///
+    /// A topology file is a Docker host or a generic lab; every key is in
+    /// docs/topology-format.md, examples in topologies/.
     Up {
-        /// A topology file (see topologies/).
+        /// A topology file (format: docs/topology-format.md; examples: topologies/).
         file: PathBuf,
         /// The lab's name (default: the file's stem).
         #[arg(long)]
         name: Option<String>,
+        /// Run a Docker host file under this layout instead of its own (classic | v28 | v29).
+        #[arg(long)]
+        layout: Option<String>,
+        /// Run a Docker host file with this firewall backend instead of its own (iptables-nft | iptables-legacy | nftables).
+        #[arg(long)]
+        backend: Option<String>,
     },
     /// Run a command inside a node of a kept lab.
     Exec {
@@ -83,7 +92,13 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Up { file, name } => up::run(&file, name.as_deref(), &signals),
+        Command::Up {
+            file,
+            name,
+            layout,
+            backend,
+        } => up::overrides(layout.as_deref(), backend.as_deref())
+            .and_then(|o| up::run(&file, name.as_deref(), &o, &signals)),
         Command::Exec { lab, node, cmd } => exec(&lab, &node, &cmd),
         Command::Ls => ls(),
         Command::Rules { lab, node } => rules(&lab, &node),

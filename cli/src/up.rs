@@ -1,16 +1,56 @@
-//! `netrig up`: build a topology, pin it, describe it, wait for Ctrl-C,
-//! SIGTERM (`netrig down`) — then tear it all down.
+//! `netrig up`: build a topology (a Docker host or a generic lab), pin it,
+//! describe it, wait for Ctrl-C, SIGTERM (`netrig down`) — then tear it all down.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
 use crate::kept::{KeptLab, netns_dir};
+use netrig::topology::{Overrides, Topology};
 use nix::sys::signal::SigSet;
 
-pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<ExitCode> {
+/// What `up` keeps running: either kind of topology.
+enum Running {
+    Docker(netrig::DockerLab),
+    Lab(netrig::TopologyLab),
+}
+
+impl Running {
+    fn pin_all(&self) -> netrig::Result<Vec<(String, std::path::PathBuf)>> {
+        match self {
+            Running::Docker(d) => d.pin_all(&netns_dir()),
+            Running::Lab(l) => l.pin_all(&netns_dir()),
+        }
+    }
+    fn artifacts_dir(&self) -> &Path {
+        match self {
+            Running::Docker(d) => d.artifacts_dir(),
+            Running::Lab(l) => l.artifacts_dir(),
+        }
+    }
+}
+
+/// `--layout`/`--backend` as overrides, refused with the accepted values.
+pub fn overrides(layout: Option<&str>, backend: Option<&str>) -> netrig::Result<Overrides> {
+    let bad = |flag: &str, e: String| netrig::Error::invalid(netrig::Subject::default(), flag, e);
+    Ok(Overrides {
+        layout: layout
+            .map(|l| l.parse().map_err(|e: String| bad("--layout", e)))
+            .transpose()?,
+        backend: backend
+            .map(|b| b.parse().map_err(|e: String| bad("--backend", e)))
+            .transpose()?,
+    })
+}
+
+pub fn run(
+    file: &Path,
+    name: Option<&str>,
+    overrides: &Overrides,
+    signals: &SigSet,
+) -> netrig::Result<ExitCode> {
     netrig::privilege::check()?;
-    let mut model = netrig::topology::load(file)?;
+    let topology = netrig::topology::load_any(file, overrides)?;
     let lab_name = match name {
         Some(n) => n.to_string(),
         None => file
@@ -29,16 +69,32 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
             ),
         ));
     }
-    model.set_name(&lab_name);
-    let docker = model.up()?;
-    let pins = docker.pin_all(&netns_dir())?;
-    let aliases: BTreeMap<String, String> = docker
-        .model()
-        .containers()
-        .iter()
-        .filter(|c| docker.model().node_of(&c.name) != c.name)
-        .map(|c| (c.name.clone(), docker.model().node_of(&c.name)))
-        .collect();
+    let me = invocation();
+    let (running, summary, aliases, backend) = match topology {
+        Topology::Docker(mut model) => {
+            model.set_name(&lab_name);
+            let docker = model.up()?;
+            let aliases: BTreeMap<String, String> = docker
+                .model()
+                .containers()
+                .iter()
+                .filter(|c| docker.model().node_of(&c.name) != c.name)
+                .map(|c| (c.name.clone(), docker.model().node_of(&c.name)))
+                .collect();
+            let summary = format!("{}\n", docker.summary());
+            let summary = summary + &try_it(&me, &lab_name, &docker);
+            let backend = Some(docker.model().backend().to_string());
+            (Running::Docker(docker), summary, aliases, backend)
+        }
+        Topology::Lab(mut model) => {
+            model.set_name(&lab_name);
+            let aliases = model.spec.aliases.iter().cloned().collect();
+            let lab = model.up()?;
+            let summary = lab.summary()?;
+            (Running::Lab(lab), summary, aliases, None)
+        }
+    };
+    let pins = running.pin_all()?;
     let kept = KeptLab {
         lab: lab_name.clone(),
         pid: std::process::id(),
@@ -46,18 +102,17 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
             .unwrap_or_else(|_| file.to_path_buf())
             .display()
             .to_string(),
-        backend: Some(docker.model().backend().to_string()),
+        backend,
         nodes: pins.into_iter().collect(),
         aliases,
-        artifacts: Some(docker.artifacts_dir().to_path_buf()),
+        artifacts: Some(running.artifacts_dir().to_path_buf()),
     };
     if let Err(e) = kept.save() {
         let _ = kept.remove();
         return Err(e);
     }
 
-    println!("{}", docker.summary());
-    let me = invocation();
+    print!("{summary}");
     println!("enter a node:");
     for (node, pin) in &kept.nodes {
         let pin_name = pin
@@ -71,9 +126,12 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
         };
         println!("  {node:<12} {me} exec {lab_name} {node} -- sh    (or: {via})");
     }
-    print!("{}", try_it(&me, &lab_name, &docker));
-    println!("rules with counters: {me} rules {lab_name}");
-    println!("artifacts: {}", docker.artifacts_dir().display());
+    let rules_node = match &running {
+        Running::Docker(_) => String::new(),
+        Running::Lab(_) => " NODE".into(),
+    };
+    println!("rules with counters: {me} rules {lab_name}{rules_node}");
+    println!("artifacts: {}", running.artifacts_dir().display());
     println!("up; Ctrl-C or `netrig down {lab_name}` to tear down");
 
     let signal = signals.wait().map_err(|e| {
@@ -85,7 +143,7 @@ pub fn run(file: &Path, name: Option<&str>, signals: &SigSet) -> netrig::Result<
     })?;
     eprintln!("netrig: {signal:?}: tearing down lab {lab_name}");
     let removed = kept.remove();
-    drop(docker);
+    drop(running);
     removed?;
     println!("lab {lab_name} is down");
     Ok(ExitCode::SUCCESS)

@@ -61,9 +61,15 @@ fn text(o: &Output) -> String {
 
 /// Starts `netrig up` and returns once it printed that it is up, with everything it printed.
 fn up(dirs: &Dirs, topology: &str, name: &str) -> (Child, String) {
+    up_with(dirs, &[topology, "--name", name])
+}
+
+/// `netrig up ARGS…`, as [`up`].
+fn up_with(dirs: &Dirs, args: &[&str]) -> (Child, String) {
     let mut child = dirs
         .netrig()
-        .args(["up", topology, "--name", name])
+        .arg("up")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -178,9 +184,24 @@ fn up_exec_rules_down() {
     // A process left running inside the lab is ended by `down`, which says so.
     let mut sleeper = dirs
         .netrig()
-        .args(["exec", &name, "web", "--", "sleep", "600"])
+        .args([
+            "exec",
+            &name,
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo inside; exec sleep 600",
+        ])
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // Once it printed, the process is inside the lab (setns precedes exec).
+    let mut first = String::new();
+    BufReader::new(sleeper.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), "inside");
 
     let bad = dirs.run(&["exec", &name, "nosuchnode", "--", "true"]);
     assert!(
@@ -314,10 +335,103 @@ fn up_refuses_a_name_that_reads_as_an_option() {
     assert!(dirs.pins().is_empty());
 }
 
+/// A generic lab (topologies/gateway-nft.toml) under the CLI: up prints each
+/// node's addresses, rule files and servers; exec reaches the file's echo
+/// server through the gateway; rules shows the user's nft table; down leaves nothing.
+fn generic_lab_up_exec_rules_down() {
+    let dirs = Dirs::new();
+    let name = format!("gen{}", std::process::id());
+    let (mut child, printed) = up(&dirs, "topologies/gateway-nft.toml", &name);
+    for needle in [
+        "generic lab, 3 nodes",
+        "client       eth0 10.10.0.2/24",
+        "gw           lan0 10.10.0.1/24, wan0 198.51.100.1/24",
+        "rules (nftables):",
+        "tcp echo server on 198.51.100.10:80",
+        &format!("exec {name} client -- sh"),
+        &format!("rules {name} NODE"),
+    ] {
+        assert!(
+            printed.contains(needle),
+            "summary lacks {needle:?}:\n{printed}"
+        );
+    }
+    assert_eq!(dirs.pins().len(), 3, "one pin per node");
+    let ls = text(&dirs.run(&["ls"]));
+    assert!(
+        ls.contains(&name) && ls.contains("gateway-nft.toml"),
+        "{ls}"
+    );
+    let echo = dirs.run(&[
+        "exec",
+        &name,
+        "client",
+        "--",
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/198.51.100.10/80 && echo through-the-gateway >&3 && head -n1 <&3",
+    ]);
+    assert!(
+        echo.status.success() && text(&echo).contains("through-the-gateway"),
+        "{}",
+        text(&echo)
+    );
+    let rules = text(&dirs.run(&["rules", &name, "gw"]));
+    assert!(
+        rules.contains("table inet gateway") && rules.contains("masquerade"),
+        "{rules}"
+    );
+    let down = dirs.run(&["down", &name]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(wait_pid_gone(child.id() as i32, Duration::from_secs(10)));
+    child.wait().unwrap();
+    assert!(dirs.pins().is_empty(), "pins left: {:?}", dirs.pins());
+}
+
+/// `--layout` and `--backend` run a Docker file under another layout and
+/// backend; a bad value names the flag and the accepted values.
+fn up_overrides_layout_and_backend() {
+    let dirs = Dirs::new();
+    let name = format!("ovr{}", std::process::id());
+    let (mut child, printed) = up_with(
+        &dirs,
+        &[
+            "topologies/docker-bridge.toml",
+            "--name",
+            &name,
+            "--layout",
+            "v28",
+            "--backend",
+            "iptables-legacy",
+        ],
+    );
+    assert!(
+        printed.contains("layout v28, backend iptables-legacy"),
+        "{printed}"
+    );
+    let rules = text(&dirs.run(&["rules", &name]));
+    assert!(
+        rules.contains("# iptables-legacy") && rules.contains("DOCKER-FORWARD"),
+        "{rules}"
+    );
+    let down = dirs.run(&["down", &name]);
+    assert!(down.status.success(), "{}", text(&down));
+    child.wait().unwrap();
+    let bad = dirs.run(&["up", "topologies/docker-bridge.toml", "--layout", "v99"]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("--layout"),
+        "{}",
+        text(&bad)
+    );
+    assert!(dirs.pins().is_empty(), "pins left: {:?}", dirs.pins());
+}
+
 netrig::testing::main!(
     up_exec_rules_down,
     down_after_sigkilled_up,
     up_with_a_bad_file_names_the_line,
     up_without_iptables_names_the_package,
     up_refuses_a_name_that_reads_as_an_option,
+    generic_lab_up_exec_rules_down,
+    up_overrides_layout_and_backend,
 );

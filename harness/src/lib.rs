@@ -16,7 +16,8 @@
 //! - [`packet`] — [`Packet`]: captured frames decoded into validated values, tcpdump-style summaries.
 //! - `spec` — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated into a plan before anything is built.
 //! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules, sysctls, proxies and the lab spec.
-//! - [`topology`] — TOML topology files into a [`docker::DockerHost`]; errors give file, line, column and key.
+//! - [`topology`] — TOML topology files into a [`docker::DockerHost`] or a generic
+//!   [`topology::LabTopology`]; errors give file, line, column and key.
 //!
 //! System layer:
 //! - `sysctl`, `netns` — anonymous namespaces held by fds, entered only by threads made for it.
@@ -39,6 +40,8 @@
 //! - `lab` — [`Lab`] and [`Node`]: build a lab from a spec, work inside its nodes.
 //! - [`expect`] — matchers over packets and expectations on captures (within a deadline, counts,
 //!   sequences, none-before-a-sentinel, NAT translation).
+//! - `toplab` — [`TopologyLab`]: a generic lab from a topology file brought up (wiring, link
+//!   shaping, rule files in order, servers, programs).
 //! - `dockerlab` — [`DockerLab`]: a Docker host brought up (lab, Docker's settings and rules loaded
 //!   with the real tools, userland proxies, user rule files).
 //!
@@ -94,6 +97,7 @@ mod runtime;
 mod spec;
 mod sysctl;
 pub mod testing;
+mod toplab;
 pub mod topology;
 mod traffic;
 
@@ -113,6 +117,7 @@ pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
 pub use proxy::Proxy;
 pub use spec::{BridgeSpec, Endpoint, LabSpec, NodeSpec, Route};
+pub use toplab::TopologyLab;
 pub use traffic::{
     Datagram, Injector, PingOutcome, TcpEchoServer, TcpOutcome, ToSocket, UdpEchoServer,
     UdpOutcome, tcp_syn_frame, udp_frame,

@@ -44,6 +44,9 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
+mod generic;
+mod lab;
+mod lab_schema;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -51,18 +54,35 @@ use std::path::{Path, PathBuf};
 use crate::docker::DockerHost;
 use crate::error::{Error, Result};
 
+pub use generic::{Overrides, Topology, load_any, load_lab, parse_any, parse_lab};
+pub use lab::{LabTopology, ProgramSpec, RuleFileSpec, ServerSpec, ShapeSpec};
+
 /// Reads and parses a topology file.
 pub fn load(path: impl AsRef<Path>) -> Result<DockerHost> {
-    let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Topology {
+    load_with(path, &Overrides::default())
+}
+
+/// Reads and parses a topology file of a Docker host, with the daemon's
+/// layout and backend replaced by `overrides` where it gives them.
+pub fn load_with(path: impl AsRef<Path>, overrides: &Overrides) -> Result<DockerHost> {
+    parse_with(&read(path.as_ref())?, path, overrides)
+}
+
+/// A file's text, or an error naming it.
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Topology {
         file: path.to_path_buf(),
         message: format!("cannot read: {e}"),
-    })?;
-    parse(&text, path)
+    })
 }
 
 /// Parses topology text; `path` is used in messages only.
 pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<DockerHost> {
+    parse_with(text, path, &Overrides::default())
+}
+
+/// Parses topology text as [`parse`], then applies `overrides`.
+pub fn parse_with(text: &str, path: impl AsRef<Path>, overrides: &Overrides) -> Result<DockerHost> {
     let file: PathBuf = path.as_ref().to_path_buf();
     let doc: schema::File = toml::from_str(text).map_err(|e| Error::Topology {
         file: file.clone(),
@@ -89,7 +109,7 @@ pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<DockerHost> {
                     ));
                 }
             }
-            b.build()
+            overrides.apply(b).build()
         })
         .map_err(|e| Error::Topology {
             message: locate(text, &e),
@@ -162,11 +182,19 @@ fn locate(text: &str, e: &Error) -> String {
         .nth(1)
         .map(str::to_string)
         .or_else(|| subject.node.as_deref().map(str::to_string));
+    // An error about a name given twice is about the second entry.
+    let repeat = usize::from(field.ends_with(" name"));
     let line = name.and_then(|n| {
-        text.lines().position(|l| {
-            let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
-            l.starts_with(&format!("name=\"{n}\""))
-        })
+        let entries: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| {
+                let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+                l.starts_with(&format!("name=\"{n}\""))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        entries.get(repeat).or(entries.first()).copied()
     });
     let where_ = match line {
         Some(i) => format!("line {}: ", i + 1),
@@ -175,5 +203,9 @@ fn locate(text: &str, e: &Error) -> String {
     format!("{where_}{field}: {message}")
 }
 
+#[cfg(test)]
+mod doc_tests;
+#[cfg(test)]
+mod lab_tests;
 #[cfg(test)]
 mod tests;

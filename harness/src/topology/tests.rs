@@ -27,15 +27,20 @@ fn every_topology_file_loads() {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
-        let host = load(&path).unwrap_or_else(|e| panic!("{e}"));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             text.starts_with("# "),
             "{} starts with a comment header",
             path.display()
         );
-        assert_eq!(Some(host.name()), path.file_stem().and_then(|s| s.to_str()));
-        assert!(!host.running().iptables().save_lines().is_empty());
+        let stem = path.file_stem().and_then(|s| s.to_str());
+        match load_any(&path, &Overrides::default()).unwrap_or_else(|e| panic!("{e}")) {
+            Topology::Docker(host) => {
+                assert_eq!(Some(host.name()), stem);
+                assert!(!host.running().iptables().save_lines().is_empty());
+            }
+            Topology::Lab(lab) => assert_eq!(Some(lab.name()), stem),
+        }
         n += 1;
     }
     assert!(n >= 5, "found only {n} topology files");
@@ -264,4 +269,13 @@ fn v28_options_parse_and_are_checked() {
         m.contains("daemon restarts are emulated for layouts v28 and v29"),
         "{m}"
     );
+}
+
+/// A duplicate container name is reported at the duplicate, not at the first entry.
+#[test]
+fn duplicate_container_is_reported_at_the_duplicate() {
+    let m = message("[[container]]\nname = \"web\"\n\n[[container]]\nname = \"web\"\n");
+    assert!(m.starts_with("line 5: "), "{m}");
+    let m = message("[[network]]\nname = \"n\"\n\n[[network]]\nname = \"n\"\n");
+    assert!(m.starts_with("line 5: "), "{m}");
 }

@@ -22,12 +22,17 @@
 //! - [`user_rules`] — a user's DOCKER-USER rule file;
 //! - [`proxy`] — docker-proxy vs hairpin NAT: which source the container sees.
 
+mod bindings;
+mod crossing;
 mod environment;
 mod exposure;
 mod gateway;
+mod icc;
 mod isolation;
+mod local;
 mod loopback;
 mod matrix;
+mod modes;
 mod nat;
 mod proxy;
 mod support;
@@ -105,6 +110,88 @@ fn catalogue() -> Vec<Scenario> {
             proxy::hairpin_nat_preserves_client,
         )
         .needs(&[Feature::BridgeNetfilter]),
+        Scenario::new(
+            "outbound_tcp_is_masqueraded",
+            bindings::outbound_tcp_is_masqueraded,
+        ),
+        Scenario::new(
+            "published_udp_port_keeps_client_source",
+            bindings::published_udp_port_keeps_client_source,
+        ),
+        Scenario::new(
+            "port_bound_to_one_host_address",
+            bindings::port_bound_to_one_host_address,
+        ),
+        Scenario::new(
+            "ip_masq_off_keeps_container_source",
+            bindings::ip_masq_off_keeps_container_source,
+        ),
+        Scenario::new(
+            "host_loopback_reaches_published_port_through_proxy",
+            local::host_loopback_reaches_published_port_through_proxy,
+        ),
+        Scenario::new(
+            "host_loopback_reaches_published_port_without_proxy",
+            local::host_loopback_reaches_published_port_without_proxy,
+        ),
+        Scenario::new(
+            "host_address_reaches_published_port_by_dnat",
+            local::host_address_reaches_published_port_by_dnat,
+        ),
+        Scenario::new(
+            "host_reaches_container_address",
+            local::host_reaches_container_address,
+        ),
+        Scenario::new(
+            "loopback_binding_serves_only_the_host",
+            local::loopback_binding_serves_only_the_host,
+        ),
+        Scenario::new(
+            "container_reaches_own_published_port_through_proxy",
+            local::container_reaches_own_published_port_through_proxy,
+        ),
+        Scenario::new(
+            "container_reaches_own_published_port_by_hairpin_nat",
+            local::container_reaches_own_published_port_by_hairpin_nat,
+        )
+        .needs(&[Feature::BridgeNetfilter]),
+        Scenario::new(
+            "containers_on_one_bridge_connect",
+            icc::containers_on_one_bridge_connect,
+        ),
+        Scenario::new(
+            "icc_false_drops_traffic_on_one_bridge",
+            icc::icc_false_drops_traffic_on_one_bridge,
+        )
+        .needs(&[Feature::BridgeNetfilter]),
+        Scenario::new(
+            "internal_network_containers_connect",
+            icc::internal_network_containers_connect,
+        ),
+        Scenario::new(
+            "other_bridge_reaches_published_port",
+            crossing::other_bridge_reaches_published_port,
+        ),
+        Scenario::new(
+            "lan_peer_routes_udp_to_container",
+            crossing::lan_peer_routes_udp_to_container,
+        ),
+        Scenario::new(
+            "network_none_has_loopback_only",
+            modes::network_none_has_loopback_only,
+        ),
+        Scenario::new(
+            "network_host_is_reached_through_input",
+            modes::network_host_is_reached_through_input,
+        ),
+        Scenario::new(
+            "network_container_shares_owner_stack",
+            modes::network_container_shares_owner_stack,
+        ),
+        Scenario::new(
+            "host_mode_container_is_dnated_to_published_port",
+            local::host_mode_container_is_dnated_to_published_port,
+        ),
     ]
 }
 

@@ -156,3 +156,94 @@ pub fn tcp_connects_from(
         .tcp_connect_from(src.into(), dst, timeout)?
         .is_connected())
 }
+
+/// Fails unless `rule` still counts `before` packets: the packet took
+/// another path (e.g. docker-proxy instead of the kernel's DNAT).
+pub fn expect_not_counted(lab: &DockerLab, rule: &Rule, before: u64) -> Result<()> {
+    let now = packets(lab, rule)?;
+    if now != before {
+        return Err(failure(
+            lab,
+            &format!("expected the {rule} not to count the packet, but it went {before} -> {now}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The published-port DNAT rule for host port `port` (nat `DOCKER`, or the
+/// nftables backend's `nat-prerouting-and-output`).
+pub fn dnat_rule(backend: netrig::Backend, port: u16) -> Rule {
+    match backend {
+        netrig::Backend::Nftables => Rule::new(
+            "ip docker-bridges",
+            "nat-prerouting-and-output",
+            &[&format!("dport {port} "), "dnat to"],
+        ),
+        _ => Rule::new("nat", "DOCKER", &[&format!("--dport {port} -j DNAT")]),
+    }
+}
+
+/// The raw PREROUTING direct-access drop for container address `ip` on
+/// `bridge` (Docker 28.2+).
+pub fn raw_direct_drop(backend: netrig::Backend, ip: Ipv4Addr, bridge: &str) -> Rule {
+    match backend {
+        netrig::Backend::Nftables => Rule::new(
+            "ip docker-bridges",
+            "raw-PREROUTING",
+            &[&format!("ip daddr {ip} iifname != \"{bridge}\""), "drop"],
+        ),
+        _ => Rule::new(
+            "raw",
+            "PREROUTING",
+            &[&format!("-d {ip}/32 ! -i {bridge} -j DROP")],
+        ),
+    }
+}
+
+/// Fails with the lab's evidence unless `ok`.
+pub fn ensure(lab: &DockerLab, ok: bool, message: impl FnOnce() -> String) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(failure(lab, &message()))
+    }
+}
+
+/// Adds a user's filter INPUT rule for TCP port `port` with `verdict`
+/// (`accept` or `drop`) — ufw-style, after Docker's rules — and returns it
+/// as a [`Rule`] to read its counter.
+pub fn input_rule(
+    lab: &DockerLab,
+    backend: netrig::Backend,
+    port: u16,
+    verdict: &str,
+) -> Result<Rule> {
+    let host = lab.host_node()?;
+    match backend {
+        netrig::Backend::Nftables => {
+            backend.append(
+                host.namespace(),
+                &format!(
+                    "table ip user-input {{\n chain input {{\n  type filter hook input priority filter; policy accept;\n  tcp dport {port} counter {verdict}\n }}\n}}\n"
+                ),
+            )?;
+            Ok(Rule::new(
+                "ip user-input",
+                "input",
+                &[&format!("dport {port} "), verdict],
+            ))
+        }
+        _ => {
+            let target = verdict.to_uppercase();
+            backend.append(
+                host.namespace(),
+                &format!("*filter\n-A INPUT -p tcp -m tcp --dport {port} -j {target}\nCOMMIT\n"),
+            )?;
+            Ok(Rule::new(
+                "filter",
+                "INPUT",
+                &[&format!("--dport {port} -j {target}")],
+            ))
+        }
+    }
+}

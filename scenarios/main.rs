@@ -23,6 +23,8 @@
 //! - [`proxy`] — docker-proxy vs hairpin NAT: which source the container sees.
 
 mod bindings;
+mod bugs;
+mod catalogue;
 mod crossing;
 mod environment;
 mod exposure;
@@ -40,160 +42,9 @@ mod user_rules;
 
 use std::process::ExitCode;
 
+use catalogue::{Scenario, catalogue};
 use environment::Feature;
-use matrix::{ALL, Variant};
 use netrig::testing::{Skip, Test};
-
-/// A scenario: a claim (the function's doc comment), the function proving
-/// it, the cells it runs on and what it needs besides their backend.
-struct Scenario {
-    name: &'static str,
-    run: fn(&Variant) -> netrig::Result<()>,
-    variants: &'static [Variant],
-    needs: &'static [Feature],
-}
-
-impl Scenario {
-    const fn new(name: &'static str, run: fn(&Variant) -> netrig::Result<()>) -> Scenario {
-        Scenario {
-            name,
-            run,
-            variants: ALL,
-            needs: &[],
-        }
-    }
-
-    const fn on(mut self, variants: &'static [Variant]) -> Scenario {
-        self.variants = variants;
-        self
-    }
-
-    const fn needs(mut self, needs: &'static [Feature]) -> Scenario {
-        self.needs = needs;
-        self
-    }
-}
-
-/// The catalogue, in the order `--list` shows it.
-fn catalogue() -> Vec<Scenario> {
-    vec![
-        Scenario::new("outbound_masquerade", nat::outbound_masquerade),
-        Scenario::new("published_port_dnat", nat::published_port_dnat),
-        Scenario::new("bridges_are_isolated", isolation::bridges_are_isolated),
-        Scenario::new(
-            "internal_network_has_no_way_out",
-            isolation::internal_network_has_no_way_out,
-        ),
-        Scenario::new(
-            "direct_routing_to_container",
-            exposure::direct_routing_to_container,
-        ),
-        Scenario::new(
-            "loopback_binding_from_the_uplink",
-            loopback::loopback_binding_from_the_uplink,
-        ),
-        Scenario::new(
-            "routed_network_is_reached_by_routing",
-            gateway::routed_network_is_reached_by_routing,
-        )
-        .on(matrix::GATEWAY_MODES),
-        Scenario::new(
-            "docker_user_rule_blocks_one_source",
-            user_rules::docker_user_rule_blocks_one_source,
-        ),
-        Scenario::new(
-            "userland_proxy_hides_client",
-            proxy::userland_proxy_hides_client,
-        ),
-        Scenario::new(
-            "hairpin_nat_preserves_client",
-            proxy::hairpin_nat_preserves_client,
-        )
-        .needs(&[Feature::BridgeNetfilter]),
-        Scenario::new(
-            "outbound_tcp_is_masqueraded",
-            bindings::outbound_tcp_is_masqueraded,
-        ),
-        Scenario::new(
-            "published_udp_port_keeps_client_source",
-            bindings::published_udp_port_keeps_client_source,
-        ),
-        Scenario::new(
-            "port_bound_to_one_host_address",
-            bindings::port_bound_to_one_host_address,
-        ),
-        Scenario::new(
-            "ip_masq_off_keeps_container_source",
-            bindings::ip_masq_off_keeps_container_source,
-        ),
-        Scenario::new(
-            "host_loopback_reaches_published_port_through_proxy",
-            local::host_loopback_reaches_published_port_through_proxy,
-        ),
-        Scenario::new(
-            "host_loopback_reaches_published_port_without_proxy",
-            local::host_loopback_reaches_published_port_without_proxy,
-        ),
-        Scenario::new(
-            "host_address_reaches_published_port_by_dnat",
-            local::host_address_reaches_published_port_by_dnat,
-        ),
-        Scenario::new(
-            "host_reaches_container_address",
-            local::host_reaches_container_address,
-        ),
-        Scenario::new(
-            "loopback_binding_serves_only_the_host",
-            local::loopback_binding_serves_only_the_host,
-        ),
-        Scenario::new(
-            "container_reaches_own_published_port_through_proxy",
-            local::container_reaches_own_published_port_through_proxy,
-        ),
-        Scenario::new(
-            "container_reaches_own_published_port_by_hairpin_nat",
-            local::container_reaches_own_published_port_by_hairpin_nat,
-        )
-        .needs(&[Feature::BridgeNetfilter]),
-        Scenario::new(
-            "containers_on_one_bridge_connect",
-            icc::containers_on_one_bridge_connect,
-        ),
-        Scenario::new(
-            "icc_false_drops_traffic_on_one_bridge",
-            icc::icc_false_drops_traffic_on_one_bridge,
-        )
-        .needs(&[Feature::BridgeNetfilter]),
-        Scenario::new(
-            "internal_network_containers_connect",
-            icc::internal_network_containers_connect,
-        ),
-        Scenario::new(
-            "other_bridge_reaches_published_port",
-            crossing::other_bridge_reaches_published_port,
-        ),
-        Scenario::new(
-            "lan_peer_routes_udp_to_container",
-            crossing::lan_peer_routes_udp_to_container,
-        ),
-        Scenario::new(
-            "network_none_has_loopback_only",
-            modes::network_none_has_loopback_only,
-        ),
-        Scenario::new(
-            "network_host_is_reached_through_input",
-            modes::network_host_is_reached_through_input,
-        ),
-        Scenario::new(
-            "network_container_shares_owner_stack",
-            modes::network_container_shares_owner_stack,
-        ),
-        Scenario::new(
-            "host_mode_container_is_dnated_to_published_port",
-            local::host_mode_container_is_dnated_to_published_port,
-        ),
-    ]
-}
 
 /// The skip for a missing feature: enforceable (a failure in CI) when
 /// installing a package fixes it, a skip everywhere when the kernel lacks it.
@@ -219,19 +70,52 @@ fn tests(catalogue: Vec<Scenario>) -> Vec<Test> {
             let mut needs = vec![Feature::Backend(v.backend)];
             needs.extend_from_slice(s.needs);
             let run = s.run;
-            let test =
-                Test::lab(format!("{}::{}", s.name, v.name()), move || run(&v)).needs(move || {
-                    needs
-                        .into_iter()
-                        .find_map(environment::missing)
-                        .map(skip_for)
-                });
+            let test = Test::lab(format!("{}::{}", s.trial_prefix(), v.name()), move || {
+                run(&v)
+            })
+            .needs(move || {
+                needs
+                    .into_iter()
+                    .find_map(environment::missing)
+                    .map(skip_for)
+            });
             out.push(test);
         }
     }
     out
 }
 
+/// Prints the catalogue, one scenario a line, tab-separated: trial prefix,
+/// `walk` or `bug`, proxy (`on`/`off`/`-`), the outcome asserted on classic,
+/// v28 and v29 (empty where it does not run), and its cells. `netrig run
+/// --upgrade-view` reads this to show the outcomes side by side.
+fn describe(catalogue: &[Scenario]) {
+    use netrig::docker::Layout;
+    for s in catalogue {
+        let proxy = match s.proxy {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "-",
+        };
+        let runs_on = |l: Layout| s.variants.iter().any(|v| v.layout == l);
+        let outcome = |l: Layout| if runs_on(l) { s.outcome(l) } else { "" };
+        let cells: Vec<String> = s.variants.iter().map(|v| v.name()).collect();
+        println!(
+            "{}\t{}\t{proxy}\t{}\t{}\t{}\t{}",
+            s.trial_prefix(),
+            if s.bug { "bug" } else { "walk" },
+            outcome(Layout::Classic),
+            outcome(Layout::V28),
+            outcome(Layout::V29),
+            cells.join(",")
+        );
+    }
+}
+
 fn main() -> ExitCode {
+    if std::env::var_os("NETRIG_CATALOGUE_DESCRIBE").is_some() {
+        describe(&catalogue());
+        return ExitCode::SUCCESS;
+    }
     netrig::testing::run(tests(catalogue()))
 }

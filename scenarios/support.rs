@@ -65,6 +65,9 @@ pub struct Rule {
     pub chain: String,
     /// Substrings of the rule's text, all required.
     pub needles: Vec<String>,
+    /// The tool whose listing holds the rule, when it is not the host's
+    /// backend (a user's nft table next to iptables-legacy rules).
+    pub tool: Option<netrig::Backend>,
 }
 
 impl Rule {
@@ -74,7 +77,14 @@ impl Rule {
             table,
             chain: chain.into(),
             needles: needles.iter().map(|s| s.to_string()).collect(),
+            tool: None,
         }
+    }
+
+    /// The same rule, read from `tool`'s listing instead of the backend's.
+    pub fn listed_by(mut self, tool: netrig::Backend) -> Rule {
+        self.tool = Some(tool);
+        self
     }
 
     fn find<'a>(&self, counters: &'a Counters) -> Option<&'a RuleCounter> {
@@ -98,7 +108,10 @@ impl std::fmt::Display for Rule {
 
 /// The packet count of `rule` in the host's ruleset now.
 pub fn packets(lab: &DockerLab, rule: &Rule) -> Result<u64> {
-    let counters = lab.counters()?;
+    let counters = match rule.tool {
+        Some(tool) => tool.counters(lab.host_node()?.namespace())?,
+        None => lab.counters()?,
+    };
     match rule.find(&counters) {
         Some(c) => Ok(c.packets),
         None => Err(failure(lab, &format!("no {rule} in the host's ruleset"))),
@@ -245,5 +258,18 @@ pub fn input_rule(
                 &[&format!("--dport {port} -j {target}")],
             ))
         }
+    }
+}
+
+/// The packets the filter `FORWARD` chain's policy has counted (iptables
+/// backends; the nftables backend sets no policy).
+pub fn forward_policy_packets(lab: &DockerLab) -> Result<u64> {
+    let counters = lab.counters()?;
+    match counters.policy("filter", "FORWARD") {
+        Some(p) => Ok(p.packets),
+        None => Err(failure(
+            lab,
+            "no filter FORWARD policy in the host's ruleset",
+        )),
     }
 }

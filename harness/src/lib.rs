@@ -29,6 +29,7 @@
 //! - `traffic` — probes and servers from inside a namespace: TCP connect outcomes, UDP/TCP echo, ping, raw frames.
 //! - `proxy` — a TCP/UDP port forwarder inside a namespace (netrig's docker-proxy).
 //! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
+//! - `fingerprint` — [`Fingerprint`]: kernel, relied-on modules, tool versions, usable backends.
 //! - [`privilege`] — can labs be built here, and should a test skip or fail if not.
 //! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft)
 //!   decoded into verdict paths, rule-counter attribution for iptables-legacy.
@@ -77,6 +78,7 @@ mod dockerlab;
 mod error;
 mod evidence;
 pub mod expect;
+mod fingerprint;
 mod firewall;
 mod lab;
 pub mod logging;
@@ -103,6 +105,7 @@ pub use dockerlab::DockerLab;
 pub use error::{Error, ExpectationFailure, Result, RulesError, Subject};
 pub use evidence::Evidence;
 pub use expect::{Matcher, Sentinel};
+pub use fingerprint::Fingerprint;
 pub use firewall::{Counters, PolicyCounter, RuleCounter};
 pub use lab::{Interface, Lab, Node, unique_lab_name};
 pub use namespace::Namespace;

@@ -109,6 +109,13 @@ pub fn catalogue() -> Vec<Scenario> {
 
 /// The packet walks of docker-rules §2 and §2.8.
 fn walks() -> Vec<Scenario> {
+    let mut all = nat_and_local();
+    all.extend(isolation_and_modes());
+    all
+}
+
+/// NAT in and out, host-local access and hairpin, proxy on and off (§2.1–§2.3, §2.6).
+fn nat_and_local() -> Vec<Scenario> {
     use Scenario as S;
     vec![
         S::new(
@@ -180,6 +187,13 @@ fn walks() -> Vec<Scenario> {
         )
         .proxy(false)
         .needs(&[Feature::BridgeNetfilter]),
+    ]
+}
+
+/// Walks between containers, bridges and the LAN (§2.4, §2.5, §2.7), bindings and modes (§2.8).
+fn isolation_and_modes() -> Vec<Scenario> {
+    use Scenario as S;
+    vec![
         S::new(
             "containers_on_one_bridge_connect",
             icc::containers_on_one_bridge_connect,

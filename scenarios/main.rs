@@ -15,12 +15,19 @@
 //! selected; see [`environment`]) — is ignored with the reason, or fails
 //! under `CI=true` / `NETRIG_REQUIRE_PRIVILEGES=1` unless the kernel lacks it.
 //!
-//! Modules, one per scenario family:
-//! - [`nat`] — outbound masquerade, published-port DNAT;
+//! Modules, one per scenario family (the entries, with the outcome each
+//! asserts per layout, are in [`catalogue`]):
+//! - [`nat`], [`bindings`] — outbound masquerade (UDP, TCP), published-port DNAT (TCP, UDP),
+//!   a port bound to one host address, ip-masq off;
+//! - [`local`] — host-local access to a published port and hairpin, proxy on and off;
+//! - [`icc`] — containers on one bridge, icc=false, internal networks' ICC;
 //! - [`isolation`] — bridges isolated from each other, internal networks;
-//! - [`exposure`] — containers reached by routing to their address, not through DNAT;
+//! - [`crossing`] — bridge to bridge through a published port, a LAN peer routing directly;
+//! - [`exposure`], [`loopback`], [`gateway`] — containers reached by routing, not DNAT;
 //! - [`user_rules`] — a user's DOCKER-USER rule file;
-//! - [`proxy`] — docker-proxy vs hairpin NAT: which source the container sees.
+//! - [`proxy`] — docker-proxy vs hairpin NAT: which source the container sees;
+//! - [`modes`] — none / host / container: network modes;
+//! - [`bugs`] — the bug library (trials `bug::NAME::LAYOUT::BACKEND`).
 
 mod bindings;
 mod bugs;

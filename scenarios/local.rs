@@ -120,7 +120,10 @@ pub fn container_reaches_own_published_port_by_hairpin_nat(v: &Variant) -> Resul
         netrig::Backend::Nftables => Rule::new(
             "ip docker-bridges",
             "nat-postrouting-in__docker0",
-            &["masquerade"],
+            &[
+                &format!("ip saddr {web} ip daddr {web} tcp dport 80"),
+                "masquerade",
+            ],
         ),
         _ => Rule::new(
             "nat",

@@ -1,7 +1,8 @@
 //! The whole scenario catalogue (every packet walk and the bug library, in
 //! every cell), run serially (`--test-threads=1`, the baseline) and in
-//! parallel in the same run: libtest's default (one trial per core) and
-//! four per core. Reported as wall times and ratios against the serial run.
+//! parallel in the same run: one trial per core (libtest's usual default)
+//! and the catalogue's default (four per core, `scenarios/main.rs`).
+//! Reported as wall times and ratios against the serial run.
 //!
 //! The catalogue binary is built with `cargo test --test scenarios
 //! --no-run` first (untimed). `NETRIG_BENCH_ROUNDS` (default 1) repeats each
@@ -74,8 +75,8 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let settings: [(&str, Option<usize>); 3] = [
         ("serial (--test-threads=1)", Some(1)),
-        ("parallel, libtest default (one per core)", None),
-        ("parallel, four per core", Some(4 * cores)),
+        ("parallel, one per core", Some(cores)),
+        ("parallel, the catalogue's default (four per core)", None),
     ];
     println!(
         "catalogue bench: {} ({cores} cores, {rounds} round(s) each)",

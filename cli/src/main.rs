@@ -80,7 +80,7 @@ enum Command {
         /// The scenarios test binary (default: $NETRIG_SCENARIOS, else built with cargo).
         #[arg(long)]
         scenarios: Option<PathBuf>,
-        /// Trials run at once (default: one per core).
+        /// Trials run at once (default: the catalogue's, four per core).
         #[arg(long, short)]
         jobs: Option<usize>,
         /// Directory for the run's records: fingerprint.txt, results.tsv.

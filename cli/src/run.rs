@@ -35,7 +35,7 @@ pub struct RunArgs {
     pub upgrade_view: bool,
     /// The scenarios test binary, instead of building it.
     pub scenarios: Option<PathBuf>,
-    /// Trials run at once (default: libtest's, one per core).
+    /// Trials run at once (default: the catalogue's, four per core).
     pub jobs: Option<usize>,
     /// Directory for the run's records (fingerprint, results).
     pub out: PathBuf,

@@ -15,19 +15,33 @@
 //! selected; see [`environment`]) — is ignored with the reason, or fails
 //! under `CI=true` / `NETRIG_REQUIRE_PRIVILEGES=1` unless the kernel lacks it.
 //!
-//! Modules, one per scenario family:
-//! - [`nat`] — outbound masquerade, published-port DNAT;
+//! Modules, one per scenario family (the entries, with the outcome each
+//! asserts per layout, are in [`catalogue`]):
+//! - [`nat`], [`bindings`] — outbound masquerade (UDP, TCP), published-port DNAT (TCP, UDP),
+//!   a port bound to one host address, ip-masq off;
+//! - [`local`] — host-local access to a published port and hairpin, proxy on and off;
+//! - [`icc`] — containers on one bridge, icc=false, internal networks' ICC;
 //! - [`isolation`] — bridges isolated from each other, internal networks;
-//! - [`exposure`] — containers reached by routing to their address, not through DNAT;
+//! - [`crossing`] — bridge to bridge through a published port, a LAN peer routing directly;
+//! - [`exposure`], [`loopback`], [`gateway`] — containers reached by routing, not DNAT;
 //! - [`user_rules`] — a user's DOCKER-USER rule file;
-//! - [`proxy`] — docker-proxy vs hairpin NAT: which source the container sees.
+//! - [`proxy`] — docker-proxy vs hairpin NAT: which source the container sees;
+//! - [`modes`] — none / host / container: network modes;
+//! - [`bugs`] — the bug library (trials `bug::NAME::LAYOUT::BACKEND`).
 
+mod bindings;
+mod bugs;
+mod catalogue;
+mod crossing;
 mod environment;
 mod exposure;
 mod gateway;
+mod icc;
 mod isolation;
+mod local;
 mod loopback;
 mod matrix;
+mod modes;
 mod nat;
 mod proxy;
 mod support;
@@ -35,78 +49,9 @@ mod user_rules;
 
 use std::process::ExitCode;
 
+use catalogue::{Scenario, catalogue};
 use environment::Feature;
-use matrix::{ALL, Variant};
 use netrig::testing::{Skip, Test};
-
-/// A scenario: a claim (the function's doc comment), the function proving
-/// it, the cells it runs on and what it needs besides their backend.
-struct Scenario {
-    name: &'static str,
-    run: fn(&Variant) -> netrig::Result<()>,
-    variants: &'static [Variant],
-    needs: &'static [Feature],
-}
-
-impl Scenario {
-    const fn new(name: &'static str, run: fn(&Variant) -> netrig::Result<()>) -> Scenario {
-        Scenario {
-            name,
-            run,
-            variants: ALL,
-            needs: &[],
-        }
-    }
-
-    const fn on(mut self, variants: &'static [Variant]) -> Scenario {
-        self.variants = variants;
-        self
-    }
-
-    const fn needs(mut self, needs: &'static [Feature]) -> Scenario {
-        self.needs = needs;
-        self
-    }
-}
-
-/// The catalogue, in the order `--list` shows it.
-fn catalogue() -> Vec<Scenario> {
-    vec![
-        Scenario::new("outbound_masquerade", nat::outbound_masquerade),
-        Scenario::new("published_port_dnat", nat::published_port_dnat),
-        Scenario::new("bridges_are_isolated", isolation::bridges_are_isolated),
-        Scenario::new(
-            "internal_network_has_no_way_out",
-            isolation::internal_network_has_no_way_out,
-        ),
-        Scenario::new(
-            "direct_routing_to_container",
-            exposure::direct_routing_to_container,
-        ),
-        Scenario::new(
-            "loopback_binding_from_the_uplink",
-            loopback::loopback_binding_from_the_uplink,
-        ),
-        Scenario::new(
-            "routed_network_is_reached_by_routing",
-            gateway::routed_network_is_reached_by_routing,
-        )
-        .on(matrix::GATEWAY_MODES),
-        Scenario::new(
-            "docker_user_rule_blocks_one_source",
-            user_rules::docker_user_rule_blocks_one_source,
-        ),
-        Scenario::new(
-            "userland_proxy_hides_client",
-            proxy::userland_proxy_hides_client,
-        ),
-        Scenario::new(
-            "hairpin_nat_preserves_client",
-            proxy::hairpin_nat_preserves_client,
-        )
-        .needs(&[Feature::BridgeNetfilter]),
-    ]
-}
 
 /// The skip for a missing feature: enforceable (a failure in CI) when
 /// installing a package fixes it, a skip everywhere when the kernel lacks it.
@@ -132,19 +77,82 @@ fn tests(catalogue: Vec<Scenario>) -> Vec<Test> {
             let mut needs = vec![Feature::Backend(v.backend)];
             needs.extend_from_slice(s.needs);
             let run = s.run;
-            let test =
-                Test::lab(format!("{}::{}", s.name, v.name()), move || run(&v)).needs(move || {
-                    needs
-                        .into_iter()
-                        .find_map(environment::missing)
-                        .map(skip_for)
-                });
+            let test = Test::lab(format!("{}::{}", s.trial_prefix(), v.name()), move || {
+                run(&v)
+            })
+            .needs(move || {
+                needs
+                    .into_iter()
+                    .find_map(environment::missing)
+                    .map(skip_for)
+            });
             out.push(test);
         }
     }
     out
 }
 
+/// Prints the catalogue, one scenario a line, tab-separated: trial prefix,
+/// `walk` or `bug`, proxy (`on`/`off`/`-`), the outcome asserted on classic,
+/// v28 and v29 (empty where it does not run), and its cells. `netrig run
+/// --upgrade-view` reads this to show the outcomes side by side.
+fn describe(catalogue: &[Scenario]) {
+    use netrig::docker::Layout;
+    for s in catalogue {
+        let proxy = match s.proxy {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "-",
+        };
+        let runs_on = |l: Layout| s.variants.iter().any(|v| v.layout == l);
+        let outcome = |l: Layout| if runs_on(l) { s.outcome(l) } else { "" };
+        let cells: Vec<String> = s.variants.iter().map(|v| v.name()).collect();
+        println!(
+            "{}\t{}\t{proxy}\t{}\t{}\t{}\t{}",
+            s.trial_prefix(),
+            if s.bug { "bug" } else { "walk" },
+            outcome(Layout::Classic),
+            outcome(Layout::V28),
+            outcome(Layout::V29),
+            cells.join(",")
+        );
+    }
+}
+
 fn main() -> ExitCode {
-    netrig::testing::run(tests(catalogue()))
+    if std::env::var_os("NETRIG_CATALOGUE_DESCRIBE").is_some() {
+        describe(&catalogue());
+        return ExitCode::SUCCESS;
+    }
+    use netrig::testing::{Args, ArgsError, Parsed};
+    match Args::from_env() {
+        Ok(Parsed::Run(mut args)) => {
+            args.test_threads = args.test_threads.or_else(default_threads);
+            netrig::testing::run_with(&args, tests(catalogue())).exit_code()
+        }
+        Ok(Parsed::Help) => {
+            print!("{}", netrig::testing::USAGE);
+            ExitCode::SUCCESS
+        }
+        Err(ArgsError(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(101)
+        }
+    }
+}
+
+/// Trials at once when neither `--test-threads` nor `RUST_TEST_THREADS`
+/// says: four per core. A trial spends most of its time waiting on the wire
+/// (a blocked connect's timeout, a sentinel), not computing; `cargo bench
+/// --bench catalogue` measures serial, one per core and four per core.
+fn default_threads() -> Option<usize> {
+    if let Some(n) = std::env::var("RUST_TEST_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+    {
+        return Some(n);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Some(4 * cores)
 }

@@ -38,6 +38,13 @@ pub const GATEWAY_MODES: &[Variant] = &[
     Variant::new(Layout::V29, Backend::IptablesNft),
 ];
 
+/// The cells with Docker's rules in iptables-legacy (x_tables), next to
+/// which an nft table is a second, separate firewall.
+pub const LEGACY: &[Variant] = &[
+    Variant::new(Layout::Classic, Backend::IptablesLegacy),
+    Variant::new(Layout::V28, Backend::IptablesLegacy),
+];
+
 impl Variant {
     /// A cell.
     pub const fn new(layout: Layout, backend: Backend) -> Variant {

@@ -69,6 +69,9 @@ pub struct Rule {
     pub chain: String,
     /// Substrings of the rule's text, all required.
     pub needles: Vec<String>,
+    /// The tool whose listing holds the rule, when it is not the host's
+    /// backend (a user's nft table next to iptables-legacy rules).
+    pub tool: Option<netrig::Backend>,
 }
 
 impl Rule {
@@ -78,7 +81,14 @@ impl Rule {
             table,
             chain: chain.into(),
             needles: needles.iter().map(|s| s.to_string()).collect(),
+            tool: None,
         }
+    }
+
+    /// The same rule, read from `tool`'s listing instead of the backend's.
+    pub fn listed_by(mut self, tool: netrig::Backend) -> Rule {
+        self.tool = Some(tool);
+        self
     }
 
     fn find<'a>(&self, counters: &'a Counters) -> Option<&'a RuleCounter> {
@@ -102,7 +112,10 @@ impl std::fmt::Display for Rule {
 
 /// The packet count of `rule` in the host's ruleset now.
 pub fn packets(lab: &DockerLab, rule: &Rule) -> Result<u64> {
-    let counters = lab.counters()?;
+    let counters = match rule.tool {
+        Some(tool) => tool.counters(lab.host_node()?.namespace())?,
+        None => lab.counters()?,
+    };
     match rule.find(&counters) {
         Some(c) => Ok(c.packets),
         None => Err(failure(lab, &format!("no {rule} in the host's ruleset"))),
@@ -159,4 +172,108 @@ pub fn tcp_connects_from(
     Ok(node
         .tcp_connect_from(src.into(), dst, timeout)?
         .is_connected())
+}
+
+/// Fails unless `rule` still counts `before` packets: the packet took
+/// another path (e.g. docker-proxy instead of the kernel's DNAT).
+pub fn expect_not_counted(lab: &DockerLab, rule: &Rule, before: u64) -> Result<()> {
+    let now = packets(lab, rule)?;
+    if now != before {
+        return Err(failure(
+            lab,
+            &format!("expected the {rule} not to count the packet, but it went {before} -> {now}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The published-port DNAT rule for host port `port` (nat `DOCKER`, or the
+/// nftables backend's `nat-prerouting-and-output`).
+pub fn dnat_rule(backend: netrig::Backend, port: u16) -> Rule {
+    match backend {
+        netrig::Backend::Nftables => Rule::new(
+            "ip docker-bridges",
+            "nat-prerouting-and-output",
+            &[&format!("dport {port} "), "dnat to"],
+        ),
+        _ => Rule::new("nat", "DOCKER", &[&format!("--dport {port} -j DNAT")]),
+    }
+}
+
+/// The raw PREROUTING direct-access drop for container address `ip` on
+/// `bridge` (Docker 28.2+).
+pub fn raw_direct_drop(backend: netrig::Backend, ip: Ipv4Addr, bridge: &str) -> Rule {
+    match backend {
+        netrig::Backend::Nftables => Rule::new(
+            "ip docker-bridges",
+            "raw-PREROUTING",
+            &[&format!("ip daddr {ip} iifname != \"{bridge}\""), "drop"],
+        ),
+        _ => Rule::new(
+            "raw",
+            "PREROUTING",
+            &[&format!("-d {ip}/32 ! -i {bridge} -j DROP")],
+        ),
+    }
+}
+
+/// Fails with the lab's evidence unless `ok`.
+pub fn ensure(lab: &DockerLab, ok: bool, message: impl FnOnce() -> String) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(failure(lab, &message()))
+    }
+}
+
+/// Adds a user's filter INPUT rule for TCP port `port` with `verdict`
+/// (`accept` or `drop`) — ufw-style, after Docker's rules — and returns it
+/// as a [`Rule`] to read its counter.
+pub fn input_rule(
+    lab: &DockerLab,
+    backend: netrig::Backend,
+    port: u16,
+    verdict: &str,
+) -> Result<Rule> {
+    let host = lab.host_node()?;
+    match backend {
+        netrig::Backend::Nftables => {
+            backend.append(
+                host.namespace(),
+                &format!(
+                    "table ip user-input {{\n chain input {{\n  type filter hook input priority filter; policy accept;\n  tcp dport {port} counter {verdict}\n }}\n}}\n"
+                ),
+            )?;
+            Ok(Rule::new(
+                "ip user-input",
+                "input",
+                &[&format!("dport {port} "), verdict],
+            ))
+        }
+        _ => {
+            let target = verdict.to_uppercase();
+            backend.append(
+                host.namespace(),
+                &format!("*filter\n-A INPUT -p tcp -m tcp --dport {port} -j {target}\nCOMMIT\n"),
+            )?;
+            Ok(Rule::new(
+                "filter",
+                "INPUT",
+                &[&format!("--dport {port} -j {target}")],
+            ))
+        }
+    }
+}
+
+/// The packets the filter `FORWARD` chain's policy has counted (iptables
+/// backends; the nftables backend sets no policy).
+pub fn forward_policy_packets(lab: &DockerLab) -> Result<u64> {
+    let counters = lab.counters()?;
+    match counters.policy("filter", "FORWARD") {
+        Some(p) => Ok(p.packets),
+        None => Err(failure(
+            lab,
+            "no filter FORWARD policy in the host's ruleset",
+        )),
+    }
 }

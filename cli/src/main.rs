@@ -6,6 +6,7 @@
 //! netrig exec LAB NODE -- CMD [ARGS…]
 //! netrig rules LAB [NODE]
 //! netrig down LAB
+//! netrig run [FILTER…] [--junit FILE] [--upgrade-view]   # the scenario catalogue
 //! ```
 
 use std::os::fd::AsFd;
@@ -19,6 +20,8 @@ use kept::{KeptLab, netns_dir};
 use nix::sys::signal::{SigSet, Signal};
 
 mod kept;
+mod report;
+mod run;
 mod up;
 
 /// Network-emulation labs for testing firewalls, container networking and network daemons.
@@ -73,6 +76,26 @@ enum Command {
         /// The lab.
         lab: String,
     },
+    /// Run the scenario catalogue (every packet walk and the bug library, per Docker layout and backend) on this machine, with progress and a summary table.
+    Run {
+        /// Run only trials whose name contains one of these (e.g. `bug::`, `v29`, `published_port_dnat`).
+        filters: Vec<String>,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Also show the outcome per Docker version side by side (what changes when you upgrade).
+        #[arg(long)]
+        upgrade_view: bool,
+        /// The scenarios test binary (default: $NETRIG_SCENARIOS, else built with cargo).
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+        /// Trials run at once (default: the catalogue's, four per core).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Directory for the run's records: fingerprint.txt, results.tsv.
+        #[arg(long, default_value = "netrig-run")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -103,6 +126,21 @@ fn main() -> ExitCode {
         Command::Ls => ls(),
         Command::Rules { lab, node } => rules(&lab, &node),
         Command::Down { lab } => down(&lab),
+        Command::Run {
+            filters,
+            junit,
+            upgrade_view,
+            scenarios,
+            jobs,
+            out,
+        } => run::run(&run::RunArgs {
+            filters,
+            junit,
+            upgrade_view,
+            scenarios,
+            jobs,
+            out,
+        }),
     };
     match result {
         Ok(code) => code,

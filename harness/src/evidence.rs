@@ -5,6 +5,7 @@
 //! `Lab::collect_evidence` (and every failed expectation) marks the
 //! artifacts directory as kept and writes, under `failure-N/`:
 //! - `summary.txt` — why evidence was collected;
+//! - `fingerprint.txt` — the machine ([`crate::Fingerprint`]: kernel, modules, tool versions, usable backends);
 //! - for each node, `NODE/ruleset.txt` (`iptables-nft-save -c`,
 //!   `iptables-legacy-save -c`, `nft list ruleset`), `addresses.txt`
 //!   (`ip -d addr`), `routes.txt` (`ip route`, `ip -6 route`),
@@ -75,7 +76,14 @@ pub(crate) fn collect(group: &Arc<Group>, reason: &str) -> Result<Evidence> {
     std::fs::write(&summary, format!("{reason}\n"))
         .map_err(io(format!("write {}", summary.display())))?;
     files.push(summary);
-    for (name, ns) in group.members() {
+    let members = group.members();
+    if let Some((_, ns)) = members.first() {
+        let path = crate::fingerprint::Fingerprint::probe(ns)
+            .write_to(&dir)
+            .map_err(io(format!("write {}/fingerprint.txt", dir.display())))?;
+        files.push(path);
+    }
+    for (name, ns) in members {
         let node_dir = dir.join(&name);
         std::fs::create_dir_all(&node_dir).map_err(io(format!("create {}", node_dir.display())))?;
         let rules: String = Backend::ALL

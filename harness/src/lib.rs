@@ -31,6 +31,7 @@
 //! - `traffic` — probes and servers from inside a namespace: TCP connect outcomes, UDP/TCP echo, ping, raw frames.
 //! - `proxy` — a TCP/UDP port forwarder inside a namespace (netrig's docker-proxy).
 //! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
+//! - `fingerprint` — [`Fingerprint`]: kernel, relied-on modules, tool versions, usable backends.
 //! - [`privilege`] — can labs be built here, and should a test skip or fail if not.
 //! - [`logging`] — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
 //! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft)
@@ -81,6 +82,7 @@ mod dockerlab;
 mod error;
 mod evidence;
 pub mod expect;
+mod fingerprint;
 mod firewall;
 mod lab;
 pub mod logging;
@@ -108,6 +110,7 @@ pub use dockerlab::DockerLab;
 pub use error::{Error, ExpectationFailure, Result, RulesError, Subject};
 pub use evidence::Evidence;
 pub use expect::{Matcher, Sentinel};
+pub use fingerprint::Fingerprint;
 pub use firewall::{Counters, PolicyCounter, RuleCounter};
 pub use lab::{Interface, Lab, Node, unique_lab_name};
 pub use namespace::Namespace;

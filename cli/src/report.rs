@@ -1,0 +1,300 @@
+//! What `netrig run` makes of the catalogue's results: trial lines parsed
+//! from libtest's output, the summary table (scenario × cell), the upgrade
+//! view (outcome per Docker layout, proxy on/off), JUnit XML and a TSV record.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How a trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It passed.
+    Passed,
+    /// It failed.
+    Failed,
+    /// It was ignored (privileges, a missing feature: the note says).
+    Skipped,
+}
+
+/// One trial's result.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    /// `SCENARIO::LAYOUT::BACKEND` (SCENARIO may be `bug::NAME`).
+    pub name: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The skip reason, if any.
+    pub note: String,
+    /// A failure's details (the harness's message with evidence paths).
+    pub details: String,
+}
+
+impl Trial {
+    /// `(scenario, cell)`: the name split before `LAYOUT::BACKEND`.
+    pub fn split(&self) -> (&str, &str) {
+        let mut cuts = self.name.rmatch_indices("::").map(|(i, _)| i);
+        match (cuts.next(), cuts.next()) {
+            (Some(_), Some(i)) => (&self.name[..i], &self.name[i + 2..]),
+            _ => (self.name.as_str(), ""),
+        }
+    }
+
+    /// `" (reason)"` for a skip, else nothing.
+    pub fn note_suffix(&self) -> String {
+        match self.note.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", self.note),
+        }
+    }
+}
+
+/// Parses libtest's `test NAME ... ok|FAILED|ignored[, reason]` line.
+pub fn parse_result_line(line: &str) -> Option<Trial> {
+    let rest = line.strip_prefix("test ")?;
+    let (name, verdict) = rest.split_once(" ... ")?;
+    let verdict = verdict.trim();
+    let (outcome, note) = if verdict == "ok" {
+        (Outcome::Passed, "")
+    } else if verdict == "FAILED" {
+        (Outcome::Failed, "")
+    } else if let Some(r) = verdict.strip_prefix("ignored") {
+        (Outcome::Skipped, r.trim_start_matches([',', ' ']))
+    } else {
+        return None;
+    };
+    Some(Trial {
+        name: name.trim().to_string(),
+        outcome,
+        note: note.to_string(),
+        details: String::new(),
+    })
+}
+
+/// `(passed, failed, skipped)`.
+pub fn counts(trials: &[Trial]) -> (usize, usize, usize) {
+    let n = |o| trials.iter().filter(|t| t.outcome == o).count();
+    (n(Outcome::Passed), n(Outcome::Failed), n(Outcome::Skipped))
+}
+
+/// The cells in matrix order.
+const CELLS: &[&str] = &[
+    "classic::iptables-nft",
+    "classic::iptables-legacy",
+    "v28::iptables-nft",
+    "v28::iptables-legacy",
+    "v29::iptables-nft",
+    "v29::nftables",
+];
+
+fn mark(o: Option<Outcome>) -> &'static str {
+    match o {
+        Some(Outcome::Passed) => "ok",
+        Some(Outcome::Failed) => "FAIL",
+        Some(Outcome::Skipped) => "skip",
+        None => "",
+    }
+}
+
+/// Rows of cells padded into columns.
+fn table(rows: &[Vec<String>]) -> String {
+    let width = |c: usize| {
+        rows.iter()
+            .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len)).map(width).collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s:<w$}", w = *w))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The summary: one row per scenario, one column per cell.
+pub fn summary_table(trials: &[Trial]) -> String {
+    let mut by: BTreeMap<(usize, &str), BTreeMap<&str, Outcome>> = BTreeMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for t in trials {
+        let (s, cell) = t.split();
+        if !order.contains(&s) {
+            order.push(s);
+        }
+        let i = order.iter().position(|o| *o == s).unwrap_or(0);
+        by.entry((i, s)).or_default().insert(cell, t.outcome);
+    }
+    let mut rows = vec![
+        std::iter::once("scenario".to_string())
+            .chain(CELLS.iter().map(|c| c.to_string()))
+            .collect::<Vec<_>>(),
+    ];
+    for ((_, s), cells) in &by {
+        let mut row = vec![s.to_string()];
+        row.extend(
+            CELLS
+                .iter()
+                .map(|c| mark(cells.get(c).copied()).to_string()),
+        );
+        rows.push(row);
+    }
+    table(&rows)
+}
+
+/// The upgrade view: per scenario (and proxy setting), the outcome each
+/// Docker layout asserts, marked with how this run's trials of that layout
+/// ended. `rows` is the catalogue's description (see `scenarios/main.rs`):
+/// prefix, kind, proxy, classic, v28, v29, cells.
+pub fn upgrade_view(rows: &[Vec<String>], trials: &[Trial]) -> String {
+    let mut out = vec![
+        [
+            "scenario",
+            "proxy",
+            "classic (20.10-27)",
+            "v28 (28.2-28.5)",
+            "v29",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    ];
+    for r in rows.iter().filter(|r| r.len() >= 6) {
+        let ran: Vec<&Trial> = trials.iter().filter(|t| t.split().0 == r[0]).collect();
+        if ran.is_empty() {
+            continue;
+        }
+        let cell = |layout: &str, outcome: &str| {
+            if outcome.is_empty() {
+                return "-".to_string();
+            }
+            let of: Vec<Outcome> = ran
+                .iter()
+                .filter(|t| t.split().1.starts_with(&format!("{layout}::")))
+                .map(|t| t.outcome)
+                .collect();
+            let m = if of.contains(&Outcome::Failed) {
+                "FAIL"
+            } else if of.is_empty() || of.iter().all(|o| *o == Outcome::Skipped) {
+                "not run"
+            } else {
+                "ok"
+            };
+            format!("{outcome} [{m}]")
+        };
+        out.push(vec![
+            r[0].clone(),
+            r[2].clone(),
+            cell("classic", &r[3]),
+            cell("v28", &r[4]),
+            cell("v29", &r[5]),
+        ]);
+    }
+    format!(
+        "Upgrade view: what each Docker version does (asserted, and how this run ended)\n{}",
+        table(&out)
+    )
+}
+
+/// One line per trial: name, outcome, note.
+pub fn results_tsv(trials: &[Trial]) -> String {
+    trials
+        .iter()
+        .map(|t| format!("{}\t{}\t{}\n", t.name, mark(Some(t.outcome)), t.note))
+        .collect()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c == '\n' || *c == '\t' || !c.is_control())
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// JUnit XML: one testsuite, a testcase per trial (classname = scenario,
+/// name = cell), the fingerprint as properties.
+pub fn junit(trials: &[Trial], fingerprint: &str, elapsed: Duration) -> String {
+    let (_, failed, skipped) = counts(trials);
+    let mut x = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"netrig-catalogue\" tests=\"{}\" failures=\"{failed}\" skipped=\"{skipped}\" errors=\"0\" time=\"{:.3}\">\n<properties>\n",
+        trials.len(),
+        elapsed.as_secs_f64()
+    );
+    for line in fingerprint.lines() {
+        if let Some((k, v)) = line.split_once(": ") {
+            x.push_str(&format!(
+                "<property name=\"{}\" value=\"{}\"/>\n",
+                xml_escape(k),
+                xml_escape(v)
+            ));
+        }
+    }
+    x.push_str("</properties>\n");
+    for t in trials {
+        let (scenario, cell) = t.split();
+        x.push_str(&format!(
+            "<testcase classname=\"{}\" name=\"{}\"",
+            xml_escape(scenario),
+            xml_escape(cell)
+        ));
+        match t.outcome {
+            Outcome::Passed => x.push_str("/>\n"),
+            Outcome::Skipped => x.push_str(&format!(
+                "><skipped message=\"{}\"/></testcase>\n",
+                xml_escape(&t.note)
+            )),
+            Outcome::Failed => {
+                let first = t.details.lines().next().unwrap_or("failed");
+                x.push_str(&format!(
+                    "><failure message=\"{}\">{}</failure></testcase>\n",
+                    xml_escape(first),
+                    xml_escape(&t.details)
+                ));
+            }
+        }
+    }
+    x.push_str("</testsuite>\n</testsuites>\n");
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_libtest_lines() {
+        let t = parse_result_line("test bug::x::v28::iptables-nft      ... FAILED").unwrap();
+        assert_eq!(t.outcome, Outcome::Failed);
+        assert_eq!(t.split(), ("bug::x", "v28::iptables-nft"));
+        let s =
+            parse_result_line("test a::classic::iptables-nft ... ignored, not privileged").unwrap();
+        assert_eq!(
+            (s.outcome, s.note.as_str()),
+            (Outcome::Skipped, "not privileged")
+        );
+        assert!(parse_result_line("test result: ok. 3 passed").is_none());
+    }
+
+    #[test]
+    fn junit_escapes_and_counts() {
+        let t = vec![Trial {
+            name: "a::v29::nftables".into(),
+            outcome: Outcome::Failed,
+            note: String::new(),
+            details: "Error: <x> & y\n".into(),
+        }];
+        let x = junit(&t, "kernel: 6.1", Duration::from_secs(1));
+        assert!(x.contains("failures=\"1\""));
+        assert!(x.contains("&lt;x&gt; &amp; y"));
+        assert!(x.contains("<property name=\"kernel\" value=\"6.1\"/>"));
+    }
+}

@@ -1,0 +1,202 @@
+//! Docker next to other firewall owners: ufw-style INPUT rules, a
+//! libvirt-style NAT for a VM bridge, a user's own nft table next to
+//! iptables-legacy rules, and a user's nftables.conf that starts with
+//! `flush ruleset`. The other owner's rules are loaded into the host with
+//! the real tools ([`netrig::Backend::append`]) next to Docker's.
+
+use netrig::docker::ContainerSpec;
+use netrig::expect::{tcp, udp};
+use netrig::{Backend, DockerLab, Result, Route, Sentinel, TcpFlags};
+
+use super::LAN_HOST;
+use crate::matrix::Variant;
+use crate::support::{
+    INTERNET_CLIENT, Rule, SERVER, WAIT, at, dnat_rule, ensure, expect_counted, expect_not_counted,
+    forward_policy_packets, input_rule, ip_of, packets,
+};
+
+/// `web` with 8080:80 and 9999/udp published, echo server on 80.
+fn web_lab(v: &Variant, prefix: &str) -> Result<DockerLab> {
+    v.host(prefix)
+        .container(
+            ContainerSpec::new("web")
+                .publish("8080:80")
+                .publish("9999:9999/udp"),
+        )
+        .build()?
+        .up()
+}
+
+/// A ufw-style host INPUT rule dropping TCP 8080 does not protect the published port: the DNATed connection takes FORWARD, reaches the container with the client's address, and the INPUT drop counts nothing (moby#22054, moby#4737, docker/for-linux#690).
+pub fn published_port_bypasses_host_input_rules(v: &Variant) -> Result<()> {
+    let lab = web_lab(v, "ufw")?;
+    let web = ip_of(&lab, "web");
+    let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    let drop = input_rule(&lab, v.backend, 8080, "drop")?;
+    let before = packets(&lab, &drop)?;
+    let inside = lab.container("web")?.capture("eth0")?;
+    let ok = lab
+        .internet()?
+        .tcp_connect(at(lab.host_uplink_ip(), 8080), WAIT)?;
+    inside
+        .expect(
+            tcp()
+                .src(INTERNET_CLIENT)
+                .dst(at(web, 80))
+                .flags(TcpFlags::SYN),
+        )
+        .within(WAIT)?;
+    ensure(
+        &lab,
+        ok.is_connected() && server.wait_for_peer_from(INTERNET_CLIENT.into(), WAIT),
+        || format!("internet -> host:8080 despite INPUT drop: {ok}"),
+    )?;
+    expect_not_counted(&lab, &drop, before)
+}
+
+/// Docker turning ip_forward on sets the iptables FORWARD policy to DROP, which breaks a libvirt-style NAT whose accept lives in its own nft table: the VM's packets to the internet die on Docker's policy (moby#39439, moby#52612). The nftables backend sets no policy (it requires forwarding on already), so there the VM gets out, masqueraded by libvirt's rule.
+pub fn forward_drop_policy_breaks_libvirt_nat(v: &Variant) -> Result<()> {
+    let lab = v
+        .host("libvirt")
+        .container(ContainerSpec::new("web"))
+        .lan_peer("vm")
+        .build()?
+        .up()?;
+    let vm_ip = lab.model().lan_peers()[0].ip;
+    let vm = lab.node("vm")?;
+    vm.add_route(&Route::default_via(LAN_HOST.to_string()))?;
+    // libvirt's network: its own nft table accepting and masquerading the VM subnet.
+    Backend::Nftables.append(
+        lab.host_node()?.namespace(),
+        "table ip libvirt_network {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n  ip saddr 198.51.100.128/25 counter accept\n  ip daddr 198.51.100.128/25 ct state established,related counter accept\n }\n chain postrouting {\n  type nat hook postrouting priority srcnat; policy accept;\n  ip saddr 198.51.100.128/25 oifname \"eth0\" counter masquerade\n }\n}\n",
+    )?;
+    let libvirt = Rule::new(
+        "ip libvirt_network",
+        "forward",
+        &["ip saddr 198.51.100.128/25", "accept"],
+    )
+    .listed_by(Backend::Nftables);
+    let accepted = packets(&lab, &libvirt)?;
+    let entering = lab.host_node()?.capture(netrig::docker::LAN_BRIDGE)?;
+    let outside = lab.internet()?.capture("eth0")?;
+    let _echo = lab.internet()?.udp_echo_server(at(SERVER, 53))?;
+    let policy_before = match v.backend {
+        Backend::Nftables => None,
+        _ => Some(forward_policy_packets(&lab)?),
+    };
+    vm.udp_send(at(SERVER, 53), b"vm-out")?;
+    entering
+        .expect(udp().src(vm_ip).dst(at(SERVER, 53)).payload("vm-out"))
+        .within(WAIT)?;
+    expect_counted(&lab, &libvirt, accepted)?;
+    match policy_before {
+        None => outside
+            .expect(udp().src(lab.host_uplink_ip()).payload("vm-out"))
+            .within(WAIT)
+            .map(|_| ()),
+        Some(before) => {
+            let after = forward_policy_packets(&lab)?;
+            ensure(&lab, after > before, || {
+                format!(
+                    "Docker's FORWARD DROP policy did not count the VM's packet ({before} -> {after})"
+                )
+            })?;
+            outside
+                .expect_none(
+                    udp().payload("vm-out"),
+                    Sentinel::udp(lab.host_node()?.namespace(), format!("{SERVER}:9")),
+                )
+                .within(WAIT)
+        }
+    }
+}
+
+/// With Docker on iptables-legacy, a user's own nft table dropping TCP to the containers still decides: Docker's legacy rules DNAT and would accept the connection, but the nft forward hook drops it, and `iptables -L` (nft) shows none of Docker's rules (moby/libnetwork#2331, moby#46147).
+pub fn nft_table_drops_what_legacy_docker_accepted(v: &Variant) -> Result<()> {
+    let lab = web_lab(v, "split")?;
+    let web = ip_of(&lab, "web");
+    let _server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    Backend::Nftables.append(
+        lab.host_node()?.namespace(),
+        "table ip firewall {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n  ip daddr 172.17.0.0/16 tcp dport 80 counter drop\n }\n}\n",
+    )?;
+    let nft_drop =
+        Rule::new("ip firewall", "forward", &["tcp dport 80", "drop"]).listed_by(Backend::Nftables);
+    let dnat = dnat_rule(v.backend, 8080);
+    let (dropped, dnated) = (packets(&lab, &nft_drop)?, packets(&lab, &dnat)?);
+    let inside = lab.container("web")?.capture("eth0")?;
+    let uplink = lab.host_uplink_ip();
+    let cut = lab
+        .internet()?
+        .tcp_connect(at(uplink, 8080), std::time::Duration::from_millis(300))?;
+    expect_counted(&lab, &dnat, dnated)?;
+    expect_counted(&lab, &nft_drop, dropped)?;
+    lab.internet()?
+        .udp_send(at(uplink, 9999), b"split-sentinel")?;
+    inside
+        .expect_none(
+            tcp().dst(at(web, 80)).flags(TcpFlags::SYN),
+            Sentinel::packet(udp().dst(at(web, 9999)).payload("split-sentinel")),
+        )
+        .within(WAIT)?;
+    let nft_view = Backend::IptablesNft.save(lab.host_node()?.namespace())?;
+    ensure(
+        &lab,
+        !cut.is_connected() && !nft_view.contains("DNAT"),
+        || format!("connected: {cut}; iptables-nft's view of the host: {nft_view}"),
+    )
+}
+
+/// A user's nftables.conf that starts with `flush ruleset` wipes every nft-based rule, Docker's included (docker/for-linux#1472): the published port is no longer DNATed — docker-proxy still answers, so the container sees 172.17.0.1 instead of the client — and containers' traffic leaves unmasqueraded. Docker on iptables-legacy keeps its rules (they live in x_tables): the client is DNATed as before.
+pub fn flush_ruleset_wipes_docker_rules(v: &Variant) -> Result<()> {
+    let lab = web_lab(v, "flush")?;
+    let web = ip_of(&lab, "web");
+    let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    Backend::Nftables.append(
+        lab.host_node()?.namespace(),
+        "flush ruleset\ntable inet filter {\n chain input {\n  type filter hook input priority filter; policy accept;\n }\n}\n",
+    )?;
+    let inside = lab.container("web")?.capture("eth0")?;
+    let outside = lab.internet()?.capture("eth0")?;
+    let uplink = lab.host_uplink_ip();
+    let syn = tcp().dst(at(web, 80)).flags(TcpFlags::SYN);
+    let ok = lab.internet()?.tcp_connect(at(uplink, 8080), WAIT)?;
+    ensure(&lab, ok.is_connected(), || {
+        format!("internet -> host:8080: {ok}")
+    })?;
+    lab.container("web")?
+        .udp_send(at(SERVER, 53), b"after-flush")?;
+    let out = udp().dst(at(SERVER, 53)).payload("after-flush");
+    if v.backend == Backend::IptablesLegacy {
+        inside.expect(syn.src(INTERNET_CLIENT)).within(WAIT)?;
+        outside.expect(out.src(uplink)).within(WAIT)?;
+        return ensure(
+            &lab,
+            server.wait_for_peer_from(INTERNET_CLIENT.into(), WAIT),
+            || {
+                format!(
+                    "web saw {:?}, want the client {INTERNET_CLIENT}",
+                    server.peers()
+                )
+            },
+        );
+    }
+    let rules = lab.rules()?;
+    ensure(
+        &lab,
+        !rules.contains("DNAT") && !rules.contains("dnat"),
+        || format!("Docker's DNAT survived `flush ruleset`:\n{rules}"),
+    )?;
+    inside.expect(syn.src(crate::local::GATEWAY)).within(WAIT)?;
+    outside.expect(out.src(web)).within(WAIT)?;
+    ensure(
+        &lab,
+        server.wait_for_peer_from(crate::local::GATEWAY.into(), WAIT),
+        || {
+            format!(
+                "web saw {:?}, want docker-proxy's 172.17.0.1",
+                server.peers()
+            )
+        },
+    )
+}

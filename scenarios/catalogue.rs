@@ -1,0 +1,412 @@
+//! The catalogue's entries, in the order `--list` shows them: the packet
+//! walks of docker-rules §2 and §2.8, then the bug library. Each entry
+//! names the outcome its proof asserts per Docker layout, which the upgrade
+//! view (`netrig run --upgrade-view`) shows side by side.
+
+use netrig::docker::Layout;
+
+use crate::environment::Feature;
+use crate::matrix::{self, ALL, Variant};
+use crate::{
+    bindings, bugs, crossing, exposure, gateway, icc, isolation, local, loopback, modes, nat,
+    proxy, user_rules,
+};
+
+/// A scenario: a claim (the function's doc comment), the function proving
+/// it, the cells it runs on, what it needs besides their backend, and the
+/// outcome it asserts per layout.
+pub struct Scenario {
+    /// The scenario's name (the trial name's first part).
+    pub name: &'static str,
+    /// The proof.
+    pub run: fn(&Variant) -> netrig::Result<()>,
+    /// The cells it runs on.
+    pub variants: &'static [Variant],
+    /// Kernel features it needs besides its backend.
+    pub needs: &'static [Feature],
+    /// The outcome asserted on classic, v28 and v29.
+    pub outcomes: [&'static str; 3],
+    /// The userland proxy setting it runs with, where that matters.
+    pub proxy: Option<bool>,
+    /// True for the bug library (trial names start with `bug::`).
+    pub bug: bool,
+}
+
+impl Scenario {
+    const fn new(
+        name: &'static str,
+        run: fn(&Variant) -> netrig::Result<()>,
+        outcome: &'static str,
+    ) -> Scenario {
+        Scenario {
+            name,
+            run,
+            variants: ALL,
+            needs: &[],
+            outcomes: [outcome; 3],
+            proxy: None,
+            bug: false,
+        }
+    }
+
+    const fn bug(mut self) -> Scenario {
+        self.bug = true;
+        self
+    }
+
+    const fn on(mut self, variants: &'static [Variant]) -> Scenario {
+        self.variants = variants;
+        self
+    }
+
+    const fn needs(mut self, needs: &'static [Feature]) -> Scenario {
+        self.needs = needs;
+        self
+    }
+
+    const fn proxy(mut self, on: bool) -> Scenario {
+        self.proxy = Some(on);
+        self
+    }
+
+    /// Different outcomes on classic, v28 and v29.
+    const fn per_layout(
+        mut self,
+        classic: &'static str,
+        v28: &'static str,
+        v29: &'static str,
+    ) -> Scenario {
+        self.outcomes = [classic, v28, v29];
+        self
+    }
+
+    /// The trial name prefix: `NAME` or `bug::NAME`.
+    pub fn trial_prefix(&self) -> String {
+        match self.bug {
+            true => format!("bug::{}", self.name),
+            false => self.name.to_string(),
+        }
+    }
+
+    /// The outcome asserted on `layout`.
+    pub fn outcome(&self, layout: Layout) -> &'static str {
+        match layout {
+            Layout::Classic => self.outcomes[0],
+            Layout::V28 => self.outcomes[1],
+            Layout::V29 => self.outcomes[2],
+        }
+    }
+}
+
+const RAW_DROP: &str = "dropped: raw PREROUTING direct-access drop";
+
+/// Every scenario, walks first, then the bug library.
+pub fn catalogue() -> Vec<Scenario> {
+    let mut all = walks();
+    all.extend(bug_library());
+    all
+}
+
+/// The packet walks of docker-rules §2 and §2.8.
+fn walks() -> Vec<Scenario> {
+    let mut all = nat_and_local();
+    all.extend(isolation_and_modes());
+    all
+}
+
+/// NAT in and out, host-local access and hairpin, proxy on and off (§2.1–§2.3, §2.6).
+fn nat_and_local() -> Vec<Scenario> {
+    use Scenario as S;
+    vec![
+        S::new(
+            "outbound_masquerade",
+            nat::outbound_masquerade,
+            "masqueraded to 203.0.113.2, answer de-NATed",
+        ),
+        S::new(
+            "outbound_tcp_is_masqueraded",
+            bindings::outbound_tcp_is_masqueraded,
+            "SYN masqueraded, connected",
+        ),
+        S::new(
+            "published_port_dnat",
+            nat::published_port_dnat,
+            "DNATed, client source kept",
+        ),
+        S::new(
+            "published_udp_port_keeps_client_source",
+            bindings::published_udp_port_keeps_client_source,
+            "UDP DNATed, client source kept",
+        ),
+        S::new(
+            "host_loopback_reaches_published_port_through_proxy",
+            local::host_loopback_reaches_published_port_through_proxy,
+            "docker-proxy; container sees 172.17.0.1",
+        )
+        .proxy(true),
+        S::new(
+            "host_loopback_reaches_published_port_without_proxy",
+            local::host_loopback_reaches_published_port_without_proxy,
+            "DNAT in OUTPUT; container sees 172.17.0.1",
+        )
+        .proxy(false),
+        S::new(
+            "host_address_reaches_published_port_by_dnat",
+            local::host_address_reaches_published_port_by_dnat,
+            "DNAT in OUTPUT; container sees 203.0.113.2",
+        )
+        .proxy(true),
+        S::new(
+            "host_reaches_container_address",
+            local::host_reaches_container_address,
+            "reached; raw drop not hit",
+        ),
+        S::new(
+            "container_reaches_own_published_port_through_proxy",
+            local::container_reaches_own_published_port_through_proxy,
+            "docker-proxy; sees 172.17.0.1",
+        )
+        .proxy(true),
+        S::new(
+            "container_reaches_own_published_port_by_hairpin_nat",
+            local::container_reaches_own_published_port_by_hairpin_nat,
+            "hairpin DNAT + MASQUERADE; sees 172.17.0.1",
+        )
+        .proxy(false)
+        .needs(&[Feature::BridgeNetfilter]),
+        S::new(
+            "userland_proxy_hides_client",
+            proxy::userland_proxy_hides_client,
+            "neighbour seen as 172.17.0.1",
+        )
+        .proxy(true),
+        S::new(
+            "hairpin_nat_preserves_client",
+            proxy::hairpin_nat_preserves_client,
+            "neighbour seen as itself",
+        )
+        .proxy(false)
+        .needs(&[Feature::BridgeNetfilter]),
+    ]
+}
+
+/// Walks between containers, bridges and the LAN (§2.4, §2.5, §2.7), bindings and modes (§2.8).
+fn isolation_and_modes() -> Vec<Scenario> {
+    use Scenario as S;
+    vec![
+        S::new(
+            "containers_on_one_bridge_connect",
+            icc::containers_on_one_bridge_connect,
+            "connected, sources kept",
+        ),
+        S::new(
+            "icc_false_drops_traffic_on_one_bridge",
+            icc::icc_false_drops_traffic_on_one_bridge,
+            "dropped: ICC drop",
+        )
+        .needs(&[Feature::BridgeNetfilter]),
+        S::new("bridges_are_isolated", isolation::bridges_are_isolated, "").per_layout(
+            "dropped: ISOLATION-STAGE-2",
+            RAW_DROP,
+            RAW_DROP,
+        ),
+        S::new(
+            "other_bridge_reaches_published_port",
+            crossing::other_bridge_reaches_published_port,
+            "",
+        )
+        .per_layout(
+            "docker-proxy (nat RETURN)",
+            "docker-proxy (nat RETURN)",
+            "DNAT + MASQUERADE",
+        )
+        .proxy(true),
+        S::new(
+            "internal_network_has_no_way_out",
+            isolation::internal_network_has_no_way_out,
+            "",
+        )
+        .per_layout(
+            "dropped: ISOLATION-STAGE-1 (keeps default route)",
+            "no default route; dropped: ISOLATION-STAGE-1",
+            "no default route; dropped: DOCKER-INTERNAL",
+        ),
+        S::new(
+            "internal_network_containers_connect",
+            icc::internal_network_containers_connect,
+            "connected",
+        ),
+        S::new(
+            "direct_routing_to_container",
+            exposure::direct_routing_to_container,
+            "",
+        )
+        .per_layout("forwarded to published port", RAW_DROP, RAW_DROP),
+        S::new(
+            "lan_peer_routes_udp_to_container",
+            crossing::lan_peer_routes_udp_to_container,
+            "",
+        )
+        .per_layout("forwarded to published UDP port", RAW_DROP, RAW_DROP),
+        S::new(
+            "loopback_binding_from_the_uplink",
+            loopback::loopback_binding_from_the_uplink,
+            "",
+        )
+        .per_layout(
+            "DNATed to the container, answered",
+            "dropped: raw ! -i lo",
+            "dropped: raw ! -i lo",
+        ),
+        S::new(
+            "loopback_binding_serves_only_the_host",
+            local::loopback_binding_serves_only_the_host,
+            "host reaches it; internet does not",
+        ),
+        S::new(
+            "port_bound_to_one_host_address",
+            bindings::port_bound_to_one_host_address,
+            "DNATed on that address only",
+        ),
+        S::new(
+            "ip_masq_off_keeps_container_source",
+            bindings::ip_masq_off_keeps_container_source,
+            "leaves with the container's address",
+        ),
+        S::new(
+            "routed_network_is_reached_by_routing",
+            gateway::routed_network_is_reached_by_routing,
+            "",
+        )
+        .per_layout(
+            "",
+            "reached unNATed; unpublished dropped",
+            "reached unNATed; unpublished dropped",
+        )
+        .on(matrix::GATEWAY_MODES),
+        S::new(
+            "docker_user_rule_blocks_one_source",
+            user_rules::docker_user_rule_blocks_one_source,
+            "dropped by the user's rule",
+        ),
+        S::new(
+            "network_none_has_loopback_only",
+            modes::network_none_has_loopback_only,
+            "lo only, nothing leaves",
+        ),
+        S::new(
+            "network_host_is_reached_through_input",
+            modes::network_host_is_reached_through_input,
+            "reached through INPUT, no DNAT",
+        ),
+        S::new(
+            "network_container_shares_owner_stack",
+            modes::network_container_shares_owner_stack,
+            "owner's stack and address",
+        ),
+        S::new(
+            "host_mode_container_is_dnated_to_published_port",
+            local::host_mode_container_is_dnated_to_published_port,
+            "DNAT in OUTPUT",
+        ),
+    ]
+}
+
+/// The bug library: real Docker networking bugs, per version as reported.
+fn bug_library() -> Vec<Scenario> {
+    use Scenario as S;
+    vec![
+        S::new(
+            "raw_drop_cuts_off_routed_vpn_peer",
+            bugs::routing::raw_drop_cuts_off_routed_vpn_peer,
+            "",
+        )
+        .per_layout(
+            "reached",
+            "BUG: cut off by raw drop",
+            "BUG: cut off by raw drop",
+        )
+        .bug(),
+        S::new(
+            "unpublished_ports_exposed_when_forwarding_was_on",
+            bugs::routing::unpublished_ports_exposed_when_forwarding_was_on,
+            "",
+        )
+        .per_layout(
+            "BUG: exposed (FORWARD ACCEPT)",
+            "fixed: raw drop",
+            "fixed: raw drop",
+        )
+        .bug(),
+        S::new(
+            "loopback_published_port_reachable_from_lan_peer",
+            bugs::routing::loopback_published_port_reachable_from_lan_peer,
+            "",
+        )
+        .per_layout(
+            "BUG: reached",
+            "fixed: raw ! -i lo drop",
+            "fixed: raw ! -i lo drop",
+        )
+        .bug(),
+        S::new(
+            "published_port_bypasses_host_input_rules",
+            bugs::firewall::published_port_bypasses_host_input_rules,
+            "BUG: INPUT drop bypassed",
+        )
+        .bug(),
+        S::new(
+            "forward_drop_policy_breaks_libvirt_nat",
+            bugs::firewall::forward_drop_policy_breaks_libvirt_nat,
+            "",
+        )
+        .per_layout(
+            "BUG: FORWARD DROP policy",
+            "BUG: FORWARD DROP policy",
+            "BUG (iptables-nft) / fine (nftables)",
+        )
+        .bug(),
+        S::new(
+            "nft_table_drops_what_legacy_docker_accepted",
+            bugs::firewall::nft_table_drops_what_legacy_docker_accepted,
+            "",
+        )
+        .per_layout("BUG: nft table drops", "BUG: nft table drops", "")
+        .on(matrix::LEGACY)
+        .bug(),
+        S::new(
+            "flush_ruleset_wipes_docker_rules",
+            bugs::firewall::flush_ruleset_wipes_docker_rules,
+            "BUG: DNAT+MASQ wiped, proxy serves (nft backends) / kept (legacy)",
+        )
+        .bug(),
+        S::new(
+            "icc_false_without_proxy_blocks_peer_from_published_port",
+            bugs::proxy::icc_false_without_proxy_blocks_peer_from_published_port,
+            "BUG: dropped by ICC drop",
+        )
+        .proxy(false)
+        .needs(&[Feature::BridgeNetfilter])
+        .bug(),
+        S::new(
+            "icc_false_with_proxy_lets_peer_reach_published_port",
+            bugs::proxy::icc_false_with_proxy_lets_peer_reach_published_port,
+            "reached via docker-proxy",
+        )
+        .proxy(true)
+        .needs(&[Feature::BridgeNetfilter])
+        .bug(),
+        S::new(
+            "published_port_unreachable_from_other_bridge_without_proxy",
+            bugs::proxy::published_port_unreachable_from_other_bridge_without_proxy,
+            "",
+        )
+        .per_layout(
+            "BUG: dropped by isolation",
+            "BUG: dropped by isolation",
+            "fixed: DNAT + MASQUERADE",
+        )
+        .proxy(false)
+        .bug(),
+    ]
+}

@@ -302,7 +302,15 @@ pub fn trace_flows(
                     .is_some_and(|v| v.is_terminal() && (probe.answered() || *v != Verdict::Accept))
             })
         };
-        tracer.wait_until(Instant::now() + timeout, settled)?;
+        // Events are queued synchronously as the packet crosses each hook,
+        // so once an answer (or a local send error) is back there is nothing
+        // left to wait for: a flow no chain here saw must not cost a timeout.
+        let wait = if probe.answered() || probe == ProbeOutcome::Blocked {
+            Duration::ZERO
+        } else {
+            timeout
+        };
+        tracer.wait_until(Instant::now() + wait, settled)?;
         outcomes.push((flow, sport, probe));
     }
     let table = tracer.table().to_string();

@@ -95,6 +95,11 @@ impl DockerHost {
     pub fn rule_files(&self) -> &[std::path::PathBuf] {
         &self.rule_files
     }
+    /// Adds a user rule file after the ones it has (as
+    /// [`DockerHostBuilder::rules_file`]; e.g. `netrig diff --after FILE`).
+    pub fn add_rules_file(&mut self, path: impl Into<std::path::PathBuf>) {
+        self.rule_files.push(path.into());
+    }
     /// Starts a builder with Docker's defaults (classic layout, iptables-nft).
     pub fn builder() -> DockerHostBuilder {
         DockerHostBuilder::default()

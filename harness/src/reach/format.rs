@@ -167,17 +167,42 @@ impl MatrixDiff {
         rows
     }
 
-    /// A table of the changed cells: before, after (outcome and seen
-    /// addresses) and why on both sides; "no cell changed" when empty.
+    /// The changed cells, one block each: the cell, then before and after
+    /// (outcome and seen addresses) each with its why, one rule a line;
+    /// "no cell changed" when empty.
     pub fn to_text(&self) -> String {
         if self.is_empty() {
             return "no cell changed\n".to_string();
         }
         let n = self.changed.len() + self.removed.len() + self.added.len();
-        format!(
-            "{n} cell(s) changed\n{}",
-            table(&DIFF_HEADER, &self.diff_rows())
-        )
+        let mut out = format!("{n} cell(s) changed\n");
+        let mut block = |b: Option<&Row>, a: Option<&Row>| {
+            let cell = &b.or(a).expect("one side").cell;
+            let _ = writeln!(out, "\n{cell}");
+            for (side, r) in [("before", b), ("after", a)] {
+                match r {
+                    None => {
+                        let _ = writeln!(out, "  {side:<6}  (not probed)");
+                    }
+                    Some(r) => {
+                        let _ = writeln!(out, "  {side:<6}  {}", r.reach());
+                        for w in &r.why {
+                            let _ = writeln!(out, "          {w}");
+                        }
+                    }
+                }
+            }
+        };
+        for (b, a) in &self.changed {
+            block(Some(b), Some(a));
+        }
+        for b in &self.removed {
+            block(Some(b), None);
+        }
+        for a in &self.added {
+            block(None, Some(a));
+        }
+        out
     }
 
     /// A Markdown table of the changed cells.
@@ -241,7 +266,8 @@ fn row_json(r: &Row) -> String {
     )
 }
 
-pub(crate) fn why_json(w: &Why) -> String {
+/// One [`Why`] as a JSON object `{table, chain, rule, verdict, source}`.
+pub fn why_json(w: &Why) -> String {
     format!(
         "{{\"table\": {}, \"chain\": {}, \"rule\": {}, \"verdict\": {}, \"source\": {}}}",
         json_str(&w.table),
@@ -252,8 +278,8 @@ pub(crate) fn why_json(w: &Why) -> String {
     )
 }
 
-/// A JSON string literal.
-pub(crate) fn json_str(s: &str) -> String {
+/// A JSON string literal (quoted, escaped).
+pub fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -16,7 +16,7 @@ use crate::docker::HOST_NODE;
 use crate::dockerlab::DockerLab;
 use crate::error::{Error, Result, Subject};
 use crate::namespace::Namespace;
-use crate::nftrace::{Flow, FlowTrace, ProbeOutcome, count_flow, trace_flows};
+use crate::nftrace::{Flow, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_flows};
 
 /// How long a probe waits for an answer no verdict settled (a drop that
 /// nftrace saw settles at once; on iptables-legacy every drop waits this).
@@ -72,10 +72,14 @@ impl Matrix {
         let host = docker.host_node()?.namespace();
         let backend = docker.model().backend();
         let files = docker.model().rule_files().to_vec();
-        let mut traces: Vec<Option<FlowTrace>> = if backend == Backend::IptablesLegacy {
-            vec![None; cells.len()]
-        } else {
-            trace_cells(&cells, &nodes, host, backend, deadline)?
+        // iptables-legacy rules cannot be traced; nf_tables tables beside them can.
+        let traced_backend = match backend {
+            Backend::IptablesLegacy => has_nft_tables(host)?.then_some(Backend::Nftables),
+            b => Some(b),
+        };
+        let mut traces: Vec<Option<FlowTrace>> = match traced_backend {
+            Some(b) => trace_cells(&cells, &nodes, host, b, deadline)?,
+            None => vec![None; cells.len()],
         };
         tracing::debug!(elapsed = ?started.elapsed(), "cells traced");
         let probed: Vec<usize> = (0..cells.len())
@@ -101,28 +105,38 @@ impl Matrix {
                 (None, Some(t)) => (outcome_of(t.probe), None),
                 (None, None) => unreachable!("every cell is traced or probed"),
             };
-            if backend == Backend::IptablesLegacy && cell.service != Service::Icmp {
-                // Counters: a drop moves them at its first packet, no need to wait it out.
-                let wait = if outcome == Outcome::Dropped {
-                    deadline / 4
-                } else {
-                    deadline
-                };
-                traces[i] = Some(count_flow(
-                    nodes[cell.from.as_str()],
-                    host,
-                    backend,
-                    &flow_of(cell),
-                    wait,
-                )?);
-            }
-            let why = match traces[i].as_mut() {
+            let mut why = match traces[i].as_mut() {
                 Some(t) => {
                     t.attach_rule_files(&files)?;
                     why_of(t)
                 }
                 None => Vec::new(),
             };
+            if backend == Backend::IptablesLegacy && cell.service != Service::Icmp {
+                // Beside the legacy counters, only an nf_tables drop tells more.
+                why.retain(|w| w.verdict != "accept" && w.verdict != "nat");
+                // A drop moves the counters at its first packet: no need to wait it out.
+                let wait = if outcome == Outcome::Dropped {
+                    deadline / 4
+                } else {
+                    deadline
+                };
+                let mut counted = count_flow(
+                    nodes[cell.from.as_str()],
+                    host,
+                    backend,
+                    &flow_of(cell),
+                    wait,
+                )?;
+                counted.attach_rule_files(&files)?;
+                let nft_dropped = !why.is_empty();
+                // Under an nf_tables drop the counters' verdict means nothing; their NAT rules still do.
+                why.extend(
+                    why_of(&counted)
+                        .into_iter()
+                        .filter(|w| !nft_dropped || w.verdict == "nat"),
+                );
+            }
             rows.push(Row {
                 cell: cell.clone(),
                 outcome,
@@ -142,6 +156,12 @@ impl Matrix {
             .ok()
             .map(|i| &self.rows[i])
     }
+}
+
+/// Whether `ns` has nf_tables tables (beyond iptables-legacy's, which are not).
+fn has_nft_tables(ns: &Namespace) -> Result<bool> {
+    let out = ns.command("nft").args(["list", "tables"]).output()?;
+    Ok(out.status.success() && !out.stdout.trim_ascii().is_empty())
 }
 
 fn unknown_source(docker: &DockerLab, from: &str) -> Error {
@@ -205,7 +225,11 @@ fn trace_cells(
 /// The deciding rule first, then the NAT rules that rewrote the flow.
 fn why_of(t: &FlowTrace) -> Vec<Why> {
     let mut out = Vec::new();
-    if let Some(d) = &t.decision {
+    if t.method == Method::Counters
+        && let Some(w) = counted_accept(t)
+    {
+        out.push(w);
+    } else if let Some(d) = &t.decision {
         let rule = match (&d.rule, d.by_policy()) {
             (_, true) => format!("policy {}", d.verdict.to_string().to_uppercase()),
             (Some(r), false) => r.clone(),
@@ -220,13 +244,13 @@ fn why_of(t: &FlowTrace) -> Vec<Why> {
         });
     }
     for (hook, step) in t.nat_rules() {
+        let Some(rule) = step.rule.clone().filter(|r| is_nat_rule(r)) else {
+            continue;
+        };
         let why = Why {
             table: format!("{} {}", hook.family, hook.table),
             chain: step.chain.clone(),
-            rule: step
-                .rule
-                .clone()
-                .unwrap_or_else(|| format!("rule {}", step.handle.unwrap_or(0))),
+            rule,
             verdict: "nat".to_string(),
             source: step.source.clone(),
         };
@@ -235,6 +259,49 @@ fn why_of(t: &FlowTrace) -> Vec<Why> {
         }
     }
     out
+}
+
+/// A rule that rewrites addresses (iptables target or nft statement).
+fn is_nat_rule(rule: &str) -> bool {
+    [
+        "DNAT",
+        "SNAT",
+        "MASQUERADE",
+        "REDIRECT",
+        "dnat ",
+        "snat ",
+        "masquerade",
+        "redirect",
+    ]
+    .iter()
+    .any(|t| rule.contains(t))
+}
+
+/// With counters every packet of the exchange counts, answers too. When
+/// the decision is an accept, the one that let the probe's first packet
+/// through is the first accepting filter rule (or policy) in chain order
+/// that is not a conntrack ESTABLISHED rule: those match answers and later
+/// packets, never a new flow's first one.
+fn counted_accept(t: &FlowTrace) -> Option<Why> {
+    if t.decision.as_ref()?.verdict != Verdict::Accept {
+        return None;
+    }
+    t.hooks().filter(|h| !h.is_nat()).find_map(|h| {
+        let step = h.steps.iter().find(|s| {
+            s.verdict == Verdict::Accept
+                && s.rule.as_deref().is_none_or(|r| !r.contains("ESTABLISHED"))
+        })?;
+        Some(Why {
+            table: format!("{} {}", h.family, h.table),
+            chain: step.chain.clone(),
+            rule: step
+                .rule
+                .clone()
+                .unwrap_or_else(|| "policy ACCEPT".to_string()),
+            verdict: step.verdict.to_string(),
+            source: step.source.clone(),
+        })
+    })
 }
 
 /// Where the servers go: each published binding's container address and
@@ -281,4 +348,37 @@ fn server_sites<'a>(
         .into_iter()
         .map(|(node, ip, s)| Ok((docker.node(&node)?.namespace(), ip, s)))
         .collect()
+}
+
+/// Traces one cell hook by hook, for reproducing a bug: netrig's servers
+/// started as for a matrix, then [`crate::nftrace::trace_flow`] (nftables,
+/// iptables-nft) or [`count_flow`] (iptables-legacy) from the cell's source
+/// to the host, with `file:line` for rules from the topology's rule files.
+/// ICMP cells are not traced (the trace selects flows by port).
+pub fn trace_cell(docker: &DockerLab, cell: &Cell, deadline: Duration) -> Result<FlowTrace> {
+    if cell.service == Service::Icmp {
+        return Err(Error::invalid(
+            Subject::lab(docker.name()),
+            "cell",
+            format!("{}: only TCP and UDP cells can be traced", cell.target()),
+        ));
+    }
+    let from = docker
+        .node(&cell.from)
+        .map_err(|_| unknown_source(docker, &cell.from))?;
+    let _servers = Servers::start(&server_sites(docker, std::slice::from_ref(cell))?)?;
+    let host = docker.host_node()?.namespace();
+    let backend = docker.model().backend();
+    let flow = flow_of(cell);
+    let mut t = match backend {
+        Backend::IptablesLegacy => count_flow(from.namespace(), host, backend, &flow, deadline)?,
+        b => crate::nftrace::trace_flow(from.namespace(), host, b, &flow, deadline)?,
+    };
+    t.attach_rule_files(docker.model().rule_files())?;
+    Ok(t)
+}
+
+/// The [`Why`]s of a trace: the deciding rule or policy, then the NAT rules.
+pub fn why_of_trace(t: &FlowTrace) -> Vec<Why> {
+    why_of(t)
 }

@@ -49,6 +49,6 @@ mod server;
 
 pub use cell::{Cell, Outcome, Row, Service, Why};
 pub use diff::MatrixDiff;
-pub use format::Format;
+pub use format::{Format, json_str, why_json};
 pub use golden::BLESS_VAR;
-pub use matrix::{DEFAULT_DEADLINE, Matrix};
+pub use matrix::{DEFAULT_DEADLINE, Matrix, trace_cell, why_of_trace};

@@ -16,11 +16,14 @@ use crate::docker::HOST_NODE;
 use crate::dockerlab::DockerLab;
 use crate::error::{Error, Result, Subject};
 use crate::namespace::Namespace;
-use crate::nftrace::{Flow, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_flows};
+use crate::nftrace::{Flow, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_flows_in};
 
 /// How long a probe waits for an answer no verdict settled (a drop that
 /// nftrace saw settles at once; on iptables-legacy every drop waits this).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(500);
+
+/// How long a probe waits when the kernel's trace already saw it answered.
+const ANSWERED_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The reachability matrix of a lab: one [`Row`] per cell, sorted by cell.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -94,7 +97,14 @@ impl Matrix {
             .map(|&i| (&cells[i], nodes[cells[i].from.as_str()]))
             .collect();
         let mut seen: Vec<Option<Seen>> = vec![None; cells.len()];
-        for (k, s) in probe_all(&pairs, deadline)?.into_iter().enumerate() {
+        // A traced answer says the cell is reachable: its probe waits longer
+        // than a drop would, so that a loaded machine cannot turn it into one.
+        let wait = if traced_backend.is_some() {
+            deadline.max(ANSWERED_DEADLINE)
+        } else {
+            deadline
+        };
+        for (k, s) in probe_all(&pairs, wait)?.into_iter().enumerate() {
             seen[probed[k]] = Some(s);
         }
         tracing::debug!(elapsed = ?started.elapsed(), probed = probed.len(), "cells probed");
@@ -207,15 +217,20 @@ fn trace_cells(
     deadline: Duration,
 ) -> Result<Vec<Option<FlowTrace>>> {
     let mut out: Vec<Option<FlowTrace>> = vec![None; cells.len()];
+    let mut context = None; // the host's rules, read once for every source
     for (from, ns) in nodes {
         let idx: Vec<usize> = (0..cells.len())
             .filter(|&i| cells[i].from == *from && cells[i].service != Service::Icmp)
             .collect();
         let flows: Vec<Flow> = idx.iter().map(|&i| flow_of(&cells[i])).collect();
-        for (i, t) in idx
-            .into_iter()
-            .zip(trace_flows(ns, host, backend, &flows, deadline)?)
-        {
+        for (i, t) in idx.into_iter().zip(trace_flows_in(
+            ns,
+            host,
+            backend,
+            &flows,
+            deadline,
+            &mut context,
+        )?) {
             out[i] = Some(t);
         }
     }

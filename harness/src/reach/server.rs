@@ -93,15 +93,13 @@ impl Socket {
     fn serve(self, stop: &StopFd) {
         match self {
             Socket::Tcp(l) => {
+                // Connections are answered in turn on this thread (no thread
+                // per connection: a probe sends its request as it connects).
                 let _ = l.set_nonblocking(true);
-                let mut workers = Vec::new();
                 while let Ok(true) = stop.wait_readable(l.as_fd(), None) {
                     while let Ok((stream, peer)) = l.accept() {
-                        workers.push(std::thread::spawn(move || answer_tcp(stream, peer)));
+                        answer_tcp(stream, peer);
                     }
-                }
-                for w in workers {
-                    let _ = w.join();
                 }
             }
             Socket::Udp(s) => {
@@ -124,7 +122,7 @@ impl Socket {
 /// trace's, closes without one) and answers with what the server saw.
 fn answer_tcp(mut stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut buf = [0u8; 64];
     let mut got = 0;
     while got < REQUEST.len() {

@@ -240,6 +240,31 @@ fn wrong_user_rule_is_reported_with_file_and_line() -> Result<()> {
     Ok(())
 }
 
+/// A topology's `[matrix]` cells replace the defaults; netrig serves the
+/// destination (a host port here); a malformed cell is reported at its line.
+fn topology_cells_replace_the_defaults() -> Result<()> {
+    let text = "[daemon]\nlayout = \"classic\"\n\n[[container]]\nname = \"web\"\nports = [\"8080:80\"]\n\n\
+                [matrix]\nreplace_defaults = true\ncells = [\"internet -> 203.0.113.2:2222/tcp\"]\n";
+    let docker = netrig::topology::parse(text, "cells.toml")?.up()?;
+    let m = Matrix::probe(&docker)?;
+    assert_eq!(m.rows.len(), 1, "{}", m.to_text());
+    let r = row(&m, "internet", "203.0.113.2:2222/tcp");
+    assert_eq!(
+        (r.outcome, r.seen_src, r.seen_dst),
+        (Outcome::Delivered, ip("203.0.113.1"), ip("203.0.113.2"))
+    );
+    assert_eq!(
+        (r.why[0].chain.as_str(), r.why[0].rule.as_str()),
+        ("INPUT", "policy ACCEPT")
+    );
+    let bad = "[matrix]\ncells = [\"internet 203.0.113.2:22\"]\n";
+    let err = netrig::topology::parse(bad, "bad.toml")
+        .expect_err("malformed cell")
+        .to_string();
+    assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
+    Ok(())
+}
+
 /// Every topology file gives a matrix under every layout and backend it can be
 /// built with: each delivered TCP/UDP cell has the addresses its server saw.
 fn every_topology_every_layout_and_backend() -> Result<()> {
@@ -318,4 +343,5 @@ netrig::testing::main!(
     golden_mismatch_shows_a_readable_diff,
     wrong_user_rule_is_reported_with_file_and_line,
     every_topology_every_layout_and_backend,
+    topology_cells_replace_the_defaults,
 );

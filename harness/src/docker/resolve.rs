@@ -540,6 +540,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         servers,
         lan_peers,
         rule_files: b.rule_files,
+        matrix_cells: b.matrix_cells,
     })
 }
 

@@ -16,8 +16,26 @@ use crate::error::Result;
 /// The port the internet's servers listen on for the default cells.
 const INTERNET_PORT: u16 = 80;
 
-/// The default cells of `docker`, sorted.
+/// The default cells of `docker`, sorted, with the topology's own
+/// (`[matrix] cells`) added, or in their place with `replace_defaults`.
 pub(crate) fn default_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
+    let extra = &docker.model().matrix_cells();
+    let mut cells = if extra.replace_defaults {
+        Vec::new()
+    } else {
+        derived_cells(docker)?
+    };
+    for text in &extra.cells {
+        let (from, to) = text.split_once(" -> ").unwrap_or((text, ""));
+        cells.push(Cell::parse(from.trim(), to.trim())?);
+    }
+    cells.sort();
+    cells.dedup();
+    Ok(cells)
+}
+
+/// The cells derived from the model.
+fn derived_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
     let model = docker.model();
     let host_addrs = host_addresses(docker)?;
     let mut sources: Vec<String> = vec![INTERNET_NODE.to_string()];

@@ -19,7 +19,8 @@
 //! container; destinations are every published port on each host address
 //! (127.0.0.1 from the host only), every container address × its published
 //! container ports and one TCP port it does not publish (the first from
-//! 9000), and each internet server (TCP 80 and ICMP echo).
+//! 9000), and each internet server (TCP 80 and ICMP echo). A topology's
+//! `[matrix] cells` are added to them (or replace them, `replace_defaults`).
 //!
 //! [`MatrixDiff::probe`] probes two labs at once and keeps the cells whose
 //! outcome or seen addresses changed; [`Matrix::assert_golden`] pins a

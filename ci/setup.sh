@@ -13,6 +13,8 @@ packages=(
   util-linux    # nsenter, unshare
   tcpdump       # reading .pcap artifacts by hand
   procps        # sysctl (root-namespace guard)
+  netcat-openbsd  # nc: the shell baseline of the matrix bench
+  iputils-ping  # ping: the shell baseline of the matrix bench
 )
 
 missing=()

@@ -7,6 +7,9 @@
 //! netrig rules LAB [NODE]
 //! netrig down LAB
 //! netrig run [FILTER…] [--junit FILE] [--upgrade-view]   # the scenario catalogue
+//! netrig matrix TOPOLOGY [--rules FILE]... [--format text|markdown|json]
+//! netrig diff TOPOLOGY --before FILE... --after FILE... [--format …]   # exit 0 same, 1 changed, 2 error
+//! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/PROTO [--rules FILE]... [--format …]
 //! ```
 
 use std::os::fd::AsFd;
@@ -20,6 +23,7 @@ use kept::{KeptLab, netns_dir};
 use nix::sys::signal::{SigSet, Signal};
 
 mod kept;
+mod matrix;
 mod report;
 mod run;
 mod up;
@@ -96,6 +100,48 @@ enum Command {
         #[arg(long, default_value = "netrig-run")]
         out: PathBuf,
     },
+    /// Bring a topology up, probe its reachability matrix (every source to every destination), print it.
+    Matrix {
+        /// A topology file (see topologies/).
+        file: PathBuf,
+        /// Rule files loaded after the topology's (iptables-save fragment, or `.nft`).
+        #[arg(long = "rules", value_name = "FILE")]
+        rules: Vec<PathBuf>,
+        /// text, markdown or json.
+        #[arg(long, default_value = "text")]
+        format: netrig::reach::Format,
+    },
+    /// Probe the same cells with two rule sets in parallel; print the cells that changed (exit 1 if any, 2 on error).
+    Diff {
+        /// A topology file.
+        file: PathBuf,
+        /// Rule files of the "before" lab.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        before: Vec<PathBuf>,
+        /// Rule files of the "after" lab.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        after: Vec<PathBuf>,
+        /// text, markdown or json.
+        #[arg(long, default_value = "text")]
+        format: netrig::reach::Format,
+    },
+    /// Trace one flow hook by hook: which rule decided it, the addresses after each NAT step.
+    Trace {
+        /// A topology file.
+        file: PathBuf,
+        /// The source node.
+        #[arg(long)]
+        from: String,
+        /// The destination, ADDR:PORT/tcp or ADDR:PORT/udp.
+        #[arg(long)]
+        to: String,
+        /// Rule files loaded after the topology's.
+        #[arg(long = "rules", value_name = "FILE")]
+        rules: Vec<PathBuf>,
+        /// text, markdown or json.
+        #[arg(long, default_value = "text")]
+        format: netrig::reach::Format,
+    },
 }
 
 fn main() -> ExitCode {
@@ -141,6 +187,24 @@ fn main() -> ExitCode {
             jobs,
             out,
         }),
+        Command::Matrix {
+            file,
+            rules,
+            format,
+        } => return matrix::matrix(&file, &rules, format),
+        Command::Diff {
+            file,
+            before,
+            after,
+            format,
+        } => return matrix::diff(&file, &before, &after, format),
+        Command::Trace {
+            file,
+            from,
+            to,
+            rules,
+            format,
+        } => return matrix::trace(&file, &from, &to, &rules, format),
     };
     match result {
         Ok(code) => code,

@@ -45,6 +45,9 @@
 //!   shaping, rule files in order, servers, programs).
 //! - `dockerlab` — [`DockerLab`]: a Docker host brought up (lab, Docker's settings and rules loaded
 //!   with the real tools, userland proxies, user rule files).
+//! - [`reach`] — reachability matrices of a running Docker host: every cell probed in parallel
+//!   against netrig's servers, outcome, the addresses the server saw, the deciding rule;
+//!   before/after diffs and golden matrices.
 //!
 //! Tests:
 //! - [`testing`] — the harness for `harness = false` test binaries (feature `testing`, on by
@@ -95,6 +98,7 @@ pub mod packet;
 pub mod privilege;
 mod process;
 mod proxy;
+pub mod reach;
 mod runtime;
 mod spec;
 mod sysctl;

@@ -85,6 +85,17 @@ pub struct DockerHost {
     pub(crate) servers: Vec<Ipv4Addr>,
     pub(crate) lan_peers: Vec<LanPeer>,
     pub(crate) rule_files: Vec<std::path::PathBuf>,
+    pub(crate) matrix_cells: MatrixCells,
+}
+
+/// Reachability-matrix cells a topology adds to (or puts in place of) the
+/// default ones, as `FROM -> ADDR:PORT/PROTO` text (parsed by `netrig::reach`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MatrixCells {
+    /// The cells, e.g. `internet -> 203.0.113.2:22/tcp`.
+    pub cells: Vec<String>,
+    /// True when they replace the default cells instead of adding to them.
+    pub replace_defaults: bool,
 }
 
 impl DockerHost {
@@ -95,6 +106,15 @@ impl DockerHost {
     /// User rule files applied after Docker's rules, in order.
     pub fn rule_files(&self) -> &[std::path::PathBuf] {
         &self.rule_files
+    }
+    /// Adds a user rule file after the ones it has (as
+    /// [`DockerHostBuilder::rules_file`]; e.g. `netrig diff --after FILE`).
+    pub fn add_rules_file(&mut self, path: impl Into<std::path::PathBuf>) {
+        self.rule_files.push(path.into());
+    }
+    /// The matrix cells the topology adds or puts in place of the defaults.
+    pub fn matrix_cells(&self) -> &MatrixCells {
+        &self.matrix_cells
     }
     /// Starts a builder with Docker's defaults (classic layout, iptables-nft).
     pub fn builder() -> DockerHostBuilder {
@@ -221,9 +241,15 @@ pub struct DockerHostBuilder {
     pub(crate) servers: Option<Vec<String>>,
     pub(crate) lan_peers: Vec<(String, Option<String>)>,
     pub(crate) rule_files: Vec<std::path::PathBuf>,
+    pub(crate) matrix_cells: MatrixCells,
 }
 
 impl DockerHostBuilder {
+    /// Matrix cells to add to the default ones (`replace_defaults`: instead of them).
+    pub fn matrix_cells(mut self, cells: MatrixCells) -> Self {
+        self.matrix_cells = cells;
+        self
+    }
     /// Names the host (and the lab made from it); default `docker`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());

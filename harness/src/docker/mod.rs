@@ -55,7 +55,7 @@ pub use container::{
 };
 pub use host::{
     DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, HOST_UPLINK, Happening,
-    INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer,
+    INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer, MatrixCells,
 };
 pub use kernel::{DockerProxy, KernelSetting, PortReservation};
 pub use layout::{DaemonOptions, Layout};

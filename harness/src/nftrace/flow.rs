@@ -249,6 +249,39 @@ pub fn trace_flows(
     flows: &[Flow],
     timeout: Duration,
 ) -> Result<Vec<FlowTrace>> {
+    trace_flows_in(from, at, backend, flows, timeout, &mut None)
+}
+
+/// What a trace reads of the traced namespace after its probes: the rules,
+/// interface names and notes. Read once and reused by [`trace_flows_in`]
+/// over many sources, while the ruleset does not change.
+pub(crate) struct TraceContext {
+    book: RuleBook,
+    ifnames: BTreeMap<u32, String>,
+    notes: Vec<String>,
+}
+
+impl TraceContext {
+    fn read(at: &Namespace, backend: Backend) -> Result<TraceContext> {
+        Ok(TraceContext {
+            book: read_rules(at, backend)?,
+            ifnames: at
+                .run(interface_names)?
+                .map_err(|e| Error::io(at.subject().clone(), "list interfaces", e))?,
+            notes: legacy_rules_note(at),
+        })
+    }
+}
+
+/// [`trace_flows`] reusing `context` (read by the first call that needs it).
+pub(crate) fn trace_flows_in(
+    from: &Namespace,
+    at: &Namespace,
+    backend: Backend,
+    flows: &[Flow],
+    timeout: Duration,
+    context: &mut Option<TraceContext>,
+) -> Result<Vec<FlowTrace>> {
     if backend == Backend::IptablesLegacy {
         return Err(Error::invalid(
             at.subject().clone(),
@@ -262,10 +295,16 @@ pub fn trace_flows(
         return Ok(Vec::new()); // (no selectors would trace every packet)
     }
     let mut probes = Vec::with_capacity(flows.len());
-    for flow in flows {
-        let socket = from
-            .run(|| bound_socket(flow))?
-            .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
+    // One trip into the source namespace for every socket (entering one costs).
+    let sockets = from
+        .run(|| {
+            flows
+                .iter()
+                .map(bound_socket)
+                .collect::<std::io::Result<Vec<_>>>()
+        })?
+        .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
+    for (flow, socket) in flows.iter().zip(sockets) {
         let sport = local_port(&socket)
             .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
         probes.push((flow, socket, sport));
@@ -302,22 +341,33 @@ pub fn trace_flows(
                     .is_some_and(|v| v.is_terminal() && (probe.answered() || *v != Verdict::Accept))
             })
         };
-        tracer.wait_until(Instant::now() + timeout, settled)?;
+        // Events are queued synchronously as the packet crosses each hook,
+        // so once an answer (or a local send error) is back there is nothing
+        // left to wait for: a flow no chain here saw must not cost a timeout.
+        let wait = if probe.answered() || probe == ProbeOutcome::Blocked {
+            Duration::ZERO
+        } else {
+            timeout
+        };
+        tracer.wait_until(Instant::now() + wait, settled)?;
         outcomes.push((flow, sport, probe));
     }
     let table = tracer.table().to_string();
     let events = tracer.stop()?;
-    let book = read_rules(at, backend)?;
-    let ifnames = at
-        .run(interface_names)?
-        .map_err(|e| Error::io(at.subject().clone(), "list interfaces", e))?;
-    let notes = legacy_rules_note(at);
+    if context.is_none() {
+        *context = Some(TraceContext::read(at, backend)?);
+    }
+    let TraceContext {
+        book,
+        ifnames,
+        notes,
+    } = context.as_ref().expect("read above");
     let mut traces = Vec::with_capacity(outcomes.len());
     for (flow, sport, probe) in outcomes {
         let own: Vec<TraceEvent> = events_of(&events, (ip_proto(flow.proto), sport))
             .cloned()
             .collect();
-        let packets = packet_traces(&own, &book, &ifnames, Some(&table));
+        let packets = packet_traces(&own, book, ifnames, Some(&table));
         let mut notes = notes.clone();
         if packets.iter().all(|p| p.hooks.is_empty()) {
             notes.push(if own.is_empty() {

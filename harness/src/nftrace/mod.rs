@@ -64,6 +64,7 @@ mod tracer;
 
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
+pub(crate) use flow::trace_flows_in;
 pub use flow::{Flow, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows};
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};

@@ -85,6 +85,10 @@ pub(crate) fn send_probe(
         Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => {}
         Err(nix::errno::Errno::ECONNREFUSED) => return Ok(ProbeOutcome::Refused),
         Err(nix::errno::Errno::EPERM) => return Ok(ProbeOutcome::Blocked),
+        // No route from the source: the probe never left it.
+        Err(nix::errno::Errno::ENETUNREACH | nix::errno::Errno::EHOSTUNREACH) => {
+            return Ok(ProbeOutcome::Unreachable);
+        }
         Err(e) => return Err(e.into()),
     }
     let event = match flow.proto {

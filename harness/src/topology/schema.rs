@@ -35,6 +35,35 @@ pub(crate) struct File {
     /// after Docker's rules; relative to the topology file's folder.
     #[serde(default)]
     rules: Vec<String>,
+    /// Reachability-matrix cells (`netrig matrix`): added to the defaults.
+    #[serde(default)]
+    matrix: Option<Matrix>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Matrix {
+    /// `FROM -> ADDR:PORT/tcp|udp` or `FROM -> ADDR/icmp`.
+    #[serde(default, deserialize_with = "cells")]
+    cells: Vec<String>,
+    /// Replace the default cells instead of adding to them.
+    #[serde(default)]
+    replace_defaults: bool,
+}
+
+fn cells<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    for c in &v {
+        let ok = c
+            .split_once(" -> ")
+            .is_some_and(|(from, to)| !from.trim().is_empty() && to.contains('/'));
+        if !ok {
+            return Err(D::Error::custom(format!(
+                "{c:?}: a cell is \"FROM -> ADDR:PORT/tcp\", \"FROM -> ADDR:PORT/udp\" or \"FROM -> ADDR/icmp\""
+            )));
+        }
+    }
+    Ok(v)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -172,6 +201,12 @@ impl File {
         let mut b = DockerHost::builder().name(&lab);
         for r in &self.rules {
             b = b.rules_file(r);
+        }
+        if let Some(m) = self.matrix {
+            b = b.matrix_cells(crate::docker::MatrixCells {
+                cells: m.cells,
+                replace_defaults: m.replace_defaults,
+            });
         }
         let d = self.daemon;
         if let Some(x) = d.layout {

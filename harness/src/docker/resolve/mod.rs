@@ -88,5 +88,6 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         servers,
         lan_peers,
         rule_files: b.rule_files,
+        matrix_cells: b.matrix_cells,
     })
 }

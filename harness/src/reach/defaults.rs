@@ -1,0 +1,133 @@
+//! The default cells of a Docker host, derived from its model: every source
+//! (internet, LAN peers, the host, every bridge-mode container) to every
+//! destination (each published port on each host address, 127.0.0.1 from
+//! the host; each container address × its published container ports and one
+//! port it does not publish; the internet's servers).
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::cell::{Cell, Service};
+use crate::Proto;
+use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, Networking};
+use crate::dockerlab::DockerLab;
+use crate::error::Result;
+
+/// The port the internet's servers listen on for the default cells.
+const INTERNET_PORT: u16 = 80;
+
+/// The default cells of `docker`, sorted, with the topology's own
+/// (`[matrix] cells`) added, or in their place with `replace_defaults`.
+pub(crate) fn default_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
+    let extra = &docker.model().matrix_cells();
+    let mut cells = if extra.replace_defaults {
+        Vec::new()
+    } else {
+        derived_cells(docker)?
+    };
+    for text in &extra.cells {
+        let (from, to) = text.split_once(" -> ").unwrap_or((text, ""));
+        cells.push(Cell::parse(from.trim(), to.trim())?);
+    }
+    cells.sort();
+    cells.dedup();
+    Ok(cells)
+}
+
+/// The cells derived from the model.
+fn derived_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
+    let model = docker.model();
+    let host_addrs = host_addresses(docker)?;
+    let mut sources: Vec<String> = vec![INTERNET_NODE.to_string()];
+    sources.extend(model.lan_peers().iter().map(|p| p.name.clone()));
+    sources.push(HOST_NODE.to_string());
+    for c in model.containers() {
+        if matches!(c.networking, Networking::Bridge(_)) && !sources.contains(&c.name) {
+            sources.push(c.name.clone());
+        }
+    }
+    let mut dests: BTreeSet<(IpAddr, Service)> = BTreeSet::new();
+    let mut loopback: BTreeSet<(IpAddr, Service)> = BTreeSet::new();
+    for c in model.containers() {
+        for p in &c.ports {
+            let service = service(p.proto, p.host_port);
+            for ip in &host_addrs {
+                dests.insert((IpAddr::V4(*ip), service));
+            }
+            loopback.insert((IpAddr::V4(Ipv4Addr::LOCALHOST), service));
+        }
+        for (ip, service) in container_targets(model, &c.name) {
+            dests.insert((ip, service));
+        }
+    }
+    for server in model.servers() {
+        dests.insert((IpAddr::V4(*server), Service::Tcp(INTERNET_PORT)));
+        dests.insert((IpAddr::V4(*server), Service::Icmp));
+    }
+    let mut cells = Vec::new();
+    for from in &sources {
+        for (to, service) in &dests {
+            cells.push(Cell {
+                from: from.clone(),
+                to: *to,
+                service: *service,
+            });
+        }
+    }
+    for (to, service) in loopback {
+        cells.push(Cell {
+            from: HOST_NODE.to_string(),
+            to,
+            service,
+        });
+    }
+    cells.sort();
+    cells.dedup();
+    Ok(cells)
+}
+
+/// Each of a container's addresses × its published container ports, plus
+/// the first TCP port from 9000 up that it does not publish.
+pub(crate) fn container_targets(model: &DockerHost, name: &str) -> Vec<(IpAddr, Service)> {
+    let Some(c) = model.container(name) else {
+        return Vec::new();
+    };
+    let mut services: BTreeSet<Service> = c
+        .ports
+        .iter()
+        .map(|p| service(p.proto, p.container_port))
+        .collect();
+    let unpublished = (9000..)
+        .find(|port| !services.contains(&Service::Tcp(*port)))
+        .unwrap_or(9000);
+    services.insert(Service::Tcp(unpublished));
+    c.attachments()
+        .iter()
+        .flat_map(|a| services.iter().map(move |s| (IpAddr::V4(a.ip), *s)))
+        .collect()
+}
+
+fn service(proto: Proto, port: u16) -> Service {
+    match proto {
+        Proto::Tcp => Service::Tcp(port),
+        Proto::Udp => Service::Udp(port),
+    }
+}
+
+/// The host's IPv4 addresses, loopback excepted, sorted.
+fn host_addresses(docker: &DockerLab) -> Result<Vec<Ipv4Addr>> {
+    let mut out: Vec<Ipv4Addr> = docker
+        .host_node()?
+        .interfaces()
+        .iter()
+        .filter(|i| i.name != "lo")
+        .flat_map(|i| i.addrs.iter())
+        .filter_map(|a| match a.addr() {
+            IpAddr::V4(v4) if !v4.is_loopback() => Some(v4),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}

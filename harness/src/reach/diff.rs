@@ -1,0 +1,76 @@
+//! [`MatrixDiff`]: the cells whose outcome or observed addresses differ
+//! between two matrices, with both sides' rows (and so both sides' why).
+
+use super::cell::{Cell, Row};
+use super::matrix::{DEFAULT_DEADLINE, Matrix};
+use crate::dockerlab::DockerLab;
+use crate::error::Result;
+
+/// The changed cells of two matrices, in cell order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MatrixDiff {
+    /// `(before, after)` per cell probed on both sides whose reach changed.
+    pub changed: Vec<(Row, Row)>,
+    /// Cells probed only before.
+    pub removed: Vec<Row>,
+    /// Cells probed only after.
+    pub added: Vec<Row>,
+}
+
+impl MatrixDiff {
+    /// Compares two matrices cell by cell (outcome, seen source, seen destination).
+    pub fn between(before: &Matrix, after: &Matrix) -> MatrixDiff {
+        let mut d = MatrixDiff::default();
+        for b in &before.rows {
+            match after.row(&b.cell) {
+                Some(a) if !b.same_reach(a) => d.changed.push((b.clone(), a.clone())),
+                Some(_) => {}
+                None => d.removed.push(b.clone()),
+            }
+        }
+        d.added = after
+            .rows
+            .iter()
+            .filter(|a| before.row(&a.cell).is_none())
+            .cloned()
+            .collect();
+        d
+    }
+
+    /// Probes the same cells (`before`'s defaults and `after`'s, merged)
+    /// in both labs at once, and compares.
+    ///
+    /// ```no_run
+    /// use netrig::reach::MatrixDiff;
+    /// let before = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+    /// let after = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
+    /// let diff = MatrixDiff::probe(&before, &after)?;
+    /// print!("{}", diff.to_text());
+    /// # Ok::<_, netrig::Error>(())
+    /// ```
+    pub fn probe(before: &DockerLab, after: &DockerLab) -> Result<MatrixDiff> {
+        let mut cells: Vec<Cell> = Matrix::default_cells(before)?;
+        cells.extend(Matrix::default_cells(after)?);
+        cells.sort();
+        cells.dedup();
+        let mine = |lab: &DockerLab| -> Vec<Cell> {
+            let nodes = lab.node_names();
+            cells
+                .iter()
+                .filter(|c| nodes.contains(&c.from))
+                .cloned()
+                .collect()
+        };
+        let (b, a) = std::thread::scope(|s| {
+            let b = s.spawn(|| Matrix::probe_cells(before, mine(before), DEFAULT_DEADLINE));
+            let a = Matrix::probe_cells(after, mine(after), DEFAULT_DEADLINE);
+            (b.join().expect("probe thread panicked"), a)
+        });
+        Ok(MatrixDiff::between(&b?, &a?))
+    }
+
+    /// True when no cell changed.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.removed.is_empty() && self.added.is_empty()
+    }
+}

@@ -1,0 +1,299 @@
+//! Matrices and diffs as text (a table for a terminal, also the golden-file
+//! format), Markdown and JSON.
+
+use std::fmt::Write;
+
+use super::cell::{Row, Why};
+use super::diff::MatrixDiff;
+use super::matrix::Matrix;
+
+/// An output format of the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Text,
+    /// A Markdown table.
+    Markdown,
+    /// One JSON object per cell.
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "text" => Ok(Format::Text),
+            "markdown" | "md" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            _ => Err(format!("{s:?}: the formats are text, markdown and json")),
+        }
+    }
+}
+
+fn addr(a: Option<std::net::IpAddr>) -> String {
+    a.map_or("-".to_string(), |a| a.to_string())
+}
+
+fn why_text(why: &[Why]) -> String {
+    if why.is_empty() {
+        return "-".to_string();
+    }
+    why.iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn columns(r: &Row) -> [String; 6] {
+    [
+        r.cell.from.clone(),
+        r.cell.target(),
+        r.outcome.to_string(),
+        addr(r.seen_src),
+        addr(r.seen_dst),
+        why_text(&r.why),
+    ]
+}
+
+/// Aligned columns, the last one (why) left ragged.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (k, c) in r.iter().enumerate().take(n - 1) {
+            width[k] = width[k].max(c.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (k, c) in cells.iter().enumerate() {
+            if k + 1 < n {
+                let _ = write!(l, "{c:<w$}  ", w = width[k]);
+            } else {
+                l.push_str(c);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for r in rows {
+        let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}
+
+const MATRIX_HEADER: [&str; 6] = ["FROM", "TO", "OUTCOME", "SEEN SRC", "SEEN DST", "WHY"];
+const DIFF_HEADER: [&str; 5] = ["FROM", "TO", "BEFORE", "AFTER", "WHY (before | after)"];
+
+impl Matrix {
+    /// A table: from, to, outcome, seen source and destination, why. Stable:
+    /// the golden-file format.
+    pub fn to_text(&self) -> String {
+        let rows: Vec<Vec<String>> = self.rows.iter().map(|r| columns(r).to_vec()).collect();
+        table(&MATRIX_HEADER, &rows)
+    }
+
+    /// A Markdown table of the same columns.
+    pub fn to_markdown(&self) -> String {
+        let rows: Vec<Vec<String>> = self.rows.iter().map(|r| columns(r).to_vec()).collect();
+        markdown(&MATRIX_HEADER, &rows)
+    }
+
+    /// A JSON array, one object per cell: `from`, `to`, `outcome`,
+    /// `seen_src`, `seen_dst` (null unless delivered), `why` (a list of
+    /// `{table, chain, rule, verdict, source}`).
+    pub fn to_json(&self) -> String {
+        let items: Vec<String> = self.rows.iter().map(row_json).collect();
+        format!("[\n{}\n]\n", items.join(",\n"))
+    }
+
+    /// The matrix in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => self.to_text(),
+            Format::Markdown => self.to_markdown(),
+            Format::Json => self.to_json(),
+        }
+    }
+}
+
+impl MatrixDiff {
+    fn diff_rows(&self) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        for (b, a) in &self.changed {
+            rows.push(vec![
+                b.cell.from.clone(),
+                b.cell.target(),
+                b.reach(),
+                a.reach(),
+                format!("{} | {}", why_text(&b.why), why_text(&a.why)),
+            ]);
+        }
+        for b in &self.removed {
+            let c = &b.cell;
+            rows.push(vec![
+                c.from.clone(),
+                c.target(),
+                b.reach(),
+                "(not probed)".into(),
+                why_text(&b.why),
+            ]);
+        }
+        for a in &self.added {
+            let c = &a.cell;
+            rows.push(vec![
+                c.from.clone(),
+                c.target(),
+                "(not probed)".into(),
+                a.reach(),
+                why_text(&a.why),
+            ]);
+        }
+        rows
+    }
+
+    /// The changed cells, one block each: the cell, then before and after
+    /// (outcome and seen addresses) each with its why, one rule a line;
+    /// "no cell changed" when empty.
+    pub fn to_text(&self) -> String {
+        if self.is_empty() {
+            return "no cell changed\n".to_string();
+        }
+        let n = self.changed.len() + self.removed.len() + self.added.len();
+        let mut out = format!("{n} cell(s) changed\n");
+        let mut block = |b: Option<&Row>, a: Option<&Row>| {
+            let cell = &b.or(a).expect("one side").cell;
+            let _ = writeln!(out, "\n{cell}");
+            for (side, r) in [("before", b), ("after", a)] {
+                match r {
+                    None => {
+                        let _ = writeln!(out, "  {side:<6}  (not probed)");
+                    }
+                    Some(r) => {
+                        let _ = writeln!(out, "  {side:<6}  {}", r.reach());
+                        for w in &r.why {
+                            let _ = writeln!(out, "          {w}");
+                        }
+                    }
+                }
+            }
+        };
+        for (b, a) in &self.changed {
+            block(Some(b), Some(a));
+        }
+        for b in &self.removed {
+            block(Some(b), None);
+        }
+        for a in &self.added {
+            block(None, Some(a));
+        }
+        out
+    }
+
+    /// A Markdown table of the changed cells.
+    pub fn to_markdown(&self) -> String {
+        if self.is_empty() {
+            return "no cell changed\n".to_string();
+        }
+        markdown(&DIFF_HEADER, &self.diff_rows())
+    }
+
+    /// A JSON array, one object per changed cell: `from`, `to`, and
+    /// `before` / `after` objects of the matrix shape (null when that side
+    /// did not probe the cell).
+    pub fn to_json(&self) -> String {
+        let side = |r: Option<&Row>| r.map_or("null".to_string(), row_json);
+        let mut items = Vec::new();
+        let mut push = |b: Option<&Row>, a: Option<&Row>| {
+            let cell = &b.or(a).expect("one side").cell;
+            items.push(format!(
+                "{{\"from\": {}, \"to\": {}, \"before\": {}, \"after\": {}}}",
+                json_str(&cell.from),
+                json_str(&cell.target()),
+                side(b),
+                side(a)
+            ));
+        };
+        for (b, a) in &self.changed {
+            push(Some(b), Some(a));
+        }
+        for b in &self.removed {
+            push(Some(b), None);
+        }
+        for a in &self.added {
+            push(None, Some(a));
+        }
+        format!("[\n{}\n]\n", items.join(",\n"))
+    }
+
+    /// The diff in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => self.to_text(),
+            Format::Markdown => self.to_markdown(),
+            Format::Json => self.to_json(),
+        }
+    }
+}
+
+fn row_json(r: &Row) -> String {
+    let opt =
+        |a: Option<std::net::IpAddr>| a.map_or("null".to_string(), |a| json_str(&a.to_string()));
+    let why: Vec<String> = r.why.iter().map(why_json).collect();
+    format!(
+        "{{\"from\": {}, \"to\": {}, \"outcome\": {}, \"seen_src\": {}, \"seen_dst\": {}, \"why\": [{}]}}",
+        json_str(&r.cell.from),
+        json_str(&r.cell.target()),
+        json_str(r.outcome.as_str()),
+        opt(r.seen_src),
+        opt(r.seen_dst),
+        why.join(", ")
+    )
+}
+
+/// One [`Why`] as a JSON object `{table, chain, rule, verdict, source}`.
+pub fn why_json(w: &Why) -> String {
+    format!(
+        "{{\"table\": {}, \"chain\": {}, \"rule\": {}, \"verdict\": {}, \"source\": {}}}",
+        json_str(&w.table),
+        json_str(&w.chain),
+        json_str(&w.rule),
+        json_str(&w.verdict),
+        w.source.as_deref().map_or("null".to_string(), json_str)
+    )
+}
+
+/// A JSON string literal (quoted, escaped).
+pub fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,55 @@
+//! reach: reachability matrices of a running lab, before/after diffs, and
+//! why each cell is what it is.
+//!
+//! A [`Cell`] is (source node, destination address:port/protocol). Probing a
+//! lab ([`Matrix::probe`], [`Matrix::probe_cells`]) starts netrig's servers
+//! on every destination first (bound before any probe; each answers with the
+//! source and destination address it saw, so NAT is visible in every cell),
+//! asks the kernel which rule decided each TCP/UDP cell (nftrace for the
+//! nftables and iptables-nft backends, whose traced drops settle a cell at
+//! once; rule-counter deltas on iptables-legacy), then probes every cell in
+//! parallel from inside its source node. Each [`Row`] has an [`Outcome`]
+//! (`delivered`, `refused`, `dropped`, `unreachable`), the seen addresses and
+//! the [`Why`]s: the deciding rule or policy, then the NAT rules that rewrote
+//! the flow, with `file:line` for rules from the topology's rule files.
+//! Rows are sorted by cell, so the same lab gives the same matrix.
+//!
+//! [`Matrix::default_cells`] derives a Docker host's cells from its model:
+//! sources are the internet, every LAN peer, the host and every bridge-mode
+//! container; destinations are every published port on each host address
+//! (127.0.0.1 from the host only), every container address × its published
+//! container ports and one TCP port it does not publish (the first from
+//! 9000), and each internet server (TCP 80 and ICMP echo). A topology's
+//! `[matrix] cells` are added to them (or replace them, `replace_defaults`).
+//!
+//! [`MatrixDiff::probe`] probes two labs at once and keeps the cells whose
+//! outcome or seen addresses changed; [`Matrix::assert_golden`] pins a
+//! matrix in a text file (`NETRIG_BLESS=1` rewrites it). Text, Markdown and
+//! JSON renderings ([`Format`]) are what `netrig matrix|diff` print.
+//!
+//! ```no_run
+//! use netrig::reach::{Matrix, MatrixDiff};
+//! let before = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+//! let after = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
+//! print!("{}", Matrix::probe(&before)?.to_text());
+//! let diff = MatrixDiff::probe(&before, &after)?;
+//! for (b, a) in &diff.changed {
+//!     println!("{}: {} -> {} because {}", b.cell, b.reach(), a.reach(), a.why[0]);
+//! }
+//! # Ok::<_, netrig::Error>(())
+//! ```
+
+mod cell;
+mod defaults;
+mod diff;
+mod format;
+mod golden;
+mod matrix;
+mod probe;
+mod server;
+
+pub use cell::{Cell, Outcome, Row, Service, Why};
+pub use diff::MatrixDiff;
+pub use format::{Format, json_str, why_json};
+pub use golden::BLESS_VAR;
+pub use matrix::{DEFAULT_DEADLINE, Matrix, trace_cell, why_of_trace};

@@ -1,0 +1,347 @@
+//! Reachability matrices on real labs: outcomes, the addresses netrig's
+//! servers saw, the rule that decided each cell; before/after diffs of the
+//! shipped firewall-change examples; golden matrices; every topology file
+//! under every layout and backend.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use netrig::docker::DockerHost;
+use netrig::reach::{Cell, Matrix, MatrixDiff, Outcome, Row};
+use netrig::{Error, Result};
+
+const EXAMPLES: &str = "topologies/examples";
+
+fn ip(s: &str) -> Option<IpAddr> {
+    Some(s.parse().expect("an address"))
+}
+
+fn row<'m>(m: &'m Matrix, from: &str, to: &str) -> &'m Row {
+    let cell = Cell::parse(from, to).expect("a cell");
+    m.row(&cell)
+        .unwrap_or_else(|| panic!("no cell {cell} in\n{}", m.to_text()))
+}
+
+/// The example host with extra rule files from topologies/examples.
+fn example(topology: &str, rules: &[&str], name: &str) -> Result<DockerHost> {
+    let mut model = netrig::topology::load(Path::new(EXAMPLES).join(topology))?;
+    for r in rules {
+        model.add_rules_file(Path::new(EXAMPLES).join(r));
+    }
+    model.set_name(name);
+    Ok(model)
+}
+
+/// A published port is DNATed (the server sees the client and the container
+/// address, the DNAT rule is named) and outbound traffic masqueraded.
+fn matrix_shows_dnat_masquerade_and_the_deciding_rule() -> Result<()> {
+    let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+    let m = Matrix::probe(&docker)?;
+    let inbound = row(&m, "internet", "203.0.113.2:8080/tcp");
+    assert_eq!(
+        (inbound.outcome, inbound.seen_src, inbound.seen_dst),
+        (Outcome::Delivered, ip("203.0.113.1"), ip("172.17.0.2")),
+        "{}",
+        m.to_text()
+    );
+    assert_eq!(
+        (
+            inbound.why[0].chain.as_str(),
+            inbound.why[0].verdict.as_str()
+        ),
+        ("DOCKER", "accept")
+    );
+    assert!(
+        inbound
+            .why
+            .iter()
+            .any(|w| w.verdict == "nat" && w.rule.contains("--to-destination 172.17.0.2:80")),
+        "{:?}",
+        inbound.why
+    );
+    let outbound = row(&m, "web", "198.51.100.10:80/tcp");
+    assert_eq!(outbound.seen_src, ip("203.0.113.2"), "masqueraded");
+    assert!(outbound.why.iter().any(|w| w.rule.contains("MASQUERADE")));
+    let direct = row(&m, "internet", "172.17.0.2:80/tcp");
+    assert_eq!(
+        direct.outcome,
+        Outcome::Unreachable,
+        "no route to docker0 from the internet"
+    );
+    let local = row(&m, "host", "127.0.0.1:8080/tcp");
+    assert_eq!(
+        (local.outcome, local.seen_src),
+        (Outcome::Delivered, ip("172.17.0.1")),
+        "via the userland proxy"
+    );
+    Ok(())
+}
+
+/// 20 consecutive matrices of the same lab are identical (outcomes, seen addresses, why).
+fn twenty_matrices_of_one_lab_are_identical() -> Result<()> {
+    let docker = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
+    let first = Matrix::probe(&docker)?;
+    assert!(first.rows.iter().any(|r| r.outcome == Outcome::Dropped));
+    for i in 1..20 {
+        let again = Matrix::probe(&docker)?;
+        assert_eq!(
+            again.to_text(),
+            first.to_text(),
+            "matrix {i} differs from the first"
+        );
+    }
+    Ok(())
+}
+
+/// DOCKER-USER `--dport 8080` blocks nothing (the packet was DNATed to 80 before
+/// FORWARD); `--ctorigdstport 8080` blocks the published port: exactly that cell
+/// changes, and the rule is named with its file:line.
+fn docker_user_dport_vs_ctorigdstport() -> Result<()> {
+    let before = example("docker-web.toml", &["docker-user-dport.rules"], "dport")?.up()?;
+    let after = example(
+        "docker-web.toml",
+        &["docker-user-ctorigdstport.rules"],
+        "ctorig",
+    )?
+    .up()?;
+    let d = MatrixDiff::probe(&before, &after)?;
+    assert_eq!(d.changed.len(), 1, "{}", d.to_text());
+    let (b, a) = &d.changed[0];
+    assert_eq!(b.cell, Cell::parse("internet", "203.0.113.2:8080/tcp")?);
+    assert_eq!(b.outcome, Outcome::Delivered, "--dport 8080 blocks nothing");
+    assert_eq!(a.outcome, Outcome::Dropped);
+    assert_eq!(
+        (a.why[0].chain.as_str(), a.why[0].verdict.as_str()),
+        ("DOCKER-USER", "drop")
+    );
+    let source = a.why[0].source.as_deref().unwrap_or("");
+    assert!(
+        source.ends_with("docker-user-ctorigdstport.rules:5"),
+        "{source:?}\n{}",
+        d.to_text()
+    );
+    Ok(())
+}
+
+/// A host INPUT rule on 8080 does not protect the published port from the
+/// internet (DNAT then FORWARD); it only stops the host's and containers'
+/// traffic that the userland proxy answers in INPUT.
+fn host_input_rule_does_not_protect_a_published_port() -> Result<()> {
+    let before = example("docker-web.toml", &[], "input-before")?.up()?;
+    let after = example("docker-web.toml", &["host-input.rules"], "input-after")?.up()?;
+    let d = MatrixDiff::probe(&before, &after)?;
+    let internet = Cell::parse("internet", "203.0.113.2:8080/tcp")?;
+    assert!(
+        d.changed.iter().all(|(b, _)| b.cell != internet),
+        "{}",
+        d.to_text()
+    );
+    assert!(!d.changed.is_empty(), "the rule must stop something");
+    for (b, a) in &d.changed {
+        assert_eq!(
+            (b.outcome, a.outcome),
+            (Outcome::Delivered, Outcome::Dropped)
+        );
+        let w = &a.why[0];
+        assert_eq!(w.chain, "INPUT", "{}", a.cell);
+        assert!(
+            w.source
+                .as_deref()
+                .unwrap_or("")
+                .ends_with("host-input.rules:6")
+        );
+    }
+    Ok(())
+}
+
+/// An nft table with a forward policy drop next to Docker's iptables-legacy
+/// rules cuts the containers off, and the nft chain policy is named.
+fn nft_table_beside_iptables_legacy() -> Result<()> {
+    let before = example("docker-web-legacy.toml", &[], "legacy-before")?.up()?;
+    let after = example(
+        "docker-web-legacy.toml",
+        &["nft-beside-legacy.nft"],
+        "legacy-after",
+    )?
+    .up()?;
+    let d = MatrixDiff::probe(&before, &after)?;
+    let changed: Vec<String> = d.changed.iter().map(|(b, _)| b.cell.to_string()).collect();
+    for cell in [
+        "internet -> 203.0.113.2:8080/tcp",
+        "web -> 198.51.100.10:80/tcp",
+    ] {
+        assert!(
+            changed.contains(&cell.to_string()),
+            "{cell} in\n{}",
+            d.to_text()
+        );
+    }
+    for (b, a) in d.changed.iter().filter(|(b, _)| !b.why.is_empty()) {
+        assert_eq!(a.outcome, Outcome::Dropped);
+        assert_eq!(
+            (a.why[0].table.as_str(), a.why[0].rule.as_str()),
+            ("inet host-fw", "policy DROP"),
+            "{}",
+            b.cell
+        );
+        assert_eq!(b.why[0].verdict, "accept", "counters: {}", b.cell);
+        assert!(!b.why[0].rule.contains("ESTABLISHED"), "{:?}", b.why[0]);
+    }
+    Ok(())
+}
+
+/// The docker-bridge matrix equals its checked-in golden file.
+fn matrix_equals_the_golden_file() -> Result<()> {
+    let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+    Matrix::probe(&docker)?.assert_golden("tests/data/matrix/docker-bridge.txt")
+}
+
+/// A golden file that disagrees fails with a line diff naming both versions of the changed cell.
+fn golden_mismatch_shows_a_readable_diff() -> Result<()> {
+    let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+    let m = Matrix::probe(&docker)?;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("golden.txt");
+    let text = m.to_text();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("internet  203.0.113.2:8080/tcp"))
+        .expect("the published port's row");
+    let edited = line.replacen("delivered", "dropped  ", 1);
+    std::fs::write(&path, text.replacen(line, &edited, 1)).expect("write");
+    let err = m.assert_golden(&path).expect_err("the files differ");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("- {}", edited.trim_end())), "{msg}");
+    assert!(msg.contains(&format!("+ {}", line.trim_end())), "{msg}");
+    assert!(msg.contains("NETRIG_BLESS=1"), "{msg}");
+    assert_eq!(
+        msg.lines()
+            .filter(|l| l.starts_with("- ") || l.starts_with("+ "))
+            .count(),
+        2
+    );
+    Ok(())
+}
+
+/// A wrong rule in a user file is reported with its file and line.
+fn wrong_user_rule_is_reported_with_file_and_line() -> Result<()> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("bad.rules");
+    std::fs::write(&path, "*filter\n:DOCKER-USER - [0:0]\n-I DOCKER-USER -p tcp --dport 8080 -j NOSUCHTARGET\nCOMMIT\n")
+        .expect("write");
+    let mut model = netrig::topology::load(Path::new(EXAMPLES).join("docker-web.toml"))?;
+    model.add_rules_file(&path);
+    let err = model.up().expect_err("the rule is wrong");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("{}:3", path.display())) || msg.contains("line 3"),
+        "{msg}"
+    );
+    Ok(())
+}
+
+/// A topology's `[matrix]` cells replace the defaults; netrig serves the
+/// destination (a host port here); a malformed cell is reported at its line.
+fn topology_cells_replace_the_defaults() -> Result<()> {
+    let text = "[daemon]\nlayout = \"classic\"\n\n[[container]]\nname = \"web\"\nports = [\"8080:80\"]\n\n\
+                [matrix]\nreplace_defaults = true\ncells = [\"internet -> 203.0.113.2:2222/tcp\"]\n";
+    let docker = netrig::topology::parse(text, "cells.toml")?.up()?;
+    let m = Matrix::probe(&docker)?;
+    assert_eq!(m.rows.len(), 1, "{}", m.to_text());
+    let r = row(&m, "internet", "203.0.113.2:2222/tcp");
+    assert_eq!(
+        (r.outcome, r.seen_src, r.seen_dst),
+        (Outcome::Delivered, ip("203.0.113.1"), ip("203.0.113.2"))
+    );
+    assert_eq!(
+        (r.why[0].chain.as_str(), r.why[0].rule.as_str()),
+        ("INPUT", "policy ACCEPT")
+    );
+    let bad = "[matrix]\ncells = [\"internet 203.0.113.2:22\"]\n";
+    let err = netrig::topology::parse(bad, "bad.toml")
+        .expect_err("malformed cell")
+        .to_string();
+    assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
+    Ok(())
+}
+
+/// Every topology file gives a matrix under every layout and backend it can be
+/// built with: each delivered TCP/UDP cell has the addresses its server saw.
+fn every_topology_every_layout_and_backend() -> Result<()> {
+    let mut files: Vec<_> = std::fs::read_dir("topologies")
+        .expect("topologies/")
+        .chain(std::fs::read_dir(EXAMPLES).expect("examples"))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let combos = [
+        ("classic", "iptables-nft"),
+        ("classic", "iptables-legacy"),
+        ("v28", "iptables-nft"),
+        ("v28", "iptables-legacy"),
+        ("v29", "iptables-nft"),
+        ("v29", "nftables"),
+    ];
+    let mut probed = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read");
+        for (layout, backend) in combos {
+            let model = match netrig::topology::parse(&with_daemon(&text, layout, backend), file) {
+                Ok(m) => m,
+                Err(Error::Topology { .. } | Error::Invalid { .. }) => continue, // not for this layout
+                Err(e) => return Err(e),
+            };
+            let docker = model.up()?;
+            let m = Matrix::probe(&docker)?;
+            let what = format!("{} {layout} {backend}", file.display());
+            assert!(
+                m.rows.iter().any(|r| r.outcome == Outcome::Delivered),
+                "{what}\n{}",
+                m.to_text()
+            );
+            for r in m.rows.iter().filter(|r| r.outcome == Outcome::Delivered) {
+                if r.cell.service != netrig::reach::Service::Icmp {
+                    assert!(
+                        r.seen_src.is_some() && r.seen_dst.is_some(),
+                        "{what}: {}",
+                        r.cell
+                    );
+                }
+            }
+            probed += 1;
+        }
+    }
+    assert!(probed >= files.len() * 3, "only {probed} labs probed");
+    Ok(())
+}
+
+/// The topology text with its `[daemon]` layout and backend replaced.
+fn with_daemon(text: &str, layout: &str, backend: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        if key == "layout" || key == "backend" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+        if line.trim() == "[daemon]" {
+            out.push_str(&format!("layout = \"{layout}\"\nbackend = \"{backend}\"\n"));
+        }
+    }
+    out
+}
+
+netrig::testing::main!(
+    matrix_shows_dnat_masquerade_and_the_deciding_rule,
+    twenty_matrices_of_one_lab_are_identical,
+    docker_user_dport_vs_ctorigdstport,
+    host_input_rule_does_not_protect_a_published_port,
+    nft_table_beside_iptables_legacy,
+    matrix_equals_the_golden_file,
+    golden_mismatch_shows_a_readable_diff,
+    wrong_user_rule_is_reported_with_file_and_line,
+    every_topology_every_layout_and_backend,
+    topology_cells_replace_the_defaults,
+);

@@ -3,10 +3,14 @@
 //! applied, Docker's rules loaded with the real tools inside node `host`, and
 //! a userland proxy per published binding when docker-proxy would run.
 //!
-//! Order follows the daemon: kernel settings, then the ruleset, then the
-//! proxies; user rule files come last (they are "applied after Docker's").
-//! Any failure drops the partial lab, which leaves nothing behind.
+//! What does not depend on each other overlaps: Docker's ruleset is loaded
+//! into the host's namespace while the links are built (rules name
+//! interfaces, they need none to exist), and the kernel settings and proxies
+//! follow the links while the ruleset commits. User rule files come last
+//! (they are "applied after Docker's"). `up` returns only when all of it is
+//! done. Any failure drops the partial lab, which leaves nothing behind.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
@@ -16,8 +20,9 @@ use crate::backend::Backend;
 use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, KernelSetting};
 use crate::error::{Error, Result, Subject};
 use crate::firewall::{self, Counters};
-use crate::lab::{Lab, Node};
+use crate::lab::{Building, Lab, Node};
 use crate::proxy::Proxy;
+use crate::spec::LabSpec;
 
 /// A running emulated Docker host. Dereferences to its [`Lab`]
 /// (`docker.node(..)`, `docker.artifacts_dir()`).
@@ -48,6 +53,13 @@ impl std::fmt::Debug for DockerLab {
 
 impl DockerHost {
     /// Builds the lab and applies Docker's settings, rules and proxies.
+    ///
+    /// Docker's ruleset does not depend on links (its rules name interfaces,
+    /// they do not look them up), so it is loaded into the host's namespace
+    /// on a thread of its own as soon as the namespaces exist, while the
+    /// links, the kernel settings and the proxies are made; `up` returns
+    /// once all of it is done: rules active, proxies listening, links up,
+    /// addresses usable.
     pub fn up(&self) -> Result<DockerLab> {
         let _span = tracing::debug_span!("docker_up", lab = %self.name()).entered();
         let backend = self.backend();
@@ -63,48 +75,84 @@ impl DockerHost {
         for n in &mut spec.nodes {
             n.sysctls.retain(|(key, _)| !skipped_in_userns(userns, key));
         }
-        let lab = spec.up()?;
-        for setting in self.kernel_settings() {
-            if let KernelSetting::Sysctl { key, .. } = &setting
-                && skipped_in_userns(userns, key)
-            {
-                continue;
-            }
-            apply_setting(&lab, &setting)?;
-        }
-        let host = lab.node(HOST_NODE)?;
-        let fw = self.firewall();
-        tracing::debug!(backend = %backend, "loading Docker's ruleset");
-        backend.replace_tables(&host, &fw.input())?;
-        if let Some(six) = self.ip6tables() {
-            backend.replace_tables_ip6(&host, &six.iptables_restore())?;
-        }
-        let reserved = reserve::hold(&host, &self.port_reservations())?;
-        let mut proxies = Vec::new();
-        for p in self.proxies() {
-            if p.host_ip.is_ipv6() && !self.layout().is_modern() {
-                // The classic emulation runs without IPv6: Docker's extra
-                // `[::]` docker-proxy has nothing to listen on there.
-                tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
-                continue;
-            }
-            proxies.push(Proxy::start(
-                &host,
-                p.proto,
-                SocketAddr::new(p.host_ip, p.host_port),
-                SocketAddr::new(IpAddr::V4(p.container_ip), p.container_port),
-            )?);
-        }
-        let running = DockerLab {
-            proxies,
-            reserved,
-            lab,
-            host: self.clone(),
-        };
+        let building = Lab::begin(&spec)?;
+        let host_ns = building
+            .namespace(HOST_NODE)
+            .expect("a Docker host's lab has node `host`")
+            .clone();
+        let running = std::thread::scope(|scope| {
+            let rules = std::thread::Builder::new()
+                .name("netrig-docker-rules".into())
+                .spawn_scoped(scope, || self.load_rules(&host_ns))
+                .map_err(|e| Error::io(host_ns.subject().clone(), "start the ruleset loader", e))?;
+            let built = self.finish_up(building, &spec, userns);
+            let loaded = rules
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let running = built?;
+            loaded.map(|()| running)
+        })?;
         for file in self.rule_files() {
             running.apply_rules_file(file)?;
         }
         Ok(running)
+    }
+
+    /// Docker's ruleset, then (28+ with an iptables backend) its ip6tables
+    /// skeleton, into `host`.
+    fn load_rules(&self, host: &crate::Namespace) -> Result<()> {
+        let backend = self.backend();
+        tracing::debug!(backend = %backend, "loading Docker's ruleset");
+        backend.replace_tables(host, &self.firewall().input())?;
+        if let Some(six) = self.ip6tables() {
+            backend.replace_tables_ip6(host, &six.iptables_restore())?;
+        }
+        tracing::debug!(backend = %backend, "Docker's ruleset loaded");
+        Ok(())
+    }
+
+    /// The rest of the lab (links, addresses, routes), then Docker's kernel
+    /// settings, reserved ports and proxies.
+    fn finish_up(&self, building: Building, spec: &LabSpec, userns: bool) -> Result<DockerLab> {
+        let lab = building.finish()?;
+        let settings: Vec<KernelSetting> = self
+            .kernel_settings()
+            .into_iter()
+            .filter(|s| match s {
+                KernelSetting::Sysctl { key, .. } => !skipped_in_userns(userns, key),
+                KernelSetting::Hairpin { .. } => true,
+            })
+            .collect();
+        apply_settings(&lab, spec, &settings)?;
+        let host = lab.node(HOST_NODE)?;
+        let reserved = reserve::hold(&host, &self.port_reservations())?;
+        let mappings: Vec<_> = self
+            .proxies()
+            .into_iter()
+            .filter(|p| {
+                // The classic emulation runs without IPv6: Docker's extra
+                // `[::]` docker-proxy has nothing to listen on there.
+                let skip = p.host_ip.is_ipv6() && !self.layout().is_modern();
+                if skip {
+                    tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
+                }
+                !skip
+            })
+            .map(|p| {
+                (
+                    p.proto,
+                    SocketAddr::new(p.host_ip, p.host_port),
+                    SocketAddr::new(IpAddr::V4(p.container_ip), p.container_port),
+                )
+            })
+            .collect();
+        let proxies = Proxy::start_all(&host, &mappings)?;
+        Ok(DockerLab {
+            proxies,
+            reserved,
+            lab,
+            host: self.clone(),
+        })
     }
 }
 
@@ -114,11 +162,34 @@ fn skipped_in_userns(userns: bool, key: &str) -> bool {
     userns && key == "net.ipv4.ping_group_range"
 }
 
-fn apply_setting(lab: &Lab, setting: &KernelSetting) -> Result<()> {
-    match setting {
-        KernelSetting::Sysctl { node, key, value } => lab.node(node)?.sysctl_set(key, value),
-        KernelSetting::Hairpin { node, port } => lab.node(node)?.set_hairpin(port, true),
+/// Applies `settings`: a sysctl the node was created with (its
+/// [`crate::NodeSpec`] in `spec`) is not written again; each node's other
+/// sysctls are written by one thread inside it; hairpin ports are set in one
+/// concurrent batch per node.
+fn apply_settings(lab: &Lab, spec: &LabSpec, settings: &[KernelSetting]) -> Result<()> {
+    let at_creation = |node: &str, key: &str, value: &str| {
+        spec.nodes
+            .iter()
+            .any(|n| n.name == node && n.sysctls.iter().any(|(k, v)| k == key && v == value))
+    };
+    let mut sysctls: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    let mut hairpins: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in settings {
+        match s {
+            KernelSetting::Sysctl { node, key, value } if !at_creation(node, key, value) => {
+                sysctls.entry(node).or_default().push((key, value));
+            }
+            KernelSetting::Sysctl { .. } => {}
+            KernelSetting::Hairpin { node, port } => hairpins.entry(node).or_default().push(port),
+        }
     }
+    for (node, pairs) in sysctls {
+        lab.node(node)?.sysctl_set_all(&pairs)?;
+    }
+    for (node, ports) in hairpins {
+        lab.node(node)?.set_hairpins(&ports, true)?;
+    }
+    Ok(())
 }
 
 impl std::ops::Deref for DockerLab {

@@ -5,8 +5,9 @@
 //!
 //! What does not depend on each other overlaps: Docker's ruleset is loaded
 //! into the host's namespace while the links are built (rules name
-//! interfaces, they need none to exist), and the kernel settings and proxies
-//! follow the links while the ruleset commits. User rule files come last
+//! interfaces, they need none to exist), and so are the proxies and
+//! reservations on wildcard addresses; the kernel settings and the ports on
+//! specific addresses follow the links while the ruleset commits. User rule files come last
 //! (they are "applied after Docker's"). `up` returns only when all of it is
 //! done. Any failure drops the partial lab, which leaves nothing behind.
 
@@ -55,11 +56,13 @@ impl DockerHost {
     /// Builds the lab and applies Docker's settings, rules and proxies.
     ///
     /// Docker's ruleset does not depend on links (its rules name interfaces,
-    /// they do not look them up), so it is loaded into the host's namespace
-    /// on a thread of its own as soon as the namespaces exist, while the
-    /// links, the kernel settings and the proxies are made; `up` returns
-    /// once all of it is done: rules active, proxies listening, links up,
-    /// addresses usable.
+    /// they do not look them up), and proxies on wildcard addresses depend on
+    /// neither: as soon as the namespaces exist, the ruleset is loaded into
+    /// the host's namespace on a thread of its own and those proxies bind on
+    /// another, while the links are built; the kernel settings and the
+    /// proxies on specific addresses follow the links. `up` returns once all
+    /// of it is done: rules active, proxies listening, links up, addresses
+    /// usable.
     pub fn up(&self) -> Result<DockerLab> {
         let _span = tracing::debug_span!("docker_up", lab = %self.name()).entered();
         let backend = self.backend();
@@ -80,17 +83,41 @@ impl DockerHost {
             .namespace(HOST_NODE)
             .expect("a Docker host's lab has node `host`")
             .clone();
+        // Three things at once, none waiting for another: Docker's ruleset
+        // into the host's namespace, the ports on wildcard addresses bound
+        // there, and the links; then what needs the links.
         let running = std::thread::scope(|scope| {
-            let rules = std::thread::Builder::new()
-                .name("netrig-docker-rules".into())
-                .spawn_scoped(scope, || self.load_rules(&host_ns))
-                .map_err(|e| Error::io(host_ns.subject().clone(), "start the ruleset loader", e))?;
+            let thread = |name: &str| {
+                let subject = host_ns.subject().clone();
+                let name = name.to_string();
+                (std::thread::Builder::new().name(name.clone()), move |e| {
+                    Error::io(subject, format!("start thread {name}"), e)
+                })
+            };
+            let (builder, failed) = thread("netrig-docker-rules");
+            let rules = builder
+                .spawn_scoped(scope, || {
+                    self.load_rules(&host_ns).map(|()| HeldPorts::default())
+                })
+                .map_err(failed)?;
+            let (builder, failed) = thread("netrig-docker-ports");
+            let early = builder
+                .spawn_scoped(scope, || self.hold_ports(&host_ns, true))
+                .map_err(failed);
             let built = self.finish_up(building, &spec, userns);
-            let loaded = rules
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            let running = built?;
-            loaded.map(|()| running)
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<HeldPorts>>| {
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            };
+            let early = early.and_then(join);
+            let loaded = join(rules);
+            let (lab, late) = built?;
+            let (early, _) = (early?, loaded?);
+            Ok::<_, Error>(DockerLab {
+                proxies: early.proxies.into_iter().chain(late.proxies).collect(),
+                reserved: early.reserved.into_iter().chain(late.reserved).collect(),
+                lab,
+                host: self.clone(),
+            })
         })?;
         for file in self.rule_files() {
             running.apply_rules_file(file)?;
@@ -112,8 +139,13 @@ impl DockerHost {
     }
 
     /// The rest of the lab (links, addresses, routes), then Docker's kernel
-    /// settings, reserved ports and proxies.
-    fn finish_up(&self, building: Building, spec: &LabSpec, userns: bool) -> Result<DockerLab> {
+    /// settings and the ports on specific addresses (which need those addresses).
+    fn finish_up(
+        &self,
+        building: Building,
+        spec: &LabSpec,
+        userns: bool,
+    ) -> Result<(Lab, HeldPorts)> {
         let lab = building.finish()?;
         let settings: Vec<KernelSetting> = self
             .kernel_settings()
@@ -124,11 +156,24 @@ impl DockerHost {
             })
             .collect();
         apply_settings(&lab, spec, &settings)?;
-        let host = lab.node(HOST_NODE)?;
-        let reserved = reserve::hold(&host, &self.port_reservations())?;
+        let held = self.hold_ports(&*lab.node(HOST_NODE)?, false)?;
+        Ok((lab, held))
+    }
+
+    /// Binds the host ports Docker holds — a docker-proxy per published
+    /// binding, or dockerd's reservations with the proxy off — on wildcard
+    /// addresses (`wildcard`: bindable as soon as the namespace exists) or on
+    /// specific ones (only once the addresses are there).
+    fn hold_ports(&self, host: &crate::Namespace, wildcard: bool) -> Result<HeldPorts> {
+        let reservations: Vec<_> = self
+            .port_reservations()
+            .into_iter()
+            .filter(|r| r.addr.ip().is_unspecified() == wildcard)
+            .collect();
         let mappings: Vec<_> = self
             .proxies()
             .into_iter()
+            .filter(|p| p.host_ip.is_unspecified() == wildcard)
             .filter(|p| {
                 // The classic emulation runs without IPv6: Docker's extra
                 // `[::]` docker-proxy has nothing to listen on there.
@@ -146,14 +191,24 @@ impl DockerHost {
                 )
             })
             .collect();
-        let proxies = Proxy::start_all(&host, &mappings)?;
-        Ok(DockerLab {
-            proxies,
-            reserved,
-            lab,
-            host: self.clone(),
+        tracing::debug!(
+            wildcard,
+            proxies = mappings.len(),
+            reservations = reservations.len(),
+            "holding host ports"
+        );
+        Ok(HeldPorts {
+            reserved: reserve::hold(host, &reservations)?,
+            proxies: Proxy::start_all(host, &mappings)?,
         })
     }
+}
+
+/// Host ports Docker holds: docker-proxy listeners, dockerd's reservations.
+#[derive(Default)]
+struct HeldPorts {
+    proxies: Vec<Proxy>,
+    reserved: Vec<std::os::fd::OwnedFd>,
 }
 
 /// Docker skips `ping_group_range` under user namespaces (the full gid range

@@ -135,8 +135,52 @@ fn proxy_bind_conflict_is_reported() {
     assert!(err.to_string().contains("10.0.0.1:9000"), "{err}");
 }
 
+/// `start_all` returns with every listener bound; when one bind fails, the
+/// error names it and the proxies already started are stopped (their ports free).
+fn start_all_binds_every_listener_or_none() {
+    let _labs = common::shared();
+    let lab = lab();
+    let host = lab.node("host").unwrap();
+    let map = |port: u16| {
+        (
+            Proto::Tcp,
+            format!("10.0.0.1:{port}").parse().unwrap(),
+            "10.1.0.2:1".parse().unwrap(),
+        )
+    };
+    let all = Proxy::start_all(&host, &[map(9100), map(9101), map(9102)]).unwrap();
+    assert_eq!(all.len(), 3);
+    for port in [9100, 9101, 9102] {
+        // Bound at return: binding the same address again fails.
+        let again = host
+            .run(move || TcpListener::bind(format!("10.0.0.1:{port}")))
+            .unwrap();
+        assert!(again.is_err(), "port {port} not held by its proxy");
+    }
+    drop(all);
+    let _taken = Proxy::start(
+        &host,
+        Proto::Tcp,
+        "10.0.0.1:9202".parse().unwrap(),
+        "10.1.0.2:1".parse().unwrap(),
+    )
+    .unwrap();
+    let err = Proxy::start_all(&host, &[map(9200), map(9201), map(9202)]).unwrap_err();
+    assert!(err.to_string().contains("10.0.0.1:9202"), "{err}");
+    for port in [9200, 9201] {
+        let free = host
+            .run(move || TcpListener::bind(format!("10.0.0.1:{port}")))
+            .unwrap();
+        assert!(
+            free.is_ok(),
+            "port {port} still held after a failed start_all"
+        );
+    }
+}
+
 netrig::testing::main!(
     tcp_proxy_forwards_and_rewrites_the_source,
     udp_proxy_forwards_both_ways,
     proxy_bind_conflict_is_reported,
+    start_all_binds_every_listener_or_none,
 );

@@ -199,7 +199,13 @@ impl Namespace {
     /// Writes a sysctl inside the namespace (`net.ipv4.ip_forward` or
     /// `net/ipv4/conf/br-x.y/rp_filter`).
     pub fn sysctl_set(&self, key: &str, value: &str) -> Result<()> {
-        self.netns.sysctl_set(key, value)
+        self.netns.sysctl_set_all(&[(key, value)])
+    }
+
+    /// Writes several sysctls in order, from one thread inside the
+    /// namespace (one `setns` for all); stops at the first that fails.
+    pub(crate) fn sysctl_set_all(&self, pairs: &[(&str, &str)]) -> Result<()> {
+        self.netns.sysctl_set_all(pairs)
     }
 
     /// Reads a sysctl inside the namespace (trimmed).

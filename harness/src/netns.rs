@@ -148,17 +148,22 @@ impl Netns {
         self.fd.as_raw_fd()
     }
 
-    /// Writes a sysctl inside this namespace.
-    pub(crate) fn sysctl_set(&self, key: &str, value: &str) -> Result<()> {
-        tracing::debug!(subject = %self.subject, key, value, "sysctl write");
-        self.run(|| sysctl::write_on_this_thread(key, value))?
-            .map_err(|e| {
-                Error::io(
-                    self.subject.clone(),
-                    format!("write sysctl {key}={value}"),
-                    e,
-                )
+    /// Writes sysctls inside this namespace, in order, from one thread
+    /// inside it; stops at the first that fails, naming it.
+    pub(crate) fn sysctl_set_all(&self, pairs: &[(&str, &str)]) -> Result<()> {
+        tracing::debug!(subject = %self.subject, ?pairs, "sysctl write");
+        self.run(|| {
+            pairs.iter().try_for_each(|&(key, value)| {
+                sysctl::write_on_this_thread(key, value).map_err(|e| (key, value, e))
             })
+        })?
+        .map_err(|(key, value, e)| {
+            Error::io(
+                self.subject.clone(),
+                format!("write sysctl {key}={value}"),
+                e,
+            )
+        })
     }
 
     /// Reads a sysctl inside this namespace.

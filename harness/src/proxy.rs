@@ -8,7 +8,8 @@
 //! Docker: the bridge gateway, e.g. 172.17.0.1) — the proxy-vs-NAT difference
 //! Docker users meet (docker-rules §2.3, §2.6).
 //!
-//! Guarantees: the listening socket is bound before [`Proxy::start`] returns;
+//! Guarantees: the listening socket is bound before [`Proxy::start`] (or
+//! [`Proxy::start_all`]) returns;
 //! all sockets are created on a thread inside the node; dropping the proxy
 //! stops it and closes every connection.
 
@@ -57,6 +58,59 @@ impl Proxy {
         listen: SocketAddr,
         target: SocketAddr,
     ) -> Result<Proxy> {
+        let mut started = Proxy::start_all(ns, &[(proto, listen, target)])?;
+        Ok(started.remove(0))
+    }
+
+    /// Starts one forwarder per `(protocol, listen, target)`, all at once:
+    /// every forwarder's thread is started first, then each bind is awaited,
+    /// so the binds overlap. Returns once every listening socket is bound; on
+    /// an error the ones already started are stopped.
+    pub fn start_all(
+        ns: &Namespace,
+        mappings: &[(Proto, SocketAddr, SocketAddr)],
+    ) -> Result<Vec<Proxy>> {
+        let launched = mappings
+            .iter()
+            .map(|&(proto, listen, target)| Proxy::launch(ns, proto, listen, target))
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(launched.len());
+        let mut failed = None;
+        for (proxy, ready) in launched {
+            let bound = ready
+                .recv()
+                .unwrap_or_else(|_| Err(io::Error::other("proxy thread ended early")));
+            match bound {
+                Ok(()) => {
+                    tracing::debug!(subject = %ns.subject(), proto = %proxy.proto, listen = %proxy.listen, target = %proxy.target, "userland proxy listening");
+                    out.push(proxy);
+                }
+                Err(e) if failed.is_none() => {
+                    failed = Some(Error::io(
+                        ns.subject().clone(),
+                        format!(
+                            "proxy {} {} -> {}: bind",
+                            proxy.proto, proxy.listen, proxy.target
+                        ),
+                        e,
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        match failed {
+            Some(e) => Err(e), // `out` is dropped: every started proxy stops.
+            None => Ok(out),
+        }
+    }
+
+    /// Starts a forwarder's thread; the receiver says whether it bound.
+    fn launch(
+        ns: &Namespace,
+        proto: Proto,
+        listen: SocketAddr,
+        target: SocketAddr,
+    ) -> Result<(Proxy, std::sync::mpsc::Receiver<io::Result<()>>)> {
         let subject = ns.subject().clone();
         let stop = StopFd::new(&subject)?;
         let stop_in = stop.try_clone(&subject)?;
@@ -92,25 +146,14 @@ impl Proxy {
                 }
             })
             .map_err(|e| Error::io(subject.clone(), "start a proxy thread", e))?;
-        let ready = ready_rx
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("proxy thread ended early")));
-        if let Err(e) = ready {
-            let _ = thread.join();
-            return Err(Error::io(
-                subject,
-                format!("proxy {proto} {listen} -> {target}: bind"),
-                e,
-            ));
-        }
-        tracing::debug!(subject = %ns.subject(), %proto, %listen, %target, "userland proxy listening");
-        Ok(Proxy {
+        let proxy = Proxy {
             proto,
             listen,
             target,
             stop,
             thread: Some(thread),
-        })
+        };
+        Ok((proxy, ready_rx))
     }
 
     /// What it forwards: (protocol, listen address, target).

@@ -3,10 +3,15 @@
 //! applied, Docker's rules loaded with the real tools inside node `host`, and
 //! a userland proxy per published binding when docker-proxy would run.
 //!
-//! Order follows the daemon: kernel settings, then the ruleset, then the
-//! proxies; user rule files come last (they are "applied after Docker's").
-//! Any failure drops the partial lab, which leaves nothing behind.
+//! What does not depend on each other overlaps: Docker's ruleset is loaded
+//! into the host's namespace while the links are built (rules name
+//! interfaces, they need none to exist), and so are the proxies and
+//! reservations on wildcard addresses; the kernel settings and the ports on
+//! specific addresses follow the links while the ruleset commits. User rule files come last
+//! (they are "applied after Docker's"). `up` returns only when all of it is
+//! done. Any failure drops the partial lab, which leaves nothing behind.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
@@ -16,8 +21,9 @@ use crate::backend::Backend;
 use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, KernelSetting};
 use crate::error::{Error, Result, Subject};
 use crate::firewall::{self, Counters};
-use crate::lab::{Lab, Node};
+use crate::lab::{Building, Lab, Node};
 use crate::proxy::Proxy;
+use crate::spec::LabSpec;
 
 /// A running emulated Docker host. Dereferences to its [`Lab`]
 /// (`docker.node(..)`, `docker.artifacts_dir()`).
@@ -48,6 +54,15 @@ impl std::fmt::Debug for DockerLab {
 
 impl DockerHost {
     /// Builds the lab and applies Docker's settings, rules and proxies.
+    ///
+    /// Docker's ruleset does not depend on links (its rules name interfaces,
+    /// they do not look them up), and proxies on wildcard addresses depend on
+    /// neither: as soon as the namespaces exist, the ruleset is loaded into
+    /// the host's namespace on a thread of its own and those proxies bind on
+    /// another, while the links are built; the kernel settings and the
+    /// proxies on specific addresses follow the links. `up` returns once all
+    /// of it is done: rules active, proxies listening, links up, addresses
+    /// usable.
     pub fn up(&self) -> Result<DockerLab> {
         let _span = tracing::debug_span!("docker_up", lab = %self.name()).entered();
         let backend = self.backend();
@@ -63,49 +78,140 @@ impl DockerHost {
         for n in &mut spec.nodes {
             n.sysctls.retain(|(key, _)| !skipped_in_userns(userns, key));
         }
-        let lab = spec.up()?;
-        for setting in self.running().kernel_settings() {
-            if let KernelSetting::Sysctl { key, .. } = &setting
-                && skipped_in_userns(userns, key)
-            {
-                continue;
-            }
-            apply_setting(&lab, &setting)?;
-        }
-        let host = lab.node(HOST_NODE)?;
-        let fw = self.running().firewall();
-        tracing::debug!(backend = %backend, "loading Docker's ruleset");
-        backend.replace_tables(&host, &fw.input())?;
-        if let Some(six) = self.running().ip6tables() {
-            backend.replace_tables_ip6(&host, &six.iptables_restore())?;
-        }
-        let reserved = reserve::hold(&host, &self.running().port_reservations())?;
-        let mut proxies = Vec::new();
-        for p in self.running().proxies() {
-            if p.host_ip.is_ipv6() && !self.layout().is_modern() {
-                // The classic emulation runs without IPv6: Docker's extra
-                // `[::]` docker-proxy has nothing to listen on there.
-                tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
-                continue;
-            }
-            proxies.push(Proxy::start(
-                &host,
-                p.proto,
-                SocketAddr::new(p.host_ip, p.host_port),
-                SocketAddr::new(IpAddr::V4(p.container_ip), p.container_port),
-            )?);
-        }
-        let running = DockerLab {
-            proxies,
-            reserved,
-            lab,
-            host: self.clone(),
-        };
+        let building = Lab::begin(&spec)?;
+        let host_ns = building
+            .namespace(HOST_NODE)
+            .expect("a Docker host's lab has node `host`")
+            .clone();
+        // Three things at once, none waiting for another: Docker's ruleset
+        // into the host's namespace, the ports on wildcard addresses bound
+        // there, and the links; then what needs the links.
+        let running = std::thread::scope(|scope| {
+            let thread = |name: &str| {
+                let subject = host_ns.subject().clone();
+                let name = name.to_string();
+                (std::thread::Builder::new().name(name.clone()), move |e| {
+                    Error::io(subject, format!("start thread {name}"), e)
+                })
+            };
+            let (builder, failed) = thread("netrig-docker-rules");
+            let rules = builder
+                .spawn_scoped(scope, || {
+                    self.load_rules(&host_ns).map(|()| HeldPorts::default())
+                })
+                .map_err(failed)?;
+            let (builder, failed) = thread("netrig-docker-ports");
+            let early = builder
+                .spawn_scoped(scope, || self.hold_ports(&host_ns, true))
+                .map_err(failed);
+            let built = self.finish_up(building, &spec, userns);
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<HeldPorts>>| {
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            };
+            let early = early.and_then(join);
+            let loaded = join(rules);
+            let (lab, late) = built?;
+            let (early, _) = (early?, loaded?);
+            Ok::<_, Error>(DockerLab {
+                proxies: early.proxies.into_iter().chain(late.proxies).collect(),
+                reserved: early.reserved.into_iter().chain(late.reserved).collect(),
+                lab,
+                host: self.clone(),
+            })
+        })?;
         for file in self.rule_files() {
             running.apply_rules_file(file)?;
         }
         Ok(running)
     }
+
+    /// Docker's ruleset, then (28+ with an iptables backend) its ip6tables
+    /// skeleton, into `host`.
+    fn load_rules(&self, host: &crate::Namespace) -> Result<()> {
+        let backend = self.backend();
+        tracing::debug!(backend = %backend, "loading Docker's ruleset");
+        backend.replace_tables(host, &self.running().firewall().input())?;
+        if let Some(six) = self.running().ip6tables() {
+            backend.replace_tables_ip6(host, &six.iptables_restore())?;
+        }
+        tracing::debug!(backend = %backend, "Docker's ruleset loaded");
+        Ok(())
+    }
+
+    /// The rest of the lab (links, addresses, routes), then Docker's kernel
+    /// settings and the ports on specific addresses (which need those addresses).
+    fn finish_up(
+        &self,
+        building: Building,
+        spec: &LabSpec,
+        userns: bool,
+    ) -> Result<(Lab, HeldPorts)> {
+        let lab = building.finish()?;
+        let settings: Vec<KernelSetting> = self
+            .running()
+            .kernel_settings()
+            .into_iter()
+            .filter(|s| match s {
+                KernelSetting::Sysctl { key, .. } => !skipped_in_userns(userns, key),
+                KernelSetting::Hairpin { .. } => true,
+            })
+            .collect();
+        apply_settings(&lab, spec, &settings)?;
+        let held = self.hold_ports(&*lab.node(HOST_NODE)?, false)?;
+        Ok((lab, held))
+    }
+
+    /// Binds the host ports Docker holds — a docker-proxy per published
+    /// binding, or dockerd's reservations with the proxy off — on wildcard
+    /// addresses (`wildcard`: bindable as soon as the namespace exists) or on
+    /// specific ones (only once the addresses are there).
+    fn hold_ports(&self, host: &crate::Namespace, wildcard: bool) -> Result<HeldPorts> {
+        let reservations: Vec<_> = self
+            .running()
+            .port_reservations()
+            .into_iter()
+            .filter(|r| r.addr.ip().is_unspecified() == wildcard)
+            .collect();
+        let mappings: Vec<_> = self
+            .running()
+            .proxies()
+            .into_iter()
+            .filter(|p| p.host_ip.is_unspecified() == wildcard)
+            .filter(|p| {
+                // The classic emulation runs without IPv6: Docker's extra
+                // `[::]` docker-proxy has nothing to listen on there.
+                let skip = p.host_ip.is_ipv6() && !self.layout().is_modern();
+                if skip {
+                    tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
+                }
+                !skip
+            })
+            .map(|p| {
+                (
+                    p.proto,
+                    SocketAddr::new(p.host_ip, p.host_port),
+                    SocketAddr::new(IpAddr::V4(p.container_ip), p.container_port),
+                )
+            })
+            .collect();
+        tracing::debug!(
+            wildcard,
+            proxies = mappings.len(),
+            reservations = reservations.len(),
+            "holding host ports"
+        );
+        Ok(HeldPorts {
+            reserved: reserve::hold(host, &reservations)?,
+            proxies: Proxy::start_all(host, &mappings)?,
+        })
+    }
+}
+
+/// Host ports Docker holds: docker-proxy listeners, dockerd's reservations.
+#[derive(Default)]
+struct HeldPorts {
+    proxies: Vec<Proxy>,
+    reserved: Vec<std::os::fd::OwnedFd>,
 }
 
 /// Docker skips `ping_group_range` under user namespaces (the full gid range
@@ -114,11 +220,34 @@ fn skipped_in_userns(userns: bool, key: &str) -> bool {
     userns && key == "net.ipv4.ping_group_range"
 }
 
-fn apply_setting(lab: &Lab, setting: &KernelSetting) -> Result<()> {
-    match setting {
-        KernelSetting::Sysctl { node, key, value } => lab.node(node)?.sysctl_set(key, value),
-        KernelSetting::Hairpin { node, port } => lab.node(node)?.set_hairpin(port, true),
+/// Applies `settings`: a sysctl the node was created with (its
+/// [`crate::NodeSpec`] in `spec`) is not written again; each node's other
+/// sysctls are written by one thread inside it; hairpin ports are set in one
+/// concurrent batch per node.
+fn apply_settings(lab: &Lab, spec: &LabSpec, settings: &[KernelSetting]) -> Result<()> {
+    let at_creation = |node: &str, key: &str, value: &str| {
+        spec.nodes
+            .iter()
+            .any(|n| n.name == node && n.sysctls.iter().any(|(k, v)| k == key && v == value))
+    };
+    let mut sysctls: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    let mut hairpins: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in settings {
+        match s {
+            KernelSetting::Sysctl { node, key, value } if !at_creation(node, key, value) => {
+                sysctls.entry(node).or_default().push((key, value));
+            }
+            KernelSetting::Sysctl { .. } => {}
+            KernelSetting::Hairpin { node, port } => hairpins.entry(node).or_default().push(port),
+        }
     }
+    for (node, pairs) in sysctls {
+        lab.node(node)?.sysctl_set_all(&pairs)?;
+    }
+    for (node, ports) in hairpins {
+        lab.node(node)?.set_hairpins(&ports, true)?;
+    }
+    Ok(())
 }
 
 impl std::ops::Deref for DockerLab {

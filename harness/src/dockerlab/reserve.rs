@@ -10,23 +10,33 @@ use crate::error::{Error, Result};
 use crate::namespace::Namespace;
 use crate::net::Proto;
 
-/// Binds every reservation inside `host`; the sockets are its fds.
+/// Binds every reservation inside `host`, all from one thread inside it;
+/// the sockets are its fds.
 pub(crate) fn hold(host: &Namespace, list: &[PortReservation]) -> Result<Vec<OwnedFd>> {
-    let mut out = Vec::new();
-    for r in list {
-        let addr = r.addr;
-        let bound = host.run(move || match r.proto {
-            Proto::Tcp => TcpListener::bind(addr).map(OwnedFd::from),
-            Proto::Udp => UdpSocket::bind(addr).map(OwnedFd::from),
-        })?;
-        let fd = bound.map_err(|e| {
-            Error::io(
-                host.subject().clone(),
-                format!("hold {} {addr} for dockerd (userland proxy off)", r.proto),
-                e,
-            )
-        })?;
-        out.push(fd);
+    if list.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let bound = host.run(|| {
+        list.iter()
+            .map(|r| match r.proto {
+                Proto::Tcp => TcpListener::bind(r.addr).map(OwnedFd::from),
+                Proto::Udp => UdpSocket::bind(r.addr).map(OwnedFd::from),
+            })
+            .collect::<Vec<_>>()
+    })?;
+    list.iter()
+        .zip(bound)
+        .map(|(r, fd)| {
+            fd.map_err(|e| {
+                Error::io(
+                    host.subject().clone(),
+                    format!(
+                        "hold {} {} for dockerd (userland proxy off)",
+                        r.proto, r.addr
+                    ),
+                    e,
+                )
+            })
+        })
+        .collect()
 }

@@ -15,7 +15,24 @@ use crate::netns::{Netns, NetnsOptions};
 use crate::runtime::Runtime;
 use crate::spec::{IfaceKind, Plan};
 
-pub(crate) fn build(plan: Plan) -> Result<Lab> {
+/// A lab half built: its namespaces exist (with `lo` up and their creation
+/// sysctls), nothing is linked yet. Work that needs only a namespace — a
+/// ruleset load — can start now and run while [`Building::finish`] creates
+/// the links. Dropping it closes the namespaces, leaving nothing behind.
+pub(crate) struct Building {
+    // Dropped in this order: sockets and namespaces before the runtime.
+    nodes: Vec<NodeState>,
+    events: Vec<LinkEvents>,
+    group: std::sync::Arc<Group>,
+    plan: Plan,
+    /// The highest interface index in any new namespace.
+    max_ifindex: u32,
+    started: std::time::Instant,
+    rt: Runtime,
+}
+
+/// Creates the plan's namespaces (the first step of a build).
+pub(crate) fn start(plan: Plan) -> Result<Building> {
     let lab_subject = Subject::lab(&plan.name);
     let started = std::time::Instant::now();
     let rt = Runtime::new(&lab_subject)?;
@@ -34,13 +51,9 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
         .collect();
     ensure_fd_room(specs.len());
     let seeds = Netns::create_batch(&specs)?;
+    let max_ifindex = seeds.iter().map(|s| s.max_ifindex).max().unwrap_or(1);
 
-    // Interface indexes, chosen up front so one batch can reference another's
-    // links. They are unique across the whole lab, not just per namespace: the
-    // kernel treats a device whose index equals its peer's (iflink) as
-    // non-stacked and delays its carrier event by up to a second.
-    let lab_indexes = IfIndexes::after(seeds.iter().map(|s| s.max_ifindex).max().unwrap_or(1));
-    let (nodes, mut events): (Vec<NodeState>, Vec<LinkEvents>) = {
+    let (nodes, events): (Vec<NodeState>, Vec<LinkEvents>) = {
         let _guard = rt.enter();
         seeds
             .into_iter()
@@ -56,55 +69,96 @@ pub(crate) fn build(plan: Plan) -> Result<Lab> {
             })
             .unzip()
     };
-
-    let indexes: Vec<u32> = plan
-        .ifaces
-        .iter()
-        .map(|i| match i.kind {
-            IfaceKind::Loopback => 1,
-            _ => lab_indexes.next(),
-        })
-        .collect();
-
-    rt.block_on(create_objects(&plan, &nodes, &mut events, &indexes))
-        .map_err(|e| with_evidence(&group, e))?;
-    // Bring-up is over: close the event sockets.
-    rt.block_on(futures::future::join_all(
-        events.into_iter().map(LinkEvents::close),
-    ));
-
-    for (id, i) in plan.ifaces.iter().enumerate() {
-        nodes[i.node]
-            .interfaces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                i.name.clone(),
-                Interface {
-                    name: i.name.clone(),
-                    index: indexes[id],
-                    mac: i.mac,
-                    addrs: i.addrs.clone(),
-                },
-            );
-    }
-
     tracing::debug!(
         lab = %plan.name,
         nodes = nodes.len(),
-        links = plan.links.len(),
         elapsed_us = started.elapsed().as_micros() as u64,
-        artifacts = %group.artifacts().path().display(),
-        "lab up"
+        "lab namespaces created"
     );
-    Ok(Lab {
-        name: plan.name.clone(),
-        group,
-        pins: Mutex::new(Vec::new()),
+    Ok(Building {
         nodes,
-        names: plan.names.clone(),
+        events,
+        group,
+        plan,
+        max_ifindex,
+        started,
         rt,
     })
+}
+
+impl Building {
+    /// The namespace of node `name` (not an alias), if the plan has it.
+    pub(crate) fn namespace(&self, name: &str) -> Option<&crate::namespace::Namespace> {
+        self.nodes.iter().find(|n| n.name == name).map(|n| &n.ns)
+    }
+
+    /// Creates every link, address, route and neighbour, and returns the lab
+    /// once every veth is operationally up.
+    pub(crate) fn finish(self) -> Result<Lab> {
+        let Building {
+            nodes,
+            mut events,
+            group,
+            plan,
+            max_ifindex,
+            started,
+            rt,
+        } = self;
+        let _span = tracing::debug_span!("lab_links", lab = %plan.name).entered();
+        // Interface indexes, chosen up front so one batch can reference
+        // another's links. They are unique across the whole lab, not just per
+        // namespace: the kernel treats a device whose index equals its peer's
+        // (iflink) as non-stacked and delays its carrier event by up to a second.
+        let lab_indexes = IfIndexes::after(max_ifindex);
+        let indexes: Vec<u32> = plan
+            .ifaces
+            .iter()
+            .map(|i| match i.kind {
+                IfaceKind::Loopback => 1,
+                _ => lab_indexes.next(),
+            })
+            .collect();
+
+        rt.block_on(create_objects(&plan, &nodes, &mut events, &indexes))
+            .map_err(|e| with_evidence(&group, e))?;
+        // Bring-up is over: close the event sockets.
+        rt.block_on(futures::future::join_all(
+            events.into_iter().map(LinkEvents::close),
+        ));
+
+        for (id, i) in plan.ifaces.iter().enumerate() {
+            nodes[i.node]
+                .interfaces
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    i.name.clone(),
+                    Interface {
+                        name: i.name.clone(),
+                        index: indexes[id],
+                        mac: i.mac,
+                        addrs: i.addrs.clone(),
+                    },
+                );
+        }
+
+        tracing::debug!(
+            lab = %plan.name,
+            nodes = nodes.len(),
+            links = plan.links.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            artifacts = %group.artifacts().path().display(),
+            "lab up"
+        );
+        Ok(Lab {
+            name: plan.name.clone(),
+            group,
+            pins: Mutex::new(Vec::new()),
+            nodes,
+            names: plan.names.clone(),
+            rt,
+        })
+    }
 }
 
 /// A node holds two fds (its namespace and its netlink socket): raise the

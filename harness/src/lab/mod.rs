@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::runtime::Runtime;
 
+pub(crate) use build::Building;
 pub use node::{Interface, Node};
 
 use crate::error::{Error, Result, Subject};
@@ -93,10 +94,17 @@ impl Lab {
 
     /// Validates `spec` and builds it. On error nothing is left behind.
     pub(crate) fn up(spec: &LabSpec) -> Result<Lab> {
+        Lab::begin(spec)?.finish()
+    }
+
+    /// Validates `spec` and creates its namespaces only; [`Building::finish`]
+    /// builds the rest. What needs only a namespace (a ruleset load) can run
+    /// in between, overlapping the links' creation. On error nothing is left behind.
+    pub(crate) fn begin(spec: &LabSpec) -> Result<Building> {
         crate::logging::init();
         let _span = tracing::debug_span!("lab_up", lab = %spec.name).entered();
         let plan = crate::spec::plan(spec)?;
-        build::build(plan)
+        build::start(plan)
     }
 
     /// The lab's name.

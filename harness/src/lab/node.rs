@@ -197,9 +197,20 @@ impl<'lab> Node<'lab> {
 
     /// Sets `hairpin_mode` on a bridge port of this node.
     pub fn set_hairpin(&self, ifname: &str, on: bool) -> Result<()> {
-        let link = self.lab.block_on(self.netlink().link(ifname))?;
+        self.set_hairpins(&[ifname], on)
+    }
+
+    /// Sets `hairpin_mode` on several bridge ports, as concurrent requests.
+    pub(crate) fn set_hairpins(&self, ifnames: &[&str], on: bool) -> Result<()> {
+        let netlink = self.netlink();
         self.lab
-            .block_on(self.netlink().set_hairpin(ifname, link.index, on))
+            .block_on(futures::future::try_join_all(ifnames.iter().map(
+                |&ifname| async move {
+                    let link = netlink.link(ifname).await?;
+                    netlink.set_hairpin(ifname, link.index, on).await
+                },
+            )))
+            .map(|_| ())
     }
 
     /// Creates a veth pair with `peer` born in another namespace (testing only).

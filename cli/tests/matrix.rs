@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-const EX: &str = "../topologies/examples";
+const EX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies/examples");
 
 fn netrig(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netrig"))

@@ -10,15 +10,7 @@ use std::time::Duration;
 use netrig::{Endpoint, Lab, NodeSpec, unique_lab_name};
 
 fn pair(prefix: &str) -> Lab {
-    Lab::builder(unique_lab_name(prefix))
-        .node("a")
-        .node("b")
-        .link(
-            Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
-            Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
-        )
-        .up()
-        .unwrap()
+    common::labs::pair(prefix).unwrap()
 }
 
 /// A command built before its lab was dropped still runs in that lab's

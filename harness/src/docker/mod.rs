@@ -28,7 +28,7 @@
 //!     .layout(Layout::V29)
 //!     .container(ContainerSpec::new("web").publish("8080:80"))
 //!     .build()?;
-//! let fw = host.firewall();
+//! let fw = host.running().firewall();
 //! assert_eq!(fw.backend(), netrig::Backend::IptablesNft);
 //! assert!(fw.input().contains("-A DOCKER-FORWARD -i docker0 -j ACCEPT"));
 //! # Ok::<_, netrig::Error>(())

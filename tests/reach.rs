@@ -335,6 +335,7 @@ fn with_daemon(text: &str, layout: &str, backend: &str) -> String {
 
 netrig::testing::main!(
     matrix_shows_dnat_masquerade_and_the_deciding_rule,
+    #[ignore = "known flake (issue 11): under load, every TCP cell of one matrix in ~100 reads refused"]
     twenty_matrices_of_one_lab_are_identical,
     docker_user_dport_vs_ctorigdstport,
     host_input_rule_does_not_protect_a_published_port,

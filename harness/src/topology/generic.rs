@@ -111,12 +111,7 @@ pub fn parse_lab(text: &str, path: impl AsRef<Path>) -> Result<LabTopology> {
         file: file.clone(),
         message: describe(text, &e),
     })?;
-    let default_name = file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|s| crate::net::check_name(s).is_ok())
-        .unwrap_or("lab")
-        .to_string();
+    let default_name = super::default_name(&file, "lab");
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let topo = doc.into_topology(default_name, &base).map_err(|l| {
         let (line, col) = line_col(text, l.span.start);

@@ -88,12 +88,7 @@ pub fn parse_with(text: &str, path: impl AsRef<Path>, overrides: &Overrides) -> 
         file: file.clone(),
         message: describe(text, &e),
     })?;
-    let default_name = file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|s| crate::net::check_name(s).is_ok())
-        .unwrap_or("docker")
-        .to_string();
+    let default_name = default_name(&file, "docker");
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     doc.into_builder(default_name)
         .and_then(|mut b| {
@@ -209,3 +204,13 @@ mod doc_tests;
 mod lab_tests;
 #[cfg(test)]
 mod tests;
+
+/// A lab's name from its file's stem (`topologies/docker-bridge.toml` →
+/// `docker-bridge`), or `fallback` when the stem is not a valid name.
+pub(crate) fn default_name(file: &Path, fallback: &str) -> String {
+    file.file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| crate::net::check_name(s).is_ok())
+        .unwrap_or(fallback)
+        .to_string()
+}

@@ -108,9 +108,12 @@ fn exercise_lab_from_async(prefix: &str) {
     drop(lab);
 }
 
-/// Every IPv6 address is usable when `up()` returns: hundreds of bring-ups,
-/// two at a time, each binding both addresses at once (no DAD, no
-/// "tentative" window in which bind fails with EADDRNOTAVAIL).
+/// Every IPv6 address is usable when `up()` returns, and when
+/// `Node::add_address` returns: hundreds of bring-ups, two at a time, each
+/// binding both addresses at once (no DAD, no "tentative" window in which
+/// bind fails with EADDRNOTAVAIL) and receiving a datagram sent at once to
+/// each (no window before the kernel's local route exists, in which the
+/// receiver drops it as not addressed to it).
 fn ipv6_addresses_are_usable_when_up_returns() {
     let _labs = common::shared();
     const ROUNDS: usize = 150;
@@ -127,14 +130,31 @@ fn ipv6_addresses_are_usable_when_up_returns() {
                         )
                         .up()
                         .unwrap();
-                    for (node, addr) in [("a", "[2001:db8::1]:7000"), ("b", "[2001:db8::2]:7000")] {
-                        let bound = lab
-                            .node(node)
-                            .unwrap()
-                            .run(|| UdpSocket::bind(addr))
+                    let bind = |node: &str, addr: &str| {
+                        let bound = lab.node(node).unwrap().run(|| UdpSocket::bind(addr));
+                        match bound.unwrap() {
+                            Ok(s) => s,
+                            Err(e) => {
+                                panic!("thread {t}, round {round}: binding {addr} in {node}: {e}")
+                            }
+                        }
+                    };
+                    let client = bind("a", "[2001:db8::1]:7000");
+                    let mut to = vec![bind("b", "[2001:db8::2]:7000")];
+                    lab.node("b")
+                        .unwrap()
+                        .add_address("eth0", "2001:db8::3/64")
+                        .unwrap();
+                    to.push(bind("b", "[2001:db8::3]:7000"));
+                    for server in to {
+                        let addr = server.local_addr().unwrap();
+                        server
+                            .set_read_timeout(Some(Duration::from_secs(3)))
                             .unwrap();
-                        if let Err(e) = bound {
-                            panic!("thread {t}, round {round}: binding {addr} in {node}: {e}");
+                        client.send_to(b"six", addr).unwrap();
+                        let mut buf = [0u8; 8];
+                        if let Err(e) = server.recv_from(&mut buf) {
+                            panic!("thread {t}, round {round}: a datagram to {addr}: {e}");
                         }
                     }
                 }

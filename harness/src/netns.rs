@@ -53,8 +53,9 @@ pub(crate) struct NetnsSeed {
     pub(crate) netns: Netns,
     /// An `AF_NETLINK/NETLINK_ROUTE` socket bound to the namespace.
     pub(crate) netlink: OwnedFd,
-    /// A second one, subscribed to link events (for bring-up only).
-    pub(crate) link_events: OwnedFd,
+    /// A second one, subscribed to bring-up events (for bring-up only; see
+    /// `netlink::event_groups`).
+    pub(crate) events: OwnedFd,
     /// The highest interface index present right after creation.
     pub(crate) max_ifindex: u32,
 }
@@ -316,11 +317,11 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
     }
     set_loopback_up().map_err(|e| netns.err("bring lo up", e))?;
     let netlink = netlink_socket(None).map_err(|e| netns.err("open an rtnetlink socket", e))?;
-    // A second socket, subscribed to link events from birth so no state change
-    // of a link netrig creates can be missed; used only while the lab is built
-    // (see netlink::LinkEvents), so the request socket's replies can never be
-    // crowded out of its receive buffer by events.
-    let link_events = netlink_socket(Some(libc::RTMGRP_LINK as u32))
+    // A second socket, subscribed to link (and IPv6 route) events from birth so
+    // no state change of a link or address netrig creates can be missed; used
+    // only while the lab is built (see netlink::BringUpEvents), so the request
+    // socket's replies can never be crowded out of its receive buffer by events.
+    let events = netlink_socket(Some(crate::netlink::event_groups(options.ipv6)))
         .map_err(|e| netns.err("subscribe to link events", e))?;
     let max_ifindex = nix::net::if_::if_nameindex()
         .map(|list| list.iter().map(|i| i.index()).max().unwrap_or(1))
@@ -329,7 +330,7 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
     Ok(NetnsSeed {
         netns,
         netlink,
-        link_events,
+        events,
         max_ifindex,
     })
 }
@@ -337,7 +338,9 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
 /// An `AF_NETLINK/NETLINK_ROUTE` socket in the calling thread's namespace,
 /// bound to multicast `groups` when given (with a larger receive buffer, and
 /// overflow reported as lost messages rather than as a socket error).
-fn netlink_socket(groups: Option<u32>) -> io::Result<OwnedFd> {
+/// An rtnetlink socket in the calling thread's namespace, joined to `groups`
+/// (with a large receive buffer) when given.
+pub(crate) fn netlink_socket(groups: Option<u32>) -> io::Result<OwnedFd> {
     let mut socket = rtnetlink::sys::Socket::new(rtnetlink::sys::constants::NETLINK_ROUTE)?;
     if let Some(groups) = groups {
         socket.set_no_enobufs(true)?;

@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 use super::{Interface, Lab, NodeState};
 use crate::error::{Result, Subject};
 use crate::namespace::Group;
-use crate::netlink::{IfIndexes, LinkEvents, Netlink, VethEnd};
+use crate::netlink::{BringUpEvents, IfIndexes, Netlink, VethEnd};
 use crate::netns::{Netns, NetnsOptions};
 use crate::runtime::Runtime;
 use crate::spec::{IfaceKind, Plan};
@@ -22,7 +22,7 @@ use crate::spec::{IfaceKind, Plan};
 pub(crate) struct Building {
     // Dropped in this order: sockets and namespaces before the runtime.
     nodes: Vec<NodeState>,
-    events: Vec<LinkEvents>,
+    events: Vec<BringUpEvents>,
     group: std::sync::Arc<Group>,
     plan: Plan,
     /// The highest interface index in any new namespace.
@@ -53,7 +53,7 @@ pub(crate) fn start(plan: Plan) -> Result<Building> {
     let seeds = Netns::create_batch(&specs)?;
     let max_ifindex = seeds.iter().map(|s| s.max_ifindex).max().unwrap_or(1);
 
-    let (nodes, events): (Vec<NodeState>, Vec<LinkEvents>) = {
+    let (nodes, events): (Vec<NodeState>, Vec<BringUpEvents>) = {
         let _guard = rt.enter();
         seeds
             .into_iter()
@@ -65,7 +65,7 @@ pub(crate) fn start(plan: Plan) -> Result<Building> {
                     interfaces: Mutex::new(BTreeMap::new()),
                     ns: group.adopt(&n.name, seed.netns),
                 };
-                (node, LinkEvents::from_socket(seed.link_events))
+                (node, BringUpEvents::from_socket(seed.events))
             })
             .unzip()
     };
@@ -93,7 +93,8 @@ impl Building {
     }
 
     /// Creates every link, address, route and neighbour, and returns the lab
-    /// once every veth is operationally up.
+    /// once every veth is operationally up and every IPv6 address accepts
+    /// packets.
     pub(crate) fn finish(self) -> Result<Lab> {
         let Building {
             nodes,
@@ -123,7 +124,7 @@ impl Building {
             .map_err(|e| with_evidence(&group, e))?;
         // Bring-up is over: close the event sockets.
         rt.block_on(futures::future::join_all(
-            events.into_iter().map(LinkEvents::close),
+            events.into_iter().map(BringUpEvents::close),
         ));
 
         for (id, i) in plan.ifaces.iter().enumerate() {
@@ -178,7 +179,7 @@ fn ensure_fd_room(nodes: usize) {
 async fn create_objects(
     plan: &Plan,
     nodes: &[NodeState],
-    events: &mut [LinkEvents],
+    events: &mut [BringUpEvents],
     idx: &[u32],
 ) -> Result<()> {
     let bridges = plan
@@ -261,6 +262,25 @@ async fn create_objects(
             .map(move |a| nodes[i.node].netlink.add_address(&i.name, idx[id], *a))
     });
     try_join_all(addrs).await?;
+    // An IPv6 address accepts packets only once the kernel's work queue has
+    // installed its local route; IPv4 ones do at once.
+    let mut v6: BTreeMap<usize, Vec<std::net::Ipv6Addr>> = BTreeMap::new();
+    for i in &plan.ifaces {
+        for a in &i.addrs {
+            if let std::net::IpAddr::V6(ip) = a.addr() {
+                v6.entry(i.node).or_default().push(ip);
+            }
+        }
+    }
+    try_join_all(events.iter_mut().enumerate().filter_map(|(node, ev)| {
+        let addrs = v6.get(&node)?;
+        Some(nodes[node].netlink.wait_addresses_usable(
+            ev,
+            addrs,
+            std::time::Duration::from_secs(10),
+        ))
+    }))
+    .await?;
 
     try_join_all(plan.routes.iter().map(|r| {
         let dev = r.dev.map(|d| (plan.ifaces[d].name.as_str(), idx[d]));

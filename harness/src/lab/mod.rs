@@ -37,8 +37,9 @@ pub(crate) struct NodeState {
 /// - building is pipelined: namespaces are made in a batch (one thread per
 ///   core for big labs), then each phase (bridges, veths, addresses, routes,
 ///   neighbours) is sent as concurrent netlink requests;
-/// - a lab is returned only when every veth is operationally up, so traffic
-///   sent right away is not dropped;
+/// - a lab is returned only when every veth is operationally up and every
+///   IPv6 address has its local route, so traffic sent right away is not
+///   dropped;
 /// - dropping a `Lab` kills its processes, removes its pins and closes its
 ///   namespaces, so the kernel destroys everything it created — also when the
 ///   process is killed, because nothing outlives the fds but pins;

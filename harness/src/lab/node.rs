@@ -157,13 +157,35 @@ impl<'lab> Node<'lab> {
         Ok(routes)
     }
 
-    /// Adds an address (`10.0.0.5/24`) to an interface.
+    /// Adds an address (`10.0.0.5/24`, `2001:db8::5/64`) to an interface;
+    /// returns once the address accepts packets.
     pub fn add_address(&self, ifname: &str, cidr: &str) -> Result<()> {
         let net = parse_cidr(cidr)
             .map_err(|m| Error::invalid(self.subject().clone().link(ifname), "address", m))?;
         let link = self.lab.block_on(self.netlink().link(ifname))?;
-        self.lab
-            .block_on(self.netlink().add_address(ifname, link.index, net))
+        let std::net::IpAddr::V6(ip) = net.addr() else {
+            return self
+                .lab
+                .block_on(self.netlink().add_address(ifname, link.index, net));
+        };
+        // Subscribed before the address exists, so its local route's event is seen.
+        let events = self
+            .run(|| crate::netns::netlink_socket(Some(crate::netlink::event_groups(true))))?
+            .map_err(|source| Error::Namespace {
+                subject: self.subject().clone(),
+                op: "subscribe to route events".into(),
+                source,
+            })?;
+        self.lab.block_on(async {
+            let mut events = crate::netlink::BringUpEvents::from_socket(events);
+            self.netlink().add_address(ifname, link.index, net).await?;
+            let usable = self
+                .netlink()
+                .wait_addresses_usable(&mut events, &[ip], std::time::Duration::from_secs(10))
+                .await;
+            events.close().await;
+            usable
+        })
     }
 
     /// Removes an address (`10.0.0.5/24`) from an interface.

@@ -26,7 +26,7 @@ use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 mod events;
 mod read;
 
-pub(crate) use events::LinkEvents;
+pub(crate) use events::{BringUpEvents, event_groups};
 pub use read::{LinkInfo, RouteInfo};
 
 use crate::error::{Error, Result, Subject};

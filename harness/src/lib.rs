@@ -110,7 +110,7 @@ mod traffic;
 pub use backend::Backend;
 pub use capture::{Capture, CaptureOptions, CaptureStats};
 pub use conntrack::{ConntrackEntry, ConntrackTable};
-pub use dockerlab::DockerLab;
+pub use dockerlab::{DockerLab, DockerPart};
 pub use error::{Error, ExpectationFailure, Result, RulesError, Subject};
 pub use evidence::Evidence;
 pub use expect::{Matcher, Sentinel};

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use crate::dockerlab::DockerPart;
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Node};
 use crate::net::Proto;
@@ -23,9 +24,10 @@ enum Running {
 /// its programs and servers, then tears the lab down.
 #[derive(Debug)]
 pub struct TopologyLab {
-    // Fields drop in order: processes and servers before the lab.
+    // Fields drop in order: processes, servers and Docker parts before the lab.
     programs: Vec<NodeProcess>,
     servers: Vec<(SocketAddr, Running)>,
+    docker: Vec<DockerPart>,
     topology: LabTopology,
     lab: Lab,
 }
@@ -38,18 +40,40 @@ impl std::ops::Deref for TopologyLab {
 }
 
 impl LabTopology {
-    /// Builds the lab, shapes its links, loads each node's rule files in
-    /// order, starts its servers (bound when this returns) and programs. On
-    /// error everything built so far is torn down.
+    /// Builds the lab (its Docker parts' nodes with it), installs each Docker
+    /// part (the rules there before Docker, Docker's rules, settings and
+    /// ports, then its rule files), shapes the links, loads each node's rule
+    /// files in order, starts its servers (bound when this returns) and
+    /// programs. On error everything built so far is torn down.
     pub fn up(self) -> Result<TopologyLab> {
         let _span = tracing::debug_span!("topology_lab_up", lab = %self.name()).entered();
-        let lab = self.spec.clone().up()?;
+        let mut spec = self.full_spec();
+        if !self.docker.is_empty() {
+            let backends = self.docker.iter().map(|p| p.host.backend());
+            for b in backends {
+                crate::firewall::check_installed(
+                    b,
+                    &format!("load Docker's rules ({b} backend) into lab {}", self.name()),
+                )?;
+            }
+            let userns = crate::privilege::in_user_namespace();
+            for n in &mut spec.nodes {
+                n.sysctls
+                    .retain(|(key, _)| !crate::dockerlab::skipped_in_userns(userns, key));
+            }
+        }
+        let lab = spec.clone().up()?;
         let mut running = TopologyLab {
             programs: Vec::new(),
             servers: Vec::new(),
+            docker: Vec::new(),
             topology: self,
             lab,
         };
+        for p in &running.topology.docker {
+            let part = p.host.install_part(&running.lab, &spec, &p.name)?;
+            running.docker.push(part);
+        }
         running.start()?;
         Ok(running)
     }
@@ -82,6 +106,24 @@ impl TopologyLab {
                 .push(node.command(&p.argv[0]).args(&p.argv[1..]).spawn()?);
         }
         Ok(())
+    }
+
+    /// The Docker part named `name` (a `[[docker]]` entry).
+    pub fn docker(&self, name: &str) -> Result<&DockerPart> {
+        self.docker
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.docker.iter().map(DockerPart::name).collect();
+                Error::invalid(
+                    crate::Subject::lab(self.lab.name()),
+                    "docker",
+                    format!(
+                        "no Docker part named {name:?} (parts: {})",
+                        names.join(", ")
+                    ),
+                )
+            })
     }
 
     /// The topology this lab was built from.
@@ -128,12 +170,28 @@ impl TopologyLab {
     /// rule files, servers and programs.
     pub fn summary(&self) -> Result<String> {
         let topo = &self.topology;
+        let full = topo.full_spec();
         let mut s = format!(
             "lab {}: generic lab, {} nodes\n",
             self.lab.name(),
-            topo.spec.nodes.len()
+            full.nodes.len()
         );
-        for n in &topo.spec.nodes {
+        for p in &self.docker {
+            let m = p.model();
+            let _ = writeln!(
+                s,
+                "  Docker host {} (layout {}, backend {}): containers {}",
+                p.name(),
+                m.layout(),
+                m.backend(),
+                m.containers()
+                    .iter()
+                    .map(|c| format!("{} in node {}", c.name, p.node_of(&c.name)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for n in &full.nodes {
             let node = self.lab.node(&n.name)?;
             let mut addrs: Vec<String> = node
                 .addresses()?

@@ -85,6 +85,8 @@ pub struct DockerHost {
     pub(crate) servers: Vec<Ipv4Addr>,
     pub(crate) lan_peers: Vec<LanPeer>,
     pub(crate) rule_files: Vec<std::path::PathBuf>,
+    pub(crate) existing_files: Vec<std::path::PathBuf>,
+    pub(crate) existing: Option<super::Ruleset>,
     pub(crate) matrix_cells: MatrixCells,
 }
 
@@ -111,6 +113,18 @@ impl DockerHost {
     /// [`DockerHostBuilder::rules_file`]; e.g. `netrig diff --after FILE`).
     pub fn add_rules_file(&mut self, path: impl Into<std::path::PathBuf>) {
         self.rule_files.push(path.into());
+    }
+    /// Rule files already loaded when the daemon starts (the host's state
+    /// before Docker), in order.
+    pub fn existing_rule_files(&self) -> &[std::path::PathBuf] {
+        &self.existing_files
+    }
+    /// The IPv4 iptables rules already in the host's raw, nat and filter
+    /// tables when the daemon starts (from the iptables-save fragments among
+    /// [`DockerHost::existing_rule_files`]): Docker's operations are replayed
+    /// on them, so its rules land around them as on a real host.
+    pub fn existing_rules(&self) -> Option<&super::Ruleset> {
+        self.existing.as_ref()
     }
     /// The matrix cells the topology adds or puts in place of the defaults.
     pub fn matrix_cells(&self) -> &MatrixCells {
@@ -241,6 +255,7 @@ pub struct DockerHostBuilder {
     pub(crate) servers: Option<Vec<String>>,
     pub(crate) lan_peers: Vec<(String, Option<String>)>,
     pub(crate) rule_files: Vec<std::path::PathBuf>,
+    pub(crate) existing_files: Vec<std::path::PathBuf>,
     pub(crate) matrix_cells: MatrixCells,
 }
 
@@ -352,6 +367,16 @@ impl DockerHostBuilder {
     /// nft file when its name ends in `.nft`.
     pub fn rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.rule_files.push(path.into());
+        self
+    }
+    /// Adds a rule file that is already loaded when the daemon starts (the
+    /// host's state before Docker: ufw's or libvirt's rules): an nft file
+    /// (`.nft`), or an iptables-save fragment whose raw, nat and filter
+    /// rules Docker then inserts and appends its own around — never
+    /// replacing them. Read when the host is built; a malformed fragment is
+    /// refused naming the file and line.
+    pub fn existing_rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.existing_files.push(path.into());
         self
     }
 }

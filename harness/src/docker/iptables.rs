@@ -105,7 +105,7 @@ pub(crate) fn nat_jumps(r: &mut Replay, proxy: bool) {
 pub(crate) fn classic(host: &DockerHost, step: usize) -> Ruleset {
     let d = host.daemon();
     let proxy = d.userland_proxy;
-    let mut r = Replay::new(&[Table::Nat, Table::Filter]);
+    let mut r = Replay::new(&[Table::Nat, Table::Filter], host.existing_rules());
     // Driver init: setupIPChains.
     r.new_chain(Table::Nat, "DOCKER");
     r.new_chain(Table::Filter, "DOCKER");

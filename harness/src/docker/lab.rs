@@ -97,3 +97,82 @@ pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
     }
     spec
 }
+
+/// The name node `node` of a Docker host's lab takes when the host is the
+/// part named `part` of a larger lab: `part` for the host itself, `part-NODE`
+/// for every other node (containers, LAN peers).
+pub fn part_node(part: &str, node: &str) -> String {
+    if node == HOST_NODE {
+        part.to_string()
+    } else {
+        format!("{part}-{node}")
+    }
+}
+
+/// The host's lab as the part `part` of a larger lab: every node renamed
+/// with [`part_node`], and no internet node — the larger lab gives the host
+/// its uplink, addresses and routes (its interface `eth0` is left free).
+pub(crate) fn part_spec(host: &DockerHost, part: &str) -> LabSpec {
+    let whole = lab_spec(host);
+    let name = |n: &str| part_node(part, n);
+    let outside = |n: &str| n == INTERNET_NODE;
+    let end = |e: &Endpoint| Endpoint {
+        node: name(&e.node),
+        ..e.clone()
+    };
+    let mut spec = LabSpec::new(part).static_neighbours(whole.static_neighbours);
+    spec.nodes = whole
+        .nodes
+        .iter()
+        .filter(|n| !outside(&n.name))
+        .map(|n| {
+            let mut n = n.clone();
+            n.name = name(&n.name);
+            n
+        })
+        .collect();
+    spec.aliases = whole
+        .aliases
+        .iter()
+        .map(|(a, t)| (name(a), name(t)))
+        .collect();
+    spec.bridges = whole
+        .bridges
+        .iter()
+        .map(|b| {
+            let mut b = b.clone();
+            b.node = name(&b.node);
+            b
+        })
+        .collect();
+    spec.links = whole
+        .links
+        .iter()
+        .filter(|l| !outside(&l.a.node) && !outside(&l.b.node))
+        .map(|l| crate::spec::LinkSpec {
+            a: end(&l.a),
+            b: end(&l.b),
+        })
+        .collect();
+    spec.addresses = whole
+        .addresses
+        .iter()
+        .filter(|a| !outside(&a.node))
+        .map(|a| {
+            let mut a = a.clone();
+            a.node = name(&a.node);
+            a
+        })
+        .collect();
+    spec.routes = whole
+        .routes
+        .iter()
+        .filter(|r| !(r.node == HOST_NODE && r.route.dest.is_none()))
+        .map(|r| {
+            let mut r = r.clone();
+            r.node = name(&r.node);
+            r
+        })
+        .collect();
+    spec
+}

@@ -58,6 +58,7 @@ pub use host::{
     INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer, MatrixCells,
 };
 pub use kernel::{DockerProxy, KernelSetting, PortReservation};
+pub use lab::part_node;
 pub use layout::{DaemonOptions, Layout};
 pub use modern::V29_DERIVED;
 pub use network::{
@@ -195,5 +196,11 @@ impl DockerHost {
     /// The lab that emulates this host (final state: every network and container).
     pub fn lab_spec(&self) -> LabSpec {
         lab::lab_spec(self)
+    }
+    /// This host's nodes, bridges and links as the part `part` of a larger
+    /// lab: node names from [`part_node`], no internet node, the host's
+    /// `eth0` and default route left to the larger lab.
+    pub fn part_spec(&self, part: &str) -> LabSpec {
+        lab::part_spec(self, part)
     }
 }

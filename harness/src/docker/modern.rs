@@ -42,7 +42,10 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
     let d = host.daemon();
     let v28 = host.layout() == Layout::V28;
     let proxy = d.userland_proxy;
-    let mut r = Replay::new(&[Table::Raw, Table::Nat, Table::Filter]);
+    let mut r = Replay::new(
+        &[Table::Raw, Table::Nat, Table::Filter],
+        host.existing_rules(),
+    );
     filter_skeleton(&mut r, v28);
     r.new_chain(Table::Nat, "DOCKER");
     nat_jumps(&mut r, proxy);
@@ -57,7 +60,10 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
         }
     }
     let mut rules = r.finish();
-    if !raw_table_exists(host, step) {
+    let raw_before = host
+        .existing_rules()
+        .is_some_and(|e| e.table(Table::Raw).is_some());
+    if !raw_table_exists(host, step) && !raw_before {
         rules.tables.retain(|t| t.table != Table::Raw);
     }
     rules
@@ -68,7 +74,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
 /// per-network rules: the emulated host has no IPv6 network.
 pub(crate) fn render6(host: &DockerHost) -> Ruleset {
     let v28 = host.layout() == Layout::V28;
-    let mut r = Replay::new(&[Table::Nat, Table::Filter]);
+    let mut r = Replay::new(&[Table::Nat, Table::Filter], None);
     filter_skeleton(&mut r, v28);
     r.new_chain(Table::Nat, "DOCKER");
     r.append(

@@ -150,6 +150,156 @@ impl Ruleset {
     }
 }
 
+impl Ruleset {
+    /// Parses `iptables-save` text — `*table`, `:CHAIN POLICY [p:b]`,
+    /// `-A CHAIN …`, `COMMIT`, `#` comments — for the tables Docker programs
+    /// (`raw`, `nat`, `filter`). Rules are kept as written; write them as
+    /// `iptables-save` prints them for Docker's "insert unless it exists"
+    /// checks to see them. An error gives the 1-based line and what is wrong.
+    pub fn parse_save(text: &str) -> Result<Ruleset, (usize, String)> {
+        let mut tables: Vec<TableRules> = Vec::new();
+        let mut open: Option<usize> = None;
+        for (i, raw) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('*') {
+                let table = match name.trim() {
+                    "raw" => Table::Raw,
+                    "nat" => Table::Nat,
+                    "filter" => Table::Filter,
+                    other => {
+                        return Err((
+                            n,
+                            format!(
+                                "table {other:?}: rules before Docker starts can be in raw, nat and filter"
+                            ),
+                        ));
+                    }
+                };
+                if let Some(at) = tables.iter().position(|t| t.table == table) {
+                    open = Some(at);
+                } else {
+                    tables.push(TableRules {
+                        table,
+                        chains: builtin(table),
+                    });
+                    open = Some(tables.len() - 1);
+                }
+                continue;
+            }
+            if line == "COMMIT" {
+                if open.take().is_none() {
+                    return Err((n, "COMMIT outside a table".into()));
+                }
+                continue;
+            }
+            let Some(t) = open else {
+                return Err((n, format!("{line:?} before any `*table` line")));
+            };
+            let tr = &mut tables[t];
+            if let Some(decl) = line.strip_prefix(':') {
+                let mut parts = decl.split_whitespace();
+                let (Some(name), Some(policy)) = (parts.next(), parts.next()) else {
+                    return Err((
+                        n,
+                        format!("{line:?}: a chain is declared as `:NAME POLICY [0:0]`"),
+                    ));
+                };
+                let is_builtin = tr.table.builtin_chains().contains(&name);
+                match (is_builtin, policy) {
+                    (true, "ACCEPT" | "DROP") => {
+                        let c = tr
+                            .chains
+                            .iter_mut()
+                            .find(|c| c.name == name)
+                            .expect("built-in");
+                        c.policy = Some(policy.into());
+                    }
+                    (true, _) => {
+                        return Err((
+                            n,
+                            format!("chain {name}: policy {policy:?} (ACCEPT or DROP)"),
+                        ));
+                    }
+                    (false, "-") => {
+                        if tr.chain(name).is_none() {
+                            tr.chains.push(Chain {
+                                name: name.into(),
+                                policy: None,
+                                rules: Vec::new(),
+                            });
+                        }
+                    }
+                    (false, _) => {
+                        return Err((
+                            n,
+                            format!("user chain {name}: policy must be `-`, not {policy:?}"),
+                        ));
+                    }
+                }
+                continue;
+            }
+            let Some(rest) = line.strip_prefix("-A ") else {
+                return Err((
+                    n,
+                    format!("{line:?}: expected `*table`, `:CHAIN`, `-A CHAIN …` or `COMMIT`"),
+                ));
+            };
+            let (chain, rule) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+            let Some(c) = tr.chains.iter_mut().find(|c| c.name == chain) else {
+                return Err((
+                    n,
+                    format!("chain {chain} is not declared (add `:{chain} - [0:0]`)"),
+                ));
+            };
+            c.rules.push(rule.trim().to_string());
+        }
+        if open.is_some() {
+            return Err((text.lines().count(), "the last table has no COMMIT".into()));
+        }
+        Ok(Ruleset { tables })
+    }
+}
+
+impl Ruleset {
+    /// Adds `other`'s chains and rules after this one's (a later file's
+    /// policies win), as loading it after this one would.
+    pub fn extend(&mut self, other: Ruleset) {
+        for ot in other.tables {
+            let Some(tr) = self.tables.iter_mut().find(|t| t.table == ot.table) else {
+                self.tables.push(ot);
+                continue;
+            };
+            for oc in ot.chains {
+                match tr.chains.iter_mut().find(|c| c.name == oc.name) {
+                    Some(c) => {
+                        if oc.policy.is_some() {
+                            c.policy = oc.policy;
+                        }
+                        c.rules.extend(oc.rules);
+                    }
+                    None => tr.chains.push(oc),
+                }
+            }
+        }
+    }
+}
+
+/// A table's built-in chains, empty, policy ACCEPT.
+fn builtin(t: Table) -> Vec<Chain> {
+    t.builtin_chains()
+        .iter()
+        .map(|c| Chain {
+            name: (*c).into(),
+            policy: Some("ACCEPT".into()),
+            rules: Vec::new(),
+        })
+        .collect()
+}
+
 impl fmt::Display for Ruleset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.iptables_restore())
@@ -163,22 +313,21 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
-    /// Empty built-in chains with policy ACCEPT for `tables`.
-    pub(crate) fn new(tables: &[Table]) -> Self {
+    /// The state Docker starts from for `tables`: each table as `existing`
+    /// has it (rules already there before the daemon started), or empty
+    /// built-in chains with policy ACCEPT.
+    pub(crate) fn new(tables: &[Table], existing: Option<&Ruleset>) -> Self {
         Replay {
             tables: tables
                 .iter()
-                .map(|&t| TableRules {
-                    table: t,
-                    chains: t
-                        .builtin_chains()
-                        .iter()
-                        .map(|c| Chain {
-                            name: (*c).into(),
-                            policy: Some("ACCEPT".into()),
-                            rules: Vec::new(),
+                .map(|&t| {
+                    existing
+                        .and_then(|e| e.table(t))
+                        .cloned()
+                        .unwrap_or(TableRules {
+                            table: t,
+                            chains: builtin(t),
                         })
-                        .collect(),
                 })
                 .collect(),
         }

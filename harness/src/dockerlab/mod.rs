@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
+mod part;
 mod reserve;
+
+pub use part::DockerPart;
 
 use crate::backend::Backend;
 use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, KernelSetting};
@@ -125,9 +128,14 @@ impl DockerHost {
         Ok(running)
     }
 
-    /// Docker's ruleset, then (28+ with an iptables backend) its ip6tables
-    /// skeleton, into `host`.
+    /// The rules there before Docker, Docker's ruleset (replayed on them), then
+    /// (28+ with an iptables backend) its ip6tables skeleton, into `host`.
     fn load_rules(&self, host: &crate::Namespace) -> Result<()> {
+        for file in self.existing_rule_files() {
+            let backend = self.rule_file_backend(file);
+            tracing::debug!(file = %file.display(), %backend, "loading the rules there before Docker");
+            backend.append_file(host, file)?;
+        }
         let backend = self.backend();
         tracing::debug!(backend = %backend, "loading Docker's ruleset");
         backend.replace_tables(host, &self.running().firewall().input())?;
@@ -207,6 +215,21 @@ impl DockerHost {
     }
 }
 
+impl DockerHost {
+    /// The tool that loads a user's rule file into this host: `nft -f` for
+    /// `.nft` files, otherwise the host's iptables backend (iptables-nft
+    /// beside the nftables backend).
+    fn rule_file_backend(&self, path: &Path) -> Backend {
+        if path.extension().is_some_and(|e| e == "nft") {
+            Backend::Nftables
+        } else if self.backend() == Backend::Nftables {
+            Backend::IptablesNft
+        } else {
+            self.backend()
+        }
+    }
+}
+
 /// Host ports Docker holds: docker-proxy listeners, dockerd's reservations.
 #[derive(Default)]
 struct HeldPorts {
@@ -216,7 +239,7 @@ struct HeldPorts {
 
 /// Docker skips `ping_group_range` under user namespaces (the full gid range
 /// is not mapped there), and so does netrig when run rootless.
-fn skipped_in_userns(userns: bool, key: &str) -> bool {
+pub(crate) fn skipped_in_userns(userns: bool, key: &str) -> bool {
     userns && key == "net.ipv4.ping_group_range"
 }
 
@@ -316,13 +339,7 @@ impl DockerLab {
     /// fragment with the host's iptables backend (`--noflush`). A malformed
     /// file fails with the tool's message, naming the file and line.
     pub fn apply_rules_file(&self, path: &Path) -> Result<()> {
-        let backend = if path.extension().is_some_and(|e| e == "nft") {
-            Backend::Nftables
-        } else if self.host.backend() == Backend::Nftables {
-            Backend::IptablesNft
-        } else {
-            self.host.backend()
-        };
+        let backend = self.host.rule_file_backend(path);
         tracing::debug!(file = %path.display(), %backend, "loading user rules");
         let host = self.host_node()?;
         backend.append_file(&host, path)

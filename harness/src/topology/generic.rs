@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 /// Top-level keys that make a file a generic lab.
 const LAB_KEYS: &[&str] = &[
     "node",
+    "docker",
     "alias",
     "bridge",
     "link",
@@ -66,13 +67,14 @@ pub fn parse_any(text: &str, path: impl AsRef<Path>, overrides: &Overrides) -> R
     if !is_lab(text) {
         return parse_with(text, path, overrides).map(Topology::Docker);
     }
-    if *overrides != Overrides::default() {
+    let lab = parse_lab_with(text, path, overrides)?;
+    if *overrides != Overrides::default() && lab.docker.is_empty() {
         return Err(Error::Topology {
             file: path.to_path_buf(),
-            message: "--layout and --backend apply to Docker hosts; this file is a generic lab (it has [[node]] entries)".into(),
+            message: "--layout and --backend apply to Docker hosts; this file is a generic lab (it has [[node]] entries) without [[docker]] parts".into(),
         });
     }
-    parse_lab(text, path).map(Topology::Lab)
+    Ok(Topology::Lab(lab))
 }
 
 /// Whether the text is a generic lab: it has one of [`LAB_KEYS`] at the
@@ -106,23 +108,47 @@ pub fn load_lab(path: impl AsRef<Path>) -> Result<LabTopology> {
 /// # Ok::<_, netrig::Error>(())
 /// ```
 pub fn parse_lab(text: &str, path: impl AsRef<Path>) -> Result<LabTopology> {
-    let file: PathBuf = path.as_ref().to_path_buf();
+    parse_lab_with(text, path.as_ref(), &Overrides::default())
+}
+
+/// [`parse_lab`], with `overrides` applied to each Docker part.
+fn parse_lab_with(text: &str, path: &Path, overrides: &Overrides) -> Result<LabTopology> {
+    let file: PathBuf = path.to_path_buf();
     let doc: super::lab_schema::LabFile = toml::from_str(text).map_err(|e| Error::Topology {
         file: file.clone(),
         message: describe(text, &e),
     })?;
-    let default_name = super::default_name(&file, "lab");
-    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let topo = doc.into_topology(default_name, &base).map_err(|l| {
+    let located = |l: super::lab_schema::Located| {
         let (line, col) = line_col(text, l.span.start);
         Error::Topology {
             file: file.clone(),
             message: format!("line {line}, column {col}, key `{}`: {}", l.key, l.message),
         }
-    })?;
+    };
+    let default_name = super::default_name(&file, "lab");
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut parts = Vec::new();
+    for d in &doc.docker {
+        let part_file = base.join(d.file.get_ref());
+        if !part_file.is_file() {
+            return Err(located(super::lab_schema::Located {
+                span: d.file.span(),
+                key: "file",
+                message: format!(
+                    "Docker host file {} does not exist (paths are relative to this file's folder)",
+                    part_file.display()
+                ),
+            }));
+        }
+        let host = super::load_with(&part_file, overrides)?;
+        parts.push((part_file, host));
+    }
+    let topo = doc
+        .into_topology(default_name, &base, parts)
+        .map_err(located)?;
     // The planner's checks (interface names, addresses unique per node …)
     // that the schema did not make: before anything is built.
-    crate::spec::plan(&topo.spec).map_err(|e| Error::Topology {
+    crate::spec::plan(&topo.full_spec()).map_err(|e| Error::Topology {
         file,
         message: e.to_string(),
     })?;

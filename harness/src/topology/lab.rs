@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::backend::Backend;
+use crate::docker::DockerHost;
 use crate::net::{Proto, fmt_mac};
 use crate::spec::{Endpoint, LabSpec};
 
@@ -59,11 +60,26 @@ pub struct ShapeSpec {
     pub loss: Option<String>,
 }
 
+/// An emulated Docker host as a part of a generic lab (`[[docker]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerPartSpec {
+    /// The part's name: its host's node; its other nodes are `NAME-NODE`
+    /// ([`crate::docker::part_node`]).
+    pub name: String,
+    /// The Docker host topology file it was read from, if any.
+    pub file: Option<PathBuf>,
+    /// The host.
+    pub host: DockerHost,
+}
+
 /// A generic lab: its wiring ([`LabSpec`]) and what runs in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabTopology {
-    /// Nodes, bridges, links, addresses, routes, sysctls.
+    /// Nodes, bridges, links, addresses, routes, sysctls — besides the
+    /// Docker parts' own ([`LabTopology::full_spec`] has both).
     pub spec: LabSpec,
+    /// Emulated Docker hosts that are parts of the lab, built with it.
+    pub docker: Vec<DockerPartSpec>,
     /// Rule files, loaded in this order.
     pub rules: Vec<RuleFileSpec>,
     /// Echo servers.
@@ -79,6 +95,7 @@ impl LabTopology {
     pub fn new(spec: LabSpec) -> Self {
         LabTopology {
             spec,
+            docker: Vec::new(),
             rules: Vec::new(),
             servers: Vec::new(),
             programs: Vec::new(),
@@ -92,6 +109,36 @@ impl LabTopology {
     /// Renames the lab (pins and artifacts use the name).
     pub fn set_name(&mut self, name: impl Into<String>) {
         self.spec.name = name.into();
+    }
+    /// Adds an emulated Docker host as the part `name` (its host's node;
+    /// the others `NAME-NODE`). Link the lab to the host's node to give it
+    /// an uplink: the part has no internet node of its own.
+    pub fn docker_part(mut self, name: impl Into<String>, host: DockerHost) -> Self {
+        self.docker.push(DockerPartSpec {
+            name: name.into(),
+            file: None,
+            host,
+        });
+        self
+    }
+    /// The whole lab's wiring: every Docker part's nodes, bridges and links
+    /// ([`DockerHost::part_spec`]), then [`LabTopology::spec`]'s.
+    pub fn full_spec(&self) -> LabSpec {
+        let mut full = LabSpec::new(&self.spec.name).static_neighbours(self.spec.static_neighbours);
+        for p in self
+            .docker
+            .iter()
+            .map(|p| p.host.part_spec(&p.name))
+            .chain([self.spec.clone()])
+        {
+            full.nodes.extend(p.nodes);
+            full.aliases.extend(p.aliases);
+            full.bridges.extend(p.bridges);
+            full.links.extend(p.links);
+            full.addresses.extend(p.addresses);
+            full.routes.extend(p.routes);
+        }
+        full
     }
     /// Loads a rule file into `node` after the ones before it.
     pub fn rules_file(mut self, node: impl Into<String>, path: impl Into<PathBuf>) -> Self {
@@ -136,12 +183,20 @@ impl LabTopology {
     }
 
     /// The lab as a topology file that parses back to an equal value
-    /// (rule file paths are written as they are: absolute stay absolute).
+    /// (rule file paths are written as they are: absolute stay absolute; a
+    /// Docker part is written as its `file`, so one built in code without a
+    /// file is written without one and does not parse back).
     pub fn to_toml(&self) -> String {
         let s = &self.spec;
         let mut out = format!("name = {}\n", quote(&s.name));
         if !s.static_neighbours {
             out.push_str("static_neighbours = false\n");
+        }
+        for p in &self.docker {
+            let _ = write!(out, "\n[[docker]]\nname = {}\n", quote(&p.name));
+            if let Some(f) = &p.file {
+                let _ = writeln!(out, "file = {}", quote(&f.display().to_string()));
+            }
         }
         for n in &s.nodes {
             let _ = write!(out, "\n[[node]]\nname = {}\n", quote(&n.name));

@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::lab::{LabTopology, ProgramSpec, RuleFileSpec, ServerSpec, ShapeSpec};
+use super::lab::{DockerPartSpec, LabTopology, ProgramSpec, RuleFileSpec, ServerSpec, ShapeSpec};
 use crate::backend::Backend;
+use crate::docker::DockerHost;
 use crate::net::{Mac, Proto, check_ifname, check_name, parse_cidr};
 use crate::spec::{BridgeSpec, Endpoint, LabSpec, NodeSpec, Route};
 
@@ -52,6 +53,16 @@ pub(crate) struct LabFile {
     address: Vec<Address>,
     #[serde(default)]
     route: Vec<RouteEntry>,
+    #[serde(default)]
+    pub(crate) docker: Vec<DockerEntry>,
+}
+
+/// `[[docker]]`: an emulated Docker host as a part of the lab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DockerEntry {
+    pub(crate) name: Spanned<String>,
+    pub(crate) file: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,13 +257,23 @@ const TIME_UNITS: &[&str] = &["us", "ms", "s"];
 
 impl LabFile {
     /// Checks every entry and converts the file; `base` resolves rule files.
-    pub(crate) fn into_topology(self, default_name: String, base: &Path) -> Checked<LabTopology> {
+    /// `parts` are the `[[docker]]` entries' hosts, read by the caller (a
+    /// Docker file's own errors name that file).
+    pub(crate) fn into_topology(
+        self,
+        default_name: String,
+        base: &Path,
+        parts: Vec<(PathBuf, DockerHost)>,
+    ) -> Checked<LabTopology> {
         let mut spec = LabSpec::new(self.name.unwrap_or(default_name));
         if let Some(on) = self.static_neighbours {
             spec = spec.static_neighbours(on);
         }
         let mut topo = LabTopology::new(LabSpec::new(""));
         let mut seen = Seen::default();
+        for (entry, (file, host)) in self.docker.iter().zip(parts) {
+            docker_entry(&mut seen, &mut topo, entry, file, host)?;
+        }
         for n in self.node {
             nodes_entry(&mut seen, &mut spec, &mut topo, n, base)?;
         }
@@ -308,6 +329,48 @@ impl LabFile {
         topo.spec = spec;
         Ok(topo)
     }
+}
+
+fn docker_entry(
+    seen: &mut Seen,
+    topo: &mut LabTopology,
+    entry: &DockerEntry,
+    file: PathBuf,
+    host: DockerHost,
+) -> Checked<()> {
+    let name = entry.name.get_ref();
+    check_name(name).map_err(|m| at(&entry.name, "name", m))?;
+    let part = host.part_spec(name);
+    for n in &part.nodes {
+        if seen.nodes.insert(n.name.clone(), n.ipv6).is_some() {
+            return Err(at(
+                &entry.name,
+                "name",
+                format!(
+                    "Docker host {name:?}: its node {:?} is already a node of the lab",
+                    n.name
+                ),
+            ));
+        }
+    }
+    for (alias, _) in &part.aliases {
+        seen.nodes.insert(alias.clone(), false);
+    }
+    for b in &part.bridges {
+        seen.ifaces.insert((b.node.clone(), b.name.clone()), true);
+    }
+    for l in &part.links {
+        for e in [&l.a, &l.b] {
+            seen.ifaces
+                .insert((e.node.clone(), e.ifname.clone()), false);
+        }
+    }
+    topo.docker.push(DockerPartSpec {
+        name: name.clone(),
+        file: Some(file),
+        host,
+    });
+    Ok(())
 }
 
 fn nodes_entry(

@@ -273,3 +273,77 @@ fn overrides_apply_to_docker_files_only() {
     let err = load_any(root.join("topologies/gateway-nft.toml"), &o).unwrap_err();
     assert!(err.to_string().contains("apply to Docker hosts"), "{err}");
 }
+
+/// A lab with Docker parts: the file equals the lab built in code (parts'
+/// nodes named `PART-NODE`, no internet node), writes back to itself, and
+/// `--layout` reaches every part.
+#[test]
+fn docker_parts_from_a_file_equal_the_lab_built_in_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("topologies/two-docker-hosts.toml");
+    let file = load_lab(&path).unwrap();
+    let part = crate::topology::load(root.join("topologies/parts/web-host.toml")).unwrap();
+    let names: Vec<String> = file
+        .full_spec()
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    assert_eq!(names, ["h1", "h1-web", "h2", "h2-web", "router"]);
+    assert_eq!(file.docker.len(), 2);
+    assert_eq!(file.docker[0].host, part);
+    let in_code = LabTopology::new(file.spec.clone())
+        .docker_part("h1", part.clone())
+        .docker_part("h2", part);
+    assert_eq!(in_code.full_spec(), file.full_spec());
+    let again = parse_lab(&file.to_toml(), &path).unwrap();
+    assert_eq!(again, file);
+    let v29 = Overrides {
+        layout: Some(crate::docker::Layout::V29),
+        ..Overrides::default()
+    };
+    let Topology::Lab(lab) = load_any(&path, &v29).unwrap() else {
+        panic!("a generic lab");
+    };
+    assert!(
+        lab.docker
+            .iter()
+            .all(|p| p.host.layout() == crate::docker::Layout::V29)
+    );
+}
+
+/// Mistakes in `[[docker]]` entries are reported at their own line and key.
+#[test]
+fn docker_part_errors_point_at_the_entry() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
+    let at = |text: &str| match parse_lab(text, root.join("t.toml")) {
+        Err(Error::Topology { message, .. }) => message,
+        other => panic!("expected a Topology error, got {other:?}"),
+    };
+    let missing =
+        at("[[node]]\nname = \"a\"\n[[docker]]\nname = \"h\"\nfile = \"parts/nope.toml\"\n");
+    assert!(
+        missing.starts_with("line 5, column 8, key `file`") && missing.contains("does not exist"),
+        "{missing}"
+    );
+    let clash = at(
+        "[[docker]]\nname = \"h\"\nfile = \"parts/web-host.toml\"\n[[node]]\nname = \"h-web\"\n",
+    );
+    assert!(
+        clash.starts_with("line 5") && clash.contains("duplicate node name"),
+        "{clash}"
+    );
+    let unknown =
+        at("[[docker]]\nname = \"h\"\nfile = \"parts/web-host.toml\"\nlayout = \"v29\"\n");
+    assert!(
+        unknown.contains("line 4") && unknown.contains("layout"),
+        "{unknown}"
+    );
+    let linked = at(
+        "[[docker]]\nname = \"h\"\nfile = \"parts/web-host.toml\"\n[[node]]\nname = \"a\"\n[[link]]\na = { node = \"h\", ifname = \"docker0\" }\nb = { node = \"a\", ifname = \"eth0\" }\n",
+    );
+    assert!(
+        linked.starts_with("line 7") && linked.contains("docker0"),
+        "{linked}"
+    );
+}

@@ -92,14 +92,19 @@ pub fn parse_with(text: &str, path: impl AsRef<Path>, overrides: &Overrides) -> 
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     doc.into_builder(default_name)
         .and_then(|mut b| {
-            for r in &mut b.rule_files {
+            for (key, r) in b
+                .rule_files
+                .iter_mut()
+                .map(|r| ("rules", r))
+                .chain(b.existing_files.iter_mut().map(|r| ("before.rules", r)))
+            {
                 if r.is_relative() {
                     *r = base.join(&*r);
                 }
                 if !r.is_file() {
                     return Err(Error::invalid(
                         crate::Subject::default(),
-                        "rules",
+                        key,
                         format!("rule file {} does not exist (paths are relative to the topology file's folder)", r.display()),
                     ));
                 }

@@ -35,9 +35,21 @@ pub(crate) struct File {
     /// after Docker's rules; relative to the topology file's folder.
     #[serde(default)]
     rules: Vec<String>,
+    /// The host's state before the daemon starts.
+    #[serde(default)]
+    before: Option<Before>,
     /// Reachability-matrix cells (`netrig matrix`): added to the defaults.
     #[serde(default)]
     matrix: Option<Matrix>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Before {
+    /// Rule files already loaded when the daemon starts (iptables-save
+    /// fragments, or `.nft` files); relative to the topology file's folder.
+    #[serde(default)]
+    rules: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +213,9 @@ impl File {
         let mut b = DockerHost::builder().name(&lab);
         for r in &self.rules {
             b = b.rules_file(r);
+        }
+        for r in self.before.iter().flat_map(|x| &x.rules) {
+            b = b.existing_rules_file(r);
         }
         if let Some(m) = self.matrix {
             b = b.matrix_cells(crate::docker::MatrixCells {

@@ -12,6 +12,7 @@ use ipnet::Ipv4Net;
 
 use super::host::{DockerHost, DockerHostBuilder, HOST_UPLINK, LAN_SUBNET};
 use super::layout::Layout;
+use super::ruleset::Ruleset;
 use crate::backend::Backend;
 use crate::error::{Error, Result, Subject};
 use crate::net::check_name;
@@ -87,7 +88,29 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         events: b.order,
         servers,
         lan_peers,
+        existing: existing_rules(&b.existing_files, &cx)?,
+        existing_files: b.existing_files,
         rule_files: b.rule_files,
         matrix_cells: b.matrix_cells,
     })
+}
+
+/// The IPv4 rules of the pre-start iptables-save fragments (every file not
+/// ending in `.nft`), merged in file order.
+fn existing_rules(files: &[std::path::PathBuf], cx: &Ctx) -> Result<Option<Ruleset>> {
+    let mut merged: Option<Ruleset> = None;
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_none_or(|e| e != "nft"))
+    {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| cx.host("before.rules", format!("cannot read {}: {e}", f.display())))?;
+        let parsed = Ruleset::parse_save(&text)
+            .map_err(|(line, m)| cx.host("before.rules", format!("{}:{line}: {m}", f.display())))?;
+        match &mut merged {
+            None => merged = Some(parsed),
+            Some(m) => m.extend(parsed),
+        }
+    }
+    Ok(merged)
 }

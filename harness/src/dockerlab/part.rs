@@ -1,0 +1,95 @@
+//! An emulated Docker host as one part of a larger lab (a generic topology's
+//! `[[docker]]` entry): its nodes were built with the rest of the lab
+//! ([`DockerHost::part_spec`]); this installs what the daemon makes in them —
+//! the rules there before Docker, Docker's ruleset, its kernel settings,
+//! its proxies and port reservations, then the user's rule files.
+
+use crate::docker::{DockerHost, KernelSetting, part_node};
+use crate::error::Result;
+use crate::lab::Lab;
+use crate::proxy::Proxy;
+use crate::spec::LabSpec;
+
+/// A Docker host running as a part of a larger lab. Its nodes are the lab's
+/// ([`DockerPart::node_of`]); dropping it stops its proxies and releases
+/// its ports.
+pub struct DockerPart {
+    name: String,
+    proxies: Vec<Proxy>,
+    reserved: Vec<std::os::fd::OwnedFd>,
+    host: DockerHost,
+}
+
+impl std::fmt::Debug for DockerPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerPart")
+            .field("name", &self.name)
+            .field("proxies", &self.proxies.len())
+            .field("reserved_ports", &self.reserved.len())
+            .finish()
+    }
+}
+
+impl DockerPart {
+    /// The part's name: its host's node name in the lab.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The model it was built from.
+    pub fn model(&self) -> &DockerHost {
+        &self.host
+    }
+    /// The lab node of a container's traffic (the host's own node for
+    /// host-mode containers), or of `host`.
+    pub fn node_of(&self, container: &str) -> String {
+        part_node(&self.name, &self.host.node_of(container))
+    }
+}
+
+impl DockerHost {
+    /// Installs the daemon's work into the part `part` of `lab` (built from
+    /// `spec`, which holds this host's [`DockerHost::part_spec`]): returns
+    /// once rules are loaded, settings applied and ports held.
+    pub(crate) fn install_part(&self, lab: &Lab, spec: &LabSpec, part: &str) -> Result<DockerPart> {
+        let _span = tracing::debug_span!("docker_part_up", part).entered();
+        let userns = crate::privilege::in_user_namespace();
+        let host = lab.node(part)?;
+        self.load_rules(&host)?;
+        let settings: Vec<KernelSetting> = self
+            .running()
+            .kernel_settings()
+            .into_iter()
+            .filter_map(|s| match s {
+                KernelSetting::Sysctl { key, .. } if super::skipped_in_userns(userns, &key) => None,
+                KernelSetting::Sysctl { node, key, value } => Some(KernelSetting::Sysctl {
+                    node: part_node(part, &node),
+                    key,
+                    value,
+                }),
+                KernelSetting::Hairpin { node, port } => Some(KernelSetting::Hairpin {
+                    node: part_node(part, &node),
+                    port,
+                }),
+            })
+            .collect();
+        super::apply_settings(lab, spec, &settings)?;
+        let mut proxies = Vec::new();
+        let mut reserved = Vec::new();
+        for wildcard in [true, false] {
+            let held = self.hold_ports(&host, wildcard)?;
+            proxies.extend(held.proxies);
+            reserved.extend(held.reserved);
+        }
+        for file in self.rule_files() {
+            let backend = self.rule_file_backend(file);
+            tracing::debug!(file = %file.display(), %backend, "loading user rules");
+            backend.append_file(&host, file)?;
+        }
+        Ok(DockerPart {
+            name: part.to_string(),
+            proxies,
+            reserved,
+            host: self.clone(),
+        })
+    }
+}

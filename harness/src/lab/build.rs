@@ -182,6 +182,15 @@ async fn create_objects(
     events: &mut [BringUpEvents],
     idx: &[u32],
 ) -> Result<()> {
+    let started = std::time::Instant::now();
+    let phase = |name: &str| {
+        tracing::debug!(
+            lab = %plan.name,
+            phase = name,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "lab phase done"
+        )
+    };
     let bridges = plan
         .ifaces
         .iter()
@@ -193,6 +202,7 @@ async fn create_objects(
             .add_bridge(&i.name, idx[id], Some(i.mac))
     }))
     .await?;
+    phase("bridges");
 
     let mut second_ports = Vec::new();
     let mut peers = Vec::new();
@@ -224,6 +234,7 @@ async fn create_objects(
         async move { local_node.netlink.add_veth(&l, &p, peer_ns).await }
     });
     try_join_all(veths).await?;
+    phase("veths");
     try_join_all(peers.iter().map(|&id| {
         let i = &plan.ifaces[id];
         nodes[i.node].netlink.set_index_up(&i.name, idx[id])
@@ -239,6 +250,7 @@ async fn create_objects(
     }))
     .await?;
 
+    phase("peers up, second bridge ports");
     // Traffic can only flow once the kernel has activated every veth end.
     let mut veth_ends: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
     for (id, i) in plan.ifaces.iter().enumerate() {
@@ -261,7 +273,9 @@ async fn create_objects(
             .iter()
             .map(move |a| nodes[i.node].netlink.add_address(&i.name, idx[id], *a))
     });
+    phase("operationally up");
     try_join_all(addrs).await?;
+    phase("addresses");
     // An IPv6 address accepts packets only once the kernel's work queue has
     // installed its local route; IPv4 ones do at once.
     let mut v6: BTreeMap<usize, Vec<std::net::Ipv6Addr>> = BTreeMap::new();
@@ -282,12 +296,14 @@ async fn create_objects(
     }))
     .await?;
 
+    phase("IPv6 addresses usable");
     try_join_all(plan.routes.iter().map(|r| {
         let dev = r.dev.map(|d| (plan.ifaces[d].name.as_str(), idx[d]));
         nodes[r.node].netlink.add_route(r.dest, r.via, dev)
     }))
     .await?;
 
+    phase("routes");
     try_join_all(plan.neighbours.iter().map(|&(holder, ip, mac)| {
         let i = &plan.ifaces[holder];
         nodes[i.node]
@@ -295,6 +311,7 @@ async fn create_objects(
             .add_permanent_neighbour(&i.name, idx[holder], ip, mac)
     }))
     .await?;
+    phase("neighbours");
     Ok(())
 }
 

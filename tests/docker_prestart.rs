@@ -144,20 +144,6 @@ fn a_running_host_reads_back_as_recorded() -> netrig::Result<()> {
     Ok(())
 }
 
-/// iptables-save without comments and with zero counters.
-fn bare(saved: &str) -> String {
-    saved
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| match (l.find(" ["), l.find("] -A ")) {
-            (Some(i), _) if l.starts_with(':') => l[..i].to_string(),
-            (_, Some(i)) if l.starts_with('[') => l[i + 2..].to_string(),
-            _ => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 netrig::testing::main!(
     #[plain]
     rules_before_docker_stay_where_real_docker_leaves_them,

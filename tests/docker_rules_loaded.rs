@@ -11,20 +11,6 @@ use netrig::docker::{DockerHost, Layout};
 use netrig::unique_lab_name;
 use netrig::{Lab, Node};
 
-/// Strips what iptables-save itself varies: comments and counters.
-fn bare(saved: &str) -> String {
-    saved
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| match (l.find(" ["), l.find("] -A ")) {
-            (Some(i), _) if l.starts_with(':') => l[..i].to_string(),
-            (_, Some(i)) if l.starts_with('[') => l[i + 2..].to_string(),
-            _ => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn load_and_read_back(node: &Node<'_>, host: &DockerHost, step: usize) -> String {
     let backend = host.backend();
     // Each load replaces the tables it names, as Docker's state at that step.

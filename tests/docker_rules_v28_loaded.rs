@@ -7,25 +7,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::recordings::{assert_same_lines, tables};
+use common::recordings::{assert_same_lines, bare, tables};
 use common::recordings28::*;
 use netrig::Backend;
 use netrig::Lab;
 use netrig::unique_lab_name;
-
-/// Strips what the save tools themselves vary: comments and counters.
-fn bare(saved: &str) -> String {
-    saved
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| match (l.find(" ["), l.find("] -A ")) {
-            (Some(i), _) if l.starts_with(':') => l[..i].to_string(),
-            (_, Some(i)) if l.starts_with('[') => l[i + 2..].to_string(),
-            _ => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 fn compare(what: &str, want: &BTreeMap<String, Vec<String>>, got_text: &str) {
     let got = tables(&bare(got_text));

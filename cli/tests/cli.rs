@@ -426,7 +426,56 @@ fn up_overrides_layout_and_backend() {
     assert!(dirs.pins().is_empty(), "pins left: {:?}", dirs.pins());
 }
 
+/// A generic lab with Docker hosts as parts (topologies/two-docker-hosts.toml)
+/// under `--layout v28`: up names each part's containers and nodes, `rules`
+/// shows a part's Docker chains in the v28 layout, exec reaches a part's
+/// container node, down leaves nothing.
+fn docker_parts_up_rules_down() {
+    let dirs = Dirs::new();
+    let name = format!("parts{}", std::process::id());
+    let (mut child, printed) = up_with(
+        &dirs,
+        &[
+            "topologies/two-docker-hosts.toml",
+            "--name",
+            &name,
+            "--layout",
+            "v28",
+        ],
+    );
+    for needle in [
+        "generic lab, 5 nodes",
+        "Docker host h1 (layout v28, backend iptables-nft): containers web in node h1-web",
+        "Docker host h2 (layout v28",
+        "h2           docker0 172.17.0.1/16, eth0 198.51.100.22/24",
+        &format!("exec {name} h2-web -- sh"),
+    ] {
+        assert!(
+            printed.contains(needle),
+            "summary lacks {needle:?}:\n{printed}"
+        );
+    }
+    assert_eq!(dirs.pins().len(), 5, "one pin per node");
+    let rules = text(&dirs.run(&["rules", &name, "h2"]));
+    assert!(
+        rules.contains("DOCKER-FORWARD") && rules.contains("--to-destination 172.17.0.2:80"),
+        "{rules}"
+    );
+    let route = dirs.run(&["exec", &name, "h1-web", "--", "ip", "route"]);
+    assert!(
+        text(&route).contains("default via 172.17.0.1"),
+        "{}",
+        text(&route)
+    );
+    let down = dirs.run(&["down", &name]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(wait_pid_gone(child.id() as i32, Duration::from_secs(10)));
+    child.wait().unwrap();
+    assert!(dirs.pins().is_empty(), "pins left: {:?}", dirs.pins());
+}
+
 netrig::testing::main!(
+    docker_parts_up_rules_down,
     up_exec_rules_down,
     down_after_sigkilled_up,
     up_with_a_bad_file_names_the_line,

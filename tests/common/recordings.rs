@@ -144,3 +144,17 @@ pub fn tables(text: &str) -> BTreeMap<String, Vec<String>> {
     }
     out
 }
+
+/// Strips what iptables-save itself varies: comments and counters.
+pub fn bare(saved: &str) -> String {
+    saved
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match (l.find(" ["), l.find("] -A ")) {
+            (Some(i), _) if l.starts_with(':') => l[..i].to_string(),
+            (_, Some(i)) if l.starts_with('[') => l[i + 2..].to_string(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -147,6 +147,68 @@ fn matrices_stay_identical_while_children_fork() -> Result<()> {
     Ok(())
 }
 
+/// The examples' base host is the recorded real Docker 20.10 (`ca` on
+/// docker0 publishing 8080:80, tests/data/real-docker): its kernel holds the
+/// recorded nat and filter rules line for line on both backends, and its
+/// matrix shows the recorded behaviour (the internet reaches the container
+/// with its real source; the container reaches the internet masqueraded) —
+/// so the examples' diffs are what those rule files do to real Docker.
+fn examples_run_on_the_recorded_docker_rules() -> Result<()> {
+    let recorded = std::fs::read_to_string("tests/data/real-docker/canon/default-1-after-ca.canon")
+        .expect("the recording");
+    for (topology, save) in [
+        ("docker-web.toml", "iptables-nft-save"),
+        ("docker-web-legacy.toml", "iptables-legacy-save"),
+    ] {
+        let docker = example(topology, &[], "recorded")?.up()?;
+        let out = docker.host_node()?.namespace().command(save).output()?;
+        let live = String::from_utf8_lossy(&out.stdout);
+        let mut table = "";
+        let mut got = String::new();
+        for line in live.lines() {
+            if let Some(t) = line.strip_prefix('*') {
+                table = if t == "nat" || t == "filter" {
+                    line
+                } else {
+                    ""
+                };
+                if !table.is_empty() {
+                    got.push_str(&format!("{table}\n"));
+                }
+            } else if !table.is_empty() && line.starts_with("-A ") {
+                got.push_str(&format!("{line}\n"));
+            }
+        }
+        // The recording lists nat first; the save order of tables may differ.
+        let sorted = |text: &str| {
+            let mut blocks: Vec<String> = text
+                .split('*')
+                .filter(|b| !b.is_empty())
+                .map(|b| b.to_string())
+                .collect();
+            blocks.sort();
+            blocks
+        };
+        assert_eq!(sorted(&got), sorted(&recorded), "{topology}: live {save}");
+        let m = Matrix::probe(&docker)?;
+        let inbound = row(&m, "internet", "203.0.113.2:8080/tcp");
+        assert_eq!(
+            (inbound.outcome, inbound.seen_src, inbound.seen_dst),
+            (Outcome::Delivered, ip("203.0.113.1"), ip("172.17.0.2")),
+            "{topology}\n{}",
+            m.to_text()
+        );
+        let outbound = row(&m, "web", "198.51.100.10:80/tcp");
+        assert_eq!(
+            (outbound.outcome, outbound.seen_src),
+            (Outcome::Delivered, ip("203.0.113.2")),
+            "{topology}\n{}",
+            m.to_text()
+        );
+    }
+    Ok(())
+}
+
 /// DOCKER-USER `--dport 8080` blocks nothing (the packet was DNATed to 80 before
 /// FORWARD); `--ctorigdstport 8080` blocks the published port: exactly that cell
 /// changes, and the rule is named with its file:line.
@@ -391,6 +453,7 @@ netrig::testing::main!(
     matrix_shows_dnat_masquerade_and_the_deciding_rule,
     twenty_matrices_of_one_lab_are_identical,
     matrices_stay_identical_while_children_fork,
+    examples_run_on_the_recorded_docker_rules,
     docker_user_dport_vs_ctorigdstport,
     host_input_rule_does_not_protect_a_published_port,
     nft_table_beside_iptables_legacy,

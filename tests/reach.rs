@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use netrig::docker::DockerHost;
-use netrig::reach::{Cell, Matrix, MatrixDiff, Outcome, Row};
+use netrig::reach::{Cell, DEFAULT_DEADLINE, Matrix, MatrixDiff, Outcome, Row};
 use netrig::{Error, Result};
 
 const EXAMPLES: &str = "topologies/examples";
@@ -88,6 +88,122 @@ fn twenty_matrices_of_one_lab_are_identical() -> Result<()> {
             again.to_text(),
             first.to_text(),
             "matrix {i} differs from the first"
+        );
+    }
+    Ok(())
+}
+
+/// Matrices stay identical while another thread forks children (as every
+/// `nft`/`iptables` of a test running beside this one does): a child holds
+/// a copy of every fd until it execs, so a server merely closed at the end
+/// of one matrix could still be listening when the next one bound its own
+/// (before the fix, every cell to it then read "refused" within a few
+/// matrices here).
+fn matrices_stay_identical_while_children_fork() -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Stops the forking thread however the matrices end (a panic too).
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let docker = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
+    let host = docker.host_node()?;
+    let ns = host.namespace();
+    let stop = AtomicBool::new(false);
+    let forks = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| -> Result<()> {
+        let _stop = StopOnDrop(&stop);
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                if ns.command("true").output().is_ok() {
+                    forks.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        // UDP servers too: the default cells are all TCP and ICMP here.
+        let mut cells = Matrix::default_cells(&docker)?;
+        cells.push(Cell::parse("host", "172.17.0.2:5353/udp")?);
+        cells.push(Cell::parse("web", "172.17.0.2:5353/udp")?);
+        let probe = || Matrix::probe_cells(&docker, cells.clone(), DEFAULT_DEADLINE);
+        let first = probe()?;
+        let udp = row(&first, "host", "172.17.0.2:5353/udp");
+        assert_eq!(udp.outcome, Outcome::Delivered, "{}", first.to_text());
+        for i in 1..20 {
+            let again = probe()?;
+            assert_eq!(
+                again.to_text(),
+                first.to_text(),
+                "matrix {i} differs from the first"
+            );
+        }
+        Ok(())
+    })?;
+    assert!(
+        forks.into_inner() > 20,
+        "the premise: children forked meanwhile"
+    );
+    Ok(())
+}
+
+/// The examples' base host is the recorded real Docker 20.10 (`ca` on
+/// docker0 publishing 8080:80, tests/data/real-docker): its kernel holds the
+/// recorded nat and filter rules line for line on both backends, and its
+/// matrix shows the recorded behaviour (the internet reaches the container
+/// with its real source; the container reaches the internet masqueraded) —
+/// so the examples' diffs are what those rule files do to real Docker.
+fn examples_run_on_the_recorded_docker_rules() -> Result<()> {
+    let recorded = std::fs::read_to_string("tests/data/real-docker/canon/default-1-after-ca.canon")
+        .expect("the recording");
+    for (topology, save) in [
+        ("docker-web.toml", "iptables-nft-save"),
+        ("docker-web-legacy.toml", "iptables-legacy-save"),
+    ] {
+        let docker = example(topology, &[], "recorded")?.up()?;
+        let out = docker.host_node()?.namespace().command(save).output()?;
+        let live = String::from_utf8_lossy(&out.stdout);
+        let mut table = "";
+        let mut got = String::new();
+        for line in live.lines() {
+            if let Some(t) = line.strip_prefix('*') {
+                table = if t == "nat" || t == "filter" {
+                    line
+                } else {
+                    ""
+                };
+                if !table.is_empty() {
+                    got.push_str(&format!("{table}\n"));
+                }
+            } else if !table.is_empty() && line.starts_with("-A ") {
+                got.push_str(&format!("{line}\n"));
+            }
+        }
+        // The recording lists nat first; the save order of tables may differ.
+        let sorted = |text: &str| {
+            let mut blocks: Vec<String> = text
+                .split('*')
+                .filter(|b| !b.is_empty())
+                .map(|b| b.to_string())
+                .collect();
+            blocks.sort();
+            blocks
+        };
+        assert_eq!(sorted(&got), sorted(&recorded), "{topology}: live {save}");
+        let m = Matrix::probe(&docker)?;
+        let inbound = row(&m, "internet", "203.0.113.2:8080/tcp");
+        assert_eq!(
+            (inbound.outcome, inbound.seen_src, inbound.seen_dst),
+            (Outcome::Delivered, ip("203.0.113.1"), ip("172.17.0.2")),
+            "{topology}\n{}",
+            m.to_text()
+        );
+        let outbound = row(&m, "web", "198.51.100.10:80/tcp");
+        assert_eq!(
+            (outbound.outcome, outbound.seen_src),
+            (Outcome::Delivered, ip("203.0.113.2")),
+            "{topology}\n{}",
+            m.to_text()
         );
     }
     Ok(())
@@ -335,8 +451,9 @@ fn with_daemon(text: &str, layout: &str, backend: &str) -> String {
 
 netrig::testing::main!(
     matrix_shows_dnat_masquerade_and_the_deciding_rule,
-    #[ignore = "known flake (issue 11): under load, every TCP cell of one matrix in ~100 reads refused"]
     twenty_matrices_of_one_lab_are_identical,
+    matrices_stay_identical_while_children_fork,
+    examples_run_on_the_recorded_docker_rules,
     docker_user_dport_vs_ctorigdstport,
     host_input_rule_does_not_protect_a_published_port,
     nft_table_beside_iptables_legacy,

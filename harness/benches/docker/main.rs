@@ -6,7 +6,8 @@
 //! lab of the same shape (netrig's `LabSpec::up` + drop), or one load of the
 //! same ruleset into a fresh namespace, whichever is slower. With 28+ and an
 //! iptables backend the host has two rulesets (IPv4, and the ip6tables
-//! skeleton) and netrig loads them at the same time, so the floor takes the
+//! skeleton) and netrig loads them at the same time (iptables-nft; the
+//! legacy tools, which share one lock, one after the other), so the floor takes the
 //! slower of the two loads, each timed alone in a fresh namespace: it
 //! assumes the two overlap perfectly, which they do not quite (the kernel
 //! serialises part of each commit), so it is a floor, not a fair target.
@@ -322,7 +323,7 @@ fn main() {
         "lab = the bare lab of the same shape; rules = one load of the same (IPv4) ruleset into a fresh namespace;"
     );
     println!(
-        "rules6 = one load of the ip6tables skeleton (28+, iptables backends) alone, which netrig runs at the same time as the IPv4 one;"
+        "rules6 = one load of the ip6tables skeleton (28+, iptables backends) alone, which netrig runs at the same time as the IPv4 one (iptables-nft);"
     );
     println!(
         "vs shell = shell / netrig (goal >= 1.5x); vs floor = netrig / max(lab, rules, rules6) (goal <= 1.3x);"

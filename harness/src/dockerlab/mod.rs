@@ -6,8 +6,8 @@
 //! What does not depend on each other overlaps: Docker's ruleset is loaded
 //! into the host's namespace the moment that namespace exists — before the
 //! other namespaces are made, while the links are built (rules name
-//! interfaces, they need none to exist) — and with 28+ on an iptables
-//! backend its IPv4 ruleset and ip6tables skeleton load at the same time;
+//! interfaces, they need none to exist) — and with 28+ on iptables-nft
+//! its IPv4 ruleset and ip6tables skeleton load at the same time;
 //! the proxies and reservations on wildcard addresses bind meanwhile; the
 //! kernel settings and the ports on specific addresses follow the links
 //! while the ruleset commits. User rule files come last (they are "applied
@@ -62,7 +62,8 @@ impl DockerHost {
     /// they do not look them up), and proxies on wildcard addresses depend on
     /// neither: the host's namespace is created first, and as soon as it
     /// exists the ruleset is loaded into it on a thread of its own (IPv4 and,
-    /// 28+ on an iptables backend, the ip6tables skeleton, both at once) and
+    /// 28+ on an iptables backend, the ip6tables skeleton, at the same time
+    /// with iptables-nft) and
     /// those proxies bind on another, while the other namespaces and the
     /// links are made; the kernel settings and the proxies on specific
     /// addresses follow the links. `up` returns once all of it is done:
@@ -126,8 +127,8 @@ impl DockerHost {
     }
 
     /// Docker's ruleset into `host` and, 28+ with an iptables backend, its
-    /// ip6tables skeleton, both loads at once (they touch tables of two
-    /// families); returns when both are active.
+    /// ip6tables skeleton (at once with iptables-nft: they touch tables of
+    /// two families); returns when both are active.
     /// `started`: when `up` began, for the timings in the debug log.
     fn load_rules(&self, host: &crate::Namespace, started: std::time::Instant) -> Result<()> {
         let backend = self.backend();

@@ -1,8 +1,8 @@
 //! The IPv6 side of the iptables backends: `ip6tables-*-restore` to load,
 //! the matching save tool to read back ([`Backend::ip6_save_argv`]). Docker
 //! 28+ programs ip6tables by default, so an emulated host loads its IPv6
-//! skeleton with these — at the same time as its IPv4 ruleset
-//! ([`Backend::replace_tables_both`]): two tools, two tables of two
+//! skeleton with these — with iptables-nft at the same time as its IPv4
+//! ruleset ([`Backend::replace_tables_both`]): two tools, two tables of two
 //! families, neither waiting for the other.
 
 use crate::backend::Backend;
@@ -23,15 +23,19 @@ impl Backend {
     }
 
     /// Loads `v4` with the backend's restore tool and `v6` with its
-    /// ip6tables flavour, both **replacing** the tables they name, the two
-    /// processes running at the same time (iptables backends only). The two
-    /// families' tables are separate, so neither load sees the other's
-    /// (iptables-nft retries a transaction another one overtook; the legacy
-    /// tools wait for each other on the xtables lock, `-w`). Returns once
-    /// both have finished: the first failure (IPv4's if both fail), or
-    /// `Ok` with both rulesets active.
+    /// ip6tables flavour, both **replacing** the tables they name (iptables
+    /// backends only). With iptables-nft the two processes run at the same
+    /// time: the families' tables are separate, so neither load sees the
+    /// other's (iptables-nft retries a transaction another one overtook).
+    /// The legacy tools would only queue on the xtables lock (`-w`), so they
+    /// run one after the other. Returns once both have finished: the first
+    /// failure (IPv4's if both fail), or `Ok` with both rulesets active.
     pub(crate) fn replace_tables_both(self, ns: &Namespace, v4: &str, v6: &str) -> Result<()> {
         self.ip6_load_argv().ok_or_else(|| no_ip6(self, ns))?;
+        if self != Backend::IptablesNft {
+            self.replace_tables(ns, v4)?;
+            return self.replace_tables_ip6(ns, v6);
+        }
         std::thread::scope(|scope| {
             let six = std::thread::Builder::new()
                 .name("netrig-ip6tables".into())

@@ -162,6 +162,15 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// Tells the forwarder's thread to stop, without waiting for it (drop
+    /// waits): stopping many proxies, signal them all first, so their
+    /// threads wind down together rather than one after another.
+    pub(crate) fn signal_stop(&self) {
+        self.stop.signal();
+    }
+}
+
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.signal();

@@ -4,12 +4,15 @@
 //! a userland proxy per published binding when docker-proxy would run.
 //!
 //! What does not depend on each other overlaps: Docker's ruleset is loaded
-//! into the host's namespace while the links are built (rules name
-//! interfaces, they need none to exist), and so are the proxies and
-//! reservations on wildcard addresses; the kernel settings and the ports on
-//! specific addresses follow the links while the ruleset commits. User rule files come last
-//! (they are "applied after Docker's"). `up` returns only when all of it is
-//! done. Any failure drops the partial lab, which leaves nothing behind.
+//! into the host's namespace the moment that namespace exists — before the
+//! other namespaces are made, while the links are built (rules name
+//! interfaces, they need none to exist) — and with 28+ on iptables-nft
+//! its IPv4 ruleset and ip6tables skeleton load at the same time;
+//! the proxies and reservations on wildcard addresses bind meanwhile; the
+//! kernel settings and the ports on specific addresses follow the links
+//! while the ruleset commits. User rule files come last (they are "applied
+//! after Docker's"). `up` returns only when all of it is done. Any failure
+//! drops the partial lab, which leaves nothing behind.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -60,14 +63,17 @@ impl DockerHost {
     ///
     /// Docker's ruleset does not depend on links (its rules name interfaces,
     /// they do not look them up), and proxies on wildcard addresses depend on
-    /// neither: as soon as the namespaces exist, the ruleset is loaded into
-    /// the host's namespace on a thread of its own and those proxies bind on
-    /// another, while the links are built; the kernel settings and the
-    /// proxies on specific addresses follow the links. `up` returns once all
-    /// of it is done: rules active, proxies listening, links up, addresses
-    /// usable.
+    /// neither: the host's namespace is created first, and as soon as it
+    /// exists the ruleset is loaded into it on a thread of its own (IPv4 and,
+    /// 28+ on an iptables backend, the ip6tables skeleton, at the same time
+    /// with iptables-nft) and
+    /// those proxies bind on another, while the other namespaces and the
+    /// links are made; the kernel settings and the proxies on specific
+    /// addresses follow the links. `up` returns once all of it is done:
+    /// rules active, proxies listening, links up, addresses usable.
     pub fn up(&self) -> Result<DockerLab> {
         let _span = tracing::debug_span!("docker_up", lab = %self.name()).entered();
+        let started = std::time::Instant::now();
         let backend = self.backend();
         firewall::check_installed(
             backend,
@@ -81,38 +87,29 @@ impl DockerHost {
         for n in &mut spec.nodes {
             n.sysctls.retain(|(key, _)| !skipped_in_userns(userns, key));
         }
-        let building = Lab::begin(&spec)?;
-        let host_ns = building
-            .namespace(HOST_NODE)
-            .expect("a Docker host's lab has node `host`")
-            .clone();
         // Three things at once, none waiting for another: Docker's ruleset
-        // into the host's namespace, the ports on wildcard addresses bound
-        // there, and the links; then what needs the links.
+        // into the host's namespace (started the moment that namespace
+        // exists, before the others are made), the ports on wildcard
+        // addresses bound there, and the rest of the lab; then what needs
+        // the links.
         let running = std::thread::scope(|scope| {
-            let thread = |name: &str| {
-                let subject = host_ns.subject().clone();
-                let name = name.to_string();
-                (std::thread::Builder::new().name(name.clone()), move |e| {
-                    Error::io(subject, format!("start thread {name}"), e)
-                })
-            };
-            let (builder, failed) = thread("netrig-docker-rules");
-            let rules = builder
-                .spawn_scoped(scope, || {
-                    self.load_rules(&host_ns).map(|()| HeldPorts::default())
-                })
-                .map_err(failed)?;
-            let (builder, failed) = thread("netrig-docker-ports");
-            let early = builder
-                .spawn_scoped(scope, || self.hold_ports(&host_ns, true))
-                .map_err(failed);
-            let built = self.finish_up(building, &spec, userns);
+            let (building, (rules, early)) = Lab::begin_with(&spec, HOST_NODE, |host| {
+                let (for_rules, for_ports) = (host.clone(), host.clone());
+                let rules = spawn(scope, "netrig-docker-rules", host, move || {
+                    self.load_rules(&for_rules, started)
+                        .map(|()| HeldPorts::default())
+                });
+                let ports = spawn(scope, "netrig-docker-ports", host, move || {
+                    self.hold_ports(&for_ports, true)
+                });
+                (rules, ports)
+            })?;
             let join = |h: std::thread::ScopedJoinHandle<'_, Result<HeldPorts>>| {
                 h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
             };
+            let built = self.finish_up(building, &spec, userns);
             let early = early.and_then(join);
-            let loaded = join(rules);
+            let loaded = rules.and_then(join);
             let (lab, late) = built?;
             let (early, _) = (early?, loaded?);
             Ok::<_, Error>(DockerLab {
@@ -125,24 +122,40 @@ impl DockerHost {
         for file in self.rule_files() {
             running.apply_rules_file(file)?;
         }
+        tracing::debug!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "Docker host up"
+        );
         Ok(running)
     }
 
-    /// The rules there before Docker, Docker's ruleset (replayed on them), then
-    /// (28+ with an iptables backend) its ip6tables skeleton, into `host`.
-    fn load_rules(&self, host: &crate::Namespace) -> Result<()> {
+    /// The rules there before Docker, then Docker's ruleset (replayed on
+    /// them) into `host` and, 28+ with an iptables backend, its ip6tables
+    /// skeleton (at once with iptables-nft: they touch tables of two
+    /// families); returns when all are active.
+    /// `started`: when `up` began, for the timings in the debug log.
+    fn load_rules(&self, host: &crate::Namespace, started: std::time::Instant) -> Result<()> {
         for file in self.existing_rule_files() {
             let backend = self.rule_file_backend(file);
             tracing::debug!(file = %file.display(), %backend, "loading the rules there before Docker");
             backend.append_file(host, file)?;
         }
         let backend = self.backend();
-        tracing::debug!(backend = %backend, "loading Docker's ruleset");
-        backend.replace_tables(host, &self.running().firewall().input())?;
-        if let Some(six) = self.running().ip6tables() {
-            backend.replace_tables_ip6(host, &six.iptables_restore())?;
+        let four = self.running().firewall().input();
+        let six = self.running().ip6tables().map(|r| r.iptables_restore());
+        let since_up = |t: std::time::Instant| t.duration_since(started).as_micros() as u64;
+        let t = std::time::Instant::now();
+        tracing::debug!(backend = %backend, ip6tables = six.is_some(), since_up_us = since_up(t), "loading Docker's ruleset");
+        match &six {
+            Some(six) => backend.replace_tables_both(host, &four, six)?,
+            None => backend.replace_tables(host, &four)?,
         }
-        tracing::debug!(backend = %backend, "Docker's ruleset loaded");
+        tracing::debug!(
+            backend = %backend,
+            took_us = t.elapsed().as_micros() as u64,
+            since_up_us = since_up(std::time::Instant::now()),
+            "Docker's ruleset loaded"
+        );
         Ok(())
     }
 
@@ -230,6 +243,19 @@ impl DockerHost {
     }
 }
 
+/// Starts `job` on a thread of `scope` named `name`, working for `host`.
+fn spawn<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    host: &crate::Namespace,
+    job: impl FnOnce() -> T + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn_scoped(scope, job)
+        .map_err(|e| Error::io(host.subject().clone(), format!("start thread {name}"), e))
+}
+
 /// Host ports Docker holds: docker-proxy listeners, dockerd's reservations.
 #[derive(Default)]
 struct HeldPorts {
@@ -271,6 +297,16 @@ fn apply_settings(lab: &Lab, spec: &LabSpec, settings: &[KernelSetting]) -> Resu
         lab.node(node)?.set_hairpins(&ports, true)?;
     }
     Ok(())
+}
+
+impl Drop for DockerLab {
+    /// Every proxy is told to stop before any is waited for (the fields'
+    /// drop then joins threads that are already on their way out).
+    fn drop(&mut self) {
+        for p in &self.proxies {
+            p.signal_stop();
+        }
+    }
 }
 
 impl std::ops::Deref for DockerLab {

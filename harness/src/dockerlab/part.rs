@@ -54,7 +54,7 @@ impl DockerHost {
         let _span = tracing::debug_span!("docker_part_up", part).entered();
         let userns = crate::privilege::in_user_namespace();
         let host = lab.node(part)?;
-        self.load_rules(&host)?;
+        self.load_rules(&host, std::time::Instant::now())?;
         let settings: Vec<KernelSetting> = self
             .running()
             .kernel_settings()

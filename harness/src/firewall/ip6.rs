@@ -1,7 +1,9 @@
 //! The IPv6 side of the iptables backends: `ip6tables-*-restore` to load,
 //! the matching save tool to read back ([`Backend::ip6_save_argv`]). Docker
 //! 28+ programs ip6tables by default, so an emulated host loads its IPv6
-//! skeleton with these.
+//! skeleton with these — with iptables-nft at the same time as its IPv4
+//! ruleset ([`Backend::replace_tables_both`]): two tools, two tables of two
+//! families, neither waiting for the other.
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -18,6 +20,31 @@ impl Backend {
             .input(text)
             .checked_output()
             .map(|_| ())
+    }
+
+    /// Loads `v4` with the backend's restore tool and `v6` with its
+    /// ip6tables flavour, both **replacing** the tables they name (iptables
+    /// backends only). With iptables-nft the two processes run at the same
+    /// time: the families' tables are separate, so neither load sees the
+    /// other's (iptables-nft retries a transaction another one overtook).
+    /// The legacy tools would only queue on the xtables lock (`-w`), so they
+    /// run one after the other. Returns once both have finished: the first
+    /// failure (IPv4's if both fail), or `Ok` with both rulesets active.
+    pub(crate) fn replace_tables_both(self, ns: &Namespace, v4: &str, v6: &str) -> Result<()> {
+        self.ip6_load_argv().ok_or_else(|| no_ip6(self, ns))?;
+        if self != Backend::IptablesNft {
+            self.replace_tables(ns, v4)?;
+            return self.replace_tables_ip6(ns, v6);
+        }
+        std::thread::scope(|scope| {
+            let six = std::thread::Builder::new()
+                .name("netrig-ip6tables".into())
+                .spawn_scoped(scope, || self.replace_tables_ip6(ns, v6))
+                .map_err(|e| Error::io(ns.subject().clone(), "start thread netrig-ip6tables", e))?;
+            let four = self.replace_tables(ns, v4);
+            let six = six.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            four.and(six)
+        })
     }
 
     /// The ip6tables rules with counters (`ip6tables-*-save -c`).

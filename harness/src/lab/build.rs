@@ -2,16 +2,16 @@
 //! phase a batch of concurrent netlink requests.
 
 use std::collections::BTreeMap;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Mutex;
 
 use futures::future::try_join_all;
 
 use super::{Interface, Lab, NodeState};
 use crate::error::{Result, Subject};
-use crate::namespace::Group;
+use crate::namespace::{Group, Namespace};
 use crate::netlink::{BringUpEvents, IfIndexes, Netlink, VethEnd};
-use crate::netns::{Netns, NetnsOptions};
+use crate::netns::{Netns, NetnsOptions, NetnsSeed};
 use crate::runtime::Runtime;
 use crate::spec::{IfaceKind, Plan};
 
@@ -33,6 +33,26 @@ pub(crate) struct Building {
 
 /// Creates the plan's namespaces (the first step of a build).
 pub(crate) fn start(plan: Plan) -> Result<Building> {
+    start_with(plan, None, |_| ()).map(|(building, _)| building)
+}
+
+/// A node's namespace fresh from creation, adopted into the lab's group.
+struct Made {
+    ns: Namespace,
+    netlink: OwnedFd,
+    events: OwnedFd,
+}
+
+/// Creates the plan's namespaces; with `first` (a node's index in the plan),
+/// that node's namespace is made alone before the others and handed to
+/// `early` as soon as it exists, so work that needs only it (a ruleset load)
+/// starts while the rest are made. `early`'s value comes back with the half
+/// built lab (`None` without `first`).
+pub(crate) fn start_with<R>(
+    plan: Plan,
+    first: Option<usize>,
+    early: impl FnOnce(&Namespace) -> R,
+) -> Result<(Building, Option<R>)> {
     let lab_subject = Subject::lab(&plan.name);
     let started = std::time::Instant::now();
     let rt = Runtime::new(&lab_subject)?;
@@ -50,22 +70,52 @@ pub(crate) fn start(plan: Plan) -> Result<Building> {
         })
         .collect();
     ensure_fd_room(specs.len());
-    let seeds = Netns::create_batch(&specs)?;
-    let max_ifindex = seeds.iter().map(|s| s.max_ifindex).max().unwrap_or(1);
+    let mut made: Vec<Option<Made>> = (0..specs.len()).map(|_| None).collect();
+    let mut max_ifindex = 1;
+    let mut adopt = |made: &mut Vec<Option<Made>>, i: usize, seed: NetnsSeed| {
+        max_ifindex = max_ifindex.max(seed.max_ifindex);
+        made[i] = Some(Made {
+            ns: group.adopt(&plan.nodes[i].name, seed.netns),
+            netlink: seed.netlink,
+            events: seed.events,
+        });
+    };
+    let mut early_value = None;
+    if let Some(i) = first {
+        let seed = Netns::create_batch(&specs[i..=i])?.remove(0);
+        adopt(&mut made, i, seed);
+        tracing::debug!(
+            lab = %plan.name,
+            node = %plan.nodes[i].name,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "first namespace created, handed over before the others"
+        );
+        early_value = made[i].as_ref().map(|m| early(&m.ns));
+    }
+    let rest: Vec<usize> = (0..specs.len()).filter(|&i| Some(i) != first).collect();
+    let rest_specs: Vec<_> = rest.iter().map(|&i| specs[i].clone()).collect();
+    let seeds = if rest_specs.is_empty() {
+        Vec::new()
+    } else {
+        Netns::create_batch(&rest_specs)?
+    };
+    for (i, seed) in rest.into_iter().zip(seeds) {
+        adopt(&mut made, i, seed);
+    }
 
     let (nodes, events): (Vec<NodeState>, Vec<BringUpEvents>) = {
         let _guard = rt.enter();
-        seeds
-            .into_iter()
+        made.into_iter()
             .zip(&plan.nodes)
-            .map(|(seed, n)| {
+            .map(|(m, n)| {
+                let m = m.expect("every node's namespace was made");
                 let node = NodeState {
                     name: n.name.clone(),
-                    netlink: Netlink::from_socket(seed.netlink, lab_subject.clone().node(&n.name)),
+                    netlink: Netlink::from_socket(m.netlink, lab_subject.clone().node(&n.name)),
                     interfaces: Mutex::new(BTreeMap::new()),
-                    ns: group.adopt(&n.name, seed.netns),
+                    ns: m.ns,
                 };
-                (node, BringUpEvents::from_socket(seed.events))
+                (node, BringUpEvents::from_socket(m.events))
             })
             .unzip()
     };
@@ -75,7 +125,7 @@ pub(crate) fn start(plan: Plan) -> Result<Building> {
         elapsed_us = started.elapsed().as_micros() as u64,
         "lab namespaces created"
     );
-    Ok(Building {
+    let building = Building {
         nodes,
         events,
         group,
@@ -83,15 +133,11 @@ pub(crate) fn start(plan: Plan) -> Result<Building> {
         max_ifindex,
         started,
         rt,
-    })
+    };
+    Ok((building, early_value))
 }
 
 impl Building {
-    /// The namespace of node `name` (not an alias), if the plan has it.
-    pub(crate) fn namespace(&self, name: &str) -> Option<&crate::namespace::Namespace> {
-        self.nodes.iter().find(|n| n.name == name).map(|n| &n.ns)
-    }
-
     /// Creates every link, address, route and neighbour, and returns the lab
     /// once every veth is operationally up and every IPv6 address accepts
     /// packets.

@@ -108,6 +108,34 @@ impl Lab {
         build::start(plan)
     }
 
+    /// As [`Lab::begin`], but node `first`'s namespace is created before the
+    /// others and handed to `early` the moment it exists: what needs only
+    /// that namespace (a ruleset load, listeners on wildcard addresses)
+    /// starts while the other namespaces are made. Returns `early`'s value
+    /// with the half-built lab.
+    pub(crate) fn begin_with<R>(
+        spec: &LabSpec,
+        first: &str,
+        early: impl FnOnce(&Namespace) -> R,
+    ) -> Result<(Building, R)> {
+        crate::logging::init();
+        let _span = tracing::debug_span!("lab_up", lab = %spec.name).entered();
+        let plan = crate::spec::plan(spec)?;
+        let index = plan
+            .nodes
+            .iter()
+            .position(|n| n.name == first)
+            .ok_or_else(|| {
+                Error::invalid(
+                    Subject::lab(&spec.name),
+                    "node",
+                    format!("no node named {first:?} to create first"),
+                )
+            })?;
+        let (building, value) = build::start_with(plan, Some(index), early)?;
+        Ok((building, value.expect("`early` ran on the first namespace")))
+    }
+
     /// The lab's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -41,10 +41,11 @@
 //! - `lab` — [`Lab`] and [`Node`]: build a lab from a spec, work inside its nodes.
 //! - [`expect`] — matchers over packets and expectations on captures (within a deadline, counts,
 //!   sequences, none-before-a-sentinel, NAT translation).
-//! - `toplab` — [`TopologyLab`]: a generic lab from a topology file brought up (wiring, link
-//!   shaping, rule files in order, servers, programs).
-//! - `dockerlab` — [`DockerLab`]: a Docker host brought up (lab, Docker's settings and rules loaded
-//!   with the real tools, userland proxies, user rule files).
+//! - `toplab` — [`TopologyLab`]: a generic lab from a topology file brought up (wiring, its
+//!   Docker parts, link shaping, rule files in order, servers, programs).
+//! - `dockerlab` — [`DockerLab`]: a Docker host brought up (lab, the rules there before Docker,
+//!   Docker's settings and rules loaded with the real tools, userland proxies, user rule files);
+//!   [`DockerPart`]: the same installed into a part of a larger lab.
 //! - [`reach`] — reachability matrices of a running Docker host: every cell probed in parallel
 //!   against netrig's servers, outcome, the addresses the server saw, the deciding rule;
 //!   before/after diffs and golden matrices.

@@ -136,9 +136,7 @@ impl DockerHost {
     /// `started`: when `up` began, for the timings in the debug log.
     fn load_rules(&self, host: &crate::Namespace, started: std::time::Instant) -> Result<()> {
         for file in self.existing_rule_files() {
-            let backend = self.rule_file_backend(file);
-            tracing::debug!(file = %file.display(), %backend, "loading the rules there before Docker");
-            backend.append_file(host, file)?;
+            self.load_rule_file(host, file, "loading the rules there before Docker")?;
         }
         let backend = self.backend();
         let four = self.running().firewall().input();
@@ -168,16 +166,7 @@ impl DockerHost {
         userns: bool,
     ) -> Result<(Lab, HeldPorts)> {
         let lab = building.finish()?;
-        let settings: Vec<KernelSetting> = self
-            .running()
-            .kernel_settings()
-            .into_iter()
-            .filter(|s| match s {
-                KernelSetting::Sysctl { key, .. } => !skipped_in_userns(userns, key),
-                KernelSetting::Hairpin { .. } => true,
-            })
-            .collect();
-        apply_settings(&lab, spec, &settings)?;
+        apply_settings(&lab, spec, &self.settings_to_apply(userns))?;
         let held = self.hold_ports(&*lab.node(HOST_NODE)?, false)?;
         Ok((lab, held))
     }
@@ -240,6 +229,26 @@ impl DockerHost {
         } else {
             self.backend()
         }
+    }
+
+    /// Adds a user's rule file to `host` with [`DockerHost::rule_file_backend`]'s tool.
+    fn load_rule_file(&self, host: &crate::Namespace, path: &Path, what: &str) -> Result<()> {
+        let backend = self.rule_file_backend(path);
+        tracing::debug!(file = %path.display(), %backend, "{what}");
+        backend.append_file(host, path)
+    }
+
+    /// Docker's kernel settings once every event happened, less the sysctls
+    /// skipped under a user namespace.
+    fn settings_to_apply(&self, userns: bool) -> Vec<KernelSetting> {
+        self.running()
+            .kernel_settings()
+            .into_iter()
+            .filter(|s| match s {
+                KernelSetting::Sysctl { key, .. } => !skipped_in_userns(userns, key),
+                KernelSetting::Hairpin { .. } => true,
+            })
+            .collect()
     }
 }
 
@@ -375,10 +384,8 @@ impl DockerLab {
     /// fragment with the host's iptables backend (`--noflush`). A malformed
     /// file fails with the tool's message, naming the file and line.
     pub fn apply_rules_file(&self, path: &Path) -> Result<()> {
-        let backend = self.host.rule_file_backend(path);
-        tracing::debug!(file = %path.display(), %backend, "loading user rules");
-        let host = self.host_node()?;
-        backend.append_file(&host, path)
+        self.host
+            .load_rule_file(&*self.host_node()?, path, "loading user rules")
     }
 
     /// A one-screen description: nodes, interfaces, addresses, published

@@ -56,20 +56,18 @@ impl DockerHost {
         let host = lab.node(part)?;
         self.load_rules(&host, std::time::Instant::now())?;
         let settings: Vec<KernelSetting> = self
-            .running()
-            .kernel_settings()
+            .settings_to_apply(userns)
             .into_iter()
-            .filter_map(|s| match s {
-                KernelSetting::Sysctl { key, .. } if super::skipped_in_userns(userns, &key) => None,
-                KernelSetting::Sysctl { node, key, value } => Some(KernelSetting::Sysctl {
+            .map(|s| match s {
+                KernelSetting::Sysctl { node, key, value } => KernelSetting::Sysctl {
                     node: part_node(part, &node),
                     key,
                     value,
-                }),
-                KernelSetting::Hairpin { node, port } => Some(KernelSetting::Hairpin {
+                },
+                KernelSetting::Hairpin { node, port } => KernelSetting::Hairpin {
                     node: part_node(part, &node),
                     port,
-                }),
+                },
             })
             .collect();
         super::apply_settings(lab, spec, &settings)?;
@@ -81,9 +79,7 @@ impl DockerHost {
             reserved.extend(held.reserved);
         }
         for file in self.rule_files() {
-            let backend = self.rule_file_backend(file);
-            tracing::debug!(file = %file.display(), %backend, "loading user rules");
-            backend.append_file(&host, file)?;
+            self.load_rule_file(&host, file, "loading user rules")?;
         }
         Ok(DockerPart {
             name: part.to_string(),

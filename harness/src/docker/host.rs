@@ -87,6 +87,7 @@ pub struct DockerHost {
     pub(crate) rule_files: Vec<std::path::PathBuf>,
     pub(crate) existing_files: Vec<std::path::PathBuf>,
     pub(crate) existing: Option<super::Ruleset>,
+    pub(crate) existing_sysctls: Vec<(String, String)>,
     pub(crate) matrix_cells: MatrixCells,
 }
 
@@ -125,6 +126,12 @@ impl DockerHost {
     /// on them, so its rules land around them as on a real host.
     pub fn existing_rules(&self) -> Option<&super::Ruleset> {
         self.existing.as_ref()
+    }
+    /// The host's sysctls as they were before the daemon started, in the
+    /// order they are written (before Docker's own settings, which win
+    /// where both set a key).
+    pub fn existing_sysctls(&self) -> &[(String, String)] {
+        &self.existing_sysctls
     }
     /// The matrix cells the topology adds or puts in place of the defaults.
     pub fn matrix_cells(&self) -> &MatrixCells {
@@ -256,6 +263,7 @@ pub struct DockerHostBuilder {
     pub(crate) lan_peers: Vec<(String, Option<String>)>,
     pub(crate) rule_files: Vec<std::path::PathBuf>,
     pub(crate) existing_files: Vec<std::path::PathBuf>,
+    pub(crate) existing_sysctls: Vec<(String, String)>,
     pub(crate) matrix_cells: MatrixCells,
 }
 
@@ -377,6 +385,16 @@ impl DockerHostBuilder {
     /// refused naming the file and line.
     pub fn existing_rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.existing_files.push(path.into());
+        self
+    }
+    /// Sets a host sysctl as it was before the daemon started, e.g.
+    /// `net.bridge.bridge-nf-call-iptables` = `0` (br_netfilter off for
+    /// bridged traffic: same-bridge packets then skip iptables' FORWARD
+    /// unless Docker turns it on, which it does for `--icc=false`). Written
+    /// before Docker's settings, which win where both set a key. IPv4
+    /// forwarding before the daemon is [`DockerHostBuilder::ip_forward_was_on`].
+    pub fn existing_sysctl(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.existing_sysctls.push((key.into(), value.into()));
         self
     }
 }

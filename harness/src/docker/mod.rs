@@ -70,6 +70,7 @@ pub use port::PortBinding;
 pub use ruleset::{Chain, Ruleset, Table, TableRules};
 
 pub(crate) use host::parse_subnet as parse_subnet_text;
+pub(crate) use resolve::check_existing_sysctl;
 
 use crate::backend::Backend;
 use crate::spec::LabSpec;

@@ -238,12 +238,20 @@ impl DockerHost {
         backend.append_file(host, path)
     }
 
-    /// Docker's kernel settings once every event happened, less the sysctls
-    /// skipped under a user namespace.
+    /// The host's sysctls from before the daemon, then Docker's kernel
+    /// settings once every event happened (so Docker's win where both set a
+    /// key), less the sysctls skipped under a user namespace.
     fn settings_to_apply(&self, userns: bool) -> Vec<KernelSetting> {
-        self.running()
-            .kernel_settings()
-            .into_iter()
+        let before = self
+            .existing_sysctls()
+            .iter()
+            .map(|(key, value)| KernelSetting::Sysctl {
+                node: HOST_NODE.into(),
+                key: key.clone(),
+                value: value.clone(),
+            });
+        before
+            .chain(self.running().kernel_settings())
             .filter(|s| match s {
                 KernelSetting::Sysctl { key, .. } => !skipped_in_userns(userns, key),
                 KernelSetting::Hairpin { .. } => true,

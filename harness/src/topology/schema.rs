@@ -50,6 +50,28 @@ struct Before {
     /// fragments, or `.nft` files); relative to the topology file's folder.
     #[serde(default)]
     rules: Vec<String>,
+    /// Host sysctls as they were before the daemon, `key=value`.
+    #[serde(default, deserialize_with = "sysctls")]
+    sysctls: Vec<(String, String)>,
+}
+
+/// `key=value` settings, each a valid pre-start sysctl.
+fn sysctls<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    v.iter()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "{kv:?} is not a sysctl setting (key=value, as `sysctl -w` takes it)"
+                    ))
+                })?;
+            crate::docker::check_existing_sysctl(k, v).map_err(D::Error::custom)?;
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +238,9 @@ impl File {
         }
         for r in self.before.iter().flat_map(|x| &x.rules) {
             b = b.existing_rules_file(r);
+        }
+        for (k, v) in self.before.iter().flat_map(|x| &x.sysctls) {
+            b = b.existing_sysctl(k, v);
         }
         if let Some(m) = self.matrix {
             b = b.matrix_cells(crate::docker::MatrixCells {

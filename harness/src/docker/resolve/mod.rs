@@ -90,9 +90,53 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         lan_peers,
         existing: existing_rules(&b.existing_files, &cx)?,
         existing_files: b.existing_files,
+        existing_sysctls: existing_sysctls(b.existing_sysctls, &cx)?,
         rule_files: b.rule_files,
         matrix_cells: b.matrix_cells,
     })
+}
+
+/// The pre-start sysctls, each checked by [`check_existing_sysctl`] and
+/// set once.
+fn existing_sysctls(pairs: Vec<(String, String)>, cx: &Ctx) -> Result<Vec<(String, String)>> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, value) in &pairs {
+        let field = format!("before.sysctls {key:?}");
+        check_existing_sysctl(key, value).map_err(|m| cx.host(&field, m))?;
+        if !seen.insert(key) {
+            return Err(cx.host(field, "set twice"));
+        }
+    }
+    Ok(pairs)
+}
+
+/// A pre-start sysctl must be a network sysctl (the host's network
+/// namespace is all a lab has) with a value; IPv4 forwarding has an option
+/// of its own, since Docker's FORWARD policy depends on it.
+pub(crate) fn check_existing_sysctl(key: &str, value: &str) -> std::result::Result<(), String> {
+    let well_formed = key.starts_with("net.")
+        && key.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        });
+    if !well_formed {
+        return Err(format!(
+            "{key:?} is not a network sysctl: name it as `sysctl` does, e.g. net.bridge.bridge-nf-call-iptables"
+        ));
+    }
+    if key == "net.ipv4.ip_forward" {
+        return Err(
+            "IPv4 forwarding before the daemon is `[daemon] ip_forward_was_on` \
+                    (DockerHostBuilder::ip_forward_was_on): Docker's FORWARD policy depends on it"
+                .into(),
+        );
+    }
+    if value.trim().is_empty() {
+        return Err(format!("{key}: empty value"));
+    }
+    Ok(())
 }
 
 /// The IPv4 rules of the pre-start iptables-save fragments (every file not

@@ -2,11 +2,17 @@
 //! with `flush ruleset` wipes Docker's rules (iptables-nft's tables are nft
 //! tables): outbound masquerade is gone at once, while a published port
 //! stays reachable through docker-proxy (a listening socket, not a rule).
+//! A container started after `up` gets Docker's rules on top of the live
+//! ones: after a rule the user appended since, reachable and masqueraded
+//! on every layout and backend.
+
+mod common;
 
 use std::time::Duration;
 
-use netrig::Result;
+use netrig::docker::{ContainerSpec, DockerHost, Layout};
 use netrig::expect::udp;
+use netrig::{Backend, Result, TcpOutcome};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -73,7 +79,148 @@ fn flush_ruleset_leaves_published_ports_to_the_proxy() -> Result<()> {
     Ok(())
 }
 
+/// A host with `web` publishing 8080:80, brought up with the user's rule
+/// file `rules` (an iptables-save fragment), under `layout` and `backend`.
+fn host_with_web(
+    layout: Layout,
+    backend: Backend,
+    rules: Option<&str>,
+) -> Result<(netrig::DockerLab, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = DockerHost::builder()
+        .name(netrig::unique_lab_name("later"))
+        .layout(layout)
+        .backend(backend)
+        .ip_forward_was_on(backend == Backend::Nftables)
+        .container(ContainerSpec::new("web").publish("8080:80"));
+    if let Some(text) = rules {
+        let file = dir.path().join("user.rules");
+        std::fs::write(&file, text).expect("write rules");
+        b = b.rules_file(file);
+    }
+    Ok((b.build()?.up()?, dir))
+}
+
+/// A user appended a catch-all DROP to Docker's `DOCKER` chain after `up`
+/// (a common way to "close everything else"). A container started later
+/// gets its ACCEPT *appended* — after the user's DROP — as a real daemon's
+/// `iptables -A` does: its published port is dropped (the user's rule
+/// counts it) while the first container's port still answers, and the
+/// counters of the rules already there survive the start.
+fn a_container_started_later_lands_after_the_users_rules() -> Result<()> {
+    let _labs = common::shared();
+    let drop_rule = "*filter\n-A DOCKER -i eth0 -p tcp -j DROP\nCOMMIT\n";
+    let (mut docker, _dir) = host_with_web(Layout::Classic, Backend::IptablesNft, Some(drop_rule))?;
+    let web = docker.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    let internet = docker.internet()?;
+    assert!(
+        internet
+            .tcp_connect("203.0.113.2:8080", SECOND)?
+            .is_connected()
+    );
+    web.wait_for_peers(1, SECOND)?;
+    let web_accept = "-d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT";
+    let counted = |docker: &netrig::DockerLab, rule: &str| -> Result<u64> {
+        Ok(docker
+            .counters()?
+            .rule("filter", "DOCKER", rule)
+            .map_or(0, |r| r.packets))
+    };
+    let web_before = counted(&docker, web_accept)?;
+    assert!(web_before >= 1, "web's ACCEPT counted nothing");
+
+    docker.start_container(ContainerSpec::new("late").publish("9090:80"))?;
+    assert_eq!(
+        docker
+            .model()
+            .container_ip("late")
+            .map(|ip| ip.to_string())
+            .as_deref(),
+        Some("172.17.0.3")
+    );
+    let _late = docker.container("late")?.tcp_echo_server("0.0.0.0:80")?;
+    assert_eq!(
+        counted(&docker, web_accept)?,
+        web_before,
+        "the start reset counters"
+    );
+    let drops_before = counted(&docker, "-i eth0 -p tcp -j DROP")?;
+    let internet = docker.internet()?;
+    assert_eq!(
+        internet.tcp_connect("203.0.113.2:9090", Duration::from_millis(500))?,
+        TcpOutcome::NoAnswer
+    );
+    assert!(
+        counted(&docker, "-i eth0 -p tcp -j DROP")? > drops_before,
+        "the user's DROP did not count the SYN to 9090"
+    );
+    assert!(
+        internet
+            .tcp_connect("203.0.113.2:8080", SECOND)?
+            .is_connected(),
+        "web's port must still answer"
+    );
+
+    let saved = docker.rules()?;
+    let docker_chain: Vec<&str> = saved
+        .lines()
+        .filter(|l| l.contains("-A DOCKER ") && !l.contains("DNAT") && !l.contains("RETURN"))
+        .collect();
+    let at = |needle: &str| docker_chain.iter().position(|l| l.contains(needle));
+    assert!(
+        at("-i eth0 -p tcp -j DROP") < at("-d 172.17.0.3/32"),
+        "the late container's ACCEPT must come after the user's DROP:\n{}",
+        docker_chain.join("\n")
+    );
+    Ok(())
+}
+
+/// A container started later on each layout and backend: the internet
+/// reaches its published port DNATed into it (its server sees the
+/// internet's own address), and its outbound datagram leaves masqueraded to
+/// the host's uplink address.
+fn a_container_started_later_is_published_and_masqueraded() -> Result<()> {
+    let _labs = common::shared();
+    for (layout, backend) in [
+        (Layout::Classic, Backend::IptablesNft),
+        (Layout::Classic, Backend::IptablesLegacy),
+        (Layout::V28, Backend::IptablesNft),
+        (Layout::V29, Backend::Nftables),
+    ] {
+        let case = format!("{layout}/{backend}");
+        let (mut docker, _dir) = host_with_web(layout, backend, None)?;
+        docker.start_container(ContainerSpec::new("late").publish("9090:80"))?;
+        let late_ip = docker
+            .model()
+            .container_ip("late")
+            .expect("late has an address");
+        let server = docker.container("late")?.tcp_echo_server("0.0.0.0:80")?;
+        let internet = docker.internet()?;
+        let outcome = internet.tcp_connect("203.0.113.2:9090", SECOND)?;
+        assert!(
+            outcome.is_connected(),
+            "{case}: 203.0.113.2:9090 -> {outcome:?}"
+        );
+        let peer = server.wait_for_peers(1, SECOND)?[0];
+        assert_eq!(
+            peer.ip().to_string(),
+            "203.0.113.1",
+            "{case}: DNAT keeps the client's address"
+        );
+
+        let wan = internet.capture("eth0")?;
+        let late = docker.container("late")?;
+        late.udp_send("198.51.100.10:53", case.as_bytes())?;
+        wan.expect(udp().src(docker.host_uplink_ip()).payload(case.as_bytes()))
+            .within(SECOND)?;
+        assert_ne!(late_ip, docker.host_uplink_ip(), "{case}");
+    }
+    Ok(())
+}
+
 netrig::testing::main!(
     flush_ruleset_wipes_dockers_masquerade,
     flush_ruleset_leaves_published_ports_to_the_proxy,
+    a_container_started_later_lands_after_the_users_rules,
+    a_container_started_later_is_published_and_masqueraded,
 );

@@ -89,7 +89,23 @@ pub struct DockerHost {
     pub(crate) existing: Option<super::Ruleset>,
     pub(crate) existing_sysctls: Vec<(String, String)>,
     pub(crate) matrix_cells: MatrixCells,
+    /// What it was built from, for [`DockerHost::with_container`].
+    pub(crate) source: Recipe,
 }
+
+/// The builder a host was made from. Not part of the host's identity: two
+/// hosts that resolved to the same networks, containers and events are
+/// equal however they were described.
+#[derive(Debug, Clone)]
+pub(crate) struct Recipe(pub(crate) Box<DockerHostBuilder>);
+
+impl PartialEq for Recipe {
+    fn eq(&self, _: &Recipe) -> bool {
+        true
+    }
+}
+
+impl Eq for Recipe {}
 
 /// Reachability-matrix cells a topology adds to (or puts in place of) the
 /// default ones, as `FROM -> ADDR:PORT/PROTO` text (parsed by `netrig::reach`).
@@ -136,6 +152,16 @@ impl DockerHost {
     /// The matrix cells the topology adds or puts in place of the defaults.
     pub fn matrix_cells(&self) -> &MatrixCells {
         &self.matrix_cells
+    }
+    /// The host once container `spec` has also been started on the running
+    /// daemon (`docker run`): the same networks and containers with the
+    /// same addresses, and the new one's start as the last event. Refused
+    /// as [`DockerHostBuilder::build`] refuses a bad container.
+    pub fn with_container(&self, spec: ContainerSpec) -> crate::Result<DockerHost> {
+        let mut b = (*self.source.0).clone();
+        b.name = Some(self.name.clone());
+        b.rule_files = self.rule_files.clone();
+        b.container(spec).build()
     }
     /// Starts a builder with Docker's defaults (classic layout, iptables-nft).
     pub fn builder() -> DockerHostBuilder {

@@ -126,16 +126,20 @@ pub(crate) fn classic(host: &DockerHost, step: usize) -> Ruleset {
                 r.append_unique(Table::Filter, "DOCKER-USER", "-j RETURN");
                 r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
             }
-            Happening::Container(c) => {
-                for m in mappings(host, c) {
-                    r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
-                    r.append(Table::Filter, "DOCKER", accept_rule(&m));
-                    r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
-                }
-            }
+            Happening::Container(c) => classic_container(&mut r, host, c, proxy),
         }
     }
     r.finish()
+}
+
+/// A container start (classic): per published port, a DNAT, an ACCEPT and
+/// the hairpin MASQUERADE, each appended.
+pub(crate) fn classic_container(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool) {
+    for m in mappings(host, c) {
+        r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
+        r.append(Table::Filter, "DOCKER", accept_rule(&m));
+        r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
+    }
 }
 
 fn classic_icc(r: &mut Replay, br: &str, icc: bool) {

@@ -3,7 +3,7 @@
 //! bridge-mode or none-mode container, aliases for `host` and `container:`
 //! modes, and optional LAN peers.
 
-use super::container::Networking;
+use super::container::{Container, Networking};
 use super::host::{
     DockerHost, HOST_NODE, HOST_UPLINK, INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST,
     LAN_SUBNET,
@@ -35,15 +35,8 @@ pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
         )
         .node(INTERNET_NODE);
     for c in host.containers() {
-        match &c.networking {
-            Networking::Bridge(_) | Networking::None => {
-                spec = spec.node_with(
-                    NodeSpec::new(&c.name)
-                        .sysctl("net.ipv4.ip_unprivileged_port_start", "0")
-                        .sysctl("net.ipv4.ping_group_range", "0 2147483647"),
-                );
-            }
-            Networking::Host | Networking::Container(_) => {}
+        if let Some(n) = container_node(c) {
+            spec = spec.node_with(n);
         }
     }
     for p in host.lan_peers() {
@@ -69,14 +62,11 @@ pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
         Route::default_via(INTERNET_UPLINK.addr().to_string()),
     );
     for c in host.containers() {
-        for a in c.attachments() {
-            spec = spec.link(
-                Endpoint::new(&c.name, &a.ifname).addr(a.cidr()).mac(a.mac),
-                Endpoint::new(HOST_NODE, &a.host_veth).bridge(&a.bridge),
-            );
+        for (a, b) in container_links(c) {
+            spec = spec.link(a, b);
         }
-        if let Some(gw) = c.gateway_attachment(host.layout()) {
-            spec = spec.route(&c.name, Route::default_via(gw.gateway.to_string()));
+        if let Some(gw) = container_gateway(host, c) {
+            spec = spec.route(&c.name, gw);
         }
     }
     if !host.lan_peers().is_empty() {
@@ -96,6 +86,38 @@ pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
         }
     }
     spec
+}
+
+/// A container's own node (bridge and none modes: a namespace of its own,
+/// with the sysctls Docker sets there); `None` for host and `container:` modes.
+pub(crate) fn container_node(c: &Container) -> Option<NodeSpec> {
+    match &c.networking {
+        Networking::Bridge(_) | Networking::None => Some(
+            NodeSpec::new(&c.name)
+                .sysctl("net.ipv4.ip_unprivileged_port_start", "0")
+                .sysctl("net.ipv4.ping_group_range", "0 2147483647"),
+        ),
+        Networking::Host | Networking::Container(_) => None,
+    }
+}
+
+/// A container's veths: its end, and the host's end on the network's bridge.
+pub(crate) fn container_links(c: &Container) -> Vec<(Endpoint, Endpoint)> {
+    c.attachments()
+        .iter()
+        .map(|a| {
+            (
+                Endpoint::new(&c.name, &a.ifname).addr(a.cidr()).mac(a.mac),
+                Endpoint::new(HOST_NODE, &a.host_veth).bridge(&a.bridge),
+            )
+        })
+        .collect()
+}
+
+/// A container's default route, via the gateway of the network that carries it.
+pub(crate) fn container_gateway(host: &DockerHost, c: &Container) -> Option<Route> {
+    c.gateway_attachment(host.layout())
+        .map(|gw| Route::default_via(gw.gateway.to_string()))
 }
 
 /// The name node `node` of a Docker host's lab takes when the host is the

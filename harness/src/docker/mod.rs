@@ -40,6 +40,7 @@ mod iptables;
 mod kernel;
 mod lab;
 mod layout;
+mod live;
 mod modern;
 mod network;
 mod nft;
@@ -70,6 +71,8 @@ pub use port::PortBinding;
 pub use ruleset::{Chain, Ruleset, Table, TableRules};
 
 pub(crate) use host::parse_subnet as parse_subnet_text;
+pub(crate) use lab::{container_gateway, container_links, container_node};
+pub(crate) use live::{container_start_script, parse_live};
 pub(crate) use resolve::check_existing_sysctl;
 
 use crate::backend::Backend;

@@ -244,7 +244,9 @@ fn loopback_drop(m: &Mapping) -> Option<String> {
     ))
 }
 
-fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool) {
+/// A container start (28+): raw drops of direct access, then per published
+/// port its DNAT, ACCEPT, hairpin MASQUERADE and loopback drop.
+pub(crate) fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool) {
     for rule in endpoint_drops(host, c) {
         r.append(Table::Raw, "PREROUTING", rule);
     }

@@ -310,6 +310,10 @@ impl fmt::Display for Ruleset {
 #[derive(Debug, Clone)]
 pub(crate) struct Replay {
     tables: Vec<TableRules>,
+    /// Each operation that changed the state, as the `iptables-restore
+    /// --noflush` line that makes the same change on a live host (`*table`
+    /// it applies to, then the line).
+    log: Vec<(Table, String)>,
 }
 
 impl Replay {
@@ -330,7 +334,33 @@ impl Replay {
                         })
                 })
                 .collect(),
+            log: Vec::new(),
         }
+    }
+
+    /// The operations so far as an `iptables-restore --noflush` script:
+    /// one `*table … COMMIT` block per table touched, lines in the order
+    /// they were made (empty when nothing changed).
+    pub(crate) fn noflush_script(&self) -> String {
+        let mut out = String::new();
+        for t in [Table::Raw, Table::Nat, Table::Filter] {
+            let lines: Vec<&str> = self
+                .log
+                .iter()
+                .filter(|(lt, _)| *lt == t)
+                .map(|(_, l)| l.as_str())
+                .collect();
+            if !lines.is_empty() {
+                out.push_str(&format!("*{t}\n{}\nCOMMIT\n", lines.join("\n")));
+            }
+        }
+        out
+    }
+
+    fn has_chain(&self, t: Table, chain: &str) -> bool {
+        self.tables
+            .iter()
+            .any(|x| x.table == t && x.chain(chain).is_some())
     }
 
     fn chain_mut(&mut self, t: Table, chain: &str) -> &mut Chain {
@@ -353,39 +383,64 @@ impl Replay {
 
     /// `iptables -N` (no-op when it exists).
     pub(crate) fn new_chain(&mut self, t: Table, chain: &str) {
+        if !self.has_chain(t, chain) {
+            // Only a chain that does not exist is declared: `--noflush`
+            // flushes a user chain it sees declared.
+            self.log.push((t, format!(":{chain} - [0:0]")));
+        }
         self.chain_mut(t, chain);
     }
 
     /// `iptables -P`.
     pub(crate) fn policy(&mut self, t: Table, chain: &str, policy: &str) {
-        self.chain_mut(t, chain).policy = Some(policy.into());
+        let c = self.chain_mut(t, chain);
+        if c.policy.as_deref() != Some(policy) {
+            c.policy = Some(policy.into());
+            self.log.push((t, format!(":{chain} {policy} [0:0]")));
+        }
+    }
+
+    /// Logs `-A`/`-I` of `rule`, declaring its chain first when it is new.
+    fn log_rule(&mut self, t: Table, chain: &str, op: &str, rule: &str) {
+        self.new_chain(t, chain);
+        self.log.push((t, format!("{op} {chain} {rule}")));
     }
 
     /// `iptables -I chain` unless the rule exists (Docker's `programChainRule`).
     pub(crate) fn insert(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
         let rule = rule.into();
-        let c = self.chain_mut(t, chain);
-        if !c.rules.contains(&rule) {
-            c.rules.insert(0, rule);
+        if !self.chain_mut(t, chain).rules.contains(&rule) {
+            self.log_rule(t, chain, "-I", &rule);
+            self.chain_mut(t, chain).rules.insert(0, rule);
         }
     }
 
     /// `iptables -A chain` (no existence check, like Docker's per-port rules).
     pub(crate) fn append(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
-        self.chain_mut(t, chain).rules.push(rule.into());
+        let rule = rule.into();
+        self.log_rule(t, chain, "-A", &rule);
+        self.chain_mut(t, chain).rules.push(rule);
     }
 
     /// `iptables -A chain` unless the rule exists.
     pub(crate) fn append_unique(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
         let rule = rule.into();
-        let c = self.chain_mut(t, chain);
-        if !c.rules.contains(&rule) {
-            c.rules.push(rule);
+        if !self.chain_mut(t, chain).rules.contains(&rule) {
+            self.append(t, chain, rule);
         }
     }
 
     /// `iptables -D` (every copy).
     pub(crate) fn delete(&mut self, t: Table, chain: &str, rule: &str) {
+        let copies = self
+            .chain_mut(t, chain)
+            .rules
+            .iter()
+            .filter(|r| *r == rule)
+            .count();
+        for _ in 0..copies {
+            self.log.push((t, format!("-D {chain} {rule}")));
+        }
         self.chain_mut(t, chain).rules.retain(|r| r != rule);
     }
 
@@ -393,6 +448,7 @@ impl Replay {
     pub(crate) fn ensure_top(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
         let rule = rule.into();
         self.delete(t, chain, &rule);
+        self.log_rule(t, chain, "-I", &rule);
         self.chain_mut(t, chain).rules.insert(0, rule);
     }
 

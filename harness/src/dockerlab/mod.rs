@@ -20,11 +20,14 @@ use std::path::Path;
 
 mod part;
 mod reserve;
+mod start;
 
 pub use part::DockerPart;
 
 use crate::backend::Backend;
-use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, KernelSetting};
+use crate::docker::{
+    DockerHost, DockerProxy, HOST_NODE, INTERNET_NODE, KernelSetting, PortReservation,
+};
 use crate::error::{Error, Result, Subject};
 use crate::firewall::{self, Counters};
 use crate::lab::{Building, Lab, Node};
@@ -176,17 +179,31 @@ impl DockerHost {
     /// addresses (`wildcard`: bindable as soon as the namespace exists) or on
     /// specific ones (only once the addresses are there).
     fn hold_ports(&self, host: &crate::Namespace, wildcard: bool) -> Result<HeldPorts> {
-        let reservations: Vec<_> = self
-            .running()
-            .port_reservations()
+        let running = self.running();
+        self.hold(
+            host,
+            running
+                .port_reservations()
+                .into_iter()
+                .filter(|r| r.addr.ip().is_unspecified() == wildcard)
+                .collect(),
+            running
+                .proxies()
+                .into_iter()
+                .filter(|p| p.host_ip.is_unspecified() == wildcard)
+                .collect(),
+        )
+    }
+
+    /// Binds `reservations` and starts a docker-proxy for each of `proxies`.
+    fn hold(
+        &self,
+        host: &crate::Namespace,
+        reservations: Vec<PortReservation>,
+        proxies: Vec<DockerProxy>,
+    ) -> Result<HeldPorts> {
+        let mappings: Vec<_> = proxies
             .into_iter()
-            .filter(|r| r.addr.ip().is_unspecified() == wildcard)
-            .collect();
-        let mappings: Vec<_> = self
-            .running()
-            .proxies()
-            .into_iter()
-            .filter(|p| p.host_ip.is_unspecified() == wildcard)
             .filter(|p| {
                 // The classic emulation runs without IPv6: Docker's extra
                 // `[::]` docker-proxy has nothing to listen on there.
@@ -205,7 +222,6 @@ impl DockerHost {
             })
             .collect();
         tracing::debug!(
-            wildcard,
             proxies = mappings.len(),
             reservations = reservations.len(),
             "holding host ports"

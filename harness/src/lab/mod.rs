@@ -2,6 +2,7 @@
 //! links between them, their processes, pins and artifacts directory.
 
 mod build;
+mod grow;
 mod node;
 
 use std::collections::BTreeMap;

@@ -54,7 +54,7 @@ impl<'lab> Node<'lab> {
         Node { lab, idx, name }
     }
 
-    fn state(&self) -> &'lab NodeState {
+    pub(super) fn state(&self) -> &'lab NodeState {
         self.lab.state(self.idx)
     }
 
@@ -119,7 +119,7 @@ impl<'lab> Node<'lab> {
             })
     }
 
-    fn netlink(&self) -> &'lab crate::netlink::Netlink {
+    pub(super) fn netlink(&self) -> &'lab crate::netlink::Netlink {
         &self.state().netlink
     }
 

@@ -16,7 +16,7 @@
 
 mod plan;
 
-pub(crate) use plan::{IfaceKind, Plan, parse_route, plan};
+pub(crate) use plan::{IfaceKind, Plan, creation_sysctls, parse_route, plan};
 
 use crate::net::Mac;
 

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{Endpoint, LabSpec, Route};
+use super::{Endpoint, LabSpec, NodeSpec, Route};
 use crate::error::{Error, Result, Subject};
 use crate::net::{Mac, check_ifname, check_name, parse_cidr};
 
@@ -180,6 +180,26 @@ impl Planner<'_> {
     }
 }
 
+/// The sysctls a node's namespace is created with: forwarding and, with
+/// IPv6, no duplicate address detection, then the node's own.
+pub(crate) fn creation_sysctls(n: &NodeSpec) -> Vec<(String, String)> {
+    let mut sysctls = n.sysctls.clone();
+    if n.forwarding {
+        sysctls.insert(0, ("net/ipv4/ip_forward".into(), "1".into()));
+    }
+    if n.ipv6 {
+        // No duplicate address detection: addresses are usable the moment
+        // they are added, instead of "tentative" for a second or more.
+        for key in [
+            "net/ipv6/conf/all/accept_dad",
+            "net/ipv6/conf/default/accept_dad",
+        ] {
+            sysctls.insert(0, (key.into(), "0".into()));
+        }
+    }
+    sysctls
+}
+
 /// A short per-lab tag for MACs, from the lab name (stable across runs).
 fn lab_tag(name: &str) -> u16 {
     name.bytes()
@@ -214,20 +234,7 @@ pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
                 format!("duplicate node name {:?}", n.name),
             ));
         }
-        let mut sysctls = n.sysctls.clone();
-        if n.forwarding {
-            sysctls.insert(0, ("net/ipv4/ip_forward".into(), "1".into()));
-        }
-        if n.ipv6 {
-            // No duplicate address detection: addresses are usable the moment
-            // they are added, instead of "tentative" for a second or more.
-            for key in [
-                "net/ipv6/conf/all/accept_dad",
-                "net/ipv6/conf/default/accept_dad",
-            ] {
-                sysctls.insert(0, (key.into(), "0".into()));
-            }
-        }
+        let sysctls = creation_sysctls(n);
         let idx = p.plan.nodes.len();
         p.plan.nodes.push(PlannedNode {
             name: n.name.clone(),

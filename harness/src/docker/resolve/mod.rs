@@ -49,6 +49,7 @@ impl DockerHostBuilder {
 }
 
 fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
+    let source = super::host::Recipe(Box::new(b.clone()));
     let lab = b.name.clone().unwrap_or_else(|| "docker".to_string());
     let cx = Ctx { lab: lab.clone() };
     check_name(&lab).map_err(|m| cx.host("host name", m))?;
@@ -93,6 +94,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         existing_sysctls: existing_sysctls(b.existing_sysctls, &cx)?,
         rule_files: b.rule_files,
         matrix_cells: b.matrix_cells,
+        source,
     })
 }
 

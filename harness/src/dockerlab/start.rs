@@ -1,0 +1,106 @@
+//! A container started on a running Docker host (`docker run` after `up`):
+//! its namespace and veths added to the running lab, Docker's rules for it
+//! made on top of the live rules — so they land around whatever a user
+//! added since, as on a real host — then its settings and host ports.
+
+use crate::backend::Backend;
+use crate::docker::{
+    ContainerSpec, HOST_NODE, container_gateway, container_links, container_node,
+    container_start_script, parse_live,
+};
+use crate::error::{Error, Result, Subject};
+use crate::spec::LabSpec;
+
+use super::{DockerLab, apply_settings};
+
+impl DockerLab {
+    /// Starts container `spec` on the running host, as `docker run` on a
+    /// running daemon does: its namespace (bridge and none modes), a veth
+    /// onto each of its networks' bridges with its address and default
+    /// route, Docker's rules for it, hairpin settings, and a docker-proxy
+    /// or dockerd's reservation per published binding. Returns once all of
+    /// it is active, like `up`.
+    ///
+    /// With an iptables backend Docker's operations for the start (its
+    /// inserts and appends, from the same model as `up`) are made on the
+    /// rules as they are now, with `iptables-restore --noflush`: a rule a
+    /// user appended to `DOCKER` since `up` stays above the new container's
+    /// ACCEPT, and every counter is kept. With the nftables backend Docker's
+    /// own table is made again (its counters restart; other tables are
+    /// untouched). A bad spec (a name in use, an unknown network, a port
+    /// taken) is refused as [`crate::docker::DockerHostBuilder::build`]
+    /// refuses it, and changes nothing.
+    pub fn start_container(&mut self, spec: ContainerSpec) -> Result<()> {
+        let next = self.host.with_container(spec)?;
+        let c = next
+            .containers()
+            .last()
+            .expect("the started container is the last")
+            .clone();
+        let _span = tracing::debug_span!("docker_start_container", lab = %self.lab.name(), container = %c.name).entered();
+        let userns = crate::privilege::in_user_namespace();
+        let node = container_node(&c);
+        match &node {
+            Some(n) => self.lab.add_node(n)?,
+            None => self.lab.add_alias(&c.name, &next.node_of(&c.name))?,
+        }
+        for (a, b) in container_links(&c) {
+            self.lab.add_link(&a, &b)?;
+        }
+        if let Some(route) = container_gateway(&next, &c) {
+            self.lab.node(&c.name)?.add_route(&route)?;
+        }
+
+        let mut created = LabSpec::new(self.lab.name());
+        if let Some(n) = node {
+            created = created.node_with(n);
+        }
+        let before = self.host.settings_to_apply(userns);
+        let settings: Vec<_> = next
+            .settings_to_apply(userns)
+            .into_iter()
+            .filter(|s| !before.contains(s))
+            .collect();
+        apply_settings(&self.lab, &created, &settings)?;
+
+        let host = self.lab.node(HOST_NODE)?;
+        match next.backend() {
+            Backend::Nftables => {
+                tracing::debug!("making Docker's nftables table again");
+                Backend::Nftables.append(&host, &next.running().nftables().apply_script())?;
+            }
+            backend => {
+                let saved = backend.save(&host)?;
+                let live = parse_live(&saved).map_err(|(line, m)| {
+                    Error::invalid(
+                        Subject::lab(self.lab.name()).node(HOST_NODE),
+                        "rules",
+                        format!("the host's rules as {backend}-save prints them, line {line}: {m}"),
+                    )
+                })?;
+                let script = container_start_script(&next, &live);
+                tracing::debug!(%backend, lines = script.lines().count(), "Docker's operations for the container, on the live rules");
+                if !script.is_empty() {
+                    backend.append(&host, &script)?;
+                }
+            }
+        }
+
+        let (old, new) = (self.host.running(), next.running());
+        let reservations: Vec<_> = new
+            .port_reservations()
+            .into_iter()
+            .filter(|r| !old.port_reservations().contains(r))
+            .collect();
+        let proxies: Vec<_> = new
+            .proxies()
+            .into_iter()
+            .filter(|p| !old.proxies().contains(p))
+            .collect();
+        let held = next.hold(&host, reservations, proxies)?;
+        self.proxies.extend(held.proxies);
+        self.reserved.extend(held.reserved);
+        self.host = next;
+        Ok(())
+    }
+}

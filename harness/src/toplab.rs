@@ -70,9 +70,21 @@ impl LabTopology {
             topology: self,
             lab,
         };
-        for p in &running.topology.docker {
-            let part = p.host.install_part(&running.lab, &spec, &p.name)?;
-            running.docker.push(part);
+        // Each part's ruleset load waits mostly on the kernel's commit:
+        // the parts install at once, one thread each.
+        let (lab, parts) = (&running.lab, &running.topology.docker);
+        let installed: Vec<Result<crate::DockerPart>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|p| scope.spawn(|| p.host.install_part(lab, &spec, &p.name)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        for part in installed {
+            running.docker.push(part?);
         }
         running.start()?;
         Ok(running)

@@ -264,9 +264,17 @@ fn v28_options_parse_and_are_checked() {
         m.contains("network \"rt\" gateway_mode_ipv4: com.docker.network.bridge.gateway_mode_ipv4=routed is emulated for layouts v28 and v29"),
         "{m}"
     );
-    let m = message("order = [\"restart\"]\n[daemon]\nlayout = \"classic\"\n");
+    let classic = parse(
+        "order = [\"restart\"]\n[daemon]\nlayout = \"classic\"\n",
+        "t.toml",
+    )
+    .expect("a classic daemon restart is emulated");
+    assert_eq!(classic.events(), [Event::RestartDaemon]);
+    let m = message(
+        "order = [\"restart\"]\n[daemon]\nlayout = \"v29\"\nbackend = \"nftables\"\nip_forward_was_on = true\n",
+    );
     assert!(
-        m.contains("daemon restarts are emulated for layouts v28 and v29"),
+        m.contains("daemon restarts are emulated with an iptables backend"),
         "{m}"
     );
 }

@@ -30,26 +30,11 @@ fn host(rules: &str, forwarding_was_on: bool) -> DockerHost {
 /// Chain declarations (with policies) and rules of one recorded step equal
 /// the model's, table by table.
 fn check_step(host: &DockerHost, recording: &str, step: usize) {
-    let want = recorded_tables(
-        &data(&format!("real-docker/prestart/dumps/{recording}.rules")),
-        "iptables-nft-save",
-    );
-    let got = tables(&normalise(
+    assert_matches_dump(
         host,
-        &host.at(step).iptables().iptables_restore(),
-    ));
-    assert_eq!(
-        want.keys().collect::<Vec<_>>(),
-        got.keys().collect::<Vec<_>>(),
-        "{recording}: tables"
+        &host.at(step).iptables(),
+        &format!("real-docker/prestart/dumps/{recording}.rules"),
     );
-    for (t, lines) in &want {
-        assert_same_lines(
-            &format!("{recording} table {t}"),
-            &lines.join("\n"),
-            &got[t].join("\n"),
-        );
-    }
 }
 
 /// Forwarding off before Docker: at every step the ufw chains and the

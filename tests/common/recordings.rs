@@ -19,9 +19,21 @@ pub fn data(rel: &str) -> String {
 /// `ca2`, `cn` (none), `ch` (host), `cc` (container:ca); optionally an
 /// internal network `brint` with `ci`.
 pub fn standard(b: DockerHostBuilder, internal: bool) -> DockerHost {
+    standard_builder(b, internal, |n| n)
+        .build()
+        .expect("the standard scenario is valid")
+}
+
+/// [`standard`] before it is built, each network passed through `net` (e.g.
+/// to give it the id the recording's daemon picked).
+pub fn standard_builder(
+    b: DockerHostBuilder,
+    internal: bool,
+    net: impl Fn(NetworkSpec) -> NetworkSpec,
+) -> DockerHostBuilder {
     let mut b = b
         .container(ContainerSpec::new("ca").publish("8080:80"))
-        .network(NetworkSpec::new("br"))
+        .network(net(NetworkSpec::new("br")))
         .container(ContainerSpec::new("cb").network("br"))
         .container(ContainerSpec::new("ca2"))
         .container(ContainerSpec::new("cn").mode(NetworkMode::None))
@@ -29,10 +41,10 @@ pub fn standard(b: DockerHostBuilder, internal: bool) -> DockerHost {
         .container(ContainerSpec::new("cc").mode(NetworkMode::Container("ca".into())));
     if internal {
         b = b
-            .network(NetworkSpec::new("brint").internal(true))
+            .network(net(NetworkSpec::new("brint").internal(true)))
             .container(ContainerSpec::new("ci").network("brint"));
     }
-    b.build().expect("the standard scenario is valid")
+    b
 }
 
 /// The daemon variants that were recorded, with their builders.
@@ -99,6 +111,69 @@ pub const STEPS: [&str; 4] = [
 /// per table: chain declarations and rules, bridge ids normalised through
 /// the subnets they masquerade or isolate (172.18 → br-br, 172.19 → br-brint).
 pub fn recorded_tables(dump: &str, section: &str) -> BTreeMap<String, Vec<String>> {
+    let names = [("172.18.0.0/16", "br-br"), ("172.19.0.0/16", "br-brint")];
+    tables(&rename_bridges(&save_section(dump, section), &names))
+}
+
+/// [`recorded_tables`] with the bridge ids named after `host`'s networks,
+/// found through their subnets (each `br-<id>` becomes `br-<network name>`,
+/// as [`normalise`] does to the model's).
+pub fn recorded_tables_for(
+    host: &DockerHost,
+    dump: &str,
+    section: &str,
+) -> BTreeMap<String, Vec<String>> {
+    let names: Vec<(String, String)> = host
+        .networks()
+        .iter()
+        .filter(|n| !n.is_default)
+        .map(|n| (n.subnet.to_string(), format!("br-{}", n.name)))
+        .collect();
+    let names: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(s, n)| (s.as_str(), n.as_str()))
+        .collect();
+    tables(&rename_bridges(&save_section(dump, section), &names))
+}
+
+/// Asserts that `rules` (the model's, for `host`) equal the dump at `rel`
+/// (under `tests/data`), table by table: chain declarations with their
+/// policies, then every rule in order.
+pub fn assert_matches_dump(host: &DockerHost, rules: &netrig::docker::Ruleset, rel: &str) {
+    assert_saved_matches_dump(host, &rules.iptables_restore(), rel);
+}
+
+/// [`assert_matches_dump`] for save-format text (`iptables-save` output or
+/// `iptables-restore` input); comments and counters are ignored.
+pub fn assert_saved_matches_dump(host: &DockerHost, saved: &str, rel: &str) {
+    let section = match host.backend() {
+        Backend::IptablesLegacy => "iptables-legacy-save",
+        _ => "iptables-nft-save",
+    };
+    let want: BTreeMap<String, String> = recorded_tables_for(host, &data(rel), section)
+        .into_iter()
+        .map(|(t, lines)| (t, bare(&lines.join("\n"))))
+        .collect();
+    let got: BTreeMap<String, String> = tables(&bare(&normalise(host, saved)))
+        .into_iter()
+        .map(|(t, lines)| (t, lines.join("\n")))
+        .collect();
+    assert!(
+        want.get("filter").is_some_and(|l| l.lines().count() > 5),
+        "{rel}: the recording has no filter table in {section}"
+    );
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>(),
+        "{rel}: tables"
+    );
+    for (t, lines) in &want {
+        assert_same_lines(&format!("{rel} table {t}"), lines, &got[t]);
+    }
+}
+
+/// The lines of one save section of a dump.
+fn save_section(dump: &str, section: &str) -> String {
     let mut text = String::new();
     let mut on = false;
     for l in dump.lines() {
@@ -111,7 +186,13 @@ pub fn recorded_tables(dump: &str, section: &str) -> BTreeMap<String, Vec<String
             text.push('\n');
         }
     }
-    let names = [("172.18.0.0/16", "br-br"), ("172.19.0.0/16", "br-brint")];
+    text
+}
+
+/// Replaces each `br-<12 hex>` that masquerades or isolates one of the
+/// `(subnet, name)` subnets by its name.
+fn rename_bridges(text: &str, names: &[(&str, &str)]) -> String {
+    let mut text = text.to_string();
     for (subnet, name) in names {
         for l in text.clone().lines() {
             for pat in [format!("-s {subnet} ! -o "), format!("! -s {subnet} -o ")] {
@@ -128,7 +209,7 @@ pub fn recorded_tables(dump: &str, section: &str) -> BTreeMap<String, Vec<String
             }
         }
     }
-    tables(&text)
+    text
 }
 
 pub fn tables(text: &str) -> BTreeMap<String, Vec<String>> {

@@ -41,9 +41,13 @@ pub enum Event {
     CreateNetwork(String),
     /// `docker run --name NAME …`.
     StartContainer(String),
-    /// The daemon is stopped and started again (28+ layouts; recorded for
-    /// 28.5.2): containers stop, their rules go, and the daemon re-creates
-    /// every network's rules, user networks first and the default bridge last.
+    /// The daemon is stopped and started again (iptables backends; recorded
+    /// for 20.10.24 and 28.5.2): containers stop and their rules go. A 28+
+    /// daemon re-creates every network's rules, user networks first and the
+    /// default bridge last; a 20.10 (classic) one keeps the FORWARD and
+    /// POSTROUTING rules where they were, re-inserts the chains it flushed
+    /// (nat `DOCKER`, the isolation chains) network by network in id order,
+    /// and deletes and re-creates the default bridge on top.
     RestartDaemon,
     /// `docker start NAME`: a container stopped by [`Event::RestartDaemon`]
     /// starts again (its ports and raw rules come back, in start order).
@@ -234,8 +238,10 @@ impl DockerHost {
     /// What exists at `step` (clamped to the last step), in the order the
     /// running daemon made it: the default network first, then each event's
     /// network or container. After a daemon restart: the networks as the
-    /// restarted daemon re-creates them (user networks in creation order, then
-    /// the default bridge), then the containers started since.
+    /// restarted daemon re-creates them — user networks in creation order
+    /// (28+ layouts, recorded for 28.5.2) or by network id (classic: 20.10
+    /// restores them as its store lists them), then the default bridge — then
+    /// the containers started since.
     pub fn timeline(&self, step: usize) -> Vec<Happening<'_>> {
         let step = step.min(self.events.len());
         let mut out = Vec::new();
@@ -248,12 +254,19 @@ impl DockerHost {
                     out.extend(self.container(c).map(Happening::Container))
                 }
                 Event::RestartDaemon => {
-                    let nets: Vec<Happening<'_>> = out
+                    let mut nets: Vec<&Network> = out
                         .iter()
-                        .filter(|h| matches!(h, Happening::Network(n) if !n.is_default))
-                        .copied()
+                        .filter_map(|h| match h {
+                            Happening::Network(n) if !n.is_default => Some(*n),
+                            _ => None,
+                        })
                         .collect();
-                    out = nets;
+                    if !self.daemon.layout.is_modern() {
+                        // 20.10's bridge driver restores its stored networks
+                        // as its store lists them: by id.
+                        nets.sort_by(|a, b| a.id.cmp(&b.id));
+                    }
+                    out = nets.into_iter().map(Happening::Network).collect();
                     out.extend(default.map(Happening::Network));
                 }
             }
@@ -361,7 +374,8 @@ impl DockerHostBuilder {
         self.containers.push(c);
         self
     }
-    /// Restarts the daemon (next in order): every container stops.
+    /// Restarts the daemon (next in order): every container stops. The
+    /// rules it leaves are modelled per layout (see [`Event::RestartDaemon`]).
     pub fn restart_daemon(mut self) -> Self {
         self.order.push(Event::RestartDaemon);
         self

@@ -6,12 +6,15 @@
 //!   `setupIPTablesInternal`, `ProgramChain`, `setINC`, `Forward`,
 //!   `arrangeUserFilterRule`): per-network rules are *inserted* (newest network
 //!   on top), per-port rules *appended*, `icc=false` DROPs appended to FORWARD.
+//!   A daemon restart keeps FORWARD and POSTROUTING, refills the chains it
+//!   flushed in network-id order and re-creates the default bridge on top
+//!   (`removeIPChains`, `populateNetworks`, `initNetworkController`).
 //! - V28 and V29: in `modern.rs`, which shares these helpers.
 
 use std::net::Ipv4Addr;
 
 use super::container::{Attachment, Container};
-use super::host::{DockerHost, Happening};
+use super::host::{DockerHost, Event, Happening};
 use super::network::Network;
 use super::port::PortBinding;
 use super::ruleset::{Replay, Ruleset, Table};
@@ -103,10 +106,37 @@ pub(crate) fn nat_jumps(r: &mut Replay, proxy: bool) {
 
 /// Renders the classic (20.10 – 27.x) ruleset at `step`.
 pub(crate) fn classic(host: &DockerHost, step: usize) -> Ruleset {
-    let d = host.daemon();
-    let proxy = d.userland_proxy;
-    let mut r = Replay::new(&[Table::Nat, Table::Filter], host.existing_rules());
-    // Driver init: setupIPChains.
+    classic_replay(host, step).finish()
+}
+
+/// The classic rules at `step` as Docker's operations leave them: replayed
+/// from the daemon's first start, or from the state right before the last
+/// daemon restart, then [`classic_restart`] and what happened since.
+fn classic_replay(host: &DockerHost, step: usize) -> Replay {
+    let step = step.min(host.last_step());
+    let last_restart = host.events()[..step]
+        .iter()
+        .rposition(|e| matches!(e, Event::RestartDaemon));
+    let Some(before) = last_restart else {
+        let mut r = Replay::new(&[Table::Nat, Table::Filter], host.existing_rules());
+        classic_driver_init(&mut r, host);
+        for h in host.timeline(step) {
+            classic_happening(&mut r, host, h);
+        }
+        return r;
+    };
+    let mut r = classic_replay(host, before);
+    let stopped = host.timeline(before);
+    let restored = host.timeline(before + 1);
+    classic_restart(&mut r, host, &stopped, &restored);
+    for h in host.timeline(step).into_iter().skip(restored.len()) {
+        classic_happening(&mut r, host, h);
+    }
+    r
+}
+
+/// Driver init (`setupIPChains`): the chains, their RETURN rules, the jump.
+fn classic_driver_init(r: &mut Replay, host: &DockerHost) {
     r.new_chain(Table::Nat, "DOCKER");
     r.new_chain(Table::Filter, "DOCKER");
     r.new_chain(Table::Filter, STAGE1);
@@ -114,22 +144,155 @@ pub(crate) fn classic(host: &DockerHost, step: usize) -> Ruleset {
     r.append_unique(Table::Filter, STAGE1, "-j RETURN");
     r.append_unique(Table::Filter, STAGE2, "-j RETURN");
     r.ensure_top(Table::Filter, "FORWARD", format!("-j {STAGE1}"));
-    if d.forward_policy_drop() {
+    if host.daemon().forward_policy_drop() {
         r.policy(Table::Filter, "FORWARD", "DROP");
     }
-    for h in host.timeline(step) {
-        match h {
-            Happening::Network(n) => {
-                classic_network(&mut r, n, proxy);
-                // arrangeUserFilterRule, after every network creation.
-                r.new_chain(Table::Filter, "DOCKER-USER");
-                r.append_unique(Table::Filter, "DOCKER-USER", "-j RETURN");
-                r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
-            }
-            Happening::Container(c) => classic_container(&mut r, host, c, proxy),
+}
+
+/// A network created (`CreateNetwork` in the bridge driver, then
+/// `arrangeUserFilterRule`) or a container started (its ports).
+fn classic_happening(r: &mut Replay, host: &DockerHost, h: Happening<'_>) {
+    let proxy = host.daemon().userland_proxy;
+    match h {
+        Happening::Network(n) => {
+            classic_network(r, n, proxy);
+            arrange_user_filter_rule(r);
+        }
+        Happening::Container(c) => classic_container(r, host, c, proxy),
+    }
+}
+
+/// libnetwork's `arrangeUserFilterRule`, after every network creation.
+fn arrange_user_filter_rule(r: &mut Replay) {
+    r.new_chain(Table::Filter, "DOCKER-USER");
+    r.append_unique(Table::Filter, "DOCKER-USER", "-j RETURN");
+    r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
+}
+
+/// A 20.10 daemon restart over the rules the old daemon left (recorded in
+/// `tests/data/real-docker/restart`; libnetwork v20.10.24):
+///
+/// 1. shutdown: the containers stop and release their ports (DNAT, per-port
+///    ACCEPT, hairpin MASQUERADE go);
+/// 2. bridge driver `configure`: `removeIPChains` deletes the nat
+///    PREROUTING/OUTPUT jumps to `DOCKER` and flushes nat `DOCKER`, filter
+///    `DOCKER` and both isolation chains (the FORWARD and POSTROUTING rules
+///    stay); `setupIPChains` puts the RETURN rules back;
+/// 3. `populateNetworks`: every stored network is set up again as at
+///    creation — each rule inserted only if missing (`programChainRule`,
+///    `ProgramRule` check `iptables.Exists`), so FORWARD and POSTROUTING keep
+///    their order while the flushed chains are refilled network by network,
+///    in the order `restored` lists them (by id);
+/// 4. `initNetworkController`: the stale default bridge is deleted (its
+///    clean-up functions delete its rules) and created again, so its rules
+///    land on top, then `arrangeUserFilterRule`.
+///
+/// The default bridge's place in step 3 leaves no trace: step 4 deletes what
+/// it inserted.
+fn classic_restart(
+    r: &mut Replay,
+    host: &DockerHost,
+    stopped: &[Happening<'_>],
+    restored: &[Happening<'_>],
+) {
+    let proxy = host.daemon().userland_proxy;
+    for h in stopped {
+        let Happening::Container(c) = h else { continue };
+        for m in mappings(host, c) {
+            r.delete(Table::Nat, "DOCKER", &dnat_rule(&m, proxy));
+            r.delete(Table::Filter, "DOCKER", &accept_rule(&m));
+            r.delete(Table::Nat, "POSTROUTING", &hairpin_masq_rule(&m));
         }
     }
-    r.finish()
+    // removeIPChains (ChainInfo.Remove: jumps out of nat, -F, -X where unreferenced).
+    r.delete(Table::Filter, "FORWARD", "-j DOCKER-ISOLATION");
+    r.delete(
+        Table::Nat,
+        "PREROUTING",
+        "-m addrtype --dst-type LOCAL -j DOCKER",
+    );
+    for out in [
+        "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
+        "-m addrtype --dst-type LOCAL -j DOCKER",
+    ] {
+        r.delete(Table::Nat, "OUTPUT", out);
+    }
+    r.flush(Table::Nat, "DOCKER");
+    for c in ["DOCKER", STAGE1, STAGE2] {
+        r.flush(Table::Filter, c);
+    }
+    classic_driver_init(r, host);
+    let default = restored.iter().find_map(|h| match h {
+        Happening::Network(n) if n.is_default => Some(*n),
+        _ => None,
+    });
+    for h in restored {
+        if let Happening::Network(n) = h {
+            classic_network(r, n, proxy);
+        }
+    }
+    if let Some(n) = default {
+        classic_network_delete(r, n, proxy);
+        classic_happening(r, host, Happening::Network(n));
+    }
+}
+
+/// A bridge network's clean-up functions (`deleteNetwork`): what
+/// [`classic_network`] inserted, except the nat jumps and the FORWARD jump to
+/// STAGE-1, which stay.
+fn classic_network_delete(r: &mut Replay, n: &Network, proxy: bool) {
+    let br = n.bridge.as_str();
+    let sub = n.subnet;
+    let icc = if n.icc { "ACCEPT" } else { "DROP" };
+    r.delete(
+        Table::Filter,
+        "FORWARD",
+        &format!("-i {br} -o {br} -j {icc}"),
+    );
+    if n.internal {
+        r.delete(
+            Table::Filter,
+            STAGE1,
+            &format!("! -d {sub} -i {br} -j DROP"),
+        );
+        r.delete(
+            Table::Filter,
+            STAGE1,
+            &format!("! -s {sub} -o {br} -j DROP"),
+        );
+        return;
+    }
+    // setupIPTablesInternal(…, false): the same conditions as when inserting.
+    if n.ip_masq {
+        r.delete(
+            Table::Nat,
+            "POSTROUTING",
+            &format!("-s {sub} ! -o {br} -j MASQUERADE"),
+        );
+    }
+    if n.ip_masq && proxy {
+        r.delete(Table::Nat, "DOCKER", &format!("-i {br} -j RETURN"));
+    }
+    if !proxy {
+        r.delete(
+            Table::Nat,
+            "POSTROUTING",
+            &format!("-o {br} -m addrtype --src-type LOCAL -j MASQUERADE"),
+        );
+    }
+    for rule in [
+        format!("-i {br} ! -o {br} -j ACCEPT"),
+        format!("-o {br} -j DOCKER"),
+        format!("-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+    ] {
+        r.delete(Table::Filter, "FORWARD", &rule);
+    }
+    r.delete(
+        Table::Filter,
+        STAGE1,
+        &format!("-i {br} ! -o {br} -j {STAGE2}"),
+    );
+    r.delete(Table::Filter, STAGE2, &format!("-o {br} -j DROP"));
 }
 
 /// A container start (classic): per published port, a DNAT, an ACCEPT and

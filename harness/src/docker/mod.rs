@@ -64,7 +64,7 @@ pub use layout::{DaemonOptions, Layout};
 pub use modern::V29_DERIVED;
 pub use network::{
     DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, GATEWAY_MODE_IPV4, GatewayMode, Network,
-    NetworkSpec, bridge_name_for,
+    NetworkSpec, bridge_name_for, network_id_for,
 };
 pub use nft::{NFT_TABLE, NftChain, NftMap, NftRuleset};
 pub use port::PortBinding;

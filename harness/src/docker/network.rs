@@ -75,8 +75,13 @@ pub const GATEWAY_MODE_IPV4: &str = "com.docker.network.bridge.gateway_mode_ipv4
 pub struct NetworkSpec {
     /// The network's name (`docker network create NAME`).
     pub name: String,
-    /// The bridge device (`com.docker.network.bridge.name`); derived from the
-    /// name as `br-<12 hex>` when `None`.
+    /// The network's id (64 lowercase hex digits, as `docker network ls
+    /// --no-trunc` prints it); derived from the name when `None`. Docker picks
+    /// it at random; it names the bridge (`br-` and its first 12 digits) and,
+    /// in the classic layout, orders the networks a restarted daemon restores.
+    pub id: Option<String>,
+    /// The bridge device (`com.docker.network.bridge.name`); `br-` and the
+    /// id's first 12 hex digits when `None`.
     pub bridge: Option<String>,
     /// `--subnet`; allocated like Docker (next free /16 from 172.18.0.0) when `None`.
     pub subnet: Option<String>,
@@ -100,6 +105,7 @@ impl NetworkSpec {
     pub fn new(name: impl Into<String>) -> Self {
         NetworkSpec {
             name: name.into(),
+            id: None,
             bridge: None,
             subnet: None,
             gateway: None,
@@ -109,6 +115,12 @@ impl NetworkSpec {
             host_binding: None,
             gateway_mode_ipv4: GatewayMode::Nat,
         }
+    }
+    /// Gives the network a fixed id (64 lowercase hex digits), e.g. one a real
+    /// daemon picked, so a restart restores networks in the same order.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
     }
     /// Names the bridge device.
     pub fn bridge(mut self, name: impl Into<String>) -> Self {
@@ -157,6 +169,8 @@ impl NetworkSpec {
 pub struct Network {
     /// The network's name (`bridge` for the default bridge).
     pub name: String,
+    /// The network's id: 64 lowercase hex digits.
+    pub id: String,
     /// The bridge device in the host (`docker0`, `br-<12 hex>` …).
     pub bridge: String,
     /// The subnet.
@@ -221,6 +235,35 @@ pub fn bridge_name_for(network: &str) -> String {
         "br-{:012x}",
         fnv1a(&["network", network]) & 0xffff_ffff_ffff
     )
+}
+
+/// A network id Docker-style (64 lowercase hex digits), derived
+/// deterministically from the network's name; its first 12 digits are those
+/// of [`bridge_name_for`].
+///
+/// ```
+/// let id = netrig::docker::network_id_for("br");
+/// assert_eq!(id.len(), 64);
+/// assert_eq!(format!("br-{}", &id[..12]), netrig::docker::bridge_name_for("br"));
+/// ```
+pub fn network_id_for(network: &str) -> String {
+    let mut id = format!("{:012x}", fnv1a(&["network", network]) & 0xffff_ffff_ffff);
+    for i in ["1", "2", "3", "4"] {
+        id.push_str(&format!("{:016x}", fnv1a(&["network-id", network, i])));
+    }
+    id.truncate(64);
+    id
+}
+
+/// Checks a network id as given: 64 lowercase hex digits.
+pub(crate) fn check_network_id(id: &str) -> Result<(), String> {
+    if id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} is not a network id: 64 lowercase hex digits, as `docker network ls --no-trunc` prints it"
+        ))
+    }
 }
 
 /// Refuses a gateway mode the layout cannot emulate: the message, for the

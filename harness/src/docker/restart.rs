@@ -1,8 +1,11 @@
 //! Daemon restarts ([`Event::RestartDaemon`]) and `docker start` of the
 //! containers they stopped ([`Event::StartExisting`]): which sequences are
-//! valid. What a restart does to the rules is in [`DockerHost::timeline`]
-//! (recorded for Docker 28.5.2: no duplicates, user networks' rules first and
-//! the default bridge's last, stopped containers' rules gone).
+//! valid. Which networks and containers a restart leaves, in which order, is
+//! [`DockerHost::timeline`]; what it does to the rules is per layout: for the
+//! 28+ layouts a rebuild (recorded for Docker 28.5.2: user networks' rules
+//! first, the default bridge's last), for the classic one the replay in
+//! `iptables.rs` (recorded for Docker 20.10.24: rules kept, flushed chains
+//! refilled in network-id order, the default bridge re-created on top).
 //!
 //! [`DockerHost::timeline`]: super::DockerHost::timeline
 
@@ -23,13 +26,13 @@ pub(crate) fn check(
 ) -> Result<(), (Option<String>, String)> {
     match ev {
         Event::RestartDaemon => {
-            if !d.layout.is_modern() || !d.backend.is_iptables() {
+            if !d.backend.is_iptables() {
                 return Err((
                     None,
                     format!(
-                        "daemon restarts are emulated for layouts v28 and v29 with an iptables backend \
-                         (recorded from Docker 28.5.2), not layout {} with {}",
-                        d.layout, d.backend
+                        "daemon restarts are emulated with an iptables backend (recorded from \
+                         Docker 20.10.24 and 28.5.2), not {} (layout {})",
+                        d.backend, d.layout
                     ),
                 ));
             }

@@ -444,6 +444,14 @@ impl Replay {
         self.chain_mut(t, chain).rules.retain(|r| r != rule);
     }
 
+    /// `iptables -F chain`: every rule goes, the chain stays.
+    pub(crate) fn flush(&mut self, t: Table, chain: &str) {
+        if !self.chain_mut(t, chain).rules.is_empty() {
+            self.log.push((t, format!("-F {chain}")));
+        }
+        self.chain_mut(t, chain).rules.clear();
+    }
+
     /// Docker's `EnsureJumpRule`: delete, then insert at the top.
     pub(crate) fn ensure_top(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
         let rule = rule.into();

@@ -121,6 +121,12 @@ fn every_validation_error_names_subject_field_and_reason() {
             Some("web"), "container \"web\" start", "already running"),
         (b().layout(Layout::V28).restart_daemon().container(web()).container(web()),
             Some("web"), "container \"web\" name", "is already in use"),
+        (b().layout(Layout::V29).backend(Backend::Nftables).ip_forward_was_on(true).restart_daemon(),
+            None, "restart", "daemon restarts are emulated with an iptables backend"),
+        (b().network(NetworkSpec::new("n").id("E2CE")),
+            None, "network \"n\" id", "is not a network id: 64 lowercase hex digits"),
+        (b().network(NetworkSpec::new("n").id("e".repeat(64))).network(NetworkSpec::new("m").id("e".repeat(64))),
+            None, "network \"m\" id", "is already in use on the host"),
     ];
     for (i, (builder, node, field, msg)) in cases.into_iter().enumerate() {
         let (got_node, got_field, got_msg) = err(builder);
@@ -362,6 +368,43 @@ fn restart_reorders_networks_and_stops_containers() {
     assert_eq!(names(4), ["a", "b", "bridge"]);
     assert_eq!(names(5), ["a", "b", "bridge", "web"]);
     assert!(host.at(4).proxies().is_empty());
+}
+
+/// A classic restart restores the user networks by id, not creation order,
+/// then the default bridge; the bridges are named after the ids.
+#[test]
+fn classic_restart_restores_networks_by_id() {
+    let host = DockerHost::builder()
+        .network(NetworkSpec::new("a").id("f".repeat(64)))
+        .network(NetworkSpec::new("b").id(format!("0{}", "a".repeat(63))))
+        .restart_daemon()
+        .build()
+        .unwrap();
+    assert_eq!(host.bridge_of("a"), Some("br-ffffffffffff"));
+    let names: Vec<&str> = host
+        .timeline(3)
+        .iter()
+        .map(|h| match h {
+            Happening::Network(n) => n.name.as_str(),
+            Happening::Container(c) => c.name.as_str(),
+        })
+        .collect();
+    assert_eq!(names, ["b", "a", "bridge"]);
+    let stage1: Vec<String> = host
+        .running()
+        .iptables()
+        .rules(Table::Filter)
+        .into_iter()
+        .filter(|l| l.starts_with("-A DOCKER-ISOLATION-STAGE-1 -i "))
+        .collect();
+    assert_eq!(
+        stage1,
+        [
+            "-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2",
+            "-A DOCKER-ISOLATION-STAGE-1 -i br-ffffffffffff ! -o br-ffffffffffff -j DOCKER-ISOLATION-STAGE-2",
+            "-A DOCKER-ISOLATION-STAGE-1 -i br-0aaaaaaaaaaa ! -o br-0aaaaaaaaaaa -j DOCKER-ISOLATION-STAGE-2",
+        ]
+    );
 }
 
 /// Gateway modes parse Docker's spelling and refuse others with Docker's message.

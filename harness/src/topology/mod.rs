@@ -6,7 +6,7 @@
 //! are started in file order, unless a top-level `order` lists every network
 //! and container name in creation order (the order decides where Docker
 //! inserts rules, and what [`DockerHost::at`] shows at each step).
-//! In `order`, `"restart"` restarts the daemon (layouts v28, v29) and
+//! In `order`, `"restart"` restarts the daemon (iptables backends) and
 //! `"start:NAME"` is `docker start NAME` of a container the restart stopped.
 //!
 //! ```toml

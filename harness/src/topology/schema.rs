@@ -122,6 +122,7 @@ struct Daemon {
 #[serde(deny_unknown_fields)]
 struct Network {
     name: String,
+    id: Option<String>,
     bridge: Option<String>,
     #[serde(default, deserialize_with = "subnet")]
     subnet: Option<String>,
@@ -281,6 +282,7 @@ impl File {
         }
         for n in self.network {
             let mut s = NetworkSpec::new(n.name);
+            s.id = n.id;
             s.bridge = n.bridge;
             s.subnet = n.subnet;
             s.gateway = n.gateway;

@@ -227,6 +227,23 @@ fn order_key_sets_creation_order() {
 
 /// The 28.x options: layout v28, the daemon's direct-routing knobs, gateway
 /// modes, daemon restart and `docker start` in `order`; Docker's checks apply.
+/// A classic host restarts too; `[[network]] id` names the bridge and is checked.
+#[test]
+fn classic_restart_and_network_ids_parse() {
+    let id = "e2ce1430f92ef6f4c17cc7afc674236630d7e9ecfeaf9ceb8a0e82ec4971cce7";
+    let text =
+        format!("order = [\"br\", \"restart\"]\n[[network]]\nname = \"br\"\nid = \"{id}\"\n");
+    let host = parse(&text, "t.toml").unwrap();
+    assert_eq!(host.layout(), Layout::Classic);
+    assert_eq!(host.network("br").unwrap().id, id);
+    assert_eq!(host.bridge_of("br"), Some("br-e2ce1430f92e"));
+    let m = message(&text.replace(id, "e2ce1430f92e"));
+    assert!(
+        m.contains("network \"br\" id") && m.contains("is not a network id"),
+        "{m}"
+    );
+}
+
 #[test]
 fn v28_options_parse_and_are_checked() {
     use crate::docker::{Event, GatewayMode};
@@ -264,9 +281,17 @@ fn v28_options_parse_and_are_checked() {
         m.contains("network \"rt\" gateway_mode_ipv4: com.docker.network.bridge.gateway_mode_ipv4=routed is emulated for layouts v28 and v29"),
         "{m}"
     );
-    let m = message("order = [\"restart\"]\n[daemon]\nlayout = \"classic\"\n");
+    let classic = parse(
+        "order = [\"restart\"]\n[daemon]\nlayout = \"classic\"\n",
+        "t.toml",
+    )
+    .expect("a classic daemon restart is emulated");
+    assert_eq!(classic.events(), [Event::RestartDaemon]);
+    let m = message(
+        "order = [\"restart\"]\n[daemon]\nlayout = \"v29\"\nbackend = \"nftables\"\nip_forward_was_on = true\n",
+    );
     assert!(
-        m.contains("daemon restarts are emulated for layouts v28 and v29"),
+        m.contains("daemon restarts are emulated with an iptables backend"),
         "{m}"
     );
 }

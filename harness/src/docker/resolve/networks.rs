@@ -12,7 +12,7 @@ use super::containers::first_host;
 use crate::docker::host::{DockerHostBuilder, LAN_BRIDGE, parse_ip, parse_subnet};
 use crate::docker::layout::DaemonOptions;
 use crate::docker::network::{
-    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, bridge_name_for,
+    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, check_network_id, network_id_for,
 };
 use crate::error::Result;
 use crate::net::{check_ifname, check_name};
@@ -44,6 +44,7 @@ pub(super) fn resolve(
     };
     let mut networks = vec![Network {
         name: DEFAULT_NETWORK.into(),
+        id: network_id_for(DEFAULT_NETWORK),
         bridge: DEFAULT_BRIDGE.into(),
         subnet: default_subnet,
         gateway: first_host(&default_subnet),
@@ -64,6 +65,7 @@ pub(super) fn resolve(
         }
     }
     let mut net_names: BTreeSet<String> = BTreeSet::new();
+    let mut ids: BTreeSet<String> = [networks[0].id.clone()].into();
     let mut bridges: BTreeSet<String> = [
         DEFAULT_BRIDGE.to_string(),
         LAN_BRIDGE.to_string(),
@@ -90,7 +92,24 @@ pub(super) fn resolve(
         }
         crate::docker::network::check_gateway_mode(spec, d)
             .map_err(|m| cx.net(name, "gateway_mode_ipv4", m))?;
-        let bridge = spec.bridge.clone().unwrap_or_else(|| bridge_name_for(name));
+        let id = match &spec.id {
+            Some(id) => {
+                check_network_id(id).map_err(|m| cx.net(name, "id", m))?;
+                id.clone()
+            }
+            None => network_id_for(name),
+        };
+        if !ids.insert(id.clone()) {
+            return Err(cx.net(
+                name,
+                "id",
+                format!("network id {id} is already in use on the host"),
+            ));
+        }
+        let bridge = spec
+            .bridge
+            .clone()
+            .unwrap_or_else(|| format!("br-{}", &id[..12]));
         check_ifname(&bridge).map_err(|m| cx.net(name, "bridge", format!("bridge name {m}")))?;
         if !bridges.insert(bridge.clone()) {
             return Err(cx.net(
@@ -127,6 +146,7 @@ pub(super) fn resolve(
         };
         networks.push(Network {
             name: name.clone(),
+            id,
             bridge,
             subnet,
             gateway,

@@ -189,10 +189,47 @@ fn libvirt_nat_breaks_only_where_docker_turned_forwarding_on() -> Result<()> {
     Ok(())
 }
 
+/// topologies/two-docker-hosts.toml, then `docker run -p 9090:80 late` on h2
+/// while the lab runs: h1's web reaches the new port, masqueraded on h1 and
+/// DNATed into h2-late (its server sees h1's LAN address, not h2's bridge
+/// address, so it was Docker's DNAT and not docker-proxy).
+fn a_container_started_later_on_a_part_is_published() -> Result<()> {
+    let _labs = common::shared();
+    let mut lab = up("topologies/two-docker-hosts.toml", &Overrides::default())?;
+    lab.start_container(
+        "h2",
+        netrig::docker::ContainerSpec::new("late").publish("9090:80"),
+    )?;
+    let late_node = lab.docker("h2")?.node_of("late");
+    assert_eq!(late_node, "h2-late");
+    let late = lab.node(&late_node)?;
+    let server = late.tcp_echo_server("0.0.0.0:80")?;
+    let in_late = late.capture("eth0")?;
+    let h1_web = lab.node(&lab.docker("h1")?.node_of("web"))?;
+    let out = h1_web.tcp_connect("198.51.100.22:9090", Duration::from_secs(2))?;
+    assert!(out.is_connected(), "{out:?}");
+    in_late
+        .expect(
+            tcp()
+                .src("198.51.100.21")
+                .dst("172.17.0.3:80")
+                .flags(TcpFlags::SYN),
+        )
+        .within(Duration::from_secs(1))?;
+    let peers = server.wait_for_peers(1, Duration::from_secs(1))?;
+    assert_eq!(peers[0].ip().to_string(), "198.51.100.21", "{peers:?}");
+    assert!(
+        lab.start_container("h3", netrig::docker::ContainerSpec::new("x"))
+            .is_err()
+    );
+    Ok(())
+}
+
 netrig::testing::main!(
     containers_on_two_hosts_meet_through_both_nats,
     the_same_subnet_on_two_hosts_stays_local,
     docker_28_drops_a_routed_peers_direct_packets,
     classic_accepts_a_routed_peers_direct_packets,
     libvirt_nat_breaks_only_where_docker_turned_forwarding_on,
+    a_container_started_later_on_a_part_is_published,
 );

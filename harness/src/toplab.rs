@@ -123,6 +123,24 @@ impl TopologyLab {
         Ok(())
     }
 
+    /// Starts container `spec` on the Docker part `part` of the running lab
+    /// (`docker run` on that host), as [`crate::DockerLab::start_container`]
+    /// does on a standalone host; its node is `PART-NAME`
+    /// ([`DockerPart::node_of`]).
+    pub fn start_container(
+        &mut self,
+        part: &str,
+        spec: crate::docker::ContainerSpec,
+    ) -> Result<()> {
+        self.docker(part)?;
+        let i = self
+            .docker
+            .iter()
+            .position(|p| p.name() == part)
+            .expect("checked above");
+        crate::dockerlab::start_on_part(&mut self.lab, &mut self.docker[i], spec)
+    }
+
     /// The Docker part named `name` (a `[[docker]]` entry).
     pub fn docker(&self, name: &str) -> Result<&DockerPart> {
         self.docker

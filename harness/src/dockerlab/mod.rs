@@ -23,6 +23,7 @@ mod reserve;
 mod start;
 
 pub use part::DockerPart;
+pub(crate) use start::start_on_part;
 
 use crate::backend::Backend;
 use crate::docker::{

@@ -44,6 +44,14 @@ impl DockerPart {
     pub fn node_of(&self, container: &str) -> String {
         part_node(&self.name, &self.host.node_of(container))
     }
+
+    /// The part's host once `next` replaced it (a container started), with
+    /// `held` ports added.
+    pub(super) fn started(&mut self, next: DockerHost, held: super::HeldPorts) {
+        self.proxies.extend(held.proxies);
+        self.reserved.extend(held.reserved);
+        self.host = next;
+    }
 }
 
 impl DockerHost {

@@ -1,17 +1,19 @@
-//! A container started on a running Docker host (`docker run` after `up`):
-//! its namespace and veths added to the running lab, Docker's rules for it
-//! made on top of the live rules — so they land around whatever a user
-//! added since, as on a real host — then its settings and host ports.
+//! A container started on a running Docker host (`docker run` after `up`),
+//! standalone or a part of a larger lab: its namespace and veths added to
+//! the running lab, Docker's rules for it made on top of the live rules —
+//! so they land around whatever a user added since, as on a real host —
+//! then its settings and host ports.
 
 use crate::backend::Backend;
 use crate::docker::{
-    ContainerSpec, HOST_NODE, container_gateway, container_links, container_node,
-    container_start_script, parse_live,
+    ContainerSpec, DockerHost, HOST_NODE, KernelSetting, container_gateway, container_links,
+    container_node, container_start_script, parse_live, part_node,
 };
 use crate::error::{Error, Result, Subject};
+use crate::lab::Lab;
 use crate::spec::LabSpec;
 
-use super::{DockerLab, apply_settings};
+use super::{DockerLab, DockerPart, HeldPorts, apply_settings};
 
 impl DockerLab {
     /// Starts container `spec` on the running host, as `docker run` on a
@@ -31,76 +33,119 @@ impl DockerLab {
     /// taken) is refused as [`crate::docker::DockerHostBuilder::build`]
     /// refuses it, and changes nothing.
     pub fn start_container(&mut self, spec: ContainerSpec) -> Result<()> {
-        let next = self.host.with_container(spec)?;
-        let c = next
-            .containers()
-            .last()
-            .expect("the started container is the last")
-            .clone();
-        let _span = tracing::debug_span!("docker_start_container", lab = %self.lab.name(), container = %c.name).entered();
-        let userns = crate::privilege::in_user_namespace();
-        let node = container_node(&c);
-        match &node {
-            Some(n) => self.lab.add_node(n)?,
-            None => self.lab.add_alias(&c.name, &next.node_of(&c.name))?,
-        }
-        for (a, b) in container_links(&c) {
-            self.lab.add_link(&a, &b)?;
-        }
-        if let Some(route) = container_gateway(&next, &c) {
-            self.lab.node(&c.name)?.add_route(&route)?;
-        }
-
-        let mut created = LabSpec::new(self.lab.name());
-        if let Some(n) = node {
-            created = created.node_with(n);
-        }
-        let before = self.host.settings_to_apply(userns);
-        let settings: Vec<_> = next
-            .settings_to_apply(userns)
-            .into_iter()
-            .filter(|s| !before.contains(s))
-            .collect();
-        apply_settings(&self.lab, &created, &settings)?;
-
-        let host = self.lab.node(HOST_NODE)?;
-        match next.backend() {
-            Backend::Nftables => {
-                tracing::debug!("making Docker's nftables table again");
-                Backend::Nftables.append(&host, &next.running().nftables().apply_script())?;
-            }
-            backend => {
-                let saved = backend.save(&host)?;
-                let live = parse_live(&saved).map_err(|(line, m)| {
-                    Error::invalid(
-                        Subject::lab(self.lab.name()).node(HOST_NODE),
-                        "rules",
-                        format!("the host's rules as {backend}-save prints them, line {line}: {m}"),
-                    )
-                })?;
-                let script = container_start_script(&next, &live);
-                tracing::debug!(%backend, lines = script.lines().count(), "Docker's operations for the container, on the live rules");
-                if !script.is_empty() {
-                    backend.append(&host, &script)?;
-                }
-            }
-        }
-
-        let (old, new) = (self.host.running(), next.running());
-        let reservations: Vec<_> = new
-            .port_reservations()
-            .into_iter()
-            .filter(|r| !old.port_reservations().contains(r))
-            .collect();
-        let proxies: Vec<_> = new
-            .proxies()
-            .into_iter()
-            .filter(|p| !old.proxies().contains(p))
-            .collect();
-        let held = next.hold(&host, reservations, proxies)?;
+        let (next, held) = start_in_lab(&mut self.lab, &self.host, spec, None)?;
         self.proxies.extend(held.proxies);
         self.reserved.extend(held.reserved);
         self.host = next;
         Ok(())
     }
+}
+
+/// Starts `spec` on the Docker part `part` of `lab`.
+pub(crate) fn start_on_part(
+    lab: &mut Lab,
+    part: &mut DockerPart,
+    spec: ContainerSpec,
+) -> Result<()> {
+    let name = part.name().to_string();
+    let (next, held) = start_in_lab(lab, part.model(), spec, Some(&name))?;
+    part.started(next, held);
+    Ok(())
+}
+
+/// Starts `spec` on `host`, whose nodes in `lab` are its own names or, for
+/// the part `part` of a larger lab, [`part_node`]'s: returns the host with
+/// the container started and the ports it holds for it.
+fn start_in_lab(
+    lab: &mut Lab,
+    host: &DockerHost,
+    spec: ContainerSpec,
+    part: Option<&str>,
+) -> Result<(DockerHost, HeldPorts)> {
+    let next = host.with_container(spec)?;
+    let c = next
+        .containers()
+        .last()
+        .expect("the started container is the last")
+        .clone();
+    let name = |n: &str| part.map_or_else(|| n.to_string(), |p| part_node(p, n));
+    let _span =
+        tracing::debug_span!("docker_start_container", lab = %lab.name(), container = %c.name)
+            .entered();
+    let userns = crate::privilege::in_user_namespace();
+    let node = container_node(&c).map(|mut n| {
+        n.name = name(&n.name);
+        n
+    });
+    match &node {
+        Some(n) => lab.add_node(n)?,
+        None => lab.add_alias(&name(&c.name), &name(&next.node_of(&c.name)))?,
+    }
+    for (mut a, mut b) in container_links(&c) {
+        (a.node, b.node) = (name(&a.node), name(&b.node));
+        lab.add_link(&a, &b)?;
+    }
+    if let Some(route) = container_gateway(&next, &c) {
+        lab.node(&name(&c.name))?.add_route(&route)?;
+    }
+
+    let mut created = LabSpec::new(lab.name());
+    if let Some(n) = node {
+        created = created.node_with(n);
+    }
+    let before = host.settings_to_apply(userns);
+    let settings: Vec<_> = next
+        .settings_to_apply(userns)
+        .into_iter()
+        .filter(|s| !before.contains(s))
+        .map(|s| match s {
+            KernelSetting::Sysctl { node, key, value } => KernelSetting::Sysctl {
+                node: name(&node),
+                key,
+                value,
+            },
+            KernelSetting::Hairpin { node, port } => KernelSetting::Hairpin {
+                node: name(&node),
+                port,
+            },
+        })
+        .collect();
+    apply_settings(lab, &created, &settings)?;
+
+    let host_node = lab.node(&name(HOST_NODE))?;
+    match next.backend() {
+        Backend::Nftables => {
+            tracing::debug!("making Docker's nftables table again");
+            Backend::Nftables.append(&host_node, &next.running().nftables().apply_script())?;
+        }
+        backend => {
+            let saved = backend.save(&host_node)?;
+            let live = parse_live(&saved).map_err(|(line, m)| {
+                Error::invalid(
+                    Subject::lab(lab.name()).node(host_node.name()),
+                    "rules",
+                    format!("the host's rules as {backend}-save prints them, line {line}: {m}"),
+                )
+            })?;
+            let script = container_start_script(&next, &live);
+            tracing::debug!(%backend, lines = script.lines().count(), "Docker's operations for the container, on the live rules");
+            if !script.is_empty() {
+                backend.append(&host_node, &script)?;
+            }
+        }
+    }
+
+    let (old, new) = (host.running(), next.running());
+    let reservations: Vec<_> = new
+        .port_reservations()
+        .into_iter()
+        .filter(|r| !old.port_reservations().contains(r))
+        .collect();
+    let proxies: Vec<_> = new
+        .proxies()
+        .into_iter()
+        .filter(|p| !old.proxies().contains(p))
+        .collect();
+    let held = next.hold(&host_node, reservations, proxies)?;
+    Ok((next, held))
 }

@@ -59,6 +59,23 @@ mod tests {
     use super::*;
     use crate::docker::ContainerSpec;
 
+    /// Inserting into a chain that does not exist yet declares it first;
+    /// an existing one is never declared (`--noflush` would flush it).
+    #[test]
+    fn the_script_declares_only_new_chains() {
+        let live =
+            Ruleset::parse_save("*filter\n:DOCKER - [0:0]\n-A DOCKER -j RETURN\nCOMMIT\n").unwrap();
+        let mut r = Replay::new(&[Table::Filter], Some(&live));
+        r.insert(Table::Filter, "NEW", "-j RETURN");
+        r.insert(Table::Filter, "DOCKER", "-j RETURN");
+        r.append_unique(Table::Filter, "DOCKER", "-j RETURN");
+        r.insert(Table::Filter, "DOCKER", "-j DROP");
+        assert_eq!(
+            r.noflush_script(),
+            "*filter\n:NEW - [0:0]\n-I NEW -j RETURN\n-I DOCKER -j DROP\nCOMMIT\n"
+        );
+    }
+
     /// On live rules where a user appended a DROP to `DOCKER`, a later
     /// container's ACCEPT is appended after it; the script declares no
     /// existing chain (which `--noflush` would flush).

@@ -363,6 +363,17 @@ impl Replay {
             .any(|x| x.table == t && x.chain(chain).is_some())
     }
 
+    /// How many copies of `rule` `chain` holds (0 when the chain does not
+    /// exist: looking does not create it, so a later `-N` is still logged).
+    fn copies(&self, t: Table, chain: &str, rule: &str) -> usize {
+        self.tables
+            .iter()
+            .filter(|x| x.table == t)
+            .filter_map(|x| x.chain(chain))
+            .map(|c| c.rules.iter().filter(|r| *r == rule).count())
+            .sum()
+    }
+
     fn chain_mut(&mut self, t: Table, chain: &str) -> &mut Chain {
         let tr = self
             .tables
@@ -409,7 +420,7 @@ impl Replay {
     /// `iptables -I chain` unless the rule exists (Docker's `programChainRule`).
     pub(crate) fn insert(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
         let rule = rule.into();
-        if !self.chain_mut(t, chain).rules.contains(&rule) {
+        if self.copies(t, chain, &rule) == 0 {
             self.log_rule(t, chain, "-I", &rule);
             self.chain_mut(t, chain).rules.insert(0, rule);
         }
@@ -425,20 +436,14 @@ impl Replay {
     /// `iptables -A chain` unless the rule exists.
     pub(crate) fn append_unique(&mut self, t: Table, chain: &str, rule: impl Into<String>) {
         let rule = rule.into();
-        if !self.chain_mut(t, chain).rules.contains(&rule) {
+        if self.copies(t, chain, &rule) == 0 {
             self.append(t, chain, rule);
         }
     }
 
     /// `iptables -D` (every copy).
     pub(crate) fn delete(&mut self, t: Table, chain: &str, rule: &str) {
-        let copies = self
-            .chain_mut(t, chain)
-            .rules
-            .iter()
-            .filter(|r| *r == rule)
-            .count();
-        for _ in 0..copies {
+        for _ in 0..self.copies(t, chain, rule) {
             self.log.push((t, format!("-D {chain} {rule}")));
         }
         self.chain_mut(t, chain).rules.retain(|r| r != rule);

@@ -13,7 +13,7 @@ use crate::error::{Error, Result, Subject};
 use crate::lab::Lab;
 use crate::spec::LabSpec;
 
-use super::{DockerLab, DockerPart, HeldPorts, apply_settings};
+use super::{DockerLab, DockerPart, HeldPorts, apply_settings, skipped_in_userns};
 
 impl DockerLab {
     /// Starts container `spec` on the running host, as `docker run` on a
@@ -75,6 +75,7 @@ fn start_in_lab(
     let userns = crate::privilege::in_user_namespace();
     let node = container_node(&c).map(|mut n| {
         n.name = name(&n.name);
+        n.sysctls.retain(|(key, _)| !skipped_in_userns(userns, key));
         n
     });
     match &node {

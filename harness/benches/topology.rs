@@ -137,31 +137,50 @@ fn main() {
     );
 
     // Growth: 10, 25, 50 LANs; time per node, memory after each bring-up.
-    let mut per_node = Vec::new();
-    for n in [10, 25, 50] {
-        let nodes = n * 10 + 1;
-        let text = LabTopology::new(lans("lans", n)).to_toml();
-        let rss0 = status_kib("VmRSS:");
-        let t = Instant::now();
-        let lab = netrig::topology::parse_lab(&text, "lans.toml")
-            .expect("parse")
-            .up()
-            .expect("up");
-        let up = t.elapsed();
-        let (rss, hwm) = (status_kib("VmRSS:"), status_kib("VmHWM:"));
-        let down = settle(lab, &mut witness);
-        let us = up.as_secs_f64() * 1e6 / nodes as f64;
-        per_node.push(us);
-        println!(
-            "{nodes}-node lab from a file: up {:.0} ms ({us:.0} µs per node), down {:.0} ms; \
-             process RSS {} MiB with the lab up (+{} MiB), peak {} MiB",
-            ms(up),
-            ms(down),
-            rss / 1024,
-            (rss.saturating_sub(rss0)) / 1024,
-            hwm / 1024
-        );
+    // The sizes take turns, rep after rep (NETRIG_BENCH_REPS, default 3),
+    // so a slow moment of the machine does not land on one size only.
+    let reps: usize = std::env::var("NETRIG_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let sizes = [10, 25, 50];
+    let mut ups: Vec<Vec<Duration>> = vec![Vec::new(); sizes.len()];
+    for _ in 0..reps {
+        for (i, &n) in sizes.iter().enumerate() {
+            let nodes = n * 10 + 1;
+            let text = LabTopology::new(lans("lans", n)).to_toml();
+            let rss0 = status_kib("VmRSS:");
+            let t = Instant::now();
+            let lab = netrig::topology::parse_lab(&text, "lans.toml")
+                .expect("parse")
+                .up()
+                .expect("up");
+            let up = t.elapsed();
+            let (rss, hwm) = (status_kib("VmRSS:"), status_kib("VmHWM:"));
+            let down = settle(lab, &mut witness);
+            ups[i].push(up);
+            println!(
+                "{nodes}-node lab from a file: up {:.0} ms ({:.0} µs per node), down {:.0} ms; \
+                 process RSS {} MiB with the lab up (+{} MiB), peak {} MiB",
+                ms(up),
+                up.as_secs_f64() * 1e6 / nodes as f64,
+                ms(down),
+                rss / 1024,
+                (rss.saturating_sub(rss0)) / 1024,
+                hwm / 1024
+            );
+        }
     }
+    let per_node: Vec<f64> = sizes
+        .iter()
+        .zip(ups)
+        .map(|(&n, v)| {
+            let us = median(v).as_secs_f64() * 1e6 / (n * 10 + 1) as f64;
+            println!("{} nodes: {us:.0} µs per node (median of {reps})", n * 10 + 1);
+            us
+        })
+        .collect();
     println!(
         "time per node, 501 nodes against 101: {:.2}× (1.0 is linear growth)",
         per_node[2] / per_node[0]

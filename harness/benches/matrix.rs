@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use netrig::DockerLab;
 use netrig::docker::{ContainerSpec, DockerHost};
-use netrig::nftrace::{Flow, read_rules, trace_flows};
+use netrig::nftrace::{Flow, FlowProto, read_rules, trace_flows};
 use netrig::reach::{Cell, DEFAULT_DEADLINE, Matrix, MatrixDiff, Service};
-use netrig::{DockerLab, Proto};
 
 const CONTAINERS: usize = 10;
 const RUNS: usize = 5;
@@ -48,12 +48,12 @@ fn trace_only(docker: &DockerLab, cells: &[Cell]) -> (Duration, Duration) {
     for from in sources {
         let flows: Vec<Flow> = cells
             .iter()
-            .filter(|c| c.from == from && c.service != Service::Icmp)
+            .filter(|c| c.from == from)
             .map(|c| Flow {
-                proto: if matches!(c.service, Service::Udp(_)) {
-                    Proto::Udp
-                } else {
-                    Proto::Tcp
+                proto: match c.service {
+                    Service::Tcp(_) => FlowProto::Tcp,
+                    Service::Udp(_) => FlowProto::Udp,
+                    Service::Icmp => FlowProto::Icmp,
                 },
                 dst: c.socket_addr(),
                 src: None,

@@ -19,12 +19,60 @@ use crate::Namespace;
 use crate::error::{Error, Result};
 use crate::{Backend, Proto};
 
+/// What a traced flow's probe speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowProto {
+    /// A TCP SYN (connect).
+    Tcp,
+    /// A UDP datagram.
+    Udp,
+    /// An ICMP (ICMPv6 for IPv6) echo request, from an ICMP datagram socket
+    /// whose bound "port" is the request's identifier.
+    Icmp,
+}
+
+impl FlowProto {
+    /// `tcp`, `udp` or `icmp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowProto::Tcp => "tcp",
+            FlowProto::Udp => "udp",
+            FlowProto::Icmp => "icmp",
+        }
+    }
+
+    /// The IP protocol number of its packets (`ipv6`: ICMPv6 for echo).
+    pub fn ip_proto(self, ipv6: bool) -> u8 {
+        (match (self, ipv6) {
+            (FlowProto::Tcp, _) => libc::IPPROTO_TCP,
+            (FlowProto::Udp, _) => libc::IPPROTO_UDP,
+            (FlowProto::Icmp, false) => libc::IPPROTO_ICMP,
+            (FlowProto::Icmp, true) => libc::IPPROTO_ICMPV6,
+        }) as u8
+    }
+}
+
+impl From<Proto> for FlowProto {
+    fn from(p: Proto) -> FlowProto {
+        match p {
+            Proto::Tcp => FlowProto::Tcp,
+            Proto::Udp => FlowProto::Udp,
+        }
+    }
+}
+
+impl fmt::Display for FlowProto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A flow to trace: protocol, destination, and optionally the source address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
     /// Protocol.
-    pub proto: Proto,
-    /// Destination address and port.
+    pub proto: FlowProto,
+    /// Destination address and port (port 0 for ICMP echo).
     pub dst: SocketAddr,
     /// Source address to bind (default: chosen by the source's routing).
     pub src: Option<IpAddr>,
@@ -41,15 +89,40 @@ impl Flow {
     /// # Ok::<_, netrig::Error>(())
     /// ```
     pub fn tcp(dst: &str) -> Result<Flow> {
-        Flow::new(Proto::Tcp, dst)
+        Flow::new(FlowProto::Tcp, dst)
     }
 
     /// A UDP flow to `dst`.
     pub fn udp(dst: &str) -> Result<Flow> {
-        Flow::new(Proto::Udp, dst)
+        Flow::new(FlowProto::Udp, dst)
     }
 
-    fn new(proto: Proto, dst: &str) -> Result<Flow> {
+    /// An ICMP echo to address `dst` (`"198.51.100.10"`, `"fd00::2"`): an
+    /// echo request whose identifier selects it in the trace.
+    ///
+    /// ```
+    /// use netrig::nftrace::{Flow, FlowProto};
+    /// let flow = Flow::icmp("198.51.100.10")?;
+    /// assert_eq!((flow.proto, flow.dst.port()), (FlowProto::Icmp, 0));
+    /// assert!(Flow::icmp("198.51.100.10:80").is_err()); // echo has no port
+    /// # Ok::<_, netrig::Error>(())
+    /// ```
+    pub fn icmp(dst: &str) -> Result<Flow> {
+        let ip: IpAddr = dst.parse().map_err(|_| {
+            Error::invalid(
+                crate::Subject::default(),
+                "flow destination",
+                format!("{dst:?} is not an address (an ICMP echo has no port)"),
+            )
+        })?;
+        Ok(Flow {
+            proto: FlowProto::Icmp,
+            dst: SocketAddr::new(ip, 0),
+            src: None,
+        })
+    }
+
+    fn new(proto: FlowProto, dst: &str) -> Result<Flow> {
         let dst = dst.parse().map_err(|_| {
             Error::invalid(
                 crate::Subject::default(),
@@ -77,16 +150,26 @@ impl Flow {
         Ok(self)
     }
 
-    /// The nft match selecting this flow's packets from source port `sport`.
+    /// The nft match selecting this flow's probe sent from source port
+    /// `sport` (for ICMP: the echo request with identifier `sport`).
     fn selector(&self, sport: u16) -> String {
         let ip = if self.dst.is_ipv4() { "ip" } else { "ip6" };
         let proto = self.proto.as_str();
-        let mut s = format!(
-            "{ip} daddr {} {proto} sport {sport} {proto} dport {}",
-            self.dst.ip(),
-            self.dst.port()
-        );
-        if self.proto == Proto::Tcp {
+        let mut s = match self.proto {
+            FlowProto::Icmp => {
+                let icmp = if self.dst.is_ipv4() { "icmp" } else { "icmpv6" };
+                format!(
+                    "{ip} daddr {} {icmp} type echo-request {icmp} id {sport}",
+                    self.dst.ip()
+                )
+            }
+            _ => format!(
+                "{ip} daddr {} {proto} sport {sport} {proto} dport {}",
+                self.dst.ip(),
+                self.dst.port()
+            ),
+        };
+        if self.proto == FlowProto::Tcp {
             // The SYN only: the probe, not the rest of its connection.
             s.push_str(" tcp flags & (syn | ack) == syn");
         }
@@ -145,7 +228,7 @@ pub enum Method {
 pub struct FlowTrace {
     /// The flow traced.
     pub flow: Flow,
-    /// The probe's source port.
+    /// The probe's source port (for ICMP: the echo request's identifier).
     pub sport: u16,
     /// The firewall backend of the traced namespace.
     pub backend: Backend,
@@ -171,11 +254,21 @@ impl fmt::Display for FlowTrace {
             (None, Some(p)) => p.src.to_string(),
             (None, None) => "*".to_string(),
         };
-        writeln!(
-            f,
-            "flow {proto} {src}:{} -> {} ({} backend), probe: {:?}",
-            self.sport, self.flow.dst, self.backend, self.probe
-        )?;
+        match self.flow.proto {
+            FlowProto::Icmp => writeln!(
+                f,
+                "flow icmp echo {src} -> {} id {} ({} backend), probe: {:?}",
+                self.flow.dst.ip(),
+                self.sport,
+                self.backend,
+                self.probe
+            )?,
+            _ => writeln!(
+                f,
+                "flow {proto} {src}:{} -> {} ({} backend), probe: {:?}",
+                self.sport, self.flow.dst, self.backend, self.probe
+            )?,
+        }
         if self.method == Method::Counters {
             writeln!(
                 f,
@@ -226,8 +319,8 @@ pub fn trace_flow(
 
 /// [`trace_flow`] for several flows from one source: one trace table (a rule
 /// per probe), the probes sent one after the other, the ruleset read once.
-/// Packets are assigned to flows by protocol and source port, which are
-/// unique per probe. The cheap way to trace every cell of a matrix.
+/// Packets are assigned to flows by protocol and source port (an echo
+/// request's identifier for ICMP), which are unique per probe. The cheap way to trace every cell of a matrix.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -319,7 +412,7 @@ pub(crate) fn trace_flows_in(
         .wakeup_fd()
         .map_err(|e| Error::io(at.subject().clone(), "duplicate the trace socket", e))?;
     for (flow, socket, sport) in probes {
-        let key = (ip_proto(flow.proto), sport);
+        let key = key_of(flow, sport);
         // A drop traced while the probe waits for its answer settles it now.
         let mut dropped = || -> std::io::Result<bool> {
             tracer
@@ -364,9 +457,7 @@ pub(crate) fn trace_flows_in(
     } = context.as_ref().expect("read above");
     let mut traces = Vec::with_capacity(outcomes.len());
     for (flow, sport, probe) in outcomes {
-        let own: Vec<TraceEvent> = events_of(&events, (ip_proto(flow.proto), sport))
-            .cloned()
-            .collect();
+        let own: Vec<TraceEvent> = events_of(&events, key_of(flow, sport)).cloned().collect();
         let packets = packet_traces(&own, book, ifnames, Some(&table));
         let mut notes = notes.clone();
         if packets.iter().all(|p| p.hooks.is_empty()) {
@@ -395,22 +486,43 @@ pub(crate) fn trace_flows_in(
     Ok(traces)
 }
 
-fn ip_proto(proto: Proto) -> u8 {
-    match proto {
-        Proto::Tcp => libc::IPPROTO_TCP as u8,
-        Proto::Udp => libc::IPPROTO_UDP as u8,
+/// What tells a probe's packets from every other traced packet: the IP
+/// protocol and the source port, or for an ICMP echo request its identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct ProbeKey {
+    protocol: u8,
+    id: u16,
+}
+
+fn key_of(flow: &Flow, sport: u16) -> ProbeKey {
+    ProbeKey {
+        protocol: flow.proto.ip_proto(flow.dst.is_ipv6()),
+        id: sport,
     }
 }
 
+/// The key of a traced packet, if it is a TCP/UDP packet or an echo request.
+fn packet_key(p: &super::PacketHeaders) -> Option<ProbeKey> {
+    let id = match p.protocol as i32 {
+        libc::IPPROTO_ICMP => p.echo.filter(|_| p.icmp.is_some_and(|t| t.0 == 8))?.0,
+        libc::IPPROTO_ICMPV6 => p.echo.filter(|_| p.icmp.is_some_and(|t| t.0 == 128))?.0,
+        _ => p.sport?,
+    };
+    Some(ProbeKey {
+        protocol: p.protocol,
+        id,
+    })
+}
+
 /// The events of the packets whose headers (where first reported for their
-/// trace id) have this (IP protocol, source port).
-fn events_of(events: &[TraceEvent], key: (u8, u16)) -> impl Iterator<Item = &TraceEvent> {
+/// trace id) have this key.
+fn events_of(events: &[TraceEvent], key: ProbeKey) -> impl Iterator<Item = &TraceEvent> {
     let mut ids = std::collections::BTreeSet::new();
     let mut seen = std::collections::BTreeSet::new();
     for e in events {
         if let Some(p) = e.packet
             && seen.insert(e.id)
-            && (p.protocol, p.sport) == (key.0, Some(key.1))
+            && packet_key(&p) == Some(key)
         {
             ids.insert(e.id);
         }
@@ -448,12 +560,19 @@ pub fn count_flow(
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
     let after = save()?;
     drop(socket); // after the snapshot: its FIN is not part of the probe
-    let packets = vec![counter_trace(&before, &after)];
+    let mut packets = vec![counter_trace(&before, &after)];
     // A probe from another namespace never crosses this one's OUTPUT chains:
     // what moved there (the host's own packets) cannot have decided it.
     let mut on_path = packets[0].clone();
     if from.inode() != at.inode() {
         on_path.hooks.retain(|h| h.chain != "OUTPUT");
+    } else {
+        // A local probe leaves by OUTPUT and POSTROUTING; what came back
+        // (INPUT) is its answer: the probe's own hooks come first.
+        for p in [&mut packets[0], &mut on_path] {
+            p.hooks
+                .sort_by_key(|h| !matches!(h.chain.as_str(), "OUTPUT" | "POSTROUTING"));
+        }
     }
     let trace = FlowTrace {
         flow: flow.clone(),

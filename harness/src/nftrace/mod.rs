@@ -3,7 +3,8 @@
 //! This module owns netrig's use of nf_tables tracing. Inside one lab
 //! namespace it subscribes to `NFNLGRP_NFTRACE` on `NETLINK_NETFILTER`, adds
 //! its own trace table (chains on prerouting and output at priority -350,
-//! before every other chain, with `meta nftrace set 1` for the selected flow),
+//! before every other chain, with `meta nftrace set 1` for the selected flow:
+//! a TCP or UDP probe by its source port, an ICMP echo by its identifier),
 //! decodes every `NFT_MSG_TRACE` event into a [`TraceEvent`], maps rule handles
 //! to the rules as the user wrote them (the nft rule, or the iptables-save line
 //! for iptables-nft tables) and returns, per packet, the verdict path hook by
@@ -65,7 +66,9 @@ mod tracer;
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
 pub(crate) use flow::trace_flows_in;
-pub use flow::{Flow, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows};
+pub use flow::{
+    Flow, FlowProto, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows,
+};
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
 pub use probe::ProbeOutcome;

@@ -1,6 +1,14 @@
 //! The probe of a traced flow: one socket in the source namespace, bound
-//! first (so its source port can select the trace), then one TCP SYN or UDP
-//! datagram, and what came back.
+//! first (so its source port can select the trace), then one TCP SYN, UDP
+//! datagram or ICMP echo request, and what came back.
+//!
+//! An echo request goes out on an ICMP datagram socket (`SOCK_DGRAM`,
+//! `IPPROTO_ICMP` or `IPPROTO_ICMPV6`): the kernel gives it an identifier as
+//! it gives a UDP socket a port, unique in the namespace, and answers, and
+//! ICMP errors about the request, to that socket only. Such sockets are
+//! allowed to the groups in `net.ipv4.ping_group_range` of the *source*
+//! namespace (none in a new namespace); when ours is not in it, the range is
+//! widened there, never in the root namespace.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -8,8 +16,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self as sock, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 
-use super::flow::Flow;
-use crate::Proto;
+use super::flow::{Flow, FlowProto};
+
+/// The sysctl allowing ICMP datagram sockets (IPv4 and IPv6) to a range of groups.
+const PING_GROUP_RANGE: &str = "net.ipv4.ping_group_range";
 
 /// What the probe itself saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,26 +47,87 @@ impl ProbeOutcome {
     }
 }
 
-/// A socket of the flow's protocol bound to its source (port chosen by the kernel).
+/// A socket of the flow's protocol bound to its source (port, or echo
+/// identifier, chosen by the kernel). Runs on a thread inside the source namespace.
 pub(crate) fn bound_socket(flow: &Flow) -> std::io::Result<OwnedFd> {
     let (family, any) = if flow.dst.is_ipv4() {
         (AddressFamily::Inet, IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     } else {
         (AddressFamily::Inet6, IpAddr::V6(Ipv6Addr::UNSPECIFIED))
     };
-    let ty = match flow.proto {
-        Proto::Tcp => SockType::Stream,
-        Proto::Udp => SockType::Datagram,
+    let fd = match flow.proto {
+        FlowProto::Icmp => icmp_socket(flow.dst.is_ipv6())?,
+        proto => sock::socket(
+            family,
+            if proto == FlowProto::Tcp {
+                SockType::Stream
+            } else {
+                SockType::Datagram
+            },
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            None,
+        )?,
     };
-    let fd = sock::socket(
-        family,
-        ty,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
-    )?;
     let src = SocketAddr::new(flow.src.unwrap_or(any), 0);
     sock::bind(fd.as_raw_fd(), &SockaddrStorage::from(src))?;
     Ok(fd)
+}
+
+/// An ICMP (ICMPv6) datagram socket in the calling thread's namespace,
+/// allowing our group there first if `ping_group_range` does not.
+fn icmp_socket(ipv6: bool) -> std::io::Result<OwnedFd> {
+    let (domain, protocol) = if ipv6 {
+        (libc::AF_INET6, libc::IPPROTO_ICMPV6)
+    } else {
+        (libc::AF_INET, libc::IPPROTO_ICMP)
+    };
+    let open = || -> std::io::Result<OwnedFd> {
+        // SAFETY: socket(2) with constant arguments; the fd is owned at once.
+        let fd = unsafe {
+            libc::socket(
+                domain,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                protocol,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a new fd that nothing else owns.
+        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+    };
+    match open() {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            allow_ping_group()?;
+            open()
+        }
+        r => r,
+    }
+}
+
+/// Widens `net.ipv4.ping_group_range` of the calling thread's namespace to
+/// include our effective group, if it does not yet (a new namespace allows
+/// none: `1 0`).
+fn allow_ping_group() -> std::io::Result<()> {
+    let gid = nix::unistd::getegid().as_raw();
+    let now = crate::sysctl::read_on_this_thread(PING_GROUP_RANGE)?;
+    let range: Vec<u32> = now
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let value = match range[..] {
+        [lo, hi] if lo <= gid && gid <= hi => return Ok(()),
+        [lo, hi] if lo <= hi => format!("{} {}", lo.min(gid), hi.max(gid)),
+        _ => format!("{gid} {gid}"),
+    };
+    crate::sysctl::write_on_this_thread(PING_GROUP_RANGE, &value).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("allow ICMP echo sockets in the source namespace ({PING_GROUP_RANGE} {now:?} -> {value:?}): {e}"),
+        )
+    })?;
+    tracing::debug!(sysctl = PING_GROUP_RANGE, was = %now, value = %value, "allowed ICMP datagram sockets in the source namespace");
+    Ok(())
 }
 
 pub(crate) fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
@@ -92,9 +163,13 @@ pub(crate) fn send_probe(
         Err(e) => return Err(e.into()),
     }
     let event = match flow.proto {
-        Proto::Tcp => nix::poll::PollFlags::POLLOUT,
-        Proto::Udp => {
-            match sock::send(raw, b"netrig-trace", sock::MsgFlags::empty()) {
+        FlowProto::Tcp => nix::poll::PollFlags::POLLOUT,
+        FlowProto::Udp | FlowProto::Icmp => {
+            let message = match flow.proto {
+                FlowProto::Icmp => echo_request(flow.dst.is_ipv6()),
+                _ => b"netrig-trace".to_vec(),
+            };
+            match sock::send(raw, &message, sock::MsgFlags::empty()) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EPERM) => return Ok(ProbeOutcome::Blocked),
                 Err(e) => return Err(e.into()),
@@ -129,12 +204,16 @@ pub(crate) fn send_probe(
     }
     let err = sock::getsockopt(fd, sockopt::SocketError)?;
     Ok(match err {
-        0 if flow.proto == Proto::Tcp => ProbeOutcome::Answered,
+        0 if flow.proto == FlowProto::Tcp => ProbeOutcome::Answered,
         0 => {
             let mut buf = [0u8; 64];
             match sock::recv(raw, &mut buf, sock::MsgFlags::MSG_DONTWAIT) {
                 Ok(_) => ProbeOutcome::Answered,
                 Err(nix::errno::Errno::ECONNREFUSED) => ProbeOutcome::Refused,
+                // An ICMP error about an echo request (a connected ping socket reports it).
+                Err(nix::errno::Errno::EHOSTUNREACH | nix::errno::Errno::ENETUNREACH) => {
+                    ProbeOutcome::Unreachable
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -144,4 +223,12 @@ pub(crate) fn send_probe(
         libc::EPERM => ProbeOutcome::Blocked,
         e => return Err(std::io::Error::from_raw_os_error(e)),
     })
+}
+
+/// An echo request for an ICMP datagram socket: type 8 (ICMPv6: 128), code 0;
+/// the kernel fills in the identifier and the checksum.
+fn echo_request(ipv6: bool) -> Vec<u8> {
+    let mut m = vec![if ipv6 { 128 } else { 8 }, 0, 0, 0, 0, 0, 0, 1];
+    m.extend_from_slice(b"netrig-trace");
+    m
 }

@@ -65,9 +65,10 @@ mod tracer;
 
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
-pub(crate) use flow::trace_flows_in;
+pub(crate) use flow::trace_sources_in;
 pub use flow::{
     Flow, FlowProto, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows,
+    trace_sources,
 };
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};

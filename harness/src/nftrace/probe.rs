@@ -142,27 +142,36 @@ pub(crate) fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
 /// when it is readable (true: the outcome is known to be "no answer").
 pub(crate) type Watch<'a> = (BorrowedFd<'a>, &'a mut dyn FnMut() -> std::io::Result<bool>);
 
-/// Sends the probe on the already bound, nonblocking socket and waits for
-/// its outcome, or until `watch` says no answer can come (a traced drop).
-pub(crate) fn send_probe(
-    fd: &OwnedFd,
-    flow: &Flow,
-    timeout: Duration,
-    mut watch: Option<Watch<'_>>,
-) -> std::io::Result<ProbeOutcome> {
+/// Something else to watch while many probes wait: an fd and what to do
+/// when it is readable, given the probes still waiting (their indices):
+/// those now known to get no answer (a traced drop).
+pub(crate) type WatchMany<'a> = (
+    BorrowedFd<'a>,
+    &'a mut dyn FnMut(&[usize]) -> std::io::Result<Vec<usize>>,
+);
+
+/// A probe sent: settled at once, or waiting for these poll events.
+enum Started {
+    Done(ProbeOutcome),
+    Waiting(nix::poll::PollFlags),
+}
+
+/// Connects the bound, nonblocking socket and sends the UDP datagram or
+/// ICMP echo request (a TCP connect sends its SYN).
+fn start(fd: &OwnedFd, flow: &Flow) -> std::io::Result<Started> {
     let raw = fd.as_raw_fd();
     let dst = SockaddrStorage::from(flow.dst);
     match sock::connect(raw, &dst) {
         Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => {}
-        Err(nix::errno::Errno::ECONNREFUSED) => return Ok(ProbeOutcome::Refused),
-        Err(nix::errno::Errno::EPERM) => return Ok(ProbeOutcome::Blocked),
+        Err(nix::errno::Errno::ECONNREFUSED) => return Ok(Started::Done(ProbeOutcome::Refused)),
+        Err(nix::errno::Errno::EPERM) => return Ok(Started::Done(ProbeOutcome::Blocked)),
         // No route from the source: the probe never left it.
         Err(nix::errno::Errno::ENETUNREACH | nix::errno::Errno::EHOSTUNREACH) => {
-            return Ok(ProbeOutcome::Unreachable);
+            return Ok(Started::Done(ProbeOutcome::Unreachable));
         }
         Err(e) => return Err(e.into()),
     }
-    let event = match flow.proto {
+    Ok(Started::Waiting(match flow.proto {
         FlowProto::Tcp => nix::poll::PollFlags::POLLOUT,
         FlowProto::Udp | FlowProto::Icmp => {
             let message = match flow.proto {
@@ -171,43 +180,22 @@ pub(crate) fn send_probe(
             };
             match sock::send(raw, &message, sock::MsgFlags::empty()) {
                 Ok(_) => {}
-                Err(nix::errno::Errno::EPERM) => return Ok(ProbeOutcome::Blocked),
+                Err(nix::errno::Errno::EPERM) => return Ok(Started::Done(ProbeOutcome::Blocked)),
                 Err(e) => return Err(e.into()),
             }
             nix::poll::PollFlags::POLLIN
         }
-    };
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = vec![nix::poll::PollFd::new(fd.as_fd(), event)];
-        if let Some((w, _)) = &watch {
-            fds.push(nix::poll::PollFd::new(*w, nix::poll::PollFlags::POLLIN));
-        }
-        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
-            Ok(0) if left.is_zero() => return Ok(ProbeOutcome::NoAnswer),
-            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
-            Ok(_) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let ready = |p: &nix::poll::PollFd<'_>| p.revents().is_some_and(|r| !r.is_empty());
-        if ready(&fds[0]) {
-            break;
-        }
-        if let (Some(p), Some((_, on_ready))) = (fds.get(1), watch.as_mut())
-            && ready(p)
-            && on_ready()?
-        {
-            return Ok(ProbeOutcome::NoAnswer);
-        }
-    }
+    }))
+}
+
+/// What came back, once the started probe's socket is ready.
+fn finish(fd: &OwnedFd, flow: &Flow) -> std::io::Result<ProbeOutcome> {
     let err = sock::getsockopt(fd, sockopt::SocketError)?;
     Ok(match err {
         0 if flow.proto == FlowProto::Tcp => ProbeOutcome::Answered,
         0 => {
             let mut buf = [0u8; 64];
-            match sock::recv(raw, &mut buf, sock::MsgFlags::MSG_DONTWAIT) {
+            match sock::recv(fd.as_raw_fd(), &mut buf, sock::MsgFlags::MSG_DONTWAIT) {
                 Ok(_) => ProbeOutcome::Answered,
                 Err(nix::errno::Errno::ECONNREFUSED) => ProbeOutcome::Refused,
                 // An ICMP error about an echo request (a connected ping socket reports it).
@@ -223,6 +211,120 @@ pub(crate) fn send_probe(
         libc::EPERM => ProbeOutcome::Blocked,
         e => return Err(std::io::Error::from_raw_os_error(e)),
     })
+}
+
+fn ready(p: &nix::poll::PollFd<'_>) -> bool {
+    p.revents().is_some_and(|r| !r.is_empty())
+}
+
+/// Sends the probe on the already bound, nonblocking socket and waits for
+/// its outcome, or until `watch` says no answer can come (a traced drop).
+pub(crate) fn send_probe(
+    fd: &OwnedFd,
+    flow: &Flow,
+    timeout: Duration,
+    mut watch: Option<Watch<'_>>,
+) -> std::io::Result<ProbeOutcome> {
+    let event = match start(fd, flow)? {
+        Started::Done(outcome) => return Ok(outcome),
+        Started::Waiting(event) => event,
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = vec![nix::poll::PollFd::new(fd.as_fd(), event)];
+        if let Some((w, _)) = &watch {
+            fds.push(nix::poll::PollFd::new(*w, nix::poll::PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(0) if left.is_zero() => return Ok(ProbeOutcome::NoAnswer),
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if ready(&fds[0]) {
+            break;
+        }
+        if let (Some(p), Some((_, on_ready))) = (fds.get(1), watch.as_mut())
+            && ready(p)
+            && on_ready()?
+        {
+            return Ok(ProbeOutcome::NoAnswer);
+        }
+    }
+    finish(fd, flow)
+}
+
+/// Sends every probe at once (each on its bound, nonblocking socket) and
+/// waits for them together, each until its socket says what came back,
+/// `watch` says no answer can come, or `timeout` passes. Outcomes are in
+/// the order of `probes`.
+pub(crate) fn send_probes(
+    probes: &[(&OwnedFd, &Flow)],
+    timeout: Duration,
+    mut watch: Option<WatchMany<'_>>,
+) -> std::io::Result<Vec<ProbeOutcome>> {
+    let mut outcomes: Vec<Option<ProbeOutcome>> = vec![None; probes.len()];
+    let mut events = vec![nix::poll::PollFlags::empty(); probes.len()];
+    for (i, (fd, flow)) in probes.iter().enumerate() {
+        match start(fd, flow)? {
+            Started::Done(o) => outcomes[i] = Some(o),
+            Started::Waiting(ev) => events[i] = ev,
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        let waiting: Vec<usize> = (0..probes.len())
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
+        let left = deadline.saturating_duration_since(Instant::now());
+        if waiting.is_empty() {
+            break;
+        }
+        if left.is_zero() {
+            for i in waiting {
+                outcomes[i] = Some(ProbeOutcome::NoAnswer);
+            }
+            break;
+        }
+        let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds: Vec<nix::poll::PollFd<'_>> = waiting
+            .iter()
+            .map(|&i| nix::poll::PollFd::new(probes[i].0.as_fd(), events[i]))
+            .collect();
+        if let Some((w, _)) = &watch {
+            fds.push(nix::poll::PollFd::new(*w, nix::poll::PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let answered: Vec<usize> = waiting
+            .iter()
+            .zip(&fds)
+            .filter(|(_, p)| ready(p))
+            .map(|(&i, _)| i)
+            .collect();
+        let woken = watch.is_some() && fds.last().is_some_and(ready);
+        drop(fds);
+        for i in answered {
+            outcomes[i] = Some(finish(probes[i].0, probes[i].1)?);
+        }
+        if woken && let Some((_, on_ready)) = watch.as_mut() {
+            let still: Vec<usize> = waiting
+                .into_iter()
+                .filter(|&i| outcomes[i].is_none())
+                .collect();
+            for i in on_ready(&still)? {
+                outcomes[i] = Some(ProbeOutcome::NoAnswer);
+            }
+        }
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.expect("every probe settled"))
+        .collect())
 }
 
 /// An echo request for an ICMP datagram socket: type 8 (ICMPv6: 128), code 0;

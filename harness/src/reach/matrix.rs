@@ -17,7 +17,7 @@ use crate::dockerlab::DockerLab;
 use crate::error::{Error, Result, Subject};
 use crate::namespace::Namespace;
 use crate::nftrace::{
-    Flow, FlowProto, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_flows_in,
+    Flow, FlowProto, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_sources_in,
 };
 
 /// How long a probe waits for an answer no verdict settled (a drop that
@@ -215,9 +215,9 @@ fn outcome_of(probe: ProbeOutcome) -> Outcome {
     }
 }
 
-/// Traces every cell in the host, one trace table per source
-/// (sources one after the other: packets are told apart by source port,
-/// which is unique only within one source namespace).
+/// Traces every cell in the host at once: one trace table whose selectors
+/// cover every source's probes (their keys made unique across sources),
+/// every probe sent together.
 fn trace_cells(
     cells: &[Cell],
     nodes: &BTreeMap<&str, &Namespace>,
@@ -226,20 +226,23 @@ fn trace_cells(
     deadline: Duration,
 ) -> Result<Vec<Option<FlowTrace>>> {
     let mut out: Vec<Option<FlowTrace>> = vec![None; cells.len()];
-    let mut context = None; // the host's rules, read once for every source
+    let mut index = Vec::new();
+    let mut sources = Vec::new();
     for (from, ns) in nodes {
         let idx: Vec<usize> = (0..cells.len())
             .filter(|&i| cells[i].from == *from)
             .collect();
-        let flows: Vec<Flow> = idx.iter().map(|&i| flow_of(&cells[i])).collect();
-        for (i, t) in idx.into_iter().zip(trace_flows_in(
-            ns,
-            host,
-            backend,
-            &flows,
-            deadline,
-            &mut context,
-        )?) {
+        sources.push((
+            *ns,
+            idx.iter().map(|&i| flow_of(&cells[i])).collect::<Vec<_>>(),
+        ));
+        index.push(idx);
+    }
+    let refs: Vec<(&Namespace, &[Flow])> =
+        sources.iter().map(|(ns, f)| (*ns, f.as_slice())).collect();
+    let traced = trace_sources_in(&refs, host, backend, deadline, &mut None)?;
+    for (idx, traces) in index.into_iter().zip(traced) {
+        for (i, t) in idx.into_iter().zip(traces) {
             out[i] = Some(t);
         }
     }

@@ -180,8 +180,8 @@ fn start_all_binds_every_listener_or_none() {
 
 /// A stopped proxy gives its listening address up although a forked child
 /// still holds a copy of its fds: a client's connect is refused (not
-/// accepted by a listener nobody serves), and a new TCP and UDP proxy on
-/// the same addresses start and forward.
+/// accepted by a listener nobody serves), and a new TCP proxy on the same
+/// address and a UDP one on the same port start and forward.
 fn stopped_proxy_gives_its_address_up_to_the_next() {
     let _labs = common::shared();
     let lab = lab();
@@ -210,7 +210,13 @@ fn stopped_proxy_gives_its_address_up_to_the_next() {
         netrig::TcpOutcome::Refused,
         "the stopped proxy's listener must not accept"
     );
-    let _again = Proxy::start_all(&host, &mappings).expect("the addresses are free again");
+    // The UDP one on the wildcard address: a socket still bound to the
+    // specific one would match the datagram better, unless it was retired.
+    let again = [
+        mappings[0],
+        (Proto::Udp, "0.0.0.0:5353".parse().unwrap(), mappings[1].2),
+    ];
+    let _again = Proxy::start_all(&host, &again).expect("the addresses are free again");
     assert!(matches!(
         client.tcp_connect("10.0.0.1:8080", second).unwrap(),
         netrig::TcpOutcome::Connected(_)

@@ -33,7 +33,8 @@
 //!
 //! Layers: [`decode_datagram`] (bytes to events), [`RuleBook`] (ruleset
 //! text to rule text) and [`packet_traces`] / [`decide`] (events to paths)
-//! and [`counter_trace`] are pure; [`Tracer`], [`trace_flow`] / [`trace_flows`]
+//! and [`counter_trace`] are pure; [`Tracer`], [`trace_flow`] / [`trace_flows`] /
+//! [`trace_sources`] (many sources under one trace table)
 //! and [`count_flow`] are the system side and need only a [`crate::Namespace`]
 //! (the source's, and the one holding the rules).
 //!
@@ -53,6 +54,7 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
+mod batch;
 mod counters;
 mod decode;
 mod flow;
@@ -63,12 +65,12 @@ mod rules;
 mod sources;
 mod tracer;
 
+pub use batch::trace_sources;
+pub(crate) use batch::trace_sources_in;
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
-pub(crate) use flow::trace_sources_in;
 pub use flow::{
     Flow, FlowProto, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows,
-    trace_sources,
 };
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};

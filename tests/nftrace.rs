@@ -533,6 +533,98 @@ fn a_batch_of_flows_gets_one_decision_each() {
     }
 }
 
+/// An ICMP echo is selected by its identifier (the bound "port" of an ICMP
+/// datagram socket in the source, allowed there by widening its
+/// `ping_group_range`, the root namespace's left as it was): the drop rule
+/// is named, a UDP flow in the same batch keeps its own decision, and
+/// without the rule the same echo is answered and accepted by policy.
+fn icmp_echo_is_traced_by_its_identifier() {
+    let _labs = common::shared();
+    let lab = common::labs::pair("nftraceicmp").unwrap();
+    let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
+    let range = |node: &netrig::Node| {
+        let out = node
+            .command("cat")
+            .arg("/proc/sys/net/ipv4/ping_group_range")
+            .checked_output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let root_before = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap();
+    let rules = "table inet fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\t\
+                 icmp type echo-request counter drop comment \"no-ping\"\n\t}\n}\n";
+    Backend::Nftables.append(&b, rules).unwrap();
+    let flows = [
+        Flow::icmp("10.0.0.2").unwrap(),
+        Flow::udp("10.0.0.2:7001").unwrap(),
+    ];
+    let traces = netrig::nftrace::trace_flows(
+        a.namespace(),
+        b.namespace(),
+        Backend::Nftables,
+        &flows,
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    let echo = &traces[0];
+    assert_eq!(echo.probe, ProbeOutcome::NoAnswer, "{echo}");
+    assert_eq!(
+        echo.decision.as_ref().unwrap().to_string(),
+        "inet fw input rule 2: icmp type echo-request counter drop comment \"no-ping\" (drop)",
+        "{echo}"
+    );
+    let first = echo.packets[0].first_packet().unwrap();
+    assert_eq!(
+        (first.icmp, first.echo.map(|e| e.0)),
+        (Some((8, 0)), Some(echo.sport)),
+        "{echo}"
+    );
+    assert!(
+        echo.to_string().starts_with(&format!(
+            "flow icmp echo 10.0.0.1 -> 10.0.0.2 id {}",
+            echo.sport
+        )),
+        "{echo}"
+    );
+    assert_eq!(
+        traces[1].decision.as_ref().unwrap().to_string(),
+        "inet fw input policy ACCEPT",
+        "{}",
+        traces[1]
+    );
+    let widened = range(&a);
+    let gid = nix::unistd::getegid().as_raw();
+    let bounds: Vec<u32> = widened
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert!(bounds[0] <= gid && gid <= bounds[1], "{widened}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap(),
+        root_before,
+        "the root namespace's range is untouched"
+    );
+
+    b.command("nft")
+        .args(["flush", "chain", "inet", "fw", "input"])
+        .checked_output()
+        .unwrap();
+    let answered = trace_flow(
+        a.namespace(),
+        b.namespace(),
+        Backend::Nftables,
+        &flows[0],
+        PROBE_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(answered.probe, ProbeOutcome::Answered, "{answered}");
+    assert_eq!(
+        answered.decision.as_ref().unwrap().to_string(),
+        "inet fw input policy ACCEPT",
+        "{answered}"
+    );
+}
+
 /// Outbound from a container: the trace names the MASQUERADE rule that rewrote the source.
 fn outbound_trace_names_the_masquerade_rule() {
     let _labs = common::shared();
@@ -672,4 +764,5 @@ netrig::testing::main!(
     outbound_trace_names_the_masquerade_rule,
     empty_rulesets_and_unreached_namespaces_are_said_so,
     ipv6_flow_is_traced,
+    icmp_echo_is_traced_by_its_identifier,
 );

@@ -178,7 +178,59 @@ fn start_all_binds_every_listener_or_none() {
     }
 }
 
+/// A stopped proxy gives its listening address up although a forked child
+/// still holds a copy of its fds: a client's connect is refused (not
+/// accepted by a listener nobody serves), and a new TCP proxy on the same
+/// address and a UDP one on the same port start and forward.
+fn stopped_proxy_gives_its_address_up_to_the_next() {
+    let _labs = common::shared();
+    let lab = lab();
+    let (host, client) = (lab.node("host").unwrap(), lab.node("client").unwrap());
+    let server = lab.node("server").unwrap();
+    let _tcp_server = server.tcp_echo_server("10.1.0.2:80").unwrap();
+    let udp_server = server.udp_echo_server("10.1.0.2:53").unwrap();
+    let mappings = [
+        (
+            Proto::Tcp,
+            "10.0.0.1:8080".parse().unwrap(),
+            "10.1.0.2:80".parse().unwrap(),
+        ),
+        (
+            Proto::Udp,
+            "10.0.0.1:5353".parse().unwrap(),
+            "10.1.0.2:53".parse().unwrap(),
+        ),
+    ];
+    let proxies = Proxy::start_all(&host, &mappings).unwrap();
+    let held = common::ForkedFdHolder::start();
+    drop(proxies);
+    let second = Duration::from_secs(1);
+    assert_eq!(
+        client.tcp_connect("10.0.0.1:8080", second).unwrap(),
+        netrig::TcpOutcome::Refused,
+        "the stopped proxy's listener must not accept"
+    );
+    // The UDP one on the wildcard address: a socket still bound to the
+    // specific one would match the datagram better, unless it was retired.
+    let again = [
+        mappings[0],
+        (Proto::Udp, "0.0.0.0:5353".parse().unwrap(), mappings[1].2),
+    ];
+    let _again = Proxy::start_all(&host, &again).expect("the addresses are free again");
+    assert!(matches!(
+        client.tcp_connect("10.0.0.1:8080", second).unwrap(),
+        netrig::TcpOutcome::Connected(_)
+    ));
+    client
+        .udp_send_from("10.0.0.2:0", "10.0.0.1:5353", b"q")
+        .unwrap();
+    let got = udp_server.wait_for_datagrams(1, second).unwrap();
+    assert_eq!(got[0].payload, b"q", "forwarded by the new proxy");
+    drop(held);
+}
+
 netrig::testing::main!(
+    stopped_proxy_gives_its_address_up_to_the_next,
     tcp_proxy_forwards_and_rewrites_the_source,
     udp_proxy_forwards_both_ways,
     proxy_bind_conflict_is_reported,

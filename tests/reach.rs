@@ -306,6 +306,131 @@ fn nft_table_beside_iptables_legacy() -> Result<()> {
     Ok(())
 }
 
+/// The rule file that drops the containers' echo requests in DOCKER-USER (line 3).
+const ICMP_DROP: &str = "*filter\n:DOCKER-USER - [0:0]\n\
+    -I DOCKER-USER -i docker0 -p icmp -m icmp --icmp-type 8 -j DROP\nCOMMIT\n";
+
+/// The same drop for Docker 29's nftables backend (no DOCKER-USER there): a
+/// table of the user's on the forward hook.
+const ICMP_DROP_NFT: &str = "table inet user-fw {\n\tchain forward {\n\t\t\
+    type filter hook forward priority -1; policy accept;\n\t\t\
+    iifname \"docker0\" icmp type echo-request counter drop comment \"no-ping-out\"\n\t}\n}\n";
+
+/// ICMP echo cells carry their why, like TCP and UDP: an echo request
+/// dropped in DOCKER-USER names that rule with its file:line (nftrace on
+/// iptables-nft, rule counters on iptables-legacy; on nftables the user's
+/// nft rule), the host's accepted ping names the OUTPUT policy, and the
+/// container's ping the FORWARD accept and the MASQUERADE that rewrote it.
+fn icmp_cells_name_the_deciding_rule() -> Result<()> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let rules = dir.path().join("icmp.rules");
+    std::fs::write(&rules, ICMP_DROP).expect("write");
+    let nft = dir.path().join("icmp.nft");
+    std::fs::write(&nft, ICMP_DROP_NFT).expect("write");
+    let text = std::fs::read_to_string(Path::new(EXAMPLES).join("docker-web.toml")).expect("read");
+    for (layout, backend) in [
+        ("classic", "iptables-nft"),
+        ("classic", "iptables-legacy"),
+        ("v29", "nftables"),
+    ] {
+        let what = format!("{layout} {backend}");
+        let file = if backend == "nftables" { &nft } else { &rules };
+        let parse = |name: &str| -> Result<DockerHost> {
+            // (Docker 29's nftables backend leaves forwarding as it found it.)
+            let forward = if backend == "nftables" {
+                "[daemon]\nip_forward_was_on = true\n"
+            } else {
+                "[daemon]\n"
+            };
+            let daemon = with_daemon(&text, layout, backend).replacen("[daemon]\n", forward, 1);
+            let mut m = netrig::topology::parse(&daemon, "docker-web.toml")?;
+            m.set_name(format!(
+                "icmp-{name}-{}",
+                backend.rsplit('-').next().unwrap_or(backend)
+            ));
+            Ok(m)
+        };
+        let before = parse("b")?.up()?;
+        let mut after = parse("a")?;
+        after.add_rules_file(file);
+        let after = after.up()?;
+        let (b, a) = (Matrix::probe(&before)?, Matrix::probe(&after)?);
+
+        let out_before = row(&b, "web", "198.51.100.10/icmp");
+        assert_eq!(
+            out_before.outcome,
+            Outcome::Delivered,
+            "{what}\n{}",
+            b.to_text()
+        );
+        assert_eq!(
+            out_before.why.first().map(|w| w.verdict.as_str()),
+            Some("accept"),
+            "{what}: {:?}",
+            out_before.why
+        );
+        if backend != "nftables" {
+            assert_eq!(
+                out_before.why[0].chain, "FORWARD",
+                "{what}: {:?}",
+                out_before.why
+            );
+        }
+        assert!(
+            out_before
+                .why
+                .iter()
+                .any(|w| w.verdict == "nat" && w.rule.to_lowercase().contains("masquerade")),
+            "{what}: {:?}",
+            out_before.why
+        );
+
+        let dropped = row(&a, "web", "198.51.100.10/icmp");
+        assert_eq!(dropped.outcome, Outcome::Dropped, "{what}\n{}", a.to_text());
+        let w = &dropped.why[0];
+        assert_eq!(w.verdict, "drop", "{what}: {:?}", dropped.why);
+        if backend == "nftables" {
+            assert_eq!(
+                (w.table.as_str(), w.chain.as_str()),
+                ("inet user-fw", "forward"),
+                "{what}"
+            );
+            assert!(w.rule.contains("icmp type echo-request"), "{what}: {w}");
+        } else {
+            assert_eq!(w.chain, "DOCKER-USER", "{what}: {w}");
+            assert!(w.rule.contains("--icmp-type 8 -j DROP"), "{what}: {w}");
+            assert_eq!(
+                w.source.as_deref(),
+                Some(format!("{}:3", rules.display()).as_str()),
+                "{what}: {w}"
+            );
+        }
+
+        // The host's own ping never crosses FORWARD: accepted by OUTPUT, in both.
+        for m in [&b, &a] {
+            let local = row(m, "host", "198.51.100.10/icmp");
+            assert_eq!(local.outcome, Outcome::Delivered, "{what}");
+            let w = local
+                .why
+                .first()
+                .unwrap_or_else(|| panic!("{what}: no why for the host's ping"));
+            assert_eq!(
+                (w.verdict.as_str(), w.source.as_deref()),
+                ("accept", None),
+                "{what}: {w}"
+            );
+            if backend != "nftables" {
+                assert_eq!(
+                    (w.chain.as_str(), w.rule.as_str()),
+                    ("OUTPUT", "policy ACCEPT"),
+                    "{what}: {w}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The docker-bridge matrix equals its checked-in golden file.
 fn matrix_equals_the_golden_file() -> Result<()> {
     let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
@@ -462,4 +587,5 @@ netrig::testing::main!(
     wrong_user_rule_is_reported_with_file_and_line,
     every_topology_every_layout_and_backend,
     topology_cells_replace_the_defaults,
+    icmp_cells_name_the_deciding_rule,
 );

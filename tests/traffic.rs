@@ -55,4 +55,45 @@ fn traffic_from_a_chosen_source_address() {
     );
 }
 
-netrig::testing::main!(traffic_from_a_chosen_source_address,);
+/// A stopped echo server gives its address up although a forked child
+/// still holds a copy of its fd: a connect to it is refused (not accepted by
+/// a listener nobody serves), and a new TCP server on the same address and
+/// a UDP server on the same port get the traffic.
+fn stopped_echo_servers_give_their_address_up_to_the_next() {
+    let _labs = common::shared();
+    let lab = common::labs::pair("echoheld").unwrap();
+    let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
+    let tcp = b.tcp_echo_server("10.0.0.2:7000").unwrap();
+    let udp = b.udp_echo_server("10.0.0.2:7001").unwrap();
+    let held = common::ForkedFdHolder::start();
+    drop((tcp, udp));
+    assert_eq!(
+        a.tcp_connect("10.0.0.2:7000", SECOND).unwrap(),
+        TcpOutcome::Refused,
+        "the stopped server's listener must not accept"
+    );
+    let tcp = b
+        .tcp_echo_server("10.0.0.2:7000")
+        .expect("the address is free again");
+    // On the wildcard address: a socket still bound to the specific one
+    // would match the datagram better, unless it was retired.
+    let udp = b
+        .udp_echo_server("0.0.0.0:7001")
+        .expect("the port is free again");
+    assert!(matches!(
+        a.tcp_connect("10.0.0.2:7000", SECOND).unwrap(),
+        TcpOutcome::Connected(_)
+    ));
+    assert_eq!(tcp.wait_for_peers(1, SECOND).unwrap().len(), 1);
+    let sent = a
+        .udp_send_from("10.0.0.1:0", "10.0.0.2:7001", b"hi")
+        .unwrap();
+    let got = udp.wait_for_datagrams(1, SECOND).unwrap();
+    assert_eq!(got[0].from, sent, "the new server gets the datagram");
+    drop(held);
+}
+
+netrig::testing::main!(
+    traffic_from_a_chosen_source_address,
+    stopped_echo_servers_give_their_address_up_to_the_next,
+);

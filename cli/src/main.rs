@@ -9,7 +9,7 @@
 //! netrig run [FILTER…] [--junit FILE] [--upgrade-view]   # the scenario catalogue
 //! netrig matrix TOPOLOGY [--rules FILE]... [--format text|markdown|json]
 //! netrig diff TOPOLOGY --before FILE... --after FILE... [--format …]   # exit 0 same, 1 changed, 2 error
-//! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/PROTO [--rules FILE]... [--format …]
+//! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules FILE]... [--format …]
 //! ```
 
 use std::os::fd::AsFd;
@@ -132,7 +132,7 @@ enum Command {
         /// The source node.
         #[arg(long)]
         from: String,
-        /// The destination, ADDR:PORT/tcp or ADDR:PORT/udp.
+        /// The destination, ADDR:PORT/tcp, ADDR:PORT/udp or ADDR/icmp.
         #[arg(long)]
         to: String,
         /// Rule files loaded after the topology's.

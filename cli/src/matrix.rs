@@ -69,7 +69,7 @@ pub fn diff(file: &Path, before: &[PathBuf], after: &[PathBuf], format: Format) 
     })())
 }
 
-/// `netrig trace TOPOLOGY --from NODE --to ADDR:PORT/PROTO [--rules FILE]...`
+/// `netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules FILE]...`
 pub fn trace(file: &Path, from: &str, to: &str, rules: &[PathBuf], format: Format) -> ExitCode {
     or_error((|| {
         let cell = Cell::parse(from, to)?;

@@ -103,4 +103,24 @@ fn matrix_json_and_trace() {
     ]);
     assert_eq!(t.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&t.stdout).contains("decision: ip filter DOCKER rule"));
+    // An ICMP echo is traced too (selected by its identifier), NAT included.
+    let ping = netrig(&[
+        "trace",
+        &ex("docker-web.toml"),
+        "--from",
+        "web",
+        "--to",
+        "198.51.100.10/icmp",
+    ]);
+    let text = String::from_utf8_lossy(&ping.stdout);
+    assert_eq!(ping.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("flow icmp echo 172.17.0.2 -> 198.51.100.10 id "),
+        "{text}"
+    );
+    assert!(text.contains("MASQUERADE"), "{text}");
+    assert!(
+        text.contains("decision: ip filter FORWARD rule") && text.contains("-j ACCEPT (accept)"),
+        "{text}"
+    );
 }

@@ -243,6 +243,9 @@ fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: StopFd) {
         workers.push(std::thread::spawn(move || pump(client, upstream)));
         workers.push(std::thread::spawn(move || pump(u2, c2)));
     }
+    // Out of LISTEN before the close: a forked child's copy of the fd must
+    // not keep accepting, nor hold the address against the next proxy.
+    crate::traffic::retire_tcp_listener(&listener);
     for s in open.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         let _ = s.shutdown(Shutdown::Both);
     }
@@ -308,6 +311,9 @@ fn serve_udp(socket: UdpSocket, target: SocketAddr, stop: StopFd) {
         };
         let _ = upstream.send(&buf[..n]);
     }
+    // Matching no client before the close (the next proxy binds with
+    // SO_REUSEADDR too): a forked child's copy must not take its datagrams.
+    crate::traffic::retire_udp(&socket);
     for w in workers {
         let _ = w.join();
     }

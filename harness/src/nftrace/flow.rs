@@ -5,26 +5,73 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::counters::counter_trace;
-use super::decode::{Family, TraceEvent, Verdict};
-use super::path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
+use super::decode::Family;
+use super::path::{Decision, Hook, PacketTrace, Step, decide};
 use super::probe::{ProbeOutcome, bound_socket, local_port, send_probe};
 use super::rules::RuleBook;
 use super::sources::SourceMap;
-use super::tracer::{Tracer, run_in};
+use super::tracer::run_in;
 use crate::Namespace;
 use crate::error::{Error, Result};
 use crate::{Backend, Proto};
+
+/// What a traced flow's probe speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowProto {
+    /// A TCP SYN (connect).
+    Tcp,
+    /// A UDP datagram.
+    Udp,
+    /// An ICMP (ICMPv6 for IPv6) echo request, from an ICMP datagram socket
+    /// whose bound "port" is the request's identifier.
+    Icmp,
+}
+
+impl FlowProto {
+    /// `tcp`, `udp` or `icmp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowProto::Tcp => "tcp",
+            FlowProto::Udp => "udp",
+            FlowProto::Icmp => "icmp",
+        }
+    }
+
+    /// The IP protocol number of its packets (`ipv6`: ICMPv6 for echo).
+    pub fn ip_proto(self, ipv6: bool) -> u8 {
+        (match (self, ipv6) {
+            (FlowProto::Tcp, _) => libc::IPPROTO_TCP,
+            (FlowProto::Udp, _) => libc::IPPROTO_UDP,
+            (FlowProto::Icmp, false) => libc::IPPROTO_ICMP,
+            (FlowProto::Icmp, true) => libc::IPPROTO_ICMPV6,
+        }) as u8
+    }
+}
+
+impl From<Proto> for FlowProto {
+    fn from(p: Proto) -> FlowProto {
+        match p {
+            Proto::Tcp => FlowProto::Tcp,
+            Proto::Udp => FlowProto::Udp,
+        }
+    }
+}
+
+impl fmt::Display for FlowProto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A flow to trace: protocol, destination, and optionally the source address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
     /// Protocol.
-    pub proto: Proto,
-    /// Destination address and port.
+    pub proto: FlowProto,
+    /// Destination address and port (port 0 for ICMP echo).
     pub dst: SocketAddr,
     /// Source address to bind (default: chosen by the source's routing).
     pub src: Option<IpAddr>,
@@ -41,15 +88,40 @@ impl Flow {
     /// # Ok::<_, netrig::Error>(())
     /// ```
     pub fn tcp(dst: &str) -> Result<Flow> {
-        Flow::new(Proto::Tcp, dst)
+        Flow::new(FlowProto::Tcp, dst)
     }
 
     /// A UDP flow to `dst`.
     pub fn udp(dst: &str) -> Result<Flow> {
-        Flow::new(Proto::Udp, dst)
+        Flow::new(FlowProto::Udp, dst)
     }
 
-    fn new(proto: Proto, dst: &str) -> Result<Flow> {
+    /// An ICMP echo to address `dst` (`"198.51.100.10"`, `"fd00::2"`): an
+    /// echo request whose identifier selects it in the trace.
+    ///
+    /// ```
+    /// use netrig::nftrace::{Flow, FlowProto};
+    /// let flow = Flow::icmp("198.51.100.10")?;
+    /// assert_eq!((flow.proto, flow.dst.port()), (FlowProto::Icmp, 0));
+    /// assert!(Flow::icmp("198.51.100.10:80").is_err()); // echo has no port
+    /// # Ok::<_, netrig::Error>(())
+    /// ```
+    pub fn icmp(dst: &str) -> Result<Flow> {
+        let ip: IpAddr = dst.parse().map_err(|_| {
+            Error::invalid(
+                crate::Subject::default(),
+                "flow destination",
+                format!("{dst:?} is not an address (an ICMP echo has no port)"),
+            )
+        })?;
+        Ok(Flow {
+            proto: FlowProto::Icmp,
+            dst: SocketAddr::new(ip, 0),
+            src: None,
+        })
+    }
+
+    fn new(proto: FlowProto, dst: &str) -> Result<Flow> {
         let dst = dst.parse().map_err(|_| {
             Error::invalid(
                 crate::Subject::default(),
@@ -77,16 +149,26 @@ impl Flow {
         Ok(self)
     }
 
-    /// The nft match selecting this flow's packets from source port `sport`.
-    fn selector(&self, sport: u16) -> String {
+    /// The nft match selecting this flow's probe sent from source port
+    /// `sport` (for ICMP: the echo request with identifier `sport`).
+    pub(super) fn selector(&self, sport: u16) -> String {
         let ip = if self.dst.is_ipv4() { "ip" } else { "ip6" };
         let proto = self.proto.as_str();
-        let mut s = format!(
-            "{ip} daddr {} {proto} sport {sport} {proto} dport {}",
-            self.dst.ip(),
-            self.dst.port()
-        );
-        if self.proto == Proto::Tcp {
+        let mut s = match self.proto {
+            FlowProto::Icmp => {
+                let icmp = if self.dst.is_ipv4() { "icmp" } else { "icmpv6" };
+                format!(
+                    "{ip} daddr {} {icmp} type echo-request {icmp} id {sport}",
+                    self.dst.ip()
+                )
+            }
+            _ => format!(
+                "{ip} daddr {} {proto} sport {sport} {proto} dport {}",
+                self.dst.ip(),
+                self.dst.port()
+            ),
+        };
+        if self.proto == FlowProto::Tcp {
             // The SYN only: the probe, not the rest of its connection.
             s.push_str(" tcp flags & (syn | ack) == syn");
         }
@@ -145,7 +227,7 @@ pub enum Method {
 pub struct FlowTrace {
     /// The flow traced.
     pub flow: Flow,
-    /// The probe's source port.
+    /// The probe's source port (for ICMP: the echo request's identifier).
     pub sport: u16,
     /// The firewall backend of the traced namespace.
     pub backend: Backend,
@@ -171,11 +253,21 @@ impl fmt::Display for FlowTrace {
             (None, Some(p)) => p.src.to_string(),
             (None, None) => "*".to_string(),
         };
-        writeln!(
-            f,
-            "flow {proto} {src}:{} -> {} ({} backend), probe: {:?}",
-            self.sport, self.flow.dst, self.backend, self.probe
-        )?;
+        match self.flow.proto {
+            FlowProto::Icmp => writeln!(
+                f,
+                "flow icmp echo {src} -> {} id {} ({} backend), probe: {:?}",
+                self.flow.dst.ip(),
+                self.sport,
+                self.backend,
+                self.probe
+            )?,
+            _ => writeln!(
+                f,
+                "flow {proto} {src}:{} -> {} ({} backend), probe: {:?}",
+                self.sport, self.flow.dst, self.backend, self.probe
+            )?,
+        }
         if self.method == Method::Counters {
             writeln!(
                 f,
@@ -225,9 +317,9 @@ pub fn trace_flow(
 }
 
 /// [`trace_flow`] for several flows from one source: one trace table (a rule
-/// per probe), the probes sent one after the other, the ruleset read once.
-/// Packets are assigned to flows by protocol and source port, which are
-/// unique per probe. The cheap way to trace every cell of a matrix.
+/// per probe), the probes sent at once and awaited together, the ruleset read once.
+/// Packets are assigned to flows by protocol and source port (an echo
+/// request's identifier for ICMP), which are unique per probe. The cheap way to trace every cell of a matrix.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -249,20 +341,20 @@ pub fn trace_flows(
     flows: &[Flow],
     timeout: Duration,
 ) -> Result<Vec<FlowTrace>> {
-    trace_flows_in(from, at, backend, flows, timeout, &mut None)
+    super::batch::trace_flows_in(from, at, backend, flows, timeout, &mut None)
 }
 
 /// What a trace reads of the traced namespace after its probes: the rules,
-/// interface names and notes. Read once and reused by [`trace_flows_in`]
+/// interface names and notes. Read once and reused by [`super::batch::trace_flows_in`]
 /// over many sources, while the ruleset does not change.
 pub(crate) struct TraceContext {
-    book: RuleBook,
-    ifnames: BTreeMap<u32, String>,
-    notes: Vec<String>,
+    pub(super) book: RuleBook,
+    pub(super) ifnames: BTreeMap<u32, String>,
+    pub(super) notes: Vec<String>,
 }
 
 impl TraceContext {
-    fn read(at: &Namespace, backend: Backend) -> Result<TraceContext> {
+    pub(super) fn read(at: &Namespace, backend: Backend) -> Result<TraceContext> {
         Ok(TraceContext {
             book: read_rules(at, backend)?,
             ifnames: at
@@ -271,151 +363,6 @@ impl TraceContext {
             notes: legacy_rules_note(at),
         })
     }
-}
-
-/// [`trace_flows`] reusing `context` (read by the first call that needs it).
-pub(crate) fn trace_flows_in(
-    from: &Namespace,
-    at: &Namespace,
-    backend: Backend,
-    flows: &[Flow],
-    timeout: Duration,
-    context: &mut Option<TraceContext>,
-) -> Result<Vec<FlowTrace>> {
-    if backend == Backend::IptablesLegacy {
-        return Err(Error::invalid(
-            at.subject().clone(),
-            "firewall backend",
-            "iptables-legacy rules are not nf_tables rules, so the kernel emits no trace \
-             events (nftrace) for them; trace with the iptables-nft or nftables backend, \
-             or attribute by rule counters with netrig::nftrace::count_flow",
-        ));
-    }
-    if flows.is_empty() {
-        return Ok(Vec::new()); // (no selectors would trace every packet)
-    }
-    let mut probes = Vec::with_capacity(flows.len());
-    // One trip into the source namespace for every socket (entering one costs).
-    let sockets = from
-        .run(|| {
-            flows
-                .iter()
-                .map(bound_socket)
-                .collect::<std::io::Result<Vec<_>>>()
-        })?
-        .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
-    for (flow, socket) in flows.iter().zip(sockets) {
-        let sport = local_port(&socket)
-            .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
-        probes.push((flow, socket, sport));
-    }
-    let selectors: Vec<String> = probes
-        .iter()
-        .map(|(f, _, sport)| f.selector(*sport))
-        .collect();
-    let mut tracer = Tracer::start(at, &selectors)?;
-    let mut outcomes = Vec::with_capacity(flows.len());
-    let wakeup = tracer
-        .wakeup_fd()
-        .map_err(|e| Error::io(at.subject().clone(), "duplicate the trace socket", e))?;
-    for (flow, socket, sport) in probes {
-        let key = (ip_proto(flow.proto), sport);
-        // A drop traced while the probe waits for its answer settles it now.
-        let mut dropped = || -> std::io::Result<bool> {
-            tracer
-                .drain()
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            Ok(events_of(tracer.events(), key).any(|e| {
-                e.outcome()
-                    .is_some_and(|v| v.is_terminal() && *v != Verdict::Accept)
-            }))
-        };
-        let probe = send_probe(&socket, flow, timeout, Some((wakeup.as_fd(), &mut dropped)))
-            .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
-        drop(socket);
-        // An answer means the probe crossed every hook here before it was
-        // answered (or was rejected here); no answer means a drop to wait for.
-        let settled = |evs: &[TraceEvent]| {
-            events_of(evs, key).any(|e| {
-                e.outcome()
-                    .is_some_and(|v| v.is_terminal() && (probe.answered() || *v != Verdict::Accept))
-            })
-        };
-        // Events are queued synchronously as the packet crosses each hook,
-        // so once an answer (or a local send error) is back there is nothing
-        // left to wait for: a flow no chain here saw must not cost a timeout.
-        let wait = if probe.answered() || probe == ProbeOutcome::Blocked {
-            Duration::ZERO
-        } else {
-            timeout
-        };
-        tracer.wait_until(Instant::now() + wait, settled)?;
-        outcomes.push((flow, sport, probe));
-    }
-    let table = tracer.table().to_string();
-    let events = tracer.stop()?;
-    if context.is_none() {
-        *context = Some(TraceContext::read(at, backend)?);
-    }
-    let TraceContext {
-        book,
-        ifnames,
-        notes,
-    } = context.as_ref().expect("read above");
-    let mut traces = Vec::with_capacity(outcomes.len());
-    for (flow, sport, probe) in outcomes {
-        let own: Vec<TraceEvent> = events_of(&events, (ip_proto(flow.proto), sport))
-            .cloned()
-            .collect();
-        let packets = packet_traces(&own, book, ifnames, Some(&table));
-        let mut notes = notes.clone();
-        if packets.iter().all(|p| p.hooks.is_empty()) {
-            notes.push(if own.is_empty() {
-                "the probe never reached a netfilter hook of the traced namespace \
-                 (not routed there, or lost before it)"
-                    .to_string()
-            } else {
-                "the probe reached the traced namespace, but no nf_tables chain other than \
-                 netrig's trace chain saw it: no rule here filtered it"
-                    .to_string()
-            });
-        }
-        traces.push(FlowTrace {
-            flow: flow.clone(),
-            sport,
-            backend,
-            method: Method::Nftrace,
-            probe,
-            decision: decide(&packets),
-            packets,
-            notes,
-        });
-    }
-    tracing::debug!(subject = %at.subject(), flows = flows.len(), events = events.len(), "flows traced");
-    Ok(traces)
-}
-
-fn ip_proto(proto: Proto) -> u8 {
-    match proto {
-        Proto::Tcp => libc::IPPROTO_TCP as u8,
-        Proto::Udp => libc::IPPROTO_UDP as u8,
-    }
-}
-
-/// The events of the packets whose headers (where first reported for their
-/// trace id) have this (IP protocol, source port).
-fn events_of(events: &[TraceEvent], key: (u8, u16)) -> impl Iterator<Item = &TraceEvent> {
-    let mut ids = std::collections::BTreeSet::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for e in events {
-        if let Some(p) = e.packet
-            && seen.insert(e.id)
-            && (p.protocol, p.sport) == (key.0, Some(key.1))
-        {
-            ids.insert(e.id);
-        }
-    }
-    events.iter().filter(move |e| ids.contains(&e.id))
 }
 
 /// Sends one probe of `flow` from `from` and attributes it by the packet
@@ -448,12 +395,19 @@ pub fn count_flow(
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
     let after = save()?;
     drop(socket); // after the snapshot: its FIN is not part of the probe
-    let packets = vec![counter_trace(&before, &after)];
+    let mut packets = vec![counter_trace(&before, &after)];
     // A probe from another namespace never crosses this one's OUTPUT chains:
     // what moved there (the host's own packets) cannot have decided it.
     let mut on_path = packets[0].clone();
     if from.inode() != at.inode() {
         on_path.hooks.retain(|h| h.chain != "OUTPUT");
+    } else {
+        // A local probe leaves by OUTPUT and POSTROUTING; what came back
+        // (INPUT) is its answer: the probe's own hooks come first.
+        for p in [&mut packets[0], &mut on_path] {
+            p.hooks
+                .sort_by_key(|h| !matches!(h.chain.as_str(), "OUTPUT" | "POSTROUTING"));
+        }
     }
     let trace = FlowTrace {
         flow: flow.clone(),

@@ -24,6 +24,9 @@ pub struct PacketHeaders {
     pub dport: Option<u16>,
     /// ICMP / ICMPv6 type and code.
     pub icmp: Option<(u8, u8)>,
+    /// Identifier and sequence number of an ICMP / ICMPv6 echo request or
+    /// reply (an ICMP datagram socket's id is its bound "port").
+    pub echo: Option<(u16, u16)>,
     /// TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10).
     pub tcp_flags: Option<u8>,
 }
@@ -38,6 +41,11 @@ impl PacketHeaders {
     /// let udp = [0x9c, 0x40, 0x1b, 0x58, 0, 9, 0, 0];
     /// let p = PacketHeaders::decode(&ip, Some(&udp)).unwrap();
     /// assert_eq!(p.to_string(), "udp 10.0.0.1:40000 -> 10.0.0.2:7000");
+    /// let ip = [0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    /// let echo = [8, 0, 0, 0, 0x1f, 0x90, 0, 1];
+    /// let p = PacketHeaders::decode(&ip, Some(&echo)).unwrap();
+    /// assert_eq!(p.echo, Some((8080, 1)));
+    /// assert_eq!(p.to_string(), "icmp 10.0.0.1 -> 10.0.0.2 type 8 code 0 id 8080 seq 1");
     /// ```
     pub fn decode(network: &[u8], transport: Option<&[u8]>) -> Option<PacketHeaders> {
         let (src, dst, protocol) = match network.first()? >> 4 {
@@ -68,6 +76,7 @@ impl PacketHeaders {
             sport: None,
             dport: None,
             icmp: None,
+            echo: None,
             tcp_flags: None,
         };
         let Some(t) = transport else {
@@ -85,6 +94,12 @@ impl PacketHeaders {
             }
             libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6 if t.len() >= 2 => {
                 p.icmp = Some((t[0], t[1]));
+                if is_echo(protocol, t[0]) && t.len() >= 8 {
+                    p.echo = Some((
+                        u16::from_be_bytes([t[4], t[5]]),
+                        u16::from_be_bytes([t[6], t[7]]),
+                    ));
+                }
             }
             _ => {}
         }
@@ -105,6 +120,14 @@ impl PacketHeaders {
     }
 }
 
+/// Whether ICMP (`protocol` 1) or ICMPv6 (58) type `ty` is an echo request or reply.
+fn is_echo(protocol: u8, ty: u8) -> bool {
+    match protocol as i32 {
+        libc::IPPROTO_ICMP => ty == 8 || ty == 0,
+        _ => ty == 128 || ty == 129,
+    }
+}
+
 fn endpoint(f: &mut fmt::Formatter<'_>, addr: IpAddr, port: Option<u16>) -> fmt::Result {
     match (addr, port) {
         (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
@@ -114,7 +137,7 @@ fn endpoint(f: &mut fmt::Formatter<'_>, addr: IpAddr, port: Option<u16>) -> fmt:
 }
 
 impl fmt::Display for PacketHeaders {
-    /// `udp 10.0.0.1:40000 -> 10.0.0.2:7000`, `tcp … [SYN]`, `icmp … type 8 code 0`.
+    /// `udp 10.0.0.1:40000 -> 10.0.0.2:7000`, `tcp … [SYN]`, `icmp … type 8 code 0 id 7 seq 1`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ", self.protocol_name())?;
         endpoint(f, self.src, self.sport)?;
@@ -132,6 +155,9 @@ impl fmt::Display for PacketHeaders {
         }
         if let Some((t, c)) = self.icmp {
             write!(f, " type {t} code {c}")?;
+        }
+        if let Some((id, seq)) = self.echo {
+            write!(f, " id {id} seq {seq}")?;
         }
         Ok(())
     }

@@ -3,7 +3,8 @@
 //! This module owns netrig's use of nf_tables tracing. Inside one lab
 //! namespace it subscribes to `NFNLGRP_NFTRACE` on `NETLINK_NETFILTER`, adds
 //! its own trace table (chains on prerouting and output at priority -350,
-//! before every other chain, with `meta nftrace set 1` for the selected flow),
+//! before every other chain, with `meta nftrace set 1` for the selected flow:
+//! a TCP or UDP probe by its source port, an ICMP echo by its identifier),
 //! decodes every `NFT_MSG_TRACE` event into a [`TraceEvent`], maps rule handles
 //! to the rules as the user wrote them (the nft rule, or the iptables-save line
 //! for iptables-nft tables) and returns, per packet, the verdict path hook by
@@ -32,7 +33,8 @@
 //!
 //! Layers: [`decode_datagram`] (bytes to events), [`RuleBook`] (ruleset
 //! text to rule text) and [`packet_traces`] / [`decide`] (events to paths)
-//! and [`counter_trace`] are pure; [`Tracer`], [`trace_flow`] / [`trace_flows`]
+//! and [`counter_trace`] are pure; [`Tracer`], [`trace_flow`] / [`trace_flows`] /
+//! [`trace_sources`] (many sources under one trace table)
 //! and [`count_flow`] are the system side and need only a [`crate::Namespace`]
 //! (the source's, and the one holding the rules).
 //!
@@ -52,6 +54,7 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
+mod batch;
 mod counters;
 mod decode;
 mod flow;
@@ -62,10 +65,13 @@ mod rules;
 mod sources;
 mod tracer;
 
+pub use batch::trace_sources;
+pub(crate) use batch::trace_sources_in;
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
-pub(crate) use flow::trace_flows_in;
-pub use flow::{Flow, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows};
+pub use flow::{
+    Flow, FlowProto, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows,
+};
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
 pub use probe::ProbeOutcome;

@@ -1,6 +1,14 @@
 //! The probe of a traced flow: one socket in the source namespace, bound
-//! first (so its source port can select the trace), then one TCP SYN or UDP
-//! datagram, and what came back.
+//! first (so its source port can select the trace), then one TCP SYN, UDP
+//! datagram or ICMP echo request, and what came back.
+//!
+//! An echo request goes out on an ICMP datagram socket (`SOCK_DGRAM`,
+//! `IPPROTO_ICMP` or `IPPROTO_ICMPV6`): the kernel gives it an identifier as
+//! it gives a UDP socket a port, unique in the namespace, and answers, and
+//! ICMP errors about the request, to that socket only. Such sockets are
+//! allowed to the groups in `net.ipv4.ping_group_range` of the *source*
+//! namespace (none in a new namespace); when ours is not in it, the range is
+//! widened there, never in the root namespace.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -8,8 +16,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self as sock, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 
-use super::flow::Flow;
-use crate::Proto;
+use super::flow::{Flow, FlowProto};
+
+/// The sysctl allowing ICMP datagram sockets (IPv4 and IPv6) to a range of groups.
+const PING_GROUP_RANGE: &str = "net.ipv4.ping_group_range";
 
 /// What the probe itself saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,26 +47,87 @@ impl ProbeOutcome {
     }
 }
 
-/// A socket of the flow's protocol bound to its source (port chosen by the kernel).
+/// A socket of the flow's protocol bound to its source (port, or echo
+/// identifier, chosen by the kernel). Runs on a thread inside the source namespace.
 pub(crate) fn bound_socket(flow: &Flow) -> std::io::Result<OwnedFd> {
     let (family, any) = if flow.dst.is_ipv4() {
         (AddressFamily::Inet, IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     } else {
         (AddressFamily::Inet6, IpAddr::V6(Ipv6Addr::UNSPECIFIED))
     };
-    let ty = match flow.proto {
-        Proto::Tcp => SockType::Stream,
-        Proto::Udp => SockType::Datagram,
+    let fd = match flow.proto {
+        FlowProto::Icmp => icmp_socket(flow.dst.is_ipv6())?,
+        proto => sock::socket(
+            family,
+            if proto == FlowProto::Tcp {
+                SockType::Stream
+            } else {
+                SockType::Datagram
+            },
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            None,
+        )?,
     };
-    let fd = sock::socket(
-        family,
-        ty,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
-    )?;
     let src = SocketAddr::new(flow.src.unwrap_or(any), 0);
     sock::bind(fd.as_raw_fd(), &SockaddrStorage::from(src))?;
     Ok(fd)
+}
+
+/// An ICMP (ICMPv6) datagram socket in the calling thread's namespace,
+/// allowing our group there first if `ping_group_range` does not.
+fn icmp_socket(ipv6: bool) -> std::io::Result<OwnedFd> {
+    let (domain, protocol) = if ipv6 {
+        (libc::AF_INET6, libc::IPPROTO_ICMPV6)
+    } else {
+        (libc::AF_INET, libc::IPPROTO_ICMP)
+    };
+    let open = || -> std::io::Result<OwnedFd> {
+        // SAFETY: socket(2) with constant arguments; the fd is owned at once.
+        let fd = unsafe {
+            libc::socket(
+                domain,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                protocol,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a new fd that nothing else owns.
+        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+    };
+    match open() {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            allow_ping_group()?;
+            open()
+        }
+        r => r,
+    }
+}
+
+/// Widens `net.ipv4.ping_group_range` of the calling thread's namespace to
+/// include our effective group, if it does not yet (a new namespace allows
+/// none: `1 0`).
+fn allow_ping_group() -> std::io::Result<()> {
+    let gid = nix::unistd::getegid().as_raw();
+    let now = crate::sysctl::read_on_this_thread(PING_GROUP_RANGE)?;
+    let range: Vec<u32> = now
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let value = match range[..] {
+        [lo, hi] if lo <= gid && gid <= hi => return Ok(()),
+        [lo, hi] if lo <= hi => format!("{} {}", lo.min(gid), hi.max(gid)),
+        _ => format!("{gid} {gid}"),
+    };
+    crate::sysctl::write_on_this_thread(PING_GROUP_RANGE, &value).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("allow ICMP echo sockets in the source namespace ({PING_GROUP_RANGE} {now:?} -> {value:?}): {e}"),
+        )
+    })?;
+    tracing::debug!(sysctl = PING_GROUP_RANGE, was = %now, value = %value, "allowed ICMP datagram sockets in the source namespace");
+    Ok(())
 }
 
 pub(crate) fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
@@ -71,6 +142,81 @@ pub(crate) fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
 /// when it is readable (true: the outcome is known to be "no answer").
 pub(crate) type Watch<'a> = (BorrowedFd<'a>, &'a mut dyn FnMut() -> std::io::Result<bool>);
 
+/// Something else to watch while many probes wait: an fd and what to do
+/// when it is readable, given the probes still waiting (their indices):
+/// those now known to get no answer (a traced drop).
+pub(crate) type WatchMany<'a> = (
+    BorrowedFd<'a>,
+    &'a mut dyn FnMut(&[usize]) -> std::io::Result<Vec<usize>>,
+);
+
+/// A probe sent: settled at once, or waiting for these poll events.
+enum Started {
+    Done(ProbeOutcome),
+    Waiting(nix::poll::PollFlags),
+}
+
+/// Connects the bound, nonblocking socket and sends the UDP datagram or
+/// ICMP echo request (a TCP connect sends its SYN).
+fn start(fd: &OwnedFd, flow: &Flow) -> std::io::Result<Started> {
+    let raw = fd.as_raw_fd();
+    let dst = SockaddrStorage::from(flow.dst);
+    match sock::connect(raw, &dst) {
+        Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => {}
+        Err(nix::errno::Errno::ECONNREFUSED) => return Ok(Started::Done(ProbeOutcome::Refused)),
+        Err(nix::errno::Errno::EPERM) => return Ok(Started::Done(ProbeOutcome::Blocked)),
+        // No route from the source: the probe never left it.
+        Err(nix::errno::Errno::ENETUNREACH | nix::errno::Errno::EHOSTUNREACH) => {
+            return Ok(Started::Done(ProbeOutcome::Unreachable));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Started::Waiting(match flow.proto {
+        FlowProto::Tcp => nix::poll::PollFlags::POLLOUT,
+        FlowProto::Udp | FlowProto::Icmp => {
+            let message = match flow.proto {
+                FlowProto::Icmp => echo_request(flow.dst.is_ipv6()),
+                _ => b"netrig-trace".to_vec(),
+            };
+            match sock::send(raw, &message, sock::MsgFlags::empty()) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EPERM) => return Ok(Started::Done(ProbeOutcome::Blocked)),
+                Err(e) => return Err(e.into()),
+            }
+            nix::poll::PollFlags::POLLIN
+        }
+    }))
+}
+
+/// What came back, once the started probe's socket is ready.
+fn finish(fd: &OwnedFd, flow: &Flow) -> std::io::Result<ProbeOutcome> {
+    let err = sock::getsockopt(fd, sockopt::SocketError)?;
+    Ok(match err {
+        0 if flow.proto == FlowProto::Tcp => ProbeOutcome::Answered,
+        0 => {
+            let mut buf = [0u8; 64];
+            match sock::recv(fd.as_raw_fd(), &mut buf, sock::MsgFlags::MSG_DONTWAIT) {
+                Ok(_) => ProbeOutcome::Answered,
+                Err(nix::errno::Errno::ECONNREFUSED) => ProbeOutcome::Refused,
+                // An ICMP error about an echo request (a connected ping socket reports it).
+                Err(nix::errno::Errno::EHOSTUNREACH | nix::errno::Errno::ENETUNREACH) => {
+                    ProbeOutcome::Unreachable
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        e if e == libc::ECONNREFUSED => ProbeOutcome::Refused,
+        libc::EHOSTUNREACH | libc::ENETUNREACH => ProbeOutcome::Unreachable,
+        libc::ETIMEDOUT => ProbeOutcome::NoAnswer,
+        libc::EPERM => ProbeOutcome::Blocked,
+        e => return Err(std::io::Error::from_raw_os_error(e)),
+    })
+}
+
+fn ready(p: &nix::poll::PollFd<'_>) -> bool {
+    p.revents().is_some_and(|r| !r.is_empty())
+}
+
 /// Sends the probe on the already bound, nonblocking socket and waits for
 /// its outcome, or until `watch` says no answer can come (a traced drop).
 pub(crate) fn send_probe(
@@ -79,28 +225,9 @@ pub(crate) fn send_probe(
     timeout: Duration,
     mut watch: Option<Watch<'_>>,
 ) -> std::io::Result<ProbeOutcome> {
-    let raw = fd.as_raw_fd();
-    let dst = SockaddrStorage::from(flow.dst);
-    match sock::connect(raw, &dst) {
-        Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => {}
-        Err(nix::errno::Errno::ECONNREFUSED) => return Ok(ProbeOutcome::Refused),
-        Err(nix::errno::Errno::EPERM) => return Ok(ProbeOutcome::Blocked),
-        // No route from the source: the probe never left it.
-        Err(nix::errno::Errno::ENETUNREACH | nix::errno::Errno::EHOSTUNREACH) => {
-            return Ok(ProbeOutcome::Unreachable);
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let event = match flow.proto {
-        Proto::Tcp => nix::poll::PollFlags::POLLOUT,
-        Proto::Udp => {
-            match sock::send(raw, b"netrig-trace", sock::MsgFlags::empty()) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EPERM) => return Ok(ProbeOutcome::Blocked),
-                Err(e) => return Err(e.into()),
-            }
-            nix::poll::PollFlags::POLLIN
-        }
+    let event = match start(fd, flow)? {
+        Started::Done(outcome) => return Ok(outcome),
+        Started::Waiting(event) => event,
     };
     let deadline = Instant::now() + timeout;
     loop {
@@ -116,7 +243,6 @@ pub(crate) fn send_probe(
             Ok(_) => {}
             Err(e) => return Err(e.into()),
         }
-        let ready = |p: &nix::poll::PollFd<'_>| p.revents().is_some_and(|r| !r.is_empty());
         if ready(&fds[0]) {
             break;
         }
@@ -127,21 +253,84 @@ pub(crate) fn send_probe(
             return Ok(ProbeOutcome::NoAnswer);
         }
     }
-    let err = sock::getsockopt(fd, sockopt::SocketError)?;
-    Ok(match err {
-        0 if flow.proto == Proto::Tcp => ProbeOutcome::Answered,
-        0 => {
-            let mut buf = [0u8; 64];
-            match sock::recv(raw, &mut buf, sock::MsgFlags::MSG_DONTWAIT) {
-                Ok(_) => ProbeOutcome::Answered,
-                Err(nix::errno::Errno::ECONNREFUSED) => ProbeOutcome::Refused,
-                Err(e) => return Err(e.into()),
+    finish(fd, flow)
+}
+
+/// Sends every probe at once (each on its bound, nonblocking socket) and
+/// waits for them together, each until its socket says what came back,
+/// `watch` says no answer can come, or `timeout` passes. Outcomes are in
+/// the order of `probes`.
+pub(crate) fn send_probes(
+    probes: &[(&OwnedFd, &Flow)],
+    timeout: Duration,
+    mut watch: Option<WatchMany<'_>>,
+) -> std::io::Result<Vec<ProbeOutcome>> {
+    let mut outcomes: Vec<Option<ProbeOutcome>> = vec![None; probes.len()];
+    let mut events = vec![nix::poll::PollFlags::empty(); probes.len()];
+    for (i, (fd, flow)) in probes.iter().enumerate() {
+        match start(fd, flow)? {
+            Started::Done(o) => outcomes[i] = Some(o),
+            Started::Waiting(ev) => events[i] = ev,
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        let waiting: Vec<usize> = (0..probes.len())
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
+        let left = deadline.saturating_duration_since(Instant::now());
+        if waiting.is_empty() {
+            break;
+        }
+        if left.is_zero() {
+            for i in waiting {
+                outcomes[i] = Some(ProbeOutcome::NoAnswer);
+            }
+            break;
+        }
+        let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds: Vec<nix::poll::PollFd<'_>> = waiting
+            .iter()
+            .map(|&i| nix::poll::PollFd::new(probes[i].0.as_fd(), events[i]))
+            .collect();
+        if let Some((w, _)) = &watch {
+            fds.push(nix::poll::PollFd::new(*w, nix::poll::PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let answered: Vec<usize> = waiting
+            .iter()
+            .zip(&fds)
+            .filter(|(_, p)| ready(p))
+            .map(|(&i, _)| i)
+            .collect();
+        let woken = watch.is_some() && fds.last().is_some_and(ready);
+        drop(fds);
+        for i in answered {
+            outcomes[i] = Some(finish(probes[i].0, probes[i].1)?);
+        }
+        if woken && let Some((_, on_ready)) = watch.as_mut() {
+            let still: Vec<usize> = waiting
+                .into_iter()
+                .filter(|&i| outcomes[i].is_none())
+                .collect();
+            for i in on_ready(&still)? {
+                outcomes[i] = Some(ProbeOutcome::NoAnswer);
             }
         }
-        e if e == libc::ECONNREFUSED => ProbeOutcome::Refused,
-        libc::EHOSTUNREACH | libc::ENETUNREACH => ProbeOutcome::Unreachable,
-        libc::ETIMEDOUT => ProbeOutcome::NoAnswer,
-        libc::EPERM => ProbeOutcome::Blocked,
-        e => return Err(std::io::Error::from_raw_os_error(e)),
-    })
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.expect("every probe settled"))
+        .collect())
+}
+
+/// An echo request for an ICMP datagram socket: type 8 (ICMPv6: 128), code 0;
+/// the kernel fills in the identifier and the checksum.
+fn echo_request(ipv6: bool) -> Vec<u8> {
+    let mut m = vec![if ipv6 { 128 } else { 8 }, 0, 0, 0, 0, 0, 0, 1];
+    m.extend_from_slice(b"netrig-trace");
+    m
 }

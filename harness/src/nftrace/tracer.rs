@@ -54,6 +54,18 @@ impl<'ns> Tracer<'ns> {
     /// is an nft match (`ip daddr 10.0.0.2 udp dport 7000`); no selectors
     /// traces every packet.
     pub fn start<S: AsRef<str>>(ns: &'ns Namespace, selectors: &[S]) -> Result<Tracer<'ns>> {
+        Tracer::start_with_sets(ns, &[], selectors)
+    }
+
+    /// [`Tracer::start`] with named sets declared in the trace table first
+    /// (`set tcp4 { typeof … ; elements = { … } }`), for selectors that look
+    /// many probes up at once (`… @tcp4`): one set element per probe costs
+    /// `nft` far less than one rule per probe.
+    pub(crate) fn start_with_sets<S: AsRef<str>>(
+        ns: &'ns Namespace,
+        sets: &[String],
+        selectors: &[S],
+    ) -> Result<Tracer<'ns>> {
         let socket = ns.run(subscribe)?.map_err(|e| {
             Error::io(
                 ns.subject().clone(),
@@ -83,8 +95,9 @@ impl<'ns> Tracer<'ns> {
         }
         let rules = rules.concat();
         let p = TRACE_PRIORITY;
+        let sets: String = sets.iter().map(|d| format!("\t{}\n", d.trim())).collect();
         let script = format!(
-            "table inet {t} {{\n\
+            "table inet {t} {{\n{sets}\
              \tchain pre {{\n\t\ttype filter hook prerouting priority {p}; policy accept;\n{rules}\t}}\n\
              \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n{rules}\t}}\n}}\n",
             t = tracer.table

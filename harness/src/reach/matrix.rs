@@ -16,7 +16,9 @@ use crate::docker::HOST_NODE;
 use crate::dockerlab::DockerLab;
 use crate::error::{Error, Result, Subject};
 use crate::namespace::Namespace;
-use crate::nftrace::{Flow, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_flows_in};
+use crate::nftrace::{
+    Flow, FlowProto, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_sources_in,
+};
 
 /// How long a probe waits for an answer no verdict settled (a drop that
 /// nftrace saw settles at once; on iptables-legacy every drop waits this).
@@ -86,11 +88,7 @@ impl Matrix {
         };
         tracing::debug!(elapsed = ?started.elapsed(), "cells traced");
         let probed: Vec<usize> = (0..cells.len())
-            .filter(|&i| {
-                traces[i]
-                    .as_ref()
-                    .is_none_or(|t| t.probe == ProbeOutcome::Answered)
-            })
+            .filter(|&i| traces[i].as_ref().is_none_or(|t| needs_probe(&cells[i], t)))
             .collect();
         let pairs: Vec<(&Cell, &Namespace)> = probed
             .iter()
@@ -122,7 +120,7 @@ impl Matrix {
                 }
                 None => Vec::new(),
             };
-            if backend == Backend::IptablesLegacy && cell.service != Service::Icmp {
+            if backend == Backend::IptablesLegacy {
                 // Beside the legacy counters, only an nf_tables drop tells more.
                 why.retain(|w| w.verdict != "accept" && w.verdict != "nat");
                 // A drop moves the counters at its first packet: no need to wait it out.
@@ -185,10 +183,21 @@ fn unknown_source(docker: &DockerLab, from: &str) -> Error {
     )
 }
 
+/// Whether a traced cell is probed again for its outcome and what the
+/// server saw: when its trace probe was answered (a refusal or an error of
+/// an IPv4 echo too: [`Namespace::ping`] tells a REJECT's codes apart).
+fn needs_probe(cell: &Cell, t: &FlowTrace) -> bool {
+    match cell.service {
+        Service::Icmp if cell.to.is_ipv4() => t.probe.answered(),
+        _ => t.probe == ProbeOutcome::Answered,
+    }
+}
+
 fn flow_of(cell: &Cell) -> Flow {
     let proto = match cell.service {
-        Service::Udp(_) => Proto::Udp,
-        _ => Proto::Tcp,
+        Service::Tcp(_) => FlowProto::Tcp,
+        Service::Udp(_) => FlowProto::Udp,
+        Service::Icmp => FlowProto::Icmp,
     };
     Flow {
         proto,
@@ -206,9 +215,9 @@ fn outcome_of(probe: ProbeOutcome) -> Outcome {
     }
 }
 
-/// Traces every TCP/UDP cell in the host, one trace table per source
-/// (sources one after the other: packets are told apart by source port,
-/// which is unique only within one source namespace).
+/// Traces every cell in the host at once: one trace table whose selectors
+/// cover every source's probes (their keys made unique across sources),
+/// every probe sent together.
 fn trace_cells(
     cells: &[Cell],
     nodes: &BTreeMap<&str, &Namespace>,
@@ -217,20 +226,23 @@ fn trace_cells(
     deadline: Duration,
 ) -> Result<Vec<Option<FlowTrace>>> {
     let mut out: Vec<Option<FlowTrace>> = vec![None; cells.len()];
-    let mut context = None; // the host's rules, read once for every source
+    let mut index = Vec::new();
+    let mut sources = Vec::new();
     for (from, ns) in nodes {
         let idx: Vec<usize> = (0..cells.len())
-            .filter(|&i| cells[i].from == *from && cells[i].service != Service::Icmp)
+            .filter(|&i| cells[i].from == *from)
             .collect();
-        let flows: Vec<Flow> = idx.iter().map(|&i| flow_of(&cells[i])).collect();
-        for (i, t) in idx.into_iter().zip(trace_flows_in(
-            ns,
-            host,
-            backend,
-            &flows,
-            deadline,
-            &mut context,
-        )?) {
+        sources.push((
+            *ns,
+            idx.iter().map(|&i| flow_of(&cells[i])).collect::<Vec<_>>(),
+        ));
+        index.push(idx);
+    }
+    let refs: Vec<(&Namespace, &[Flow])> =
+        sources.iter().map(|(ns, f)| (*ns, f.as_slice())).collect();
+    let traced = trace_sources_in(&refs, host, backend, deadline, &mut None)?;
+    for (idx, traces) in index.into_iter().zip(traced) {
+        for (i, t) in idx.into_iter().zip(traces) {
             out[i] = Some(t);
         }
     }
@@ -369,15 +381,8 @@ fn server_sites<'a>(
 /// started as for a matrix, then [`crate::nftrace::trace_flow`] (nftables,
 /// iptables-nft) or [`count_flow`] (iptables-legacy) from the cell's source
 /// to the host, with `file:line` for rules from the topology's rule files.
-/// ICMP cells are not traced (the trace selects flows by port).
+/// An ICMP cell's echo request is selected by its identifier.
 pub fn trace_cell(docker: &DockerLab, cell: &Cell, deadline: Duration) -> Result<FlowTrace> {
-    if cell.service == Service::Icmp {
-        return Err(Error::invalid(
-            Subject::lab(docker.name()),
-            "cell",
-            format!("{}: only TCP and UDP cells can be traced", cell.target()),
-        ));
-    }
     let from = docker
         .node(&cell.from)
         .map_err(|_| unknown_source(docker, &cell.from))?;

@@ -5,9 +5,11 @@
 //! lab ([`Matrix::probe`], [`Matrix::probe_cells`]) starts netrig's servers
 //! on every destination first (bound before any probe; each answers with the
 //! source and destination address it saw, so NAT is visible in every cell),
-//! asks the kernel which rule decided each TCP/UDP cell (nftrace for the
-//! nftables and iptables-nft backends, whose traced drops settle a cell at
-//! once; rule-counter deltas on iptables-legacy), then probes every cell in
+//! asks the kernel which rule decided each cell (nftrace for the nftables
+//! and iptables-nft backends, whose traced drops settle a cell at once;
+//! rule-counter deltas on iptables-legacy; an ICMP cell's echo request is
+//! told apart by its identifier, as TCP and UDP probes are by their source
+//! port), then probes every cell in
 //! parallel from inside its source node. Each [`Row`] has an [`Outcome`]
 //! (`delivered`, `refused`, `dropped`, `unreachable`), the seen addresses and
 //! the [`Why`]s: the deciding rule or policy, then the NAT rules that rewrote

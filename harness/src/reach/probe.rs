@@ -3,6 +3,7 @@
 //! request, the server's answer) until each settles or the deadline passes;
 //! ICMP cells are pinged on threads of their own.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -34,10 +35,17 @@ pub(crate) fn probe_all(cells: &[(&Cell, &Namespace)], deadline: Duration) -> Re
     let pings: Vec<usize> = (0..cells.len())
         .filter(|&i| cells[i].0.service == Service::Icmp)
         .collect();
-    let sockets: Vec<(usize, OwnedFd, State)> = (0..cells.len())
+    let streams: Vec<usize> = (0..cells.len())
         .filter(|&i| cells[i].0.service != Service::Icmp)
-        .map(|i| open(cells[i].0, cells[i].1).map(|(fd, st)| (i, fd, st)))
-        .collect::<Result<_>>()?;
+        .collect();
+    let sockets: Vec<(usize, OwnedFd, State)> = sockets_in_sources(cells, &streams)?
+        .into_iter()
+        .zip(&streams)
+        .map(|(fd, &i)| {
+            let state = start(cells[i].0, &fd);
+            (i, fd, state)
+        })
+        .collect();
     std::thread::scope(|s| -> Result<()> {
         let pinged: Vec<_> = pings
             .iter()
@@ -57,35 +65,64 @@ pub(crate) fn probe_all(cells: &[(&Cell, &Namespace)], deadline: Duration) -> Re
         .collect())
 }
 
-/// Creates the cell's nonblocking socket in `ns` and starts it: TCP connect
-/// in progress, or the UDP request sent.
-fn open(cell: &Cell, ns: &Namespace) -> Result<(OwnedFd, State)> {
-    let dst = cell.socket_addr();
-    let (family, ty) = match (dst.is_ipv4(), cell.service) {
+/// The kind of socket a TCP or UDP cell's probe needs.
+fn socket_kind(cell: &Cell) -> (AddressFamily, SockType) {
+    match (cell.to.is_ipv4(), cell.service) {
         (true, Service::Tcp(_)) => (AddressFamily::Inet, SockType::Stream),
         (false, Service::Tcp(_)) => (AddressFamily::Inet6, SockType::Stream),
         (true, _) => (AddressFamily::Inet, SockType::Datagram),
         (false, _) => (AddressFamily::Inet6, SockType::Datagram),
-    };
-    let fd = ns
-        .run(|| {
-            sock::socket(
-                family,
-                ty,
-                SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-                None,
-            )
-        })?
-        .map_err(|e| Error::io(ns.subject().clone(), "open a probe socket", e.into()))?;
-    let state = match sock::connect(fd.as_raw_fd(), &SockaddrStorage::from(dst)) {
+    }
+}
+
+/// Creates the nonblocking sockets of cells `which`, each in its source
+/// namespace, with one trip into each namespace (entering one costs a
+/// thread and a `setns`). In the order of `which`.
+fn sockets_in_sources(cells: &[(&Cell, &Namespace)], which: &[usize]) -> Result<Vec<OwnedFd>> {
+    let mut by_ns: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (k, &i) in which.iter().enumerate() {
+        by_ns.entry(cells[i].1.inode()).or_default().push(k);
+    }
+    let mut out: Vec<Option<OwnedFd>> = (0..which.len()).map(|_| None).collect();
+    for ks in by_ns.values() {
+        let ns = cells[which[ks[0]]].1;
+        let fds = ns
+            .run(|| {
+                ks.iter()
+                    .map(|&k| {
+                        let (family, ty) = socket_kind(cells[which[k]].0);
+                        sock::socket(
+                            family,
+                            ty,
+                            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+                            None,
+                        )
+                    })
+                    .collect::<nix::Result<Vec<_>>>()
+            })?
+            .map_err(|e| Error::io(ns.subject().clone(), "open a probe socket", e.into()))?;
+        for (&k, fd) in ks.iter().zip(fds) {
+            out[k] = Some(fd);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|fd| fd.expect("a socket per cell"))
+        .collect())
+}
+
+/// Starts the cell's probe on its socket: TCP connect in progress, or the
+/// UDP request sent.
+fn start(cell: &Cell, fd: &OwnedFd) -> State {
+    let ty = socket_kind(cell).1;
+    match sock::connect(fd.as_raw_fd(), &SockaddrStorage::from(cell.socket_addr())) {
         Ok(()) | Err(Errno::EINPROGRESS) if ty == SockType::Stream => State::Connecting,
         Ok(()) => match sock::send(fd.as_raw_fd(), REQUEST, sock::MsgFlags::empty()) {
             Ok(_) => State::Awaiting,
             Err(e) => State::Done((errno_outcome(e as i32), None)),
         },
         Err(e) => State::Done((errno_outcome(e as i32), None)),
-    };
-    Ok((fd, state))
+    }
 }
 
 /// The poll loop over every socket until all settle or `end` passes.

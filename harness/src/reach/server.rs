@@ -5,15 +5,14 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 
-use nix::sys::socket as sock;
 use std::time::Duration;
 
 use super::cell::Service;
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
-use crate::traffic::StopFd;
+use crate::traffic::{StopFd, bind_reusable_udp, retire_tcp_listener, retire_udp};
 
 /// The request a TCP probe sends once connected.
 pub(crate) const REQUEST: &[u8] = b"netrig-reach\n";
@@ -50,7 +49,7 @@ impl Servers {
                     .run(|| TcpListener::bind((*ip, port)).map(Socket::Tcp))?
                     .map_err(|e| (e, format!("bind a TCP server to {ip}:{port}"))),
                 Service::Udp(port) => ns
-                    .run(|| bind_udp(SocketAddr::new(*ip, port)).map(Socket::Udp))?
+                    .run(|| bind_reusable_udp(SocketAddr::new(*ip, port)).map(Socket::Udp))?
                     .map_err(|e| (e, format!("bind a UDP server to {ip}:{port}"))),
                 Service::Icmp => continue,
             };
@@ -121,52 +120,17 @@ impl Socket {
         self.retire();
     }
 
-    /// Takes the socket out of service before its fd is closed.
-    ///
-    /// Closing the fd is not enough: a child forked at that moment by any
-    /// thread of the process (every `nft`, `iptables`, `ip` netrig runs)
-    /// holds a copy of every fd until it execs (`O_CLOEXEC` acts only
-    /// then), so the socket would outlive the close, still listening.
-    /// The next matrix's server on the same address then failed to bind
-    /// (`EADDRINUSE`, taken for "its owner answers"), no server was
-    /// started, and once the child exec'd every probe to that address was
-    /// refused. `shutdown` acts on the socket itself, whoever holds an fd:
-    /// a TCP listener leaves LISTEN at once (its queued connections are
-    /// reset, as a close would), so a new `SO_REUSEADDR` bind succeeds. A
-    /// UDP socket cannot be unbound, so it is connected to its own address:
-    /// it then matches no probe's datagram, and the new server (also
-    /// `SO_REUSEADDR`) receives them all.
+    /// Takes the socket out of service before its fd is closed, so that a
+    /// forked child's copy of the fd cannot keep it serving (see
+    /// [`retire_tcp_listener`]): the next matrix's server on the same
+    /// address then binds (before, it failed with `EADDRINUSE`, taken for
+    /// "its owner answers", and every probe to that address read refused).
     fn retire(self) {
         match self {
-            Socket::Tcp(l) => {
-                let _ = sock::shutdown(l.as_raw_fd(), sock::Shutdown::Both);
-            }
-            Socket::Udp(s) => {
-                if let Ok(local) = s.local_addr() {
-                    let _ = s.connect(local);
-                }
-            }
+            Socket::Tcp(l) => retire_tcp_listener(&l),
+            Socket::Udp(s) => retire_udp(&s),
         }
     }
-}
-
-/// A UDP server socket bound with `SO_REUSEADDR`, so that a retired server
-/// of a previous matrix still held by a forked child does not block it
-/// (a socket bound without it, such as a user's own server, still does).
-fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let family = match addr {
-        SocketAddr::V4(_) => sock::AddressFamily::Inet,
-        SocketAddr::V6(_) => sock::AddressFamily::Inet6,
-    };
-    let fd = sock::socket(
-        family,
-        sock::SockType::Datagram,
-        sock::SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    sock::setsockopt(&fd, sock::sockopt::ReuseAddr, &true)?;
-    sock::bind(fd.as_raw_fd(), &sock::SockaddrStorage::from(addr))?;
-    Ok(UdpSocket::from(fd))
 }
 
 /// Answers at once with what the server saw (the answer needs nothing from

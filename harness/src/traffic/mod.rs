@@ -89,6 +89,51 @@ pub(crate) fn socket_addr(subject: &Subject, a: &dyn ToSocket) -> Result<SocketA
         .map_err(|e| Error::invalid(subject.clone(), "socket address", e))
 }
 
+/// Takes a long-lived server socket out of service before its fd is closed.
+///
+/// Closing the fd is not enough: a child forked at that moment by any
+/// thread of the process (every `nft`, `iptables`, `ip` netrig runs) holds
+/// a copy of every fd until it execs (`O_CLOEXEC` acts only then), so the
+/// socket would outlive the close, still bound: a TCP listener would still
+/// complete handshakes nobody serves, and a new server on the same address
+/// could not bind (`EADDRINUSE`). `shutdown` acts on the socket itself,
+/// whoever holds an fd: a TCP listener leaves LISTEN at once (its queued
+/// connections are reset, as a close would), so a new `SO_REUSEADDR` bind
+/// succeeds. A UDP socket cannot be unbound, so it is connected to its own
+/// address: it then matches no client's datagram, and a new server (bound
+/// with `SO_REUSEADDR`, as [`bind_reusable_udp`] does) receives them all.
+pub(crate) fn retire_tcp_listener(listener: &std::net::TcpListener) {
+    let _ = nix::sys::socket::shutdown(listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+}
+
+/// Takes a UDP server socket out of service before its fd is closed (see
+/// [`retire_tcp_listener`]).
+pub(crate) fn retire_udp(socket: &std::net::UdpSocket) {
+    if let Ok(local) = socket.local_addr() {
+        let _ = socket.connect(local);
+    }
+}
+
+/// A UDP server socket bound with `SO_REUSEADDR`, so that a retired server
+/// still held by a forked child (see [`retire_tcp_listener`]) does not block
+/// it (a socket bound without it, such as a user's own, still does).
+pub(crate) fn bind_reusable_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use nix::sys::socket as sock;
+    let family = match addr {
+        SocketAddr::V4(_) => sock::AddressFamily::Inet,
+        SocketAddr::V6(_) => sock::AddressFamily::Inet6,
+    };
+    let fd = sock::socket(
+        family,
+        sock::SockType::Datagram,
+        sock::SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    sock::setsockopt(&fd, sock::sockopt::ReuseAddr, &true)?;
+    sock::bind(fd.as_raw_fd(), &sock::SockaddrStorage::from(addr))?;
+    Ok(std::net::UdpSocket::from(fd))
+}
+
 /// An eventfd that tells a serving thread to stop.
 #[derive(Debug)]
 pub(crate) struct StopFd(OwnedFd);

@@ -183,6 +183,9 @@ fn accept_loop(listener: TcpListener, log: &Log<SocketAddr>, stop: &StopFd) {
             workers.push(std::thread::spawn(move || echo(stream)));
         }
     }
+    // Out of LISTEN before the close: a forked child's copy of the fd must
+    // not keep accepting, nor hold the address against the next server.
+    super::retire_tcp_listener(&listener);
     for c in conns {
         let _ = c.shutdown(Shutdown::Both);
     }

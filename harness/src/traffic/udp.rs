@@ -132,7 +132,12 @@ impl Namespace {
     /// when this returns, and stops when dropped.
     pub fn udp_echo_server(&self, bind: impl ToSocket) -> Result<UdpEchoServer> {
         let subject = self.subject().clone();
-        let sock = self.udp_socket(socket_addr(&subject, &bind)?)?;
+        let bind = socket_addr(&subject, &bind)?;
+        // SO_REUSEADDR: a stopped server's socket still held by a forked
+        // child must not keep the address (see `serve`).
+        let sock = self
+            .run(|| super::bind_reusable_udp(bind))?
+            .map_err(|e| Error::io(subject.clone(), format!("bind a UDP socket to {bind}"), e))?;
         UdpEchoServer::start(sock, subject)
     }
 }
@@ -203,4 +208,7 @@ fn serve(sock: UdpSocket, log: &Log<Datagram>, stop: &StopFd) {
             }
         }
     }
+    // Matching no client before the close: a forked child's copy of the fd
+    // must not receive the next server's datagrams.
+    super::retire_udp(&sock);
 }

@@ -1,0 +1,371 @@
+//! Many probes traced at once: every source's flows under one trace table
+//! in the namespace holding the rules (one set element per probe, looked up
+//! by one rule per family and protocol), probe keys unique across sources,
+//! every probe sent together, and the events split by key into one
+//! [`FlowTrace`] per flow.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use super::decode::{TraceEvent, Verdict};
+use super::flow::{Flow, FlowProto, FlowTrace, Method, TraceContext};
+use super::path::{decide, packet_traces};
+use super::probe::{bound_socket, local_port, send_probes};
+use super::tracer::Tracer;
+use crate::Backend;
+use crate::Namespace;
+use crate::error::{Error, Result};
+
+/// [`trace_flows`](super::trace_flows) from several sources at once, into one namespace `at`:
+/// one trace table whose selectors cover every probe, every probe sent at
+/// once and awaited together, the ruleset read once. Probe keys (protocol
+/// and source port, or echo identifier) are made unique across the sources
+/// (a source's socket whose key another source already has is bound
+/// again), so every packet is assigned to its own flow. Traces come back
+/// per source, in the order of `sources` and of each source's flows.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use netrig::Backend;
+/// use netrig::nftrace::{trace_sources, Flow};
+/// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+/// let flows = vec![Flow::tcp("203.0.113.2:8080")?, Flow::icmp("198.51.100.10")?];
+/// let (internet, web) = (docker.internet()?, docker.node("web")?);
+/// let sources = [(internet.namespace(), flows.clone()), (web.namespace(), flows)];
+/// let per_source = trace_sources(&sources, docker.host_node()?.namespace(),
+///     Backend::IptablesNft, Duration::from_millis(500))?;
+/// assert_eq!(per_source.len(), 2);
+/// # Ok::<_, netrig::Error>(())
+/// ```
+pub fn trace_sources(
+    sources: &[(&Namespace, Vec<Flow>)],
+    at: &Namespace,
+    backend: Backend,
+    timeout: Duration,
+) -> Result<Vec<Vec<FlowTrace>>> {
+    let refs: Vec<(&Namespace, &[Flow])> =
+        sources.iter().map(|(ns, f)| (*ns, f.as_slice())).collect();
+    trace_sources_in(&refs, at, backend, timeout, &mut None)
+}
+
+/// [`trace_flows`](super::trace_flows) reusing `context` (read by the first call that needs it).
+pub(crate) fn trace_flows_in(
+    from: &Namespace,
+    at: &Namespace,
+    backend: Backend,
+    flows: &[Flow],
+    timeout: Duration,
+    context: &mut Option<TraceContext>,
+) -> Result<Vec<FlowTrace>> {
+    let mut per_source = trace_sources_in(&[(from, flows)], at, backend, timeout, context)?;
+    Ok(per_source.pop().unwrap_or_default())
+}
+
+/// How many times a probe socket is bound again when its key is taken.
+const REBINDS: usize = 64;
+
+/// One probe: its source, flow, bound socket and key (port or echo id).
+struct Probe<'a> {
+    source: usize,
+    flow: &'a Flow,
+    socket: std::os::fd::OwnedFd,
+    sport: u16,
+}
+
+/// Binds every flow's socket in its source, with keys unique over all sources.
+fn bind_probes<'a>(sources: &[(&Namespace, &'a [Flow])]) -> Result<Vec<Probe<'a>>> {
+    let mut probes = Vec::new();
+    let mut taken = std::collections::HashSet::new();
+    for (source, (from, flows)) in sources.iter().enumerate() {
+        let bind_err = |e| Error::io(from.subject().clone(), "bind the probe socket", e);
+        let port_err = |e| Error::io(from.subject().clone(), "read the probe's port", e);
+        // One trip into the source namespace for every socket (entering one costs).
+        let sockets = from
+            .run(|| {
+                flows
+                    .iter()
+                    .map(bound_socket)
+                    .collect::<std::io::Result<Vec<_>>>()
+            })?
+            .map_err(bind_err)?;
+        for (flow, mut socket) in flows.iter().zip(sockets) {
+            let mut sport = local_port(&socket).map_err(port_err)?;
+            let mut spare = Vec::new(); // held, so that a rebind gets another port
+            while !taken.insert(key_of(flow, sport)) {
+                if spare.len() == REBINDS {
+                    return Err(Error::invalid(
+                        from.subject().clone(),
+                        "probe socket",
+                        format!(
+                            "no source port unused by the other sources' probes after {REBINDS} binds"
+                        ),
+                    ));
+                }
+                let again = from.run(|| bound_socket(flow))?.map_err(bind_err)?;
+                spare.push(std::mem::replace(&mut socket, again));
+                sport = local_port(&socket).map_err(port_err)?;
+            }
+            if !spare.is_empty() {
+                tracing::debug!(subject = %from.subject(), rebinds = spare.len(), sport, "probe key taken by another source: bound again");
+            }
+            probes.push(Probe {
+                source,
+                flow,
+                socket,
+                sport,
+            });
+        }
+    }
+    Ok(probes)
+}
+
+/// Which probes a traced drop (a terminal verdict other than accept) has
+/// settled, read incrementally as events arrive.
+#[derive(Default)]
+struct Drops {
+    /// Trace id -> the key of its first packet headers.
+    ids: std::collections::HashMap<u32, Option<ProbeKey>>,
+    dropped: std::collections::HashSet<ProbeKey>,
+    read: usize,
+}
+
+impl Drops {
+    fn update(&mut self, events: &[TraceEvent]) {
+        for e in &events[self.read.min(events.len())..] {
+            if let Some(p) = e.packet {
+                self.ids.entry(e.id).or_insert_with(|| packet_key(&p));
+            }
+            if e.outcome()
+                .is_some_and(|v| v.is_terminal() && *v != Verdict::Accept)
+                && let Some(Some(key)) = self.ids.get(&e.id)
+            {
+                self.dropped.insert(*key);
+            }
+        }
+        self.read = events.len();
+    }
+}
+
+/// The trace table's sets and selectors for `probes`: flows without a
+/// source address go into one set per family and protocol, keyed by
+/// destination, ports (or echo identifier), looked up by one rule each;
+/// a flow with a source address gets a rule of its own.
+fn trace_rules(probes: &[Probe<'_>]) -> (Vec<String>, Vec<String>) {
+    // (set name, typeof, lookup rule) per family and protocol.
+    const SETS: [(&str, bool, FlowProto, &str, &str); 6] = [
+        (
+            "tcp4",
+            false,
+            FlowProto::Tcp,
+            "ip daddr . tcp sport . tcp dport",
+            "tcp flags & (syn | ack) == syn",
+        ),
+        (
+            "udp4",
+            false,
+            FlowProto::Udp,
+            "ip daddr . udp sport . udp dport",
+            "meta l4proto udp",
+        ),
+        (
+            "icmp4",
+            false,
+            FlowProto::Icmp,
+            "ip daddr . icmp id",
+            "icmp type echo-request",
+        ),
+        (
+            "tcp6",
+            true,
+            FlowProto::Tcp,
+            "ip6 daddr . tcp sport . tcp dport",
+            "tcp flags & (syn | ack) == syn",
+        ),
+        (
+            "udp6",
+            true,
+            FlowProto::Udp,
+            "ip6 daddr . udp sport . udp dport",
+            "meta l4proto udp",
+        ),
+        (
+            "icmp6",
+            true,
+            FlowProto::Icmp,
+            "ip6 daddr . icmpv6 id",
+            "icmpv6 type echo-request",
+        ),
+    ];
+    let mut sets = Vec::new();
+    let mut selectors: Vec<String> = probes
+        .iter()
+        .filter(|p| p.flow.src.is_some())
+        .map(|p| p.flow.selector(p.sport))
+        .collect();
+    for (name, ipv6, proto, key, matches) in SETS {
+        let elements: Vec<String> = probes
+            .iter()
+            .filter(|p| {
+                p.flow.src.is_none() && p.flow.proto == proto && p.flow.dst.is_ipv6() == ipv6
+            })
+            .map(|p| match proto {
+                FlowProto::Icmp => format!("{} . {}", p.flow.dst.ip(), p.sport),
+                _ => format!("{} . {} . {}", p.flow.dst.ip(), p.sport, p.flow.dst.port()),
+            })
+            .collect();
+        if elements.is_empty() {
+            continue;
+        }
+        sets.push(format!(
+            "set {name} {{ typeof {key}; elements = {{ {} }} }}",
+            elements.join(", ")
+        ));
+        selectors.push(format!("{matches} {key} @{name}"));
+    }
+    (sets, selectors)
+}
+
+/// The traces of `sources`' flows into `at` (see [`trace_sources`]).
+pub(crate) fn trace_sources_in(
+    sources: &[(&Namespace, &[Flow])],
+    at: &Namespace,
+    backend: Backend,
+    timeout: Duration,
+    context: &mut Option<TraceContext>,
+) -> Result<Vec<Vec<FlowTrace>>> {
+    if backend == Backend::IptablesLegacy {
+        return Err(Error::invalid(
+            at.subject().clone(),
+            "firewall backend",
+            "iptables-legacy rules are not nf_tables rules, so the kernel emits no trace \
+             events (nftrace) for them; trace with the iptables-nft or nftables backend, \
+             or attribute by rule counters with netrig::nftrace::count_flow",
+        ));
+    }
+    let mut out: Vec<Vec<FlowTrace>> = sources.iter().map(|_| Vec::new()).collect();
+    if sources.iter().all(|(_, f)| f.is_empty()) {
+        return Ok(out); // (no selectors would trace every packet)
+    }
+    let started = std::time::Instant::now();
+    let probes = bind_probes(sources)?;
+    tracing::debug!(elapsed = ?started.elapsed(), probes = probes.len(), "probe sockets bound");
+    let (sets, selectors) = trace_rules(&probes);
+    let mut tracer = Tracer::start_with_sets(at, &sets, &selectors)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "trace table added");
+    let wakeup = tracer
+        .wakeup_fd()
+        .map_err(|e| Error::io(at.subject().clone(), "duplicate the trace socket", e))?;
+    let keys: Vec<ProbeKey> = probes.iter().map(|p| key_of(p.flow, p.sport)).collect();
+    let mut drops = Drops::default();
+    // A drop traced while the probes wait for their answers settles them now.
+    let mut dropped = |waiting: &[usize]| -> std::io::Result<Vec<usize>> {
+        tracer
+            .drain()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        drops.update(tracer.events());
+        Ok(waiting
+            .iter()
+            .copied()
+            .filter(|&i| drops.dropped.contains(&keys[i]))
+            .collect())
+    };
+    let sockets: Vec<(&std::os::fd::OwnedFd, &Flow)> =
+        probes.iter().map(|p| (&p.socket, p.flow)).collect();
+    // Events are queued synchronously as a packet crosses each hook, so an
+    // answered (or refused, or blocked) probe has every event of its path
+    // queued already; a probe without answer has waited `timeout`, or seen
+    // its drop.
+    let outcomes = send_probes(&sockets, timeout, Some((wakeup.as_fd(), &mut dropped)))
+        .map_err(|e| Error::io(at.subject().clone(), "send the probes", e))?;
+    drop(sockets);
+    tracing::debug!(elapsed = ?started.elapsed(), "probes settled");
+    let table = tracer.table().to_string();
+    let events = tracer.stop()?;
+    tracing::debug!(elapsed = ?started.elapsed(), events = events.len(), "trace table removed");
+    if context.is_none() {
+        *context = Some(TraceContext::read(at, backend)?);
+        tracing::debug!(elapsed = ?started.elapsed(), "ruleset read");
+    }
+    let TraceContext {
+        book,
+        ifnames,
+        notes,
+    } = context.as_ref().expect("read above");
+    let mut by_key = events_by_key(&events);
+    for (probe, outcome) in probes.into_iter().zip(outcomes) {
+        let own = by_key
+            .remove(&key_of(probe.flow, probe.sport))
+            .unwrap_or_default();
+        let packets = packet_traces(&own, book, ifnames, Some(&table));
+        let mut notes = notes.clone();
+        if packets.iter().all(|p| p.hooks.is_empty()) {
+            notes.push(if own.is_empty() {
+                "the probe never reached a netfilter hook of the traced namespace \
+                 (not routed there, or lost before it)"
+                    .to_string()
+            } else {
+                "the probe reached the traced namespace, but no nf_tables chain other than \
+                 netrig's trace chain saw it: no rule here filtered it"
+                    .to_string()
+            });
+        }
+        out[probe.source].push(FlowTrace {
+            flow: probe.flow.clone(),
+            sport: probe.sport,
+            backend,
+            method: Method::Nftrace,
+            probe: outcome,
+            decision: decide(&packets),
+            packets,
+            notes,
+        });
+    }
+    tracing::debug!(subject = %at.subject(), elapsed = ?started.elapsed(), sources = sources.len(), flows = keys.len(), events = events.len(), "flows traced");
+    Ok(out)
+}
+
+/// What tells a probe's packets from every other traced packet: the IP
+/// protocol and the source port, or for an ICMP echo request its identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct ProbeKey {
+    protocol: u8,
+    id: u16,
+}
+
+fn key_of(flow: &Flow, sport: u16) -> ProbeKey {
+    ProbeKey {
+        protocol: flow.proto.ip_proto(flow.dst.is_ipv6()),
+        id: sport,
+    }
+}
+
+/// The key of a traced packet, if it is a TCP/UDP packet or an echo request.
+fn packet_key(p: &super::PacketHeaders) -> Option<ProbeKey> {
+    let id = match p.protocol as i32 {
+        libc::IPPROTO_ICMP => p.echo.filter(|_| p.icmp.is_some_and(|t| t.0 == 8))?.0,
+        libc::IPPROTO_ICMPV6 => p.echo.filter(|_| p.icmp.is_some_and(|t| t.0 == 128))?.0,
+        _ => p.sport?,
+    };
+    Some(ProbeKey {
+        protocol: p.protocol,
+        id,
+    })
+}
+
+/// The events of each probe key: those of the trace ids whose packet
+/// headers, where first reported for the id, have that key.
+fn events_by_key(events: &[TraceEvent]) -> std::collections::HashMap<ProbeKey, Vec<TraceEvent>> {
+    let mut ids: std::collections::HashMap<u32, Option<ProbeKey>> = Default::default();
+    for e in events {
+        if let Some(p) = e.packet {
+            ids.entry(e.id).or_insert_with(|| packet_key(&p));
+        }
+    }
+    let mut out: std::collections::HashMap<ProbeKey, Vec<TraceEvent>> = Default::default();
+    for e in events {
+        if let Some(Some(key)) = ids.get(&e.id) {
+            out.entry(*key).or_default().push(e.clone());
+        }
+    }
+    out
+}

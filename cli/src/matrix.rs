@@ -19,7 +19,19 @@ const ERROR: u8 = 2;
 /// Brings `file` up with extra rule `files` after the topology's, as lab `name`.
 fn up(file: &Path, files: &[PathBuf], name: &str) -> netrig::Result<DockerLab> {
     netrig::privilege::check()?;
-    let mut model = netrig::topology::load(file)?;
+    let mut model = match netrig::topology::load_any(file, &Default::default())? {
+        netrig::topology::Topology::Docker(host) => host,
+        netrig::topology::Topology::Lab(_) => {
+            return Err(netrig::Error::Topology {
+                file: file.to_path_buf(),
+                message: "this is a generic lab (it has [[node]] or [[docker]] entries): \
+                          matrix, diff and trace take a Docker host file, whose host's rules \
+                          decide every cell (e.g. a [[docker]] part's own file); \
+                          `netrig up` keeps a generic lab up to probe by hand"
+                    .into(),
+            });
+        }
+    };
     for f in files {
         model.add_rules_file(f);
     }

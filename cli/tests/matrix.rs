@@ -72,6 +72,31 @@ fn diff_error_exits_2() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such.rules"));
 }
 
+/// A generic lab file is refused (exit 2) with the reason, for each command.
+#[test]
+fn generic_labs_are_refused_with_a_reason() {
+    if !privileged("generic_labs_are_refused_with_a_reason") {
+        return;
+    }
+    let lab = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../topologies/gateway-nft.toml"
+    );
+    for args in [
+        vec!["matrix", lab],
+        vec!["diff", lab, "--after", lab],
+        vec!["trace", lab, "--from", "lan", "--to", "203.0.113.10:80/tcp"],
+    ] {
+        let o = netrig(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("gateway-nft.toml") && err.contains("generic lab"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// `matrix --format json` prints one object per cell with the documented keys; `trace` prints the decision.
 #[test]
 fn matrix_json_and_trace() {

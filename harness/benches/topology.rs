@@ -177,7 +177,10 @@ fn main() {
         .zip(ups)
         .map(|(&n, v)| {
             let us = median(v).as_secs_f64() * 1e6 / (n * 10 + 1) as f64;
-            println!("{} nodes: {us:.0} µs per node (median of {reps})", n * 10 + 1);
+            println!(
+                "{} nodes: {us:.0} µs per node (median of {reps})",
+                n * 10 + 1
+            );
             us
         })
         .collect();

@@ -174,19 +174,12 @@ impl Building {
         ));
 
         for (id, i) in plan.ifaces.iter().enumerate() {
-            nodes[i.node]
-                .interfaces
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(
-                    i.name.clone(),
-                    Interface {
-                        name: i.name.clone(),
-                        index: indexes[id],
-                        mac: i.mac,
-                        addrs: i.addrs.clone(),
-                    },
-                );
+            nodes[i.node].record(Interface {
+                name: i.name.clone(),
+                index: indexes[id],
+                mac: i.mac,
+                addrs: i.addrs.clone(),
+            });
         }
 
         tracing::debug!(

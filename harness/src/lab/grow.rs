@@ -165,19 +165,12 @@ impl Lab {
                     .unwrap_or_default(),
             };
             let addrs = e.addrs.iter().filter_map(|c| parse_cidr(c).ok()).collect();
-            n.state()
-                .interfaces
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(
-                    e.ifname.clone(),
-                    Interface {
-                        name: e.ifname.clone(),
-                        index,
-                        mac,
-                        addrs,
-                    },
-                );
+            n.state().record(Interface {
+                name: e.ifname.clone(),
+                index,
+                mac,
+                addrs,
+            });
         }
         tracing::debug!(lab = %self.name, a = %format!("{}:{}", a.node, a.ifname), b = %format!("{}:{}", b.node, b.ifname), "link added to the running lab");
         Ok(())

@@ -31,6 +31,16 @@ pub(crate) struct NodeState {
     pub(crate) ns: Namespace,
 }
 
+impl NodeState {
+    /// Records an interface the lab made in this node (by name).
+    pub(crate) fn record(&self, iface: Interface) {
+        self.interfaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(iface.name.clone(), iface);
+    }
+}
+
 /// A running lab.
 ///
 /// Guarantees:

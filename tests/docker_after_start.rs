@@ -218,9 +218,43 @@ fn a_container_started_later_is_published_and_masqueraded() -> Result<()> {
     Ok(())
 }
 
+/// With the userland proxy off, a container started later gets what
+/// `--userland-proxy=false` gives one at `up`: dockerd holds its host port
+/// (a host process cannot bind 0.0.0.0:9090), and its bridge port is in
+/// hairpin mode, so it reaches its own published port through the host's
+/// address — masqueraded to the bridge's address by its hairpin rule.
+fn a_container_started_later_without_the_proxy_is_held_and_hairpinned() -> Result<()> {
+    let _labs = common::shared();
+    let docker = DockerHost::builder()
+        .name(netrig::unique_lab_name("laternp"))
+        .userland_proxy(false)
+        .container(ContainerSpec::new("web").publish("8080:80"))
+        .build()?;
+    let mut docker = docker.up()?;
+    docker.start_container(ContainerSpec::new("late").publish("9090:80"))?;
+    let host = docker.host_node()?;
+    let bind = host.run(|| std::net::TcpListener::bind("0.0.0.0:9090"))?;
+    assert_eq!(
+        bind.expect_err("dockerd holds 9090").kind(),
+        std::io::ErrorKind::AddrInUse
+    );
+    let late = docker.container("late")?;
+    let server = late.tcp_echo_server("0.0.0.0:80")?;
+    let out = late.tcp_connect("203.0.113.2:9090", SECOND)?;
+    assert!(out.is_connected(), "hairpin: {out:?}");
+    let peer = server.wait_for_peers(1, SECOND)?[0];
+    assert_eq!(
+        peer.ip().to_string(),
+        "172.17.0.1",
+        "the hairpin MASQUERADE"
+    );
+    Ok(())
+}
+
 netrig::testing::main!(
     flush_ruleset_wipes_dockers_masquerade,
     flush_ruleset_leaves_published_ports_to_the_proxy,
     a_container_started_later_lands_after_the_users_rules,
     a_container_started_later_is_published_and_masqueraded,
+    a_container_started_later_without_the_proxy_is_held_and_hairpinned,
 );

@@ -120,14 +120,24 @@ fn allow_ping_group() -> std::io::Result<()> {
         [lo, hi] if lo <= hi => format!("{} {}", lo.min(gid), hi.max(gid)),
         _ => format!("{gid} {gid}"),
     };
-    crate::sysctl::write_on_this_thread(PING_GROUP_RANGE, &value).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("allow ICMP echo sockets in the source namespace ({PING_GROUP_RANGE} {now:?} -> {value:?}): {e}"),
-        )
-    })?;
-    tracing::debug!(sysctl = PING_GROUP_RANGE, was = %now, value = %value, "allowed ICMP datagram sockets in the source namespace");
-    Ok(())
+    let write = |value: &str| -> std::io::Result<()> {
+        crate::sysctl::write_on_this_thread(PING_GROUP_RANGE, value).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("allow ICMP echo sockets in the source namespace ({PING_GROUP_RANGE} {now:?} -> {value:?}): {e}"),
+            )
+        })?;
+        tracing::debug!(sysctl = PING_GROUP_RANGE, was = %now, value, "allowed ICMP datagram sockets in the source namespace");
+        Ok(())
+    };
+    // In a user namespace the range read back may name unmapped groups
+    // (shown as the overflow gid), which the kernel refuses: then our own
+    // group alone.
+    let ours = format!("{gid} {gid}");
+    write(&value).or_else(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput if value != ours => write(&ours),
+        _ => Err(e),
+    })
 }
 
 pub(crate) fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {

@@ -277,6 +277,22 @@ impl DockerHost {
     }
 }
 
+/// Setting `s` with its node renamed by `name` (a Docker part's nodes are
+/// named by [`crate::docker::part_node`]).
+fn renamed(s: KernelSetting, name: impl Fn(&str) -> String) -> KernelSetting {
+    match s {
+        KernelSetting::Sysctl { node, key, value } => KernelSetting::Sysctl {
+            node: name(&node),
+            key,
+            value,
+        },
+        KernelSetting::Hairpin { node, port } => KernelSetting::Hairpin {
+            node: name(&node),
+            port,
+        },
+    }
+}
+
 /// Starts `job` on a thread of `scope` named `name`, working for `host`.
 fn spawn<'scope, T: Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,

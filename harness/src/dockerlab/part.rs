@@ -66,17 +66,7 @@ impl DockerHost {
         let settings: Vec<KernelSetting> = self
             .settings_to_apply(userns)
             .into_iter()
-            .map(|s| match s {
-                KernelSetting::Sysctl { node, key, value } => KernelSetting::Sysctl {
-                    node: part_node(part, &node),
-                    key,
-                    value,
-                },
-                KernelSetting::Hairpin { node, port } => KernelSetting::Hairpin {
-                    node: part_node(part, &node),
-                    port,
-                },
-            })
+            .map(|s| super::renamed(s, |n| part_node(part, n)))
             .collect();
         super::apply_settings(lab, spec, &settings)?;
         let mut proxies = Vec::new();

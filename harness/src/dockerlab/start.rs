@@ -6,14 +6,14 @@
 
 use crate::backend::Backend;
 use crate::docker::{
-    ContainerSpec, DockerHost, HOST_NODE, KernelSetting, container_gateway, container_links,
-    container_node, container_start_script, parse_live, part_node,
+    ContainerSpec, DockerHost, HOST_NODE, container_gateway, container_links, container_node,
+    container_start_script, parse_live, part_node,
 };
 use crate::error::{Error, Result, Subject};
 use crate::lab::Lab;
 use crate::spec::LabSpec;
 
-use super::{DockerLab, DockerPart, HeldPorts, apply_settings, skipped_in_userns};
+use super::{DockerLab, DockerPart, HeldPorts, apply_settings, renamed, skipped_in_userns};
 
 impl DockerLab {
     /// Starts container `spec` on the running host, as `docker run` on a
@@ -99,17 +99,7 @@ fn start_in_lab(
         .settings_to_apply(userns)
         .into_iter()
         .filter(|s| !before.contains(s))
-        .map(|s| match s {
-            KernelSetting::Sysctl { node, key, value } => KernelSetting::Sysctl {
-                node: name(&node),
-                key,
-                value,
-            },
-            KernelSetting::Hairpin { node, port } => KernelSetting::Hairpin {
-                node: name(&node),
-                port,
-            },
-        })
+        .map(|s| renamed(s, name))
         .collect();
     apply_settings(lab, &created, &settings)?;
 
@@ -137,15 +127,16 @@ fn start_in_lab(
     }
 
     let (old, new) = (host.running(), next.running());
+    let (old_reservations, old_proxies) = (old.port_reservations(), old.proxies());
     let reservations: Vec<_> = new
         .port_reservations()
         .into_iter()
-        .filter(|r| !old.port_reservations().contains(r))
+        .filter(|r| !old_reservations.contains(r))
         .collect();
     let proxies: Vec<_> = new
         .proxies()
         .into_iter()
-        .filter(|p| !old.proxies().contains(p))
+        .filter(|p| !old_proxies.contains(p))
         .collect();
     let held = next.hold(&host_node, reservations, proxies)?;
     Ok((next, held))

@@ -13,10 +13,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self as sock, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 
 use super::cell::{Cell, Outcome, Service};
-use super::server::{REQUEST, parse_answer};
 use crate::PingOutcome;
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
+use crate::traffic::{REQUEST, parse_answer};
 
 /// What a probe found: the outcome and the addresses the server saw.
 pub(crate) type Seen = (Outcome, Option<(IpAddr, IpAddr)>);

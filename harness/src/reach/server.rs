@@ -12,24 +12,7 @@ use std::time::Duration;
 use super::cell::Service;
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
-use crate::traffic::{StopFd, bind_reusable_udp, retire_tcp_listener, retire_udp};
-
-/// The request a TCP probe sends once connected.
-pub(crate) const REQUEST: &[u8] = b"netrig-reach\n";
-/// The prefix of every answer.
-const ANSWER: &str = "netrig-reach";
-
-/// Parses an answer into (seen source, seen destination).
-pub(crate) fn parse_answer(bytes: &[u8]) -> Option<(IpAddr, IpAddr)> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let mut words = text.split_whitespace();
-    (words.next()? == ANSWER).then_some(())?;
-    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
-}
-
-fn answer(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
-    format!("{ANSWER} {} {}\n", peer.ip(), local.ip()).into_bytes()
-}
+use crate::traffic::{REQUEST, StopFd, answer, bind_reusable_udp, retire_tcp_listener, retire_udp};
 
 /// Running servers; they stop (and their threads end) on drop.
 pub(crate) struct Servers {

@@ -19,6 +19,7 @@
 mod display;
 mod frame;
 mod icmp;
+mod seen;
 mod server;
 mod tcp;
 mod udp;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 pub use frame::{Injector, tcp_syn_frame, udp_frame};
 pub use icmp::PingOutcome;
+pub(crate) use seen::{REQUEST, answer, parse_answer};
 pub use tcp::{TcpEchoServer, TcpOutcome};
 pub use udp::{Datagram, UdpEchoServer, UdpOutcome};
 

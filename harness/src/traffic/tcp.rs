@@ -196,11 +196,16 @@ fn accept_loop(listener: TcpListener, log: &Log<SocketAddr>, stop: &StopFd) {
 
 fn echo(mut stream: TcpStream) {
     let mut buf = [0u8; 16 * 1024];
+    let (peer, local) = (stream.peer_addr().ok(), stream.local_addr().ok());
     loop {
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                if stream.write_all(&buf[..n]).is_err() {
+                let reply = match peer {
+                    Some(peer) => super::seen::echo_reply(&buf[..n], peer, local),
+                    None => buf[..n].into(),
+                };
+                if stream.write_all(&reply).is_err() {
                     return;
                 }
             }

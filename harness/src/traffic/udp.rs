@@ -192,6 +192,7 @@ impl UdpEchoServer {
 
 fn serve(sock: UdpSocket, log: &Log<Datagram>, stop: &StopFd) {
     let mut buf = vec![0u8; 65536];
+    let local = sock.local_addr().ok();
     while let Ok(true) = stop.wait_readable(sock.as_fd(), None) {
         loop {
             match sock.recv_from(&mut buf) {
@@ -201,7 +202,7 @@ fn serve(sock: UdpSocket, log: &Log<Datagram>, stop: &StopFd) {
                         from,
                         payload: buf[..n].to_vec(),
                     });
-                    let _ = sock.send_to(&buf[..n], from);
+                    let _ = sock.send_to(&super::seen::echo_reply(&buf[..n], from, local), from);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => break,

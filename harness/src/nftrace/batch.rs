@@ -233,7 +233,26 @@ pub(crate) fn trace_sources_in(
     timeout: Duration,
     context: &mut Option<TraceContext>,
 ) -> Result<Vec<Vec<FlowTrace>>> {
-    if backend == Backend::IptablesLegacy {
+    let mut contexts = [context.take()];
+    let mut per_at = trace_sources_at(sources, &[(at, backend)], timeout, &mut contexts)?;
+    *context = contexts[0].take();
+    Ok(per_at.pop().unwrap_or_default())
+}
+
+/// The traces of `sources`' flows in each namespace of `ats` at once (the
+/// nodes with rules along the probes' paths, each with its backend): one
+/// trace table in each, the probes sent once, a drop traced in any of them
+/// settling its probe. Traces come back per namespace of `ats`, then per
+/// source and flow as [`trace_sources`] returns them; `contexts` (one per
+/// namespace) are read by the first call that needs them.
+pub(crate) fn trace_sources_at(
+    sources: &[(&Namespace, &[Flow])],
+    ats: &[(&Namespace, Backend)],
+    timeout: Duration,
+    contexts: &mut [Option<TraceContext>],
+) -> Result<Vec<Vec<Vec<FlowTrace>>>> {
+    assert_eq!(ats.len(), contexts.len(), "a context per traced namespace");
+    if let Some((at, _)) = ats.iter().find(|(_, b)| *b == Backend::IptablesLegacy) {
         return Err(Error::invalid(
             at.subject().clone(),
             "firewall backend",
@@ -242,31 +261,41 @@ pub(crate) fn trace_sources_in(
              or attribute by rule counters with netrig::nftrace::count_flow",
         ));
     }
-    let mut out: Vec<Vec<FlowTrace>> = sources.iter().map(|_| Vec::new()).collect();
-    if sources.iter().all(|(_, f)| f.is_empty()) {
-        return Ok(out); // (no selectors would trace every packet)
+    let empty = || -> Vec<Vec<FlowTrace>> { sources.iter().map(|_| Vec::new()).collect() };
+    if ats.is_empty() || sources.iter().all(|(_, f)| f.is_empty()) {
+        return Ok(ats.iter().map(|_| empty()).collect()); // (no selectors would trace every packet)
     }
     let started = std::time::Instant::now();
     let probes = bind_probes(sources)?;
     tracing::debug!(elapsed = ?started.elapsed(), probes = probes.len(), "probe sockets bound");
     let (sets, selectors) = trace_rules(&probes);
-    let mut tracer = Tracer::start_with_sets(at, &sets, &selectors)?;
-    tracing::debug!(elapsed = ?started.elapsed(), "trace table added");
-    let wakeup = tracer
-        .wakeup_fd()
-        .map_err(|e| Error::io(at.subject().clone(), "duplicate the trace socket", e))?;
+    let mut tracers = Vec::with_capacity(ats.len());
+    for (at, _) in ats {
+        tracers.push(Tracer::start_with_sets(at, &sets, &selectors)?);
+    }
+    tracing::debug!(elapsed = ?started.elapsed(), tables = tracers.len(), "trace tables added");
+    let wakeups = tracers
+        .iter()
+        .zip(ats)
+        .map(|(t, (at, _))| {
+            t.wakeup_fd()
+                .map_err(|e| Error::io(at.subject().clone(), "duplicate the trace socket", e))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let keys: Vec<ProbeKey> = probes.iter().map(|p| key_of(p.flow, p.sport)).collect();
-    let mut drops = Drops::default();
-    // A drop traced while the probes wait for their answers settles them now.
+    let mut drops: Vec<Drops> = ats.iter().map(|_| Drops::default()).collect();
+    // A drop traced (in any namespace) while the probes wait for their answers settles them now.
     let mut dropped = |waiting: &[usize]| -> std::io::Result<Vec<usize>> {
-        tracer
-            .drain()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        drops.update(tracer.events());
+        for (tracer, drops) in tracers.iter_mut().zip(&mut drops) {
+            tracer
+                .drain()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            drops.update(tracer.events());
+        }
         Ok(waiting
             .iter()
             .copied()
-            .filter(|&i| drops.dropped.contains(&keys[i]))
+            .filter(|&i| drops.iter().any(|d| d.dropped.contains(&keys[i])))
             .collect())
     };
     let sockets: Vec<(&std::os::fd::OwnedFd, &Flow)> =
@@ -275,28 +304,59 @@ pub(crate) fn trace_sources_in(
     // answered (or refused, or blocked) probe has every event of its path
     // queued already; a probe without answer has waited `timeout`, or seen
     // its drop.
-    let outcomes = send_probes(&sockets, timeout, Some((wakeup.as_fd(), &mut dropped)))
-        .map_err(|e| Error::io(at.subject().clone(), "send the probes", e))?;
+    let fds = wakeups.iter().map(|w| w.as_fd()).collect();
+    let outcomes = send_probes(&sockets, timeout, Some((fds, &mut dropped)))
+        .map_err(|e| Error::io(ats[0].0.subject().clone(), "send the probes", e))?;
     drop(sockets);
     tracing::debug!(elapsed = ?started.elapsed(), "probes settled");
-    let table = tracer.table().to_string();
-    let events = tracer.stop()?;
-    tracing::debug!(elapsed = ?started.elapsed(), events = events.len(), "trace table removed");
-    if context.is_none() {
-        *context = Some(TraceContext::read(at, backend)?);
-        tracing::debug!(elapsed = ?started.elapsed(), "ruleset read");
+    let mut out = Vec::with_capacity(ats.len());
+    for ((tracer, (at, backend)), context) in tracers.into_iter().zip(ats).zip(contexts.iter_mut())
+    {
+        let table = tracer.table().to_string();
+        let events = tracer.stop()?;
+        tracing::debug!(subject = %at.subject(), elapsed = ?started.elapsed(), events = events.len(), "trace table removed");
+        if context.is_none() {
+            *context = Some(TraceContext::read(at, *backend)?);
+            tracing::debug!(elapsed = ?started.elapsed(), "ruleset read");
+        }
+        let context = context.as_ref().expect("read above");
+        out.push(split_events(
+            &probes,
+            &outcomes,
+            &events,
+            &table,
+            context,
+            *backend,
+            sources.len(),
+        ));
+        tracing::debug!(subject = %at.subject(), elapsed = ?started.elapsed(), sources = sources.len(), flows = keys.len(), events = events.len(), "flows traced");
     }
+    Ok(out)
+}
+
+/// One namespace's events split by probe key into a [`FlowTrace`] per
+/// probe, grouped per source.
+fn split_events(
+    probes: &[Probe<'_>],
+    outcomes: &[super::ProbeOutcome],
+    events: &[TraceEvent],
+    table: &str,
+    context: &TraceContext,
+    backend: Backend,
+    sources: usize,
+) -> Vec<Vec<FlowTrace>> {
     let TraceContext {
         book,
         ifnames,
         notes,
-    } = context.as_ref().expect("read above");
-    let mut by_key = events_by_key(&events);
-    for (probe, outcome) in probes.into_iter().zip(outcomes) {
+    } = context;
+    let mut out: Vec<Vec<FlowTrace>> = (0..sources).map(|_| Vec::new()).collect();
+    let mut by_key = events_by_key(events);
+    for (probe, outcome) in probes.iter().zip(outcomes) {
         let own = by_key
             .remove(&key_of(probe.flow, probe.sport))
             .unwrap_or_default();
-        let packets = packet_traces(&own, book, ifnames, Some(&table));
+        let packets = packet_traces(&own, book, ifnames, Some(table));
         let mut notes = notes.clone();
         if packets.iter().all(|p| p.hooks.is_empty()) {
             notes.push(if own.is_empty() {
@@ -314,14 +374,13 @@ pub(crate) fn trace_sources_in(
             sport: probe.sport,
             backend,
             method: Method::Nftrace,
-            probe: outcome,
+            probe: *outcome,
             decision: decide(&packets),
             packets,
             notes,
         });
     }
-    tracing::debug!(subject = %at.subject(), elapsed = ?started.elapsed(), sources = sources.len(), flows = keys.len(), events = events.len(), "flows traced");
-    Ok(out)
+    out
 }
 
 /// What tells a probe's packets from every other traced packet: the IP

@@ -66,7 +66,7 @@ mod sources;
 mod tracer;
 
 pub use batch::trace_sources;
-pub(crate) use batch::trace_sources_in;
+pub(crate) use batch::trace_sources_at;
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
 pub use flow::{

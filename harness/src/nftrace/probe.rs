@@ -152,11 +152,11 @@ pub(crate) fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
 /// when it is readable (true: the outcome is known to be "no answer").
 pub(crate) type Watch<'a> = (BorrowedFd<'a>, &'a mut dyn FnMut() -> std::io::Result<bool>);
 
-/// Something else to watch while many probes wait: an fd and what to do
-/// when it is readable, given the probes still waiting (their indices):
+/// Something else to watch while many probes wait: fds and what to do
+/// when one is readable, given the probes still waiting (their indices):
 /// those now known to get no answer (a traced drop).
 pub(crate) type WatchMany<'a> = (
-    BorrowedFd<'a>,
+    Vec<BorrowedFd<'a>>,
     &'a mut dyn FnMut(&[usize]) -> std::io::Result<Vec<usize>>,
 );
 
@@ -303,8 +303,11 @@ pub(crate) fn send_probes(
             .iter()
             .map(|&i| nix::poll::PollFd::new(probes[i].0.as_fd(), events[i]))
             .collect();
-        if let Some((w, _)) = &watch {
-            fds.push(nix::poll::PollFd::new(*w, nix::poll::PollFlags::POLLIN));
+        if let Some((ws, _)) = &watch {
+            fds.extend(
+                ws.iter()
+                    .map(|w| nix::poll::PollFd::new(*w, nix::poll::PollFlags::POLLIN)),
+            );
         }
         match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
@@ -316,7 +319,7 @@ pub(crate) fn send_probes(
             .filter(|(_, p)| ready(p))
             .map(|(&i, _)| i)
             .collect();
-        let woken = watch.is_some() && fds.last().is_some_and(ready);
+        let woken = fds[waiting.len()..].iter().any(ready);
         drop(fds);
         for i in answered {
             outcomes[i] = Some(finish(probes[i].0, probes[i].1)?);

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use netrig::docker::DockerHost;
 use netrig::reach::{Cell, DEFAULT_DEADLINE, Matrix, MatrixDiff, Outcome, Row};
+use netrig::topology::{Overrides, Topology};
 use netrig::{Error, Result};
 
 const EXAMPLES: &str = "topologies/examples";
@@ -507,7 +508,8 @@ fn topology_cells_replace_the_defaults() -> Result<()> {
 }
 
 /// Every topology file gives a matrix under every layout and backend it can be
-/// built with: each delivered TCP/UDP cell has the addresses its server saw.
+/// built with (a generic lab's Docker parts under each; a lab without parts
+/// once): each delivered TCP/UDP cell has the addresses its server saw.
 fn every_topology_every_layout_and_backend() -> Result<()> {
     let mut files: Vec<_> = std::fs::read_dir("topologies")
         .expect("topologies/")
@@ -524,18 +526,38 @@ fn every_topology_every_layout_and_backend() -> Result<()> {
         ("v29", "iptables-nft"),
         ("v29", "nftables"),
     ];
-    let mut probed = 0;
+    let (mut probed, mut generic) = (0, 0);
     for file in &files {
-        let text = std::fs::read_to_string(file).expect("read");
+        let plain = matches!(
+            netrig::topology::load_any(file, &Overrides::default())?,
+            Topology::Lab(ref l) if l.docker.is_empty()
+        );
         for (layout, backend) in combos {
-            let model = match netrig::topology::parse(&with_daemon(&text, layout, backend), file) {
-                Ok(m) => m,
+            let over = Overrides {
+                layout: Some(layout.parse().expect("a layout")),
+                backend: Some(backend.parse().expect("a backend")),
+            };
+            let over = if plain { Overrides::default() } else { over };
+            let topology = match netrig::topology::load_any(file, &over) {
+                Ok(t) => t,
                 Err(Error::Topology { .. } | Error::Invalid { .. }) => continue, // not for this layout
                 Err(e) => return Err(e),
             };
-            let docker = model.up()?;
-            let m = Matrix::probe(&docker)?;
             let what = format!("{} {layout} {backend}", file.display());
+            let m = match topology {
+                Topology::Docker(model) => Matrix::probe(&model.up()?)?,
+                Topology::Lab(lab) => {
+                    generic += 1;
+                    let m = Matrix::probe(&lab.up()?)?;
+                    // Whatever decided a generic lab's cell is named with its node.
+                    assert!(
+                        m.rows.iter().flat_map(|r| &r.why).all(|w| w.node.is_some()),
+                        "{what}\n{}",
+                        m.to_text()
+                    );
+                    m
+                }
+            };
             assert!(
                 m.rows.iter().any(|r| r.outcome == Outcome::Delivered),
                 "{what}\n{}",
@@ -551,9 +573,139 @@ fn every_topology_every_layout_and_backend() -> Result<()> {
                 }
             }
             probed += 1;
+            if plain {
+                break;
+            }
         }
     }
     assert!(probed >= files.len() * 3, "only {probed} labs probed");
+    assert!(generic >= 10, "only {generic} generic labs probed");
+    Ok(())
+}
+
+/// A generic lab brought up from topologies/.
+fn generic_lab(file: &str, name: &str, extra: &[(&str, &str)]) -> Result<netrig::TopologyLab> {
+    let path = Path::new("topologies").join(file);
+    let Topology::Lab(mut l) = netrig::topology::load_any(&path, &Overrides::default())? else {
+        panic!("{file} is a generic lab");
+    };
+    for (part, rules) in extra {
+        let p = l
+            .docker
+            .iter_mut()
+            .find(|p| p.name == *part)
+            .expect("the part");
+        p.host.add_rules_file(Path::new(EXAMPLES).join(rules));
+    }
+    l.set_name(name);
+    l.up()
+}
+
+/// Whether a row's why has a rule of `node` with `verdict` whose text has `text`.
+fn why_has(r: &Row, node: &str, verdict: &str, text: &str) -> bool {
+    r.why.iter().any(|w| {
+        w.node.as_deref() == Some(node) && w.verdict == verdict && w.to_string().contains(text)
+    })
+}
+
+/// A generic lab's matrix: each cell decided in the node whose rules it
+/// crossed, named; NAT by two hosts on one path; the lab's own echo
+/// servers answer with what they saw.
+fn generic_labs_name_the_node_that_decided() -> Result<()> {
+    // Two Docker hosts: h1 masquerades its container, h2 DNATs it into its own.
+    let two = generic_lab("two-docker-hosts.toml", "gen-two", &[])?;
+    let m = Matrix::probe(&two)?;
+    let t = m.to_text();
+    let r = row(&m, "h1-web", "198.51.100.22:8080/tcp");
+    assert_eq!(
+        (r.outcome, r.seen_src, r.seen_dst),
+        (Outcome::Delivered, ip("198.51.100.21"), ip("172.17.0.2")),
+        "{t}"
+    );
+    assert!(why_has(r, "h1", "nat", "MASQUERADE"), "{t}");
+    assert!(
+        why_has(r, "h2", "nat", "DNAT --to-destination 172.17.0.2:80"),
+        "{t}"
+    );
+    assert!(
+        why_has(r, "h2", "accept", "-A DOCKER -d 172.17.0.2/32"),
+        "{t}"
+    );
+    // A gateway's own nftables ruleset; wan's echo servers answer the probes.
+    let gw = generic_lab("gateway-nft.toml", "gen-gw", &[])?;
+    let m = Matrix::probe(&gw)?;
+    let t = m.to_text();
+    let telnet = row(&m, "client", "198.51.100.10:23/tcp");
+    assert_eq!(telnet.outcome, Outcome::Dropped, "{t}");
+    assert!(why_has(telnet, "gw", "drop", "tcp dport 23"), "{t}");
+    assert_eq!(telnet.why.len(), 1, "{t}");
+    let dns = row(&m, "client", "198.51.100.10:53/udp");
+    assert_eq!(
+        (dns.outcome, dns.seen_src, dns.seen_dst),
+        (Outcome::Delivered, ip("198.51.100.1"), ip("198.51.100.10")),
+        "{t}"
+    );
+    assert!(why_has(dns, "gw", "nat", "masquerade"), "{t}");
+    // Docker 28's direct-access drop, for a routed peer.
+    let peer = generic_lab("docker-routed-peer.toml", "gen-peer", &[])?;
+    let m = Matrix::probe(&peer)?;
+    let t = m.to_text();
+    let direct = row(&m, "peer", "172.17.0.2:80/tcp");
+    assert_eq!(direct.outcome, Outcome::Dropped, "{t}");
+    assert_eq!(direct.why[0].node.as_deref(), Some("host"), "{t}");
+    assert_eq!(direct.why[0].table, "ip raw", "{t}");
+    let published = row(&m, "peer", "198.51.100.2:8080/tcp");
+    assert_eq!(published.seen_src, ip("198.51.100.50"), "{t}");
+    // Docker beside libvirt: the FORWARD policy DROP on `off` wins over libvirt's accept.
+    let libvirt = generic_lab("docker-libvirt.toml", "gen-libvirt", &[])?;
+    let m = Matrix::probe(&libvirt)?;
+    let t = m.to_text();
+    let off = row(&m, "vm-off", "198.51.100.1:80/tcp");
+    assert_eq!(off.outcome, Outcome::Dropped, "{t}");
+    assert!(why_has(off, "off", "drop", "FORWARD: policy DROP"), "{t}");
+    let on = row(&m, "vm-on", "198.51.100.1:80/tcp");
+    assert_eq!(
+        (on.outcome, on.seen_src),
+        (Outcome::Delivered, ip("198.51.100.12")),
+        "{t}"
+    );
+    Ok(())
+}
+
+/// A diff of a generic lab whose Docker part h2 gained a DOCKER-USER rule:
+/// the cells into h2's published port change, named with h2 and file:line.
+fn generic_lab_diff_names_the_node_and_rule() -> Result<()> {
+    let before = generic_lab("two-docker-hosts.toml", "gen-before", &[])?;
+    let after = generic_lab(
+        "two-docker-hosts.toml",
+        "gen-after",
+        &[("h2", "docker-user-ctorigdstport.rules")],
+    )?;
+    let d = MatrixDiff::probe(&before, &after)?;
+    let t = d.to_text();
+    let (b, a) = d
+        .changed
+        .iter()
+        .find(|(b, _)| b.cell.to_string() == "router -> 198.51.100.22:8080/tcp")
+        .unwrap_or_else(|| panic!("router's cell did not change:\n{t}"));
+    assert_eq!(
+        (b.outcome, a.outcome),
+        (Outcome::Delivered, Outcome::Dropped)
+    );
+    let w = &a.why[0];
+    assert_eq!(w.node.as_deref(), Some("h2"), "{t}");
+    assert_eq!(
+        w.source.as_deref(),
+        Some("topologies/examples/docker-user-ctorigdstport.rules:5"),
+        "{t}"
+    );
+    // Into h1's published port only h2's container changed (the rule drops its answers).
+    assert!(
+        d.changed
+            .iter()
+            .all(|(b, _)| b.cell.to != ip("198.51.100.21").unwrap() || b.cell.from == "h2-web"),
+        "{t}"
+    );
     Ok(())
 }
 
@@ -588,4 +740,6 @@ netrig::testing::main!(
     every_topology_every_layout_and_backend,
     topology_cells_replace_the_defaults,
     icmp_cells_name_the_deciding_rule,
+    generic_labs_name_the_node_that_decided,
+    generic_lab_diff_names_the_node_and_rule,
 );

@@ -7,9 +7,9 @@
 //! netrig rules LAB [NODE]
 //! netrig down LAB
 //! netrig run [FILTER…] [--junit FILE] [--upgrade-view]   # the scenario catalogue
-//! netrig matrix TOPOLOGY [--rules FILE]... [--format text|markdown|json]
-//! netrig diff TOPOLOGY --before FILE... --after FILE... [--format …]   # exit 0 same, 1 changed, 2 error
-//! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules FILE]... [--format …]
+//! netrig matrix TOPOLOGY [--rules [NODE=]FILE]... [--layout L --backend B] [--format text|markdown|json]
+//! netrig diff TOPOLOGY --before [NODE=]FILE... --after [NODE=]FILE... [--format …]   # exit 0 same, 1 changed, 2 error
+//! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]... [--format …]
 //! ```
 
 use std::os::fd::AsFd;
@@ -102,11 +102,13 @@ enum Command {
     },
     /// Bring a topology up, probe its reachability matrix (every source to every destination), print it.
     Matrix {
-        /// A topology file (see topologies/).
+        /// A topology file (see topologies/): a Docker host or a generic lab.
         file: PathBuf,
-        /// Rule files loaded after the topology's (iptables-save fragment, or `.nft`).
-        #[arg(long = "rules", value_name = "FILE")]
-        rules: Vec<PathBuf>,
+        /// Rule files loaded after the topology's (iptables-save fragment, or `.nft`); in a generic lab `NODE=FILE` names the node (a Docker part's host: after Docker's rules).
+        #[arg(long = "rules", value_name = "[NODE=]FILE")]
+        rules: Vec<matrix::RulesArg>,
+        #[command(flatten)]
+        over: OverrideArgs,
         /// text, markdown or json.
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
@@ -115,12 +117,14 @@ enum Command {
     Diff {
         /// A topology file.
         file: PathBuf,
-        /// Rule files of the "before" lab.
-        #[arg(long, value_name = "FILE", num_args = 1..)]
-        before: Vec<PathBuf>,
-        /// Rule files of the "after" lab.
-        #[arg(long, value_name = "FILE", num_args = 1..)]
-        after: Vec<PathBuf>,
+        /// Rule files of the "before" lab (`NODE=FILE` in a generic lab).
+        #[arg(long, value_name = "[NODE=]FILE", num_args = 1..)]
+        before: Vec<matrix::RulesArg>,
+        /// Rule files of the "after" lab (`NODE=FILE` in a generic lab).
+        #[arg(long, value_name = "[NODE=]FILE", num_args = 1..)]
+        after: Vec<matrix::RulesArg>,
+        #[command(flatten)]
+        over: OverrideArgs,
         /// text, markdown or json.
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
@@ -135,13 +139,32 @@ enum Command {
         /// The destination, ADDR:PORT/tcp, ADDR:PORT/udp or ADDR/icmp.
         #[arg(long)]
         to: String,
-        /// Rule files loaded after the topology's.
-        #[arg(long = "rules", value_name = "FILE")]
-        rules: Vec<PathBuf>,
+        /// Rule files loaded after the topology's (`NODE=FILE` in a generic lab).
+        #[arg(long = "rules", value_name = "[NODE=]FILE")]
+        rules: Vec<matrix::RulesArg>,
+        #[command(flatten)]
+        over: OverrideArgs,
         /// text, markdown or json.
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
     },
+}
+
+/// `--layout` and `--backend` of the matrix commands.
+#[derive(clap::Args, Debug)]
+struct OverrideArgs {
+    /// Run the Docker host file, or every Docker part of a generic lab, under this layout (classic | v28 | v29).
+    #[arg(long)]
+    layout: Option<String>,
+    /// Run the Docker host file, or every Docker part, with this firewall backend (iptables-nft | iptables-legacy | nftables).
+    #[arg(long)]
+    backend: Option<String>,
+}
+
+impl OverrideArgs {
+    fn parse(&self) -> netrig::Result<netrig::topology::Overrides> {
+        up::overrides(self.layout.as_deref(), self.backend.as_deref())
+    }
 }
 
 fn main() -> ExitCode {
@@ -190,21 +213,30 @@ fn main() -> ExitCode {
         Command::Matrix {
             file,
             rules,
+            over,
             format,
-        } => return matrix::matrix(&file, &rules, format),
+        } => over
+            .parse()
+            .map(|o| matrix::matrix(&file, &rules, &o, format)),
         Command::Diff {
             file,
             before,
             after,
+            over,
             format,
-        } => return matrix::diff(&file, &before, &after, format),
+        } => over
+            .parse()
+            .map(|o| matrix::diff(&file, &before, &after, &o, format)),
         Command::Trace {
             file,
             from,
             to,
             rules,
+            over,
             format,
-        } => return matrix::trace(&file, &from, &to, &rules, format),
+        } => over
+            .parse()
+            .map(|o| matrix::trace(&file, (&from, &to), &rules, &o, format)),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! `netrig matrix`, `netrig diff` and `netrig trace`: bring the topology up
-//! (no pins, nothing kept), probe, print, take it down.
+//! (a Docker host file or a generic lab; no pins, nothing kept), probe,
+//! print, take it down. `--rules NODE=FILE` names a generic lab's node.
 //!
 //! Exit status: `matrix` and `trace` 0, or 2 on error; `diff` 0 when no
 //! cell changed, 1 when some did (like `diff`), 2 on error.
@@ -7,36 +8,150 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use netrig::DockerLab;
 use netrig::reach::{
-    Cell, DEFAULT_DEADLINE, Format, Matrix, MatrixDiff, json_str, trace_cell, why_json,
-    why_of_trace,
+    Cell, DEFAULT_DEADLINE, Format, Matrix, MatrixDiff, Target, json_str, trace_cell, why_json,
 };
+use netrig::topology::{Overrides, Topology};
+use netrig::{DockerLab, TopologyLab};
 
 /// Exit status for an error (as `diff`).
 const ERROR: u8 = 2;
 
-/// Brings `file` up with extra rule `files` after the topology's, as lab `name`.
-fn up(file: &Path, files: &[PathBuf], name: &str) -> netrig::Result<DockerLab> {
+/// A `--rules` value: `FILE`, or `NODE=FILE` for a node of a generic lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesArg {
+    node: Option<String>,
+    path: PathBuf,
+}
+
+impl std::str::FromStr for RulesArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.split_once('=') {
+            Some((node, path)) if !node.is_empty() && !node.contains('/') => RulesArg {
+                node: Some(node.to_string()),
+                path: path.into(),
+            },
+            _ => RulesArg {
+                node: None,
+                path: s.into(),
+            },
+        })
+    }
+}
+
+/// A lab brought up for probing: a Docker host's or a generic one.
+enum Up {
+    Docker(DockerLab),
+    Lab(TopologyLab),
+}
+
+impl Up {
+    fn target(&self) -> Target<'_> {
+        match self {
+            Up::Docker(d) => d.into(),
+            Up::Lab(l) => l.into(),
+        }
+    }
+}
+
+/// Brings `file` up (with `overrides`) with extra rule `files` after the
+/// topology's, as lab `name`.
+fn up(file: &Path, files: &[RulesArg], name: &str, overrides: &Overrides) -> netrig::Result<Up> {
     netrig::privilege::check()?;
-    let mut model = match netrig::topology::load_any(file, &Default::default())? {
-        netrig::topology::Topology::Docker(host) => host,
-        netrig::topology::Topology::Lab(_) => {
-            return Err(netrig::Error::Topology {
-                file: file.to_path_buf(),
-                message: "this is a generic lab (it has [[node]] or [[docker]] entries): \
-                          matrix, diff and trace take a Docker host file, whose host's rules \
-                          decide every cell (e.g. a [[docker]] part's own file); \
-                          `netrig up` keeps a generic lab up to probe by hand"
-                    .into(),
-            });
+    match netrig::topology::load_any(file, overrides)? {
+        Topology::Docker(mut model) => {
+            for f in files {
+                if let Some(node) = f
+                    .node
+                    .as_deref()
+                    .filter(|n| *n != netrig::docker::HOST_NODE)
+                {
+                    return Err(netrig::Error::Topology {
+                        file: file.to_path_buf(),
+                        message: format!(
+                            "--rules {node}={}: a Docker host file's rules go to its host; \
+                             write --rules FILE (or host=FILE)",
+                            f.path.display()
+                        ),
+                    });
+                }
+                model.add_rules_file(&f.path);
+            }
+            model.set_name(name);
+            model.up().map(Up::Docker)
+        }
+        Topology::Lab(mut lab) => {
+            for f in files {
+                add_lab_rules(file, &mut lab, f)?;
+            }
+            lab.set_name(name);
+            lab.up().map(Up::Lab)
+        }
+    }
+}
+
+/// Adds a `--rules` file to a generic lab: to its node (a Docker part's
+/// host: loaded after Docker's rules, with the part's backend), which may go
+/// unnamed when exactly one node has rules.
+fn add_lab_rules(
+    file: &Path,
+    lab: &mut netrig::topology::LabTopology,
+    f: &RulesArg,
+) -> netrig::Result<()> {
+    let mut with_rules: Vec<String> = lab.docker.iter().map(|p| p.name.clone()).collect();
+    for r in &lab.rules {
+        if !with_rules.contains(&r.node) {
+            with_rules.push(r.node.clone());
+        }
+    }
+    let bad = |message: String| netrig::Error::Topology {
+        file: file.to_path_buf(),
+        message,
+    };
+    let node = match (&f.node, with_rules.as_slice()) {
+        (Some(n), _) => n.clone(),
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            return Err(bad(format!(
+                "--rules {}: name the node this lab loads it into, --rules NODE=FILE \
+                 (nodes with rules: {})",
+                f.path.display(),
+                if with_rules.is_empty() {
+                    "none".to_string()
+                } else {
+                    with_rules.join(", ")
+                }
+            )));
         }
     };
-    for f in files {
-        model.add_rules_file(f);
+    if let Some(p) = lab.docker.iter_mut().find(|p| p.name == node) {
+        p.host.add_rules_file(&f.path);
+        return Ok(());
     }
-    model.set_name(name);
-    model.up()
+    let nodes: Vec<String> = lab.full_spec().nodes.into_iter().map(|n| n.name).collect();
+    if !nodes.contains(&node) {
+        return Err(bad(format!(
+            "--rules {node}={}: no node named {node:?} (nodes: {})",
+            f.path.display(),
+            nodes.join(", ")
+        )));
+    }
+    let iptables = lab
+        .rules
+        .iter()
+        .find(|r| r.node == node && r.backend.is_iptables())
+        .map(|r| r.backend);
+    let mut spec = netrig::topology::RuleFileSpec {
+        node,
+        path: f.path.clone(),
+        backend: netrig::Backend::Nftables,
+    };
+    if f.path.extension().is_none_or(|e| e != "nft") {
+        spec.backend = iptables.unwrap_or(netrig::Backend::IptablesNft);
+    }
+    lab.rules.push(spec);
+    Ok(())
 }
 
 fn stem(file: &Path) -> String {
@@ -52,26 +167,32 @@ fn or_error(result: netrig::Result<ExitCode>) -> ExitCode {
     })
 }
 
-/// `netrig matrix TOPOLOGY [--rules FILE]...`
-pub fn matrix(file: &Path, rules: &[PathBuf], format: Format) -> ExitCode {
+/// `netrig matrix TOPOLOGY [--rules [NODE=]FILE]...`
+pub fn matrix(file: &Path, rules: &[RulesArg], over: &Overrides, format: Format) -> ExitCode {
     or_error((|| {
-        let docker = up(file, rules, &stem(file))?;
-        print!("{}", Matrix::probe(&docker)?.render(format));
+        let lab = up(file, rules, &stem(file), over)?;
+        print!("{}", Matrix::probe(lab.target())?.render(format));
         Ok(ExitCode::SUCCESS)
     })())
 }
 
 /// `netrig diff TOPOLOGY --before FILE... --after FILE...`
-pub fn diff(file: &Path, before: &[PathBuf], after: &[PathBuf], format: Format) -> ExitCode {
+pub fn diff(
+    file: &Path,
+    before: &[RulesArg],
+    after: &[RulesArg],
+    over: &Overrides,
+    format: Format,
+) -> ExitCode {
     or_error((|| {
         let name = stem(file);
         let (b, a) = std::thread::scope(|s| {
-            let b = s.spawn(|| up(file, before, &format!("{name}-before")));
-            let a = up(file, after, &format!("{name}-after"));
+            let b = s.spawn(|| up(file, before, &format!("{name}-before"), over));
+            let a = up(file, after, &format!("{name}-after"), over);
             (b.join().expect("bring-up thread panicked"), a)
         });
         let (b, a) = (b?, a?);
-        let d = MatrixDiff::probe(&b, &a)?;
+        let d = MatrixDiff::probe(b.target(), a.target())?;
         print!("{}", d.render(format));
         Ok(if d.is_empty() {
             ExitCode::SUCCESS
@@ -81,22 +202,29 @@ pub fn diff(file: &Path, before: &[PathBuf], after: &[PathBuf], format: Format) 
     })())
 }
 
-/// `netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules FILE]...`
-pub fn trace(file: &Path, from: &str, to: &str, rules: &[PathBuf], format: Format) -> ExitCode {
+/// `netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]...`
+pub fn trace(
+    file: &Path,
+    cell: (&str, &str),
+    rules: &[RulesArg],
+    over: &Overrides,
+    format: Format,
+) -> ExitCode {
     or_error((|| {
-        let cell = Cell::parse(from, to)?;
-        let docker = up(file, rules, &stem(file))?;
-        let t = trace_cell(&docker, &cell, DEFAULT_DEADLINE)?;
+        let cell = Cell::parse(cell.0, cell.1)?;
+        let lab = up(file, rules, &stem(file), over)?;
+        let t = trace_cell(lab.target(), &cell, DEFAULT_DEADLINE)?;
         match format {
             Format::Text => println!("{t}"),
             Format::Markdown => println!("```text\n{t}\n```"),
             Format::Json => {
-                let why: Vec<String> = why_of_trace(&t).iter().map(why_json).collect();
+                let why: Vec<String> = t.why().iter().map(why_json).collect();
+                let probe = t.probe().map_or("none".to_string(), |p| format!("{p:?}"));
                 println!(
                     "{{\"from\": {}, \"to\": {}, \"probe\": {}, \"why\": [{}], \"trace\": {}}}",
                     json_str(&cell.from),
                     json_str(&cell.target()),
-                    json_str(&format!("{:?}", t.probe).to_lowercase()),
+                    json_str(&probe.to_lowercase()),
                     why.join(", "),
                     json_str(&t.to_string())
                 );
@@ -104,4 +232,23 @@ pub fn trace(file: &Path, from: &str, to: &str, rules: &[PathBuf], format: Forma
         }
         Ok(ExitCode::SUCCESS)
     })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RulesArg;
+
+    #[test]
+    fn a_rules_argument_names_its_node_before_an_equals_sign() {
+        let parse = |s: &str| s.parse::<RulesArg>().expect("parses");
+        let a = parse("h2=rules/x.rules");
+        assert_eq!(
+            (a.node.as_deref(), a.path.to_str()),
+            (Some("h2"), Some("rules/x.rules"))
+        );
+        let b = parse("rules/a=b.rules"); // a path with '=' in a file name
+        assert_eq!((b.node, b.path.to_str()), (None, Some("rules/a=b.rules")));
+        let c = parse("x.nft");
+        assert_eq!((c.node, c.path.to_str()), (None, Some("x.nft")));
+    }
 }

@@ -72,29 +72,87 @@ fn diff_error_exits_2() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such.rules"));
 }
 
-/// A generic lab file is refused (exit 2) with the reason, for each command.
+fn topology(file: &str) -> String {
+    format!("{}/../topologies/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Generic labs: `matrix` names the node that decided, `diff` takes
+/// `NODE=FILE` (and asks for the node when it is not clear), `trace` shows
+/// each node the probe crossed.
 #[test]
-fn generic_labs_are_refused_with_a_reason() {
-    if !privileged("generic_labs_are_refused_with_a_reason") {
+fn generic_labs_in_matrix_diff_and_trace() {
+    if !privileged("generic_labs_in_matrix_diff_and_trace") {
         return;
     }
-    let lab = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../topologies/gateway-nft.toml"
+    let gw = topology("gateway-nft.toml");
+    let m = netrig(&["matrix", &gw, "--format", "json"]);
+    let out = String::from_utf8_lossy(&m.stdout);
+    assert_eq!(
+        m.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&m.stderr)
     );
-    for args in [
-        vec!["matrix", lab],
-        vec!["diff", lab, "--after", lab],
-        vec!["trace", lab, "--from", "lan", "--to", "203.0.113.10:80/tcp"],
-    ] {
-        let o = netrig(&args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(
-            err.contains("gateway-nft.toml") && err.contains("generic lab"),
-            "{args:?}: {err}"
-        );
-    }
+    let telnet = out
+        .lines()
+        .find(|l| l.contains("\"from\": \"client\", \"to\": \"198.51.100.10:23/tcp\""))
+        .unwrap_or_else(|| panic!("no telnet cell in {out}"));
+    assert!(
+        telnet.contains("\"outcome\": \"dropped\"")
+            && telnet
+                .contains("\"node\": \"gw\", \"table\": \"inet gateway\", \"chain\": \"forward\""),
+        "{telnet}"
+    );
+    let two = topology("two-docker-hosts.toml");
+    let rules = format!("{EX}/docker-user-ctorigdstport.rules");
+    let d = netrig(&["diff", &two, "--after", &format!("h2={rules}")]);
+    let out = String::from_utf8_lossy(&d.stdout);
+    assert_eq!(
+        d.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&d.stderr)
+    );
+    assert!(out.contains("router -> 198.51.100.22:8080/tcp"), "{out}");
+    assert!(out.contains("h2: ip filter DOCKER-USER"), "{out}");
+    assert!(out.contains("docker-user-ctorigdstport.rules:5"), "{out}");
+    // Two nodes have rules: a bare FILE is refused, naming them.
+    let o = netrig(&["diff", &two, "--after", &rules]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("two-docker-hosts.toml")
+            && err.contains("NODE=FILE")
+            && err.contains("h1, h2"),
+        "{err}"
+    );
+    let o = netrig(&["matrix", &two, "--rules", &format!("nosuch={rules}")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no node named \"nosuch\""), "{err}");
+    let t = netrig(&[
+        "trace",
+        &two,
+        "--from",
+        "h1-web",
+        "--to",
+        "198.51.100.22:8080/tcp",
+    ]);
+    let out = String::from_utf8_lossy(&t.stdout);
+    assert_eq!(
+        t.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&t.stderr)
+    );
+    assert!(
+        out.contains("== in node h1 ==") && out.contains("== in node h2 =="),
+        "{out}"
+    );
+    assert!(
+        out.contains("MASQUERADE") && out.contains("DNAT --to-destination 172.17.0.2:80"),
+        "{out}"
+    );
 }
 
 /// `matrix --format json` prints one object per cell with the documented keys; `trace` prints the decision.

@@ -18,6 +18,16 @@ pub enum Service {
     Icmp,
 }
 
+impl Service {
+    /// A TCP or UDP service on `port`.
+    pub(crate) fn of(proto: crate::Proto, port: u16) -> Service {
+        match proto {
+            crate::Proto::Tcp => Service::Tcp(port),
+            crate::Proto::Udp => Service::Udp(port),
+        }
+    }
+}
+
 /// One cell: a source node and a destination (`203.0.113.2:8080/tcp`).
 ///
 /// ```
@@ -136,6 +146,9 @@ impl fmt::Display for Outcome {
 /// One rule that decided (or rewrote) a cell: as the user would write it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Why {
+    /// The node whose rule it is, in a generic lab (`None` in a Docker
+    /// host's lab: the host's).
+    pub node: Option<String>,
     /// `ip filter`, `ip nat`, `ip docker-bridges` …: family and table.
     pub table: String,
     /// The chain.
@@ -150,6 +163,9 @@ pub struct Why {
 
 impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(node) = &self.node {
+            write!(f, "{node}: ")?;
+        }
         write!(
             f,
             "{} {}: {} ({})",

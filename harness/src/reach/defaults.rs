@@ -1,24 +1,92 @@
-//! The default cells of a Docker host, derived from its model: every source
-//! (internet, LAN peers, the host, every bridge-mode container) to every
-//! destination (each published port on each host address, 127.0.0.1 from
-//! the host; each container address × its published container ports and one
-//! port it does not publish; the internet's servers).
+//! The default cells of a lab. A Docker host's, derived from its model:
+//! every source (internet, LAN peers, the host, every bridge-mode container)
+//! to every destination (each published port on each host address,
+//! 127.0.0.1 from the host; each container address × its published
+//! container ports and one port it does not publish; the internet's
+//! servers). A generic lab's: every node to every destination of each
+//! Docker part (as above, on the part host's addresses) and to each echo
+//! server the topology starts (its port, and ICMP echo to its address).
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::cell::{Cell, Service};
-use crate::Proto;
+use super::target::{Host, Target};
 use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, Networking};
 use crate::dockerlab::DockerLab;
 use crate::error::Result;
+use crate::lab::Lab;
 
 /// The port the internet's servers listen on for the default cells.
 const INTERNET_PORT: u16 = 80;
 
-/// The default cells of `docker`, sorted, with the topology's own
+/// The default cells of `target`, sorted (see the module docs).
+pub(crate) fn default_cells(target: &Target<'_>) -> Result<Vec<Cell>> {
+    match target.docker() {
+        Some(docker) => docker_cells(docker),
+        None => lab_cells(target),
+    }
+}
+
+/// The default cells of a generic lab: every node (its namespaces, in lab
+/// order) to each Docker part's destinations and each declared server.
+fn lab_cells(target: &Target<'_>) -> Result<Vec<Cell>> {
+    let lab = target.lab();
+    let mut dests: BTreeSet<(IpAddr, Service)> = BTreeSet::new();
+    let mut cells = Vec::new();
+    for h in target.hosts() {
+        let (published, loopback) = host_destinations(lab, &h)?;
+        dests.extend(published);
+        cells.extend(loopback.into_iter().map(|(to, service)| Cell {
+            from: h.node.clone(),
+            to,
+            service,
+        }));
+    }
+    for (ip, service) in target.declared_servers() {
+        dests.insert((ip, service));
+        dests.insert((ip, Service::Icmp));
+    }
+    for from in lab.namespace_names() {
+        for (to, service) in &dests {
+            cells.push(Cell {
+                from: from.clone(),
+                to: *to,
+                service: *service,
+            });
+        }
+    }
+    cells.sort();
+    cells.dedup();
+    Ok(cells)
+}
+
+/// Destinations: address and service.
+type Destinations = BTreeSet<(IpAddr, Service)>;
+
+/// A Docker host's destinations: each published port on each of its
+/// node's addresses and each container's targets; and, apart, the
+/// published ports on 127.0.0.1 (from the host alone).
+fn host_destinations(lab: &Lab, h: &Host<'_>) -> Result<(Destinations, Destinations)> {
+    let host_addrs = node_addresses(lab, &h.node)?;
+    let mut dests = BTreeSet::new();
+    let mut loopback = BTreeSet::new();
+    for c in h.model.containers() {
+        for p in &c.ports {
+            let service = Service::of(p.proto, p.host_port);
+            for ip in &host_addrs {
+                dests.insert((IpAddr::V4(*ip), service));
+            }
+            loopback.insert((IpAddr::V4(Ipv4Addr::LOCALHOST), service));
+        }
+        dests.extend(container_targets(h.model, &c.name));
+    }
+    Ok((dests, loopback))
+}
+
+/// The default cells of a Docker host's lab, with the topology's own
 /// (`[matrix] cells`) added, or in their place with `replace_defaults`.
-pub(crate) fn default_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
+fn docker_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
     let extra = &docker.model().matrix_cells();
     let mut cells = if extra.replace_defaults {
         Vec::new()
@@ -37,7 +105,6 @@ pub(crate) fn default_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
 /// The cells derived from the model.
 fn derived_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
     let model = docker.model();
-    let host_addrs = host_addresses(docker)?;
     let mut sources: Vec<String> = vec![INTERNET_NODE.to_string()];
     sources.extend(model.lan_peers().iter().map(|p| p.name.clone()));
     sources.push(HOST_NODE.to_string());
@@ -46,20 +113,8 @@ fn derived_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
             sources.push(c.name.clone());
         }
     }
-    let mut dests: BTreeSet<(IpAddr, Service)> = BTreeSet::new();
-    let mut loopback: BTreeSet<(IpAddr, Service)> = BTreeSet::new();
-    for c in model.containers() {
-        for p in &c.ports {
-            let service = service(p.proto, p.host_port);
-            for ip in &host_addrs {
-                dests.insert((IpAddr::V4(*ip), service));
-            }
-            loopback.insert((IpAddr::V4(Ipv4Addr::LOCALHOST), service));
-        }
-        for (ip, service) in container_targets(model, &c.name) {
-            dests.insert((ip, service));
-        }
-    }
+    let host = Target::from(docker).hosts().remove(0);
+    let (mut dests, loopback) = host_destinations(docker, &host)?;
     for server in model.servers() {
         dests.insert((IpAddr::V4(*server), Service::Tcp(INTERNET_PORT)));
         dests.insert((IpAddr::V4(*server), Service::Icmp));
@@ -95,7 +150,7 @@ pub(crate) fn container_targets(model: &DockerHost, name: &str) -> Vec<(IpAddr, 
     let mut services: BTreeSet<Service> = c
         .ports
         .iter()
-        .map(|p| service(p.proto, p.container_port))
+        .map(|p| Service::of(p.proto, p.container_port))
         .collect();
     let unpublished = (9000..)
         .find(|port| !services.contains(&Service::Tcp(*port)))
@@ -107,17 +162,10 @@ pub(crate) fn container_targets(model: &DockerHost, name: &str) -> Vec<(IpAddr, 
         .collect()
 }
 
-fn service(proto: Proto, port: u16) -> Service {
-    match proto {
-        Proto::Tcp => Service::Tcp(port),
-        Proto::Udp => Service::Udp(port),
-    }
-}
-
-/// The host's IPv4 addresses, loopback excepted, sorted.
-fn host_addresses(docker: &DockerLab) -> Result<Vec<Ipv4Addr>> {
-    let mut out: Vec<Ipv4Addr> = docker
-        .host_node()?
+/// A node's IPv4 addresses, loopback excepted, sorted.
+fn node_addresses(lab: &Lab, node: &str) -> Result<Vec<Ipv4Addr>> {
+    let mut out: Vec<Ipv4Addr> = lab
+        .node(node)?
         .interfaces()
         .iter()
         .filter(|i| i.name != "lo")

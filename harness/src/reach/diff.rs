@@ -3,7 +3,7 @@
 
 use super::cell::{Cell, Row};
 use super::matrix::{DEFAULT_DEADLINE, Matrix};
-use crate::dockerlab::DockerLab;
+use super::target::Target;
 use crate::error::Result;
 
 /// The changed cells of two matrices, in cell order.
@@ -38,7 +38,8 @@ impl MatrixDiff {
     }
 
     /// Probes the same cells (`before`'s defaults and `after`'s, merged)
-    /// in both labs at once, and compares.
+    /// in both labs at once, and compares. The labs are Docker hosts' or
+    /// generic labs (see [`Target`]).
     ///
     /// ```no_run
     /// use netrig::reach::MatrixDiff;
@@ -48,13 +49,17 @@ impl MatrixDiff {
     /// print!("{}", diff.to_text());
     /// # Ok::<_, netrig::Error>(())
     /// ```
-    pub fn probe(before: &DockerLab, after: &DockerLab) -> Result<MatrixDiff> {
+    pub fn probe<'a, 'b>(
+        before: impl Into<Target<'a>>,
+        after: impl Into<Target<'b>>,
+    ) -> Result<MatrixDiff> {
+        let (before, after) = (before.into(), after.into());
         let mut cells: Vec<Cell> = Matrix::default_cells(before)?;
         cells.extend(Matrix::default_cells(after)?);
         cells.sort();
         cells.dedup();
-        let mine = |lab: &DockerLab| -> Vec<Cell> {
-            let nodes = lab.node_names();
+        let mine = |lab: Target<'_>| -> Vec<Cell> {
+            let nodes = lab.lab().node_names();
             cells
                 .iter()
                 .filter(|c| nodes.contains(&c.from))

@@ -266,10 +266,11 @@ fn row_json(r: &Row) -> String {
     )
 }
 
-/// One [`Why`] as a JSON object `{table, chain, rule, verdict, source}`.
+/// One [`Why`] as a JSON object `{node, table, chain, rule, verdict, source}`.
 pub fn why_json(w: &Why) -> String {
     format!(
-        "{{\"table\": {}, \"chain\": {}, \"rule\": {}, \"verdict\": {}, \"source\": {}}}",
+        "{{\"node\": {}, \"table\": {}, \"chain\": {}, \"rule\": {}, \"verdict\": {}, \"source\": {}}}",
+        w.node.as_deref().map_or("null".to_string(), json_str),
         json_str(&w.table),
         json_str(&w.chain),
         json_str(&w.rule),

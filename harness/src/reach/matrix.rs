@@ -3,21 +3,20 @@
 //! iptables-legacy), then parallel probes for what the servers saw.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use super::cell::{Cell, Outcome, Row, Service, Why};
 use super::defaults::default_cells;
 use super::probe::{Seen, probe_all};
 use super::server::Servers;
-use crate::Proto;
+use super::target::{Decider, Target};
 use crate::backend::Backend;
-use crate::docker::HOST_NODE;
+#[cfg(doc)]
 use crate::dockerlab::DockerLab;
-use crate::error::{Error, Result, Subject};
+use crate::error::Result;
 use crate::namespace::Namespace;
 use crate::nftrace::{
-    Flow, FlowProto, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_sources_in,
+    Flow, FlowProto, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_sources_at,
 };
 
 /// How long a probe waits for an answer no verdict settled (a drop that
@@ -35,12 +34,13 @@ pub struct Matrix {
 }
 
 impl Matrix {
-    /// The default cells of a Docker host (see the module docs).
-    pub fn default_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
-        default_cells(docker)
+    /// The default cells of a lab (see the module docs).
+    pub fn default_cells<'a>(lab: impl Into<Target<'a>>) -> Result<Vec<Cell>> {
+        default_cells(&lab.into())
     }
 
-    /// Probes the default cells of `docker`.
+    /// Probes the default cells of a lab: a Docker host's ([`DockerLab`])
+    /// or a generic lab ([`crate::TopologyLab`]).
     ///
     /// ```no_run
     /// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
@@ -48,47 +48,62 @@ impl Matrix {
     /// println!("{}", matrix.to_text());
     /// # Ok::<_, netrig::Error>(())
     /// ```
-    pub fn probe(docker: &DockerLab) -> Result<Matrix> {
-        Matrix::probe_cells(docker, default_cells(docker)?, DEFAULT_DEADLINE)
+    pub fn probe<'a>(lab: impl Into<Target<'a>>) -> Result<Matrix> {
+        let target = lab.into();
+        Matrix::probe_cells(target, default_cells(&target)?, DEFAULT_DEADLINE)
     }
 
-    /// Probes `cells` of `docker` (sources are lab nodes; the rules that
-    /// decide are the host's), waiting at most `deadline` for an answer no
-    /// verdict settled. The rows come back sorted, duplicates removed.
-    pub fn probe_cells(
-        docker: &DockerLab,
+    /// Probes `cells` of a lab (sources are lab nodes; the rules that decide
+    /// are its deciders': a Docker host's, or in a generic lab every node
+    /// with rules), waiting at most `deadline` for an answer no verdict
+    /// settled. The rows come back sorted, duplicates removed.
+    pub fn probe_cells<'a>(
+        lab: impl Into<Target<'a>>,
         mut cells: Vec<Cell>,
         deadline: Duration,
     ) -> Result<Matrix> {
-        let _span =
-            tracing::debug_span!("matrix", lab = %docker.name(), cells = cells.len()).entered();
+        let target = lab.into();
+        let _span = tracing::debug_span!("matrix", lab = %target.lab().name(), cells = cells.len())
+            .entered();
         cells.sort();
         cells.dedup();
         let mut nodes: BTreeMap<&str, &Namespace> = BTreeMap::new();
         for c in &cells {
-            let ns = docker
-                .node(&c.from)
-                .map_err(|_| unknown_source(docker, &c.from))?;
-            nodes.insert(c.from.as_str(), ns.namespace());
+            nodes.insert(c.from.as_str(), target.source(&c.from)?);
         }
         let started = std::time::Instant::now();
-        let _servers = Servers::start(&server_sites(docker, &cells)?)?;
+        let _servers = Servers::start(&target.server_sites(&cells)?)?;
         tracing::debug!(elapsed = ?started.elapsed(), "servers bound");
-        let host = docker.host_node()?.namespace();
-        let backend = docker.model().backend();
-        let files = docker.model().rule_files().to_vec();
+        let deciders = target.deciders()?;
         // iptables-legacy rules cannot be traced; nf_tables tables beside them can.
-        let traced_backend = match backend {
-            Backend::IptablesLegacy => has_nft_tables(host)?.then_some(Backend::Nftables),
-            b => Some(b),
+        let mut traced = Vec::new();
+        for (k, d) in deciders.iter().enumerate() {
+            match d.backend {
+                Backend::IptablesLegacy if has_nft_tables(d.ns)? => {
+                    traced.push((k, Backend::Nftables))
+                }
+                Backend::IptablesLegacy => {}
+                b => traced.push((k, b)),
+            }
+        }
+        let mut traces: Vec<Vec<Option<FlowTrace>>> =
+            deciders.iter().map(|_| vec![None; cells.len()]).collect();
+        let ats: Vec<(&Namespace, Backend)> =
+            traced.iter().map(|&(k, b)| (deciders[k].ns, b)).collect();
+        for ((k, _), per_cell) in traced
+            .iter()
+            .zip(trace_cells(&cells, &nodes, &ats, deadline)?)
+        {
+            traces[*k] = per_cell;
+        }
+        tracing::debug!(elapsed = ?started.elapsed(), traced = ats.len(), "cells traced");
+        // Every traced namespace saw the same probe: the first tells its outcome.
+        let first = traced.first().map(|&(k, _)| k);
+        let probe_of = |traces: &[Vec<Option<FlowTrace>>], i: usize| -> Option<ProbeOutcome> {
+            traces[first?][i].as_ref().map(|t| t.probe)
         };
-        let mut traces: Vec<Option<FlowTrace>> = match traced_backend {
-            Some(b) => trace_cells(&cells, &nodes, host, b, deadline)?,
-            None => vec![None; cells.len()],
-        };
-        tracing::debug!(elapsed = ?started.elapsed(), "cells traced");
         let probed: Vec<usize> = (0..cells.len())
-            .filter(|&i| traces[i].as_ref().is_none_or(|t| needs_probe(&cells[i], t)))
+            .filter(|&i| probe_of(&traces, i).is_none_or(|p| needs_probe(&cells[i], p)))
             .collect();
         let pairs: Vec<(&Cell, &Namespace)> = probed
             .iter()
@@ -97,10 +112,10 @@ impl Matrix {
         let mut seen: Vec<Option<Seen>> = vec![None; cells.len()];
         // A traced answer says the cell is reachable: its probe waits longer
         // than a drop would, so that a loaded machine cannot turn it into one.
-        let wait = if traced_backend.is_some() {
-            deadline.max(ANSWERED_DEADLINE)
-        } else {
+        let wait = if traced.is_empty() {
             deadline
+        } else {
+            deadline.max(ANSWERED_DEADLINE)
         };
         for (k, s) in probe_all(&pairs, wait)?.into_iter().enumerate() {
             seen[probed[k]] = Some(s);
@@ -108,49 +123,23 @@ impl Matrix {
         tracing::debug!(elapsed = ?started.elapsed(), probed = probed.len(), "cells probed");
         let mut rows = Vec::with_capacity(cells.len());
         for (i, cell) in cells.iter().enumerate() {
-            let (outcome, addrs) = match (seen[i], &traces[i]) {
+            let (outcome, addrs) = match (seen[i], probe_of(&traces, i)) {
                 (Some(s), _) => s,
-                (None, Some(t)) => (outcome_of(t.probe), None),
+                (None, Some(p)) => (outcome_of(p), None),
                 (None, None) => unreachable!("every cell is traced or probed"),
             };
-            let mut why = match traces[i].as_mut() {
-                Some(t) => {
-                    t.attach_rule_files(&files)?;
-                    why_of(t)
-                }
-                None => Vec::new(),
-            };
-            if backend == Backend::IptablesLegacy {
-                // Beside the legacy counters, only an nf_tables drop tells more.
-                why.retain(|w| w.verdict != "accept" && w.verdict != "nat");
-                // A drop moves the counters at its first packet: no need to wait it out.
-                let wait = if outcome == Outcome::Dropped {
-                    deadline / 4
-                } else {
-                    deadline
-                };
-                let mut counted = count_flow(
-                    nodes[cell.from.as_str()],
-                    host,
-                    backend,
-                    &flow_of(cell),
-                    wait,
-                )?;
-                counted.attach_rule_files(&files)?;
-                let nft_dropped = !why.is_empty();
-                // Under an nf_tables drop the counters' verdict means nothing; their NAT rules still do.
-                why.extend(
-                    why_of(&counted)
-                        .into_iter()
-                        .filter(|w| !nft_dropped || w.verdict == "nat"),
-                );
+            let mut per_decider = Vec::with_capacity(deciders.len());
+            for (k, d) in deciders.iter().enumerate() {
+                let from = nodes[cell.from.as_str()];
+                let why = decider_why(d, traces[k][i].as_mut(), from, cell, outcome, deadline)?;
+                per_decider.push(labelled(why, target.is_generic().then_some(&d.node)));
             }
             rows.push(Row {
                 cell: cell.clone(),
                 outcome,
                 seen_src: addrs.map(|a| a.0),
                 seen_dst: addrs.map(|a| a.1),
-                why,
+                why: merged(per_decider),
             });
         }
         tracing::debug!(rows = rows.len(), "matrix probed");
@@ -166,30 +155,85 @@ impl Matrix {
     }
 }
 
+/// The whys one decider gives a cell: from its trace, and on
+/// iptables-legacy from its rule counters (beside which only an nf_tables
+/// drop tells more).
+fn decider_why(
+    d: &Decider<'_>,
+    trace: Option<&mut FlowTrace>,
+    from: &Namespace,
+    cell: &Cell,
+    outcome: Outcome,
+    deadline: Duration,
+) -> Result<Vec<Why>> {
+    let mut why = match trace {
+        Some(t) => {
+            t.attach_rule_files(&d.files)?;
+            why_of(t)
+        }
+        None => Vec::new(),
+    };
+    if d.backend == Backend::IptablesLegacy {
+        why.retain(|w| w.verdict != "accept" && w.verdict != "nat");
+        // A drop moves the counters at its first packet: no need to wait it out.
+        let wait = if outcome == Outcome::Dropped {
+            deadline / 4
+        } else {
+            deadline
+        };
+        let mut counted = count_flow(from, d.ns, d.backend, &flow_of(cell), wait)?;
+        counted.attach_rule_files(&d.files)?;
+        let nft_dropped = !why.is_empty();
+        // Under an nf_tables drop the counters' verdict means nothing; their NAT rules still do.
+        why.extend(
+            why_of(&counted)
+                .into_iter()
+                .filter(|w| !nft_dropped || w.verdict == "nat"),
+        );
+    }
+    Ok(why)
+}
+
+/// `why` with each rule's node set (in a generic lab).
+fn labelled(mut why: Vec<Why>, node: Option<&String>) -> Vec<Why> {
+    for w in &mut why {
+        w.node = node.cloned();
+    }
+    why
+}
+
+/// One cell's whys over every decider (in lab order): the first decision
+/// that is not an accept alone (the packet went no further), else every
+/// decider's accept; then every NAT rule that rewrote the cell.
+fn merged(per_decider: Vec<Vec<Why>>) -> Vec<Why> {
+    let (nat, mut decisions): (Vec<Why>, Vec<Why>) = per_decider
+        .into_iter()
+        .flatten()
+        .partition(|w| w.verdict == "nat");
+    if let Some(k) = decisions.iter().position(|w| w.verdict != "accept") {
+        decisions = vec![decisions.swap_remove(k)];
+    }
+    for w in nat {
+        if !decisions.contains(&w) {
+            decisions.push(w);
+        }
+    }
+    decisions
+}
+
 /// Whether `ns` has nf_tables tables (beyond iptables-legacy's, which are not).
 fn has_nft_tables(ns: &Namespace) -> Result<bool> {
     let out = ns.command("nft").args(["list", "tables"]).output()?;
     Ok(out.status.success() && !out.stdout.trim_ascii().is_empty())
 }
 
-fn unknown_source(docker: &DockerLab, from: &str) -> Error {
-    Error::invalid(
-        Subject::lab(docker.name()),
-        "cell source",
-        format!(
-            "no node named {from:?} (nodes: {})",
-            docker.node_names().join(", ")
-        ),
-    )
-}
-
 /// Whether a traced cell is probed again for its outcome and what the
 /// server saw: when its trace probe was answered (a refusal or an error of
 /// an IPv4 echo too: [`Namespace::ping`] tells a REJECT's codes apart).
-fn needs_probe(cell: &Cell, t: &FlowTrace) -> bool {
+fn needs_probe(cell: &Cell, probe: ProbeOutcome) -> bool {
     match cell.service {
-        Service::Icmp if cell.to.is_ipv4() => t.probe.answered(),
-        _ => t.probe == ProbeOutcome::Answered,
+        Service::Icmp if cell.to.is_ipv4() => probe.answered(),
+        _ => probe == ProbeOutcome::Answered,
     }
 }
 
@@ -215,17 +259,15 @@ fn outcome_of(probe: ProbeOutcome) -> Outcome {
     }
 }
 
-/// Traces every cell in the host at once: one trace table whose selectors
-/// cover every source's probes (their keys made unique across sources),
-/// every probe sent together.
+/// Traces every cell in each namespace of `ats` at once: one trace table
+/// in each whose selectors cover every source's probes (their keys made
+/// unique across sources), every probe sent together. Per namespace, per cell.
 fn trace_cells(
     cells: &[Cell],
     nodes: &BTreeMap<&str, &Namespace>,
-    host: &Namespace,
-    backend: Backend,
+    ats: &[(&Namespace, Backend)],
     deadline: Duration,
-) -> Result<Vec<Option<FlowTrace>>> {
-    let mut out: Vec<Option<FlowTrace>> = vec![None; cells.len()];
+) -> Result<Vec<Vec<Option<FlowTrace>>>> {
     let mut index = Vec::new();
     let mut sources = Vec::new();
     for (from, ns) in nodes {
@@ -240,13 +282,20 @@ fn trace_cells(
     }
     let refs: Vec<(&Namespace, &[Flow])> =
         sources.iter().map(|(ns, f)| (*ns, f.as_slice())).collect();
-    let traced = trace_sources_in(&refs, host, backend, deadline, &mut None)?;
-    for (idx, traces) in index.into_iter().zip(traced) {
-        for (i, t) in idx.into_iter().zip(traces) {
-            out[i] = Some(t);
-        }
-    }
-    Ok(out)
+    let mut contexts: Vec<_> = ats.iter().map(|_| None).collect();
+    let traced = trace_sources_at(&refs, ats, deadline, &mut contexts)?;
+    Ok(traced
+        .into_iter()
+        .map(|per_source| {
+            let mut out: Vec<Option<FlowTrace>> = vec![None; cells.len()];
+            for (idx, traces) in index.iter().zip(per_source) {
+                for (&i, t) in idx.iter().zip(traces) {
+                    out[i] = Some(t);
+                }
+            }
+            out
+        })
+        .collect())
 }
 
 /// The deciding rule first, then the NAT rules that rewrote the flow.
@@ -262,19 +311,25 @@ fn why_of(t: &FlowTrace) -> Vec<Why> {
             (Some(r), false) => r.clone(),
             (None, false) => format!("rule {}", d.handle.unwrap_or(0)),
         };
-        out.push(Why {
-            table: format!("{} {}", d.family, d.table),
-            chain: d.chain.clone(),
-            rule,
-            verdict: d.verdict.to_string(),
-            source: d.source.clone(),
-        });
+        // A NAT rule's accept only ends its own chain: no filter decided,
+        // and the rule is listed below as what rewrote the flow.
+        if !(d.verdict == Verdict::Accept && is_nat_rule(&rule)) {
+            out.push(Why {
+                node: None,
+                table: format!("{} {}", d.family, d.table),
+                chain: d.chain.clone(),
+                rule,
+                verdict: d.verdict.to_string(),
+                source: d.source.clone(),
+            });
+        }
     }
     for (hook, step) in t.nat_rules() {
         let Some(rule) = step.rule.clone().filter(|r| is_nat_rule(r)) else {
             continue;
         };
         let why = Why {
+            node: None,
             table: format!("{} {}", hook.family, hook.table),
             chain: step.chain.clone(),
             rule,
@@ -319,6 +374,7 @@ fn counted_accept(t: &FlowTrace) -> Option<Why> {
                 && s.rule.as_deref().is_none_or(|r| !r.contains("ESTABLISHED"))
         })?;
         Some(Why {
+            node: None,
             table: format!("{} {}", h.family, h.table),
             chain: step.chain.clone(),
             rule: step
@@ -331,74 +387,162 @@ fn counted_accept(t: &FlowTrace) -> Option<Why> {
     })
 }
 
-/// Where the servers go: each published binding's container address and
-/// port, and each cell's destination in the node that owns the address
-/// (unless a published port there belongs to a container, or it is loopback).
-fn server_sites<'a>(
-    docker: &'a DockerLab,
-    cells: &[Cell],
-) -> Result<Vec<(&'a Namespace, IpAddr, Service)>> {
-    let model = docker.model();
-    let mut sites = std::collections::BTreeSet::new();
-    let mut published = std::collections::BTreeSet::new();
-    for c in model.containers() {
-        let Some(a) = c.gateway_attachment(model.layout()) else {
-            continue;
-        };
-        for p in &c.ports {
-            let (host_s, cont_s) = match p.proto {
-                Proto::Tcp => (Service::Tcp(p.host_port), Service::Tcp(p.container_port)),
-                Proto::Udp => (Service::Udp(p.host_port), Service::Udp(p.container_port)),
-            };
-            published.insert(host_s);
-            sites.insert((model.node_of(&c.name), IpAddr::V4(a.ip), cont_s));
+/// One cell traced hook by hook in each node whose rules decide
+/// (see [`trace_cell`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellTrace {
+    /// The cell.
+    pub cell: Cell,
+    /// The trace in each deciding node, in lab order: (node, trace). A
+    /// Docker host's lab has one, the host's.
+    pub traces: Vec<(String, FlowTrace)>,
+    /// Whether the lab is a generic one (whys name their node).
+    generic: bool,
+}
+
+impl CellTrace {
+    /// The rules that decided the cell, as a matrix row gives them.
+    pub fn why(&self) -> Vec<Why> {
+        merged(
+            self.traces
+                .iter()
+                .map(|(node, t)| labelled(why_of(t), self.generic.then_some(node)))
+                .collect(),
+        )
+    }
+
+    /// What the probe saw (the first trace's: one probe was sent for all
+    /// nodes traced by nftrace), `None` without any trace.
+    pub fn probe(&self) -> Option<ProbeOutcome> {
+        self.traces.first().map(|(_, t)| t.probe)
+    }
+
+    /// The traces of the nodes the probe reached (every node's if it reached none).
+    fn shown(&self) -> Vec<&(String, FlowTrace)> {
+        let reached: Vec<_> = self
+            .traces
+            .iter()
+            .filter(|(_, t)| t.hooks().next().is_some())
+            .collect();
+        if reached.is_empty() {
+            self.traces.iter().collect()
+        } else {
+            reached
         }
     }
-    let mut owners: BTreeMap<IpAddr, String> = BTreeMap::new();
-    for name in docker.node_names() {
-        for i in docker.node(&name)?.interfaces() {
-            for a in i.addrs {
-                owners.entry(a.addr()).or_insert_with(|| name.clone());
+}
+
+impl std::fmt::Display for CellTrace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.generic
+            && let Some((_, t)) = self.traces.first()
+        {
+            return write!(f, "{t}");
+        }
+        if self.traces.is_empty() {
+            return write!(f, "{}: no node of the lab has rules to trace", self.cell);
+        }
+        for (k, (node, t)) in self.shown().into_iter().enumerate() {
+            if k > 0 {
+                writeln!(f)?;
             }
+            writeln!(f, "== in node {node} ==")?;
+            write!(f, "{t}")?;
         }
+        Ok(())
     }
-    for cell in cells {
-        let Some(owner) = owners.get(&cell.to) else {
-            continue;
-        };
-        if cell.to.is_loopback() || (owner == HOST_NODE && published.contains(&cell.service)) {
-            continue;
-        }
-        sites.insert((owner.clone(), cell.to, cell.service));
-    }
-    sites
-        .into_iter()
-        .map(|(node, ip, s)| Ok((docker.node(&node)?.namespace(), ip, s)))
-        .collect()
 }
 
 /// Traces one cell hook by hook, for reproducing a bug: netrig's servers
-/// started as for a matrix, then [`crate::nftrace::trace_flow`] (nftables,
-/// iptables-nft) or [`count_flow`] (iptables-legacy) from the cell's source
-/// to the host, with `file:line` for rules from the topology's rule files.
-/// An ICMP cell's echo request is selected by its identifier.
-pub fn trace_cell(docker: &DockerLab, cell: &Cell, deadline: Duration) -> Result<FlowTrace> {
-    let from = docker
-        .node(&cell.from)
-        .map_err(|_| unknown_source(docker, &cell.from))?;
-    let _servers = Servers::start(&server_sites(docker, std::slice::from_ref(cell))?)?;
-    let host = docker.host_node()?.namespace();
-    let backend = docker.model().backend();
+/// started as for a matrix, then the cell's probe traced by nftrace in every
+/// deciding node with the nftables or iptables-nft backend (one probe for
+/// all), and attributed by [`count_flow`] in each iptables-legacy one, with
+/// `file:line` for rules from the topology's rule files. An ICMP cell's
+/// echo request is selected by its identifier.
+pub fn trace_cell<'a>(
+    lab: impl Into<Target<'a>>,
+    cell: &Cell,
+    deadline: Duration,
+) -> Result<CellTrace> {
+    let target = lab.into();
+    let from = target.source(&cell.from)?;
+    let _servers = Servers::start(&target.server_sites(std::slice::from_ref(cell))?)?;
+    let deciders = target.deciders()?;
     let flow = flow_of(cell);
-    let mut t = match backend {
-        Backend::IptablesLegacy => count_flow(from.namespace(), host, backend, &flow, deadline)?,
-        b => crate::nftrace::trace_flow(from.namespace(), host, b, &flow, deadline)?,
-    };
-    t.attach_rule_files(docker.model().rule_files())?;
-    Ok(t)
+    let traced: Vec<usize> = (0..deciders.len())
+        .filter(|&k| deciders[k].backend != Backend::IptablesLegacy)
+        .collect();
+    let ats: Vec<(&Namespace, Backend)> = traced
+        .iter()
+        .map(|&k| (deciders[k].ns, deciders[k].backend))
+        .collect();
+    let mut contexts: Vec<_> = ats.iter().map(|_| None).collect();
+    let sources = [(from, std::slice::from_ref(&flow))];
+    let mut by_decider: Vec<Option<FlowTrace>> = vec![None; deciders.len()];
+    for (&k, mut per_source) in
+        traced
+            .iter()
+            .zip(trace_sources_at(&sources, &ats, deadline, &mut contexts)?)
+    {
+        by_decider[k] = per_source.pop().and_then(|mut flows| flows.pop());
+    }
+    let mut traces = Vec::new();
+    for (d, t) in deciders.iter().zip(by_decider) {
+        let mut t = match t {
+            Some(t) => t,
+            None => count_flow(from, d.ns, d.backend, &flow, deadline)?,
+        };
+        t.attach_rule_files(&d.files)?;
+        traces.push((d.node.clone(), t));
+    }
+    Ok(CellTrace {
+        cell: cell.clone(),
+        traces,
+        generic: target.is_generic(),
+    })
 }
 
-/// The [`Why`]s of a trace: the deciding rule or policy, then the NAT rules.
-pub fn why_of_trace(t: &FlowTrace) -> Vec<Why> {
-    why_of(t)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn why(node: &str, chain: &str, verdict: &str) -> Why {
+        Why {
+            node: Some(node.into()),
+            table: "ip filter".into(),
+            chain: chain.into(),
+            rule: format!("-A {chain} -j X"),
+            verdict: verdict.into(),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn the_first_drop_on_a_path_decides_alone_and_nat_is_kept() {
+        let masq = why("h1", "POSTROUTING", "nat");
+        let merged_drop = merged(vec![
+            vec![why("h1", "FORWARD", "accept"), masq.clone()],
+            vec![why("h2", "DOCKER-USER", "drop"), masq.clone()],
+        ]);
+        assert_eq!(
+            merged_drop,
+            vec![why("h2", "DOCKER-USER", "drop"), masq.clone()]
+        );
+        let dnat = why("h2", "DOCKER", "nat");
+        let accepted = merged(vec![
+            vec![why("h1", "FORWARD", "accept"), masq.clone()],
+            vec![],
+            vec![why("h2", "DOCKER", "accept"), dnat.clone()],
+        ]);
+        assert_eq!(
+            accepted,
+            vec![
+                why("h1", "FORWARD", "accept"),
+                why("h2", "DOCKER", "accept"),
+                masq,
+                dnat
+            ]
+        );
+        assert!(merged(vec![vec![], vec![]]).is_empty());
+    }
 }

@@ -16,6 +16,16 @@
 //! the flow, with `file:line` for rules from the topology's rule files.
 //! Rows are sorted by cell, so the same lab gives the same matrix.
 //!
+//! A lab is a Docker host's ([`crate::DockerLab`]) or a generic lab
+//! ([`crate::TopologyLab`]), either given as a [`Target`]. In a generic lab
+//! every node with rules (each Docker part's host, each node with rule
+//! files) is traced for the same probes at once, and each [`Why`] names its
+//! node: a cell's why is the first drop on its path alone, else every
+//! node's accept, then every NAT rule that rewrote it. Its default cells are
+//! every node to each Docker part's destinations (as below, on the part
+//! host's addresses) and to each echo server the topology starts (which
+//! answers a probe with what it saw, as netrig's servers do).
+//!
 //! [`Matrix::default_cells`] derives a Docker host's cells from its model:
 //! sources are the internet, every LAN peer, the host and every bridge-mode
 //! container; destinations are every published port on each host address
@@ -49,9 +59,11 @@ mod golden;
 mod matrix;
 mod probe;
 mod server;
+mod target;
 
 pub use cell::{Cell, Outcome, Row, Service, Why};
 pub use diff::MatrixDiff;
 pub use format::{Format, json_str, why_json};
 pub use golden::BLESS_VAR;
-pub use matrix::{DEFAULT_DEADLINE, Matrix, trace_cell, why_of_trace};
+pub use matrix::{CellTrace, DEFAULT_DEADLINE, Matrix, trace_cell};
+pub use target::Target;

@@ -1,0 +1,243 @@
+//! What a matrix probes: a Docker host's lab or a generic lab, seen as its
+//! nodes (where probes start and servers listen), its Docker hosts (whose
+//! published ports and containers the default cells and the servers come
+//! from) and its deciders (the nodes with rules, whose traces say why).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use super::cell::{Cell, Service};
+use crate::backend::Backend;
+use crate::docker::{DockerHost, HOST_NODE, part_node};
+use crate::dockerlab::DockerLab;
+use crate::error::{Error, Result, Subject};
+use crate::lab::Lab;
+use crate::namespace::Namespace;
+use crate::toplab::TopologyLab;
+
+/// A running lab a matrix can probe: a Docker host's ([`DockerLab`]) or a
+/// generic lab ([`TopologyLab`]), made with `From` (`Matrix::probe(&lab)`
+/// takes either).
+///
+/// In a Docker host's lab the host's rules decide every cell. In a generic
+/// lab every node with rules decides the cells whose probes cross it (each
+/// Docker part's host, each node with rule files): its `why` names the node.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    kind: Kind<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind<'a> {
+    Docker(&'a DockerLab),
+    Lab(&'a TopologyLab),
+}
+
+impl<'a> From<&'a DockerLab> for Target<'a> {
+    fn from(docker: &'a DockerLab) -> Self {
+        Target {
+            kind: Kind::Docker(docker),
+        }
+    }
+}
+
+impl<'a> From<&'a TopologyLab> for Target<'a> {
+    fn from(lab: &'a TopologyLab) -> Self {
+        Target {
+            kind: Kind::Lab(lab),
+        }
+    }
+}
+
+/// A node whose rules decide cells: its namespace, backend and the user's
+/// rule files loaded there (for `file:line`).
+pub(crate) struct Decider<'a> {
+    pub(crate) node: String,
+    pub(crate) ns: &'a Namespace,
+    pub(crate) backend: Backend,
+    pub(crate) files: Vec<PathBuf>,
+}
+
+/// A Docker host of the target: its model and the lab node of each of its nodes.
+pub(crate) struct Host<'a> {
+    /// The host's own node.
+    pub(crate) node: String,
+    pub(crate) model: &'a DockerHost,
+    /// The part's name (`None`: the lab is this host's alone).
+    part: Option<&'a str>,
+}
+
+impl Host<'_> {
+    /// The lab node of a container's traffic (or of the host).
+    pub(crate) fn node_of(&self, container: &str) -> String {
+        let node = self.model.node_of(container);
+        match self.part {
+            Some(p) => part_node(p, &node),
+            None => node,
+        }
+    }
+}
+
+impl<'a> Target<'a> {
+    pub(crate) fn lab(&self) -> &'a Lab {
+        match self.kind {
+            Kind::Docker(d) => d,
+            Kind::Lab(l) => l,
+        }
+    }
+
+    /// Whether this is a generic lab (its whys name the node that decided).
+    pub(crate) fn is_generic(&self) -> bool {
+        matches!(self.kind, Kind::Lab(_))
+    }
+
+    /// The single Docker host's lab, if that is what this is.
+    pub(crate) fn docker(&self) -> Option<&'a DockerLab> {
+        match self.kind {
+            Kind::Docker(d) => Some(d),
+            Kind::Lab(_) => None,
+        }
+    }
+
+    /// The namespace of source node `name`.
+    pub(crate) fn source(&self, name: &str) -> Result<&'a Namespace> {
+        let lab = self.lab();
+        lab.node(name).map(|n| n.namespace()).map_err(|_| {
+            Error::invalid(
+                Subject::lab(lab.name()),
+                "cell source",
+                format!(
+                    "no node named {name:?} (nodes: {})",
+                    lab.node_names().join(", ")
+                ),
+            )
+        })
+    }
+
+    /// The Docker hosts: the lab's own, or each part of a generic lab.
+    pub(crate) fn hosts(&self) -> Vec<Host<'a>> {
+        match self.kind {
+            Kind::Docker(d) => vec![Host {
+                node: HOST_NODE.to_string(),
+                model: d.model(),
+                part: None,
+            }],
+            Kind::Lab(l) => l
+                .topology()
+                .docker
+                .iter()
+                .filter_map(|p| l.docker(&p.name).ok())
+                .map(|p| Host {
+                    node: p.name().to_string(),
+                    model: p.model(),
+                    part: Some(p.name()),
+                })
+                .collect(),
+        }
+    }
+
+    /// The echo servers a generic lab's topology started: address and service.
+    pub(crate) fn declared_servers(&self) -> Vec<(IpAddr, Service)> {
+        match self.kind {
+            Kind::Docker(_) => Vec::new(),
+            Kind::Lab(l) => l
+                .topology()
+                .servers
+                .iter()
+                .map(|s| (s.bind.ip(), Service::of(s.proto, s.bind.port())))
+                .collect(),
+        }
+    }
+
+    /// The nodes whose rules decide, in the lab's node order: each Docker
+    /// host's node, then every other node with rule files. A node's backend
+    /// is its Docker host's, else iptables-legacy or iptables-nft if one of
+    /// its files is loaded with it, else nftables.
+    pub(crate) fn deciders(&self) -> Result<Vec<Decider<'a>>> {
+        let lab = self.lab();
+        let mut by_node: BTreeMap<String, (Backend, Vec<PathBuf>, bool)> = BTreeMap::new();
+        for h in self.hosts() {
+            let files = h
+                .model
+                .existing_rule_files()
+                .iter()
+                .chain(h.model.rule_files())
+                .cloned()
+                .collect();
+            by_node.insert(h.node.clone(), (h.model.backend(), files, true));
+        }
+        if let Kind::Lab(l) = self.kind {
+            for r in &l.topology().rules {
+                let entry =
+                    by_node
+                        .entry(r.node.clone())
+                        .or_insert((Backend::Nftables, Vec::new(), false));
+                entry.1.push(r.path.clone());
+                let docker = entry.2;
+                if !docker && (entry.0 == Backend::Nftables || r.backend == Backend::IptablesLegacy)
+                {
+                    entry.0 = r.backend;
+                }
+            }
+        }
+        let order = lab.namespace_names();
+        let mut out = Vec::new();
+        for name in order {
+            if let Some((backend, files, _)) = by_node.remove(&name) {
+                out.push(Decider {
+                    ns: lab.node(&name)?.namespace(),
+                    node: name,
+                    backend,
+                    files,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where the servers go: each published binding's container address and
+    /// port, and each cell's destination in every node that owns the
+    /// address (unless it is loopback, or a published port on a Docker
+    /// host: Docker forwards that to its container).
+    pub(crate) fn server_sites(
+        &self,
+        cells: &[Cell],
+    ) -> Result<Vec<(&'a Namespace, IpAddr, Service)>> {
+        let lab = self.lab();
+        let mut sites = BTreeSet::new();
+        let mut published: BTreeSet<(String, Service)> = BTreeSet::new();
+        for h in self.hosts() {
+            for c in h.model.containers() {
+                let Some(a) = c.gateway_attachment(h.model.layout()) else {
+                    continue;
+                };
+                for p in &c.ports {
+                    let host_s = Service::of(p.proto, p.host_port);
+                    let cont_s = Service::of(p.proto, p.container_port);
+                    published.insert((h.node.clone(), host_s));
+                    sites.insert((h.node_of(&c.name), IpAddr::V4(a.ip), cont_s));
+                }
+            }
+        }
+        let mut owners: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
+        for name in lab.namespace_names() {
+            for i in lab.node(&name)?.interfaces() {
+                for a in i.addrs {
+                    owners.entry(a.addr()).or_default().push(name.clone());
+                }
+            }
+        }
+        for cell in cells.iter().filter(|c| !c.to.is_loopback()) {
+            for owner in owners.get(&cell.to).into_iter().flatten() {
+                if !published.contains(&(owner.clone(), cell.service)) {
+                    sites.insert((owner.clone(), cell.to, cell.service));
+                }
+            }
+        }
+        sites
+            .into_iter()
+            .map(|(node, ip, s)| Ok((lab.node(&node)?.namespace(), ip, s)))
+            .collect()
+    }
+}

@@ -78,18 +78,30 @@ fn matrix_shows_dnat_masquerade_and_the_deciding_rule() -> Result<()> {
     Ok(())
 }
 
-/// 20 consecutive matrices of the same lab are identical (outcomes, seen addresses, why).
+/// 20 consecutive matrices of the same lab are identical (outcomes, seen
+/// addresses, why): a Docker host's, and a generic lab's traced in three
+/// nodes at once (two Docker parts, the libvirt hosts' nftables tables).
 fn twenty_matrices_of_one_lab_are_identical() -> Result<()> {
     let docker = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
-    let first = Matrix::probe(&docker)?;
-    assert!(first.rows.iter().any(|r| r.outcome == Outcome::Dropped));
-    for i in 1..20 {
-        let again = Matrix::probe(&docker)?;
-        assert_eq!(
-            again.to_text(),
-            first.to_text(),
-            "matrix {i} differs from the first"
+    let libvirt = generic_lab("docker-libvirt.toml", "twenty-libvirt", &[])?;
+    let labs: [(&str, netrig::reach::Target<'_>); 2] = [
+        ("docker-user-rules", (&docker).into()),
+        ("docker-libvirt", (&libvirt).into()),
+    ];
+    for (name, lab) in labs {
+        let first = Matrix::probe(lab)?;
+        assert!(
+            first.rows.iter().any(|r| r.outcome == Outcome::Dropped),
+            "{name}"
         );
+        for i in 1..20 {
+            let again = Matrix::probe(lab)?;
+            assert_eq!(
+                again.to_text(),
+                first.to_text(),
+                "{name}: matrix {i} differs from the first"
+            );
+        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::decode::{TraceEvent, Verdict};
 use super::flow::{Flow, FlowProto, FlowTrace, Method, TraceContext};
 use super::path::{decide, packet_traces};
-use super::probe::{bound_socket, local_port, send_probes};
+use super::probe::{Keys, bind_free, bound_socket, held_keys, send_probes};
 use super::tracer::Tracer;
 use crate::Backend;
 use crate::Namespace;
@@ -61,9 +61,6 @@ pub(crate) fn trace_flows_in(
     Ok(per_source.pop().unwrap_or_default())
 }
 
-/// How many times a probe socket is bound again when its key is taken.
-const REBINDS: usize = 64;
-
 /// One probe: its source, flow, bound socket and key (port or echo id).
 struct Probe<'a> {
     source: usize,
@@ -72,13 +69,12 @@ struct Probe<'a> {
     sport: u16,
 }
 
-/// Binds every flow's socket in its source, with keys unique over all sources.
-fn bind_probes<'a>(sources: &[(&Namespace, &'a [Flow])]) -> Result<Vec<Probe<'a>>> {
+/// Binds every flow's socket in its source, with keys unique over all
+/// sources and not `held` by a conntrack entry.
+fn bind_probes<'a>(sources: &[(&Namespace, &'a [Flow])], held: &Keys) -> Result<Vec<Probe<'a>>> {
     let mut probes = Vec::new();
     let mut taken = std::collections::HashSet::new();
     for (source, (from, flows)) in sources.iter().enumerate() {
-        let bind_err = |e| Error::io(from.subject().clone(), "bind the probe socket", e);
-        let port_err = |e| Error::io(from.subject().clone(), "read the probe's port", e);
         // One trip into the source namespace for every socket (entering one costs).
         let sockets = from
             .run(|| {
@@ -87,27 +83,12 @@ fn bind_probes<'a>(sources: &[(&Namespace, &'a [Flow])]) -> Result<Vec<Probe<'a>
                     .map(bound_socket)
                     .collect::<std::io::Result<Vec<_>>>()
             })?
-            .map_err(bind_err)?;
-        for (flow, mut socket) in flows.iter().zip(sockets) {
-            let mut sport = local_port(&socket).map_err(port_err)?;
-            let mut spare = Vec::new(); // held, so that a rebind gets another port
-            while !taken.insert(key_of(flow, sport)) {
-                if spare.len() == REBINDS {
-                    return Err(Error::invalid(
-                        from.subject().clone(),
-                        "probe socket",
-                        format!(
-                            "no source port unused by the other sources' probes after {REBINDS} binds"
-                        ),
-                    ));
-                }
-                let again = from.run(|| bound_socket(flow))?.map_err(bind_err)?;
-                spare.push(std::mem::replace(&mut socket, again));
-                sport = local_port(&socket).map_err(port_err)?;
-            }
-            if !spare.is_empty() {
-                tracing::debug!(subject = %from.subject(), rebinds = spare.len(), sport, "probe key taken by another source: bound again");
-            }
+            .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
+        for (flow, socket) in flows.iter().zip(sockets) {
+            let (socket, sport) = bind_free(from, flow, socket, |sport| {
+                let key = key_of(flow, sport);
+                !held.contains(&(key.protocol, key.id)) && taken.insert(key)
+            })?;
             probes.push(Probe {
                 source,
                 flow,
@@ -266,7 +247,11 @@ pub(crate) fn trace_sources_at(
         return Ok(ats.iter().map(|_| empty()).collect()); // (no selectors would trace every packet)
     }
     let started = std::time::Instant::now();
-    let probes = bind_probes(sources)?;
+    let mut held = Keys::new();
+    for (at, _) in ats {
+        held.extend(held_keys(at)?);
+    }
+    let probes = bind_probes(sources, &held)?;
     tracing::debug!(elapsed = ?started.elapsed(), probes = probes.len(), "probe sockets bound");
     let (sets, selectors) = trace_rules(&probes);
     let mut tracers = Vec::with_capacity(ats.len());

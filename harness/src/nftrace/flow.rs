@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::counters::counter_trace;
 use super::decode::Family;
 use super::path::{Decision, Hook, PacketTrace, Step, decide};
-use super::probe::{ProbeOutcome, bound_socket, local_port, send_probe};
+use super::probe::{Keys, ProbeOutcome, bind_free, bound_socket, held_keys, send_probe};
 use super::rules::RuleBook;
 use super::sources::SourceMap;
 use super::tracer::run_in;
@@ -377,6 +377,19 @@ pub fn count_flow(
     flow: &Flow,
     timeout: Duration,
 ) -> Result<FlowTrace> {
+    count_flow_avoiding(from, at, backend, flow, timeout, &held_keys(at)?)
+}
+
+/// [`count_flow`] with the probe keys `held` by conntrack entries in `at`
+/// read already (a matrix reads them once for all its cells).
+pub(crate) fn count_flow_avoiding(
+    from: &Namespace,
+    at: &Namespace,
+    backend: Backend,
+    flow: &Flow,
+    timeout: Duration,
+    held: &Keys,
+) -> Result<FlowTrace> {
     if !backend.is_iptables() {
         return Err(Error::invalid(
             at.subject().clone(),
@@ -388,8 +401,11 @@ pub fn count_flow(
     let socket = from
         .run(|| bound_socket(flow))?
         .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
-    let sport = local_port(&socket)
-        .map_err(|e| Error::io(from.subject().clone(), "read the probe's port", e))?;
+    // A key an old conntrack entry holds would skip the NAT chains' counters.
+    let protocol = flow.proto.ip_proto(flow.dst.is_ipv6());
+    let (socket, sport) = bind_free(from, flow, socket, |sport| {
+        !held.contains(&(protocol, sport))
+    })?;
     let before = save()?;
     let probe = send_probe(&socket, flow, timeout, None)
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;

@@ -69,12 +69,14 @@ pub use batch::trace_sources;
 pub(crate) use batch::trace_sources_at;
 pub use counters::counter_trace;
 pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
+pub(crate) use flow::count_flow_avoiding;
 pub use flow::{
     Flow, FlowProto, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows,
 };
 pub use headers::PacketHeaders;
 pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
 pub use probe::ProbeOutcome;
+pub(crate) use probe::{Keys, held_keys};
 pub use rules::{BaseChain, Chain, Rule, RuleBook};
 pub use tracer::Tracer;
 

@@ -9,6 +9,12 @@
 //! allowed to the groups in `net.ipv4.ping_group_range` of the *source*
 //! namespace (none in a new namespace); when ours is not in it, the range is
 //! widened there, never in the root namespace.
+//!
+//! A UDP or ICMP probe's key (port or identifier) must not be one an old
+//! conntrack entry in the traced namespace holds (a previous matrix's
+//! probe, within its 30 s timeout): the probe would join that entry, skip
+//! the NAT chains, and its NAT rules would go untraced ([`held_keys`],
+//! [`bind_free`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -17,6 +23,8 @@ use std::time::{Duration, Instant};
 use nix::sys::socket::{self as sock, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 
 use super::flow::{Flow, FlowProto};
+use crate::Namespace;
+use crate::error::{Error, Result};
 
 /// The sysctl allowing ICMP datagram sockets (IPv4 and IPv6) to a range of groups.
 const PING_GROUP_RANGE: &str = "net.ipv4.ping_group_range";
@@ -146,6 +154,84 @@ pub(crate) fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
         .map(|a| a.port())
         .or_else(|| addr.as_sockaddr_in6().map(|a| a.port()))
         .ok_or_else(|| std::io::Error::other("the probe socket has no IP address"))
+}
+
+/// How many times a probe socket is bound again when its key is taken.
+const REBINDS: usize = 64;
+
+/// Probe keys: (IP protocol, UDP or TCP port, or ICMP echo identifier).
+pub(crate) type Keys = std::collections::HashSet<(u8, u16)>;
+
+/// The UDP ports and ICMP echo identifiers that conntrack entries in `ns`
+/// hold, in either direction. A UDP or ICMP probe reusing one would join
+/// that entry, so no NAT chain would see it and its NAT rules would be
+/// neither traced nor counted. (TCP needs none: a SYN meeting an old entry
+/// starts a new one.)
+pub(crate) fn held_keys(ns: &Namespace) -> Result<Keys> {
+    Ok(keys_in(&ns.conntrack_text()?))
+}
+
+/// The UDP ports and ICMP identifiers of a conntrack table's text (proc or
+/// `conntrack -L` format): a scan for the few fields needed, since a table
+/// a few matrices old holds thousands of entries.
+fn keys_in(table: &str) -> Keys {
+    let mut keys = Keys::new();
+    for line in table.lines() {
+        let mut words = line.split_whitespace();
+        let protocol = words.by_ref().find_map(|w| match w {
+            "udp" => Some(libc::IPPROTO_UDP),
+            "icmp" => Some(libc::IPPROTO_ICMP),
+            "icmpv6" => Some(libc::IPPROTO_ICMPV6),
+            "tcp" | "sctp" | "dccp" | "gre" | "unknown" => Some(-1),
+            _ => None,
+        });
+        let Some(protocol) = protocol.and_then(|p| u8::try_from(p).ok()) else {
+            continue;
+        };
+        for w in words {
+            let value = ["sport=", "dport=", "id="]
+                .iter()
+                .find_map(|k| w.strip_prefix(k));
+            if let Some(id) = value.and_then(|v| v.parse::<u16>().ok()) {
+                keys.insert((protocol, id));
+            }
+        }
+    }
+    keys
+}
+
+/// The probe `socket` bound in `from` for `flow`, or one bound again (up
+/// to [`REBINDS`] times, the spares held so that each gets another port)
+/// until `free(port)`; with its port (or echo identifier).
+pub(crate) fn bind_free(
+    from: &Namespace,
+    flow: &Flow,
+    mut socket: OwnedFd,
+    mut free: impl FnMut(u16) -> bool,
+) -> Result<(OwnedFd, u16)> {
+    let bind_err = |e| Error::io(from.subject().clone(), "bind the probe socket", e);
+    let port_err = |e| Error::io(from.subject().clone(), "read the probe's port", e);
+    let mut sport = local_port(&socket).map_err(port_err)?;
+    let mut spare = Vec::new();
+    while !free(sport) {
+        if spare.len() == REBINDS {
+            return Err(Error::invalid(
+                from.subject().clone(),
+                "probe socket",
+                format!(
+                    "no source port unused by the other probes and by conntrack entries \
+                     after {REBINDS} binds"
+                ),
+            ));
+        }
+        let again = from.run(|| bound_socket(flow))?.map_err(bind_err)?;
+        spare.push(std::mem::replace(&mut socket, again));
+        sport = local_port(&socket).map_err(port_err)?;
+    }
+    if !spare.is_empty() {
+        tracing::debug!(subject = %from.subject(), rebinds = spare.len(), sport, "probe key taken: bound again");
+    }
+    Ok((socket, sport))
 }
 
 /// Something else to watch while the probe waits: an fd and what to do
@@ -346,4 +432,24 @@ fn echo_request(ipv6: bool) -> Vec<u8> {
     let mut m = vec![if ipv6 { 128 } else { 8 }, 0, 0, 0, 0, 0, 0, 1];
     m.extend_from_slice(b"netrig-trace");
     m
+}
+
+#[cfg(test)]
+mod held_tests {
+    use super::keys_in;
+
+    #[test]
+    fn udp_ports_and_icmp_ids_of_both_directions_are_held_tcp_not() {
+        let table = "ipv4     2 udp      17 25 src=172.17.0.2 dst=198.51.100.10 sport=40001 dport=53 \
+                     src=198.51.100.10 dst=203.0.113.2 sport=53 dport=40002 mark=0 zone=0 use=2\n\
+                     ipv4     2 icmp     1 29 src=172.17.0.2 dst=198.51.100.10 type=8 code=0 id=77 \
+                     src=198.51.100.10 dst=203.0.113.2 type=0 code=0 id=78 mark=0 use=1\n\
+                     ipv4     2 tcp      6 110 TIME_WAIT src=10.0.0.1 dst=10.0.0.2 sport=40003 dport=80 \
+                     src=10.0.0.2 dst=10.0.0.1 sport=80 dport=40003 [ASSURED] mark=0 use=1\n";
+        let keys = keys_in(table);
+        for key in [(17, 40001), (17, 53), (17, 40002), (1, 77), (1, 78)] {
+            assert!(keys.contains(&key), "{key:?} in {keys:?}");
+        }
+        assert_eq!(keys.len(), 5, "{keys:?}");
+    }
 }

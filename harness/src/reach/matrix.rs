@@ -16,7 +16,8 @@ use crate::dockerlab::DockerLab;
 use crate::error::Result;
 use crate::namespace::Namespace;
 use crate::nftrace::{
-    Flow, FlowProto, FlowTrace, Method, ProbeOutcome, Verdict, count_flow, trace_sources_at,
+    Flow, FlowProto, FlowTrace, Keys, Method, ProbeOutcome, Verdict, count_flow,
+    count_flow_avoiding, held_keys, trace_sources_at,
 };
 
 /// How long a probe waits for an answer no verdict settled (a drop that
@@ -121,6 +122,15 @@ impl Matrix {
             seen[probed[k]] = Some(s);
         }
         tracing::debug!(elapsed = ?started.elapsed(), probed = probed.len(), "cells probed");
+        // Counted (iptables-legacy) probes avoid the keys old conntrack entries hold.
+        let held = deciders
+            .iter()
+            .map(|d| {
+                (d.backend == Backend::IptablesLegacy)
+                    .then(|| held_keys(d.ns))
+                    .transpose()
+            })
+            .collect::<Result<Vec<Option<Keys>>>>()?;
         let mut rows = Vec::with_capacity(cells.len());
         for (i, cell) in cells.iter().enumerate() {
             let (outcome, addrs) = match (seen[i], probe_of(&traces, i)) {
@@ -131,7 +141,12 @@ impl Matrix {
             let mut per_decider = Vec::with_capacity(deciders.len());
             for (k, d) in deciders.iter().enumerate() {
                 let from = nodes[cell.from.as_str()];
-                let why = decider_why(d, traces[k][i].as_mut(), from, cell, outcome, deadline)?;
+                let probe = Counted {
+                    from,
+                    held: held[k].as_ref(),
+                    deadline,
+                };
+                let why = decider_why(d, traces[k][i].as_mut(), cell, outcome, &probe)?;
                 per_decider.push(labelled(why, target.is_generic().then_some(&d.node)));
             }
             rows.push(Row {
@@ -158,13 +173,20 @@ impl Matrix {
 /// The whys one decider gives a cell: from its trace, and on
 /// iptables-legacy from its rule counters (beside which only an nf_tables
 /// drop tells more).
+/// How a cell is counted on iptables-legacy: from its source, avoiding the
+/// keys conntrack entries of the decider hold, waiting at most `deadline`.
+struct Counted<'a> {
+    from: &'a Namespace,
+    held: Option<&'a Keys>,
+    deadline: Duration,
+}
+
 fn decider_why(
     d: &Decider<'_>,
     trace: Option<&mut FlowTrace>,
-    from: &Namespace,
     cell: &Cell,
     outcome: Outcome,
-    deadline: Duration,
+    probe: &Counted<'_>,
 ) -> Result<Vec<Why>> {
     let mut why = match trace {
         Some(t) => {
@@ -173,15 +195,16 @@ fn decider_why(
         }
         None => Vec::new(),
     };
-    if d.backend == Backend::IptablesLegacy {
+    if let Some(held) = probe.held {
         why.retain(|w| w.verdict != "accept" && w.verdict != "nat");
         // A drop moves the counters at its first packet: no need to wait it out.
         let wait = if outcome == Outcome::Dropped {
-            deadline / 4
+            probe.deadline / 4
         } else {
-            deadline
+            probe.deadline
         };
-        let mut counted = count_flow(from, d.ns, d.backend, &flow_of(cell), wait)?;
+        let flow = flow_of(cell);
+        let mut counted = count_flow_avoiding(probe.from, d.ns, d.backend, &flow, wait, held)?;
         counted.attach_rule_files(&d.files)?;
         let nft_dropped = !why.is_empty();
         // Under an nf_tables drop the counters' verdict means nothing; their NAT rules still do.

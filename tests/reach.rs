@@ -711,6 +711,27 @@ fn generic_lab_diff_names_the_node_and_rule() -> Result<()> {
         Some("topologies/examples/docker-user-ctorigdstport.rules:5"),
         "{t}"
     );
+    // h2's container calling h1's published port: the probe passes, the rule drops its answer.
+    let (b, a) = d
+        .changed
+        .iter()
+        .find(|(b, _)| b.cell.to_string() == "h2-web -> 198.51.100.21:8080/tcp")
+        .unwrap_or_else(|| panic!("h2-web's cell did not change:\n{t}"));
+    assert_eq!(
+        (b.outcome, a.outcome),
+        (Outcome::Delivered, Outcome::Dropped)
+    );
+    let w = &a.why[0];
+    assert!(
+        w.answer && w.node.as_deref() == Some("h2") && w.chain == "DOCKER-USER",
+        "{t}"
+    );
+    assert_eq!(
+        w.source.as_deref(),
+        Some("topologies/examples/docker-user-ctorigdstport.rules:5"),
+        "{t}"
+    );
+    assert!(b.why.iter().all(|w| !w.answer), "{t}");
     // Into h1's published port only h2's container changed (the rule drops its answers).
     assert!(
         d.changed

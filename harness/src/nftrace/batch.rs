@@ -1,8 +1,9 @@
 //! Many probes traced at once: every source's flows under one trace table
-//! in the namespace holding the rules (one set element per probe, looked up
-//! by one rule per family and protocol), probe keys unique across sources,
-//! every probe sent together, and the events split by key into one
-//! [`FlowTrace`] per flow.
+//! in each namespace holding rules (one set element per probe, looked up
+//! by one rule per family and protocol; the answers by one set of keys per
+//! protocol), probe keys unique across sources and unused by conntrack
+//! entries there, every probe sent together, and the events split by key
+//! and way (probe or answer) into one [`FlowTrace`] per flow and namespace.
 
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -100,21 +101,31 @@ fn bind_probes<'a>(sources: &[(&Namespace, &'a [Flow])], held: &Keys) -> Result<
     Ok(probes)
 }
 
-/// Which probes a traced drop (a terminal verdict other than accept) has
-/// settled, read incrementally as events arrive.
-#[derive(Default)]
-struct Drops {
-    /// Trace id -> the key of its first packet headers.
+/// Which probes a traced drop (a terminal verdict other than accept, of
+/// the probe or of its answer) has settled, read incrementally as events arrive.
+struct Drops<'k> {
+    keys: &'k Keys,
+    /// Trace id -> the key of its latest packet headers.
     ids: std::collections::HashMap<u32, Option<ProbeKey>>,
     dropped: std::collections::HashSet<ProbeKey>,
     read: usize,
 }
 
-impl Drops {
+impl<'k> Drops<'k> {
+    fn new(keys: &'k Keys) -> Self {
+        Drops {
+            keys,
+            ids: Default::default(),
+            dropped: Default::default(),
+            read: 0,
+        }
+    }
+
     fn update(&mut self, events: &[TraceEvent]) {
         for e in &events[self.read.min(events.len())..] {
             if let Some(p) = e.packet {
-                self.ids.entry(e.id).or_insert_with(|| packet_key(&p));
+                self.ids
+                    .insert(e.id, packet_key(&p, self.keys).map(|(k, _)| k));
             }
             if e.outcome()
                 .is_some_and(|v| v.is_terminal() && *v != Verdict::Accept)
@@ -203,6 +214,58 @@ fn trace_rules(probes: &[Probe<'_>]) -> (Vec<String>, Vec<String>) {
         ));
         selectors.push(format!("{matches} {key} @{name}"));
     }
+    // The answers, by the probe's key as their destination port (or echo id):
+    // a rule can drop an answer too (a conntrack match meant for the probe).
+    const ANSWERS: [(&str, FlowProto, bool, &str, &str); 4] = [
+        (
+            "tcp_answers",
+            FlowProto::Tcp,
+            false,
+            "tcp dport",
+            "tcp flags & (syn | ack) == syn | ack",
+        ),
+        (
+            "udp_answers",
+            FlowProto::Udp,
+            false,
+            "udp dport",
+            "meta l4proto udp",
+        ),
+        (
+            "icmp_answers",
+            FlowProto::Icmp,
+            false,
+            "icmp id",
+            "icmp type echo-reply",
+        ),
+        (
+            "icmp6_answers",
+            FlowProto::Icmp,
+            true,
+            "icmpv6 id",
+            "icmpv6 type echo-reply",
+        ),
+    ];
+    for (name, proto, ipv6, key, matches) in ANSWERS {
+        let mut ids: Vec<u16> = probes
+            .iter()
+            .filter(|p| {
+                p.flow.proto == proto && (proto != FlowProto::Icmp || p.flow.dst.is_ipv6() == ipv6)
+            })
+            .map(|p| p.sport)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = ids.iter().map(u16::to_string).collect();
+        sets.push(format!(
+            "set {name} {{ typeof {key}; elements = {{ {} }} }}",
+            ids.join(", ")
+        ));
+        selectors.push(format!("{matches} {key} @{name}"));
+    }
     (sets, selectors)
 }
 
@@ -268,7 +331,8 @@ pub(crate) fn trace_sources_at(
         })
         .collect::<Result<Vec<_>>>()?;
     let keys: Vec<ProbeKey> = probes.iter().map(|p| key_of(p.flow, p.sport)).collect();
-    let mut drops: Vec<Drops> = ats.iter().map(|_| Drops::default()).collect();
+    let all: Keys = keys.iter().map(|k| (k.protocol, k.id)).collect();
+    let mut drops: Vec<Drops> = ats.iter().map(|_| Drops::new(&all)).collect();
     // A drop traced (in any namespace) while the probes wait for their answers settles them now.
     let mut dropped = |waiting: &[usize]| -> std::io::Result<Vec<usize>> {
         for (tracer, drops) in tracers.iter_mut().zip(&mut drops) {
@@ -308,7 +372,7 @@ pub(crate) fn trace_sources_at(
         out.push(split_events(
             &probes,
             &outcomes,
-            &events,
+            &events_by_key(&events, &all),
             &table,
             context,
             *backend,
@@ -324,7 +388,7 @@ pub(crate) fn trace_sources_at(
 fn split_events(
     probes: &[Probe<'_>],
     outcomes: &[super::ProbeOutcome],
-    events: &[TraceEvent],
+    by_key: &ByKey,
     table: &str,
     context: &TraceContext,
     backend: Backend,
@@ -336,12 +400,13 @@ fn split_events(
         notes,
     } = context;
     let mut out: Vec<Vec<FlowTrace>> = (0..sources).map(|_| Vec::new()).collect();
-    let mut by_key = events_by_key(events);
     for (probe, outcome) in probes.iter().zip(outcomes) {
-        let own = by_key
-            .remove(&key_of(probe.flow, probe.sport))
-            .unwrap_or_default();
-        let packets = packet_traces(&own, book, ifnames, Some(table));
+        let key = key_of(probe.flow, probe.sport);
+        let none = Vec::new();
+        let own = by_key.get(&(key, Way::Probe)).unwrap_or(&none);
+        let answer = by_key.get(&(key, Way::Answer)).unwrap_or(&none);
+        let packets = packet_traces(own, book, ifnames, Some(table));
+        let answers = packet_traces(answer, book, ifnames, Some(table));
         let mut notes = notes.clone();
         if packets.iter().all(|p| p.hooks.is_empty()) {
             notes.push(if own.is_empty() {
@@ -362,6 +427,7 @@ fn split_events(
             probe: *outcome,
             decision: decide(&packets),
             packets,
+            answers,
             notes,
         });
     }
@@ -383,33 +449,107 @@ fn key_of(flow: &Flow, sport: u16) -> ProbeKey {
     }
 }
 
-/// The key of a traced packet, if it is a TCP/UDP packet or an echo request.
-fn packet_key(p: &super::PacketHeaders) -> Option<ProbeKey> {
-    let id = match p.protocol as i32 {
-        libc::IPPROTO_ICMP => p.echo.filter(|_| p.icmp.is_some_and(|t| t.0 == 8))?.0,
-        libc::IPPROTO_ICMPV6 => p.echo.filter(|_| p.icmp.is_some_and(|t| t.0 == 128))?.0,
-        _ => p.sport?,
-    };
-    Some(ProbeKey {
-        protocol: p.protocol,
-        id,
-    })
+/// Which way a traced packet went: the probe's, or its answer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Way {
+    Probe,
+    Answer,
 }
 
-/// The events of each probe key: those of the trace ids whose packet
-/// headers, where first reported for the id, have that key.
-fn events_by_key(events: &[TraceEvent]) -> std::collections::HashMap<ProbeKey, Vec<TraceEvent>> {
-    let mut ids: std::collections::HashMap<u32, Option<ProbeKey>> = Default::default();
+/// The probe a traced packet belongs to, and which way it went: a TCP or
+/// UDP packet from a probe's key (port), or to it (its answer); an echo
+/// request or reply with a probe's identifier.
+fn packet_key(p: &super::PacketHeaders, keys: &Keys) -> Option<(ProbeKey, Way)> {
+    let ours = |id: u16| keys.contains(&(p.protocol, id));
+    let (id, way) = match (p.protocol as i32, p.icmp.map(|t| t.0)) {
+        (libc::IPPROTO_ICMP, Some(8)) | (libc::IPPROTO_ICMPV6, Some(128)) => {
+            (p.echo?.0, Way::Probe)
+        }
+        (libc::IPPROTO_ICMP, Some(0)) | (libc::IPPROTO_ICMPV6, Some(129)) => {
+            (p.echo?.0, Way::Answer)
+        }
+        (libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6, _) => return None,
+        _ => match (p.sport, p.dport) {
+            (Some(s), _) if ours(s) => (s, Way::Probe),
+            (_, Some(d)) if ours(d) => (d, Way::Answer),
+            _ => return None,
+        },
+    };
+    ours(id).then_some((
+        ProbeKey {
+            protocol: p.protocol,
+            id,
+        },
+        way,
+    ))
+}
+
+/// Trace events per probe key and way.
+type ByKey = std::collections::HashMap<(ProbeKey, Way), Vec<TraceEvent>>;
+
+/// The events of each probe key and way: an event belongs to the packet
+/// whose headers its trace id last reported (the kernel sends them with
+/// the first event of each base chain; a later packet may reuse an id).
+fn events_by_key(events: &[TraceEvent], keys: &Keys) -> ByKey {
+    let mut ids: std::collections::HashMap<u32, Option<(ProbeKey, Way)>> = Default::default();
+    let mut out = ByKey::default();
     for e in events {
         if let Some(p) = e.packet {
-            ids.entry(e.id).or_insert_with(|| packet_key(&p));
+            ids.insert(e.id, packet_key(&p, keys));
         }
-    }
-    let mut out: std::collections::HashMap<ProbeKey, Vec<TraceEvent>> = Default::default();
-    for e in events {
         if let Some(Some(key)) = ids.get(&e.id) {
             out.entry(*key).or_default().push(e.clone());
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nftrace::PacketHeaders;
+
+    fn packet(protocol: u8, ports: Option<(u16, u16)>, icmp: Option<(u8, u16)>) -> PacketHeaders {
+        PacketHeaders {
+            src: "198.51.100.1".parse().unwrap(),
+            dst: "198.51.100.2".parse().unwrap(),
+            protocol,
+            sport: ports.map(|p| p.0),
+            dport: ports.map(|p| p.1),
+            icmp: icmp.map(|(t, _)| (t, 0)),
+            echo: icmp.map(|(_, id)| (id, 1)),
+            tcp_flags: None,
+        }
+    }
+
+    #[test]
+    fn a_packet_is_its_probes_or_that_probes_answer() {
+        let keys: Keys = [(6, 40000), (17, 40001), (1, 7)].into_iter().collect();
+        let key = |protocol, id| ProbeKey { protocol, id };
+        let cases = [
+            (
+                packet(6, Some((40000, 8080)), None),
+                Some((key(6, 40000), Way::Probe)),
+            ),
+            (
+                packet(6, Some((80, 40000)), None),
+                Some((key(6, 40000), Way::Answer)),
+            ),
+            (
+                packet(17, Some((53, 40001)), None),
+                Some((key(17, 40001), Way::Answer)),
+            ),
+            (packet(17, Some((40000, 53)), None), None), // another protocol's key
+            (packet(1, None, Some((8, 7))), Some((key(1, 7), Way::Probe))),
+            (
+                packet(1, None, Some((0, 7))),
+                Some((key(1, 7), Way::Answer)),
+            ),
+            (packet(1, None, Some((3, 7))), None), // an ICMP error is neither
+            (packet(6, Some((1234, 80)), None), None),
+        ];
+        for (p, want) in cases {
+            assert_eq!(packet_key(&p, &keys), want, "{p}");
+        }
+    }
 }

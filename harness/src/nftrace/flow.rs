@@ -187,6 +187,12 @@ impl FlowTrace {
         self.packets.iter().flat_map(|p| &p.hooks)
     }
 
+    /// The rule or policy that dropped (rejected, …) the answer, when one did:
+    /// the probe passed, its answer did not.
+    pub fn answer_drop(&self) -> Option<Decision> {
+        decide(&self.answers).filter(|d| d.verdict != super::Verdict::Accept)
+    }
+
     /// The NAT rules that acted on the flow, over all its packets (see [`PacketTrace::nat_rules`]).
     pub fn nat_rules(&self) -> Vec<(&Hook, &Step)> {
         self.packets.iter().flat_map(|p| p.nat_rules()).collect()
@@ -208,6 +214,7 @@ impl FlowTrace {
             map.add_iptables_file(&file.display().to_string(), &text);
         }
         map.annotate(&mut self.packets, &mut self.decision);
+        map.annotate(&mut self.answers, &mut None);
         Ok(())
     }
 }
@@ -238,6 +245,10 @@ pub struct FlowTrace {
     /// The traced packets, in arrival order (split by kernel trace id, which
     /// can change mid-path: [`FlowTrace::hooks`] sees them all).
     pub packets: Vec<PacketTrace>,
+    /// The traced packets of the answer (TCP SYN-ACK, UDP reply, ICMP echo
+    /// reply), likewise; empty with rule counters (their deltas count the
+    /// answer among [`FlowTrace::packets`]).
+    pub answers: Vec<PacketTrace>,
     /// The rule or policy that decided, `None` when no chain gave a verdict.
     pub decision: Option<Decision>,
     /// What the method could not see here (e.g. iptables-legacy rules beside a trace).
@@ -284,12 +295,19 @@ impl fmt::Display for FlowTrace {
                 }
             }
         }
+        for p in &self.answers {
+            writeln!(f, "answer {p}")?;
+        }
         for n in &self.notes {
             writeln!(f, "note: {n}")?;
         }
         match &self.decision {
             Some(d) => write!(f, "decision: {d}"),
             None => write!(f, "decision: none seen (no chain gave a verdict)"),
+        }?;
+        match self.answer_drop() {
+            Some(d) => write!(f, "\nthe answer was stopped: {d}"),
+            None => Ok(()),
         }
     }
 }
@@ -433,6 +451,7 @@ pub(crate) fn count_flow_avoiding(
         probe,
         decision: decide(&[on_path]),
         packets,
+        answers: Vec::new(),
         notes: Vec::new(),
     };
     tracing::debug!(subject = %at.subject(), hooks = trace.packets[0].hooks.len(),

@@ -4,12 +4,14 @@
 //! namespace it subscribes to `NFNLGRP_NFTRACE` on `NETLINK_NETFILTER`, adds
 //! its own trace table (chains on prerouting and output at priority -350,
 //! before every other chain, with `meta nftrace set 1` for the selected flow:
-//! a TCP or UDP probe by its source port, an ICMP echo by its identifier),
+//! a TCP or UDP probe by its source port, an ICMP echo by its identifier,
+//! and its answer by the same key as destination port or identifier),
 //! decodes every `NFT_MSG_TRACE` event into a [`TraceEvent`], maps rule handles
 //! to the rules as the user wrote them (the nft rule, or the iptables-save line
 //! for iptables-nft tables) and returns, per packet, the verdict path hook by
 //! hook with the addresses after each NAT step, and the [`Decision`]: the rule
-//! or chain policy that settled the packet's fate. Guarantees: the socket is
+//! or chain policy that settled the packet's fate; the answer's path apart
+//! ([`FlowTrace::answers`], [`FlowTrace::answer_drop`]). Guarantees: the socket is
 //! opened inside the namespace and subscribed before tracing starts, nothing
 //! touches the root namespace, the trace table is removed afterwards, and it
 //! works rootless (`unshare -Urn`). iptables-legacy rules are not nf_tables

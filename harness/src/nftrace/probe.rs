@@ -10,11 +10,12 @@
 //! namespace (none in a new namespace); when ours is not in it, the range is
 //! widened there, never in the root namespace.
 //!
-//! A UDP or ICMP probe's key (port or identifier) must not be one an old
-//! conntrack entry in the traced namespace holds (a previous matrix's
-//! probe, within its 30 s timeout): the probe would join that entry, skip
-//! the NAT chains, and its NAT rules would go untraced ([`held_keys`],
-//! [`bind_free`]).
+//! A probe's key (port or identifier) must not be one an old conntrack
+//! entry in a traced namespace holds (a previous matrix's probe, within its
+//! timeout): a UDP or ICMP probe would join that entry, skip the NAT chains,
+//! and its NAT rules would go untraced; any probe whose tuple clashes would
+//! get another port from NAT and be lost to the next node's trace
+//! ([`held_keys`], [`bind_free`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -162,16 +163,18 @@ const REBINDS: usize = 64;
 /// Probe keys: (IP protocol, UDP or TCP port, or ICMP echo identifier).
 pub(crate) type Keys = std::collections::HashSet<(u8, u16)>;
 
-/// The UDP ports and ICMP echo identifiers that conntrack entries in `ns`
-/// hold, in either direction. A UDP or ICMP probe reusing one would join
-/// that entry, so no NAT chain would see it and its NAT rules would be
-/// neither traced nor counted. (TCP needs none: a SYN meeting an old entry
-/// starts a new one.)
+/// The TCP and UDP ports and ICMP echo identifiers that conntrack entries
+/// in `ns` hold, in either direction. A UDP or ICMP probe reusing one would
+/// join that entry, so no NAT chain would see it and its NAT rules would be
+/// neither traced nor counted; a probe of any protocol whose tuple clashes
+/// with an entry's is given another port by NAT on its way (a masquerade, or
+/// the null binding of a host with NAT rules), and a node further on no
+/// longer knows it by its key.
 pub(crate) fn held_keys(ns: &Namespace) -> Result<Keys> {
     Ok(keys_in(&ns.conntrack_text()?))
 }
 
-/// The UDP ports and ICMP identifiers of a conntrack table's text (proc or
+/// The TCP and UDP ports and ICMP identifiers of a conntrack table's text (proc or
 /// `conntrack -L` format): a scan for the few fields needed, since a table
 /// a few matrices old holds thousands of entries.
 fn keys_in(table: &str) -> Keys {
@@ -179,10 +182,11 @@ fn keys_in(table: &str) -> Keys {
     for line in table.lines() {
         let mut words = line.split_whitespace();
         let protocol = words.by_ref().find_map(|w| match w {
+            "tcp" => Some(libc::IPPROTO_TCP),
             "udp" => Some(libc::IPPROTO_UDP),
             "icmp" => Some(libc::IPPROTO_ICMP),
             "icmpv6" => Some(libc::IPPROTO_ICMPV6),
-            "tcp" | "sctp" | "dccp" | "gre" | "unknown" => Some(-1),
+            "sctp" | "dccp" | "gre" | "unknown" => Some(-1),
             _ => None,
         });
         let Some(protocol) = protocol.and_then(|p| u8::try_from(p).ok()) else {
@@ -439,7 +443,7 @@ mod held_tests {
     use super::keys_in;
 
     #[test]
-    fn udp_ports_and_icmp_ids_of_both_directions_are_held_tcp_not() {
+    fn ports_and_icmp_ids_of_both_directions_are_held() {
         let table = "ipv4     2 udp      17 25 src=172.17.0.2 dst=198.51.100.10 sport=40001 dport=53 \
                      src=198.51.100.10 dst=203.0.113.2 sport=53 dport=40002 mark=0 zone=0 use=2\n\
                      ipv4     2 icmp     1 29 src=172.17.0.2 dst=198.51.100.10 type=8 code=0 id=77 \
@@ -447,9 +451,17 @@ mod held_tests {
                      ipv4     2 tcp      6 110 TIME_WAIT src=10.0.0.1 dst=10.0.0.2 sport=40003 dport=80 \
                      src=10.0.0.2 dst=10.0.0.1 sport=80 dport=40003 [ASSURED] mark=0 use=1\n";
         let keys = keys_in(table);
-        for key in [(17, 40001), (17, 53), (17, 40002), (1, 77), (1, 78)] {
+        for key in [
+            (17, 40001),
+            (17, 53),
+            (17, 40002),
+            (1, 77),
+            (1, 78),
+            (6, 40003),
+            (6, 80),
+        ] {
             assert!(keys.contains(&key), "{key:?} in {keys:?}");
         }
-        assert_eq!(keys.len(), 5, "{keys:?}");
+        assert_eq!(keys.len(), 7, "{keys:?}");
     }
 }

@@ -159,6 +159,10 @@ pub struct Why {
     pub verdict: String,
     /// `file:line` when the rule came from a user's rule file.
     pub source: Option<String>,
+    /// Whether the rule acted on the probe's answer (its TCP SYN-ACK, UDP
+    /// reply or echo reply), not on the probe: the probe passed, the answer
+    /// was dropped.
+    pub answer: bool,
 }
 
 impl fmt::Display for Why {
@@ -168,8 +172,12 @@ impl fmt::Display for Why {
         }
         write!(
             f,
-            "{} {}: {} ({})",
-            self.table, self.chain, self.rule, self.verdict
+            "{} {}: {} ({}{})",
+            self.table,
+            self.chain,
+            self.rule,
+            self.verdict,
+            if self.answer { " of the answer" } else { "" }
         )?;
         match &self.source {
             Some(s) => write!(f, " from {s}"),

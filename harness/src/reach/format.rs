@@ -266,16 +266,17 @@ fn row_json(r: &Row) -> String {
     )
 }
 
-/// One [`Why`] as a JSON object `{node, table, chain, rule, verdict, source}`.
+/// One [`Why`] as a JSON object `{node, table, chain, rule, verdict, source, answer}`.
 pub fn why_json(w: &Why) -> String {
     format!(
-        "{{\"node\": {}, \"table\": {}, \"chain\": {}, \"rule\": {}, \"verdict\": {}, \"source\": {}}}",
+        "{{\"node\": {}, \"table\": {}, \"chain\": {}, \"rule\": {}, \"verdict\": {}, \"source\": {}, \"answer\": {}}}",
         w.node.as_deref().map_or("null".to_string(), json_str),
         json_str(&w.table),
         json_str(&w.chain),
         json_str(&w.rule),
         json_str(&w.verdict),
-        w.source.as_deref().map_or("null".to_string(), json_str)
+        w.source.as_deref().map_or("null".to_string(), json_str),
+        w.answer
     )
 }
 

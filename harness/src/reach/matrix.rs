@@ -16,7 +16,7 @@ use crate::dockerlab::DockerLab;
 use crate::error::Result;
 use crate::namespace::Namespace;
 use crate::nftrace::{
-    Flow, FlowProto, FlowTrace, Keys, Method, ProbeOutcome, Verdict, count_flow,
+    Decision, Flow, FlowProto, FlowTrace, Keys, Method, ProbeOutcome, Verdict, count_flow,
     count_flow_avoiding, held_keys, trace_sources_at,
 };
 
@@ -329,23 +329,13 @@ fn why_of(t: &FlowTrace) -> Vec<Why> {
     {
         out.push(w);
     } else if let Some(d) = &t.decision {
-        let rule = match (&d.rule, d.by_policy()) {
-            (_, true) => format!("policy {}", d.verdict.to_string().to_uppercase()),
-            (Some(r), false) => r.clone(),
-            (None, false) => format!("rule {}", d.handle.unwrap_or(0)),
-        };
-        // A NAT rule's accept only ends its own chain: no filter decided,
-        // and the rule is listed below as what rewrote the flow.
-        if !(d.verdict == Verdict::Accept && is_nat_rule(&rule)) {
-            out.push(Why {
-                node: None,
-                table: format!("{} {}", d.family, d.table),
-                chain: d.chain.clone(),
-                rule,
-                verdict: d.verdict.to_string(),
-                source: d.source.clone(),
-            });
-        }
+        out.extend(decision_why(d, false));
+    }
+    // The probe passed (or nothing decided it here), its answer did not.
+    if out.iter().all(|w| w.verdict == "accept")
+        && let Some(d) = t.answer_drop()
+    {
+        out.extend(decision_why(&d, true));
     }
     for (hook, step) in t.nat_rules() {
         let Some(rule) = step.rule.clone().filter(|r| is_nat_rule(r)) else {
@@ -358,12 +348,33 @@ fn why_of(t: &FlowTrace) -> Vec<Why> {
             rule,
             verdict: "nat".to_string(),
             source: step.source.clone(),
+            answer: false,
         };
         if !out.contains(&why) {
             out.push(why);
         }
     }
     out
+}
+
+/// The [`Why`] of a decision (of the probe, or of its `answer`); none for
+/// a NAT rule's accept, which only ends its own chain (no filter decided;
+/// the rule is listed as what rewrote the flow).
+fn decision_why(d: &Decision, answer: bool) -> Option<Why> {
+    let rule = match (&d.rule, d.by_policy()) {
+        (_, true) => format!("policy {}", d.verdict.to_string().to_uppercase()),
+        (Some(r), false) => r.clone(),
+        (None, false) => format!("rule {}", d.handle.unwrap_or(0)),
+    };
+    (!(d.verdict == Verdict::Accept && is_nat_rule(&rule))).then(|| Why {
+        node: None,
+        table: format!("{} {}", d.family, d.table),
+        chain: d.chain.clone(),
+        rule,
+        verdict: d.verdict.to_string(),
+        source: d.source.clone(),
+        answer,
+    })
 }
 
 /// A rule that rewrites addresses (iptables target or nft statement).
@@ -406,6 +417,7 @@ fn counted_accept(t: &FlowTrace) -> Option<Why> {
                 .unwrap_or_else(|| "policy ACCEPT".to_string()),
             verdict: step.verdict.to_string(),
             source: step.source.clone(),
+            answer: false,
         })
     })
 }
@@ -537,6 +549,7 @@ mod tests {
             rule: format!("-A {chain} -j X"),
             verdict: verdict.into(),
             source: None,
+            answer: false,
         }
     }
 

@@ -229,7 +229,70 @@ fn stopped_proxy_gives_its_address_up_to_the_next() {
     drop(held);
 }
 
+/// Sockets a node's processes hold open, listeners excepted (lines of
+/// /proc/net/tcp with an inode, not in LISTEN).
+fn held_tcp_sockets(node: &netrig::Node<'_>) -> usize {
+    let text = node
+        .run(|| std::fs::read_to_string("/proc/thread-self/net/tcp"))
+        .unwrap()
+        .unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 9 && f[3] != "0A" && f[9] != "0"
+        })
+        .count()
+}
+
+/// Connections that ended give their sockets back: a proxy and an echo
+/// server that served a hundred connections hold none of them (they used
+/// to keep a copy of every connection until they stopped, and a long test
+/// ran out of file descriptors).
+fn finished_connections_release_their_sockets() {
+    let _labs = common::shared();
+    let lab = lab();
+    let (host, client) = (lab.node("host").unwrap(), lab.node("client").unwrap());
+    let server = lab.node("server").unwrap();
+    let _echo = server.tcp_echo_server("10.1.0.2:80").unwrap();
+    let _proxy = Proxy::start(
+        &host,
+        Proto::Tcp,
+        "0.0.0.0:8080".parse().unwrap(),
+        "10.1.0.2:80".parse().unwrap(),
+    )
+    .unwrap();
+    for _ in 0..100 {
+        let mut c = client
+            .run(|| {
+                TcpStream::connect_timeout(
+                    &"10.0.0.1:8080".parse().unwrap(),
+                    Duration::from_secs(3),
+                )
+            })
+            .unwrap()
+            .expect("connect to the proxy");
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        c.write_all(b"x").unwrap();
+        let mut buf = [0u8; 1];
+        c.read_exact(&mut buf).expect("the echo through the proxy");
+        // Closing waits for the proxy to close its side: every earlier
+        // connection has ended on both hops by the time the next one starts.
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let n = c
+            .read(&mut buf)
+            .expect("the proxy closes its side once the server has");
+        assert_eq!(n, 0, "the proxy closes after the server");
+    }
+    let (proxy_held, server_held) = (held_tcp_sockets(&host), held_tcp_sockets(&server));
+    assert!(
+        proxy_held <= 4 && server_held <= 2,
+        "after 100 finished connections the proxy holds {proxy_held} sockets, the echo server {server_held}"
+    );
+}
+
 netrig::testing::main!(
+    finished_connections_release_their_sockets,
     stopped_proxy_gives_its_address_up_to_the_next,
     tcp_proxy_forwards_and_rewrites_the_source,
     udp_proxy_forwards_both_ways,

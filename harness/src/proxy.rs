@@ -23,13 +23,13 @@ use nix::sys::socket::{
     sockopt,
 };
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
 use crate::net::Proto;
-use crate::traffic::StopFd;
+use crate::traffic::{OpenStreams, StopFd};
 
 /// A running forwarder; stops on drop.
 #[derive(Debug)]
@@ -217,8 +217,8 @@ fn bind_udp(listen: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: StopFd) {
-    let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-    let mut workers = Vec::new();
+    let open = OpenStreams::default();
+    let mut workers: Vec<std::thread::JoinHandle<()>> = Vec::new();
     while wait_readable(&listener, &stop) {
         let Ok((client, peer)) = listener.accept() else {
             continue;
@@ -231,24 +231,26 @@ fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: StopFd) {
             continue;
         };
         tracing::debug!(%peer, %target, "proxy: connection");
-        for s in [&client, &upstream] {
-            if let Ok(c) = s.try_clone() {
-                open.lock().unwrap_or_else(|p| p.into_inner()).push(c);
-            }
-        }
         let (c2, u2) = match (client.try_clone(), upstream.try_clone()) {
             (Ok(c), Ok(u)) => (c, u),
             _ => continue,
         };
-        workers.push(std::thread::spawn(move || pump(client, upstream)));
-        workers.push(std::thread::spawn(move || pump(u2, c2)));
+        let id = open.add(&[&client, &upstream]);
+        let open = open.clone();
+        workers.retain(|w| !w.is_finished());
+        // One thread a connection: it copies one way, a second the other;
+        // once both ends are done the connection's fds are closed.
+        workers.push(std::thread::spawn(move || {
+            let back = std::thread::spawn(move || pump(u2, c2));
+            pump(client, upstream);
+            let _ = back.join();
+            open.remove(id);
+        }));
     }
     // Out of LISTEN before the close: a forked child's copy of the fd must
     // not keep accepting, nor hold the address against the next proxy.
     crate::traffic::retire_tcp_listener(&listener);
-    for s in open.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        let _ = s.shutdown(Shutdown::Both);
-    }
+    open.shutdown_all();
     for w in workers {
         let _ = w.join();
     }
@@ -270,43 +272,37 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
     let _ = to.shutdown(Shutdown::Write);
 }
 
+/// How long a UDP client's upstream socket lives without a reply, as
+/// docker-proxy's `UDPConnTrackTimeout`.
+const UDP_IDLE: Duration = Duration::from_secs(90);
+
 fn serve_udp(socket: UdpSocket, target: SocketAddr, stop: StopFd) {
     let socket = Arc::new(socket);
-    let mut clients: HashMap<SocketAddr, UdpSocket> = HashMap::new();
-    let mut workers = Vec::new();
+    let clients: Arc<std::sync::Mutex<HashMap<SocketAddr, UdpSocket>>> = Arc::default();
+    let mut workers: Vec<std::thread::JoinHandle<()>> = Vec::new();
     let stop = Arc::new(stop);
     let mut buf = [0u8; 65535];
     while wait_readable(&*socket, &stop) {
         let Ok((n, client)) = socket.recv_from(&mut buf) else {
             continue;
         };
-        let upstream = match clients.get(&client) {
-            Some(u) => u,
-            None => {
-                let bind = if target.is_ipv4() {
-                    "0.0.0.0:0"
-                } else {
-                    "[::]:0"
-                };
-                let Ok(u) = UdpSocket::bind(bind) else {
+        let mut map = clients.lock().unwrap_or_else(|p| p.into_inner());
+        let upstream = match map.entry(client) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let Some((u, reader)) = upstream_for(target) else {
                     continue;
                 };
-                if u.connect(target).is_err() {
-                    continue;
-                }
-                let (Ok(reader), listener, stop2) = (u.try_clone(), socket.clone(), stop.clone())
-                else {
-                    continue;
-                };
+                let (listener, stop2, clients2) = (socket.clone(), stop.clone(), clients.clone());
+                workers.retain(|w| !w.is_finished());
                 workers.push(std::thread::spawn(move || {
-                    let mut buf = [0u8; 65535];
-                    while wait_readable(&reader, &stop2) {
-                        if let Ok(n) = reader.recv(&mut buf) {
-                            let _ = listener.send_to(&buf[..n], client);
-                        }
-                    }
+                    relay_replies(&reader, &listener, client, &stop2);
+                    clients2
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&client);
                 }));
-                clients.entry(client).or_insert(u)
+                e.insert(u)
             }
         };
         let _ = upstream.send(&buf[..n]);
@@ -316,5 +312,43 @@ fn serve_udp(socket: UdpSocket, target: SocketAddr, stop: StopFd) {
     crate::traffic::retire_udp(&socket);
     for w in workers {
         let _ = w.join();
+    }
+}
+
+/// A UDP socket connected to `target` (from the node), and a nonblocking
+/// clone of it to read the replies.
+fn upstream_for(target: SocketAddr) -> Option<(UdpSocket, UdpSocket)> {
+    let bind = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let u = UdpSocket::bind(bind).ok()?;
+    u.connect(target).ok()?;
+    let reader = u.try_clone().ok()?;
+    reader.set_nonblocking(true).ok()?;
+    Some((u, reader))
+}
+
+/// Sends each reply on `reader` back to `client` from the proxy's
+/// listening socket, until the proxy stops or no reply came for [`UDP_IDLE`].
+fn relay_replies(reader: &UdpSocket, listener: &UdpSocket, client: SocketAddr, stop: &StopFd) {
+    let mut buf = [0u8; 65535];
+    let mut last = std::time::Instant::now();
+    loop {
+        let left = UDP_IDLE.saturating_sub(last.elapsed());
+        if left.is_zero() {
+            return;
+        }
+        if !stop
+            .wait_readable(reader.as_fd(), Some(left))
+            .unwrap_or(false)
+        {
+            return; // stopping
+        }
+        while let Ok(n) = reader.recv(&mut buf) {
+            let _ = listener.send_to(&buf[..n], client);
+            last = std::time::Instant::now();
+        }
     }
 }

@@ -136,6 +136,44 @@ pub(crate) fn bind_reusable_udp(addr: SocketAddr) -> std::io::Result<std::net::U
     Ok(std::net::UdpSocket::from(fd))
 }
 
+/// The TCP streams a server has open, so that stopping it can shut every
+/// connection down; each connection's are removed (and closed) when it
+/// ends, so a long-lived server holds only its open connections' fds.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpenStreams {
+    streams:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, Vec<std::net::TcpStream>>>>,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl OpenStreams {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Vec<std::net::TcpStream>>> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a connection's streams (clones of them); its id.
+    pub(crate) fn add(&self, streams: &[&std::net::TcpStream]) -> u64 {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let clones = streams.iter().filter_map(|s| s.try_clone().ok()).collect();
+        self.lock().insert(id, clones);
+        id
+    }
+
+    /// Forgets (closes the clones of) connection `id`, which has ended.
+    pub(crate) fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Shuts every open connection down (both ways).
+    pub(crate) fn shutdown_all(&self) {
+        for s in self.lock().values().flatten() {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
 /// An eventfd that tells a serving thread to stop.
 #[derive(Debug)]
 pub(crate) struct StopFd(OwnedFd);

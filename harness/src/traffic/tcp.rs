@@ -2,7 +2,7 @@
 //! server that records its peers.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
@@ -170,25 +170,26 @@ impl TcpEchoServer {
 }
 
 fn accept_loop(listener: TcpListener, log: &Log<SocketAddr>, stop: &StopFd) {
-    let mut workers = Vec::new();
-    let mut conns = Vec::new();
+    let mut workers: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let open = super::OpenStreams::default();
     while let Ok(true) = stop.wait_readable(listener.as_fd(), None) {
         // Accept until WouldBlock, then wait again.
         while let Ok((stream, peer)) = listener.accept() {
             let _ = stream.set_nonblocking(false);
-            if let Ok(clone) = stream.try_clone() {
-                conns.push(clone);
-                log.push(peer);
-            }
-            workers.push(std::thread::spawn(move || echo(stream)));
+            log.push(peer);
+            let id = open.add(&[&stream]);
+            let open = open.clone();
+            workers.retain(|w| !w.is_finished());
+            workers.push(std::thread::spawn(move || {
+                echo(stream);
+                open.remove(id);
+            }));
         }
     }
     // Out of LISTEN before the close: a forked child's copy of the fd must
     // not keep accepting, nor hold the address against the next server.
     super::retire_tcp_listener(&listener);
-    for c in conns {
-        let _ = c.shutdown(Shutdown::Both);
-    }
+    open.shutdown_all();
     for w in workers {
         let _ = w.join();
     }

@@ -10,8 +10,10 @@
 //!
 //! Guarantees: the listening socket is bound before [`Proxy::start`] (or
 //! [`Proxy::start_all`]) returns;
-//! all sockets are created on a thread inside the node; dropping the proxy
-//! stops it and closes every connection.
+//! all sockets are created on a thread inside the node; a finished TCP
+//! connection's sockets are closed at once, a UDP client's upstream socket
+//! after 90 s without a reply (docker-proxy's `UDPConnTrackTimeout`);
+//! dropping the proxy stops it and closes every connection.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};

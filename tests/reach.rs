@@ -595,6 +595,31 @@ fn every_topology_every_layout_and_backend() -> Result<()> {
     Ok(())
 }
 
+/// A host with ten containers (514 cells, the bench's lab): the trace events
+/// of every probe and its answer (about 40 000) fit, read as the probes go
+/// out in waves; sent at once they overflowed the trace socket's buffer.
+fn a_large_matrix_fits_the_trace_buffer() -> Result<()> {
+    let mut b = DockerHost::builder().name(netrig::unique_lab_name("reach-large"));
+    for i in 0..10u16 {
+        b = b.container(
+            netrig::docker::ContainerSpec::new(format!("c{i}")).publish(format!("{}:80", 8080 + i)),
+        );
+    }
+    let docker = b.build()?.up()?;
+    let m = Matrix::probe(&docker)?;
+    assert!(m.rows.len() > 500, "{} rows", m.rows.len());
+    for i in 0..10u16 {
+        let r = row(&m, "internet", &format!("203.0.113.2:{}/tcp", 8080 + i));
+        assert_eq!(r.outcome, Outcome::Delivered, "{}", m.to_text());
+        assert!(
+            r.why.iter().any(|w| w.rule.contains("DNAT")),
+            "{}",
+            m.to_text()
+        );
+    }
+    Ok(())
+}
+
 /// A generic lab brought up from topologies/.
 fn generic_lab(file: &str, name: &str, extra: &[(&str, &str)]) -> Result<netrig::TopologyLab> {
     let path = Path::new("topologies").join(file);
@@ -775,4 +800,5 @@ netrig::testing::main!(
     icmp_cells_name_the_deciding_rule,
     generic_labs_name_the_node_that_decided,
     generic_lab_diff_names_the_node_and_rule,
+    a_large_matrix_fits_the_trace_buffer,
 );

@@ -86,6 +86,7 @@ mod dockerlab;
 mod error;
 mod evidence;
 pub mod expect;
+mod fdlimit;
 mod fingerprint;
 mod firewall;
 mod lab;

@@ -55,6 +55,7 @@ pub(crate) fn start_with<R>(
 ) -> Result<(Building, Option<R>)> {
     let lab_subject = Subject::lab(&plan.name);
     let started = std::time::Instant::now();
+    crate::fdlimit::raise();
     let rt = Runtime::new(&lab_subject)?;
     let group = Group::new(&plan.name)?;
 

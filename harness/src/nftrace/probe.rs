@@ -356,7 +356,11 @@ pub(crate) fn send_probe(
     finish(fd, flow)
 }
 
-/// Sends every probe at once (each on its bound, nonblocking socket) and
+/// How many probes are sent before the watched fds are read.
+const WAVE: usize = 32;
+
+/// Sends every probe at once (each on its bound, nonblocking socket; in
+/// waves of [`WAVE`], the watched fds read after each) and
 /// waits for them together, each until its socket says what came back,
 /// `watch` says no answer can come, or `timeout` passes. Outcomes are in
 /// the order of `probes`.
@@ -367,10 +371,19 @@ pub(crate) fn send_probes(
 ) -> std::io::Result<Vec<ProbeOutcome>> {
     let mut outcomes: Vec<Option<ProbeOutcome>> = vec![None; probes.len()];
     let mut events = vec![nix::poll::PollFlags::empty(); probes.len()];
-    for (i, (fd, flow)) in probes.iter().enumerate() {
-        match start(fd, flow)? {
-            Started::Done(o) => outcomes[i] = Some(o),
-            Started::Waiting(ev) => events[i] = ev,
+    for wave in (0..probes.len()).collect::<Vec<_>>().chunks(WAVE) {
+        for &i in wave {
+            let (fd, flow) = probes[i];
+            match start(fd, flow)? {
+                Started::Done(o) => outcomes[i] = Some(o),
+                Started::Waiting(ev) => events[i] = ev,
+            }
+        }
+        // What the wave made the watched fds queue (trace events of the
+        // probes and their answers) is read before the next wave is sent,
+        // so that a burst of hundreds of probes cannot overflow them.
+        if let Some((_, on_ready)) = watch.as_mut() {
+            on_ready(&[])?;
         }
     }
     let deadline = Instant::now() + timeout;

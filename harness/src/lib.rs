@@ -21,6 +21,7 @@
 //!
 //! System layer:
 //! - `sysctl`, `netns` — anonymous namespaces held by fds, entered only by threads made for it.
+//! - `fdlimit` — the process's open-file limit, raised once from soft to hard (labs and matrices hold many fds).
 //! - `process` — commands and long-lived processes inside a namespace, killed with their lab.
 //! - `artifacts` — a lab's artifacts directory, kept on failure.
 //! - `namespace` — [`Namespace`]: the handle everything below takes (namespace + processes + artifacts).
@@ -46,9 +47,9 @@
 //! - `dockerlab` — [`DockerLab`]: a Docker host brought up (lab, the rules there before Docker,
 //!   Docker's settings and rules loaded with the real tools, userland proxies, user rule files);
 //!   [`DockerPart`]: the same installed into a part of a larger lab.
-//! - [`reach`] — reachability matrices of a running Docker host: every cell probed in parallel
-//!   against netrig's servers, outcome, the addresses the server saw, the deciding rule;
-//!   before/after diffs and golden matrices.
+//! - [`reach`] — reachability matrices of a running Docker host or generic lab: every cell
+//!   probed in parallel against netrig's servers, outcome, the addresses the server saw, the
+//!   deciding rule (and its node); before/after diffs and golden matrices.
 //!
 //! Tests:
 //! - [`testing`] — the harness for `harness = false` test binaries (feature `testing`, on by

@@ -46,20 +46,8 @@ pub fn trace_sources(
 ) -> Result<Vec<Vec<FlowTrace>>> {
     let refs: Vec<(&Namespace, &[Flow])> =
         sources.iter().map(|(ns, f)| (*ns, f.as_slice())).collect();
-    trace_sources_in(&refs, at, backend, timeout, &mut None)
-}
-
-/// [`trace_flows`](super::trace_flows) reusing `context` (read by the first call that needs it).
-pub(crate) fn trace_flows_in(
-    from: &Namespace,
-    at: &Namespace,
-    backend: Backend,
-    flows: &[Flow],
-    timeout: Duration,
-    context: &mut Option<TraceContext>,
-) -> Result<Vec<FlowTrace>> {
-    let mut per_source = trace_sources_in(&[(from, flows)], at, backend, timeout, context)?;
-    Ok(per_source.pop().unwrap_or_default())
+    let mut per_at = trace_sources_at(&refs, &[(at, backend)], timeout)?;
+    Ok(per_at.pop().unwrap_or_default())
 }
 
 /// One probe: its source, flow, bound socket and key (port or echo id).
@@ -269,33 +257,16 @@ fn trace_rules(probes: &[Probe<'_>]) -> (Vec<String>, Vec<String>) {
     (sets, selectors)
 }
 
-/// The traces of `sources`' flows into `at` (see [`trace_sources`]).
-pub(crate) fn trace_sources_in(
-    sources: &[(&Namespace, &[Flow])],
-    at: &Namespace,
-    backend: Backend,
-    timeout: Duration,
-    context: &mut Option<TraceContext>,
-) -> Result<Vec<Vec<FlowTrace>>> {
-    let mut contexts = [context.take()];
-    let mut per_at = trace_sources_at(sources, &[(at, backend)], timeout, &mut contexts)?;
-    *context = contexts[0].take();
-    Ok(per_at.pop().unwrap_or_default())
-}
-
 /// The traces of `sources`' flows in each namespace of `ats` at once (the
 /// nodes with rules along the probes' paths, each with its backend): one
 /// trace table in each, the probes sent once, a drop traced in any of them
 /// settling its probe. Traces come back per namespace of `ats`, then per
-/// source and flow as [`trace_sources`] returns them; `contexts` (one per
-/// namespace) are read by the first call that needs them.
+/// source and flow as [`trace_sources`] returns them.
 pub(crate) fn trace_sources_at(
     sources: &[(&Namespace, &[Flow])],
     ats: &[(&Namespace, Backend)],
     timeout: Duration,
-    contexts: &mut [Option<TraceContext>],
 ) -> Result<Vec<Vec<Vec<FlowTrace>>>> {
-    assert_eq!(ats.len(), contexts.len(), "a context per traced namespace");
     if let Some((at, _)) = ats.iter().find(|(_, b)| *b == Backend::IptablesLegacy) {
         return Err(Error::invalid(
             at.subject().clone(),
@@ -359,22 +330,18 @@ pub(crate) fn trace_sources_at(
     drop(sockets);
     tracing::debug!(elapsed = ?started.elapsed(), "probes settled");
     let mut out = Vec::with_capacity(ats.len());
-    for ((tracer, (at, backend)), context) in tracers.into_iter().zip(ats).zip(contexts.iter_mut())
-    {
+    for (tracer, (at, backend)) in tracers.into_iter().zip(ats) {
         let table = tracer.table().to_string();
         let events = tracer.stop()?;
         tracing::debug!(subject = %at.subject(), elapsed = ?started.elapsed(), events = events.len(), "trace table removed");
-        if context.is_none() {
-            *context = Some(TraceContext::read(at, *backend)?);
-            tracing::debug!(elapsed = ?started.elapsed(), "ruleset read");
-        }
-        let context = context.as_ref().expect("read above");
+        let context = TraceContext::read(at, *backend)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "ruleset read");
         out.push(split_events(
             &probes,
             &outcomes,
             &events_by_key(&events, &all),
             &table,
-            context,
+            &context,
             *backend,
             sources.len(),
         ));

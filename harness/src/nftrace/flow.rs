@@ -359,12 +359,12 @@ pub fn trace_flows(
     flows: &[Flow],
     timeout: Duration,
 ) -> Result<Vec<FlowTrace>> {
-    super::batch::trace_flows_in(from, at, backend, flows, timeout, &mut None)
+    let mut per_at = super::batch::trace_sources_at(&[(from, flows)], &[(at, backend)], timeout)?;
+    Ok(per_at.pop().and_then(|mut s| s.pop()).unwrap_or_default())
 }
 
-/// What a trace reads of the traced namespace after its probes: the rules,
-/// interface names and notes. Read once and reused by [`super::batch::trace_flows_in`]
-/// over many sources, while the ruleset does not change.
+/// What a trace reads of a traced namespace after its probes: the rules,
+/// interface names and notes.
 pub(crate) struct TraceContext {
     pub(super) book: RuleBook,
     pub(super) ifnames: BTreeMap<u32, String>,

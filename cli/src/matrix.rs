@@ -142,15 +142,11 @@ fn add_lab_rules(
         .iter()
         .find(|r| r.node == node && r.backend.is_iptables())
         .map(|r| r.backend);
-    let mut spec = netrig::topology::RuleFileSpec {
+    lab.rules.push(netrig::topology::RuleFileSpec::new(
         node,
-        path: f.path.clone(),
-        backend: netrig::Backend::Nftables,
-    };
-    if f.path.extension().is_none_or(|e| e != "nft") {
-        spec.backend = iptables.unwrap_or(netrig::Backend::IptablesNft);
-    }
-    lab.rules.push(spec);
+        &f.path,
+        iptables.unwrap_or(netrig::Backend::IptablesNft),
+    ));
     Ok(())
 }
 

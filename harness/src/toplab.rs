@@ -141,6 +141,11 @@ impl TopologyLab {
         crate::dockerlab::start_on_part(&mut self.lab, &mut self.docker[i], spec)
     }
 
+    /// The Docker parts, in file order.
+    pub(crate) fn parts(&self) -> &[DockerPart] {
+        &self.docker
+    }
+
     /// The Docker part named `name` (a `[[docker]]` entry).
     pub fn docker(&self, name: &str) -> Result<&DockerPart> {
         self.docker

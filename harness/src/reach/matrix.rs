@@ -170,9 +170,6 @@ impl Matrix {
     }
 }
 
-/// The whys one decider gives a cell: from its trace, and on
-/// iptables-legacy from its rule counters (beside which only an nf_tables
-/// drop tells more).
 /// How a cell is counted on iptables-legacy: from its source, avoiding the
 /// keys conntrack entries of the decider hold, waiting at most `deadline`.
 struct Counted<'a> {
@@ -181,6 +178,9 @@ struct Counted<'a> {
     deadline: Duration,
 }
 
+/// The whys one decider gives a cell: from its trace, and on
+/// iptables-legacy from its rule counters (beside which only an nf_tables
+/// drop tells more).
 fn decider_why(
     d: &Decider<'_>,
     trace: Option<&mut FlowTrace>,
@@ -305,8 +305,7 @@ fn trace_cells(
     }
     let refs: Vec<(&Namespace, &[Flow])> =
         sources.iter().map(|(ns, f)| (*ns, f.as_slice())).collect();
-    let mut contexts: Vec<_> = ats.iter().map(|_| None).collect();
-    let traced = trace_sources_at(&refs, ats, deadline, &mut contexts)?;
+    let traced = trace_sources_at(&refs, ats, deadline)?;
     Ok(traced
         .into_iter()
         .map(|per_source| {
@@ -511,13 +510,11 @@ pub fn trace_cell<'a>(
         .iter()
         .map(|&k| (deciders[k].ns, deciders[k].backend))
         .collect();
-    let mut contexts: Vec<_> = ats.iter().map(|_| None).collect();
     let sources = [(from, std::slice::from_ref(&flow))];
     let mut by_decider: Vec<Option<FlowTrace>> = vec![None; deciders.len()];
-    for (&k, mut per_source) in
-        traced
-            .iter()
-            .zip(trace_sources_at(&sources, &ats, deadline, &mut contexts)?)
+    for (&k, mut per_source) in traced
+        .iter()
+        .zip(trace_sources_at(&sources, &ats, deadline)?)
     {
         by_decider[k] = per_source.pop().and_then(|mut flows| flows.pop());
     }

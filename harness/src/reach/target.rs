@@ -124,10 +124,8 @@ impl<'a> Target<'a> {
                 part: None,
             }],
             Kind::Lab(l) => l
-                .topology()
-                .docker
+                .parts()
                 .iter()
-                .filter_map(|p| l.docker(&p.name).ok())
                 .map(|p| Host {
                     node: p.name().to_string(),
                     model: p.model(),
@@ -150,41 +148,38 @@ impl<'a> Target<'a> {
         }
     }
 
-    /// The nodes whose rules decide, in the lab's node order: each Docker
-    /// host's node, then every other node with rule files. A node's backend
-    /// is its Docker host's, else iptables-legacy or iptables-nft if one of
-    /// its files is loaded with it, else nftables.
+    /// The nodes whose rules decide (each Docker host's node, every node
+    /// with rule files), in the lab's node order. A node's backend is its
+    /// Docker host's, else the [`widest`] of its files'.
     pub(crate) fn deciders(&self) -> Result<Vec<Decider<'a>>> {
         let lab = self.lab();
-        let mut by_node: BTreeMap<String, (Backend, Vec<PathBuf>, bool)> = BTreeMap::new();
-        for h in self.hosts() {
+        let hosts = self.hosts();
+        let mut by_node: BTreeMap<String, (Backend, Vec<PathBuf>)> = BTreeMap::new();
+        for h in &hosts {
             let files = h
                 .model
                 .existing_rule_files()
                 .iter()
-                .chain(h.model.rule_files())
-                .cloned()
-                .collect();
-            by_node.insert(h.node.clone(), (h.model.backend(), files, true));
+                .chain(h.model.rule_files());
+            by_node.insert(
+                h.node.clone(),
+                (h.model.backend(), files.cloned().collect()),
+            );
         }
         if let Kind::Lab(l) = self.kind {
             for r in &l.topology().rules {
-                let entry =
-                    by_node
-                        .entry(r.node.clone())
-                        .or_insert((Backend::Nftables, Vec::new(), false));
-                entry.1.push(r.path.clone());
-                let docker = entry.2;
-                if !docker && (entry.0 == Backend::Nftables || r.backend == Backend::IptablesLegacy)
-                {
-                    entry.0 = r.backend;
+                let (backend, files) = by_node
+                    .entry(r.node.clone())
+                    .or_insert((Backend::Nftables, Vec::new()));
+                files.push(r.path.clone());
+                if !hosts.iter().any(|h| h.node == r.node) {
+                    *backend = widest(*backend, r.backend);
                 }
             }
         }
-        let order = lab.namespace_names();
         let mut out = Vec::new();
-        for name in order {
-            if let Some((backend, files, _)) = by_node.remove(&name) {
+        for name in lab.namespace_names() {
+            if let Some((backend, files)) = by_node.remove(&name) {
                 out.push(Decider {
                     ns: lab.node(&name)?.namespace(),
                     node: name,
@@ -240,4 +235,16 @@ impl<'a> Target<'a> {
             .map(|(node, ip, s)| Ok((lab.node(&node)?.namespace(), ip, s)))
             .collect()
     }
+}
+
+/// The backend a node with files of backends `a` and `b` is read with: one
+/// with iptables-legacy rules is counted, one with iptables-nft rules traced
+/// with them (its nft tables too), one with nft files alone as nftables.
+fn widest(a: Backend, b: Backend) -> Backend {
+    let rank = |x: Backend| match x {
+        Backend::Nftables => 0,
+        Backend::IptablesNft => 1,
+        Backend::IptablesLegacy => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
 }

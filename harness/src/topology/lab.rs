@@ -45,6 +45,24 @@ pub struct RuleFileSpec {
     pub backend: Backend,
 }
 
+impl RuleFileSpec {
+    /// The file `path` for `node`: loaded by nftables if it is `.nft`, else
+    /// by the node's `iptables` backend.
+    pub fn new(node: impl Into<String>, path: impl Into<PathBuf>, iptables: Backend) -> Self {
+        let path = path.into();
+        let backend = if path.extension().is_some_and(|e| e == "nft") {
+            Backend::Nftables
+        } else {
+            iptables
+        };
+        RuleFileSpec {
+            node: node.into(),
+            path,
+            backend,
+        }
+    }
+}
+
 /// Traffic shaping on one interface: a tbf rate limit, or netem delay/loss.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShapeSpec {
@@ -142,17 +160,8 @@ impl LabTopology {
     }
     /// Loads a rule file into `node` after the ones before it.
     pub fn rules_file(mut self, node: impl Into<String>, path: impl Into<PathBuf>) -> Self {
-        let path = path.into();
-        let backend = if path.extension().is_some_and(|e| e == "nft") {
-            Backend::Nftables
-        } else {
-            Backend::IptablesNft
-        };
-        self.rules.push(RuleFileSpec {
-            node: node.into(),
-            path,
-            backend,
-        });
+        self.rules
+            .push(RuleFileSpec::new(node, path, Backend::IptablesNft));
         self
     }
     /// Starts an echo server in `node` on `bind`.

@@ -444,16 +444,8 @@ fn nodes_entry(
                 ),
             ));
         }
-        let backend = if path.extension().is_some_and(|e| e == "nft") {
-            Backend::Nftables
-        } else {
-            iptables
-        };
-        topo.rules.push(RuleFileSpec {
-            node: name.clone(),
-            path,
-            backend,
-        });
+        topo.rules
+            .push(RuleFileSpec::new(name.clone(), path, iptables));
     }
     for s in &n.servers {
         let (proto, bind) = server(s)?;

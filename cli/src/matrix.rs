@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use netrig::Lab;
 use netrig::reach::{
-    Cell, DEFAULT_DEADLINE, Format, Matrix, MatrixDiff, Target, json_str, trace_cell, why_json,
+    Cell, DEFAULT_DEADLINE, Format, Matrix, MatrixDiff, json_str, trace_cell, why_json,
 };
-use netrig::topology::{Overrides, Topology};
-use netrig::{DockerLab, TopologyLab};
+use netrig::topology::Overrides;
 
 /// Exit status for an error (as `diff`).
 const ERROR: u8 = 2;
@@ -40,71 +40,23 @@ impl std::str::FromStr for RulesArg {
     }
 }
 
-/// A lab brought up for probing: a Docker host's or a generic one.
-enum Up {
-    Docker(DockerLab),
-    Lab(TopologyLab),
-}
-
-impl Up {
-    fn target(&self) -> Target<'_> {
-        match self {
-            Up::Docker(d) => d.into(),
-            Up::Lab(l) => l.into(),
-        }
-    }
-}
-
 /// Brings `file` up (with `overrides`) with extra rule `files` after the
 /// topology's, as lab `name`.
-fn up(file: &Path, files: &[RulesArg], name: &str, overrides: &Overrides) -> netrig::Result<Up> {
+fn up(file: &Path, files: &[RulesArg], name: &str, overrides: &Overrides) -> netrig::Result<Lab> {
     netrig::privilege::check()?;
-    match netrig::topology::load_any(file, overrides)? {
-        Topology::Docker(mut model) => {
-            for f in files {
-                if let Some(node) = f
-                    .node
-                    .as_deref()
-                    .filter(|n| *n != netrig::docker::HOST_NODE)
-                {
-                    return Err(netrig::Error::Topology {
-                        file: file.to_path_buf(),
-                        message: format!(
-                            "--rules {node}={}: a Docker host file's rules go to its host; \
-                             write --rules FILE (or host=FILE)",
-                            f.path.display()
-                        ),
-                    });
-                }
-                model.add_rules_file(&f.path);
-            }
-            model.set_name(name);
-            model.up().map(Up::Docker)
-        }
-        Topology::Lab(mut lab) => {
-            for f in files {
-                add_lab_rules(file, &mut lab, f)?;
-            }
-            lab.set_name(name);
-            lab.up().map(Up::Lab)
-        }
+    let mut spec = netrig::topology::load_with(file, overrides)?;
+    for f in files {
+        spec = add_rules(file, spec, f)?;
     }
+    spec.set_name(name);
+    spec.up()
 }
 
-/// Adds a `--rules` file to a generic lab: to its node (a Docker part's
-/// host: loaded after Docker's rules, with the part's backend), which may go
-/// unnamed when exactly one node has rules.
-fn add_lab_rules(
-    file: &Path,
-    lab: &mut netrig::topology::LabTopology,
-    f: &RulesArg,
-) -> netrig::Result<()> {
-    let mut with_rules: Vec<String> = lab.docker.iter().map(|p| p.name.clone()).collect();
-    for r in &lab.rules {
-        if !with_rules.contains(&r.node) {
-            with_rules.push(r.node.clone());
-        }
-    }
+/// Adds a `--rules` file to its node (a Docker part's host: loaded after
+/// Docker's rules, with the part's backend), which may go unnamed when
+/// exactly one node has rules.
+fn add_rules(file: &Path, spec: netrig::LabSpec, f: &RulesArg) -> netrig::Result<netrig::LabSpec> {
+    let with_rules = spec.rule_nodes();
     let bad = |message: String| netrig::Error::Topology {
         file: file.to_path_buf(),
         message,
@@ -125,11 +77,7 @@ fn add_lab_rules(
             )));
         }
     };
-    if let Some(p) = lab.docker.iter_mut().find(|p| p.name == node) {
-        p.host.add_rules_file(&f.path);
-        return Ok(());
-    }
-    let nodes: Vec<String> = lab.full_spec().nodes.into_iter().map(|n| n.name).collect();
+    let nodes = spec.node_names();
     if !nodes.contains(&node) {
         return Err(bad(format!(
             "--rules {node}={}: no node named {node:?} (nodes: {})",
@@ -137,17 +85,7 @@ fn add_lab_rules(
             nodes.join(", ")
         )));
     }
-    let iptables = lab
-        .rules
-        .iter()
-        .find(|r| r.node == node && r.backend.is_iptables())
-        .map(|r| r.backend);
-    lab.rules.push(netrig::topology::RuleFileSpec::new(
-        node,
-        &f.path,
-        iptables.unwrap_or(netrig::Backend::IptablesNft),
-    ));
-    Ok(())
+    Ok(spec.rules_file(node, &f.path))
 }
 
 fn stem(file: &Path) -> String {
@@ -167,7 +105,7 @@ fn or_error(result: netrig::Result<ExitCode>) -> ExitCode {
 pub fn matrix(file: &Path, rules: &[RulesArg], over: &Overrides, format: Format) -> ExitCode {
     or_error((|| {
         let lab = up(file, rules, &stem(file), over)?;
-        print!("{}", Matrix::probe(lab.target())?.render(format));
+        print!("{}", Matrix::probe(&lab)?.render(format));
         Ok(ExitCode::SUCCESS)
     })())
 }
@@ -188,7 +126,7 @@ pub fn diff(
             (b.join().expect("bring-up thread panicked"), a)
         });
         let (b, a) = (b?, a?);
-        let d = MatrixDiff::probe(b.target(), a.target())?;
+        let d = MatrixDiff::probe(&b, &a)?;
         print!("{}", d.render(format));
         Ok(if d.is_empty() {
             ExitCode::SUCCESS
@@ -209,7 +147,7 @@ pub fn trace(
     or_error((|| {
         let cell = Cell::parse(cell.0, cell.1)?;
         let lab = up(file, rules, &stem(file), over)?;
-        let t = trace_cell(lab.target(), &cell, DEFAULT_DEADLINE)?;
+        let t = trace_cell(&lab, &cell, DEFAULT_DEADLINE)?;
         match format {
             Format::Text => println!("{t}"),
             Format::Markdown => println!("```text\n{t}\n```"),

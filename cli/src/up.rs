@@ -6,28 +6,31 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::kept::{KeptLab, netns_dir};
-use netrig::topology::{Overrides, Topology};
+use netrig::topology::Overrides;
 use nix::sys::signal::SigSet;
 
-/// What `up` keeps running: either kind of topology.
-enum Running {
-    Docker(netrig::DockerLab),
-    Lab(netrig::TopologyLab),
+/// The Docker host of a Docker host file's lab (the part `host`, beside the
+/// node `internet`); `None` for a generic lab.
+pub fn single_host(lab: &netrig::Lab) -> Option<netrig::DockerPart<'_>> {
+    lab.docker("host")
+        .ok()
+        .filter(|_| lab.node("internet").is_ok())
 }
 
-impl Running {
-    fn pin_all(&self) -> netrig::Result<Vec<(String, std::path::PathBuf)>> {
-        match self {
-            Running::Docker(d) => d.pin_all(&netns_dir()),
-            Running::Lab(l) => l.pin_all(&netns_dir()),
+/// Every other name of a node (Docker's host and `container:` modes, a
+/// topology's `[[alias]]`), with the node it names.
+fn aliases(lab: &netrig::Lab) -> netrig::Result<BTreeMap<String, String>> {
+    let own = lab.namespace_names();
+    let mut out = BTreeMap::new();
+    for name in lab.node_names().into_iter().filter(|n| !own.contains(n)) {
+        let ns = lab.node(&name)?.namespace();
+        for target in &own {
+            if std::ptr::eq(lab.node(target)?.namespace(), ns) {
+                out.insert(name.clone(), target.clone());
+            }
         }
     }
-    fn artifacts_dir(&self) -> &Path {
-        match self {
-            Running::Docker(d) => d.artifacts_dir(),
-            Running::Lab(l) => l.artifacts_dir(),
-        }
-    }
+    Ok(out)
 }
 
 /// `--layout`/`--backend` as overrides, refused with the accepted values.
@@ -50,7 +53,7 @@ pub fn run(
     signals: &SigSet,
 ) -> netrig::Result<ExitCode> {
     netrig::privilege::check()?;
-    let topology = netrig::topology::load_any(file, overrides)?;
+    let mut spec = netrig::topology::load_with(file, overrides)?;
     let lab_name = match name {
         Some(n) => n.to_string(),
         None => file
@@ -70,31 +73,16 @@ pub fn run(
         ));
     }
     let me = invocation();
-    let (running, summary, aliases, backend) = match topology {
-        Topology::Docker(mut model) => {
-            model.set_name(&lab_name);
-            let docker = model.up()?;
-            let aliases: BTreeMap<String, String> = docker
-                .model()
-                .containers()
-                .iter()
-                .filter(|c| docker.model().node_of(&c.name) != c.name)
-                .map(|c| (c.name.clone(), docker.model().node_of(&c.name)))
-                .collect();
-            let summary = format!("{}\n", docker.summary());
-            let summary = summary + &try_it(&me, &lab_name, &docker);
-            let backend = Some(docker.model().backend().to_string());
-            (Running::Docker(docker), summary, aliases, backend)
-        }
-        Topology::Lab(mut model) => {
-            model.set_name(&lab_name);
-            let aliases = model.spec.aliases.iter().cloned().collect();
-            let lab = model.up()?;
-            let summary = lab.summary()?;
-            (Running::Lab(lab), summary, aliases, None)
-        }
-    };
-    let pins = running.pin_all()?;
+    spec.set_name(&lab_name);
+    let running = spec.up()?;
+    let docker = single_host(&running);
+    let mut summary = running.summary()?;
+    if let Some(d) = docker {
+        summary = format!("{summary}\n") + &try_it(&me, &lab_name, d);
+    }
+    let backend = docker.map(|d| d.model().backend().to_string());
+    let aliases = aliases(&running)?;
+    let pins = running.pin_all(&netns_dir())?;
     let kept = KeptLab {
         lab: lab_name.clone(),
         pid: std::process::id(),
@@ -126,10 +114,7 @@ pub fn run(
         };
         println!("  {node:<12} {me} exec {lab_name} {node} -- sh    (or: {via})");
     }
-    let rules_node = match &running {
-        Running::Docker(_) => String::new(),
-        Running::Lab(_) => " NODE".into(),
-    };
+    let rules_node = if docker.is_some() { "" } else { " NODE" };
     println!("rules with counters: {me} rules {lab_name}{rules_node}");
     println!("artifacts: {}", running.artifacts_dir().display());
     println!("up; Ctrl-C or `netrig down {lab_name}` to tear down");
@@ -175,7 +160,7 @@ fn invocation() -> String {
 
 /// The containers run nothing: say how to start a server in one and from
 /// which node to reach its published port.
-fn try_it(me: &str, lab: &str, docker: &netrig::DockerLab) -> String {
+fn try_it(me: &str, lab: &str, docker: netrig::DockerPart<'_>) -> String {
     let model = docker.model();
     let Some((container, port)) = model
         .containers()
@@ -184,7 +169,7 @@ fn try_it(me: &str, lab: &str, docker: &netrig::DockerLab) -> String {
     else {
         return String::new();
     };
-    let host_ip = docker.host_uplink_ip();
+    let host_ip = docker.uplink_ip();
     format!(
         "containers run nothing yet; try a published port:\n\
          \x20 {me} exec {lab} {container} -- nc -lk -p {cport}              # a server in {container}\n\

@@ -14,7 +14,7 @@
 //! - `net` — MAC addresses, [`Proto`], CIDR parsing, name rules.
 //! - `backend` — [`Backend`]: which firewall, and the one table of its tools' command lines.
 //! - [`packet`] — [`Packet`]: captured frames decoded into validated values, tcpdump-style summaries.
-//! - `spec` — [`LabSpec`], [`Endpoint`], [`Route`]: labs as data, validated into a plan before anything is built.
+//! - `spec` — [`Wiring`], [`Endpoint`], [`Route`]: labs as data, validated into a plan before anything is built.
 //! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules, sysctls, proxies and the lab spec.
 //! - [`topology`] — TOML topology files into a [`docker::DockerHost`] or a generic
 //!   [`topology::LabTopology`]; errors give file, line, column and key.
@@ -39,15 +39,12 @@
 //!   decoded into verdict paths, rule-counter attribution for iptables-legacy.
 //!
 //! Lab layer:
-//! - `lab` — [`Lab`] and [`Node`]: build a lab from a spec, work inside its nodes.
+//! - `lab` — [`Lab`], [`Node`] and [`DockerPart`]: a [`LabSpec`] brought up (wiring, Docker
+//!   parts' rules, settings and proxies, rule files, servers, programs), work inside its nodes,
+//!   containers started on a running Docker host.
 //! - [`expect`] — matchers over packets and expectations on captures (within a deadline, counts,
 //!   sequences, none-before-a-sentinel, NAT translation).
-//! - `toplab` — [`TopologyLab`]: a generic lab from a topology file brought up (wiring, its
-//!   Docker parts, link shaping, rule files in order, servers, programs).
-//! - `dockerlab` — [`DockerLab`]: a Docker host brought up (lab, the rules there before Docker,
-//!   Docker's settings and rules loaded with the real tools, userland proxies, user rule files);
-//!   [`DockerPart`]: the same installed into a part of a larger lab.
-//! - [`reach`] — reachability matrices of a running Docker host or generic lab: every cell
+//! - [`reach`] — reachability matrices of a running lab: every cell
 //!   probed in parallel against netrig's servers, outcome, the addresses the server saw, the
 //!   deciding rule (and its node); before/after diffs and golden matrices.
 //!
@@ -83,7 +80,6 @@ mod backend;
 mod capture;
 mod conntrack;
 pub mod docker;
-mod dockerlab;
 mod error;
 mod evidence;
 pub mod expect;
@@ -106,29 +102,28 @@ mod runtime;
 mod spec;
 mod sysctl;
 pub mod testing;
-mod toplab;
 pub mod topology;
 mod traffic;
+mod wiring;
 
 pub use backend::Backend;
 pub use capture::{Capture, CaptureOptions, CaptureStats};
 pub use conntrack::{ConntrackEntry, ConntrackTable};
-pub use dockerlab::{DockerLab, DockerPart};
 pub use error::{Error, ExpectationFailure, Result, RulesError, Subject};
 pub use evidence::Evidence;
 pub use expect::{Matcher, Sentinel};
 pub use fingerprint::Fingerprint;
 pub use firewall::{Counters, PolicyCounter, RuleCounter};
-pub use lab::{Interface, Lab, Node, unique_lab_name};
+pub use lab::{DockerPart, Interface, Lab, Node, unique_lab_name};
 pub use namespace::Namespace;
 pub use net::{Mac, Proto, fmt_mac};
 pub use netlink::{LinkInfo, RouteInfo};
 pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
 pub use proxy::Proxy;
-pub use spec::{BridgeSpec, Endpoint, LabSpec, NodeSpec, Route};
-pub use toplab::TopologyLab;
+pub use spec::{LabSpec, ShapeSpec};
 pub use traffic::{
     Datagram, Injector, PingOutcome, TcpEchoServer, TcpOutcome, ToSocket, UdpEchoServer,
     UdpOutcome, tcp_syn_frame, udp_frame,
 };
+pub use wiring::{BridgeSpec, Endpoint, NodeSpec, Route};

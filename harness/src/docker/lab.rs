@@ -1,4 +1,4 @@
-//! Mapping a [`DockerHost`] onto a [`LabSpec`] (pure): node `host` holding the
+//! Mapping a [`DockerHost`] onto a [`Wiring`] (pure): node `host` holding the
 //! bridges and host-side veths, node `internet` beside it, one node per
 //! bridge-mode or none-mode container, aliases for `host` and `container:`
 //! modes, and optional LAN peers.
@@ -8,7 +8,7 @@ use super::host::{
     DockerHost, HOST_NODE, HOST_UPLINK, INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST,
     LAN_SUBNET,
 };
-use crate::spec::{Endpoint, LabSpec, NodeSpec, Route};
+use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
 
 /// The lab node a container's traffic comes from: itself, `host` for host
 /// mode, or the owner of the namespace it joined (followed to the end).
@@ -24,9 +24,9 @@ pub(crate) fn node_of(host: &DockerHost, name: &str) -> String {
     cur
 }
 
-pub(crate) fn lab_spec(host: &DockerHost) -> LabSpec {
+pub(crate) fn lab_spec(host: &DockerHost) -> Wiring {
     let d = host.daemon();
-    let mut spec = LabSpec::new(host.name())
+    let mut spec = Wiring::new(host.name())
         // 28+: IPv6 on in the host (Docker's [::] docker-proxy listeners, ip6tables).
         .node_with(
             NodeSpec::new(HOST_NODE)
@@ -134,7 +134,7 @@ pub fn part_node(part: &str, node: &str) -> String {
 /// The host's lab as the part `part` of a larger lab: every node renamed
 /// with [`part_node`], and no internet node — the larger lab gives the host
 /// its uplink, addresses and routes (its interface `eth0` is left free).
-pub(crate) fn part_spec(host: &DockerHost, part: &str) -> LabSpec {
+pub(crate) fn part_spec(host: &DockerHost, part: &str) -> Wiring {
     let whole = lab_spec(host);
     let name = |n: &str| part_node(part, n);
     let outside = |n: &str| n == INTERNET_NODE;
@@ -142,7 +142,7 @@ pub(crate) fn part_spec(host: &DockerHost, part: &str) -> LabSpec {
         node: name(&e.node),
         ..e.clone()
     };
-    let mut spec = LabSpec::new(part).static_neighbours(whole.static_neighbours);
+    let mut spec = Wiring::new(part).static_neighbours(whole.static_neighbours);
     spec.nodes = whole
         .nodes
         .iter()
@@ -171,7 +171,7 @@ pub(crate) fn part_spec(host: &DockerHost, part: &str) -> LabSpec {
         .links
         .iter()
         .filter(|l| !outside(&l.a.node) && !outside(&l.b.node))
-        .map(|l| crate::spec::LinkSpec {
+        .map(|l| crate::wiring::LinkSpec {
             a: end(&l.a),
             b: end(&l.b),
         })

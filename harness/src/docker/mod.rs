@@ -76,7 +76,7 @@ pub(crate) use live::{container_start_script, parse_live};
 pub(crate) use resolve::check_existing_sysctl;
 
 use crate::backend::Backend;
-use crate::spec::LabSpec;
+use crate::wiring::Wiring;
 
 /// A rendered firewall, ready for its loader: `iptables-restore` text for the
 /// iptables backends, `nft -f` text for nftables.
@@ -198,13 +198,13 @@ impl DockerHost {
         lab::node_of(self, container)
     }
     /// The lab that emulates this host (final state: every network and container).
-    pub fn lab_spec(&self) -> LabSpec {
+    pub fn lab_spec(&self) -> Wiring {
         lab::lab_spec(self)
     }
     /// This host's nodes, bridges and links as the part `part` of a larger
     /// lab: node names from [`part_node`], no internet node, the host's
     /// `eth0` and default route left to the larger lab.
-    pub fn part_spec(&self, part: &str) -> LabSpec {
+    pub fn part_spec(&self, part: &str) -> Wiring {
         lab::part_spec(self, part)
     }
 }

@@ -13,7 +13,8 @@ use crate::namespace::{Group, Namespace};
 use crate::netlink::{BringUpEvents, IfIndexes, Netlink, VethEnd};
 use crate::netns::{Netns, NetnsOptions, NetnsSeed};
 use crate::runtime::Runtime;
-use crate::spec::{IfaceKind, Plan};
+use crate::spec::LabSpec;
+use crate::wiring::{IfaceKind, Plan};
 
 /// A lab half built: its namespaces exist (with `lo` up and their creation
 /// sysctls), nothing is linked yet. Work that needs only a namespace — a
@@ -192,6 +193,8 @@ impl Building {
             "lab up"
         );
         Ok(Lab {
+            running: crate::lab::Running::default(),
+            spec: LabSpec::new(&plan.name),
             name: plan.name.clone(),
             group,
             pins: Mutex::new(Vec::new()),

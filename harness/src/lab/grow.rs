@@ -14,7 +14,7 @@ use crate::error::{Error, Result, Subject};
 use crate::net::{check_ifname, check_name, parse_cidr};
 use crate::netlink::{BringUpEvents, Netlink, VethEnd, event_groups};
 use crate::netns::{Netns, NetnsOptions};
-use crate::spec::{Endpoint, NodeSpec, creation_sysctls};
+use crate::wiring::{Endpoint, NodeSpec, creation_sysctls};
 
 /// How long a new link may take to come up.
 const UP_DEADLINE: Duration = Duration::from_secs(10);

@@ -1,9 +1,13 @@
 //! The lab: owner of a set of named nodes (each a network namespace), the
-//! links between them, their processes, pins and artifacts directory.
+//! links between them, their processes, pins and artifacts directory, and
+//! what runs in it — its emulated Docker hosts, servers and programs.
 
 mod build;
+pub(crate) mod docker;
 mod grow;
 mod node;
+mod running;
+mod up;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use crate::runtime::Runtime;
 
 pub(crate) use build::Building;
+pub use docker::DockerPart;
 pub use node::{Interface, Node};
+pub(crate) use running::Running;
 
 use crate::error::{Error, Result, Subject};
 use crate::evidence::Evidence;
@@ -21,6 +27,7 @@ use crate::namespace::{Group, Namespace};
 use crate::netlink::Netlink;
 use crate::netns::Pin;
 use crate::spec::LabSpec;
+use crate::wiring::Wiring;
 
 /// One node's kernel state.
 #[derive(Debug)]
@@ -67,6 +74,9 @@ impl NodeState {
 /// # Ok::<_, netrig::Error>(())
 /// ```
 pub struct Lab {
+    // Fields drop in order: what runs in the lab before its namespaces.
+    running: Running,
+    spec: LabSpec,
     name: String,
     group: Arc<Group>,
     pins: Mutex<Vec<Pin>>,
@@ -105,17 +115,17 @@ impl Lab {
     }
 
     /// Validates `spec` and builds it. On error nothing is left behind.
-    pub(crate) fn up(spec: &LabSpec) -> Result<Lab> {
+    pub(crate) fn up(spec: &Wiring) -> Result<Lab> {
         Lab::begin(spec)?.finish()
     }
 
     /// Validates `spec` and creates its namespaces only; [`Building::finish`]
     /// builds the rest. What needs only a namespace (a ruleset load) can run
     /// in between, overlapping the links' creation. On error nothing is left behind.
-    pub(crate) fn begin(spec: &LabSpec) -> Result<Building> {
+    pub(crate) fn begin(spec: &Wiring) -> Result<Building> {
         crate::logging::init();
         let _span = tracing::debug_span!("lab_up", lab = %spec.name).entered();
-        let plan = crate::spec::plan(spec)?;
+        let plan = crate::wiring::plan(spec)?;
         build::start(plan)
     }
 
@@ -125,13 +135,13 @@ impl Lab {
     /// starts while the other namespaces are made. Returns `early`'s value
     /// with the half-built lab.
     pub(crate) fn begin_with<R>(
-        spec: &LabSpec,
+        spec: &Wiring,
         first: &str,
         early: impl FnOnce(&Namespace) -> R,
     ) -> Result<(Building, R)> {
         crate::logging::init();
         let _span = tracing::debug_span!("lab_up", lab = %spec.name).entered();
-        let plan = crate::spec::plan(spec)?;
+        let plan = crate::wiring::plan(spec)?;
         let index = plan
             .nodes
             .iter()
@@ -212,7 +222,7 @@ impl Lab {
     }
 
     /// Checks a lab name (1–64 of `[A-Za-z0-9_.-]`, starting with a letter
-    /// or digit) the way [`LabSpec::up`] will.
+    /// or digit) the way [`Wiring::up`] will.
     pub fn check_name(name: &str) -> Result<()> {
         crate::net::check_name(name).map_err(|m| Error::invalid(Subject::lab(name), "lab name", m))
     }
@@ -264,17 +274,12 @@ impl Lab {
     }
 }
 
-impl LabSpec {
-    /// Validates the spec and builds the lab; on error nothing is left behind.
-    /// Usable from any context, `#[tokio::test]` included.
-    pub fn up(self) -> Result<Lab> {
-        Lab::up(&self)
-    }
-}
-
 impl Drop for Lab {
     fn drop(&mut self) {
         let _span = tracing::debug_span!("lab_down", lab = %self.name).entered();
+        for p in &self.running.parts {
+            p.signal_stop();
+        }
         self.group.kill_processes();
         self.pins.lock().unwrap_or_else(|p| p.into_inner()).clear();
         tracing::debug!(namespaces = self.nodes.len(), "closing namespaces");

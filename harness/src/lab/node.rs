@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::namespace::Namespace;
 use crate::net::{Mac, parse_cidr};
 use crate::netlink::{LinkInfo, RouteInfo};
-use crate::spec::{Route, parse_route};
+use crate::wiring::{Route, parse_route};
 
 /// An interface netrig created, as planned (name, index, MAC, addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::cell::{Cell, Service};
 use super::target::{Host, Target};
 use crate::docker::{DockerHost, HOST_NODE, INTERNET_NODE, Networking};
-use crate::dockerlab::DockerLab;
 use crate::error::Result;
+use crate::lab::DockerPart;
 use crate::lab::Lab;
 
 /// The port the internet's servers listen on for the default cells.
@@ -22,8 +22,8 @@ const INTERNET_PORT: u16 = 80;
 
 /// The default cells of `target`, sorted (see the module docs).
 pub(crate) fn default_cells(target: &Target<'_>) -> Result<Vec<Cell>> {
-    match target.docker() {
-        Some(docker) => docker_cells(docker),
+    match target.lab().single_host() {
+        Some(docker) => docker_cells(target.lab(), docker),
         None => lab_cells(target),
     }
 }
@@ -86,12 +86,12 @@ fn host_destinations(lab: &Lab, h: &Host<'_>) -> Result<(Destinations, Destinati
 
 /// The default cells of a Docker host's lab, with the topology's own
 /// (`[matrix] cells`) added, or in their place with `replace_defaults`.
-fn docker_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
+fn docker_cells(lab: &Lab, docker: DockerPart<'_>) -> Result<Vec<Cell>> {
     let extra = &docker.model().matrix_cells();
     let mut cells = if extra.replace_defaults {
         Vec::new()
     } else {
-        derived_cells(docker)?
+        derived_cells(lab, docker)?
     };
     for text in &extra.cells {
         let (from, to) = text.split_once(" -> ").unwrap_or((text, ""));
@@ -103,7 +103,7 @@ fn docker_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
 }
 
 /// The cells derived from the model.
-fn derived_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
+fn derived_cells(lab: &Lab, docker: DockerPart<'_>) -> Result<Vec<Cell>> {
     let model = docker.model();
     let mut sources: Vec<String> = vec![INTERNET_NODE.to_string()];
     sources.extend(model.lan_peers().iter().map(|p| p.name.clone()));
@@ -113,8 +113,8 @@ fn derived_cells(docker: &DockerLab) -> Result<Vec<Cell>> {
             sources.push(c.name.clone());
         }
     }
-    let host = Target::from(docker).hosts().remove(0);
-    let (mut dests, loopback) = host_destinations(docker, &host)?;
+    let host = Target::from(lab).hosts().remove(0);
+    let (mut dests, loopback) = host_destinations(lab, &host)?;
     for server in model.servers() {
         dests.insert((IpAddr::V4(*server), Service::Tcp(INTERNET_PORT)));
         dests.insert((IpAddr::V4(*server), Service::Icmp));

@@ -3,7 +3,6 @@
 
 use super::cell::{Cell, Row};
 use super::matrix::{DEFAULT_DEADLINE, Matrix};
-use super::target::Target;
 use crate::error::Result;
 
 /// The changed cells of two matrices, in cell order.
@@ -49,17 +48,13 @@ impl MatrixDiff {
     /// print!("{}", diff.to_text());
     /// # Ok::<_, netrig::Error>(())
     /// ```
-    pub fn probe<'a, 'b>(
-        before: impl Into<Target<'a>>,
-        after: impl Into<Target<'b>>,
-    ) -> Result<MatrixDiff> {
-        let (before, after) = (before.into(), after.into());
+    pub fn probe<'a, 'b>(before: &'a crate::Lab, after: &'b crate::Lab) -> Result<MatrixDiff> {
         let mut cells: Vec<Cell> = Matrix::default_cells(before)?;
         cells.extend(Matrix::default_cells(after)?);
         cells.sort();
         cells.dedup();
-        let mine = |lab: Target<'_>| -> Vec<Cell> {
-            let nodes = lab.lab().node_names();
+        let mine = |lab: &crate::Lab| -> Vec<Cell> {
+            let nodes = lab.node_names();
             cells
                 .iter()
                 .filter(|c| nodes.contains(&c.from))

@@ -36,7 +36,7 @@ pub struct Matrix {
 
 impl Matrix {
     /// The default cells of a lab (see the module docs).
-    pub fn default_cells<'a>(lab: impl Into<Target<'a>>) -> Result<Vec<Cell>> {
+    pub fn default_cells<'a>(lab: &'a crate::Lab) -> Result<Vec<Cell>> {
         default_cells(&lab.into())
     }
 
@@ -49,9 +49,9 @@ impl Matrix {
     /// println!("{}", matrix.to_text());
     /// # Ok::<_, netrig::Error>(())
     /// ```
-    pub fn probe<'a>(lab: impl Into<Target<'a>>) -> Result<Matrix> {
-        let target = lab.into();
-        Matrix::probe_cells(target, default_cells(&target)?, DEFAULT_DEADLINE)
+    pub fn probe<'a>(lab: &'a crate::Lab) -> Result<Matrix> {
+        let target = Target::from(lab);
+        Matrix::probe_cells(lab, default_cells(&target)?, DEFAULT_DEADLINE)
     }
 
     /// Probes `cells` of a lab (sources are lab nodes; the rules that decide
@@ -59,11 +59,11 @@ impl Matrix {
     /// with rules), waiting at most `deadline` for an answer no verdict
     /// settled. The rows come back sorted, duplicates removed.
     pub fn probe_cells<'a>(
-        lab: impl Into<Target<'a>>,
+        lab: &'a crate::Lab,
         mut cells: Vec<Cell>,
         deadline: Duration,
     ) -> Result<Matrix> {
-        let target = lab.into();
+        let target = Target::from(lab);
         let _span = tracing::debug_span!("matrix", lab = %target.lab().name(), cells = cells.len())
             .entered();
         cells.sort();
@@ -493,12 +493,8 @@ impl std::fmt::Display for CellTrace {
 /// all), and attributed by [`count_flow`] in each iptables-legacy one, with
 /// `file:line` for rules from the topology's rule files. An ICMP cell's
 /// echo request is selected by its identifier.
-pub fn trace_cell<'a>(
-    lab: impl Into<Target<'a>>,
-    cell: &Cell,
-    deadline: Duration,
-) -> Result<CellTrace> {
-    let target = lab.into();
+pub fn trace_cell<'a>(lab: &'a crate::Lab, cell: &Cell, deadline: Duration) -> Result<CellTrace> {
+    let target = Target::from(lab);
     let from = target.source(&cell.from)?;
     let _servers = Servers::start(&target.server_sites(std::slice::from_ref(cell))?)?;
     let deciders = target.deciders()?;

@@ -66,4 +66,3 @@ pub use diff::MatrixDiff;
 pub use format::{Format, json_str, why_json};
 pub use golden::BLESS_VAR;
 pub use matrix::{CellTrace, DEFAULT_DEADLINE, Matrix, trace_cell};
-pub use target::Target;

@@ -9,44 +9,25 @@ use std::path::PathBuf;
 
 use super::cell::{Cell, Service};
 use crate::backend::Backend;
-use crate::docker::{DockerHost, HOST_NODE, part_node};
-use crate::dockerlab::DockerLab;
+use crate::docker::DockerHost;
 use crate::error::{Error, Result, Subject};
 use crate::lab::Lab;
 use crate::namespace::Namespace;
-use crate::toplab::TopologyLab;
 
-/// A running lab a matrix can probe: a Docker host's ([`DockerLab`]) or a
-/// generic lab ([`TopologyLab`]), made with `From` (`Matrix::probe(&lab)`
-/// takes either).
+/// A running lab a matrix probes (`Matrix::probe(&lab)`).
 ///
-/// In a Docker host's lab the host's rules decide every cell. In a generic
-/// lab every node with rules decides the cells whose probes cross it (each
-/// Docker part's host, each node with rule files): its `why` names the node.
+/// In a Docker host file's lab the host's rules decide every cell. In a
+/// generic lab every node with rules decides the cells whose probes cross
+/// it (each Docker part's host, each node with rule files): its `why` names
+/// the node.
 #[derive(Clone, Copy)]
-pub struct Target<'a> {
-    kind: Kind<'a>,
+pub(crate) struct Target<'a> {
+    lab: &'a Lab,
 }
 
-#[derive(Clone, Copy)]
-enum Kind<'a> {
-    Docker(&'a DockerLab),
-    Lab(&'a TopologyLab),
-}
-
-impl<'a> From<&'a DockerLab> for Target<'a> {
-    fn from(docker: &'a DockerLab) -> Self {
-        Target {
-            kind: Kind::Docker(docker),
-        }
-    }
-}
-
-impl<'a> From<&'a TopologyLab> for Target<'a> {
-    fn from(lab: &'a TopologyLab) -> Self {
-        Target {
-            kind: Kind::Lab(lab),
-        }
+impl<'a> From<&'a Lab> for Target<'a> {
+    fn from(lab: &'a Lab) -> Self {
+        Target { lab }
     }
 }
 
@@ -64,40 +45,24 @@ pub(crate) struct Host<'a> {
     /// The host's own node.
     pub(crate) node: String,
     pub(crate) model: &'a DockerHost,
-    /// The part's name (`None`: the lab is this host's alone).
-    part: Option<&'a str>,
+    part: crate::DockerPart<'a>,
 }
 
 impl Host<'_> {
     /// The lab node of a container's traffic (or of the host).
     pub(crate) fn node_of(&self, container: &str) -> String {
-        let node = self.model.node_of(container);
-        match self.part {
-            Some(p) => part_node(p, &node),
-            None => node,
-        }
+        self.part.node_of(container)
     }
 }
 
 impl<'a> Target<'a> {
     pub(crate) fn lab(&self) -> &'a Lab {
-        match self.kind {
-            Kind::Docker(d) => d,
-            Kind::Lab(l) => l,
-        }
+        self.lab
     }
 
     /// Whether this is a generic lab (its whys name the node that decided).
     pub(crate) fn is_generic(&self) -> bool {
-        matches!(self.kind, Kind::Lab(_))
-    }
-
-    /// The single Docker host's lab, if that is what this is.
-    pub(crate) fn docker(&self) -> Option<&'a DockerLab> {
-        match self.kind {
-            Kind::Docker(d) => Some(d),
-            Kind::Lab(_) => None,
-        }
+        self.lab.single_host().is_none()
     }
 
     /// The namespace of source node `name`.
@@ -117,35 +82,24 @@ impl<'a> Target<'a> {
 
     /// The Docker hosts: the lab's own, or each part of a generic lab.
     pub(crate) fn hosts(&self) -> Vec<Host<'a>> {
-        match self.kind {
-            Kind::Docker(d) => vec![Host {
-                node: HOST_NODE.to_string(),
-                model: d.model(),
-                part: None,
-            }],
-            Kind::Lab(l) => l
-                .parts()
-                .iter()
-                .map(|p| Host {
-                    node: p.name().to_string(),
-                    model: p.model(),
-                    part: Some(p.name()),
-                })
-                .collect(),
-        }
+        self.lab
+            .dockers()
+            .map(|part| Host {
+                node: part.name().to_string(),
+                model: part.model(),
+                part,
+            })
+            .collect()
     }
 
-    /// The echo servers a generic lab's topology started: address and service.
+    /// The echo servers the lab's spec started: address and service.
     pub(crate) fn declared_servers(&self) -> Vec<(IpAddr, Service)> {
-        match self.kind {
-            Kind::Docker(_) => Vec::new(),
-            Kind::Lab(l) => l
-                .topology()
-                .servers
-                .iter()
-                .map(|s| (s.bind.ip(), Service::of(s.proto, s.bind.port())))
-                .collect(),
-        }
+        self.lab
+            .spec()
+            .servers
+            .iter()
+            .map(|s| (s.bind.ip(), Service::of(s.proto, s.bind.port())))
+            .collect()
     }
 
     /// The nodes whose rules decide (each Docker host's node, every node
@@ -166,8 +120,8 @@ impl<'a> Target<'a> {
                 (h.model.backend(), files.cloned().collect()),
             );
         }
-        if let Kind::Lab(l) = self.kind {
-            for r in &l.topology().rules {
+        {
+            for r in &self.lab.spec().rules {
                 let (backend, files) = by_node
                     .entry(r.node.clone())
                     .or_insert((Backend::Nftables, Vec::new()));

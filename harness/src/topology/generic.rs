@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::lab::LabTopology;
-use super::{describe, line_col, parse_with, read};
+use super::{describe, line_col, parse_docker, read};
 use crate::backend::Backend;
-use crate::docker::{DockerHost, DockerHostBuilder, Layout};
+use crate::docker::{DockerHostBuilder, Layout};
 use crate::error::{Error, Result};
+use crate::spec::LabSpec;
 
 /// Top-level keys that make a file a generic lab.
 const LAB_KEYS: &[&str] = &[
@@ -44,28 +44,15 @@ impl Overrides {
     }
 }
 
-/// A parsed topology file of either kind.
-#[derive(Debug, Clone)]
-pub enum Topology {
-    /// One emulated Docker host (`[daemon]`, `[[network]]`, `[[container]]` …).
-    Docker(DockerHost),
-    /// A generic lab (`[[node]]`, `[[link]]`, `[[bridge]]` …).
-    Lab(LabTopology),
-}
-
-/// Reads a topology file of either kind; `overrides` apply to a Docker
-/// host and are refused for a generic lab (it has no daemon).
-pub fn load_any(path: impl AsRef<Path>, overrides: &Overrides) -> Result<Topology> {
-    let path = path.as_ref();
-    parse_any(&read(path)?, path, overrides)
-}
-
 /// Parses topology text of either kind; `path` names it in messages and
-/// resolves relative rule files.
-pub fn parse_any(text: &str, path: impl AsRef<Path>, overrides: &Overrides) -> Result<Topology> {
-    let path = path.as_ref();
+/// resolves relative rule files. `overrides` apply to every Docker host and
+/// are refused for a generic lab without one.
+pub(crate) fn parse_any(text: &str, path: &Path, overrides: &Overrides) -> Result<LabSpec> {
     if !is_lab(text) {
-        return parse_with(text, path, overrides).map(Topology::Docker);
+        let host = parse_docker(text, path, overrides)?;
+        let mut spec = LabSpec::from(host);
+        spec.docker[0].file = Some(path.to_path_buf());
+        return Ok(spec);
     }
     let lab = parse_lab_with(text, path, overrides)?;
     if *overrides != Overrides::default() && lab.docker.is_empty() {
@@ -74,7 +61,7 @@ pub fn parse_any(text: &str, path: impl AsRef<Path>, overrides: &Overrides) -> R
             message: "--layout and --backend apply to Docker hosts; this file is a generic lab (it has [[node]] entries) without [[docker]] parts".into(),
         });
     }
-    Ok(Topology::Lab(lab))
+    Ok(lab)
 }
 
 /// Whether the text is a generic lab: it has one of [`LAB_KEYS`] at the
@@ -85,34 +72,8 @@ fn is_lab(text: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Reads and parses a generic lab file.
-pub fn load_lab(path: impl AsRef<Path>) -> Result<LabTopology> {
-    let path = path.as_ref();
-    parse_lab(&read(path)?, path)
-}
-
-/// Parses a generic lab file; `path` names it in messages and resolves
-/// relative rule files. Every error names the file, line, column and key of
-/// the offending entry.
-///
-/// ```
-/// let lab = netrig::topology::parse_lab(
-///     "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\n\
-///      a = { node = \"a\", ifname = \"eth0\", addresses = [\"10.0.0.1/24\"] }\n\
-///      b = { node = \"b\", ifname = \"eth0\", addresses = [\"10.0.0.2/24\"] }\n",
-///     "pair.toml",
-/// )?;
-/// assert_eq!(lab.spec.links.len(), 1);
-/// let err = netrig::topology::parse_lab("[[node]]\nname = \"a\"\n[[route]]\nnode = \"b\"\nto = \"default\"\nvia = \"10.0.0.1\"\n", "bad.toml").unwrap_err();
-/// assert!(err.to_string().contains("bad.toml: line 4, column 8, key `node`"), "{err}");
-/// # Ok::<_, netrig::Error>(())
-/// ```
-pub fn parse_lab(text: &str, path: impl AsRef<Path>) -> Result<LabTopology> {
-    parse_lab_with(text, path.as_ref(), &Overrides::default())
-}
-
-/// [`parse_lab`], with `overrides` applied to each Docker part.
-fn parse_lab_with(text: &str, path: &Path, overrides: &Overrides) -> Result<LabTopology> {
+/// A generic lab file, with `overrides` applied to each Docker part.
+fn parse_lab_with(text: &str, path: &Path, overrides: &Overrides) -> Result<LabSpec> {
     let file: PathBuf = path.to_path_buf();
     let doc: super::lab_schema::LabFile = toml::from_str(text).map_err(|e| Error::Topology {
         file: file.clone(),
@@ -140,7 +101,7 @@ fn parse_lab_with(text: &str, path: &Path, overrides: &Overrides) -> Result<LabT
                 ),
             }));
         }
-        let host = super::load_with(&part_file, overrides)?;
+        let host = parse_docker(&read(&part_file)?, &part_file, overrides)?;
         parts.push((part_file, host));
     }
     let topo = doc
@@ -148,13 +109,13 @@ fn parse_lab_with(text: &str, path: &Path, overrides: &Overrides) -> Result<LabT
         .map_err(located)?;
     // The planner's checks (interface names, addresses unique per node …)
     // that the schema did not make: before anything is built.
-    crate::spec::plan(&topo.full_spec()).map_err(|e| Error::Topology {
+    crate::wiring::plan(&topo.full_wiring()).map_err(|e| Error::Topology {
         file,
         message: e.to_string(),
     })?;
     tracing::debug!(
         lab = topo.name(),
-        nodes = topo.spec.nodes.len(),
+        nodes = topo.wiring.nodes.len(),
         "parsed generic lab"
     );
     Ok(topo)

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::lab::{DockerPartSpec, LabTopology, ProgramSpec, RuleFileSpec, ServerSpec, ShapeSpec};
 use crate::backend::Backend;
 use crate::docker::DockerHost;
 use crate::net::{Mac, Proto, check_ifname, check_name, parse_cidr};
-use crate::spec::{BridgeSpec, Endpoint, LabSpec, NodeSpec, Route};
+use crate::spec::{DockerPartSpec, LabSpec, ProgramSpec, RuleFileSpec, ServerSpec, ShapeSpec};
+use crate::wiring::{BridgeSpec, Endpoint, NodeSpec, Route, Wiring};
 
 /// A check that failed: where, which key, what.
 #[derive(Debug)]
@@ -264,12 +264,12 @@ impl LabFile {
         default_name: String,
         base: &Path,
         parts: Vec<(PathBuf, DockerHost)>,
-    ) -> Checked<LabTopology> {
-        let mut spec = LabSpec::new(self.name.unwrap_or(default_name));
+    ) -> Checked<LabSpec> {
+        let mut spec = Wiring::new(self.name.unwrap_or(default_name));
         if let Some(on) = self.static_neighbours {
             spec = spec.static_neighbours(on);
         }
-        let mut topo = LabTopology::new(LabSpec::new(""));
+        let mut topo = LabSpec::new("");
         let mut seen = Seen::default();
         for (entry, (file, host)) in self.docker.iter().zip(parts) {
             docker_entry(&mut seen, &mut topo, entry, file, host)?;
@@ -326,14 +326,14 @@ impl LabFile {
             seen.node(&r.node, "route")?;
             spec = spec.route(r.node.get_ref().clone(), route(&seen, &r)?);
         }
-        topo.spec = spec;
+        topo.wiring = spec;
         Ok(topo)
     }
 }
 
 fn docker_entry(
     seen: &mut Seen,
-    topo: &mut LabTopology,
+    topo: &mut LabSpec,
     entry: &DockerEntry,
     file: PathBuf,
     host: DockerHost,
@@ -369,14 +369,15 @@ fn docker_entry(
         name: name.clone(),
         file: Some(file),
         host,
+        standalone: false,
     });
     Ok(())
 }
 
 fn nodes_entry(
     seen: &mut Seen,
-    spec: &mut LabSpec,
-    topo: &mut LabTopology,
+    spec: &mut Wiring,
+    topo: &mut LabSpec,
     n: Node,
     base: &Path,
 ) -> Checked<()> {
@@ -410,7 +411,7 @@ fn nodes_entry(
             })?;
         node = node.sysctl(k, v);
     }
-    *spec = std::mem::replace(spec, LabSpec::new("")).node_with(node);
+    *spec = std::mem::replace(spec, Wiring::new("")).node_with(node);
     let iptables = match &n.iptables {
         None => Backend::IptablesNft,
         Some(v) => match v.get_ref().parse::<Backend>() {
@@ -496,7 +497,7 @@ type LinkShape<'a> = (
 
 fn end(
     seen: &mut Seen,
-    topo: &mut LabTopology,
+    topo: &mut LabSpec,
     e: &End,
     link_mtu: Option<&Spanned<u32>>,
     link: LinkShape,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::*;
 use crate::net::Proto;
-use crate::spec::{Endpoint, LabSpec, NodeSpec, Route};
+use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
 
 fn lab_error(text: &str) -> String {
     match parse_lab(text, "t.toml") {
@@ -26,7 +26,7 @@ const PAIR: &str = "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n";
 fn gateway_file_equals_the_lab_built_in_code() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = load_lab(root.join("topologies/gateway-nft.toml")).unwrap();
-    let spec = LabSpec::new("gateway-nft")
+    let spec = Wiring::new("gateway-nft")
         .node("client")
         .node_with(
             NodeSpec::new("gw")
@@ -51,12 +51,12 @@ fn gateway_file_equals_the_lab_built_in_code() {
     assert_eq!(file, code);
 }
 
-/// Every feature of a LabSpec, written as a file by `to_toml`, parses back
+/// Every feature of a Wiring, written as a file by `to_toml`, parses back
 /// to an equal value (the file can say whatever the code can).
 #[test]
 fn any_lab_round_trips_through_a_file() {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/rules/docker-user.rules");
-    let spec = LabSpec::new("every-key")
+    let spec = Wiring::new("every-key")
         .static_neighbours(false)
         .node_with(
             NodeSpec::new("r")
@@ -67,7 +67,7 @@ fn any_lab_round_trips_through_a_file() {
         )
         .node("h")
         .alias("router", "r")
-        .bridge_with(crate::spec::BridgeSpec {
+        .bridge_with(crate::wiring::BridgeSpec {
             node: "r".into(),
             name: "br0".into(),
             addrs: vec!["10.1.0.1/24".into(), "fd00::1/64".into()],

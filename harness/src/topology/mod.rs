@@ -1,5 +1,7 @@
-//! Topology files: TOML describing a Docker host, parsed with serde into a
-//! validated [`DockerHost`].
+//! Topology files: TOML describing a Docker host or a generic lab, parsed
+//! with serde into one validated [`LabSpec`] ([`load`]); a Docker host file
+//! is a lab of that host (its part `"host"`), its containers and an
+//! internet node.
 //!
 //! Unknown keys are refused, and every error names the file, the line and
 //! column, and the key. Networks are created in file order, then containers
@@ -37,15 +39,14 @@
 //! ```
 //!
 //! ```
-//! let host = netrig::topology::parse("[[container]]\nname = \"web\"\nports = [\"8080:80\"]\n", "inline.toml")?;
-//! assert_eq!(host.containers()[0].name, "web");
+//! let spec = netrig::topology::parse("[[container]]\nname = \"web\"\nports = [\"8080:80\"]\n", "inline.toml")?;
+//! assert_eq!(spec.docker_host("host").unwrap().containers()[0].name, "web");
 //! let err = netrig::topology::parse("[[container]]\nname = \"web\"\nport = [\"8080:80\"]\n", "bad.toml").unwrap_err();
 //! assert!(err.to_string().contains("bad.toml: line 3, column 1"));
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
 mod generic;
-mod lab;
 mod lab_schema;
 mod schema;
 
@@ -53,19 +54,24 @@ use std::path::{Path, PathBuf};
 
 use crate::docker::DockerHost;
 use crate::error::{Error, Result};
+use crate::spec::LabSpec;
 
-pub use generic::{Overrides, Topology, load_any, load_lab, parse_any, parse_lab};
-pub use lab::{LabTopology, ProgramSpec, RuleFileSpec, ServerSpec, ShapeSpec};
+pub use generic::Overrides;
 
-/// Reads and parses a topology file.
-pub fn load(path: impl AsRef<Path>) -> Result<DockerHost> {
+/// Reads a topology file of either kind: a Docker host (`[daemon]`,
+/// `[[network]]`, `[[container]]` …: a lab of the host, its containers and
+/// an internet node, with the part `"host"`) or a generic lab (`[[node]]`,
+/// `[[link]]`, `[[docker]]` parts …). Errors name the file, line, column
+/// and key.
+pub fn load(path: impl AsRef<Path>) -> Result<LabSpec> {
     load_with(path, &Overrides::default())
 }
 
-/// Reads and parses a topology file of a Docker host, with the daemon's
-/// layout and backend replaced by `overrides` where it gives them.
-pub fn load_with(path: impl AsRef<Path>, overrides: &Overrides) -> Result<DockerHost> {
-    parse_with(&read(path.as_ref())?, path, overrides)
+/// [`load`], with every Docker host's layout and backend replaced by
+/// `overrides` where it gives them (refused for a lab without Docker hosts).
+pub fn load_with(path: impl AsRef<Path>, overrides: &Overrides) -> Result<LabSpec> {
+    let path = path.as_ref();
+    generic::parse_any(&read(path)?, path, overrides)
 }
 
 /// A file's text, or an error naming it.
@@ -76,14 +82,15 @@ fn read(path: &Path) -> Result<String> {
     })
 }
 
-/// Parses topology text; `path` is used in messages only.
-pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<DockerHost> {
-    parse_with(text, path, &Overrides::default())
+/// Parses topology text of either kind, as [`load`] reads a file; `path`
+/// names it in messages and resolves relative rule files.
+pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<LabSpec> {
+    generic::parse_any(text, path.as_ref(), &Overrides::default())
 }
 
-/// Parses topology text as [`parse`], then applies `overrides`.
-pub fn parse_with(text: &str, path: impl AsRef<Path>, overrides: &Overrides) -> Result<DockerHost> {
-    let file: PathBuf = path.as_ref().to_path_buf();
+/// Parses a Docker host file's text, then applies `overrides`.
+fn parse_docker(text: &str, path: &Path, overrides: &Overrides) -> Result<DockerHost> {
+    let file: PathBuf = path.to_path_buf();
     let doc: schema::File = toml::from_str(text).map_err(|e| Error::Topology {
         file: file.clone(),
         message: describe(text, &e),

@@ -1,6 +1,6 @@
 //! Holding the host ports dockerd keeps for itself while the userland proxy
 //! is off ([`PortReservation`]): a socket bound in node `host` per
-//! reservation, kept as long as the `DockerLab` runs.
+//! reservation, kept as long as the lab runs.
 
 use std::net::{TcpListener, UdpSocket};
 use std::os::fd::OwnedFd;

@@ -1,4 +1,4 @@
-//! Validation of a [`LabSpec`] into a [`Plan`]: every name, reference and
+//! Validation of a [`Wiring`] into a [`Plan`]: every name, reference and
 //! address checked, MACs allocated and neighbour entries computed — before
 //! anything touches the kernel, so a bad input leaves nothing behind.
 
@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{Endpoint, LabSpec, NodeSpec, Route};
+use super::{Endpoint, NodeSpec, Route, Wiring};
 use crate::error::{Error, Result, Subject};
 use crate::net::{Mac, check_ifname, check_name, parse_cidr};
 
@@ -71,7 +71,7 @@ impl Plan {
 }
 
 struct Planner<'a> {
-    spec: &'a LabSpec,
+    spec: &'a Wiring,
     plan: Plan,
     mac_counter: u32,
     lab_tag: u16,
@@ -207,7 +207,7 @@ fn lab_tag(name: &str) -> u16 {
 }
 
 /// Validates `spec` into a plan. Pure: touches nothing.
-pub(crate) fn plan(spec: &LabSpec) -> Result<Plan> {
+pub(crate) fn plan(spec: &Wiring) -> Result<Plan> {
     let lab = Subject::lab(&spec.name);
     check_name(&spec.name).map_err(|m| Error::invalid(lab.clone(), "lab name", m))?;
     let mut p = Planner {

@@ -1,6 +1,6 @@
 //! What a lab is made of, as plain data (pure layer): nodes, bridges, veth
 //! links, addresses and routes, and their validation into a plan. Building a
-//! spec touches nothing; `LabSpec::up` validates it completely before the
+//! spec touches nothing; `Wiring::up` validates it completely before the
 //! first namespace is created.
 //!
 //! ```no_run
@@ -195,7 +195,7 @@ pub struct RouteSpec {
 
 /// A whole lab, as data. Build one with [`crate::Lab::builder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabSpec {
+pub struct Wiring {
     /// The lab's name (used in messages, artifacts and pins).
     pub name: String,
     /// Nodes, in creation order.
@@ -215,10 +215,10 @@ pub struct LabSpec {
     pub static_neighbours: bool,
 }
 
-impl LabSpec {
+impl Wiring {
     /// An empty lab named `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        LabSpec {
+        Wiring {
             name: name.into(),
             nodes: Vec::new(),
             aliases: Vec::new(),

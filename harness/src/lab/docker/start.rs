@@ -7,21 +7,24 @@
 use crate::backend::Backend;
 use crate::docker::{
     ContainerSpec, DockerHost, HOST_NODE, container_gateway, container_links, container_node,
-    container_start_script, parse_live, part_node,
+    container_start_script, parse_live,
 };
 use crate::error::{Error, Result, Subject};
 use crate::lab::Lab;
-use crate::spec::LabSpec;
+use crate::spec::DockerPartSpec;
+use crate::wiring::Wiring;
 
-use super::{DockerLab, DockerPart, HeldPorts, apply_settings, renamed, skipped_in_userns};
+use super::{HeldPorts, apply_settings, renamed, skipped_in_userns};
 
-impl DockerLab {
-    /// Starts container `spec` on the running host, as `docker run` on a
-    /// running daemon does: its namespace (bridge and none modes), a veth
-    /// onto each of its networks' bridges with its address and default
-    /// route, Docker's rules for it, hairpin settings, and a docker-proxy
-    /// or dockerd's reservation per published binding. Returns once all of
-    /// it is active, like `up`.
+impl Lab {
+    /// Starts container `spec` on the Docker part `part` of the running lab
+    /// (`"host"` for a Docker host file), as `docker run` on a running
+    /// daemon does: its namespace (bridge and none modes; its node is named
+    /// as the container, `PART-NAME` in a generic lab), a veth onto each of
+    /// its networks' bridges with its address and default route, Docker's
+    /// rules for it, hairpin settings, and a docker-proxy or dockerd's
+    /// reservation per published binding. Returns once all of it is
+    /// active, like `up`.
     ///
     /// With an iptables backend Docker's operations for the start (its
     /// inserts and appends, from the same model as `up`) are made on the
@@ -32,43 +35,36 @@ impl DockerLab {
     /// untouched). A bad spec (a name in use, an unknown network, a port
     /// taken) is refused as [`crate::docker::DockerHostBuilder::build`]
     /// refuses it, and changes nothing.
-    pub fn start_container(&mut self, spec: ContainerSpec) -> Result<()> {
-        let (next, held) = start_in_lab(&mut self.lab, &self.host, spec, None)?;
-        self.proxies.extend(held.proxies);
-        self.reserved.extend(held.reserved);
-        self.host = next;
+    pub fn start_container(&mut self, part: &str, spec: ContainerSpec) -> Result<()> {
+        self.docker(part)?;
+        let index = (self.running.parts.iter())
+            .position(|p| p.name() == part)
+            .expect("checked above");
+        let current = self.running.parts[index].spec.clone();
+        let (next, held) = start_in_lab(self, &current, spec)?;
+        let state = &mut self.running.parts[index];
+        state.held.proxies.extend(held.proxies);
+        state.held.reserved.extend(held.reserved);
+        state.spec.host = next;
         Ok(())
     }
 }
 
-/// Starts `spec` on the Docker part `part` of `lab`.
-pub(crate) fn start_on_part(
-    lab: &mut Lab,
-    part: &mut DockerPart,
-    spec: ContainerSpec,
-) -> Result<()> {
-    let name = part.name().to_string();
-    let (next, held) = start_in_lab(lab, part.model(), spec, Some(&name))?;
-    part.started(next, held);
-    Ok(())
-}
-
-/// Starts `spec` on `host`, whose nodes in `lab` are its own names or, for
-/// the part `part` of a larger lab, [`part_node`]'s: returns the host with
-/// the container started and the ports it holds for it.
+/// Starts `spec` on the part `part` of `lab`: returns the host with the
+/// container started and the ports it holds for it.
 fn start_in_lab(
     lab: &mut Lab,
-    host: &DockerHost,
+    part: &DockerPartSpec,
     spec: ContainerSpec,
-    part: Option<&str>,
 ) -> Result<(DockerHost, HeldPorts)> {
+    let host = &part.host;
     let next = host.with_container(spec)?;
     let c = next
         .containers()
         .last()
         .expect("the started container is the last")
         .clone();
-    let name = |n: &str| part.map_or_else(|| n.to_string(), |p| part_node(p, n));
+    let name = |n: &str| part.node(n);
     let _span =
         tracing::debug_span!("docker_start_container", lab = %lab.name(), container = %c.name)
             .entered();
@@ -90,7 +86,7 @@ fn start_in_lab(
         lab.node(&name(&c.name))?.add_route(&route)?;
     }
 
-    let mut created = LabSpec::new(lab.name());
+    let mut created = Wiring::new(lab.name());
     if let Some(n) = node {
         created = created.node_with(n);
     }

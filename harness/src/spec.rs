@@ -1,18 +1,33 @@
-//! Generic labs as data (pure layer): a [`LabSpec`] plus what a running lab
-//! needs on top of its wiring — rule files per node in order, servers,
-//! programs and link shaping. Built from a topology file
-//! ([`crate::topology::parse_lab`]) or in code ([`LabTopology::new`]); the
-//! two are one type, and [`LabTopology::to_toml`] writes any of them back as
-//! a file that parses to an equal value.
+//! A lab as data (pure layer): its wiring (nodes, bridges, veth links,
+//! addresses, routes), the emulated Docker hosts that are parts of it, and
+//! what runs in it once up — rule files per node in order, echo servers,
+//! programs, link shaping. Every way in ends here: a topology file of either
+//! kind ([`crate::topology::load`]), code ([`crate::Lab::builder`]), or a
+//! Docker model (`LabSpec::from(host)`: the host, its containers and an
+//! internet node). [`LabSpec::up`] brings any of them up as one
+//! [`crate::Lab`]; [`LabSpec::to_toml`] writes one back as a file that
+//! parses to an equal value.
+//!
+//! ```no_run
+//! use netrig::{Endpoint, Lab, Proto, Route};
+//! let lab = Lab::builder("pair")
+//!     .node("a")
+//!     .node("b")
+//!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
+//!     .route("b", Route::default_via("10.0.0.1"))
+//!     .server("a", Proto::Udp, "10.0.0.1:7".parse().unwrap())
+//!     .up()?;
+//! # Ok::<_, netrig::Error>(())
+//! ```
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::backend::Backend;
-use crate::docker::DockerHost;
+use crate::docker::{DockerHost, HOST_NODE, part_node};
 use crate::net::{Proto, fmt_mac};
-use crate::spec::{Endpoint, LabSpec};
+use crate::wiring::{BridgeSpec, Endpoint, NodeSpec, Route, Wiring};
 
 /// An echo server started in a node when the lab comes up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,31 +103,51 @@ pub struct DockerPartSpec {
     pub file: Option<PathBuf>,
     /// The host.
     pub host: DockerHost,
+    /// A Docker host file of its own (or `LabSpec::from(host)`): its nodes
+    /// keep their names (`host`, `internet`, each container's), and the
+    /// wiring is the host's whole lab, internet node included.
+    pub(crate) standalone: bool,
 }
 
-/// A generic lab: its wiring ([`LabSpec`]) and what runs in it.
+impl DockerPartSpec {
+    /// The lab node of the part's node `node` (`host`, a container's).
+    pub(crate) fn node(&self, node: &str) -> String {
+        if self.standalone {
+            node.to_string()
+        } else {
+            part_node(&self.name, node)
+        }
+    }
+}
+
+/// A lab as data: its wiring, its Docker parts and what runs in it. Build
+/// one with [`crate::Lab::builder`], read one with [`crate::topology::load`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabTopology {
+pub struct LabSpec {
     /// Nodes, bridges, links, addresses, routes, sysctls — besides the
-    /// Docker parts' own ([`LabTopology::full_spec`] has both).
-    pub spec: LabSpec,
+    /// Docker parts' own ([`LabSpec::full_wiring`] has both).
+    pub(crate) wiring: Wiring,
     /// Emulated Docker hosts that are parts of the lab, built with it.
-    pub docker: Vec<DockerPartSpec>,
+    pub(crate) docker: Vec<DockerPartSpec>,
     /// Rule files, loaded in this order.
-    pub rules: Vec<RuleFileSpec>,
+    pub(crate) rules: Vec<RuleFileSpec>,
     /// Echo servers.
-    pub servers: Vec<ServerSpec>,
+    pub(crate) servers: Vec<ServerSpec>,
     /// Programs.
-    pub programs: Vec<ProgramSpec>,
+    pub(crate) programs: Vec<ProgramSpec>,
     /// Link shaping (tbf, netem).
-    pub shapes: Vec<ShapeSpec>,
+    pub(crate) shapes: Vec<ShapeSpec>,
 }
 
-impl LabTopology {
-    /// A lab with `spec`'s wiring and nothing running.
-    pub fn new(spec: LabSpec) -> Self {
-        LabTopology {
-            spec,
+impl LabSpec {
+    /// An empty lab named `name` ([`crate::Lab::builder`] starts here).
+    pub(crate) fn new(name: impl Into<String>) -> Self {
+        LabSpec::wired(Wiring::new(name))
+    }
+    /// A lab with `wiring` and nothing running.
+    pub(crate) fn wired(wiring: Wiring) -> Self {
+        LabSpec {
+            wiring,
             docker: Vec::new(),
             rules: Vec::new(),
             servers: Vec::new(),
@@ -122,32 +157,106 @@ impl LabTopology {
     }
     /// The lab's name.
     pub fn name(&self) -> &str {
-        &self.spec.name
+        &self.wiring.name
     }
     /// Renames the lab (pins and artifacts use the name).
     pub fn set_name(&mut self, name: impl Into<String>) {
-        self.spec.name = name.into();
+        self.wiring.name = name.into();
     }
-    /// Adds an emulated Docker host as the part `name` (its host's node;
-    /// the others `NAME-NODE`). Link the lab to the host's node to give it
-    /// an uplink: the part has no internet node of its own.
-    pub fn docker_part(mut self, name: impl Into<String>, host: DockerHost) -> Self {
+    /// Adds a plain node.
+    pub fn node(self, name: impl Into<String>) -> Self {
+        self.node_with(NodeSpec::new(name))
+    }
+    /// Adds a node with options (forwarding, IPv6, sysctls).
+    pub fn node_with(mut self, node: NodeSpec) -> Self {
+        self.wiring = self.wiring.node_with(node);
+        self
+    }
+    /// Gives node `target` a second name: both reach one namespace.
+    pub fn alias(mut self, name: impl Into<String>, target: impl Into<String>) -> Self {
+        self.wiring = self.wiring.alias(name, target);
+        self
+    }
+    /// Adds a bridge in `node` with addresses (`"10.0.0.1/24"`).
+    pub fn bridge<I, S>(
+        mut self,
+        node: impl Into<String>,
+        name: impl Into<String>,
+        addrs: I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.wiring = self.wiring.bridge(node, name, addrs);
+        self
+    }
+    /// Adds a bridge described in full (its MAC address too).
+    pub fn bridge_with(mut self, bridge: BridgeSpec) -> Self {
+        self.wiring = self.wiring.bridge_with(bridge);
+        self
+    }
+    /// Adds a veth link between two endpoints (an endpoint on a bridge is
+    /// enslaved to it).
+    pub fn link(mut self, a: Endpoint, b: Endpoint) -> Self {
+        self.wiring = self.wiring.link(a, b);
+        self
+    }
+    /// Adds an address to an interface (`lo` included).
+    pub fn address(
+        mut self,
+        node: impl Into<String>,
+        ifname: impl Into<String>,
+        cidr: impl Into<String>,
+    ) -> Self {
+        self.wiring = self.wiring.address(node, ifname, cidr);
+        self
+    }
+    /// Adds a route to `node`.
+    pub fn route(mut self, node: impl Into<String>, route: Route) -> Self {
+        self.wiring = self.wiring.route(node, route);
+        self
+    }
+    /// Turns the permanent neighbour entries between every pair of
+    /// addressed interfaces on one L2 segment on (the default) or off.
+    pub fn static_neighbours(mut self, on: bool) -> Self {
+        self.wiring = self.wiring.static_neighbours(on);
+        self
+    }
+    /// Adds an emulated Docker host as the part `name`: its host's node is
+    /// `name`, its containers' nodes `NAME-CONTAINER`. Link the lab to the
+    /// host's node to give it an uplink: a part has no internet node of its
+    /// own (`LabSpec::from(host)` is a host with one).
+    pub fn docker(mut self, name: impl Into<String>, host: DockerHost) -> Self {
         self.docker.push(DockerPartSpec {
             name: name.into(),
             file: None,
             host,
+            standalone: false,
         });
         self
     }
+    /// The Docker host model of part `name` (`"host"` for a Docker host
+    /// file), if the lab has that part.
+    pub fn docker_host(&self, name: &str) -> Option<&DockerHost> {
+        self.docker.iter().find(|p| p.name == name).map(|p| &p.host)
+    }
     /// The whole lab's wiring: every Docker part's nodes, bridges and links
-    /// ([`DockerHost::part_spec`]), then [`LabTopology::spec`]'s.
-    pub fn full_spec(&self) -> LabSpec {
-        let mut full = LabSpec::new(&self.spec.name).static_neighbours(self.spec.static_neighbours);
+    /// (a standalone host's whole lab), then the lab's own.
+    pub(crate) fn full_wiring(&self) -> Wiring {
+        let mut full =
+            Wiring::new(&self.wiring.name).static_neighbours(self.wiring.static_neighbours);
         for p in self
             .docker
             .iter()
-            .map(|p| p.host.part_spec(&p.name))
-            .chain([self.spec.clone()])
+            .map(|p| {
+                if p.standalone {
+                    p.host.lab_spec()
+                } else {
+                    p.host.part_spec(&p.name)
+                }
+            })
+            .chain([self.wiring.clone()])
         {
             full.nodes.extend(p.nodes);
             full.aliases.extend(p.aliases);
@@ -158,11 +267,45 @@ impl LabTopology {
         }
         full
     }
-    /// Loads a rule file into `node` after the ones before it.
+    /// Loads a rule file into `node` once the lab is up, after the ones
+    /// before it: `.nft` with `nft -f`, anything else as an iptables-save
+    /// fragment (iptables-nft). Into a Docker part's host (`node` is the
+    /// part's name), it is loaded after Docker's rules with the part's
+    /// backend, as a user's rules on that host are.
+    /// An iptables-save fragment goes to the backend of the node's other
+    /// iptables files (iptables-legacy in a node whose files are), else
+    /// iptables-nft.
     pub fn rules_file(mut self, node: impl Into<String>, path: impl Into<PathBuf>) -> Self {
-        self.rules
-            .push(RuleFileSpec::new(node, path, Backend::IptablesNft));
+        let node = node.into();
+        if let Some(p) = self.docker.iter_mut().find(|p| p.name == node) {
+            p.host.add_rules_file(path);
+            return self;
+        }
+        let iptables = (self.rules.iter())
+            .find(|r| r.node == node && r.backend.is_iptables())
+            .map_or(Backend::IptablesNft, |r| r.backend);
+        self.rules.push(RuleFileSpec::new(node, path, iptables));
         self
+    }
+    /// Every node's name (the Docker parts' too), in creation order, then
+    /// the aliases.
+    pub fn node_names(&self) -> Vec<String> {
+        let full = self.full_wiring();
+        let nodes = full.nodes.into_iter().map(|n| n.name);
+        nodes
+            .chain(full.aliases.into_iter().map(|(a, _)| a))
+            .collect()
+    }
+    /// The nodes with rules: each Docker part's host, then each node with
+    /// rule files, in order.
+    pub fn rule_nodes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.docker.iter().map(|p| p.name.clone()).collect();
+        for r in &self.rules {
+            if !out.contains(&r.node) {
+                out.push(r.node.clone());
+            }
+        }
+        out
     }
     /// Starts an echo server in `node` on `bind`.
     pub fn server(mut self, node: impl Into<String>, proto: Proto, bind: SocketAddr) -> Self {
@@ -196,7 +339,7 @@ impl LabTopology {
     /// Docker part is written as its `file`, so one built in code without a
     /// file is written without one and does not parse back).
     pub fn to_toml(&self) -> String {
-        let s = &self.spec;
+        let s = &self.wiring;
         let mut out = format!("name = {}\n", quote(&s.name));
         if !s.static_neighbours {
             out.push_str("static_neighbours = false\n");
@@ -338,6 +481,21 @@ impl LabTopology {
             }
         }
         format!("{{ {} }}", parts.join(", "))
+    }
+}
+
+impl From<DockerHost> for LabSpec {
+    /// A Docker host's own lab: node `host` (the part `"host"`), a node per
+    /// container (named as the container), the internet node and LAN peers.
+    fn from(host: DockerHost) -> Self {
+        let mut spec = LabSpec::new(host.name());
+        spec.docker.push(DockerPartSpec {
+            name: HOST_NODE.to_string(),
+            file: None,
+            host,
+            standalone: true,
+        });
+        spec
     }
 }
 

@@ -5,8 +5,9 @@
 //! published port's accept.
 
 use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
+use crate::support::{HostLab as _, Up as _};
 use netrig::expect::udp;
-use netrig::{DockerLab, Result, Sentinel};
+use netrig::{Lab, Result, Sentinel};
 
 use crate::local::GATEWAY;
 use crate::matrix::Variant;
@@ -16,7 +17,7 @@ use crate::support::{
 };
 
 /// `web` (8080:80 on docker0) and `other` on network `back` (172.18.0.0/16).
-pub fn two_bridges(v: &Variant, prefix: &str, proxy: bool) -> Result<DockerLab> {
+pub fn two_bridges(v: &Variant, prefix: &str, proxy: bool) -> Result<Lab> {
     v.host(prefix)
         .userland_proxy(proxy)
         .container(ContainerSpec::new("web").publish("8080:80"))

@@ -7,6 +7,7 @@
 //! ports (moby#14041, #45610); Docker 28.2+ drops them in raw PREROUTING.
 
 use netrig::Backend;
+use crate::support::{HostLab as _, Up as _};
 use netrig::TcpFlags;
 use netrig::docker::{ContainerSpec, Layout};
 use netrig::expect::{tcp, udp};

@@ -4,6 +4,7 @@
 //! Docker 28.5.2 — and nothing else of them.
 
 use netrig::Result;
+use crate::support::{HostLab as _, Up as _};
 use netrig::TcpFlags;
 use netrig::docker::{ContainerSpec, GatewayMode, NetworkSpec};
 use netrig::expect::tcp;

@@ -4,14 +4,15 @@
 //! an internal network's containers still reach each other.
 
 use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
+use crate::support::{HostLab as _, Up as _};
 use netrig::expect::{tcp, udp};
-use netrig::{Backend, DockerLab, Result, Sentinel, TcpFlags};
+use netrig::{Backend, Lab, Result, Sentinel, TcpFlags};
 
 use crate::matrix::Variant;
 use crate::support::{Rule, WAIT, at, bridge_of, ensure, expect_counted, ip_of, packets, port_of};
 
 /// `a` connects over TCP to `b`:80; `b` sees `a`'s own address (no NAT on one bridge).
-fn connects_unchanged(lab: &DockerLab, a: &str, b: &str) -> Result<()> {
+fn connects_unchanged(lab: &Lab, a: &str, b: &str) -> Result<()> {
     let (ia, ib) = (ip_of(lab, a), ip_of(lab, b));
     let server = lab.container(b)?.tcp_echo_server("0.0.0.0:80")?;
     let at_b = lab.container(b)?.capture("eth0")?;

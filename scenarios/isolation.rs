@@ -4,6 +4,7 @@
 //! capture past the drop sees nothing before a sentinel that was sent later.
 
 use netrig::Backend;
+use crate::support::{HostLab as _, Up as _};
 use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
 use netrig::expect::udp;
 use netrig::{Result, Route, Sentinel};

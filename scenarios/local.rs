@@ -6,8 +6,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use netrig::docker::ContainerSpec;
+use crate::support::{HostLab as _, Up as _};
 use netrig::expect::{tcp, udp};
-use netrig::{DockerLab, Result, Sentinel, TcpFlags};
+use netrig::{Lab, Result, Sentinel, TcpFlags};
 
 use crate::matrix::Variant;
 use crate::support::{
@@ -18,7 +19,7 @@ use crate::support::{
 pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
 
 /// `web` on docker0 with 8080:80 published and an echo server on 80.
-fn web_lab(v: &Variant, prefix: &str, proxy: bool) -> Result<DockerLab> {
+fn web_lab(v: &Variant, prefix: &str, proxy: bool) -> Result<Lab> {
     v.host(prefix)
         .userland_proxy(proxy)
         .container(ContainerSpec::new("web").publish("8080:80"))
@@ -30,7 +31,7 @@ fn web_lab(v: &Variant, prefix: &str, proxy: bool) -> Result<DockerLab> {
 /// `web` saw a SYN from `src` on its eth0 and its server accepted `src`;
 /// `counted` says whether the DNAT rule for 8080 must count it.
 fn connect_and_check(
-    lab: &DockerLab,
+    lab: &Lab,
     v: &Variant,
     from: &str,
     dst: std::net::SocketAddr,

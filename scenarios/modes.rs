@@ -3,6 +3,7 @@
 //! `container:NAME` (another container's stack).
 
 use netrig::docker::{ContainerSpec, NetworkMode};
+use crate::support::{HostLab as _, Up as _};
 use netrig::expect::{tcp, udp};
 use netrig::{Result, TcpFlags};
 

@@ -7,7 +7,8 @@
 use std::io::{Read, Write};
 use std::net::IpAddr;
 
-use netrig::DockerLab;
+use netrig::Lab;
+use crate::support::{HostLab as _, Up as _};
 use netrig::TcpFlags;
 use netrig::docker::ContainerSpec;
 use netrig::expect::{expect_nat, tcp};
@@ -23,7 +24,7 @@ use crate::support::{WAIT, at, failure, gateway_of, ip_of};
 fn neighbour_connects(
     v: &Variant,
     proxy: bool,
-    checks: impl FnOnce(&DockerLab, IpAddr, &Capture, &Capture) -> Result<()>,
+    checks: impl FnOnce(&Lab, IpAddr, &Capture, &Capture) -> Result<()>,
 ) -> Result<()> {
     let lab = v
         .host(if proxy { "proxy" } else { "hairpin" })

@@ -4,9 +4,59 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use netrig::DockerLab;
+use netrig::docker::DockerHost;
+use netrig::{Lab, LabSpec};
 use netrig::{Counters, RuleCounter};
 use netrig::{Error, Node, Result};
+
+/// The scenarios' shorthand for a Docker host file's lab (its part `host`,
+/// nodes `host`, `internet` and one per container) and for bringing a
+/// model up.
+pub trait HostLab {
+    /// The internet node.
+    fn internet(&self) -> Result<Node<'_>>;
+    /// The Docker host's node.
+    fn host_node(&self) -> Result<Node<'_>>;
+    /// A container's node.
+    fn container(&self, name: &str) -> Result<Node<'_>>;
+    /// The host's uplink address.
+    fn host_uplink_ip(&self) -> IpAddr;
+    /// The host's model.
+    fn model(&self) -> &DockerHost;
+}
+
+impl HostLab for Lab {
+    fn internet(&self) -> Result<Node<'_>> {
+        self.node("internet")
+    }
+    fn host_node(&self) -> Result<Node<'_>> {
+        self.node("host")
+    }
+    fn container(&self, name: &str) -> Result<Node<'_>> {
+        self.docker("host")?.container(name)
+    }
+    fn host_uplink_ip(&self) -> IpAddr {
+        self.model().host_uplink_ip().into()
+    }
+    fn model(&self) -> &DockerHost {
+        self.docker("host")
+            .unwrap_or_else(|e| panic!("not a Docker host's lab: {e}"))
+            .model()
+    }
+}
+
+/// Brings a Docker model up as its own lab (the host, its containers, an
+/// internet node).
+pub trait Up {
+    /// `LabSpec::from(self).up()`.
+    fn up(self) -> Result<Lab>;
+}
+
+impl Up for DockerHost {
+    fn up(self) -> Result<Lab> {
+        LabSpec::from(self).up()
+    }
+}
 
 /// The deadline for anything on the wire in a lab (it all happens in microseconds).
 pub const WAIT: Duration = Duration::from_secs(2);
@@ -23,7 +73,7 @@ pub fn at(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
 }
 
 /// A container's address on its first network.
-pub fn ip_of(lab: &DockerLab, container: &str) -> Ipv4Addr {
+pub fn ip_of(lab: &Lab, container: &str) -> Ipv4Addr {
     lab.model().container_ip(container).unwrap_or_else(|| {
         panic!(
             "lab {}: container {container} has no bridge address",
@@ -35,7 +85,7 @@ pub fn ip_of(lab: &DockerLab, container: &str) -> Ipv4Addr {
 /// The host side of a container's first veth: the bridge port its frames
 /// enter the host by. Captures here see them even when br_netfilter drops
 /// them before the bridge device would.
-pub fn port_of(lab: &DockerLab, container: &str) -> String {
+pub fn port_of(lab: &Lab, container: &str) -> String {
     lab.model()
         .container(container)
         .and_then(|c| c.attachments().first())
@@ -44,7 +94,7 @@ pub fn port_of(lab: &DockerLab, container: &str) -> String {
 }
 
 /// A network's bridge device in the host.
-pub fn bridge_of(lab: &DockerLab, network: &str) -> String {
+pub fn bridge_of(lab: &Lab, network: &str) -> String {
     lab.model()
         .bridge_of(network)
         .map(str::to_string)
@@ -52,7 +102,7 @@ pub fn bridge_of(lab: &DockerLab, network: &str) -> String {
 }
 
 /// A network's gateway: the bridge's address in the host.
-pub fn gateway_of(lab: &DockerLab, network: &str) -> Ipv4Addr {
+pub fn gateway_of(lab: &Lab, network: &str) -> Ipv4Addr {
     lab.model()
         .network(network)
         .map(|n| n.gateway)
@@ -111,10 +161,10 @@ impl std::fmt::Display for Rule {
 }
 
 /// The packet count of `rule` in the host's ruleset now.
-pub fn packets(lab: &DockerLab, rule: &Rule) -> Result<u64> {
+pub fn packets(lab: &Lab, rule: &Rule) -> Result<u64> {
     let counters = match rule.tool {
         Some(tool) => tool.counters(lab.host_node()?.namespace())?,
-        None => lab.counters()?,
+        None => lab.docker("host")?.counters()?,
     };
     match rule.find(&counters) {
         Some(c) => Ok(c.packets),
@@ -126,7 +176,7 @@ pub fn packets(lab: &DockerLab, rule: &Rule) -> Result<u64> {
 /// bumped while the kernel handles the packet, which a capture upstream of
 /// the rule has already seen; the deadline covers the handful of
 /// microseconds between. Each read runs the save tool, so this does not spin.
-pub fn expect_counted(lab: &DockerLab, rule: &Rule, before: u64) -> Result<u64> {
+pub fn expect_counted(lab: &Lab, rule: &Rule, before: u64) -> Result<u64> {
     let deadline = Instant::now() + WAIT;
     loop {
         let now = packets(lab, rule)?;
@@ -146,9 +196,10 @@ pub fn expect_counted(lab: &DockerLab, rule: &Rule, before: u64) -> Result<u64> 
 
 /// A failure that is not a capture's: the message, the host's ruleset with
 /// counters, and the lab's state kept on disk.
-pub fn failure(lab: &DockerLab, message: &str) -> Error {
+pub fn failure(lab: &Lab, message: &str) -> Error {
     let rules = lab
-        .rules()
+        .docker("host")
+        .and_then(|d| d.rules())
         .unwrap_or_else(|e| format!("(cannot read the rules: {e})"));
     let evidence = lab.collect_evidence(message).ok().map(|ev| ev.dir);
     Error::expectation(
@@ -176,7 +227,7 @@ pub fn tcp_connects_from(
 
 /// Fails unless `rule` still counts `before` packets: the packet took
 /// another path (e.g. docker-proxy instead of the kernel's DNAT).
-pub fn expect_not_counted(lab: &DockerLab, rule: &Rule, before: u64) -> Result<()> {
+pub fn expect_not_counted(lab: &Lab, rule: &Rule, before: u64) -> Result<()> {
     let now = packets(lab, rule)?;
     if now != before {
         return Err(failure(
@@ -218,7 +269,7 @@ pub fn raw_direct_drop(backend: netrig::Backend, ip: Ipv4Addr, bridge: &str) -> 
 }
 
 /// Fails with the lab's evidence unless `ok`.
-pub fn ensure(lab: &DockerLab, ok: bool, message: impl FnOnce() -> String) -> Result<()> {
+pub fn ensure(lab: &Lab, ok: bool, message: impl FnOnce() -> String) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -230,7 +281,7 @@ pub fn ensure(lab: &DockerLab, ok: bool, message: impl FnOnce() -> String) -> Re
 /// (`accept` or `drop`) — ufw-style, after Docker's rules — and returns it
 /// as a [`Rule`] to read its counter.
 pub fn input_rule(
-    lab: &DockerLab,
+    lab: &Lab,
     backend: netrig::Backend,
     port: u16,
     verdict: &str,
@@ -267,8 +318,8 @@ pub fn input_rule(
 
 /// The packets the filter `FORWARD` chain's policy has counted (iptables
 /// backends; the nftables backend sets no policy).
-pub fn forward_policy_packets(lab: &DockerLab) -> Result<u64> {
-    let counters = lab.counters()?;
+pub fn forward_policy_packets(lab: &Lab) -> Result<u64> {
+    let counters = lab.docker("host")?.counters()?;
     match counters.policy("filter", "FORWARD") {
         Some(p) => Ok(p.packets),
         None => Err(failure(

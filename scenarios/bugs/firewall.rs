@@ -5,8 +5,9 @@
 //! the real tools ([`netrig::Backend::append`]) next to Docker's.
 
 use netrig::docker::ContainerSpec;
+use crate::support::{HostLab as _, Up as _};
 use netrig::expect::{tcp, udp};
-use netrig::{Backend, DockerLab, Result, Route, Sentinel, TcpFlags};
+use netrig::{Backend, Lab, Result, Route, Sentinel, TcpFlags};
 
 use super::LAN_HOST;
 use crate::matrix::Variant;
@@ -16,7 +17,7 @@ use crate::support::{
 };
 
 /// `web` with 8080:80 and 9999/udp published, echo server on 80.
-fn web_lab(v: &Variant, prefix: &str) -> Result<DockerLab> {
+fn web_lab(v: &Variant, prefix: &str) -> Result<Lab> {
     v.host(prefix)
         .container(
             ContainerSpec::new("web")
@@ -181,7 +182,7 @@ pub fn flush_ruleset_wipes_docker_rules(v: &Variant) -> Result<()> {
             },
         );
     }
-    let rules = lab.rules()?;
+    let rules = lab.docker("host")?.rules()?;
     ensure(
         &lab,
         !rules.contains("DNAT") && !rules.contains("dnat"),

@@ -3,8 +3,9 @@
 //! (moby#38784, fixed in 29 by moby#49509's rework).
 
 use netrig::docker::{ContainerSpec, Layout};
+use crate::support::{HostLab as _, Up as _};
 use netrig::expect::tcp;
-use netrig::{DockerLab, Result, Sentinel, TcpFlags};
+use netrig::{Lab, Result, Sentinel, TcpFlags};
 
 use crate::crossing::two_bridges;
 use crate::icc::icc_drop_rule;
@@ -15,7 +16,7 @@ use crate::support::{
 };
 
 /// docker0 with icc=false: `web` (8080:80, echo server) and a neighbour `client`.
-fn quiet_bridge(v: &Variant, prefix: &str, proxy: bool) -> Result<DockerLab> {
+fn quiet_bridge(v: &Variant, prefix: &str, proxy: bool) -> Result<Lab> {
     v.host(prefix)
         .icc(false)
         .userland_proxy(proxy)

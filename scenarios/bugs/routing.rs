@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use netrig::docker::{ContainerSpec, Layout};
+use crate::support::{HostLab as _, Up as _};
 use netrig::expect::{tcp, udp};
 use netrig::{Backend, Result, Sentinel, TcpFlags, tcp_syn_frame};
 

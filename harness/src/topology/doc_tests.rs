@@ -38,7 +38,7 @@ fn probe(heading: &str) -> Option<&'static str> {
 
 /// The keys the parser accepts where `text` puts `zzz_probe`.
 fn parser_keys(text: &str) -> BTreeSet<String> {
-    let err = parse_any(text, "probe.toml", &Overrides::default())
+    let err = parse(text, "probe.toml")
         .expect_err("zzz_probe is refused")
         .to_string();
     let expected = err
@@ -92,7 +92,7 @@ fn reference_examples_parse() {
     let mut n = 0;
     for block in blocks.by_ref() {
         let text = block.split("```").next().unwrap();
-        parse_any(text, &path, &Overrides::default())
+        parse(text, &path)
             .unwrap_or_else(|e| panic!("example {n} does not parse: {e}\n{text}"));
         n += 1;
     }

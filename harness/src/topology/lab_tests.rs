@@ -6,10 +6,11 @@ use std::path::Path;
 
 use super::*;
 use crate::net::Proto;
+use crate::spec::ShapeSpec;
 use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
 
 fn lab_error(text: &str) -> String {
-    match parse_lab(text, "t.toml") {
+    match parse(text, "t.toml") {
         Ok(_) => panic!("expected an error for:\n{text}"),
         Err(Error::Topology { file, message }) => {
             assert_eq!(file, PathBuf::from("t.toml"));
@@ -25,7 +26,7 @@ const PAIR: &str = "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n";
 #[test]
 fn gateway_file_equals_the_lab_built_in_code() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let file = load_lab(root.join("topologies/gateway-nft.toml")).unwrap();
+    let file = load(root.join("topologies/gateway-nft.toml")).unwrap();
     let spec = Wiring::new("gateway-nft")
         .node("client")
         .node_with(
@@ -43,7 +44,7 @@ fn gateway_file_equals_the_lab_built_in_code() {
             Endpoint::new("wan", "eth0").addr("198.51.100.10/24"),
         )
         .route("client", Route::default_via("10.10.0.1"));
-    let code = LabTopology::new(spec)
+    let code = LabSpec::wired(spec)
         .rules_file("gw", root.join("topologies/rules/gateway.nft"))
         .server("wan", Proto::Udp, "198.51.100.10:53".parse().unwrap())
         .server("wan", Proto::Tcp, "198.51.100.10:80".parse().unwrap())
@@ -87,7 +88,7 @@ fn any_lab_round_trips_through_a_file() {
             "h",
             Route::to("198.51.100.0/24").via("10.1.0.1").dev("eth0"),
         );
-    let lab = LabTopology::new(spec)
+    let lab = LabSpec::wired(spec)
         .rules_file("r", &rules)
         .server("h", Proto::Tcp, "10.1.0.2:80".parse().unwrap())
         .program("h", ["sleep", "60"])
@@ -99,19 +100,19 @@ fn any_lab_round_trips_through_a_file() {
             loss: Some("1%".into()),
         });
     let text = lab.to_toml();
-    let back = parse_lab(&text, "every-key.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let back = parse(&text, "every-key.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(back, lab, "{text}");
 }
 
 /// Sysctls are set in file order, not sorted.
 #[test]
 fn sysctls_keep_file_order() {
-    let lab = parse_lab(
+    let lab = parse(
         "[[node]]\nname = \"a\"\nsysctls = [\"net.ipv4.ip_forward=1\", \"net.ipv4.conf.all.forwarding = 0\"]\n",
         "t.toml",
     )
     .unwrap();
-    let keys: Vec<&str> = lab.spec.nodes[0]
+    let keys: Vec<&str> = lab.wiring.nodes[0]
         .sysctls
         .iter()
         .map(|(k, _)| k.as_str())
@@ -261,16 +262,16 @@ fn overrides_apply_to_docker_files_only() {
         layout: Some(crate::docker::Layout::V28),
         backend: Some(crate::Backend::IptablesLegacy),
     };
-    match load_any(root.join("topologies/docker-bridge.toml"), &o).unwrap() {
-        Topology::Docker(h) => {
-            assert_eq!(h.layout(), crate::docker::Layout::V28);
-            assert_eq!(h.backend(), crate::Backend::IptablesLegacy);
-        }
-        Topology::Lab(_) => panic!("docker-bridge.toml is a Docker host"),
-    }
+    let spec = load_with(root.join("topologies/docker-bridge.toml"), &o).unwrap();
+    let h = spec.docker_host("host").expect("docker-bridge.toml is a Docker host");
+    assert_eq!(h.layout(), crate::docker::Layout::V28);
+    assert_eq!(h.backend(), crate::Backend::IptablesLegacy);
     let plain = load(root.join("topologies/docker-bridge.toml")).unwrap();
-    assert_eq!(plain.layout(), crate::docker::Layout::Classic);
-    let err = load_any(root.join("topologies/gateway-nft.toml"), &o).unwrap_err();
+    assert_eq!(
+        plain.docker_host("host").unwrap().layout(),
+        crate::docker::Layout::Classic
+    );
+    let err = load_with(root.join("topologies/gateway-nft.toml"), &o).unwrap_err();
     assert!(err.to_string().contains("apply to Docker hosts"), "{err}");
 }
 
@@ -281,10 +282,14 @@ fn overrides_apply_to_docker_files_only() {
 fn docker_parts_from_a_file_equal_the_lab_built_in_code() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = root.join("topologies/two-docker-hosts.toml");
-    let file = load_lab(&path).unwrap();
-    let part = crate::topology::load(root.join("topologies/parts/web-host.toml")).unwrap();
+    let file = load(&path).unwrap();
+    let part = crate::topology::load(root.join("topologies/parts/web-host.toml"))
+        .unwrap()
+        .docker_host("host")
+        .unwrap()
+        .clone();
     let names: Vec<String> = file
-        .full_spec()
+        .full_wiring()
         .nodes
         .iter()
         .map(|n| n.name.clone())
@@ -292,19 +297,17 @@ fn docker_parts_from_a_file_equal_the_lab_built_in_code() {
     assert_eq!(names, ["h1", "h1-web", "h2", "h2-web", "router"]);
     assert_eq!(file.docker.len(), 2);
     assert_eq!(file.docker[0].host, part);
-    let in_code = LabTopology::new(file.spec.clone())
-        .docker_part("h1", part.clone())
-        .docker_part("h2", part);
-    assert_eq!(in_code.full_spec(), file.full_spec());
-    let again = parse_lab(&file.to_toml(), &path).unwrap();
+    let in_code = LabSpec::wired(file.wiring.clone())
+        .docker("h1", part.clone())
+        .docker("h2", part);
+    assert_eq!(in_code.full_wiring(), file.full_wiring());
+    let again = parse(&file.to_toml(), &path).unwrap();
     assert_eq!(again, file);
     let v29 = Overrides {
         layout: Some(crate::docker::Layout::V29),
         ..Overrides::default()
     };
-    let Topology::Lab(lab) = load_any(&path, &v29).unwrap() else {
-        panic!("a generic lab");
-    };
+    let lab = load_with(&path, &v29).unwrap();
     assert!(
         lab.docker
             .iter()
@@ -316,7 +319,7 @@ fn docker_parts_from_a_file_equal_the_lab_built_in_code() {
 #[test]
 fn docker_part_errors_point_at_the_entry() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
-    let at = |text: &str| match parse_lab(text, root.join("t.toml")) {
+    let at = |text: &str| match parse(text, root.join("t.toml")) {
         Err(Error::Topology { message, .. }) => message,
         other => panic!("expected a Topology error, got {other:?}"),
     };

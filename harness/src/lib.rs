@@ -14,10 +14,13 @@
 //! - `net` — MAC addresses, [`Proto`], CIDR parsing, name rules.
 //! - `backend` — [`Backend`]: which firewall, and the one table of its tools' command lines.
 //! - [`packet`] — [`Packet`]: captured frames decoded into validated values, tcpdump-style summaries.
-//! - `spec` — [`Wiring`], [`Endpoint`], [`Route`]: labs as data, validated into a plan before anything is built.
-//! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules, sysctls, proxies and the lab spec.
-//! - [`topology`] — TOML topology files into a [`docker::DockerHost`] or a generic
-//!   [`topology::LabTopology`]; errors give file, line, column and key.
+//! - `wiring` — [`NodeSpec`], [`Endpoint`], [`Route`]: a lab's nodes, bridges, links, addresses and
+//!   routes as data, validated into a plan before anything is built.
+//! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules, sysctls, proxies and their wiring.
+//! - `spec` — [`LabSpec`]: a whole lab as data — its wiring, its Docker hosts as parts, rule
+//!   files, servers, programs, link shaping; every way in (file, code, a Docker model) ends here.
+//! - [`topology`] — TOML topology files of either kind into a [`LabSpec`]; errors give file,
+//!   line, column and key.
 //!
 //! System layer:
 //! - `sysctl`, `netns` — anonymous namespaces held by fds, entered only by threads made for it.

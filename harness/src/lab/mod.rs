@@ -222,7 +222,7 @@ impl Lab {
     }
 
     /// Checks a lab name (1–64 of `[A-Za-z0-9_.-]`, starting with a letter
-    /// or digit) the way [`Wiring::up`] will.
+    /// or digit) the way [`LabSpec::up`] will.
     pub fn check_name(name: &str) -> Result<()> {
         crate::net::check_name(name).map_err(|m| Error::invalid(Subject::lab(name), "lab name", m))
     }

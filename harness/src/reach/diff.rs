@@ -37,8 +37,8 @@ impl MatrixDiff {
     }
 
     /// Probes the same cells (`before`'s defaults and `after`'s, merged)
-    /// in both labs at once, and compares. The labs are Docker hosts' or
-    /// generic labs (see [`Target`]).
+    /// in both labs at once, and compares (a Docker host file's labs or
+    /// generic labs).
     ///
     /// ```no_run
     /// use netrig::reach::MatrixDiff;

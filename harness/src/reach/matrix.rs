@@ -11,8 +11,6 @@ use super::probe::{Seen, probe_all};
 use super::server::Servers;
 use super::target::{Decider, Target};
 use crate::backend::Backend;
-#[cfg(doc)]
-use crate::dockerlab::DockerLab;
 use crate::error::Result;
 use crate::namespace::Namespace;
 use crate::nftrace::{
@@ -40,8 +38,8 @@ impl Matrix {
         default_cells(&lab.into())
     }
 
-    /// Probes the default cells of a lab: a Docker host's ([`DockerLab`])
-    /// or a generic lab ([`crate::TopologyLab`]).
+    /// Probes the default cells of a lab (a Docker host file's, or a
+    /// generic lab's).
     ///
     /// ```no_run
     /// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;

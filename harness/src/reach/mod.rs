@@ -16,8 +16,7 @@
 //! the flow, with `file:line` for rules from the topology's rule files.
 //! Rows are sorted by cell, so the same lab gives the same matrix.
 //!
-//! A lab is a Docker host's ([`crate::DockerLab`]) or a generic lab
-//! ([`crate::TopologyLab`]), either given as a [`Target`]. In a generic lab
+//! A lab ([`crate::Lab`]) is a Docker host file's or a generic lab. In a generic lab
 //! every node with rules (each Docker part's host, each node with rule
 //! files) is traced for the same probes at once, and each [`Why`] names its
 //! node: a cell's why is the first drop on its path alone, else every

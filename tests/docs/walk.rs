@@ -10,6 +10,12 @@ use std::path::{Path, PathBuf};
 pub struct Module {
     /// Its path below the crate root (`["reach", "golden"]`); empty for the root.
     pub path: Vec<String>,
+    /// Index of its parent in the list [`walk`] returns (`None` for the root).
+    pub parent: Option<usize>,
+    /// Whether it is declared `pub mod` (the root counts as public).
+    pub public: bool,
+    /// Whether its declaration carries `#[doc(hidden)]`.
+    pub hidden: bool,
     /// The file it is written in (an inline module's is its parent's).
     pub file: PathBuf,
     /// Its items. An inline child module appears here as `mod name;` (its
@@ -23,16 +29,35 @@ pub fn walk(lib: &Path) -> Vec<Module> {
     let mut out = Vec::new();
     let file = parse(lib);
     let dir = lib.parent().unwrap().to_path_buf();
-    add(&mut out, Vec::new(), lib, &dir, file.items);
+    add(
+        &mut out,
+        Vec::new(),
+        None,
+        (true, false),
+        lib,
+        &dir,
+        file.items,
+    );
     out
 }
 
 /// Adds the module `path` with `items` (from `file`; its children's files
 /// are under `dir`), then its children.
-fn add(out: &mut Vec<Module>, path: Vec<String>, file: &Path, dir: &Path, items: Vec<syn::Item>) {
+fn add(
+    out: &mut Vec<Module>,
+    path: Vec<String>,
+    parent: Option<usize>,
+    (public, hidden): (bool, bool),
+    file: &Path,
+    dir: &Path,
+    items: Vec<syn::Item>,
+) {
     let me = out.len();
     out.push(Module {
         path: path.clone(),
+        parent,
+        public,
+        hidden,
         file: file.to_path_buf(),
         items: Vec::new(),
     });
@@ -48,10 +73,14 @@ fn add(out: &mut Vec<Module>, path: Vec<String>, file: &Path, dir: &Path, items:
         let name = m.ident.to_string();
         let mut child_path = path.clone();
         child_path.push(name.clone());
+        let flags = (
+            matches!(m.vis, syn::Visibility::Public(_)),
+            is_doc_hidden(&m.attrs),
+        );
         match m.content.take() {
             Some((_, inner)) => {
                 let child_dir = dir.join(&name);
-                add(out, child_path, file, &child_dir, inner);
+                add(out, child_path, Some(me), flags, file, &child_dir, inner);
                 m.semi = Some(Default::default());
             }
             None => {
@@ -62,7 +91,15 @@ fn add(out: &mut Vec<Module>, path: Vec<String>, file: &Path, dir: &Path, items:
                     None => dir.join(&name),
                 };
                 let parsed = parse(&child_file);
-                add(out, child_path, &child_file, &child_dir, parsed.items);
+                add(
+                    out,
+                    child_path,
+                    Some(me),
+                    flags,
+                    &child_file,
+                    &child_dir,
+                    parsed.items,
+                );
             }
         }
         kept.push(syn::Item::Mod(m));
@@ -108,6 +145,25 @@ fn parse(path: &Path) -> syn::File {
 pub fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().is_ident("cfg") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "test")
+    })
+}
+
+/// Whether `attrs` include `#[doc(hidden)]`.
+pub fn is_doc_hidden(attrs: &[syn::Attribute]) -> bool {
+    has_doc_word(attrs, "hidden")
+}
+
+/// Whether `attrs` include `#[doc(inline)]`.
+pub fn is_doc_inline(attrs: &[syn::Attribute]) -> bool {
+    has_doc_word(attrs, "inline")
+}
+
+/// Whether `attrs` include `#[doc(word)]`.
+fn has_doc_word(attrs: &[syn::Attribute], word: &str) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("doc")
+            && matches!(&a.meta, syn::Meta::List(_))
+            && a.parse_args::<syn::Ident>().is_ok_and(|i| i == word)
     })
 }
 

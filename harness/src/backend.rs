@@ -3,11 +3,20 @@
 //! each program netrig runs. No system calls: the firewall module runs these
 //! command lines inside a namespace.
 //!
-//! | backend | loads with | reads back with |
-//! |---|---|---|
-//! | [`Backend::IptablesNft`] | `iptables-nft-restore -w` | `iptables-nft-save -c` |
-//! | [`Backend::IptablesLegacy`] | `iptables-legacy-restore -w` | `iptables-legacy-save -c` |
-//! | [`Backend::Nftables`] | `nft -f -` | `nft list ruleset` |
+//! | backend | loads with | reads back with | lists rules as written with |
+//! |---|---|---|---|
+//! | [`Backend::IptablesNft`] | `iptables-nft-restore -w` | `iptables-nft-save -c` | `iptables-nft-save` |
+//! | [`Backend::IptablesLegacy`] | `iptables-legacy-restore -w` | `iptables-legacy-save -c` | `iptables-legacy-save` |
+//! | [`Backend::Nftables`] | `nft -f -` | `nft list ruleset` | `nft -a list ruleset` |
+//!
+//! The iptables backends have `ip6tables-*` flavours of each; nftables is
+//! flushed with `nft flush ruleset`, the iptables backends by restoring
+//! their tables empty. The rule listing is what nftrace names the rules of a
+//! trace by: nft's with the handles trace events carry (iptables-nft's rules
+//! are nf_tables rules too, so it lists both), iptables' without counters.
+//! nftrace's own trace table is an nf_tables table whatever the backend, so
+//! it is loaded with nft's loader and deleted with
+//! [`Backend::nft_delete_table_argv`].
 
 use std::fmt;
 
@@ -96,6 +105,45 @@ impl Backend {
             Backend::IptablesLegacy => Some(&["ip6tables-legacy-restore", "-w"]),
             Backend::Nftables => None,
         }
+    }
+
+    /// The command line that prints this backend's rules as written, without
+    /// counters (see the module docs): what nftrace names traced rules by.
+    pub(crate) fn list_argv(self) -> &'static [&'static str] {
+        match self {
+            Backend::IptablesNft => &["iptables-nft-save"],
+            Backend::IptablesLegacy => &["iptables-legacy-save"],
+            Backend::Nftables => &["nft", "-a", "list", "ruleset"],
+        }
+    }
+
+    /// The ip6tables flavour of [`Backend::list_argv`] (`None` for nftables,
+    /// whose listing shows IPv6 tables too).
+    pub(crate) fn ip6_list_argv(self) -> Option<&'static [&'static str]> {
+        match self {
+            Backend::IptablesNft => Some(&["ip6tables-nft-save"]),
+            Backend::IptablesLegacy => Some(&["ip6tables-legacy-save"]),
+            Backend::Nftables => None,
+        }
+    }
+
+    /// The command line that empties the whole ruleset at once (`None` for
+    /// the iptables backends, which are flushed by restoring their tables
+    /// empty).
+    pub(crate) fn flush_argv(self) -> Option<&'static [&'static str]> {
+        match self {
+            Backend::Nftables => Some(&["nft", "flush", "ruleset"]),
+            Backend::IptablesNft | Backend::IptablesLegacy => None,
+        }
+    }
+
+    /// The command line that deletes the nf_tables table `family name`
+    /// (`nft delete table inet netrig_trace_1_0`): how a table netrig adds
+    /// beside any backend's rules, such as nftrace's, is removed.
+    pub(crate) fn nft_delete_table_argv(family: &str, name: &str) -> Vec<String> {
+        ["nft", "delete", "table", family, name]
+            .map(str::to_string)
+            .to_vec()
     }
 
     /// The program that loads this backend's rules.

@@ -6,8 +6,9 @@
 //!
 //! # Module map
 //!
-//! Each layer imports only itself and the layers above it in this list
-//! (`tests/docs.rs` checks this against the source).
+//! Each layer imports only itself and the layers above it in this list; in
+//! the system layer each line imports only itself and the lines above it
+//! (`tests/docs/module_map.rs` checks both against the source).
 //!
 //! Pure layer (no system calls):
 //! - `error` — the crate's [`Error`], each variant naming its subject; structured failures.
@@ -23,19 +24,19 @@
 //!   line, column and key.
 //!
 //! System layer:
+//! - `netlink`, `runtime` — rtnetlink plumbing, driven by a private runtime usable from any context.
 //! - `sysctl`, `netns` — anonymous namespaces held by fds, entered only by threads made for it.
 //! - `fdlimit` — the process's open-file limit, raised once from soft to hard (labs and matrices hold many fds).
 //! - `process` — commands and long-lived processes inside a namespace, killed with their lab.
 //! - `artifacts` — a lab's artifacts directory, kept on failure.
 //! - `namespace` — [`Namespace`]: the handle everything below takes (namespace + processes + artifacts).
-//! - `netlink`, `runtime` — rtnetlink plumbing, driven by a private runtime usable from any context.
 //! - `firewall` — load rules with the real tools (replace tables / append), read back counters, flush.
 //! - `conntrack` — [`ConntrackTable`]: a namespace's conntrack entries as values.
 //! - `capture` — [`Capture`]: pcap on an interface, active before return, recorded to `.pcap`.
 //! - `traffic` — probes and servers from inside a namespace: TCP connect outcomes, UDP/TCP echo, ping, raw frames.
 //! - `proxy` — a TCP/UDP port forwarder inside a namespace (netrig's docker-proxy).
-//! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
 //! - `fingerprint` — [`Fingerprint`]: kernel, relied-on modules, tool versions, usable backends.
+//! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
 //! - [`privilege`] — can labs be built here, and should a test skip or fail if not.
 //! - [`logging`] — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
 //! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft)

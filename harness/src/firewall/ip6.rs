@@ -15,11 +15,7 @@ impl Backend {
     pub fn replace_tables_ip6(self, ns: &Namespace, text: &str) -> Result<()> {
         let argv = self.ip6_load_argv().ok_or_else(|| no_ip6(self, ns))?;
         tracing::debug!(subject = %ns.subject(), backend = %self, lines = text.lines().count(), "load ip6tables ruleset");
-        ns.command(argv[0])
-            .args(&argv[1..])
-            .input(text)
-            .checked_output()
-            .map(|_| ())
+        super::run(ns, argv, Some(text)).map(|_| ())
     }
 
     /// Loads `v4` with the backend's restore tool and `v6` with its
@@ -50,8 +46,7 @@ impl Backend {
     /// The ip6tables rules with counters (`ip6tables-*-save -c`).
     pub fn save_ip6(self, ns: &Namespace) -> Result<String> {
         let argv = self.ip6_save_argv().ok_or_else(|| no_ip6(self, ns))?;
-        let out = ns.command(argv[0]).args(&argv[1..]).checked_output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        super::run(ns, argv, None)
     }
 }
 

@@ -21,6 +21,7 @@
 mod counters;
 mod ip6;
 
+use std::ffi::OsStr;
 use std::path::Path;
 
 pub use counters::{Counters, PolicyCounter, RuleCounter};
@@ -93,9 +94,21 @@ impl Backend {
     /// The ruleset as the tool prints it, with counters for iptables
     /// (`iptables-*-save -c`) and nft (`nft list ruleset`, counters where rules have them).
     pub fn save(self, ns: &Namespace) -> Result<String> {
-        let argv = self.save_argv();
-        let out = ns.command(argv[0]).args(&argv[1..]).checked_output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        run(ns, self.save_argv(), None)
+    }
+
+    /// The rules as written, without counters ([`Backend::list_argv`]:
+    /// `nft -a list ruleset` with rule handles, `iptables-*-save`): what
+    /// nftrace names traced rules by.
+    pub(crate) fn list(self, ns: &Namespace) -> Result<String> {
+        run(ns, self.list_argv(), None)
+    }
+
+    /// The ip6tables flavour of [`Backend::list`]; `None` when the backend
+    /// has none (nftables) or its tool is not installed.
+    pub(crate) fn list_ip6(self, ns: &Namespace) -> Option<Result<String>> {
+        let argv = self.ip6_list_argv()?;
+        program_on_path(argv[0]).then(|| run(ns, argv, None))
     }
 
     /// Per-rule packet and byte counters, and chain policies.
@@ -110,13 +123,11 @@ impl Backend {
     /// Removes every rule and user chain and resets policies to ACCEPT.
     pub fn flush(self, ns: &Namespace) -> Result<()> {
         tracing::debug!(subject = %ns.subject(), backend = %self, "flush ruleset");
-        match self {
-            Backend::Nftables => {
-                ns.command("nft")
-                    .args(["flush", "ruleset"])
-                    .checked_output()?;
+        match self.flush_argv() {
+            Some(argv) => {
+                run(ns, argv, None)?;
             }
-            _ => {
+            None => {
                 // Reset only the tables that exist: restoring an empty table
                 // would create it.
                 let existing = self.save(ns)?;
@@ -146,6 +157,21 @@ impl Backend {
         }
         Ok(())
     }
+}
+
+/// Runs one of [`Backend`]'s command lines inside `ns`, with `input` on
+/// its stdin: its stdout, or [`Error::Command`] with its stderr.
+pub(crate) fn run<S: AsRef<OsStr>>(
+    ns: &Namespace,
+    argv: &[S],
+    input: Option<&str>,
+) -> Result<String> {
+    let mut command = ns.command(&argv[0]).args(&argv[1..]);
+    if let Some(text) = input {
+        command = command.input(text);
+    }
+    let out = command.checked_output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Builds the error for a failed load: the tool's message, and the offending

@@ -13,7 +13,6 @@ use super::path::{Decision, Hook, PacketTrace, Step, decide};
 use super::probe::{Keys, ProbeOutcome, bind_free, bound_socket, held_keys, send_probe};
 use super::rules::RuleBook;
 use super::sources::SourceMap;
-use super::tracer::run_in;
 use crate::Namespace;
 use crate::error::{Error, Result};
 use crate::{Backend, Proto};
@@ -415,7 +414,7 @@ pub(crate) fn count_flow_avoiding(
             "rule counters are read with iptables-save; trace nftables rules with trace_flow",
         ));
     }
-    let save = || run_in(at, backend.save_argv()[0], &["-c"], None);
+    let save = || backend.save(at);
     let socket = from
         .run(|| bound_socket(flow))?
         .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
@@ -462,12 +461,13 @@ pub(crate) fn count_flow_avoiding(
 /// Reads the ruleset of `ns` as text and builds its [`RuleBook`]: `nft -a list
 /// ruleset`, plus `iptables-nft-save` and `ip6tables-nft-save` for the iptables-nft backend.
 pub fn read_rules(ns: &Namespace, backend: Backend) -> Result<RuleBook> {
-    let nft = run_in(ns, "nft", &["-a", "list", "ruleset"], None)?;
+    // Every nf_tables rule, iptables-nft's too, with its handle.
+    let nft = Backend::Nftables.list(ns)?;
     let mut saves = Vec::new();
     if backend == Backend::IptablesNft {
-        saves.push((Family::Ip, run_in(ns, "iptables-nft-save", &[], None)?));
-        if crate::process::program_on_path("ip6tables-nft-save") {
-            saves.push((Family::Ip6, run_in(ns, "ip6tables-nft-save", &[], None)?));
+        saves.push((Family::Ip, backend.list(ns)?));
+        if let Some(six) = backend.list_ip6(ns) {
+            saves.push((Family::Ip6, six?));
         }
     }
     let refs: Vec<(Family, &str)> = saves.iter().map(|(f, t)| (*f, t.as_str())).collect();
@@ -477,10 +477,11 @@ pub fn read_rules(ns: &Namespace, backend: Backend) -> Result<RuleBook> {
 /// A note when iptables-legacy rules are loaded in `ns` too (the "split
 /// brain" state): the kernel evaluates them, but they never appear in a trace.
 fn legacy_rules_note(ns: &Namespace) -> Vec<String> {
-    if !crate::process::program_on_path("iptables-legacy-save") {
+    let legacy = Backend::IptablesLegacy;
+    if !crate::process::program_on_path(legacy.list_argv()[0]) {
         return Vec::new();
     }
-    match run_in(ns, "iptables-legacy-save", &[], None) {
+    match legacy.list(ns) {
         Ok(text)
             if text
                 .lines()

@@ -8,7 +8,6 @@
 //! under `unshare -Urn`). Depends on the lab only through [`Namespace::run`].
 
 use std::os::fd::{AsFd, AsRawFd};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
@@ -16,7 +15,9 @@ use rtnetlink::sys::{Socket, constants::NETLINK_NETFILTER};
 
 use super::decode::{TraceEvent, decode_datagram};
 use crate::Namespace;
+use crate::backend::{Backend, LoadMode};
 use crate::error::{Error, Result};
+use crate::firewall;
 
 /// Priority of netrig's trace chains: before raw (-300), conntrack (-200)
 /// and every iptables-nft or Docker chain, so every later chain is traced.
@@ -102,7 +103,11 @@ impl<'ns> Tracer<'ns> {
              \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n{rules}\t}}\n}}\n",
             t = tracer.table
         );
-        nft(ns, &["-f", "-"], Some(&script))?;
+        firewall::run(
+            ns,
+            &Backend::Nftables.load_argv(LoadMode::Append),
+            Some(&script),
+        )?;
         tracer.installed = true;
         tracing::debug!(subject = %ns.subject(), table = %tracer.table, selectors = selectors.len(), "nftrace started");
         Ok(tracer)
@@ -166,7 +171,8 @@ impl<'ns> Tracer<'ns> {
 
     fn remove_table(&mut self) -> Result<()> {
         if std::mem::take(&mut self.installed) {
-            nft(self.ns, &["delete", "table", "inet", &self.table], None)?;
+            let argv = Backend::nft_delete_table_argv("inet", &self.table);
+            firewall::run(self.ns, &argv, None)?;
         }
         Ok(())
     }
@@ -240,57 +246,4 @@ fn subscribe() -> std::io::Result<Socket> {
     }
     socket.add_membership(libc::NFNLGRP_NFTRACE as u32)?;
     Ok(socket)
-}
-
-/// Runs `nft ARGS` inside `ns` (spawned from a thread in it), with `stdin`.
-pub(crate) fn nft(ns: &Namespace, args: &[&str], stdin: Option<&str>) -> Result<String> {
-    run_in(ns, "nft", args, stdin)
-}
-
-/// Runs a program inside `ns` and returns its stdout; a failure carries argv and stderr.
-pub(crate) fn run_in(
-    ns: &Namespace,
-    program: &str,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> Result<String> {
-    let argv = std::iter::once(program)
-        .chain(args.iter().copied())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = ns.run(|| -> std::io::Result<std::process::Output> {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            std::io::Write::write_all(&mut pipe, text.as_bytes())?;
-        }
-        child.wait_with_output()
-    })?;
-    let out = match out {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::missing_program(
-                program,
-                "trace packets through the firewall (nftrace)",
-            ));
-        }
-        Err(e) => return Err(Error::io(ns.subject().clone(), format!("run `{argv}`"), e)),
-    };
-    if !out.status.success() {
-        return Err(Error::Command {
-            subject: ns.subject().clone(),
-            argv,
-            status: out.status,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use netrig::DockerLab;
+use netrig::Lab;
 use netrig::docker::{ContainerSpec, DockerHost};
 use netrig::nftrace::{Flow, FlowProto, read_rules, trace_sources};
 use netrig::reach::{Cell, DEFAULT_DEADLINE, Matrix, MatrixDiff, Service};
@@ -41,12 +41,13 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 /// The time of tracing alone: what `Matrix::probe` spends in nftrace (every
 /// source at once, one trace table), then one ruleset read on its own.
-fn trace_only(docker: &DockerLab, cells: &[Cell]) -> (Duration, Duration) {
-    let host = docker.host_node().unwrap();
+fn trace_only(lab: &Lab, cells: &[Cell]) -> (Duration, Duration) {
+    let docker = lab.docker("host").unwrap();
+    let host = docker.host().unwrap();
     let mut names: Vec<&str> = cells.iter().map(|c| c.from.as_str()).collect();
     names.sort();
     names.dedup();
-    let nodes: Vec<_> = names.iter().map(|n| docker.node(n).unwrap()).collect();
+    let nodes: Vec<_> = names.iter().map(|n| lab.node(n).unwrap()).collect();
     let sources: Vec<_> = names
         .iter()
         .zip(&nodes)
@@ -138,8 +139,12 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("user.rules");
     std::fs::write(&rules, "*filter\n:DOCKER-USER - [0:0]\n-I DOCKER-USER -i eth0 -p tcp -m conntrack --ctorigdstport 8081 -j DROP\nCOMMIT\n").unwrap();
-    let before = host("bench-before", None).up().expect("up");
-    let after = host("bench-after", Some(&rules)).up().expect("up");
+    let before = netrig::LabSpec::from(host("bench-before", None))
+        .up()
+        .expect("up");
+    let after = netrig::LabSpec::from(host("bench-after", Some(&rules)))
+        .up()
+        .expect("up");
     let cells = Matrix::default_cells(&before).unwrap();
     let n = cells.len();
 
@@ -175,8 +180,9 @@ fn main() {
     let pins = before.pin_all(pins_dir.path()).expect("pins");
     // The baseline's servers, where netrig's would be (bound before the loop).
     let mut servers = Vec::new();
-    for c in before.model().containers() {
-        let node = before.node(&c.name).unwrap();
+    let docker = before.docker("host").unwrap();
+    for c in docker.model().containers() {
+        let node = docker.container(&c.name).unwrap();
         for a in c.attachments() {
             servers.push(node.tcp_echo_server(format!("{}:80", a.ip)).unwrap());
             servers.push(node.tcp_echo_server(format!("{}:9000", a.ip)).unwrap());
@@ -184,7 +190,7 @@ fn main() {
     }
     servers.push(
         before
-            .internet()
+            .node("internet")
             .unwrap()
             .tcp_echo_server("198.51.100.10:80")
             .unwrap(),

@@ -6,7 +6,7 @@
 //! The work: a `core` node, and per LAN a router linked to the core and nine
 //! hosts on the router's bridge, each with an address and a default route;
 //! the core routes every LAN through its router. `file` parses that lab's
-//! TOML text (written once by `LabTopology::to_toml`) and brings it up;
+//! TOML text (written once by `LabSpec::to_toml`) and brings it up;
 //! `code` brings up the `LabSpec` built in Rust. Each run is torn down and
 //! the kernel's asynchronous namespace cleanup waited for (a witness link),
 //! untimed, before the next.
@@ -16,7 +16,6 @@
 use std::time::{Duration, Instant};
 
 use netrig::testing::Witness;
-use netrig::topology::LabTopology;
 use netrig::{Endpoint, Lab, LabSpec, Route};
 
 /// `lans` LANs of ten nodes (a router and nine hosts) behind a core node.
@@ -50,7 +49,7 @@ fn lans(name: &str, lans: usize) -> LabSpec {
     spec
 }
 
-fn settle(lab: netrig::TopologyLab, witness: &mut Witness) -> Duration {
+fn settle(lab: Lab, witness: &mut Witness) -> Duration {
     // The last namespace made is the last closed: its veth goes with the
     // kernel's last cleanup batch of this lab, so the next lab does not
     // pay for this one's teardown.
@@ -70,7 +69,7 @@ fn settle(lab: netrig::TopologyLab, witness: &mut Witness) -> Duration {
 
 fn from_file(text: &str, witness: &mut Witness) -> Duration {
     let t = Instant::now();
-    let lab = netrig::topology::parse_lab(text, "lans.toml")
+    let lab = netrig::topology::parse(text, "lans.toml")
         .expect("parse")
         .up()
         .expect("up");
@@ -81,7 +80,7 @@ fn from_file(text: &str, witness: &mut Witness) -> Duration {
 
 fn from_code(n: usize, witness: &mut Witness) -> Duration {
     let t = Instant::now();
-    let lab = LabTopology::new(lans("lans", n)).up().expect("up");
+    let lab = lans("lans", n).up().expect("up");
     let up = t.elapsed();
     settle(lab, witness);
     up
@@ -114,7 +113,7 @@ fn main() {
     let mut witness = Witness::new().expect("witness namespace");
 
     // File against code, 10 LANs (101 nodes), alternating which goes first, 6 runs each.
-    let text = LabTopology::new(lans("lans", 10)).to_toml();
+    let text = lans("lans", 10).to_toml();
     let (mut file, mut code) = (Vec::new(), Vec::new());
     for i in 0..6 {
         // Alternate which goes first, so neither always runs on a warmer kernel.
@@ -128,7 +127,7 @@ fn main() {
     }
     let t = Instant::now();
     for _ in 0..100 {
-        netrig::topology::parse_lab(&text, "lans.toml").expect("parse");
+        netrig::topology::parse(&text, "lans.toml").expect("parse");
     }
     let parse = t.elapsed() / 100;
     let (f, c) = (median(file), median(code));
@@ -153,10 +152,10 @@ fn main() {
     for _ in 0..reps {
         for (i, &n) in sizes.iter().enumerate() {
             let nodes = n * 10 + 1;
-            let text = LabTopology::new(lans("lans", n)).to_toml();
+            let text = lans("lans", n).to_toml();
             let rss0 = status_kib("VmRSS:");
             let t = Instant::now();
-            let lab = netrig::topology::parse_lab(&text, "lans.toml")
+            let lab = netrig::topology::parse(&text, "lans.toml")
                 .expect("parse")
                 .up()
                 .expect("up");

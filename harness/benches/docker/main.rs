@@ -1,4 +1,4 @@
-//! Docker-host bring-up and teardown: `DockerHost::up` + drop against, in the
+//! Docker-host bring-up and teardown: `LabSpec::from(host).up()` + drop against, in the
 //! same run, (a) a shell script doing the same work (`shell.rs`: the same
 //! namespaces, veths, addresses, routes, neighbours and sysctls with
 //! `ip -batch`, and the same rendered ruleset loaded with the same restore
@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use netrig::docker::{ContainerSpec, DockerHost, HOST_NODE, Layout};
 use netrig::testing::Witness;
-use netrig::{Backend, Lab, NodeSpec};
+use netrig::{Backend, Lab, LabSpec, NodeSpec};
 
 /// A Docker host with `n` containers on docker0, each publishing one port.
 pub fn docker_host(name: &str, layout: Layout, backend: Backend, n: usize) -> DockerHost {
@@ -53,10 +53,10 @@ pub fn docker_host(name: &str, layout: Layout, backend: Backend, n: usize) -> Do
 
 fn netrig_once(host: &DockerHost, witness: &mut Witness) -> Duration {
     let t = Instant::now();
-    let lab = host.up().expect("docker up");
+    let lab = LabSpec::from(host.clone()).up().expect("docker up");
     let up = t.elapsed();
     witness
-        .attach(&lab.host_node().unwrap(), "tow", "wit")
+        .attach(&lab.node(HOST_NODE).unwrap(), "tow", "wit")
         .expect("witness link");
     let t = Instant::now();
     drop(lab);
@@ -68,8 +68,9 @@ fn netrig_once(host: &DockerHost, witness: &mut Witness) -> Duration {
 /// The bare lab of the same shape: namespaces, links, addresses, routes,
 /// neighbours and node sysctls; no Docker settings, rules or proxies.
 fn bare_lab_once(host: &DockerHost, witness: &mut Witness) -> Duration {
+    let spec = bare_spec(host);
     let t = Instant::now();
-    let lab = host.lab_spec().up().expect("lab up");
+    let lab = spec.up().expect("lab up");
     let up = t.elapsed();
     witness
         .attach(&lab.node(HOST_NODE).unwrap(), "tow", "wit")
@@ -79,6 +80,33 @@ fn bare_lab_once(host: &DockerHost, witness: &mut Witness) -> Duration {
     let down = t.elapsed();
     wait_witness(witness);
     up + down
+}
+
+/// The host's lab wiring (`DockerHost::lab_spec`) as a lab spec of its own:
+/// the same nodes, aliases, bridges, links, addresses and routes, no Docker
+/// part (built outside the timed region).
+fn bare_spec(host: &DockerHost) -> LabSpec {
+    let w = host.lab_spec();
+    let mut spec = Lab::builder(w.name.clone()).static_neighbours(w.static_neighbours);
+    for n in w.nodes {
+        spec = spec.node_with(n);
+    }
+    for (name, target) in w.aliases {
+        spec = spec.alias(name, target);
+    }
+    for b in w.bridges {
+        spec = spec.bridge_with(b);
+    }
+    for l in w.links {
+        spec = spec.link(l.a, l.b);
+    }
+    for a in w.addresses {
+        spec = spec.address(a.node, a.ifname, a.cidr);
+    }
+    for r in w.routes {
+        spec = spec.route(r.node, r.route);
+    }
+    spec
 }
 
 /// One load of the host's rendered ruleset into a fresh namespace (made
@@ -246,7 +274,7 @@ fn combos() -> Vec<(Layout, Backend)> {
 
 fn table(layout: Layout, backend: Backend, sizes: &[usize], reps: usize, witness: &mut Witness) {
     println!(
-        "\n{layout} / {backend}: DockerHost::up + drop, N containers publishing one port each, median of {reps}"
+        "\n{layout} / {backend}: LabSpec::from(host).up() + drop, N containers publishing one port each, median of {reps}"
     );
     println!(
         "{:>4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>8}",
@@ -317,7 +345,7 @@ fn main() {
         shell_once(&host, &mut witness);
     }
     println!(
-        "columns: netrig = DockerHost::up + drop; shell = the same work as a script (ip -batch, sysctl, restore tool);"
+        "columns: netrig = LabSpec::from(host).up() + drop; shell = the same work as a script (ip -batch, sysctl, restore tool);"
     );
     println!(
         "lab = the bare lab of the same shape; rules = one load of the same (IPv4) ruleset into a fresh namespace;"

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use netrig::Backend;
-use netrig::docker::Layout;
+use netrig::docker::{HOST_NODE, Layout};
 use netrig::testing::Witness;
+use netrig::{Backend, LabSpec};
 
 use super::{docker_host, median, ms};
 
@@ -24,7 +24,7 @@ fn once(k: usize, layout: Layout, backend: Backend, witnesses: &mut [Witness]) -
                 let barrier = &barrier;
                 s.spawn(move || {
                     barrier.wait();
-                    h.up().expect("docker up")
+                    LabSpec::from(h.clone()).up().expect("docker up")
                 })
             })
             .collect();
@@ -35,7 +35,7 @@ fn once(k: usize, layout: Layout, backend: Backend, witnesses: &mut [Witness]) -
     });
     for (lab, witness) in labs.iter().zip(witnesses.iter()) {
         witness
-            .attach(&lab.host_node().unwrap(), "tow", "wit")
+            .attach(&lab.node(HOST_NODE).unwrap(), "tow", "wit")
             .expect("witness link");
     }
     let t = Instant::now();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use netrig::docker::{DockerHost, KernelSetting};
-use netrig::{LabSpec, fmt_mac};
+use netrig::{BridgeSpec, Endpoint, fmt_mac};
 
 /// A rendered baseline: the bring-up script, the teardown script, and the
 /// host namespace's name (for the witness link).
@@ -40,7 +40,14 @@ pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script 
         .enumerate()
         .map(|(i, n)| (n.name.as_str(), i))
         .collect();
-    let (ifaces, seg) = interfaces(&spec, &node_idx);
+    // The wiring's own type is private to netrig: its parts go in as slices.
+    let links: Vec<(&Endpoint, &Endpoint)> = spec.links.iter().map(|l| (&l.a, &l.b)).collect();
+    let addresses: Vec<(&str, &str, &String)> = spec
+        .addresses
+        .iter()
+        .map(|a| (a.node.as_str(), a.ifname.as_str(), &a.cidr))
+        .collect();
+    let (ifaces, seg) = interfaces(&spec.bridges, &links, &addresses, &node_idx);
     let mut batches: Vec<String> = vec![String::new(); spec.nodes.len()];
     for b in &mut batches {
         b.push_str("link set lo up\n");
@@ -219,8 +226,14 @@ pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script 
 }
 
 /// Every interface the spec creates (bridges and veth ends; `lo` when it
-/// gets addresses), with a MAC, and its L2 segment id.
-fn interfaces(spec: &LabSpec, node_idx: &BTreeMap<&str, usize>) -> (Vec<Iface>, Vec<usize>) {
+/// gets addresses: `addresses` are (node, interface, CIDR)), with a MAC,
+/// and its L2 segment id.
+fn interfaces(
+    bridges: &[BridgeSpec],
+    links: &[(&Endpoint, &Endpoint)],
+    addresses: &[(&str, &str, &String)],
+    node_idx: &BTreeMap<&str, usize>,
+) -> (Vec<Iface>, Vec<usize>) {
     let mut ifaces: Vec<Iface> = Vec::new();
     let add = |ifaces: &mut Vec<Iface>,
                node: &str,
@@ -239,41 +252,39 @@ fn interfaces(spec: &LabSpec, node_idx: &BTreeMap<&str, usize>) -> (Vec<Iface>, 
         });
         k
     };
-    let bridges: Vec<usize> = spec
-        .bridges
+    let bridge_ifs: Vec<usize> = bridges
         .iter()
         .map(|b| add(&mut ifaces, &b.node, &b.name, b.mac, &b.addrs))
         .collect();
-    let mut parent: Vec<usize> = (0..bridges.len()).collect();
-    for l in &spec.links {
-        let a = add(&mut ifaces, &l.a.node, &l.a.ifname, l.a.mac, &l.a.addrs);
-        let b = add(&mut ifaces, &l.b.node, &l.b.ifname, l.b.mac, &l.b.addrs);
+    let mut parent: Vec<usize> = (0..bridge_ifs.len()).collect();
+    for &(la, lb) in links {
+        let a = add(&mut ifaces, &la.node, &la.ifname, la.mac, &la.addrs);
+        let b = add(&mut ifaces, &lb.node, &lb.ifname, lb.mac, &lb.addrs);
         parent.extend([a, a]);
-        for e in [(&l.a, a), (&l.b, b)] {
+        for e in [(la, a), (lb, b)] {
             if let Some(br) = &e.0.bridge {
-                let bi = spec
-                    .bridges
+                let bi = bridges
                     .iter()
                     .position(|x| &x.name == br && x.node == e.0.node);
-                let root = find(&mut parent, bridges[bi.expect("bridge of the spec")]);
+                let root = find(&mut parent, bridge_ifs[bi.expect("bridge of the spec")]);
                 let me = find(&mut parent, e.1);
                 parent[me] = root;
             }
         }
     }
-    for a in &spec.addresses {
+    for &(node, ifname, cidr) in addresses {
         match ifaces
             .iter_mut()
-            .find(|i| i.node == node_idx[a.node.as_str()] && i.name == a.ifname)
+            .find(|i| i.node == node_idx[node] && i.name == ifname)
         {
-            Some(i) => i.addrs.push(a.cidr.clone()),
+            Some(i) => i.addrs.push(cidr.clone()),
             None => {
                 let k = add(
                     &mut ifaces,
-                    &a.node,
-                    &a.ifname,
+                    node,
+                    ifname,
                     Some([0; 6]),
-                    std::slice::from_ref(&a.cidr),
+                    std::slice::from_ref(cidr),
                 );
                 parent.push(k);
             }

@@ -48,7 +48,7 @@ impl MatrixDiff {
     /// print!("{}", diff.to_text());
     /// # Ok::<_, netrig::Error>(())
     /// ```
-    pub fn probe<'a, 'b>(before: &'a crate::Lab, after: &'b crate::Lab) -> Result<MatrixDiff> {
+    pub fn probe(before: &crate::Lab, after: &crate::Lab) -> Result<MatrixDiff> {
         let mut cells: Vec<Cell> = Matrix::default_cells(before)?;
         cells.extend(Matrix::default_cells(after)?);
         cells.sort();

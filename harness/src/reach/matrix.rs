@@ -34,7 +34,7 @@ pub struct Matrix {
 
 impl Matrix {
     /// The default cells of a lab (see the module docs).
-    pub fn default_cells<'a>(lab: &'a crate::Lab) -> Result<Vec<Cell>> {
+    pub fn default_cells(lab: &crate::Lab) -> Result<Vec<Cell>> {
         default_cells(&lab.into())
     }
 
@@ -47,7 +47,7 @@ impl Matrix {
     /// println!("{}", matrix.to_text());
     /// # Ok::<_, netrig::Error>(())
     /// ```
-    pub fn probe<'a>(lab: &'a crate::Lab) -> Result<Matrix> {
+    pub fn probe(lab: &crate::Lab) -> Result<Matrix> {
         let target = Target::from(lab);
         Matrix::probe_cells(lab, default_cells(&target)?, DEFAULT_DEADLINE)
     }
@@ -56,8 +56,8 @@ impl Matrix {
     /// are its deciders': a Docker host's, or in a generic lab every node
     /// with rules), waiting at most `deadline` for an answer no verdict
     /// settled. The rows come back sorted, duplicates removed.
-    pub fn probe_cells<'a>(
-        lab: &'a crate::Lab,
+    pub fn probe_cells(
+        lab: &crate::Lab,
         mut cells: Vec<Cell>,
         deadline: Duration,
     ) -> Result<Matrix> {
@@ -491,7 +491,7 @@ impl std::fmt::Display for CellTrace {
 /// all), and attributed by [`count_flow`] in each iptables-legacy one, with
 /// `file:line` for rules from the topology's rule files. An ICMP cell's
 /// echo request is selected by its identifier.
-pub fn trace_cell<'a>(lab: &'a crate::Lab, cell: &Cell, deadline: Duration) -> Result<CellTrace> {
+pub fn trace_cell(lab: &crate::Lab, cell: &Cell, deadline: Duration) -> Result<CellTrace> {
     let target = Target::from(lab);
     let from = target.source(&cell.from)?;
     let _servers = Servers::start(&target.server_sites(std::slice::from_ref(cell))?)?;

@@ -92,8 +92,7 @@ fn reference_examples_parse() {
     let mut n = 0;
     for block in blocks.by_ref() {
         let text = block.split("```").next().unwrap();
-        parse(text, &path)
-            .unwrap_or_else(|e| panic!("example {n} does not parse: {e}\n{text}"));
+        parse(text, &path).unwrap_or_else(|e| panic!("example {n} does not parse: {e}\n{text}"));
         n += 1;
     }
     assert_eq!(n, 2, "a generic lab example and a Docker host example");

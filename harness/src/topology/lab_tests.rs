@@ -263,7 +263,9 @@ fn overrides_apply_to_docker_files_only() {
         backend: Some(crate::Backend::IptablesLegacy),
     };
     let spec = load_with(root.join("topologies/docker-bridge.toml"), &o).unwrap();
-    let h = spec.docker_host("host").expect("docker-bridge.toml is a Docker host");
+    let h = spec
+        .docker_host("host")
+        .expect("docker-bridge.toml is a Docker host");
     assert_eq!(h.layout(), crate::docker::Layout::V28);
     assert_eq!(h.backend(), crate::Backend::IptablesLegacy);
     let plain = load(root.join("topologies/docker-bridge.toml")).unwrap();

@@ -8,7 +8,9 @@ use crate::docker::{Layout, Networking};
 
 /// A Docker host file's model (these tests' shorthand).
 fn host_of(spec: LabSpec) -> DockerHost {
-    spec.docker_host("host").expect("a Docker host file").clone()
+    spec.docker_host("host")
+        .expect("a Docker host file")
+        .clone()
 }
 
 /// [`super::load`] of a Docker host file, as its model.
@@ -51,7 +53,10 @@ fn every_topology_file_loads() {
         let stem = path.file_stem().and_then(|s| s.to_str());
         let spec = super::load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(Some(spec.name()), stem);
-        if let Some(host) = spec.docker_host("host").filter(|_| spec.wiring.nodes.is_empty()) {
+        if let Some(host) = spec
+            .docker_host("host")
+            .filter(|_| spec.wiring.nodes.is_empty())
+        {
             assert_eq!(Some(host.name()), stem);
             assert!(!host.running().iptables().save_lines().is_empty());
         }

@@ -183,11 +183,14 @@ fn netem_is_detected() -> Result<()> {
     Ok(())
 }
 
-netrig::testing::main!(
-    gateway_masquerades_lan_traffic,
-    gateway_drops_telnet_from_lan,
-    rule_files_load_in_order,
-    programs_run_in_their_node,
-    rate_limit_is_a_tbf_that_drops_the_excess,
-    netem_is_detected,
-);
+/// This module's tests, each holding `common::shared()` (see `shared_labs!`).
+pub fn tests() -> Vec<netrig::testing::Test> {
+    shared_labs![
+        gateway_masquerades_lan_traffic,
+        gateway_drops_telnet_from_lan,
+        rule_files_load_in_order,
+        programs_run_in_their_node,
+        rate_limit_is_a_tbf_that_drops_the_excess,
+        netem_is_detected,
+    ]
+}

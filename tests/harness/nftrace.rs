@@ -2,12 +2,12 @@
 //! probe, with NAT rewrites between hooks, for the nftables and iptables-nft
 //! backends; iptables-legacy is refused with a reason.
 
-mod common;
-
 use std::time::Duration;
 
 use netrig::Backend;
 use netrig::nftrace::{Flow, ProbeOutcome, Verdict, read_rules, trace_flow};
+
+use crate::common;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -750,19 +750,22 @@ fn ipv6_flow_is_traced() {
     );
 }
 
-netrig::testing::main!(
-    nft_drop_rule_is_named_by_the_trace,
-    policy_drop_is_reported_as_the_chain_policy,
-    docker_published_port_trace_shows_dnat_and_docker_accept,
-    iptables_legacy_is_refused_with_a_reason,
-    iptables_legacy_is_attributed_by_rule_counters,
-    docker_nftables_backend_trace_names_nft_rules,
-    legacy_rules_beside_a_trace_are_noted,
-    user_rule_file_line_is_named_in_the_decision,
-    locally_generated_traffic_is_traced_from_output,
-    a_batch_of_flows_gets_one_decision_each,
-    outbound_trace_names_the_masquerade_rule,
-    empty_rulesets_and_unreached_namespaces_are_said_so,
-    ipv6_flow_is_traced,
-    icmp_echo_is_traced_by_its_identifier,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        nft_drop_rule_is_named_by_the_trace,
+        policy_drop_is_reported_as_the_chain_policy,
+        docker_published_port_trace_shows_dnat_and_docker_accept,
+        iptables_legacy_is_refused_with_a_reason,
+        iptables_legacy_is_attributed_by_rule_counters,
+        docker_nftables_backend_trace_names_nft_rules,
+        legacy_rules_beside_a_trace_are_noted,
+        user_rule_file_line_is_named_in_the_decision,
+        locally_generated_traffic_is_traced_from_output,
+        a_batch_of_flows_gets_one_decision_each,
+        outbound_trace_names_the_masquerade_rule,
+        empty_rulesets_and_unreached_namespaces_are_said_so,
+        ipv6_flow_is_traced,
+        icmp_echo_is_traced_by_its_identifier,
+    ]
+}

@@ -1,8 +1,6 @@
 //! The userland proxy forwards TCP and UDP from inside a node, and the
 //! target sees the proxy node's own address as the source.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
@@ -10,6 +8,8 @@ use std::time::Duration;
 use netrig::unique_lab_name;
 use netrig::{Endpoint, Lab, NodeSpec};
 use netrig::{Proto, Proxy};
+
+use crate::common;
 
 fn lab() -> Lab {
     Lab::builder(unique_lab_name("proxy"))
@@ -291,11 +291,14 @@ fn finished_connections_release_their_sockets() {
     );
 }
 
-netrig::testing::main!(
-    finished_connections_release_their_sockets,
-    stopped_proxy_gives_its_address_up_to_the_next,
-    tcp_proxy_forwards_and_rewrites_the_source,
-    udp_proxy_forwards_both_ways,
-    proxy_bind_conflict_is_reported,
-    start_all_binds_every_listener_or_none,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        finished_connections_release_their_sockets,
+        stopped_proxy_gives_its_address_up_to_the_next,
+        tcp_proxy_forwards_and_rewrites_the_source,
+        udp_proxy_forwards_both_ways,
+        proxy_bind_conflict_is_reported,
+        start_all_binds_every_listener_or_none,
+    ]
+}

@@ -372,15 +372,22 @@ fn logs_name_their_test() {
     );
 }
 
-fn main() -> ExitCode {
+/// The demo suite's run when this binary was started as the demo
+/// (`NETRIG_TESTING_DEMO` set, by [`demo_run`]): its exit code, for `main`
+/// to return before anything else.
+pub fn demo_main() -> Option<ExitCode> {
     match std::env::var("NETRIG_TESTING_DEMO").as_deref() {
-        Ok("evidence") => {
-            return netrig::testing::run(netrig::testing::tests![evidence::no_packet]);
-        }
-        Ok(_) => return netrig::testing::run(demo()),
-        Err(_) => {}
+        Ok("evidence") => Some(netrig::testing::run(netrig::testing::tests![
+            evidence::no_packet
+        ])),
+        Ok(_) => Some(netrig::testing::run(demo())),
+        Err(_) => None,
     }
-    netrig::testing::run(netrig::testing::tests![
+}
+
+/// This module's tests.
+pub fn tests() -> Vec<Test> {
+    netrig::testing::tests![
         #[plain]
         several_filters_select_any,
         #[plain]
@@ -401,5 +408,5 @@ fn main() -> ExitCode {
         bad_command_lines,
         logs_name_their_test,
         real_failure_report,
-    ])
+    ]
 }

@@ -1,7 +1,5 @@
 //! Traffic probes, expectations, NAT, conntrack and evidence on failure.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -9,6 +7,8 @@ use netrig::Backend;
 use netrig::TcpFlags;
 use netrig::expect::{expect_nat, icmp, tcp, udp};
 use netrig::{Error, PingOutcome, Result, Sentinel, TcpOutcome, UdpOutcome};
+
+use crate::common;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -414,14 +414,17 @@ fn count_and_sequence_failures_say_what_matched() -> Result<()> {
     Ok(())
 }
 
-netrig::testing::main!(
-    tcp_connect_outcomes,
-    echo_servers_record_peers,
-    icmp_echo,
-    handshake_sequence,
-    expect_none_with_sentinel,
-    failed_expectation_keeps_evidence,
-    nat_helper_sees_masquerade,
-    ping_reports_icmp_errors,
-    count_and_sequence_failures_say_what_matched,
-);
+/// This module's tests, each holding `common::shared()` (see `shared_labs!`).
+pub fn tests() -> Vec<netrig::testing::Test> {
+    shared_labs![
+        tcp_connect_outcomes,
+        echo_servers_record_peers,
+        icmp_echo,
+        handshake_sequence,
+        expect_none_with_sentinel,
+        failed_expectation_keeps_evidence,
+        nat_helper_sees_masquerade,
+        ping_reports_icmp_errors,
+        count_and_sequence_failures_say_what_matched,
+    ]
+}

@@ -1,8 +1,6 @@
 //! Tests of the core harness: namespaces, netlink plumbing, labs, processes.
 //! Each builds its own labs; all run in parallel.
 
-mod common;
-
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
@@ -10,6 +8,8 @@ use std::time::Duration;
 use common::{Witness, held_netns_inodes, wait_pid_gone};
 use netrig::unique_lab_name;
 use netrig::{Endpoint, Error, Lab, LabSpec, NodeSpec, Route};
+
+use crate::common;
 
 fn pair(name: &str) -> LabSpec {
     Lab::builder(name).node("a").node("b").link(
@@ -583,19 +583,22 @@ fn ipv6_nodes_exchange_datagrams() {
     assert!(err.to_string().contains("IPv6 off"), "{err}");
 }
 
-netrig::testing::main!(
-    namespaces_are_isolated,
-    veth_carries_udp_and_tcp,
-    routed_lab_forwards_between_subnets,
-    dropping_a_lab_removes_everything,
-    #[plain]
-    #[ignore = "helper: run by sigkilled_holder_leaves_nothing"]
-    holder_process,
-    sigkilled_holder_leaves_nothing,
-    concurrent_identical_labs_do_not_interfere,
-    bad_inputs_give_clear_errors,
-    harness_thread_never_changes_namespace,
-    ipv6_off_by_default_and_lo_up,
-    processes_and_pins_are_cleaned_up,
-    ipv6_nodes_exchange_datagrams,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        namespaces_are_isolated,
+        veth_carries_udp_and_tcp,
+        routed_lab_forwards_between_subnets,
+        dropping_a_lab_removes_everything,
+        #[plain]
+        #[ignore = "helper: run by sigkilled_holder_leaves_nothing"]
+        holder_process,
+        sigkilled_holder_leaves_nothing,
+        concurrent_identical_labs_do_not_interfere,
+        bad_inputs_give_clear_errors,
+        harness_thread_never_changes_namespace,
+        ipv6_off_by_default_and_lo_up,
+        processes_and_pins_are_cleaned_up,
+        ipv6_nodes_exchange_datagrams,
+    ]
+}

@@ -6,13 +6,13 @@
 //! without privileges each is listed as ignored with the reason (or fails,
 //! under `CI=true` / `NETRIG_REQUIRE_PRIVILEGES=1`).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use netrig::expect::{icmp, udp};
 use netrig::udp_frame;
 use netrig::{Direction, Result};
+
+use crate::common;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -176,11 +176,14 @@ fn capture_reports_a_vanished_interface() -> Result<()> {
     Ok(())
 }
 
-netrig::testing::main!(
-    capture_sees_the_first_packet_100_times,
-    capture_writes_a_readable_pcap,
-    capture_without_traffic_never_blocks,
-    injected_frame_is_seen_by_other_captures,
-    capture_filter_applies,
-    capture_reports_a_vanished_interface,
-);
+/// This module's tests, each holding `common::shared()` (see `shared_labs!`).
+pub fn tests() -> Vec<netrig::testing::Test> {
+    shared_labs![
+        capture_sees_the_first_packet_100_times,
+        capture_writes_a_readable_pcap,
+        capture_without_traffic_never_blocks,
+        injected_frame_is_seen_by_other_captures,
+        capture_filter_applies,
+        capture_reports_a_vanished_interface,
+    ]
+}

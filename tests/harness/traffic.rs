@@ -1,11 +1,11 @@
 //! Traffic from a chosen source address, as a rule matching `-s` sees it.
 
-mod common;
-
 use std::net::IpAddr;
 use std::time::Duration;
 
 use netrig::{Endpoint, Error, Lab, TcpOutcome, unique_lab_name};
+
+use crate::common;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -93,7 +93,10 @@ fn stopped_echo_servers_give_their_address_up_to_the_next() {
     drop(held);
 }
 
-netrig::testing::main!(
-    traffic_from_a_chosen_source_address,
-    stopped_echo_servers_give_their_address_up_to_the_next,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        traffic_from_a_chosen_source_address,
+        stopped_echo_servers_give_their_address_up_to_the_next,
+    ]
+}

@@ -1,13 +1,13 @@
 //! Handles that outlive their lab, labs used from async code, and addresses
 //! usable the moment a lab is returned.
 
-mod common;
-
 use std::fs::File;
 use std::net::UdpSocket;
 use std::time::Duration;
 
 use netrig::{Endpoint, Lab, NodeSpec, unique_lab_name};
+
+use crate::common;
 
 fn pair(prefix: &str) -> Lab {
     common::labs::pair(prefix).unwrap()
@@ -163,9 +163,12 @@ fn ipv6_addresses_are_usable_when_up_returns() {
     });
 }
 
-netrig::testing::main!(
-    a_command_kept_after_its_lab_runs_in_that_lab,
-    works_inside_a_current_thread_runtime,
-    works_inside_a_multi_thread_runtime,
-    ipv6_addresses_are_usable_when_up_returns,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        a_command_kept_after_its_lab_runs_in_that_lab,
+        works_inside_a_current_thread_runtime,
+        works_inside_a_multi_thread_runtime,
+        ipv6_addresses_are_usable_when_up_returns,
+    ]
+}

@@ -5,8 +5,6 @@
 //! route on an internal network, and dockerd holding published ports itself
 //! when the userland proxy is off.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
@@ -14,6 +12,8 @@ use std::time::Duration;
 use common::recordings28::variant28;
 use netrig::DockerLab;
 use netrig::docker::DockerHost;
+
+use crate::common;
 
 const WAIT: Duration = Duration::from_secs(2);
 
@@ -116,8 +116,11 @@ fn v28_proxy_off_daemon_holds_the_port() {
     ));
 }
 
-netrig::testing::main!(
-    v28_host_state_matches_recording,
-    v28_internal_container_has_no_default_route,
-    v28_proxy_off_daemon_holds_the_port,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        v28_host_state_matches_recording,
+        v28_internal_container_has_no_default_route,
+        v28_proxy_off_daemon_holds_the_port,
+    ]
+}

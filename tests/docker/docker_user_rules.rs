@@ -1,11 +1,11 @@
 //! User rule files under test: applied after Docker's rules, counted, and
 //! rejected with file and line when malformed.
 
-mod common;
-
 use std::time::Duration;
 
 use netrig::TcpOutcome;
+
+use crate::common;
 
 /// A DOCKER-USER rule file drops published-port traffic from one source and lets another through.
 fn docker_user_rules_filter_published_ports() {
@@ -91,7 +91,10 @@ fn malformed_user_rules_fail_the_bring_up() {
     );
 }
 
-netrig::testing::main!(
-    docker_user_rules_filter_published_ports,
-    malformed_user_rules_fail_the_bring_up,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        docker_user_rules_filter_published_ports,
+        malformed_user_rules_fail_the_bring_up,
+    ]
+}

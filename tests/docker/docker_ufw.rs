@@ -77,7 +77,10 @@ fn published_port_bypasses_deny_incoming() -> Result<()> {
     Ok(())
 }
 
-netrig::testing::main!(
-    deny_incoming_guards_the_hosts_own_ports,
-    published_port_bypasses_deny_incoming,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        deny_incoming_guards_the_hosts_own_ports,
+        published_port_bypasses_deny_incoming,
+    ]
+}

@@ -2,11 +2,11 @@
 //! a container on both, and a LAN peer routing straight to container
 //! addresses (docker-rules §2.5, §2.7).
 
-mod common;
-
 use std::time::Duration;
 
 use netrig::TcpOutcome;
+
+use crate::common;
 
 const T: Duration = Duration::from_millis(700);
 
@@ -83,7 +83,10 @@ fn lan_peer_reaches_only_published_container_ports() {
     );
 }
 
-netrig::testing::main!(
-    bridges_are_isolated_and_a_dual_homed_container_reaches_both,
-    lan_peer_reaches_only_published_container_ports,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        bridges_are_isolated_and_a_dual_homed_container_reaches_both,
+        lan_peer_reaches_only_published_container_ports,
+    ]
+}

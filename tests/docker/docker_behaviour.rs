@@ -6,8 +6,6 @@
 //! The recording is the oracle: cases, expected outcomes and sources are
 //! parsed from it; this file only knows how to *perform* a case.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -17,6 +15,8 @@ use netrig::DockerLab;
 use netrig::Route;
 use netrig::docker::DockerHost;
 use netrig::{PingOutcome, TcpEchoServer};
+
+use crate::common;
 
 /// One recorded case.
 #[derive(Debug, Clone)]
@@ -281,11 +281,14 @@ fn internal_network_behaves_like_real_docker() {
     replay("default-plus-internal");
 }
 
-netrig::testing::main!(
-    default_behaves_like_real_docker,
-    legacy_backend_behaves_like_real_docker,
-    userland_proxy_false_behaves_like_real_docker,
-    icc_false_behaves_like_real_docker,
-    ip_masq_false_behaves_like_real_docker,
-    internal_network_behaves_like_real_docker,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        default_behaves_like_real_docker,
+        legacy_backend_behaves_like_real_docker,
+        userland_proxy_false_behaves_like_real_docker,
+        icc_false_behaves_like_real_docker,
+        ip_masq_false_behaves_like_real_docker,
+        internal_network_behaves_like_real_docker,
+    ]
+}

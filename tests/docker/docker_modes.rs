@@ -1,13 +1,13 @@
 //! Docker's four network modes, emulated: each behaves as Docker's does
 //! (docker-rules §2.8), in the scenario real Docker was recorded with.
 
-mod common;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use netrig::DockerLab;
+
+use crate::common;
 
 fn standard_lab(name: &str) -> DockerLab {
     let file =
@@ -135,9 +135,12 @@ fn bridge_mode_gets_eth0_and_default_route() {
     );
 }
 
-netrig::testing::main!(
-    none_mode_has_only_loopback,
-    host_mode_shares_the_host_namespace,
-    container_mode_shares_the_owners_namespace,
-    bridge_mode_gets_eth0_and_default_route,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        none_mode_has_only_loopback,
+        host_mode_shares_the_host_namespace,
+        container_mode_shares_the_owners_namespace,
+        bridge_mode_gets_eth0_and_default_route,
+    ]
+}

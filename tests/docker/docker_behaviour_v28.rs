@@ -9,8 +9,6 @@
 //! The recording is the oracle: checks, outcomes, sources and counters are
 //! parsed from it; this file only knows how to *perform* a check.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -22,6 +20,8 @@ use netrig::docker::DockerHost;
 use netrig::expect::tcp;
 use netrig::{Backend, DockerLab};
 use netrig::{PingOutcome, TcpEchoServer, tcp_syn_frame};
+
+use crate::common;
 
 /// One recorded check.
 #[derive(Debug, Clone)]
@@ -372,30 +372,33 @@ fn replay_of_another_variants_recording_fails() {
     assert!(err.contains("LAN -> ca 172.17.0.2:80"), "{err}");
 }
 
-netrig::testing::main!(
-    default_behaves_like_28,
-    default_other_backend_behaves_like_28,
-    internal_network_behaves_like_28,
-    internal_network_other_backend_behaves_like_28,
-    legacy_backend_behaves_like_28,
-    legacy_backend_other_backend_behaves_like_28,
-    userland_proxy_false_behaves_like_28,
-    userland_proxy_false_other_backend_behaves_like_28,
-    icc_false_behaves_like_28,
-    icc_false_other_backend_behaves_like_28,
-    ip_masq_false_behaves_like_28,
-    ip_masq_false_other_backend_behaves_like_28,
-    ip_forward_no_drop_behaves_like_28,
-    ip_forward_no_drop_other_backend_behaves_like_28,
-    allow_direct_routing_behaves_like_28,
-    allow_direct_routing_other_backend_behaves_like_28,
-    forward_preset_behaves_like_28,
-    forward_preset_other_backend_behaves_like_28,
-    loopback_publish_behaves_like_28,
-    loopback_publish_other_backend_behaves_like_28,
-    routed_behaves_like_28,
-    routed_other_backend_behaves_like_28,
-    nat_unprotected_behaves_like_28,
-    nat_unprotected_other_backend_behaves_like_28,
-    replay_of_another_variants_recording_fails,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        default_behaves_like_28,
+        default_other_backend_behaves_like_28,
+        internal_network_behaves_like_28,
+        internal_network_other_backend_behaves_like_28,
+        legacy_backend_behaves_like_28,
+        legacy_backend_other_backend_behaves_like_28,
+        userland_proxy_false_behaves_like_28,
+        userland_proxy_false_other_backend_behaves_like_28,
+        icc_false_behaves_like_28,
+        icc_false_other_backend_behaves_like_28,
+        ip_masq_false_behaves_like_28,
+        ip_masq_false_other_backend_behaves_like_28,
+        ip_forward_no_drop_behaves_like_28,
+        ip_forward_no_drop_other_backend_behaves_like_28,
+        allow_direct_routing_behaves_like_28,
+        allow_direct_routing_other_backend_behaves_like_28,
+        forward_preset_behaves_like_28,
+        forward_preset_other_backend_behaves_like_28,
+        loopback_publish_behaves_like_28,
+        loopback_publish_other_backend_behaves_like_28,
+        routed_behaves_like_28,
+        routed_other_backend_behaves_like_28,
+        nat_unprotected_behaves_like_28,
+        nat_unprotected_other_backend_behaves_like_28,
+        replay_of_another_variants_recording_fails,
+    ]
+}

@@ -5,12 +5,12 @@
 //! `ip_forward` 0 and 1) — in the model at every step, and loaded into a
 //! running host and read back.
 
-mod common;
-
 use std::path::PathBuf;
 
 use common::recordings::*;
 use netrig::docker::{ContainerSpec, DockerHost, Table};
+
+use crate::common;
 
 fn prestart(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -249,17 +249,20 @@ fn bad_pre_start_sysctls_are_refused() {
     );
 }
 
-netrig::testing::main!(
-    #[plain]
-    rules_before_docker_stay_where_real_docker_leaves_them,
-    #[plain]
-    forwarding_on_before_docker_gives_the_same_rules,
-    #[plain]
-    the_forward_policy_is_dropped_only_when_docker_enables_forwarding,
-    #[plain]
-    a_bad_fragment_names_its_file_and_line,
-    a_running_host_reads_back_as_recorded,
-    bridge_nf_call_off_before_docker_lets_same_bridge_traffic_skip_iptables,
-    #[plain]
-    bad_pre_start_sysctls_are_refused,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        #[plain]
+        rules_before_docker_stay_where_real_docker_leaves_them,
+        #[plain]
+        forwarding_on_before_docker_gives_the_same_rules,
+        #[plain]
+        the_forward_policy_is_dropped_only_when_docker_enables_forwarding,
+        #[plain]
+        a_bad_fragment_names_its_file_and_line,
+        a_running_host_reads_back_as_recorded,
+        bridge_nf_call_off_before_docker_lets_same_bridge_traffic_skip_iptables,
+        #[plain]
+        bad_pre_start_sysctls_are_refused,
+    ]
+}

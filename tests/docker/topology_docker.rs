@@ -9,7 +9,7 @@ use netrig::expect::tcp;
 use netrig::topology::{Overrides, Topology};
 use netrig::{Result, TcpFlags, TcpOutcome, TopologyLab};
 
-mod common;
+use crate::common;
 
 fn up(file: &str, overrides: &Overrides) -> Result<TopologyLab> {
     let Topology::Lab(mut lab) = netrig::topology::load_any(file, overrides)? else {
@@ -225,11 +225,14 @@ fn a_container_started_later_on_a_part_is_published() -> Result<()> {
     Ok(())
 }
 
-netrig::testing::main!(
-    containers_on_two_hosts_meet_through_both_nats,
-    the_same_subnet_on_two_hosts_stays_local,
-    docker_28_drops_a_routed_peers_direct_packets,
-    classic_accepts_a_routed_peers_direct_packets,
-    libvirt_nat_breaks_only_where_docker_turned_forwarding_on,
-    a_container_started_later_on_a_part_is_published,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        containers_on_two_hosts_meet_through_both_nats,
+        the_same_subnet_on_two_hosts_stays_local,
+        docker_28_drops_a_routed_peers_direct_packets,
+        classic_accepts_a_routed_peers_direct_packets,
+        libvirt_nat_breaks_only_where_docker_turned_forwarding_on,
+        a_container_started_later_on_a_part_is_published,
+    ]
+}

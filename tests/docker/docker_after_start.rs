@@ -6,13 +6,13 @@
 //! ones: after a rule the user appended since, reachable and masqueraded
 //! on every layout and backend.
 
-mod common;
-
 use std::time::Duration;
 
 use netrig::docker::{ContainerSpec, DockerHost, Layout};
 use netrig::expect::udp;
 use netrig::{Backend, Result, TcpOutcome};
+
+use crate::common;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -251,10 +251,13 @@ fn a_container_started_later_without_the_proxy_is_held_and_hairpinned() -> Resul
     Ok(())
 }
 
-netrig::testing::main!(
-    flush_ruleset_wipes_dockers_masquerade,
-    flush_ruleset_leaves_published_ports_to_the_proxy,
-    a_container_started_later_lands_after_the_users_rules,
-    a_container_started_later_is_published_and_masqueraded,
-    a_container_started_later_without_the_proxy_is_held_and_hairpinned,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        flush_ruleset_wipes_dockers_masquerade,
+        flush_ruleset_leaves_published_ports_to_the_proxy,
+        a_container_started_later_lands_after_the_users_rules,
+        a_container_started_later_is_published_and_masqueraded,
+        a_container_started_later_without_the_proxy_is_held_and_hairpinned,
+    ]
+}

@@ -8,11 +8,11 @@
 //! networks whose ids do not sort in creation order, three restarts, and ten
 //! restarts of five networks to see how the order varies).
 
-mod common;
-
 use common::recordings::*;
 use netrig::docker::{ContainerSpec, DockerHost, DockerHostBuilder, NetworkSpec, Table};
 use netrig::{Lab, unique_lab_name};
+
+use crate::common;
 
 /// The ids the recording's daemon gave `br` and `brint`
 /// (`default-after-daemon-restart.txt`, `docker network ls`).
@@ -201,12 +201,15 @@ fn restarted_rules_load_and_read_back_as_recorded() {
     }
 }
 
-netrig::testing::main!(
-    #[plain]
-    standard_restart_matches_recording,
-    #[plain]
-    three_networks_restart_matches_recording,
-    #[plain]
-    restart_order_is_id_order_up_to_a_rotation,
-    restarted_rules_load_and_read_back_as_recorded,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        #[plain]
+        standard_restart_matches_recording,
+        #[plain]
+        three_networks_restart_matches_recording,
+        #[plain]
+        restart_order_is_id_order_up_to_a_rotation,
+        restarted_rules_load_and_read_back_as_recorded,
+    ]
+}

@@ -7,7 +7,6 @@
 //! kept every guarantee.
 
 use std::net::TcpListener;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use netrig::docker::{ContainerSpec, DockerHost, Layout};
@@ -78,7 +77,8 @@ fn ready_at_return(layout: Layout, backend: Backend, proxy: bool) -> Result<()> 
     Ok(())
 }
 
-fn main() -> ExitCode {
+/// This module's tests: `ready_at_return` for every layout, backend and proxy setting.
+pub fn tests() -> Vec<Test> {
     let combos = [
         (Layout::Classic, Backend::IptablesNft),
         (Layout::Classic, Backend::IptablesLegacy),
@@ -100,5 +100,5 @@ fn main() -> ExitCode {
             }));
         }
     }
-    netrig::testing::run(tests)
+    tests
 }

@@ -1,8 +1,9 @@
 //! netrig's Docker hosts, one test binary: `DockerHost::up`, behaviour
 //! replayed against real Docker 20.10 and 28.5.2, network modes and
 //! networks, user rules, restarts, ufw, containers started later, Docker
-//! topologies. Each module was a test binary of its own; test names are
-//! unchanged. `cargo test --test docker -- NAME` runs one.
+//! topologies — and Docker's rules, rendered and loaded, one table-driven
+//! module (`rules`). Each other module was a test binary of its own; its test
+//! names are unchanged. `cargo test --test docker -- NAME` runs one.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -18,6 +19,7 @@ mod docker_ufw;
 mod docker_up;
 mod docker_user_rules;
 mod docker_v28_host;
+mod rules;
 mod topology_docker;
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +30,7 @@ fn main() -> std::process::ExitCode {
             docker_behaviour_v28::tests(),
             docker_modes::tests(),
             docker_networks::tests(),
+            rules::tests(),
             docker_user_rules::tests(),
             docker_v28_host::tests(),
             topology_docker::tests(),

@@ -1,14 +1,21 @@
-//! Layout V28 as netrig renders it, compared rule for rule and in order with
-//! what a real Docker 28.5.2 left behind (`tests/data/real-docker-28`), for
-//! every recorded variant and step: the `.canon` files (IPv4 and IPv6) and
-//! the bare save output of the backend dockerd used, table by table.
+//! Docker 28.5.2 (layout V28), recorded in `tests/data/real-docker-28`: for
+//! every recorded variant and step, the rules as netrig renders them equal
+//! the `.canon` files (IPv4 and IPv6) and the bare save output of the
+//! backend dockerd used, table by table, rule for rule and in order; and
+//! loaded with the real `iptables-*-restore` and `ip6tables-*-restore` of
+//! both iptables backends, read back with the real save tools, they equal it
+//! too.
 
-mod common;
+use std::collections::BTreeMap;
 
-use common::recordings::assert_same_lines;
-use common::recordings28::*;
 use netrig::Backend;
+use netrig::Lab;
 use netrig::docker::{DockerHost, Table};
+use netrig::unique_lab_name;
+
+use crate::common;
+use crate::common::recordings::{assert_same_lines, bare, tables};
+use crate::common::recordings28::*;
 
 fn check_canon(name: &str) {
     let host = variant28(name);
@@ -69,43 +76,22 @@ fn check(name: &str) {
     check_saved(name);
 }
 
-/// Default daemon: every step equals the recording, rule for rule and in order.
-fn v28_default_matches_recording() {
-    check("default");
+/// A recorded variant, rendered: every step equals the recording, rule for
+/// rule and in order.
+pub fn rendered(name: &str) {
+    check(name);
 }
 
 /// The legacy backend: the same rules, in iptables-legacy and ip6tables-legacy only.
-fn v28_legacy_backend_matches_recording() {
-    check("legacy-backend");
+pub fn legacy_backend_is_legacy_only() {
     let host = variant28("legacy-backend");
     assert_eq!(host.backend(), Backend::IptablesLegacy);
     assert!(recorded("legacy-backend", "iptables-nft-save").is_empty());
     assert!(recorded("legacy-backend", "ip6tables-nft-save").is_empty());
 }
 
-/// `--userland-proxy=false`: LOCAL masquerade per bridge, hairpin MASQUERADE, no RETURN, no `! -d ::1/128`.
-fn v28_userland_proxy_false_matches_recording() {
-    check("userland-proxy-false");
-}
-
-/// `--icc=false`: docker0's DOCKER-FORWARD accept splits into a DROP within and an ACCEPT out.
-fn v28_icc_false_matches_recording() {
-    check("icc-false");
-}
-
-/// `--ip-masq=false`: docker0 loses both its MASQUERADE and its nat RETURN.
-fn v28_ip_masq_false_matches_recording() {
-    check("ip-masq-false");
-}
-
-/// An internal network: DROPs inserted at the top of STAGE-1, no raw rule for its container.
-fn v28_internal_network_matches_recording() {
-    check("default-plus-internal");
-}
-
-/// `--ip-forward-no-drop`: the same rules, FORWARD policy ACCEPT.
-fn v28_ip_forward_no_drop_matches_recording() {
-    check("ip-forward-no-drop");
+/// `--ip-forward-no-drop`: FORWARD policy ACCEPT.
+pub fn ip_forward_no_drop_accepts_forward() {
     let host = variant28("ip-forward-no-drop");
     assert_eq!(
         host.running().iptables().policy(Table::Filter, "FORWARD"),
@@ -114,38 +100,8 @@ fn v28_ip_forward_no_drop_matches_recording() {
     assert!(host.daemon().host_forwards());
 }
 
-/// `--allow-direct-routing`: no raw table at all.
-fn v28_allow_direct_routing_matches_recording() {
-    check("allow-direct-routing");
-}
-
-/// ip_forward already on before the daemon: FORWARD policy ACCEPT.
-fn v28_forward_preset_matches_recording() {
-    check("forward-preset");
-}
-
-/// `-p 127.0.0.1:8081:80`: DNAT to 127.0.0.1 only, plus the raw `! -i lo` drop after the endpoint drops.
-fn v28_loopback_publish_matches_recording() {
-    check("lo-publish");
-}
-
-/// `gateway_mode_ipv4=routed`: no NAT, ICMP accept, STAGE-1 ACCEPT/RETURN at the top.
-fn v28_routed_matches_recording() {
-    check("routed");
-}
-
-/// `gateway_mode_ipv4=nat-unprotected`: `DOCKER ! -i br -o br -j ACCEPT`, no per-port ACCEPT, no raw rule.
-fn v28_nat_unprotected_matches_recording() {
-    check("nat-unprotected");
-}
-
-/// A daemon restart: user networks' rules first, docker0's last; then `docker start` re-adds ports in start order.
-fn v28_daemon_restart_matches_recording() {
-    check("default-after-daemon-restart-and-container-start");
-}
-
 /// The recordings differ between variants, so a render checked against the wrong one fails.
-fn v28_render_fails_against_another_variants_recording() {
+pub fn v28_render_fails_against_another_variants_recording() {
     let host = variant28("default");
     let other = data28("canon/nat-unprotected.canon");
     let ours = canon(&host, &host.running().iptables());
@@ -156,7 +112,7 @@ fn v28_render_fails_against_another_variants_recording() {
 }
 
 /// docker-proxy for V28: `-use-listen-fd`, 0.0.0.0 and `::` per binding; a routed mapping keeps only `::`.
-fn v28_proxies_match_recording() {
+pub fn v28_proxies_match_recording() {
     let args = |h: &DockerHost| -> Vec<String> {
         h.running()
             .proxies()
@@ -201,7 +157,7 @@ fn v28_proxies_match_recording() {
 
 /// The recorded scenarios written as topology files (gateway mode, `restart`
 /// and `start:NAME` in `order`) render the recorded rules at every step.
-fn v28_topology_files_match_recording() {
+pub fn v28_topology_files_match_recording() {
     for (file, variant) in [
         (
             "restart.toml",
@@ -228,37 +184,80 @@ fn v28_topology_files_match_recording() {
     }
 }
 
-netrig::testing::main!(
-    #[plain]
-    v28_default_matches_recording,
-    #[plain]
-    v28_legacy_backend_matches_recording,
-    #[plain]
-    v28_userland_proxy_false_matches_recording,
-    #[plain]
-    v28_icc_false_matches_recording,
-    #[plain]
-    v28_ip_masq_false_matches_recording,
-    #[plain]
-    v28_internal_network_matches_recording,
-    #[plain]
-    v28_ip_forward_no_drop_matches_recording,
-    #[plain]
-    v28_allow_direct_routing_matches_recording,
-    #[plain]
-    v28_forward_preset_matches_recording,
-    #[plain]
-    v28_loopback_publish_matches_recording,
-    #[plain]
-    v28_routed_matches_recording,
-    #[plain]
-    v28_nat_unprotected_matches_recording,
-    #[plain]
-    v28_daemon_restart_matches_recording,
-    #[plain]
-    v28_render_fails_against_another_variants_recording,
-    #[plain]
-    v28_proxies_match_recording,
-    #[plain]
-    v28_topology_files_match_recording,
-);
+fn compare(what: &str, want: &BTreeMap<String, Vec<String>>, got_text: &str) {
+    let got = tables(&bare(got_text));
+    let want: BTreeMap<_, _> = want
+        .iter()
+        .map(|(t, l)| (t.clone(), bare(&l.join("\n"))))
+        .collect();
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>(),
+        "{what}: tables read back"
+    );
+    for (t, lines) in &want {
+        assert_same_lines(
+            &format!("{what} table {t}, loaded and read back"),
+            lines,
+            &got[t].join("\n"),
+        );
+    }
+}
+
+/// A recorded variant, every step, loaded with the real tools (IPv4 and
+/// IPv6) of the backend dockerd used and of the other iptables flavour, and
+/// read back equal to 28.5.2.
+pub fn loaded(name: &str) {
+    check_loaded(name);
+}
+
+fn check_loaded(name: &str) {
+    check_loaded_with(name, None);
+    // The other iptables flavour programs the same rules (recorded:
+    // legacy-backend = default), so it must read back the same too.
+    let other = match variant28(name).backend() {
+        Backend::IptablesLegacy => Backend::IptablesNft,
+        _ => Backend::IptablesLegacy,
+    };
+    check_loaded_with(name, Some(other));
+}
+
+fn check_loaded_with(name: &str, backend: Option<Backend>) {
+    let recorded_host = variant28(name);
+    let (v4, v6) = sections(&recorded_host);
+    let host = match backend {
+        Some(b) => variant28_with(name, |x| x.backend(b)),
+        None => recorded_host,
+    };
+    let backend = host.backend();
+    for (dump, step) in dumps(name) {
+        // A fresh node per dump: the raw table, once created, stays.
+        let lab = Lab::builder(unique_lab_name("r28"))
+            .node("host")
+            .up()
+            .unwrap();
+        let node = lab.node("host").unwrap();
+        let fail = |e: netrig::Error| panic!("lab {}: {dump}: {e}", lab.name());
+        backend
+            .replace_tables(&node, &host.at(step).iptables().iptables_restore())
+            .unwrap_or_else(fail);
+        backend
+            .replace_tables_ip6(
+                &node,
+                &host.running().ip6tables().unwrap().iptables_restore(),
+            )
+            .unwrap_or_else(fail);
+        let saved4 = normalise(&host, &backend.save(&node).unwrap());
+        compare(
+            &format!("{dump} {v4} ({backend})"),
+            &recorded(&dump, v4),
+            &saved4,
+        );
+        let saved6 = backend.save_ip6(&node).unwrap();
+        compare(
+            &format!("{dump} {v6} ({backend})"),
+            &recorded(&dump, v6),
+            &saved6,
+        );
+    }
+}

@@ -474,13 +474,16 @@ fn docker_parts_up_rules_down() {
     assert!(dirs.pins().is_empty(), "pins left: {:?}", dirs.pins());
 }
 
-netrig::testing::main!(
-    docker_parts_up_rules_down,
-    up_exec_rules_down,
-    down_after_sigkilled_up,
-    up_with_a_bad_file_names_the_line,
-    up_without_iptables_names_the_package,
-    up_refuses_a_name_that_reads_as_an_option,
-    generic_lab_up_exec_rules_down,
-    up_overrides_layout_and_backend,
-);
+/// This module's tests.
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        docker_parts_up_rules_down,
+        up_exec_rules_down,
+        down_after_sigkilled_up,
+        up_with_a_bad_file_names_the_line,
+        up_without_iptables_names_the_package,
+        up_refuses_a_name_that_reads_as_an_option,
+        generic_lab_up_exec_rules_down,
+        up_overrides_layout_and_backend,
+    ]
+}

@@ -12,20 +12,12 @@ fn netrig(args: &[&str]) -> Output {
         .expect("run netrig")
 }
 
-fn privileged(name: &str) -> bool {
-    netrig::privilege::should_run(name).expect("privileges are required here")
-}
-
 fn ex(file: &str) -> String {
     format!("{EX}/{file}")
 }
 
 /// `diff` exits 1 and names the ctorigdstport rule with file:line when a cell changed, 0 when none did.
-#[test]
 fn diff_exit_status_says_whether_a_cell_changed() {
-    if !privileged("diff_exit_status_says_whether_a_cell_changed") {
-        return;
-    }
     let topo = ex("docker-web.toml");
     let changed = netrig(&[
         "diff",
@@ -62,11 +54,7 @@ fn diff_exit_status_says_whether_a_cell_changed() {
 }
 
 /// A missing rule file is an error (exit 2) that names the file.
-#[test]
 fn diff_error_exits_2() {
-    if !privileged("diff_error_exits_2") {
-        return;
-    }
     let o = netrig(&["diff", &ex("docker-web.toml"), "--after", "no-such.rules"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such.rules"));
@@ -79,11 +67,7 @@ fn topology(file: &str) -> String {
 /// Generic labs: `matrix` names the node that decided, `diff` takes
 /// `NODE=FILE` (and asks for the node when it is not clear), `trace` shows
 /// each node the probe crossed.
-#[test]
 fn generic_labs_in_matrix_diff_and_trace() {
-    if !privileged("generic_labs_in_matrix_diff_and_trace") {
-        return;
-    }
     let gw = topology("gateway-nft.toml");
     let m = netrig(&["matrix", &gw, "--format", "json"]);
     let out = String::from_utf8_lossy(&m.stdout);
@@ -156,11 +140,7 @@ fn generic_labs_in_matrix_diff_and_trace() {
 }
 
 /// `matrix --format json` prints one object per cell with the documented keys; `trace` prints the decision.
-#[test]
 fn matrix_json_and_trace() {
-    if !privileged("matrix_json_and_trace") {
-        return;
-    }
     let m = netrig(&["matrix", &ex("docker-web.toml"), "--format", "json"]);
     assert_eq!(m.status.code(), Some(0));
     let out = String::from_utf8_lossy(&m.stdout);
@@ -206,4 +186,14 @@ fn matrix_json_and_trace() {
         text.contains("decision: ip filter FORWARD rule") && text.contains("-j ACCEPT (accept)"),
         "{text}"
     );
+}
+
+/// This module's tests (lab tests: without privileges they are skipped, as before).
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        diff_exit_status_says_whether_a_cell_changed,
+        diff_error_exits_2,
+        generic_labs_in_matrix_diff_and_trace,
+        matrix_json_and_trace,
+    ]
 }

@@ -29,13 +29,7 @@ echo "    bug::broken::v29::nftables"
 exit 101
 "#;
 
-#[test]
 fn run_shows_progress_failure_summary_and_exits_non_zero() {
-    if !netrig::privilege::should_run("run_shows_progress_failure_summary_and_exits_non_zero")
-        .expect("privileges are required here")
-    {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("scenarios");
     std::fs::write(&fake, FAKE).unwrap();
@@ -85,13 +79,7 @@ fn run_shows_progress_failure_summary_and_exits_non_zero() {
     );
 }
 
-#[test]
 fn run_with_a_filter_matching_nothing_fails() {
-    if !netrig::privilege::should_run("run_with_a_filter_matching_nothing_fails")
-        .expect("privileges are required here")
-    {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("scenarios");
     std::fs::write(&fake, "#!/bin/sh\nexit 0\n").unwrap();
@@ -106,4 +94,12 @@ fn run_with_a_filter_matching_nothing_fails() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no trial matches"));
+}
+
+/// This module's tests (lab tests: without privileges they are skipped, as before).
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        run_shows_progress_failure_summary_and_exits_non_zero,
+        run_with_a_filter_matching_nothing_fails,
+    ]
 }

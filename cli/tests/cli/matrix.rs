@@ -1,0 +1,199 @@
+//! `netrig matrix|diff|trace` end to end on the shipped examples: output
+//! formats and `diff`'s exit status (0 unchanged, 1 changed, 2 error).
+
+use std::process::{Command, Output};
+
+const EX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies/examples");
+
+fn netrig(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netrig"))
+        .args(args)
+        .output()
+        .expect("run netrig")
+}
+
+fn ex(file: &str) -> String {
+    format!("{EX}/{file}")
+}
+
+/// `diff` exits 1 and names the ctorigdstport rule with file:line when a cell changed, 0 when none did.
+fn diff_exit_status_says_whether_a_cell_changed() {
+    let topo = ex("docker-web.toml");
+    let changed = netrig(&[
+        "diff",
+        &topo,
+        "--before",
+        &ex("docker-user-dport.rules"),
+        "--after",
+        &ex("docker-user-ctorigdstport.rules"),
+    ]);
+    let out = String::from_utf8_lossy(&changed.stdout);
+    assert_eq!(
+        changed.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
+    assert!(out.contains("internet -> 203.0.113.2:8080/tcp"), "{out}");
+    assert!(out.contains("docker-user-ctorigdstport.rules:5"), "{out}");
+    let same = netrig(&[
+        "diff",
+        &topo,
+        "--before",
+        &ex("docker-user-dport.rules"),
+        "--after",
+        &ex("docker-user-dport.rules"),
+    ]);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&same.stdout), "no cell changed\n");
+}
+
+/// A missing rule file is an error (exit 2) that names the file.
+fn diff_error_exits_2() {
+    let o = netrig(&["diff", &ex("docker-web.toml"), "--after", "no-such.rules"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such.rules"));
+}
+
+fn topology(file: &str) -> String {
+    format!("{}/../topologies/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Generic labs: `matrix` names the node that decided, `diff` takes
+/// `NODE=FILE` (and asks for the node when it is not clear), `trace` shows
+/// each node the probe crossed.
+fn generic_labs_in_matrix_diff_and_trace() {
+    let gw = topology("gateway-nft.toml");
+    let m = netrig(&["matrix", &gw, "--format", "json"]);
+    let out = String::from_utf8_lossy(&m.stdout);
+    assert_eq!(
+        m.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&m.stderr)
+    );
+    let telnet = out
+        .lines()
+        .find(|l| l.contains("\"from\": \"client\", \"to\": \"198.51.100.10:23/tcp\""))
+        .unwrap_or_else(|| panic!("no telnet cell in {out}"));
+    assert!(
+        telnet.contains("\"outcome\": \"dropped\"")
+            && telnet
+                .contains("\"node\": \"gw\", \"table\": \"inet gateway\", \"chain\": \"forward\""),
+        "{telnet}"
+    );
+    let two = topology("two-docker-hosts.toml");
+    let rules = format!("{EX}/docker-user-ctorigdstport.rules");
+    let d = netrig(&["diff", &two, "--after", &format!("h2={rules}")]);
+    let out = String::from_utf8_lossy(&d.stdout);
+    assert_eq!(
+        d.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&d.stderr)
+    );
+    assert!(out.contains("router -> 198.51.100.22:8080/tcp"), "{out}");
+    assert!(out.contains("h2: ip filter DOCKER-USER"), "{out}");
+    assert!(out.contains("docker-user-ctorigdstport.rules:5"), "{out}");
+    // Two nodes have rules: a bare FILE is refused, naming them.
+    let o = netrig(&["diff", &two, "--after", &rules]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("two-docker-hosts.toml")
+            && err.contains("NODE=FILE")
+            && err.contains("h1, h2"),
+        "{err}"
+    );
+    let o = netrig(&["matrix", &two, "--rules", &format!("nosuch={rules}")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no node named \"nosuch\""), "{err}");
+    let t = netrig(&[
+        "trace",
+        &two,
+        "--from",
+        "h1-web",
+        "--to",
+        "198.51.100.22:8080/tcp",
+    ]);
+    let out = String::from_utf8_lossy(&t.stdout);
+    assert_eq!(
+        t.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&t.stderr)
+    );
+    assert!(
+        out.contains("== in node h1 ==") && out.contains("== in node h2 =="),
+        "{out}"
+    );
+    assert!(
+        out.contains("MASQUERADE") && out.contains("DNAT --to-destination 172.17.0.2:80"),
+        "{out}"
+    );
+}
+
+/// `matrix --format json` prints one object per cell with the documented keys; `trace` prints the decision.
+fn matrix_json_and_trace() {
+    let m = netrig(&["matrix", &ex("docker-web.toml"), "--format", "json"]);
+    assert_eq!(m.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&m.stdout);
+    let first = out.lines().nth(1).expect("a cell");
+    for key in [
+        "\"from\"",
+        "\"to\"",
+        "\"outcome\"",
+        "\"seen_src\"",
+        "\"seen_dst\"",
+        "\"why\"",
+    ] {
+        assert!(first.contains(key), "{key} in {first}");
+    }
+    assert!(out.contains("\"to\": \"203.0.113.2:8080/tcp\", \"outcome\": \"delivered\", \"seen_src\": \"203.0.113.1\""), "{out}");
+    let t = netrig(&[
+        "trace",
+        &ex("docker-web.toml"),
+        "--from",
+        "internet",
+        "--to",
+        "203.0.113.2:8080/tcp",
+    ]);
+    assert_eq!(t.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&t.stdout).contains("decision: ip filter DOCKER rule"));
+    // An ICMP echo is traced too (selected by its identifier), NAT included.
+    let ping = netrig(&[
+        "trace",
+        &ex("docker-web.toml"),
+        "--from",
+        "web",
+        "--to",
+        "198.51.100.10/icmp",
+    ]);
+    let text = String::from_utf8_lossy(&ping.stdout);
+    assert_eq!(ping.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("flow icmp echo 172.17.0.2 -> 198.51.100.10 id "),
+        "{text}"
+    );
+    assert!(text.contains("MASQUERADE"), "{text}");
+    assert!(
+        text.contains("decision: ip filter FORWARD rule") && text.contains("-j ACCEPT (accept)"),
+        "{text}"
+    );
+}
+
+/// This module's tests (lab tests: without privileges they are skipped, as before).
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![
+        diff_exit_status_says_whether_a_cell_changed,
+        diff_error_exits_2,
+        generic_labs_in_matrix_diff_and_trace,
+        matrix_json_and_trace,
+    ]
+}

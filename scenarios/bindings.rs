@@ -4,8 +4,8 @@
 
 use std::net::Ipv4Addr;
 
-use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
 use crate::support::{HostLab as _, Up as _};
+use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
 use netrig::expect::{expect_nat, tcp, udp};
 use netrig::{Backend, Result, Sentinel, TcpFlags};
 

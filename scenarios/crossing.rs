@@ -4,8 +4,8 @@
 //! the Docker version: the proxy or the kernel's DNAT, the raw drop or the
 //! published port's accept.
 
-use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
 use crate::support::{HostLab as _, Up as _};
+use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
 use netrig::expect::udp;
 use netrig::{Lab, Result, Sentinel};
 

@@ -6,8 +6,8 @@
 //! the wire: classic Docker forwards such packets to published container
 //! ports (moby#14041, #45610); Docker 28.2+ drops them in raw PREROUTING.
 
-use netrig::Backend;
 use crate::support::{HostLab as _, Up as _};
+use netrig::Backend;
 use netrig::TcpFlags;
 use netrig::docker::{ContainerSpec, Layout};
 use netrig::expect::{tcp, udp};

@@ -3,8 +3,8 @@
 //! its containers' published ports at their own addresses, as recorded for
 //! Docker 28.5.2 — and nothing else of them.
 
-use netrig::Result;
 use crate::support::{HostLab as _, Up as _};
+use netrig::Result;
 use netrig::TcpFlags;
 use netrig::docker::{ContainerSpec, GatewayMode, NetworkSpec};
 use netrig::expect::tcp;

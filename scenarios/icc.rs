@@ -3,8 +3,8 @@
 //! `enable_icc=false` (which needs br_netfilter to see bridged frames); and
 //! an internal network's containers still reach each other.
 
-use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
 use crate::support::{HostLab as _, Up as _};
+use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
 use netrig::expect::{tcp, udp};
 use netrig::{Backend, Lab, Result, Sentinel, TcpFlags};
 

@@ -3,8 +3,8 @@
 //! packet is seen entering the host, the rule that drops it counts it, and a
 //! capture past the drop sees nothing before a sentinel that was sent later.
 
-use netrig::Backend;
 use crate::support::{HostLab as _, Up as _};
+use netrig::Backend;
 use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
 use netrig::expect::udp;
 use netrig::{Result, Route, Sentinel};

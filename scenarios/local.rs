@@ -5,8 +5,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use netrig::docker::ContainerSpec;
 use crate::support::{HostLab as _, Up as _};
+use netrig::docker::ContainerSpec;
 use netrig::expect::{tcp, udp};
 use netrig::{Lab, Result, Sentinel, TcpFlags};
 

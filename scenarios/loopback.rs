@@ -7,8 +7,8 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use netrig::Backend;
 use crate::support::{HostLab as _, Up as _};
+use netrig::Backend;
 use netrig::TcpFlags;
 use netrig::docker::{ContainerSpec, Layout};
 use netrig::expect::{tcp, udp};

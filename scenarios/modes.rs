@@ -2,8 +2,8 @@
 //! only), `host` (the host's own stack, reached through filter INPUT) and
 //! `container:NAME` (another container's stack).
 
-use netrig::docker::{ContainerSpec, NetworkMode};
 use crate::support::{HostLab as _, Up as _};
+use netrig::docker::{ContainerSpec, NetworkMode};
 use netrig::expect::{tcp, udp};
 use netrig::{Result, TcpFlags};
 

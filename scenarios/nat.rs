@@ -4,8 +4,8 @@
 
 use std::io::{Read, Write};
 
-use netrig::Result;
 use crate::support::{HostLab as _, Up as _};
+use netrig::Result;
 use netrig::TcpFlags;
 use netrig::docker::ContainerSpec;
 use netrig::expect::{expect_nat, tcp, udp};

@@ -7,8 +7,8 @@
 use std::io::{Read, Write};
 use std::net::IpAddr;
 
-use netrig::Lab;
 use crate::support::{HostLab as _, Up as _};
+use netrig::Lab;
 use netrig::TcpFlags;
 use netrig::docker::ContainerSpec;
 use netrig::expect::{expect_nat, tcp};

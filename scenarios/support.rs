@@ -5,9 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use netrig::docker::DockerHost;
-use netrig::{Lab, LabSpec};
 use netrig::{Counters, RuleCounter};
 use netrig::{Error, Node, Result};
+use netrig::{Lab, LabSpec};
 
 /// The scenarios' shorthand for a Docker host file's lab (its part `host`,
 /// nodes `host`, `internet` and one per container) and for bringing a
@@ -280,12 +280,7 @@ pub fn ensure(lab: &Lab, ok: bool, message: impl FnOnce() -> String) -> Result<(
 /// Adds a user's filter INPUT rule for TCP port `port` with `verdict`
 /// (`accept` or `drop`) — ufw-style, after Docker's rules — and returns it
 /// as a [`Rule`] to read its counter.
-pub fn input_rule(
-    lab: &Lab,
-    backend: netrig::Backend,
-    port: u16,
-    verdict: &str,
-) -> Result<Rule> {
+pub fn input_rule(lab: &Lab, backend: netrig::Backend, port: u16, verdict: &str) -> Result<Rule> {
     let host = lab.host_node()?;
     match backend {
         netrig::Backend::Nftables => {

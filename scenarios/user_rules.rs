@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use netrig::Backend;
 use crate::support::{HostLab as _, Up as _};
+use netrig::Backend;
 use netrig::TcpFlags;
 use netrig::docker::ContainerSpec;
 use netrig::expect::{tcp, udp};

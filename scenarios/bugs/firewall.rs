@@ -4,8 +4,8 @@
 //! `flush ruleset`. The other owner's rules are loaded into the host with
 //! the real tools ([`netrig::Backend::append`]) next to Docker's.
 
-use netrig::docker::ContainerSpec;
 use crate::support::{HostLab as _, Up as _};
+use netrig::docker::ContainerSpec;
 use netrig::expect::{tcp, udp};
 use netrig::{Backend, Lab, Result, Route, Sentinel, TcpFlags};
 

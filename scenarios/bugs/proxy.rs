@@ -2,8 +2,8 @@
 //! (moby#53713, PR #53723) and from another bridge without the proxy
 //! (moby#38784, fixed in 29 by moby#49509's rework).
 
-use netrig::docker::{ContainerSpec, Layout};
 use crate::support::{HostLab as _, Up as _};
+use netrig::docker::{ContainerSpec, Layout};
 use netrig::expect::tcp;
 use netrig::{Lab, Result, Sentinel, TcpFlags};
 

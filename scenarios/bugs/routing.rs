@@ -2,8 +2,8 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use netrig::docker::{ContainerSpec, Layout};
 use crate::support::{HostLab as _, Up as _};
+use netrig::docker::{ContainerSpec, Layout};
 use netrig::expect::{tcp, udp};
 use netrig::{Backend, Result, Sentinel, TcpFlags, tcp_syn_frame};
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the harness's own integration tests.
 #![allow(dead_code)]
 
+pub mod host_lab;
 pub mod labs;
 pub mod recordings;
 pub mod recordings28;
@@ -63,7 +64,7 @@ pub fn link_names(lab: &netrig::Lab, node: &str) -> Vec<String> {
 /// A topology file of `topologies/`, its lab renamed uniquely for this test.
 pub fn topology(file: &str, prefix: &str) -> netrig::docker::DockerHost {
     let path = format!("{}/topologies/{file}", env!("CARGO_MANIFEST_DIR"));
-    let mut host = netrig::topology::load(&path).unwrap();
+    let mut host = host_lab::model_of(&netrig::topology::load(&path).unwrap());
     host.set_name(netrig::unique_lab_name(prefix));
     host
 }

@@ -6,6 +6,7 @@
 //! ones: after a rule the user appended since, reachable and masqueraded
 //! on every layout and backend.
 
+use crate::common::host_lab::{HostLab as _, Up as _};
 use std::time::Duration;
 
 use netrig::docker::{ContainerSpec, DockerHost, Layout};
@@ -85,7 +86,7 @@ fn host_with_web(
     layout: Layout,
     backend: Backend,
     rules: Option<&str>,
-) -> Result<(netrig::DockerLab, tempfile::TempDir)> {
+) -> Result<(netrig::Lab, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut b = DockerHost::builder()
         .name(netrig::unique_lab_name("later"))
@@ -120,7 +121,7 @@ fn a_container_started_later_lands_after_the_users_rules() -> Result<()> {
     );
     web.wait_for_peers(1, SECOND)?;
     let web_accept = "-d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT";
-    let counted = |docker: &netrig::DockerLab, rule: &str| -> Result<u64> {
+    let counted = |docker: &netrig::Lab, rule: &str| -> Result<u64> {
         Ok(docker
             .counters()?
             .rule("filter", "DOCKER", rule)
@@ -129,7 +130,7 @@ fn a_container_started_later_lands_after_the_users_rules() -> Result<()> {
     let web_before = counted(&docker, web_accept)?;
     assert!(web_before >= 1, "web's ACCEPT counted nothing");
 
-    docker.start_container(ContainerSpec::new("late").publish("9090:80"))?;
+    docker.start_container("host", ContainerSpec::new("late").publish("9090:80"))?;
     assert_eq!(
         docker
             .model()
@@ -189,7 +190,7 @@ fn a_container_started_later_is_published_and_masqueraded() -> Result<()> {
     ] {
         let case = format!("{layout}/{backend}");
         let (mut docker, _dir) = host_with_web(layout, backend, None)?;
-        docker.start_container(ContainerSpec::new("late").publish("9090:80"))?;
+        docker.start_container("host", ContainerSpec::new("late").publish("9090:80"))?;
         let late_ip = docker
             .model()
             .container_ip("late")
@@ -231,7 +232,7 @@ fn a_container_started_later_without_the_proxy_is_held_and_hairpinned() -> Resul
         .container(ContainerSpec::new("web").publish("8080:80"))
         .build()?;
     let mut docker = docker.up()?;
-    docker.start_container(ContainerSpec::new("late").publish("9090:80"))?;
+    docker.start_container("host", ContainerSpec::new("late").publish("9090:80"))?;
     let host = docker.host_node()?;
     let bind = host.run(|| std::net::TcpListener::bind("0.0.0.0:9090"))?;
     assert_eq!(

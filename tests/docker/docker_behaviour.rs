@@ -6,12 +6,13 @@
 //! The recording is the oracle: cases, expected outcomes and sources are
 //! parsed from it; this file only knows how to *perform* a case.
 
+use crate::common::host_lab::{HostLab as _, Up as _};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use common::recordings::data;
-use netrig::DockerLab;
+use netrig::Lab;
 use netrig::Route;
 use netrig::docker::DockerHost;
 use netrig::{PingOutcome, TcpEchoServer};
@@ -107,7 +108,7 @@ fn action(model: &DockerHost, label: &str) -> Action {
 }
 
 /// Servers like the recording's: port 80 in every bridge container, and the internet's server.
-fn servers(lab: &DockerLab) -> Vec<(IpAddr, TcpEchoServer)> {
+fn servers(lab: &Lab) -> Vec<(IpAddr, TcpEchoServer)> {
     let mut out = Vec::new();
     for c in lab.model().containers() {
         if let Some(a) = c.attachments().first() {
@@ -132,7 +133,7 @@ fn servers(lab: &DockerLab) -> Vec<(IpAddr, TcpEchoServer)> {
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Performs a TCP case like wget did: connect, send, and get the answer back.
-fn tcp_reaches(lab: &DockerLab, from: &str, to: SocketAddr) -> bool {
+fn tcp_reaches(lab: &Lab, from: &str, to: SocketAddr) -> bool {
     let Ok(mut s) = lab.node(from).unwrap().tcp_stream(to, TIMEOUT) else {
         return false;
     };
@@ -233,7 +234,7 @@ fn replay(variant: &str) {
     }
 }
 
-fn perform(lab: &DockerLab, label: &str) -> bool {
+fn perform(lab: &Lab, label: &str) -> bool {
     match action(lab.model(), label) {
         Action::Tcp { from, to, .. } => tcp_reaches(lab, &from, to),
         Action::Ping { from, to } => {

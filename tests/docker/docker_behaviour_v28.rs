@@ -9,6 +9,7 @@
 //! The recording is the oracle: checks, outcomes, sources and counters are
 //! parsed from it; this file only knows how to *perform* a check.
 
+use crate::common::host_lab::{HostLab as _, Up as _};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use common::recordings28::{normalise, normalise_recorded, variant28, variant28_w
 use netrig::Route;
 use netrig::docker::DockerHost;
 use netrig::expect::tcp;
-use netrig::{Backend, DockerLab};
+use netrig::{Backend, Lab};
 use netrig::{PingOutcome, TcpEchoServer, tcp_syn_frame};
 
 use crate::common;
@@ -162,7 +163,7 @@ fn needs_route(label: &str) -> bool {
 
 /// Servers like the recording's httpd: port 80 in every bridge container,
 /// 81 on ca, cr and cu, and the internet's server.
-fn servers(lab: &DockerLab) -> Vec<(SocketAddr, TcpEchoServer)> {
+fn servers(lab: &Lab) -> Vec<(SocketAddr, TcpEchoServer)> {
     let mut out = Vec::new();
     for c in lab.model().containers() {
         let Some(a) = c.attachments().first() else {
@@ -189,7 +190,7 @@ fn servers(lab: &DockerLab) -> Vec<(SocketAddr, TcpEchoServer)> {
 const TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Performs a TCP check like wget did: connect, send, and get the answer back.
-fn tcp_reaches(lab: &DockerLab, from: &str, to: SocketAddr) -> bool {
+fn tcp_reaches(lab: &Lab, from: &str, to: SocketAddr) -> bool {
     let Ok(mut s) = lab.node(from).unwrap().tcp_stream(to, TIMEOUT) else {
         return false;
     };
@@ -199,7 +200,7 @@ fn tcp_reaches(lab: &DockerLab, from: &str, to: SocketAddr) -> bool {
 }
 
 /// moby #45610: a peer on the uplink sends to 127.0.0.1:PORT via the host.
-fn loopback_reaches(lab: &DockerLab, port: u16) -> bool {
+fn loopback_reaches(lab: &Lab, port: u16) -> bool {
     let inet = lab.internet().unwrap();
     let src_mac = inet.interface("eth0").unwrap().mac;
     let dst_mac = lab.host_node().unwrap().interface("eth0").unwrap().mac;
@@ -217,7 +218,7 @@ fn loopback_reaches(lab: &DockerLab, port: u16) -> bool {
         .is_ok()
 }
 
-fn perform(lab: &DockerLab, label: &str) -> bool {
+fn perform(lab: &Lab, label: &str) -> bool {
     match action(lab.model(), label) {
         Action::Tcp { from, to } => tcp_reaches(lab, &from, to),
         Action::Ping { from, to } => matches!(
@@ -229,7 +230,7 @@ fn perform(lab: &DockerLab, label: &str) -> bool {
 }
 
 /// Counters of the host's rules, normalised to the recording's names.
-fn counters(lab: &DockerLab) -> Vec<((String, String), u64)> {
+fn counters(lab: &Lab) -> Vec<((String, String), u64)> {
     lab.counters()
         .unwrap()
         .rules
@@ -239,7 +240,7 @@ fn counters(lab: &DockerLab) -> Vec<((String, String), u64)> {
 }
 
 /// What differs between one check as recorded and as replayed.
-fn compare(lab: &DockerLab, case: &Case, servers: &[(SocketAddr, TcpEchoServer)]) -> Vec<String> {
+fn compare(lab: &Lab, case: &Case, servers: &[(SocketAddr, TcpEchoServer)]) -> Vec<String> {
     let before = counters(lab);
     let reached = perform(lab, &case.label);
     let after = counters(lab);

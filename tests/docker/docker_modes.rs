@@ -1,15 +1,16 @@
 //! Docker's four network modes, emulated: each behaves as Docker's does
 //! (docker-rules §2.8), in the scenario real Docker was recorded with.
 
+use crate::common::host_lab::HostLab as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use netrig::DockerLab;
+use netrig::Lab;
 
 use crate::common;
 
-fn standard_lab(name: &str) -> DockerLab {
+fn standard_lab(name: &str) -> Lab {
     let file =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-docker/standard.toml");
     let mut host = netrig::topology::load(&file).unwrap();

@@ -5,6 +5,7 @@
 //! `ip_forward` 0 and 1) — in the model at every step, and loaded into a
 //! running host and read back.
 
+use crate::common::host_lab::{HostLab as _, Up as _};
 use std::path::PathBuf;
 
 use common::recordings::*;
@@ -131,7 +132,7 @@ fn a_running_host_reads_back_as_recorded() -> netrig::Result<()> {
 
 /// Two containers on docker0 with a DOCKER-USER drop from `ca` to `cb`'s
 /// port 80, and `before` sysctls; `icc` is the daemon's `--icc`.
-fn same_bridge_host(before: &[(&str, &str)], icc: bool) -> netrig::Result<netrig::DockerLab> {
+fn same_bridge_host(before: &[(&str, &str)], icc: bool) -> netrig::Result<netrig::Lab> {
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = dir.path().join("user.rules");
     std::fs::write(
@@ -154,7 +155,7 @@ fn same_bridge_host(before: &[(&str, &str)], icc: bool) -> netrig::Result<netrig
 /// What `ca`'s connection to `cb:80` met: connected or not, the
 /// bridge-nf-call-iptables value the host ended with, and the packets
 /// counted by the DOCKER-USER drop and by Docker's ICC drop.
-fn same_bridge_connect(docker: &netrig::DockerLab) -> netrig::Result<(bool, String, u64, u64)> {
+fn same_bridge_connect(docker: &netrig::Lab) -> netrig::Result<(bool, String, u64, u64)> {
     let _server = docker.container("cb")?.tcp_echo_server("0.0.0.0:80")?;
     let outcome = docker
         .container("ca")?
@@ -239,7 +240,9 @@ fn bad_pre_start_sysctls_are_refused() {
         "{err}"
     );
     let text = "[before]\nsysctls = [\"net.bridge.bridge-nf-call-iptables=0\"]\n";
-    let host = netrig::topology::parse(text, "t.toml").expect("a valid pre-start sysctl");
+    let host = crate::common::host_lab::model_of(
+        &netrig::topology::parse(text, "t.toml").expect("a valid pre-start sysctl"),
+    );
     assert_eq!(
         host.existing_sysctls(),
         [(

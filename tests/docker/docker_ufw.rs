@@ -1,12 +1,13 @@
 //! topologies/docker-ufw.toml: ufw-style "deny incoming" guards the Docker
 //! host's own ports but not its published ports (DNAT goes through FORWARD).
 
+use crate::common::host_lab::HostLab as _;
 use std::time::Duration;
 
 use netrig::expect::tcp;
 use netrig::{Result, TcpFlags, TcpOutcome};
 
-fn up() -> Result<netrig::DockerLab> {
+fn up() -> Result<netrig::Lab> {
     let mut host = netrig::topology::load("topologies/docker-ufw.toml")?;
     host.set_name(netrig::unique_lab_name("ufw"));
     host.up()

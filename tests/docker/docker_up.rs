@@ -6,6 +6,7 @@
 //! rules while the links are built; these tests are what says the overlap
 //! kept every guarantee.
 
+use crate::common::host_lab::{HostLab as _, Up as _};
 use std::net::TcpListener;
 use std::time::Duration;
 

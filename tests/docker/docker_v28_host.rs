@@ -5,26 +5,27 @@
 //! route on an internal network, and dockerd holding published ports itself
 //! when the userland proxy is off.
 
+use crate::common::host_lab::{HostLab as _, Up as _};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use common::recordings28::variant28;
-use netrig::DockerLab;
+use netrig::Lab;
 use netrig::docker::DockerHost;
 
 use crate::common;
 
 const WAIT: Duration = Duration::from_secs(2);
 
-fn up(name: &str) -> (DockerHost, DockerLab) {
+fn up(name: &str) -> (DockerHost, Lab) {
     let mut model = variant28(name);
     model.set_name(netrig::unique_lab_name("h28"));
     let lab = model.up().unwrap();
     (model, lab)
 }
 
-fn echo_through(lab: &DockerLab, from: &str, to: SocketAddr) -> bool {
+fn echo_through(lab: &Lab, from: &str, to: SocketAddr) -> bool {
     let Ok(mut s) = lab.node(from).unwrap().tcp_stream(to, WAIT) else {
         return false;
     };

@@ -6,15 +6,13 @@ use std::time::Duration;
 
 use netrig::docker::Layout;
 use netrig::expect::tcp;
-use netrig::topology::{Overrides, Topology};
-use netrig::{Result, TcpFlags, TcpOutcome, TopologyLab};
+use netrig::topology::Overrides;
+use netrig::{Lab, Result, TcpFlags, TcpOutcome};
 
 use crate::common;
 
-fn up(file: &str, overrides: &Overrides) -> Result<TopologyLab> {
-    let Topology::Lab(mut lab) = netrig::topology::load_any(file, overrides)? else {
-        panic!("{file} is a generic lab");
-    };
+fn up(file: &str, overrides: &Overrides) -> Result<Lab> {
+    let mut lab = netrig::topology::load_with(file, overrides)?;
     lab.set_name(netrig::unique_lab_name("part"));
     lab.up()
 }
@@ -25,11 +23,11 @@ fn up(file: &str, overrides: &Overrides) -> Result<TopologyLab> {
 fn containers_on_two_hosts_meet_through_both_nats() -> Result<()> {
     let _labs = common::shared();
     let lab = up("topologies/two-docker-hosts.toml", &Overrides::default())?;
-    let h2_web = lab.node(&lab.docker("h2")?.node_of("web"))?;
+    let h2_web = lab.docker("h2")?.container("web")?;
     let server = h2_web.tcp_echo_server("0.0.0.0:80")?;
     let on_lan = lab.node("router")?.capture("lan0")?;
     let in_h2 = h2_web.capture("eth0")?;
-    let h1_web = lab.node(&lab.docker("h1")?.node_of("web"))?;
+    let h1_web = lab.docker("h1")?.container("web")?;
     let out = h1_web.tcp_connect("198.51.100.22:8080", Duration::from_secs(2))?;
     assert!(out.is_connected(), "{out:?}");
     on_lan
@@ -58,9 +56,9 @@ fn containers_on_two_hosts_meet_through_both_nats() -> Result<()> {
 fn the_same_subnet_on_two_hosts_stays_local() -> Result<()> {
     let _labs = common::shared();
     let lab = up("topologies/two-docker-hosts.toml", &Overrides::default())?;
-    let h2_web = lab.node(&lab.docker("h2")?.node_of("web"))?;
+    let h2_web = lab.docker("h2")?.container("web")?;
     let h2_server = h2_web.tcp_echo_server("0.0.0.0:81")?;
-    let h1_web = lab.node(&lab.docker("h1")?.node_of("web"))?;
+    let h1_web = lab.docker("h1")?.container("web")?;
     let own = h1_web.tcp_echo_server("172.17.0.2:81")?;
     let out = h1_web.tcp_connect("172.17.0.2:81", Duration::from_secs(1))?;
     assert!(out.is_connected(), "{out:?}");
@@ -77,7 +75,7 @@ fn docker_28_drops_a_routed_peers_direct_packets() -> Result<()> {
     let lab = up("topologies/docker-routed-peer.toml", &Overrides::default())?;
     let part = lab.docker("host")?;
     assert_eq!(part.model().layout(), Layout::V28);
-    let web = lab.node(&part.node_of("web"))?;
+    let web = part.container("web")?;
     let _server = web.tcp_echo_server("0.0.0.0:80")?;
     let peer = lab.node("peer")?;
     let host = lab.node("host")?;
@@ -113,7 +111,7 @@ fn classic_accepts_a_routed_peers_direct_packets() -> Result<()> {
     let lab = up("topologies/docker-routed-peer.toml", &overrides)?;
     let part = lab.docker("host")?;
     assert_eq!(part.model().layout(), Layout::Classic);
-    let web = lab.node(&part.node_of("web"))?;
+    let web = part.container("web")?;
     let server = web.tcp_echo_server("0.0.0.0:80")?;
     let out = lab
         .node("peer")?
@@ -200,12 +198,12 @@ fn a_container_started_later_on_a_part_is_published() -> Result<()> {
         "h2",
         netrig::docker::ContainerSpec::new("late").publish("9090:80"),
     )?;
-    let late_node = lab.docker("h2")?.node_of("late");
+    let late_node = lab.docker("h2")?.container("late")?.name().to_string();
     assert_eq!(late_node, "h2-late");
     let late = lab.node(&late_node)?;
     let server = late.tcp_echo_server("0.0.0.0:80")?;
     let in_late = late.capture("eth0")?;
-    let h1_web = lab.node(&lab.docker("h1")?.node_of("web"))?;
+    let h1_web = lab.docker("h1")?.container("web")?;
     let out = h1_web.tcp_connect("198.51.100.22:9090", Duration::from_secs(2))?;
     assert!(out.is_connected(), "{out:?}");
     in_late

@@ -2,6 +2,7 @@
 //! probe, with NAT rewrites between hooks, for the nftables and iptables-nft
 //! backends; iptables-legacy is refused with a reason.
 
+use crate::common::host_lab::{HostLab as _, Up as _};
 use std::time::Duration;
 
 use netrig::Backend;

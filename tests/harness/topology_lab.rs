@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use netrig::expect::{tcp, udp};
-use netrig::topology::{LabTopology, ShapeSpec};
-use netrig::{Backend, Endpoint, Lab, Result, Sentinel, TcpOutcome};
+use netrig::{Backend, Endpoint, Lab, Result, Sentinel, ShapeSpec, TcpOutcome};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -18,7 +17,7 @@ fn addr(s: &str) -> SocketAddr {
 /// topologies/gateway-nft.toml: a LAN client's UDP leaves the WAN side with
 /// the gateway's address, and the masquerade rule counted it.
 fn gateway_masquerades_lan_traffic() -> Result<()> {
-    let lab = netrig::topology::load_lab("topologies/gateway-nft.toml")?.up()?;
+    let lab = netrig::topology::load("topologies/gateway-nft.toml")?.up()?;
     let lan = lab.node("gw")?.capture("lan0")?;
     let wan = lab.node("wan")?.capture("eth0")?;
     lab.node("client")?.udp_send("198.51.100.10:53", b"q")?;
@@ -41,7 +40,7 @@ fn gateway_masquerades_lan_traffic() -> Result<()> {
 /// gateway (counter, and nothing on the WAN before a sentinel), while TCP 80
 /// gets through.
 fn gateway_drops_telnet_from_lan() -> Result<()> {
-    let lab = netrig::topology::load_lab("topologies/gateway-nft.toml")?.up()?;
+    let lab = netrig::topology::load("topologies/gateway-nft.toml")?.up()?;
     let client = lab.node("client")?;
     let wan = lab.node("wan")?.capture("eth0")?;
     let out = client.tcp_connect("198.51.100.10:23", Duration::from_millis(300))?;
@@ -89,7 +88,7 @@ fn rule_files_load_in_order() -> Result<()> {
         first.display().to_string(),
         second.display().to_string()
     );
-    let lab = netrig::topology::parse_lab(&text, dir.path().join("ordered.toml"))?.up()?;
+    let lab = netrig::topology::parse(&text, dir.path().join("ordered.toml"))?.up()?;
     let a = lab.node("a")?;
     let cap = a.capture("eth0")?;
     lab.node("b")?.udp_send("10.0.0.1:9", b"x")?;
@@ -105,7 +104,7 @@ fn rule_files_load_in_order() -> Result<()> {
 /// A program from the file runs inside its node's namespace.
 fn programs_run_in_their_node() -> Result<()> {
     let text = "[[node]]\nname = \"a\"\nprograms = [[\"sleep\", \"600\"]]\n";
-    let lab = netrig::topology::parse_lab(text, "programs.toml")?.up()?;
+    let lab = netrig::topology::parse(text, "programs.toml")?.up()?;
     let pid = lab.programs()[0].pid();
     let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("ns link");
     assert_eq!(
@@ -122,7 +121,7 @@ fn rate_limit_is_a_tbf_that_drops_the_excess() -> Result<()> {
         Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
         Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
     );
-    let lab = LabTopology::new(spec)
+    let lab = spec
         .shape(ShapeSpec {
             node: "a".into(),
             ifname: "eth0".into(),
@@ -162,7 +161,7 @@ fn rate_limit_is_a_tbf_that_drops_the_excess() -> Result<()> {
 fn netem_is_detected() -> Result<()> {
     let text = "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\ndelay = \"20ms\"\n\
                 a = { node = \"a\", ifname = \"eth0\" }\nb = { node = \"b\", ifname = \"eth0\" }\n";
-    match netrig::topology::parse_lab(text, "netem.toml")?.up() {
+    match netrig::topology::parse(text, "netem.toml")?.up() {
         Err(e) => {
             let m = e.to_string();
             assert!(

@@ -6,9 +6,14 @@
 use std::net::IpAddr;
 use std::path::Path;
 
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::host_lab::{HostLab as _, Up as _};
+use netrig::LabSpec;
 use netrig::docker::DockerHost;
 use netrig::reach::{Cell, DEFAULT_DEADLINE, Matrix, MatrixDiff, Outcome, Row};
-use netrig::topology::{Overrides, Topology};
+use netrig::topology::Overrides;
 use netrig::{Error, Result};
 
 const EXAMPLES: &str = "topologies/examples";
@@ -24,13 +29,13 @@ fn row<'m>(m: &'m Matrix, from: &str, to: &str) -> &'m Row {
 }
 
 /// The example host with extra rule files from topologies/examples.
-fn example(topology: &str, rules: &[&str], name: &str) -> Result<DockerHost> {
-    let mut model = netrig::topology::load(Path::new(EXAMPLES).join(topology))?;
+fn example(topology: &str, rules: &[&str], name: &str) -> Result<LabSpec> {
+    let mut spec = netrig::topology::load(Path::new(EXAMPLES).join(topology))?;
     for r in rules {
-        model.add_rules_file(Path::new(EXAMPLES).join(r));
+        spec = spec.rules_file("host", Path::new(EXAMPLES).join(r));
     }
-    model.set_name(name);
-    Ok(model)
+    spec.set_name(name);
+    Ok(spec)
 }
 
 /// A published port is DNATed (the server sees the client and the container
@@ -84,10 +89,8 @@ fn matrix_shows_dnat_masquerade_and_the_deciding_rule() -> Result<()> {
 fn twenty_matrices_of_one_lab_are_identical() -> Result<()> {
     let docker = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
     let libvirt = generic_lab("docker-libvirt.toml", "twenty-libvirt", &[])?;
-    let labs: [(&str, netrig::reach::Target<'_>); 2] = [
-        ("docker-user-rules", (&docker).into()),
-        ("docker-libvirt", (&libvirt).into()),
-    ];
+    let labs: [(&str, &netrig::Lab); 2] =
+        [("docker-user-rules", &docker), ("docker-libvirt", &libvirt)];
     for (name, lab) in labs {
         let first = Matrix::probe(lab)?;
         assert!(
@@ -348,7 +351,7 @@ fn icmp_cells_name_the_deciding_rule() -> Result<()> {
     ] {
         let what = format!("{layout} {backend}");
         let file = if backend == "nftables" { &nft } else { &rules };
-        let parse = |name: &str| -> Result<DockerHost> {
+        let parse = |name: &str| -> Result<LabSpec> {
             // (Docker 29's nftables backend leaves forwarding as it found it.)
             let forward = if backend == "nftables" {
                 "[daemon]\nip_forward_was_on = true\n"
@@ -365,7 +368,7 @@ fn icmp_cells_name_the_deciding_rule() -> Result<()> {
         };
         let before = parse("b")?.up()?;
         let mut after = parse("a")?;
-        after.add_rules_file(file);
+        after = after.rules_file("host", file);
         let after = after.up()?;
         let (b, a) = (Matrix::probe(&before)?, Matrix::probe(&after)?);
 
@@ -483,9 +486,11 @@ fn wrong_user_rule_is_reported_with_file_and_line() -> Result<()> {
     let path = dir.path().join("bad.rules");
     std::fs::write(&path, "*filter\n:DOCKER-USER - [0:0]\n-I DOCKER-USER -p tcp --dport 8080 -j NOSUCHTARGET\nCOMMIT\n")
         .expect("write");
-    let mut model = netrig::topology::load(Path::new(EXAMPLES).join("docker-web.toml"))?;
-    model.add_rules_file(&path);
-    let err = model.up().expect_err("the rule is wrong");
+    let spec = netrig::topology::load(Path::new(EXAMPLES).join("docker-web.toml"))?;
+    let err = spec
+        .rules_file("host", &path)
+        .up()
+        .expect_err("the rule is wrong");
     let msg = err.to_string();
     assert!(
         msg.contains(&format!("{}:3", path.display())) || msg.contains("line 3"),
@@ -540,25 +545,26 @@ fn every_topology_every_layout_and_backend() -> Result<()> {
     ];
     let (mut probed, mut generic) = (0, 0);
     for file in &files {
-        let plain = matches!(
-            netrig::topology::load_any(file, &Overrides::default())?,
-            Topology::Lab(ref l) if l.docker.is_empty()
-        );
+        let plain = netrig::topology::load(file)?.rule_nodes().is_empty();
         for (layout, backend) in combos {
             let over = Overrides {
                 layout: Some(layout.parse().expect("a layout")),
                 backend: Some(backend.parse().expect("a backend")),
             };
             let over = if plain { Overrides::default() } else { over };
-            let topology = match netrig::topology::load_any(file, &over) {
+            let topology = match netrig::topology::load_with(file, &over) {
                 Ok(t) => t,
                 Err(Error::Topology { .. } | Error::Invalid { .. }) => continue, // not for this layout
                 Err(e) => return Err(e),
             };
             let what = format!("{} {layout} {backend}", file.display());
-            let m = match topology {
-                Topology::Docker(model) => Matrix::probe(&model.up()?)?,
-                Topology::Lab(lab) => {
+            let m = match topology
+                .docker_host("host")
+                .filter(|_| topology.node_names().contains(&"internet".to_string()))
+            {
+                Some(_) => Matrix::probe(&topology.up()?)?,
+                None => {
+                    let lab = topology;
                     generic += 1;
                     let m = Matrix::probe(&lab.up()?)?;
                     // Whatever decided a generic lab's cell is named with its node.
@@ -621,18 +627,12 @@ fn a_large_matrix_fits_the_trace_buffer() -> Result<()> {
 }
 
 /// A generic lab brought up from topologies/.
-fn generic_lab(file: &str, name: &str, extra: &[(&str, &str)]) -> Result<netrig::TopologyLab> {
+fn generic_lab(file: &str, name: &str, extra: &[(&str, &str)]) -> Result<netrig::Lab> {
     let path = Path::new("topologies").join(file);
-    let Topology::Lab(mut l) = netrig::topology::load_any(&path, &Overrides::default())? else {
-        panic!("{file} is a generic lab");
-    };
+    let mut l = netrig::topology::load(&path)?;
     for (part, rules) in extra {
-        let p = l
-            .docker
-            .iter_mut()
-            .find(|p| p.name == *part)
-            .expect("the part");
-        p.host.add_rules_file(Path::new(EXAMPLES).join(rules));
+        assert!(l.docker_host(part).is_some(), "{file} has the part {part}");
+        l = l.rules_file(*part, Path::new(EXAMPLES).join(rules));
     }
     l.set_name(name);
     l.up()

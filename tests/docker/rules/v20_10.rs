@@ -147,7 +147,9 @@ pub fn kernel_settings_match_recording() {
 pub fn standard_topology_file_matches_recording_step_by_step() {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-docker/standard.toml");
-    let host = netrig::topology::load(&path).expect("standard.toml loads");
+    let host = crate::common::host_lab::model_of(
+        &netrig::topology::load(&path).expect("standard.toml loads"),
+    );
     assert_eq!(host.steps(), 8);
     for (step, suffix) in STEPS.iter().enumerate() {
         assert_same_lines(

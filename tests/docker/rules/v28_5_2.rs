@@ -168,7 +168,8 @@ pub fn v28_topology_files_match_recording() {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data/real-docker-28")
             .join(file);
-        let host = netrig::topology::load(&path).expect("loads");
+        let host =
+            crate::common::host_lab::model_of(&netrig::topology::load(&path).expect("loads"));
         assert_eq!(host, {
             let mut m = variant28(variant);
             m.set_name(host.name());

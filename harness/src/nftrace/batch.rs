@@ -31,9 +31,9 @@ use crate::error::{Error, Result};
 /// use netrig::nftrace::{trace_sources, Flow};
 /// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
 /// let flows = vec![Flow::tcp("203.0.113.2:8080")?, Flow::icmp("198.51.100.10")?];
-/// let (internet, web) = (docker.internet()?, docker.node("web")?);
+/// let (internet, web) = (docker.node("internet")?, docker.node("web")?);
 /// let sources = [(internet.namespace(), flows.clone()), (web.namespace(), flows)];
-/// let per_source = trace_sources(&sources, docker.host_node()?.namespace(),
+/// let per_source = trace_sources(&sources, docker.node("host")?.namespace(),
 ///     Backend::IptablesNft, Duration::from_millis(500))?;
 /// assert_eq!(per_source.len(), 2);
 /// # Ok::<_, netrig::Error>(())

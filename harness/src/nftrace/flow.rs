@@ -344,7 +344,7 @@ pub fn trace_flow(
 /// use netrig::nftrace::{trace_flows, Flow};
 /// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
 /// let cells = [Flow::tcp("203.0.113.2:8080")?, Flow::tcp("203.0.113.2:22")?, Flow::udp("203.0.113.2:53")?];
-/// let (internet, host) = (docker.internet()?, docker.host_node()?);
+/// let (internet, host) = (docker.node("internet")?, docker.node("host")?);
 /// for t in trace_flows(internet.namespace(), host.namespace(), Backend::IptablesNft, &cells, Duration::from_millis(500))? {
 ///     let why = t.decision.as_ref().map_or("no verdict".to_string(), |d| d.to_string());
 ///     println!("{} {}: {:?} because {why}", t.flow.proto.as_str(), t.flow.dst, t.probe);

@@ -46,8 +46,8 @@
 //! use netrig::nftrace::{trace_flow, Flow};
 //! let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
 //! let trace = trace_flow(
-//!     docker.internet()?.namespace(),
-//!     docker.host_node()?.namespace(),
+//!     docker.node("internet")?.namespace(),
+//!     docker.node("host")?.namespace(),
 //!     Backend::IptablesNft,
 //!     &Flow::tcp("203.0.113.2:8080")?,
 //!     Duration::from_secs(1),

@@ -62,7 +62,7 @@ impl Backend {
     ];
 
     /// Whether the backend takes iptables-restore text.
-    pub fn is_iptables(self) -> bool {
+    pub(crate) fn is_iptables(self) -> bool {
         !matches!(self, Backend::Nftables)
     }
 

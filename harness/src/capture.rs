@@ -47,7 +47,7 @@ impl CaptureOptions {
     }
 
     /// The same options with a BPF filter (tcpdump syntax).
-    pub fn with_filter(mut self, filter: impl Into<String>) -> Self {
+    pub(crate) fn with_filter(mut self, filter: impl Into<String>) -> Self {
         self.filter = Some(filter.into());
         self
     }
@@ -55,12 +55,6 @@ impl CaptureOptions {
     /// The same options with another snapshot length (bytes kept per frame).
     pub fn with_snaplen(mut self, snaplen: i32) -> Self {
         self.snaplen = snaplen;
-        self
-    }
-
-    /// The same options with another kernel ring size in bytes.
-    pub fn with_buffer_size(mut self, bytes: i32) -> Self {
-        self.buffer_size = bytes;
         self
     }
 }
@@ -235,17 +229,12 @@ impl Capture {
     }
 
     /// The namespace the capture listens in.
-    pub fn namespace(&self) -> &Namespace {
+    pub(crate) fn namespace(&self) -> &Namespace {
         &self.ns
     }
 
-    /// The interface name.
-    pub fn ifname(&self) -> &str {
-        &self.ifname
-    }
-
     /// `lab, node, link` for messages.
-    pub fn subject(&self) -> Subject {
+    pub(crate) fn subject(&self) -> Subject {
         self.ns.subject().clone().link(&self.ifname)
     }
 
@@ -256,27 +245,22 @@ impl Capture {
 
     /// Reads whatever the kernel has queued now, so that [`Capture::packets`]
     /// includes every frame captured before this call, and flushes the file.
-    pub fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         let mut pipe = lock(&self.shared().pipe);
         drain(&mut pipe, self.shared());
         tracing::debug!(subject = %self.subject(), packets = self.len(), "capture synced");
         self.check_error()
     }
 
-    /// A snapshot of the packets captured so far (after a [`Capture::sync`]).
+    /// A snapshot of every packet captured until this call.
     pub fn packets(&self) -> Vec<Packet> {
         let _ = self.sync();
         lock(&self.shared().state).packets.clone()
     }
 
     /// How many packets were captured so far (without syncing).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         lock(&self.shared().state).packets.len()
-    }
-
-    /// Whether no packet was captured so far (without syncing).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// libpcap's counters (received, dropped).
@@ -347,7 +331,7 @@ impl Capture {
     }
 
     /// Runs `f` over the packets captured so far (after a sync), under the lock.
-    pub fn with_packets<R>(&self, f: impl FnOnce(&[Packet]) -> R) -> R {
+    pub(crate) fn with_packets<R>(&self, f: impl FnOnce(&[Packet]) -> R) -> R {
         let _ = self.sync();
         f(&lock(&self.shared().state).packets)
     }

@@ -78,11 +78,6 @@ impl ConntrackEntry {
     pub fn is_dnat(&self) -> bool {
         self.reply.src != self.original.dst || self.reply.sport != self.original.dport
     }
-
-    /// Whether the flag (`ASSURED`, `UNREPLIED`) is set.
-    pub fn has_flag(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
-    }
 }
 
 impl fmt::Display for ConntrackEntry {
@@ -111,7 +106,7 @@ pub struct ConntrackTable {
 
 impl ConntrackTable {
     /// Parses `/proc/net/nf_conntrack` or `conntrack -L` text; unparsable lines are skipped.
-    pub fn parse(text: &str) -> ConntrackTable {
+    pub(crate) fn parse(text: &str) -> ConntrackTable {
         ConntrackTable {
             entries: text.lines().filter_map(parse_line).collect(),
         }
@@ -236,7 +231,7 @@ impl Namespace {
     }
 
     /// The raw conntrack table text (proc format, or `conntrack -L` output).
-    pub fn conntrack_text(&self) -> Result<String> {
+    pub(crate) fn conntrack_text(&self) -> Result<String> {
         let read = self.run(|| std::fs::read_to_string("/proc/thread-self/net/nf_conntrack"))?;
         tracing::debug!(subject = %self.subject(), from_proc = read.is_ok(), "read conntrack table");
         match read {
@@ -268,7 +263,7 @@ mod tests {
         assert_eq!(t.entries.len(), 2);
         let tcp = &t.entries[0];
         assert_eq!(tcp.state.as_deref(), Some("ESTABLISHED"));
-        assert!(tcp.has_flag("ASSURED"));
+        assert!(tcp.flags.iter().any(|f| f == "ASSURED"));
         assert_eq!(tcp.original.dport, Some(8080));
         assert_eq!(tcp.reply.sport, Some(9000));
         assert!(tcp.is_dnat() && tcp.is_snat());

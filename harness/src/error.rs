@@ -368,7 +368,7 @@ impl Error {
     }
 
     /// True when the error means "not allowed" (EPERM/EACCES) rather than a bug.
-    pub fn is_permission(&self) -> bool {
+    pub(crate) fn is_permission(&self) -> bool {
         match self {
             Error::NotPrivileged { .. } => true,
             Error::Namespace { source, .. } | Error::Io { source, .. } => {

@@ -130,7 +130,7 @@ impl Fingerprint {
     }
 
     /// Writes [`Fingerprint::render`] to `dir/fingerprint.txt` and returns the path.
-    pub fn write_to(&self, dir: &Path) -> std::io::Result<PathBuf> {
+    pub(crate) fn write_to(&self, dir: &Path) -> std::io::Result<PathBuf> {
         let path = dir.join("fingerprint.txt");
         std::fs::write(&path, self.render())?;
         Ok(path)

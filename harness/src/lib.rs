@@ -120,14 +120,14 @@ pub use fingerprint::Fingerprint;
 pub use firewall::{Counters, PolicyCounter, RuleCounter};
 pub use lab::{DockerPart, Interface, Lab, Node, unique_lab_name};
 pub use namespace::Namespace;
-pub use net::{Mac, Proto, fmt_mac};
+pub use net::{Mac, Proto};
 pub use netlink::{LinkInfo, RouteInfo};
 pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
 pub use proxy::Proxy;
 pub use spec::{LabSpec, ShapeSpec};
 pub use traffic::{
-    Datagram, Injector, PingOutcome, TcpEchoServer, TcpOutcome, ToSocket, UdpEchoServer,
-    UdpOutcome, tcp_syn_frame, udp_frame,
+    Datagram, PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome, tcp_syn_frame,
+    udp_frame,
 };
 pub use wiring::{BridgeSpec, Endpoint, NodeSpec, Route};

@@ -157,12 +157,12 @@ impl Namespace {
     }
 
     /// Lab and node, for messages.
-    pub fn subject(&self) -> &Subject {
+    pub(crate) fn subject(&self) -> &Subject {
         &self.subject
     }
 
     /// The node name.
-    pub fn node_name(&self) -> &str {
+    pub(crate) fn node_name(&self) -> &str {
         self.subject.node.as_deref().unwrap_or("?")
     }
 

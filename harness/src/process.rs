@@ -265,20 +265,8 @@ impl NodeCommand {
         self
     }
 
-    /// Sets stdout (for [`NodeCommand::spawn`]; `output` always captures).
-    pub fn stdout(mut self, out: Stdio) -> Self {
-        self.cmd.stdout(out);
-        self
-    }
-
-    /// Sets stderr (for [`NodeCommand::spawn`]; `output` always captures).
-    pub fn stderr(mut self, err: Stdio) -> Self {
-        self.cmd.stderr(err);
-        self
-    }
-
     /// The command line, for messages.
-    pub fn argv(&self) -> String {
+    pub(crate) fn argv(&self) -> String {
         self.argv.join(" ")
     }
 
@@ -394,11 +382,6 @@ impl NodeProcess {
         self.child.id()
     }
 
-    /// The child handle (for its piped stdin/stdout/stderr).
-    pub fn child_mut(&mut self) -> &mut Child {
-        &mut self.child
-    }
-
     /// Returns the exit status if the process has exited.
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         let r = self
@@ -409,27 +392,6 @@ impl NodeProcess {
             self.mark_reaped();
         }
         Ok(r)
-    }
-
-    /// Waits for exit, up to `timeout`; `Ok(None)` if still running then.
-    ///
-    /// Waits on a pidfd (poll), so it wakes the moment the process exits.
-    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
-        if let Some(s) = self.try_wait()? {
-            return Ok(Some(s));
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            wait_for_exit(self.child.id(), left)
-                .map_err(|e| Error::io(self.subject.clone(), "wait on a pidfd", e))?;
-            if let Some(s) = self.try_wait()? {
-                return Ok(Some(s));
-            }
-            if left.is_zero() {
-                return Ok(None);
-            }
-        }
     }
 
     /// Kills the process group and reaps the process.

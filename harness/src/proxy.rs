@@ -157,11 +157,6 @@ impl Proxy {
         };
         Ok((proxy, ready_rx))
     }
-
-    /// What it forwards: (protocol, listen address, target).
-    pub fn mapping(&self) -> (Proto, SocketAddr, SocketAddr) {
-        (self.proto, self.listen, self.target)
-    }
 }
 
 impl Proxy {

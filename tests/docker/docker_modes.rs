@@ -106,7 +106,9 @@ fn bridge_mode_gets_eth0_and_default_route() {
             .into_iter()
             .find(|l| l.name == "eth0")
             .unwrap();
-        assert_eq!(netrig::fmt_mac(&eth0.mac.unwrap()), mac, "{c} MAC");
+        let m = eth0.mac.unwrap();
+        let text = m.map(|b| format!("{b:02x}")).join(":");
+        assert_eq!(text, mac, "{c} MAC");
         let addrs: Vec<String> = node
             .addresses()
             .unwrap()

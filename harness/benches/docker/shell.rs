@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use netrig::docker::{DockerHost, KernelSetting};
-use netrig::{BridgeSpec, Endpoint, fmt_mac};
+use netrig::{BridgeSpec, Endpoint};
 
 /// A rendered baseline: the bring-up script, the teardown script, and the
 /// host namespace's name (for the witness link).
@@ -247,7 +247,7 @@ fn interfaces(
         ifaces.push(Iface {
             node: n,
             name: name.into(),
-            mac: fmt_mac(&mac),
+            mac: mac.map(|b| format!("{b:02x}")).join(":"),
             addrs: addrs.to_vec(),
         });
         k

@@ -53,7 +53,7 @@ pub struct Counters {
 
 impl Counters {
     /// Parses `iptables-save -c` output.
-    pub fn parse_iptables(text: &str) -> Counters {
+    pub(crate) fn parse_iptables(text: &str) -> Counters {
         Counters {
             rules: parse_iptables_counters(text),
             policies: parse_iptables_policies(text),
@@ -61,7 +61,7 @@ impl Counters {
     }
 
     /// Parses `nft list ruleset` output (rules with a `counter` statement).
-    pub fn parse_nft(text: &str) -> Counters {
+    pub(crate) fn parse_nft(text: &str) -> Counters {
         Counters {
             rules: parse_nft_counters(text),
             policies: parse_nft_policies(text),

@@ -3,8 +3,6 @@
 //! the node's links, addresses and routes, read and changed over the lab's
 //! netlink connection.
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
 use super::{Lab, NodeState};
@@ -63,11 +61,6 @@ impl<'lab> Node<'lab> {
         self.name
     }
 
-    /// The lab.
-    pub fn lab(&self) -> &'lab Lab {
-        self.lab
-    }
-
     /// The node's namespace handle, to keep (it outlives this borrow).
     pub fn namespace(&self) -> &'lab Namespace {
         &self.state().ns
@@ -101,22 +94,6 @@ impl<'lab> Node<'lab> {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         map.values().cloned().collect()
-    }
-
-    /// The first IPv4 address of `ifname`.
-    pub fn ipv4(&self, ifname: &str) -> Result<IpAddr> {
-        let i = self.interface(ifname)?;
-        i.addrs
-            .iter()
-            .map(|a| a.addr())
-            .find(IpAddr::is_ipv4)
-            .ok_or_else(|| {
-                Error::invalid(
-                    self.subject().clone().link(ifname),
-                    "address",
-                    "the interface has no IPv4 address",
-                )
-            })
     }
 
     pub(super) fn netlink(&self) -> &'lab crate::netlink::Netlink {
@@ -215,11 +192,6 @@ impl<'lab> Node<'lab> {
     /// Sets a link's MTU.
     pub fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()> {
         self.lab.block_on(self.netlink().set_mtu(ifname, mtu))
-    }
-
-    /// Sets `hairpin_mode` on a bridge port of this node.
-    pub fn set_hairpin(&self, ifname: &str, on: bool) -> Result<()> {
-        self.set_hairpins(&[ifname], on)
     }
 
     /// Sets `hairpin_mode` on several bridge ports, as concurrent requests.

@@ -30,7 +30,7 @@ pub(crate) struct Running {
 
 impl Lab {
     /// The spec this lab was brought up from.
-    pub fn spec(&self) -> &LabSpec {
+    pub(crate) fn spec(&self) -> &LabSpec {
         &self.spec
     }
 

@@ -92,7 +92,7 @@ impl Injector {
 
 impl Namespace {
     /// Opens a handle for injecting frames on `ifname` (which must be up).
-    pub fn injector(&self, ifname: &str) -> Result<Injector> {
+    pub(crate) fn injector(&self, ifname: &str) -> Result<Injector> {
         let subject = self.subject().clone().link(ifname);
         let cap = self
             .run(|| {

@@ -173,8 +173,8 @@ pub fn load_and_read_back(node: &Node<'_>, host: &DockerHost, step: usize) -> St
         .replace_tables(node, &fw.input())
         .unwrap_or_else(|e| {
             panic!(
-                "lab {}: loading step {step} with {backend}: {e}",
-                node.lab().name()
+                "node {}: loading step {step} with {backend}: {e}",
+                node.name()
             )
         });
     normalise(host, &backend.save(node).unwrap())

@@ -146,6 +146,16 @@ impl Backend {
             .to_vec()
     }
 
+    /// The command line that prints the version of this backend's tools
+    /// (for the fingerprint).
+    pub(crate) fn version_argv(self) -> &'static [&'static str] {
+        match self {
+            Backend::IptablesNft => &["iptables-nft", "--version"],
+            Backend::IptablesLegacy => &["iptables-legacy", "--version"],
+            Backend::Nftables => &["nft", "--version"],
+        }
+    }
+
     /// The program that loads this backend's rules.
     pub fn load_program(self) -> &'static str {
         self.load_argv(LoadMode::Append)[0]

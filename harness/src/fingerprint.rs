@@ -32,13 +32,9 @@ const XT_NEEDED: &[&str] = &[
     "REJECT",
 ];
 
-/// Tools whose versions go in the fingerprint: program and version flag.
-const TOOLS: &[(&str, &str)] = &[
-    ("iptables-nft", "--version"),
-    ("iptables-legacy", "--version"),
-    ("nft", "--version"),
-    ("ip", "-V"),
-];
+/// Tools whose versions go in the fingerprint besides each backend's
+/// ([`Backend::version_argv`]): program and version flag.
+const OTHER_TOOLS: &[(&str, &str)] = &[("ip", "-V")];
 
 /// What this machine gave a run. See the module docs.
 #[derive(Debug, Clone)]
@@ -78,9 +74,14 @@ impl Fingerprint {
         let (have, lack) = XT_NEEDED
             .iter()
             .partition(|x| registered.lines().any(|l| l.trim() == **x));
-        let tools = TOOLS
+        let tools = Backend::ALL
             .iter()
-            .map(|(prog, flag)| (*prog, version_of(ns, prog, flag)))
+            .map(|b| match b.version_argv() {
+                [prog, flag] => (*prog, *flag),
+                argv => unreachable!("a version command is a program and a flag: {argv:?}"),
+            })
+            .chain(OTHER_TOOLS.iter().copied())
+            .map(|(prog, flag)| (prog, version_of(ns, prog, flag)))
             .collect();
         let backends = Backend::ALL
             .iter()

@@ -94,6 +94,68 @@ fn public_api_stays_small() {
     );
 }
 
+/// The README's API table names every type, trait, module-level function and
+/// macro of docs/public-api.txt (a method is covered by its type's row).
+fn readme_api_table_names_every_item_group() {
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
+    let start = readme.find("\n## The API\n").expect("README.md has \"## The API\"");
+    let rest = &readme[start + 1..];
+    let table = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3)];
+    let missing: Vec<String> = groups(&generated().text)
+        .into_iter()
+        .filter(|name| !mentions(table, name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md's API table (## The API) does not name these public items of {}: {}",
+        api::FILE,
+        missing.join(", ")
+    );
+}
+
+/// The names of the API file's types, traits, modules' functions and
+/// macros (not methods, fields or constants of a type).
+fn groups(api: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in api.lines().filter(|l| !l.starts_with('#')) {
+        let mut words = line.split_whitespace();
+        let kind = match words.next() {
+            Some("macro") => "macro",
+            Some("pub") => words.next().unwrap_or(""),
+            _ => continue,
+        };
+        let Some(path) = words.next() else { continue };
+        let path = path.split(['(', '<', ':', '{', '!']).next().unwrap_or(path);
+        let path = line[line.find("netrig::").unwrap_or(0)..]
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .next()
+            .unwrap_or(path);
+        let segments: Vec<&str> = path.split("::").collect();
+        let name = segments.last().copied().unwrap_or("");
+        let parent = segments.get(segments.len().wrapping_sub(2)).copied().unwrap_or("");
+        let in_type = parent.starts_with(char::is_uppercase);
+        let wanted = match kind {
+            "struct" | "enum" | "trait" | "type" | "macro" => true,
+            "fn" => !in_type,
+            _ => false,
+        };
+        if wanted && !name.is_empty() && !out.contains(&name.to_string()) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// Whether `text` has `name` as a whole word.
+fn mentions(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + name.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !word(before) && !word(after)
+    })
+}
+
 netrig::testing::main!(
     #[plain]
     readme_shows_tests_readme_rs,
@@ -103,6 +165,8 @@ netrig::testing::main!(
     public_api_matches_the_file,
     #[plain]
     public_api_stays_small,
+    #[plain]
+    readme_api_table_names_every_item_group,
     #[plain]
     api::sample::lists_the_sample_crate,
 );

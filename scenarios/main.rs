@@ -124,35 +124,21 @@ fn main() -> ExitCode {
         describe(&catalogue());
         return ExitCode::SUCCESS;
     }
-    use netrig::testing::{Args, ArgsError, Parsed};
-    match Args::from_env() {
-        Ok(Parsed::Run(mut args)) => {
-            args.test_threads = args.test_threads.or_else(default_threads);
-            netrig::testing::run_with(&args, tests(catalogue())).exit_code()
-        }
-        Ok(Parsed::Help) => {
-            print!("{}", netrig::testing::USAGE);
-            ExitCode::SUCCESS
-        }
-        Err(ArgsError(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(101)
-        }
-    }
+    netrig::testing::run_with_threads(tests(catalogue()), default_threads())
 }
 
 /// Trials at once when neither `--test-threads` nor `RUST_TEST_THREADS`
 /// says: four per core. A trial spends most of its time waiting on the wire
 /// (a blocked connect's timeout, a sentinel), not computing; `cargo bench
 /// --bench catalogue` measures serial, one per core and four per core.
-fn default_threads() -> Option<usize> {
+fn default_threads() -> usize {
     if let Some(n) = std::env::var("RUST_TEST_THREADS")
         .ok()
         .and_then(|s| s.parse().ok())
         .filter(|n| *n > 0)
     {
-        return Some(n);
+        return n;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Some(4 * cores)
+    4 * cores
 }

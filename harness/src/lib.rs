@@ -38,7 +38,7 @@
 //! - `fingerprint` — [`Fingerprint`]: kernel, relied-on modules, tool versions, usable backends.
 //! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
 //! - [`privilege`] — can labs be built here, and should a test skip or fail if not.
-//! - [`logging`] — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
+//! - `logging` — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
 //! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft)
 //!   decoded into verdict paths, rule-counter attribution for iptables-legacy.
 //!
@@ -91,7 +91,7 @@ mod fdlimit;
 mod fingerprint;
 mod firewall;
 mod lab;
-pub mod logging;
+mod logging;
 mod namespace;
 mod net;
 mod netlink;

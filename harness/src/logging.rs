@@ -3,11 +3,11 @@
 //! subscriber.
 //!
 //! Two ways in, one subscriber per process, never a panic:
-//! - [`init`] — called by the library on the first lab bring-up, for tests
+//! - `init` — called by the library on the first lab bring-up, for tests
 //!   under libtest's own harness (`#[test]`): writes through libtest's
 //!   capture (`with_test_writer`), so each test's lines are shown with that
 //!   test's output, and names the thread (libtest names it after the test).
-//! - the [`testing`](crate::testing) harness installs one writing to stderr
+//! - the `testing` harness installs one writing to stderr
 //!   (stdout carries `--list` and `--format json`); each test runs in a
 //!   `test{name=…}` span, so every line made on its thread says which test.
 //!
@@ -27,7 +27,7 @@ static INIT: Once = Once::new();
 /// Installs netrig's subscriber for libtest tests, once per process: an
 /// `RUST_LOG` filter, libtest's capture-aware writer, thread names (the test
 /// names). Does nothing if a subscriber is already installed.
-pub fn init() {
+pub(crate) fn init() {
     INIT.call_once(|| {
         let ansi = std::io::stdout().is_terminal() && colour_allowed();
         install(|| {

@@ -215,11 +215,6 @@ impl AsFd for Netns {
     }
 }
 
-/// The inode of the calling thread's network namespace.
-pub(crate) fn current_thread_netns_inode() -> io::Result<u64> {
-    Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
-}
-
 /// A namespace bind-mounted on a path; unmounted and removed on drop.
 #[derive(Debug)]
 pub struct Pin {

@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 
 /// Whether missing privileges must fail rather than skip.
-pub fn privileges_required() -> bool {
+pub(crate) fn privileges_required() -> bool {
     let truthy = |v: std::ffi::OsString| {
         let v = v.to_string_lossy().to_ascii_lowercase();
         !(v.is_empty() || v == "0" || v == "false" || v == "no")
@@ -70,7 +70,7 @@ pub fn should_run(test: &str) -> Result<bool> {
 /// Whether this process runs in a user namespace that does not map every
 /// uid (rootless `unshare -Ur`), where some sysctls (e.g. `ping_group_range`
 /// to all gids) cannot be set.
-pub fn in_user_namespace() -> bool {
+pub(crate) fn in_user_namespace() -> bool {
     std::fs::read_to_string("/proc/self/uid_map")
         .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
         .unwrap_or(false)

@@ -432,16 +432,18 @@ fn bad_inputs_give_clear_errors() {
     assert!(msg.contains("eth7") && msg.contains("eth0"), "{msg}");
 }
 
+/// The inode of the calling thread's network namespace.
+fn thread_netns_inode() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino()
+}
+
 /// The harness thread's own namespace is unchanged after namespace work.
 fn harness_thread_never_changes_namespace() {
     let _labs = common::shared();
-    let before = netrig::testing::current_thread_netns_inode().unwrap();
+    let before = thread_netns_inode();
     let lab = pair(&unique_lab_name("thread")).up().unwrap();
-    let inside = lab
-        .node("a")
-        .unwrap()
-        .run(|| netrig::testing::current_thread_netns_inode().unwrap())
-        .unwrap();
+    let inside = lab.node("a").unwrap().run(thread_netns_inode).unwrap();
     assert_ne!(inside, before, "run() did not enter the node");
     assert_eq!(inside, lab.node("a").unwrap().inode());
     lab.node("b")
@@ -453,10 +455,7 @@ fn harness_thread_never_changes_namespace() {
         .command("true")
         .checked_output()
         .unwrap();
-    assert_eq!(
-        netrig::testing::current_thread_netns_inode().unwrap(),
-        before
-    );
+    assert_eq!(thread_netns_inode(), before);
     assert_eq!(
         lab.node("b")
             .unwrap()

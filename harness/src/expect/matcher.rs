@@ -20,7 +20,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::addr::{AddrArg, AddrSpec};
+use super::addr::AddrSpec;
 use crate::packet::{Direction, L3, L4, Packet, TcpFlags};
 
 /// The protocol a matcher requires.
@@ -122,8 +122,8 @@ pub fn any() -> Matcher {
 }
 
 impl Matcher {
-    fn addr(&mut self, which: &str, a: &dyn AddrArg) -> Option<AddrSpec> {
-        match a.to_addr_spec() {
+    fn addr(&mut self, which: &str, a: Result<AddrSpec, String>) -> Option<AddrSpec> {
+        match a {
             Ok(s) => Some(s),
             Err(e) => {
                 self.invalid.push(format!("{which}: {e}"));
@@ -132,14 +132,27 @@ impl Matcher {
         }
     }
 
-    /// Source address (`"10.0.0.1"`, `"10.0.0.1:5555"`, `"10.0.0.0/24"`). For ARP, the sender.
-    pub fn src(mut self, a: impl AddrArg) -> Self {
-        self.src = self.addr("src", &a);
+    /// Source address: anything that prints as an address, `address:port`
+    /// or network — `"10.0.0.1"`, `"10.0.0.1:5555"`, `"10.0.0.0/24"`,
+    /// `"[::1]:53"`, an `IpAddr`, a `SocketAddr`, an `IpNet`. For ARP, the
+    /// sender. One that does not parse makes the matcher fail when used.
+    pub fn src(mut self, a: impl fmt::Display) -> Self {
+        self.src = self.addr("src", AddrSpec::of(a));
         self
     }
     /// Destination address (as [`Matcher::src`]). For ARP, the target.
-    pub fn dst(mut self, a: impl AddrArg) -> Self {
-        self.dst = self.addr("dst", &a);
+    pub fn dst(mut self, a: impl fmt::Display) -> Self {
+        self.dst = self.addr("dst", AddrSpec::of(a));
+        self
+    }
+    /// The source condition, already parsed.
+    pub(super) fn src_spec(mut self, s: AddrSpec) -> Self {
+        self.src = Some(s);
+        self
+    }
+    /// The destination condition, already parsed.
+    pub(super) fn dst_spec(mut self, s: AddrSpec) -> Self {
+        self.dst = Some(s);
         self
     }
     /// TCP/UDP source port.
@@ -203,7 +216,7 @@ impl Matcher {
         self
     }
     /// Captured in this direction (see [`Direction`]).
-    pub fn direction(mut self, d: Direction) -> Self {
+    fn direction(mut self, d: Direction) -> Self {
         self.direction = Some(d);
         self
     }
@@ -231,7 +244,7 @@ impl Matcher {
     }
 
     /// Why the matcher cannot be used (unparsable arguments), if it cannot.
-    pub fn invalid(&self) -> Option<String> {
+    pub(crate) fn invalid(&self) -> Option<String> {
         (!self.invalid.is_empty()).then(|| self.invalid.join("; "))
     }
 

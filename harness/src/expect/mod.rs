@@ -34,7 +34,6 @@ mod nat;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use addr::{AddrArg, AddrSpec};
 pub use matcher::{Matcher, any, arp, icmp, ip, tcp, udp};
 pub use nat::{NatExpect, NatFlow, expect_nat};
 
@@ -264,9 +263,13 @@ impl ExpectSequence<'_> {
 }
 
 /// A packet sent after the traffic under test, through the same path, whose
-/// arrival proves that anything earlier has arrived too.
+/// arrival proves that anything earlier has arrived too: [`Sentinel::udp`],
+/// [`Sentinel::udp_translated`] or [`Sentinel::packet`].
 #[derive(Debug, Clone)]
-pub enum Sentinel {
+pub struct Sentinel(Kind);
+
+#[derive(Debug, Clone)]
+enum Kind {
     /// A UDP datagram with a unique payload, sent from a node when the
     /// expectation is checked.
     Udp {
@@ -292,12 +295,12 @@ impl Sentinel {
     pub fn udp(from: &Namespace, dst: impl Into<String>) -> Sentinel {
         let n = SENTINEL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let dst = dst.into();
-        Sentinel::Udp {
+        Sentinel(Kind::Udp {
             from: from.clone(),
             seen_dst: dst.clone(),
             dst,
             tag: format!("netrig-sentinel-{}-{n}", std::process::id()).into_bytes(),
-        }
+        })
     }
 
     /// A UDP sentinel that follows a NAT path: sent from `from` to `dst`
@@ -310,32 +313,32 @@ impl Sentinel {
         dst: impl Into<String>,
         seen_dst: impl Into<String>,
     ) -> Sentinel {
-        match Sentinel::udp(from, dst) {
-            Sentinel::Udp { from, dst, tag, .. } => Sentinel::Udp {
+        match Sentinel::udp(from, dst).0 {
+            Kind::Udp { from, dst, tag, .. } => Sentinel(Kind::Udp {
                 from,
                 dst,
                 seen_dst: seen_dst.into(),
                 tag,
-            },
-            other => other,
+            }),
+            other => Sentinel(other),
         }
     }
 
     /// A sentinel the test sends itself; `m` must match it (and not the traffic under test).
     pub fn packet(m: Matcher) -> Sentinel {
-        Sentinel::Packet(m)
+        Sentinel(Kind::Packet(m))
     }
 
     /// The matcher that recognises the sentinel.
-    pub fn matcher(&self) -> Matcher {
-        match self {
-            Sentinel::Udp { seen_dst, tag, .. } => udp().dst(seen_dst.as_str()).payload(tag),
-            Sentinel::Packet(m) => m.clone(),
+    fn matcher(&self) -> Matcher {
+        match &self.0 {
+            Kind::Udp { seen_dst, tag, .. } => udp().dst(seen_dst.as_str()).payload(tag),
+            Kind::Packet(m) => m.clone(),
         }
     }
 
     fn send(&self) -> Result<()> {
-        if let Sentinel::Udp { from, dst, tag, .. } = self {
+        if let Kind::Udp { from, dst, tag, .. } = &self.0 {
             from.udp_send(dst.as_str(), tag)?;
         }
         Ok(())

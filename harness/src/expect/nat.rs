@@ -26,7 +26,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::addr::{AddrArg, AddrSpec};
+use std::fmt;
+
+use super::addr::AddrSpec;
 use super::matcher::{Matcher, any};
 use crate::capture::Capture;
 use crate::error::{Error, Result};
@@ -72,14 +74,15 @@ pub fn expect_nat<'c>(before: &'c Capture, after: &'c Capture, flow: Matcher) ->
 
 impl NatExpect<'_> {
     /// The source address (and port, if given) the flow must carry after translation.
-    pub fn snat_to(mut self, a: impl AddrArg) -> Self {
-        self.snat = Some(a.to_addr_spec());
+    /// Anything that prints as an address, as for [`Matcher::src`].
+    pub fn snat_to(mut self, a: impl fmt::Display) -> Self {
+        self.snat = Some(AddrSpec::of(a));
         self
     }
 
     /// The destination address (and port, if given) the flow must carry after translation.
-    pub fn dnat_to(mut self, a: impl AddrArg) -> Self {
-        self.dnat = Some(a.to_addr_spec());
+    pub fn dnat_to(mut self, a: impl fmt::Display) -> Self {
+        self.dnat = Some(AddrSpec::of(a));
         self
     }
 
@@ -156,20 +159,12 @@ fn twin_matcher(p: &Packet, snat: Option<&AddrSpec>, dnat: Option<&AddrSpec>) ->
         None => m,
     };
     if let Some(s) = src {
-        m = m.src(SpecArg(s));
+        m = m.src_spec(s);
     }
     if let Some(d) = dst {
-        m = m.dst(SpecArg(d));
+        m = m.dst_spec(d);
     }
     m
-}
-
-struct SpecArg(AddrSpec);
-
-impl AddrArg for SpecArg {
-    fn to_addr_spec(&self) -> Result<AddrSpec, String> {
-        Ok(self.0.clone())
-    }
 }
 
 #[cfg(test)]
@@ -191,7 +186,7 @@ mod tests {
     #[test]
     fn twin_of_masqueraded_udp() {
         let inside = udp_packet([172, 17, 0, 2], 40000, [198, 51, 100, 10], 53);
-        let snat = "203.0.113.2".to_addr_spec().unwrap();
+        let snat = AddrSpec::parse("203.0.113.2").unwrap();
         let m = twin_matcher(&inside, Some(&snat), None);
         assert!(m.matches(&udp_packet([203, 0, 113, 2], 40000, [198, 51, 100, 10], 53)));
         assert!(
@@ -200,7 +195,7 @@ mod tests {
         );
         assert!(!m.matches(&inside), "untranslated is not the twin");
         assert!(!m.matches(&udp_packet([203, 0, 113, 2], 40000, [198, 51, 100, 11], 53)));
-        let dnat = "10.2.0.2:9000".to_addr_spec().unwrap();
+        let dnat = AddrSpec::parse("10.2.0.2:9000").unwrap();
         let m = twin_matcher(&inside, None, Some(&dnat));
         assert!(m.matches(&udp_packet([172, 17, 0, 2], 40000, [10, 2, 0, 2], 9000)));
         assert!(!m.matches(&udp_packet([172, 17, 0, 3], 40000, [10, 2, 0, 2], 9000)));

@@ -4,9 +4,10 @@
 //!
 //! A capture stores each frame's bytes untouched ([`Packet::frame`]); this
 //! module turns them, once, into a [`Packet`] — time, direction, Ethernet
-//! addresses, the network layer ([`L3`]: IPv4, IPv6, ARP) and the transport
-//! layer ([`L4`]: TCP, UDP, ICMP) — that expectations compare by value, never
-//! by byte offset. Decoding never fails: what cannot be decoded is kept as
+//! addresses, the network layer (IPv4, IPv6, ARP) and the transport layer
+//! (TCP, UDP, ICMP) — that expectations compare by value, never by byte
+//! offset; a test reads the addresses and the [`Tcp`] or [`Udp`] header.
+//! Decoding never fails: what cannot be decoded is kept as
 //! [`Packet::decode_error`], and the frame stays available.
 //!
 //! [`Packet::summary`] renders one line in the style of tcpdump, used in
@@ -85,7 +86,7 @@ impl TcpFlags {
     pub const RST_ACK: TcpFlags = TcpFlags(0x14);
 
     /// Whether every flag of `other` is set here.
-    pub fn contains(self, other: TcpFlags) -> bool {
+    pub(crate) fn contains(self, other: TcpFlags) -> bool {
         self.0 & other.0 == other.0
     }
 }
@@ -124,7 +125,7 @@ impl fmt::Display for TcpFlags {
 
 /// An IPv4 or IPv6 header, reduced to what tests assert on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ip {
+pub(crate) struct Ip {
     /// Source address.
     pub src: IpAddr,
     /// Destination address.
@@ -137,7 +138,7 @@ pub struct Ip {
 
 /// An ARP packet (Ethernet/IPv4).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arp {
+pub(crate) struct Arp {
     /// 1 request, 2 reply.
     pub operation: u16,
     /// Sender hardware address.
@@ -152,7 +153,7 @@ pub struct Arp {
 
 /// The network layer of a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum L3 {
+pub(crate) enum L3 {
     /// IPv4.
     Ipv4(Ip),
     /// IPv6.
@@ -193,7 +194,7 @@ pub struct Udp {
 
 /// An ICMP (v4 or v6) message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Icmp {
+pub(crate) struct Icmp {
     /// ICMPv6 rather than ICMPv4.
     pub v6: bool,
     /// Type (8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded; v6: 128/129 echo).
@@ -208,18 +209,18 @@ pub struct Icmp {
 
 impl Icmp {
     /// An echo request (v4 type 8, v6 type 128).
-    pub fn is_echo_request(&self) -> bool {
+    pub(crate) fn is_echo_request(&self) -> bool {
         self.icmp_type == if self.v6 { 128 } else { 8 }
     }
     /// An echo reply (v4 type 0, v6 type 129).
-    pub fn is_echo_reply(&self) -> bool {
+    pub(crate) fn is_echo_reply(&self) -> bool {
         self.icmp_type == if self.v6 { 129 } else { 0 }
     }
 }
 
 /// The transport layer of a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum L4 {
+pub(crate) enum L4 {
     /// TCP.
     Tcp(Tcp),
     /// UDP.
@@ -248,9 +249,9 @@ pub struct Packet {
     /// EtherType (0x0800 IPv4, 0x86dd IPv6, 0x0806 ARP).
     pub ethertype: u16,
     /// Network layer, if recognised.
-    pub l3: Option<L3>,
+    pub(crate) l3: Option<L3>,
     /// Transport layer, if recognised.
-    pub l4: Option<L4>,
+    pub(crate) l4: Option<L4>,
     /// Why decoding stopped early, if it did.
     pub decode_error: Option<String>,
     /// The frame's bytes as captured.
@@ -264,7 +265,7 @@ impl Packet {
     }
 
     /// Decodes an Ethernet frame captured at `time` with wire length `wire_len`.
-    pub fn decode_at(frame: &[u8], time: SystemTime, wire_len: u32) -> Packet {
+    pub(crate) fn decode_at(frame: &[u8], time: SystemTime, wire_len: u32) -> Packet {
         let mut p = Packet {
             index: 0,
             time,
@@ -376,7 +377,7 @@ impl Packet {
     }
 
     /// The IP header, for IPv4 and IPv6 packets.
-    pub fn ip(&self) -> Option<&Ip> {
+    pub(crate) fn ip(&self) -> Option<&Ip> {
         match &self.l3 {
             Some(L3::Ipv4(ip)) | Some(L3::Ipv6(ip)) => Some(ip),
             _ => None,
@@ -410,7 +411,7 @@ impl Packet {
     }
 
     /// The ICMP message, if this is one.
-    pub fn icmp(&self) -> Option<&Icmp> {
+    pub(crate) fn icmp(&self) -> Option<&Icmp> {
         match &self.l4 {
             Some(L4::Icmp(i)) => Some(i),
             _ => None,
@@ -418,7 +419,7 @@ impl Packet {
     }
 
     /// The ARP packet, if this is one.
-    pub fn arp(&self) -> Option<&Arp> {
+    pub(crate) fn arp(&self) -> Option<&Arp> {
         match &self.l3 {
             Some(L3::Arp(a)) => Some(a),
             _ => None,
@@ -426,7 +427,7 @@ impl Packet {
     }
 
     /// TCP or UDP source port.
-    pub fn src_port(&self) -> Option<u16> {
+    pub(crate) fn src_port(&self) -> Option<u16> {
         match &self.l4 {
             Some(L4::Tcp(t)) => Some(t.src_port),
             Some(L4::Udp(u)) => Some(u.src_port),
@@ -435,7 +436,7 @@ impl Packet {
     }
 
     /// TCP or UDP destination port.
-    pub fn dst_port(&self) -> Option<u16> {
+    pub(crate) fn dst_port(&self) -> Option<u16> {
         match &self.l4 {
             Some(L4::Tcp(t)) => Some(t.dst_port),
             Some(L4::Udp(u)) => Some(u.dst_port),

@@ -116,10 +116,12 @@ fn ip_summary(ip: &Ip, l4: &Option<L4>) -> String {
 }
 
 fn icmp_name(i: &Icmp) -> String {
-    let name = if i.v6 {
+    let name = if i.is_echo_request() {
+        "echo request"
+    } else if i.is_echo_reply() {
+        "echo reply"
+    } else if i.v6 {
         match i.icmp_type {
-            128 => "echo request",
-            129 => "echo reply",
             1 => "destination unreachable",
             3 => "time exceeded",
             133 => "router solicitation",
@@ -129,8 +131,6 @@ fn icmp_name(i: &Icmp) -> String {
         }
     } else {
         match (i.icmp_type, i.code) {
-            (8, _) => "echo request",
-            (0, _) => "echo reply",
             (3, 0) => "net unreachable",
             (3, 1) => "host unreachable",
             (3, 2) => "protocol unreachable",

@@ -12,7 +12,7 @@ use std::fmt;
 
 /// How results are printed (`--format`, `-q`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// One line per test (the default).
     #[default]
     Pretty,
@@ -24,7 +24,7 @@ pub enum Format {
 
 /// Whether to colour the output (`--color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Color {
+pub(crate) enum Color {
     /// Colour when stdout is a terminal (the default).
     #[default]
     Auto,
@@ -36,7 +36,7 @@ pub enum Color {
 
 /// A test binary's arguments, as libtest defines them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Args {
+pub(crate) struct Args {
     /// Positional filters: a test runs if its name contains any of them
     /// (equals one, with `--exact`). Empty: every test.
     pub filters: Vec<String>,
@@ -72,7 +72,7 @@ pub struct Args {
 
 /// A command line libtest would reject too (unknown option, missing or bad value).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgsError(pub String);
+pub(crate) struct ArgsError(pub String);
 
 impl fmt::Display for ArgsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -105,7 +105,7 @@ const NO_EFFECT_FLAGS: &[&str] = &[
 ];
 
 /// The usage text for `--help`.
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: TEST-BINARY [OPTIONS] [FILTERS...]
 
 A netrig test binary (netrig::testing, compatible with libtest and cargo nextest).
@@ -134,7 +134,7 @@ NETRIG_REQUIRE_PRIVILEGES=1: then they fail, saying why.
 
 /// What parsing produced: arguments to run with, or a request for help.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed {
+pub(crate) enum Parsed {
     /// Run (or list) with these arguments.
     Run(Args),
     /// `-h` / `--help` was given.
@@ -143,21 +143,12 @@ pub enum Parsed {
 
 impl Args {
     /// Parses this process's arguments (the first, the program, is skipped).
-    pub fn from_env() -> Result<Parsed, ArgsError> {
+    pub(crate) fn from_env() -> Result<Parsed, ArgsError> {
         Args::parse(std::env::args().skip(1))
     }
 
     /// Parses `args` (without the program name), as libtest does.
-    ///
-    /// ```
-    /// use netrig::testing::{Args, Parsed};
-    /// let Parsed::Run(a) = Args::parse(["nat", "proxy", "--skip=slow", "-q"]).unwrap() else {
-    ///     unreachable!()
-    /// };
-    /// assert_eq!(a.filters, ["nat", "proxy"]);
-    /// assert_eq!(a.skip, ["slow"]);
-    /// ```
-    pub fn parse<I, S>(args: I) -> Result<Parsed, ArgsError>
+    pub(crate) fn parse<I, S>(args: I) -> Result<Parsed, ArgsError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -259,7 +250,7 @@ impl Args {
     }
 
     /// Whether `name` passes the filters and `--skip` (not `--ignored`).
-    pub fn selects(&self, name: &str) -> bool {
+    pub(crate) fn selects(&self, name: &str) -> bool {
         let hit = |pattern: &String| {
             if self.exact {
                 name == pattern
@@ -300,6 +291,16 @@ mod tests {
             Ok(Parsed::Run(a)) => a,
             other => panic!("{args:?}: {other:?}"),
         }
+    }
+
+    /// Filters, `--skip=` and `-q` together (formerly `Args::parse`'s doc example).
+    #[test]
+    fn parse_example() {
+        let Parsed::Run(a) = Args::parse(["nat", "proxy", "--skip=slow", "-q"]).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(a.filters, ["nat", "proxy"]);
+        assert_eq!(a.skip, ["slow"]);
     }
 
     /// Several filters, repeated skips and `=` forms are all kept.

@@ -2,8 +2,7 @@
 //! (feature `testing`, on by default), built on libtest-mimic — what `cargo
 //! test` and `cargo nextest run` expect of a test binary, plus netrig's
 //! privilege and feature skips — and checks through the kernel that a lab
-//! kept its promises ([`Witness`], [`current_thread_netns_inode`],
-//! [`wait_for_exit`]).
+//! kept its promises ([`Witness`], [`wait_for_exit`]).
 //!
 //! It owns three guarantees:
 //! - **Skips are decided when tests are listed.** A test that cannot run
@@ -16,11 +15,11 @@
 //!   (repeatable), `--exact`, `--list`, `--ignored`, `--include-ignored`,
 //!   `--format pretty|terse|json`, `-q`, `--test-threads`, `--color`,
 //!   `--logfile`; `--nocapture`, `--show-output`, `-Z unstable-options`,
-//!   `--report-time`, `--shuffle` … are accepted (see [`Args`]).
+//!   `--report-time`, `--shuffle` … are accepted (`--help` lists them).
 //! - **Failures and logs are readable**: a failing `netrig::Result` prints
 //!   the error's full report (expected, seen instead, where the evidence is
 //!   kept); `RUST_LOG=netrig=debug` shows netrig's events, each line naming
-//!   its test (see [`crate::logging`]).
+//!   its test.
 //!
 //! # Setup
 //!
@@ -53,7 +52,8 @@
 //! ```
 //!
 //! Tests built at run time (a matrix) use [`Test`] and [`run`] directly:
-//! `fn main() -> ExitCode { netrig::testing::run(vec![Test::lab("a::b", || …)]) }`.
+//! `fn main() -> ExitCode { netrig::testing::run(vec![Test::lab("a::b", || …)]) }`
+//! ([`run_with_threads`] for tests that mostly wait, to run more at once).
 //!
 //! # Converting a `#[test]` file
 //!
@@ -82,9 +82,7 @@ mod test;
 mod witness;
 
 #[cfg(feature = "testing")]
-pub use args::{Args, ArgsError, Color, Format, Parsed, USAGE};
-#[cfg(feature = "testing")]
-pub use run::{Summary, run, run_with};
+pub use run::{run, run_with_threads};
 #[cfg(feature = "testing")]
 pub use test::{Skip, Test, TestResult};
 pub use witness::Witness;
@@ -110,29 +108,32 @@ macro_rules! __netrig_testing_tests {
     ($( $(#[$($attr:tt)+])* $test:path ),* $(,)?) => {
         ::std::vec![$(
             $crate::__netrig_testing_attrs!(
-                ($crate::testing::Test::lab(::std::stringify!($test), $test))
+                lab (::std::stringify!($test), $test) []
                 $([$($attr)+])*
             )
         ),*]
     };
 }
 
-/// Applies one `main!`/`tests!` entry's attributes to its [`Test`].
+/// Applies one `main!`/`tests!` entry's attributes: which constructor of
+/// [`Test`] (`lab`, or `plain`) and what follows it (`.ignore(..)`).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __netrig_testing_attrs {
-    (($t:expr)) => { $t };
-    (($t:expr) [plain] $($rest:tt)*) => {
-        $crate::__netrig_testing_attrs!(($t.needs_lab(false)) $($rest)*)
+    ($kind:ident $args:tt [$($then:tt)*]) => {
+        $crate::testing::Test::$kind $args $($then)*
     };
-    (($t:expr) [ignore = $reason:literal] $($rest:tt)*) => {
-        $crate::__netrig_testing_attrs!(($t.ignore($reason)) $($rest)*)
+    ($kind:ident $args:tt [$($then:tt)*] [plain] $($rest:tt)*) => {
+        $crate::__netrig_testing_attrs!(plain $args [$($then)*] $($rest)*)
     };
-    (($t:expr) [ignore] $($rest:tt)*) => {
-        $crate::__netrig_testing_attrs!(($t.ignore("")) $($rest)*)
+    ($kind:ident $args:tt [$($then:tt)*] [ignore = $reason:literal] $($rest:tt)*) => {
+        $crate::__netrig_testing_attrs!($kind $args [$($then)* .ignore($reason)] $($rest)*)
     };
-    (($t:expr) [doc = $doc:literal] $($rest:tt)*) => {
-        $crate::__netrig_testing_attrs!(($t) $($rest)*)
+    ($kind:ident $args:tt [$($then:tt)*] [ignore] $($rest:tt)*) => {
+        $crate::__netrig_testing_attrs!($kind $args [$($then)* .ignore("")] $($rest)*)
+    };
+    ($kind:ident $args:tt [$($then:tt)*] [doc = $doc:literal] $($rest:tt)*) => {
+        $crate::__netrig_testing_attrs!($kind $args [$($then)*] $($rest)*)
     };
 }
 
@@ -157,20 +158,13 @@ pub use crate::__netrig_testing_main as main;
 #[doc(inline)]
 pub use crate::__netrig_testing_tests as tests;
 
-/// The inode of the calling thread's network namespace: a test compares it
-/// before and after working with a lab to show its own thread never moved.
-///
-/// ```no_run
-/// let before = netrig::testing::current_thread_netns_inode()?;
-/// # Ok::<_, std::io::Error>(())
-/// ```
-pub fn current_thread_netns_inode() -> std::io::Result<u64> {
-    crate::netns::current_thread_netns_inode()
-}
-
 /// Waits until process `pid` (any process, not only a child) has exited, up
 /// to `timeout`, on a pidfd — it wakes the moment the process ends. Returns
 /// whether it has exited; a pid that does not exist counts as exited.
+///
+/// The process counterpart of [`Witness`]: a test shows that a program a lab
+/// started died with the lab (`netrig down` waits for a kept lab's owner
+/// with it too).
 ///
 /// ```
 /// let me = std::process::id();

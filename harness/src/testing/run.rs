@@ -18,7 +18,7 @@ use super::test::{Body, NOT_PRIVILEGED, Skip, Test, requirement_source};
 
 /// The counts of a run, as printed on its `test result:` line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Tests that passed.
     pub passed: u64,
     /// Tests that failed.
@@ -31,7 +31,7 @@ pub struct Summary {
 
 impl Summary {
     /// 0 when nothing failed, 101 (libtest's code) otherwise.
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         if self.failed > 0 {
             ExitCode::from(101)
         } else {
@@ -40,14 +40,28 @@ impl Summary {
     }
 }
 
-/// Runs `tests` with this process's command line (libtest's options; see
-/// [`Args`]) and returns the exit code for `main`: the whole of a test
-/// binary's `main` is `netrig::testing::run(tests)`.
+/// Runs `tests` with this process's command line (libtest's options,
+/// `--help` lists them) and returns the exit code for `main`: the whole of a
+/// test binary's `main` is `netrig::testing::run(tests)`.
 ///
 /// A command line libtest would reject exits with 101 and libtest's message.
 pub fn run(tests: impl IntoIterator<Item = Test>) -> ExitCode {
+    run_main(tests, None)
+}
+
+/// [`run`], with up to `threads` tests at once unless `--test-threads`
+/// says otherwise (0: one per CPU, as [`run`]) — for tests that spend their
+/// time waiting on the wire (timeouts, sentinels) rather than computing.
+pub fn run_with_threads(tests: impl IntoIterator<Item = Test>, threads: usize) -> ExitCode {
+    run_main(tests, Some(threads).filter(|n| *n > 0))
+}
+
+fn run_main(tests: impl IntoIterator<Item = Test>, threads: Option<usize>) -> ExitCode {
     match Args::from_env() {
-        Ok(Parsed::Run(args)) => run_with(&args, tests.into_iter().collect()).exit_code(),
+        Ok(Parsed::Run(mut args)) => {
+            args.test_threads = args.test_threads.or(threads);
+            run_with(&args, tests.into_iter().collect()).exit_code()
+        }
         Ok(Parsed::Help) => {
             print!("{USAGE}");
             ExitCode::SUCCESS
@@ -60,8 +74,8 @@ pub fn run(tests: impl IntoIterator<Item = Test>) -> ExitCode {
 }
 
 /// Runs (or, with `--list`, lists) `tests` under `args`; installs netrig's
-/// log subscriber first (see [`crate::logging`]).
-pub fn run_with(args: &Args, tests: Vec<Test>) -> Summary {
+/// log subscriber first (see `crate::logging`).
+pub(crate) fn run_with(args: &Args, tests: Vec<Test>) -> Summary {
     crate::logging::init_for_harness();
     if !args.without_effect.is_empty() {
         eprintln!(

@@ -5,13 +5,13 @@ use std::fmt;
 
 use crate::privilege;
 
-/// Why a test cannot run here, and whether CI must treat that as a failure.
+/// Why a test cannot run here, and whether CI must treat that as a failure;
+/// what a [`Test::needs`] check returns. It prints as its reason.
 ///
 /// ```
 /// use netrig::testing::Skip;
 /// let s = Skip::unless_required("nft is not installed (package nftables)");
-/// assert!(s.is_enforceable());
-/// assert!(!Skip::always("the kernel lacks the netem qdisc").is_enforceable());
+/// assert_eq!(s.to_string(), "nft is not installed (package nftables)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skip {
@@ -44,23 +44,23 @@ impl Skip {
 
     /// The same skip with a longer explanation (what failed, how to fix
     /// it), printed once per run and in the failure when the skip is enforced.
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Skip {
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Skip {
         self.detail = Some(detail.into());
         self
     }
 
     /// Why the test cannot run, in one line.
-    pub fn reason(&self) -> &str {
+    pub(crate) fn reason(&self) -> &str {
         &self.reason
     }
 
     /// The longer explanation, if any.
-    pub fn detail(&self) -> Option<&str> {
+    pub(crate) fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
     }
 
     /// Whether `CI=true` / `NETRIG_REQUIRE_PRIVILEGES=1` turn this skip into a failure.
-    pub fn is_enforceable(&self) -> bool {
+    pub(crate) fn is_enforceable(&self) -> bool {
         self.enforceable
     }
 }
@@ -76,21 +76,32 @@ impl fmt::Display for Skip {
 ///
 /// A failure is reported with the error's full `Display` (`{:#}`): for a
 /// [`crate::Error`] that is the multi-line report — expected, seen instead,
-/// and where the evidence is kept.
-pub trait TestResult {
-    /// `Ok` for a pass, `Err(report)` for a failure.
-    fn into_report(self) -> Result<(), String>;
-}
+/// and where the evidence is kept. Sealed: these two are all there is.
+pub trait TestResult: sealed::Report {}
 
-impl TestResult for () {
-    fn into_report(self) -> Result<(), String> {
-        Ok(())
+impl TestResult for () {}
+
+impl<E: fmt::Display> TestResult for Result<(), E> {}
+
+mod sealed {
+    use std::fmt;
+
+    /// A test function's outcome as the harness reports it.
+    pub trait Report {
+        /// `Ok` for a pass, `Err(report)` for a failure.
+        fn into_report(self) -> Result<(), String>;
     }
-}
 
-impl<E: fmt::Display> TestResult for Result<(), E> {
-    fn into_report(self) -> Result<(), String> {
-        self.map_err(|e| format!("Error: {e:#}"))
+    impl Report for () {
+        fn into_report(self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    impl<E: fmt::Display> Report for Result<(), E> {
+        fn into_report(self) -> Result<(), String> {
+            self.map_err(|e| format!("Error: {e:#}"))
+        }
     }
 }
 
@@ -137,7 +148,7 @@ impl Test {
     {
         Test {
             name: name.into(),
-            body: Box::new(move || body().into_report()),
+            body: Box::new(move || sealed::Report::into_report(body())),
             needs_lab: false,
             ignore: None,
             checks: Vec::new(),
@@ -160,13 +171,6 @@ impl Test {
         C: FnOnce() -> Option<Skip> + Send + 'static,
     {
         self.checks.push(Box::new(check));
-        self
-    }
-
-    /// Whether the test builds labs (and so needs privileges); the
-    /// [`main!`](crate::testing::main) macro's `#[plain]` sets `false`.
-    pub fn needs_lab(mut self, needs_lab: bool) -> Test {
-        self.needs_lab = needs_lab;
         self
     }
 
@@ -215,5 +219,19 @@ pub(crate) fn requirement_source() -> Option<&'static str> {
         Some("NETRIG_REQUIRE_PRIVILEGES is set")
     } else {
         Some("CI is set")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Skip;
+
+    /// An `unless_required` skip turns into a failure when privileges are
+    /// required; an `always` skip never does.
+    #[test]
+    fn skip_enforceability() {
+        let s = Skip::unless_required("nft is not installed (package nftables)");
+        assert!(s.is_enforceable());
+        assert!(!Skip::always("the kernel lacks the netem qdisc").is_enforceable());
     }
 }

@@ -81,11 +81,6 @@ impl Witness {
         })
     }
 
-    /// The witness namespace.
-    pub fn namespace(&self) -> &Namespace {
-        &self.ns
-    }
-
     /// A path naming the namespace for `ip link … netns PATH` (valid while this process lives).
     pub fn path(&self) -> String {
         format!(

@@ -183,6 +183,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Up { .. }) {
+        // A reader that went away (`netrig rules LAB | head -1`) ends a
+        // one-shot command quietly, as it ends `cat`: by SIGPIPE, not by a
+        // panic on the failed print. (`up` keeps its lab up instead.)
+        // SAFETY: no other thread exists yet, and SIG_DFL needs no handler.
+        let _ = unsafe {
+            nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
+        };
+    }
     let result = match cli.command {
         Command::Up {
             file,

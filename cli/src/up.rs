@@ -100,8 +100,8 @@ pub fn run(
         return Err(e);
     }
 
-    print!("{summary}");
-    println!("enter a node:");
+    say(format_args!("{summary}"));
+    say(format_args!("enter a node:\n"));
     for (node, pin) in &kept.nodes {
         let pin_name = pin
             .file_name()
@@ -112,12 +112,21 @@ pub fn run(
         } else {
             format!("nsenter --net={} sh", pin.display())
         };
-        println!("  {node:<12} {me} exec {lab_name} {node} -- sh    (or: {via})");
+        say(format_args!(
+            "  {node:<12} {me} exec {lab_name} {node} -- sh    (or: {via})\n"
+        ));
     }
     let rules_node = if docker.is_some() { "" } else { " NODE" };
-    println!("rules with counters: {me} rules {lab_name}{rules_node}");
-    println!("artifacts: {}", running.artifacts_dir().display());
-    println!("up; Ctrl-C or `netrig down {lab_name}` to tear down");
+    say(format_args!(
+        "rules with counters: {me} rules {lab_name}{rules_node}\n"
+    ));
+    say(format_args!(
+        "artifacts: {}\n",
+        running.artifacts_dir().display()
+    ));
+    say(format_args!(
+        "up; Ctrl-C or `netrig down {lab_name}` to tear down\n"
+    ));
 
     let signal = signals.wait().map_err(|e| {
         netrig::Error::io(
@@ -130,8 +139,15 @@ pub fn run(
     let removed = kept.remove();
     drop(running);
     removed?;
-    println!("lab {lab_name} is down");
+    say(format_args!("lab {lab_name} is down\n"));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints to stdout; a reader that went away (`netrig up … | head`) is no
+/// reason to stop: the lab stays up until Ctrl-C or `netrig down`.
+fn say(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_fmt(text);
 }
 
 /// How to run this binary again from the user's shell: `netrig` when that is

@@ -98,7 +98,9 @@ fn public_api_stays_small() {
 /// macro of docs/public-api.txt (a method is covered by its type's row).
 fn readme_api_table_names_every_item_group() {
     let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
-    let start = readme.find("\n## The API\n").expect("README.md has \"## The API\"");
+    let start = readme
+        .find("\n## The API\n")
+        .expect("README.md has \"## The API\"");
     let rest = &readme[start + 1..];
     let table = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3)];
     let missing: Vec<String> = groups(&generated().text)
@@ -132,7 +134,10 @@ fn groups(api: &str) -> Vec<String> {
             .unwrap_or(path);
         let segments: Vec<&str> = path.split("::").collect();
         let name = segments.last().copied().unwrap_or("");
-        let parent = segments.get(segments.len().wrapping_sub(2)).copied().unwrap_or("");
+        let parent = segments
+            .get(segments.len().wrapping_sub(2))
+            .copied()
+            .unwrap_or("");
         let in_type = parent.starts_with(char::is_uppercase);
         let wanted = match kind {
             "struct" | "enum" | "trait" | "type" | "macro" => true,

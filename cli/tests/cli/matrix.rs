@@ -188,6 +188,32 @@ fn matrix_json_and_trace() {
     );
 }
 
+/// A reader that goes away before netrig prints (`netrig matrix … | head`)
+/// ends it quietly: killed by SIGPIPE like `cat`, no panic, no backtrace.
+fn closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netrig"))
+        .args(["matrix", &topology("docker-bridge.toml")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run netrig");
+    // Closed before the matrix (a lab brought up and probed) is printed.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait for netrig");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "stderr: {err}"
+    );
+    assert_eq!(
+        o.status.signal(),
+        Some(nix::sys::signal::Signal::SIGPIPE as i32),
+        "{:?}; stderr: {err}",
+        o.status
+    );
+}
+
 /// This module's tests (lab tests: without privileges they are skipped, as before).
 pub fn tests() -> Vec<netrig::testing::Test> {
     netrig::testing::tests![
@@ -195,5 +221,6 @@ pub fn tests() -> Vec<netrig::testing::Test> {
         diff_error_exits_2,
         generic_labs_in_matrix_diff_and_trace,
         matrix_json_and_trace,
+        closed_pipe_ends_quietly,
     ]
 }

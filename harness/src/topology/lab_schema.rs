@@ -100,7 +100,11 @@ struct Bridge {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a link endpoint: an inline table such as { node = \"a\", ifname = \"eth0\", \
+                 addresses = [\"10.0.0.1/24\"] } (also: bridge, mac, mtu, rate, delay, loss)"
+)]
 struct End {
     node: Spanned<String>,
     ifname: Spanned<String>,

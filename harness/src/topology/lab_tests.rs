@@ -352,3 +352,21 @@ fn docker_part_errors_point_at_the_entry() {
         "{linked}"
     );
 }
+
+/// A link endpoint written as something else than an inline table says what
+/// an endpoint looks like (serde alone said "expected struct End").
+#[test]
+fn a_malformed_link_endpoint_says_what_an_endpoint_is() {
+    let m = lab_error(
+        "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\na = \"a:eth0\"\n\
+         b = { node = \"b\", ifname = \"eth0\" }\n",
+    );
+    assert!(
+        m.starts_with("line 6, column 5, key `a`")
+            && m.contains(
+                "a link endpoint: an inline table such as { node = \"a\", ifname = \"eth0\""
+            )
+            && !m.contains("struct End"),
+        "{m}"
+    );
+}

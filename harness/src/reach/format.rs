@@ -5,9 +5,9 @@ use std::fmt::Write;
 
 use super::cell::{Row, Why};
 use super::diff::MatrixDiff;
-use super::matrix::Matrix;
+use super::matrix::{CellTrace, Matrix};
 
-/// An output format of the CLI.
+/// An output format of the CLI (matrices, diffs, cell traces).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Aligned columns for a terminal.
@@ -247,6 +247,35 @@ impl MatrixDiff {
             Format::Text => self.to_text(),
             Format::Markdown => self.to_markdown(),
             Format::Json => self.to_json(),
+        }
+    }
+}
+
+impl CellTrace {
+    /// The trace in `format`: text as its `Display` (`to_string()`), one
+    /// line break after; the same in a Markdown `text` code block; a JSON
+    /// object `{"from", "to", "probe", "why", "trace"}`: `probe` what the
+    /// probe saw (`answered`, `refused`, `unreachable`, `noanswer`,
+    /// `blocked`, or `none` without any trace), `why` as in a matrix,
+    /// `trace` the text.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => format!("{self}\n"),
+            Format::Markdown => format!("```text\n{self}\n```\n"),
+            Format::Json => {
+                let why: Vec<String> = self.why().iter().map(why_json).collect();
+                let probe = self
+                    .probe()
+                    .map_or("none".to_string(), |p| format!("{p:?}"));
+                format!(
+                    "{{\"from\": {}, \"to\": {}, \"probe\": {}, \"why\": [{}], \"trace\": {}}}\n",
+                    json_str(&self.cell.from),
+                    json_str(&self.cell.target()),
+                    json_str(&probe.to_lowercase()),
+                    why.join(", "),
+                    json_str(&self.to_string())
+                )
+            }
         }
     }
 }

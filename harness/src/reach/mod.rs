@@ -35,8 +35,14 @@
 //!
 //! [`MatrixDiff::probe`] probes two labs at once and keeps the cells whose
 //! outcome or seen addresses changed; [`Matrix::assert_golden`] pins a
-//! matrix in a text file (`NETRIG_BLESS=1` rewrites it). Text, Markdown and
-//! JSON renderings ([`Format`]) are what `netrig matrix|diff` print.
+//! matrix in a text file (`NETRIG_BLESS=1` rewrites it).
+//!
+//! [`trace_cell`] traces one cell hook by hook in every deciding node, with
+//! the addresses after each NAT step (a [`CellTrace`], and its [`Why`]s as a
+//! matrix row gives them): for reproducing one cell without a matrix.
+//!
+//! Text, Markdown and JSON renderings ([`Format`]) are what `netrig
+//! matrix|diff|trace` print.
 //!
 //! ```no_run
 //! use netrig::reach::{Matrix, MatrixDiff};

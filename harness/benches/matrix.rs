@@ -125,7 +125,11 @@ fn main() {
                     d.changed.len(),
                     1,
                     "{}",
-                    d.to_text().lines().take(40).collect::<Vec<_>>().join("\n")
+                    d.to_string()
+                        .lines()
+                        .take(40)
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
                 t.elapsed()
             })

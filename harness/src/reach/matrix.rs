@@ -44,7 +44,7 @@ impl Matrix {
     /// ```no_run
     /// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
     /// let matrix = netrig::reach::Matrix::probe(&docker)?;
-    /// println!("{}", matrix.to_text());
+    /// println!("{matrix}");
     /// # Ok::<_, netrig::Error>(())
     /// ```
     pub fn probe(lab: &crate::Lab) -> Result<Matrix> {

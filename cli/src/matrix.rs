@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use netrig::Lab;
-use netrig::reach::{
-    Cell, DEFAULT_DEADLINE, Format, Matrix, MatrixDiff, json_str, trace_cell, why_json,
-};
+use netrig::reach::{Cell, DEFAULT_DEADLINE, Format, Matrix, MatrixDiff, trace_cell};
 use netrig::topology::Overrides;
 
 /// Exit status for an error (as `diff`).
@@ -147,23 +145,10 @@ pub fn trace(
     or_error((|| {
         let cell = Cell::parse(cell.0, cell.1)?;
         let lab = up(file, rules, &stem(file), over)?;
-        let t = trace_cell(&lab, &cell, DEFAULT_DEADLINE)?;
-        match format {
-            Format::Text => println!("{t}"),
-            Format::Markdown => println!("```text\n{t}\n```"),
-            Format::Json => {
-                let why: Vec<String> = t.why().iter().map(why_json).collect();
-                let probe = t.probe().map_or("none".to_string(), |p| format!("{p:?}"));
-                println!(
-                    "{{\"from\": {}, \"to\": {}, \"probe\": {}, \"why\": [{}], \"trace\": {}}}",
-                    json_str(&cell.from),
-                    json_str(&cell.target()),
-                    json_str(&probe.to_lowercase()),
-                    why.join(", "),
-                    json_str(&t.to_string())
-                );
-            }
-        }
+        print!(
+            "{}",
+            trace_cell(&lab, &cell, DEFAULT_DEADLINE)?.render(format)
+        );
         Ok(ExitCode::SUCCESS)
     })())
 }

@@ -5,9 +5,10 @@
 //! pins in a temporary folder instead of /run/netns) per cell, one after the
 //! other, against servers started beforehand.
 //!
-//! Reports wall time, cells/s and the ratio to the baseline, and where
-//! netrig's time goes: tracing (nftrace: every source at once under one
-//! trace table, one ruleset read), and the rest (servers, parallel probes, why).
+//! Reports wall time, cells/s and the ratio to the baseline. Where netrig's
+//! time goes (servers, tracing every source at once under one trace table,
+//! the ruleset read, the parallel probes): each phase's elapsed time is a
+//! debug event, `RUST_LOG=netrig::nftrace=debug,netrig::reach::matrix=debug`.
 //!
 //! `cargo bench --bench matrix` (root; CAP_NET_ADMIN and CAP_SYS_ADMIN).
 
@@ -15,10 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use netrig::Lab;
 use netrig::docker::{ContainerSpec, DockerHost};
-use netrig::nftrace::{Flow, FlowProto, read_rules, trace_sources};
-use netrig::reach::{Cell, DEFAULT_DEADLINE, Matrix, MatrixDiff, Service};
+use netrig::reach::{Cell, Matrix, MatrixDiff, Service};
 
 const CONTAINERS: usize = 10;
 const RUNS: usize = 5;
@@ -39,49 +38,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// The time of tracing alone: what `Matrix::probe` spends in nftrace (every
-/// source at once, one trace table), then one ruleset read on its own.
-fn trace_only(lab: &Lab, cells: &[Cell]) -> (Duration, Duration) {
-    let docker = lab.docker("host").unwrap();
-    let host = docker.host().unwrap();
-    let mut names: Vec<&str> = cells.iter().map(|c| c.from.as_str()).collect();
-    names.sort();
-    names.dedup();
-    let nodes: Vec<_> = names.iter().map(|n| lab.node(n).unwrap()).collect();
-    let sources: Vec<_> = names
-        .iter()
-        .zip(&nodes)
-        .map(|(from, node)| {
-            let flows: Vec<Flow> = cells
-                .iter()
-                .filter(|c| c.from == *from)
-                .map(|c| Flow {
-                    proto: match c.service {
-                        Service::Tcp(_) => FlowProto::Tcp,
-                        Service::Udp(_) => FlowProto::Udp,
-                        Service::Icmp => FlowProto::Icmp,
-                    },
-                    dst: c.socket_addr(),
-                    src: None,
-                })
-                .collect();
-            (node.namespace(), flows)
-        })
-        .collect();
-    let t = Instant::now();
-    trace_sources(
-        &sources,
-        host.namespace(),
-        docker.model().backend(),
-        DEFAULT_DEADLINE,
-    )
-    .expect("trace");
-    let traced = t.elapsed();
-    let t = Instant::now();
-    read_rules(host.namespace(), docker.model().backend()).expect("rules");
-    (traced, t.elapsed())
-}
-
 /// One shell command per cell, as a user's script would run them.
 fn shell_loop(pins: &[(String, PathBuf)], cells: &[Cell]) -> Duration {
     let pin = |node: &str| {
@@ -94,10 +50,12 @@ fn shell_loop(pins: &[(String, PathBuf)], cells: &[Cell]) -> Duration {
     let mut script = String::new();
     for c in cells {
         let net = pin(&c.from).display().to_string();
-        let (ip, port) = (c.to.to_string(), c.socket_addr().port());
+        let ip = c.to.to_string();
         script.push_str(&match c.service {
-            Service::Tcp(_) => format!("nsenter --net={net} nc -z -w 1 {ip} {port}; echo $?\n"),
-            Service::Udp(_) => {
+            Service::Tcp(port) => {
+                format!("nsenter --net={net} nc -z -w 1 {ip} {port}; echo $?\n")
+            }
+            Service::Udp(port) => {
                 format!("echo q | nsenter --net={net} nc -u -w 1 {ip} {port}; echo $?\n")
             }
             Service::Icmp => {
@@ -167,14 +125,16 @@ fn main() {
                     d.changed.len(),
                     1,
                     "{}",
-                    d.to_text().lines().take(40).collect::<Vec<_>>().join("\n")
+                    d.to_string()
+                        .lines()
+                        .take(40)
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
                 t.elapsed()
             })
             .collect(),
     );
-    let (traced, read): (Vec<_>, Vec<_>) = (0..RUNS).map(|_| trace_only(&before, &cells)).unzip();
-    let (traced, read) = (median(traced), median(read));
 
     let pins_dir = tempfile::tempdir().unwrap();
     let pins = before.pin_all(pins_dir.path()).expect("pins");
@@ -222,19 +182,8 @@ fn main() {
         shell.as_secs_f64() / matrix.as_secs_f64(),
         shell.as_secs_f64() / diff.as_secs_f64()
     );
-    let sources = {
-        let mut v: Vec<&str> = cells.iter().map(|c| c.from.as_str()).collect();
-        v.sort();
-        v.dedup();
-        v.len()
-    };
-    // The trace includes its one ruleset read, as the matrix's does.
     println!(
-        "  where the matrix's time goes: tracing {sources} sources at once ~{:.0} ms \
-         (one trace table, {n} probes sent together; of it one ruleset read {:.1} ms), the rest \
-         (servers, {n} parallel probes, why) ~{:.0} ms",
-        traced.as_secs_f64() * 1e3,
-        read.as_secs_f64() * 1e3,
-        matrix.saturating_sub(traced).as_secs_f64() * 1e3
+        "  phases (servers, tracing, ruleset read, probes): \
+         RUST_LOG=netrig::nftrace=debug,netrig::reach::matrix=debug"
     );
 }

@@ -39,8 +39,9 @@
 //! - `evidence` — on failure: every namespace's rulesets, addresses, routes, neighbours, conntrack, and the pcaps.
 //! - [`privilege`] — can labs be built here, and should a test skip or fail if not.
 //! - `logging` — netrig's `tracing` events under `RUST_LOG`, without a subscriber of the user's.
-//! - [`nftrace`] — which rule decided a packet: kernel trace events (nftables, iptables-nft)
-//!   decoded into verdict paths, rule-counter attribution for iptables-legacy.
+//! - `nftrace` — which rule decided a packet: kernel trace events (nftables, iptables-nft)
+//!   decoded into verdict paths, rule-counter attribution for iptables-legacy (users see it
+//!   through [`reach`]).
 //!
 //! Lab layer:
 //! - `lab` — [`Lab`], [`Node`] and [`DockerPart`]: a [`LabSpec`] brought up (wiring, Docker
@@ -50,7 +51,8 @@
 //!   sequences, none-before-a-sentinel, NAT translation).
 //! - [`reach`] — reachability matrices of a running lab: every cell
 //!   probed in parallel against netrig's servers, outcome, the addresses the server saw, the
-//!   deciding rule (and its node); before/after diffs and golden matrices.
+//!   deciding rule (and its node); before/after diffs and golden matrices; one cell traced
+//!   hook by hook.
 //!
 //! Tests:
 //! - [`testing`] — the harness for `harness = false` test binaries (feature `testing`, on by
@@ -96,7 +98,7 @@ mod namespace;
 mod net;
 mod netlink;
 mod netns;
-pub mod nftrace;
+mod nftrace;
 pub mod packet;
 pub mod privilege;
 mod process;

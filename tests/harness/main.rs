@@ -1,5 +1,5 @@
 //! netrig's own tests of its core, one test binary: namespaces and labs
-//! (`core`), captures, expectations, handles, traffic, proxies, nftrace,
+//! (`core`), captures, expectations, handles, traffic, proxies,
 //! generic topology labs, and the test harness itself (`testing`). Each
 //! module was a test binary of its own; test names are unchanged.
 //! `cargo test --test harness -- NAME` runs one.
@@ -27,7 +27,6 @@ mod capture;
 mod core;
 mod expect;
 mod handles;
-mod nftrace;
 mod proxy;
 mod testing;
 mod topology_lab;
@@ -47,7 +46,6 @@ fn main() -> std::process::ExitCode {
             handles::tests(),
             traffic::tests(),
             proxy::tests(),
-            nftrace::tests(),
             topology_lab::tests(),
         ]
         .into_iter()

@@ -25,7 +25,7 @@ fn ip(s: &str) -> Option<IpAddr> {
 fn row<'m>(m: &'m Matrix, from: &str, to: &str) -> &'m Row {
     let cell = Cell::parse(from, to).expect("a cell");
     m.row(&cell)
-        .unwrap_or_else(|| panic!("no cell {cell} in\n{}", m.to_text()))
+        .unwrap_or_else(|| panic!("no cell {cell} in\n{m}"))
 }
 
 /// The example host with extra rule files from topologies/examples.
@@ -48,7 +48,7 @@ fn matrix_shows_dnat_masquerade_and_the_deciding_rule() -> Result<()> {
         (inbound.outcome, inbound.seen_src, inbound.seen_dst),
         (Outcome::Delivered, ip("203.0.113.1"), ip("172.17.0.2")),
         "{}",
-        m.to_text()
+        m
     );
     assert_eq!(
         (
@@ -100,8 +100,8 @@ fn twenty_matrices_of_one_lab_are_identical() -> Result<()> {
         for i in 1..20 {
             let again = Matrix::probe(lab)?;
             assert_eq!(
-                again.to_text(),
-                first.to_text(),
+                again.to_string(),
+                first.to_string(),
                 "{name}: matrix {i} differs from the first"
             );
         }
@@ -145,12 +145,12 @@ fn matrices_stay_identical_while_children_fork() -> Result<()> {
         let probe = || Matrix::probe_cells(&docker, cells.clone(), DEFAULT_DEADLINE);
         let first = probe()?;
         let udp = row(&first, "host", "172.17.0.2:5353/udp");
-        assert_eq!(udp.outcome, Outcome::Delivered, "{}", first.to_text());
+        assert_eq!(udp.outcome, Outcome::Delivered, "{}", first);
         for i in 1..20 {
             let again = probe()?;
             assert_eq!(
-                again.to_text(),
-                first.to_text(),
+                again.to_string(),
+                first.to_string(),
                 "matrix {i} differs from the first"
             );
         }
@@ -212,14 +212,14 @@ fn examples_run_on_the_recorded_docker_rules() -> Result<()> {
             (inbound.outcome, inbound.seen_src, inbound.seen_dst),
             (Outcome::Delivered, ip("203.0.113.1"), ip("172.17.0.2")),
             "{topology}\n{}",
-            m.to_text()
+            m
         );
         let outbound = row(&m, "web", "198.51.100.10:80/tcp");
         assert_eq!(
             (outbound.outcome, outbound.seen_src),
             (Outcome::Delivered, ip("203.0.113.2")),
             "{topology}\n{}",
-            m.to_text()
+            m
         );
     }
     Ok(())
@@ -237,7 +237,7 @@ fn docker_user_dport_vs_ctorigdstport() -> Result<()> {
     )?
     .up()?;
     let d = MatrixDiff::probe(&before, &after)?;
-    assert_eq!(d.changed.len(), 1, "{}", d.to_text());
+    assert_eq!(d.changed.len(), 1, "{}", d);
     let (b, a) = &d.changed[0];
     assert_eq!(b.cell, Cell::parse("internet", "203.0.113.2:8080/tcp")?);
     assert_eq!(b.outcome, Outcome::Delivered, "--dport 8080 blocks nothing");
@@ -250,7 +250,7 @@ fn docker_user_dport_vs_ctorigdstport() -> Result<()> {
     assert!(
         source.ends_with("docker-user-ctorigdstport.rules:5"),
         "{source:?}\n{}",
-        d.to_text()
+        d
     );
     Ok(())
 }
@@ -263,11 +263,7 @@ fn host_input_rule_does_not_protect_a_published_port() -> Result<()> {
     let after = example("docker-web.toml", &["host-input.rules"], "input-after")?.up()?;
     let d = MatrixDiff::probe(&before, &after)?;
     let internet = Cell::parse("internet", "203.0.113.2:8080/tcp")?;
-    assert!(
-        d.changed.iter().all(|(b, _)| b.cell != internet),
-        "{}",
-        d.to_text()
-    );
+    assert!(d.changed.iter().all(|(b, _)| b.cell != internet), "{}", d);
     assert!(!d.changed.is_empty(), "the rule must stop something");
     for (b, a) in &d.changed {
         assert_eq!(
@@ -302,11 +298,7 @@ fn nft_table_beside_iptables_legacy() -> Result<()> {
         "internet -> 203.0.113.2:8080/tcp",
         "web -> 198.51.100.10:80/tcp",
     ] {
-        assert!(
-            changed.contains(&cell.to_string()),
-            "{cell} in\n{}",
-            d.to_text()
-        );
+        assert!(changed.contains(&cell.to_string()), "{cell} in\n{}", d);
     }
     for (b, a) in d.changed.iter().filter(|(b, _)| !b.why.is_empty()) {
         assert_eq!(a.outcome, Outcome::Dropped);
@@ -373,12 +365,7 @@ fn icmp_cells_name_the_deciding_rule() -> Result<()> {
         let (b, a) = (Matrix::probe(&before)?, Matrix::probe(&after)?);
 
         let out_before = row(&b, "web", "198.51.100.10/icmp");
-        assert_eq!(
-            out_before.outcome,
-            Outcome::Delivered,
-            "{what}\n{}",
-            b.to_text()
-        );
+        assert_eq!(out_before.outcome, Outcome::Delivered, "{what}\n{}", b);
         assert_eq!(
             out_before.why.first().map(|w| w.verdict.as_str()),
             Some("accept"),
@@ -402,7 +389,7 @@ fn icmp_cells_name_the_deciding_rule() -> Result<()> {
         );
 
         let dropped = row(&a, "web", "198.51.100.10/icmp");
-        assert_eq!(dropped.outcome, Outcome::Dropped, "{what}\n{}", a.to_text());
+        assert_eq!(dropped.outcome, Outcome::Dropped, "{what}\n{}", a);
         let w = &dropped.why[0];
         assert_eq!(w.verdict, "drop", "{what}: {:?}", dropped.why);
         if backend == "nftables" {
@@ -459,7 +446,7 @@ fn golden_mismatch_shows_a_readable_diff() -> Result<()> {
     let m = Matrix::probe(&docker)?;
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("golden.txt");
-    let text = m.to_text();
+    let text = m.to_string();
     let line = text
         .lines()
         .find(|l| l.starts_with("internet  203.0.113.2:8080/tcp"))
@@ -506,7 +493,7 @@ fn topology_cells_replace_the_defaults() -> Result<()> {
                 [matrix]\nreplace_defaults = true\ncells = [\"internet -> 203.0.113.2:2222/tcp\"]\n";
     let docker = netrig::topology::parse(text, "cells.toml")?.up()?;
     let m = Matrix::probe(&docker)?;
-    assert_eq!(m.rows.len(), 1, "{}", m.to_text());
+    assert_eq!(m.rows.len(), 1, "{}", m);
     let r = row(&m, "internet", "203.0.113.2:2222/tcp");
     assert_eq!(
         (r.outcome, r.seen_src, r.seen_dst),
@@ -571,7 +558,7 @@ fn every_topology_every_layout_and_backend() -> Result<()> {
                     assert!(
                         m.rows.iter().flat_map(|r| &r.why).all(|w| w.node.is_some()),
                         "{what}\n{}",
-                        m.to_text()
+                        m
                     );
                     m
                 }
@@ -579,7 +566,7 @@ fn every_topology_every_layout_and_backend() -> Result<()> {
             assert!(
                 m.rows.iter().any(|r| r.outcome == Outcome::Delivered),
                 "{what}\n{}",
-                m.to_text()
+                m
             );
             for r in m.rows.iter().filter(|r| r.outcome == Outcome::Delivered) {
                 if r.cell.service != netrig::reach::Service::Icmp {
@@ -616,12 +603,8 @@ fn a_large_matrix_fits_the_trace_buffer() -> Result<()> {
     assert!(m.rows.len() > 500, "{} rows", m.rows.len());
     for i in 0..10u16 {
         let r = row(&m, "internet", &format!("203.0.113.2:{}/tcp", 8080 + i));
-        assert_eq!(r.outcome, Outcome::Delivered, "{}", m.to_text());
-        assert!(
-            r.why.iter().any(|w| w.rule.contains("DNAT")),
-            "{}",
-            m.to_text()
-        );
+        assert_eq!(r.outcome, Outcome::Delivered, "{}", m);
+        assert!(r.why.iter().any(|w| w.rule.contains("DNAT")), "{}", m);
     }
     Ok(())
 }
@@ -652,7 +635,7 @@ fn generic_labs_name_the_node_that_decided() -> Result<()> {
     // Two Docker hosts: h1 masquerades its container, h2 DNATs it into its own.
     let two = generic_lab("two-docker-hosts.toml", "gen-two", &[])?;
     let m = Matrix::probe(&two)?;
-    let t = m.to_text();
+    let t = m.to_string();
     let r = row(&m, "h1-web", "198.51.100.22:8080/tcp");
     assert_eq!(
         (r.outcome, r.seen_src, r.seen_dst),
@@ -671,7 +654,7 @@ fn generic_labs_name_the_node_that_decided() -> Result<()> {
     // A gateway's own nftables ruleset; wan's echo servers answer the probes.
     let gw = generic_lab("gateway-nft.toml", "gen-gw", &[])?;
     let m = Matrix::probe(&gw)?;
-    let t = m.to_text();
+    let t = m.to_string();
     let telnet = row(&m, "client", "198.51.100.10:23/tcp");
     assert_eq!(telnet.outcome, Outcome::Dropped, "{t}");
     assert!(why_has(telnet, "gw", "drop", "tcp dport 23"), "{t}");
@@ -686,7 +669,7 @@ fn generic_labs_name_the_node_that_decided() -> Result<()> {
     // Docker 28's direct-access drop, for a routed peer.
     let peer = generic_lab("docker-routed-peer.toml", "gen-peer", &[])?;
     let m = Matrix::probe(&peer)?;
-    let t = m.to_text();
+    let t = m.to_string();
     let direct = row(&m, "peer", "172.17.0.2:80/tcp");
     assert_eq!(direct.outcome, Outcome::Dropped, "{t}");
     assert_eq!(direct.why[0].node.as_deref(), Some("host"), "{t}");
@@ -696,7 +679,7 @@ fn generic_labs_name_the_node_that_decided() -> Result<()> {
     // Docker beside libvirt: the FORWARD policy DROP on `off` wins over libvirt's accept.
     let libvirt = generic_lab("docker-libvirt.toml", "gen-libvirt", &[])?;
     let m = Matrix::probe(&libvirt)?;
-    let t = m.to_text();
+    let t = m.to_string();
     let off = row(&m, "vm-off", "198.51.100.1:80/tcp");
     assert_eq!(off.outcome, Outcome::Dropped, "{t}");
     assert!(why_has(off, "off", "drop", "FORWARD: policy DROP"), "{t}");
@@ -719,7 +702,7 @@ fn generic_lab_diff_names_the_node_and_rule() -> Result<()> {
         &[("h2", "docker-user-ctorigdstport.rules")],
     )?;
     let d = MatrixDiff::probe(&before, &after)?;
-    let t = d.to_text();
+    let t = d.to_string();
     let (b, a) = d
         .changed
         .iter()

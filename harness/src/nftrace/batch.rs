@@ -17,39 +17,6 @@ use crate::Backend;
 use crate::Namespace;
 use crate::error::{Error, Result};
 
-/// [`trace_flows`](super::trace_flows) from several sources at once, into one namespace `at`:
-/// one trace table whose selectors cover every probe, every probe sent at
-/// once and awaited together, the ruleset read once. Probe keys (protocol
-/// and source port, or echo identifier) are made unique across the sources
-/// (a source's socket whose key another source already has is bound
-/// again), so every packet is assigned to its own flow. Traces come back
-/// per source, in the order of `sources` and of each source's flows.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use netrig::Backend;
-/// use netrig::nftrace::{trace_sources, Flow};
-/// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
-/// let flows = vec![Flow::tcp("203.0.113.2:8080")?, Flow::icmp("198.51.100.10")?];
-/// let (internet, web) = (docker.node("internet")?, docker.node("web")?);
-/// let sources = [(internet.namespace(), flows.clone()), (web.namespace(), flows)];
-/// let per_source = trace_sources(&sources, docker.node("host")?.namespace(),
-///     Backend::IptablesNft, Duration::from_millis(500))?;
-/// assert_eq!(per_source.len(), 2);
-/// # Ok::<_, netrig::Error>(())
-/// ```
-pub fn trace_sources(
-    sources: &[(&Namespace, Vec<Flow>)],
-    at: &Namespace,
-    backend: Backend,
-    timeout: Duration,
-) -> Result<Vec<Vec<FlowTrace>>> {
-    let refs: Vec<(&Namespace, &[Flow])> =
-        sources.iter().map(|(ns, f)| (*ns, f.as_slice())).collect();
-    let mut per_at = trace_sources_at(&refs, &[(at, backend)], timeout)?;
-    Ok(per_at.pop().unwrap_or_default())
-}
-
 /// One probe: its source, flow, bound socket and key (port or echo id).
 struct Probe<'a> {
     source: usize,
@@ -259,9 +226,21 @@ fn trace_rules(probes: &[Probe<'_>]) -> (Vec<String>, Vec<String>) {
 
 /// The traces of `sources`' flows in each namespace of `ats` at once (the
 /// nodes with rules along the probes' paths, each with its backend): one
-/// trace table in each, the probes sent once, a drop traced in any of them
-/// settling its probe. Traces come back per namespace of `ats`, then per
-/// source and flow as [`trace_sources`] returns them.
+/// trace table in each whose selectors cover every probe, the probes sent
+/// once and awaited together, a drop traced in any of them settling its
+/// probe, the ruleset read once per namespace. Probe keys (protocol and
+/// source port, or echo identifier) are made unique across the sources (a
+/// source's socket whose key another source already has is bound again),
+/// so every packet is assigned to its own flow. Traces come back per
+/// namespace of `ats`, then per source and flow, in the order of `sources`
+/// and of each source's flows.
+///
+/// Completion is causal: an answered or refused probe means the traced
+/// packet has passed every hook on its way (events are queued on the socket
+/// as the packet crosses each hook), so only a probe without answer waits:
+/// for a non-accept verdict, at most `timeout`. Fails with
+/// [`Error::Invalid`] for [`Backend::IptablesLegacy`], whose rules the
+/// kernel cannot trace.
 pub(crate) fn trace_sources_at(
     sources: &[(&Namespace, &[Flow])],
     ats: &[(&Namespace, Backend)],
@@ -273,7 +252,7 @@ pub(crate) fn trace_sources_at(
             "firewall backend",
             "iptables-legacy rules are not nf_tables rules, so the kernel emits no trace \
              events (nftrace) for them; trace with the iptables-nft or nftables backend, \
-             or attribute by rule counters with netrig::nftrace::count_flow",
+             or attribute by rule counters (as a matrix and trace_cell do on iptables-legacy)",
         ));
     }
     let empty = || -> Vec<Vec<FlowTrace>> { sources.iter().map(|_| Vec::new()).collect() };
@@ -426,7 +405,7 @@ enum Way {
 /// The probe a traced packet belongs to, and which way it went: a TCP or
 /// UDP packet from a probe's key (port), or to it (its answer); an echo
 /// request or reply with a probe's identifier.
-fn packet_key(p: &super::PacketHeaders, keys: &Keys) -> Option<(ProbeKey, Way)> {
+fn packet_key(p: &super::headers::PacketHeaders, keys: &Keys) -> Option<(ProbeKey, Way)> {
     let ours = |id: u16| keys.contains(&(p.protocol, id));
     let (id, way) = match (p.protocol as i32, p.icmp.map(|t| t.0)) {
         (libc::IPPROTO_ICMP, Some(8)) | (libc::IPPROTO_ICMPV6, Some(128)) => {
@@ -474,7 +453,7 @@ fn events_by_key(events: &[TraceEvent], keys: &Keys) -> ByKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nftrace::PacketHeaders;
+    use crate::nftrace::headers::PacketHeaders;
 
     fn packet(protocol: u8, ports: Option<(u16, u16)>, icmp: Option<(u8, u16)>) -> PacketHeaders {
         PacketHeaders {

@@ -114,14 +114,6 @@ fn snapshot(save_c: &str) -> Snapshot {
 
 /// The hooks whose counters moved between `before` and `after` (two
 /// `iptables-save -c` outputs), as one [`PacketTrace`] (id 0, no headers).
-///
-/// ```
-/// use netrig::nftrace::{counter_trace, decide};
-/// let before = "*filter\n:INPUT DROP [0:0]\n[0:0] -A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n";
-/// let after = "*filter\n:INPUT DROP [1:29]\n[0:0] -A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n";
-/// let trace = counter_trace(before, after);
-/// assert_eq!(decide(&[trace]).unwrap().to_string(), "ip filter INPUT policy DROP");
-/// ```
 pub fn counter_trace(before: &str, after: &str) -> PacketTrace {
     let (b, a) = (snapshot(before), snapshot(after));
     let delta = Delta {
@@ -246,7 +238,7 @@ impl Delta<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nftrace::decide;
+    use crate::nftrace::path::decide;
 
     const BEFORE: &str = "*nat\n:PREROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n\
         [0:0] -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n\

@@ -285,11 +285,6 @@ pub enum DecodeError {
 
 /// Decodes every trace message in one datagram. Messages of other types
 /// (noop, done) are skipped; each trace message yields an event or an error.
-///
-/// ```
-/// use netrig::nftrace::decode_datagram;
-/// assert!(decode_datagram(&[]).is_empty());
-/// ```
 pub fn decode_datagram(buf: &[u8]) -> Vec<Result<TraceEvent, DecodeError>> {
     let mut out = Vec::new();
     let mut off = 0;

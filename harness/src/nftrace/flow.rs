@@ -1,6 +1,7 @@
-//! Trace one flow on demand: send one probe from a source namespace, trace
-//! it where the firewall is, and return its verdict path ([`FlowTrace`]),
-//! printed hook by hook like iptables-tracer.
+//! A flow and its trace: what a probe speaks and where it goes ([`Flow`]),
+//! its verdict path ([`FlowTrace`], printed hook by hook like
+//! iptables-tracer), and [`count_flow`], which attributes one probe by rule
+//! counters where the kernel cannot trace (iptables-legacy).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,16 +77,10 @@ pub struct Flow {
     pub src: Option<IpAddr>,
 }
 
+/// Flows from text, for the tests (netrig builds its flows from a matrix's cells).
+#[cfg(test)]
 impl Flow {
     /// A TCP flow to `dst` (`"203.0.113.2:8080"`, `"[fd00::2]:80"`).
-    ///
-    /// ```
-    /// use netrig::nftrace::Flow;
-    /// let flow = Flow::tcp("203.0.113.2:8080")?.source("198.51.100.10")?;
-    /// assert_eq!(flow.dst.port(), 8080);
-    /// assert!(Flow::udp("203.0.113.2").is_err()); // no port
-    /// # Ok::<_, netrig::Error>(())
-    /// ```
     pub fn tcp(dst: &str) -> Result<Flow> {
         Flow::new(FlowProto::Tcp, dst)
     }
@@ -97,14 +92,6 @@ impl Flow {
 
     /// An ICMP echo to address `dst` (`"198.51.100.10"`, `"fd00::2"`): an
     /// echo request whose identifier selects it in the trace.
-    ///
-    /// ```
-    /// use netrig::nftrace::{Flow, FlowProto};
-    /// let flow = Flow::icmp("198.51.100.10")?;
-    /// assert_eq!((flow.proto, flow.dst.port()), (FlowProto::Icmp, 0));
-    /// assert!(Flow::icmp("198.51.100.10:80").is_err()); // echo has no port
-    /// # Ok::<_, netrig::Error>(())
-    /// ```
     pub fn icmp(dst: &str) -> Result<Flow> {
         let ip: IpAddr = dst.parse().map_err(|_| {
             Error::invalid(
@@ -147,7 +134,9 @@ impl Flow {
         self.src = Some(addr);
         Ok(self)
     }
+}
 
+impl Flow {
     /// The nft match selecting this flow's probe sent from source port
     /// `sport` (for ICMP: the echo request with identifier `sport`).
     pub(super) fn selector(&self, sport: u16) -> String {
@@ -311,57 +300,6 @@ impl fmt::Display for FlowTrace {
     }
 }
 
-/// Sends one probe of `flow` from namespace `from` and traces it in namespace
-/// `at` (where the rules are; the same namespace for locally generated
-/// traffic). Returns the packets' paths and the decision.
-///
-/// Completion is causal: an answered or refused probe means the traced
-/// packet has passed every hook on its way (events are queued on the socket
-/// as the packet crosses each hook), so the call waits only for the first
-/// verdict to be read; a probe without answer waits for a non-accept verdict,
-/// at most `timeout` more.
-/// Fails with [`Error::Invalid`] for [`Backend::IptablesLegacy`], whose
-/// rules the kernel cannot trace.
-pub fn trace_flow(
-    from: &Namespace,
-    at: &Namespace,
-    backend: Backend,
-    flow: &Flow,
-    timeout: Duration,
-) -> Result<FlowTrace> {
-    let mut traces = trace_flows(from, at, backend, std::slice::from_ref(flow), timeout)?;
-    Ok(traces.remove(0))
-}
-
-/// [`trace_flow`] for several flows from one source: one trace table (a rule
-/// per probe), the probes sent at once and awaited together, the ruleset read once.
-/// Packets are assigned to flows by protocol and source port (an echo
-/// request's identifier for ICMP), which are unique per probe. The cheap way to trace every cell of a matrix.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use netrig::Backend;
-/// use netrig::nftrace::{trace_flows, Flow};
-/// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
-/// let cells = [Flow::tcp("203.0.113.2:8080")?, Flow::tcp("203.0.113.2:22")?, Flow::udp("203.0.113.2:53")?];
-/// let (internet, host) = (docker.node("internet")?, docker.node("host")?);
-/// for t in trace_flows(internet.namespace(), host.namespace(), Backend::IptablesNft, &cells, Duration::from_millis(500))? {
-///     let why = t.decision.as_ref().map_or("no verdict".to_string(), |d| d.to_string());
-///     println!("{} {}: {:?} because {why}", t.flow.proto.as_str(), t.flow.dst, t.probe);
-/// }
-/// # Ok::<_, netrig::Error>(())
-/// ```
-pub fn trace_flows(
-    from: &Namespace,
-    at: &Namespace,
-    backend: Backend,
-    flows: &[Flow],
-    timeout: Duration,
-) -> Result<Vec<FlowTrace>> {
-    let mut per_at = super::batch::trace_sources_at(&[(from, flows)], &[(at, backend)], timeout)?;
-    Ok(per_at.pop().and_then(|mut s| s.pop()).unwrap_or_default())
-}
-
 /// What a trace reads of a traced namespace after its probes: the rules,
 /// interface names and notes.
 pub(crate) struct TraceContext {
@@ -411,7 +349,7 @@ pub(crate) fn count_flow_avoiding(
         return Err(Error::invalid(
             at.subject().clone(),
             "firewall backend",
-            "rule counters are read with iptables-save; trace nftables rules with trace_flow",
+            "rule counters are read with iptables-save; nftables rules are traced (nftrace)",
         ));
     }
     let save = || backend.save(at);

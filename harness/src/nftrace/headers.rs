@@ -34,19 +34,6 @@ pub struct PacketHeaders {
 impl PacketHeaders {
     /// Decodes a network header and an optional transport header; `None`
     /// when the network header is neither a whole IPv4 nor IPv6 header.
-    ///
-    /// ```
-    /// use netrig::nftrace::PacketHeaders;
-    /// let ip = [0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
-    /// let udp = [0x9c, 0x40, 0x1b, 0x58, 0, 9, 0, 0];
-    /// let p = PacketHeaders::decode(&ip, Some(&udp)).unwrap();
-    /// assert_eq!(p.to_string(), "udp 10.0.0.1:40000 -> 10.0.0.2:7000");
-    /// let ip = [0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
-    /// let echo = [8, 0, 0, 0, 0x1f, 0x90, 0, 1];
-    /// let p = PacketHeaders::decode(&ip, Some(&echo)).unwrap();
-    /// assert_eq!(p.echo, Some((8080, 1)));
-    /// assert_eq!(p.to_string(), "icmp 10.0.0.1 -> 10.0.0.2 type 8 code 0 id 8080 seq 1");
-    /// ```
     pub fn decode(network: &[u8], transport: Option<&[u8]>) -> Option<PacketHeaders> {
         let (src, dst, protocol) = match network.first()? >> 4 {
             4 if network.len() >= 20 => {

@@ -6,7 +6,7 @@
 //! before every other chain, with `meta nftrace set 1` for the selected flow:
 //! a TCP or UDP probe by its source port, an ICMP echo by its identifier,
 //! and its answer by the same key as destination port or identifier),
-//! decodes every `NFT_MSG_TRACE` event into a [`TraceEvent`], maps rule handles
+//! decodes every `NFT_MSG_TRACE` event into a [`TraceEvent`](decode::TraceEvent), maps rule handles
 //! to the rules as the user wrote them (the nft rule, or the iptables-save line
 //! for iptables-nft tables) and returns, per packet, the verdict path hook by
 //! hook with the addresses after each NAT step, and the [`Decision`]: the rule
@@ -15,7 +15,7 @@
 //! opened inside the namespace and subscribed before tracing starts, nothing
 //! touches the root namespace, the trace table is removed afterwards, and it
 //! works rootless (`unshare -Urn`). iptables-legacy rules are not nf_tables
-//! rules and cannot be traced: [`trace_flow`] says so instead of guessing, and
+//! rules and cannot be traced: [`trace_sources_at`] says so instead of guessing, and
 //! [`count_flow`] attributes a probe by rule-counter deltas instead, into the
 //! same [`FlowTrace`]; in a mixed ruleset only the nf_tables chains appear in a trace.
 //!
@@ -26,35 +26,23 @@
 //! of a chain (`nft monitor trace` hides it); `reject` reaches the trace as
 //! `drop`; the trace id is derived from the skb's address, flow hash and input
 //! interface, so a later packet of the same flow may reuse an id (a base chain
-//! met twice starts a new [`PacketTrace`]) and a packet looped through `lo`, or
+//! met twice starts a new [`PacketTrace`](path::PacketTrace)) and a packet looped through `lo`, or
 //! bridged in (br_netfilter) and then routed, gets a new one mid-path (use
 //! [`FlowTrace::hooks`]); Linux 6.16+ adds conntrack id, direction, status and state.
 //! Within a chain, `nft -a list` orders handles as iptables-save orders `-A` lines.
 //! A source NAT happens at the last hook, so the trace names the SNAT or
 //! MASQUERADE rule but no later hook shows the rewritten source.
 //!
-//! Layers: [`decode_datagram`] (bytes to events), [`RuleBook`] (ruleset
-//! text to rule text) and [`packet_traces`] / [`decide`] (events to paths)
-//! and [`counter_trace`] are pure; [`Tracer`], [`trace_flow`] / [`trace_flows`] /
-//! [`trace_sources`] (many sources under one trace table)
-//! and [`count_flow`] are the system side and need only a [`crate::Namespace`]
-//! (the source's, and the one holding the rules).
+//! Layers: `decode_datagram` (bytes to events), [`RuleBook`](rules::RuleBook)
+//! (ruleset text to rule text), `packet_traces` / `decide` (events to paths)
+//! and `counter_trace` are pure; [`Tracer`](tracer::Tracer),
+//! [`trace_sources_at`] (every source's flows under one trace table in each
+//! namespace holding rules) and [`count_flow`] are the system side and need
+//! only a [`crate::Namespace`] (the source's, and the one holding the rules).
 //!
-//! ```no_run
-//! use std::time::Duration;
-//! use netrig::Backend;
-//! use netrig::nftrace::{trace_flow, Flow};
-//! let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
-//! let trace = trace_flow(
-//!     docker.node("internet")?.namespace(),
-//!     docker.node("host")?.namespace(),
-//!     Backend::IptablesNft,
-//!     &Flow::tcp("203.0.113.2:8080")?,
-//!     Duration::from_secs(1),
-//! )?;
-//! println!("{trace}"); // hook by hook, then "decision: ip filter DOCKER rule …"
-//! # Ok::<_, netrig::Error>(())
-//! ```
+//! The module is netrig's own: users see its work through [`crate::reach`]
+//! (a matrix row's `why`, [`crate::reach::trace_cell`] for one cell hook by
+//! hook). Its tests on real labs are in `lab_tests`.
 
 mod batch;
 mod counters;
@@ -67,20 +55,13 @@ mod rules;
 mod sources;
 mod tracer;
 
-pub use batch::trace_sources;
 pub(crate) use batch::trace_sources_at;
-pub use counters::counter_trace;
-pub use decode::{DecodeError, Family, TraceEvent, TraceKind, Verdict, decode_datagram};
-pub(crate) use flow::count_flow_avoiding;
-pub use flow::{
-    Flow, FlowProto, FlowTrace, Method, count_flow, read_rules, trace_flow, trace_flows,
-};
-pub use headers::PacketHeaders;
-pub use path::{Decision, Hook, PacketTrace, Step, decide, packet_traces};
-pub use probe::ProbeOutcome;
-pub(crate) use probe::{Keys, held_keys};
-pub use rules::{BaseChain, Chain, Rule, RuleBook};
-pub use tracer::Tracer;
+pub(crate) use decode::Verdict;
+pub(crate) use flow::{Flow, FlowProto, FlowTrace, Method, count_flow, count_flow_avoiding};
+pub(crate) use path::Decision;
+pub(crate) use probe::{Keys, ProbeOutcome, held_keys};
 
+#[cfg(test)]
+mod lab_tests;
 #[cfg(test)]
 mod tests;

@@ -85,6 +85,7 @@ pub struct PacketTrace {
 
 impl PacketTrace {
     /// The packet's headers at the first hook that reported them (before any NAT here).
+    #[cfg(test)]
     pub fn first_packet(&self) -> Option<PacketHeaders> {
         self.hooks.iter().find_map(|h| h.packet)
     }

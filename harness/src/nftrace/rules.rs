@@ -63,18 +63,6 @@ impl RuleBook {
     /// Parses `nft -a list ruleset`, then attaches iptables-save lines from
     /// `iptables_save` (pairs of the family its tables live in, `ip` for
     /// iptables-save and `ip6` for ip6tables-save, and its output; `-c` counters allowed).
-    ///
-    /// ```
-    /// use netrig::nftrace::{Family, RuleBook};
-    /// let nft = "table ip filter { # handle 1\n\tchain FORWARD { # handle 2\n\
-    ///     \t\ttype filter hook forward priority filter; policy drop;\n\
-    ///     \t\tip saddr 10.0.0.0/8 counter packets 0 bytes 0 drop # handle 9\n\t}\n}\n";
-    /// let save = "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -s 10.0.0.0/8 -j DROP\nCOMMIT\n";
-    /// let book = RuleBook::parse(nft, &[(Family::Ip, save)]);
-    /// let rule = book.rule(Family::Ip, "filter", "FORWARD", 9).unwrap();
-    /// assert_eq!(rule.text(), "-A FORWARD -s 10.0.0.0/8 -j DROP");
-    /// assert_eq!(rule.nft, "ip saddr 10.0.0.0/8 counter drop");
-    /// ```
     pub fn parse(nft_ruleset: &str, iptables_save: &[(Family, &str)]) -> RuleBook {
         let mut book = RuleBook {
             chains: parse_nft(nft_ruleset),
@@ -97,16 +85,6 @@ impl RuleBook {
             .rules
             .iter()
             .find(|r| r.handle == handle)
-    }
-
-    /// How many chains the book knows.
-    pub fn len(&self) -> usize {
-        self.chains.len()
-    }
-
-    /// Whether the book is empty (no nft tables in the namespace).
-    pub fn is_empty(&self) -> bool {
-        self.chains.is_empty()
     }
 
     fn attach_iptables(&mut self, family: Family, text: &str) {
@@ -291,7 +269,7 @@ mod tests {
     fn sets_and_quoted_names_do_not_confuse_the_parser() {
         let nft = "table inet t { # handle 3\n\tset s { # handle 2\n\t\ttype ipv4_addr\n\t\telements = { 10.0.0.1 }\n\t}\n\n\tchain c { # handle 1\n\t\ttype filter hook input priority 0; policy drop;\n\t\tip saddr @s accept # handle 4\n\t}\n}\n";
         let book = RuleBook::parse(nft, &[]);
-        assert_eq!(book.len(), 1);
+        assert_eq!(book.chains.len(), 1);
         let c = book.chain(Family::Inet, "t", "c").unwrap();
         assert_eq!(c.rules[0].nft, "ip saddr @s accept");
         assert_eq!(c.base.as_ref().unwrap().policy, "drop");

@@ -1,11 +1,16 @@
 //! Unit tests on real kernel bytes: `testdata/output-dnat-drop.hex` holds the
 //! datagrams a NFNLGRP_NFTRACE socket received (kernel 6.18) while three UDP
-//! probes crossed `testdata/trace-output.nft` in a fresh namespace.
+//! probes crossed `testdata/trace-output.nft` in a fresh namespace. Then
+//! the pure layers on small inputs (they were the module's doc examples).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use super::counters::counter_trace;
 use super::decode::*;
+use super::headers::PacketHeaders;
+use super::path::*;
+use super::rules::*;
 use super::*;
 
 const HEX: &str = include_str!("testdata/output-dnat-drop.hex");
@@ -232,4 +237,70 @@ fn decodes_ipv6_and_reject_as_drop() {
         (reject.rule_handle, &reject.verdict),
         (Some(2), &Some(Verdict::Drop))
     );
+}
+
+/// Two `iptables-save -c` outputs whose INPUT policy counter moved: the
+/// policy decided.
+#[test]
+fn counter_trace_names_the_policy_whose_counter_moved() {
+    let before = "*filter\n:INPUT DROP [0:0]\n[0:0] -A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n";
+    let after = "*filter\n:INPUT DROP [1:29]\n[0:0] -A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n";
+    let trace = counter_trace(before, after);
+    assert_eq!(
+        decide(&[trace]).unwrap().to_string(),
+        "ip filter INPUT policy DROP"
+    );
+}
+
+/// An empty datagram holds no trace message.
+#[test]
+fn an_empty_datagram_decodes_to_nothing() {
+    assert!(decode_datagram(&[]).is_empty());
+}
+
+/// A TCP or UDP flow needs a port, an ICMP echo has none; a source address binds.
+#[test]
+fn flows_parse_their_destination() -> crate::Result<()> {
+    let flow = Flow::tcp("203.0.113.2:8080")?.source("198.51.100.10")?;
+    assert_eq!(flow.dst.port(), 8080);
+    assert!(Flow::udp("203.0.113.2").is_err()); // no port
+    let flow = Flow::icmp("198.51.100.10")?;
+    assert_eq!((flow.proto, flow.dst.port()), (FlowProto::Icmp, 0));
+    assert!(Flow::icmp("198.51.100.10:80").is_err()); // echo has no port
+    Ok(())
+}
+
+/// A UDP header and an ICMP echo header decode into ports, and type, code,
+/// identifier and sequence.
+#[test]
+fn packet_headers_decode_udp_and_echo() {
+    let ip = [
+        0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    let udp = [0x9c, 0x40, 0x1b, 0x58, 0, 9, 0, 0];
+    let p = PacketHeaders::decode(&ip, Some(&udp)).unwrap();
+    assert_eq!(p.to_string(), "udp 10.0.0.1:40000 -> 10.0.0.2:7000");
+    let ip = [
+        0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    let echo = [8, 0, 0, 0, 0x1f, 0x90, 0, 1];
+    let p = PacketHeaders::decode(&ip, Some(&echo)).unwrap();
+    assert_eq!(p.echo, Some((8080, 1)));
+    assert_eq!(
+        p.to_string(),
+        "icmp 10.0.0.1 -> 10.0.0.2 type 8 code 0 id 8080 seq 1"
+    );
+}
+
+/// An iptables-nft rule is named by its iptables-save line, found by its handle.
+#[test]
+fn a_rule_book_names_a_handle_by_its_iptables_save_line() {
+    let nft = "table ip filter { # handle 1\n\tchain FORWARD { # handle 2\n\
+        \t\ttype filter hook forward priority filter; policy drop;\n\
+        \t\tip saddr 10.0.0.0/8 counter packets 0 bytes 0 drop # handle 9\n\t}\n}\n";
+    let save = "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -s 10.0.0.0/8 -j DROP\nCOMMIT\n";
+    let book = RuleBook::parse(nft, &[(Family::Ip, save)]);
+    let rule = book.rule(Family::Ip, "filter", "FORWARD", 9).unwrap();
+    assert_eq!(rule.text(), "-A FORWARD -s 10.0.0.0/8 -j DROP");
+    assert_eq!(rule.nft, "ip saddr 10.0.0.0/8 counter drop");
 }

@@ -9,7 +9,6 @@
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
 
 use rtnetlink::sys::{Socket, constants::NETLINK_NETFILTER};
 
@@ -27,16 +26,9 @@ static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
 
 /// Trace events of one namespace, being collected: every traced packet of
 /// the namespace, including packets another tracer there selected (filter
-/// by headers, as [`super::trace_flows`] does by protocol and source port).
-///
-/// ```no_run
-/// # fn demo(ns: &netrig::Namespace) -> netrig::Result<()> {
-/// use netrig::nftrace::Tracer;
-/// let mut tracer = Tracer::start(ns, &["udp dport 7000"])?; // subscribed and tracing
-/// // … send traffic …
-/// let events = tracer.stop()?;                           // table removed
-/// # Ok(()) }
-/// ```
+/// by headers, as [`super::trace_sources_at`] does by protocol and source
+/// port). Started with its selectors ([`Tracer::start_with_sets`]: subscribed
+/// and tracing on return), stopped with [`Tracer::stop`] (table removed).
 #[derive(Debug)]
 pub struct Tracer<'ns> {
     ns: &'ns Namespace,
@@ -53,12 +45,7 @@ impl<'ns> Tracer<'ns> {
     /// priority -350 (before raw, conntrack and every iptables-nft chain),
     /// with one rule `<selector> meta nftrace set 1` per selector. A selector
     /// is an nft match (`ip daddr 10.0.0.2 udp dport 7000`); no selectors
-    /// traces every packet.
-    pub fn start<S: AsRef<str>>(ns: &'ns Namespace, selectors: &[S]) -> Result<Tracer<'ns>> {
-        Tracer::start_with_sets(ns, &[], selectors)
-    }
-
-    /// [`Tracer::start`] with named sets declared in the trace table first
+    /// traces every packet. Named sets are declared in the trace table first
     /// (`set tcp4 { typeof … ; elements = { … } }`), for selectors that look
     /// many probes up at once (`… @tcp4`): one set element per probe costs
     /// `nft` far less than one rule per probe.
@@ -132,32 +119,6 @@ impl<'ns> Tracer<'ns> {
     pub fn drain(&mut self) -> Result<()> {
         while self.read_one()? {}
         Ok(())
-    }
-
-    /// Reads events until `done(events so far)` is true or `deadline` passes;
-    /// returns whether `done` became true. Wakes on each datagram (no polling interval).
-    pub fn wait_until(
-        &mut self,
-        deadline: Instant,
-        mut done: impl FnMut(&[TraceEvent]) -> bool,
-    ) -> Result<bool> {
-        self.drain()?;
-        while !done(&self.events) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(false);
-            }
-            let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
-            let mut fds = [nix::poll::PollFd::new(
-                self.socket.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => self.drain()?,
-                Err(e) => return Err(self.io("wait for trace events", e.into())),
-            }
-        }
-        Ok(true)
     }
 
     /// Reads what is queued, removes the trace table and returns every event.

@@ -34,7 +34,7 @@ impl Service {
 /// use netrig::reach::Cell;
 /// let c = Cell::parse("internet", "203.0.113.2:8080/tcp")?;
 /// assert_eq!(c.to_string(), "internet -> 203.0.113.2:8080/tcp");
-/// assert_eq!(Cell::parse("host", "198.51.100.10/icmp")?.target(), "198.51.100.10/icmp");
+/// assert_eq!(Cell::parse("host", "198.51.100.10/icmp")?.to_string(), "host -> 198.51.100.10/icmp");
 /// assert!(Cell::parse("host", "203.0.113.2:8080").is_err()); // no protocol
 /// # Ok::<_, netrig::Error>(())
 /// ```
@@ -83,7 +83,7 @@ impl Cell {
     }
 
     /// The destination as text: `203.0.113.2:8080/tcp`, `198.51.100.10/icmp`.
-    pub fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         let ip = match self.to {
             IpAddr::V6(v6) => format!("[{v6}]"),
             v4 => v4.to_string(),
@@ -96,7 +96,7 @@ impl Cell {
     }
 
     /// The destination socket address (port 0 for ICMP).
-    pub fn socket_addr(&self) -> SocketAddr {
+    pub(crate) fn socket_addr(&self) -> SocketAddr {
         let port = match self.service {
             Service::Tcp(p) | Service::Udp(p) => p,
             Service::Icmp => 0,
@@ -127,7 +127,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// `delivered`, `refused`, `dropped`, `unreachable`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Delivered => "delivered",
             Outcome::Refused => "refused",
@@ -205,7 +205,7 @@ pub struct Row {
 
 impl Row {
     /// Whether `other` has the same outcome and observed addresses (what a diff compares).
-    pub fn same_reach(&self, other: &Row) -> bool {
+    pub(crate) fn same_reach(&self, other: &Row) -> bool {
         (self.outcome, self.seen_src, self.seen_dst)
             == (other.outcome, other.seen_src, other.seen_dst)
     }

@@ -45,7 +45,7 @@ impl MatrixDiff {
     /// let before = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
     /// let after = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
     /// let diff = MatrixDiff::probe(&before, &after)?;
-    /// print!("{}", diff.to_text());
+    /// print!("{diff}");
     /// # Ok::<_, netrig::Error>(())
     /// ```
     pub fn probe(before: &crate::Lab, after: &crate::Lab) -> Result<MatrixDiff> {

@@ -1,13 +1,14 @@
-//! Matrices and diffs as text (a table for a terminal, also the golden-file
-//! format), Markdown and JSON.
+//! Matrices, diffs and cell traces as text (for a terminal; a matrix's is
+//! also the golden-file format), Markdown and JSON.
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use super::cell::{Row, Why};
 use super::diff::MatrixDiff;
-use super::matrix::Matrix;
+use super::matrix::{CellTrace, Matrix};
 
-/// An output format of the CLI.
+/// How [`Matrix::render`], [`MatrixDiff::render`] and [`CellTrace::render`]
+/// print (the CLI's `--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Aligned columns for a terminal.
@@ -100,34 +101,33 @@ fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
 const MATRIX_HEADER: [&str; 6] = ["FROM", "TO", "OUTCOME", "SEEN SRC", "SEEN DST", "WHY"];
 const DIFF_HEADER: [&str; 5] = ["FROM", "TO", "BEFORE", "AFTER", "WHY (before | after)"];
 
+/// The matrix as text: a table of from, to, outcome, seen source and
+/// destination, why. Stable: the golden-file format.
+impl fmt::Display for Matrix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows: Vec<Vec<String>> = self.rows.iter().map(|r| columns(r).to_vec()).collect();
+        f.write_str(&table(&MATRIX_HEADER, &rows))
+    }
+}
+
 impl Matrix {
-    /// A table: from, to, outcome, seen source and destination, why. Stable:
-    /// the golden-file format.
-    pub fn to_text(&self) -> String {
-        let rows: Vec<Vec<String>> = self.rows.iter().map(|r| columns(r).to_vec()).collect();
-        table(&MATRIX_HEADER, &rows)
-    }
-
-    /// A Markdown table of the same columns.
-    pub fn to_markdown(&self) -> String {
-        let rows: Vec<Vec<String>> = self.rows.iter().map(|r| columns(r).to_vec()).collect();
-        markdown(&MATRIX_HEADER, &rows)
-    }
-
-    /// A JSON array, one object per cell: `from`, `to`, `outcome`,
-    /// `seen_src`, `seen_dst` (null unless delivered), `why` (a list of
-    /// `{table, chain, rule, verdict, source}`).
-    pub fn to_json(&self) -> String {
-        let items: Vec<String> = self.rows.iter().map(row_json).collect();
-        format!("[\n{}\n]\n", items.join(",\n"))
-    }
-
-    /// The matrix in `format`.
+    /// The matrix in `format`: text as its `Display` (`to_string()`); a
+    /// Markdown table of the same columns; a JSON array, one object per
+    /// cell: `from`, `to`, `outcome`, `seen_src`, `seen_dst` (null unless
+    /// delivered), `why` (a list of `{node, table, chain, rule, verdict,
+    /// source, answer}`).
     pub fn render(&self, format: Format) -> String {
         match format {
-            Format::Text => self.to_text(),
-            Format::Markdown => self.to_markdown(),
-            Format::Json => self.to_json(),
+            Format::Text => self.to_string(),
+            Format::Markdown => {
+                let rows: Vec<Vec<String>> =
+                    self.rows.iter().map(|r| columns(r).to_vec()).collect();
+                markdown(&MATRIX_HEADER, &rows)
+            }
+            Format::Json => {
+                let items: Vec<String> = self.rows.iter().map(row_json).collect();
+                format!("[\n{}\n]\n", items.join(",\n"))
+            }
         }
     }
 }
@@ -167,10 +167,7 @@ impl MatrixDiff {
         rows
     }
 
-    /// The changed cells, one block each: the cell, then before and after
-    /// (outcome and seen addresses) each with its why, one rule a line;
-    /// "no cell changed" when empty.
-    pub fn to_text(&self) -> String {
+    fn text(&self) -> String {
         if self.is_empty() {
             return "no cell changed\n".to_string();
         }
@@ -205,18 +202,14 @@ impl MatrixDiff {
         out
     }
 
-    /// A Markdown table of the changed cells.
-    pub fn to_markdown(&self) -> String {
+    fn markdown(&self) -> String {
         if self.is_empty() {
             return "no cell changed\n".to_string();
         }
         markdown(&DIFF_HEADER, &self.diff_rows())
     }
 
-    /// A JSON array, one object per changed cell: `from`, `to`, and
-    /// `before` / `after` objects of the matrix shape (null when that side
-    /// did not probe the cell).
-    pub fn to_json(&self) -> String {
+    fn json(&self) -> String {
         let side = |r: Option<&Row>| r.map_or("null".to_string(), row_json);
         let mut items = Vec::new();
         let mut push = |b: Option<&Row>, a: Option<&Row>| {
@@ -241,12 +234,53 @@ impl MatrixDiff {
         format!("[\n{}\n]\n", items.join(",\n"))
     }
 
-    /// The diff in `format`.
+    /// The diff in `format`: text as its `Display` (`to_string()`); a
+    /// Markdown table of the changed cells; a JSON array, one object per
+    /// changed cell: `from`, `to`, and `before` / `after` objects of the
+    /// matrix's shape (null when that side did not probe the cell).
     pub fn render(&self, format: Format) -> String {
         match format {
-            Format::Text => self.to_text(),
-            Format::Markdown => self.to_markdown(),
-            Format::Json => self.to_json(),
+            Format::Text => self.text(),
+            Format::Markdown => self.markdown(),
+            Format::Json => self.json(),
+        }
+    }
+}
+
+/// The diff as text: the changed cells, one block each: the cell, then
+/// before and after (outcome and seen addresses) each with its why, one
+/// rule a line; "no cell changed" when empty.
+impl fmt::Display for MatrixDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl CellTrace {
+    /// The trace in `format`: text as its `Display` (`to_string()`), one
+    /// line break after; the same in a Markdown `text` code block; a JSON
+    /// object `{"from", "to", "probe", "why", "trace"}`: `probe` what the
+    /// probe saw (`answered`, `refused`, `unreachable`, `noanswer`,
+    /// `blocked`, or `none` without any trace), `why` as in a matrix,
+    /// `trace` the text.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => format!("{self}\n"),
+            Format::Markdown => format!("```text\n{self}\n```\n"),
+            Format::Json => {
+                let why: Vec<String> = self.why().iter().map(why_json).collect();
+                let probe = self
+                    .probe()
+                    .map_or("none".to_string(), |p| format!("{p:?}"));
+                format!(
+                    "{{\"from\": {}, \"to\": {}, \"probe\": {}, \"why\": [{}], \"trace\": {}}}\n",
+                    json_str(&self.cell.from),
+                    json_str(&self.cell.target()),
+                    json_str(&probe.to_lowercase()),
+                    why.join(", "),
+                    json_str(&self.to_string())
+                )
+            }
         }
     }
 }
@@ -267,7 +301,7 @@ fn row_json(r: &Row) -> String {
 }
 
 /// One [`Why`] as a JSON object `{node, table, chain, rule, verdict, source, answer}`.
-pub fn why_json(w: &Why) -> String {
+fn why_json(w: &Why) -> String {
     format!(
         "{{\"node\": {}, \"table\": {}, \"chain\": {}, \"rule\": {}, \"verdict\": {}, \"source\": {}, \"answer\": {}}}",
         w.node.as_deref().map_or("null".to_string(), json_str),
@@ -281,7 +315,7 @@ pub fn why_json(w: &Why) -> String {
 }
 
 /// A JSON string literal (quoted, escaped).
-pub fn json_str(s: &str) -> String {
+fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

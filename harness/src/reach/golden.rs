@@ -7,10 +7,10 @@ use super::matrix::Matrix;
 use crate::error::{Error, Result};
 
 /// The environment variable that rewrites golden files instead of comparing.
-pub const BLESS_VAR: &str = "NETRIG_BLESS";
+const BLESS_VAR: &str = "NETRIG_BLESS";
 
 impl Matrix {
-    /// Asserts the matrix's text ([`Matrix::to_text`]) equals the file at
+    /// Asserts the matrix's text (its `Display`) equals the file at
     /// `path`. On a mismatch the error shows a line diff (`-` expected,
     /// `+` probed) and how to accept it; with `NETRIG_BLESS=1` the file is
     /// written instead (also when it does not exist yet).
@@ -22,7 +22,7 @@ impl Matrix {
     /// ```
     pub fn assert_golden(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let actual = self.to_text();
+        let actual = self.to_string();
         let bless = std::env::var(BLESS_VAR).is_ok_and(|v| v == "1");
         let fail = |message: String| Error::Topology {
             file: path.to_path_buf(),

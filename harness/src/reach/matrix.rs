@@ -44,7 +44,7 @@ impl Matrix {
     /// ```no_run
     /// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
     /// let matrix = netrig::reach::Matrix::probe(&docker)?;
-    /// println!("{}", matrix.to_text());
+    /// println!("{matrix}");
     /// # Ok::<_, netrig::Error>(())
     /// ```
     pub fn probe(lab: &crate::Lab) -> Result<Matrix> {
@@ -420,14 +420,15 @@ fn counted_accept(t: &FlowTrace) -> Option<Why> {
 }
 
 /// One cell traced hook by hook in each node whose rules decide
-/// (see [`trace_cell`]).
+/// (see [`trace_cell`]); its text (`Display`) is the trace in each node,
+/// and [`CellTrace::why`] what a matrix row would say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellTrace {
     /// The cell.
     pub cell: Cell,
     /// The trace in each deciding node, in lab order: (node, trace). A
     /// Docker host's lab has one, the host's.
-    pub traces: Vec<(String, FlowTrace)>,
+    traces: Vec<(String, FlowTrace)>,
     /// Whether the lab is a generic one (whys name their node).
     generic: bool,
 }
@@ -445,7 +446,7 @@ impl CellTrace {
 
     /// What the probe saw (the first trace's: one probe was sent for all
     /// nodes traced by nftrace), `None` without any trace.
-    pub fn probe(&self) -> Option<ProbeOutcome> {
+    pub(crate) fn probe(&self) -> Option<ProbeOutcome> {
         self.traces.first().map(|(_, t)| t.probe)
     }
 
@@ -464,6 +465,11 @@ impl CellTrace {
     }
 }
 
+/// The trace as text: the flow (its source port, or echo identifier, and
+/// what the probe saw), then each traced packet hook by hook (each rule it
+/// met with its verdict, the addresses after each NAT step), the answer's
+/// path, and the decision; in a generic lab, each node's under
+/// `== in node NAME ==` (the nodes the probe reached).
 impl std::fmt::Display for CellTrace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !self.generic
@@ -486,11 +492,23 @@ impl std::fmt::Display for CellTrace {
 }
 
 /// Traces one cell hook by hook, for reproducing a bug: netrig's servers
-/// started as for a matrix, then the cell's probe traced by nftrace in every
-/// deciding node with the nftables or iptables-nft backend (one probe for
-/// all), and attributed by [`count_flow`] in each iptables-legacy one, with
-/// `file:line` for rules from the topology's rule files. An ICMP cell's
-/// echo request is selected by its identifier.
+/// started as for a matrix, then the cell's probe traced by the kernel
+/// (nftrace) in every deciding node with the nftables or iptables-nft
+/// backend (one probe for all), and attributed by rule-counter deltas in
+/// each iptables-legacy one, with `file:line` for rules from the topology's
+/// rule files. An ICMP cell's echo request is selected by its identifier.
+/// `deadline` bounds the wait for an answer no verdict settled
+/// ([`DEFAULT_DEADLINE`] as a matrix).
+///
+/// ```no_run
+/// use netrig::reach::{Cell, DEFAULT_DEADLINE, trace_cell};
+/// let lab = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
+/// let cell = Cell::parse("internet", "203.0.113.2:8080/tcp")?;
+/// let trace = trace_cell(&lab, &cell, DEFAULT_DEADLINE)?;
+/// println!("{trace}"); // hook by hook, then "decision: ip filter DOCKER-USER rule …"
+/// println!("because {}", trace.why()[0]);
+/// # Ok::<_, netrig::Error>(())
+/// ```
 pub fn trace_cell(lab: &crate::Lab, cell: &Cell, deadline: Duration) -> Result<CellTrace> {
     let target = Target::from(lab);
     let from = target.source(&cell.from)?;

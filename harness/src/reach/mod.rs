@@ -35,14 +35,21 @@
 //!
 //! [`MatrixDiff::probe`] probes two labs at once and keeps the cells whose
 //! outcome or seen addresses changed; [`Matrix::assert_golden`] pins a
-//! matrix in a text file (`NETRIG_BLESS=1` rewrites it). Text, Markdown and
-//! JSON renderings ([`Format`]) are what `netrig matrix|diff` print.
+//! matrix in a text file (`NETRIG_BLESS=1` rewrites it).
+//!
+//! [`trace_cell`] traces one cell hook by hook in every deciding node, with
+//! the addresses after each NAT step (a [`CellTrace`], and its [`Why`]s as a
+//! matrix row gives them): for reproducing one cell without a matrix.
+//!
+//! A matrix, a diff and a cell trace print as text (`Display`; a matrix's
+//! text is the golden-file format), and `render` each in any [`Format`]
+//! (text, Markdown, JSON): what `netrig matrix|diff|trace` print.
 //!
 //! ```no_run
 //! use netrig::reach::{Matrix, MatrixDiff};
 //! let before = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
 //! let after = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
-//! print!("{}", Matrix::probe(&before)?.to_text());
+//! print!("{}", Matrix::probe(&before)?);
 //! let diff = MatrixDiff::probe(&before, &after)?;
 //! for (b, a) in &diff.changed {
 //!     println!("{}: {} -> {} because {}", b.cell, b.reach(), a.reach(), a.why[0]);
@@ -62,6 +69,5 @@ mod target;
 
 pub use cell::{Cell, Outcome, Row, Service, Why};
 pub use diff::MatrixDiff;
-pub use format::{Format, json_str, why_json};
-pub use golden::BLESS_VAR;
+pub use format::Format;
 pub use matrix::{CellTrace, DEFAULT_DEADLINE, Matrix, trace_cell};

@@ -1,14 +1,116 @@
 //! nftrace on real kernel events: which rule (or chain policy) decided a
 //! probe, with NAT rewrites between hooks, for the nftables and iptables-nft
-//! backends; iptables-legacy is refused with a reason.
+//! backends; iptables-legacy is refused with a reason, and attributed by rule
+//! counters instead. Lab tests (root): each skips visibly without the
+//! privileges to build labs (and fails under `CI=true`).
 
-use crate::common::host_lab::{HostLab as _, Up as _};
 use std::time::Duration;
 
-use netrig::Backend;
-use netrig::nftrace::{Flow, ProbeOutcome, Verdict, read_rules, trace_flow};
+use super::decode::Family;
+use super::flow::read_rules;
+use super::{Flow, FlowTrace, ProbeOutcome, Verdict, count_flow, trace_sources_at};
+use crate::docker::DockerHost;
+use crate::unique_lab_name;
+use crate::{Backend, Endpoint, Lab, LabSpec, Namespace, Node, NodeSpec, Result, Route};
 
-use crate::common;
+/// Sends one probe of each of `flows` from namespace `from` and traces them
+/// in namespace `at` (where the rules are; the same namespace for locally
+/// generated traffic): one trace table, the probes sent at once.
+fn trace_flows(
+    from: &Namespace,
+    at: &Namespace,
+    backend: Backend,
+    flows: &[Flow],
+    timeout: Duration,
+) -> Result<Vec<FlowTrace>> {
+    let mut per_at = trace_sources_at(&[(from, flows)], &[(at, backend)], timeout)?;
+    Ok(per_at.pop().and_then(|mut s| s.pop()).unwrap_or_default())
+}
+
+/// [`trace_flows`] for one flow.
+fn trace_flow(
+    from: &Namespace,
+    at: &Namespace,
+    backend: Backend,
+    flow: &Flow,
+    timeout: Duration,
+) -> Result<FlowTrace> {
+    let mut traces = trace_flows(from, at, backend, std::slice::from_ref(flow), timeout)?;
+    Ok(traces.remove(0))
+}
+
+/// `a` 10.0.0.1/24 (eth0) <-> `b` 10.0.0.2/24 (eth0).
+fn pair(prefix: &str) -> Result<Lab> {
+    Lab::builder(unique_lab_name(prefix))
+        .node("a")
+        .node("b")
+        .link(
+            Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
+            Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
+        )
+        .up()
+}
+
+/// `a` 10.0.0.1 — `r` (10.0.0.254 eth0 / 10.0.1.254 eth1, forwarding) — `b` 10.0.1.2.
+fn routed(prefix: &str) -> Result<Lab> {
+    Lab::builder(unique_lab_name(prefix))
+        .node("a")
+        .node_with(NodeSpec::new("r").forwarding(true))
+        .node("b")
+        .link(
+            Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
+            Endpoint::new("r", "eth0").addr("10.0.0.254/24"),
+        )
+        .link(
+            Endpoint::new("r", "eth1").addr("10.0.1.254/24"),
+            Endpoint::new("b", "eth0").addr("10.0.1.2/24"),
+        )
+        .route("a", Route::default_via("10.0.0.254"))
+        .route("b", Route::default_via("10.0.1.254"))
+        .up()
+}
+
+/// A Docker host file of `topologies/`, its lab renamed uniquely for this
+/// test, brought up (as its own lab, from its model).
+fn topology(file: &str, prefix: &str) -> Lab {
+    let path = format!("{}/topologies/{file}", env!("CARGO_MANIFEST_DIR"));
+    let mut host = crate::topology::load(&path)
+        .unwrap()
+        .docker_host("host")
+        .expect("a Docker host file")
+        .clone();
+    host.set_name(unique_lab_name(prefix));
+    LabSpec::from(host).up().unwrap()
+}
+
+/// A Docker host file's lab, by its fixed node names.
+trait HostLab {
+    /// The internet node.
+    fn internet(&self) -> Result<Node<'_>>;
+    /// The Docker host's node.
+    fn host_node(&self) -> Result<Node<'_>>;
+    /// A container's node.
+    fn container(&self, name: &str) -> Result<Node<'_>>;
+    /// The host's model.
+    fn model(&self) -> &DockerHost;
+}
+
+impl HostLab for Lab {
+    fn internet(&self) -> Result<Node<'_>> {
+        self.node("internet")
+    }
+    fn host_node(&self) -> Result<Node<'_>> {
+        self.docker("host")?.host()
+    }
+    fn container(&self, name: &str) -> Result<Node<'_>> {
+        self.docker("host")?.container(name)
+    }
+    fn model(&self) -> &DockerHost {
+        self.docker("host")
+            .unwrap_or_else(|e| panic!("not a Docker host's lab: {e}"))
+            .model()
+    }
+}
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -24,17 +126,16 @@ const B_RULES: &str = "table inet fw {
 
 /// The trace names the nft rule that dropped a UDP flow (text, handle, verdict); a
 /// sentinel flow shows its accept rule, another the chain policy; removing the rule changes the answer.
+#[test]
 fn nft_drop_rule_is_named_by_the_trace() {
-    let _labs = common::shared();
-    let lab = common::labs::pair("nftrace").unwrap();
+    if !crate::privilege::should_run("nft_drop_rule_is_named_by_the_trace").unwrap() {
+        return;
+    }
+    let lab = pair("nftrace").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     Backend::Nftables.append(&b, B_RULES).unwrap();
     let book = read_rules(b.namespace(), Backend::Nftables).unwrap();
-    let drop_rule = book
-        .chain(netrig::nftrace::Family::Inet, "fw", "input")
-        .unwrap()
-        .rules[0]
-        .clone();
+    let drop_rule = book.chain(Family::Inet, "fw", "input").unwrap().rules[0].clone();
 
     let trace = |port: u16| {
         let flow = Flow::udp(&format!("10.0.0.2:{port}")).unwrap();
@@ -124,9 +225,12 @@ fn nft_drop_rule_is_named_by_the_trace() {
 }
 
 /// A chain policy drop is reported as the policy, not as a rule.
+#[test]
 fn policy_drop_is_reported_as_the_chain_policy() {
-    let _labs = common::shared();
-    let lab = common::labs::pair("nftracepol").unwrap();
+    if !crate::privilege::should_run("policy_drop_is_reported_as_the_chain_policy").unwrap() {
+        return;
+    }
+    let lab = pair("nftracepol").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let rules = "table ip fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n";
     Backend::Nftables.append(&b, rules).unwrap();
@@ -146,11 +250,14 @@ fn policy_drop_is_reported_as_the_chain_policy() {
 /// On an emulated Docker host (iptables-nft), internet -> published 8080: the trace shows
 /// nat PREROUTING's DNAT (addresses after it: web's 172.17.0.2:80) and filter FORWARD
 /// ending in the DOCKER chain's ACCEPT rule, printed as the iptables-save line.
+#[test]
 fn docker_published_port_trace_shows_dnat_and_docker_accept() {
-    let _labs = common::shared();
-    let docker = common::topology("docker-bridge.toml", "nftracedk")
-        .up()
-        .unwrap();
+    if !crate::privilege::should_run("docker_published_port_trace_shows_dnat_and_docker_accept")
+        .unwrap()
+    {
+        return;
+    }
+    let docker = topology("docker-bridge.toml", "nftracedk");
     let _server = docker
         .container("web")
         .unwrap()
@@ -231,9 +338,12 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
 }
 
 /// iptables-legacy rules cannot be traced: the error says why instead of guessing.
+#[test]
 fn iptables_legacy_is_refused_with_a_reason() {
-    let _labs = common::shared();
-    let lab = common::labs::pair("nftraceleg").unwrap();
+    if !crate::privilege::should_run("iptables_legacy_is_refused_with_a_reason").unwrap() {
+        return;
+    }
+    let lab = pair("nftraceleg").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let err = trace_flow(
         a.namespace(),
@@ -252,8 +362,11 @@ fn iptables_legacy_is_refused_with_a_reason() {
 
 /// iptables-legacy, attributed by rule counters: the published-port probe moved the DNAT rule
 /// and the DOCKER chain's ACCEPT rule; an unpublished port ends at FORWARD's policy DROP.
+#[test]
 fn iptables_legacy_is_attributed_by_rule_counters() {
-    let _labs = common::shared();
+    if !crate::privilege::should_run("iptables_legacy_is_attributed_by_rule_counters").unwrap() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let topo = dir.path().join("legacy.toml");
     let text = std::fs::read_to_string(concat!(
@@ -267,12 +380,12 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
     );
     assert!(text.contains("iptables-legacy"));
     std::fs::write(&topo, text).unwrap();
-    let mut host = netrig::topology::load(&topo).unwrap();
-    host.set_name(netrig::unique_lab_name("nftraceleg"));
+    let mut host = crate::topology::load(&topo).unwrap();
+    host.set_name(crate::unique_lab_name("nftraceleg"));
     let docker = host.up().unwrap();
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     // No server in web: its RST is the answer (a second packet the counters see).
-    let t = netrig::nftrace::count_flow(
+    let t = count_flow(
         internet.namespace(),
         host.namespace(),
         Backend::IptablesLegacy,
@@ -306,7 +419,7 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
         .args(["route", "replace", "172.17.0.0/16", "via", "203.0.113.2"])
         .checked_output()
         .unwrap();
-    let t = netrig::nftrace::count_flow(
+    let t = count_flow(
         internet.namespace(),
         host.namespace(),
         Backend::IptablesLegacy,
@@ -323,8 +436,11 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
 
 /// A Docker host on the nftables backend (v29 layout): the trace names Docker's own nft
 /// rules — the DNAT and the accept into the container — as `nft -a list ruleset` prints them.
+#[test]
 fn docker_nftables_backend_trace_names_nft_rules() {
-    let _labs = common::shared();
+    if !crate::privilege::should_run("docker_nftables_backend_trace_names_nft_rules").unwrap() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let topo = dir.path().join("nft.toml");
     let text = std::fs::read_to_string(concat!(
@@ -338,8 +454,8 @@ fn docker_nftables_backend_trace_names_nft_rules() {
         "backend = \"nftables\"\nip_forward_was_on = true",
     );
     std::fs::write(&topo, text).unwrap();
-    let mut host = netrig::topology::load(&topo).unwrap();
-    host.set_name(netrig::unique_lab_name("nftracenft"));
+    let mut host = crate::topology::load(&topo).unwrap();
+    host.set_name(crate::unique_lab_name("nftracenft"));
     let docker = host.up().unwrap();
     let _server = docker
         .container("web")
@@ -381,9 +497,12 @@ fn docker_nftables_backend_trace_names_nft_rules() {
 }
 
 /// Beside nft rules, iptables-legacy rules (the "split brain" state) are named as unseen, not guessed.
+#[test]
 fn legacy_rules_beside_a_trace_are_noted() {
-    let _labs = common::shared();
-    let lab = common::labs::pair("nftracemix").unwrap();
+    if !crate::privilege::should_run("legacy_rules_beside_a_trace_are_noted").unwrap() {
+        return;
+    }
+    let lab = pair("nftracemix").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     Backend::Nftables.append(&b, B_RULES).unwrap();
     let flow = Flow::udp("10.0.0.2:7001").unwrap();
@@ -419,11 +538,12 @@ fn legacy_rules_beside_a_trace_are_noted() {
 }
 
 /// A user's DOCKER-USER rule that drops a published-port flow is named with its file and line.
+#[test]
 fn user_rule_file_line_is_named_in_the_decision() {
-    let _labs = common::shared();
-    let docker = common::topology("docker-user-rules.toml", "nftraceusr")
-        .up()
-        .unwrap();
+    if !crate::privilege::should_run("user_rule_file_line_is_named_in_the_decision").unwrap() {
+        return;
+    }
+    let docker = topology("docker-user-rules.toml", "nftraceusr");
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     let mut t = trace_flow(
         internet.namespace(),
@@ -455,9 +575,12 @@ fn user_rule_file_line_is_named_in_the_decision() {
 }
 
 /// Locally generated traffic is traced from the output hook when source and firewall are one node.
+#[test]
 fn locally_generated_traffic_is_traced_from_output() {
-    let _labs = common::shared();
-    let lab = common::labs::pair("nftraceout").unwrap();
+    if !crate::privilege::should_run("locally_generated_traffic_is_traced_from_output").unwrap() {
+        return;
+    }
+    let lab = pair("nftraceout").unwrap();
     let b = lab.node("b").unwrap();
     let rules = "table ip out {\n\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n\t\tip daddr 10.0.0.1 udp dport 9 counter reject\n\t}\n}\n";
     Backend::Nftables.append(&b, rules).unwrap();
@@ -485,9 +608,12 @@ fn locally_generated_traffic_is_traced_from_output() {
 }
 
 /// A batch of flows under one trace table: each flow gets its own packets and decision.
+#[test]
 fn a_batch_of_flows_gets_one_decision_each() {
-    let _labs = common::shared();
-    let lab = common::labs::pair("nftracebatch").unwrap();
+    if !crate::privilege::should_run("a_batch_of_flows_gets_one_decision_each").unwrap() {
+        return;
+    }
+    let lab = pair("nftracebatch").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     Backend::Nftables.append(&b, B_RULES).unwrap();
     let flows: Vec<Flow> = [
@@ -502,7 +628,7 @@ fn a_batch_of_flows_gets_one_decision_each() {
         (_, dst) => Flow::tcp(dst).unwrap(),
     })
     .collect();
-    let traces = netrig::nftrace::trace_flows(
+    let traces = trace_flows(
         a.namespace(),
         b.namespace(),
         Backend::Nftables,
@@ -539,11 +665,14 @@ fn a_batch_of_flows_gets_one_decision_each() {
 /// `ping_group_range`, the root namespace's left as it was): the drop rule
 /// is named, a UDP flow in the same batch keeps its own decision, and
 /// without the rule the same echo is answered and accepted by policy.
+#[test]
 fn icmp_echo_is_traced_by_its_identifier() {
-    let _labs = common::shared();
-    let lab = common::labs::pair("nftraceicmp").unwrap();
+    if !crate::privilege::should_run("icmp_echo_is_traced_by_its_identifier").unwrap() {
+        return;
+    }
+    let lab = pair("nftraceicmp").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
-    let range = |node: &netrig::Node| {
+    let range = |node: &Node<'_>| {
         let out = node
             .command("cat")
             .arg("/proc/sys/net/ipv4/ping_group_range")
@@ -559,7 +688,7 @@ fn icmp_echo_is_traced_by_its_identifier() {
         Flow::icmp("10.0.0.2").unwrap(),
         Flow::udp("10.0.0.2:7001").unwrap(),
     ];
-    let traces = netrig::nftrace::trace_flows(
+    let traces = trace_flows(
         a.namespace(),
         b.namespace(),
         Backend::Nftables,
@@ -627,11 +756,12 @@ fn icmp_echo_is_traced_by_its_identifier() {
 }
 
 /// Outbound from a container: the trace names the MASQUERADE rule that rewrote the source.
+#[test]
 fn outbound_trace_names_the_masquerade_rule() {
-    let _labs = common::shared();
-    let docker = common::topology("docker-bridge.toml", "nftracemasq")
-        .up()
-        .unwrap();
+    if !crate::privilege::should_run("outbound_trace_names_the_masquerade_rule").unwrap() {
+        return;
+    }
+    let docker = topology("docker-bridge.toml", "nftracemasq");
     let _server = docker
         .internet()
         .unwrap()
@@ -670,9 +800,13 @@ fn outbound_trace_names_the_masquerade_rule() {
 }
 
 /// Without rules, the trace says that nothing filtered the probe; to an unrouted namespace, that it never arrived.
+#[test]
 fn empty_rulesets_and_unreached_namespaces_are_said_so() {
-    let _labs = common::shared();
-    let lab = common::labs::routed("nftraceempty").unwrap();
+    if !crate::privilege::should_run("empty_rulesets_and_unreached_namespaces_are_said_so").unwrap()
+    {
+        return;
+    }
+    let lab = routed("nftraceempty").unwrap();
     let (a, r, b) = (
         lab.node("a").unwrap(),
         lab.node("r").unwrap(),
@@ -705,14 +839,17 @@ fn empty_rulesets_and_unreached_namespaces_are_said_so() {
 }
 
 /// IPv6: an ip6 flow is selected, traced and decided like an IPv4 one.
+#[test]
 fn ipv6_flow_is_traced() {
-    let _labs = common::shared();
-    let lab = netrig::Lab::builder(netrig::unique_lab_name("nftrace6"))
-        .node_with(netrig::NodeSpec::new("a").ipv6(true))
-        .node_with(netrig::NodeSpec::new("b").ipv6(true))
+    if !crate::privilege::should_run("ipv6_flow_is_traced").unwrap() {
+        return;
+    }
+    let lab = crate::Lab::builder(crate::unique_lab_name("nftrace6"))
+        .node_with(crate::NodeSpec::new("a").ipv6(true))
+        .node_with(crate::NodeSpec::new("b").ipv6(true))
         .link(
-            netrig::Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
-            netrig::Endpoint::new("b", "eth0").addr("2001:db8::2/64"),
+            crate::Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
+            crate::Endpoint::new("b", "eth0").addr("2001:db8::2/64"),
         )
         .up()
         .unwrap();
@@ -749,24 +886,4 @@ fn ipv6_flow_is_traced() {
         ),
         "{t}"
     );
-}
-
-/// This module's tests.
-pub fn tests() -> Vec<netrig::testing::Test> {
-    netrig::testing::tests![
-        nft_drop_rule_is_named_by_the_trace,
-        policy_drop_is_reported_as_the_chain_policy,
-        docker_published_port_trace_shows_dnat_and_docker_accept,
-        iptables_legacy_is_refused_with_a_reason,
-        iptables_legacy_is_attributed_by_rule_counters,
-        docker_nftables_backend_trace_names_nft_rules,
-        legacy_rules_beside_a_trace_are_noted,
-        user_rule_file_line_is_named_in_the_decision,
-        locally_generated_traffic_is_traced_from_output,
-        a_batch_of_flows_gets_one_decision_each,
-        outbound_trace_names_the_masquerade_rule,
-        empty_rulesets_and_unreached_namespaces_are_said_so,
-        ipv6_flow_is_traced,
-        icmp_echo_is_traced_by_its_identifier,
-    ]
 }

@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
 use kept::{KeptLab, netns_dir};
 use nix::sys::signal::{SigSet, Signal};
 
+mod doctor;
 mod kept;
 mod matrix;
 mod report;
@@ -74,6 +75,14 @@ enum Command {
         /// The node.
         #[arg(default_value = "host")]
         node: String,
+    },
+    /// Check this machine for what labs need (privileges, kernel features, programs), naming the package of anything missing.
+    ///
+    /// Exit status 0 when labs can run here, 1 when they cannot. Builds one small lab to probe the kernel from inside it.
+    Doctor {
+        /// Install the missing packages with apt-get (Debian, Ubuntu; as root).
+        #[arg(long)]
+        install: bool,
     },
     /// Take a kept lab down (also one whose `up` process was killed).
     Down {
@@ -204,6 +213,7 @@ fn main() -> ExitCode {
         Command::Ls => ls(),
         Command::Rules { lab, node } => rules(&lab, &node),
         Command::Down { lab } => down(&lab),
+        Command::Doctor { install } => return doctor::run(install),
         Command::Run {
             filters,
             junit,

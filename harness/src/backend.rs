@@ -200,7 +200,8 @@ pub(crate) fn package_for(program: &str) -> Option<&'static str> {
         "ip" | "bridge" | "tc" | "ss" => "iproute2",
         "ping" => "iputils-ping",
         "nc" => "netcat-openbsd",
-        "nsenter" | "unshare" => "util-linux",
+        "nsenter" | "unshare" | "runuser" => "util-linux",
+        "sysctl" => "procps",
         _ => return None,
     })
 }

@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use netrig::Lab;
-use netrig::docker::{ContainerSpec, DockerHost};
+use netrig::docker::{ContainerSpec, DockerHost, Networking};
 use netrig::nftrace::{Flow, FlowProto, read_rules, trace_sources};
 use netrig::reach::{Cell, DEFAULT_DEADLINE, Matrix, MatrixDiff, Service};
 
@@ -183,7 +183,11 @@ fn main() {
     let docker = before.docker("host").unwrap();
     for c in docker.model().containers() {
         let node = docker.container(&c.name).unwrap();
-        for a in c.attachments() {
+        let attachments = match &c.networking {
+            Networking::Bridge(attachments) => attachments.as_slice(),
+            _ => &[],
+        };
+        for a in attachments {
             servers.push(node.tcp_echo_server(format!("{}:80", a.ip)).unwrap());
             servers.push(node.tcp_echo_server(format!("{}:9000", a.ip)).unwrap());
         }

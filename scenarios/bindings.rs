@@ -156,11 +156,11 @@ fn outgoing_rule(v: &Variant, br: &str) -> Rule {
 pub fn ip_masq_off_keeps_container_source(v: &Variant) -> Result<()> {
     let lab = v
         .host("nomasq")
-        .network(
-            NetworkSpec::new("plain")
-                .subnet("172.18.0.0/16")
-                .ip_masq(false),
-        )
+        .network(NetworkSpec {
+            subnet: Some("172.18.0.0/16".into()),
+            ip_masq: false,
+            ..NetworkSpec::new("plain")
+        })
         .container(ContainerSpec::new("app").network("plain"))
         .build()?
         .up()?;

@@ -5,7 +5,7 @@
 //! published port's accept.
 
 use crate::support::{HostLab as _, Up as _};
-use netrig::docker::{ContainerSpec, Layout, NetworkSpec};
+use netrig::docker::{ContainerSpec, DaemonOptions, Layout, NetworkSpec};
 use netrig::expect::udp;
 use netrig::{Lab, Result, Sentinel};
 
@@ -19,9 +19,15 @@ use crate::support::{
 /// `web` (8080:80 on docker0) and `other` on network `back` (172.18.0.0/16).
 pub fn two_bridges(v: &Variant, prefix: &str, proxy: bool) -> Result<Lab> {
     v.host(prefix)
-        .userland_proxy(proxy)
+        .daemon(DaemonOptions {
+            userland_proxy: proxy,
+            ..v.daemon()
+        })
         .container(ContainerSpec::new("web").publish("8080:80"))
-        .network(NetworkSpec::new("back").subnet("172.18.0.0/16"))
+        .network(NetworkSpec {
+            subnet: Some("172.18.0.0/16".into()),
+            ..NetworkSpec::new("back")
+        })
         .container(ContainerSpec::new("other").network("back"))
         .build()?
         .up()

@@ -16,7 +16,10 @@ use crate::support::{Rule, WAIT, at, bridge_of, expect_counted, failure, ip_of, 
 pub fn routed_network_is_reached_by_routing(v: &Variant) -> Result<()> {
     let lab = v
         .host("routed")
-        .network(NetworkSpec::new("direct").gateway_mode_ipv4(GatewayMode::Routed))
+        .network(NetworkSpec {
+            gateway_mode_ipv4: GatewayMode::Routed,
+            ..NetworkSpec::new("direct")
+        })
         .container(
             ContainerSpec::new("api")
                 .network("direct")

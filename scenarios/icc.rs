@@ -29,7 +29,10 @@ fn connects_unchanged(lab: &Lab, a: &str, b: &str) -> Result<()> {
 pub fn containers_on_one_bridge_connect(v: &Variant) -> Result<()> {
     let lab = v
         .host("icc")
-        .network(NetworkSpec::new("app").subnet("172.18.0.0/16"))
+        .network(NetworkSpec {
+            subnet: Some("172.18.0.0/16".into()),
+            ..NetworkSpec::new("app")
+        })
         .container(ContainerSpec::new("a").network("app"))
         .container(ContainerSpec::new("b").network("app"))
         .build()?
@@ -41,11 +44,11 @@ pub fn containers_on_one_bridge_connect(v: &Variant) -> Result<()> {
 pub fn internal_network_containers_connect(v: &Variant) -> Result<()> {
     let lab = v
         .host("internal-icc")
-        .network(
-            NetworkSpec::new("secure")
-                .subnet("172.20.0.0/16")
-                .internal(true),
-        )
+        .network(NetworkSpec {
+            subnet: Some("172.20.0.0/16".into()),
+            internal: true,
+            ..NetworkSpec::new("secure")
+        })
         .container(ContainerSpec::new("a").network("secure"))
         .container(ContainerSpec::new("b").network("secure"))
         .build()?
@@ -76,7 +79,11 @@ pub fn icc_drop_rule(v: &Variant, br: &str) -> Rule {
 pub fn icc_false_drops_traffic_on_one_bridge(v: &Variant) -> Result<()> {
     let lab = v
         .host("noicc")
-        .network(NetworkSpec::new("quiet").subnet("172.18.0.0/16").icc(false))
+        .network(NetworkSpec {
+            subnet: Some("172.18.0.0/16".into()),
+            icc: false,
+            ..NetworkSpec::new("quiet")
+        })
         .container(ContainerSpec::new("a").network("quiet"))
         .container(ContainerSpec::new("b").network("quiet"))
         .build()?

@@ -20,7 +20,10 @@ pub fn bridges_are_isolated(v: &Variant) -> Result<()> {
         .host("isol")
         .container(ContainerSpec::new("a1"))
         .container(ContainerSpec::new("a2"))
-        .network(NetworkSpec::new("other").subnet("172.18.0.0/16"))
+        .network(NetworkSpec {
+            subnet: Some("172.18.0.0/16".into()),
+            ..NetworkSpec::new("other")
+        })
         .container(ContainerSpec::new("b").network("other"))
         .build()?
         .up()?;
@@ -75,11 +78,11 @@ pub fn bridges_are_isolated(v: &Variant) -> Result<()> {
 pub fn internal_network_has_no_way_out(v: &Variant) -> Result<()> {
     let lab = v
         .host("internal")
-        .network(
-            NetworkSpec::new("secure")
-                .subnet("172.20.0.0/16")
-                .internal(true),
-        )
+        .network(NetworkSpec {
+            subnet: Some("172.20.0.0/16".into()),
+            internal: true,
+            ..NetworkSpec::new("secure")
+        })
         .container(ContainerSpec::new("vault").network("secure"))
         .build()?
         .up()?;

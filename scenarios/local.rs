@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::support::{HostLab as _, Up as _};
-use netrig::docker::ContainerSpec;
+use netrig::docker::{ContainerSpec, DaemonOptions};
 use netrig::expect::{tcp, udp};
 use netrig::{Lab, Result, Sentinel, TcpFlags};
 
@@ -21,7 +21,10 @@ pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
 /// `web` on docker0 with 8080:80 published and an echo server on 80.
 fn web_lab(v: &Variant, prefix: &str, proxy: bool) -> Result<Lab> {
     v.host(prefix)
-        .userland_proxy(proxy)
+        .daemon(DaemonOptions {
+            userland_proxy: proxy,
+            ..v.daemon()
+        })
         .container(ContainerSpec::new("web").publish("8080:80"))
         .build()?
         .up()

@@ -8,7 +8,7 @@
 //! so those hosts start with forwarding already on (as a real one must).
 
 use netrig::Backend;
-use netrig::docker::{DockerHostBuilder, Layout};
+use netrig::docker::{DaemonOptions, DockerHostBuilder, Layout};
 use netrig::unique_lab_name;
 
 /// One cell of the matrix.
@@ -57,12 +57,23 @@ impl Variant {
     }
 
     /// A Docker host builder for this cell, with a lab name unique in this
-    /// process (`prefix-PID-N`), so parallel trials never collide.
+    /// process (`prefix-PID-N`), so parallel trials never collide, and the
+    /// cell's daemon flags ([`Variant::daemon`]).
     pub fn host(&self, prefix: &str) -> DockerHostBuilder {
         netrig::docker::DockerHost::builder()
             .name(unique_lab_name(prefix))
             .layout(self.layout)
             .backend(self.backend)
-            .ip_forward_was_on(self.backend == Backend::Nftables)
+            .daemon(self.daemon())
+    }
+
+    /// The cell's daemon flags, Docker's defaults but forwarding already on
+    /// with nftables; a scenario changes some with
+    /// `.daemon(DaemonOptions { icc: false, ..v.daemon() })`.
+    pub fn daemon(&self) -> DaemonOptions {
+        DaemonOptions {
+            ip_forward_was_on: self.backend == Backend::Nftables,
+            ..DaemonOptions::default()
+        }
     }
 }

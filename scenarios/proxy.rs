@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use crate::support::{HostLab as _, Up as _};
 use netrig::Lab;
 use netrig::TcpFlags;
-use netrig::docker::ContainerSpec;
+use netrig::docker::{ContainerSpec, DaemonOptions};
 use netrig::expect::{expect_nat, tcp};
 use netrig::{Capture, Result, Sentinel};
 
@@ -28,7 +28,10 @@ fn neighbour_connects(
 ) -> Result<()> {
     let lab = v
         .host(if proxy { "proxy" } else { "hairpin" })
-        .userland_proxy(proxy)
+        .daemon(DaemonOptions {
+            userland_proxy: proxy,
+            ..v.daemon()
+        })
         .container(ContainerSpec::new("web").publish("8080:80"))
         .container(ContainerSpec::new("client"))
         .build()?

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use netrig::docker::DockerHost;
+use netrig::docker::{DockerHost, Networking};
 use netrig::{Counters, RuleCounter};
 use netrig::{Error, Node, Result};
 use netrig::{Lab, LabSpec};
@@ -64,8 +64,11 @@ pub const WAIT: Duration = Duration::from_secs(2);
 /// The internet's address on the uplink: where clients on the internet come from.
 pub const INTERNET_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 
-/// The internet server the model creates by default.
-pub const SERVER: Ipv4Addr = netrig::docker::DEFAULT_SERVER;
+/// The internet server the model creates by default (`DockerHost::servers`).
+pub const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+
+/// The LAN bridge in the host that LAN peers (`DockerHostBuilder::lan_peer`) share.
+pub const LAN_BRIDGE: &str = "lan0";
 
 /// `ip:port` as a socket address (for probes and matchers).
 pub fn at(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
@@ -87,8 +90,13 @@ pub fn ip_of(lab: &Lab, container: &str) -> Ipv4Addr {
 /// them before the bridge device would.
 pub fn port_of(lab: &Lab, container: &str) -> String {
     lab.model()
-        .container(container)
-        .and_then(|c| c.attachments().first())
+        .containers()
+        .iter()
+        .find(|c| c.name == container)
+        .and_then(|c| match &c.networking {
+            Networking::Bridge(attachments) => attachments.first(),
+            _ => None,
+        })
         .map(|a| a.host_veth.clone())
         .unwrap_or_else(|| panic!("lab {}: container {container} has no veth", lab.name()))
 }
@@ -104,7 +112,9 @@ pub fn bridge_of(lab: &Lab, network: &str) -> String {
 /// A network's gateway: the bridge's address in the host.
 pub fn gateway_of(lab: &Lab, network: &str) -> Ipv4Addr {
     lab.model()
-        .network(network)
+        .networks()
+        .iter()
+        .find(|n| n.name == network)
         .map(|n| n.gateway)
         .unwrap_or_else(|| panic!("lab {}: no network {network}", lab.name()))
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use netrig::docker::{ContainerSpec, DockerHost};
+use netrig::docker::{ContainerSpec, DockerHost, Networking};
 use netrig::reach::{Cell, Matrix, MatrixDiff, Service};
 
 const CONTAINERS: usize = 10;
@@ -143,7 +143,11 @@ fn main() {
     let docker = before.docker("host").unwrap();
     for c in docker.model().containers() {
         let node = docker.container(&c.name).unwrap();
-        for a in c.attachments() {
+        let attachments = match &c.networking {
+            Networking::Bridge(attachments) => attachments.as_slice(),
+            _ => &[],
+        };
+        for a in attachments {
             servers.push(node.tcp_echo_server(format!("{}:80", a.ip)).unwrap());
             servers.push(node.tcp_echo_server(format!("{}:9000", a.ip)).unwrap());
         }

@@ -12,8 +12,8 @@ use netrig::{Backend, Lab, Result, Route, Sentinel, TcpFlags};
 use super::LAN_HOST;
 use crate::matrix::Variant;
 use crate::support::{
-    INTERNET_CLIENT, Rule, SERVER, WAIT, at, dnat_rule, ensure, expect_counted, expect_not_counted,
-    forward_policy_packets, input_rule, ip_of, packets,
+    INTERNET_CLIENT, LAN_BRIDGE, Rule, SERVER, WAIT, at, dnat_rule, ensure, expect_counted,
+    expect_not_counted, forward_policy_packets, input_rule, ip_of, packets,
 };
 
 /// `web` with 8080:80 and 9999/udp published, echo server on 80.
@@ -78,7 +78,7 @@ pub fn forward_drop_policy_breaks_libvirt_nat(v: &Variant) -> Result<()> {
     )
     .listed_by(Backend::Nftables);
     let accepted = packets(&lab, &libvirt)?;
-    let entering = lab.host_node()?.capture(netrig::docker::LAN_BRIDGE)?;
+    let entering = lab.host_node()?.capture(LAN_BRIDGE)?;
     let outside = lab.internet()?.capture("eth0")?;
     let _echo = lab.internet()?.udp_echo_server(at(SERVER, 53))?;
     let policy_before = match v.backend {

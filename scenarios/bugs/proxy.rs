@@ -3,7 +3,7 @@
 //! (moby#38784, fixed in 29 by moby#49509's rework).
 
 use crate::support::{HostLab as _, Up as _};
-use netrig::docker::{ContainerSpec, Layout};
+use netrig::docker::{ContainerSpec, DaemonOptions, Layout};
 use netrig::expect::tcp;
 use netrig::{Lab, Result, Sentinel, TcpFlags};
 
@@ -18,8 +18,11 @@ use crate::support::{
 /// docker0 with icc=false: `web` (8080:80, echo server) and a neighbour `client`.
 fn quiet_bridge(v: &Variant, prefix: &str, proxy: bool) -> Result<Lab> {
     v.host(prefix)
-        .icc(false)
-        .userland_proxy(proxy)
+        .daemon(DaemonOptions {
+            icc: false,
+            userland_proxy: proxy,
+            ..v.daemon()
+        })
         .container(ContainerSpec::new("web").publish("8080:80"))
         .container(ContainerSpec::new("client"))
         .build()?

@@ -3,15 +3,15 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::support::{HostLab as _, Up as _};
-use netrig::docker::{ContainerSpec, Layout};
+use netrig::docker::{ContainerSpec, DaemonOptions, Layout};
 use netrig::expect::{tcp, udp};
 use netrig::{Backend, Result, Sentinel, TcpFlags, tcp_syn_frame};
 
 use super::LAN_HOST;
 use crate::matrix::Variant;
 use crate::support::{
-    Rule, WAIT, at, dnat_rule, ensure, expect_counted, expect_not_counted, forward_policy_packets,
-    ip_of, packets, raw_direct_drop,
+    LAN_BRIDGE, Rule, WAIT, at, dnat_rule, ensure, expect_counted, expect_not_counted,
+    forward_policy_packets, ip_of, packets, raw_direct_drop,
 };
 
 /// A routed VPN peer (Tailscale/WireGuard-style, on the LAN, routing the container subnet to the host) is cut off from containers by Docker 28+'s raw PREROUTING drop, even though the user's DOCKER-USER (or own nft table) accepts it: the raw table runs first (moby#51015, moby#49498, psviderski/uncloud#293). Classic reaches the published container port.
@@ -88,7 +88,10 @@ pub fn raw_drop_cuts_off_routed_vpn_peer(v: &Variant) -> Result<()> {
 pub fn unpublished_ports_exposed_when_forwarding_was_on(v: &Variant) -> Result<()> {
     let lab = v
         .host("exposed")
-        .ip_forward_was_on(true)
+        .daemon(DaemonOptions {
+            ip_forward_was_on: true,
+            ..v.daemon()
+        })
         .container(ContainerSpec::new("db"))
         .lan_peer("peer")
         .build()?
@@ -145,7 +148,7 @@ pub fn loopback_published_port_reachable_from_lan_peer(v: &Variant) -> Result<()
     let host = lab.host_node()?;
     let syn = tcp_syn_frame(
         peer.interface("eth0")?.mac,
-        host.interface(netrig::docker::LAN_BRIDGE)?.mac,
+        host.interface(LAN_BRIDGE)?.mac,
         SocketAddrV4::new(peer_ip, 40124),
         SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8081),
         9,

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use netrig::docker::DockerHost;
+use netrig::docker::{Attachment, DockerHost, Networking};
 use netrig::{Lab, LabSpec, Node, Result};
 
 /// A Docker host file's lab, by its fixed node names.
@@ -65,6 +65,15 @@ pub trait Up {
 impl Up for DockerHost {
     fn up(&self) -> Result<Lab> {
         LabSpec::from(self.clone()).up()
+    }
+}
+
+/// A container's place on its first network (bridge mode), from the model.
+pub fn first_attachment<'a>(model: &'a DockerHost, container: &str) -> Option<&'a Attachment> {
+    let c = model.containers().iter().find(|c| c.name == container)?;
+    match &c.networking {
+        Networking::Bridge(attachments) => attachments.first(),
+        _ => None,
     }
 }
 

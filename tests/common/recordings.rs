@@ -1,12 +1,15 @@
 //! The real Docker 20.10 recordings (`tests/data/real-docker`) and the
-//! scenario they were made with, shared by the rule and behaviour tests.
+//! scenario they were made with, shared by the behaviour and pre-start tests
+//! (the crate's `docker::fidelity` has its own copy for the rule tests).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use netrig::Backend;
-use netrig::docker::{ContainerSpec, DockerHost, DockerHostBuilder, NetworkMode, NetworkSpec};
+use netrig::docker::{
+    ContainerSpec, DaemonOptions, DockerHost, DockerHostBuilder, NetworkMode, NetworkSpec,
+};
 
 pub fn data(rel: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,7 +44,10 @@ pub fn standard_builder(
         .container(ContainerSpec::new("cc").mode(NetworkMode::Container("ca".into())));
     if internal {
         b = b
-            .network(net(NetworkSpec::new("brint").internal(true)))
+            .network(net(NetworkSpec {
+                internal: true,
+                ..NetworkSpec::new("brint")
+            }))
             .container(ContainerSpec::new("ci").network("brint"));
     }
     b
@@ -61,9 +67,18 @@ pub fn variant_with(
     let b = match name {
         "default" | "default-plus-internal" => b,
         "legacy-backend" => b.backend(Backend::IptablesLegacy),
-        "userland-proxy-false" => b.userland_proxy(false),
-        "icc-false" => b.icc(false),
-        "ip-masq-false" => b.ip_masq(false),
+        "userland-proxy-false" => b.daemon(DaemonOptions {
+            userland_proxy: false,
+            ..Default::default()
+        }),
+        "icc-false" => b.daemon(DaemonOptions {
+            icc: false,
+            ..Default::default()
+        }),
+        "ip-masq-false" => b.daemon(DaemonOptions {
+            ip_masq: false,
+            ..Default::default()
+        }),
         _ => panic!("unknown variant {name}"),
     };
     standard(extra(b), name == "default-plus-internal")
@@ -100,76 +115,12 @@ pub fn assert_same_lines(what: &str, expected: &str, actual: &str) {
     panic!("{what}: rendered rules differ from the reference\n{report}");
 }
 
-pub const STEPS: [&str; 4] = [
-    "-0-daemon-start",
-    "-1-after-ca",
-    "-2-after-network-create-br",
-    "-3-after-cb",
-];
-
 /// One save section (`iptables-nft-save` / `iptables-legacy-save`) of a dump,
 /// per table: chain declarations and rules, bridge ids normalised through
 /// the subnets they masquerade or isolate (172.18 → br-br, 172.19 → br-brint).
 pub fn recorded_tables(dump: &str, section: &str) -> BTreeMap<String, Vec<String>> {
     let names = [("172.18.0.0/16", "br-br"), ("172.19.0.0/16", "br-brint")];
     tables(&rename_bridges(&save_section(dump, section), &names))
-}
-
-/// [`recorded_tables`] with the bridge ids named after `host`'s networks,
-/// found through their subnets (each `br-<id>` becomes `br-<network name>`,
-/// as [`normalise`] does to the model's).
-pub fn recorded_tables_for(
-    host: &DockerHost,
-    dump: &str,
-    section: &str,
-) -> BTreeMap<String, Vec<String>> {
-    let names: Vec<(String, String)> = host
-        .networks()
-        .iter()
-        .filter(|n| !n.is_default)
-        .map(|n| (n.subnet.to_string(), format!("br-{}", n.name)))
-        .collect();
-    let names: Vec<(&str, &str)> = names
-        .iter()
-        .map(|(s, n)| (s.as_str(), n.as_str()))
-        .collect();
-    tables(&rename_bridges(&save_section(dump, section), &names))
-}
-
-/// Asserts that `rules` (the model's, for `host`) equal the dump at `rel`
-/// (under `tests/data`), table by table: chain declarations with their
-/// policies, then every rule in order.
-pub fn assert_matches_dump(host: &DockerHost, rules: &netrig::docker::Ruleset, rel: &str) {
-    assert_saved_matches_dump(host, &rules.iptables_restore(), rel);
-}
-
-/// [`assert_matches_dump`] for save-format text (`iptables-save` output or
-/// `iptables-restore` input); comments and counters are ignored.
-pub fn assert_saved_matches_dump(host: &DockerHost, saved: &str, rel: &str) {
-    let section = match host.backend() {
-        Backend::IptablesLegacy => "iptables-legacy-save",
-        _ => "iptables-nft-save",
-    };
-    let want: BTreeMap<String, String> = recorded_tables_for(host, &data(rel), section)
-        .into_iter()
-        .map(|(t, lines)| (t, bare(&lines.join("\n"))))
-        .collect();
-    let got: BTreeMap<String, String> = tables(&bare(&normalise(host, saved)))
-        .into_iter()
-        .map(|(t, lines)| (t, lines.join("\n")))
-        .collect();
-    assert!(
-        want.get("filter").is_some_and(|l| l.lines().count() > 5),
-        "{rel}: the recording has no filter table in {section}"
-    );
-    assert_eq!(
-        want.keys().collect::<Vec<_>>(),
-        got.keys().collect::<Vec<_>>(),
-        "{rel}: tables"
-    );
-    for (t, lines) in &want {
-        assert_same_lines(&format!("{rel} table {t}"), lines, &got[t]);
-    }
 }
 
 /// The lines of one save section of a dump.

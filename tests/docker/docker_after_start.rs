@@ -9,7 +9,7 @@
 use crate::common::host_lab::{HostLab as _, Up as _};
 use std::time::Duration;
 
-use netrig::docker::{ContainerSpec, DockerHost, Layout};
+use netrig::docker::{ContainerSpec, DaemonOptions, DockerHost, Layout};
 use netrig::expect::udp;
 use netrig::{Backend, Result, TcpOutcome};
 
@@ -92,7 +92,10 @@ fn host_with_web(
         .name(netrig::unique_lab_name("later"))
         .layout(layout)
         .backend(backend)
-        .ip_forward_was_on(backend == Backend::Nftables)
+        .daemon(DaemonOptions {
+            ip_forward_was_on: backend == Backend::Nftables,
+            ..Default::default()
+        })
         .container(ContainerSpec::new("web").publish("8080:80"));
     if let Some(text) = rules {
         let file = dir.path().join("user.rules");
@@ -228,7 +231,10 @@ fn a_container_started_later_without_the_proxy_is_held_and_hairpinned() -> Resul
     let _labs = common::shared();
     let docker = DockerHost::builder()
         .name(netrig::unique_lab_name("laternp"))
-        .userland_proxy(false)
+        .daemon(DaemonOptions {
+            userland_proxy: false,
+            ..Default::default()
+        })
         .container(ContainerSpec::new("web").publish("8080:80"))
         .build()?;
     let mut docker = docker.up()?;

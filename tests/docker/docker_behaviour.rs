@@ -6,7 +6,7 @@
 //! The recording is the oracle: cases, expected outcomes and sources are
 //! parsed from it; this file only knows how to *perform* a case.
 
-use crate::common::host_lab::{HostLab as _, Up as _};
+use crate::common::host_lab::{HostLab as _, Up as _, first_attachment};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -82,7 +82,7 @@ fn action(model: &DockerHost, label: &str) -> Action {
         .unwrap_or_else(|| panic!("unparsable case {label:?}"));
     let src = src.trim_start_matches("container ");
     let from = src.split_whitespace().next().unwrap().to_string();
-    let ip_of = |c: &str| model.container(c).unwrap().attachments()[0].ip;
+    let ip_of = |c: &str| model.container_ip(c).unwrap();
     let addr = rest.split_whitespace().find_map(|t| {
         t.parse::<SocketAddr>().ok().or_else(|| {
             t.parse::<Ipv4Addr>()
@@ -93,9 +93,7 @@ fn action(model: &DockerHost, label: &str) -> Action {
     if rest.ends_with("ping") {
         let to = match addr {
             Some(SocketAddr::V4(a)) => *a.ip(),
-            _ if rest.starts_with("its gateway") => {
-                model.container(&from).unwrap().attachments()[0].gateway
-            }
+            _ if rest.starts_with("its gateway") => first_attachment(model, &from).unwrap().gateway,
             _ => ip_of(rest.split_whitespace().next().unwrap()),
         };
         return Action::Ping { from, to };
@@ -111,12 +109,9 @@ fn action(model: &DockerHost, label: &str) -> Action {
 fn servers(lab: &Lab) -> Vec<(IpAddr, TcpEchoServer)> {
     let mut out = Vec::new();
     for c in lab.model().containers() {
-        if let Some(a) = c.attachments().first() {
+        if let Some(ip) = lab.model().container_ip(&c.name) {
             let node = lab.container(&c.name).unwrap();
-            out.push((
-                IpAddr::V4(a.ip),
-                node.tcp_echo_server("0.0.0.0:80").unwrap(),
-            ));
+            out.push((IpAddr::V4(ip), node.tcp_echo_server("0.0.0.0:80").unwrap()));
         }
     }
     for s in lab.model().servers() {

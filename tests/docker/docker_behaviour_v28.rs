@@ -9,7 +9,7 @@
 //! The recording is the oracle: checks, outcomes, sources and counters are
 //! parsed from it; this file only knows how to *perform* a check.
 
-use crate::common::host_lab::{HostLab as _, Up as _};
+use crate::common::host_lab::{HostLab as _, Up as _, first_attachment};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -129,7 +129,7 @@ fn action(model: &DockerHost, label: &str) -> Action {
             .unwrap();
         return Action::Loopback { port };
     }
-    let ip_of = |c: &str| model.container(c).map(|c| c.attachments()[0].ip);
+    let ip_of = |c: &str| model.container_ip(c);
     let addr = rest.split_whitespace().find_map(|t| {
         t.parse::<SocketAddr>().ok().or_else(|| {
             t.parse::<Ipv4Addr>()
@@ -140,9 +140,7 @@ fn action(model: &DockerHost, label: &str) -> Action {
     if rest.split_whitespace().any(|w| w == "ping") {
         let to = match addr {
             Some(SocketAddr::V4(a)) => *a.ip(),
-            _ if rest.starts_with("its gateway") => {
-                model.container(&from).unwrap().attachments()[0].gateway
-            }
+            _ if rest.starts_with("its gateway") => first_attachment(model, &from).unwrap().gateway,
             _ => ip_of(rest.split_whitespace().next().unwrap()).expect("a container to ping"),
         };
         return Action::Ping { from, to };
@@ -166,7 +164,7 @@ fn needs_route(label: &str) -> bool {
 fn servers(lab: &Lab) -> Vec<(SocketAddr, TcpEchoServer)> {
     let mut out = Vec::new();
     for c in lab.model().containers() {
-        let Some(a) = c.attachments().first() else {
+        let Some(ip) = lab.model().container_ip(&c.name) else {
             continue;
         };
         let node = lab.container(&c.name).unwrap();
@@ -177,7 +175,7 @@ fn servers(lab: &Lab) -> Vec<(SocketAddr, TcpEchoServer)> {
         };
         for p in ports {
             let srv = node.tcp_echo_server(format!("0.0.0.0:{p}")).unwrap();
-            out.push((SocketAddr::new(IpAddr::V4(a.ip), *p), srv));
+            out.push((SocketAddr::new(IpAddr::V4(ip), *p), srv));
         }
     }
     for s in lab.model().servers() {

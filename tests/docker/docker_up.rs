@@ -10,21 +10,23 @@ use crate::common::host_lab::{HostLab as _, Up as _};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use netrig::docker::{ContainerSpec, DockerHost, Layout};
+use netrig::docker::{ContainerSpec, DaemonOptions, DockerHost, Layout};
 use netrig::testing::Test;
 use netrig::{Backend, Result, TcpOutcome, unique_lab_name};
 
 fn host(layout: Layout, backend: Backend, proxy: bool) -> Result<DockerHost> {
-    let mut b = DockerHost::builder()
+    DockerHost::builder()
         .name(unique_lab_name("up"))
         .layout(layout)
         .backend(backend)
-        .userland_proxy(proxy)
-        .container(ContainerSpec::new("web").publish("8080:80"));
-    if backend == Backend::Nftables {
-        b = b.ip_forward_was_on(true);
-    }
-    b.build()
+        .daemon(DaemonOptions {
+            userland_proxy: proxy,
+            // The nftables backend never turns forwarding on itself.
+            ip_forward_was_on: backend == Backend::Nftables,
+            ..Default::default()
+        })
+        .container(ContainerSpec::new("web").publish("8080:80"))
+        .build()
 }
 
 /// At return: rules loaded, the published port held, settings applied, and
@@ -40,7 +42,7 @@ fn ready_at_return(layout: Layout, backend: Backend, proxy: bool) -> Result<()> 
         "lab {lab}: Docker's DNAT for 8080 not loaded when up() returned:\n{rules}"
     );
     let host_node = docker.host_node()?;
-    if model.running().ip6tables().is_some() {
+    if model.rendered().rules6.is_some() {
         let six = backend.save_ip6(&host_node)?;
         assert!(
             six.contains(":DOCKER"),

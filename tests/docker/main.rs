@@ -1,9 +1,13 @@
-//! netrig's Docker hosts, one test binary: `DockerHost::up`, behaviour
-//! replayed against real Docker 20.10 and 28.5.2, network modes and
-//! networks, user rules, restarts, ufw, containers started later, Docker
-//! topologies — and Docker's rules, rendered and loaded, one table-driven
-//! module (`rules`). Each other module was a test binary of its own; its test
-//! names are unchanged. `cargo test --test docker -- NAME` runs one.
+//! netrig's Docker hosts, one test binary, through the public API: a host
+//! brought up, behaviour replayed against real Docker 20.10 and 28.5.2,
+//! network modes and networks, user rules, the state before the daemon, ufw,
+//! containers started later, Docker topologies. Each module was a test
+//! binary of its own; its test names are unchanged. `cargo test --test
+//! docker -- NAME` runs one. The comparisons of netrig's rendering with the
+//! real daemons' recordings, step by step (the rules of every release and
+//! variant, daemon restarts, the rules before the daemon, a V28 host's
+//! state), read the model's timeline: they are the crate's unit tests
+//! `docker::fidelity::*` (`cargo test --lib fidelity`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -14,11 +18,9 @@ mod docker_behaviour_v28;
 mod docker_modes;
 mod docker_networks;
 mod docker_prestart;
-mod docker_restart;
 mod docker_ufw;
 mod docker_up;
 mod docker_user_rules;
-mod docker_v28_host;
 mod rules;
 mod topology_docker;
 
@@ -32,10 +34,8 @@ fn main() -> std::process::ExitCode {
             docker_networks::tests(),
             rules::tests(),
             docker_user_rules::tests(),
-            docker_v28_host::tests(),
             topology_docker::tests(),
             docker_prestart::tests(),
-            docker_restart::tests(),
             docker_ufw::tests(),
             docker_after_start::tests(),
         ]

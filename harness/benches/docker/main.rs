@@ -32,19 +32,24 @@ mod shell;
 
 use std::time::{Duration, Instant};
 
-use netrig::docker::{ContainerSpec, DockerHost, HOST_NODE, Layout};
+use netrig::docker::{ContainerSpec, DaemonOptions, DockerHost, Layout};
 use netrig::testing::Witness;
 use netrig::{Backend, Lab, LabSpec, NodeSpec};
+
+/// The lab node that is the Docker host in a Docker host's own lab.
+pub const HOST_NODE: &str = "host";
 
 /// A Docker host with `n` containers on docker0, each publishing one port.
 pub fn docker_host(name: &str, layout: Layout, backend: Backend, n: usize) -> DockerHost {
     let mut b = DockerHost::builder()
         .name(name)
         .layout(layout)
-        .backend(backend);
-    if backend == Backend::Nftables {
-        b = b.ip_forward_was_on(true);
-    }
+        .backend(backend)
+        .daemon(DaemonOptions {
+            // The nftables backend never turns forwarding on itself.
+            ip_forward_was_on: backend == Backend::Nftables,
+            ..Default::default()
+        });
     for i in 0..n {
         b = b.container(ContainerSpec::new(format!("c{i}")).publish(format!("{}:80", 8000 + i)));
     }
@@ -82,11 +87,11 @@ fn bare_lab_once(host: &DockerHost, witness: &mut Witness) -> Duration {
     up + down
 }
 
-/// The host's lab wiring (`DockerHost::lab_spec`) as a lab spec of its own:
-/// the same nodes, aliases, bridges, links, addresses and routes, no Docker
-/// part (built outside the timed region).
+/// The host's lab wiring (`DockerHost::rendered().wiring`) as a lab spec of
+/// its own: the same nodes, aliases, bridges, links, addresses and routes,
+/// no Docker part (built outside the timed region).
 fn bare_spec(host: &DockerHost) -> LabSpec {
-    let w = host.lab_spec();
+    let w = host.rendered().wiring;
     let mut spec = Lab::builder(w.name.clone()).static_neighbours(w.static_neighbours);
     for n in w.nodes {
         spec = spec.node_with(n);
@@ -147,18 +152,13 @@ fn rules6_once(host: &DockerHost, text: &str, witness: &mut Witness) -> Duration
     load
 }
 
-/// The pure part: rendering the lab spec, the ruleset(s), the kernel
-/// settings, proxies and reserved ports from the model (no system calls).
+/// The pure part: rendering the lab wiring, the ruleset(s) and the kernel
+/// settings from the model (`DockerHost::rendered`; no system calls).
 fn render_once(host: &DockerHost) -> Duration {
     let t = Instant::now();
-    let spec = host.lab_spec();
-    let text = host.running().firewall().input();
-    let six = host.running().ip6tables().map(|r| r.iptables_restore());
-    let settings = host.running().kernel_settings();
-    let proxies = host.running().proxies();
-    let reserved = host.running().port_reservations();
+    let rendered = host.rendered();
     let took = t.elapsed();
-    std::hint::black_box((spec, text, six, settings, proxies, reserved));
+    std::hint::black_box(rendered);
     took
 }
 
@@ -292,8 +292,8 @@ fn table(layout: Layout, backend: Backend, sizes: &[usize], reps: usize, witness
     );
     for &n in sizes {
         let host = docker_host("bench", layout, backend, n);
-        let text = host.running().firewall().input();
-        let six = host.running().ip6tables().map(|r| r.iptables_restore());
+        let rendered = host.rendered();
+        let (text, six) = (rendered.rules, rendered.rules6);
         let (mut a, mut b, mut c, mut d, mut e) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..reps {
@@ -360,7 +360,7 @@ fn main() {
         "overlap = (lab + max(rules, rules6) - netrig) / min(lab, max(rules, rules6)): the share of the shorter step hidden behind the longer;"
     );
     println!(
-        "render = the pure part (lab spec, ruleset, settings, proxies rendered from the model), included in netrig"
+        "render = the pure part (lab wiring, rulesets, settings rendered from the model), included in netrig"
     );
     for (layout, backend) in combos {
         table(layout, backend, &sizes, reps, &mut witness);

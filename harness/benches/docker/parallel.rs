@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use netrig::docker::{HOST_NODE, Layout};
+use netrig::docker::Layout;
 use netrig::testing::Witness;
 use netrig::{Backend, LabSpec};
 
-use super::{docker_host, median, ms};
+use super::{HOST_NODE, docker_host, median, ms};
 
 /// Wall time for `k` labs up (all of them) plus down (all of them); one
 /// witness per lab sees its namespaces go.

@@ -1,5 +1,6 @@
-//! The same-work shell baseline: a Docker host's lab spec, kernel settings
-//! and rendered ruleset turned into a shell script — `ip netns add` (one
+//! The same-work shell baseline: a Docker host's rendering
+//! (`DockerHost::rendered`: its lab wiring, kernel settings and ruleset)
+//! turned into a shell script — `ip netns add` (one
 //! `ip -batch`), one `ip -batch` per namespace (links, addresses, routes,
 //! permanent neighbours, hairpin), one `sysctl` per namespace that has
 //! settings, and the same restore tool fed the same text.
@@ -7,8 +8,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use netrig::docker::{DockerHost, KernelSetting};
+use netrig::docker::DockerHost;
 use netrig::{BridgeSpec, Endpoint};
+
+use super::HOST_NODE;
 
 /// A rendered baseline: the bring-up script, the teardown script, and the
 /// host namespace's name (for the witness link).
@@ -32,7 +35,8 @@ struct Iface {
 
 /// Renders `host`'s bring-up as a script; rule files are written to `dir`.
 pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script {
-    let spec = host.lab_spec();
+    let rendered = host.rendered();
+    let spec = &rendered.wiring;
     let ns = |i: usize| format!("{prefix}{i}");
     let node_idx: BTreeMap<&str, usize> = spec
         .nodes
@@ -148,23 +152,19 @@ pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script 
             v
         })
         .collect();
-    for s in host.running().kernel_settings() {
-        match s {
-            KernelSetting::Sysctl { node, key, value } => {
-                // Written once: a setting the node was created with is not repeated.
-                let list = &mut sysctls[node_idx[node.as_str()]];
-                let s = format!("{key}={value}");
-                if !list.contains(&s) {
-                    list.push(s);
-                }
-            }
-            KernelSetting::Hairpin { node, port } => {
-                let _ = writeln!(
-                    batches[node_idx[node.as_str()]],
-                    "link set dev {port} type bridge_slave hairpin on"
-                );
-            }
+    for (node, key, value) in &rendered.sysctls {
+        // Written once: a setting the node was created with is not repeated.
+        let list = &mut sysctls[node_idx[node.as_str()]];
+        let s = format!("{key}={value}");
+        if !list.contains(&s) {
+            list.push(s);
         }
+    }
+    for (node, port) in &rendered.hairpin {
+        let _ = writeln!(
+            batches[node_idx[node.as_str()]],
+            "link set dev {port} type bridge_slave hairpin on"
+        );
     }
     let mut up = String::new();
     let adds: Vec<String> = (0..spec.nodes.len())
@@ -172,7 +172,7 @@ pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script 
         .collect();
     let _ = writeln!(up, "ip -batch - <<'EOF'\n{}\nEOF", adds.join("\n"));
     // The host (every veth's creator in a Docker lab) first, then the rest.
-    let host_idx = node_idx[netrig::docker::HOST_NODE];
+    let host_idx = node_idx[HOST_NODE];
     let order = std::iter::once(host_idx).chain((0..spec.nodes.len()).filter(|&i| i != host_idx));
     for i in order {
         let _ = writeln!(up, "ip -n {} -batch - <<'EOF'\n{}EOF", ns(i), batches[i]);
@@ -189,9 +189,8 @@ pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script 
             );
         }
     }
-    let fw = host.running().firewall();
     let rules = dir.join("rules");
-    std::fs::write(&rules, fw.input()).expect("write rules");
+    std::fs::write(&rules, &rendered.rules).expect("write rules");
     let argv = match host.backend() {
         netrig::Backend::IptablesNft => "iptables-nft-restore -w",
         netrig::Backend::IptablesLegacy => "iptables-legacy-restore -w",
@@ -203,9 +202,9 @@ pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script 
         ns(host_idx),
         rules.display()
     );
-    if let Some(six) = host.running().ip6tables() {
+    if let Some(six) = &rendered.rules6 {
         let rules6 = dir.join("rules6");
-        std::fs::write(&rules6, six.iptables_restore()).expect("write rules");
+        std::fs::write(&rules6, six).expect("write rules");
         let _ = writeln!(
             up,
             "nsenter --net=/run/netns/{} {} < {}",

@@ -136,7 +136,7 @@ pub struct Attachment {
     /// The container's MAC: classic Docker's `02:42` and the four address
     /// bytes; for the 28+ layouts a random-looking locally administered one
     /// (Docker 28 lets the kernel pick a random MAC), stable per container and
-    /// network so that runs are reproducible ([`mac_in`]).
+    /// network so that runs are reproducible.
     pub mac: Mac,
     /// The host-side veth (`veth` and 7 hex digits).
     pub host_veth: String,
@@ -146,7 +146,7 @@ pub struct Attachment {
 
 impl Attachment {
     /// The address with prefix, e.g. `172.17.0.2/16`.
-    pub fn cidr(&self) -> String {
+    pub(crate) fn cidr(&self) -> String {
         format!("{}/{}", self.ip, self.prefix)
     }
 }
@@ -177,7 +177,7 @@ pub struct Container {
 
 impl Container {
     /// The attachments (empty unless in bridge mode).
-    pub fn attachments(&self) -> &[Attachment] {
+    pub(crate) fn attachments(&self) -> &[Attachment] {
         match &self.networking {
             Networking::Bridge(a) => a,
             _ => &[],
@@ -187,7 +187,7 @@ impl Container {
     /// The attachment that provides the default route and carries published
     /// ports: the first one (Classic) or the first non-internal one (V28, V29 —
     /// internal networks give no default route there, as recorded for 28.5.2).
-    pub fn gateway_attachment(&self, layout: super::Layout) -> Option<&Attachment> {
+    pub(crate) fn gateway_attachment(&self, layout: super::Layout) -> Option<&Attachment> {
         let a = self.attachments();
         if layout.is_modern() {
             a.iter().find(|a| !a.internal)
@@ -197,13 +197,9 @@ impl Container {
     }
 }
 
-/// Docker's MAC for an IPv4 address: `02:42:` followed by the address bytes.
-///
-/// ```
-/// let mac = netrig::docker::mac_for("172.17.0.2".parse().unwrap());
-/// assert_eq!(netrig::fmt_mac(&mac), "02:42:ac:11:00:02");
-/// ```
-pub fn mac_for(ip: Ipv4Addr) -> Mac {
+/// Docker's MAC for an IPv4 address: `02:42:` followed by the address bytes
+/// (172.17.0.2: `02:42:ac:11:00:02`).
+pub(crate) fn mac_for(ip: Ipv4Addr) -> Mac {
     let o = ip.octets();
     [0x02, 0x42, o[0], o[1], o[2], o[3]]
 }
@@ -211,16 +207,7 @@ pub fn mac_for(ip: Ipv4Addr) -> Mac {
 /// The MAC a container gets on a network under `layout`: [`mac_for`] for
 /// classic; for the 28+ layouts a locally administered unicast address
 /// derived from the container and network names (not `02:42:…`).
-///
-/// ```
-/// use netrig::docker::{Layout, mac_in};
-/// let ip = "172.17.0.2".parse().unwrap();
-/// assert_eq!(mac_in(Layout::Classic, "ca", "bridge", ip)[..2], [0x02, 0x42]);
-/// let m = mac_in(Layout::V28, "ca", "bridge", ip);
-/// assert_ne!(m[..2], [0x02, 0x42]);
-/// assert_eq!(m[0] & 0x03, 0x02, "locally administered, unicast");
-/// ```
-pub fn mac_in(layout: super::Layout, container: &str, network: &str, ip: Ipv4Addr) -> Mac {
+pub(crate) fn mac_in(layout: super::Layout, container: &str, network: &str, ip: Ipv4Addr) -> Mac {
     if !layout.is_modern() {
         return mac_for(ip);
     }

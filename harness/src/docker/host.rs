@@ -12,31 +12,31 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use super::container::{Container, ContainerSpec};
-use super::layout::{DaemonOptions, Layout};
+use super::layout::{Daemon, DaemonOptions, Layout};
 use super::network::{Network, NetworkSpec};
 use crate::backend::Backend;
 
 /// The host's uplink address and prefix (interface `eth0` of node `host`).
-pub const HOST_UPLINK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 2), 24);
+pub(crate) const HOST_UPLINK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 2), 24);
 /// The internet's address on the uplink (interface `eth0` of node
 /// `internet`): the host's default gateway.
-pub const INTERNET_UPLINK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 1), 24);
+pub(crate) const INTERNET_UPLINK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 1), 24);
 /// The LAN segment LAN peers share with the host (bridge `lan0` in `host`).
-pub const LAN_SUBNET: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 128), 25);
+pub(crate) const LAN_SUBNET: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 128), 25);
 /// The host's address on the LAN.
-pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 129);
+pub(crate) const LAN_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 129);
 /// The LAN bridge in the host.
-pub const LAN_BRIDGE: &str = "lan0";
+pub(crate) const LAN_BRIDGE: &str = "lan0";
 /// The default internet server address.
-pub const DEFAULT_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+pub(crate) const DEFAULT_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 /// The lab node that is the Docker host.
-pub const HOST_NODE: &str = "host";
+pub(crate) const HOST_NODE: &str = "host";
 /// The lab node that is the internet.
-pub const INTERNET_NODE: &str = "internet";
+pub(crate) const INTERNET_NODE: &str = "internet";
 
 /// One thing that happens to the host after the daemon started.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// `docker network create NAME`.
     CreateNetwork(String),
     /// `docker run --name NAME …`.
@@ -60,12 +60,14 @@ pub enum Event {
 pub struct LanPeer {
     /// Node name.
     pub name: String,
-    /// Address on the LAN ([`LAN_SUBNET`]).
+    /// Address on the LAN (198.51.100.128/25, the host being .129).
     pub ip: Ipv4Addr,
 }
 
 /// A validated Docker host. Build one with [`DockerHost::builder`] or load a
-/// topology file with [`crate::topology::load`].
+/// topology file with [`crate::topology::load`] (its model:
+/// [`crate::LabSpec::docker_host`]); bring it up with
+/// `LabSpec::from(host).up()`.
 ///
 /// ```
 /// use netrig::docker::{ContainerSpec, DockerHost, NetworkSpec};
@@ -74,15 +76,14 @@ pub struct LanPeer {
 ///     .network(NetworkSpec::new("br"))
 ///     .container(ContainerSpec::new("cb").network("br"))
 ///     .build()?;
-/// assert_eq!(host.steps(), 4); // daemon start, ca, br, cb
-/// let rules = host.running().iptables();
-/// assert!(rules.save_lines().iter().any(|l| l.contains("--to-destination 172.17.0.2:80")));
+/// assert_eq!(host.container_ip("cb"), Some("172.18.0.2".parse().unwrap()));
+/// assert!(host.rendered().rules.contains("--to-destination 172.17.0.2:80"));
 /// # Ok::<_, netrig::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockerHost {
     pub(crate) name: String,
-    pub(crate) daemon: DaemonOptions,
+    pub(crate) daemon: Daemon,
     pub(crate) networks: Vec<Network>,
     pub(crate) containers: Vec<Container>,
     pub(crate) events: Vec<Event>,
@@ -114,11 +115,11 @@ impl Eq for Recipe {}
 /// Reachability-matrix cells a topology adds to (or puts in place of) the
 /// default ones, as `FROM -> ADDR:PORT/PROTO` text (parsed by `netrig::reach`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MatrixCells {
+pub(crate) struct MatrixCells {
     /// The cells, e.g. `internet -> 203.0.113.2:22/tcp`.
-    pub cells: Vec<String>,
+    pub(crate) cells: Vec<String>,
     /// True when they replace the default cells instead of adding to them.
-    pub replace_defaults: bool,
+    pub(crate) replace_defaults: bool,
 }
 
 impl DockerHost {
@@ -132,36 +133,36 @@ impl DockerHost {
     }
     /// Adds a user rule file after the ones it has (as
     /// [`DockerHostBuilder::rules_file`]; e.g. `netrig diff --after FILE`).
-    pub fn add_rules_file(&mut self, path: impl Into<std::path::PathBuf>) {
+    pub(crate) fn add_rules_file(&mut self, path: impl Into<std::path::PathBuf>) {
         self.rule_files.push(path.into());
     }
     /// Rule files already loaded when the daemon starts (the host's state
     /// before Docker), in order.
-    pub fn existing_rule_files(&self) -> &[std::path::PathBuf] {
+    pub(crate) fn existing_rule_files(&self) -> &[std::path::PathBuf] {
         &self.existing_files
     }
     /// The IPv4 iptables rules already in the host's raw, nat and filter
     /// tables when the daemon starts (from the iptables-save fragments among
     /// [`DockerHost::existing_rule_files`]): Docker's operations are replayed
     /// on them, so its rules land around them as on a real host.
-    pub fn existing_rules(&self) -> Option<&super::Ruleset> {
+    pub(crate) fn existing_rules(&self) -> Option<&super::Ruleset> {
         self.existing.as_ref()
     }
     /// The host's sysctls as they were before the daemon started, in the
     /// order they are written (before Docker's own settings, which win
     /// where both set a key).
-    pub fn existing_sysctls(&self) -> &[(String, String)] {
+    pub(crate) fn existing_sysctls(&self) -> &[(String, String)] {
         &self.existing_sysctls
     }
     /// The matrix cells the topology adds or puts in place of the defaults.
-    pub fn matrix_cells(&self) -> &MatrixCells {
+    pub(crate) fn matrix_cells(&self) -> &MatrixCells {
         &self.matrix_cells
     }
     /// The host once container `spec` has also been started on the running
     /// daemon (`docker run`): the same networks and containers with the
     /// same addresses, and the new one's start as the last event. Refused
     /// as [`DockerHostBuilder::build`] refuses a bad container.
-    pub fn with_container(&self, spec: ContainerSpec) -> crate::Result<DockerHost> {
+    pub(crate) fn with_container(&self, spec: ContainerSpec) -> crate::Result<DockerHost> {
         let mut b = (*self.source.0).clone();
         b.name = Some(self.name.clone());
         b.rule_files = self.rule_files.clone();
@@ -175,8 +176,8 @@ impl DockerHost {
     pub fn name(&self) -> &str {
         &self.name
     }
-    /// The daemon options.
-    pub fn daemon(&self) -> &DaemonOptions {
+    /// The daemon: layout, backend and flags.
+    pub(crate) fn daemon(&self) -> &Daemon {
         &self.daemon
     }
     /// The rule layout.
@@ -196,7 +197,7 @@ impl DockerHost {
         &self.containers
     }
     /// The events after daemon start, in order.
-    pub fn events(&self) -> &[Event] {
+    pub(crate) fn events(&self) -> &[Event] {
         &self.events
     }
     /// The internet server addresses.
@@ -208,15 +209,16 @@ impl DockerHost {
         &self.lan_peers
     }
     /// A network by name.
-    pub fn network(&self, name: &str) -> Option<&Network> {
+    pub(crate) fn network(&self, name: &str) -> Option<&Network> {
         self.networks.iter().find(|n| n.name == name)
     }
     /// A container by name.
-    pub fn container(&self, name: &str) -> Option<&Container> {
+    pub(crate) fn container(&self, name: &str) -> Option<&Container> {
         self.containers.iter().find(|c| c.name == name)
     }
     /// The number of states: the daemon start plus one per event.
-    pub fn steps(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn steps(&self) -> usize {
         self.events.len() + 1
     }
     /// The host's uplink address, without prefix (203.0.113.2).
@@ -242,7 +244,7 @@ impl DockerHost {
     /// (28+ layouts, recorded for 28.5.2) or by network id (classic: 20.10
     /// restores them as its store lists them), then the default bridge — then
     /// the containers started since.
-    pub fn timeline(&self, step: usize) -> Vec<Happening<'_>> {
+    pub(crate) fn timeline(&self, step: usize) -> Vec<Happening<'_>> {
         let step = step.min(self.events.len());
         let mut out = Vec::new();
         let default = self.networks.iter().find(|n| n.is_default);
@@ -275,14 +277,14 @@ impl DockerHost {
     }
 
     /// The last step (everything created and started).
-    pub fn last_step(&self) -> usize {
+    pub(crate) fn last_step(&self) -> usize {
         self.events.len()
     }
 }
 
 /// One entry of [`DockerHost::timeline`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Happening<'a> {
+pub(crate) enum Happening<'a> {
     /// A network was created (the default bridge at daemon start).
     Network(&'a Network),
     /// A container was started.
@@ -293,7 +295,7 @@ pub enum Happening<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct DockerHostBuilder {
     pub(crate) name: Option<String>,
-    pub(crate) daemon: DaemonOptions,
+    pub(crate) daemon: Daemon,
     pub(crate) default_subnet: Option<String>,
     pub(crate) networks: Vec<NetworkSpec>,
     pub(crate) containers: Vec<ContainerSpec>,
@@ -308,7 +310,7 @@ pub struct DockerHostBuilder {
 
 impl DockerHostBuilder {
     /// Matrix cells to add to the default ones (`replace_defaults`: instead of them).
-    pub fn matrix_cells(mut self, cells: MatrixCells) -> Self {
+    pub(crate) fn matrix_cells(mut self, cells: MatrixCells) -> Self {
         self.matrix_cells = cells;
         self
     }
@@ -317,9 +319,10 @@ impl DockerHostBuilder {
         self.name = Some(name.into());
         self
     }
-    /// Replaces all daemon options.
-    pub fn daemon(mut self, daemon: DaemonOptions) -> Self {
-        self.daemon = daemon;
+    /// Sets the daemon's flags (all of them: `..Default::default()` for
+    /// the rest); the layout and the backend are set apart.
+    pub fn daemon(mut self, options: DaemonOptions) -> Self {
+        self.daemon = Daemon::with_options(self.daemon.layout, self.daemon.backend, options);
         self
     }
     /// Sets the rule layout.
@@ -333,27 +336,27 @@ impl DockerHostBuilder {
         self
     }
     /// `--icc` for the default bridge.
-    pub fn icc(mut self, on: bool) -> Self {
+    pub(crate) fn icc(mut self, on: bool) -> Self {
         self.daemon.icc = on;
         self
     }
     /// `--ip-masq` for the default bridge.
-    pub fn ip_masq(mut self, on: bool) -> Self {
+    pub(crate) fn ip_masq(mut self, on: bool) -> Self {
         self.daemon.ip_masq = on;
         self
     }
     /// `--userland-proxy`.
-    pub fn userland_proxy(mut self, on: bool) -> Self {
+    pub(crate) fn userland_proxy(mut self, on: bool) -> Self {
         self.daemon.userland_proxy = on;
         self
     }
     /// `--ip-forward`.
-    pub fn ip_forward(mut self, on: bool) -> Self {
+    pub(crate) fn ip_forward(mut self, on: bool) -> Self {
         self.daemon.ip_forward = on;
         self
     }
     /// Whether forwarding was already on before the daemon started.
-    pub fn ip_forward_was_on(mut self, on: bool) -> Self {
+    pub(crate) fn ip_forward_was_on(mut self, on: bool) -> Self {
         self.daemon.ip_forward_was_on = on;
         self
     }
@@ -374,24 +377,29 @@ impl DockerHostBuilder {
         self.containers.push(c);
         self
     }
-    /// Restarts the daemon (next in order): every container stops. The
-    /// rules it leaves are modelled per layout (see [`Event::RestartDaemon`]).
+    /// Restarts the daemon (next in order; iptables backends, recorded for
+    /// 20.10.24 and 28.5.2): every container stops and its rules go. A 28+
+    /// daemon re-creates every network's rules, user networks first and the
+    /// default bridge last; a 20.10 (classic) one keeps the FORWARD and
+    /// POSTROUTING rules where they were, re-inserts the chains it flushed
+    /// network by network in id order, and re-creates the default bridge on top.
     pub fn restart_daemon(mut self) -> Self {
         self.order.push(Event::RestartDaemon);
         self
     }
-    /// `docker start NAME` of a container stopped by a daemon restart.
+    /// `docker start NAME` of a container stopped by a daemon restart (its
+    /// ports and raw rules come back, in start order).
     pub fn start_existing(mut self, name: impl Into<String>) -> Self {
         self.order.push(Event::StartExisting(name.into()));
         self
     }
     /// `--ip-forward-no-drop` (28+ layouts).
-    pub fn ip_forward_no_drop(mut self, on: bool) -> Self {
+    pub(crate) fn ip_forward_no_drop(mut self, on: bool) -> Self {
         self.daemon.ip_forward_no_drop = on;
         self
     }
     /// `--allow-direct-routing` (28+ layouts).
-    pub fn allow_direct_routing(mut self, on: bool) -> Self {
+    pub(crate) fn allow_direct_routing(mut self, on: bool) -> Self {
         self.daemon.allow_direct_routing = on;
         self
     }
@@ -432,7 +440,7 @@ impl DockerHostBuilder {
     /// bridged traffic: same-bridge packets then skip iptables' FORWARD
     /// unless Docker turns it on, which it does for `--icc=false`). Written
     /// before Docker's settings, which win where both set a key. IPv4
-    /// forwarding before the daemon is [`DockerHostBuilder::ip_forward_was_on`].
+    /// forwarding before the daemon is [`DaemonOptions::ip_forward_was_on`].
     pub fn existing_sysctl(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.existing_sysctls.push((key.into(), value.into()));
         self

@@ -13,7 +13,7 @@ use crate::net::Proto;
 
 /// One piece of kernel state Docker sets.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum KernelSetting {
+pub(crate) enum KernelSetting {
     /// Write `value` to sysctl `key` (dotted, e.g. `net.ipv4.ip_forward`) in `node`.
     Sysctl {
         /// The lab node.
@@ -56,7 +56,7 @@ impl fmt::Display for KernelSetting {
 /// A docker-proxy process: one per published binding while the userland
 /// proxy is on (for an unaddressed binding, one on 0.0.0.0 and one on `::`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DockerProxy {
+pub(crate) struct DockerProxy {
     /// Protocol.
     pub proto: Proto,
     /// Listening address on the host.
@@ -73,6 +73,7 @@ pub struct DockerProxy {
 
 impl DockerProxy {
     /// docker-proxy's arguments, as Docker passes them.
+    #[cfg(test)]
     pub fn args(&self) -> Vec<String> {
         let mut a: Vec<String> = [
             "-proto",
@@ -168,7 +169,7 @@ pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
 /// and 28.5.2: `ss` shows `dockerd` on `0.0.0.0:8080`, no `[::]` socket), so
 /// no host process can bind it. DNAT takes the traffic before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PortReservation {
+pub(crate) struct PortReservation {
     /// Protocol.
     pub proto: Proto,
     /// The host address and port held.

@@ -123,7 +123,7 @@ pub(crate) fn container_gateway(host: &DockerHost, c: &Container) -> Option<Rout
 /// The name node `node` of a Docker host's lab takes when the host is the
 /// part named `part` of a larger lab: `part` for the host itself, `part-NODE`
 /// for every other node (containers, LAN peers).
-pub fn part_node(part: &str, node: &str) -> String {
+pub(crate) fn part_node(part: &str, node: &str) -> String {
     if node == HOST_NODE {
         part.to_string()
     } else {

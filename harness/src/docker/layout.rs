@@ -31,10 +31,10 @@ pub enum Layout {
 
 impl Layout {
     /// Every layout, oldest first.
-    pub const ALL: [Layout; 3] = [Layout::Classic, Layout::V28, Layout::V29];
+    pub(crate) const ALL: [Layout; 3] = [Layout::Classic, Layout::V28, Layout::V29];
 
     /// The name used in topology files (`classic`, `v28`, `v29`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Layout::Classic => "classic",
             Layout::V28 => "v28",
@@ -44,7 +44,7 @@ impl Layout {
 
     /// True for the 28+ layouts (`DOCKER-FORWARD`, raw drops, `-use-listen-fd`,
     /// internal networks without a default route, ip6tables skeleton).
-    pub fn is_modern(self) -> bool {
+    pub(crate) fn is_modern(self) -> bool {
         self != Layout::Classic
     }
 }
@@ -68,14 +68,23 @@ impl fmt::Display for Layout {
 
 use crate::backend::Backend;
 
-/// Daemon-wide options (`dockerd` flags). `icc` and `ip_masq` apply to the
-/// default bridge only, as in Docker; user networks carry their own.
+/// Daemon-wide flags (`dockerd`'s command line), as plain data: set with
+/// [`DockerHostBuilder::daemon`](super::DockerHostBuilder::daemon); the
+/// layout and the backend have builder methods of their own. `icc` and
+/// `ip_masq` apply to the default bridge only, as in Docker; user networks
+/// carry their own.
+///
+/// ```
+/// use netrig::docker::{DaemonOptions, DockerHost, Layout};
+/// let host = DockerHost::builder()
+///     .layout(Layout::V28)
+///     .daemon(DaemonOptions { userland_proxy: false, icc: false, ..Default::default() })
+///     .build()?;
+/// assert_eq!(host.layout(), Layout::V28);
+/// # Ok::<_, netrig::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DaemonOptions {
-    /// Rule layout (Docker version family).
-    pub layout: Layout,
-    /// Firewall backend.
-    pub backend: Backend,
     /// `--icc` for `docker0` (default true).
     pub icc: bool,
     /// `--ip-masq` for `docker0` (default true).
@@ -100,8 +109,6 @@ pub struct DaemonOptions {
 impl Default for DaemonOptions {
     fn default() -> Self {
         DaemonOptions {
-            layout: Layout::Classic,
-            backend: Backend::IptablesNft,
             icc: true,
             ip_masq: true,
             userland_proxy: true,
@@ -113,34 +120,92 @@ impl Default for DaemonOptions {
     }
 }
 
-impl DaemonOptions {
+/// The daemon a host runs: its layout, its backend and its flags
+/// ([`DaemonOptions`]), flat, as the renderers read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Daemon {
+    /// Rule layout (Docker version family).
+    pub(crate) layout: Layout,
+    /// Firewall backend.
+    pub(crate) backend: Backend,
+    /// [`DaemonOptions::icc`].
+    pub(crate) icc: bool,
+    /// [`DaemonOptions::ip_masq`].
+    pub(crate) ip_masq: bool,
+    /// [`DaemonOptions::userland_proxy`].
+    pub(crate) userland_proxy: bool,
+    /// [`DaemonOptions::ip_forward`].
+    pub(crate) ip_forward: bool,
+    /// [`DaemonOptions::ip_forward_was_on`].
+    pub(crate) ip_forward_was_on: bool,
+    /// [`DaemonOptions::ip_forward_no_drop`].
+    pub(crate) ip_forward_no_drop: bool,
+    /// [`DaemonOptions::allow_direct_routing`].
+    pub(crate) allow_direct_routing: bool,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Daemon::with_options(
+            Layout::Classic,
+            Backend::IptablesNft,
+            DaemonOptions::default(),
+        )
+    }
+}
+
+impl Daemon {
+    /// A daemon of `layout` and `backend` with the flags `o`.
+    pub(crate) fn with_options(layout: Layout, backend: Backend, o: DaemonOptions) -> Self {
+        let DaemonOptions {
+            icc,
+            ip_masq,
+            userland_proxy,
+            ip_forward,
+            ip_forward_was_on,
+            ip_forward_no_drop,
+            allow_direct_routing,
+        } = o;
+        Daemon {
+            layout,
+            backend,
+            icc,
+            ip_masq,
+            userland_proxy,
+            ip_forward,
+            ip_forward_was_on,
+            ip_forward_no_drop,
+            allow_direct_routing,
+        }
+    }
+
     /// True when Docker itself turns `net.ipv4.ip_forward` from 0 to 1 (never
     /// with the nftables backend).
-    pub fn docker_enables_forwarding(&self) -> bool {
+    pub(crate) fn docker_enables_forwarding(&self) -> bool {
         self.ip_forward && !self.ip_forward_was_on && self.backend.is_iptables()
     }
 
     /// The filter `FORWARD` policy Docker leaves: DROP iff it turned
     /// forwarding on, unless `--ip-forward-no-drop`.
-    pub fn forward_policy_drop(&self) -> bool {
+    pub(crate) fn forward_policy_drop(&self) -> bool {
         self.docker_enables_forwarding() && !self.ip_forward_no_drop
     }
 
     /// Whether the host forwards IPv4 once the daemon runs.
-    pub fn host_forwards(&self) -> bool {
+    pub(crate) fn host_forwards(&self) -> bool {
         self.ip_forward_was_on || self.docker_enables_forwarding()
     }
 
     /// Whether Docker programs ip6tables (`--ip6tables`, on by default from
     /// Docker 27; emulated for the 28+ layouts with an iptables backend).
-    pub fn programs_ip6tables(&self) -> bool {
+    pub(crate) fn programs_ip6tables(&self) -> bool {
         self.layout.is_modern() && self.backend.is_iptables()
     }
 }
 
 /// Refuses options the chosen layout's Docker does not have: the field and
 /// the message, for the resolver to wrap.
-pub(crate) fn check_daemon(d: &DaemonOptions) -> Result<(), (&'static str, String)> {
+pub(crate) fn check_daemon(d: &Daemon) -> Result<(), (&'static str, String)> {
     let modern = |flag: &str, since: &str| {
         format!(
             "{flag} exists from Docker {since}: use layout v28 or v29 (layout {} is Docker 20.10–27)",

@@ -1,26 +1,25 @@
-//! The Docker host model and its rendering — pure, no system calls.
+//! Docker hosts as data — pure, no system calls.
 //!
 //! A [`DockerHost`] is daemon options, networks and containers in creation
 //! order, the internet beside the host and optional LAN peers, validated as a
-//! whole. From it this module renders, as values:
+//! whole by [`DockerHostBuilder::build`]. Describe one in code with
+//! [`DockerHost::builder`] ([`ContainerSpec`], [`NetworkSpec`],
+//! [`DaemonOptions`], [`Layout`]) or load a topology file
+//! ([`crate::topology::load`]); read its addresses back
+//! ([`DockerHost::container_ip`], [`DockerHost::bridge_of`],
+//! [`DockerHost::networks`], [`DockerHost::containers`]); bring it up with
+//! `LabSpec::from(host).up()`.
 //!
-//! - at any step of its timeline ([`DockerHost::at`]; [`DockerHost::running`]
-//!   once everything happened), a [`Stage`]: the firewall rules Docker leaves
-//!   ([`Stage::iptables`]: `iptables-restore` text and `iptables-save` lines;
-//!   [`Stage::nftables`]: `nft -f` text for the V29 nftables backend;
-//!   [`Stage::firewall`]: whichever the backend uses; [`Stage::ip6tables`]:
-//!   the ip6tables skeleton of the 28+ layouts), the sysctls and bridge-port
-//!   settings ([`Stage::kernel_settings`]), the docker-proxy processes
-//!   ([`Stage::proxies`]) and the ports dockerd holds itself with the proxy
-//!   off ([`Stage::port_reservations`]),
-//! - the lab that emulates the host ([`DockerHost::lab_spec`]).
+//! From the model netrig renders what Docker leaves on the host at every step
+//! of its timeline — iptables or nftables rules, the ip6tables skeleton of
+//! the 28+ layouts, sysctls and bridge-port settings, docker-proxy processes
+//! and the ports dockerd holds — and the lab that emulates it;
+//! [`DockerHost::rendered`] shows the final rules, settings and wiring.
 //!
 //! Layouts ([`Layout`]): `Classic` is proved against a real Docker 20.10.24,
 //! `V28` against a real Docker 28.5.2 (`tests/data/real-docker*`); `V29`
-//! shares V28's code where the versions agree and lists what stays derived
-//! in [`V29_DERIVED`].
-//!
-//! Presets are data: render, then apply. Applying is the system layer's job.
+//! shares V28's code where the versions agree (what stays derived is listed
+//! in the source, `harness/src/docker/modern.rs`, `V29_DERIVED`).
 //!
 //! ```
 //! use netrig::docker::{ContainerSpec, DockerHost, Layout};
@@ -28,13 +27,14 @@
 //!     .layout(Layout::V29)
 //!     .container(ContainerSpec::new("web").publish("8080:80"))
 //!     .build()?;
-//! let fw = host.running().firewall();
-//! assert_eq!(fw.backend(), netrig::Backend::IptablesNft);
-//! assert!(fw.input().contains("-A DOCKER-FORWARD -i docker0 -j ACCEPT"));
+//! assert_eq!(host.backend(), netrig::Backend::IptablesNft);
+//! assert!(host.rendered().rules.contains("-A DOCKER-FORWARD -i docker0 -j ACCEPT"));
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
 mod container;
+#[cfg(test)]
+mod fidelity;
 mod host;
 mod iptables;
 mod kernel;
@@ -51,29 +51,20 @@ mod ruleset;
 #[cfg(test)]
 mod tests;
 
-pub use container::{
-    Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_for, mac_in,
-};
-pub use host::{
-    DEFAULT_SERVER, DockerHost, DockerHostBuilder, Event, HOST_NODE, HOST_UPLINK, Happening,
-    INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, LanPeer, MatrixCells,
-};
-pub use kernel::{DockerProxy, KernelSetting, PortReservation};
-pub use lab::part_node;
+pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking};
+pub use host::{DockerHost, DockerHostBuilder, LanPeer};
 pub use layout::{DaemonOptions, Layout};
-pub use modern::V29_DERIVED;
-pub use network::{
-    DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, GATEWAY_MODE_IPV4, GatewayMode, Network,
-    NetworkSpec, bridge_name_for, network_id_for,
-};
-pub use nft::{NFT_TABLE, NftChain, NftMap, NftRuleset};
+pub use network::{GatewayMode, Network, NetworkSpec};
 pub use port::PortBinding;
-pub use ruleset::{Chain, Ruleset, Table, TableRules};
 
 pub(crate) use host::parse_subnet as parse_subnet_text;
-pub(crate) use lab::{container_gateway, container_links, container_node};
+pub(crate) use host::{Event, HOST_NODE, INTERNET_NODE, MatrixCells};
+pub(crate) use kernel::{DockerProxy, KernelSetting, PortReservation};
+pub(crate) use lab::{container_gateway, container_links, container_node, part_node};
 pub(crate) use live::{container_start_script, parse_live};
+pub(crate) use nft::NftRuleset;
 pub(crate) use resolve::check_existing_sysctl;
+pub(crate) use ruleset::Ruleset;
 
 use crate::backend::Backend;
 use crate::wiring::Wiring;
@@ -81,7 +72,7 @@ use crate::wiring::Wiring;
 /// A rendered firewall, ready for its loader: `iptables-restore` text for the
 /// iptables backends, `nft -f` text for nftables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Firewall {
+pub(crate) enum Firewall {
     /// iptables (nft or legacy flavour).
     Iptables {
         /// Which flavour loads it.
@@ -95,6 +86,7 @@ pub enum Firewall {
 
 impl Firewall {
     /// The backend that loads it (with [`Backend::replace_tables`]).
+    #[cfg(test)]
     pub fn backend(&self) -> Backend {
         match self {
             Firewall::Iptables { backend, .. } => *backend,
@@ -115,7 +107,7 @@ impl Firewall {
 /// settings and proxies, rendered as values. From [`DockerHost::at`] or
 /// [`DockerHost::running`].
 #[derive(Debug, Clone, Copy)]
-pub struct Stage<'a> {
+pub(crate) struct Stage<'a> {
     host: &'a DockerHost,
     step: usize,
 }
@@ -156,7 +148,7 @@ impl Stage<'_> {
     }
     /// Sysctls and bridge-port settings Docker has made, per node and
     /// interface (docker-rules §3). Container-namespace sysctls are also in
-    /// the container nodes' [`crate::NodeSpec`] from [`DockerHost::lab_spec`].
+    /// the container nodes' `NodeSpec` from [`DockerHost::lab_spec`].
     pub fn kernel_settings(&self) -> Vec<KernelSetting> {
         kernel::settings(self.host, self.step)
     }
@@ -169,6 +161,7 @@ impl Stage<'_> {
         kernel::reservations(self.host, self.step)
     }
     /// The bridge ports (host-side veths in node `host`) that have `hairpin_mode=1`.
+    #[cfg(test)]
     pub fn hairpin_ports(&self) -> Vec<String> {
         self.kernel_settings()
             .into_iter()
@@ -182,29 +175,87 @@ impl Stage<'_> {
 
 impl DockerHost {
     /// What Docker has made by `step` (0 = daemon start; clamped to the last step).
-    pub fn at(&self, step: usize) -> Stage<'_> {
+    pub(crate) fn at(&self, step: usize) -> Stage<'_> {
         Stage {
             host: self,
             step: step.min(self.last_step()),
         }
     }
     /// What Docker has made once every event happened: what `up()` builds.
-    pub fn running(&self) -> Stage<'_> {
+    pub(crate) fn running(&self) -> Stage<'_> {
         self.at(self.last_step())
     }
     /// The lab node a container's traffic comes from (`host` for host mode,
     /// the owner for `container:` mode, itself otherwise).
-    pub fn node_of(&self, container: &str) -> String {
+    pub(crate) fn node_of(&self, container: &str) -> String {
         lab::node_of(self, container)
     }
     /// The lab that emulates this host (final state: every network and container).
-    pub fn lab_spec(&self) -> Wiring {
+    pub(crate) fn lab_spec(&self) -> Wiring {
         lab::lab_spec(self)
     }
     /// This host's nodes, bridges and links as the part `part` of a larger
     /// lab: node names from [`part_node`], no internet node, the host's
     /// `eth0` and default route left to the larger lab.
-    pub fn part_spec(&self, part: &str) -> Wiring {
+    pub(crate) fn part_spec(&self, part: &str) -> Wiring {
         lab::part_spec(self, part)
+    }
+}
+
+/// What netrig builds and loads for a host once every event happened,
+/// rendered as text and values without building anything: Docker's rules as
+/// the host's backend loads them, its kernel settings, and the lab's wiring.
+/// From [`DockerHost::rendered`].
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The lab that emulates the host: its nodes (`host`, `internet`, one
+    /// per container with a namespace of its own, the LAN peers), aliases,
+    /// bridges, links, addresses and routes.
+    pub wiring: Wiring,
+    /// Docker's ruleset as the host's backend loads it: `iptables-restore`
+    /// input for the iptables backends, `nft -f` input for nftables.
+    pub rules: String,
+    /// The ip6tables rules Docker programs (the 28+ layouts with an iptables
+    /// backend), as `ip6tables-restore` input; `None` otherwise.
+    pub rules6: Option<String>,
+    /// The sysctls Docker sets, in the order it sets them: (node, key, value).
+    pub sysctls: Vec<(String, String, String)>,
+    /// The bridge ports Docker puts in hairpin mode: (node, port).
+    pub hairpin: Vec<(String, String)>,
+}
+
+impl DockerHost {
+    /// What netrig builds and loads for this host, rendered: Docker's rules
+    /// as the backend loads them, its kernel settings, the lab's wiring.
+    ///
+    /// ```
+    /// use netrig::docker::{ContainerSpec, DockerHost};
+    /// let host = DockerHost::builder()
+    ///     .container(ContainerSpec::new("web").publish("8080:80"))
+    ///     .build()?;
+    /// let r = host.rendered();
+    /// assert!(r.rules.contains("--dport 8080 -j DNAT --to-destination 172.17.0.2:80"));
+    /// let forwarding = ("host".to_string(), "net.ipv4.ip_forward".to_string(), "1".to_string());
+    /// assert!(r.sysctls.contains(&forwarding));
+    /// assert!(r.rules6.is_none(), "the classic layout programs no ip6tables");
+    /// # Ok::<_, netrig::Error>(())
+    /// ```
+    pub fn rendered(&self) -> Rendered {
+        let running = self.running();
+        let mut sysctls = Vec::new();
+        let mut hairpin = Vec::new();
+        for k in running.kernel_settings() {
+            match k {
+                KernelSetting::Sysctl { node, key, value } => sysctls.push((node, key, value)),
+                KernelSetting::Hairpin { node, port } => hairpin.push((node, port)),
+            }
+        }
+        Rendered {
+            wiring: self.lab_spec(),
+            rules: running.firewall().input(),
+            rules6: running.ip6tables().map(|r| r.iptables_restore()),
+            sysctls,
+            hairpin,
+        }
     }
 }

@@ -6,11 +6,12 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 /// The default bridge network's name, as `docker network ls` shows it.
-pub const DEFAULT_NETWORK: &str = "bridge";
+pub(crate) const DEFAULT_NETWORK: &str = "bridge";
 /// The default bridge device.
-pub const DEFAULT_BRIDGE: &str = "docker0";
+pub(crate) const DEFAULT_BRIDGE: &str = "docker0";
 /// The default bridge subnet (`--bip 172.17.0.1/16`).
-pub const DEFAULT_SUBNET: Ipv4Net = Ipv4Net::new_assert(std::net::Ipv4Addr::new(172, 17, 0, 0), 16);
+pub(crate) const DEFAULT_SUBNET: Ipv4Net =
+    Ipv4Net::new_assert(std::net::Ipv4Addr::new(172, 17, 0, 0), 16);
 
 /// `com.docker.network.bridge.gateway_mode_ipv4` (Docker 27+; rules of
 /// the 28.5.2 recording): how the network reaches, and is reached from, outside.
@@ -30,7 +31,7 @@ pub enum GatewayMode {
 
 impl GatewayMode {
     /// The option value as Docker spells it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             GatewayMode::Nat => "nat",
             GatewayMode::NatUnprotected => "nat-unprotected",
@@ -40,7 +41,7 @@ impl GatewayMode {
 
     /// Parses the option value; the error is Docker's
     /// (`libnetwork/drivers/bridge`, `newGwMode` and `parseErr`).
-    pub fn parse(s: &str) -> Result<GatewayMode, String> {
+    pub(crate) fn parse(s: &str) -> Result<GatewayMode, String> {
         match s {
             "nat" => Ok(GatewayMode::Nat),
             "nat-unprotected" => Ok(GatewayMode::NatUnprotected),
@@ -62,13 +63,15 @@ impl std::fmt::Display for GatewayMode {
 }
 
 /// The driver option that sets a network's [`GatewayMode`].
-pub const GATEWAY_MODE_IPV4: &str = "com.docker.network.bridge.gateway_mode_ipv4";
+pub(crate) const GATEWAY_MODE_IPV4: &str = "com.docker.network.bridge.gateway_mode_ipv4";
 
-/// A user-defined bridge network, as `docker network create` would get it.
+/// A user-defined bridge network, as `docker network create` would get it:
+/// plain data, [`NetworkSpec::new`] with Docker's defaults and the fields
+/// to change.
 ///
 /// ```
 /// use netrig::docker::NetworkSpec;
-/// let n = NetworkSpec::new("br").subnet("172.18.0.0/16").icc(false);
+/// let n = NetworkSpec { subnet: Some("172.18.0.0/16".into()), icc: false, ..NetworkSpec::new("br") };
 /// assert_eq!(n.name, "br");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,49 +119,44 @@ impl NetworkSpec {
             gateway_mode_ipv4: GatewayMode::Nat,
         }
     }
+}
+
+/// Setters for the tests, which describe many networks.
+#[cfg(test)]
+impl NetworkSpec {
     /// Gives the network a fixed id (64 lowercase hex digits), e.g. one a real
     /// daemon picked, so a restart restores networks in the same order.
-    pub fn id(mut self, id: impl Into<String>) -> Self {
+    pub(crate) fn id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
         self
     }
     /// Names the bridge device.
-    pub fn bridge(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn bridge(mut self, name: impl Into<String>) -> Self {
         self.bridge = Some(name.into());
         self
     }
     /// Sets the subnet, e.g. `172.18.0.0/16`.
-    pub fn subnet(mut self, cidr: impl Into<String>) -> Self {
+    pub(crate) fn subnet(mut self, cidr: impl Into<String>) -> Self {
         self.subnet = Some(cidr.into());
         self
     }
     /// Sets the gateway (the bridge's address).
-    pub fn gateway(mut self, ip: impl Into<String>) -> Self {
+    pub(crate) fn gateway(mut self, ip: impl Into<String>) -> Self {
         self.gateway = Some(ip.into());
         self
     }
-    /// Enables or disables inter-container communication.
-    pub fn icc(mut self, on: bool) -> Self {
-        self.icc = on;
-        self
-    }
-    /// Enables or disables masquerading of outgoing traffic.
-    pub fn ip_masq(mut self, on: bool) -> Self {
-        self.ip_masq = on;
-        self
-    }
     /// Makes the network internal.
-    pub fn internal(mut self, on: bool) -> Self {
+    pub(crate) fn internal(mut self, on: bool) -> Self {
         self.internal = on;
         self
     }
     /// Sets the default host address for published ports.
-    pub fn host_binding(mut self, ip: impl Into<String>) -> Self {
+    pub(crate) fn host_binding(mut self, ip: impl Into<String>) -> Self {
         self.host_binding = Some(ip.into());
         self
     }
     /// Sets the IPv4 gateway mode (`nat`, `nat-unprotected`, `routed`).
-    pub fn gateway_mode_ipv4(mut self, mode: GatewayMode) -> Self {
+    pub(crate) fn gateway_mode_ipv4(mut self, mode: GatewayMode) -> Self {
         self.gateway_mode_ipv4 = mode;
         self
     }
@@ -193,15 +191,15 @@ pub struct Network {
 
 impl Network {
     /// The gateway with the subnet's prefix, e.g. `172.17.0.1/16`.
-    pub fn gateway_cidr(&self) -> String {
+    pub(crate) fn gateway_cidr(&self) -> String {
         format!("{}/{}", self.gateway, self.subnet.prefix_len())
     }
     /// True when outgoing traffic is masqueraded (`ip_masq` and not routed).
-    pub fn masquerades(&self) -> bool {
+    pub(crate) fn masquerades(&self) -> bool {
         self.ip_masq && self.gateway_mode != GatewayMode::Routed && !self.internal
     }
     /// True for `gateway_mode_ipv4=routed`.
-    pub fn routed(&self) -> bool {
+    pub(crate) fn routed(&self) -> bool {
         self.gateway_mode == GatewayMode::Routed
     }
 }
@@ -224,13 +222,8 @@ pub(crate) fn fnv1a(parts: &[&str]) -> u64 {
 
 /// The bridge name Docker-style for a user network: `br-` and 12 hex digits,
 /// derived deterministically from the network's name.
-///
-/// ```
-/// let b = netrig::docker::bridge_name_for("br");
-/// assert!(b.starts_with("br-") && b.len() == 15);
-/// assert_eq!(b, netrig::docker::bridge_name_for("br"));
-/// ```
-pub fn bridge_name_for(network: &str) -> String {
+#[cfg(test)]
+pub(crate) fn bridge_name_for(network: &str) -> String {
     format!(
         "br-{:012x}",
         fnv1a(&["network", network]) & 0xffff_ffff_ffff
@@ -240,13 +233,7 @@ pub fn bridge_name_for(network: &str) -> String {
 /// A network id Docker-style (64 lowercase hex digits), derived
 /// deterministically from the network's name; its first 12 digits are those
 /// of [`bridge_name_for`].
-///
-/// ```
-/// let id = netrig::docker::network_id_for("br");
-/// assert_eq!(id.len(), 64);
-/// assert_eq!(format!("br-{}", &id[..12]), netrig::docker::bridge_name_for("br"));
-/// ```
-pub fn network_id_for(network: &str) -> String {
+pub(crate) fn network_id_for(network: &str) -> String {
     let mut id = format!("{:012x}", fnv1a(&["network", network]) & 0xffff_ffff_ffff);
     for i in ["1", "2", "3", "4"] {
         id.push_str(&format!("{:016x}", fnv1a(&["network-id", network, i])));
@@ -270,7 +257,7 @@ pub(crate) fn check_network_id(id: &str) -> Result<(), String> {
 /// resolver to wrap.
 pub(crate) fn check_gateway_mode(
     spec: &NetworkSpec,
-    daemon: &super::DaemonOptions,
+    daemon: &super::layout::Daemon,
 ) -> Result<(), String> {
     if spec.gateway_mode_ipv4 == GatewayMode::Nat {
         return Ok(());

@@ -11,11 +11,11 @@ use super::iptables::mappings;
 use super::network::Network;
 
 /// The table Docker's nftables backend owns.
-pub const NFT_TABLE: &str = "docker-bridges";
+pub(crate) const NFT_TABLE: &str = "docker-bridges";
 
 /// A verdict map from interface name to a jump.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NftMap {
+pub(crate) struct NftMap {
     /// Map name, e.g. `filter-forward-in-jumps`.
     pub name: String,
     /// (interface, chain) pairs: `"docker0" : jump <chain>`.
@@ -24,7 +24,7 @@ pub struct NftMap {
 
 /// A chain; base chains carry their `type … hook … priority …; policy …;` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NftChain {
+pub(crate) struct NftChain {
     /// Chain name.
     pub name: String,
     /// The base-chain declaration, `None` for regular chains.
@@ -35,7 +35,7 @@ pub struct NftChain {
 
 /// Docker's `table ip docker-bridges` as a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NftRuleset {
+pub(crate) struct NftRuleset {
     /// The maps, in listing order.
     pub maps: Vec<NftMap>,
     /// The chains, in listing order: base chains, then per-network chains.
@@ -43,11 +43,6 @@ pub struct NftRuleset {
 }
 
 impl NftRuleset {
-    /// A chain by name.
-    pub fn chain(&self, name: &str) -> Option<&NftChain> {
-        self.chains.iter().find(|c| c.name == name)
-    }
-
     /// The table as `nft list table ip docker-bridges` prints it (tabs, no counters).
     pub fn render(&self) -> String {
         let mut s = format!("table ip {NFT_TABLE} {{\n");

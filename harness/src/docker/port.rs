@@ -32,7 +32,8 @@ pub struct PortBinding {
 
 impl PortBinding {
     /// `host_port` → `container_port` over TCP on all addresses.
-    pub fn tcp(host_port: u16, container_port: u16) -> Self {
+    #[cfg(test)]
+    pub(crate) fn tcp(host_port: u16, container_port: u16) -> Self {
         PortBinding {
             host_ip: None,
             host_port,
@@ -42,7 +43,8 @@ impl PortBinding {
     }
 
     /// `host_port` → `container_port` over UDP on all addresses.
-    pub fn udp(host_port: u16, container_port: u16) -> Self {
+    #[cfg(test)]
+    pub(crate) fn udp(host_port: u16, container_port: u16) -> Self {
         PortBinding {
             proto: Proto::Udp,
             ..PortBinding::tcp(host_port, container_port)
@@ -50,14 +52,15 @@ impl PortBinding {
     }
 
     /// The same binding restricted to one host address.
-    pub fn on(mut self, host_ip: Ipv4Addr) -> Self {
+    #[cfg(test)]
+    pub(crate) fn on(mut self, host_ip: Ipv4Addr) -> Self {
         self.host_ip = Some(host_ip);
         self
     }
 
     /// Parses `[host_ip:]host_port:container_port[/tcp|udp]`; the error says
     /// what is wrong in words.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let text = s.trim();
         let (spec, proto) = match text.rsplit_once('/') {
             Some((spec, p)) => {

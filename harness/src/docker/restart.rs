@@ -13,14 +13,14 @@ use std::collections::BTreeSet;
 
 use super::container::Container;
 use super::host::Event;
-use super::layout::DaemonOptions;
+use super::layout::Daemon;
 
 /// Checks a restart or `docker start` event against what ran before it.
 /// `stopped` holds the containers a restart stopped and no start restarted.
 /// The error names the container (if any) and says what is wrong.
 pub(crate) fn check(
     ev: &Event,
-    d: &DaemonOptions,
+    d: &Daemon,
     started: &[Container],
     stopped: &mut BTreeSet<String>,
 ) -> Result<(), (Option<String>, String)> {

@@ -12,7 +12,7 @@ use std::fmt;
 
 /// An iptables table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Table {
+pub(crate) enum Table {
     /// `raw` (v29's direct-access drops).
     Raw,
     /// `nat`.
@@ -48,7 +48,7 @@ impl fmt::Display for Table {
 
 /// A chain: built-in (with a policy) or user-defined (no policy).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chain {
+pub(crate) struct Chain {
     /// The chain's name.
     pub name: String,
     /// `ACCEPT`/`DROP` for built-in chains, `None` for user chains.
@@ -59,7 +59,7 @@ pub struct Chain {
 
 /// One table's chains, built-ins first (kernel order), then user chains by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableRules {
+pub(crate) struct TableRules {
     /// Which table.
     pub table: Table,
     /// Its chains.
@@ -75,7 +75,7 @@ impl TableRules {
 
 /// A complete IPv4 ruleset for the tables Docker programs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ruleset {
+pub(crate) struct Ruleset {
     /// Tables in rendering order.
     pub tables: Vec<TableRules>,
 }
@@ -87,12 +87,14 @@ impl Ruleset {
     }
 
     /// The policy of a built-in chain (`"DROP"`…).
+    #[cfg(test)]
     pub fn policy(&self, t: Table, chain: &str) -> Option<&str> {
         self.table(t)?.chain(chain)?.policy.as_deref()
     }
 
     /// One table's rules as `-A CHAIN …` lines, in `iptables-save` order
     /// (chains in listing order, rules in chain order).
+    #[cfg(test)]
     pub fn rules(&self, t: Table) -> Vec<String> {
         let Some(tr) = self.table(t) else {
             return Vec::new();
@@ -106,6 +108,7 @@ impl Ruleset {
     /// Every table's `*table` header followed by its `-A` lines: what
     /// `iptables-save` prints once chain declarations, counters and `COMMIT`
     /// are left out.
+    #[cfg(test)]
     pub fn save_lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for tr in &self.tables {
@@ -117,6 +120,7 @@ impl Ruleset {
 
     /// The nat then filter `-A` lines under `*nat`/`*filter` headers — the
     /// format of the recordings' `.canon` files (`real-docker/canon/canon.sh`).
+    #[cfg(test)]
     pub fn canon(&self) -> String {
         let mut s = String::new();
         for t in [Table::Nat, Table::Filter] {

@@ -1,7 +1,11 @@
 //! Unit tests of the Docker model: validation messages, allocation, the lab
 //! mapping and step bookkeeping. Rule rendering is checked against real
-//! recordings in `tests/docker_rules.rs`.
+//! recordings in `fidelity/`.
 
+use super::container::{mac_for, mac_in};
+use super::host::Happening;
+use super::network::{bridge_name_for, network_id_for};
+use super::ruleset::Table;
 use super::*;
 use crate::error::Error;
 
@@ -449,4 +453,37 @@ fn host_mode_published_ports_are_discarded() {
             .iptables_restore()
             .contains("8080")
     );
+}
+
+/// Docker's classic MAC is `02:42` and the address bytes.
+#[test]
+fn mac_for_is_02_42_and_the_address() {
+    let mac = mac_for("172.17.0.2".parse().unwrap());
+    assert_eq!(crate::net::fmt_mac(&mac), "02:42:ac:11:00:02");
+}
+
+/// Classic MACs are `02:42:…`; the 28+ layouts' are locally administered
+/// unicast addresses that are not.
+#[test]
+fn mac_in_follows_the_layout() {
+    let ip = "172.17.0.2".parse().unwrap();
+    assert_eq!(
+        mac_in(Layout::Classic, "ca", "bridge", ip)[..2],
+        [0x02, 0x42]
+    );
+    let m = mac_in(Layout::V28, "ca", "bridge", ip);
+    assert_ne!(m[..2], [0x02, 0x42]);
+    assert_eq!(m[0] & 0x03, 0x02, "locally administered, unicast");
+}
+
+/// Bridge names are `br-` and 12 hex digits, the same every time, and the
+/// first 12 digits of the network's id.
+#[test]
+fn bridge_names_and_ids_are_deterministic() {
+    let b = bridge_name_for("br");
+    assert!(b.starts_with("br-") && b.len() == 15);
+    assert_eq!(b, bridge_name_for("br"));
+    let id = network_id_for("br");
+    assert_eq!(id.len(), 64);
+    assert_eq!(format!("br-{}", &id[..12]), bridge_name_for("br"));
 }

@@ -7,7 +7,7 @@
 //! column, and the key. Networks are created in file order, then containers
 //! are started in file order, unless a top-level `order` lists every network
 //! and container name in creation order (the order decides where Docker
-//! inserts rules, and what [`DockerHost::at`] shows at each step).
+//! inserts rules).
 //! In `order`, `"restart"` restarts the daemon (iptables backends) and
 //! `"start:NAME"` is `docker start NAME` of a container the restart stopped.
 //!

@@ -12,7 +12,7 @@ use crate::docker::container::{
     Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_in,
 };
 use crate::docker::host::{DockerHostBuilder, Event, HOST_NODE, INTERNET_NODE, parse_ip};
-use crate::docker::layout::{DaemonOptions, Layout};
+use crate::docker::layout::{Daemon, Layout};
 use crate::docker::network::{DEFAULT_NETWORK, Network, fnv1a};
 use crate::docker::port::PortBinding;
 use crate::error::Result;
@@ -33,7 +33,7 @@ struct Alloc {
 /// exists before it.
 pub(super) fn start(
     b: &DockerHostBuilder,
-    d: &DaemonOptions,
+    d: &Daemon,
     cx: &Ctx,
     networks: &[Network],
 ) -> Result<Vec<Container>> {
@@ -155,7 +155,7 @@ pub(super) fn start(
 /// A bridge-mode container's attachments, one per network, in order.
 fn attach(
     cx: &Ctx,
-    d: DaemonOptions,
+    d: Daemon,
     spec: &ContainerSpec,
     nets: &[String],
     networks: &[Network],
@@ -290,7 +290,7 @@ fn address(
 /// records them.
 fn bind_ports(
     cx: &Ctx,
-    d: DaemonOptions,
+    d: Daemon,
     cname: &str,
     ports: &[PortBinding],
     networking: &Networking,

@@ -10,7 +10,7 @@ use ipnet::Ipv4Net;
 use super::Ctx;
 use super::containers::first_host;
 use crate::docker::host::{DockerHostBuilder, LAN_BRIDGE, parse_ip, parse_subnet};
-use crate::docker::layout::DaemonOptions;
+use crate::docker::layout::Daemon;
 use crate::docker::network::{
     DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, Network, check_network_id, network_id_for,
 };
@@ -34,7 +34,7 @@ pub(super) fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
 /// may overlap (the uplink, the LAN).
 pub(super) fn resolve(
     b: &DockerHostBuilder,
-    d: &DaemonOptions,
+    d: &Daemon,
     cx: &Ctx,
     reserved: &[(String, Ipv4Net)],
 ) -> Result<Vec<Network>> {

@@ -8,11 +8,10 @@
 //! networks whose ids do not sort in creation order, three restarts, and ten
 //! restarts of five networks to see how the order varies).
 
-use common::recordings::*;
-use netrig::docker::{ContainerSpec, DockerHost, DockerHostBuilder, NetworkSpec, Table};
-use netrig::{Lab, unique_lab_name};
-
-use crate::common;
+use super::recordings::*;
+use crate::docker::ruleset::Table;
+use crate::docker::{ContainerSpec, DockerHost, DockerHostBuilder, NetworkSpec};
+use crate::{Lab, unique_lab_name};
 
 /// The ids the recording's daemon gave `br` and `brint`
 /// (`default-after-daemon-restart.txt`, `docker network ls`).
@@ -41,6 +40,7 @@ fn standard_restart() -> DockerHost {
 /// The standard scenario: before the restart, after it, and after the
 /// containers started again, rule for rule and in order: docker0's block is
 /// on top after the restart, br's isolation rules above brint's drops.
+#[test]
 fn standard_restart_matches_recording() {
     let h = standard_restart();
     let before = 9;
@@ -98,6 +98,7 @@ fn three_networks() -> DockerHostBuilder {
 /// nb, na, ni under docker0 (restored by id, each inserted on top), while
 /// FORWARD and POSTROUTING keep the creation order; `docker start` appends
 /// the port rules; a restart of a restarted host changes nothing more.
+#[test]
 fn three_networks_restart_matches_recording() {
     let mut b = three_networks().restart_daemon();
     for c in ["ca", "cb", "ci", "cx"] {
@@ -143,6 +144,7 @@ fn modelled_stage1_order() -> Vec<String> {
 /// a rotation of the model's (Go's map iteration over the driver's store
 /// cache starts at a random slot of the id-sorted entries), and the model's
 /// own order — id order — is among them.
+#[test]
 fn restart_order_is_id_order_up_to_a_rotation() {
     let model = modelled_stage1_order();
     assert_eq!(model.len(), 6, "docker0 and five networks: {model:?}");
@@ -172,8 +174,13 @@ fn restart_order_is_id_order_up_to_a_rotation() {
 /// The restarted rules as netrig loads them: each recorded step of the
 /// three-network scenario, loaded with the real `iptables-nft-restore` into a
 /// node and read back with `iptables-nft-save`, equals the recording.
+#[test]
 fn restarted_rules_load_and_read_back_as_recorded() {
-    let _labs = common::shared();
+    if !super::builds_labs(
+        "docker::fidelity::docker_restart::restarted_rules_load_and_read_back_as_recorded",
+    ) {
+        return;
+    }
     let lab = Lab::builder(unique_lab_name("restart"))
         .node("host")
         .up()
@@ -199,17 +206,4 @@ fn restarted_rules_load_and_read_back_as_recorded() {
             &format!("real-docker/restart/dumps/{name}.rules"),
         );
     }
-}
-
-/// This module's tests.
-pub fn tests() -> Vec<netrig::testing::Test> {
-    netrig::testing::tests![
-        #[plain]
-        standard_restart_matches_recording,
-        #[plain]
-        three_networks_restart_matches_recording,
-        #[plain]
-        restart_order_is_id_order_up_to_a_rotation,
-        restarted_rules_load_and_read_back_as_recorded,
-    ]
 }

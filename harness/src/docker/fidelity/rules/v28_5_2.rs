@@ -8,14 +8,55 @@
 
 use std::collections::BTreeMap;
 
-use netrig::Backend;
-use netrig::Lab;
-use netrig::docker::{DockerHost, Table};
-use netrig::unique_lab_name;
+use crate::Backend;
+use crate::Lab;
+use crate::docker::DockerHost;
+use crate::docker::fidelity::recordings::{self, assert_same_lines, bare, tables};
+use crate::docker::fidelity::recordings28::*;
+use crate::docker::ruleset::Table;
+use crate::unique_lab_name;
 
-use crate::common;
-use crate::common::recordings::{assert_same_lines, bare, tables};
-use crate::common::recordings28::*;
+variants!(checks [rendered, loaded];
+    // Default daemon: every step equals the recording, rule for rule and in order.
+    default = "default",
+    // An internal network: DROPs inserted at the top of STAGE-1, no raw rule for its container.
+    default_plus_internal = "default-plus-internal",
+    // The legacy backend: the same rules, in iptables-legacy and ip6tables-legacy only.
+    legacy_backend = "legacy-backend" also legacy_backend_is_legacy_only,
+    // `--userland-proxy=false`: LOCAL masquerade per bridge, hairpin MASQUERADE, no RETURN, no `! -d ::1/128`.
+    userland_proxy_false = "userland-proxy-false",
+    // `--icc=false`: docker0's DOCKER-FORWARD accept splits into a DROP within and an ACCEPT out.
+    icc_false = "icc-false",
+    // `--ip-masq=false`: docker0 loses both its MASQUERADE and its nat RETURN.
+    ip_masq_false = "ip-masq-false",
+    // `--ip-forward-no-drop`: the same rules, FORWARD policy ACCEPT.
+    ip_forward_no_drop = "ip-forward-no-drop" also ip_forward_no_drop_accepts_forward,
+    // `--allow-direct-routing`: no raw table at all.
+    allow_direct_routing = "allow-direct-routing",
+    // ip_forward already on before the daemon: FORWARD policy ACCEPT.
+    forward_preset = "forward-preset",
+    // `-p 127.0.0.1:8081:80`: DNAT to 127.0.0.1 only, plus the raw `! -i lo` drop after the endpoint drops.
+    lo_publish = "lo-publish",
+    // `gateway_mode_ipv4=routed`: no NAT, ICMP accept, STAGE-1 ACCEPT/RETURN at the top.
+    routed = "routed",
+    // `gateway_mode_ipv4=nat-unprotected`: `DOCKER ! -i br -o br -j ACCEPT`, no per-port ACCEPT, no raw rule.
+    nat_unprotected = "nat-unprotected",
+    // A daemon restart: user networks' rules first, docker0's last; then `docker start` re-adds ports in start order.
+    default_after_daemon_restart_and_container_start = "default-after-daemon-restart-and-container-start",
+);
+
+/// Every recorded 28.5.2 variant has its cases: its row here (rendered,
+/// loaded) and in [`super::v29`] (rendered against it).
+#[test]
+fn every_variant_is_in_the_table() {
+    for v in VARIANTS {
+        assert!(RECORDED.contains(&v), "{v} is not in the table");
+        assert!(
+            super::v29::RECORDED.contains(&v),
+            "{v} is not in the table of v29"
+        );
+    }
+}
 
 fn check_canon(name: &str) {
     let host = variant28(name);
@@ -35,7 +76,7 @@ fn check_canon(name: &str) {
 }
 
 fn data28(rel: &str) -> String {
-    common::recordings::data(&format!("real-docker-28/{rel}"))
+    recordings::data(&format!("real-docker-28/{rel}"))
 }
 
 /// Compares chain declarations, policies and rules of every table.
@@ -43,12 +84,11 @@ fn check_saved(name: &str) {
     let host = variant28(name);
     let (v4, v6) = sections(&host);
     for (dump, step) in dumps(name) {
-        let got4 = common::recordings::tables(&normalise(
+        let got4 = tables(&normalise(
             &host,
             &host.at(step).iptables().iptables_restore(),
         ));
-        let got6 =
-            common::recordings::tables(&host.running().ip6tables().unwrap().iptables_restore());
+        let got6 = tables(&host.running().ip6tables().unwrap().iptables_restore());
         for (section, got) in [(v4, got4), (v6, got6)] {
             let want = recorded(&dump, section);
             assert!(
@@ -78,12 +118,12 @@ fn check(name: &str) {
 
 /// A recorded variant, rendered: every step equals the recording, rule for
 /// rule and in order.
-pub fn rendered(name: &str) {
+fn rendered(name: &str) {
     check(name);
 }
 
 /// The legacy backend: the same rules, in iptables-legacy and ip6tables-legacy only.
-pub fn legacy_backend_is_legacy_only() {
+fn legacy_backend_is_legacy_only() {
     let host = variant28("legacy-backend");
     assert_eq!(host.backend(), Backend::IptablesLegacy);
     assert!(recorded("legacy-backend", "iptables-nft-save").is_empty());
@@ -91,7 +131,7 @@ pub fn legacy_backend_is_legacy_only() {
 }
 
 /// `--ip-forward-no-drop`: FORWARD policy ACCEPT.
-pub fn ip_forward_no_drop_accepts_forward() {
+fn ip_forward_no_drop_accepts_forward() {
     let host = variant28("ip-forward-no-drop");
     assert_eq!(
         host.running().iptables().policy(Table::Filter, "FORWARD"),
@@ -101,7 +141,8 @@ pub fn ip_forward_no_drop_accepts_forward() {
 }
 
 /// The recordings differ between variants, so a render checked against the wrong one fails.
-pub fn v28_render_fails_against_another_variants_recording() {
+#[test]
+fn render_fails_against_another_variants_recording() {
     let host = variant28("default");
     let other = data28("canon/nat-unprotected.canon");
     let ours = canon(&host, &host.running().iptables());
@@ -112,7 +153,8 @@ pub fn v28_render_fails_against_another_variants_recording() {
 }
 
 /// docker-proxy for V28: `-use-listen-fd`, 0.0.0.0 and `::` per binding; a routed mapping keeps only `::`.
-pub fn v28_proxies_match_recording() {
+#[test]
+fn proxies_match_recording() {
     let args = |h: &DockerHost| -> Vec<String> {
         h.running()
             .proxies()
@@ -157,7 +199,8 @@ pub fn v28_proxies_match_recording() {
 
 /// The recorded scenarios written as topology files (gateway mode, `restart`
 /// and `start:NAME` in `order`) render the recorded rules at every step.
-pub fn v28_topology_files_match_recording() {
+#[test]
+fn topology_files_match_recording() {
     for (file, variant) in [
         (
             "restart.toml",
@@ -168,8 +211,11 @@ pub fn v28_topology_files_match_recording() {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data/real-docker-28")
             .join(file);
-        let host =
-            crate::common::host_lab::model_of(&netrig::topology::load(&path).expect("loads"));
+        let host = crate::topology::load(&path)
+            .expect("loads")
+            .docker_host("host")
+            .expect("a Docker host file")
+            .clone();
         assert_eq!(host, {
             let mut m = variant28(variant);
             m.set_name(host.name());
@@ -208,7 +254,7 @@ fn compare(what: &str, want: &BTreeMap<String, Vec<String>>, got_text: &str) {
 /// A recorded variant, every step, loaded with the real tools (IPv4 and
 /// IPv6) of the backend dockerd used and of the other iptables flavour, and
 /// read back equal to 28.5.2.
-pub fn loaded(name: &str) {
+fn loaded(name: &str) {
     check_loaded(name);
 }
 
@@ -238,7 +284,7 @@ fn check_loaded_with(name: &str, backend: Option<Backend>) {
             .up()
             .unwrap();
         let node = lab.node("host").unwrap();
-        let fail = |e: netrig::Error| panic!("lab {}: {dump}: {e}", lab.name());
+        let fail = |e: crate::Error| panic!("lab {}: {dump}: {e}", lab.name());
         backend
             .replace_tables(&node, &host.at(step).iptables().iptables_restore())
             .unwrap_or_else(fail);

@@ -6,12 +6,27 @@
 
 use std::path::PathBuf;
 
-use netrig::Backend;
-use netrig::docker::DockerHost;
-use netrig::unique_lab_name;
-use netrig::{Lab, Node};
+use crate::Backend;
+use crate::docker::DockerHost;
+use crate::docker::fidelity::recordings::*;
+use crate::unique_lab_name;
+use crate::{Lab, Node};
 
-use crate::common::recordings::*;
+variants!(checks [rendered, loaded];
+    // Default daemon: the rules equal the recording, rule for rule.
+    default = "default",
+    // The legacy backend programs the same rules, into iptables-legacy only.
+    legacy_backend = "legacy-backend" also legacy_backend_is_legacy_only,
+    // `--userland-proxy=false`: hairpin NAT rules, no RETURN, DNAT without `! -i`.
+    userland_proxy_false = "userland-proxy-false",
+    // `--icc=false`: docker0's intra-bridge ACCEPT becomes a DROP, at every step.
+    icc_false = "icc-false",
+    // `--ip-masq=false`: docker0 loses its MASQUERADE and RETURN, br keeps its own.
+    ip_masq_false = "ip-masq-false",
+    // An `--internal` network adds a FORWARD ACCEPT and two STAGE-1 DROPs,
+    // newest on top (recorded without stage dumps: the final rules).
+    default_plus_internal = "default-plus-internal",
+);
 
 fn check_canon(name: &str) {
     let host = variant(name);
@@ -56,7 +71,7 @@ fn check_dumps_all_steps(name: &str) {
 /// A recorded variant, rendered: the final rules and those of every
 /// recorded step, as canon and as save dumps, equal the recording. (An
 /// `--internal` network was recorded without stage dumps: its final rules.)
-pub fn rendered(name: &str) {
+fn rendered(name: &str) {
     check_canon(name);
     if name == "default-plus-internal" {
         check_dump(name, None, "");
@@ -67,7 +82,7 @@ pub fn rendered(name: &str) {
 }
 
 /// The legacy backend's rules are in iptables-legacy only.
-pub fn legacy_backend_is_legacy_only() {
+fn legacy_backend_is_legacy_only() {
     let host = variant("legacy-backend");
     assert_eq!(host.running().firewall().backend(), Backend::IptablesLegacy);
     let nft_side = recorded_tables(
@@ -81,7 +96,8 @@ pub fn legacy_backend_is_legacy_only() {
 }
 
 /// docker-proxy: one per binding (0.0.0.0 and ::) with the proxy on, as in the recording's process list.
-pub fn proxies_match_recording() {
+#[test]
+fn proxies_match_recording() {
     let host = variant("default");
     let args: Vec<String> = host
         .running()
@@ -106,8 +122,9 @@ pub fn proxies_match_recording() {
 }
 
 /// Kernel settings with the proxy off: route_localnet on every bridge and hairpin on every host veth, as recorded.
-pub fn kernel_settings_match_recording() {
-    use netrig::docker::KernelSetting;
+#[test]
+fn kernel_settings_match_recording() {
+    use crate::docker::KernelSetting;
     let host = variant("userland-proxy-false");
     let ks = host.running().kernel_settings();
     for n in host.networks() {
@@ -144,12 +161,15 @@ pub fn kernel_settings_match_recording() {
 }
 
 /// The recorded scenario written as a topology file renders the recorded rules at every step.
-pub fn standard_topology_file_matches_recording_step_by_step() {
+#[test]
+fn standard_topology_file_matches_recording_step_by_step() {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-docker/standard.toml");
-    let host = crate::common::host_lab::model_of(
-        &netrig::topology::load(&path).expect("standard.toml loads"),
-    );
+    let host = crate::topology::load(&path)
+        .expect("standard.toml loads")
+        .docker_host("host")
+        .expect("a Docker host file")
+        .clone();
     assert_eq!(host.steps(), 8);
     for (step, suffix) in STEPS.iter().enumerate() {
         assert_same_lines(
@@ -165,7 +185,7 @@ pub fn standard_topology_file_matches_recording_step_by_step() {
     );
 }
 
-pub fn load_and_read_back(node: &Node<'_>, host: &DockerHost, step: usize) -> String {
+pub(super) fn load_and_read_back(node: &Node<'_>, host: &DockerHost, step: usize) -> String {
     let backend = host.backend();
     // Each load replaces the tables it names, as Docker's state at that step.
     let fw = host.at(step).firewall();
@@ -183,7 +203,7 @@ pub fn load_and_read_back(node: &Node<'_>, host: &DockerHost, step: usize) -> St
 /// A recorded variant, every step, loaded with the real restore tools of
 /// its backend in a lab node, read back with the save tools equal to the
 /// recording.
-pub fn loaded(name: &str) {
+fn loaded(name: &str) {
     check_variant_loaded(name);
 }
 

@@ -5,23 +5,20 @@
 //! route on an internal network, and dockerd holding published ports itself
 //! when the userland proxy is off.
 
-use crate::common::host_lab::{HostLab as _, Up as _};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use common::recordings28::variant28;
-use netrig::Lab;
-use netrig::docker::DockerHost;
-
-use crate::common;
+use super::recordings28::variant28;
+use crate::Lab;
+use crate::docker::DockerHost;
 
 const WAIT: Duration = Duration::from_secs(2);
 
 fn up(name: &str) -> (DockerHost, Lab) {
     let mut model = variant28(name);
-    model.set_name(netrig::unique_lab_name("h28"));
-    let lab = model.up().unwrap();
+    model.set_name(crate::unique_lab_name("h28"));
+    let lab = super::up(&model).unwrap();
     (model, lab)
 }
 
@@ -35,10 +32,14 @@ fn echo_through(lab: &Lab, from: &str, to: SocketAddr) -> bool {
 }
 
 /// Default daemon: ip6tables skeleton with FORWARD ACCEPT, `[::1]:8080` reaches ca, bridges refuse RAs, MACs are not Docker's old 02:42.
+#[test]
 fn v28_host_state_matches_recording() {
-    let _labs = common::shared();
+    if !super::builds_labs("docker::fidelity::docker_v28_host::v28_host_state_matches_recording") {
+        return;
+    }
     let (model, lab) = up("default");
-    let host = lab.host_node().unwrap();
+    let docker = lab.docker("host").unwrap();
+    let host = docker.host().unwrap();
     let six = model.backend().save_ip6(&host).unwrap();
     assert!(six.contains(":FORWARD ACCEPT"), "lab {}: {six}", lab.name());
     assert!(
@@ -46,7 +47,7 @@ fn v28_host_state_matches_recording() {
         "{six}"
     );
     assert!(six.contains("-A OUTPUT ! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKER"));
-    let _srv = lab
+    let _srv = docker
         .container("ca")
         .unwrap()
         .tcp_echo_server("0.0.0.0:80")
@@ -61,7 +62,7 @@ fn v28_host_state_matches_recording() {
         assert_eq!(host.sysctl_get(&key).unwrap().trim(), "0", "{key}");
     }
     for c in ["ca", "cb", "ca2"] {
-        let node = lab.container(c).unwrap();
+        let node = docker.container(c).unwrap();
         let eth0 = node
             .interfaces()
             .into_iter()
@@ -79,10 +80,21 @@ fn v28_host_state_matches_recording() {
 }
 
 /// An internal network's container has only its subnet route, as recorded (no default route).
+#[test]
 fn v28_internal_container_has_no_default_route() {
-    let _labs = common::shared();
+    if !super::builds_labs(
+        "docker::fidelity::docker_v28_host::v28_internal_container_has_no_default_route",
+    ) {
+        return;
+    }
     let (_, lab) = up("default-plus-internal");
-    let routes = lab.container("ci").unwrap().routes().unwrap();
+    let routes = lab
+        .docker("host")
+        .unwrap()
+        .container("ci")
+        .unwrap()
+        .routes()
+        .unwrap();
     assert!(
         routes.iter().all(|r| r.dest.prefix_len() != 0),
         "lab {}: ci has a default route: {routes:?}",
@@ -91,11 +103,16 @@ fn v28_internal_container_has_no_default_route() {
 }
 
 /// Proxy off: dockerd holds 0.0.0.0:8080 (a host process cannot bind it) and there is no `[::]` binding.
+#[test]
 fn v28_proxy_off_daemon_holds_the_port() {
-    let _labs = common::shared();
+    if !super::builds_labs("docker::fidelity::docker_v28_host::v28_proxy_off_daemon_holds_the_port")
+    {
+        return;
+    }
     let (model, lab) = up("userland-proxy-false");
     assert_eq!(model.running().port_reservations().len(), 1);
-    let host = lab.host_node().unwrap();
+    let docker = lab.docker("host").unwrap();
+    let host = docker.host().unwrap();
     let bind = host.run(|| TcpListener::bind("0.0.0.0:8080")).unwrap();
     let err = bind.expect_err("the port is held by the daemon");
     assert_eq!(
@@ -104,7 +121,7 @@ fn v28_proxy_off_daemon_holds_the_port() {
         "lab {}",
         lab.name()
     );
-    let _srv = lab
+    let _srv = docker
         .container("ca")
         .unwrap()
         .tcp_echo_server("0.0.0.0:80")
@@ -115,13 +132,4 @@ fn v28_proxy_off_daemon_holds_the_port() {
         "host",
         "203.0.113.2:8080".parse().unwrap()
     ));
-}
-
-/// This module's tests.
-pub fn tests() -> Vec<netrig::testing::Test> {
-    netrig::testing::tests![
-        v28_host_state_matches_recording,
-        v28_internal_container_has_no_default_route,
-        v28_proxy_off_daemon_holds_the_port,
-    ]
 }

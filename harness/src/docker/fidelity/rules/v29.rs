@@ -4,21 +4,74 @@
 //! every recorded 28.5.2 variant and step, the V29 rendering of the same
 //! scenario equals the recording once the differences docker-rules §1.4
 //! documents between 28.x and 29.x are applied to it, and only those, which
-//! are the rules that stay derived (`netrig::docker::V29_DERIVED`).
+//! are the rules that stay derived (`V29_DERIVED`).
 
-use netrig::Backend;
-use netrig::Lab;
-use netrig::docker::{
-    ContainerSpec, DockerHost, DockerHostBuilder, Firewall, Layout, NetworkSpec, Ruleset, Table,
-    V29_DERIVED,
+use crate::Backend;
+use crate::Lab;
+use crate::docker::fidelity::recordings::*;
+use crate::docker::fidelity::recordings28::{canon, dumps, variant28_with};
+use crate::docker::modern::V29_DERIVED;
+use crate::docker::ruleset::Table;
+use crate::docker::{
+    ContainerSpec, DockerHost, DockerHostBuilder, Firewall, Layout, NetworkSpec, Ruleset,
 };
-use netrig::unique_lab_name;
-
-use crate::common;
-use crate::common::recordings::*;
-use crate::common::recordings28::{canon, dumps, variant28_with};
+use crate::unique_lab_name;
 
 use super::v20_10::load_and_read_back;
+
+variants!(checks [rendered_vs_v28_5_2];
+    default = "default" plus [
+        rendered_vs_docker_rules_1_2 = v29_matches_docker_rules_1_2,
+        rendered_steps_vs_docker_rules_1_2 = v29_steps_match_docker_rules_1_2
+    ],
+    default_plus_internal = "default-plus-internal",
+    legacy_backend = "legacy-backend",
+    userland_proxy_false = "userland-proxy-false" plus [
+        rendered_vs_docker_rules_1_5 = v29_userland_proxy_false_matches_docker_rules_1_5
+    ],
+    icc_false = "icc-false" plus [
+        rendered_vs_docker_rules_1_5 = v29_icc_false_matches_docker_rules_1_5
+    ],
+    ip_masq_false = "ip-masq-false" plus [
+        rendered_vs_docker_rules_1_5 = v29_ip_masq_false_matches_docker_rules_1_5
+    ],
+    ip_forward_no_drop = "ip-forward-no-drop",
+    allow_direct_routing = "allow-direct-routing",
+    forward_preset = "forward-preset",
+    lo_publish = "lo-publish",
+    routed = "routed",
+    nat_unprotected = "nat-unprotected",
+    default_after_daemon_restart_and_container_start = "default-after-daemon-restart-and-container-start",
+);
+
+/// An internal network, against docker-rules §1.5.
+mod internal_network {
+    #[test]
+    fn rendered_vs_docker_rules_1_5() {
+        super::v29_internal_network_matches_docker_rules_1_5();
+    }
+}
+
+/// The nftables backend, against docker-rules §1.3.
+mod nftables_backend {
+    #[test]
+    fn rendered_vs_docker_rules_1_3() {
+        super::v29_nftables_matches_docker_rules_1_3();
+    }
+}
+
+/// Every backend, loaded.
+mod every_backend {
+    #[test]
+    fn loaded() {
+        if !crate::docker::fidelity::builds_labs(
+            "docker::fidelity::rules::v29::every_backend::loaded",
+        ) {
+            return;
+        }
+        super::v29_loads_with_every_backend();
+    }
+}
 
 fn v29(b: DockerHostBuilder) -> DockerHost {
     b.layout(Layout::V29)
@@ -37,7 +90,7 @@ fn rules_of(host: &DockerHost, rules: &Ruleset, t: Table) -> Vec<String> {
 }
 
 /// V29 iptables backend: equal, table by table, to docker-rules §1.2.
-pub fn v29_matches_docker_rules_1_2() {
+fn v29_matches_docker_rules_1_2() {
     let host = v29(DockerHost::builder());
     let want = tables(&data("docker-rules/v29-standard.rules"));
     let got = tables(&normalise(
@@ -58,7 +111,7 @@ pub fn v29_matches_docker_rules_1_2() {
 }
 
 /// V29 with the proxy off: §1.5's nat table (LOCAL masquerade per bridge, no `! -i` on DNAT, hairpin MASQUERADE).
-pub fn v29_userland_proxy_false_matches_docker_rules_1_5() {
+fn v29_userland_proxy_false_matches_docker_rules_1_5() {
     let host = v29(DockerHost::builder().userland_proxy(false));
     let want = [
         "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
@@ -78,7 +131,7 @@ pub fn v29_userland_proxy_false_matches_docker_rules_1_5() {
 }
 
 /// V29 with icc=false: DOCKER-FORWARD drops within docker0, then accepts outgoing (§1.5).
-pub fn v29_icc_false_matches_docker_rules_1_5() {
+fn v29_icc_false_matches_docker_rules_1_5() {
     let host = v29(DockerHost::builder().icc(false));
     let fwd: Vec<String> = rules_of(&host, &host.running().iptables(), Table::Filter)
         .into_iter()
@@ -94,7 +147,7 @@ pub fn v29_icc_false_matches_docker_rules_1_5() {
 }
 
 /// V29 with ip-masq=false: only docker0's MASQUERADE goes (§1.5).
-pub fn v29_ip_masq_false_matches_docker_rules_1_5() {
+fn v29_ip_masq_false_matches_docker_rules_1_5() {
     let full = v29(DockerHost::builder());
     let host = v29(DockerHost::builder().ip_masq(false));
     let mut expected = rules_of(&full, &full.running().iptables(), Table::Nat);
@@ -110,7 +163,7 @@ pub fn v29_ip_masq_false_matches_docker_rules_1_5() {
 }
 
 /// V29 internal network: DOCKER-FORWARD accept within, two DOCKER-INTERNAL drops, nothing else (§1.5).
-pub fn v29_internal_network_matches_docker_rules_1_5() {
+fn v29_internal_network_matches_docker_rules_1_5() {
     let host = DockerHost::builder()
         .layout(Layout::V29)
         .network(
@@ -143,7 +196,7 @@ pub fn v29_internal_network_matches_docker_rules_1_5() {
 }
 
 /// V29 nftables backend: the table of docker-rules §1.3, line for line, and loaded with `nft -f -`.
-pub fn v29_nftables_matches_docker_rules_1_3() {
+fn v29_nftables_matches_docker_rules_1_3() {
     let host = v29(DockerHost::builder()
         .backend(Backend::Nftables)
         .ip_forward_was_on(true));
@@ -163,7 +216,7 @@ pub fn v29_nftables_matches_docker_rules_1_3() {
 
 /// V29 step by step: each step is §1.2 without the rules of what does not exist yet
 /// (daemon start: docker0 only; then ca; then br; then cb).
-pub fn v29_steps_match_docker_rules_1_2() {
+fn v29_steps_match_docker_rules_1_2() {
     let host = v29(DockerHost::builder());
     let full = tables(&data("docker-rules/v29-standard.rules"));
     let absent: [&[&str]; 4] = [
@@ -203,8 +256,7 @@ pub fn v29_steps_match_docker_rules_1_2() {
 
 /// V29 with each backend loads cleanly and reads back as rendered
 /// (iptables: the same `-A` lines per table; nftables: Docker's table).
-pub fn v29_loads_with_every_backend() {
-    let _labs = common::shared();
+fn v29_loads_with_every_backend() {
     let lab = Lab::builder(unique_lab_name("v29"))
         .node("a")
         .node("b")
@@ -286,7 +338,7 @@ fn as_v29(canon28: &str) -> String {
 
 /// A recorded 28.5.2 variant, every step: the V29 rendering of its scenario
 /// = the recording with §1.4's 29.x changes, IPv4 and IPv6.
-pub fn rendered_vs_v28_5_2(name: &str) {
+fn rendered_vs_v28_5_2(name: &str) {
     assert_eq!(V29_DERIVED.len(), 8);
     let host = variant28_with(name, |b| b.layout(Layout::V29));
     for (dump, step) in dumps(name) {

@@ -59,10 +59,10 @@ pub fn run(install: bool) -> ExitCode {
             _ => String::new(),
         };
         println!("{mark} {:<34} {}{fix}", c.what, c.detail);
-        if let (Some(p), false) = (&c.package, c.ok) {
-            if !missing.contains(p) {
-                missing.push(p.clone());
-            }
+        if let (Some(p), false) = (&c.package, c.ok)
+            && !missing.contains(p)
+        {
+            missing.push(p.clone());
         }
     }
     let labs_run = checks.iter().all(|c| c.ok || !c.required);

@@ -17,7 +17,7 @@ const BLESS_VAR: &str = "NETRIG_BLESS";
 
 /// The most items the public API may have. Lower it when the API shrinks;
 /// raise it only with a reason in the commit that does.
-const MAX_API_ITEMS: usize = 695;
+const MAX_API_ITEMS: usize = 386;
 
 /// The README's "Writing a test" example is tests/readme.rs, verbatim.
 fn readme_shows_tests_readme_rs() {
@@ -135,7 +135,8 @@ fn groups(api: &str) -> Vec<String> {
         let path = line[line.find("netrig::").unwrap_or(0)..]
             .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
             .next()
-            .unwrap_or(path);
+            .unwrap_or(path)
+            .trim_end_matches(':');
         let segments: Vec<&str> = path.split("::").collect();
         let name = segments.last().copied().unwrap_or("");
         let parent = segments

@@ -45,6 +45,10 @@ mod modes;
 mod nat;
 mod proxy;
 mod support;
+// The tests' shorthand for a Docker host file's lab (`lab.internet()`, `lab.model()` …).
+#[path = "../tests/common/host_lab.rs"]
+#[allow(dead_code)]
+mod host_lab;
 mod user_rules;
 
 use std::process::ExitCode;

@@ -4,59 +4,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use netrig::docker::{DockerHost, Networking};
+use netrig::Lab;
+use netrig::docker::Networking;
 use netrig::{Counters, RuleCounter};
 use netrig::{Error, Node, Result};
-use netrig::{Lab, LabSpec};
 
-/// The scenarios' shorthand for a Docker host file's lab (its part `host`,
-/// nodes `host`, `internet` and one per container) and for bringing a
-/// model up.
-pub trait HostLab {
-    /// The internet node.
-    fn internet(&self) -> Result<Node<'_>>;
-    /// The Docker host's node.
-    fn host_node(&self) -> Result<Node<'_>>;
-    /// A container's node.
-    fn container(&self, name: &str) -> Result<Node<'_>>;
-    /// The host's uplink address.
-    fn host_uplink_ip(&self) -> IpAddr;
-    /// The host's model.
-    fn model(&self) -> &DockerHost;
-}
-
-impl HostLab for Lab {
-    fn internet(&self) -> Result<Node<'_>> {
-        self.node("internet")
-    }
-    fn host_node(&self) -> Result<Node<'_>> {
-        self.node("host")
-    }
-    fn container(&self, name: &str) -> Result<Node<'_>> {
-        self.docker("host")?.container(name)
-    }
-    fn host_uplink_ip(&self) -> IpAddr {
-        self.model().host_uplink_ip().into()
-    }
-    fn model(&self) -> &DockerHost {
-        self.docker("host")
-            .unwrap_or_else(|e| panic!("not a Docker host's lab: {e}"))
-            .model()
-    }
-}
-
-/// Brings a Docker model up as its own lab (the host, its containers, an
-/// internet node).
-pub trait Up {
-    /// `LabSpec::from(self).up()`.
-    fn up(self) -> Result<Lab>;
-}
-
-impl Up for DockerHost {
-    fn up(self) -> Result<Lab> {
-        LabSpec::from(self).up()
-    }
-}
+pub use crate::host_lab::{HostLab, Up};
 
 /// The deadline for anything on the wire in a lab (it all happens in microseconds).
 pub const WAIT: Duration = Duration::from_secs(2);

@@ -7,8 +7,8 @@
 //! netrig rules LAB [NODE]
 //! netrig down LAB
 //! netrig run [FILTER…] [--junit FILE] [--upgrade-view]   # the scenario catalogue
-//! netrig matrix TOPOLOGY [--rules [NODE=]FILE]... [--layout L --backend B] [--format text|markdown|json]
-//! netrig diff TOPOLOGY --before [NODE=]FILE... --after [NODE=]FILE... [--format …]   # exit 0 same, 1 changed, 2 error
+//! netrig matrix TOPOLOGY [--rules [NODE=]FILE]... [--layout L --backend B] [--format text|markdown|json|grid]
+//! netrig diff TOPOLOGY --before [NODE=]FILE... --after [NODE=]FILE... [--why-changes] [--format …]   # exit 0 same, 1 changed, 2 error
 //! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]... [--format …]
 //! ```
 
@@ -118,7 +118,7 @@ enum Command {
         rules: Vec<matrix::RulesArg>,
         #[command(flatten)]
         over: OverrideArgs,
-        /// text, markdown or json.
+        /// text, markdown, json or grid (sources by destinations, one character a cell).
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
     },
@@ -134,7 +134,10 @@ enum Command {
         after: Vec<matrix::RulesArg>,
         #[command(flatten)]
         over: OverrideArgs,
-        /// text, markdown or json.
+        /// Also list the cells whose outcome stayed the same but whose deciding rule changed (and exit 1 for them too).
+        #[arg(long)]
+        why_changes: bool,
+        /// text, markdown, json or grid (before, after and what changed).
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
     },
@@ -153,7 +156,7 @@ enum Command {
         rules: Vec<matrix::RulesArg>,
         #[command(flatten)]
         over: OverrideArgs,
-        /// text, markdown or json.
+        /// text, markdown or json (grid prints the text).
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
     },
@@ -242,10 +245,11 @@ fn main() -> ExitCode {
             before,
             after,
             over,
+            why_changes,
             format,
         } => over
             .parse()
-            .map(|o| matrix::diff(&file, &before, &after, &o, format)),
+            .map(|o| matrix::diff(&file, (&before, &after), &o, why_changes, format)),
         Command::Trace {
             file,
             from,

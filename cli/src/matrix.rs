@@ -109,11 +109,13 @@ pub fn matrix(file: &Path, rules: &[RulesArg], over: &Overrides, format: Format)
 }
 
 /// `netrig diff TOPOLOGY --before FILE... --after FILE...`
+/// With `why_changes`, the cells whose deciding rule alone changed are
+/// listed too, and count as a change for the exit status.
 pub fn diff(
     file: &Path,
-    before: &[RulesArg],
-    after: &[RulesArg],
+    (before, after): (&[RulesArg], &[RulesArg]),
     over: &Overrides,
+    why_changes: bool,
     format: Format,
 ) -> ExitCode {
     or_error((|| {
@@ -124,9 +126,12 @@ pub fn diff(
             (b.join().expect("bring-up thread panicked"), a)
         });
         let (b, a) = (b?, a?);
-        let d = MatrixDiff::probe(&b, &a)?;
+        let mut d = MatrixDiff::probe(&b, &a)?;
+        if !why_changes {
+            d.why_changed.clear();
+        }
         print!("{}", d.render(format));
-        Ok(if d.is_empty() {
+        Ok(if d.is_empty() && d.why_changed.is_empty() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)

@@ -440,7 +440,9 @@ fn matrix_equals_the_golden_file() -> Result<()> {
     Matrix::probe(&docker)?.assert_golden("tests/data/matrix/docker-bridge.txt")
 }
 
-/// A golden file that disagrees fails with a line diff naming both versions of the changed cell.
+/// A golden file that disagrees fails with the expected, observed and
+/// comparison grids first (the changed cell marked), then a line diff naming
+/// both versions of the changed cell.
 fn golden_mismatch_shows_a_readable_diff() -> Result<()> {
     let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
     let m = Matrix::probe(&docker)?;
@@ -464,6 +466,25 @@ fn golden_mismatch_shows_a_readable_diff() -> Result<()> {
             .count(),
         2
     );
+    // The grids: the published port's column, the internet's row in each.
+    let column = msg
+        .lines()
+        .skip_while(|l| *l != "columns:")
+        .find_map(|l| l.trim().strip_suffix("  203.0.113.2:8080/tcp"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no key for the published port:\n{msg}"));
+    let mark = |title: &str| -> char {
+        let row = msg
+            .lines()
+            .skip_while(|l| *l != title)
+            .find(|l| l.starts_with("internet "))
+            .unwrap_or_else(|| panic!("no internet row under {title}:\n{msg}"));
+        let cells = row["internet".len()..].trim_start();
+        cells.chars().nth(column - 1).expect("a mark per column")
+    };
+    assert_eq!(mark("expected (golden)"), 'X', "{msg}");
+    assert_eq!(mark("observed"), 'N', "{msg}");
+    assert_eq!(mark("comparison"), '*', "{msg}");
     Ok(())
 }
 

@@ -214,6 +214,99 @@ fn closed_pipe_ends_quietly() {
     );
 }
 
+/// `--format grid`: sources by numbered destinations, a key and a legend,
+/// within 80 columns; a diff's grids are before, after and what changed,
+/// the changed cell marked.
+fn grids_for_matrix_and_diff() {
+    let o = netrig(&[
+        "matrix",
+        &topology("docker-bridge.toml"),
+        "--format",
+        "grid",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.starts_with("reachability\n"), "{text}");
+    assert!(
+        text.contains("columns:\n") && text.contains(". delivered"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("internet ")), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| !l.contains("delivered"))
+            .all(|l| l.len() <= 80),
+        "{text}"
+    );
+    let o = netrig(&[
+        "diff",
+        &ex("docker-web.toml"),
+        "--before",
+        &ex("docker-user-dport.rules"),
+        "--after",
+        &ex("docker-user-ctorigdstport.rules"),
+        "--format",
+        "grid",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    for title in ["before", "after", "changed"] {
+        assert!(text.lines().any(|l| l == title), "{title}:\n{text}");
+    }
+    let changed_row = text
+        .lines()
+        .skip_while(|l| *l != "changed")
+        .find(|l| l.starts_with("internet "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(changed_row.matches('*').count(), 1, "{text}");
+}
+
+/// `--why-changes` lists a cell whose outcome stayed but whose deciding rule
+/// moved (Docker's DOCKER ACCEPT → a user's DOCKER-USER ACCEPT, with its
+/// file:line) and exits 1; without it that diff is empty (exit 0).
+fn why_changes_lists_a_moved_decision() {
+    let rules = ex("docker-user-accept-web.rules");
+    let plain = netrig(&["diff", &ex("docker-web.toml"), "--after", &rules]);
+    assert_eq!(
+        plain.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    let o = netrig(&[
+        "diff",
+        &ex("docker-web.toml"),
+        "--after",
+        &rules,
+        "--why-changes",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("1 cell(s) with the same outcome, decided by another rule")
+            && text.contains("internet -> 203.0.113.2:8080/tcp")
+            && text.contains("ip filter DOCKER: -A DOCKER -d 172.17.0.2/32")
+            && text.contains("docker-user-accept-web.rules:7"),
+        "{text}"
+    );
+    let o = netrig(&[
+        "diff",
+        &ex("docker-web.toml"),
+        "--after",
+        &rules,
+        "--why-changes",
+        "--format",
+        "json",
+    ]);
+    let json = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(json.contains("\"change\": \"why\""), "{json}");
+}
+
 /// This module's tests (lab tests: without privileges they are skipped, as before).
 pub fn tests() -> Vec<netrig::testing::Test> {
     netrig::testing::tests![
@@ -222,5 +315,7 @@ pub fn tests() -> Vec<netrig::testing::Test> {
         generic_labs_in_matrix_diff_and_trace,
         matrix_json_and_trace,
         closed_pipe_ends_quietly,
+        grids_for_matrix_and_diff,
+        why_changes_lists_a_moved_decision,
     ]
 }

@@ -135,6 +135,18 @@ impl Outcome {
             Outcome::Unreachable => "unreachable",
         }
     }
+
+    /// The outcome named `name` ([`Outcome::as_str`]'s words).
+    pub(crate) fn from_name(name: &str) -> Option<Outcome> {
+        [
+            Outcome::Delivered,
+            Outcome::Refused,
+            Outcome::Dropped,
+            Outcome::Unreachable,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == name)
+    }
 }
 
 impl fmt::Display for Outcome {

@@ -1,5 +1,6 @@
 //! [`MatrixDiff`]: the cells whose outcome or observed addresses differ
-//! between two matrices, with both sides' rows (and so both sides' why).
+//! between two matrices, with both sides' rows (and so both sides' why);
+//! apart, the cells whose reach stayed but whose deciding rule changed.
 
 use super::cell::{Cell, Row};
 use super::matrix::{DEFAULT_DEADLINE, Matrix};
@@ -14,6 +15,14 @@ pub struct MatrixDiff {
     pub removed: Vec<Row>,
     /// Cells probed only after.
     pub added: Vec<Row>,
+    /// `(before, after)` per cell whose reach stayed the same but whose
+    /// deciding rule (its why's first rule that is not NAT, and its node)
+    /// changed: a rule change that moved a decision without changing it.
+    /// [`MatrixDiff::is_empty`] does not look at these.
+    pub why_changed: Vec<(Row, Row)>,
+    /// Both sides' rows, for the grids.
+    pub(crate) before: Vec<Row>,
+    pub(crate) after: Vec<Row>,
 }
 
 impl MatrixDiff {
@@ -23,6 +32,7 @@ impl MatrixDiff {
         for b in &before.rows {
             match after.row(&b.cell) {
                 Some(a) if !b.same_reach(a) => d.changed.push((b.clone(), a.clone())),
+                Some(a) if deciding(b) != deciding(a) => d.why_changed.push((b.clone(), a.clone())),
                 Some(_) => {}
                 None => d.removed.push(b.clone()),
             }
@@ -33,6 +43,7 @@ impl MatrixDiff {
             .filter(|a| before.row(&a.cell).is_none())
             .cloned()
             .collect();
+        (d.before, d.after) = (before.rows.clone(), after.rows.clone());
         d
     }
 
@@ -69,8 +80,23 @@ impl MatrixDiff {
         Ok(MatrixDiff::between(&b?, &a?))
     }
 
-    /// True when no cell changed.
+    /// True when no cell's reach changed (cells in
+    /// [`MatrixDiff::why_changed`] do not count).
     pub fn is_empty(&self) -> bool {
         self.changed.is_empty() && self.removed.is_empty() && self.added.is_empty()
     }
+}
+
+/// The rule that decided a row: its why's first entry that is not a NAT
+/// rule (the node, the rule and what it did), if any.
+fn deciding(r: &Row) -> Option<(&Option<String>, &str, &str, &str, bool)> {
+    (r.why.iter().find(|w| w.verdict != "nat")).map(|w| {
+        (
+            &w.node,
+            w.chain.as_str(),
+            w.rule.as_str(),
+            w.verdict.as_str(),
+            w.answer,
+        )
+    })
 }

@@ -1,10 +1,11 @@
 //! Matrices, diffs and cell traces as text (for a terminal; a matrix's is
-//! also the golden-file format), Markdown and JSON.
+//! also the golden-file format), Markdown, JSON and grids.
 
 use std::fmt::{self, Write};
 
 use super::cell::{Row, Why};
 use super::diff::MatrixDiff;
+use super::grid;
 use super::matrix::{CellTrace, Matrix};
 
 /// How [`Matrix::render`], [`MatrixDiff::render`] and [`CellTrace::render`]
@@ -17,6 +18,10 @@ pub enum Format {
     Markdown,
     /// One JSON object per cell.
     Json,
+    /// Sources as rows, destinations as numbered columns, one character a
+    /// cell, with the column key and a legend (for a diff: before, after
+    /// and what changed); a trace prints as text.
+    Grid,
 }
 
 impl std::str::FromStr for Format {
@@ -26,7 +31,10 @@ impl std::str::FromStr for Format {
             "text" => Ok(Format::Text),
             "markdown" | "md" => Ok(Format::Markdown),
             "json" => Ok(Format::Json),
-            _ => Err(format!("{s:?}: the formats are text, markdown and json")),
+            "grid" => Ok(Format::Grid),
+            _ => Err(format!(
+                "{s:?}: the formats are text, markdown, json and grid"
+            )),
         }
     }
 }
@@ -128,6 +136,14 @@ impl Matrix {
                 let items: Vec<String> = self.rows.iter().map(row_json).collect();
                 format!("[\n{}\n]\n", items.join(",\n"))
             }
+            Format::Grid => {
+                let marks = grid::marks(&self.rows);
+                grid::render(
+                    &grid::Axes::of([&marks]),
+                    &[("reachability", &marks)],
+                    grid::LEGEND,
+                )
+            }
         }
     }
 }
@@ -164,16 +180,29 @@ impl MatrixDiff {
                 why_text(&a.why),
             ]);
         }
+        for (b, a) in &self.why_changed {
+            rows.push(vec![
+                b.cell.from.clone(),
+                b.cell.target(),
+                b.reach(),
+                format!("{} (decided by another rule)", a.reach()),
+                format!("{} | {}", why_text(&b.why), why_text(&a.why)),
+            ]);
+        }
         rows
     }
 
     fn text(&self) -> String {
-        if self.is_empty() {
+        if self.is_empty() && self.why_changed.is_empty() {
             return "no cell changed\n".to_string();
         }
         let n = self.changed.len() + self.removed.len() + self.added.len();
-        let mut out = format!("{n} cell(s) changed\n");
-        let mut block = |b: Option<&Row>, a: Option<&Row>| {
+        let mut out = if n == 0 {
+            "no cell changed\n".to_string()
+        } else {
+            format!("{n} cell(s) changed\n")
+        };
+        let block = |out: &mut String, b: Option<&Row>, a: Option<&Row>| {
             let cell = &b.or(a).expect("one side").cell;
             let _ = writeln!(out, "\n{cell}");
             for (side, r) in [("before", b), ("after", a)] {
@@ -191,19 +220,49 @@ impl MatrixDiff {
             }
         };
         for (b, a) in &self.changed {
-            block(Some(b), Some(a));
+            block(&mut out, Some(b), Some(a));
         }
         for b in &self.removed {
-            block(Some(b), None);
+            block(&mut out, Some(b), None);
         }
         for a in &self.added {
-            block(None, Some(a));
+            block(&mut out, None, Some(a));
+        }
+        if !self.why_changed.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{} cell(s) with the same outcome, decided by another rule",
+                self.why_changed.len()
+            );
+            for (b, a) in &self.why_changed {
+                block(&mut out, Some(b), Some(a));
+            }
         }
         out
     }
 
+    fn grid(&self) -> String {
+        let (before, after) = (grid::marks(&self.before), grid::marks(&self.after));
+        let why: Vec<(String, String)> = (self.why_changed.iter())
+            .map(|(b, _)| (b.cell.from.clone(), b.cell.target()))
+            .collect();
+        let changed = grid::compare(&before, &after, &why);
+        let axes = grid::Axes::of([&before, &after]);
+        let mut out = grid::render(
+            &axes,
+            &[
+                ("before", &before),
+                ("after", &after),
+                ("changed", &changed),
+            ],
+            grid::LEGEND,
+        );
+        let _ = writeln!(out, "{}", grid::DIFF_LEGEND);
+        out
+    }
+
     fn markdown(&self) -> String {
-        if self.is_empty() {
+        if self.is_empty() && self.why_changed.is_empty() {
             return "no cell changed\n".to_string();
         }
         markdown(&DIFF_HEADER, &self.diff_rows())
@@ -212,37 +271,44 @@ impl MatrixDiff {
     fn json(&self) -> String {
         let side = |r: Option<&Row>| r.map_or("null".to_string(), row_json);
         let mut items = Vec::new();
-        let mut push = |b: Option<&Row>, a: Option<&Row>| {
+        let mut push = |b: Option<&Row>, a: Option<&Row>, change: &str| {
             let cell = &b.or(a).expect("one side").cell;
             items.push(format!(
-                "{{\"from\": {}, \"to\": {}, \"before\": {}, \"after\": {}}}",
+                "{{\"from\": {}, \"to\": {}, \"change\": {}, \"before\": {}, \"after\": {}}}",
                 json_str(&cell.from),
                 json_str(&cell.target()),
+                json_str(change),
                 side(b),
                 side(a)
             ));
         };
         for (b, a) in &self.changed {
-            push(Some(b), Some(a));
+            push(Some(b), Some(a), "reach");
         }
         for b in &self.removed {
-            push(Some(b), None);
+            push(Some(b), None, "reach");
         }
         for a in &self.added {
-            push(None, Some(a));
+            push(None, Some(a), "reach");
+        }
+        for (b, a) in &self.why_changed {
+            push(Some(b), Some(a), "why");
         }
         format!("[\n{}\n]\n", items.join(",\n"))
     }
 
     /// The diff in `format`: text as its `Display` (`to_string()`); a
     /// Markdown table of the changed cells; a JSON array, one object per
-    /// changed cell: `from`, `to`, and `before` / `after` objects of the
-    /// matrix's shape (null when that side did not probe the cell).
+    /// changed cell: `from`, `to`, `change` (`reach`, or `why` for a cell of
+    /// [`MatrixDiff::why_changed`]), and `before` / `after` objects of the
+    /// matrix's shape (null when that side did not probe the cell); the
+    /// before, after and comparison grids.
     pub fn render(&self, format: Format) -> String {
         match format {
             Format::Text => self.text(),
             Format::Markdown => self.markdown(),
             Format::Json => self.json(),
+            Format::Grid => self.grid(),
         }
     }
 }
@@ -265,7 +331,7 @@ impl CellTrace {
     /// `trace` the text.
     pub fn render(&self, format: Format) -> String {
         match format {
-            Format::Text => format!("{self}\n"),
+            Format::Text | Format::Grid => format!("{self}\n"),
             Format::Markdown => format!("```text\n{self}\n```\n"),
             Format::Json => {
                 let why: Vec<String> = self.why().iter().map(why_json).collect();

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::grid;
 use super::matrix::Matrix;
 use crate::error::{Error, Result};
 
@@ -11,9 +12,11 @@ const BLESS_VAR: &str = "NETRIG_BLESS";
 
 impl Matrix {
     /// Asserts the matrix's text (its `Display`) equals the file at
-    /// `path`. On a mismatch the error shows a line diff (`-` expected,
-    /// `+` probed) and how to accept it; with `NETRIG_BLESS=1` the file is
-    /// written instead (also when it does not exist yet).
+    /// `path`. On a mismatch the error shows the expected, observed and
+    /// comparison grids, then a line diff (`-` expected, `+` probed) of the
+    /// rows that differ, with their why, and how to accept it; with
+    /// `NETRIG_BLESS=1` the file is written instead (also when it does not
+    /// exist yet).
     ///
     /// ```no_run
     /// let docker = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
@@ -51,11 +54,31 @@ impl Matrix {
             )));
         };
         Err(fail(format!(
-            "the probed matrix differs from the golden one (- golden, + probed); \
-             run with {BLESS_VAR}=1 to accept it:\n{}",
+            "the probed matrix differs from the golden one; run with {BLESS_VAR}=1 to accept \
+             it.\n\n{}\nthe rows that differ (- golden, + probed):\n{}",
+            grids(&expected, &actual),
             line_diff(&expected, &actual)
         )))
     }
+}
+
+/// The expected (golden), observed and comparison grids of two matrix texts.
+fn grids(expected: &str, actual: &str) -> String {
+    let (e, a) = (grid::marks_of_text(expected), grid::marks_of_text(actual));
+    let cmp = grid::compare(&e, &a, &[]);
+    let axes = grid::Axes::of([&e, &a]);
+    let mut out = grid::render(
+        &axes,
+        &[
+            ("expected (golden)", &e),
+            ("observed", &a),
+            ("comparison", &cmp),
+        ],
+        grid::LEGEND,
+    );
+    out.push_str(grid::DIFF_LEGEND);
+    out.push('\n');
+    out
 }
 
 /// A line diff (longest common subsequence): changed lines with `-`/`+`,

@@ -62,6 +62,7 @@ mod defaults;
 mod diff;
 mod format;
 mod golden;
+mod grid;
 mod matrix;
 mod probe;
 mod server;

@@ -81,6 +81,11 @@
 
 #![deny(missing_docs)]
 
+// The unit tests share helpers with the integration tests by path
+// (tests/common), which name this crate `netrig`.
+#[cfg(test)]
+extern crate self as netrig;
+
 mod artifacts;
 mod backend;
 mod capture;

@@ -1,6 +1,6 @@
 //! The real Docker 20.10 recordings (`tests/data/real-docker`) and the
 //! scenario they were made with, shared by the behaviour and pre-start tests
-//! (the crate's `docker::fidelity` has its own copy for the rule tests).
+//! and (included by path) the crate's rule tests in `docker::fidelity`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -124,7 +124,7 @@ pub fn recorded_tables(dump: &str, section: &str) -> BTreeMap<String, Vec<String
 }
 
 /// The lines of one save section of a dump.
-fn save_section(dump: &str, section: &str) -> String {
+pub fn save_section(dump: &str, section: &str) -> String {
     let mut text = String::new();
     let mut on = false;
     for l in dump.lines() {
@@ -142,7 +142,7 @@ fn save_section(dump: &str, section: &str) -> String {
 
 /// Replaces each `br-<12 hex>` that masquerades or isolates one of the
 /// `(subnet, name)` subnets by its name.
-fn rename_bridges(text: &str, names: &[(&str, &str)]) -> String {
+pub fn rename_bridges(text: &str, names: &[(&str, &str)]) -> String {
     let mut text = text.to_string();
     for (subnet, name) in names {
         for l in text.clone().lines() {

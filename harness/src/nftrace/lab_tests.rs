@@ -9,9 +9,8 @@ use std::time::Duration;
 use super::decode::Family;
 use super::flow::read_rules;
 use super::{Flow, FlowTrace, ProbeOutcome, Verdict, count_flow, trace_sources_at};
-use crate::docker::DockerHost;
 use crate::unique_lab_name;
-use crate::{Backend, Endpoint, Lab, LabSpec, Namespace, Node, NodeSpec, Result, Route};
+use crate::{Backend, Lab, Namespace, Node, Result};
 
 /// Sends one probe of each of `flows` from namespace `from` and traces them
 /// in namespace `at` (where the rules are; the same namespace for locally
@@ -39,77 +38,24 @@ fn trace_flow(
     Ok(traces.remove(0))
 }
 
-/// `a` 10.0.0.1/24 (eth0) <-> `b` 10.0.0.2/24 (eth0).
-fn pair(prefix: &str) -> Result<Lab> {
-    Lab::builder(unique_lab_name(prefix))
-        .node("a")
-        .node("b")
-        .link(
-            Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
-            Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
-        )
-        .up()
-}
+// The integration tests' labs and Docker-host shorthand, one copy for both.
+#[path = "../../../tests/common/host_lab.rs"]
+#[allow(dead_code)]
+mod host_lab;
+#[path = "../../../tests/common/labs.rs"]
+#[allow(dead_code)]
+mod labs;
 
-/// `a` 10.0.0.1 — `r` (10.0.0.254 eth0 / 10.0.1.254 eth1, forwarding) — `b` 10.0.1.2.
-fn routed(prefix: &str) -> Result<Lab> {
-    Lab::builder(unique_lab_name(prefix))
-        .node("a")
-        .node_with(NodeSpec::new("r").forwarding(true))
-        .node("b")
-        .link(
-            Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
-            Endpoint::new("r", "eth0").addr("10.0.0.254/24"),
-        )
-        .link(
-            Endpoint::new("r", "eth1").addr("10.0.1.254/24"),
-            Endpoint::new("b", "eth0").addr("10.0.1.2/24"),
-        )
-        .route("a", Route::default_via("10.0.0.254"))
-        .route("b", Route::default_via("10.0.1.254"))
-        .up()
-}
+use host_lab::{HostLab as _, Up as _};
+use labs::{pair, routed};
 
 /// A Docker host file of `topologies/`, its lab renamed uniquely for this
 /// test, brought up (as its own lab, from its model).
 fn topology(file: &str, prefix: &str) -> Lab {
     let path = format!("{}/topologies/{file}", env!("CARGO_MANIFEST_DIR"));
-    let mut host = crate::topology::load(&path)
-        .unwrap()
-        .docker_host("host")
-        .expect("a Docker host file")
-        .clone();
+    let mut host = host_lab::model_of(&crate::topology::load(&path).unwrap());
     host.set_name(unique_lab_name(prefix));
-    LabSpec::from(host).up().unwrap()
-}
-
-/// A Docker host file's lab, by its fixed node names.
-trait HostLab {
-    /// The internet node.
-    fn internet(&self) -> Result<Node<'_>>;
-    /// The Docker host's node.
-    fn host_node(&self) -> Result<Node<'_>>;
-    /// A container's node.
-    fn container(&self, name: &str) -> Result<Node<'_>>;
-    /// The host's model.
-    fn model(&self) -> &DockerHost;
-}
-
-impl HostLab for Lab {
-    fn internet(&self) -> Result<Node<'_>> {
-        self.node("internet")
-    }
-    fn host_node(&self) -> Result<Node<'_>> {
-        self.docker("host")?.host()
-    }
-    fn container(&self, name: &str) -> Result<Node<'_>> {
-        self.docker("host")?.container(name)
-    }
-    fn model(&self) -> &DockerHost {
-        self.docker("host")
-            .unwrap_or_else(|e| panic!("not a Docker host's lab: {e}"))
-            .model()
-    }
+    host.up().unwrap()
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);

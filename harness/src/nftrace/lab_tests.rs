@@ -43,7 +43,6 @@ fn trace_flow(
 #[allow(dead_code)]
 mod host_lab;
 #[path = "../../../tests/common/labs.rs"]
-#[allow(dead_code)]
 mod labs;
 
 use host_lab::{HostLab as _, Up as _};

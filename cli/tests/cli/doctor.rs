@@ -104,6 +104,8 @@ fn rootless_says_what_it_lacks() {
     let o = c
         .arg("doctor")
         .env_remove("XTABLES_LOCKFILE")
+        // The suite's artifacts folder is root's; a user's labs go to the temp dir.
+        .env_remove("NETRIG_ARTIFACTS")
         .env_remove("NETRIG_NETNS_DIR")
         .output()
         .expect("runuser");

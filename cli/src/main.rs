@@ -23,6 +23,7 @@ use kept::{KeptLab, netns_dir};
 use nix::sys::signal::{SigSet, Signal};
 
 mod doctor;
+mod init;
 mod kept;
 mod matrix;
 mod report;
@@ -83,6 +84,23 @@ enum Command {
         /// Install the missing packages with apt-get (Debian, Ubuntu; as root).
         #[arg(long)]
         install: bool,
+    },
+    /// Add netrig to an existing Cargo project: a dev-dependency, a test target with two lab tests, a topology file, a CI workflow and a nextest profile.
+    ///
+    /// Never overwrites a file of yours (it names it and changes nothing); running it twice changes nothing.
+    Init {
+        /// The project (its Cargo.toml's folder).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// netrig from this checkout (default: the checkout this binary was built from).
+        #[arg(long, conflicts_with = "git")]
+        path: Option<PathBuf>,
+        /// netrig from this git repository.
+        #[arg(long)]
+        git: Option<String>,
+        /// With --git: the tag to pin.
+        #[arg(long, requires = "git")]
+        tag: Option<String>,
     },
     /// Take a kept lab down (also one whose `up` process was killed).
     Down {
@@ -217,6 +235,27 @@ fn main() -> ExitCode {
         Command::Rules { lab, node } => rules(&lab, &node),
         Command::Down { lab } => down(&lab),
         Command::Doctor { install } => return doctor::run(install),
+        Command::Init {
+            dir,
+            path,
+            git,
+            tag,
+        } => {
+            let source = match (path, git) {
+                (_, Some(url)) => init::Source::Git { url, tag },
+                (Some(p), None) => init::Source::Path(std::fs::canonicalize(&p).unwrap_or(p)),
+                (None, None) => match init::this_checkout() {
+                    Some(p) => init::Source::Path(p),
+                    None => {
+                        eprintln!(
+                            "netrig: error: this netrig was not built from a checkout: say where netrig comes from, --path CHECKOUT or --git URL [--tag TAG]"
+                        );
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            return init::run(&dir, &source);
+        }
         Command::Run {
             filters,
             junit,

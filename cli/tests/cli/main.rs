@@ -1,17 +1,24 @@
 //! The `netrig` command line end to end, one test binary: `up`/`ls`/`exec`/
 //! `rules`/`down` (`cli`), `matrix`/`diff`/`trace` on the shipped examples
-//! (`matrix`), `run` against a stand-in catalogue (`run`) and `doctor`. Each module was
+//! (`matrix`), `run` against a stand-in catalogue (`run`), `doctor` and `init`. Each module was
 //! a test binary of its own; test names are unchanged.
 
 mod cli;
 mod doctor;
+mod init;
 mod matrix;
 mod run;
 
 fn main() -> std::process::ExitCode {
     netrig::testing::run(
-        [cli::tests(), doctor::tests(), matrix::tests(), run::tests()]
-            .into_iter()
-            .flatten(),
+        [
+            cli::tests(),
+            doctor::tests(),
+            init::tests(),
+            matrix::tests(),
+            run::tests(),
+        ]
+        .into_iter()
+        .flatten(),
     )
 }

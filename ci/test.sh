@@ -23,6 +23,8 @@ echo "ci/test: cargo fmt --check"
 cargo fmt --all --check || status=1
 echo "ci/test: cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings || status=1
+echo "ci/test: the library without default features (netrig::testing off)"
+cargo check -p netrig --no-default-features --quiet || status=1
 echo "ci/test: cargo doc --no-deps (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet || status=1
 # Build everything now, with the network (the suite namespace has none).

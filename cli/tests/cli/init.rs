@@ -11,17 +11,41 @@ fn repo() -> PathBuf {
     std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap()
 }
 
-/// A fresh Cargo project, as `cargo new --lib demo` makes it.
-fn fresh_project() -> tempfile::TempDir {
+/// A fresh Cargo project in a temporary folder: made by `cargo init --lib`
+/// (offline) when `cargo` is to be run, else written as it writes one (the
+/// rootless pass cannot reach root's toolchain).
+fn fresh_project(with_cargo: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Cargo.toml"),
-        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("src")).unwrap();
-    std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
+    if with_cargo {
+        let o = Command::new(cargo())
+            .args([
+                "init",
+                "--lib",
+                "--vcs",
+                "none",
+                "--name",
+                "demo",
+                "--offline",
+            ])
+            .arg(dir.path())
+            .output()
+            .expect("run cargo init");
+        assert!(o.status.success(), "cargo init: {}", text(&o));
+    } else {
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
+    }
     dir
+}
+
+/// The cargo that runs these tests (or the one on PATH).
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
 fn init(dir: &Path) -> Output {
@@ -46,7 +70,7 @@ fn text(o: &Output) -> String {
 /// nothing; a file of the user's is named and nothing is changed; a folder
 /// without a Cargo project is refused.
 fn init_is_idempotent_and_never_overwrites() {
-    let dir = fresh_project();
+    let dir = fresh_project(false);
     let o = init(dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let manifest = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
@@ -114,7 +138,7 @@ fn init_is_idempotent_and_never_overwrites() {
 /// test target, its nextest profile), none of netrig's own `ci/` scripts; it
 /// is the example workflow in netrig's `ci/`.
 fn workflow_names_only_what_a_scaffold_has() {
-    let dir = fresh_project();
+    let dir = fresh_project(false);
     assert!(init(dir.path()).status.success());
     let workflow =
         std::fs::read_to_string(dir.path().join(".github/workflows/netrig.yml")).unwrap();
@@ -153,12 +177,12 @@ fn workflow_names_only_what_a_scaffold_has() {
 /// (offline, netrig by path to this checkout), and its failure example
 /// prints the readable report with the evidence's place.
 fn a_scaffolded_project_passes_its_tests() {
-    let dir = fresh_project();
+    let dir = fresh_project(true);
     assert!(init(dir.path()).status.success());
     // The same dependency versions as this checkout's, resolved offline.
     std::fs::copy(repo().join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
     let cargo = |show_failure: bool| {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut c = Command::new(cargo());
         c.args(["test", "--offline", "--test", "netrig"])
             .current_dir(dir.path())
             .env("CI", "true")

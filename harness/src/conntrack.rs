@@ -7,14 +7,14 @@
 //! [`Tuple`]s, and flags such as `ASSURED` and `UNREPLIED`. An entry whose
 //! reply tuple is not the mirror of its original tuple was NATed.
 //!
-//! ```
-//! let t = netrig::ConntrackTable::parse(
-//!     "ipv4     2 udp      17 29 src=10.1.0.2 dst=10.1.0.1 sport=5555 dport=8080 [UNREPLIED] \
-//!      src=10.2.0.2 dst=10.2.0.1 sport=9000 dport=5555 mark=0 zone=0 use=2\n");
-//! let e = &t.entries[0];
+//! ```no_run
+//! let lab = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+//! lab.docker("host")?.container("web")?.udp_send("198.51.100.10:53", b"q")?;
+//! let table = lab.node("host")?.conntrack()?;
+//! let e = &table.entries[0];
 //! assert_eq!(e.protocol, "udp");
-//! assert!(e.is_snat() && e.is_dnat());
-//! assert!(e.flags.contains(&"UNREPLIED".to_string()));
+//! assert!(e.is_snat()); // masqueraded to the host's uplink address
+//! # Ok::<_, netrig::Error>(())
 //! ```
 
 use std::fmt;

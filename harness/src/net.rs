@@ -10,11 +10,7 @@ use ipnet::IpNet;
 pub type Mac = [u8; 6];
 
 /// Formats a MAC as `02:00:00:00:00:01`.
-///
-/// ```
-/// assert_eq!(netrig::fmt_mac(&[2, 0, 0, 0, 0, 1]), "02:00:00:00:00:01");
-/// ```
-pub fn fmt_mac(mac: &Mac) -> String {
+pub(crate) fn fmt_mac(mac: &Mac) -> String {
     mac.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
@@ -110,6 +106,12 @@ pub fn parse_cidr(s: &str) -> std::result::Result<IpNet, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A MAC prints as six lower-case hex pairs.
+    #[test]
+    fn macs_print_as_hex_pairs() {
+        assert_eq!(fmt_mac(&[2, 0, 0, 0, 0, 0xab]), "02:00:00:00:00:ab");
+    }
 
     #[test]
     fn interface_names_as_the_kernel_checks_them() {

@@ -35,13 +35,12 @@ pub struct PolicyCounter {
 
 /// Every counter of a ruleset: rules, and chain policies.
 ///
-/// ```
-/// let text = "*filter\n:FORWARD DROP [3:180]\n[82:6336] -A FORWARD -j DOCKER-USER\nCOMMIT\n*nat\n[2:120] -A DOCKER ! -i docker0 -p tcp -j DNAT\nCOMMIT\n";
-/// let c = netrig::Counters::parse_iptables(text);
-/// assert_eq!(c.rule("filter", "FORWARD", "DOCKER-USER").map(|r| (r.packets, r.bytes)), Some((82, 6336)));
-/// assert_eq!(c.rule("nat", "DOCKER", "DNAT").map(|r| r.packets), Some(2));
-/// assert_eq!(c.rule("filter", "DOCKER", "DNAT"), None);
-/// assert_eq!(c.policy("filter", "FORWARD").map(|p| (p.policy.as_str(), p.packets)), Some(("DROP", 3)));
+/// ```no_run
+/// let lab = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
+/// let c = lab.docker("host")?.counters()?;
+/// let dnat = c.rule("nat", "DOCKER", "DNAT").map(|r| r.packets);
+/// let policy = c.policy("filter", "FORWARD").map(|p| p.policy.clone()); // Some("DROP")
+/// # Ok::<_, netrig::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -229,6 +228,26 @@ fn parse_nft_counters(text: &str) -> Vec<RuleCounter> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `iptables-save -c` counters per rule and per policy; a rule is found
+    /// by table, chain and a needle in its text.
+    #[test]
+    fn iptables_counters_are_found_by_table_chain_and_text() {
+        let text = "*filter\n:FORWARD DROP [3:180]\n[82:6336] -A FORWARD -j DOCKER-USER\nCOMMIT\n*nat\n[2:120] -A DOCKER ! -i docker0 -p tcp -j DNAT\nCOMMIT\n";
+        let c = Counters::parse_iptables(text);
+        assert_eq!(
+            c.rule("filter", "FORWARD", "DOCKER-USER")
+                .map(|r| (r.packets, r.bytes)),
+            Some((82, 6336))
+        );
+        assert_eq!(c.rule("nat", "DOCKER", "DNAT").map(|r| r.packets), Some(2));
+        assert_eq!(c.rule("filter", "DOCKER", "DNAT"), None);
+        assert_eq!(
+            c.policy("filter", "FORWARD")
+                .map(|p| (p.policy.as_str(), p.packets)),
+            Some(("DROP", 3))
+        );
+    }
 
     #[test]
     fn nft_rules_and_policies() {

@@ -116,7 +116,7 @@ pub fn run(install: bool) -> ExitCode {
 /// Every check, in the order printed.
 fn checks() -> Vec<Check> {
     let mut out = Vec::new();
-    let userns = in_user_namespace();
+    let userns = netrig::privilege::in_user_namespace();
     let privileged = netrig::privilege::check();
     out.push(Check {
         ok: privileged.is_ok(),
@@ -304,11 +304,4 @@ fn package_of(program: &str) -> Option<String> {
         Error::MissingProgram { package, .. } => package,
         _ => None,
     }
-}
-
-/// Whether this process runs in a user namespace other than the initial one.
-fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
-        .unwrap_or(false)
 }

@@ -211,9 +211,7 @@ fn a_scaffolded_project_passes_its_tests() {
 /// This module's tests.
 pub fn tests() -> Vec<netrig::testing::Test> {
     use netrig::testing::{Skip, Test};
-    let rootless = std::fs::read_to_string("/proc/self/uid_map")
-        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
-        .unwrap_or(true);
+    let rootless = netrig::privilege::in_user_namespace();
     vec![
         Test::plain(
             "init_is_idempotent_and_never_overwrites",

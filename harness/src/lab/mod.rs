@@ -115,7 +115,7 @@ impl Lab {
     }
 
     /// Validates `spec` and builds it. On error nothing is left behind.
-    pub(crate) fn up(spec: &Wiring) -> Result<Lab> {
+    pub(crate) fn build(spec: &Wiring) -> Result<Lab> {
         Lab::begin(spec)?.finish()
     }
 

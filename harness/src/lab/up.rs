@@ -41,7 +41,7 @@ impl LabSpec {
             }
         }
         let (mut lab, parts) = match self.docker.split_first() {
-            None => (Lab::up(&wiring)?, Vec::new()),
+            None => (Lab::build(&wiring)?, Vec::new()),
             Some((first, rest)) => std::thread::scope(|scope| {
                 // The first part's ruleset and wildcard ports start the
                 // moment its host's namespace exists, before the other
@@ -61,9 +61,9 @@ impl LabSpec {
                 Ok::<_, Error>((lab, parts))
             })?,
         };
-        lab.spec = self.clone();
         lab.running.parts = parts;
-        lab.start()?;
+        lab.start(self)?;
+        lab.spec = self.clone();
         tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "lab up");
         Ok(lab)
     }
@@ -72,8 +72,7 @@ impl LabSpec {
 impl Lab {
     /// What runs once the wiring and the Docker parts are up: link shaping,
     /// each node's rule files in order, servers, programs.
-    fn start(&mut self) -> Result<()> {
-        let spec = self.spec.clone();
+    fn start(&mut self, spec: &LabSpec) -> Result<()> {
         for s in &spec.shapes {
             shape(&self.node(&s.node)?, s)?;
         }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::PartState;
-use crate::docker::{DockerHost, HOST_NODE};
+use crate::docker::DockerHost;
 use crate::error::{Error, Result, Subject};
 use crate::firewall::Counters;
 use crate::lab::{Lab, Node};
@@ -106,6 +106,6 @@ impl<'lab> DockerPart<'lab> {
     /// Whether this is a Docker host file's own lab (nodes named `host`,
     /// `internet` and as the containers), not a part of a generic lab.
     pub(crate) fn standalone(&self) -> bool {
-        self.state.spec.standalone && self.name() == HOST_NODE
+        self.state.spec.standalone
     }
 }

@@ -80,19 +80,13 @@ fn probe(node: &Node<'_>, feature: Feature) -> Option<Missing> {
     };
     match feature {
         Feature::Backend(b) => {
-            if !b.is_installed() {
-                let program = b.load_program();
-                return missing(
-                    netrig::Error::missing_program(program, format!("load {b} rules")).to_string(),
-                    true,
-                );
-            }
             let probe = match b {
                 Backend::Nftables => "table ip netrig-probe {\n}\n",
                 _ => "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n",
             };
-            match b.replace_tables(node, probe) {
+            match node.load_rules(b, probe) {
                 Ok(()) => None,
+                Err(e @ netrig::Error::MissingProgram { .. }) => missing(e.to_string(), true),
                 Err(e) => missing(format!("the kernel refused a trivial ruleset: {e}"), false),
             }
         }

@@ -57,8 +57,10 @@ pub fn port_of(lab: &Lab, container: &str) -> String {
 /// A network's bridge device in the host.
 pub fn bridge_of(lab: &Lab, network: &str) -> String {
     lab.model()
-        .bridge_of(network)
-        .map(str::to_string)
+        .networks()
+        .iter()
+        .find(|n| n.name == network)
+        .map(|n| n.bridge.clone())
         .unwrap_or_else(|| panic!("lab {}: no network {network}", lab.name()))
 }
 
@@ -126,7 +128,7 @@ impl std::fmt::Display for Rule {
 /// The packet count of `rule` in the host's ruleset now.
 pub fn packets(lab: &Lab, rule: &Rule) -> Result<u64> {
     let counters = match rule.tool {
-        Some(tool) => tool.counters(lab.host_node()?.namespace())?,
+        Some(tool) => lab.host_node()?.counters(tool)?,
         None => lab.docker("host")?.counters()?,
     };
     match rule.find(&counters) {
@@ -247,8 +249,8 @@ pub fn input_rule(lab: &Lab, backend: netrig::Backend, port: u16, verdict: &str)
     let host = lab.host_node()?;
     match backend {
         netrig::Backend::Nftables => {
-            backend.append(
-                host.namespace(),
+            host.load_rules(
+                backend,
                 &format!(
                     "table ip user-input {{\n chain input {{\n  type filter hook input priority filter; policy accept;\n  tcp dport {port} counter {verdict}\n }}\n}}\n"
                 ),
@@ -261,8 +263,8 @@ pub fn input_rule(lab: &Lab, backend: netrig::Backend, port: u16, verdict: &str)
         }
         _ => {
             let target = verdict.to_uppercase();
-            backend.append(
-                host.namespace(),
+            host.load_rules(
+                backend,
                 &format!("*filter\n-A INPUT -p tcp -m tcp --dport {port} -j {target}\nCOMMIT\n"),
             )?;
             Ok(Rule::new(

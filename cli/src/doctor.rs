@@ -270,7 +270,7 @@ fn kernel_checks() -> Vec<Check> {
                 Ok(()) => "lists a namespace's ruleset".into(),
                 Err(e) => e.clone(),
             },
-            package: package_of(backend.load_program()),
+            package: package_of(backend.save_argv()[0][0]),
         });
     }
     out.push(Check {

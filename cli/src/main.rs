@@ -391,8 +391,13 @@ fn ls() -> netrig::Result<ExitCode> {
 fn rules(lab: &str, node: &str) -> netrig::Result<ExitCode> {
     let mut shown = 0;
     let tools = netrig::Backend::ALL.into_iter().flat_map(|b| {
-        std::iter::once((b.to_string(), b.save_argv()))
-            .chain(b.ip6_save_argv().map(|argv| (format!("{b} (IPv6)"), argv)))
+        b.save_argv()
+            .into_iter()
+            .enumerate()
+            .map(move |(i, argv)| match i {
+                0 => (b.to_string(), argv),
+                _ => (format!("{b} (IPv6)"), argv),
+            })
     });
     for (backend, argv) in tools {
         let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();

@@ -155,7 +155,10 @@ fn bench() -> netrig::Result<()> {
         // Unpaced bursts: how much of a flood each ring layout absorbs.
         let layouts = [
             CaptureOptions::filter("udp and dst port 9002"),
-            CaptureOptions::filter("udp and dst port 9002").with_snaplen(1600),
+            CaptureOptions {
+                snaplen: 1600,
+                ..CaptureOptions::filter("udp and dst port 9002")
+            },
         ];
         for (i, opts) in layouts.into_iter().enumerate() {
             let cap = b.capture_with("eth0", opts)?;

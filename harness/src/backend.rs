@@ -80,7 +80,7 @@ impl Backend {
     }
 
     /// The command line that prints this backend's rules, with counters.
-    pub fn save_argv(self) -> &'static [&'static str] {
+    pub(crate) fn save_argv_v4(self) -> &'static [&'static str] {
         match self {
             Backend::IptablesNft => &["iptables-nft-save", "-c"],
             Backend::IptablesLegacy => &["iptables-legacy-save", "-c"],
@@ -88,14 +88,31 @@ impl Backend {
         }
     }
 
-    /// The ip6tables flavour of [`Backend::save_argv`] (`None` for nftables,
+    /// The ip6tables flavour of [`Backend::save_argv_v4`] (`None` for nftables,
     /// whose `nft list ruleset` shows IPv6 tables too).
-    pub fn ip6_save_argv(self) -> Option<&'static [&'static str]> {
+    pub(crate) fn ip6_save_argv(self) -> Option<&'static [&'static str]> {
         match self {
             Backend::IptablesNft => Some(&["ip6tables-nft-save", "-c"]),
             Backend::IptablesLegacy => Some(&["ip6tables-legacy-save", "-c"]),
             Backend::Nftables => None,
         }
+    }
+
+    /// The command lines that print this backend's whole ruleset with
+    /// counters, IPv4 first: `iptables-*-save -c` then `ip6tables-*-save -c`,
+    /// or `nft list ruleset` alone (it shows both families). For reading a
+    /// namespace netrig holds no handle of (a kept lab's pin); in a running
+    /// lab, [`Node::rules`](crate::Node::rules) does this.
+    ///
+    /// ```
+    /// use netrig::Backend;
+    /// assert_eq!(Backend::IptablesLegacy.save_argv()[1], ["ip6tables-legacy-save", "-c"]);
+    /// assert_eq!(Backend::Nftables.save_argv().len(), 1);
+    /// ```
+    pub fn save_argv(self) -> Vec<&'static [&'static str]> {
+        std::iter::once(self.save_argv_v4())
+            .chain(self.ip6_save_argv())
+            .collect()
     }
 
     /// The ip6tables flavour of the loader (replacing the tables it names).
@@ -127,16 +144,6 @@ impl Backend {
         }
     }
 
-    /// The command line that empties the whole ruleset at once (`None` for
-    /// the iptables backends, which are flushed by restoring their tables
-    /// empty).
-    pub(crate) fn flush_argv(self) -> Option<&'static [&'static str]> {
-        match self {
-            Backend::Nftables => Some(&["nft", "flush", "ruleset"]),
-            Backend::IptablesNft | Backend::IptablesLegacy => None,
-        }
-    }
-
     /// The command line that deletes the nf_tables table `family name`
     /// (`nft delete table inet netrig_trace_1_0`): how a table netrig adds
     /// beside any backend's rules, such as nftrace's, is removed.
@@ -157,8 +164,19 @@ impl Backend {
     }
 
     /// The program that loads this backend's rules.
-    pub fn load_program(self) -> &'static str {
+    pub(crate) fn load_program(self) -> &'static str {
         self.load_argv(LoadMode::Append)[0]
+    }
+
+    #[cfg(test)]
+    /// The command line that empties the whole ruleset at once (`None` for
+    /// the iptables backends, which are flushed by restoring their tables
+    /// empty).
+    pub(crate) fn flush_argv(self) -> Option<&'static [&'static str]> {
+        match self {
+            Backend::Nftables => Some(&["nft", "flush", "ruleset"]),
+            Backend::IptablesNft | Backend::IptablesLegacy => None,
+        }
     }
 }
 

@@ -51,12 +51,6 @@ impl CaptureOptions {
         self.filter = Some(filter.into());
         self
     }
-
-    /// The same options with another snapshot length (bytes kept per frame).
-    pub fn with_snaplen(mut self, snaplen: i32) -> Self {
-        self.snaplen = snaplen;
-        self
-    }
 }
 
 /// libpcap's counters for a capture.

@@ -55,7 +55,7 @@ pub struct Evidence {
 static FAILURE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Per node: file name and the commands whose output goes in it (the
-/// rulesets come from [`Backend::save_argv`], the one table of those tools).
+/// rulesets come from [`Backend::save_argv_v4`], the one table of those tools).
 const DUMPS: &[(&str, &[&[&str]])] = &[
     ("addresses.txt", &[&["ip", "-d", "addr"]]),
     ("routes.txt", &[&["ip", "route"], &["ip", "-6", "route"]]),
@@ -88,7 +88,7 @@ pub(crate) fn collect(group: &Arc<Group>, reason: &str) -> Result<Evidence> {
         std::fs::create_dir_all(&node_dir).map_err(io(format!("create {}", node_dir.display())))?;
         let rules: String = Backend::ALL
             .iter()
-            .map(|b| run_dump(&ns, b.save_argv()))
+            .map(|b| run_dump(&ns, b.save_argv_v4()))
             .collect();
         let mut dumps = vec![("ruleset.txt".to_string(), rules)];
         for (file, commands) in DUMPS {

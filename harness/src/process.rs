@@ -253,12 +253,6 @@ impl NodeCommand {
         self
     }
 
-    /// Sets stdin (default: null).
-    pub fn stdin(mut self, stdin: Stdio) -> Self {
-        self.cmd.stdin(stdin);
-        self
-    }
-
     /// Feeds `bytes` to the command's stdin (for [`NodeCommand::output`]).
     pub fn input(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.input = Some(bytes.into());

@@ -67,8 +67,8 @@ pub fn forward_drop_policy_breaks_libvirt_nat(v: &Variant) -> Result<()> {
     let vm = lab.node("vm")?;
     vm.add_route(&Route::default_via(LAN_HOST.to_string()))?;
     // libvirt's network: its own nft table accepting and masquerading the VM subnet.
-    Backend::Nftables.append(
-        lab.host_node()?.namespace(),
+    lab.host_node()?.load_rules(
+        Backend::Nftables,
         "table ip libvirt_network {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n  ip saddr 198.51.100.128/25 counter accept\n  ip daddr 198.51.100.128/25 ct state established,related counter accept\n }\n chain postrouting {\n  type nat hook postrouting priority srcnat; policy accept;\n  ip saddr 198.51.100.128/25 oifname \"eth0\" counter masquerade\n }\n}\n",
     )?;
     let libvirt = Rule::new(
@@ -117,8 +117,8 @@ pub fn nft_table_drops_what_legacy_docker_accepted(v: &Variant) -> Result<()> {
     let lab = web_lab(v, "split")?;
     let web = ip_of(&lab, "web");
     let _server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
-    Backend::Nftables.append(
-        lab.host_node()?.namespace(),
+    lab.host_node()?.load_rules(
+        Backend::Nftables,
         "table ip firewall {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n  ip daddr 172.17.0.0/16 tcp dport 80 counter drop\n }\n}\n",
     )?;
     let nft_drop =
@@ -140,7 +140,7 @@ pub fn nft_table_drops_what_legacy_docker_accepted(v: &Variant) -> Result<()> {
             Sentinel::packet(udp().dst(at(web, 9999)).payload("split-sentinel")),
         )
         .within(WAIT)?;
-    let nft_view = Backend::IptablesNft.save(lab.host_node()?.namespace())?;
+    let nft_view = lab.host_node()?.rules(Backend::IptablesNft)?;
     ensure(
         &lab,
         !cut.is_connected() && !nft_view.contains("DNAT"),
@@ -153,8 +153,8 @@ pub fn flush_ruleset_wipes_docker_rules(v: &Variant) -> Result<()> {
     let lab = web_lab(v, "flush")?;
     let web = ip_of(&lab, "web");
     let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
-    Backend::Nftables.append(
-        lab.host_node()?.namespace(),
+    lab.host_node()?.load_rules(
+        Backend::Nftables,
         "flush ruleset\ntable inet filter {\n chain input {\n  type filter hook input priority filter; policy accept;\n }\n}\n",
     )?;
     let inside = lab.container("web")?.capture("eth0")?;

@@ -31,8 +31,8 @@ pub fn raw_drop_cuts_off_routed_vpn_peer(v: &Variant) -> Result<()> {
     let host = lab.host_node()?;
     let accept = match v.backend {
         Backend::Nftables => {
-            v.backend.append(
-                host.namespace(),
+            host.load_rules(
+                v.backend,
                 &format!(
                     "table ip vpn {{\n chain forward {{\n  type filter hook forward priority filter - 1; policy accept;\n  ip saddr {peer_ip} counter accept\n }}\n}}\n"
                 ),
@@ -44,8 +44,8 @@ pub fn raw_drop_cuts_off_routed_vpn_peer(v: &Variant) -> Result<()> {
             )
         }
         _ => {
-            v.backend.append(
-                host.namespace(),
+            host.load_rules(
+                v.backend,
                 &format!("*filter\n-I DOCKER-USER -s {peer_ip}/32 -j ACCEPT\nCOMMIT\n"),
             )?;
             Rule::new(

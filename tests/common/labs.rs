@@ -56,7 +56,7 @@ pub fn nat(prefix: &str) -> Result<Lab> {
 
 /// Loads an iptables-save ruleset into `node` with `iptables-nft-restore`.
 pub fn iptables_restore(node: &Node<'_>, rules: &str) -> Result<()> {
-    netrig::Backend::IptablesNft.replace_tables(node, rules)
+    node.load_rules(netrig::Backend::IptablesNft, rules)
 }
 
 /// Removes a kept artifacts directory after a test has inspected it.

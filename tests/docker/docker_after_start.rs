@@ -34,10 +34,7 @@ fn flush_ruleset_wipes_dockers_masquerade() -> Result<()> {
         .within(SECOND)?;
 
     docker.apply_rules_file(&flush)?;
-    let saved = docker
-        .model()
-        .backend()
-        .save(docker.host_node()?.namespace())?;
+    let saved = docker.rules()?;
     assert!(
         !saved.contains("DOCKER"),
         "Docker's chains survived:\n{saved}"

@@ -43,7 +43,12 @@ fn ready_at_return(layout: Layout, backend: Backend, proxy: bool) -> Result<()> 
     );
     let host_node = docker.host_node()?;
     if model.rendered().rules6.is_some() {
-        let six = backend.save_ip6(&host_node)?;
+        let ip6_save = backend.save_argv()[1];
+        let out = host_node
+            .command(ip6_save[0])
+            .args(&ip6_save[1..])
+            .checked_output()?;
+        let six = String::from_utf8_lossy(&out.stdout);
         assert!(
             six.contains(":DOCKER"),
             "lab {lab}: ip6tables skeleton not loaded when up() returned:\n{six}"

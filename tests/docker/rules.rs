@@ -19,48 +19,52 @@ pub fn tests() -> Vec<Test> {
     )]
 }
 
-/// A malformed user rule file fails with the tool's message and the file and line.
+/// A malformed user rule file fails with the tool's message and the file and
+/// line, at `up` (the lab is not brought up half-built); malformed rules
+/// loaded into a running node fail with the line and leave nothing loaded.
 fn malformed_rule_file_names_file_and_line() {
     let _labs = common::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let ipt = dir.path().join("user.rules");
+    let bad_ipt =
+        "*filter\n:DOCKER-USER - [0:0]\n-A DOCKER-USER -p tcp --dport 22 -j DRPO\nCOMMIT\n";
+    std::fs::write(&ipt, bad_ipt).unwrap();
+    let nft = dir.path().join("user.nft");
+    let bad_nft = "table inet t {\n  chain c {\n    tcp dport 22 dorp\n  }\n}\n";
+    std::fs::write(&nft, bad_nft).unwrap();
+    for (file, word) in [(&ipt, "DRPO"), (&nft, "dorp")] {
+        let err = Lab::builder(unique_lab_name("badrules"))
+            .node("host")
+            .rules_file("host", file)
+            .up()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("{}:3", file.display())), "{err}");
+        assert!(err.contains(word), "{err}");
+    }
     let lab = Lab::builder(unique_lab_name("badrules"))
         .node("host")
         .up()
         .unwrap();
     let node = lab.node("host").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ipt = dir.path().join("user.rules");
-    std::fs::write(
-        &ipt,
-        "*filter\n:DOCKER-USER - [0:0]\n-A DOCKER-USER -p tcp --dport 22 -j DRPO\nCOMMIT\n",
-    )
-    .unwrap();
-    let err = Backend::IptablesNft
-        .append_file(&node, &ipt)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains(&format!("{}:3", ipt.display())), "{err}");
-    assert!(err.contains("DRPO"), "{err}");
-    let nft = dir.path().join("user.nft");
-    std::fs::write(
-        &nft,
-        "table inet t {\n  chain c {\n    tcp dport 22 dorp\n  }\n}\n",
-    )
-    .unwrap();
-    let err = Backend::Nftables
-        .append_file(&node, &nft)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains(&format!("{}:3", nft.display())), "{err}");
+    for (backend, text, word) in [
+        (Backend::IptablesNft, bad_ipt, "DRPO"),
+        (Backend::Nftables, bad_nft, "dorp"),
+    ] {
+        let err = node.load_rules(backend, text).unwrap_err().to_string();
+        assert!(err.contains("line 3") || err.contains(":3"), "{err}");
+        assert!(err.contains(word), "{err}");
+    }
     // Nothing was loaded.
     assert!(
-        !Backend::IptablesNft
-            .save(&node)
+        !node
+            .rules(Backend::IptablesNft)
             .unwrap()
             .contains("DOCKER-USER")
     );
     assert!(
-        !Backend::Nftables
-            .save(&node)
+        !node
+            .rules(Backend::Nftables)
             .unwrap()
             .contains("table inet t")
     );

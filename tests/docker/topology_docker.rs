@@ -79,7 +79,7 @@ fn docker_28_drops_a_routed_peers_direct_packets() -> Result<()> {
     let _server = web.tcp_echo_server("0.0.0.0:80")?;
     let peer = lab.node("peer")?;
     let host = lab.node("host")?;
-    let counters = || part.model().backend().counters(&host);
+    let counters = || host.counters(part.model().backend());
     let drop_rule = |c: &netrig::Counters| {
         c.rule("raw", "PREROUTING", "-d 172.17.0.2/32")
             .map(|r| r.packets)
@@ -120,9 +120,7 @@ fn classic_accepts_a_routed_peers_direct_packets() -> Result<()> {
     let peers = server.wait_for_peers(1, Duration::from_secs(1))?;
     assert_eq!(peers[0].ip().to_string(), "198.51.100.50");
     let accept = part
-        .model()
-        .backend()
-        .counters(&*lab.node("host")?)?
+        .counters()?
         .rule("filter", "DOCKER", "-d 172.17.0.2/32")
         .map(|r| r.packets)
         .expect("the published port's ACCEPT");
@@ -141,16 +139,12 @@ fn libvirt_nat_breaks_only_where_docker_turned_forwarding_on() -> Result<()> {
     let lab = up("topologies/docker-libvirt.toml", &Overrides::default())?;
     let server = lab.tcp_server("internet", "198.51.100.1:80".parse().unwrap())?;
     let policy = |host: &str| -> Result<(String, u64)> {
-        let c = lab
-            .docker(host)?
-            .model()
-            .backend()
-            .counters(&*lab.node(host)?)?;
+        let c = lab.docker(host)?.counters()?;
         let p = c.policy("filter", "FORWARD").expect("FORWARD policy");
         Ok((p.policy.clone(), p.packets))
     };
     let libvirt_table =
-        |host: &str| -> Result<String> { netrig::Backend::Nftables.save(&*lab.node(host)?) };
+        |host: &str| -> Result<String> { lab.node(host)?.rules(netrig::Backend::Nftables) };
     let (off_policy, off_before) = policy("off")?;
     assert_eq!(off_policy, "DROP");
     assert_eq!(

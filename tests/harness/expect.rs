@@ -137,7 +137,7 @@ fn expect_none_with_sentinel() -> Result<()> {
     cap.expect_none(udp().dst_port(9999), Sentinel::udp(&a, "10.0.1.2:9"))
         .within(SECOND)?;
     // The rule counters agree: the DROP rule matched exactly the one datagram.
-    let counters = Backend::IptablesNft.counters(&r)?;
+    let counters = r.counters(Backend::IptablesNft)?;
     let drop_rule = counters
         .rule("filter", "FORWARD", "--dport 9999")
         .expect("the DROP rule");

@@ -28,7 +28,7 @@ fn gateway_masquerades_lan_traffic() -> Result<()> {
     let server = lab.udp_server("wan", addr("198.51.100.10:53"))?;
     let got = server.wait_for_datagrams(1, SECOND)?;
     assert_eq!(got[0].from.ip().to_string(), "198.51.100.1");
-    let counters = Backend::Nftables.counters(lab.node("gw")?.namespace())?;
+    let counters = lab.node("gw")?.counters(Backend::Nftables)?;
     let masq = counters
         .rule("inet gateway", "postrouting", "masquerade")
         .expect("the masquerade rule");
@@ -50,7 +50,7 @@ fn gateway_drops_telnet_from_lan() -> Result<()> {
         Sentinel::udp(client.namespace(), "198.51.100.10:53"),
     )
     .within(SECOND)?;
-    let counters = Backend::Nftables.counters(lab.node("gw")?.namespace())?;
+    let counters = lab.node("gw")?.counters(Backend::Nftables)?;
     let drop = counters
         .rule("inet gateway", "forward", "tcp dport 23")
         .expect("the drop rule");
@@ -93,7 +93,7 @@ fn rule_files_load_in_order() -> Result<()> {
     let cap = a.capture("eth0")?;
     lab.node("b")?.udp_send("10.0.0.1:9", b"x")?;
     cap.expect(udp().dst("10.0.0.1:9")).within(SECOND)?;
-    let counters = Backend::IptablesNft.counters(a.namespace())?;
+    let counters = a.counters(Backend::IptablesNft)?;
     let drop = counters
         .rule("filter", "SENTRY", "--dport 9")
         .expect("the first file's rule");

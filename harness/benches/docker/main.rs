@@ -123,9 +123,7 @@ fn rules_once(host: &DockerHost, text: &str, witness: &mut Witness) -> Duration 
         .expect("namespace");
     let node = lab.node(HOST_NODE).unwrap();
     let t = Instant::now();
-    host.backend()
-        .replace_tables(&node, text)
-        .expect("ruleset load");
+    node.load_rules(host.backend(), text).expect("ruleset load");
     let load = t.elapsed();
     witness.attach(&node, "tow", "wit").expect("witness link");
     drop(lab);
@@ -142,8 +140,14 @@ fn rules6_once(host: &DockerHost, text: &str, witness: &mut Witness) -> Duration
         .expect("namespace");
     let node = lab.node(HOST_NODE).unwrap();
     let t = Instant::now();
-    host.backend()
-        .replace_tables_ip6(&node, text)
+    let restore = match host.backend() {
+        Backend::IptablesLegacy => "ip6tables-legacy-restore",
+        _ => "ip6tables-nft-restore",
+    };
+    node.command(restore)
+        .arg("-w")
+        .input(text)
+        .checked_output()
         .expect("ip6tables load");
     let load = t.elapsed();
     witness.attach(&node, "tow", "wit").expect("witness link");

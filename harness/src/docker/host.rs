@@ -128,7 +128,7 @@ impl DockerHost {
         self.name = name.into();
     }
     /// User rule files applied after Docker's rules, in order.
-    pub fn rule_files(&self) -> &[std::path::PathBuf] {
+    pub(crate) fn rule_files(&self) -> &[std::path::PathBuf] {
         &self.rule_files
     }
     /// Adds a user rule file after the ones it has (as
@@ -230,11 +230,6 @@ impl DockerHost {
     /// and container: modes).
     pub fn container_ip(&self, name: &str) -> Option<Ipv4Addr> {
         self.container(name)?.attachments().first().map(|a| a.ip)
-    }
-
-    /// A network's bridge device in the host (`docker0`, `br-…`).
-    pub fn bridge_of(&self, network: &str) -> Option<&str> {
-        self.network(network).map(|n| n.bridge.as_str())
     }
 
     /// What exists at `step` (clamped to the last step), in the order the
@@ -361,7 +356,7 @@ impl DockerHostBuilder {
         self
     }
     /// `--bip`-like: the default bridge's subnet (default 172.17.0.0/16, gateway .1).
-    pub fn default_subnet(mut self, cidr: impl Into<String>) -> Self {
+    pub(crate) fn default_subnet(mut self, cidr: impl Into<String>) -> Self {
         self.default_subnet = Some(cidr.into());
         self
     }
@@ -404,7 +399,7 @@ impl DockerHostBuilder {
         self
     }
     /// Adds an internet server address (replaces the default 198.51.100.10).
-    pub fn server(mut self, ip: impl Into<String>) -> Self {
+    pub(crate) fn server(mut self, ip: impl Into<String>) -> Self {
         self.servers.get_or_insert_with(Vec::new).push(ip.into());
         self
     }
@@ -414,7 +409,7 @@ impl DockerHostBuilder {
         self
     }
     /// Adds a LAN peer with a fixed address in 198.51.100.128/25.
-    pub fn lan_peer_at(mut self, name: impl Into<String>, ip: impl Into<String>) -> Self {
+    pub(crate) fn lan_peer_at(mut self, name: impl Into<String>, ip: impl Into<String>) -> Self {
         self.lan_peers.push((name.into(), Some(ip.into())));
         self
     }

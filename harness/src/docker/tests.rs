@@ -384,7 +384,13 @@ fn classic_restart_restores_networks_by_id() {
         .restart_daemon()
         .build()
         .unwrap();
-    assert_eq!(host.bridge_of("a"), Some("br-ffffffffffff"));
+    assert_eq!(
+        host.networks()
+            .iter()
+            .find(|n| n.name == "a")
+            .map(|n| n.bridge.as_str()),
+        Some("br-ffffffffffff")
+    );
     let names: Vec<&str> = host
         .timeline(3)
         .iter()

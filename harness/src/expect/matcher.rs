@@ -36,8 +36,6 @@ pub(crate) enum Proto {
     Udp,
     /// ICMP or ICMPv6.
     Icmp,
-    /// ARP.
-    Arp,
 }
 
 type Predicate = Arc<dyn Fn(&Packet) -> bool + Send + Sync>;
@@ -51,14 +49,10 @@ pub struct Matcher {
     src_port: Option<u16>,
     dst_port: Option<u16>,
     flags_exact: Option<TcpFlags>,
-    flags_set: Option<TcpFlags>,
     icmp_type: Option<u8>,
     icmp_code: Option<u8>,
-    echo_id: Option<u16>,
     echo_seq: Option<u16>,
     tcp_seq: Option<u32>,
-    ttl: Option<u8>,
-    payload: Option<Vec<u8>>,
     payload_eq: Option<Vec<u8>>,
     direction: Option<Direction>,
     interface: Option<String>,
@@ -80,14 +74,10 @@ fn new(proto: Proto) -> Matcher {
         src_port: None,
         dst_port: None,
         flags_exact: None,
-        flags_set: None,
         icmp_type: None,
         icmp_code: None,
-        echo_id: None,
         echo_seq: None,
         tcp_seq: None,
-        ttl: None,
-        payload: None,
         payload_eq: None,
         direction: None,
         interface: None,
@@ -107,10 +97,6 @@ pub fn udp() -> Matcher {
 /// Any ICMP or ICMPv6 message.
 pub fn icmp() -> Matcher {
     new(Proto::Icmp)
-}
-/// Any ARP packet.
-pub fn arp() -> Matcher {
-    new(Proto::Arp)
 }
 /// Any IPv4 or IPv6 packet.
 pub fn ip() -> Matcher {
@@ -170,11 +156,6 @@ impl Matcher {
         self.flags_exact = Some(flags);
         self
     }
-    /// At least these TCP flags are set.
-    pub fn has_flags(mut self, flags: TcpFlags) -> Self {
-        self.flags_set = Some(flags);
-        self
-    }
     /// TCP sequence number.
     pub fn seq(mut self, seq: u32) -> Self {
         self.tcp_seq = Some(seq);
@@ -190,24 +171,9 @@ impl Matcher {
         self.icmp_code = Some(c);
         self
     }
-    /// ICMP echo identifier.
-    pub fn echo_id(mut self, id: u16) -> Self {
-        self.echo_id = Some(id);
-        self
-    }
     /// ICMP echo sequence number.
-    pub fn echo_seq(mut self, seq: u16) -> Self {
+    pub(crate) fn echo_seq(mut self, seq: u16) -> Self {
         self.echo_seq = Some(seq);
-        self
-    }
-    /// IPv4 TTL / IPv6 hop limit.
-    pub fn ttl(mut self, ttl: u8) -> Self {
-        self.ttl = Some(ttl);
-        self
-    }
-    /// The transport payload contains these bytes.
-    pub fn payload_contains(mut self, bytes: impl AsRef<[u8]>) -> Self {
-        self.payload = Some(bytes.as_ref().to_vec());
         self
     }
     /// The transport payload is exactly these bytes.
@@ -259,7 +225,6 @@ impl Matcher {
             Proto::Tcp => p.tcp().is_some(),
             Proto::Udp => p.udp().is_some(),
             Proto::Icmp => p.icmp().is_some(),
-            Proto::Arp => p.arp().is_some(),
         };
         proto_ok && self.addresses_ok(p) && self.l4_ok(p) && self.rest_ok(p)
     }
@@ -278,9 +243,6 @@ impl Matcher {
             && check(&self.dst, dst, p.dst_port())
             && self.src_port.is_none_or(|x| p.src_port() == Some(x))
             && self.dst_port.is_none_or(|x| p.dst_port() == Some(x))
-            && self
-                .ttl
-                .is_none_or(|t| p.ip().is_some_and(|ip| ip.ttl == t))
     }
 
     fn l4_ok(&self, p: &Packet) -> bool {
@@ -288,9 +250,6 @@ impl Matcher {
         let tcp_ok = self
             .flags_exact
             .is_none_or(|f| tcp.is_some_and(|t| t.flags == f))
-            && self
-                .flags_set
-                .is_none_or(|f| tcp.is_some_and(|t| t.flags.contains(f)))
             && self.tcp_seq.is_none_or(|s| tcp.is_some_and(|t| t.seq == s));
         let icmp = match &p.l4 {
             Some(L4::Icmp(i)) => Some(i),
@@ -303,9 +262,6 @@ impl Matcher {
                 .icmp_code
                 .is_none_or(|c| icmp.is_some_and(|i| i.code == c))
             && self
-                .echo_id
-                .is_none_or(|id| icmp.and_then(|i| i.echo).is_some_and(|e| e.0 == id))
-            && self
                 .echo_seq
                 .is_none_or(|s| icmp.and_then(|i| i.echo).is_some_and(|e| e.1 == s));
         tcp_ok && icmp_ok
@@ -313,23 +269,15 @@ impl Matcher {
 
     fn rest_ok(&self, p: &Packet) -> bool {
         let payload_ok = self
-            .payload
+            .payload_eq
             .as_ref()
-            .is_none_or(|needle| contains(p.payload(), needle))
-            && self
-                .payload_eq
-                .as_ref()
-                .is_none_or(|b| p.payload() == b.as_slice());
+            .is_none_or(|b| p.payload() == b.as_slice());
         let dir_ok = self.direction.is_none_or(|d| p.direction == Some(d));
         let if_ok = self.interface.as_ref().is_none_or(|i| {
             p.interface == *i || p.interface.rsplit('/').next() == Some(i.as_str())
         });
         payload_ok && dir_ok && if_ok && self.custom.iter().all(|(_, f)| f(p))
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn fmt_bytes(b: &[u8]) -> String {
@@ -348,7 +296,6 @@ impl fmt::Display for Matcher {
                 Proto::Tcp => "tcp",
                 Proto::Udp => "udp",
                 Proto::Icmp => "icmp",
-                Proto::Arp => "arp",
             }
             .to_string(),
         ];
@@ -379,18 +326,10 @@ impl fmt::Display for Matcher {
         push(self.src_port.map(|p| format!("src port {p}")));
         push(self.dst_port.map(|p| format!("dst port {p}")));
         push(self.flags_exact.map(|x| format!("flags [{x}]")));
-        push(self.flags_set.map(|x| format!("flags include [{x}]")));
         push(self.tcp_seq.map(|x| format!("seq {x}")));
         push(self.icmp_type.map(|x| format!("type {x}")));
         push(self.icmp_code.map(|x| format!("code {x}")));
-        push(self.echo_id.map(|x| format!("id {x}")));
         push(self.echo_seq.map(|x| format!("seq {x}")));
-        push(self.ttl.map(|x| format!("ttl {x}")));
-        push(
-            self.payload
-                .as_ref()
-                .map(|b| format!("payload contains {}", fmt_bytes(b))),
-        );
         push(
             self.payload_eq
                 .as_ref()
@@ -458,14 +397,13 @@ mod tests {
         assert!(udp().dst(sa).matches(&p));
     }
 
-    /// `flags` is exact, `has_flags` is inclusive.
+    /// `flags` is exact.
     #[test]
     fn tcp_flags() {
         let syn = tcp_frame(TcpFlags::SYN, 80);
         let synack = tcp_frame(TcpFlags::SYN_ACK, 80);
         assert!(tcp().dst_port(80).flags(TcpFlags::SYN).matches(&syn));
         assert!(!tcp().flags(TcpFlags::SYN).matches(&synack));
-        assert!(tcp().has_flags(TcpFlags::SYN).matches(&synack));
         assert!(tcp().flags(TcpFlags::SYN_ACK).matches(&synack));
         assert!(!tcp().flags(TcpFlags::RST).matches(&syn));
         assert!(!tcp().dst_port(81).matches(&syn));
@@ -475,8 +413,6 @@ mod tests {
     #[test]
     fn payload_and_icmp() {
         let p = udp_frame([10, 0, 0, 1], 1, [10, 0, 0, 2], 2, b"hello world");
-        assert!(udp().payload_contains("lo wo").matches(&p));
-        assert!(!udp().payload_contains("bye").matches(&p));
         assert!(udp().payload("hello world").matches(&p));
         assert!(!udp().payload("hello").matches(&p));
         let mut v = Vec::new();
@@ -486,7 +422,7 @@ mod tests {
             .write(&mut v, b"x")
             .unwrap();
         let e = Packet::decode(&v);
-        assert!(icmp().icmp_type(8).echo_id(9).echo_seq(4).matches(&e));
+        assert!(icmp().icmp_type(8).echo_seq(4).matches(&e));
         assert!(!icmp().icmp_type(0).matches(&e));
         assert!(!udp().matches(&e));
     }
@@ -521,8 +457,8 @@ mod tests {
         );
         assert_eq!(icmp().inbound().icmp_type(0).to_string(), "icmp In type 0");
         assert_eq!(
-            udp().src("10.0.0.0/8").payload_contains("q").to_string(),
-            "udp src 10.0.0.0/8 payload contains \"q\""
+            udp().src("10.0.0.0/8").payload("q").to_string(),
+            "udp src 10.0.0.0/8 payload \"q\""
         );
         assert_eq!(udp().dst("[::1]:53").to_string(), "udp dst [::1]:53");
     }

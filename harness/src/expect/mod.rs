@@ -11,7 +11,7 @@
 //! takes a [`Sentinel`], a packet sent *after* the traffic under test through
 //! the same path. Once the sentinel is seen, anything the traffic under test
 //! caused has been seen too; a match before it is a failure. The firewall's
-//! own rule counters ([`crate::Backend::counters`]) are the
+//! own rule counters ([`crate::Node::counters`]) are the
 //! complementary proof: the rule that should have dropped the traffic counted it.
 //!
 //! ```no_run
@@ -34,7 +34,7 @@ mod nat;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use matcher::{Matcher, any, arp, icmp, ip, tcp, udp};
+pub use matcher::{Matcher, any, icmp, ip, tcp, udp};
 pub use nat::{NatExpect, NatFlow, expect_nat};
 
 use crate::capture::Capture;
@@ -301,27 +301,6 @@ impl Sentinel {
             dst,
             tag: format!("netrig-sentinel-{}-{n}", std::process::id()).into_bytes(),
         })
-    }
-
-    /// A UDP sentinel that follows a NAT path: sent from `from` to `dst`
-    /// (e.g. a published port, `"203.0.113.2:8080"`) and recognised at the
-    /// capture by its translated destination `seen_dst` (the container's
-    /// `"172.17.0.2:80"`). "Nothing reached the container before the marker
-    /// sent to the published port" then needs no extra port of its own.
-    pub fn udp_translated(
-        from: &Namespace,
-        dst: impl Into<String>,
-        seen_dst: impl Into<String>,
-    ) -> Sentinel {
-        match Sentinel::udp(from, dst).0 {
-            Kind::Udp { from, dst, tag, .. } => Sentinel(Kind::Udp {
-                from,
-                dst,
-                seen_dst: seen_dst.into(),
-                tag,
-            }),
-            other => Sentinel(other),
-        }
     }
 
     /// A sentinel the test sends itself; `m` must match it (and not the traffic under test).

@@ -12,7 +12,7 @@ use crate::namespace::Namespace;
 impl Backend {
     /// Loads ip6tables-restore `text`, **replacing** the ip6tables tables it
     /// names (iptables backends only; nft loads IPv6 tables itself).
-    pub fn replace_tables_ip6(self, ns: &Namespace, text: &str) -> Result<()> {
+    pub(crate) fn replace_tables_ip6(self, ns: &Namespace, text: &str) -> Result<()> {
         let argv = self.ip6_load_argv().ok_or_else(|| no_ip6(self, ns))?;
         tracing::debug!(subject = %ns.subject(), backend = %self, lines = text.lines().count(), "load ip6tables ruleset");
         super::run(ns, argv, Some(text)).map(|_| ())
@@ -43,8 +43,9 @@ impl Backend {
         })
     }
 
+    #[cfg(test)]
     /// The ip6tables rules with counters (`ip6tables-*-save -c`).
-    pub fn save_ip6(self, ns: &Namespace) -> Result<String> {
+    pub(crate) fn save_ip6(self, ns: &Namespace) -> Result<String> {
         let argv = self.ip6_save_argv().ok_or_else(|| no_ip6(self, ns))?;
         super::run(ns, argv, None)
     }

@@ -47,7 +47,7 @@ pub(crate) fn check_installed(backend: Backend, purpose: &str) -> Result<()> {
 
 impl Backend {
     /// Whether this backend's tool is installed (on `PATH`).
-    pub fn is_installed(self) -> bool {
+    pub(crate) fn is_installed(self) -> bool {
         program_on_path(self.load_program())
     }
 
@@ -55,21 +55,21 @@ impl Backend {
     /// without `--noflush`); for nft, `nft -f` (a file that starts with
     /// `flush ruleset` or `delete table` replaces, anything else adds).
     /// The load is atomic per tool invocation.
-    pub fn replace_tables(self, ns: &Namespace, text: &str) -> Result<()> {
+    pub(crate) fn replace_tables(self, ns: &Namespace, text: &str) -> Result<()> {
         self.load(ns, text, LoadMode::ReplaceTables, None)
     }
 
     /// Loads `text` **after** what is there (`--noflush`): rules and chains
     /// are added, nothing is removed — user rules after Docker's, or a
     /// ufw-style table next to them.
-    pub fn append(self, ns: &Namespace, text: &str) -> Result<()> {
+    pub(crate) fn append(self, ns: &Namespace, text: &str) -> Result<()> {
         self.load(ns, text, LoadMode::Append, None)
     }
 
     /// Loads a rule file (iptables-save fragment or nft file) **after** what
     /// is there, as [`Backend::append`]. A malformed file fails with
     /// [`Error::Rules`] naming the file, the offending line and the tool's words.
-    pub fn append_file(self, ns: &Namespace, path: &Path) -> Result<()> {
+    pub(crate) fn append_file(self, ns: &Namespace, path: &Path) -> Result<()> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::io(
                 ns.subject().clone(),
@@ -93,8 +93,8 @@ impl Backend {
 
     /// The ruleset as the tool prints it, with counters for iptables
     /// (`iptables-*-save -c`) and nft (`nft list ruleset`, counters where rules have them).
-    pub fn save(self, ns: &Namespace) -> Result<String> {
-        run(ns, self.save_argv(), None)
+    pub(crate) fn save(self, ns: &Namespace) -> Result<String> {
+        run(ns, self.save_argv_v4(), None)
     }
 
     /// The rules as written, without counters ([`Backend::list_argv`]:
@@ -112,7 +112,7 @@ impl Backend {
     }
 
     /// Per-rule packet and byte counters, and chain policies.
-    pub fn counters(self, ns: &Namespace) -> Result<Counters> {
+    pub(crate) fn counters(self, ns: &Namespace) -> Result<Counters> {
         let text = self.save(ns)?;
         Ok(match self {
             Backend::Nftables => Counters::parse_nft(&text),
@@ -120,8 +120,9 @@ impl Backend {
         })
     }
 
+    #[cfg(test)]
     /// Removes every rule and user chain and resets policies to ACCEPT.
-    pub fn flush(self, ns: &Namespace) -> Result<()> {
+    pub(crate) fn flush(self, ns: &Namespace) -> Result<()> {
         tracing::debug!(subject = %ns.subject(), backend = %self, "flush ruleset");
         match self.flush_argv() {
             Some(argv) => {

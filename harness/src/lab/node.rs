@@ -184,16 +184,6 @@ impl<'lab> Node<'lab> {
         self.lab.block_on(self.netlink().add_route(dest, via, dev))
     }
 
-    /// Sets a link (`lo` included) up or down.
-    pub fn set_link_up(&self, ifname: &str, up: bool) -> Result<()> {
-        self.lab.block_on(self.netlink().set_up(ifname, up))
-    }
-
-    /// Sets a link's MTU.
-    pub fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()> {
-        self.lab.block_on(self.netlink().set_mtu(ifname, mtu))
-    }
-
     /// Sets `hairpin_mode` on several bridge ports, as concurrent requests.
     pub(crate) fn set_hairpins(&self, ifnames: &[&str], on: bool) -> Result<()> {
         let netlink = self.netlink();
@@ -216,6 +206,37 @@ impl<'lab> Node<'lab> {
     ) -> Result<()> {
         self.lab
             .block_on(self.netlink().add_veth(local, peer, Some(peer_ns)))
+    }
+
+    /// Loads `text` into this node's `backend` after what is there: an
+    /// iptables-save fragment (`*filter … COMMIT`, restored with `--noflush`:
+    /// rules and chains are added, nothing is removed) or an nft file. A
+    /// malformed text fails with [`Error::Rules`], naming the offending line
+    /// and the tool's words. (At build time: [`crate::LabSpec::rules_file`];
+    /// on a Docker host: [`crate::DockerPart::apply_rules_file`].)
+    ///
+    /// ```no_run
+    /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
+    /// use netrig::Backend;
+    /// let gw = lab.node("gw")?;
+    /// gw.load_rules(Backend::IptablesNft, "*filter\n-A FORWARD -p tcp --dport 23 -j DROP\nCOMMIT\n")?;
+    /// let telnet = gw.counters(Backend::IptablesNft)?.find(&["--dport 23"]).map(|r| r.packets);
+    /// # Ok(()) }
+    /// ```
+    pub fn load_rules(&self, backend: crate::Backend, text: &str) -> Result<()> {
+        backend.append(self, text)
+    }
+
+    /// This node's `backend` ruleset as its tool prints it, with counters
+    /// (`iptables-*-save -c`, `nft list ruleset`; IPv4 for the iptables backends).
+    pub fn rules(&self, backend: crate::Backend) -> Result<String> {
+        backend.save(self)
+    }
+
+    /// Per-rule packet and byte counters, and chain policies, of this node's
+    /// `backend` ruleset.
+    pub fn counters(&self, backend: crate::Backend) -> Result<crate::Counters> {
+        backend.counters(self)
     }
 
     /// Deletes a link (its veth peer goes with it).

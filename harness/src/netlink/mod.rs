@@ -187,25 +187,6 @@ impl Netlink {
             })
     }
 
-    /// `ip link set NAME up` / `down`.
-    pub async fn set_up(&self, name: &str, up: bool) -> Result<()> {
-        tracing::debug!(subject = %self.subject, link = name, up, "set link state");
-        let b = LinkUnspec::new_with_name(name);
-        let b = if up { b.up() } else { b.down() };
-        self.handle
-            .link()
-            .set(b.build())
-            .execute()
-            .await
-            .map_err(|e| {
-                self.fail(
-                    Some(name),
-                    format!("set {name} {}", if up { "up" } else { "down" }),
-                    e,
-                )
-            })
-    }
-
     /// `ip link set INDEX up`.
     pub async fn set_index_up(&self, name: &str, index: u32) -> Result<()> {
         self.handle
@@ -214,16 +195,6 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| self.fail(Some(name), format!("set {name} up"), e))
-    }
-
-    /// `ip link set NAME mtu MTU`.
-    pub async fn set_mtu(&self, name: &str, mtu: u32) -> Result<()> {
-        self.handle
-            .link()
-            .set(LinkUnspec::new_with_name(name).mtu(mtu).build())
-            .execute()
-            .await
-            .map_err(|e| self.fail(Some(name), format!("set {name} mtu {mtu}"), e))
     }
 
     /// Sets `hairpin_mode` on a bridge port (`bridge link set dev NAME hairpin on`).

@@ -70,20 +70,10 @@ impl TcpFlags {
     pub const SYN: TcpFlags = TcpFlags(0x02);
     /// RST.
     pub const RST: TcpFlags = TcpFlags(0x04);
-    /// PSH.
-    pub const PSH: TcpFlags = TcpFlags(0x08);
     /// ACK.
     pub const ACK: TcpFlags = TcpFlags(0x10);
-    /// URG.
-    pub const URG: TcpFlags = TcpFlags(0x20);
-    /// ECE.
-    pub const ECE: TcpFlags = TcpFlags(0x40);
-    /// CWR.
-    pub const CWR: TcpFlags = TcpFlags(0x80);
     /// SYN+ACK.
     pub const SYN_ACK: TcpFlags = TcpFlags(0x12);
-    /// RST+ACK (what a closed port answers to a SYN).
-    pub const RST_ACK: TcpFlags = TcpFlags(0x14);
 
     /// Whether every flag of `other` is set here.
     pub(crate) fn contains(self, other: TcpFlags) -> bool {
@@ -414,14 +404,6 @@ impl Packet {
     pub(crate) fn icmp(&self) -> Option<&Icmp> {
         match &self.l4 {
             Some(L4::Icmp(i)) => Some(i),
-            _ => None,
-        }
-    }
-
-    /// The ARP packet, if this is one.
-    pub(crate) fn arp(&self) -> Option<&Arp> {
-        match &self.l3 {
-            Some(L3::Arp(a)) => Some(a),
             _ => None,
         }
     }

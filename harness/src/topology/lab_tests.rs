@@ -75,11 +75,16 @@ fn any_lab_round_trips_through_a_file() {
             mac: Some([0x02, 0, 0, 0, 0, 0x42]),
         })
         .link(
-            Endpoint::new("r", "p0").bridge("br0").mtu(1400),
-            Endpoint::new("h", "eth0")
-                .addr("10.1.0.2/24")
-                .mac([0x02, 0, 0, 0, 0, 0x43])
-                .mtu(1400),
+            Endpoint {
+                mtu: Some(1400),
+                ..Endpoint::new("r", "p0").bridge("br0")
+            },
+            Endpoint {
+                mtu: Some(1400),
+                ..Endpoint::new("h", "eth0")
+                    .addr("10.1.0.2/24")
+                    .mac([0x02, 0, 0, 0, 0, 0x43])
+            },
         )
         .address("r", "lo", "198.51.100.1/32")
         .route("h", Route::default_via("10.1.0.1"))

@@ -255,7 +255,13 @@ fn classic_restart_and_network_ids_parse() {
     let host = parse(&text, "t.toml").unwrap();
     assert_eq!(host.layout(), Layout::Classic);
     assert_eq!(host.network("br").unwrap().id, id);
-    assert_eq!(host.bridge_of("br"), Some("br-e2ce1430f92e"));
+    assert_eq!(
+        host.networks()
+            .iter()
+            .find(|n| n.name == "br")
+            .map(|n| n.bridge.as_str()),
+        Some("br-e2ce1430f92e")
+    );
     let m = message(&text.replace(id, "e2ce1430f92e"));
     assert!(
         m.contains("network \"br\" id") && m.contains("is not a network id"),

@@ -173,7 +173,7 @@ impl UdpEchoServer {
     }
 
     /// Every datagram received so far, in order.
-    pub fn datagrams(&self) -> Vec<Datagram> {
+    pub(crate) fn datagrams(&self) -> Vec<Datagram> {
         self.0.seen()
     }
 

@@ -54,7 +54,7 @@ impl NodeSpec {
         self
     }
     /// Sets a sysctl at creation.
-    pub fn sysctl(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub(crate) fn sysctl(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.sysctls.push((key.into(), value.into()));
         self
     }
@@ -115,11 +115,6 @@ impl Endpoint {
     /// Fixes the MAC address.
     pub fn mac(mut self, mac: Mac) -> Self {
         self.mac = Some(mac);
-        self
-    }
-    /// Sets the MTU.
-    pub fn mtu(mut self, mtu: u32) -> Self {
-        self.mtu = Some(mtu);
         self
     }
 }

@@ -97,10 +97,7 @@ pub fn lan_peer_routes_udp_to_container(v: &Variant) -> Result<()> {
             peer.udp_send(at(dns, 53), b"lan-direct")?;
             expect_counted(&lab, &rule, before)?;
             inside
-                .expect_none(
-                    m,
-                    Sentinel::udp(lab.host_node()?.namespace(), format!("{dns}:9")),
-                )
+                .expect_none(m, Sentinel::udp(&lab.host_node()?, format!("{dns}:9")))
                 .within(WAIT)
         }
     }

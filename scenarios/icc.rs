@@ -98,9 +98,6 @@ pub fn icc_false_drops_traffic_on_one_bridge(v: &Variant) -> Result<()> {
     entering.expect(m.clone()).within(WAIT)?;
     expect_counted(&lab, &rule, before)?;
     // The host may still talk to b: its sentinel arrives.
-    at_b.expect_none(
-        m,
-        Sentinel::udp(lab.host_node()?.namespace(), format!("{ib}:9")),
-    )
-    .within(WAIT)
+    at_b.expect_none(m, Sentinel::udp(&lab.host_node()?, format!("{ib}:9")))
+        .within(WAIT)
 }

@@ -67,11 +67,8 @@ pub fn bridges_are_isolated(v: &Variant) -> Result<()> {
     entering.expect(crossing.clone()).within(WAIT)?;
     expect_counted(&lab, &rule, before)?;
     // The host may always talk to its containers: its sentinel reaches b.
-    at_b.expect_none(
-        crossing,
-        Sentinel::udp(lab.host_node()?.namespace(), format!("{b}:9")),
-    )
-    .within(WAIT)
+    at_b.expect_none(crossing, Sentinel::udp(&lab.host_node()?, format!("{b}:9")))
+        .within(WAIT)
 }
 
 /// A container on an --internal network has no way out: V28 and V29 give it no default route, and even with one of its own its packets die at the host, counted by Docker's internal-network rule.
@@ -139,7 +136,7 @@ pub fn internal_network_has_no_way_out(v: &Variant) -> Result<()> {
     outside
         .expect_none(
             udp().payload("let-me-out"),
-            Sentinel::udp(lab.host_node()?.namespace(), format!("{SERVER}:9")),
+            Sentinel::udp(&lab.host_node()?, format!("{SERVER}:9")),
         )
         .within(WAIT)
 }

@@ -36,7 +36,7 @@ pub fn network_none_has_loopback_only(v: &Variant) -> Result<()> {
     outside
         .expect_none(
             udp().payload("from-none"),
-            netrig::Sentinel::udp(lab.host_node()?.namespace(), format!("{SERVER}:9")),
+            netrig::Sentinel::udp(&lab.host_node()?, format!("{SERVER}:9")),
         )
         .within(WAIT)
 }

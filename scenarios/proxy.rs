@@ -86,7 +86,7 @@ pub fn userland_proxy_hides_client(v: &Variant) -> Result<()> {
         at_web
             .expect_none(
                 tcp().src(client).dst(at(web, 80)),
-                Sentinel::udp(lab.container("client")?.namespace(), format!("{web}:9")),
+                Sentinel::udp(&lab.container("client")?, format!("{web}:9")),
             )
             .within(WAIT)
     })
@@ -116,7 +116,7 @@ pub fn hairpin_nat_preserves_client(v: &Variant) -> Result<()> {
         at_web
             .expect_none(
                 tcp().src(gateway).dst(at(web, 80)),
-                Sentinel::udp(lab.container("client")?.namespace(), format!("{web}:9")),
+                Sentinel::udp(&lab.container("client")?, format!("{web}:9")),
             )
             .within(WAIT)
     })

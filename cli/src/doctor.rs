@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use netrig::{Endpoint, Error, Fingerprint, Lab};
+use netrig::{Endpoint, Error, Lab};
 
 /// A program labs need, and what for.
 const REQUIRED: &[(&str, &str)] = &[
@@ -219,7 +219,7 @@ fn kernel_checks() -> Vec<Check> {
     let Ok(node) = lab.node("a") else {
         return out;
     };
-    let fp = Fingerprint::probe(node.namespace());
+    let fp = node.fingerprint();
     let yes = |b: bool, on: &str, off: &str| if b { on.to_string() } else { off.to_string() };
     out.push(Check {
         ok: true,

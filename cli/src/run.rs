@@ -183,7 +183,7 @@ fn fingerprint() -> netrig::Result<String> {
     let lab = netrig::Lab::builder(netrig::unique_lab_name("fingerprint"))
         .node("probe")
         .up()?;
-    Ok(netrig::Fingerprint::probe(lab.node("probe")?.namespace()).render())
+    Ok(lab.node("probe")?.fingerprint().render())
 }
 
 /// The trial names the filters select (`BIN --list FILTERS`).

@@ -23,9 +23,9 @@ fn aliases(lab: &netrig::Lab) -> netrig::Result<BTreeMap<String, String>> {
     let own = lab.namespace_names();
     let mut out = BTreeMap::new();
     for name in lab.node_names().into_iter().filter(|n| !own.contains(n)) {
-        let ns = lab.node(&name)?.namespace();
+        let node = lab.node(&name)?;
         for target in &own {
-            if std::ptr::eq(lab.node(target)?.namespace(), ns) {
+            if lab.node(target)? == node {
                 out.insert(name.clone(), target.clone());
             }
         }

@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! let lab = netrig::Lab::builder("fp").node("probe").up()?;
-//! let fp = netrig::Fingerprint::probe(lab.node("probe")?.namespace());
+//! let fp = lab.node("probe")?.fingerprint();
 //! println!("{}", fp.render());
 //! # Ok::<_, netrig::Error>(())
 //! ```
@@ -60,7 +60,7 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// Probes this machine, running the tools inside `ns` (read-only: it
     /// lists the namespace's rulesets but loads nothing).
-    pub fn probe(ns: &Namespace) -> Fingerprint {
+    pub(crate) fn probe(ns: &Namespace) -> Fingerprint {
         let _span = tracing::debug_span!("fingerprint").entered();
         let kernel = nix::sys::utsname::uname()
             .map(|u| u.release().to_string_lossy().into_owned())

@@ -126,12 +126,11 @@ pub use expect::{Matcher, Sentinel};
 pub use fingerprint::Fingerprint;
 pub use firewall::{Counters, PolicyCounter, RuleCounter};
 pub use lab::{DockerPart, Interface, Lab, Node, unique_lab_name};
-pub use namespace::Namespace;
+pub(crate) use namespace::Namespace;
 pub use net::{Mac, Proto};
 pub use netlink::{LinkInfo, RouteInfo};
 pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
-pub use proxy::Proxy;
 pub use spec::{LabSpec, ShapeSpec};
 pub use traffic::{
     Datagram, PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome, tcp_syn_frame,

@@ -116,19 +116,10 @@ impl Drop for Group {
 /// - a lab's namespaces share one process registry (everything still running
 ///   is killed when the lab goes) and one artifacts directory.
 ///
-/// Firewall backends, captures, traffic, conntrack and proxies take
-/// `&Namespace`, so rules can be loaded into any namespace, not only a lab's
-/// node; a lab's [`crate::Node`] dereferences to its `Namespace`.
-///
-/// ```no_run
-/// let ns = netrig::Namespace::new("scratch")?;
-/// // Sockets created inside `run` stay in the namespace afterwards.
-/// let sock = ns.run(|| std::net::UdpSocket::bind("127.0.0.1:0"))??;
-/// netrig::Backend::Nftables.replace_tables(&ns, "table inet t { chain c { type filter hook input priority 0; } }")?;
-/// # Ok::<_, Box<dyn std::error::Error>>(())
-/// ```
+/// The firewall, captures, traffic, conntrack and proxies take
+/// `&Namespace`; users reach them through a lab's [`crate::Node`].
 #[derive(Clone)]
-pub struct Namespace {
+pub(crate) struct Namespace {
     netns: Arc<Netns>,
     subject: Subject,
     group: Arc<Group>,

@@ -105,7 +105,7 @@ pub fn forward_drop_policy_breaks_libvirt_nat(v: &Variant) -> Result<()> {
             outside
                 .expect_none(
                     udp().payload("vm-out"),
-                    Sentinel::udp(lab.host_node()?.namespace(), format!("{SERVER}:9")),
+                    Sentinel::udp(&lab.host_node()?, format!("{SERVER}:9")),
                 )
                 .within(WAIT)
         }

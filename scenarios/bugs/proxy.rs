@@ -47,7 +47,7 @@ pub fn icc_false_without_proxy_blocks_peer_from_published_port(v: &Variant) -> R
     inside
         .expect_none(
             tcp().dst(at(web, 80)).flags(TcpFlags::SYN),
-            Sentinel::udp(lab.host_node()?.namespace(), format!("{web}:9")),
+            Sentinel::udp(&lab.host_node()?, format!("{web}:9")),
         )
         .within(WAIT)?;
     ensure(&lab, !cut.is_connected(), || {
@@ -113,10 +113,7 @@ pub fn published_port_unreachable_from_other_bridge_without_proxy(v: &Variant) -
     expect_counted(&lab, &dnat, dnated)?;
     expect_counted(&lab, &isolation, isolated)?;
     inside
-        .expect_none(
-            syn,
-            Sentinel::udp(lab.host_node()?.namespace(), format!("{web}:9")),
-        )
+        .expect_none(syn, Sentinel::udp(&lab.host_node()?, format!("{web}:9")))
         .within(WAIT)?;
     ensure(&lab, !cut.is_connected(), || {
         format!("other -> host:8080 connected: {cut}")

@@ -118,10 +118,7 @@ pub fn unpublished_ports_exposed_when_forwarding_was_on(v: &Variant) -> Result<(
     let cut = peer.tcp_connect(at(db, 5432), std::time::Duration::from_millis(300))?;
     expect_counted(&lab, &raw, before)?;
     inside
-        .expect_none(
-            syn,
-            Sentinel::udp(lab.host_node()?.namespace(), format!("{db}:9")),
-        )
+        .expect_none(syn, Sentinel::udp(&lab.host_node()?, format!("{db}:9")))
         .within(WAIT)?;
     ensure(&lab, !cut.is_connected(), || {
         format!("peer -> db:5432 connected: {cut}")

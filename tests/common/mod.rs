@@ -1,6 +1,7 @@
 //! Helpers shared by the harness's own integration tests.
 #![allow(dead_code)]
 
+pub mod fork;
 pub mod host_lab;
 pub mod labs;
 pub mod recordings;
@@ -43,7 +44,17 @@ pub fn held_netns_inodes() -> Vec<u64> {
 }
 
 #[allow(unused_imports)]
+pub use fork::ForkedFdHolder;
+#[allow(unused_imports)]
 pub use netrig::testing::Witness;
+
+/// A node's network namespace inode, as `ls -l /proc/PID/ns/net` shows it.
+pub fn inode(node: &netrig::Node<'_>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    node.run(|| std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino()))
+        .unwrap()
+        .unwrap()
+}
 
 /// Waits for process `pid` (not our child) to exit.
 pub fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {
@@ -67,52 +78,4 @@ pub fn topology(file: &str, prefix: &str) -> netrig::docker::DockerHost {
     let mut host = host_lab::model_of(&netrig::topology::load(&path).unwrap());
     host.set_name(netrig::unique_lab_name(prefix));
     host
-}
-
-/// A forked child of this process that holds a copy of every fd open at the
-/// fork and does not exec until dropped: what every child netrig spawns
-/// (`nft`, `iptables`, `ip`) is, from another thread, between its fork and
-/// its exec (`O_CLOEXEC` acts only at the exec). A server that is merely
-/// closed meanwhile stays bound in it.
-pub struct ForkedFdHolder {
-    pid: libc::pid_t,
-    release: std::os::fd::OwnedFd,
-}
-
-impl ForkedFdHolder {
-    /// Forks the child; it waits on a pipe, calling only async-signal-safe functions.
-    pub fn start() -> ForkedFdHolder {
-        use std::os::fd::FromRawFd;
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills two fds we then own.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: the child only calls read(2) and _exit(2), both async-signal-safe.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
-        if pid == 0 {
-            let mut b = 0u8;
-            // SAFETY: read(2) into a byte we own, then _exit(2).
-            unsafe {
-                while libc::read(fds[0], (&mut b as *mut u8).cast(), 1) < 0 {}
-                libc::_exit(0);
-            }
-        }
-        // SAFETY: both fds are ours; the read end is not needed here.
-        unsafe { libc::close(fds[0]) };
-        ForkedFdHolder {
-            pid,
-            release: unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[1]) },
-        }
-    }
-}
-
-impl Drop for ForkedFdHolder {
-    fn drop(&mut self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a one-byte write to our pipe, then reaping our own child.
-        unsafe {
-            libc::write(self.release.as_raw_fd(), b"x".as_ptr().cast(), 1);
-            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
-        }
-    }
 }

@@ -445,7 +445,7 @@ fn harness_thread_never_changes_namespace() {
     let lab = pair(&unique_lab_name("thread")).up().unwrap();
     let inside = lab.node("a").unwrap().run(thread_netns_inode).unwrap();
     assert_ne!(inside, before, "run() did not enter the node");
-    assert_eq!(inside, lab.node("a").unwrap().inode());
+    assert_eq!(inside, common::inode(&lab.node("a").unwrap()));
     lab.node("b")
         .unwrap()
         .sysctl_set("net.ipv4.ip_default_ttl", "33")

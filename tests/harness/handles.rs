@@ -20,7 +20,7 @@ fn pair(prefix: &str) -> Lab {
 fn a_command_kept_after_its_lab_runs_in_that_lab() {
     let _labs = common::shared();
     let lab = pair("kept-cmd");
-    let inode = lab.node("a").unwrap().inode();
+    let inode = common::inode(&lab.node("a").unwrap());
     let cmd = lab
         .node("a")
         .unwrap()

@@ -27,7 +27,6 @@ mod capture;
 mod core;
 mod expect;
 mod handles;
-mod proxy;
 mod testing;
 mod topology_lab;
 mod traffic;
@@ -45,7 +44,6 @@ fn main() -> std::process::ExitCode {
             expect::tests(),
             handles::tests(),
             traffic::tests(),
-            proxy::tests(),
             topology_lab::tests(),
         ]
         .into_iter()

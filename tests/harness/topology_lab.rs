@@ -47,7 +47,7 @@ fn gateway_drops_telnet_from_lan() -> Result<()> {
     assert_eq!(out, TcpOutcome::NoAnswer);
     wan.expect_none(
         tcp().dst_port(23),
-        Sentinel::udp(client.namespace(), "198.51.100.10:53"),
+        Sentinel::udp(&client, "198.51.100.10:53"),
     )
     .within(SECOND)?;
     let counters = lab.node("gw")?.counters(Backend::Nftables)?;
@@ -109,7 +109,7 @@ fn programs_run_in_their_node() -> Result<()> {
     let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("ns link");
     assert_eq!(
         ns.to_string_lossy(),
-        format!("net:[{}]", lab.node("a")?.inode())
+        format!("net:[{}]", crate::common::inode(&lab.node("a")?))
     );
     Ok(())
 }

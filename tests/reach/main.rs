@@ -126,7 +126,7 @@ fn matrices_stay_identical_while_children_fork() -> Result<()> {
     }
     let docker = netrig::topology::load("topologies/docker-user-rules.toml")?.up()?;
     let host = docker.host_node()?;
-    let ns = host.namespace();
+    let ns = host;
     let stop = AtomicBool::new(false);
     let forks = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| -> Result<()> {
@@ -177,7 +177,7 @@ fn examples_run_on_the_recorded_docker_rules() -> Result<()> {
         ("docker-web-legacy.toml", "iptables-legacy-save"),
     ] {
         let docker = example(topology, &[], "recorded")?.up()?;
-        let out = docker.host_node()?.namespace().command(save).output()?;
+        let out = docker.host_node()?.command(save).output()?;
         let live = String::from_utf8_lossy(&out.stdout);
         let mut table = "";
         let mut got = String::new();

@@ -31,6 +31,7 @@ mod addr;
 mod matcher;
 mod nat;
 
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -54,35 +55,26 @@ impl Capture {
         Mark(self.len())
     }
 
-    /// Expects a packet matching `m`; finish with [`Expect::within`].
+    /// Expects a packet matching `m`; `.within(timeout)` returns it.
     ///
     /// Packets captured before this call count (the capture was started
     /// before the traffic); use `.since(mark)` to skip earlier ones.
-    pub fn expect(&self, m: Matcher) -> Expect<'_> {
-        Expect {
-            capture: self,
-            matcher: m,
-            since: Mark(0),
-        }
+    pub fn expect(&self, m: Matcher) -> Expect<'_, Packet> {
+        Expect::new(self, What::One(m))
     }
 
-    /// Expects at least `n` packets matching `m`; finish with [`ExpectCount::within`].
-    pub fn expect_count(&self, m: Matcher, n: usize) -> ExpectCount<'_> {
-        ExpectCount {
-            capture: self,
-            matcher: m,
-            count: n,
-            since: Mark(0),
-        }
+    /// Expects at least `n` packets matching `m`; `.within(timeout)` returns them.
+    pub fn expect_count(&self, m: Matcher, n: usize) -> Expect<'_, Vec<Packet>> {
+        Expect::new(self, What::Count(m, n))
     }
 
-    /// Expects packets matching each matcher, in this order (others may come between).
-    pub fn expect_sequence(&self, ms: impl IntoIterator<Item = Matcher>) -> ExpectSequence<'_> {
-        ExpectSequence {
-            capture: self,
-            matchers: ms.into_iter().collect(),
-            since: Mark(0),
-        }
+    /// Expects packets matching each matcher, in this order (others may come
+    /// between); `.within(timeout)` returns one packet per matcher.
+    pub fn expect_sequence(
+        &self,
+        ms: impl IntoIterator<Item = Matcher>,
+    ) -> Expect<'_, Vec<Packet>> {
+        Expect::new(self, What::Sequence(ms.into_iter().collect()))
     }
 
     /// Expects that no packet matching `m` arrives before `sentinel` does.
@@ -90,13 +82,8 @@ impl Capture {
     /// Every packet of the capture counts, including ones captured before
     /// this call: use `.since(capture.mark())` taken before the traffic under
     /// test to look only at what came after.
-    pub fn expect_none(&self, m: Matcher, sentinel: Sentinel) -> ExpectNone<'_> {
-        ExpectNone {
-            capture: self,
-            matcher: m,
-            sentinel,
-            since: Mark(0),
-        }
+    pub fn expect_none(&self, m: Matcher, sentinel: Sentinel) -> Expect<'_, ()> {
+        Expect::new(self, What::None(m, sentinel))
     }
 }
 
@@ -113,153 +100,168 @@ fn check_valid(cap: &Capture, ms: &[&Matcher]) -> Result<()> {
     Ok(())
 }
 
-/// An expectation that one packet matching a [`Matcher`] is captured.
+/// What an [`Expect`] waits for.
 #[derive(Debug)]
-#[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct Expect<'c> {
-    capture: &'c Capture,
-    matcher: Matcher,
-    since: Mark,
+enum What {
+    One(Matcher),
+    Count(Matcher, usize),
+    Sequence(Vec<Matcher>),
+    None(Matcher, Sentinel),
 }
 
-impl Expect<'_> {
+/// An expectation on a capture, made by [`Capture::expect`] (one packet:
+/// `T` is [`Packet`]), [`Capture::expect_count`] and
+/// [`Capture::expect_sequence`] (`Vec<Packet>`) or [`Capture::expect_none`]
+/// (`()`); it does nothing until `.within(timeout)`, which waits and returns
+/// what was seen or fails with evidence.
+#[derive(Debug)]
+#[must_use = "an expectation does nothing until `.within(..)`"]
+pub struct Expect<'c, T> {
+    capture: &'c Capture,
+    what: What,
+    since: Mark,
+    outcome: PhantomData<fn() -> T>,
+}
+
+impl<'c, T> Expect<'c, T> {
+    fn new(capture: &'c Capture, what: What) -> Self {
+        Expect {
+            capture,
+            what,
+            since: Mark(0),
+            outcome: PhantomData,
+        }
+    }
+
     /// Only consider packets captured after `mark`.
     pub fn since(mut self, mark: Mark) -> Self {
         self.since = mark;
         self
     }
+}
 
+impl Expect<'_, Packet> {
     /// Waits up to `timeout` for a matching packet and returns it (the first
     /// one, possibly captured before this call). Fails with evidence.
     pub fn within(self, timeout: Duration) -> Result<Packet> {
-        let cap = self.capture;
-        check_valid(cap, &[&self.matcher])?;
-        tracing::debug!(subject = %cap.subject(), expect = %self.matcher, ?timeout, "expect");
-        let mut pos = self.since.0;
-        let found = cap.wait_for(timeout, |ps| {
-            let hit = ps
-                .iter()
-                .skip(pos)
-                .find(|p| self.matcher.matches(p))
-                .cloned();
-            pos = pos.max(ps.len());
-            hit
-        })?;
-        found.ok_or_else(|| {
-            crate::evidence::expectation_failed(
-                cap,
-                &format!("within {timeout:?}: {}", self.matcher),
-                None,
-                self.since.0,
-            )
-        })
+        match &self.what {
+            What::One(m) => one(self.capture, m, self.since, timeout),
+            _ => unreachable!("Expect<Packet> is made by Capture::expect"),
+        }
     }
 }
 
-/// An expectation that at least N packets matching a [`Matcher`] are captured.
-#[derive(Debug)]
-#[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct ExpectCount<'c> {
-    capture: &'c Capture,
-    matcher: Matcher,
+impl Expect<'_, Vec<Packet>> {
+    /// Waits up to `timeout` for the count or the whole sequence; returns the
+    /// matching packets (one per matcher for a sequence). Fails with evidence.
+    pub fn within(self, timeout: Duration) -> Result<Vec<Packet>> {
+        match &self.what {
+            What::Count(m, n) => count(self.capture, m, *n, self.since, timeout),
+            What::Sequence(ms) => sequence(self.capture, ms, self.since, timeout),
+            _ => unreachable!("made by Capture::expect_count or expect_sequence"),
+        }
+    }
+}
+
+impl Expect<'_, ()> {
+    /// Sends the sentinel (for [`Sentinel::udp`]), waits up to `timeout` for
+    /// it, and fails if a matching packet was captured before it (or by the
+    /// time it was seen) — or if the sentinel never came (absence is then
+    /// unproven).
+    pub fn within(self, timeout: Duration) -> Result<()> {
+        match &self.what {
+            What::None(m, sentinel) => none(self.capture, m, sentinel, self.since, timeout),
+            _ => unreachable!("Expect<()> is made by Capture::expect_none"),
+        }
+    }
+}
+
+fn one(cap: &Capture, matcher: &Matcher, since: Mark, timeout: Duration) -> Result<Packet> {
+    check_valid(cap, &[matcher])?;
+    tracing::debug!(subject = %cap.subject(), expect = %matcher, ?timeout, "expect");
+    let mut pos = since.0;
+    let found = cap.wait_for(timeout, |ps| {
+        let hit = ps.iter().skip(pos).find(|p| matcher.matches(p)).cloned();
+        pos = pos.max(ps.len());
+        hit
+    })?;
+    found.ok_or_else(|| {
+        crate::evidence::expectation_failed(
+            cap,
+            &format!("within {timeout:?}: {}", matcher),
+            None,
+            since.0,
+        )
+    })
+}
+
+fn count(
+    cap: &Capture,
+    matcher: &Matcher,
     count: usize,
     since: Mark,
+    timeout: Duration,
+) -> Result<Vec<Packet>> {
+    check_valid(cap, &[matcher])?;
+    tracing::debug!(subject = %cap.subject(), expect = %matcher, count = count, ?timeout, "expect count");
+    let mut pos = since.0;
+    let mut hits: Vec<Packet> = Vec::new();
+    let found = cap.wait_for(timeout, |ps| {
+        hits.extend(ps.iter().skip(pos).filter(|p| matcher.matches(p)).cloned());
+        pos = pos.max(ps.len());
+        (hits.len() >= count).then(|| hits.clone())
+    })?;
+    found.ok_or_else(|| {
+        crate::evidence::expectation_failed(
+            cap,
+            &format!("at least {} packets within {timeout:?}: {}", count, matcher),
+            Some(format!("only {} matched", hits.len())),
+            since.0,
+        )
+    })
 }
 
-impl ExpectCount<'_> {
-    /// Only consider packets captured after `mark`.
-    pub fn since(mut self, mark: Mark) -> Self {
-        self.since = mark;
-        self
-    }
-
-    /// Waits up to `timeout` until `count` matching packets were captured; returns them.
-    pub fn within(self, timeout: Duration) -> Result<Vec<Packet>> {
-        let cap = self.capture;
-        check_valid(cap, &[&self.matcher])?;
-        tracing::debug!(subject = %cap.subject(), expect = %self.matcher, count = self.count, ?timeout, "expect count");
-        let mut pos = self.since.0;
-        let mut hits: Vec<Packet> = Vec::new();
-        let found = cap.wait_for(timeout, |ps| {
-            hits.extend(
-                ps.iter()
-                    .skip(pos)
-                    .filter(|p| self.matcher.matches(p))
-                    .cloned(),
-            );
-            pos = pos.max(ps.len());
-            (hits.len() >= self.count).then(|| hits.clone())
-        })?;
-        found.ok_or_else(|| {
-            crate::evidence::expectation_failed(
-                cap,
-                &format!(
-                    "at least {} packets within {timeout:?}: {}",
-                    self.count, self.matcher
-                ),
-                Some(format!("only {} matched", hits.len())),
-                self.since.0,
-            )
-        })
-    }
-}
-
-/// An expectation that packets matching several matchers arrive in order.
-#[derive(Debug)]
-#[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct ExpectSequence<'c> {
-    capture: &'c Capture,
-    matchers: Vec<Matcher>,
+fn sequence(
+    cap: &Capture,
+    matchers: &[Matcher],
     since: Mark,
-}
-
-impl ExpectSequence<'_> {
-    /// Only consider packets captured after `mark`.
-    pub fn since(mut self, mark: Mark) -> Self {
-        self.since = mark;
-        self
-    }
-
-    /// Waits up to `timeout` for the whole sequence; returns one packet per matcher.
-    pub fn within(self, timeout: Duration) -> Result<Vec<Packet>> {
-        let cap = self.capture;
-        check_valid(cap, &self.matchers.iter().collect::<Vec<_>>())?;
-        tracing::debug!(subject = %cap.subject(), steps = self.matchers.len(), ?timeout, "expect sequence");
-        let mut pos = self.since.0;
-        let mut hits: Vec<Packet> = Vec::new();
-        let found = cap.wait_for(timeout, |ps| {
-            for p in ps.iter().skip(pos) {
-                pos += 1;
-                if let Some(m) = self.matchers.get(hits.len())
-                    && m.matches(p)
-                {
-                    hits.push(p.clone());
-                }
+    timeout: Duration,
+) -> Result<Vec<Packet>> {
+    check_valid(cap, &matchers.iter().collect::<Vec<_>>())?;
+    tracing::debug!(subject = %cap.subject(), steps = matchers.len(), ?timeout, "expect sequence");
+    let mut pos = since.0;
+    let mut hits: Vec<Packet> = Vec::new();
+    let found = cap.wait_for(timeout, |ps| {
+        for p in ps.iter().skip(pos) {
+            pos += 1;
+            if let Some(m) = matchers.get(hits.len())
+                && m.matches(p)
+            {
+                hits.push(p.clone());
             }
-            (hits.len() == self.matchers.len()).then(|| hits.clone())
-        })?;
-        found.ok_or_else(|| {
-            let steps: Vec<String> = self
-                .matchers
-                .iter()
-                .enumerate()
-                .map(|(i, m)| format!("{}{}. {m}", if i < hits.len() { "✓ " } else { "  " }, i + 1))
-                .collect();
-            crate::evidence::expectation_failed(
-                cap,
-                &format!(
-                    "this sequence within {timeout:?}:\n    {}",
-                    steps.join("\n    ")
-                ),
-                Some(format!(
-                    "step {} never matched (after {} earlier step(s) did)",
-                    hits.len() + 1,
-                    hits.len()
-                )),
-                self.since.0,
-            )
-        })
-    }
+        }
+        (hits.len() == matchers.len()).then(|| hits.clone())
+    })?;
+    found.ok_or_else(|| {
+        let steps: Vec<String> = matchers
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("{}{}. {m}", if i < hits.len() { "✓ " } else { "  " }, i + 1))
+            .collect();
+        crate::evidence::expectation_failed(
+            cap,
+            &format!(
+                "this sequence within {timeout:?}:\n    {}",
+                steps.join("\n    ")
+            ),
+            Some(format!(
+                "step {} never matched (after {} earlier step(s) did)",
+                hits.len() + 1,
+                hits.len()
+            )),
+            since.0,
+        )
+    })
 }
 
 /// A packet sent after the traffic under test, through the same path, whose
@@ -292,11 +294,11 @@ impl Sentinel {
     /// A UDP sentinel from `from` to `dst` (`"10.0.0.2:9"`), sent when the
     /// expectation is checked. Its route and firewall treatment must match the
     /// traffic under test's up to the capture point, and it must be allowed.
-    pub fn udp(from: &Namespace, dst: impl Into<String>) -> Sentinel {
+    pub fn udp(from: &crate::Node<'_>, dst: impl Into<String>) -> Sentinel {
         let n = SENTINEL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let dst = dst.into();
         Sentinel(Kind::Udp {
-            from: from.clone(),
+            from: from.ns().clone(),
             seen_dst: dst.clone(),
             dst,
             tag: format!("netrig-sentinel-{}-{n}", std::process::id()).into_bytes(),
@@ -324,78 +326,58 @@ impl Sentinel {
     }
 }
 
-/// An expectation that no packet matching a [`Matcher`] arrives before a [`Sentinel`].
-#[derive(Debug)]
-#[must_use = "an expectation does nothing until `.within(..)`"]
-pub struct ExpectNone<'c> {
-    capture: &'c Capture,
-    matcher: Matcher,
-    sentinel: Sentinel,
+fn none(
+    cap: &Capture,
+    matcher: &Matcher,
+    sentinel: &Sentinel,
     since: Mark,
-}
-
-impl ExpectNone<'_> {
-    /// Only consider packets captured after `mark`.
-    pub fn since(mut self, mark: Mark) -> Self {
-        self.since = mark;
-        self
-    }
-
-    /// Sends the sentinel (for [`Sentinel::udp`]), waits up to `timeout` for
-    /// it, and fails if a matching packet was captured before it (or by the
-    /// time it was seen) — or if the sentinel never came (absence is then
-    /// unproven).
-    pub fn within(self, timeout: Duration) -> Result<()> {
-        let cap = self.capture;
-        let sentinel_m = self.sentinel.matcher();
-        check_valid(cap, &[&self.matcher, &sentinel_m])?;
-        tracing::debug!(subject = %cap.subject(), expect_none = %self.matcher, sentinel = %sentinel_m, "expect none");
-        self.sentinel.send()?;
-        let mut pos = self.since.0;
-        let seen = cap.wait_for(timeout, |ps| {
-            let at = ps
-                .iter()
-                .skip(pos)
-                .position(|p| sentinel_m.matches(p))
-                .map(|i| i + pos);
-            pos = pos.max(ps.len());
-            at
-        })?;
-        if seen.is_none() {
-            return Err(crate::evidence::expectation_failed(
-                cap,
-                &format!(
-                    "no {} — proved by the sentinel ({sentinel_m})",
-                    self.matcher
-                ),
-                Some(format!(
-                    "the sentinel never arrived within {timeout:?}, so absence is unproven \
-                     (is its path the same, is it allowed, does the capture filter pass it?)"
-                )),
-                self.since.0,
-            ));
-        };
-        // Anything matching before the sentinel fails; so does anything seen
-        // by now (a late straggler is still evidence of a leak).
-        let offenders: Vec<String> = cap.with_packets(|ps| {
-            ps[self.since.0.min(ps.len())..]
-                .iter()
-                .filter(|p| self.matcher.matches(p) && !sentinel_m.matches(p))
-                .map(|p| format!("  {p}"))
-                .collect()
-        });
-        if offenders.is_empty() {
-            return Ok(());
-        }
-        Err(crate::evidence::expectation_failed(
+    timeout: Duration,
+) -> Result<()> {
+    let sentinel_m = sentinel.matcher();
+    check_valid(cap, &[matcher, &sentinel_m])?;
+    tracing::debug!(subject = %cap.subject(), expect_none = %matcher, sentinel = %sentinel_m, "expect none");
+    sentinel.send()?;
+    let mut pos = since.0;
+    let seen = cap.wait_for(timeout, |ps| {
+        let at = ps
+            .iter()
+            .skip(pos)
+            .position(|p| sentinel_m.matches(p))
+            .map(|i| i + pos);
+        pos = pos.max(ps.len());
+        at
+    })?;
+    if seen.is_none() {
+        return Err(crate::evidence::expectation_failed(
             cap,
-            &format!("no {} before the sentinel ({sentinel_m})", self.matcher),
+            &format!("no {} — proved by the sentinel ({sentinel_m})", matcher),
             Some(format!(
-                "{} matching packet(s) arrived:\n{}",
-                offenders.len(),
-                offenders.join("\n")
+                "the sentinel never arrived within {timeout:?}, so absence is unproven \
+                     (is its path the same, is it allowed, does the capture filter pass it?)"
             )),
-            self.since.0,
-        ))
+            since.0,
+        ));
+    };
+    // Anything matching before the sentinel fails; so does anything seen
+    // by now (a late straggler is still evidence of a leak).
+    let offenders: Vec<String> = cap.with_packets(|ps| {
+        ps[since.0.min(ps.len())..]
+            .iter()
+            .filter(|p| matcher.matches(p) && !sentinel_m.matches(p))
+            .map(|p| format!("  {p}"))
+            .collect()
+    });
+    if offenders.is_empty() {
+        return Ok(());
     }
+    Err(crate::evidence::expectation_failed(
+        cap,
+        &format!("no {} before the sentinel ({sentinel_m})", matcher),
+        Some(format!(
+            "{} matching packet(s) arrived:\n{}",
+            offenders.len(),
+            offenders.join("\n")
+        )),
+        since.0,
+    ))
 }

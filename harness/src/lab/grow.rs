@@ -133,7 +133,7 @@ impl Lab {
                 BringUpEvents::from_socket(ep),
             );
             let same = nl.name() == np.name();
-            let peer_ns = (!same).then(|| np.namespace().netns().as_fd());
+            let peer_ns = (!same).then(|| np.ns().netns().as_fd());
             let made = async {
                 nl.netlink().add_veth(&l, &p, peer_ns).await?;
                 np.netlink().set_index_up(&p.name, p.index).await?;

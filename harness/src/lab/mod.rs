@@ -6,6 +6,7 @@ mod build;
 pub(crate) mod docker;
 mod grow;
 mod node;
+mod node_io;
 mod running;
 mod up;
 

@@ -1,7 +1,6 @@
-//! A handle on one node of a lab: everything a [`Namespace`] offers (it
-//! dereferences to one: commands, sysctls, captures, traffic, rules), plus
-//! the node's links, addresses and routes, read and changed over the lab's
-//! netlink connection.
+//! A handle on one node of a lab: its links, addresses, routes and rules,
+//! read and changed over the lab's netlink connection and the firewall tools
+//! (what it does with traffic is in `node_io`).
 
 use ipnet::IpNet;
 
@@ -25,15 +24,24 @@ pub struct Interface {
     pub addrs: Vec<IpNet>,
 }
 
-/// A node of a [`Lab`] (borrowed from it). Dereferences to the node's
-/// [`Namespace`], so `node.command(..)`, `node.capture(..)`,
-/// `node.udp_send(..)` and `Backend::…(&node, ..)` all work on it.
+/// A node of a [`Lab`] (borrowed from it): commands, sysctls, captures,
+/// probes and servers inside it, its links, addresses, routes and rules.
 #[derive(Clone, Copy)]
 pub struct Node<'lab> {
     lab: &'lab Lab,
     idx: usize,
     name: &'lab str,
 }
+
+/// Two handles are equal when they name the same node (an alias and its
+/// target, a `container:` container and the container it shares).
+impl PartialEq for Node<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.lab, other.lab) && self.idx == other.idx
+    }
+}
+
+impl Eq for Node<'_> {}
 
 impl std::fmt::Debug for Node<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,8 +69,27 @@ impl<'lab> Node<'lab> {
         self.name
     }
 
-    /// The node's namespace handle, to keep (it outlives this borrow).
-    pub fn namespace(&self) -> &'lab Namespace {
+    /// What the kernel and tools seen from inside this node offer: kernel
+    /// version, br_netfilter, conntrack, the x_tables matches Docker uses,
+    /// netem, tool versions and which backends can list a ruleset here
+    /// (read-only: nothing is loaded).
+    ///
+    /// ```no_run
+    /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
+    /// println!("{}", lab.node("probe")?.fingerprint().render());
+    /// # Ok(()) }
+    /// ```
+    pub fn fingerprint(&self) -> crate::Fingerprint {
+        crate::Fingerprint::probe(self.ns())
+    }
+
+    /// Lab, node, for messages.
+    pub(crate) fn subject(&self) -> &'lab crate::error::Subject {
+        self.ns().subject()
+    }
+
+    /// The node's namespace handle (it outlives this borrow).
+    pub(crate) fn ns(&self) -> &'lab Namespace {
         &self.state().ns
     }
 
@@ -224,30 +251,23 @@ impl<'lab> Node<'lab> {
     /// # Ok(()) }
     /// ```
     pub fn load_rules(&self, backend: crate::Backend, text: &str) -> Result<()> {
-        backend.append(self, text)
+        backend.append(self.ns(), text)
     }
 
     /// This node's `backend` ruleset as its tool prints it, with counters
     /// (`iptables-*-save -c`, `nft list ruleset`; IPv4 for the iptables backends).
     pub fn rules(&self, backend: crate::Backend) -> Result<String> {
-        backend.save(self)
+        backend.save(self.ns())
     }
 
     /// Per-rule packet and byte counters, and chain policies, of this node's
     /// `backend` ruleset.
     pub fn counters(&self, backend: crate::Backend) -> Result<crate::Counters> {
-        backend.counters(self)
+        backend.counters(self.ns())
     }
 
     /// Deletes a link (its veth peer goes with it).
     pub fn delete_link(&self, ifname: &str) -> Result<()> {
         self.lab.block_on(self.netlink().delete_link(ifname))
-    }
-}
-
-impl std::ops::Deref for Node<'_> {
-    type Target = Namespace;
-    fn deref(&self) -> &Namespace {
-        &self.state().ns
     }
 }

@@ -78,8 +78,7 @@ impl Lab {
         }
         for r in &spec.rules {
             tracing::debug!(node = %r.node, file = %r.path.display(), backend = %r.backend, "load rule file");
-            r.backend
-                .append_file(self.node(&r.node)?.namespace(), &r.path)?;
+            r.backend.append_file(self.node(&r.node)?.ns(), &r.path)?;
         }
         let mut servers = Vec::new();
         for s in &spec.servers {

@@ -78,20 +78,13 @@ fn nft_drop_rule_is_named_by_the_trace() {
     }
     let lab = pair("nftrace").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
-    Backend::Nftables.append(&b, B_RULES).unwrap();
-    let book = read_rules(b.namespace(), Backend::Nftables).unwrap();
+    Backend::Nftables.append(b.ns(), B_RULES).unwrap();
+    let book = read_rules(b.ns(), Backend::Nftables).unwrap();
     let drop_rule = book.chain(Family::Inet, "fw", "input").unwrap().rules[0].clone();
 
     let trace = |port: u16| {
         let flow = Flow::udp(&format!("10.0.0.2:{port}")).unwrap();
-        trace_flow(
-            a.namespace(),
-            b.namespace(),
-            Backend::Nftables,
-            &flow,
-            PROBE_TIMEOUT,
-        )
-        .unwrap()
+        trace_flow(a.ns(), b.ns(), Backend::Nftables, &flow, PROBE_TIMEOUT).unwrap()
     };
     let dropped = trace(7000);
     let d = dropped
@@ -127,14 +120,7 @@ fn nft_drop_rule_is_named_by_the_trace() {
         .unwrap()
         .source("10.0.0.1")
         .unwrap();
-    let by_policy = trace_flow(
-        a.namespace(),
-        b.namespace(),
-        Backend::Nftables,
-        &flow,
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let by_policy = trace_flow(a.ns(), b.ns(), Backend::Nftables, &flow, PROBE_TIMEOUT).unwrap();
     assert_eq!(
         by_policy.decision.as_ref().unwrap().to_string(),
         "inet fw input policy ACCEPT",
@@ -178,10 +164,10 @@ fn policy_drop_is_reported_as_the_chain_policy() {
     let lab = pair("nftracepol").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let rules = "table ip fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n";
-    Backend::Nftables.append(&b, rules).unwrap();
+    Backend::Nftables.append(b.ns(), rules).unwrap();
     let t = trace_flow(
-        a.namespace(),
-        b.namespace(),
+        a.ns(),
+        b.ns(),
         Backend::Nftables,
         &Flow::udp("10.0.0.2:53").unwrap(),
         PROBE_TIMEOUT,
@@ -210,8 +196,8 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
         .unwrap();
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     let t = trace_flow(
-        internet.namespace(),
-        host.namespace(),
+        internet.ns(),
+        host.ns(),
         Backend::IptablesNft,
         &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
@@ -268,8 +254,8 @@ fn docker_published_port_trace_shows_dnat_and_docker_accept() {
         .checked_output()
         .unwrap();
     let t = trace_flow(
-        internet.namespace(),
-        host.namespace(),
+        internet.ns(),
+        host.ns(),
         Backend::IptablesNft,
         &Flow::tcp("172.17.0.2:81").unwrap(),
         PROBE_TIMEOUT,
@@ -291,8 +277,8 @@ fn iptables_legacy_is_refused_with_a_reason() {
     let lab = pair("nftraceleg").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let err = trace_flow(
-        a.namespace(),
-        b.namespace(),
+        a.ns(),
+        b.ns(),
         Backend::IptablesLegacy,
         &Flow::udp("10.0.0.2:53").unwrap(),
         PROBE_TIMEOUT,
@@ -331,8 +317,8 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     // No server in web: its RST is the answer (a second packet the counters see).
     let t = count_flow(
-        internet.namespace(),
-        host.namespace(),
+        internet.ns(),
+        host.ns(),
         Backend::IptablesLegacy,
         &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
@@ -365,8 +351,8 @@ fn iptables_legacy_is_attributed_by_rule_counters() {
         .checked_output()
         .unwrap();
     let t = count_flow(
-        internet.namespace(),
-        host.namespace(),
+        internet.ns(),
+        host.ns(),
         Backend::IptablesLegacy,
         &Flow::tcp("172.17.0.2:81").unwrap(),
         PROBE_TIMEOUT,
@@ -409,8 +395,8 @@ fn docker_nftables_backend_trace_names_nft_rules() {
         .unwrap();
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     let t = trace_flow(
-        internet.namespace(),
-        host.namespace(),
+        internet.ns(),
+        host.ns(),
         Backend::Nftables,
         &Flow::tcp("203.0.113.2:8080").unwrap(),
         Duration::from_secs(2),
@@ -449,31 +435,17 @@ fn legacy_rules_beside_a_trace_are_noted() {
     }
     let lab = pair("nftracemix").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
-    Backend::Nftables.append(&b, B_RULES).unwrap();
+    Backend::Nftables.append(b.ns(), B_RULES).unwrap();
     let flow = Flow::udp("10.0.0.2:7001").unwrap();
-    let clean = trace_flow(
-        a.namespace(),
-        b.namespace(),
-        Backend::Nftables,
-        &flow,
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let clean = trace_flow(a.ns(), b.ns(), Backend::Nftables, &flow, PROBE_TIMEOUT).unwrap();
     assert!(clean.notes.is_empty(), "{clean}");
     Backend::IptablesLegacy
         .replace_tables(
-            &b,
+            b.ns(),
             "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 7001 -j DROP\nCOMMIT\n",
         )
         .unwrap();
-    let mixed = trace_flow(
-        a.namespace(),
-        b.namespace(),
-        Backend::Nftables,
-        &flow,
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let mixed = trace_flow(a.ns(), b.ns(), Backend::Nftables, &flow, PROBE_TIMEOUT).unwrap();
     assert!(
         mixed
             .to_string()
@@ -491,8 +463,8 @@ fn user_rule_file_line_is_named_in_the_decision() {
     let docker = topology("docker-user-rules.toml", "nftraceusr");
     let (internet, host) = (docker.internet().unwrap(), docker.host_node().unwrap());
     let mut t = trace_flow(
-        internet.namespace(),
-        host.namespace(),
+        internet.ns(),
+        host.ns(),
         Backend::IptablesNft,
         &Flow::tcp("203.0.113.2:8080").unwrap(),
         PROBE_TIMEOUT,
@@ -528,16 +500,9 @@ fn locally_generated_traffic_is_traced_from_output() {
     let lab = pair("nftraceout").unwrap();
     let b = lab.node("b").unwrap();
     let rules = "table ip out {\n\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n\t\tip daddr 10.0.0.1 udp dport 9 counter reject\n\t}\n}\n";
-    Backend::Nftables.append(&b, rules).unwrap();
+    Backend::Nftables.append(b.ns(), rules).unwrap();
     let flow = Flow::udp("10.0.0.1:9").unwrap();
-    let t = trace_flow(
-        b.namespace(),
-        b.namespace(),
-        Backend::Nftables,
-        &flow,
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let t = trace_flow(b.ns(), b.ns(), Backend::Nftables, &flow, PROBE_TIMEOUT).unwrap();
     assert_eq!(t.probe, ProbeOutcome::Blocked, "{t}");
     let hook = &t.packets[0].hooks[0];
     assert_eq!(
@@ -560,7 +525,7 @@ fn a_batch_of_flows_gets_one_decision_each() {
     }
     let lab = pair("nftracebatch").unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
-    Backend::Nftables.append(&b, B_RULES).unwrap();
+    Backend::Nftables.append(b.ns(), B_RULES).unwrap();
     let flows: Vec<Flow> = [
         "udp 10.0.0.2:7000",
         "udp 10.0.0.2:7001",
@@ -573,14 +538,7 @@ fn a_batch_of_flows_gets_one_decision_each() {
         (_, dst) => Flow::tcp(dst).unwrap(),
     })
     .collect();
-    let traces = trace_flows(
-        a.namespace(),
-        b.namespace(),
-        Backend::Nftables,
-        &flows,
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let traces = trace_flows(a.ns(), b.ns(), Backend::Nftables, &flows, PROBE_TIMEOUT).unwrap();
     let decisions: Vec<String> = traces
         .iter()
         .map(|t| t.decision.as_ref().unwrap().to_string())
@@ -628,19 +586,12 @@ fn icmp_echo_is_traced_by_its_identifier() {
     let root_before = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap();
     let rules = "table inet fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\t\
                  icmp type echo-request counter drop comment \"no-ping\"\n\t}\n}\n";
-    Backend::Nftables.append(&b, rules).unwrap();
+    Backend::Nftables.append(b.ns(), rules).unwrap();
     let flows = [
         Flow::icmp("10.0.0.2").unwrap(),
         Flow::udp("10.0.0.2:7001").unwrap(),
     ];
-    let traces = trace_flows(
-        a.namespace(),
-        b.namespace(),
-        Backend::Nftables,
-        &flows,
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let traces = trace_flows(a.ns(), b.ns(), Backend::Nftables, &flows, PROBE_TIMEOUT).unwrap();
     let echo = &traces[0];
     assert_eq!(echo.probe, ProbeOutcome::NoAnswer, "{echo}");
     assert_eq!(
@@ -684,14 +635,7 @@ fn icmp_echo_is_traced_by_its_identifier() {
         .args(["flush", "chain", "inet", "fw", "input"])
         .checked_output()
         .unwrap();
-    let answered = trace_flow(
-        a.namespace(),
-        b.namespace(),
-        Backend::Nftables,
-        &flows[0],
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let answered = trace_flow(a.ns(), b.ns(), Backend::Nftables, &flows[0], PROBE_TIMEOUT).unwrap();
     assert_eq!(answered.probe, ProbeOutcome::Answered, "{answered}");
     assert_eq!(
         answered.decision.as_ref().unwrap().to_string(),
@@ -718,8 +662,8 @@ fn outbound_trace_names_the_masquerade_rule() {
     );
     let flow = Flow::udp("198.51.100.10:53").unwrap();
     let t = trace_flow(
-        web.namespace(),
-        host.namespace(),
+        web.ns(),
+        host.ns(),
         Backend::IptablesNft,
         &flow,
         Duration::from_secs(2),
@@ -758,20 +702,13 @@ fn empty_rulesets_and_unreached_namespaces_are_said_so() {
         lab.node("b").unwrap(),
     );
     let flow = Flow::udp("10.0.1.2:9").unwrap();
-    let t = trace_flow(
-        a.namespace(),
-        r.namespace(),
-        Backend::Nftables,
-        &flow,
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let t = trace_flow(a.ns(), r.ns(), Backend::Nftables, &flow, PROBE_TIMEOUT).unwrap();
     assert!(t.decision.is_none(), "{t}");
     assert!(t.to_string().contains("no rule here filtered it"), "{t}");
     // 10.9.9.9 is routed nowhere (r has no route for it): nothing reaches b's namespace.
     let t = trace_flow(
-        a.namespace(),
-        b.namespace(),
+        a.ns(),
+        b.ns(),
         Backend::Nftables,
         &Flow::udp("10.9.9.9:9").unwrap(),
         PROBE_TIMEOUT,
@@ -800,19 +737,12 @@ fn ipv6_flow_is_traced() {
         .unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
     let rules = "table inet fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tip6 saddr 2001:db8::1 udp dport 7000 drop\n\t}\n}\n";
-    Backend::Nftables.append(&b, rules).unwrap();
+    Backend::Nftables.append(b.ns(), rules).unwrap();
     let flow = Flow::udp("[2001:db8::2]:7000")
         .unwrap()
         .source("2001:db8::1")
         .unwrap();
-    let t = trace_flow(
-        a.namespace(),
-        b.namespace(),
-        Backend::Nftables,
-        &flow,
-        PROBE_TIMEOUT,
-    )
-    .unwrap();
+    let t = trace_flow(a.ns(), b.ns(), Backend::Nftables, &flow, PROBE_TIMEOUT).unwrap();
     let first = t
         .hooks()
         .next()

@@ -68,7 +68,7 @@ impl<'a> Target<'a> {
     /// The namespace of source node `name`.
     pub(crate) fn source(&self, name: &str) -> Result<&'a Namespace> {
         let lab = self.lab();
-        lab.node(name).map(|n| n.namespace()).map_err(|_| {
+        lab.node(name).map(|n| n.ns()).map_err(|_| {
             Error::invalid(
                 Subject::lab(lab.name()),
                 "cell source",
@@ -135,7 +135,7 @@ impl<'a> Target<'a> {
         for name in lab.namespace_names() {
             if let Some((backend, files)) = by_node.remove(&name) {
                 out.push(Decider {
-                    ns: lab.node(&name)?.namespace(),
+                    ns: lab.node(&name)?.ns(),
                     node: name,
                     backend,
                     files,
@@ -186,7 +186,7 @@ impl<'a> Target<'a> {
         }
         sites
             .into_iter()
-            .map(|(node, ip, s)| Ok((lab.node(&node)?.namespace(), ip, s)))
+            .map(|(node, ip, s)| Ok((lab.node(&node)?.ns(), ip, s)))
             .collect()
     }
 }

@@ -197,9 +197,9 @@ fn restarted_rules_load_and_read_back_as_recorded() {
         (13, "restart3-after-restart-2"),
     ] {
         h.backend()
-            .replace_tables(&node, &h.at(step).firewall().input())
+            .replace_tables(node.ns(), &h.at(step).firewall().input())
             .unwrap_or_else(|e| panic!("loading step {step}: {e}"));
-        let saved = h.backend().save(&node).unwrap();
+        let saved = h.backend().save(node.ns()).unwrap();
         assert_saved_matches_dump(
             &h,
             &saved,

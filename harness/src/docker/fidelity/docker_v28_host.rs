@@ -40,7 +40,7 @@ fn v28_host_state_matches_recording() {
     let (model, lab) = up("default");
     let docker = lab.docker("host").unwrap();
     let host = docker.host().unwrap();
-    let six = model.backend().save_ip6(&host).unwrap();
+    let six = model.backend().save_ip6(host.ns()).unwrap();
     assert!(six.contains(":FORWARD ACCEPT"), "lab {}: {six}", lab.name());
     assert!(
         six.contains("-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1"),

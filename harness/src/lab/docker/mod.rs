@@ -126,7 +126,7 @@ pub(crate) fn finish(
         .map(|s| renamed(s, |n| part.node(n)))
         .collect();
     let late = apply_settings(lab, wiring, &settings)
-        .and_then(|()| part.host.hold_ports(&*lab.node(&part.name)?, false));
+        .and_then(|()| part.host.hold_ports(lab.node(&part.name)?.ns(), false));
     let early = early();
     let (mut held, late) = (early?, late?);
     held.proxies.extend(late.proxies);
@@ -138,7 +138,7 @@ pub(crate) fn finish(
     let host = lab.node(&part.name)?;
     for file in part.host.rule_files() {
         part.host
-            .load_rule_file(&host, file, "loading user rules")?;
+            .load_rule_file(host.ns(), file, "loading user rules")?;
     }
     Ok(state)
 }
@@ -159,8 +159,8 @@ pub(crate) fn install_all(
                     let host = lab.node(&p.name)?;
                     let early = p
                         .host
-                        .load_rules(&host, std::time::Instant::now())
-                        .and_then(|()| p.host.hold_ports(&host, true));
+                        .load_rules(host.ns(), std::time::Instant::now())
+                        .and_then(|()| p.host.hold_ports(host.ns(), true));
                     finish(lab, wiring, p, || early)
                 })
             })
@@ -368,7 +368,7 @@ fn apply_settings(lab: &Lab, spec: &Wiring, settings: &[KernelSetting]) -> Resul
         }
     }
     for (node, pairs) in sysctls {
-        lab.node(node)?.sysctl_set_all(&pairs)?;
+        lab.node(node)?.ns().sysctl_set_all(&pairs)?;
     }
     for (node, ports) in hairpins {
         lab.node(node)?.set_hairpins(&ports, true)?;

@@ -86,12 +86,12 @@ impl<'lab> DockerPart<'lab> {
 
     /// The host's ruleset as its backend's tool prints it, with counters.
     pub fn rules(&self) -> Result<String> {
-        self.model().backend().save(&*self.host()?)
+        self.model().backend().save(self.host()?.ns())
     }
 
     /// Per-rule counters of the host's ruleset.
     pub fn counters(&self) -> Result<Counters> {
-        self.model().backend().counters(&*self.host()?)
+        self.model().backend().counters(self.host()?.ns())
     }
 
     /// Loads a user rule file into the host after Docker's rules: an nft
@@ -100,7 +100,7 @@ impl<'lab> DockerPart<'lab> {
     /// file fails with the tool's message, naming the file and line.
     pub fn apply_rules_file(&self, path: &Path) -> Result<()> {
         self.model()
-            .load_rule_file(&*self.host()?, path, "loading user rules")
+            .load_rule_file(self.host()?.ns(), path, "loading user rules")
     }
 
     /// Whether this is a Docker host file's own lab (nodes named `host`,

@@ -103,10 +103,10 @@ fn start_in_lab(
     match next.backend() {
         Backend::Nftables => {
             tracing::debug!("making Docker's nftables table again");
-            Backend::Nftables.append(&host_node, &next.running().nftables().apply_script())?;
+            Backend::Nftables.append(host_node.ns(), &next.running().nftables().apply_script())?;
         }
         backend => {
-            let saved = backend.save(&host_node)?;
+            let saved = backend.save(host_node.ns())?;
             let live = parse_live(&saved).map_err(|(line, m)| {
                 Error::invalid(
                     Subject::lab(lab.name()).node(host_node.name()),
@@ -117,7 +117,7 @@ fn start_in_lab(
             let script = container_start_script(&next, &live);
             tracing::debug!(%backend, lines = script.lines().count(), "Docker's operations for the container, on the live rules");
             if !script.is_empty() {
-                backend.append(&host_node, &script)?;
+                backend.append(host_node.ns(), &script)?;
             }
         }
     }
@@ -134,6 +134,6 @@ fn start_in_lab(
         .into_iter()
         .filter(|p| !old_proxies.contains(p))
         .collect();
-    let held = next.hold(&host_node, reservations, proxies)?;
+    let held = next.hold(host_node.ns(), reservations, proxies)?;
     Ok((next, held))
 }

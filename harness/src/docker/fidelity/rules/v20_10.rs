@@ -190,14 +190,14 @@ pub(super) fn load_and_read_back(node: &Node<'_>, host: &DockerHost, step: usize
     // Each load replaces the tables it names, as Docker's state at that step.
     let fw = host.at(step).firewall();
     backend
-        .replace_tables(node, &fw.input())
+        .replace_tables(node.ns(), &fw.input())
         .unwrap_or_else(|e| {
             panic!(
                 "node {}: loading step {step} with {backend}: {e}",
                 node.name()
             )
         });
-    normalise(host, &backend.save(node).unwrap())
+    normalise(host, &backend.save(node.ns()).unwrap())
 }
 
 /// A recorded variant, every step, loaded with the real restore tools of

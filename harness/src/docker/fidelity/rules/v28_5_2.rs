@@ -286,21 +286,21 @@ fn check_loaded_with(name: &str, backend: Option<Backend>) {
         let node = lab.node("host").unwrap();
         let fail = |e: crate::Error| panic!("lab {}: {dump}: {e}", lab.name());
         backend
-            .replace_tables(&node, &host.at(step).iptables().iptables_restore())
+            .replace_tables(node.ns(), &host.at(step).iptables().iptables_restore())
             .unwrap_or_else(fail);
         backend
             .replace_tables_ip6(
-                &node,
+                node.ns(),
                 &host.running().ip6tables().unwrap().iptables_restore(),
             )
             .unwrap_or_else(fail);
-        let saved4 = normalise(&host, &backend.save(&node).unwrap());
+        let saved4 = normalise(&host, &backend.save(node.ns()).unwrap());
         compare(
             &format!("{dump} {v4} ({backend})"),
             &recorded(&dump, v4),
             &saved4,
         );
-        let saved6 = backend.save_ip6(&node).unwrap();
+        let saved6 = backend.save_ip6(node.ns()).unwrap();
         compare(
             &format!("{dump} {v6} ({backend})"),
             &recorded(&dump, v6),

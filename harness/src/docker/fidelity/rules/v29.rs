@@ -297,9 +297,9 @@ fn v29_loads_with_every_backend() {
                 assert_eq!(w, g, "{backend}: rules read back differ from the render");
             }
         }
-        backend.flush(&node).unwrap();
+        backend.flush(node.ns()).unwrap();
         assert!(
-            !backend.save(&node).unwrap().contains("DOCKER"),
+            !backend.save(node.ns()).unwrap().contains("DOCKER"),
             "{backend}: flush left Docker's rules"
         );
     }

@@ -5,11 +5,11 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use netrig::unique_lab_name;
-use netrig::{Endpoint, Lab, NodeSpec};
-use netrig::{Proto, Proxy};
+use super::Proxy;
+use crate::{Endpoint, Lab, NodeSpec, Proto, TcpOutcome, unique_lab_name};
 
-use crate::common;
+#[path = "../../../tests/common/fork.rs"]
+mod fork;
 
 fn lab() -> Lab {
     Lab::builder(unique_lab_name("proxy"))
@@ -29,8 +29,11 @@ fn lab() -> Lab {
 }
 
 /// TCP through the proxy reaches the target, which sees the proxy node's address.
+#[test]
 fn tcp_proxy_forwards_and_rewrites_the_source() {
-    let _labs = common::shared();
+    if !crate::privilege::should_run("tcp_proxy_forwards_and_rewrites_the_source").unwrap() {
+        return;
+    }
     let lab = lab();
     let listener = lab
         .node("server")
@@ -39,7 +42,7 @@ fn tcp_proxy_forwards_and_rewrites_the_source() {
         .unwrap()
         .unwrap();
     let _proxy = Proxy::start(
-        &lab.node("host").unwrap(),
+        lab.node("host").unwrap().ns(),
         Proto::Tcp,
         "0.0.0.0:8080".parse().unwrap(),
         "10.1.0.2:80".parse().unwrap(),
@@ -70,8 +73,11 @@ fn tcp_proxy_forwards_and_rewrites_the_source() {
 }
 
 /// UDP through the proxy: request forwarded, reply returned to the client from the proxy's port.
+#[test]
 fn udp_proxy_forwards_both_ways() {
-    let _labs = common::shared();
+    if !crate::privilege::should_run("udp_proxy_forwards_both_ways").unwrap() {
+        return;
+    }
     let lab = lab();
     let server = lab
         .node("server")
@@ -83,7 +89,7 @@ fn udp_proxy_forwards_both_ways() {
         .set_read_timeout(Some(Duration::from_secs(3)))
         .unwrap();
     let _proxy = Proxy::start(
-        &lab.node("host").unwrap(),
+        lab.node("host").unwrap().ns(),
         Proto::Udp,
         "10.0.0.1:5353".parse().unwrap(),
         "10.1.0.2:53".parse().unwrap(),
@@ -114,19 +120,22 @@ fn udp_proxy_forwards_both_ways() {
 }
 
 /// A proxy whose port is taken fails at start with the address in the message.
+#[test]
 fn proxy_bind_conflict_is_reported() {
-    let _labs = common::shared();
+    if !crate::privilege::should_run("proxy_bind_conflict_is_reported").unwrap() {
+        return;
+    }
     let lab = lab();
     let host = lab.node("host").unwrap();
     let _a = Proxy::start(
-        &host,
+        host.ns(),
         Proto::Tcp,
         "10.0.0.1:9000".parse().unwrap(),
         "10.1.0.2:1".parse().unwrap(),
     )
     .unwrap();
     let err = Proxy::start(
-        &host,
+        host.ns(),
         Proto::Tcp,
         "10.0.0.1:9000".parse().unwrap(),
         "10.1.0.2:1".parse().unwrap(),
@@ -137,8 +146,11 @@ fn proxy_bind_conflict_is_reported() {
 
 /// `start_all` returns with every listener bound; when one bind fails, the
 /// error names it and the proxies already started are stopped (their ports free).
+#[test]
 fn start_all_binds_every_listener_or_none() {
-    let _labs = common::shared();
+    if !crate::privilege::should_run("start_all_binds_every_listener_or_none").unwrap() {
+        return;
+    }
     let lab = lab();
     let host = lab.node("host").unwrap();
     let map = |port: u16| {
@@ -148,7 +160,7 @@ fn start_all_binds_every_listener_or_none() {
             "10.1.0.2:1".parse().unwrap(),
         )
     };
-    let all = Proxy::start_all(&host, &[map(9100), map(9101), map(9102)]).unwrap();
+    let all = Proxy::start_all(host.ns(), &[map(9100), map(9101), map(9102)]).unwrap();
     assert_eq!(all.len(), 3);
     for port in [9100, 9101, 9102] {
         // Bound at return: binding the same address again fails.
@@ -159,13 +171,13 @@ fn start_all_binds_every_listener_or_none() {
     }
     drop(all);
     let _taken = Proxy::start(
-        &host,
+        host.ns(),
         Proto::Tcp,
         "10.0.0.1:9202".parse().unwrap(),
         "10.1.0.2:1".parse().unwrap(),
     )
     .unwrap();
-    let err = Proxy::start_all(&host, &[map(9200), map(9201), map(9202)]).unwrap_err();
+    let err = Proxy::start_all(host.ns(), &[map(9200), map(9201), map(9202)]).unwrap_err();
     assert!(err.to_string().contains("10.0.0.1:9202"), "{err}");
     for port in [9200, 9201] {
         let free = host
@@ -182,8 +194,11 @@ fn start_all_binds_every_listener_or_none() {
 /// still holds a copy of its fds: a client's connect is refused (not
 /// accepted by a listener nobody serves), and a new TCP proxy on the same
 /// address and a UDP one on the same port start and forward.
+#[test]
 fn stopped_proxy_gives_its_address_up_to_the_next() {
-    let _labs = common::shared();
+    if !crate::privilege::should_run("stopped_proxy_gives_its_address_up_to_the_next").unwrap() {
+        return;
+    }
     let lab = lab();
     let (host, client) = (lab.node("host").unwrap(), lab.node("client").unwrap());
     let server = lab.node("server").unwrap();
@@ -201,13 +216,13 @@ fn stopped_proxy_gives_its_address_up_to_the_next() {
             "10.1.0.2:53".parse().unwrap(),
         ),
     ];
-    let proxies = Proxy::start_all(&host, &mappings).unwrap();
-    let held = common::ForkedFdHolder::start();
+    let proxies = Proxy::start_all(host.ns(), &mappings).unwrap();
+    let held = fork::ForkedFdHolder::start();
     drop(proxies);
     let second = Duration::from_secs(1);
     assert_eq!(
         client.tcp_connect("10.0.0.1:8080", second).unwrap(),
-        netrig::TcpOutcome::Refused,
+        TcpOutcome::Refused,
         "the stopped proxy's listener must not accept"
     );
     // The UDP one on the wildcard address: a socket still bound to the
@@ -216,10 +231,10 @@ fn stopped_proxy_gives_its_address_up_to_the_next() {
         mappings[0],
         (Proto::Udp, "0.0.0.0:5353".parse().unwrap(), mappings[1].2),
     ];
-    let _again = Proxy::start_all(&host, &again).expect("the addresses are free again");
+    let _again = Proxy::start_all(host.ns(), &again).expect("the addresses are free again");
     assert!(matches!(
         client.tcp_connect("10.0.0.1:8080", second).unwrap(),
-        netrig::TcpOutcome::Connected(_)
+        TcpOutcome::Connected(_)
     ));
     client
         .udp_send_from("10.0.0.2:0", "10.0.0.1:5353", b"q")
@@ -231,7 +246,7 @@ fn stopped_proxy_gives_its_address_up_to_the_next() {
 
 /// Sockets a node's processes hold open, listeners excepted (lines of
 /// /proc/net/tcp with an inode, not in LISTEN).
-fn held_tcp_sockets(node: &netrig::Node<'_>) -> usize {
+fn held_tcp_sockets(node: &crate::Node<'_>) -> usize {
     let text = node
         .run(|| std::fs::read_to_string("/proc/thread-self/net/tcp"))
         .unwrap()
@@ -249,14 +264,17 @@ fn held_tcp_sockets(node: &netrig::Node<'_>) -> usize {
 /// server that served a hundred connections hold none of them (they used
 /// to keep a copy of every connection until they stopped, and a long test
 /// ran out of file descriptors).
+#[test]
 fn finished_connections_release_their_sockets() {
-    let _labs = common::shared();
+    if !crate::privilege::should_run("finished_connections_release_their_sockets").unwrap() {
+        return;
+    }
     let lab = lab();
     let (host, client) = (lab.node("host").unwrap(), lab.node("client").unwrap());
     let server = lab.node("server").unwrap();
     let _echo = server.tcp_echo_server("10.1.0.2:80").unwrap();
     let _proxy = Proxy::start(
-        &host,
+        host.ns(),
         Proto::Tcp,
         "0.0.0.0:8080".parse().unwrap(),
         "10.1.0.2:80".parse().unwrap(),
@@ -289,16 +307,4 @@ fn finished_connections_release_their_sockets() {
         proxy_held <= 4 && server_held <= 2,
         "after 100 finished connections the proxy holds {proxy_held} sockets, the echo server {server_held}"
     );
-}
-
-/// This module's tests.
-pub fn tests() -> Vec<netrig::testing::Test> {
-    netrig::testing::tests![
-        finished_connections_release_their_sockets,
-        stopped_proxy_gives_its_address_up_to_the_next,
-        tcp_proxy_forwards_and_rewrites_the_source,
-        udp_proxy_forwards_both_ways,
-        proxy_bind_conflict_is_reported,
-        start_all_binds_every_listener_or_none,
-    ]
 }

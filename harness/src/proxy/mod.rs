@@ -35,7 +35,7 @@ use crate::traffic::{OpenStreams, StopFd};
 
 /// A running forwarder; stops on drop.
 #[derive(Debug)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     proto: Proto,
     listen: SocketAddr,
     target: SocketAddr,
@@ -46,15 +46,8 @@ pub struct Proxy {
 impl Proxy {
     /// Starts forwarding `listen` (inside `ns`) to `target`; returns once
     /// the listening socket is bound.
-    ///
-    /// ```no_run
-    /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-    /// use netrig::{Proto, Proxy};
-    /// let host = lab.node("host")?;
-    /// let _p = Proxy::start(&host, Proto::Tcp, "0.0.0.0:8080".parse().unwrap(), "172.17.0.2:80".parse().unwrap())?;
-    /// # Ok(()) }
-    /// ```
-    pub fn start(
+    #[cfg(test)]
+    pub(crate) fn start(
         ns: &Namespace,
         proto: Proto,
         listen: SocketAddr,
@@ -349,3 +342,6 @@ fn relay_replies(reader: &UdpSocket, listener: &UdpSocket, client: SocketAddr, s
         }
     }
 }
+
+#[cfg(test)]
+mod lab_tests;

@@ -12,8 +12,8 @@
 //! # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
 //! use netrig::Backend;
 //! let router = lab.node("router")?;
-//! Backend::IptablesNft.replace_tables(&router, "*nat\n-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n")?;
-//! let counters = Backend::IptablesNft.counters(&router)?;
+//! router.load_rules(Backend::IptablesNft, "*nat\n-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n")?;
+//! let counters = router.counters(Backend::IptablesNft)?;
 //! assert!(counters.rule("nat", "POSTROUTING", "MASQUERADE").is_some());
 //! # Ok(()) }
 //! ```

@@ -414,15 +414,15 @@ fn bug_library() -> Vec<Scenario> {
             "",
         )
         .per_layout(
-            "BUG: FORWARD rewritten, Docker's accepts gone; policy DROP",
+            "BUG: Docker's FORWARD rules gone; policy DROP",
             "BUG: DOCKER-FORWARD orphaned; policy DROP",
-            "BUG: DOCKER-FORWARD orphaned (iptables-nft) / nft accept, iptables policy DROP (nftables)",
+            "BUG: DOCKER-FORWARD orphaned / iptables policy DROP (nftables)",
         )
         .bug(),
         S::new(
             "second_daemon_rewrites_docker_forward",
             bugs::owners::second_daemon_rewrites_docker_forward,
-            "BUG: docker0's egress dropped by policy; published port still in",
+            "BUG: docker0's egress and answers dropped by policy",
         )
         .on(matrix::MODERN_IPTABLES)
         .bug(),
@@ -431,7 +431,7 @@ fn bug_library() -> Vec<Scenario> {
             bugs::owners::second_daemon_replaces_docker_bridges_table,
             "",
         )
-        .per_layout("", "", "BUG: table replaced; egress unmasqueraded, proxy serves")
+        .per_layout("", "", "BUG: table replaced; no masquerade, proxy serves")
         .on(matrix::NFTABLES)
         .bug(),
         S::new(
@@ -446,9 +446,9 @@ fn bug_library() -> Vec<Scenario> {
             "",
         )
         .per_layout(
-            "BUG: Docker's FORWARD rules first; ufw drop bypassed",
-            "BUG: Docker's FORWARD rules first; ufw drop bypassed",
-            "BUG (iptables-nft) / dropped by ufw's chain (nftables)",
+            "BUG: ufw's route drop bypassed",
+            "BUG: ufw's route drop bypassed",
+            "BUG (iptables-nft) / ufw drops (nftables)",
         )
         .bug(),
         S::new(
@@ -471,7 +471,7 @@ fn bug_library() -> Vec<Scenario> {
         .per_layout(
             "forwarding turned on; egress masqueraded",
             "forwarding turned on; egress masqueraded",
-            "turned on (iptables-nft) / BUG: refuses to start (nftables)",
+            "on (iptables-nft) / BUG: refuses to start (nftables)",
         )
         .bug(),
         S::new(
@@ -482,7 +482,7 @@ fn bug_library() -> Vec<Scenario> {
         .per_layout(
             "DOCKER-USER accept wins",
             "DOCKER-USER accept wins",
-            "wins (iptables-nft) / BUG: ICC drop after user's accept (nftables)",
+            "wins (iptables-nft) / BUG: ICC drop wins (nftables)",
         )
         .needs(&[Feature::BridgeNetfilter])
         .bug(),
@@ -494,7 +494,7 @@ fn bug_library() -> Vec<Scenario> {
         .per_layout(
             "blocked by DOCKER-USER",
             "blocked by DOCKER-USER",
-            "blocked (iptables-nft) / BUG: DOCKER-USER unused (nftables)",
+            "blocked (iptables-nft) / BUG: rules unused (nftables)",
         )
         .bug(),
         S::new(
@@ -516,15 +516,15 @@ fn bug_library() -> Vec<Scenario> {
         )
         .per_layout(
             "reached (forwarding was on)",
-            "BUG on nat: raw drop; nat-unprotected reaches",
-            "BUG on nat: raw drop; nat-unprotected reaches",
+            "BUG: raw drop on nat; nat-unprotected reaches",
+            "BUG: raw drop on nat; nat-unprotected reaches",
         )
         .on(matrix::ROUTED_PEERS)
         .bug(),
         S::new(
             "port_bound_to_gateway_address_reachable_from_lan",
             bugs::routing::port_bound_to_gateway_address_reachable_from_lan,
-            "BUG: reached from the LAN; no raw drop for the gateway",
+            "BUG: reached from the LAN",
         )
         .bug(),
         S::new(
@@ -554,7 +554,7 @@ fn bug_library() -> Vec<Scenario> {
         S::new(
             "user_rule_on_published_port_never_matches",
             bugs::firewall::user_rule_on_published_port_never_matches,
-            "BUG: --dport 8080 drop never matches (sees port 80)",
+            "BUG: --dport 8080 never matches",
         )
         .bug(),
         S::new(
@@ -562,7 +562,11 @@ fn bug_library() -> Vec<Scenario> {
             bugs::firewall::ip_forward_no_drop_keeps_libvirt_nat_working,
             "",
         )
-        .per_layout("", "fixed: policy ACCEPT, VM gets out", "fixed: policy ACCEPT, VM gets out")
+        .per_layout(
+            "",
+            "fixed: policy ACCEPT, VM gets out",
+            "fixed: policy ACCEPT, VM gets out",
+        )
         .on(matrix::MODERN_IPTABLES)
         .bug(),
     ]

@@ -408,5 +408,166 @@ fn bug_library() -> Vec<Scenario> {
         )
         .proxy(false)
         .bug(),
+        S::new(
+            "platform_firewall_orphans_docker_forward",
+            bugs::owners::platform_firewall_orphans_docker_forward,
+            "",
+        )
+        .per_layout(
+            "BUG: Docker's FORWARD rules gone; policy DROP",
+            "BUG: DOCKER-FORWARD orphaned; policy DROP",
+            "BUG: DOCKER-FORWARD orphaned / iptables policy DROP (nftables)",
+        )
+        .bug(),
+        S::new(
+            "second_daemon_rewrites_docker_forward",
+            bugs::owners::second_daemon_rewrites_docker_forward,
+            "BUG: docker0's egress and answers dropped by policy",
+        )
+        .on(matrix::MODERN_IPTABLES)
+        .bug(),
+        S::new(
+            "second_daemon_replaces_docker_bridges_table",
+            bugs::owners::second_daemon_replaces_docker_bridges_table,
+            "",
+        )
+        .per_layout("", "", "BUG: table replaced; no masquerade, proxy serves")
+        .on(matrix::NFTABLES)
+        .bug(),
+        S::new(
+            "firewalld_strict_forward_ports_accept_any_docker_port",
+            bugs::owners::firewalld_strict_forward_ports_accept_any_docker_port,
+            "BUG: 8080 accepted by port alone; 9090 rejected",
+        )
+        .bug(),
+        S::new(
+            "ufw_route_deny_does_not_stop_published_port",
+            bugs::owners::ufw_route_deny_does_not_stop_published_port,
+            "",
+        )
+        .per_layout(
+            "BUG: ufw's route drop bypassed",
+            "BUG: ufw's route drop bypassed",
+            "BUG (iptables-nft) / ufw drops (nftables)",
+        )
+        .bug(),
+        S::new(
+            "mixed_28_29_chains_refuse_network_create",
+            bugs::owners::mixed_28_29_chains_refuse_network_create,
+            "",
+        )
+        .per_layout(
+            "rule loads; isolation drops",
+            "rule loads; isolation drops",
+            "BUG: \"Chain 'DOCKER-ISOLATION-STAGE-2' does not exist\"",
+        )
+        .on(matrix::ROUTED_PEERS)
+        .bug(),
+        S::new(
+            "nftables_backend_refuses_to_start_without_forwarding",
+            bugs::nftables::nftables_backend_refuses_to_start_without_forwarding,
+            "",
+        )
+        .per_layout(
+            "forwarding turned on; egress masqueraded",
+            "forwarding turned on; egress masqueraded",
+            "on (iptables-nft) / BUG: refuses to start (nftables)",
+        )
+        .bug(),
+        S::new(
+            "user_accept_cannot_override_nftables_backend_drop",
+            bugs::nftables::user_accept_cannot_override_nftables_backend_drop,
+            "",
+        )
+        .per_layout(
+            "DOCKER-USER accept wins",
+            "DOCKER-USER accept wins",
+            "wins (iptables-nft) / BUG: ICC drop wins (nftables)",
+        )
+        .needs(&[Feature::BridgeNetfilter])
+        .bug(),
+        S::new(
+            "docker_user_rules_ignored_by_nftables_backend",
+            bugs::nftables::docker_user_rules_ignored_by_nftables_backend,
+            "",
+        )
+        .per_layout(
+            "blocked by DOCKER-USER",
+            "blocked by DOCKER-USER",
+            "blocked (iptables-nft) / BUG: rules unused (nftables)",
+        )
+        .bug(),
+        S::new(
+            "raw_drop_cuts_test_lab_off_container_network",
+            bugs::routing::raw_drop_cuts_test_lab_off_container_network,
+            "",
+        )
+        .per_layout(
+            "reached",
+            "BUG: raw drop; fixed by nat-unprotected",
+            "BUG: raw drop; fixed by nat-unprotected",
+        )
+        .on(matrix::ROUTED_PEERS)
+        .bug(),
+        S::new(
+            "nat_unprotected_lets_routed_host_reach_every_port",
+            bugs::routing::nat_unprotected_lets_routed_host_reach_every_port,
+            "",
+        )
+        .per_layout(
+            "reached (forwarding was on)",
+            "BUG: raw drop on nat; nat-unprotected reaches",
+            "BUG: raw drop on nat; nat-unprotected reaches",
+        )
+        .on(matrix::ROUTED_PEERS)
+        .bug(),
+        S::new(
+            "port_bound_to_gateway_address_reachable_from_lan",
+            bugs::routing::port_bound_to_gateway_address_reachable_from_lan,
+            "BUG: reached from the LAN",
+        )
+        .bug(),
+        S::new(
+            "internal_network_reaches_host_services",
+            bugs::routing::internal_network_reaches_host_services,
+            "",
+        )
+        .per_layout(
+            "BUG: gateway and uplink addresses answer",
+            "BUG: gateway answers; no route to the uplink",
+            "BUG: gateway answers; no route to the uplink",
+        )
+        .bug(),
+        S::new(
+            "routed_network_cannot_reach_published_port_on_nat_network",
+            bugs::proxy::routed_network_cannot_reach_published_port_on_nat_network,
+            "",
+        )
+        .per_layout(
+            "",
+            "BUG: dropped by isolation",
+            "fixed: DNATed and connected",
+        )
+        .proxy(false)
+        .on(matrix::GATEWAY_MODES)
+        .bug(),
+        S::new(
+            "user_rule_on_published_port_never_matches",
+            bugs::firewall::user_rule_on_published_port_never_matches,
+            "BUG: --dport 8080 never matches",
+        )
+        .bug(),
+        S::new(
+            "ip_forward_no_drop_keeps_libvirt_nat_working",
+            bugs::firewall::ip_forward_no_drop_keeps_libvirt_nat_working,
+            "",
+        )
+        .per_layout(
+            "",
+            "fixed: policy ACCEPT, VM gets out",
+            "fixed: policy ACCEPT, VM gets out",
+        )
+        .on(matrix::MODERN_IPTABLES)
+        .bug(),
     ]
 }

@@ -96,12 +96,20 @@ fn tests(catalogue: Vec<Scenario>) -> Vec<Test> {
     out
 }
 
-/// Prints the catalogue, one scenario a line, tab-separated: trial prefix,
+/// Prints the catalogue: a header naming the layouts in the order the
+/// outcomes follow (`#layouts classic v28 v29`), then one scenario a line,
+/// tab-separated: trial prefix,
 /// `walk` or `bug`, proxy (`on`/`off`/`-`), the outcome asserted on classic,
 /// v28 and v29 (empty where it does not run), and its cells. `netrig run
 /// --upgrade-view` reads this to show the outcomes side by side.
 fn describe(catalogue: &[Scenario]) {
     use netrig::docker::Layout;
+    println!(
+        "#layouts\t{}\t{}\t{}",
+        Layout::Classic,
+        Layout::V28,
+        Layout::V29
+    );
     for s in catalogue {
         let proxy = match s.proxy {
             Some(true) => "on",

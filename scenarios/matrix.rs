@@ -38,6 +38,23 @@ pub const GATEWAY_MODES: &[Variant] = &[
     Variant::new(Layout::V29, Backend::IptablesNft),
 ];
 
+/// The 28+ cells with an iptables backend (Docker's own chains in the
+/// filter table that a second firewall owner can rewrite).
+pub const MODERN_IPTABLES: &[Variant] = GATEWAY_MODES;
+
+/// Classic's cells, and the 28+ cells with gateway modes: a routed peer
+/// before and after the raw drops, with `nat-unprotected` as the fix.
+pub const ROUTED_PEERS: &[Variant] = &[
+    Variant::new(Layout::Classic, Backend::IptablesNft),
+    Variant::new(Layout::Classic, Backend::IptablesLegacy),
+    Variant::new(Layout::V28, Backend::IptablesNft),
+    Variant::new(Layout::V28, Backend::IptablesLegacy),
+    Variant::new(Layout::V29, Backend::IptablesNft),
+];
+
+/// The nftables backend's cell alone.
+pub const NFTABLES: &[Variant] = &[Variant::new(Layout::V29, Backend::Nftables)];
+
 /// The cells with Docker's rules in iptables-legacy (x_tables), next to
 /// which an nft table is a second, separate firewall.
 pub const LEGACY: &[Variant] = &[

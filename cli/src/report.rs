@@ -146,34 +146,138 @@ pub fn summary_table(trials: &[Trial]) -> String {
     table(&rows)
 }
 
+/// One column of the upgrade view: a Docker version as netrig emulates it,
+/// a rule layout and (once the catalogue runs point releases) a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// The heading.
+    pub label: &'static str,
+    /// The layout (`classic`, `v28`, `v29`): the trial cell's first part.
+    pub layout: &'static str,
+    /// A point release within the layout (`29.5`), when the catalogue has it.
+    pub version: Option<&'static str>,
+}
+
+impl Column {
+    /// How the catalogue's description and the trial names spell the column:
+    /// `LAYOUT`, or `LAYOUT@VERSION` for a point release (trial cells
+    /// `KEY::BACKEND`).
+    pub fn key(&self) -> String {
+        match self.version {
+            Some(v) => format!("{}@{v}", self.layout),
+            None => self.layout.to_string(),
+        }
+    }
+}
+
+/// The upgrade view's columns, oldest first. A point release is one more
+/// entry here (e.g. `Column { label: "29.5", layout: "v29", version:
+/// Some("29.5") }`) once the catalogue describes outcomes under its key; a
+/// column the description does not name shows `-`.
+pub const COLUMNS: &[Column] = &[
+    Column {
+        label: "classic (20.10-27)",
+        layout: "classic",
+        version: None,
+    },
+    Column {
+        label: "v28 (28.2-28.5)",
+        layout: "v28",
+        version: None,
+    },
+    Column {
+        label: "v29",
+        layout: "v29",
+        version: None,
+    },
+];
+
+/// The description's header (`#layouts KEY…`): where each column's outcome
+/// is in a row. Without one, the fixed classic, v28, v29 of older catalogues.
+fn column_fields(rows: &[Vec<String>]) -> Vec<String> {
+    rows.iter()
+        .find(|r| r.first().is_some_and(|f| f == "#layouts"))
+        .map(|r| r[1..].to_vec())
+        .unwrap_or_else(|| ["classic", "v28", "v29"].map(str::to_string).to_vec())
+}
+
+/// Where a bug appears and disappears across `states` (one per column:
+/// `None` where the scenario does not run, else whether the asserted
+/// outcome is a bug), as `appears in v28`, `gone in v29`, `in every version`.
+fn story(columns: &[Column], states: &[Option<bool>]) -> String {
+    let ran: Vec<(&Column, bool)> = columns
+        .iter()
+        .zip(states)
+        .filter_map(|(c, s)| s.map(|b| (c, b)))
+        .collect();
+    if ran.is_empty() || ran.iter().all(|(_, b)| !b) {
+        return "-".into();
+    }
+    if ran.iter().all(|(_, b)| *b) {
+        return match ran.len() {
+            n if n == columns.len() => "in every version".into(),
+            _ => format!(
+                "in {}",
+                ran.iter()
+                    .map(|(c, _)| c.key())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+    }
+    let mut out = Vec::new();
+    if ran[0].1 {
+        out.push(format!("in {}", ran[0].0.key()));
+    }
+    for pair in ran.windows(2) {
+        match (pair[0].1, pair[1].1) {
+            (false, true) => out.push(format!("appears in {}", pair[1].0.key())),
+            (true, false) => out.push(format!("gone in {}", pair[1].0.key())),
+            _ => {}
+        }
+    }
+    out.join(", ")
+}
+
 /// The upgrade view: per scenario (and proxy setting), the outcome each
-/// Docker layout asserts, marked with how this run's trials of that layout
-/// ended. `rows` is the catalogue's description (see `scenarios/main.rs`):
-/// prefix, kind, proxy, classic, v28, v29, cells.
+/// Docker version asserts ([`COLUMNS`]), marked with how this run's trials
+/// of that version ended, and where a bug (an outcome saying `BUG`) appears
+/// and disappears. `rows` is the catalogue's description (see
+/// `scenarios/main.rs`): a `#layouts` header, then prefix, kind, proxy, one
+/// outcome per layout, cells.
 pub fn upgrade_view(rows: &[Vec<String>], trials: &[Trial]) -> String {
-    let mut out = vec![
-        [
-            "scenario",
-            "proxy",
-            "classic (20.10-27)",
-            "v28 (28.2-28.5)",
-            "v29",
-        ]
-        .map(str::to_string)
-        .to_vec(),
-    ];
-    for r in rows.iter().filter(|r| r.len() >= 6) {
+    upgrade_view_of(COLUMNS, rows, trials)
+}
+
+fn upgrade_view_of(columns: &[Column], rows: &[Vec<String>], trials: &[Trial]) -> String {
+    let fields = column_fields(rows);
+    let mut head = vec!["scenario".to_string(), "proxy".to_string()];
+    head.extend(columns.iter().map(|c| c.label.to_string()));
+    head.push("bug".to_string());
+    let mut out = vec![head];
+    for r in rows
+        .iter()
+        .filter(|r| r.len() >= 4 + fields.len() && !r[0].starts_with('#'))
+    {
         let ran: Vec<&Trial> = trials.iter().filter(|t| t.split().0 == r[0]).collect();
         if ran.is_empty() {
             continue;
         }
-        let cell = |layout: &str, outcome: &str| {
+        let outcome = |c: &Column| -> &str {
+            fields
+                .iter()
+                .position(|f| *f == c.key())
+                .map_or("", |i| r[3 + i].as_str())
+        };
+        let cell = |c: &Column| {
+            let outcome = outcome(c);
             if outcome.is_empty() {
                 return "-".to_string();
             }
+            let prefix = format!("{}::", c.key());
             let of: Vec<Outcome> = ran
                 .iter()
-                .filter(|t| t.split().1.starts_with(&format!("{layout}::")))
+                .filter(|t| t.split().1.starts_with(&prefix))
                 .map(|t| t.outcome)
                 .collect();
             let m = if of.contains(&Outcome::Failed) {
@@ -185,13 +289,17 @@ pub fn upgrade_view(rows: &[Vec<String>], trials: &[Trial]) -> String {
             };
             format!("{outcome} [{m}]")
         };
-        out.push(vec![
-            r[0].clone(),
-            r[2].clone(),
-            cell("classic", &r[3]),
-            cell("v28", &r[4]),
-            cell("v29", &r[5]),
-        ]);
+        let states: Vec<Option<bool>> = columns
+            .iter()
+            .map(|c| match outcome(c) {
+                "" => None,
+                o => Some(o.contains("BUG")),
+            })
+            .collect();
+        let mut row = vec![r[0].clone(), r[2].clone()];
+        row.extend(columns.iter().map(cell));
+        row.push(story(columns, &states));
+        out.push(row);
     }
     format!(
         "Upgrade view: what each Docker version does (asserted, and how this run ended)\n{}",
@@ -282,6 +390,83 @@ mod tests {
             (Outcome::Skipped, "not privileged")
         );
         assert!(parse_result_line("test result: ok. 3 passed").is_none());
+    }
+
+    fn trial(name: &str, outcome: Outcome) -> Trial {
+        Trial {
+            name: name.into(),
+            outcome,
+            note: String::new(),
+            details: String::new(),
+        }
+    }
+
+    fn row(fields: &[&str]) -> Vec<String> {
+        fields.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn upgrade_view_tells_where_a_bug_appears_and_goes() {
+        let rows = vec![
+            row(&["#layouts", "classic", "v28", "v29"]),
+            row(&[
+                "bug::a", "bug", "-", "reached", "BUG: cut", "BUG: cut", "cells",
+            ]),
+            row(&["bug::b", "bug", "off", "BUG: x", "BUG: x", "fixed", "cells"]),
+            row(&["bug::c", "bug", "-", "", "BUG: y", "", "cells"]),
+        ];
+        let trials = vec![
+            trial("bug::a::classic::iptables-nft", Outcome::Passed),
+            trial("bug::a::v28::iptables-nft", Outcome::Passed),
+            trial("bug::a::v29::nftables", Outcome::Failed),
+            trial("bug::b::classic::iptables-nft", Outcome::Passed),
+            trial("bug::b::v29::nftables", Outcome::Skipped),
+            trial("bug::c::v28::iptables-nft", Outcome::Passed),
+        ];
+        let view = upgrade_view(&rows, &trials);
+        let line = |s: &str| view.lines().find(|l| l.starts_with(s)).unwrap().to_string();
+        assert!(
+            line("bug::a ").ends_with("BUG: cut [FAIL]  appears in v28"),
+            "{view}"
+        );
+        assert!(line("bug::b ").contains("BUG: x [not run]"), "{view}");
+        assert!(
+            line("bug::b ").ends_with("in classic, gone in v29"),
+            "{view}"
+        );
+        assert!(line("bug::c ").ends_with("in v28"), "{view}");
+    }
+
+    #[test]
+    fn a_point_release_is_one_more_column() {
+        let columns = [
+            COLUMNS[2],
+            Column {
+                label: "29.5",
+                layout: "v29",
+                version: Some("29.5"),
+            },
+        ];
+        let rows = vec![
+            row(&["#layouts", "v29", "v29@29.5"]),
+            row(&["bug::d", "bug", "-", "fine", "BUG: stale", "cells"]),
+        ];
+        let trials = vec![
+            trial("bug::d::v29::iptables-nft", Outcome::Passed),
+            trial("bug::d::v29@29.5::iptables-nft", Outcome::Passed),
+        ];
+        let view = upgrade_view_of(&columns, &rows, &trials);
+        assert!(view.contains("fine [ok]"), "{view}");
+        assert!(
+            view.contains("BUG: stale [ok]  appears in v29@29.5"),
+            "{view}"
+        );
+        // An older description without a header still reads as classic, v28, v29.
+        let old = vec![row(&[
+            "bug::a", "bug", "-", "reached", "BUG: cut", "BUG: cut", "c",
+        ])];
+        let trials = vec![trial("bug::a::v28::iptables-nft", Outcome::Passed)];
+        assert!(upgrade_view(&old, &trials).contains("appears in v28"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Docker next to other firewall owners: ufw-style INPUT rules, a
 //! libvirt-style NAT for a VM bridge, a user's own nft table next to
 //! iptables-legacy rules, and a user's nftables.conf that starts with
-//! `flush ruleset`. The other owner's rules are loaded into the host with
+//! `flush ruleset`, a user's rule on the published port, and the
+//! `--ip-forward-no-drop` fix. The other owner's rules are loaded into the host with
 //! the real tools ([`netrig::Backend::append`]) next to Docker's.
 
 use crate::support::{HostLab as _, Up as _};
@@ -15,6 +16,10 @@ use crate::support::{
     INTERNET_CLIENT, LAN_BRIDGE, Rule, SERVER, WAIT, at, dnat_rule, ensure, expect_counted,
     expect_not_counted, forward_policy_packets, input_rule, ip_of, packets,
 };
+
+/// libvirt's network for a VM on the LAN bridge: its own nft table accepting
+/// and masquerading the VM subnet.
+const LIBVIRT_TABLE: &str = "table ip libvirt_network {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n  ip saddr 198.51.100.128/25 counter accept\n  ip daddr 198.51.100.128/25 ct state established,related counter accept\n }\n chain postrouting {\n  type nat hook postrouting priority srcnat; policy accept;\n  ip saddr 198.51.100.128/25 oifname \"eth0\" counter masquerade\n }\n}\n";
 
 /// `web` with 8080:80 and 9999/udp published, echo server on 80.
 fn web_lab(v: &Variant, prefix: &str) -> Result<Lab> {
@@ -67,10 +72,8 @@ pub fn forward_drop_policy_breaks_libvirt_nat(v: &Variant) -> Result<()> {
     let vm = lab.node("vm")?;
     vm.add_route(&Route::default_via(LAN_HOST.to_string()))?;
     // libvirt's network: its own nft table accepting and masquerading the VM subnet.
-    lab.host_node()?.load_rules(
-        Backend::Nftables,
-        "table ip libvirt_network {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n  ip saddr 198.51.100.128/25 counter accept\n  ip daddr 198.51.100.128/25 ct state established,related counter accept\n }\n chain postrouting {\n  type nat hook postrouting priority srcnat; policy accept;\n  ip saddr 198.51.100.128/25 oifname \"eth0\" counter masquerade\n }\n}\n",
-    )?;
+    lab.host_node()?
+        .load_rules(Backend::Nftables, LIBVIRT_TABLE)?;
     let libvirt = Rule::new(
         "ip libvirt_network",
         "forward",
@@ -200,4 +203,97 @@ pub fn flush_ruleset_wipes_docker_rules(v: &Variant) -> Result<()> {
             )
         },
     )
+}
+
+/// A user's rule on the published port never matches in FORWARD (docker/docs#12925, chaifeng/ufw-docker#108): DOCKER-USER (or, under nftables, the user's own forward chain) sees the packet after Docker's DNAT, with the container's port 80, so `--dport 8080 -j DROP` counts nothing and the internet connects; only the original destination in conntrack (`--ctorigdstport 8080`, `ct original proto-dst 8080`) still names 8080. Every layout and backend.
+pub fn user_rule_on_published_port_never_matches(v: &Variant) -> Result<()> {
+    let lab = web_lab(v, "dport")?;
+    let web = ip_of(&lab, "web");
+    let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    let ns = lab.host_node()?;
+    let (drop, original) = match v.backend {
+        Backend::Nftables => {
+            ns.load_rules(
+                v.backend,
+                "table ip user-ports {\n chain forward {\n  type filter hook forward priority filter - 1; policy accept;\n  tcp dport 8080 counter drop\n  meta l4proto tcp ct original proto-dst 8080 counter\n }\n}\n",
+            )?;
+            (
+                Rule::new("ip user-ports", "forward", &["tcp dport 8080", "drop"]),
+                Rule::new("ip user-ports", "forward", &["ct original proto-dst 8080"]),
+            )
+        }
+        _ => {
+            ns.load_rules(
+                v.backend,
+                "*filter\n:DOCKER-USER - [0:0]\n-A DOCKER-USER -p tcp -m tcp --dport 8080 -j DROP\n-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080\n-A DOCKER-USER -j RETURN\nCOMMIT\n",
+            )?;
+            (
+                Rule::new("filter", "DOCKER-USER", &["--dport 8080 -j DROP"]),
+                Rule::new("filter", "DOCKER-USER", &["--ctorigdstport 8080"]),
+            )
+        }
+    };
+    let (dropped, seen) = (packets(&lab, &drop)?, packets(&lab, &original)?);
+    let inside = lab.container("web")?.capture("eth0")?;
+    let ok = lab
+        .internet()?
+        .tcp_connect(at(lab.host_uplink_ip(), 8080), WAIT)?;
+    inside
+        .expect(
+            tcp()
+                .src(INTERNET_CLIENT)
+                .dst(at(web, 80))
+                .flags(TcpFlags::SYN),
+        )
+        .within(WAIT)?;
+    ensure(
+        &lab,
+        ok.is_connected() && server.wait_for_peer_from(INTERNET_CLIENT.into(), WAIT),
+        || format!("internet -> host:8080 despite the user's --dport 8080 drop: {ok}"),
+    )?;
+    expect_counted(&lab, &original, seen)?;
+    expect_not_counted(&lab, &drop, dropped)
+}
+
+/// `--ip-forward-no-drop` (Docker 28.0) is the fix for Docker's FORWARD DROP policy breaking a libvirt-style NAT (moby#39439, moby#52612): Docker still turns forwarding on but leaves the policy ACCEPT, so the VM's packets get out, masqueraded by libvirt's own rule; the policy counts them as accepted. Classic has no such flag.
+pub fn ip_forward_no_drop_keeps_libvirt_nat_working(v: &Variant) -> Result<()> {
+    let lab = v
+        .host("nodrop")
+        .daemon(netrig::docker::DaemonOptions {
+            ip_forward_no_drop: true,
+            ..v.daemon()
+        })
+        .container(ContainerSpec::new("web"))
+        .lan_peer("vm")
+        .build()?
+        .up()?;
+    let vm = lab.node("vm")?;
+    vm.add_route(&Route::default_via(LAN_HOST.to_string()))?;
+    lab.host_node()?
+        .load_rules(Backend::Nftables, LIBVIRT_TABLE)?;
+    let counters = lab.docker("host")?.counters()?;
+    let policy = counters
+        .policy("filter", "FORWARD")
+        .map(|p| (p.policy.clone(), p.packets));
+    let Some((verdict, before)) = policy else {
+        return Err(crate::support::failure(&lab, "no filter FORWARD policy"));
+    };
+    ensure(&lab, verdict == "ACCEPT", || {
+        format!("Docker set the FORWARD policy to {verdict} despite --ip-forward-no-drop")
+    })?;
+    let outside = lab.internet()?.capture("eth0")?;
+    let _echo = lab.internet()?.udp_echo_server(at(SERVER, 53))?;
+    vm.udp_send(at(SERVER, 53), b"vm-nodrop")?;
+    outside
+        .expect(
+            udp()
+                .src(lab.host_uplink_ip())
+                .dst(at(SERVER, 53))
+                .payload("vm-nodrop"),
+        )
+        .within(WAIT)?;
+    let after = forward_policy_packets(&lab)?;
+    ensure(&lab, after > before, || {
+        format!("the FORWARD ACCEPT policy did not count the VM's packet ({before} -> {after})")
+    })
 }

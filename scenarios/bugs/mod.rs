@@ -1,20 +1,97 @@
 //! The bug library: real Docker networking bugs users hit, each a scenario
-//! named after what goes wrong, its doc comment citing the moby issue, and
-//! its outcome per Docker version as reported. A scenario passes when netrig
+//! named after what goes wrong, its doc comment citing the issue, and its
+//! outcome per Docker version as reported. A scenario passes when netrig
 //! reproduces the bug where that Docker version has it, and its absence
-//! where Docker fixed it (see `main.rs` for the outcome each cell asserts).
+//! where Docker fixed it (see `catalogue.rs` for the outcome each cell asserts).
 //!
-//! - [`routing`] — routed peers and the 28+ raw-table drops;
+//! - [`routing`] — routed peers and the 28+ raw-table drops, `nat-unprotected`
+//!   as the fix, addresses the drops do not cover;
 //! - [`firewall`] — Docker next to other firewall owners (INPUT rules, a
-//!   libvirt-style NAT, a user's nft table, `flush ruleset`);
+//!   libvirt-style NAT, a user's nft table, `flush ruleset`, a user's rule on
+//!   the published port);
+//! - [`owners`] — a second owner rewriting the host's firewall as data from
+//!   `scenarios/rules/`: a platform firewall, a second dockerd, firewalld's
+//!   StrictForwardPorts, ufw's route rules, a 28-era rule on a 29 host;
+//! - [`nftables`] — the nftables backend: no DOCKER-USER, no forwarding of its own;
 //! - [`proxy`] — icc=false and the userland proxy deciding who reaches a
 //!   published port, cross-network access without the proxy.
 
 pub mod firewall;
+pub mod nftables;
+pub mod owners;
 pub mod proxy;
 pub mod routing;
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use netrig::{Backend, Lab, Result};
+
+use crate::matrix::Variant;
+use crate::support::{HostLab as _, WAIT, failure};
 
 /// The host's address on the LAN (where LAN peers reach it).
 pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 129);
+
+/// A rule file of `scenarios/rules/`: another owner's rules, as data.
+pub fn rules_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/rules")
+        .join(name)
+}
+
+/// Loads the rule file `scenarios/rules/NAME` into `node` with `backend`,
+/// after what is there (a second firewall owner's rules).
+pub fn load_rules_file(
+    node: &netrig::Node<'_>,
+    backend: netrig::Backend,
+    name: &str,
+) -> netrig::Result<()> {
+    let path = rules_path(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("scenario rule file {}: {e}", path.display()));
+    node.load_rules(backend, &text)
+}
+
+/// The iptables tool that holds the filter table in this cell: the host's
+/// backend, or iptables-nft next to Docker's nftables table (a platform
+/// firewall or a user's old script writes iptables whatever Docker uses).
+pub fn iptables_of(v: &Variant) -> Backend {
+    match v.backend {
+        Backend::Nftables => Backend::IptablesNft,
+        b => b,
+    }
+}
+
+/// The packets the filter `FORWARD` policy has counted, as `tool` lists it.
+pub fn policy_packets(lab: &Lab, tool: Backend) -> Result<u64> {
+    let counters = lab.host_node()?.counters(tool)?;
+    match counters.policy("filter", "FORWARD") {
+        Some(p) => Ok(p.packets),
+        None => Err(failure(
+            lab,
+            &format!("no filter FORWARD policy in {tool}'s listing of the host"),
+        )),
+    }
+}
+
+/// Waits until the filter `FORWARD` policy (as `tool` lists it) has counted
+/// more than `before` packets: the packet was dropped by the policy.
+pub fn expect_policy_counted(lab: &Lab, tool: Backend, before: u64) -> Result<u64> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = policy_packets(lab, tool)?;
+        if now > before {
+            return Ok(now);
+        }
+        if Instant::now() >= deadline {
+            return Err(failure(
+                lab,
+                &format!(
+                    "expected the FORWARD policy ({tool}) to count the packet within {WAIT:?}, but it stayed at {now}"
+                ),
+            ));
+        }
+    }
+}

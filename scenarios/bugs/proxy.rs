@@ -1,9 +1,10 @@
 //! The userland proxy deciding who reaches a published port: with icc=false
 //! (moby#53713, PR #53723) and from another bridge without the proxy
-//! (moby#38784, fixed in 29 by moby#49509's rework).
+//! (moby#38784, fixed in 29 by moby#49509's rework), and from a `routed`
+//! network on 28.x (moby#49509).
 
 use crate::support::{HostLab as _, Up as _};
-use netrig::docker::{ContainerSpec, DaemonOptions, Layout};
+use netrig::docker::{ContainerSpec, DaemonOptions, GatewayMode, Layout, NetworkSpec};
 use netrig::expect::tcp;
 use netrig::{Lab, Result, Sentinel, TcpFlags};
 
@@ -99,6 +100,67 @@ pub fn published_port_unreachable_from_other_bridge_without_proxy(v: &Variant) -
             &lab,
             ok.is_connected() && server.wait_for_peer_from(GATEWAY.into(), WAIT),
             || format!("other -> host:8080: {ok}; web saw {:?}", server.peers()),
+        );
+    }
+    let isolation = Rule::new(
+        "filter",
+        "DOCKER-ISOLATION-STAGE-2",
+        &["-o docker0 -j DROP"],
+    );
+    let isolated = packets(&lab, &isolation)?;
+    let cut = lab
+        .container("other")?
+        .tcp_connect(at(uplink, 8080), std::time::Duration::from_millis(300))?;
+    expect_counted(&lab, &dnat, dnated)?;
+    expect_counted(&lab, &isolation, isolated)?;
+    inside
+        .expect_none(syn, Sentinel::udp(&lab.host_node()?, format!("{web}:9")))
+        .within(WAIT)?;
+    ensure(&lab, !cut.is_connected(), || {
+        format!("other -> host:8080 connected: {cut}")
+    })
+}
+
+/// Without the userland proxy, a container on a `routed` network cannot reach a port published on a `nat` network through the host's address on 28.x (moby#49509): it is DNATed, then inter-network isolation drops it. Docker 29 removed the isolation chains and the connection goes through.
+pub fn routed_network_cannot_reach_published_port_on_nat_network(v: &Variant) -> Result<()> {
+    let lab = v
+        .host("routed-nat")
+        .daemon(DaemonOptions {
+            userland_proxy: false,
+            ..v.daemon()
+        })
+        .container(ContainerSpec::new("web").publish("8080:80"))
+        .network(NetworkSpec {
+            subnet: Some("172.18.0.0/16".into()),
+            gateway_mode_ipv4: GatewayMode::Routed,
+            ..NetworkSpec::new("routed")
+        })
+        .container(ContainerSpec::new("other").network("routed"))
+        .build()?
+        .up()?;
+    let web = ip_of(&lab, "web");
+    let other = ip_of(&lab, "other");
+    let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    let dnat = dnat_rule(v.backend, 8080);
+    let dnated = packets(&lab, &dnat)?;
+    let inside = lab.container("web")?.capture("eth0")?;
+    let uplink = lab.host_uplink_ip();
+    let syn = tcp().dst(at(web, 80)).flags(TcpFlags::SYN);
+    if v.layout == Layout::V29 {
+        let ok = lab
+            .container("other")?
+            .tcp_connect(at(uplink, 8080), WAIT)?;
+        inside.expect(syn).within(WAIT)?;
+        expect_counted(&lab, &dnat, dnated)?;
+        return ensure(
+            &lab,
+            ok.is_connected() && server.wait_for_peers(1, WAIT).is_ok(),
+            || {
+                format!(
+                    "other ({other}) -> host:8080: {ok}; web saw {:?}",
+                    server.peers()
+                )
+            },
         );
     }
     let isolation = Rule::new(

@@ -1,11 +1,13 @@
-//! Routed peers (VPN, LAN) sending packets straight to container addresses.
+//! Routed peers (VPN, LAN, a test lab's VM, a tunnelled host) sending packets
+//! straight to container addresses, `nat-unprotected` as the 28+ fix, and
+//! host addresses the raw drops do not cover.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::support::{HostLab as _, Up as _};
-use netrig::docker::{ContainerSpec, DaemonOptions, Layout};
+use netrig::docker::{ContainerSpec, DaemonOptions, GatewayMode, Layout, NetworkSpec};
 use netrig::expect::{tcp, udp};
-use netrig::{Backend, Result, Sentinel, TcpFlags, tcp_syn_frame};
+use netrig::{Backend, Result, Route, Sentinel, TcpFlags, tcp_syn_frame};
 
 use super::LAN_HOST;
 use crate::matrix::Variant;
@@ -183,4 +185,204 @@ pub fn loopback_published_port_reachable_from_lan_peer(v: &Variant) -> Result<()
             Sentinel::packet(udp().dst(at(admin, 9999)).payload("lo-lan-sentinel")),
         )
         .within(WAIT)
+}
+
+/// A network for [`raw_drop_cuts_test_lab_off_container_network`] and
+/// [`nat_unprotected_lets_routed_host_reach_every_port`]: `subnet` with
+/// `mode`, its bridge named for the scenario.
+fn network(name: &str, subnet: &str, mode: GatewayMode) -> NetworkSpec {
+    NetworkSpec {
+        subnet: Some(subnet.into()),
+        gateway_mode_ipv4: mode,
+        ..NetworkSpec::new(name)
+    }
+}
+
+/// A test lab whose VM routes to a Docker network broke with Docker 28 (NordSecurity/libtelio PR #1452): a datagram routed straight to a container's published UDP port is dropped by the raw PREROUTING direct-access drop, where classic forwarded it; on 28+ the network made `nat-unprotected` (the fix the PR applied) lets the same datagram through.
+pub fn raw_drop_cuts_test_lab_off_container_network(v: &Variant) -> Result<()> {
+    let modern = v.layout != Layout::Classic;
+    let mut host = v
+        .host("natlab")
+        .network(network("inet", "172.20.0.0/16", GatewayMode::Nat))
+        .container(
+            ContainerSpec::new("stun")
+                .network("inet")
+                .publish("3478:3478/udp"),
+        );
+    if modern {
+        host = host
+            .network(network(
+                "inet-open",
+                "172.21.0.0/16",
+                GatewayMode::NatUnprotected,
+            ))
+            .container(
+                ContainerSpec::new("stun-open")
+                    .network("inet-open")
+                    .publish("3479:3478/udp"),
+            );
+    }
+    let lab = host.lan_peer("vm").build()?.up()?;
+    let vm = lab.node("vm")?;
+    let vm_ip = lab.model().lan_peers()[0].ip;
+    vm.add_route(&Route::to("172.20.0.0/15").via(LAN_HOST.to_string()))?;
+    let stun = ip_of(&lab, "stun");
+    let inside = lab.container("stun")?.capture("eth0")?;
+    let probe = udp().src(vm_ip).dst(at(stun, 3478)).payload("natlab");
+    if !modern {
+        vm.udp_send(at(stun, 3478), b"natlab")?;
+        return inside.expect(probe).within(WAIT).map(|_| ());
+    }
+    let bridge = crate::support::bridge_of(&lab, "inet");
+    let raw = raw_direct_drop(v.backend, stun, &bridge);
+    let before = packets(&lab, &raw)?;
+    vm.udp_send(at(stun, 3478), b"natlab")?;
+    expect_counted(&lab, &raw, before)?;
+    vm.udp_send(at(LAN_HOST, 3478), b"natlab-sentinel")?;
+    inside
+        .expect_none(
+            probe,
+            Sentinel::packet(udp().dst(at(stun, 3478)).payload("natlab-sentinel")),
+        )
+        .within(WAIT)?;
+    let open = ip_of(&lab, "stun-open");
+    let open_inside = lab.container("stun-open")?.capture("eth0")?;
+    vm.udp_send(at(open, 3478), b"natlab-open")?;
+    open_inside
+        .expect(udp().src(vm_ip).dst(at(open, 3478)).payload("natlab-open"))
+        .within(WAIT)
+        .map(|_| ())
+}
+
+/// A host that reaches containers by their addresses through a routed tunnel (chipmk/docker-mac-net-connect#49, Docker Desktop 4.39 / Engine 28) lost them with Docker 28: an unpublished port on a `nat` network is dropped by the raw direct-access drop; on a `nat-unprotected` network (the fix) every port answers. Classic with forwarding on before the daemon (as in Desktop's VM) reached them without the option, which older engines do not have.
+pub fn nat_unprotected_lets_routed_host_reach_every_port(v: &Variant) -> Result<()> {
+    let modern = v.layout != Layout::Classic;
+    let mut host = v
+        .host("macnet")
+        .daemon(DaemonOptions {
+            ip_forward_was_on: true,
+            ..v.daemon()
+        })
+        .network(network("apps", "172.20.0.0/16", GatewayMode::Nat))
+        .container(ContainerSpec::new("db").network("apps"));
+    if modern {
+        host = host
+            .network(network(
+                "apps-open",
+                "172.21.0.0/16",
+                GatewayMode::NatUnprotected,
+            ))
+            .container(ContainerSpec::new("db-open").network("apps-open"));
+    }
+    let lab = host.lan_peer("mac").build()?.up()?;
+    let mac = lab.node("mac")?;
+    let mac_ip = lab.model().lan_peers()[0].ip;
+    mac.add_route(&Route::to("172.20.0.0/15").via(LAN_HOST.to_string()))?;
+    let db = ip_of(&lab, "db");
+    let _server = lab.container("db")?.tcp_echo_server("0.0.0.0:5432")?;
+    let inside = lab.container("db")?.capture("eth0")?;
+    let syn = |ip| tcp().src(mac_ip).dst(at(ip, 5432)).flags(TcpFlags::SYN);
+    if !modern {
+        let ok = mac.tcp_connect(at(db, 5432), WAIT)?;
+        inside.expect(syn(db)).within(WAIT)?;
+        return ensure(&lab, ok.is_connected(), || format!("mac -> db:5432: {ok}"));
+    }
+    let bridge = crate::support::bridge_of(&lab, "apps");
+    let raw = raw_direct_drop(v.backend, db, &bridge);
+    let before = packets(&lab, &raw)?;
+    let cut = mac.tcp_connect(at(db, 5432), std::time::Duration::from_millis(300))?;
+    expect_counted(&lab, &raw, before)?;
+    inside
+        .expect_none(syn(db), Sentinel::udp(&lab.host_node()?, format!("{db}:9")))
+        .within(WAIT)?;
+    let open = ip_of(&lab, "db-open");
+    let _open_server = lab.container("db-open")?.tcp_echo_server("0.0.0.0:5432")?;
+    let open_inside = lab.container("db-open")?.capture("eth0")?;
+    let ok = mac.tcp_connect(at(open, 5432), WAIT)?;
+    open_inside.expect(syn(open)).within(WAIT)?;
+    ensure(&lab, ok.is_connected() && !cut.is_connected(), || {
+        format!("mac -> db:5432 (nat): {cut}; -> db-open:5432 (nat-unprotected): {ok}")
+    })
+}
+
+/// A port published on the bridge's gateway address to keep it "internal" (`-p 172.17.0.1:8082:80`) is reachable from a LAN peer that routes that address to the host (moby#45610): the DNAT matches whatever interface the packet came in by, and the 28+ raw drops cover container addresses and 127.0.0.1 but not the gateway (open PR moby#52224 would) — every layout and backend.
+pub fn port_bound_to_gateway_address_reachable_from_lan(v: &Variant) -> Result<()> {
+    let lab = v
+        .host("gw-bind")
+        .container(ContainerSpec::new("web").publish("172.17.0.1:8082:80"))
+        .lan_peer("peer")
+        .build()?
+        .up()?;
+    let web = ip_of(&lab, "web");
+    let peer_ip = lab.model().lan_peers()[0].ip;
+    let peer = lab.node("peer")?;
+    peer.add_route(&Route::to("172.17.0.1/32").via(LAN_HOST.to_string()))?;
+    let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    let dnat = dnat_rule(v.backend, 8082);
+    let raw = raw_direct_drop(v.backend, web, "docker0");
+    let dnated = packets(&lab, &dnat)?;
+    let dropped = match v.layout {
+        Layout::Classic => None,
+        _ => Some(packets(&lab, &raw)?),
+    };
+    let inside = lab.container("web")?.capture("eth0")?;
+    let ok = peer.tcp_connect(at(crate::local::GATEWAY, 8082), WAIT)?;
+    inside
+        .expect(tcp().src(peer_ip).dst(at(web, 80)).flags(TcpFlags::SYN))
+        .within(WAIT)?;
+    expect_counted(&lab, &dnat, dnated)?;
+    if let Some(before) = dropped {
+        expect_not_counted(&lab, &raw, before)?;
+    }
+    ensure(
+        &lab,
+        ok.is_connected() && server.wait_for_peer_from(peer_ip.into(), WAIT),
+        || format!("peer -> 172.17.0.1:8082: {ok}"),
+    )
+}
+
+/// A container on an `--internal` network still reaches the host's own services (moby/libnetwork#1151, #2261): Docker filters FORWARD, not INPUT, so the bridge's gateway address answers on every layout. Classic keeps the default route and the host's uplink address answers too; 28+ gives internal networks no default route, so that one is unreachable from inside.
+pub fn internal_network_reaches_host_services(v: &Variant) -> Result<()> {
+    let lab = v
+        .host("sealed")
+        .network(NetworkSpec {
+            subnet: Some("172.18.0.0/16".into()),
+            internal: true,
+            ..NetworkSpec::new("sealed")
+        })
+        .container(ContainerSpec::new("app").network("sealed"))
+        .build()?
+        .up()?;
+    let app = ip_of(&lab, "app");
+    let gateway = crate::support::gateway_of(&lab, "sealed");
+    let server = lab.host_node()?.tcp_echo_server("0.0.0.0:2222")?;
+    let ok = lab.container("app")?.tcp_connect(at(gateway, 2222), WAIT)?;
+    ensure(
+        &lab,
+        ok.is_connected() && server.wait_for_peer_from(app.into(), WAIT),
+        || format!("app -> gateway {gateway}:2222 on an internal network: {ok}"),
+    )?;
+    let uplink = lab.host_uplink_ip();
+    let leaving = lab.container("app")?.capture("eth0")?;
+    let to_uplink = lab
+        .container("app")?
+        .tcp_connect(at(uplink, 2222), std::time::Duration::from_millis(300))?;
+    let syn = tcp().src(app).dst(at(uplink, 2222)).flags(TcpFlags::SYN);
+    if v.layout == Layout::Classic {
+        leaving.expect(syn).within(WAIT)?;
+        return ensure(&lab, to_uplink.is_connected(), || {
+            format!(
+                "app -> host uplink {uplink}:2222 (classic keeps the default route): {to_uplink}"
+            )
+        });
+    }
+    leaving
+        .expect_none(
+            syn,
+            Sentinel::udp(&lab.container("app")?, format!("{gateway}:9")),
+        )
+        .within(WAIT)?;
+    ensure(&lab, !to_uplink.is_connected(), || {
+        format!("app -> host uplink {uplink}:2222 connected without a default route: {to_uplink}")
+    })
 }

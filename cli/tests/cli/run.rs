@@ -2,12 +2,18 @@
 //! `--list` and result lines, with one trial passing, one failing and one
 //! ignored. The run must show progress, put the failure's details and a
 //! summary out, write JUnit with the failure and the machine's fingerprint,
-//! and exit non-zero. (The real catalogue is run by `cargo test --test
+//! show the upgrade view from the catalogue's description, and exit non-zero. (The real catalogue is run by `cargo test --test
 //! scenarios`; this checks the runner's side of the contract.)
 
 use std::process::Command;
 
 const FAKE: &str = r#"#!/bin/sh
+if [ -n "$NETRIG_CATALOGUE_DESCRIBE" ]; then
+  printf '#layouts\tclassic\tv28\tv29\n'
+  printf 'walk_one\twalk\t-\tfine\tfine\tfine\tclassic::iptables-nft\n'
+  printf 'bug::broken\tbug\toff\treached\tBUG: cut\tBUG: cut\tv29::nftables\n'
+  exit 0
+fi
 if [ "$1" = "--list" ]; then
   echo "walk_one::classic::iptables-nft: test"
   echo "bug::broken::v29::nftables: test"
@@ -42,6 +48,7 @@ fn run_shows_progress_failure_summary_and_exits_non_zero() {
         .arg(&fake)
         .arg("--junit")
         .arg(&junit)
+        .arg("--upgrade-view")
         .arg("--out")
         .arg(dir.path().join("records"))
         .output()
@@ -64,6 +71,18 @@ fn run_shows_progress_failure_summary_and_exits_non_zero() {
         .find(|l| l.starts_with("bug::broken"))
         .unwrap_or_else(|| panic!("no summary row: {stdout}"));
     assert!(row.trim_end().ends_with("FAIL"), "{row}");
+    let view = stdout
+        .split("Upgrade view")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no upgrade view: {stdout}"));
+    let bug = view
+        .lines()
+        .find(|l| l.starts_with("bug::broken"))
+        .unwrap_or_else(|| panic!("no upgrade view row: {view}"));
+    assert!(
+        bug.contains("BUG: cut [FAIL]") && bug.trim_end().ends_with("appears in v28"),
+        "{bug}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("failures=\"1\"") && xml.contains("skipped=\"1\""),

@@ -183,7 +183,7 @@ fn fingerprint() -> netrig::Result<String> {
     let lab = netrig::Lab::builder(netrig::unique_lab_name("fingerprint"))
         .node("probe")
         .up()?;
-    Ok(lab.node("probe")?.fingerprint().render())
+    Ok(lab.node("probe")?.fingerprint().to_string())
 }
 
 /// The trial names the filters select (`BIN --list FILTERS`).

@@ -12,7 +12,7 @@
 //! ```no_run
 //! let lab = netrig::Lab::builder("fp").node("probe").up()?;
 //! let fp = lab.node("probe")?.fingerprint();
-//! println!("{}", fp.render());
+//! println!("{fp}");
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
@@ -106,8 +106,9 @@ impl Fingerprint {
         fp
     }
 
-    /// The fingerprint as `key: value` lines (the `fingerprint.txt` format).
-    pub fn render(&self) -> String {
+    /// The fingerprint as `key: value` lines (the `fingerprint.txt` format;
+    /// also its `Display`).
+    pub(crate) fn render(&self) -> String {
         let mut out = format!("kernel: {}\n", self.kernel);
         let yes = |b: bool| if b { "yes" } else { "no" };
         out.push_str(&format!(
@@ -151,4 +152,11 @@ fn version_of(ns: &Namespace, program: &str, flag: &str) -> String {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `key: value` lines, the `fingerprint.txt` format.
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
 }

@@ -29,7 +29,7 @@ pub enum Proto {
 
 impl Proto {
     /// `tcp` or `udp`, as iptables and docker-proxy spell it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",

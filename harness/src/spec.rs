@@ -267,6 +267,37 @@ impl LabSpec {
         }
         full
     }
+
+    /// Starts a program in `node`.
+    #[cfg(test)]
+    pub(crate) fn program<I, S>(mut self, node: impl Into<String>, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.programs.push(ProgramSpec {
+            node: node.into(),
+            argv: argv.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// Starts an echo server in `node` on `bind`.
+    #[cfg(test)]
+    pub(crate) fn server(
+        mut self,
+        node: impl Into<String>,
+        proto: Proto,
+        bind: SocketAddr,
+    ) -> Self {
+        self.servers.push(ServerSpec {
+            node: node.into(),
+            proto,
+            bind,
+        });
+        self
+    }
+
     /// Loads a rule file into `node` once the lab is up, after the ones
     /// before it: `.nft` with `nft -f`, anything else as an iptables-save
     /// fragment (iptables-nft). Into a Docker part's host (`node` is the
@@ -306,27 +337,6 @@ impl LabSpec {
             }
         }
         out
-    }
-    /// Starts an echo server in `node` on `bind`.
-    pub fn server(mut self, node: impl Into<String>, proto: Proto, bind: SocketAddr) -> Self {
-        self.servers.push(ServerSpec {
-            node: node.into(),
-            proto,
-            bind,
-        });
-        self
-    }
-    /// Starts a program in `node`.
-    pub fn program<I, S>(mut self, node: impl Into<String>, argv: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.programs.push(ProgramSpec {
-            node: node.into(),
-            argv: argv.into_iter().map(Into::into).collect(),
-        });
-        self
     }
     /// Shapes an interface.
     pub fn shape(mut self, shape: ShapeSpec) -> Self {

@@ -157,7 +157,7 @@ impl Matcher {
         self
     }
     /// TCP sequence number.
-    pub fn seq(mut self, seq: u32) -> Self {
+    pub(crate) fn seq(mut self, seq: u32) -> Self {
         self.tcp_seq = Some(seq);
         self
     }

@@ -76,7 +76,7 @@ impl<'lab> Node<'lab> {
     ///
     /// ```no_run
     /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-    /// println!("{}", lab.node("probe")?.fingerprint().render());
+    /// println!("{}", lab.node("probe")?.fingerprint());
     /// # Ok(()) }
     /// ```
     pub fn fingerprint(&self) -> crate::Fingerprint {

@@ -380,7 +380,7 @@ impl Packet {
     }
 
     /// The IP destination address.
-    pub fn dst_ip(&self) -> Option<IpAddr> {
+    pub(crate) fn dst_ip(&self) -> Option<IpAddr> {
         self.ip().map(|i| i.dst)
     }
 

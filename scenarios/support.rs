@@ -142,9 +142,20 @@ pub fn packets(lab: &Lab, rule: &Rule) -> Result<u64> {
 /// the rule has already seen; the deadline covers the handful of
 /// microseconds between. Each read runs the save tool, so this does not spin.
 pub fn expect_counted(lab: &Lab, rule: &Rule, before: u64) -> Result<u64> {
+    wait_counted(lab, &rule.to_string(), before, || packets(lab, rule))
+}
+
+/// Waits until `read` (a packet counter, `what` in messages) is above
+/// `before`; each read runs the save tool, so this does not spin.
+pub fn wait_counted(
+    lab: &Lab,
+    what: &str,
+    before: u64,
+    read: impl Fn() -> Result<u64>,
+) -> Result<u64> {
     let deadline = Instant::now() + WAIT;
     loop {
-        let now = packets(lab, rule)?;
+        let now = read()?;
         if now > before {
             return Ok(now);
         }
@@ -152,7 +163,7 @@ pub fn expect_counted(lab: &Lab, rule: &Rule, before: u64) -> Result<u64> {
             return Err(failure(
                 lab,
                 &format!(
-                    "expected the {rule} to count the packet within {WAIT:?}, but it stayed at {now}"
+                    "expected the {what} to count the packet within {WAIT:?}, but it stayed at {now}"
                 ),
             ));
         }

@@ -10,7 +10,7 @@ use netrig::docker::ContainerSpec;
 use netrig::expect::{tcp, udp};
 use netrig::{Backend, Lab, Result, Route, Sentinel, TcpFlags};
 
-use super::LAN_HOST;
+use super::{LAN_HOST, syn_reaches_web};
 use crate::matrix::Variant;
 use crate::support::{
     INTERNET_CLIENT, LAN_BRIDGE, Rule, SERVER, WAIT, at, dnat_rule, ensure, expect_counted,
@@ -40,18 +40,7 @@ pub fn published_port_bypasses_host_input_rules(v: &Variant) -> Result<()> {
     let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
     let drop = input_rule(&lab, v.backend, 8080, "drop")?;
     let before = packets(&lab, &drop)?;
-    let inside = lab.container("web")?.capture("eth0")?;
-    let ok = lab
-        .internet()?
-        .tcp_connect(at(lab.host_uplink_ip(), 8080), WAIT)?;
-    inside
-        .expect(
-            tcp()
-                .src(INTERNET_CLIENT)
-                .dst(at(web, 80))
-                .flags(TcpFlags::SYN),
-        )
-        .within(WAIT)?;
+    let ok = syn_reaches_web(&lab, web, INTERNET_CLIENT, WAIT)?;
     ensure(
         &lab,
         ok.is_connected() && server.wait_for_peer_from(INTERNET_CLIENT.into(), WAIT),
@@ -234,18 +223,7 @@ pub fn user_rule_on_published_port_never_matches(v: &Variant) -> Result<()> {
         }
     };
     let (dropped, seen) = (packets(&lab, &drop)?, packets(&lab, &original)?);
-    let inside = lab.container("web")?.capture("eth0")?;
-    let ok = lab
-        .internet()?
-        .tcp_connect(at(lab.host_uplink_ip(), 8080), WAIT)?;
-    inside
-        .expect(
-            tcp()
-                .src(INTERNET_CLIENT)
-                .dst(at(web, 80))
-                .flags(TcpFlags::SYN),
-        )
-        .within(WAIT)?;
+    let ok = syn_reaches_web(&lab, web, INTERNET_CLIENT, WAIT)?;
     ensure(
         &lab,
         ok.is_connected() && server.wait_for_peer_from(INTERNET_CLIENT.into(), WAIT),

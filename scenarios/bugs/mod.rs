@@ -24,12 +24,12 @@ pub mod routing;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::time::Instant;
 
-use netrig::{Backend, Lab, Result};
+use netrig::expect::tcp;
+use netrig::{Backend, Lab, Result, TcpFlags};
 
 use crate::matrix::Variant;
-use crate::support::{HostLab as _, WAIT, failure};
+use crate::support::{HostLab as _, WAIT, at, failure, wait_counted};
 
 /// The host's address on the LAN (where LAN peers reach it).
 pub const LAN_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 129);
@@ -79,19 +79,27 @@ pub fn policy_packets(lab: &Lab, tool: Backend) -> Result<u64> {
 /// Waits until the filter `FORWARD` policy (as `tool` lists it) has counted
 /// more than `before` packets: the packet was dropped by the policy.
 pub fn expect_policy_counted(lab: &Lab, tool: Backend, before: u64) -> Result<u64> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let now = policy_packets(lab, tool)?;
-        if now > before {
-            return Ok(now);
-        }
-        if Instant::now() >= deadline {
-            return Err(failure(
-                lab,
-                &format!(
-                    "expected the FORWARD policy ({tool}) to count the packet within {WAIT:?}, but it stayed at {now}"
-                ),
-            ));
-        }
-    }
+    wait_counted(lab, &format!("FORWARD policy ({tool})"), before, || {
+        policy_packets(lab, tool)
+    })
+}
+
+/// Connects from the internet to the host's published port 8080 and
+/// expects the SYN at the container `web`'s port 80 from `seen_src` (a
+/// capture inside the container, started before the connection); returns
+/// the connection's outcome. Captures of the caller's must be started first.
+pub fn syn_reaches_web(
+    lab: &Lab,
+    web: Ipv4Addr,
+    seen_src: Ipv4Addr,
+    timeout: std::time::Duration,
+) -> Result<netrig::TcpOutcome> {
+    let inside = lab.container("web")?.capture("eth0")?;
+    let outcome = lab
+        .internet()?
+        .tcp_connect(at(lab.host_uplink_ip(), 8080), timeout)?;
+    inside
+        .expect(tcp().src(seen_src).dst(at(web, 80)).flags(TcpFlags::SYN))
+        .within(WAIT)?;
+    Ok(outcome)
 }

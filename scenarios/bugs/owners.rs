@@ -8,7 +8,10 @@ use netrig::docker::{ContainerSpec, Layout};
 use netrig::expect::{tcp, udp};
 use netrig::{Backend, Lab, Result, Sentinel, TcpFlags};
 
-use super::{expect_policy_counted, iptables_of, load_rules_file, policy_packets, rules_path};
+use super::{
+    expect_policy_counted, iptables_of, load_rules_file, policy_packets, rules_path,
+    syn_reaches_web,
+};
 use crate::matrix::Variant;
 use crate::support::{
     INTERNET_CLIENT, Rule, SERVER, WAIT, at, dnat_rule, ensure, expect_counted, expect_not_counted,
@@ -86,20 +89,13 @@ pub fn second_daemon_rewrites_docker_forward(v: &Variant) -> Result<()> {
     )?;
     egress_dropped_by_policy(&lab, v.backend, "dind-out")?;
     let before = policy_packets(&lab, v.backend)?;
-    let inside = lab.container("web")?.capture("eth0")?;
     let outside = lab.internet()?.capture("eth0")?;
-    let cut = lab.internet()?.tcp_connect(
-        at(lab.host_uplink_ip(), 8080),
+    let cut = syn_reaches_web(
+        &lab,
+        web,
+        INTERNET_CLIENT,
         std::time::Duration::from_millis(300),
     )?;
-    inside
-        .expect(
-            tcp()
-                .src(INTERNET_CLIENT)
-                .dst(at(web, 80))
-                .flags(TcpFlags::SYN),
-        )
-        .within(WAIT)?;
     expect_policy_counted(&lab, v.backend, before)?;
     outside
         .expect_none(

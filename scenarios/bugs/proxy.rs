@@ -6,7 +6,7 @@
 use crate::support::{HostLab as _, Up as _};
 use netrig::docker::{ContainerSpec, DaemonOptions, GatewayMode, Layout, NetworkSpec};
 use netrig::expect::tcp;
-use netrig::{Lab, Result, Sentinel, TcpFlags};
+use netrig::{Lab, Matcher, Result, Sentinel, TcpFlags};
 
 use crate::crossing::two_bridges;
 use crate::icc::icc_drop_rule;
@@ -102,23 +102,7 @@ pub fn published_port_unreachable_from_other_bridge_without_proxy(v: &Variant) -
             || format!("other -> host:8080: {ok}; web saw {:?}", server.peers()),
         );
     }
-    let isolation = Rule::new(
-        "filter",
-        "DOCKER-ISOLATION-STAGE-2",
-        &["-o docker0 -j DROP"],
-    );
-    let isolated = packets(&lab, &isolation)?;
-    let cut = lab
-        .container("other")?
-        .tcp_connect(at(uplink, 8080), std::time::Duration::from_millis(300))?;
-    expect_counted(&lab, &dnat, dnated)?;
-    expect_counted(&lab, &isolation, isolated)?;
-    inside
-        .expect_none(syn, Sentinel::udp(&lab.host_node()?, format!("{web}:9")))
-        .within(WAIT)?;
-    ensure(&lab, !cut.is_connected(), || {
-        format!("other -> host:8080 connected: {cut}")
-    })
+    isolation_cuts_other_from_published_port(&lab, &dnat, dnated, &inside, syn)
 }
 
 /// Without the userland proxy, a container on a `routed` network cannot reach a port published on a `nat` network through the host's address on 28.x (moby#49509): it is DNATed, then inter-network isolation drops it. Docker 29 removed the isolation chains and the connection goes through.
@@ -163,21 +147,37 @@ pub fn routed_network_cannot_reach_published_port_on_nat_network(v: &Variant) ->
             },
         );
     }
+    isolation_cuts_other_from_published_port(&lab, &dnat, dnated, &inside, syn)
+}
+
+/// Container `other`'s connection to the host's published port 8080 is
+/// DNATed (`dnat` counts past `dnated`), then dropped by the isolation of
+/// docker0 (counted), and no SYN reaches web (`inside`, proved by a
+/// sentinel from the host).
+fn isolation_cuts_other_from_published_port(
+    lab: &Lab,
+    dnat: &Rule,
+    dnated: u64,
+    inside: &netrig::Capture,
+    syn: Matcher,
+) -> Result<()> {
+    let web = ip_of(lab, "web");
     let isolation = Rule::new(
         "filter",
         "DOCKER-ISOLATION-STAGE-2",
         &["-o docker0 -j DROP"],
     );
-    let isolated = packets(&lab, &isolation)?;
-    let cut = lab
-        .container("other")?
-        .tcp_connect(at(uplink, 8080), std::time::Duration::from_millis(300))?;
-    expect_counted(&lab, &dnat, dnated)?;
-    expect_counted(&lab, &isolation, isolated)?;
+    let isolated = packets(lab, &isolation)?;
+    let cut = lab.container("other")?.tcp_connect(
+        at(lab.host_uplink_ip(), 8080),
+        std::time::Duration::from_millis(300),
+    )?;
+    expect_counted(lab, dnat, dnated)?;
+    expect_counted(lab, &isolation, isolated)?;
     inside
         .expect_none(syn, Sentinel::udp(&lab.host_node()?, format!("{web}:9")))
         .within(WAIT)?;
-    ensure(&lab, !cut.is_connected(), || {
+    ensure(lab, !cut.is_connected(), || {
         format!("other -> host:8080 connected: {cut}")
     })
 }

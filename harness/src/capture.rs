@@ -90,7 +90,7 @@ struct Shared {
 /// A running capture.
 ///
 /// Guarantees:
-/// - **active before return**: [`Namespace::capture`] returns once the pcap handle
+/// - **active before return**: [`Node::capture`](crate::Node::capture) returns once the pcap handle
 ///   is open, its BPF filter installed, inside the node's namespace; every
 ///   frame the interface sees afterwards is captured (unless the kernel
 ///   drops it, which [`Capture::stats`] reports);
@@ -106,7 +106,7 @@ struct Shared {
 ///   with a deadline; nothing sleeps.
 ///
 /// A handle does not see frames injected through itself; inject through
-/// another handle ([`Namespace::inject`]) and captures see them.
+/// another handle ([`Node::inject`](crate::Node::inject)) and captures see them.
 ///
 /// ```no_run
 /// use std::time::Duration;

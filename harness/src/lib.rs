@@ -29,7 +29,7 @@
 //! - `fdlimit` — the process's open-file limit, raised once from soft to hard (labs and matrices hold many fds).
 //! - `process` — commands and long-lived processes inside a namespace, killed with their lab.
 //! - `artifacts` — a lab's artifacts directory, kept on failure.
-//! - `namespace` — [`Namespace`]: the handle everything below takes (namespace + processes + artifacts).
+//! - `namespace` — `Namespace`: the handle everything below takes (namespace + processes + artifacts).
 //! - `firewall` — load rules with the real tools (replace tables / append), read back counters, flush.
 //! - `conntrack` — [`ConntrackTable`]: a namespace's conntrack entries as values.
 //! - `capture` — [`Capture`]: pcap on an interface, active before return, recorded to `.pcap`.

@@ -6,7 +6,7 @@
 //! [`DockerHost::builder`] ([`ContainerSpec`], [`NetworkSpec`],
 //! [`DaemonOptions`], [`Layout`]) or load a topology file
 //! ([`crate::topology::load`]); read its addresses back
-//! ([`DockerHost::container_ip`], [`DockerHost::bridge_of`],
+//! ([`DockerHost::container_ip`],
 //! [`DockerHost::networks`], [`DockerHost::containers`]); bring it up with
 //! `LabSpec::from(host).up()`.
 //!

@@ -40,7 +40,7 @@ pub(crate) enum Proto {
 
 type Predicate = Arc<dyn Fn(&Packet) -> bool + Send + Sync>;
 
-/// A condition on packets, built with [`tcp`], [`udp`], [`icmp`], [`arp`], [`ip`] or [`any`].
+/// A condition on packets, built with [`tcp`], [`udp`], [`icmp`], [`ip`] or [`any`].
 #[derive(Clone)]
 pub struct Matcher {
     proto: Proto,

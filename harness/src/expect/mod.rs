@@ -265,8 +265,8 @@ fn sequence(
 }
 
 /// A packet sent after the traffic under test, through the same path, whose
-/// arrival proves that anything earlier has arrived too: [`Sentinel::udp`],
-/// [`Sentinel::udp_translated`] or [`Sentinel::packet`].
+/// arrival proves that anything earlier has arrived too: [`Sentinel::udp`]
+/// or [`Sentinel::packet`].
 #[derive(Debug, Clone)]
 pub struct Sentinel(Kind);
 

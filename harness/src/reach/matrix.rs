@@ -250,7 +250,7 @@ fn has_nft_tables(ns: &Namespace) -> Result<bool> {
 
 /// Whether a traced cell is probed again for its outcome and what the
 /// server saw: when its trace probe was answered (a refusal or an error of
-/// an IPv4 echo too: [`Namespace::ping`] tells a REJECT's codes apart).
+/// an IPv4 echo too: [`crate::Node::ping`] tells a REJECT's codes apart).
 fn needs_probe(cell: &Cell, probe: ProbeOutcome) -> bool {
     match cell.service {
         Service::Icmp if cell.to.is_ipv4() => probe.answered(),

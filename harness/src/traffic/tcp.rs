@@ -118,7 +118,7 @@ impl Namespace {
     }
 }
 
-/// A TCP echo server inside a node. See [`Namespace::tcp_echo_server`].
+/// A TCP echo server inside a node. See [`Node::tcp_echo_server`](crate::Node::tcp_echo_server).
 ///
 /// A connection is recorded when the server accepts it, which may be after
 /// the client's `connect` has returned (the kernel completes the handshake

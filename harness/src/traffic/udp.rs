@@ -142,7 +142,7 @@ impl Namespace {
     }
 }
 
-/// A UDP echo server inside a node. See [`Namespace::udp_echo_server`].
+/// A UDP echo server inside a node. See [`Node::udp_echo_server`](crate::Node::udp_echo_server).
 ///
 /// Each datagram is recorded before it is echoed, so once a client has its
 /// echo, [`UdpEchoServer::peers`] includes that client.

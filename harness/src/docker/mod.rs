@@ -50,12 +50,14 @@ mod restart;
 mod ruleset;
 #[cfg(test)]
 mod tests;
+mod version;
 
 pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking};
 pub use host::{DockerHost, DockerHostBuilder, LanPeer};
 pub use layout::{DaemonOptions, Layout};
 pub use network::{GatewayMode, Network, NetworkSpec};
 pub use port::PortBinding;
+pub use version::Version;
 
 pub(crate) use host::parse_subnet as parse_subnet_text;
 pub(crate) use host::{Event, HOST_NODE, INTERNET_NODE, MatrixCells};
@@ -80,8 +82,8 @@ pub(crate) enum Firewall {
         /// The ruleset.
         ruleset: Ruleset,
     },
-    /// Docker's native nftables table.
-    Nftables(NftRuleset),
+    /// Docker's native nftables tables: `ip` and (`--ip6tables`) `ip6`.
+    Nftables(NftRuleset, NftRuleset),
 }
 
 impl Firewall {
@@ -90,14 +92,14 @@ impl Firewall {
     pub fn backend(&self) -> Backend {
         match self {
             Firewall::Iptables { backend, .. } => *backend,
-            Firewall::Nftables(_) => Backend::Nftables,
+            Firewall::Nftables(..) => Backend::Nftables,
         }
     }
     /// The text to feed on stdin.
     pub fn input(&self) -> String {
         match self {
             Firewall::Iptables { ruleset, .. } => ruleset.iptables_restore(),
-            Firewall::Nftables(n) => n.apply_script(),
+            Firewall::Nftables(ip, ip6) => ip.apply_script() + &ip6.apply_script(),
         }
     }
 }
@@ -136,10 +138,15 @@ impl Stage<'_> {
     pub fn nftables(&self) -> NftRuleset {
         nft::render(self.host, self.step)
     }
+    /// Docker's `table ip6 docker-bridges` (the nftables backend with
+    /// `--ip6tables`, its default): the skeleton, as no IPv6 network is emulated.
+    pub fn nftables6(&self) -> NftRuleset {
+        nft::render6(self.host)
+    }
     /// What the configured backend loads.
     pub fn firewall(&self) -> Firewall {
         match self.host.backend() {
-            Backend::Nftables => Firewall::Nftables(self.nftables()),
+            Backend::Nftables => Firewall::Nftables(self.nftables(), self.nftables6()),
             backend => Firewall::Iptables {
                 backend,
                 ruleset: self.iptables(),

@@ -19,6 +19,7 @@ use super::container::Container;
 use super::host::{DockerHost, Event, Happening};
 use super::iptables::{
     Mapping, STAGE1, STAGE2, accept_rule, dnat_rule, dport, hairpin_masq_rule, mappings, nat_jumps,
+    rule_mappings,
 };
 use super::layout::Layout;
 use super::network::{GatewayMode, Network};
@@ -48,7 +49,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
         &[Table::Raw, Table::Nat, Table::Filter],
         host.existing_rules(),
     );
-    filter_skeleton(&mut r, v28);
+    filter_skeleton(&mut r, v28, d.docker_user_return());
     r.new_chain(Table::Nat, "DOCKER");
     nat_jumps(&mut r, proxy);
     if d.forward_policy_drop() {
@@ -77,7 +78,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
 pub(crate) fn render6(host: &DockerHost) -> Ruleset {
     let v28 = host.layout() == Layout::V28;
     let mut r = Replay::new(&[Table::Nat, Table::Filter], None);
-    filter_skeleton(&mut r, v28);
+    filter_skeleton(&mut r, v28, host.daemon().docker_user_return());
     r.new_chain(Table::Nat, "DOCKER");
     r.append(
         Table::Nat,
@@ -93,8 +94,9 @@ pub(crate) fn render6(host: &DockerHost) -> Ruleset {
     r.finish()
 }
 
-/// Driver init (`setupIPChains`, `setupUserChain`): the filter chains and jumps.
-fn filter_skeleton(r: &mut Replay, v28: bool) {
+/// Driver init (`setupIPChains`, `setupUserChain`): the filter chains and
+/// jumps; `user_return`: `DOCKER-USER` ends in `-j RETURN` (before 28.2.2).
+fn filter_skeleton(r: &mut Replay, v28: bool, user_return: bool) {
     let isolation: &[&str] = if v28 {
         &[STAGE1, STAGE2]
     } else {
@@ -111,6 +113,9 @@ fn filter_skeleton(r: &mut Replay, v28: bool) {
         r.ensure_top(Table::Filter, "DOCKER-FORWARD", format!("-j {c}"));
     }
     r.new_chain(Table::Filter, "DOCKER-USER");
+    if user_return {
+        r.append_unique(Table::Filter, "DOCKER-USER", "-j RETURN");
+    }
     r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
 }
 
@@ -139,14 +144,17 @@ fn network(r: &mut Replay, n: &Network, proxy: bool, v28: bool) {
         r.insert(
             Table::Nat,
             "POSTROUTING",
-            format!("-s {sub} ! -o {br} -j MASQUERADE"),
+            format!("-s {sub} ! -o {br} -j {}", n.outgoing_nat_target()),
         );
     }
     if !proxy {
         r.insert(
             Table::Nat,
             "POSTROUTING",
-            format!("-o {br} -m addrtype --src-type LOCAL -j MASQUERADE"),
+            format!(
+                "-o {br} -m addrtype --src-type LOCAL -j {}",
+                n.outgoing_nat_target()
+            ),
         );
     }
     if v28 && proxy && n.ip_masq {
@@ -252,7 +260,7 @@ pub(crate) fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy:
     for rule in endpoint_drops(host, c) {
         r.append(Table::Raw, "PREROUTING", rule);
     }
-    for m in mappings(host, c) {
+    for m in rule_mappings(host, c) {
         let mode = gateway_mode(host, &m.att.network);
         if mode != GatewayMode::Routed {
             r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
@@ -263,7 +271,9 @@ pub(crate) fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy:
         if !proxy && mode != GatewayMode::Routed {
             r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
         }
-        if let Some(rule) = loopback_drop(&m) {
+        // A routed binding has no host port or address (moby's routed port
+        // mapper clears them), so no loopback drop either.
+        if let Some(rule) = loopback_drop(&m).filter(|_| mode != GatewayMode::Routed) {
             r.append(Table::Raw, "PREROUTING", rule);
         }
     }
@@ -280,6 +290,9 @@ fn raw_table_exists(host: &DockerHost, step: usize) -> bool {
         })
         .any(|c| {
             !endpoint_drops(host, c).is_empty()
-                || mappings(host, c).iter().any(|m| loopback_drop(m).is_some())
+                || mappings(host, c).iter().any(|m| {
+                    loopback_drop(m).is_some()
+                        && gateway_mode(host, &m.att.network) != GatewayMode::Routed
+                })
         })
 }

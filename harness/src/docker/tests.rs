@@ -118,9 +118,6 @@ fn every_validation_error_names_subject_field_and_reason() {
             Some("web"), "container \"web\" start", "container web is already running"),
         (b().layout(Layout::V29).backend(Backend::Nftables).ip_forward_was_on(true).allow_direct_routing(true),
             None, "allow_direct_routing", "emulated with the iptables backends only"),
-        (b().layout(Layout::V29).backend(Backend::Nftables).ip_forward_was_on(true)
-            .network(NetworkSpec::new("r").gateway_mode_ipv4(GatewayMode::NatUnprotected)),
-            None, "network \"r\" gateway_mode_ipv4", "nat-unprotected is emulated with the iptables backends only"),
         (b().layout(Layout::V28).container(web()).start_existing("web"),
             Some("web"), "container \"web\" start", "already running"),
         (b().layout(Layout::V28).restart_daemon().container(web()).container(web()),

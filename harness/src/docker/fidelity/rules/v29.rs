@@ -206,11 +206,11 @@ fn v29_nftables_matches_docker_rules_1_3() {
         &normalise(&host, &host.running().nftables().render()),
     );
     let fw = host.running().firewall();
-    assert!(matches!(fw, Firewall::Nftables(_)));
+    assert!(matches!(fw, Firewall::Nftables(..)));
     assert_eq!(fw.backend(), Backend::Nftables);
     assert!(
         fw.input()
-            .starts_with("table ip docker-bridges\ndelete table ip docker-bridges\n")
+            .starts_with("table ip docker-bridges {}\ndelete table ip docker-bridges\n")
     );
 }
 

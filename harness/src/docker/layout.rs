@@ -202,7 +202,6 @@ impl Daemon {
 
     /// Whether automatic host ports skip `net.ipv4.ip_local_reserved_ports`
     /// (29.6, moby #52818).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn skips_reserved_ports(&self) -> bool {
         self.release() >= Version::new(29, 6, 0)
     }

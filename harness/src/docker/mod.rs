@@ -35,6 +35,7 @@
 mod container;
 #[cfg(test)]
 mod fidelity;
+mod flush;
 mod host;
 mod iptables;
 mod kernel;
@@ -59,6 +60,7 @@ pub use network::{GatewayMode, Network, NetworkSpec};
 pub use port::PortBinding;
 pub use version::Version;
 
+pub(crate) use flush::conntrack_flushes;
 pub(crate) use host::parse_subnet as parse_subnet_text;
 pub(crate) use host::{Event, HOST_NODE, INTERNET_NODE, MatrixCells};
 pub(crate) use kernel::{DockerProxy, KernelSetting, PortReservation};

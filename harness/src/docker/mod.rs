@@ -18,8 +18,10 @@
 //!
 //! Layouts ([`Layout`]): `Classic` is proved against a real Docker 20.10.24,
 //! `V28` against a real Docker 28.5.2 (`tests/data/real-docker*`); `V29`
-//! shares V28's code where the versions agree (what stays derived is listed
-//! in the source, `harness/src/docker/modern.rs`, `V29_DERIVED`).
+//! shares V28's code where the versions agree and is checked against moby's
+//! own iptabler/nftabler goldens (`tests/data/moby-goldens`; what stays
+//! derived is listed in `harness/src/docker/modern.rs`, `V29_DERIVED`).
+//! A [`Version`] ([`DaemonOptions::version`]) picks a point release.
 //!
 //! ```
 //! use netrig::docker::{ContainerSpec, DockerHost, Layout};

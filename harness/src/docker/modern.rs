@@ -12,8 +12,10 @@
 //! V29 shares every rule the two versions have in common (so the recording
 //! corrected it: raw drops skipped for routed and nat-unprotected networks and
 //! with `--allow-direct-routing`, the loopback-binding drop, the per-port
-//! rules). What remains **derived** from Docker's source, with no real 29.x
-//! daemon to check it against, is listed in [`V29_DERIVED`].
+//! rules); moby's own iptabler goldens prove the 29.x differences for one
+//! network in every configuration they cover (`fidelity::goldens`). What
+//! remains **derived** from Docker's source alone is listed in
+//! [`V29_DERIVED`]; the point releases within V29 are in `version.rs`.
 
 use super::container::Container;
 use super::host::{DockerHost, Event, Happening};
@@ -25,19 +27,18 @@ use super::layout::Layout;
 use super::network::{GatewayMode, Network};
 use super::ruleset::{Replay, Ruleset, Table};
 
-/// The V29 rules that no recording proves (everything else V29 renders is a
-/// rule the 28.5.2 recording shows in the same place).
+/// What layout V29 renders that neither the 28.5.2 recording
+/// (`fidelity::rules::v29`) nor moby's iptabler/nftabler goldens
+/// (`fidelity::goldens`: one network per golden) prove: derived from moby's
+/// source alone.
 // Read by the fidelity tests; otherwise the list is documentation.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const V29_DERIVED: &[&str] = &[
-    "filter DOCKER-INTERNAL chain and DOCKER-FORWARD -j DOCKER-INTERNAL (28.x: DOCKER-ISOLATION-STAGE-1/2)",
-    "internal networks' DROPs appended to DOCKER-INTERNAL (28.x: inserted at the top of STAGE-1)",
-    "no DOCKER-ISOLATION-STAGE-1/2: isolation only by DOCKER ! -i <br> -o <br> -j DROP",
-    "no nat DOCKER -i <br> -j RETURN rules",
-    "routed networks: no STAGE-1 RELATED,ESTABLISHED ACCEPT / -o <br> -j RETURN",
-    "ip6tables skeleton with DOCKER-INTERNAL instead of STAGE-1/2",
-    "the native nftables backend (table ip docker-bridges)",
+    "several internal networks' DROPs in DOCKER-INTERNAL, appended network by network (goldens: one network; 28.5.2: STAGE-1)",
+    "nftables with several networks: map elements and per-network chains in creation order, docker0's among them (goldens: br-dummy alone)",
     "the rule order after a daemon restart (recorded for 28.5.2 only)",
+    "ports of routed networks that are not a container's gateway (29.0, #50140), without docker-proxy",
+    "point-release behaviour besides the rules: the UDP conntrack flush (29.5.0, 29.5.1) and automatic host ports skipping ip_local_reserved_ports (29.6)",
 ];
 
 /// Renders the iptables rules of a V28 or V29 host at `step`.

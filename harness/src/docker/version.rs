@@ -22,6 +22,11 @@
 //! | 29.6.0 | #52803 | overlay encryption in nftables table `docker-overlay` | not modelled: netrig has no overlay networks |
 //! | 29.7.0 | #52984 | the `nft -f` templates moved to files (`reload.nft.gotmpl`); 29.7.2 (ea57cdf1c7) ends base-chain declarations with `;` | [`NftRuleset::apply_script`](super::NftRuleset) |
 //!
+//! Within `classic` (20.10–27.x) the releases are not told apart: the
+//! layout is proved against 20.10.24, and 27.x's differences (ip6tables on
+//! by default, lazy `br_netfilter`, firewalld's `docker-forwarding` policy)
+//! are not modelled. 28.0 and 28.1 (ipsets, per-port raw drops) are refused.
+//!
 //! moby's iptabler and nftabler golden files are byte-identical at every
 //! 29.x tag (`testdata` tree `ee10dc00d6f8` / `a0ed24496001`): no 29.x point
 //! release changed the bridge driver's rules.

@@ -256,8 +256,62 @@ fn a_container_started_later_without_the_proxy_is_held_and_hairpinned() -> Resul
 }
 
 /// This module's tests.
+/// Whether the host still tracks the internet's datagram to host port `port`.
+fn tracks(docker: &netrig::Lab, port: u16) -> Result<bool> {
+    Ok(docker.host_node()?.conntrack()?.entries.iter().any(|e| {
+        e.protocol == "udp"
+            && e.original.dport == Some(port)
+            && e.original.src.to_string() == "203.0.113.1"
+    }))
+}
+
+/// A container started later: Docker deletes the conntrack entries of its
+/// UDP ports as its release does. A datagram the internet sent to host
+/// ports 5354 and 5355 before the container published them (tracked,
+/// unanswered) is forgotten by 29.4 (by host port); 29.5.0 forgets neither
+/// (container port and address 0.0.0.0, moby #52423, #53384); 29.5.1+
+/// forgets only the binding whose host port is its container port
+/// (5355:5355), and the stale 5354 entry keeps later datagrams from that
+/// source away from the DNAT (#53384, open).
+fn a_container_start_flushes_udp_conntrack_as_its_release() -> Result<()> {
+    let _labs = common::shared();
+    for (version, kept_5354, kept_5355) in [
+        ("29.4", false, false),
+        ("29.5.0", true, true),
+        ("29.7", true, false),
+    ] {
+        let mut docker = DockerHost::builder()
+            .name(netrig::unique_lab_name("ctflush"))
+            .daemon(DaemonOptions {
+                version: Some(version.parse().expect("a release")),
+                ..Default::default()
+            })
+            .container(ContainerSpec::new("web").publish("8080:80"))
+            .build()?
+            .up()?;
+        let internet = docker.internet()?;
+        for port in [5354, 5355] {
+            internet.udp_send_from("203.0.113.1:40000", format!("203.0.113.2:{port}"), b"early")?;
+        }
+        assert!(
+            tracks(&docker, 5354)? && tracks(&docker, 5355)?,
+            "{version}: not tracked"
+        );
+        docker.start_container(
+            "host",
+            ContainerSpec::new("dns")
+                .publish("5354:53/udp")
+                .publish("5355:5355/udp"),
+        )?;
+        assert_eq!(tracks(&docker, 5354)?, kept_5354, "{version}: 5354 -> 53");
+        assert_eq!(tracks(&docker, 5355)?, kept_5355, "{version}: 5355 -> 5355");
+    }
+    Ok(())
+}
+
 pub fn tests() -> Vec<netrig::testing::Test> {
     netrig::testing::tests![
+        a_container_start_flushes_udp_conntrack_as_its_release,
         flush_ruleset_wipes_dockers_masquerade,
         flush_ruleset_leaves_published_ports_to_the_proxy,
         a_container_started_later_lands_after_the_users_rules,

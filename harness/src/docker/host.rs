@@ -291,6 +291,8 @@ pub(crate) enum Happening<'a> {
 pub struct DockerHostBuilder {
     pub(crate) name: Option<String>,
     pub(crate) daemon: Daemon,
+    /// Whether [`DockerHostBuilder::layout`] was called (else a version implies the layout).
+    pub(crate) layout_given: bool,
     pub(crate) default_subnet: Option<String>,
     pub(crate) networks: Vec<NetworkSpec>,
     pub(crate) containers: Vec<ContainerSpec>,
@@ -323,6 +325,12 @@ impl DockerHostBuilder {
     /// Sets the rule layout.
     pub fn layout(mut self, layout: Layout) -> Self {
         self.daemon.layout = layout;
+        self.layout_given = true;
+        self
+    }
+    /// The Docker release (`[daemon] version`; [`DaemonOptions::version`]).
+    pub(crate) fn version(mut self, v: super::Version) -> Self {
+        self.daemon.version = Some(v);
         self
     }
     /// Sets the firewall backend.

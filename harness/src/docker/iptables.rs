@@ -51,6 +51,30 @@ pub(crate) fn mappings<'a>(host: &'a DockerHost, c: &'a Container) -> Vec<Mappin
         .collect()
 }
 
+/// The port mappings whose firewall rules Docker programs for a container:
+/// [`mappings`], plus from 29.0 its ports on every other `routed` network
+/// it is attached to (moby #50140: routed bindings are set up per endpoint,
+/// gateway or not; they map no host port, so no proxy and no DNAT).
+pub(crate) fn rule_mappings<'a>(host: &'a DockerHost, c: &'a Container) -> Vec<Mapping<'a>> {
+    let mut out = mappings(host, c);
+    if !host.daemon().routed_ports_on_every_endpoint() {
+        return out;
+    }
+    let gateway = c.gateway_attachment(host.layout());
+    for att in c.attachments() {
+        let routed = host.network(&att.network).is_some_and(|n| n.routed());
+        if !routed || att.internal || gateway.is_some_and(|g| g.network == att.network) {
+            continue;
+        }
+        out.extend(c.ports.iter().map(|p| Mapping {
+            port: *p,
+            host_ip: p.host_ip.filter(|ip| !ip.is_unspecified()),
+            att,
+        }));
+    }
+    out
+}
+
 pub(crate) fn dport(p: &PortBinding, port: u16) -> String {
     format!("-p {0} -m {0} --dport {port}", p.proto)
 }

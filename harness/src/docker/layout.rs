@@ -66,6 +66,7 @@ impl fmt::Display for Layout {
     }
 }
 
+use super::version::Version;
 use crate::backend::Backend;
 
 /// Daemon-wide flags (`dockerd`'s command line), as plain data: set with
@@ -104,6 +105,10 @@ pub struct DaemonOptions {
     /// `--allow-direct-routing` (Docker 28.2+, default false): no raw
     /// `PREROUTING` drops of packets addressed straight to containers.
     pub allow_direct_routing: bool,
+    /// The Docker release (default: the newest of the layout). It implies
+    /// the layout when none is set, and selects that release's differences
+    /// within it (the table in `harness/src/docker/version.rs`).
+    pub version: Option<Version>,
 }
 
 impl Default for DaemonOptions {
@@ -116,6 +121,7 @@ impl Default for DaemonOptions {
             ip_forward_was_on: false,
             ip_forward_no_drop: false,
             allow_direct_routing: false,
+            version: None,
         }
     }
 }
@@ -142,6 +148,8 @@ pub(crate) struct Daemon {
     pub(crate) ip_forward_no_drop: bool,
     /// [`DaemonOptions::allow_direct_routing`].
     pub(crate) allow_direct_routing: bool,
+    /// [`DaemonOptions::version`].
+    pub(crate) version: Option<Version>,
 }
 
 impl Default for Daemon {
@@ -165,6 +173,7 @@ impl Daemon {
             ip_forward_was_on,
             ip_forward_no_drop,
             allow_direct_routing,
+            version,
         } = o;
         Daemon {
             layout,
@@ -176,7 +185,31 @@ impl Daemon {
             ip_forward_was_on,
             ip_forward_no_drop,
             allow_direct_routing,
+            version,
         }
+    }
+
+    /// The release emulated: the version set, or the newest of the layout.
+    pub(crate) fn release(&self) -> Version {
+        self.version.unwrap_or(Version::newest(self.layout))
+    }
+
+    /// Whether a `routed` network opens a container's published ports on
+    /// every endpoint, not only the gateway one (29.0, moby #50140).
+    pub(crate) fn routed_ports_on_every_endpoint(&self) -> bool {
+        self.release() >= Version::new(29, 0, 0)
+    }
+
+    /// Whether automatic host ports skip `net.ipv4.ip_local_reserved_ports`
+    /// (29.6, moby #52818).
+    pub(crate) fn skips_reserved_ports(&self) -> bool {
+        self.release() >= Version::new(29, 6, 0)
+    }
+
+    /// Whether `DOCKER-USER` ends in `-j RETURN` in the 28+ layouts (until
+    /// 28.2.1; removed by dc519a0f18, first in 28.2.2).
+    pub(crate) fn docker_user_return(&self) -> bool {
+        self.layout == Layout::V28 && self.release() < Version::new(28, 2, 2)
     }
 
     /// True when Docker itself turns `net.ipv4.ip_forward` from 0 to 1 (never
@@ -206,6 +239,19 @@ impl Daemon {
 /// Refuses options the chosen layout's Docker does not have: the field and
 /// the message, for the resolver to wrap.
 pub(crate) fn check_daemon(d: &Daemon) -> Result<(), (&'static str, String)> {
+    if let Some(v) = d.version
+        && v.layout() != d.layout
+    {
+        return Err((
+            "version",
+            format!(
+                "Docker {v} has layout {}, not {}: drop the layout (the version implies it) or pick a {} release",
+                v.layout(),
+                d.layout,
+                d.layout
+            ),
+        ));
+    }
     let modern = |flag: &str, since: &str| {
         format!(
             "{flag} exists from Docker {since}: use layout v28 or v29 (layout {} is Docker 20.10–27)",

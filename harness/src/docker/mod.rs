@@ -18,8 +18,10 @@
 //!
 //! Layouts ([`Layout`]): `Classic` is proved against a real Docker 20.10.24,
 //! `V28` against a real Docker 28.5.2 (`tests/data/real-docker*`); `V29`
-//! shares V28's code where the versions agree (what stays derived is listed
-//! in the source, `harness/src/docker/modern.rs`, `V29_DERIVED`).
+//! shares V28's code where the versions agree and is checked against moby's
+//! own iptabler/nftabler goldens (`tests/data/moby-goldens`; what stays
+//! derived is listed in `harness/src/docker/modern.rs`, `V29_DERIVED`).
+//! A [`Version`] ([`DaemonOptions::version`]) picks a point release.
 //!
 //! ```
 //! use netrig::docker::{ContainerSpec, DockerHost, Layout};
@@ -35,6 +37,7 @@
 mod container;
 #[cfg(test)]
 mod fidelity;
+mod flush;
 mod host;
 mod iptables;
 mod kernel;
@@ -50,13 +53,16 @@ mod restart;
 mod ruleset;
 #[cfg(test)]
 mod tests;
+mod version;
 
 pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking};
 pub use host::{DockerHost, DockerHostBuilder, LanPeer};
 pub use layout::{DaemonOptions, Layout};
 pub use network::{GatewayMode, Network, NetworkSpec};
 pub use port::PortBinding;
+pub use version::Version;
 
+pub(crate) use flush::conntrack_flushes;
 pub(crate) use host::parse_subnet as parse_subnet_text;
 pub(crate) use host::{Event, HOST_NODE, INTERNET_NODE, MatrixCells};
 pub(crate) use kernel::{DockerProxy, KernelSetting, PortReservation};
@@ -80,8 +86,8 @@ pub(crate) enum Firewall {
         /// The ruleset.
         ruleset: Ruleset,
     },
-    /// Docker's native nftables table.
-    Nftables(NftRuleset),
+    /// Docker's native nftables tables: `ip` and (`--ip6tables`) `ip6`.
+    Nftables(NftRuleset, NftRuleset),
 }
 
 impl Firewall {
@@ -90,14 +96,14 @@ impl Firewall {
     pub fn backend(&self) -> Backend {
         match self {
             Firewall::Iptables { backend, .. } => *backend,
-            Firewall::Nftables(_) => Backend::Nftables,
+            Firewall::Nftables(..) => Backend::Nftables,
         }
     }
     /// The text to feed on stdin.
     pub fn input(&self) -> String {
         match self {
             Firewall::Iptables { ruleset, .. } => ruleset.iptables_restore(),
-            Firewall::Nftables(n) => n.apply_script(),
+            Firewall::Nftables(ip, ip6) => ip.apply_script() + &ip6.apply_script(),
         }
     }
 }
@@ -136,10 +142,15 @@ impl Stage<'_> {
     pub fn nftables(&self) -> NftRuleset {
         nft::render(self.host, self.step)
     }
+    /// Docker's `table ip6 docker-bridges` (the nftables backend with
+    /// `--ip6tables`, its default): the skeleton, as no IPv6 network is emulated.
+    pub fn nftables6(&self) -> NftRuleset {
+        nft::render6(self.host)
+    }
     /// What the configured backend loads.
     pub fn firewall(&self) -> Firewall {
         match self.host.backend() {
-            Backend::Nftables => Firewall::Nftables(self.nftables()),
+            Backend::Nftables => Firewall::Nftables(self.nftables(), self.nftables6()),
             backend => Firewall::Iptables {
                 backend,
                 ruleset: self.iptables(),

@@ -12,31 +12,33 @@
 //! V29 shares every rule the two versions have in common (so the recording
 //! corrected it: raw drops skipped for routed and nat-unprotected networks and
 //! with `--allow-direct-routing`, the loopback-binding drop, the per-port
-//! rules). What remains **derived** from Docker's source, with no real 29.x
-//! daemon to check it against, is listed in [`V29_DERIVED`].
+//! rules); moby's own iptabler goldens prove the 29.x differences for one
+//! network in every configuration they cover (`fidelity::goldens`). What
+//! remains **derived** from Docker's source alone is listed in
+//! [`V29_DERIVED`]; the point releases within V29 are in `version.rs`.
 
 use super::container::Container;
 use super::host::{DockerHost, Event, Happening};
 use super::iptables::{
     Mapping, STAGE1, STAGE2, accept_rule, dnat_rule, dport, hairpin_masq_rule, mappings, nat_jumps,
+    rule_mappings,
 };
 use super::layout::Layout;
 use super::network::{GatewayMode, Network};
 use super::ruleset::{Replay, Ruleset, Table};
 
-/// The V29 rules that no recording proves (everything else V29 renders is a
-/// rule the 28.5.2 recording shows in the same place).
+/// What layout V29 renders that neither the 28.5.2 recording
+/// (`fidelity::rules::v29`) nor moby's iptabler/nftabler goldens
+/// (`fidelity::goldens`: one network per golden) prove: derived from moby's
+/// source alone.
 // Read by the fidelity tests; otherwise the list is documentation.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const V29_DERIVED: &[&str] = &[
-    "filter DOCKER-INTERNAL chain and DOCKER-FORWARD -j DOCKER-INTERNAL (28.x: DOCKER-ISOLATION-STAGE-1/2)",
-    "internal networks' DROPs appended to DOCKER-INTERNAL (28.x: inserted at the top of STAGE-1)",
-    "no DOCKER-ISOLATION-STAGE-1/2: isolation only by DOCKER ! -i <br> -o <br> -j DROP",
-    "no nat DOCKER -i <br> -j RETURN rules",
-    "routed networks: no STAGE-1 RELATED,ESTABLISHED ACCEPT / -o <br> -j RETURN",
-    "ip6tables skeleton with DOCKER-INTERNAL instead of STAGE-1/2",
-    "the native nftables backend (table ip docker-bridges)",
+    "several internal networks' DROPs in DOCKER-INTERNAL, appended network by network (goldens: one network; 28.5.2: STAGE-1)",
+    "nftables with several networks: map elements and per-network chains in creation order, docker0's among them (goldens: br-dummy alone)",
     "the rule order after a daemon restart (recorded for 28.5.2 only)",
+    "ports of routed networks that are not a container's gateway (29.0, #50140), without docker-proxy",
+    "point-release behaviour besides the rules: the UDP conntrack flush (29.5.0, 29.5.1) and automatic host ports skipping ip_local_reserved_ports (29.6)",
 ];
 
 /// Renders the iptables rules of a V28 or V29 host at `step`.
@@ -48,7 +50,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
         &[Table::Raw, Table::Nat, Table::Filter],
         host.existing_rules(),
     );
-    filter_skeleton(&mut r, v28);
+    filter_skeleton(&mut r, v28, d.docker_user_return());
     r.new_chain(Table::Nat, "DOCKER");
     nat_jumps(&mut r, proxy);
     if d.forward_policy_drop() {
@@ -77,7 +79,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
 pub(crate) fn render6(host: &DockerHost) -> Ruleset {
     let v28 = host.layout() == Layout::V28;
     let mut r = Replay::new(&[Table::Nat, Table::Filter], None);
-    filter_skeleton(&mut r, v28);
+    filter_skeleton(&mut r, v28, host.daemon().docker_user_return());
     r.new_chain(Table::Nat, "DOCKER");
     r.append(
         Table::Nat,
@@ -93,8 +95,9 @@ pub(crate) fn render6(host: &DockerHost) -> Ruleset {
     r.finish()
 }
 
-/// Driver init (`setupIPChains`, `setupUserChain`): the filter chains and jumps.
-fn filter_skeleton(r: &mut Replay, v28: bool) {
+/// Driver init (`setupIPChains`, `setupUserChain`): the filter chains and
+/// jumps; `user_return`: `DOCKER-USER` ends in `-j RETURN` (before 28.2.2).
+fn filter_skeleton(r: &mut Replay, v28: bool, user_return: bool) {
     let isolation: &[&str] = if v28 {
         &[STAGE1, STAGE2]
     } else {
@@ -111,6 +114,9 @@ fn filter_skeleton(r: &mut Replay, v28: bool) {
         r.ensure_top(Table::Filter, "DOCKER-FORWARD", format!("-j {c}"));
     }
     r.new_chain(Table::Filter, "DOCKER-USER");
+    if user_return {
+        r.append_unique(Table::Filter, "DOCKER-USER", "-j RETURN");
+    }
     r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
 }
 
@@ -139,14 +145,17 @@ fn network(r: &mut Replay, n: &Network, proxy: bool, v28: bool) {
         r.insert(
             Table::Nat,
             "POSTROUTING",
-            format!("-s {sub} ! -o {br} -j MASQUERADE"),
+            format!("-s {sub} ! -o {br} -j {}", n.outgoing_nat_target()),
         );
     }
     if !proxy {
         r.insert(
             Table::Nat,
             "POSTROUTING",
-            format!("-o {br} -m addrtype --src-type LOCAL -j MASQUERADE"),
+            format!(
+                "-o {br} -m addrtype --src-type LOCAL -j {}",
+                n.outgoing_nat_target()
+            ),
         );
     }
     if v28 && proxy && n.ip_masq {
@@ -252,7 +261,7 @@ pub(crate) fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy:
     for rule in endpoint_drops(host, c) {
         r.append(Table::Raw, "PREROUTING", rule);
     }
-    for m in mappings(host, c) {
+    for m in rule_mappings(host, c) {
         let mode = gateway_mode(host, &m.att.network);
         if mode != GatewayMode::Routed {
             r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
@@ -263,7 +272,9 @@ pub(crate) fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy:
         if !proxy && mode != GatewayMode::Routed {
             r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
         }
-        if let Some(rule) = loopback_drop(&m) {
+        // A routed binding has no host port or address (moby's routed port
+        // mapper clears them), so no loopback drop either.
+        if let Some(rule) = loopback_drop(&m).filter(|_| mode != GatewayMode::Routed) {
             r.append(Table::Raw, "PREROUTING", rule);
         }
     }
@@ -280,6 +291,9 @@ fn raw_table_exists(host: &DockerHost, step: usize) -> bool {
         })
         .any(|c| {
             !endpoint_drops(host, c).is_empty()
-                || mappings(host, c).iter().any(|m| loopback_drop(m).is_some())
+                || mappings(host, c).iter().any(|m| {
+                    loopback_drop(m).is_some()
+                        && gateway_mode(host, &m.att.network) != GatewayMode::Routed
+                })
         })
 }

@@ -101,6 +101,9 @@ pub struct NetworkSpec {
     pub host_binding: Option<String>,
     /// `com.docker.network.bridge.gateway_mode_ipv4` (default `nat`; 28+ layouts).
     pub gateway_mode_ipv4: GatewayMode,
+    /// `com.docker.network.host_ipv4`: outgoing traffic is SNATed to this
+    /// host address instead of masqueraded (28+ layouts).
+    pub host_ipv4: Option<String>,
 }
 
 impl NetworkSpec {
@@ -117,6 +120,7 @@ impl NetworkSpec {
             internal: false,
             host_binding: None,
             gateway_mode_ipv4: GatewayMode::Nat,
+            host_ipv4: None,
         }
     }
 }
@@ -187,6 +191,8 @@ pub struct Network {
     pub is_default: bool,
     /// The IPv4 gateway mode.
     pub gateway_mode: GatewayMode,
+    /// The address outgoing traffic is SNATed to (`com.docker.network.host_ipv4`).
+    pub host_ipv4: Option<Ipv4Addr>,
 }
 
 impl Network {
@@ -197,6 +203,14 @@ impl Network {
     /// True when outgoing traffic is masqueraded (`ip_masq` and not routed).
     pub(crate) fn masquerades(&self) -> bool {
         self.ip_masq && self.gateway_mode != GatewayMode::Routed && !self.internal
+    }
+    /// The rule that masquerades (or SNATs) what leaves the network, as
+    /// iptables (`-s SUB ! -o BR -j …`) writes its target.
+    pub(crate) fn outgoing_nat_target(&self) -> String {
+        match self.host_ipv4 {
+            Some(ip) => format!("SNAT --to-source {ip}"),
+            None => "MASQUERADE".into(),
+        }
     }
     /// True for `gateway_mode_ipv4=routed`.
     pub(crate) fn routed(&self) -> bool {
@@ -254,7 +268,8 @@ pub(crate) fn check_network_id(id: &str) -> Result<(), String> {
 }
 
 /// Refuses a gateway mode the layout cannot emulate: the message, for the
-/// resolver to wrap.
+/// resolver to wrap. (With the nftables backend every mode is emulated:
+/// checked against moby's nftabler goldens, `fidelity::goldens`.)
 pub(crate) fn check_gateway_mode(
     spec: &NetworkSpec,
     daemon: &super::layout::Daemon,
@@ -265,12 +280,6 @@ pub(crate) fn check_gateway_mode(
     if !daemon.layout.is_modern() {
         return Err(format!(
             "{GATEWAY_MODE_IPV4}={} is emulated for layouts v28 and v29 only (as recorded from Docker 28.5.2)",
-            spec.gateway_mode_ipv4
-        ));
-    }
-    if !daemon.backend.is_iptables() {
-        return Err(format!(
-            "{GATEWAY_MODE_IPV4}={} is emulated with the iptables backends only",
             spec.gateway_mode_ipv4
         ));
     }

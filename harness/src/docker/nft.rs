@@ -7,8 +7,9 @@
 use std::fmt;
 
 use super::host::{DockerHost, Happening};
-use super::iptables::mappings;
-use super::network::Network;
+use super::iptables::rule_mappings;
+use super::network::{GatewayMode, Network};
+use super::version::Version;
 
 /// The table Docker's nftables backend owns.
 pub(crate) const NFT_TABLE: &str = "docker-bridges";
@@ -22,30 +23,69 @@ pub(crate) struct NftMap {
     pub elements: Vec<(String, String)>,
 }
 
-/// A chain; base chains carry their `type … hook … priority …; policy …;` line.
+/// A base chain's hook: `type KIND hook HOOK priority N; policy accept;`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NftBase {
+    /// `filter` or `nat`.
+    pub kind: &'static str,
+    /// `forward`, `prerouting`, `output`, `postrouting`.
+    pub hook: &'static str,
+    /// The priority Docker writes (numbers: moby `BaseChainPriority*`).
+    pub priority: i32,
+}
+
+impl NftBase {
+    /// The priority as `nft list` (1.0.6) prints it: the standard name
+    /// where the hook allows one, else the number (`-100` at `output`).
+    fn listed_priority(self) -> String {
+        match (self.priority, self.hook) {
+            (-300, _) => "raw".into(),
+            (0, _) => "filter".into(),
+            (-100, "prerouting") => "dstnat".into(),
+            (100, "postrouting") => "srcnat".into(),
+            (n, _) => n.to_string(),
+        }
+    }
+    /// The declaration as `nft list` prints it.
+    fn listed(self) -> String {
+        format!(
+            "type {} hook {} priority {}; policy accept;",
+            self.kind,
+            self.hook,
+            self.listed_priority()
+        )
+    }
+}
+
+/// A chain; base chains carry their hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NftChain {
     /// Chain name.
     pub name: String,
-    /// The base-chain declaration, `None` for regular chains.
-    pub base: Option<String>,
+    /// The base-chain hook, `None` for regular chains.
+    pub base: Option<NftBase>,
     /// Rules, as `nft list` prints them (without counters' values).
     pub rules: Vec<String>,
 }
 
-/// Docker's `table ip docker-bridges` as a value.
+/// One of Docker's `docker-bridges` tables (`ip` or `ip6`) as a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NftRuleset {
+    /// `ip` or `ip6`.
+    pub family: &'static str,
     /// The maps, in listing order.
     pub maps: Vec<NftMap>,
     /// The chains, in listing order: base chains, then per-network chains.
     pub chains: Vec<NftChain>,
+    /// Whether the `nft -f` text ends base-chain declarations with `;`
+    /// (29.7.2, moby ea57cdf1c7).
+    pub semicolon: bool,
 }
 
 impl NftRuleset {
-    /// The table as `nft list table ip docker-bridges` prints it (tabs, no counters).
+    /// The table as `nft list table FAMILY docker-bridges` prints it (tabs, no counters).
     pub fn render(&self) -> String {
-        let mut s = format!("table ip {NFT_TABLE} {{\n");
+        let mut s = format!("table {} {NFT_TABLE} {{\n", self.family);
         let mut blocks: Vec<String> = Vec::new();
         for m in &self.maps {
             let mut b = format!("\tmap {} {{\n\t\ttype ifname : verdict\n", m.name);
@@ -65,8 +105,8 @@ impl NftRuleset {
         }
         for c in &self.chains {
             let mut b = format!("\tchain {} {{\n", c.name);
-            if let Some(base) = &c.base {
-                b.push_str(&format!("\t\t{base}\n"));
+            if let Some(base) = c.base {
+                b.push_str(&format!("\t\t{}\n", base.listed()));
             }
             for r in &c.rules {
                 b.push_str(&format!("\t\t{r}\n"));
@@ -79,13 +119,42 @@ impl NftRuleset {
         s
     }
 
-    /// `nft -f` input that replaces the table: declares it, deletes it (so
-    /// applying twice is safe), then defines it afresh.
+    /// The `nft -f` input Docker applies to make the table whole, shaped as
+    /// moby's reload template (`daemon/libnetwork/internal/nftables/
+    /// reload.nft.gotmpl`, 29.7; the same text inline in
+    /// `nftables_linux.go` from 29.0): declare the table, delete it, define
+    /// it afresh — maps with their elements, then chains with numeric
+    /// priorities. Applying it twice is safe.
     pub fn apply_script(&self) -> String {
-        format!(
-            "table ip {NFT_TABLE}\ndelete table ip {NFT_TABLE}\n{}",
-            self.render()
-        )
+        let (f, t) = (self.family, NFT_TABLE);
+        let mut s = format!("table {f} {t} {{}}\ndelete table {f} {t}\ntable {f} {t} {{\n");
+        for m in &self.maps {
+            s.push_str(&format!("\tmap {} {{\n\t\ttype ifname : verdict\n", m.name));
+            if !m.elements.is_empty() {
+                s.push_str("\t\telements = {\n");
+                for (i, c) in &m.elements {
+                    s.push_str(&format!("\t\t\t\"{i}\" : jump {c},\n"));
+                }
+                s.push_str("\t\t}\n");
+            }
+            s.push_str("\t}\n");
+        }
+        for c in &self.chains {
+            s.push_str(&format!("\tchain {} {{\n", c.name));
+            if let Some(b) = c.base {
+                let end = if self.semicolon { ";" } else { "" };
+                s.push_str(&format!(
+                    "\t\ttype {} hook {} priority {}; policy accept{end}\n",
+                    b.kind, b.hook, b.priority
+                ));
+            }
+            for r in &c.rules {
+                s.push_str(&format!("\t\t{r}\n"));
+            }
+            s.push_str("\t}\n");
+        }
+        s.push_str("}\n");
+        s
     }
 }
 
@@ -95,12 +164,20 @@ impl fmt::Display for NftRuleset {
     }
 }
 
-fn chain(name: impl Into<String>, base: Option<&str>, rules: Vec<String>) -> NftChain {
+fn chain(name: impl Into<String>, base: Option<NftBase>, rules: Vec<String>) -> NftChain {
     NftChain {
         name: name.into(),
-        base: base.map(Into::into),
+        base,
         rules,
     }
+}
+
+fn hook(kind: &'static str, hook: &'static str, priority: i32) -> Option<NftBase> {
+    Some(NftBase {
+        kind,
+        hook,
+        priority,
+    })
 }
 
 struct NetChains {
@@ -110,7 +187,7 @@ struct NetChains {
     nat_out: Vec<String>,
 }
 
-/// Renders the nftables ruleset at `step`.
+/// Renders the `ip` table at `step`.
 pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
     let proxy = host.daemon().userland_proxy;
     let timeline = host.timeline(step);
@@ -121,40 +198,57 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
             Happening::Container(_) => None,
         })
         .collect();
+    let mode = |name: &str| {
+        nets.iter()
+            .find(|n| n.name == name)
+            .map_or(GatewayMode::Nat, |n| n.gateway_mode)
+    };
     let mut per: Vec<NetChains> = nets.iter().map(|n| net_chains(n, proxy)).collect();
     let mut raw = Vec::new();
     let mut dnat = Vec::new();
     for h in &timeline {
         let Happening::Container(c) = h else { continue };
+        // filterDirectAccess: only on `nat` networks (nftabler/endpoint.go).
         for a in c.attachments().iter().filter(|a| !a.internal) {
-            raw.push(format!(
-                "ip daddr {} iifname != \"{}\" counter drop comment \"DROP DIRECT ACCESS\"",
-                a.ip, a.bridge
-            ));
+            if mode(&a.network) == GatewayMode::Nat {
+                raw.push(format!(
+                    "ip daddr {} iifname != \"{}\" counter drop comment \"DROP DIRECT ACCESS\"",
+                    a.ip, a.bridge
+                ));
+            }
         }
-        for m in mappings(host, c) {
+        for m in rule_mappings(host, c) {
             let Some(i) = nets.iter().position(|n| n.name == m.att.network) else {
                 continue;
             };
+            let gwm = mode(&m.att.network);
             let p = m.port.proto;
-            let iif = if proxy {
-                format!("iifname != \"{}\" ", m.att.bridge)
-            } else {
-                String::new()
-            };
-            let daddr = m
-                .host_ip
-                .map(|ip| format!("ip daddr {ip} "))
-                .unwrap_or_default();
-            dnat.push(format!(
-                "{iif}{daddr}{p} dport {} counter dnat to {}:{} comment \"DNAT\"",
-                m.port.host_port, m.att.ip, m.port.container_port
-            ));
-            let accept = format!(
-                "ip daddr {} {p} dport {} counter accept",
-                m.att.ip, m.port.container_port
-            );
-            per[i].fwd_in.push(accept);
+            // A routed binding has no host port (moby's routed port mapper
+            // clears it): no DNAT, no hairpin masquerade, no loopback drop.
+            if gwm != GatewayMode::Routed {
+                let iif = if proxy {
+                    format!("iifname != \"{}\" ", m.att.bridge)
+                } else {
+                    String::new()
+                };
+                let daddr = m
+                    .host_ip
+                    .map(|ip| format!("ip daddr {ip} "))
+                    .unwrap_or_default();
+                dnat.push(format!(
+                    "{iif}{daddr}{p} dport {} counter dnat to {}:{} comment \"DNAT\"",
+                    m.port.host_port, m.att.ip, m.port.container_port
+                ));
+            }
+            if gwm != GatewayMode::NatUnprotected {
+                per[i].fwd_in.push(format!(
+                    "ip daddr {} {p} dport {} counter accept",
+                    m.att.ip, m.port.container_port
+                ));
+            }
+            if gwm == GatewayMode::Routed {
+                continue;
+            }
             if !proxy {
                 per[i].nat_in.push(format!(
                     "ip saddr {ip} ip daddr {ip} {p} dport {} counter masquerade comment \"MASQ TO OWN PORT\"",
@@ -171,13 +265,16 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
         }
     }
     for (n, pc) in nets.iter().zip(per.iter_mut()) {
-        if !n.internal {
-            pc.fwd_in
-                .push("counter drop comment \"UNPUBLISHED PORT DROP\"".into());
+        if n.internal {
+            continue;
         }
+        pc.fwd_in.push(match n.gateway_mode {
+            GatewayMode::NatUnprotected => "counter accept comment \"UNPROTECTED\"".into(),
+            _ => "counter drop comment \"UNPUBLISHED PORT DROP\"".into(),
+        });
     }
 
-    let (maps, mut chains) = base_chains(&nets, proxy, dnat, raw);
+    let (maps, mut chains) = base_chains(&nets, proxy, "ip daddr != 127.0.0.0/8 ", dnat, raw);
     for (n, pc) in nets.iter().zip(per) {
         let br = &n.bridge;
         chains.push(chain(format!("filter-forward-in__{br}"), None, pc.fwd_in));
@@ -189,16 +286,38 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
             pc.nat_out,
         ));
     }
-    NftRuleset { maps, chains }
+    NftRuleset {
+        family: "ip",
+        maps,
+        chains,
+        semicolon: semicolon(host),
+    }
+}
+
+/// The `ip6` table Docker makes at start (`--ip6tables`, on by default): the
+/// maps and base chains, no network (netrig emulates no IPv6 network).
+pub(crate) fn render6(host: &DockerHost) -> NftRuleset {
+    let proxy = host.daemon().userland_proxy;
+    let (maps, chains) = base_chains(&[], proxy, "ip6 daddr != ::1 ", Vec::new(), Vec::new());
+    NftRuleset {
+        family: "ip6",
+        maps,
+        chains,
+        semicolon: semicolon(host),
+    }
+}
+
+fn semicolon(host: &DockerHost) -> bool {
+    host.daemon().release() >= Version::new(29, 7, 2)
 }
 
 /// The four per-network chains' base rules (before published ports add theirs).
 fn net_chains(n: &Network, proxy: bool) -> NetChains {
     let br = &n.bridge;
     let ct = "ct state established,related counter accept".to_string();
+    let icc = if n.icc { "accept" } else { "drop" };
     if n.internal {
-        let icc = if n.icc { "accept" } else { "drop" };
-        NetChains {
+        return NetChains {
             fwd_in: vec![
                 ct.clone(),
                 format!("iifname != \"{br}\" counter drop comment \"INTERNAL NETWORK INGRESS\""),
@@ -210,32 +329,37 @@ fn net_chains(n: &Network, proxy: bool) -> NetChains {
             ],
             nat_in: Vec::new(),
             nat_out: Vec::new(),
-        }
-    } else {
-        let icc = if n.icc { "accept" } else { "drop" };
-        NetChains {
-            fwd_in: vec![
-                ct.clone(),
-                format!("iifname \"{br}\" counter {icc} comment \"ICC\""),
+        };
+    }
+    let mut fwd_in = vec![ct.clone()];
+    if n.routed() {
+        fwd_in.push("ip protocol icmp counter accept comment \"ICMP\"".into());
+    }
+    fwd_in.push(format!("iifname \"{br}\" counter {icc} comment \"ICC\""));
+    let nat_out = match (n.masquerades(), n.host_ipv4) {
+        (false, _) => Vec::new(),
+        (true, Some(ip)) => vec![format!(
+            "oifname != \"{br}\" ip saddr {} counter snat to {ip} comment \"SNAT\"",
+            n.subnet
+        )],
+        (true, None) => vec![format!(
+            "oifname != \"{br}\" ip saddr {} counter masquerade comment \"MASQUERADE\"",
+            n.subnet
+        )],
+    };
+    NetChains {
+        fwd_in,
+        fwd_out: vec![ct, "counter accept comment \"OUTGOING\"".into()],
+        nat_in: match (proxy, n.host_ipv4) {
+            (true, _) => Vec::new(),
+            (false, Some(ip)) => vec![format!(
+                "fib saddr type local counter snat to {ip} comment \"SNAT FROM HOST\""
+            )],
+            (false, None) => vec![
+                "fib saddr type local counter masquerade comment \"MASQUERADE FROM HOST\"".into(),
             ],
-            fwd_out: vec![ct, "counter accept comment \"OUTGOING\"".into()],
-            nat_in: if proxy {
-                Vec::new()
-            } else {
-                vec![
-                    "fib saddr type local counter masquerade comment \"MASQUERADE FROM HOST\""
-                        .into(),
-                ]
-            },
-            nat_out: if n.ip_masq {
-                vec![format!(
-                    "oifname != \"{br}\" ip saddr {} counter masquerade comment \"MASQUERADE\"",
-                    n.subnet
-                )]
-            } else {
-                Vec::new()
-            },
-        }
+        },
+        nat_out,
     }
 }
 
@@ -243,6 +367,7 @@ fn net_chains(n: &Network, proxy: bool) -> NetChains {
 fn base_chains(
     nets: &[&Network],
     proxy: bool,
+    not_loopback: &str,
     dnat: Vec<String>,
     raw: Vec<String>,
 ) -> (Vec<NftMap>, Vec<NftChain>) {
@@ -259,28 +384,22 @@ fn base_chains(
         map("nat-postrouting-in-jumps", "nat-postrouting-in"),
         map("nat-postrouting-out-jumps", "nat-postrouting-out"),
     ];
-    let output_rule = if proxy {
-        "ip daddr != 127.0.0.0/8 fib daddr type local counter jump nat-prerouting-and-output"
-    } else {
-        "fib daddr type local counter jump nat-prerouting-and-output"
-    };
+    // Without the proxy, loopback traffic is DNATed too (hairpin).
+    let skip = if proxy { not_loopback } else { "" };
+    let output_rule = format!("{skip}fib daddr type local counter jump nat-prerouting-and-output");
     let chains = vec![
         chain(
             "filter-FORWARD",
-            Some("type filter hook forward priority filter; policy accept;"),
+            hook("filter", "forward", 0),
             vec![
                 "oifname vmap @filter-forward-in-jumps".into(),
                 "iifname vmap @filter-forward-out-jumps".into(),
             ],
         ),
-        chain(
-            "nat-OUTPUT",
-            Some("type nat hook output priority -100; policy accept;"),
-            vec![output_rule.into()],
-        ),
+        chain("nat-OUTPUT", hook("nat", "output", -100), vec![output_rule]),
         chain(
             "nat-POSTROUTING",
-            Some("type nat hook postrouting priority srcnat; policy accept;"),
+            hook("nat", "postrouting", 100),
             vec![
                 "iifname vmap @nat-postrouting-out-jumps".into(),
                 "oifname vmap @nat-postrouting-in-jumps".into(),
@@ -288,15 +407,11 @@ fn base_chains(
         ),
         chain(
             "nat-PREROUTING",
-            Some("type nat hook prerouting priority dstnat; policy accept;"),
+            hook("nat", "prerouting", -100),
             vec!["fib daddr type local counter jump nat-prerouting-and-output".into()],
         ),
         chain("nat-prerouting-and-output", None, dnat),
-        chain(
-            "raw-PREROUTING",
-            Some("type filter hook prerouting priority raw; policy accept;"),
-            raw,
-        ),
+        chain("raw-PREROUTING", hook("filter", "prerouting", -300), raw),
     ];
     (maps, chains)
 }

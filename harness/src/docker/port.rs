@@ -15,14 +15,18 @@ use crate::net::Proto;
 /// let p: PortBinding = "127.0.0.1:5353:53/udp".parse().unwrap();
 /// assert_eq!((p.host_port, p.container_port, p.proto), (5353, 53, Proto::Udp));
 /// assert_eq!(p.to_string(), "127.0.0.1:5353:53/udp");
-/// assert!("8080".parse::<PortBinding>().unwrap_err().contains("host port"));
+/// assert_eq!("80".parse::<PortBinding>().unwrap().host_port, 0, "picked when the host is built");
+/// assert!("x:80".parse::<PortBinding>().unwrap_err().contains("host port"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortBinding {
     /// Host address; `None` means all addresses (0.0.0.0 and `::`), or the
     /// network's host binding address when it has one.
     pub host_ip: Option<Ipv4Addr>,
-    /// Host port (1–65535).
+    /// Host port (1–65535); 0 in a binding that names none (`"80"`,
+    /// `"127.0.0.1::80"`) until the daemon picks one when the host is built
+    /// (Docker's allocator: the first free port of `ip_local_port_range`,
+    /// skipping `ip_local_reserved_ports` from Docker 29.6).
     pub host_port: u16,
     /// Container port (1–65535).
     pub container_port: u16,
@@ -58,7 +62,8 @@ impl PortBinding {
         self
     }
 
-    /// Parses `[host_ip:]host_port:container_port[/tcp|udp]`; the error says
+    /// Parses `[[host_ip:]host_port:]container_port[/tcp|udp]` (no host
+    /// port: host port 0, picked at build); the error says
     /// what is wrong in words.
     pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let text = s.trim();
@@ -76,11 +81,7 @@ impl PortBinding {
         };
         let parts: Vec<&str> = spec.split(':').collect();
         let (ip, hp, cp) = match parts.as_slice() {
-            [cp] => {
-                return Err(format!(
-                    "{s:?}: a host port is required (write HOST_PORT:{cp}); netrig does not pick random host ports"
-                ));
-            }
+            [cp] => (None, "", *cp),
             [hp, cp] => (None, *hp, *cp),
             [ip, hp, cp] => (Some(*ip), *hp, *cp),
             _ => {
@@ -96,12 +97,12 @@ impl PortBinding {
                     .map_err(|_| format!("{s:?}: {ip:?} is not an IPv4 host address"))?,
             ),
         };
-        if hp.is_empty() {
-            return Err(format!(
-                "{s:?}: a host port is required; netrig does not pick random host ports"
-            ));
-        }
-        let host_port = parse_port(s, "host port", hp)?;
+        // No host port: the daemon picks one (`DockerHostBuilder::build`).
+        let host_port = if hp.is_empty() {
+            0
+        } else {
+            parse_port(s, "host port", hp)?
+        };
         let container_port = parse_port(s, "container port", cp)?;
         Ok(PortBinding {
             host_ip,
@@ -166,14 +167,19 @@ mod tests {
             PortBinding::parse("127.0.0.1:8080:80").unwrap(),
             PortBinding::tcp(8080, 80).on(Ipv4Addr::LOCALHOST)
         );
+        for auto in ["80", ":80", "80/tcp"] {
+            assert_eq!(PortBinding::parse(auto).unwrap(), PortBinding::tcp(0, 80));
+        }
+        assert_eq!(
+            PortBinding::parse("127.0.0.1::80").unwrap(),
+            PortBinding::tcp(0, 80).on(Ipv4Addr::LOCALHOST)
+        );
     }
 
     /// Each malformed binding is refused with a message that names the problem.
     #[test]
     fn rejects_bad_forms() {
         let cases = [
-            ("80", "a host port is required"),
-            (":80", "a host port is required"),
             ("8080:80/icmp", "unknown protocol"),
             ("8080:80/sctp", "sctp is not supported"),
             ("x:80", "host port \"x\" is not a number"),

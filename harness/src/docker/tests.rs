@@ -92,8 +92,11 @@ fn every_validation_error_names_subject_field_and_reason() {
             Some("web"), "container \"web\" ip", "an address is given for network b, which the container is not on"),
         (b().container(web().mode(NetworkMode::Host).ip("bridge", "172.17.0.9")),
             Some("web"), "container \"web\" ip", "fixed addresses need bridge networks"),
-        (b().container(web().publish("8080")),
-            Some("web"), "container \"web\" ports", "a host port is required"),
+        (b().existing_sysctl("net.ipv4.ip_local_port_range", "40000 40000")
+            .container(ContainerSpec::new("a").publish("40000:80")).container(web().publish("80")),
+            Some("web"), "container \"web\" ports", "no free host port in ip_local_port_range"),
+        (b().existing_sysctl("net.ipv4.ip_local_port_range", "high low").container(web()),
+            None, "before.sysctls \"net.ipv4.ip_local_port_range\"", "expected \"FIRST LAST\""),
         (b().container(ContainerSpec::new("a").publish("8080:80")).container(web().publish("127.0.0.1:8080:81")),
             Some("web"), "container \"web\" ports", "Bind for 127.0.0.1:8080 failed: port is already allocated (by a)"),
         (b().layout(Layout::Classic).backend(Backend::Nftables),
@@ -118,9 +121,6 @@ fn every_validation_error_names_subject_field_and_reason() {
             Some("web"), "container \"web\" start", "container web is already running"),
         (b().layout(Layout::V29).backend(Backend::Nftables).ip_forward_was_on(true).allow_direct_routing(true),
             None, "allow_direct_routing", "emulated with the iptables backends only"),
-        (b().layout(Layout::V29).backend(Backend::Nftables).ip_forward_was_on(true)
-            .network(NetworkSpec::new("r").gateway_mode_ipv4(GatewayMode::NatUnprotected)),
-            None, "network \"r\" gateway_mode_ipv4", "nat-unprotected is emulated with the iptables backends only"),
         (b().layout(Layout::V28).container(web()).start_existing("web"),
             Some("web"), "container \"web\" start", "already running"),
         (b().layout(Layout::V28).restart_daemon().container(web()).container(web()),
@@ -492,4 +492,203 @@ fn bridge_names_and_ids_are_deterministic() {
     let id = network_id_for("br");
     assert_eq!(id.len(), 64);
     assert_eq!(format!("br-{}", &id[..12]), bridge_name_for("br"));
+}
+
+/// Point releases (`docker::Version`): a version implies its layout, a
+/// layout of another family is refused, and each modelled difference shows
+/// in what is rendered.
+mod point_releases {
+    use super::*;
+
+    fn at(version: &str) -> DockerHostBuilder {
+        DockerHost::builder().daemon(DaemonOptions {
+            version: Some(version.parse().unwrap()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_version_implies_its_layout_and_refuses_another() {
+        for (v, layout) in [
+            ("20.10", Layout::Classic),
+            ("28.2.0", Layout::V28),
+            ("29.0", Layout::V29),
+        ] {
+            assert_eq!(at(v).build().unwrap().layout(), layout, "{v}");
+        }
+        let (_, field, message) = err(at("29.5").layout(Layout::V28));
+        assert_eq!(field, "version");
+        assert!(
+            message.contains("Docker 29.5.3 has layout v29, not v28"),
+            "{message}"
+        );
+        assert_eq!(
+            DockerHost::builder()
+                .layout(Layout::V29)
+                .build()
+                .unwrap()
+                .daemon()
+                .release(),
+            Version::new(29, 7, 2)
+        );
+    }
+
+    /// 28.2.0–28.2.1 still end `DOCKER-USER` in `-j RETURN` (dc519a0f18, 28.2.2).
+    #[test]
+    fn docker_user_return_until_28_2_2() {
+        let rules = |v: &str| {
+            at(v)
+                .build()
+                .unwrap()
+                .running()
+                .iptables()
+                .rules(Table::Filter)
+        };
+        assert!(rules("28.2.1").contains(&"-A DOCKER-USER -j RETURN".to_string()));
+        assert!(!rules("28.2.2").contains(&"-A DOCKER-USER -j RETURN".to_string()));
+        assert!(
+            !rules("29.0")
+                .iter()
+                .any(|r| r.starts_with("-A DOCKER-USER"))
+        );
+    }
+
+    /// 29.0 (#50140): a routed network that is not the container's gateway
+    /// still opens its published ports; 28.x opened them on the gateway only.
+    #[test]
+    fn routed_ports_on_every_endpoint_from_29_0() {
+        let host = |v: &str| {
+            at(v)
+                .network(
+                    NetworkSpec::new("rt")
+                        .subnet("172.30.0.0/24")
+                        .gateway_mode_ipv4(GatewayMode::Routed),
+                )
+                .container(
+                    ContainerSpec::new("c")
+                        .network("bridge")
+                        .network("rt")
+                        .publish("8080:80"),
+                )
+                .build()
+                .unwrap()
+        };
+        let accept = "-d 172.30.0.2/32 ! -i br-rt -o br-rt -p tcp -m tcp --dport 80 -j ACCEPT";
+        let bridge = |h: &DockerHost| {
+            h.networks()
+                .iter()
+                .find(|n| n.name == "rt")
+                .unwrap()
+                .bridge
+                .clone()
+        };
+        for (v, opened) in [("28.5", false), ("29.0", true), ("29.7", true)] {
+            let h = host(v);
+            let rules = h
+                .running()
+                .iptables()
+                .rules(Table::Filter)
+                .join("\n")
+                .replace(&bridge(&h), "br-rt");
+            assert_eq!(rules.contains(accept), opened, "{v}:\n{rules}");
+            assert!(
+                !h.running()
+                    .iptables()
+                    .rules(Table::Nat)
+                    .join("\n")
+                    .contains("172.30.0.2"),
+                "{v}: routed maps no host port"
+            );
+        }
+        let nft = DockerHost::builder()
+            .backend(crate::Backend::Nftables)
+            .daemon(DaemonOptions {
+                ip_forward_was_on: true,
+                version: Some("29.7".parse().unwrap()),
+                ..Default::default()
+            })
+            .network(
+                NetworkSpec::new("rt")
+                    .subnet("172.30.0.0/24")
+                    .gateway_mode_ipv4(GatewayMode::Routed),
+            )
+            .container(
+                ContainerSpec::new("c")
+                    .network("bridge")
+                    .network("rt")
+                    .publish("8080:80"),
+            )
+            .build()
+            .unwrap();
+        assert!(
+            nft.running()
+                .nftables()
+                .render()
+                .contains("ip daddr 172.30.0.2 tcp dport 80 counter accept")
+        );
+    }
+
+    /// 29.6 (#52818): automatic host ports skip `ip_local_reserved_ports`;
+    /// before, the allocator hands out the range's first port regardless.
+    #[test]
+    fn automatic_host_ports_skip_reserved_ports_from_29_6() {
+        let host = |v: &str| {
+            at(v)
+                .existing_sysctl("net.ipv4.ip_local_port_range", "40000 40010")
+                .existing_sysctl("net.ipv4.ip_local_reserved_ports", "40000-40001,40003")
+                .container(ContainerSpec::new("a").publish("80"))
+                .container(ContainerSpec::new("b").publish("80").publish("53/udp"))
+                .build()
+                .unwrap()
+        };
+        let ports = |h: &DockerHost| -> Vec<u16> {
+            h.containers()
+                .iter()
+                .flat_map(|c| c.ports.iter().map(|p| p.host_port))
+                .collect()
+        };
+        assert_eq!(ports(&host("29.5")), [40000, 40001, 40000]);
+        assert_eq!(ports(&host("29.6")), [40002, 40004, 40002]);
+        let h = host("29.6");
+        assert!(
+            h.rendered()
+                .rules
+                .contains("--dport 40004 -j DNAT --to-destination 172.17.0.3:80")
+        );
+        // The default range starts at 32768, and a fixed port is never moved.
+        let d = at("29.7")
+            .container(ContainerSpec::new("a").publish("32768:80").publish("81"))
+            .build()
+            .unwrap();
+        assert_eq!(ports(&d), [32768, 32769]);
+    }
+
+    /// 29.7.2 (ea57cdf1c7) ends base-chain declarations with `;` in the
+    /// `nft -f` text; the reload template's shape otherwise since 29.0.
+    #[test]
+    fn the_nft_text_follows_the_release() {
+        let script = |v: &str| {
+            DockerHost::builder()
+                .backend(crate::Backend::Nftables)
+                .daemon(DaemonOptions {
+                    ip_forward_was_on: true,
+                    version: Some(v.parse().unwrap()),
+                    ..Default::default()
+                })
+                .build()
+                .unwrap()
+                .rendered()
+                .rules
+        };
+        let new = script("29.7.2");
+        assert!(new.starts_with("table ip docker-bridges {}\ndelete table ip docker-bridges\ntable ip docker-bridges {\n"), "{new}");
+        assert!(new.contains("\t\ttype filter hook forward priority 0; policy accept;\n"));
+        assert!(
+            new.contains("table ip6 docker-bridges {}\n"),
+            "the ip6 table too"
+        );
+        assert!(
+            script("29.7.1").contains("\t\ttype filter hook forward priority 0; policy accept\n")
+        );
+    }
 }

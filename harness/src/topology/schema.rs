@@ -9,7 +9,7 @@ use serde::de::{Deserializer, Error as _};
 use crate::backend::Backend;
 use crate::docker::{
     ContainerSpec, DockerHost, DockerHostBuilder, Event, GatewayMode, Layout, NetworkMode,
-    NetworkSpec, PortBinding,
+    NetworkSpec, PortBinding, Version,
 };
 use crate::error::{Error, Subject};
 
@@ -105,6 +105,8 @@ fn cells<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 struct Daemon {
     #[serde(default, deserialize_with = "layout")]
     layout: Option<Layout>,
+    #[serde(default, deserialize_with = "version")]
+    version: Option<Version>,
     #[serde(default, deserialize_with = "backend")]
     backend: Option<Backend>,
     icc: Option<bool>,
@@ -168,6 +170,11 @@ struct LanPeer {
 }
 
 fn layout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Layout>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map(Some).map_err(D::Error::custom)
+}
+
+fn version<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Version>, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map(Some).map_err(D::Error::custom)
 }
@@ -252,6 +259,9 @@ impl File {
         let d = self.daemon;
         if let Some(x) = d.layout {
             b = b.layout(x);
+        }
+        if let Some(x) = d.version {
+            b = b.version(x);
         }
         if let Some(x) = d.backend {
             b = b.backend(x);

@@ -126,9 +126,14 @@ fn bad_values_have_line_column_and_key() {
             "not a network address",
         ),
         (
-            "[[container]]\nname = \"w\"\nports = [\"80\"]\n",
+            "[[container]]\nname = \"w\"\nports = [\"x:80\"]\n",
             "line 3, column 9, key `ports`",
-            "a host port is required",
+            "host port \"x\" is not a number",
+        ),
+        (
+            "[daemon]\nversion = \"29.9\"\n",
+            "line 2, column 11, key `version`",
+            "the newest tag read is docker-v29.7.2",
         ),
         (
             "[daemon]\nlayout = \"v27\"\n",
@@ -328,4 +333,26 @@ fn duplicate_container_is_reported_at_the_duplicate() {
     assert!(m.starts_with("line 5: "), "{m}");
     let m = message("[[network]]\nname = \"n\"\n\n[[network]]\nname = \"n\"\n");
     assert!(m.starts_with("line 5: "), "{m}");
+}
+
+#[test]
+fn daemon_version_selects_a_point_release() {
+    use crate::docker::Version;
+    let host = parse("[daemon]\nversion = \"29.5\"\n", "v.toml").unwrap();
+    assert_eq!(host.layout(), Layout::V29, "the version implies the layout");
+    assert_eq!(
+        host.daemon().release(),
+        Version {
+            major: 29,
+            minor: 5,
+            patch: 3
+        }
+    );
+    let m = parse("[daemon]\nlayout = \"v28\"\nversion = \"29.7\"\n", "v.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("version") && m.contains("layout v29, not v28"),
+        "{m}"
+    );
 }

@@ -10,7 +10,8 @@
 //!   (`rules::v28_5_2::lo_publish::loaded`, …);
 //! - [`docker_restart`]: daemon restarts in the classic layout;
 //! - [`docker_prestart`]: the host's rules before the daemon starts;
-//! - [`docker_v28_host`]: a V28 host's state besides its IPv4 rules.
+//! - [`docker_v28_host`]: a V28 host's state besides its IPv4 rules;
+//! - [`goldens`]: layout V29 against moby's iptabler and nftabler goldens.
 //!
 //! Tests that build labs start with [`crate::privilege::should_run`]: they
 //! skip visibly without privileges, and fail so under `CI=true`.
@@ -18,6 +19,7 @@
 mod docker_prestart;
 mod docker_restart;
 mod docker_v28_host;
+mod goldens;
 mod recordings;
 mod recordings28;
 mod rules;

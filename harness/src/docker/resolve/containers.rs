@@ -45,6 +45,7 @@ pub(super) fn start(
     };
     let mut started: Vec<Container> = Vec::new();
     let mut bindings: Vec<(String, PortBinding)> = Vec::new();
+    let mut auto = AutoPorts::new(b, &d).map_err(|(field, m)| cx.host(field, m))?;
     let mut stopped: BTreeSet<String> = BTreeSet::new();
     for ev in &b.order {
         let cname = match ev {
@@ -141,7 +142,16 @@ pub(super) fn start(
                 ),
             ));
         }
-        bind_ports(cx, d, cname, &ports, &networking, networks, &mut bindings)?;
+        let ports = bind_ports(
+            cx,
+            d,
+            cname,
+            &ports,
+            &networking,
+            networks,
+            &mut bindings,
+            &mut auto,
+        )?;
         started.push(Container {
             name: cname.clone(),
             networking,
@@ -286,8 +296,111 @@ fn address(
     })
 }
 
-/// Checks that `ports` do not collide with bindings already made, and
-/// records them.
+/// Docker's port allocator for bindings without a host port
+/// (`portallocator.go`): ports from `net.ipv4.ip_local_port_range` (the
+/// host's, `[before] sysctls`; default 32768–60999), each request starting
+/// after the last port it handed out for the protocol, from the range's
+/// start; from 29.6 (moby #52818) skipping `net.ipv4.ip_local_reserved_ports`.
+struct AutoPorts {
+    begin: u16,
+    end: u16,
+    reserved: BTreeSet<u16>,
+    /// The last port handed out, per protocol.
+    last: Vec<(crate::net::Proto, u16)>,
+}
+
+impl AutoPorts {
+    fn new(b: &DockerHostBuilder, d: &Daemon) -> std::result::Result<Self, (String, String)> {
+        let sysctl = |key: &str| {
+            b.existing_sysctls
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let field = |key: &str| format!("before.sysctls {key:?}");
+        let range_key = "net.ipv4.ip_local_port_range";
+        let (begin, end) = match sysctl(range_key) {
+            None => (32768, 60999),
+            Some(v) => {
+                let n: Vec<u16> = v
+                    .split_whitespace()
+                    .map(str::parse)
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|_| (field(range_key), format!("{v:?}: expected \"FIRST LAST\"")))?;
+                match n.as_slice() {
+                    [a, z] if a <= z && *a > 0 => (*a, *z),
+                    _ => return Err((field(range_key), format!("{v:?}: expected \"FIRST LAST\""))),
+                }
+            }
+        };
+        let reserved_key = "net.ipv4.ip_local_reserved_ports";
+        let mut reserved = BTreeSet::new();
+        if let Some(v) = sysctl(reserved_key).filter(|_| d.skips_reserved_ports()) {
+            for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let bad = || {
+                    (
+                        field(reserved_key),
+                        format!("{part:?}: expected PORT or FIRST-LAST"),
+                    )
+                };
+                let (a, z) = part.split_once('-').unwrap_or((part, part));
+                let (a, z): (u16, u16) =
+                    (a.parse().map_err(|_| bad())?, z.parse().map_err(|_| bad())?);
+                reserved.extend(a..=z);
+            }
+        }
+        Ok(AutoPorts {
+            begin,
+            end,
+            reserved,
+            last: Vec::new(),
+        })
+    }
+
+    /// The port for `p` (which names none): the first after the last one
+    /// handed out for its protocol that is free and not reserved.
+    fn pick(
+        &mut self,
+        p: &PortBinding,
+        eff: Option<Ipv4Addr>,
+        bindings: &[(String, PortBinding)],
+    ) -> Option<u16> {
+        let span = u32::from(self.end - self.begin) + 1;
+        let last = self
+            .last
+            .iter()
+            .find(|(pr, _)| *pr == p.proto)
+            .map(|(_, l)| *l);
+        let start = last.map_or(
+            self.begin,
+            |l| if l >= self.end { self.begin } else { l + 1 },
+        );
+        for i in 0..span {
+            let port =
+                (u32::from(start) - u32::from(self.begin) + i) % span + u32::from(self.begin);
+            let port = port as u16;
+            if self.reserved.contains(&port) {
+                continue;
+            }
+            let taken = bindings.iter().any(|(_, q)| {
+                q.proto == p.proto
+                    && q.host_port == port
+                    && (eff.is_none() || q.host_ip.is_none() || eff == q.host_ip)
+            });
+            if !taken {
+                self.last.retain(|(pr, _)| *pr != p.proto);
+                self.last.push((p.proto, port));
+                return Some(port);
+            }
+        }
+        None
+    }
+}
+
+/// Checks that `ports` do not collide with bindings already made, picks the
+/// host ports of those that name none, and records them: the container's
+/// ports as bound.
+#[allow(clippy::too_many_arguments)]
 fn bind_ports(
     cx: &Ctx,
     d: Daemon,
@@ -296,10 +409,20 @@ fn bind_ports(
     networking: &Networking,
     networks: &[Network],
     bindings: &mut Vec<(String, PortBinding)>,
-) -> Result<()> {
+    auto: &mut AutoPorts,
+) -> Result<Vec<PortBinding>> {
+    let mut bound = Vec::new();
     // Port bindings on the host must not collide.
     for p in ports {
         let eff = effective_host_ip(p, networking, networks, d.layout);
+        let mut p = *p;
+        if p.host_port == 0 {
+            let Some(port) = auto.pick(&p, eff, bindings) else {
+                return Err(cx.ctr(cname, "ports", "no free host port in ip_local_port_range"));
+            };
+            p.host_port = port;
+        }
+        let p = &p;
         for (other, q) in bindings.iter() {
             let qeff = q.host_ip;
             let clash = q.proto == p.proto
@@ -320,8 +443,9 @@ fn bind_ports(
             }
         }
         bindings.push((cname.to_string(), PortBinding { host_ip: eff, ..*p }));
+        bound.push(*p);
     }
-    Ok(())
+    Ok(bound)
 }
 
 /// The host address a binding ends up on: its own, or its network's host binding.

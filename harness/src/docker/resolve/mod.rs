@@ -53,7 +53,12 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
     let lab = b.name.clone().unwrap_or_else(|| "docker".to_string());
     let cx = Ctx { lab: lab.clone() };
     check_name(&lab).map_err(|m| cx.host("host name", m))?;
-    let d = b.daemon;
+    let mut d = b.daemon;
+    if let Some(v) = d.version
+        && !b.layout_given
+    {
+        d.layout = v.layout();
+    }
     super::layout::check_daemon(&d).map_err(|(field, m)| cx.host(field, m))?;
     if d.backend == Backend::Nftables && d.layout != Layout::V29 {
         return Err(cx.host(

@@ -54,6 +54,7 @@ pub(super) fn resolve(
         host_binding: None,
         is_default: true,
         gateway_mode: Default::default(),
+        host_ipv4: None,
     }];
     // Subnets given explicitly are never handed out by the allocator.
     let mut given: Vec<Ipv4Net> = Vec::new();
@@ -144,6 +145,20 @@ pub(super) fn resolve(
             Some(h) => Some(parse_ip(h).map_err(|m| cx.net(name, "host_binding", m))?),
             None => None,
         };
+        let host_ipv4 = match &spec.host_ipv4 {
+            Some(h) if !d.layout.is_modern() => {
+                return Err(cx.net(
+                    name,
+                    "host_ipv4",
+                    format!(
+                        "com.docker.network.host_ipv4={h} is emulated for layouts v28 and v29 (layout {})",
+                        d.layout
+                    ),
+                ));
+            }
+            Some(h) => Some(parse_ip(h).map_err(|m| cx.net(name, "host_ipv4", m))?),
+            None => None,
+        };
         networks.push(Network {
             name: name.clone(),
             id,
@@ -156,6 +171,7 @@ pub(super) fn resolve(
             host_binding,
             is_default: false,
             gateway_mode: spec.gateway_mode_ipv4,
+            host_ipv4,
         });
     }
 

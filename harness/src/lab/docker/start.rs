@@ -6,8 +6,8 @@
 
 use crate::backend::Backend;
 use crate::docker::{
-    ContainerSpec, DockerHost, HOST_NODE, container_gateway, container_links, container_node,
-    container_start_script, parse_live,
+    ContainerSpec, DockerHost, HOST_NODE, conntrack_flushes, container_gateway, container_links,
+    container_node, container_start_script, parse_live,
 };
 use crate::error::{Error, Result, Subject};
 use crate::lab::Lab;
@@ -119,6 +119,23 @@ fn start_in_lab(
             if !script.is_empty() {
                 backend.append(host_node.ns(), &script)?;
             }
+        }
+    }
+
+    // Docker then deletes the conntrack entries of the endpoint and of its
+    // UDP ports, as its release does (docker::conntrack_flushes).
+    for argv in conntrack_flushes(&next, &c) {
+        let cmd = host_node.command("conntrack").args(&argv);
+        let shown = cmd.argv();
+        let out = cmd.output()?;
+        // `conntrack -D` exits 1 when no entry matched.
+        if !matches!(out.status.code(), Some(0 | 1)) {
+            return Err(Error::Command {
+                subject: Subject::lab(lab.name()).node(host_node.name()),
+                argv: shown,
+                status: out.status,
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
         }
     }
 

@@ -9,13 +9,12 @@
 //! parses to an equal value.
 //!
 //! ```no_run
-//! use netrig::{Endpoint, Lab, Proto, Route};
+//! use netrig::{Endpoint, Lab, Route};
 //! let lab = Lab::builder("pair")
 //!     .node("a")
 //!     .node("b")
 //!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
 //!     .route("b", Route::default_via("10.0.0.1"))
-//!     .server("a", Proto::Udp, "10.0.0.1:7".parse().unwrap())
 //!     .up()?;
 //! # Ok::<_, netrig::Error>(())
 //! ```

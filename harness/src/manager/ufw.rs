@@ -44,10 +44,14 @@ pub(crate) const OWN_FILES: &[&str] = &[
 
 /// The `/etc/default/ufw` ufw sees in a node: Debian's defaults, with
 /// `IPT_SYSCTL` pointing at the lab's filtered copy of `sysctl.conf` (in
-/// the node's `/etc/ufw`) and no kernel modules to load.
+/// the node's `/etc/ufw`), no kernel modules to load, and `IPV6=no`: the
+/// emulated 28+ daemons load their own ip6tables filter table over the
+/// host's (ufw's IPv6 chains would be gone under it), and a matrix probes
+/// IPv4.
 pub(crate) const DEFAULTS: &str = "\
-# /etc/default/ufw as netrig gives it to ufw in a node (Debian's defaults).
-IPV6=yes
+# /etc/default/ufw as netrig gives it to ufw in a node (Debian's defaults
+# but IPV6=no: netrig's Docker hosts own the ip6tables filter table).
+IPV6=no
 DEFAULT_INPUT_POLICY=\"DROP\"
 DEFAULT_OUTPUT_POLICY=\"ACCEPT\"
 DEFAULT_FORWARD_POLICY=\"DROP\"

@@ -15,6 +15,8 @@ packages=(
   procps        # sysctl (root-namespace guard)
   netcat-openbsd  # nc: the shell baseline of the matrix bench
   iputils-ping  # ping: the shell baseline of the matrix bench
+  ufw           # the real ufw, run confined to a node ([before]/[after] ufw; its service
+                # is not started: no systemd here, and netrig runs it with the lab's /etc/ufw)
 )
 
 missing=()

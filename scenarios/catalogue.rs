@@ -452,6 +452,22 @@ fn bug_library() -> Vec<Scenario> {
         )
         .bug(),
         S::new(
+            "ufw_deny_leaves_published_port_open",
+            bugs::managers::ufw_deny_leaves_published_port_open,
+            "BUG: published port open despite ufw deny",
+        )
+        .on(bugs::managers::UFW)
+        .needs(&[Feature::Ufw])
+        .bug(),
+        S::new(
+            "ufw_route_deny_closes_published_port",
+            bugs::managers::ufw_route_deny_closes_published_port,
+            "ufw route deny drops it (DOCKER-USER jump)",
+        )
+        .on(bugs::managers::UFW)
+        .needs(&[Feature::Ufw])
+        .bug(),
+        S::new(
             "mixed_28_29_chains_refuse_network_create",
             bugs::owners::mixed_28_29_chains_refuse_network_create,
             "",

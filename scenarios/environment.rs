@@ -23,6 +23,8 @@ pub enum Feature {
     Backend(Backend),
     /// br_netfilter: bridged frames through netfilter (`net.bridge.bridge-nf-call-iptables`).
     BridgeNetfilter,
+    /// The real ufw (Debian's package `ufw`), run confined to a node.
+    Ufw,
 }
 
 impl std::fmt::Display for Feature {
@@ -30,6 +32,7 @@ impl std::fmt::Display for Feature {
         match self {
             Feature::Backend(b) => write!(f, "the {b} firewall backend"),
             Feature::BridgeNetfilter => f.write_str("br_netfilter"),
+            Feature::Ufw => f.write_str("ufw"),
         }
     }
 }
@@ -88,6 +91,15 @@ fn probe(node: &Node<'_>, feature: Feature) -> Option<Missing> {
                 Ok(()) => None,
                 Err(e @ netrig::Error::MissingProgram { .. }) => missing(e.to_string(), true),
                 Err(e) => missing(format!("the kernel refused a trivial ruleset: {e}"), false),
+            }
+        }
+        Feature::Ufw => {
+            let ok = std::path::Path::new("/usr/sbin/ufw").is_file()
+                && std::path::Path::new("/usr/share/ufw/iptables").is_dir();
+            if ok {
+                None
+            } else {
+                missing("ufw is not installed (package ufw)".into(), true)
             }
         }
         Feature::BridgeNetfilter => match node.sysctl_get("net.bridge.bridge-nf-call-iptables") {

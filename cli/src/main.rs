@@ -144,11 +144,11 @@ enum Command {
     Diff {
         /// A topology file.
         file: PathBuf,
-        /// Rule files of the "before" lab (`NODE=FILE` in a generic lab).
-        #[arg(long, value_name = "[NODE=]FILE", num_args = 1..)]
+        /// Rule files of the "before" lab (`NODE=FILE` in a generic lab; `ufw:FILE`: ufw commands, one a line, run by the real ufw on the Docker host).
+        #[arg(long, value_name = "[NODE=][ufw:]FILE", num_args = 1..)]
         before: Vec<matrix::RulesArg>,
-        /// Rule files of the "after" lab (`NODE=FILE` in a generic lab).
-        #[arg(long, value_name = "[NODE=]FILE", num_args = 1..)]
+        /// Rule files of the "after" lab (`NODE=FILE` in a generic lab; `ufw:FILE`: ufw commands).
+        #[arg(long, value_name = "[NODE=][ufw:]FILE", num_args = 1..)]
         after: Vec<matrix::RulesArg>,
         #[command(flatten)]
         over: OverrideArgs,

@@ -15,25 +15,42 @@ use netrig::topology::Overrides;
 /// Exit status for an error (as `diff`).
 const ERROR: u8 = 2;
 
-/// A `--rules` value: `FILE`, or `NODE=FILE` for a node of a generic lab.
+/// A `--rules` value: `FILE`, or `NODE=FILE` for a node of a generic lab;
+/// `ufw:FILE` (`NODE=ufw:FILE`) for a file of ufw commands, one a line,
+/// run by the real ufw on a Docker host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RulesArg {
     node: Option<String>,
+    kind: Kind,
     path: PathBuf,
+}
+
+/// What a `--rules` file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Rules: an iptables-save fragment or an nft file.
+    Rules,
+    /// ufw commands.
+    Ufw,
 }
 
 impl std::str::FromStr for RulesArg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.split_once('=') {
-            Some((node, path)) if !node.is_empty() && !node.contains('/') => RulesArg {
-                node: Some(node.to_string()),
-                path: path.into(),
-            },
-            _ => RulesArg {
-                node: None,
-                path: s.into(),
-            },
+        let (node, rest) = match s.split_once('=') {
+            Some((node, path)) if !node.is_empty() && !node.contains('/') => {
+                (Some(node.to_string()), path)
+            }
+            _ => (None, s),
+        };
+        let (kind, path) = match rest.strip_prefix("ufw:") {
+            Some(path) => (Kind::Ufw, path),
+            None => (Kind::Rules, rest),
+        };
+        Ok(RulesArg {
+            node,
+            kind,
+            path: path.into(),
         })
     }
 }
@@ -83,7 +100,10 @@ fn add_rules(file: &Path, spec: netrig::LabSpec, f: &RulesArg) -> netrig::Result
             nodes.join(", ")
         )));
     }
-    Ok(spec.rules_file(node, &f.path))
+    match f.kind {
+        Kind::Rules => Ok(spec.rules_file(node, &f.path)),
+        Kind::Ufw => spec.ufw_file(&node, &f.path),
+    }
 }
 
 fn stem(file: &Path) -> String {
@@ -160,7 +180,7 @@ pub fn trace(
 
 #[cfg(test)]
 mod tests {
-    use super::RulesArg;
+    use super::{Kind, RulesArg};
 
     #[test]
     fn a_rules_argument_names_its_node_before_an_equals_sign() {
@@ -174,5 +194,15 @@ mod tests {
         assert_eq!((b.node, b.path.to_str()), (None, Some("rules/a=b.rules")));
         let c = parse("x.nft");
         assert_eq!((c.node, c.path.to_str()), (None, Some("x.nft")));
+        let d = parse("ufw:after.txt");
+        assert_eq!(
+            (d.node, d.kind, d.path.to_str()),
+            (None, Kind::Ufw, Some("after.txt"))
+        );
+        let e = parse("h2=ufw:a.txt");
+        assert_eq!(
+            (e.node.as_deref(), e.kind, e.path.to_str()),
+            (Some("h2"), Kind::Ufw, Some("a.txt"))
+        );
     }
 }

@@ -220,6 +220,7 @@ pub(crate) fn package_for(program: &str) -> Option<&'static str> {
         "nc" => "netcat-openbsd",
         "nsenter" | "unshare" | "runuser" => "util-linux",
         "sysctl" => "procps",
+        "ufw" => "ufw",
         _ => return None,
     })
 }

@@ -18,6 +18,8 @@
 //! - `wiring` — [`NodeSpec`], [`Endpoint`], [`Route`]: a lab's nodes, bridges, links, addresses and
 //!   routes as data, validated into a plan before anything is built.
 //! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules, sysctls, proxies and their wiring.
+//! - `manager` — the firewall managers users type into (ufw) as data: a host's commands and
+//!   files, ufw's command lines, the sysctls it may write, `user.rules` tied back to commands.
 //! - `spec` — [`LabSpec`]: a whole lab as data — its wiring, its Docker hosts as parts, rule
 //!   files, servers, programs, link shaping; every way in (file, code, a Docker model) ends here.
 //! - [`topology`] — TOML topology files of either kind into a [`LabSpec`]; errors give file,
@@ -30,6 +32,8 @@
 //! - `process` — commands and long-lived processes inside a namespace, killed with their lab.
 //! - `artifacts` — a lab's artifacts directory, kept on failure.
 //! - `namespace` — `Namespace`: the handle everything below takes (namespace + processes + artifacts).
+//! - `confined` — real programs confined to a node: its network namespace and a private mount
+//!   namespace where the lab's directories stand in for the program's `/etc` and state (ufw).
 //! - `firewall` — load rules with the real tools (replace tables / append), read back counters, flush.
 //! - `conntrack` — [`ConntrackTable`]: a namespace's conntrack entries as values.
 //! - `capture` — [`Capture`]: pcap on an interface, active before return, recorded to `.pcap`.
@@ -89,6 +93,7 @@ extern crate self as netrig;
 mod artifacts;
 mod backend;
 mod capture;
+mod confined;
 mod conntrack;
 pub mod docker;
 mod error;
@@ -99,6 +104,7 @@ mod fingerprint;
 mod firewall;
 mod lab;
 mod logging;
+mod manager;
 mod namespace;
 mod net;
 mod netlink;

@@ -259,6 +259,23 @@ impl NodeCommand {
         self
     }
 
+    /// Adds `hook` to run in the child after it entered the node's
+    /// namespace, before `exec` (e.g. a private mount namespace).
+    ///
+    /// # Safety
+    /// As [`CommandExt::pre_exec`]: `hook` may only make async-signal-safe
+    /// calls (plain syscalls on data prepared before the fork).
+    pub(crate) unsafe fn pre_exec_hook(
+        mut self,
+        hook: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        // SAFETY: forwarded to the caller.
+        unsafe {
+            self.cmd.pre_exec(hook);
+        }
+        self
+    }
+
     /// The command line, for messages.
     pub(crate) fn argv(&self) -> String {
         self.argv.join(" ")

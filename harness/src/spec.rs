@@ -317,6 +317,28 @@ impl LabSpec {
         self.rules.push(RuleFileSpec::new(node, path, iptables));
         self
     }
+    /// Runs the ufw commands of file `path` (one per line, `#` comments)
+    /// with the real ufw in Docker host `node` once Docker's rules and the
+    /// host's other ufw commands are in (`netrig diff --after ufw:FILE`).
+    /// Refused for a node that is no Docker host's.
+    pub fn ufw_file(mut self, node: &str, path: impl Into<PathBuf>) -> crate::Result<Self> {
+        let Some(p) = self.docker.iter_mut().find(|p| p.name == node) else {
+            return Err(crate::Error::invalid(
+                crate::error::Subject::lab(self.name()),
+                "ufw",
+                format!(
+                    "ufw runs on a Docker host's node; {node:?} is none (Docker hosts: {})",
+                    self.docker
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        p.host.add_ufw_file(path);
+        Ok(self)
+    }
     /// Every node's name (the Docker parts' too), in creation order, then
     /// the aliases.
     pub fn node_names(&self) -> Vec<String> {

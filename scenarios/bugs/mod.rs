@@ -12,11 +12,14 @@
 //! - [`owners`] — a second owner rewriting the host's firewall as data from
 //!   `scenarios/rules/`: a platform firewall, a second dockerd, firewalld's
 //!   StrictForwardPorts, ufw's route rules, a 28-era rule on a 29 host;
+//! - [`managers`] — the real ufw on the host, confined to its node: `ufw deny`
+//!   and `ufw route deny` against a published port;
 //! - [`nftables`] — the nftables backend: no DOCKER-USER, no forwarding of its own;
 //! - [`proxy`] — icc=false and the userland proxy deciding who reaches a
 //!   published port, cross-network access without the proxy.
 
 pub mod firewall;
+pub mod managers;
 pub mod nftables;
 pub mod owners;
 pub mod proxy;

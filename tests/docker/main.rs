@@ -19,6 +19,7 @@ mod docker_modes;
 mod docker_networks;
 mod docker_prestart;
 mod docker_ufw;
+mod docker_ufw_real;
 mod docker_up;
 mod docker_user_rules;
 mod rules;
@@ -37,6 +38,7 @@ fn main() -> std::process::ExitCode {
             topology_docker::tests(),
             docker_prestart::tests(),
             docker_ufw::tests(),
+            docker_ufw_real::tests(),
             docker_after_start::tests(),
         ]
         .into_iter()

@@ -94,6 +94,8 @@ pub struct DockerHost {
     pub(crate) existing: Option<super::Ruleset>,
     pub(crate) existing_sysctls: Vec<(String, String)>,
     pub(crate) matrix_cells: MatrixCells,
+    /// ufw run on the host (real ufw, confined to its node).
+    pub(crate) ufw: crate::manager::Ufw,
     /// What it was built from, for [`DockerHost::with_container`].
     pub(crate) source: Recipe,
 }
@@ -154,6 +156,28 @@ impl DockerHost {
     pub(crate) fn existing_sysctls(&self) -> &[(String, String)] {
         &self.existing_sysctls
     }
+    /// The ufw commands and files the host runs ufw with.
+    pub(crate) fn ufw(&self) -> &crate::manager::Ufw {
+        &self.ufw
+    }
+    /// Adds a file of ufw commands, run after the host's other ufw
+    /// commands (`netrig diff --after ufw:FILE`).
+    pub(crate) fn add_ufw_file(&mut self, path: impl Into<std::path::PathBuf>) {
+        self.ufw.command_files.push(path.into());
+    }
+    /// The host with rule file `path` (the rules ufw loaded before the
+    /// daemon) first among the rules already there when the daemon starts.
+    pub(crate) fn with_existing_rules_first(
+        &self,
+        path: impl Into<std::path::PathBuf>,
+    ) -> crate::Result<DockerHost> {
+        let mut b = (*self.source.0).clone();
+        b.name = Some(self.name.clone());
+        b.rule_files = self.rule_files.clone();
+        b.ufw = self.ufw.clone();
+        b.existing_files.insert(0, path.into());
+        b.build()
+    }
     /// The matrix cells the topology adds or puts in place of the defaults.
     pub(crate) fn matrix_cells(&self) -> &MatrixCells {
         &self.matrix_cells
@@ -166,6 +190,7 @@ impl DockerHost {
         let mut b = (*self.source.0).clone();
         b.name = Some(self.name.clone());
         b.rule_files = self.rule_files.clone();
+        b.ufw = self.ufw.clone();
         b.container(spec).build()
     }
     /// Starts a builder with Docker's defaults (classic layout, iptables-nft).
@@ -303,9 +328,15 @@ pub struct DockerHostBuilder {
     pub(crate) existing_files: Vec<std::path::PathBuf>,
     pub(crate) existing_sysctls: Vec<(String, String)>,
     pub(crate) matrix_cells: MatrixCells,
+    pub(crate) ufw: crate::manager::Ufw,
 }
 
 impl DockerHostBuilder {
+    /// Runs real ufw on the host with these commands and files.
+    pub(crate) fn ufw(mut self, ufw: crate::manager::Ufw) -> Self {
+        self.ufw = ufw;
+        self
+    }
     /// Matrix cells to add to the default ones (`replace_defaults`: instead of them).
     pub(crate) fn matrix_cells(mut self, cells: MatrixCells) -> Self {
         self.matrix_cells = cells;

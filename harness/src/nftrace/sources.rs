@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 
 use super::path::{Decision, PacketTrace};
 
+/// The comment that names where the rule on the next line came from.
+const SOURCE_MARK: &str = "#netrig-source:";
+
 /// The rules of one file, keyed by (table, normalised rule), valued `file:line`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SourceMap {
@@ -20,18 +23,30 @@ pub(crate) struct SourceMap {
 }
 
 impl SourceMap {
-    /// Adds the rules of iptables fragment `text`, labelled `label` (the path as given).
+    /// Adds the rules of iptables fragment `text`, labelled `label` (the path
+    /// as given) and line — or, for a rule right after a `#netrig-source:
+    /// WHAT` line (netrig writes them for the commands of a firewall
+    /// manager: `ufw deny 8080`), labelled `WHAT`.
     pub(crate) fn add_iptables_file(&mut self, label: &str, text: &str) {
         let mut table = "filter".to_string();
+        let mut named: Option<&str> = None;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
+            if let Some(what) = line.strip_prefix(SOURCE_MARK) {
+                named = Some(what.trim());
+                continue;
+            }
             if let Some(t) = line.strip_prefix('*') {
                 table = t.to_string();
             } else if line.starts_with("-A ") || line.starts_with("-I ") {
                 self.rules
                     .entry((table.clone(), normalise(line)))
-                    .or_insert_with(|| format!("{label}:{}", n + 1));
+                    .or_insert_with(|| match named {
+                        Some(what) => what.to_string(),
+                        None => format!("{label}:{}", n + 1),
+                    });
             }
+            named = None;
         }
     }
 

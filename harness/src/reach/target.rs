@@ -110,10 +110,11 @@ impl<'a> Target<'a> {
         let hosts = self.hosts();
         let mut by_node: BTreeMap<String, (Backend, Vec<PathBuf>)> = BTreeMap::new();
         for h in &hosts {
-            let files = h
-                .model
-                .existing_rule_files()
-                .iter()
+            // ufw's rules are named by the command that made them (its
+            // labelled `sources.rules`) before any file line.
+            let ufw = crate::confined::ufw::sources_file(lab.node(&h.node)?.ns());
+            let files = (ufw.iter())
+                .chain(h.model.existing_rule_files())
                 .chain(h.model.rule_files());
             by_node.insert(
                 h.node.clone(),

@@ -38,6 +38,9 @@ pub(crate) struct File {
     /// The host's state before the daemon starts.
     #[serde(default)]
     before: Option<Before>,
+    /// What the host's owner does once the daemon runs.
+    #[serde(default)]
+    after: Option<After>,
     /// Reachability-matrix cells (`netrig matrix`): added to the defaults.
     #[serde(default)]
     matrix: Option<Matrix>,
@@ -53,6 +56,49 @@ struct Before {
     /// Host sysctls as they were before the daemon, `key=value`.
     #[serde(default, deserialize_with = "sysctls")]
     sysctls: Vec<(String, String)>,
+    /// ufw commands run (by the real ufw, in the host's node) before the
+    /// daemon starts, e.g. `allow 22/tcp`, `enable`.
+    #[serde(default, deserialize_with = "ufw_commands")]
+    ufw: Vec<String>,
+    /// The user's copies of ufw's files (`before.rules`, `after.rules` …),
+    /// relative to the topology file's folder.
+    #[serde(default, deserialize_with = "ufw_files")]
+    ufw_files: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct After {
+    /// ufw commands run once Docker's rules are in.
+    #[serde(default, deserialize_with = "ufw_commands")]
+    ufw: Vec<String>,
+}
+
+/// ufw commands, each one ufw's parser will be given.
+fn ufw_commands<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    for c in &v {
+        crate::manager::ufw_argv(c).map_err(D::Error::custom)?;
+    }
+    Ok(v)
+}
+
+/// Files named as one of ufw's own.
+fn ufw_files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    for f in &v {
+        let name = std::path::Path::new(f)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        if !crate::manager::UFW_OWN_FILES.contains(&name) {
+            return Err(D::Error::custom(format!(
+                "{f:?}: a ufw file is named as the one of ufw's it replaces ({})",
+                crate::manager::UFW_OWN_FILES.join(", ")
+            )));
+        }
+    }
+    Ok(v)
 }
 
 /// `key=value` settings, each a valid pre-start sysctl.
@@ -250,6 +296,15 @@ impl File {
         for (k, v) in self.before.iter().flat_map(|x| &x.sysctls) {
             b = b.existing_sysctl(k, v);
         }
+        b = b.ufw(crate::manager::Ufw {
+            before: self.before.iter().flat_map(|x| x.ufw.clone()).collect(),
+            after: self.after.iter().flat_map(|x| x.ufw.clone()).collect(),
+            command_files: Vec::new(),
+            files: (self.before.iter())
+                .flat_map(|x| &x.ufw_files)
+                .map(Into::into)
+                .collect(),
+        });
         if let Some(m) = self.matrix {
             b = b.matrix_cells(crate::docker::MatrixCells {
                 cells: m.cells,

@@ -19,6 +19,7 @@ use std::path::Path;
 mod part;
 mod reserve;
 mod start;
+mod ufw;
 
 pub use part::DockerPart;
 
@@ -71,20 +72,21 @@ impl PartState {
 /// A part's work that needs only its host's namespace, running on threads
 /// of their own: the ruleset load and the ports on wildcard addresses.
 pub(crate) struct Early<'scope> {
-    rules: Result<std::thread::ScopedJoinHandle<'scope, Result<()>>>,
+    rules: Result<std::thread::ScopedJoinHandle<'scope, Result<Option<DockerHost>>>>,
     ports: Result<std::thread::ScopedJoinHandle<'scope, Result<HeldPorts>>>,
 }
 
 impl Early<'_> {
-    /// Waits for both; the ports they hold, or the first error.
-    pub(crate) fn join(self) -> Result<HeldPorts> {
+    /// Waits for both; the ports they hold and the host's model as ufw
+    /// left it (see [`DockerHost::load_rules`]), or the first error.
+    pub(crate) fn join(self) -> Result<(HeldPorts, Option<DockerHost>)> {
         fn wait<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         }
         let ports = self.ports.and_then(wait);
         let rules = self.rules.and_then(wait);
-        rules?;
-        ports
+        let model = rules?;
+        Ok((ports?, model))
     }
 }
 
@@ -111,12 +113,13 @@ pub(crate) fn start_early<'scope>(
 
 /// Finishes part `part` once `lab` (built from `wiring`) has its links:
 /// Docker's kernel settings and the ports on specific addresses, then, once
-/// `early` is done, the user's rule files. `early` is always waited for.
+/// `early` is done, the user's rule files and the ufw commands after
+/// Docker. `early` is always waited for.
 pub(crate) fn finish(
     lab: &Lab,
     wiring: &Wiring,
     part: &DockerPartSpec,
-    early: impl FnOnce() -> Result<HeldPorts>,
+    early: impl FnOnce() -> Result<(HeldPorts, Option<DockerHost>)>,
 ) -> Result<PartState> {
     let userns = crate::privilege::in_user_namespace();
     let settings: Vec<KernelSetting> = part
@@ -128,18 +131,20 @@ pub(crate) fn finish(
     let late = apply_settings(lab, wiring, &settings)
         .and_then(|()| part.host.hold_ports(lab.node(&part.name)?.ns(), false));
     let early = early();
-    let (mut held, late) = (early?, late?);
+    let ((mut held, model), late) = (early?, late?);
     held.proxies.extend(late.proxies);
     held.reserved.extend(late.reserved);
-    let state = PartState {
-        spec: part.clone(),
-        held,
-    };
+    let mut spec = part.clone();
+    if let Some(m) = model {
+        spec.host = m;
+    }
+    let state = PartState { spec, held };
     let host = lab.node(&part.name)?;
     for file in part.host.rule_files() {
         part.host
             .load_rule_file(host.ns(), file, "loading user rules")?;
     }
+    part.host.ufw_after_docker(host.ns())?;
     Ok(state)
 }
 
@@ -160,7 +165,7 @@ pub(crate) fn install_all(
                     let early = p
                         .host
                         .load_rules(host.ns(), std::time::Instant::now())
-                        .and_then(|()| p.host.hold_ports(host.ns(), true));
+                        .and_then(|m| Ok((p.host.hold_ports(host.ns(), true)?, m)));
                     finish(lab, wiring, p, || early)
                 })
             })
@@ -174,12 +179,32 @@ pub(crate) fn install_all(
 }
 
 impl DockerHost {
-    /// The rules there before Docker, then Docker's ruleset (replayed on
-    /// them) into `host` and, 28+ with an iptables backend, its ip6tables
-    /// skeleton (at once with iptables-nft: they touch tables of two
-    /// families); returns when all are active.
+    /// ufw's commands before the daemon (real ufw in `host`), then the
+    /// rules there before Docker — ufw's among them — then Docker's ruleset
+    /// (replayed on them) into `host` and, 28+ with an iptables backend, its
+    /// ip6tables skeleton (at once with iptables-nft: they touch tables of
+    /// two families); returns when all are active, with the host's model
+    /// rebuilt on ufw's rules when ufw made any.
     /// `started`: when `up` began, for the timings in the debug log.
-    fn load_rules(&self, host: &crate::Namespace, started: std::time::Instant) -> Result<()> {
+    fn load_rules(
+        &self,
+        host: &crate::Namespace,
+        started: std::time::Instant,
+    ) -> Result<Option<DockerHost>> {
+        let rebuilt = self.ufw_before_docker(host)?;
+        rebuilt
+            .as_ref()
+            .unwrap_or(self)
+            .load_docker_rules(host, started)?;
+        Ok(rebuilt)
+    }
+
+    /// The rules there before Docker, then Docker's ruleset (see [`DockerHost::load_rules`]).
+    fn load_docker_rules(
+        &self,
+        host: &crate::Namespace,
+        started: std::time::Instant,
+    ) -> Result<()> {
         for file in self.existing_rule_files() {
             self.load_rule_file(host, file, "loading the rules there before Docker")?;
         }

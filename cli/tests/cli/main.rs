@@ -8,6 +8,7 @@ mod doctor;
 mod init;
 mod matrix;
 mod run;
+mod snapshot;
 
 fn main() -> std::process::ExitCode {
     netrig::testing::run(
@@ -17,6 +18,7 @@ fn main() -> std::process::ExitCode {
             init::tests(),
             matrix::tests(),
             run::tests(),
+            snapshot::tests(),
         ]
         .into_iter()
         .flatten(),

@@ -10,6 +10,7 @@
 //! netrig matrix TOPOLOGY [--rules [NODE=]FILE]... [--layout L --backend B] [--format text|markdown|json|grid]
 //! netrig diff TOPOLOGY --before [NODE=]FILE... --after [NODE=]FILE... [--why-changes] [--format …]   # exit 0 same, 1 changed, 2 error
 //! netrig snapshot [--netns NAME|PATH|PID] --out DIR [--docker-host unix:///PATH]
+//! netrig import SNAPSHOT_DIR -o FILE.toml   # + FILE.rules, FILE.drift.txt
 //! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]... [--format …]
 //! ```
 
@@ -24,6 +25,7 @@ use kept::{KeptLab, netns_dir};
 use nix::sys::signal::{SigSet, Signal};
 
 mod doctor;
+mod import;
 mod init;
 mod kept;
 mod matrix;
@@ -178,6 +180,16 @@ enum Command {
         #[arg(long)]
         no_docker: bool,
     },
+    /// Rebuild a host from a snapshot folder (`netrig snapshot`, or Docker JSON and iptables-save / -nvL listings as pasted in bug reports): a Docker host file, its rules as found beside it, and a drift report.
+    ///
+    /// Files are recognised by content, not name. Writes FILE.toml, FILE.rules (the host's IPv4 rules, loaded instead of netrig's rendering of Docker) and FILE.drift.txt (which Docker layout the rules match best, and the rules added, missing or reordered against it).
+    Import {
+        /// The snapshot folder.
+        dir: PathBuf,
+        /// The topology file to write.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Trace one flow hook by hook: which rule decided it, the addresses after each NAT step.
     Trace {
         /// A topology file.
@@ -264,6 +276,7 @@ fn main() -> ExitCode {
             docker_host,
             no_docker,
         }),
+        Command::Import { dir, out } => import::run(&dir, &out),
         Command::Doctor { install } => return doctor::run(install),
         Command::Init {
             dir,

@@ -94,6 +94,9 @@ pub struct DockerHost {
     pub(crate) existing: Option<super::Ruleset>,
     pub(crate) existing_sysctls: Vec<(String, String)>,
     pub(crate) matrix_cells: MatrixCells,
+    /// The host's whole ruleset as found (`ruleset` in a topology file),
+    /// loaded instead of Docker's rendering and the `[before]` rules.
+    pub(crate) ruleset_file: Option<std::path::PathBuf>,
     /// What it was built from, for [`DockerHost::with_container`].
     pub(crate) source: Recipe,
 }
@@ -153,6 +156,11 @@ impl DockerHost {
     /// where both set a key).
     pub(crate) fn existing_sysctls(&self) -> &[(String, String)] {
         &self.existing_sysctls
+    }
+    /// The host's ruleset as found on a real host (`netrig import`), loaded
+    /// in place of Docker's rendering and the rules there before it.
+    pub(crate) fn ruleset_file(&self) -> Option<&std::path::Path> {
+        self.ruleset_file.as_deref()
     }
     /// The matrix cells the topology adds or puts in place of the defaults.
     pub(crate) fn matrix_cells(&self) -> &MatrixCells {
@@ -301,6 +309,7 @@ pub struct DockerHostBuilder {
     pub(crate) existing_files: Vec<std::path::PathBuf>,
     pub(crate) existing_sysctls: Vec<(String, String)>,
     pub(crate) matrix_cells: MatrixCells,
+    pub(crate) ruleset_file: Option<std::path::PathBuf>,
 }
 
 impl DockerHostBuilder {

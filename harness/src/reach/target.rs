@@ -114,10 +114,12 @@ impl<'a> Target<'a> {
                 .model
                 .existing_rule_files()
                 .iter()
-                .chain(h.model.rule_files());
+                .map(std::path::PathBuf::as_path)
+                .chain(h.model.ruleset_file())
+                .chain(h.model.rule_files().iter().map(std::path::PathBuf::as_path));
             by_node.insert(
                 h.node.clone(),
-                (h.model.backend(), files.cloned().collect()),
+                (h.model.backend(), files.map(std::path::Path::to_path_buf).collect()),
             );
         }
         {

@@ -104,6 +104,7 @@ fn parse_docker(text: &str, path: &Path, overrides: &Overrides) -> Result<Docker
                 .iter_mut()
                 .map(|r| ("rules", r))
                 .chain(b.existing_files.iter_mut().map(|r| ("before.rules", r)))
+                .chain(b.ruleset_file.iter_mut().map(|r| ("ruleset", r)))
             {
                 if r.is_relative() {
                     *r = base.join(&*r);

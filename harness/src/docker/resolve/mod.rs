@@ -94,6 +94,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         existing_sysctls: existing_sysctls(b.existing_sysctls, &cx)?,
         rule_files: b.rule_files,
         matrix_cells: b.matrix_cells,
+        ruleset_file: b.ruleset_file,
         source,
     })
 }

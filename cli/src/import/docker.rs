@@ -56,8 +56,9 @@ pub(crate) struct Docker {
 pub(crate) fn is_container_inspect(v: &Value) -> bool {
     v.as_array().is_some_and(|a| {
         !a.is_empty()
-            && a.iter()
-                .all(|c| c.get("Id").is_some() && c.get("HostConfig").is_some() && c.get("State").is_some())
+            && a.iter().all(|c| {
+                c.get("Id").is_some() && c.get("HostConfig").is_some() && c.get("State").is_some()
+            })
     })
 }
 
@@ -65,8 +66,9 @@ pub(crate) fn is_container_inspect(v: &Value) -> bool {
 pub(crate) fn is_network_inspect(v: &Value) -> bool {
     v.as_array().is_some_and(|a| {
         !a.is_empty()
-            && a.iter()
-                .all(|n| n.get("Id").is_some() && n.get("Driver").is_some() && n.get("IPAM").is_some())
+            && a.iter().all(|n| {
+                n.get("Id").is_some() && n.get("Driver").is_some() && n.get("IPAM").is_some()
+            })
     })
 }
 
@@ -106,7 +108,11 @@ impl Docker {
                     if !self.containers.iter().any(|c| c.name == cname) {
                         self.containers.push(Ctr {
                             name: cname,
-                            mode: if driver == "host" { Mode::Host } else { Mode::None },
+                            mode: if driver == "host" {
+                                Mode::Host
+                            } else {
+                                Mode::None
+                            },
                             ports: Vec::new(),
                             created: String::new(),
                         });
@@ -134,7 +140,10 @@ impl Docker {
                 .flatten()
                 .map(|(_, m)| {
                     let ip = s(&m["IPv4Address"]);
-                    (s(&m["Name"]), ip.split('/').next().unwrap_or_default().to_string())
+                    (
+                        s(&m["Name"]),
+                        ip.split('/').next().unwrap_or_default().to_string(),
+                    )
                 })
                 .collect();
             members.sort_by_key(|(_, ip)| ip.parse::<std::net::Ipv4Addr>().ok());
@@ -142,7 +151,9 @@ impl Docker {
                 name: name.clone(),
                 id: s(&n["Id"]),
                 default,
-                bridge: opts["com.docker.network.bridge.name"].as_str().map(str::to_string),
+                bridge: opts["com.docker.network.bridge.name"]
+                    .as_str()
+                    .map(str::to_string),
                 subnet: cfg.and_then(|c| c["Subnet"].as_str()).map(str::to_string),
                 gateway: cfg.and_then(|c| c["Gateway"].as_str()).map(str::to_string),
                 icc: opt_true(opts, "com.docker.network.bridge.enable_icc"),
@@ -167,13 +178,16 @@ impl Docker {
         let all = v.as_array().cloned().unwrap_or_default();
         let name_of = |id: &str| {
             all.iter()
-                .find(|c| s(&c["Id"]).starts_with(id) || s(&c["Name"]).trim_start_matches('/') == id)
+                .find(|c| {
+                    s(&c["Id"]).starts_with(id) || s(&c["Name"]).trim_start_matches('/') == id
+                })
                 .map(|c| s(&c["Name"]).trim_start_matches('/').to_string())
         };
         for c in &all {
             let name = s(&c["Name"]).trim_start_matches('/').to_string();
             if c["State"]["Running"].as_bool() != Some(true) {
-                self.notes.push(format!("container {name} is not running: not rebuilt"));
+                self.notes
+                    .push(format!("container {name} is not running: not rebuilt"));
                 continue;
             }
             let mode_s = s(&c["HostConfig"]["NetworkMode"]);
@@ -192,7 +206,11 @@ impl Docker {
                         .map(|(net, e)| (net.clone(), s(&e["IPAddress"])))
                         .collect();
                     // The mode's own network first (docker lists them by name).
-                    let first = if mode_s == "default" { "bridge" } else { mode_s.as_str() };
+                    let first = if mode_s == "default" {
+                        "bridge"
+                    } else {
+                        mode_s.as_str()
+                    };
                     nets.sort_by_key(|(n, _)| n != first);
                     Mode::Bridge(nets)
                 }
@@ -209,7 +227,11 @@ impl Docker {
                 for b in list.as_array().into_iter().flatten() {
                     let host_ip = s(&b["HostIp"]);
                     let host_port = s(&b["HostPort"]);
-                    let host_port = if host_port.is_empty() { port.to_string() } else { host_port };
+                    let host_port = if host_port.is_empty() {
+                        port.to_string()
+                    } else {
+                        host_port
+                    };
                     let mut p = match host_ip.as_str() {
                         "" | "0.0.0.0" => format!("{host_port}:{port}"),
                         ip if ip.contains(':') => {
@@ -248,7 +270,10 @@ impl Docker {
             for n in &self.networks {
                 for (cname, ip) in &n.members {
                     match self.containers.iter_mut().find(|c| &c.name == cname) {
-                        Some(Ctr { mode: Mode::Bridge(v), .. }) => v.push((n.name.clone(), ip.clone())),
+                        Some(Ctr {
+                            mode: Mode::Bridge(v),
+                            ..
+                        }) => v.push((n.name.clone(), ip.clone())),
                         Some(_) => {}
                         None => self.containers.push(Ctr {
                             name: cname.clone(),
@@ -268,13 +293,25 @@ impl Docker {
     /// `-j DNAT --to-destination IP:PORT` rules of the nat DOCKER chain as
     /// published ports of the container with that address.
     fn ports_from_dnat(&mut self, rules: &str) {
-        for l in rules.lines().filter(|l| l.starts_with("-A DOCKER ") && l.contains("-j DNAT")) {
+        for l in rules
+            .lines()
+            .filter(|l| l.starts_with("-A DOCKER ") && l.contains("-j DNAT"))
+        {
             let w: Vec<&str> = l.split_whitespace().collect();
-            let after = |flag: &str| w.iter().position(|x| *x == flag).and_then(|i| w.get(i + 1)).copied();
-            let (Some(proto), Some(hport), Some(to)) = (after("-p"), after("--dport"), after("--to-destination")) else {
+            let after = |flag: &str| {
+                w.iter()
+                    .position(|x| *x == flag)
+                    .and_then(|i| w.get(i + 1))
+                    .copied()
+            };
+            let (Some(proto), Some(hport), Some(to)) =
+                (after("-p"), after("--dport"), after("--to-destination"))
+            else {
                 continue;
             };
-            let Some((ip, cport)) = to.rsplit_once(':') else { continue };
+            let Some((ip, cport)) = to.rsplit_once(':') else {
+                continue;
+            };
             let host_ip = after("-d").map(|d| d.trim_end_matches("/32"));
             let mut p = match host_ip {
                 Some(h) => format!("{h}:{hport}:{cport}"),

@@ -186,7 +186,10 @@ mod tests {
         let d = compare(actual, rendered);
         assert_eq!(d.added, vec![("filter".into(), "-A FORWARD -j X".into())]);
         assert_eq!(d.missing, vec![("filter".into(), "-A FORWARD -j B".into())]);
-        assert_eq!(d.reordered, vec![("filter".into(), "-A FORWARD -j C".into())]);
+        assert_eq!(
+            d.reordered,
+            vec![("filter".into(), "-A FORWARD -j C".into())]
+        );
         assert!(compare(rendered, rendered).is_empty());
     }
 }

@@ -41,7 +41,7 @@ struct Chain {
     rules: Vec<(usize, String)>,
 }
 
-/// Converts a listing (`file` names it in messages only).
+/// Converts a listing.
 pub(crate) fn convert(text: &str) -> Converted {
     let mut out = Converted::default();
     // Tables: a builtin chain seen twice starts the next table.
@@ -163,12 +163,15 @@ fn save_block(table: &str, chains: &[Chain], warnings: &mut Vec<(usize, String)>
     let mut undeclared: BTreeSet<String> = BTreeSet::new();
     for c in chains {
         for (n, r) in &c.rules {
-            if let Some(t) = r.split(" -j ").nth(1).and_then(|t| t.split_whitespace().next())
-                && !is_target(t)
+            if let Some(t) = format!(" {r}")
+                .split(" -j ")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next().map(str::to_string))
+                && !is_target(&t)
             {
-                *jumps.entry(t.to_string()).or_default() += 1;
-                if !listed.contains(t) {
-                    undeclared.insert(t.to_string());
+                *jumps.entry(t.clone()).or_default() += 1;
+                if !listed.contains(t.as_str()) {
+                    undeclared.insert(t.clone());
                     warnings.push((
                         *n,
                         format!(
@@ -257,7 +260,11 @@ fn rule(line: &str, numbered: bool) -> Result<String, String> {
         ));
     }
     // Counters: 0, 123, 4K, 12M …
-    let counter = |s: &str| s.trim_end_matches(['K', 'M', 'G', 'T']).parse::<u64>().is_ok();
+    let counter = |s: &str| {
+        s.trim_end_matches(['K', 'M', 'G', 'T'])
+            .parse::<u64>()
+            .is_ok()
+    };
     if !counter(w[0]) || !counter(w[1]) {
         return Err("no packet and byte counters (list with -v)".into());
     }
@@ -316,9 +323,9 @@ fn addr(spec: &mut Vec<String>, flag: &str, a: &str) -> Result<(), String> {
     } else {
         format!("{a}/32")
     };
-    let ok = with_prefix
-        .split_once('/')
-        .is_some_and(|(ip, p)| ip.parse::<std::net::Ipv4Addr>().is_ok() && p.parse::<u8>().is_ok_and(|p| p <= 32));
+    let ok = with_prefix.split_once('/').is_some_and(|(ip, p)| {
+        ip.parse::<std::net::Ipv4Addr>().is_ok() && p.parse::<u8>().is_ok_and(|p| p <= 32)
+    });
     if !ok {
         return Err(format!("address {a:?} not converted"));
     }
@@ -345,7 +352,6 @@ fn extras(
     let mut m: Vec<String> = Vec::new();
     let mut t: Vec<String> = Vec::new();
     let mut i = 0;
-    let port = |s: &str| s.replace(':', ":");
     while i < extra.len() {
         let w = extra[i];
         let next = extra.get(i + 1).copied();
@@ -362,16 +368,24 @@ fn extras(
                 let mut parts = Vec::new();
                 i += 2;
                 while let Some(x) = extra.get(i) {
-                    if let Some(v) = x.strip_prefix("dst-type") {
-                        let _ = v;
-                        parts.push(format!("--dst-type {}", extra.get(i + 1).ok_or("ADDRTYPE without a type")?));
+                    if x.starts_with("dst-type") {
+                        parts.push(format!(
+                            "--dst-type {}",
+                            extra.get(i + 1).ok_or("ADDRTYPE without a type")?
+                        ));
                         i += 2;
                     } else if x.starts_with("src-type") {
-                        parts.push(format!("--src-type {}", extra.get(i + 1).ok_or("ADDRTYPE without a type")?));
+                        parts.push(format!(
+                            "--src-type {}",
+                            extra.get(i + 1).ok_or("ADDRTYPE without a type")?
+                        ));
                         i += 2;
                     } else if *x == "!" && extra.get(i + 1).is_some_and(|y| y.ends_with("-type")) {
                         let kind = extra[i + 1];
-                        parts.push(format!("! --{kind} {}", extra.get(i + 2).ok_or("ADDRTYPE without a type")?));
+                        parts.push(format!(
+                            "! --{kind} {}",
+                            extra.get(i + 2).ok_or("ADDRTYPE without a type")?
+                        ));
                         i += 3;
                     } else {
                         break;
@@ -391,9 +405,9 @@ fn extras(
                         _ => ("", *x),
                     };
                     if let Some(p) = x.strip_prefix("dpt:").or(x.strip_prefix("dpts:")) {
-                        parts.push(format!("{neg}--dport {}", port(p)));
+                        parts.push(format!("{neg}--dport {p}"));
                     } else if let Some(p) = x.strip_prefix("spt:").or(x.strip_prefix("spts:")) {
-                        parts.push(format!("{neg}--sport {}", port(p)));
+                        parts.push(format!("{neg}--sport {p}"));
                     } else {
                         break;
                     }
@@ -433,7 +447,10 @@ fn extras(
                 let mut s = format!("-m limit --limit {rate}");
                 i += 3;
                 if extra.get(i) == Some(&"burst") {
-                    s.push_str(&format!(" --limit-burst {}", extra.get(i + 1).ok_or("burst without a value")?));
+                    s.push_str(&format!(
+                        " --limit-burst {}",
+                        extra.get(i + 1).ok_or("burst without a value")?
+                    ));
                     i += 2;
                 }
                 m.push(s);
@@ -448,12 +465,19 @@ fn extras(
                 i += 2;
             }
             (x, _) if x.starts_with("to:") && matches!(target, Some("DNAT") | Some("SNAT")) => {
-                let flag = if target == Some("DNAT") { "--to-destination" } else { "--to-source" };
+                let flag = if target == Some("DNAT") {
+                    "--to-destination"
+                } else {
+                    "--to-source"
+                };
                 t.push(format!("{flag} {}", &x[3..]));
                 i += 1;
             }
             ("redir", Some("ports")) if target == Some("REDIRECT") => {
-                t.push(format!("--to-ports {}", extra.get(i + 2).ok_or("redir ports without ports")?));
+                t.push(format!(
+                    "--to-ports {}",
+                    extra.get(i + 2).ok_or("redir ports without ports")?
+                ));
                 i += 3;
             }
             ("LOG", Some("flags")) if target == Some("LOG") => {
@@ -536,8 +560,20 @@ Chain DOCKER-USER (1 references)
         let c = convert(text);
         assert_eq!(c.unconverted.len(), 1, "{:?}", c.unconverted);
         assert_eq!(c.unconverted[0].0, 4);
-        assert!(c.warnings.iter().any(|(n, w)| *n == 3 && w.contains("chain DOCKER,")), "{:?}", c.warnings);
-        assert!(c.warnings.iter().any(|(n, w)| *n == 6 && w.contains("DOCKER-USER says 1 references")), "{:?}", c.warnings);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|(n, w)| *n == 3 && w.contains("chain DOCKER,")),
+            "{:?}",
+            c.warnings
+        );
+        assert!(
+            c.warnings
+                .iter()
+                .any(|(n, w)| *n == 6 && w.contains("DOCKER-USER says 1 references")),
+            "{:?}",
+            c.warnings
+        );
         assert!(c.tables["filter"].contains(":DOCKER - [0:0]"));
     }
 }

@@ -40,7 +40,10 @@ enum Input {
     /// read, not needed to rebuild the host.
     Other(&'static str),
     /// `iptables-save` of IPv4 (`backend`: from its header, if it says).
-    Save4 { text: String, backend: Option<&'static str> },
+    Save4 {
+        text: String,
+        backend: Option<&'static str>,
+    },
     Save6,
     Listing(String),
 }
@@ -103,16 +106,24 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
             Input::Listing(text) => {
                 let c = listing::convert(&text);
                 for (n, line, why) in c.unconverted {
-                    listings.unconverted.push((n, format!("{}: {line}", rel.display()), why));
+                    listings
+                        .unconverted
+                        .push((n, format!("{}: {line}", rel.display()), why));
                 }
                 for (n, w) in c.warnings {
-                    listings.warnings.push((n, format!("{}: {w}", rel.display())));
+                    listings
+                        .warnings
+                        .push((n, format!("{}: {w}", rel.display())));
                 }
                 for (t, block) in c.tables {
                     if listings.tables.insert(t.clone(), block).is_some() {
-                        listings
-                            .warnings
-                            .push((0, format!("{}: table {t} listed twice: the last one is used", rel.display())));
+                        listings.warnings.push((
+                            0,
+                            format!(
+                                "{}: table {t} listed twice: the last one is used",
+                                rel.display()
+                            ),
+                        ));
                     }
                 }
                 listing_files.push(rel);
@@ -122,8 +133,7 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
     let mut report = String::new();
     let rules = choose_rules(saves, &listings, listing_files, &mut report)?;
     d.complete(had_inspect, rules.as_ref().map(|r| r.text.as_str()));
-    d.containers
-        .sort_by_key(|c| docker::time_key(&c.created));
+    d.containers.sort_by_key(|c| docker::time_key(&c.created));
     if d.networks.is_empty() && d.containers.is_empty() {
         return Err(bad(
             dir,
@@ -158,9 +168,19 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
     let mut tried = Vec::new();
     for layout in &layouts {
         for proxy in [true, false] {
-            let toml = topology(&name, &d, layout, rules.as_ref().map_or("iptables-nft", |r| r.backend), proxy, None);
+            let toml = topology(
+                &name,
+                &d,
+                layout,
+                rules.as_ref().map_or("iptables-nft", |r| r.backend),
+                proxy,
+                None,
+            );
             let spec = netrig::topology::parse(&toml, out).map_err(|e| {
-                bad(dir, &format!("the host it describes is not one netrig can build: {e}"))
+                bad(
+                    dir,
+                    &format!("the host it describes is not one netrig can build: {e}"),
+                )
             })?;
             let rendered = spec
                 .docker_host("host")
@@ -191,9 +211,25 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
         layout,
         rules.as_ref().map_or("iptables-nft", |r| r.backend),
         proxy,
-        rules.as_ref().map(|_| rules_path.file_name().unwrap().to_string_lossy().into_owned()),
+        rules.as_ref().map(|_| {
+            rules_path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        }),
     );
-    drift_report(&mut report, &d, &rules, layout, proxy, &dr, &tried, &listings, &seen);
+    drift_report(
+        &mut report,
+        &d,
+        &rules,
+        layout,
+        proxy,
+        &dr,
+        &tried,
+        &listings,
+        &seen,
+    );
     // Write the rules, check the whole file parses with them, then write it.
     let write = |p: &Path, text: &str| {
         std::fs::write(p, text)
@@ -206,7 +242,10 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             let _ = std::fs::remove_file(&rules_path);
-            return Err(bad(dir, &format!("the topology it made does not load: {e}")));
+            return Err(bad(
+                dir,
+                &format!("the topology it made does not load: {e}"),
+            ));
         }
     };
     if let Some(host) = spec.docker_host("host") {
@@ -254,8 +293,13 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d)
-            .map_err(|e| Error::io(Subject::default(), format!("read folder {}", d.display()), e))?;
+        let entries = std::fs::read_dir(&d).map_err(|e| {
+            Error::io(
+                Subject::default(),
+                format!("read folder {}", d.display()),
+                e,
+            )
+        })?;
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -274,7 +318,13 @@ fn recognise(path: &Path) -> Result<Input> {
     let bytes = std::fs::read(path)
         .map_err(|e| Error::io(Subject::default(), format!("read {}", path.display()), e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        bad(path, &format!("not text (byte {} is not UTF-8): not a format netrig import reads", e.utf8_error().valid_up_to()))
+        bad(
+            path,
+            &format!(
+                "not text (byte {} is not UTF-8): not a format netrig import reads",
+                e.utf8_error().valid_up_to()
+            ),
+        )
     })?;
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
@@ -284,7 +334,11 @@ fn recognise(path: &Path) -> Result<Input> {
         let v: Value = serde_json::from_str(&text).map_err(|e| {
             bad(
                 path,
-                &format!("line {}, column {}: not valid JSON ({e}); a truncated or edited file?", e.line(), e.column()),
+                &format!(
+                    "line {}, column {}: not valid JSON ({e}); a truncated or edited file?",
+                    e.line(),
+                    e.column()
+                ),
             )
         })?;
         return json_kind(path, v);
@@ -293,13 +347,21 @@ fn recognise(path: &Path) -> Result<Input> {
     if first.starts_with("# netrig snapshot") || first.starts_with("# WHAT:") {
         return Ok(Input::Other("netrig snapshot notes"));
     }
-    if text.lines().any(|l| l.starts_with('*')) && text.lines().any(|l| l.starts_with(":") || l.trim() == "COMMIT") {
+    if text.lines().any(|l| l.starts_with('*'))
+        && text
+            .lines()
+            .any(|l| l.starts_with(":") || l.trim() == "COMMIT")
+    {
         return save(path, &text);
     }
     if listing::is_listing(&text) {
         return Ok(Input::Listing(text));
     }
-    if text.lines().filter(|l| !l.trim().is_empty()).all(|l| l.starts_with("net.") && l.contains(" = ")) {
+    if text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .all(|l| l.starts_with("net.") && l.contains(" = "))
+    {
         return Ok(Input::Other("sysctls"));
     }
     if first.starts_with("Linux ") {
@@ -339,7 +401,10 @@ fn json_kind(path: &Path, v: Value) -> Result<Input> {
         if all("ifname") {
             return Ok(Input::Other("ip -j link"));
         }
-        if all("dst") && a.iter().any(|x| x.get("lladdr").is_some() || x.get("state").is_some()) {
+        if all("dst")
+            && a.iter()
+                .any(|x| x.get("lladdr").is_some() || x.get("state").is_some())
+        {
             return Ok(Input::Other("ip -j neigh"));
         }
         if all("dst") {
@@ -382,7 +447,12 @@ fn save(path: &Path, text: &str) -> Result<Input> {
             continue;
         } else if let Some(t) = l.strip_prefix('*') {
             if let Some((at, t0)) = &open {
-                return Err(bad(path, &format!("line {n}: table {t} starts, but table {t0} (line {at}) has no COMMIT")));
+                return Err(bad(
+                    path,
+                    &format!(
+                        "line {n}: table {t} starts, but table {t0} (line {at}) has no COMMIT"
+                    ),
+                ));
             }
             open = Some((n, t.to_string()));
         } else if l.trim() == "COMMIT" {
@@ -391,17 +461,28 @@ fn save(path: &Path, text: &str) -> Result<Input> {
             }
         } else if l.starts_with(':') || body.starts_with("-A ") || body.starts_with("-I ") {
             if open.is_none() {
-                return Err(bad(path, &format!("line {n}: a chain or rule outside a table (no *table line before it)")));
+                return Err(bad(
+                    path,
+                    &format!(
+                        "line {n}: a chain or rule outside a table (no *table line before it)"
+                    ),
+                ));
             }
             if body.contains(" -s ") && body.split_whitespace().any(|w| w.contains("::")) {
                 v6 = true;
             }
         } else {
-            return Err(bad(path, &format!("line {n}: {l:?} is not an iptables-save line")));
+            return Err(bad(
+                path,
+                &format!("line {n}: {l:?} is not an iptables-save line"),
+            ));
         }
     }
     if let Some((at, t)) = open {
-        return Err(bad(path, &format!("table {t} (line {at}) has no COMMIT: the file is cut short")));
+        return Err(bad(
+            path,
+            &format!("table {t} (line {at}) has no COMMIT: the file is cut short"),
+        ));
     }
     if v6 {
         return Ok(Input::Save6);
@@ -440,7 +521,11 @@ fn choose_rules(
             );
         }
         if !listing_files.is_empty() {
-            let _ = writeln!(report, "note: the listings are not used: {} is an iptables-save", file.display());
+            let _ = writeln!(
+                report,
+                "note: the listings are not used: {} is an iptables-save",
+                file.display()
+            );
         }
         return Ok(Some(Rules {
             text: drift::bare(text),
@@ -467,7 +552,14 @@ fn choose_rules(
 /// The layout of a Docker version (`docker info`'s ServerVersion).
 fn layout_of(version: Option<&str>) -> Option<&'static str> {
     let major: u32 = version?.split('.').next()?.parse().ok()?;
-    let minor: u32 = version?.split('.').nth(1)?.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()?;
+    let minor: u32 = version?
+        .split('.')
+        .nth(1)?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()?;
     Some(match (major, minor) {
         (..=27, _) => "classic",
         (28, 0..=1) => "classic",
@@ -483,7 +575,8 @@ fn rename_iface(text: &str, from: &str, to: &str) -> String {
             let w: Vec<&str> = l.split(' ').collect();
             let mut out = Vec::with_capacity(w.len());
             for (i, x) in w.iter().enumerate() {
-                let flag = i > 0 && matches!(w[i - 1], "-i" | "-o" | "--in-interface" | "--out-interface");
+                let flag =
+                    i > 0 && matches!(w[i - 1], "-i" | "-o" | "--in-interface" | "--out-interface");
                 out.push(if flag && *x == from { to } else { x });
             }
             out.join(" ") + "\n"
@@ -496,26 +589,60 @@ fn q(s: &str) -> String {
 }
 
 /// The Docker host file.
-fn topology(name: &str, d: &Docker, layout: &str, backend: &str, proxy: bool, ruleset: Option<String>) -> String {
+fn topology(
+    name: &str,
+    d: &Docker,
+    layout: &str,
+    backend: &str,
+    proxy: bool,
+    ruleset: Option<String>,
+) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "# Imported by `netrig import` from a snapshot{}.", d.version.as_ref().map(|v| format!(" of Docker {v}")).unwrap_or_default());
-    let _ = writeln!(t, "# The host's rules as found are in `ruleset`; the drift report says how they differ from Docker's.");
+    let _ = writeln!(
+        t,
+        "# Imported by `netrig import` from a snapshot{}.",
+        d.version
+            .as_ref()
+            .map(|v| format!(" of Docker {v}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        t,
+        "# The host's rules as found are in `ruleset`; the drift report says how they differ from Docker's."
+    );
     let _ = writeln!(t, "name = {}", q(name));
     // Creation order: networks and containers by their Created times.
-    let mut events: Vec<(String, String)> = d
+    // A container seen only as a network's member has that network's time:
+    // networks first at equal times; otherwise the order they were read in.
+    let mut events: Vec<((String, u8), String)> = d
         .networks
         .iter()
         .filter(|n| !n.default)
-        .map(|n| (docker::time_key(&n.created), format!("network:{}", n.name)))
-        .chain(d.containers.iter().map(|c| (docker::time_key(&c.created), format!("container:{}", c.name))))
+        .map(|n| {
+            (
+                (docker::time_key(&n.created), 0),
+                format!("network:{}", n.name),
+            )
+        })
+        .chain(d.containers.iter().map(|c| {
+            (
+                (docker::time_key(&c.created), 1),
+                format!("container:{}", c.name),
+            )
+        }))
         .collect();
-    events.sort();
+    events.sort_by(|a, b| a.0.cmp(&b.0));
     let order: Vec<String> = events.into_iter().map(|(_, e)| q(&e)).collect();
     let _ = writeln!(t, "order = [{}]", order.join(", "));
     if let Some(r) = ruleset {
         let _ = writeln!(t, "ruleset = {}", q(&r));
     }
-    let _ = writeln!(t, "\n[daemon]\nlayout = {}\nbackend = {}", q(layout), q(backend));
+    let _ = writeln!(
+        t,
+        "\n[daemon]\nlayout = {}\nbackend = {}",
+        q(layout),
+        q(backend)
+    );
     if !proxy {
         let _ = writeln!(t, "userland_proxy = false");
     }
@@ -544,7 +671,11 @@ fn topology(name: &str, d: &Docker, layout: &str, backend: &str, proxy: bool, ru
         if let Some(g) = &n.gateway {
             let _ = writeln!(t, "gateway = {}", q(g));
         }
-        for (k, v, def) in [("icc", n.icc, true), ("ip_masq", n.ip_masq, true), ("internal", n.internal, false)] {
+        for (k, v, def) in [
+            ("icc", n.icc, true),
+            ("ip_masq", n.ip_masq, true),
+            ("internal", n.internal, false),
+        ] {
             if v != def {
                 let _ = writeln!(t, "{k} = {v}");
             }
@@ -552,11 +683,19 @@ fn topology(name: &str, d: &Docker, layout: &str, backend: &str, proxy: bool, ru
         if let Some(h) = &n.host_binding {
             let _ = writeln!(t, "host_binding = {}", q(h));
         }
-        if let Some(g) = n.gateway_mode.as_deref().filter(|g| *g != "nat" && layout != "classic") {
+        if let Some(g) = n
+            .gateway_mode
+            .as_deref()
+            .filter(|g| *g != "nat" && layout != "classic")
+        {
             let _ = writeln!(t, "gateway_mode_ipv4 = {}", q(g));
         }
     }
-    let default_name = d.networks.iter().find(|n| n.default).map_or("bridge", |n| n.name.as_str());
+    let default_name = d
+        .networks
+        .iter()
+        .find(|n| n.default)
+        .map_or("bridge", |n| n.name.as_str());
     for c in &d.containers {
         let _ = writeln!(t, "\n[[container]]\nname = {}", q(&c.name));
         match &c.mode {
@@ -570,7 +709,13 @@ fn topology(name: &str, d: &Docker, layout: &str, backend: &str, proxy: bool, ru
                 let _ = writeln!(t, "network = {}", q(&format!("container:{x}")));
             }
             Mode::Bridge(nets) => {
-                let named = |n: &str| if n == default_name { "bridge".to_string() } else { n.to_string() };
+                let named = |n: &str| {
+                    if n == default_name {
+                        "bridge".to_string()
+                    } else {
+                        n.to_string()
+                    }
+                };
                 let on_default_only = nets.len() == 1 && nets[0].0 == default_name;
                 if nets.len() == 1 && !on_default_only {
                     let _ = writeln!(t, "network = {}", q(&nets[0].0));
@@ -621,7 +766,9 @@ fn drift_report(
     let _ = writeln!(
         r,
         "\nhost: Docker {}, {} network(s), {} container(s)",
-        d.version.as_deref().unwrap_or("(version unknown: no docker info)"),
+        d.version
+            .as_deref()
+            .unwrap_or("(version unknown: no docker info)"),
         d.networks.len(),
         d.containers.len()
     );
@@ -629,11 +776,19 @@ fn drift_report(
         let _ = writeln!(r, "note: {n}");
     }
     let Some(rules) = rules else {
-        let _ = writeln!(r, "\nno IPv4 rules in the snapshot: netrig's rendering of Docker ({layout}) is used");
+        let _ = writeln!(
+            r,
+            "\nno IPv4 rules in the snapshot: netrig's rendering of Docker ({layout}) is used"
+        );
         return;
     };
     let from: Vec<String> = rules.from.iter().map(|p| p.display().to_string()).collect();
-    let _ = writeln!(r, "\nrules: {} ({}), loaded as found", from.join(", "), rules.backend);
+    let _ = writeln!(
+        r,
+        "\nrules: {} ({}), loaded as found",
+        from.join(", "),
+        rules.backend
+    );
     if !listings.unconverted.is_empty() || !listings.warnings.is_empty() {
         for (n, line, why) in &listings.unconverted {
             let (file, text) = line.split_once(": ").unwrap_or(("", line));
@@ -643,15 +798,27 @@ fn drift_report(
             let _ = writeln!(r, "warning: line {n}: {w}");
         }
     }
-    let _ = writeln!(r, "\nbest match: layout {layout}, backend {}, userland-proxy {}", rules.backend, if proxy { "on" } else { "off" });
+    let _ = writeln!(
+        r,
+        "\nbest match: layout {layout}, backend {}, userland-proxy {}",
+        rules.backend,
+        if proxy { "on" } else { "off" }
+    );
     for t in tried {
         let _ = writeln!(r, "  tried {t}");
     }
     if dr.is_empty() {
-        let _ = writeln!(r, "\nno drift: the host's rules are netrig's rendering of this Docker, rule for rule");
+        let _ = writeln!(
+            r,
+            "\nno drift: the host's rules are netrig's rendering of this Docker, rule for rule"
+        );
         return;
     }
-    let _ = writeln!(r, "\ndrift from netrig's rendering ({} rules the same):", dr.same);
+    let _ = writeln!(
+        r,
+        "\ndrift from netrig's rendering ({} rules the same):",
+        dr.same
+    );
     for (what, list) in [
         ("added by someone else (not Docker's)", &dr.added),
         ("missing (Docker would have them)", &dr.missing),

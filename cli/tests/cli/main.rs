@@ -5,6 +5,7 @@
 
 mod cli;
 mod doctor;
+mod import;
 mod init;
 mod matrix;
 mod run;
@@ -15,6 +16,7 @@ fn main() -> std::process::ExitCode {
         [
             cli::tests(),
             doctor::tests(),
+            import::tests(),
             init::tests(),
             matrix::tests(),
             run::tests(),

@@ -119,7 +119,10 @@ impl<'a> Target<'a> {
                 .chain(h.model.rule_files().iter().map(std::path::PathBuf::as_path));
             by_node.insert(
                 h.node.clone(),
-                (h.model.backend(), files.map(std::path::Path::to_path_buf).collect()),
+                (
+                    h.model.backend(),
+                    files.map(std::path::Path::to_path_buf).collect(),
+                ),
             );
         }
         {

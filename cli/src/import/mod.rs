@@ -91,7 +91,8 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
             Input::Info(v) => d.info(&v),
             Input::Routes(v) => {
                 // Host-level routes only (a container's are in a subfolder).
-                if rel.components().count() == 1 {
+                // The first default route's device (IPv4's file sorts first).
+                if rel.components().count() == 1 && uplink.is_none() {
                     uplink = v
                         .as_array()
                         .into_iter()
@@ -130,7 +131,7 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
             }
         }
     }
-    let mut report = String::new();
+    let mut report = String::from("# netrig import: drift report\n");
     let rules = choose_rules(saves, &listings, listing_files, &mut report)?;
     d.complete(had_inspect, rules.as_ref().map(|r| r.text.as_str()));
     d.containers.sort_by_key(|c| docker::time_key(&c.created));
@@ -758,7 +759,6 @@ fn drift_report(
     listings: &listing::Converted,
     seen: &[String],
 ) {
-    let _ = writeln!(r, "# netrig import: drift report");
     let _ = writeln!(r, "\nread:");
     for s in seen {
         let _ = writeln!(r, "  {s}");

@@ -9,6 +9,8 @@
 //! netrig run [FILTER…] [--junit FILE] [--upgrade-view]   # the scenario catalogue
 //! netrig matrix TOPOLOGY [--rules [NODE=]FILE]... [--layout L --backend B] [--format text|markdown|json|grid]
 //! netrig diff TOPOLOGY --before [NODE=]FILE... --after [NODE=]FILE... [--why-changes] [--format …]   # exit 0 same, 1 changed, 2 error
+//! netrig snapshot [--netns NAME|PATH|PID] --out DIR [--docker-host unix:///PATH]
+//! netrig import SNAPSHOT_DIR -o FILE.toml   # + FILE.rules, FILE.drift.txt
 //! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]... [--format …]
 //! ```
 
@@ -23,11 +25,13 @@ use kept::{KeptLab, netns_dir};
 use nix::sys::signal::{SigSet, Signal};
 
 mod doctor;
+mod import;
 mod init;
 mod kept;
 mod matrix;
 mod report;
 mod run;
+mod snapshot;
 mod up;
 
 /// Network-emulation labs for testing firewalls, container networking and network daemons.
@@ -159,6 +163,33 @@ enum Command {
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
     },
+    /// Save a host's network state, read-only, into a folder for a bug report or `netrig import`: Docker's JSON, every firewall ruleset, `ip -j` addresses/links/routes/rules/neighbours, Docker-relevant sysctls, the kernel version and each running container's addresses and routes.
+    ///
+    /// Writes nothing outside --out; `missing.txt` there says what could not be read and why.
+    Snapshot {
+        /// The network namespace: a pin name (as `ip netns` lists), a path (/proc/PID/ns/net, a pin) or a pid (default: this one).
+        #[arg(long)]
+        netns: Option<String>,
+        /// The folder to write (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// The Docker daemon, as `docker -H` takes it (unix:///PATH/docker.sock); default: the docker CLI's (DOCKER_HOST, else /var/run/docker.sock).
+        #[arg(long, conflicts_with = "no_docker")]
+        docker_host: Option<String>,
+        /// Do not ask a Docker daemon.
+        #[arg(long)]
+        no_docker: bool,
+    },
+    /// Rebuild a host from a snapshot folder (`netrig snapshot`, or Docker JSON and iptables-save / -nvL listings as pasted in bug reports): a Docker host file, its rules as found beside it, and a drift report.
+    ///
+    /// Files are recognised by content, not name. Writes FILE.toml, FILE.rules (the host's IPv4 rules, loaded instead of netrig's rendering of Docker) and FILE.drift.txt (which Docker layout the rules match best, and the rules added, missing or reordered against it).
+    Import {
+        /// The snapshot folder.
+        dir: PathBuf,
+        /// The topology file to write.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Trace one flow hook by hook: which rule decided it, the addresses after each NAT step.
     Trace {
         /// A topology file.
@@ -234,6 +265,18 @@ fn main() -> ExitCode {
         Command::Ls => ls(),
         Command::Rules { lab, node } => rules(&lab, &node),
         Command::Down { lab } => down(&lab),
+        Command::Snapshot {
+            netns,
+            out,
+            docker_host,
+            no_docker,
+        } => snapshot::run(&snapshot::Args {
+            netns,
+            out,
+            docker_host,
+            no_docker,
+        }),
+        Command::Import { dir, out } => import::run(&dir, &out),
         Command::Doctor { install } => return doctor::run(install),
         Command::Init {
             dir,

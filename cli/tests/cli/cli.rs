@@ -15,14 +15,14 @@ fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {
     netrig::testing::wait_for_exit(pid as u32, deadline).unwrap()
 }
 
-struct Dirs {
+pub(crate) struct Dirs {
     run: tempfile::TempDir,
-    netns: tempfile::TempDir,
+    pub(crate) netns: tempfile::TempDir,
     artifacts: tempfile::TempDir,
 }
 
 impl Dirs {
-    fn new() -> Dirs {
+    pub(crate) fn new() -> Dirs {
         Dirs {
             run: tempfile::tempdir().unwrap(),
             netns: tempfile::tempdir().unwrap(),
@@ -30,7 +30,7 @@ impl Dirs {
             artifacts: tempfile::tempdir().unwrap(),
         }
     }
-    fn netrig(&self) -> Command {
+    pub(crate) fn netrig(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_netrig"));
         c.env("NETRIG_RUN_DIR", self.run.path())
             .env("NETRIG_NETNS_DIR", self.netns.path())
@@ -38,7 +38,7 @@ impl Dirs {
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
         c
     }
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.netrig().args(args).output().unwrap()
     }
     fn pins(&self) -> Vec<PathBuf> {
@@ -51,7 +51,7 @@ impl Dirs {
     }
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -60,7 +60,7 @@ fn text(o: &Output) -> String {
 }
 
 /// Starts `netrig up` and returns once it printed that it is up, with everything it printed.
-fn up(dirs: &Dirs, topology: &str, name: &str) -> (Child, String) {
+pub(crate) fn up(dirs: &Dirs, topology: &str, name: &str) -> (Child, String) {
     up_with(dirs, &[topology, "--name", name])
 }
 

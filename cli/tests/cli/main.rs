@@ -5,18 +5,22 @@
 
 mod cli;
 mod doctor;
+mod import;
 mod init;
 mod matrix;
 mod run;
+mod snapshot;
 
 fn main() -> std::process::ExitCode {
     netrig::testing::run(
         [
             cli::tests(),
             doctor::tests(),
+            import::tests(),
             init::tests(),
             matrix::tests(),
             run::tests(),
+            snapshot::tests(),
         ]
         .into_iter()
         .flatten(),

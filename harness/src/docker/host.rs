@@ -96,6 +96,9 @@ pub struct DockerHost {
     pub(crate) matrix_cells: MatrixCells,
     /// ufw run on the host (real ufw, confined to its node).
     pub(crate) ufw: crate::manager::Ufw,
+    /// The host's whole ruleset as found (`ruleset` in a topology file),
+    /// loaded instead of Docker's rendering and the `[before]` rules.
+    pub(crate) ruleset_file: Option<std::path::PathBuf>,
     /// What it was built from, for [`DockerHost::with_container`].
     pub(crate) source: Recipe,
 }
@@ -177,6 +180,11 @@ impl DockerHost {
         b.ufw = self.ufw.clone();
         b.existing_files.insert(0, path.into());
         b.build()
+    }
+    /// The host's ruleset as found on a real host (`netrig import`), loaded
+    /// in place of Docker's rendering and the rules there before it.
+    pub(crate) fn ruleset_file(&self) -> Option<&std::path::Path> {
+        self.ruleset_file.as_deref()
     }
     /// The matrix cells the topology adds or puts in place of the defaults.
     pub(crate) fn matrix_cells(&self) -> &MatrixCells {
@@ -329,6 +337,7 @@ pub struct DockerHostBuilder {
     pub(crate) existing_sysctls: Vec<(String, String)>,
     pub(crate) matrix_cells: MatrixCells,
     pub(crate) ufw: crate::manager::Ufw,
+    pub(crate) ruleset_file: Option<std::path::PathBuf>,
 }
 
 impl DockerHostBuilder {

@@ -113,12 +113,23 @@ impl<'a> Target<'a> {
             // ufw's rules are named by the command that made them (its
             // labelled `sources.rules`) before any file line.
             let ufw = crate::confined::ufw::sources_file(lab.node(&h.node)?.ns());
-            let files = (ufw.iter())
-                .chain(h.model.existing_rule_files())
-                .chain(h.model.rule_files());
+            let files = ufw
+                .iter()
+                .map(std::path::PathBuf::as_path)
+                .chain(
+                    h.model
+                        .existing_rule_files()
+                        .iter()
+                        .map(std::path::PathBuf::as_path),
+                )
+                .chain(h.model.ruleset_file())
+                .chain(h.model.rule_files().iter().map(std::path::PathBuf::as_path));
             by_node.insert(
                 h.node.clone(),
-                (h.model.backend(), files.cloned().collect()),
+                (
+                    h.model.backend(),
+                    files.map(std::path::Path::to_path_buf).collect(),
+                ),
             );
         }
         {

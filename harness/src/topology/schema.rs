@@ -41,6 +41,9 @@ pub(crate) struct File {
     /// What the host's owner does once the daemon runs.
     #[serde(default)]
     after: Option<After>,
+    /// The host's whole ruleset as found (`netrig import`): loaded instead
+    /// of Docker's rendering and the `[before]` rules.
+    ruleset: Option<String>,
     /// Reachability-matrix cells (`netrig matrix`): added to the defaults.
     #[serde(default)]
     matrix: Option<Matrix>,
@@ -290,6 +293,14 @@ impl File {
         for r in &self.rules {
             b = b.rules_file(r);
         }
+        if self.ruleset.is_some() && self.before.as_ref().is_some_and(|x| !x.rules.is_empty()) {
+            return Err(Error::invalid(
+                Subject::default(),
+                "ruleset",
+                "`ruleset` is the host's whole ruleset as found: it replaces `[before] rules` (put those rules in it, or drop one of the two)",
+            ));
+        }
+        b.ruleset_file = self.ruleset.map(Into::into);
         for r in self.before.iter().flat_map(|x| &x.rules) {
             b = b.existing_rules_file(r);
         }

@@ -356,3 +356,31 @@ fn daemon_version_selects_a_point_release() {
         "{m}"
     );
 }
+
+/// `ruleset` (a real host's rules as found, `netrig import`) names a file
+/// beside the topology, and replaces `[before] rules` rather than joining them.
+#[test]
+fn ruleset_key_is_a_file_and_excludes_before_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("h.toml");
+    std::fs::write(dir.path().join("h.rules"), "*filter\nCOMMIT\n").unwrap();
+    let host = parse("ruleset = \"h.rules\"\n", &file).unwrap();
+    assert_eq!(
+        host.ruleset_file(),
+        Some(dir.path().join("h.rules").as_path())
+    );
+    let missing = parse("ruleset = \"nope.rules\"\n", &file).unwrap_err();
+    assert!(
+        missing.to_string().contains("nope.rules does not exist"),
+        "{missing}"
+    );
+    let both = parse(
+        "ruleset = \"h.rules\"\n[before]\nrules = [\"h.rules\"]\n",
+        &file,
+    )
+    .unwrap_err();
+    assert!(
+        both.to_string().contains("replaces `[before] rules`"),
+        "{both}"
+    );
+}

@@ -100,6 +100,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         rule_files: b.rule_files,
         matrix_cells: b.matrix_cells,
         ufw: b.ufw,
+        ruleset_file: b.ruleset_file,
         source,
     })
 }

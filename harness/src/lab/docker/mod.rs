@@ -205,6 +205,10 @@ impl DockerHost {
         host: &crate::Namespace,
         started: std::time::Instant,
     ) -> Result<()> {
+        if let Some(file) = self.ruleset_file() {
+            // A real host's rules as found: in place of Docker's rendering.
+            return self.load_rule_file(host, file, "loading the host's ruleset as found");
+        }
         for file in self.existing_rule_files() {
             self.load_rule_file(host, file, "loading the rules there before Docker")?;
         }

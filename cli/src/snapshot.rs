@@ -1,0 +1,520 @@
+//! `netrig snapshot`: a host's network state, read-only, into a folder a
+//! user can attach to a bug report (and `netrig import` can rebuild).
+//!
+//! Every reading program runs inside the target network namespace (entered
+//! with `setns` on its file, as `netrig exec` enters a pin) and only reads:
+//! `ip -j`, `iptables-*-save`, `nft -j list ruleset`, `sysctl`. The Docker
+//! daemon is asked with the `docker` CLI (`-H`/`DOCKER_HOST`): no client
+//! library to build, and its JSON is exactly what users paste into bug
+//! reports, which `netrig import` reads the same way. Each running
+//! container's namespace is entered through one of its processes, found by
+//! the container id in `/proc/PID/cgroup` (a daemon in a pid namespace of
+//! its own reports pids this machine's `/proc` does not know).
+//!
+//! Nothing is written anywhere but the output folder: `MANIFEST` (each file
+//! and the command that made it) and `missing.txt` (what could not be read,
+//! and why) beside the files.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use netrig::{Error, Result, Subject};
+
+/// The sysctls that decide what Docker does, or what its rules do.
+const SYSCTLS: &[&str] = &[
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.forwarding",
+    "net.ipv6.conf.all.forwarding",
+    "net.ipv6.conf.default.forwarding",
+    "net.ipv6.conf.all.disable_ipv6",
+    "net.bridge.bridge-nf-call-iptables",
+    "net.bridge.bridge-nf-call-ip6tables",
+    "net.bridge.bridge-nf-call-arptables",
+    "net.ipv4.conf.all.route_localnet",
+    "net.ipv4.conf.all.rp_filter",
+    "net.ipv4.conf.default.rp_filter",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ping_group_range",
+    "net.netfilter.nf_conntrack_max",
+];
+
+/// The per-interface sysctls, as a `sysctl -a --pattern` regular expression.
+const SYSCTL_PATTERN: &str = r"^net\.ipv4\.conf\.[^.]+\.(route_localnet|rp_filter|forwarding)$|^net\.ipv6\.conf\.[^.]+\.(forwarding|disable_ipv6)$";
+
+/// `netrig snapshot`'s arguments.
+#[derive(Debug)]
+pub(crate) struct Args {
+    /// The namespace: a pin name, a path, a pid, or `None` for this one.
+    pub(crate) netns: Option<String>,
+    /// The output folder.
+    pub(crate) out: PathBuf,
+    /// The daemon (`unix:///path`, as `docker -H` takes it); `None`: the
+    /// CLI's own default (`DOCKER_HOST`, else /var/run/docker.sock).
+    pub(crate) docker_host: Option<String>,
+    /// Do not ask a Docker daemon at all.
+    pub(crate) no_docker: bool,
+}
+
+/// What one snapshot wrote and what it could not read.
+struct Snapshot {
+    out: PathBuf,
+    netns: File,
+    written: Vec<(String, String)>,
+    missing: Vec<(String, String)>,
+}
+
+/// Runs `netrig snapshot`.
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let path = netns_path(args.netns.as_deref())?;
+    let netns = File::open(&path).map_err(|e| {
+        Error::io(
+            Subject::default(),
+            format!("open network namespace {}", path.display()),
+            e,
+        )
+    })?;
+    prepare_out(&args.out)?;
+    let mut s = Snapshot {
+        out: args.out.clone(),
+        netns,
+        written: Vec::new(),
+        missing: Vec::new(),
+    };
+    s.kernel();
+    s.ip();
+    s.sysctls();
+    s.firewall();
+    if args.no_docker {
+        s.missing
+            .push(("docker".into(), "not asked (--no-docker)".into()));
+    } else {
+        s.docker(args.docker_host.as_deref());
+    }
+    s.finish(&path)?;
+    println!(
+        "snapshot of {} in {}: {} files, {} things not read (missing.txt)",
+        path.display(),
+        args.out.display(),
+        s.written.len(),
+        s.missing.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The namespace file `--netns` names: a path, a pid, or a pin under
+/// `$NETRIG_NETNS_DIR` (default /run/netns); none: this process's.
+fn netns_path(arg: Option<&str>) -> Result<PathBuf> {
+    let Some(arg) = arg else {
+        return Ok(PathBuf::from("/proc/self/ns/net"));
+    };
+    if let Ok(pid) = arg.parse::<u32>() {
+        return Ok(PathBuf::from(format!("/proc/{pid}/ns/net")));
+    }
+    if arg.contains('/') {
+        return Ok(PathBuf::from(arg));
+    }
+    let candidates = [
+        crate::kept::netns_dir().join(arg),
+        Path::new("/run/netns").join(arg),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.exists())
+        .cloned()
+        .ok_or_else(|| {
+            Error::invalid(
+                Subject::default(),
+                "--netns",
+                format!(
+                    "no network namespace {arg:?}: give a pin name ({} or /run/netns), a path or a pid",
+                    crate::kept::netns_dir().display()
+                ),
+            )
+        })
+}
+
+/// Creates the output folder; refuses one that holds files already (a
+/// snapshot is one host at one moment, never merged into another).
+fn prepare_out(out: &Path) -> Result<()> {
+    let io = |op: String, e| Error::io(Subject::default(), op, e);
+    if let Ok(mut entries) = std::fs::read_dir(out)
+        && entries.next().is_some()
+    {
+        return Err(Error::invalid(
+            Subject::default(),
+            "--out",
+            format!("{} is not empty: snapshot into a new folder", out.display()),
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| io(format!("create {}", out.display()), e))
+}
+
+/// How one command ended.
+enum Ran {
+    /// Exit 0, with stdout.
+    Ok(Vec<u8>),
+    /// It could not run or failed: why.
+    Failed(String),
+}
+
+impl Snapshot {
+    /// Runs `argv`, inside the target namespace if `inside`.
+    fn run(&self, argv: &[&str], inside: Option<&File>) -> Ran {
+        let mut c = Command::new(argv[0]);
+        c.args(&argv[1..]);
+        if let Some(ns) = inside {
+            let fd = match ns.try_clone() {
+                Ok(f) => f,
+                Err(e) => return Ran::Failed(format!("cannot duplicate the namespace file: {e}")),
+            };
+            // SAFETY: setns is async-signal-safe; the fd stays open in the child until exec.
+            unsafe {
+                c.pre_exec(move || {
+                    nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                        .map_err(Into::into)
+                });
+            }
+        }
+        match c.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ran::Failed(format!(
+                "{} is not installed{}",
+                argv[0],
+                package_hint(argv[0])
+            )),
+            Err(e) => Ran::Failed(format!("cannot run {}: {e}", argv[0])),
+            Ok(o) if o.status.success() => Ran::Ok(o.stdout),
+            Ok(o) => Ran::Failed(format!(
+                "`{}` failed ({}): {}",
+                argv.join(" "),
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+        }
+    }
+
+    /// Runs `argv` in the target namespace and writes its output to `name`.
+    fn save(&mut self, name: &str, argv: &[&str]) -> Option<Vec<u8>> {
+        let ran = self.run(argv, Some(&self.netns.try_clone().ok()?));
+        self.keep(name, argv, ran)
+    }
+
+    /// Writes `ran`'s output to `name`, or notes why there is none.
+    fn keep(&mut self, name: &str, argv: &[&str], ran: Ran) -> Option<Vec<u8>> {
+        match ran {
+            Ran::Ok(bytes) => {
+                self.write(name, &bytes, &argv.join(" "));
+                Some(bytes)
+            }
+            Ran::Failed(why) => {
+                self.missing.push((name.to_string(), why));
+                None
+            }
+        }
+    }
+
+    /// Writes `bytes` to `name` in the output folder.
+    fn write(&mut self, name: &str, bytes: &[u8], source: &str) {
+        let path = self.out.join(name);
+        if let Some(dir) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            self.missing
+                .push((name.into(), format!("cannot create {}: {e}", dir.display())));
+            return;
+        }
+        match std::fs::write(&path, bytes) {
+            Ok(()) => self.written.push((name.to_string(), source.to_string())),
+            Err(e) => self
+                .missing
+                .push((name.into(), format!("cannot write {}: {e}", path.display()))),
+        }
+    }
+
+    fn kernel(&mut self) {
+        let ran = self.run(&["uname", "-srvm"], None);
+        self.keep("kernel.txt", &["uname", "-srvm"], ran);
+    }
+
+    fn ip(&mut self) {
+        let items: &[(&str, &[&str])] = &[
+            ("ip-link.json", &["ip", "-j", "-d", "link", "show"]),
+            ("ip-addr.json", &["ip", "-j", "addr", "show"]),
+            (
+                "ip-route4.json",
+                &["ip", "-j", "-4", "route", "show", "table", "all"],
+            ),
+            (
+                "ip-route6.json",
+                &["ip", "-j", "-6", "route", "show", "table", "all"],
+            ),
+            ("ip-rule4.json", &["ip", "-j", "-4", "rule", "show"]),
+            ("ip-rule6.json", &["ip", "-j", "-6", "rule", "show"]),
+            ("ip-neigh.json", &["ip", "-j", "neigh", "show"]),
+        ];
+        for (name, argv) in items {
+            self.save(name, argv);
+        }
+    }
+
+    fn sysctls(&mut self) {
+        let mut argv = vec!["sysctl", "-e"];
+        argv.extend(SYSCTLS);
+        let Some(named) = self.run_text(&argv) else {
+            return;
+        };
+        let Some(per_if) = self.run_text(&["sysctl", "-a", "--pattern", SYSCTL_PATTERN]) else {
+            return;
+        };
+        for key in SYSCTLS {
+            if !named.lines().any(|l| l.starts_with(&format!("{key} ="))) {
+                let why = if key.starts_with("net.bridge.") {
+                    "not in this namespace (the br_netfilter module is not loaded)"
+                } else {
+                    "not in this namespace (kernel without it)"
+                };
+                self.missing.push((format!("sysctl {key}"), why.into()));
+            }
+        }
+        let mut all: Vec<&str> = named.lines().chain(per_if.lines()).collect();
+        all.sort();
+        all.dedup();
+        let text = all.join("\n") + "\n";
+        self.write(
+            "sysctls.txt",
+            text.as_bytes(),
+            &format!("sysctl -e <keys>; sysctl -a --pattern '{SYSCTL_PATTERN}'"),
+        );
+    }
+
+    /// `argv`'s stdout run in the target namespace, or `None` with the
+    /// reason noted.
+    fn run_text(&mut self, argv: &[&str]) -> Option<String> {
+        let ns = self.netns.try_clone().ok()?;
+        match self.run(argv, Some(&ns)) {
+            Ran::Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            Ran::Failed(why) => {
+                self.missing.push(("sysctls.txt".into(), why));
+                None
+            }
+        }
+    }
+
+    fn firewall(&mut self) {
+        for (tool, name) in [
+            ("iptables-nft-save", "iptables-nft.rules"),
+            ("ip6tables-nft-save", "ip6tables-nft.rules"),
+            ("iptables-legacy-save", "iptables-legacy.rules"),
+            ("ip6tables-legacy-save", "ip6tables-legacy.rules"),
+        ] {
+            let ns = self.netns.try_clone().ok();
+            match self.run(&[tool, "-c"], ns.as_ref()) {
+                Ran::Ok(b) => {
+                    let text = String::from_utf8_lossy(&b);
+                    // iptables-save prints only comments when no table exists.
+                    if text
+                        .lines()
+                        .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                    {
+                        self.write(name, &b, &format!("{tool} -c"));
+                    } else {
+                        self.missing
+                            .push((name.into(), format!("{tool}: no tables (nothing to save)")));
+                    }
+                }
+                Ran::Failed(why) => self.missing.push((name.into(), why)),
+            }
+        }
+        self.save("nft.json", &["nft", "-j", "list", "ruleset"]);
+    }
+
+    /// `docker info`, `docker inspect` of every container, `docker network
+    /// inspect` of every network, and each running container's namespace.
+    fn docker(&mut self, host: Option<&str>) {
+        let docker = |args: &[&str]| -> Vec<String> {
+            let mut v = vec!["docker".to_string()];
+            if let Some(h) = host {
+                v.extend(["-H".to_string(), h.to_string()]);
+            }
+            v.extend(args.iter().map(|s| s.to_string()));
+            v
+        };
+        let run = |s: &Snapshot, argv: &[String]| {
+            let a: Vec<&str> = argv.iter().map(String::as_str).collect();
+            s.run(&a, None)
+        };
+        let info = docker(&["info", "--format", "{{json .}}"]);
+        match run(self, &info) {
+            Ran::Ok(b) => self.write("docker-info.json", &b, &info.join(" ")),
+            Ran::Failed(why) => {
+                self.missing.push((
+                    "docker".into(),
+                    format!("no Docker daemon answered, so no docker-*.json: {why}"),
+                ));
+                return;
+            }
+        }
+        for (kind, list, inspect, name) in [
+            (
+                "containers",
+                docker(&["ps", "-aq", "--no-trunc"]),
+                docker(&["inspect", "--type", "container"]),
+                "docker-inspect.json",
+            ),
+            (
+                "networks",
+                docker(&["network", "ls", "-q", "--no-trunc"]),
+                docker(&["network", "inspect"]),
+                "docker-network-inspect.json",
+            ),
+        ] {
+            let ids = match run(self, &list) {
+                Ran::Ok(b) => String::from_utf8_lossy(&b)
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+                Ran::Failed(why) => {
+                    self.missing.push((name.into(), why));
+                    continue;
+                }
+            };
+            if ids.is_empty() {
+                self.missing
+                    .push((name.into(), format!("the daemon has no {kind}")));
+                continue;
+            }
+            let mut argv = inspect.clone();
+            argv.extend(ids);
+            let ran = run(self, &argv);
+            let shown = format!("{} <every id of `{}`>", inspect.join(" "), list.join(" "));
+            if let Some(bytes) = self.keep(name, &[shown.as_str()], ran)
+                && kind == "containers"
+            {
+                self.containers(&bytes);
+            }
+        }
+    }
+
+    /// Each running container's addresses and routes, from inside its
+    /// namespace (`containers/NAME.*.json`).
+    fn containers(&mut self, inspect: &[u8]) {
+        let Ok(serde_json::Value::Array(list)) = serde_json::from_slice(inspect) else {
+            self.missing.push((
+                "containers/".into(),
+                "docker inspect printed no JSON array".into(),
+            ));
+            return;
+        };
+        let host_ino = self.netns.metadata().map(|m| m.ino()).ok();
+        for c in &list {
+            let id = c["Id"].as_str().unwrap_or_default();
+            let name = c["Name"].as_str().unwrap_or(id).trim_start_matches('/');
+            let what = format!("containers/{name}");
+            if c["State"]["Running"].as_bool() != Some(true) {
+                self.missing.push((what, "not running".into()));
+                continue;
+            }
+            let Some(pid) = container_pid(id, c["State"]["Pid"].as_u64()) else {
+                self.missing.push((
+                    what,
+                    format!("no process of this machine has container {id}'s cgroup"),
+                ));
+                continue;
+            };
+            let ns_path = format!("/proc/{pid}/ns/net");
+            let ns = match File::open(&ns_path) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.missing.push((what, format!("open {ns_path}: {e}")));
+                    continue;
+                }
+            };
+            if ns.metadata().map(|m| m.ino()).ok() == host_ino {
+                self.missing
+                    .push((what, "shares the host's namespace (network host)".into()));
+                continue;
+            }
+            for (file, argv) in [
+                ("addr", &["ip", "-j", "addr", "show"][..]),
+                (
+                    "route4",
+                    &["ip", "-j", "-4", "route", "show", "table", "all"][..],
+                ),
+                (
+                    "route6",
+                    &["ip", "-j", "-6", "route", "show", "table", "all"][..],
+                ),
+            ] {
+                let ran = self.run(argv, Some(&ns));
+                let label = format!("{} (in the namespace of pid {pid})", argv.join(" "));
+                self.keep(&format!("containers/{name}.{file}.json"), &[&label], ran);
+            }
+        }
+    }
+
+    /// Writes `MANIFEST` and `missing.txt`.
+    fn finish(&mut self, ns: &Path) -> Result<()> {
+        let mut manifest = format!(
+            "# netrig snapshot {} of network namespace {}\n# FILE <- COMMAND (run inside that namespace; docker: its CLI)\n",
+            env!("CARGO_PKG_VERSION"),
+            ns.display()
+        );
+        for (name, source) in &self.written {
+            manifest.push_str(&format!("{name} <- {source}\n"));
+        }
+        let mut missing = String::from("# WHAT: why it is not in this snapshot\n");
+        for (what, why) in &self.missing {
+            missing.push_str(&format!("{what}: {why}\n"));
+        }
+        for (name, text) in [("MANIFEST", manifest), ("missing.txt", missing)] {
+            let path = self.out.join(name);
+            std::fs::write(&path, text).map_err(|e| {
+                Error::io(Subject::default(), format!("write {}", path.display()), e)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The pid of a process of container `id` in this machine's `/proc`: the
+/// daemon's own pid if its cgroup names the container, else the first
+/// process whose cgroup does.
+fn container_pid(id: &str, daemon_pid: Option<u64>) -> Option<u32> {
+    if id.len() < 12 {
+        return None;
+    }
+    let of = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
+    };
+    if let Some(pid) = daemon_pid.and_then(|p| u32::try_from(p).ok())
+        && pid != 0
+        && of(pid)
+    {
+        return Some(pid);
+    }
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort();
+    pids.into_iter().find(|&p| of(p))
+}
+
+/// ` (package P)` for a program netrig knows the Debian package of.
+fn package_hint(program: &str) -> String {
+    let pkg = match program {
+        p if p.starts_with("iptables") || p.starts_with("ip6tables") => "iptables",
+        "nft" => "nftables",
+        "ip" => "iproute2",
+        "sysctl" => "procps",
+        "docker" => "docker.io or docker-ce-cli",
+        _ => return String::new(),
+    };
+    format!(" (package {pkg})")
+}

@@ -25,6 +25,7 @@ fn probe(heading: &str) -> Option<&'static str> {
         "`[[route]]`" => "[[node]]\nname = \"a\"\n[[route]]\nzzz_probe = 1\n",
         "`[[docker]]`" => "[[node]]\nname = \"a\"\n[[docker]]\nzzz_probe = 1\n",
         "`[before]`" => "[before]\nzzz_probe = 1\n",
+        "`[after]`" => "[after]\nzzz_probe = 1\n",
         "Top level (Docker host)" => "zzz_probe = 1\n",
         "`[daemon]`" => "[daemon]\nzzz_probe = 1\n",
         "`[[network]]`" => "[[network]]\nzzz_probe = 1\n",
@@ -72,7 +73,7 @@ fn doc_tables(doc: &str) -> Vec<(String, BTreeSet<String>)> {
 fn reference_tables_match_the_parser() {
     let doc = std::fs::read_to_string(doc_path()).expect("docs/topology-format.md");
     let tables = doc_tables(&doc);
-    assert_eq!(tables.len(), 17, "one table per TOML table of the format");
+    assert_eq!(tables.len(), 18, "one table per TOML table of the format");
     for (heading, keys) in &tables {
         let text = probe(heading).unwrap_or_else(|| panic!("no probe for heading {heading:?}"));
         assert_eq!(

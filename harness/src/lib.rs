@@ -20,6 +20,8 @@
 //! - [`docker`] — [`docker::DockerHost`]: Docker hosts as data; renders Docker's rules, sysctls, proxies and their wiring.
 //! - `spec` — [`LabSpec`]: a whole lab as data — its wiring, its Docker hosts as parts, rule
 //!   files, servers, programs, link shaping; every way in (file, code, a Docker model) ends here.
+//! - `graph` — a [`LabSpec`]'s picture ([`LabSpec::graph`]): nodes, bridges, links, addresses,
+//!   Docker networks and published ports as SVG (laid out here), Graphviz dot or Mermaid.
 //! - [`topology`] — TOML topology files of either kind into a [`LabSpec`]; errors give file,
 //!   line, column and key.
 //!
@@ -97,6 +99,7 @@ pub mod expect;
 mod fdlimit;
 mod fingerprint;
 mod firewall;
+mod graph;
 mod lab;
 mod logging;
 mod namespace;
@@ -125,6 +128,7 @@ pub use evidence::Evidence;
 pub use expect::{Matcher, Sentinel};
 pub use fingerprint::Fingerprint;
 pub use firewall::{Counters, PolicyCounter, RuleCounter};
+pub use graph::GraphFormat;
 pub use lab::{DockerPart, Interface, Lab, Node, unique_lab_name};
 pub use namespace::Namespace;
 pub use net::{Mac, Proto};

@@ -12,6 +12,8 @@
 mod svg;
 mod text;
 
+pub(crate) use svg::esc;
+
 use std::fmt;
 
 use crate::docker::{DockerHost, HOST_NODE, Networking};
@@ -115,7 +117,7 @@ pub(crate) struct GEdge {
 }
 
 /// A lab's picture as data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Graph {
     /// The lab's name.
     pub(crate) name: String,
@@ -211,6 +213,19 @@ impl Graph {
     /// needs (an SVG inside an HTML page goes without it).
     pub(crate) fn svg(&self, standalone: bool) -> String {
         svg::render(self, standalone)
+    }
+}
+
+/// Short: a matrix that carries its lab's picture prints it as one line.
+impl fmt::Debug for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Graph({}: {} boxes, {} edges)",
+            self.name,
+            self.boxes.len(),
+            self.edges.len()
+        )
     }
 }
 

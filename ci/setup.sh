@@ -15,6 +15,7 @@ packages=(
   procps        # sysctl (root-namespace guard)
   netcat-openbsd  # nc: the shell baseline of the matrix bench
   iputils-ping  # ping: the shell baseline of the matrix bench
+  chromium      # headless browser: the HTML report's test (cli/tests/cli/report.rs)
 )
 
 missing=()

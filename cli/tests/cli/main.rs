@@ -1,12 +1,14 @@
 //! The `netrig` command line end to end, one test binary: `up`/`ls`/`exec`/
 //! `rules`/`down` (`cli`), `matrix`/`diff`/`trace` on the shipped examples
-//! (`matrix`), `run` against a stand-in catalogue (`run`), `doctor` and `init`. Each module was
+//! (`matrix`), the HTML report in headless Chromium (`report`), `run` against a
+//! stand-in catalogue (`run`), `doctor` and `init`. Each module was
 //! a test binary of its own; test names are unchanged.
 
 mod cli;
 mod doctor;
 mod init;
 mod matrix;
+mod report;
 mod run;
 
 fn main() -> std::process::ExitCode {
@@ -16,6 +18,7 @@ fn main() -> std::process::ExitCode {
             doctor::tests(),
             init::tests(),
             matrix::tests(),
+            report::tests(),
             run::tests(),
         ]
         .into_iter()

@@ -17,6 +17,7 @@ packages=(
   iputils-ping  # ping: the shell baseline of the matrix bench
   ufw           # the real ufw, run confined to a node ([before]/[after] ufw; its service
                 # is not started: no systemd here, and netrig runs it with the lab's /etc/ufw)
+  chromium      # headless browser: the HTML report's test (cli/tests/cli/report.rs)
 )
 
 missing=()

@@ -12,7 +12,11 @@
 //! netrig snapshot [--netns NAME|PATH|PID] --out DIR [--docker-host unix:///PATH]
 //! netrig import SNAPSHOT_DIR -o FILE.toml   # + FILE.rules, FILE.drift.txt
 //! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]... [--format …]
+//! netrig graph TOPOLOGY [--format svg|dot|mermaid] [-o FILE]
 //! ```
+//!
+//! `matrix`, `diff` and `trace` take `--format html` (one self-contained
+//! page: the grid, each cell's why and the topology) and `-o FILE`.
 
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
@@ -25,6 +29,7 @@ use kept::{KeptLab, netns_dir};
 use nix::sys::signal::{SigSet, Signal};
 
 mod doctor;
+mod graph;
 mod import;
 mod init;
 mod kept;
@@ -140,9 +145,12 @@ enum Command {
         rules: Vec<matrix::RulesArg>,
         #[command(flatten)]
         over: OverrideArgs,
-        /// text, markdown, json or grid (sources by destinations, one character a cell).
+        /// text, markdown, json, grid (sources by destinations, one character a cell) or html (one self-contained page with the topology).
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Probe the same cells with two rule sets in parallel; print the cells that changed (exit 1 if any, 2 on error).
     Diff {
@@ -159,9 +167,12 @@ enum Command {
         /// Also list the cells whose outcome stayed the same but whose deciding rule changed (and exit 1 for them too).
         #[arg(long)]
         why_changes: bool,
-        /// text, markdown, json or grid (before, after and what changed).
+        /// text, markdown, json, grid (before, after and what changed) or html (changed cells marked).
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Save a host's network state, read-only, into a folder for a bug report or `netrig import`: Docker's JSON, every firewall ruleset, `ip -j` addresses/links/routes/rules/neighbours, Docker-relevant sysctls, the kernel version and each running container's addresses and routes.
     ///
@@ -205,9 +216,25 @@ enum Command {
         rules: Vec<matrix::RulesArg>,
         #[command(flatten)]
         over: OverrideArgs,
-        /// text, markdown or json (grid prints the text).
+        /// text, markdown, json or html (grid prints the text).
         #[arg(long, default_value = "text")]
         format: netrig::reach::Format,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Draw a topology: nodes, bridges, links, interfaces and addresses, Docker networks, containers and published ports (nothing is brought up).
+    Graph {
+        /// A topology file.
+        file: PathBuf,
+        #[command(flatten)]
+        over: OverrideArgs,
+        /// svg (laid out by netrig), dot (Graphviz) or mermaid.
+        #[arg(long, default_value = "svg")]
+        format: netrig::GraphFormat,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -319,9 +346,10 @@ fn main() -> ExitCode {
             rules,
             over,
             format,
+            output,
         } => over
             .parse()
-            .map(|o| matrix::matrix(&file, &rules, &o, format)),
+            .map(|o| matrix::matrix(&file, &rules, &o, (format, output.as_deref()))),
         Command::Diff {
             file,
             before,
@@ -329,9 +357,16 @@ fn main() -> ExitCode {
             over,
             why_changes,
             format,
-        } => over
-            .parse()
-            .map(|o| matrix::diff(&file, (&before, &after), &o, why_changes, format)),
+            output,
+        } => over.parse().map(|o| {
+            matrix::diff(
+                &file,
+                (&before, &after),
+                &o,
+                why_changes,
+                (format, output.as_deref()),
+            )
+        }),
         Command::Trace {
             file,
             from,
@@ -339,9 +374,18 @@ fn main() -> ExitCode {
             rules,
             over,
             format,
+            output,
         } => over
             .parse()
-            .map(|o| matrix::trace(&file, (&from, &to), &rules, &o, format)),
+            .map(|o| matrix::trace(&file, (&from, &to), &rules, &o, (format, output.as_deref()))),
+        Command::Graph {
+            file,
+            over,
+            format,
+            output,
+        } => over
+            .parse()
+            .and_then(|o| graph::graph(&file, &o, format, output.as_deref())),
     };
     match result {
         Ok(code) => code,

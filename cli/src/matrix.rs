@@ -119,11 +119,36 @@ fn or_error(result: netrig::Result<ExitCode>) -> ExitCode {
     })
 }
 
+/// Writes `text` to `out` (created or replaced), else to standard output.
+pub fn emit(out: Option<&Path>, text: &str) -> netrig::Result<()> {
+    match out {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(p) => std::fs::write(p, text).map_err(|e| {
+            netrig::Error::io(
+                netrig::Subject::default(),
+                format!("write {}", p.display()),
+                e,
+            )
+        }),
+    }
+}
+
+/// `--format` and `-o FILE` of the matrix commands.
+type Output<'a> = (Format, Option<&'a Path>);
+
 /// `netrig matrix TOPOLOGY [--rules [NODE=]FILE]...`
-pub fn matrix(file: &Path, rules: &[RulesArg], over: &Overrides, format: Format) -> ExitCode {
+pub fn matrix(
+    file: &Path,
+    rules: &[RulesArg],
+    over: &Overrides,
+    (format, out): Output,
+) -> ExitCode {
     or_error((|| {
         let lab = up(file, rules, &stem(file), over)?;
-        print!("{}", Matrix::probe(&lab)?.render(format));
+        emit(out, &Matrix::probe(&lab)?.render(format))?;
         Ok(ExitCode::SUCCESS)
     })())
 }
@@ -136,7 +161,7 @@ pub fn diff(
     (before, after): (&[RulesArg], &[RulesArg]),
     over: &Overrides,
     why_changes: bool,
-    format: Format,
+    (format, out): Output,
 ) -> ExitCode {
     or_error((|| {
         let name = stem(file);
@@ -150,7 +175,7 @@ pub fn diff(
         if !why_changes {
             d.why_changed.clear();
         }
-        print!("{}", d.render(format));
+        emit(out, &d.render(format))?;
         Ok(if d.is_empty() && d.why_changed.is_empty() {
             ExitCode::SUCCESS
         } else {
@@ -165,15 +190,15 @@ pub fn trace(
     cell: (&str, &str),
     rules: &[RulesArg],
     over: &Overrides,
-    format: Format,
+    (format, out): Output,
 ) -> ExitCode {
     or_error((|| {
         let cell = Cell::parse(cell.0, cell.1)?;
         let lab = up(file, rules, &stem(file), over)?;
-        print!(
-            "{}",
-            trace_cell(&lab, &cell, DEFAULT_DEADLINE)?.render(format)
-        );
+        emit(
+            out,
+            &trace_cell(&lab, &cell, DEFAULT_DEADLINE)?.render(format),
+        )?;
         Ok(ExitCode::SUCCESS)
     })())
 }

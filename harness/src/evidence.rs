@@ -9,7 +9,10 @@
 //! - for each node, `NODE/ruleset.txt` (`iptables-nft-save -c`,
 //!   `iptables-legacy-save -c`, `nft list ruleset`), `addresses.txt`
 //!   (`ip -d addr`), `routes.txt` (`ip route`, `ip -6 route`),
-//!   `neighbours.txt` (`ip neigh`) and `conntrack.txt`.
+//!   `neighbours.txt` (`ip neigh`) and `conntrack.txt`;
+//! - `report.html` — one small self-contained page (nothing from the
+//!   network) with the reason and relative links to all of the above and to
+//!   the lab's `.pcap` files, to open in a browser from the kept directory.
 //!
 //! A failed expectation reads like this:
 //!
@@ -108,8 +111,64 @@ pub(crate) fn collect(group: &Arc<Group>, reason: &str) -> Result<Evidence> {
         }
     }
     let pcaps = list_pcaps(base);
+    let nodes: Vec<String> = group.members().into_iter().map(|(n, _)| n).collect();
+    let report = dir.join("report.html");
+    std::fs::write(&report, report_html(group.name(), reason, &nodes, &pcaps))
+        .map_err(io(format!("write {}", report.display())))?;
+    files.push(report);
     tracing::debug!(lab = group.name(), dir = %dir.display(), files = files.len(), pcaps = pcaps.len(), "evidence collected");
     Ok(Evidence { dir, pcaps, files })
+}
+
+/// What a node's directory holds, as `report.html` lists it.
+const NODE_FILES: [&str; 5] = [
+    "ruleset.txt",
+    "addresses.txt",
+    "routes.txt",
+    "neighbours.txt",
+    "conntrack.txt",
+];
+
+/// `failure-N/report.html`: the reason, then relative links to the
+/// summary, the fingerprint, each node's files and the lab's captures
+/// (which sit one directory up).
+fn report_html(lab: &str, reason: &str, nodes: &[String], pcaps: &[PathBuf]) -> String {
+    use crate::graph::esc;
+    let link = |href: &str, text: &str| format!("<a href=\"{}\">{}</a>", esc(href), esc(text));
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>netrig evidence: {lab}</title>\
+         <style>body{{font:14px system-ui,sans-serif;margin:16px}}pre{{background:#f6f6f6;padding:8px;white-space:pre-wrap}}\
+         td,th{{padding:2px 10px;text-align:left}}</style></head>\n<body><h1>netrig evidence: lab {lab}</h1>\n\
+         <h2>why</h2><pre>{}</pre>\n<p>{} · {}</p>\n<h2>per node</h2><table>\n",
+        esc(reason),
+        link("summary.txt", "summary.txt"),
+        link("fingerprint.txt", "fingerprint.txt (the machine)"),
+        lab = esc(lab),
+    );
+    for node in nodes {
+        let files: Vec<String> = NODE_FILES
+            .iter()
+            .map(|f| link(&format!("{node}/{f}"), f))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(node),
+            files.join(" · ")
+        );
+    }
+    out.push_str("</table>\n<h2>captures</h2>\n<ul>\n");
+    if pcaps.is_empty() {
+        out.push_str("<li>none</li>\n");
+    }
+    for p in pcaps {
+        let name = p
+            .file_name()
+            .map_or(String::new(), |f| f.to_string_lossy().into_owned());
+        let _ = writeln!(out, "<li>{}</li>", link(&format!("../{name}"), &name));
+    }
+    out.push_str("</ul>\n</body></html>\n");
+    out
 }
 
 fn run_dump(ns: &Namespace, argv: &[&str]) -> String {
@@ -244,4 +303,31 @@ pub(crate) fn expectation_failed(
         evidence,
         report: msg,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// report.html links every node's files and the captures one directory
+    /// up, by relative links only, and escapes the reason.
+    #[test]
+    fn the_evidence_report_links_its_files() {
+        let html = report_html(
+            "lab-1",
+            "expected <udp> & more",
+            &["a".into(), "b".into()],
+            &[PathBuf::from("/tmp/x/a-eth0-0.pcap")],
+        );
+        for href in [
+            "a/ruleset.txt",
+            "b/conntrack.txt",
+            "../a-eth0-0.pcap",
+            "fingerprint.txt",
+        ] {
+            assert!(html.contains(&format!("href=\"{href}\"")), "{href}: {html}");
+        }
+        assert!(html.contains("expected &lt;udp&gt; &amp; more"));
+        assert!(!html.contains("http") && !html.contains("src="));
+    }
 }

@@ -22,6 +22,8 @@
 //!   files, ufw's command lines, the sysctls it may write, `user.rules` tied back to commands.
 //! - `spec` — [`LabSpec`]: a whole lab as data — its wiring, its Docker hosts as parts, rule
 //!   files, servers, programs, link shaping; every way in (file, code, a Docker model) ends here.
+//! - `graph` — a [`LabSpec`]'s picture ([`LabSpec::graph`]): nodes, bridges, links, addresses,
+//!   Docker networks and published ports as SVG (laid out here), Graphviz dot or Mermaid.
 //! - [`topology`] — TOML topology files of either kind into a [`LabSpec`]; errors give file,
 //!   line, column and key.
 //!
@@ -102,6 +104,7 @@ pub mod expect;
 mod fdlimit;
 mod fingerprint;
 mod firewall;
+mod graph;
 mod lab;
 mod logging;
 mod manager;
@@ -131,6 +134,7 @@ pub use evidence::Evidence;
 pub use expect::{Matcher, Sentinel};
 pub use fingerprint::Fingerprint;
 pub use firewall::{Counters, PolicyCounter, RuleCounter};
+pub use graph::GraphFormat;
 pub use lab::{DockerPart, Interface, Lab, Node, unique_lab_name};
 pub(crate) use namespace::Namespace;
 pub use net::{Mac, Proto};

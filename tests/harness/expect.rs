@@ -237,6 +237,22 @@ fn failed_expectation_keeps_evidence() -> Result<()> {
     assert!(routes.contains("10.0.0.0/24 dev eth0"), "{routes}");
     let neigh = std::fs::read_to_string(failure.join("a/neighbours.txt")).unwrap();
     assert!(neigh.contains("10.0.0.2 dev eth0"), "{neigh}");
+    // report.html links every file above and the capture, each link
+    // relative and resolving from the failure directory.
+    let report = std::fs::read_to_string(failure.join("report.html")).unwrap();
+    let hrefs: Vec<&str> = report
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(hrefs.len(), 2 + 2 * 5 + 1, "{report}");
+    for h in &hrefs {
+        assert!(
+            failure.join(h).is_file(),
+            "report.html links {h}, which is not there"
+        );
+    }
+    assert!(!report.contains("http"), "{report}");
 
     let mut file = pcap::Capture::from_file(cap.pcap_path()).expect("the pcap opens");
     let first = file.next_packet().expect("the pcap holds the datagram");

@@ -1,6 +1,7 @@
 //! The `netrig` command line end to end, one test binary: `up`/`ls`/`exec`/
 //! `rules`/`down` (`cli`), `matrix`/`diff`/`trace` on the shipped examples
-//! (`matrix`), `run` against a stand-in catalogue (`run`), `doctor` and `init`. Each module was
+//! (`matrix`), the HTML report in headless Chromium (`report`), `run` against a
+//! stand-in catalogue (`run`), `doctor` and `init`. Each module was
 //! a test binary of its own; test names are unchanged.
 
 mod cli;
@@ -8,6 +9,7 @@ mod doctor;
 mod import;
 mod init;
 mod matrix;
+mod report;
 mod run;
 mod snapshot;
 
@@ -19,6 +21,7 @@ fn main() -> std::process::ExitCode {
             import::tests(),
             init::tests(),
             matrix::tests(),
+            report::tests(),
             run::tests(),
             snapshot::tests(),
         ]

@@ -23,6 +23,8 @@ pub struct MatrixDiff {
     /// Both sides' rows, for the grids.
     pub(crate) before: Vec<Row>,
     pub(crate) after: Vec<Row>,
+    /// The lab's picture (the before side's), for the HTML page.
+    pub(crate) topology: Option<std::sync::Arc<crate::graph::Graph>>,
 }
 
 impl MatrixDiff {
@@ -44,6 +46,7 @@ impl MatrixDiff {
             .cloned()
             .collect();
         (d.before, d.after) = (before.rows.clone(), after.rows.clone());
+        d.topology = (before.topology.clone()).or_else(|| after.topology.clone());
         d
     }
 

@@ -1,11 +1,13 @@
 //! Matrices, diffs and cell traces as text (for a terminal; a matrix's is
-//! also the golden-file format), Markdown, JSON and grids.
+//! also the golden-file format), Markdown, JSON, grids and HTML pages
+//! (written by `html`).
 
 use std::fmt::{self, Write};
 
 use super::cell::{Row, Why};
 use super::diff::MatrixDiff;
 use super::grid;
+use super::html;
 use super::matrix::{CellTrace, Matrix};
 
 /// How [`Matrix::render`], [`MatrixDiff::render`] and [`CellTrace::render`]
@@ -22,6 +24,11 @@ pub enum Format {
     /// cell, with the column key and a legend (for a diff: before, after
     /// and what changed); a trace prints as text.
     Grid,
+    /// One self-contained HTML page (no network access: CSS and script
+    /// inline): the grid coloured by outcome (NAT and a diff's changes
+    /// marked), each cell's seen addresses, why and trace on hover or
+    /// click, filters, and the lab's topology beside it.
+    Html,
 }
 
 impl std::str::FromStr for Format {
@@ -32,8 +39,9 @@ impl std::str::FromStr for Format {
             "markdown" | "md" => Ok(Format::Markdown),
             "json" => Ok(Format::Json),
             "grid" => Ok(Format::Grid),
+            "html" => Ok(Format::Html),
             _ => Err(format!(
-                "{s:?}: the formats are text, markdown, json and grid"
+                "{s:?}: the formats are text, markdown, json, grid and html"
             )),
         }
     }
@@ -144,6 +152,7 @@ impl Matrix {
                     grid::LEGEND,
                 )
             }
+            Format::Html => html::matrix(self),
         }
     }
 }
@@ -309,6 +318,7 @@ impl MatrixDiff {
             Format::Markdown => self.markdown(),
             Format::Json => self.json(),
             Format::Grid => self.grid(),
+            Format::Html => html::diff(self),
         }
     }
 }
@@ -333,6 +343,7 @@ impl CellTrace {
         match format {
             Format::Text | Format::Grid => format!("{self}\n"),
             Format::Markdown => format!("```text\n{self}\n```\n"),
+            Format::Html => html::trace(self),
             Format::Json => {
                 let why: Vec<String> = self.why().iter().map(why_json).collect();
                 let probe = self
@@ -351,7 +362,7 @@ impl CellTrace {
     }
 }
 
-fn row_json(r: &Row) -> String {
+pub(super) fn row_json(r: &Row) -> String {
     let opt =
         |a: Option<std::net::IpAddr>| a.map_or("null".to_string(), |a| json_str(&a.to_string()));
     let why: Vec<String> = r.why.iter().map(why_json).collect();
@@ -367,7 +378,7 @@ fn row_json(r: &Row) -> String {
 }
 
 /// One [`Why`] as a JSON object `{node, table, chain, rule, verdict, source, answer}`.
-fn why_json(w: &Why) -> String {
+pub(super) fn why_json(w: &Why) -> String {
     format!(
         "{{\"node\": {}, \"table\": {}, \"chain\": {}, \"rule\": {}, \"verdict\": {}, \"source\": {}, \"answer\": {}}}",
         w.node.as_deref().map_or("null".to_string(), json_str),
@@ -381,7 +392,7 @@ fn why_json(w: &Why) -> String {
 }
 
 /// A JSON string literal (quoted, escaped).
-fn json_str(s: &str) -> String {
+pub(super) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

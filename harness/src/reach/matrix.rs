@@ -3,6 +3,7 @@
 //! iptables-legacy), then parallel probes for what the servers saw.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::cell::{Cell, Outcome, Row, Service, Why};
@@ -12,6 +13,7 @@ use super::server::Servers;
 use super::target::{Decider, Target};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::graph::Graph;
 use crate::namespace::Namespace;
 use crate::nftrace::{
     Decision, Flow, FlowProto, FlowTrace, Keys, Method, ProbeOutcome, Verdict, count_flow,
@@ -30,6 +32,8 @@ const ANSWERED_DEADLINE: Duration = Duration::from_secs(3);
 pub struct Matrix {
     /// The probed cells, in stable order (source, destination, service).
     pub rows: Vec<Row>,
+    /// The probed lab's picture, for the HTML page.
+    pub(crate) topology: Option<Arc<Graph>>,
 }
 
 impl Matrix {
@@ -156,7 +160,10 @@ impl Matrix {
             });
         }
         tracing::debug!(rows = rows.len(), "matrix probed");
-        Ok(Matrix { rows })
+        Ok(Matrix {
+            rows,
+            topology: Some(Arc::new(Graph::of(lab.spec()))),
+        })
     }
 
     /// The row of `cell`, if it was probed.
@@ -431,6 +438,8 @@ pub struct CellTrace {
     traces: Vec<(String, FlowTrace)>,
     /// Whether the lab is a generic one (whys name their node).
     generic: bool,
+    /// The lab's picture, for the HTML page.
+    pub(crate) topology: Option<Arc<Graph>>,
 }
 
 impl CellTrace {
@@ -543,6 +552,7 @@ pub fn trace_cell(lab: &crate::Lab, cell: &Cell, deadline: Duration) -> Result<C
         cell: cell.clone(),
         traces,
         generic: target.is_generic(),
+        topology: Some(Arc::new(Graph::of(lab.spec()))),
     })
 }
 

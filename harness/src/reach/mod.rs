@@ -43,7 +43,9 @@
 //!
 //! A matrix, a diff and a cell trace print as text (`Display`; a matrix's
 //! text is the golden-file format), and `render` each in any [`Format`]
-//! (text, Markdown, JSON): what `netrig matrix|diff|trace` print.
+//! (text, Markdown, JSON, grid, HTML): what `netrig matrix|diff|trace`
+//! print. Probed ones carry their lab's picture, which the HTML page
+//! draws beside the grid.
 //!
 //! ```no_run
 //! use netrig::reach::{Matrix, MatrixDiff};
@@ -63,6 +65,7 @@ mod diff;
 mod format;
 mod golden;
 mod grid;
+mod html;
 mod matrix;
 mod probe;
 mod server;

@@ -125,16 +125,20 @@ fn up_exec_rules_down() {
         shown != "netrig" && shown.ends_with("/netrig"),
         "the hint must name a runnable binary: {hint}"
     );
-    let rerun = Command::new(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/..").to_string()
-            + "/"
-            + shown.trim_start_matches("./"),
-    )
-    .args(["exec", &name, "web", "--", "true"])
-    .env("NETRIG_RUN_DIR", dirs.run.path())
-    .env("NETRIG_NETNS_DIR", dirs.netns.path())
-    .output()
-    .unwrap();
+    // The hint is relative to the checkout (`./target/…`), or absolute when
+    // the target directory is elsewhere (CARGO_TARGET_DIR).
+    let binary = match std::path::Path::new(shown).is_absolute() {
+        true => shown.to_string(),
+        false => {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../").to_string() + shown.trim_start_matches("./")
+        }
+    };
+    let rerun = Command::new(binary)
+        .args(["exec", &name, "web", "--", "true"])
+        .env("NETRIG_RUN_DIR", dirs.run.path())
+        .env("NETRIG_NETNS_DIR", dirs.netns.path())
+        .output()
+        .unwrap();
     assert!(
         rerun.status.success(),
         "the hinted command failed: {}",

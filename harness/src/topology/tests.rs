@@ -384,3 +384,14 @@ fn ruleset_key_is_a_file_and_excludes_before_rules() {
         "{both}"
     );
 }
+
+/// ufw on an iptables-legacy host is refused when the file is read (ufw's
+/// `iptables` is iptables-nft on Debian), before anything is built.
+#[test]
+fn ufw_on_iptables_legacy_is_refused_at_load() {
+    let text = "[before]\nufw = [\"enable\"]\n[daemon]\nbackend = \"iptables-legacy\"\n";
+    let err = parse(text, "ufw.toml").unwrap_err().to_string();
+    assert!(err.contains("ufw") && err.contains("iptables-nft"), "{err}");
+    let ok = "[before]\nufw = [\"enable\"]\n[daemon]\nbackend = \"iptables-nft\"\n";
+    assert!(parse(ok, "ufw.toml").is_ok());
+}

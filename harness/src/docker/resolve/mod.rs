@@ -73,6 +73,13 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
              (set ip_forward_was_on = true, or ip_forward = false)",
         ));
     }
+    if b.ufw.is_used() && d.backend == Backend::IptablesLegacy {
+        return Err(cx.host(
+            "ufw",
+            "ufw loads its rules with `iptables` (iptables-nft on Debian): use backend \
+             iptables-nft or nftables with ufw",
+        ));
+    }
 
     // Fixed reserved segments: the uplink, and the LAN if there are peers.
     let uplink: Ipv4Net = HOST_UPLINK.trunc();

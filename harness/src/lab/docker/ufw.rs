@@ -3,7 +3,6 @@
 //! and after it (ufw edits its own chains around Docker's), run by
 //! `crate::confined::ufw` in the host's node.
 
-use crate::backend::Backend;
 use crate::confined::ufw;
 use crate::docker::DockerHost;
 use crate::error::{Error, Result};
@@ -17,14 +16,6 @@ impl DockerHost {
         let spec = self.ufw();
         if !spec.is_used() {
             return Ok(None);
-        }
-        if self.backend() == Backend::IptablesLegacy {
-            return Err(Error::invalid(
-                host.subject().clone(),
-                "ufw",
-                "ufw loads its rules with `iptables` (iptables-nft on Debian): use backend \
-                 iptables-nft or nftables with ufw",
-            ));
         }
         let commands: Vec<(String, String)> = (spec.before.iter().enumerate())
             .map(|(i, c)| (format!("[before] ufw[{i}]"), c.clone()))

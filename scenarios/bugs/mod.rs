@@ -12,11 +12,15 @@
 //! - [`owners`] — a second owner rewriting the host's firewall as data from
 //!   `scenarios/rules/`: a platform firewall, a second dockerd, firewalld's
 //!   StrictForwardPorts, ufw's route rules, a 28-era rule on a 29 host;
+//! - [`host`] — the host's own settings around Docker's rules: a
+//!   default-deny INPUT or OUTPUT firewall, a platform's source routing, a
+//!   distribution's br_netfilter sysctl;
 //! - [`nftables`] — the nftables backend: no DOCKER-USER, no forwarding of its own;
 //! - [`proxy`] — icc=false and the userland proxy deciding who reaches a
 //!   published port, cross-network access without the proxy.
 
 pub mod firewall;
+pub mod host;
 pub mod nftables;
 pub mod owners;
 pub mod proxy;

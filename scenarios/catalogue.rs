@@ -570,6 +570,18 @@ fn bug_library() -> Vec<Scenario> {
         .on(matrix::MODERN_IPTABLES)
         .bug(),
         S::new(
+            "gateway_address_loses_published_port_without_proxy",
+            bugs::proxy::gateway_address_loses_published_port_without_proxy,
+            "",
+        )
+        .per_layout(
+            "BUG: dropped by isolation",
+            "BUG: dropped by isolation",
+            "fixed: DNAT + MASQUERADE",
+        )
+        .proxy(false)
+        .bug(),
+        S::new(
             "host_input_deny_blocks_containers_from_published_port",
             bugs::host::host_input_deny_blocks_containers_from_published_port,
             "BUG: neighbour dropped by INPUT deny; internet gets in",

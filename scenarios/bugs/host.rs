@@ -92,9 +92,7 @@ fn internet_sentinel(lab: &Lab, payload: &'static str) -> Result<Sentinel> {
     let web = ip_of(lab, "web");
     lab.internet()?
         .udp_send(at(lab.host_uplink_ip(), 9999), payload.as_bytes())?;
-    Ok(Sentinel::packet(
-        udp().dst(at(web, 9999)).payload(payload),
-    ))
+    Ok(Sentinel::packet(udp().dst(at(web, 9999)).payload(payload)))
 }
 
 /// A host firewall that drops incoming traffic by default cuts containers off from ports published on the host while the internet gets in (moby#27817, open since 2016): with the userland proxy a neighbour's connection to the host's address is not DNATed (nat `DOCKER -i docker0 -j RETURN`), so it goes to docker-proxy through INPUT, where the host's default drop counts it and `web` never sees a SYN; the internet's connection is DNATed and forwarded, never meeting INPUT. Every layout and backend.
@@ -145,9 +143,13 @@ pub fn host_output_deny_blocks_host_from_published_port(v: &Variant) -> Result<(
         )
         .within(WAIT)?;
     expect_not_counted(&lab, &dnat, dnated)?;
+    // docker-proxy keeps retrying its SYN (each one counted by the deny), so
+    // the own address's way through is proved by web seeing the host's address.
     let uplink = lab.host_uplink_ip();
-    let denied = packets(&lab, &deny)?;
     let ok = host.tcp_connect(at(uplink, 8080), WAIT)?;
+    inside
+        .expect(tcp().src(uplink).dst(at(web, 80)).flags(TcpFlags::SYN))
+        .within(WAIT)?;
     ensure(
         &lab,
         ok.is_connected() && server.wait_for_peer_from(uplink.into(), WAIT),
@@ -159,7 +161,6 @@ pub fn host_output_deny_blocks_host_from_published_port(v: &Variant) -> Result<(
         },
     )?;
     expect_counted(&lab, &dnat, dnated)?;
-    expect_not_counted(&lab, &deny, denied)?;
     internet_gets_in(&lab)
 }
 
@@ -192,10 +193,17 @@ pub fn source_routed_host_cannot_reach_own_published_port(v: &Variant) -> Result
     ensure(
         &lab,
         local.is_connected() && server.wait_for_peer_from(GATEWAY.into(), WAIT),
-        || format!("host -> 127.0.0.1:8080: {local}; web saw {:?}", server.peers()),
+        || {
+            format!(
+                "host -> 127.0.0.1:8080: {local}; web saw {:?}",
+                server.peers()
+            )
+        },
     )?;
     match v.backend {
-        Backend::Nftables => host.load_rules(v.backend, "flush chain ip docker-bridges nat-OUTPUT\n")?,
+        Backend::Nftables => {
+            host.load_rules(v.backend, "flush chain ip docker-bridges nat-OUTPUT\n")?
+        }
         b => host.load_rules(
             b,
             "*nat\n-D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER\nCOMMIT\n",
@@ -220,7 +228,12 @@ pub fn source_routed_host_cannot_reach_own_published_port(v: &Variant) -> Result
             .peers()
             .iter()
             .all(|p| p.ip() == std::net::IpAddr::from(GATEWAY)),
-        || format!("docker-proxy should connect from 172.17.0.1; web saw {:?}", server.peers()),
+        || {
+            format!(
+                "docker-proxy should connect from 172.17.0.1; web saw {:?}",
+                server.peers()
+            )
+        },
     )?;
     expect_not_counted(&lab, &dnat, dnated)
 }

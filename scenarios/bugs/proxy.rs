@@ -202,7 +202,12 @@ pub fn gateway_address_loses_published_port_without_proxy(v: &Variant) -> Result
         return ensure(
             &lab,
             ok.is_connected() && server.wait_for_peer_from(GATEWAY.into(), WAIT),
-            || format!("other -> {gateway}:8080: {ok}; web saw {:?}", server.peers()),
+            || {
+                format!(
+                    "other -> {gateway}:8080: {ok}; web saw {:?}",
+                    server.peers()
+                )
+            },
         );
     }
     let isolation = Rule::new(

@@ -152,7 +152,7 @@ pub fn host_output_deny_blocks_host_from_published_port(v: &Variant) -> Result<(
         .within(WAIT)?;
     ensure(
         &lab,
-        ok.is_connected() && server.wait_for_peer_from(uplink.into(), WAIT),
+        ok.is_connected() && server.wait_for_peer_from(uplink, WAIT),
         || {
             format!(
                 "host -> its own address:8080 through the OUTPUT deny: {ok}; web saw {:?}",

@@ -585,5 +585,45 @@ fn bug_library() -> Vec<Scenario> {
         )
         .on(matrix::MODERN_IPTABLES)
         .bug(),
+        S::new(
+            "gateway_address_loses_published_port_without_proxy",
+            bugs::proxy::gateway_address_loses_published_port_without_proxy,
+            "",
+        )
+        .per_layout(
+            "BUG: dropped by isolation",
+            "BUG: dropped by isolation",
+            "fixed: DNAT + MASQUERADE",
+        )
+        .proxy(false)
+        .bug(),
+        S::new(
+            "host_input_deny_blocks_containers_from_published_port",
+            bugs::host::host_input_deny_blocks_containers_from_published_port,
+            "BUG: neighbour dropped by INPUT deny; internet gets in",
+        )
+        .proxy(true)
+        .bug(),
+        S::new(
+            "host_output_deny_blocks_host_from_published_port",
+            bugs::host::host_output_deny_blocks_host_from_published_port,
+            "BUG: docker-proxy's SYN dropped by OUTPUT deny; own address DNATed, passes",
+        )
+        .proxy(true)
+        .bug(),
+        S::new(
+            "source_routed_host_cannot_reach_own_published_port",
+            bugs::host::source_routed_host_cannot_reach_own_published_port,
+            "BUG: DNATed SYN leaves by the uplink; fine without the OUTPUT jump",
+        )
+        .proxy(true)
+        .bug(),
+        S::new(
+            "icc_false_ignored_when_bridge_netfilter_is_reset",
+            bugs::host::icc_false_ignored_when_bridge_netfilter_is_reset,
+            "BUG: bridge-nf reset to 0, neighbour connects",
+        )
+        .needs(&[Feature::BridgeNetfilter])
+        .bug(),
     ]
 }

@@ -12,6 +12,9 @@
 //! - [`owners`] — a second owner rewriting the host's firewall as data from
 //!   `scenarios/rules/`: a platform firewall, a second dockerd, firewalld's
 //!   StrictForwardPorts, ufw's route rules, a 28-era rule on a 29 host;
+//! - [`host`] — the host's own settings around Docker's rules: a
+//!   default-deny INPUT or OUTPUT firewall, a platform's source routing, a
+//!   distribution's br_netfilter sysctl;
 //! - [`managers`] — the real ufw on the host, confined to its node: `ufw deny`
 //!   and `ufw route deny` against a published port;
 //! - [`nftables`] — the nftables backend: no DOCKER-USER, no forwarding of its own;
@@ -19,6 +22,7 @@
 //!   published port, cross-network access without the proxy.
 
 pub mod firewall;
+pub mod host;
 pub mod managers;
 pub mod nftables;
 pub mod owners;

@@ -1,7 +1,8 @@
 //! The userland proxy deciding who reaches a published port: with icc=false
 //! (moby#53713, PR #53723) and from another bridge without the proxy
 //! (moby#38784, fixed in 29 by moby#49509's rework), and from a `routed`
-//! network on 28.x (moby#49509).
+//! network on 28.x (moby#49509), and through the container's own gateway
+//! address (moby#40518).
 
 use crate::support::{HostLab as _, Up as _};
 use netrig::docker::{ContainerSpec, DaemonOptions, GatewayMode, Layout, NetworkSpec};
@@ -179,5 +180,51 @@ fn isolation_cuts_other_from_published_port(
         .within(WAIT)?;
     ensure(lab, !cut.is_connected(), || {
         format!("other -> host:8080 connected: {cut}")
+    })
+}
+
+/// Without the userland proxy, a container cannot reach a port published on another network through its own network's gateway address in classic and 28.x Docker (moby#40518: `curl http://172.18.0.1` from test_net fails once userland-proxy is off): the gateway address is the host's, so nat PREROUTING DNATs the connection to `web` on docker0, and inter-network isolation drops it. Docker 29 removed the isolation chains: DNATed, masqueraded to 172.17.0.1, connected.
+pub fn gateway_address_loses_published_port_without_proxy(v: &Variant) -> Result<()> {
+    let lab = two_bridges(v, "gw-noproxy", false)?;
+    let web = ip_of(&lab, "web");
+    let gateway = crate::support::gateway_of(&lab, "back");
+    let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
+    let dnat = dnat_rule(v.backend, 8080);
+    let dnated = packets(&lab, &dnat)?;
+    let inside = lab.container("web")?.capture("eth0")?;
+    let syn = tcp().dst(at(web, 80)).flags(TcpFlags::SYN);
+    if v.layout == Layout::V29 {
+        let ok = lab
+            .container("other")?
+            .tcp_connect(at(gateway, 8080), WAIT)?;
+        inside.expect(syn.src(GATEWAY)).within(WAIT)?;
+        expect_counted(&lab, &dnat, dnated)?;
+        return ensure(
+            &lab,
+            ok.is_connected() && server.wait_for_peer_from(GATEWAY.into(), WAIT),
+            || {
+                format!(
+                    "other -> {gateway}:8080: {ok}; web saw {:?}",
+                    server.peers()
+                )
+            },
+        );
+    }
+    let isolation = Rule::new(
+        "filter",
+        "DOCKER-ISOLATION-STAGE-2",
+        &["-o docker0 -j DROP"],
+    );
+    let isolated = packets(&lab, &isolation)?;
+    let cut = lab
+        .container("other")?
+        .tcp_connect(at(gateway, 8080), std::time::Duration::from_millis(300))?;
+    expect_counted(&lab, &dnat, dnated)?;
+    expect_counted(&lab, &isolation, isolated)?;
+    inside
+        .expect_none(syn, Sentinel::udp(&lab.host_node()?, format!("{web}:9")))
+        .within(WAIT)?;
+    ensure(&lab, !cut.is_connected(), || {
+        format!("other -> {gateway}:8080 connected: {cut}")
     })
 }

@@ -53,6 +53,24 @@ pub(crate) struct KeptLab {
     /// SIGKILLed `up` cannot remove it itself).
     #[serde(default)]
     pub artifacts: Option<PathBuf>,
+    /// Node → the binds of its confined programs (lab path, path the
+    /// program sees): ufw's or firewalld's files in the lab's artifacts,
+    /// mounted over `/etc/ufw`, `/run` … in a private mount namespace for
+    /// every `exec` into the node, so that `ufw status` or `firewall-cmd`
+    /// there see the lab's, never the machine's.
+    #[serde(default)]
+    pub confined: BTreeMap<String, Vec<(PathBuf, PathBuf)>>,
+}
+
+/// The binds the library recorded for `node` in a lab's artifacts
+/// (`ARTIFACTS/confined/NODE`, `LAB-PATH<TAB>PATH` a line), if any.
+pub(crate) fn recorded_binds(artifacts: &Path, node: &str) -> Vec<(PathBuf, PathBuf)> {
+    std::fs::read_to_string(artifacts.join("confined").join(node))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(s, t)| (PathBuf::from(s), PathBuf::from(t)))
+        .collect()
 }
 
 impl KeptLab {
@@ -162,6 +180,12 @@ impl KeptLab {
                 ),
             )
         })
+    }
+
+    /// The binds of `node`'s confinement (aliases resolved; empty: none).
+    pub(crate) fn binds_of(&self, node: &str) -> &[(PathBuf, PathBuf)] {
+        let target = self.aliases.get(node).map(String::as_str).unwrap_or(node);
+        self.confined.get(target).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Processes still running inside the lab's namespaces (started with

@@ -13,6 +13,7 @@
 //! records them for the kept lab, so that `netrig exec LAB NODE -- ufw …`
 //! runs in the same confinement instead of against the machine's files.
 
+pub(crate) mod firewalld;
 pub(crate) mod ufw;
 
 use std::ffi::CString;
@@ -58,6 +59,25 @@ pub(crate) fn command(
         ns.command(program)
             .pre_exec_hook(move || private_mounts(&prepared))
     })
+}
+
+/// `cmd` (a command in `ns`) in the node's confinement when programs run
+/// confined there (the binds [`record`]ed for it): what a node's commands
+/// see is what its ufw or firewalld sees, as with `netrig exec`.
+pub(crate) fn as_recorded(ns: &Namespace, cmd: NodeCommand) -> NodeCommand {
+    let Ok(text) = std::fs::read_to_string(binds_file(ns)) else {
+        return cmd;
+    };
+    let binds: Vec<(CString, CString)> = text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter_map(|(s, t)| Some((cstring(Path::new(s)).ok()?, cstring(Path::new(t)).ok()?)))
+        .collect();
+    if binds.is_empty() {
+        return cmd;
+    }
+    // SAFETY: as in `command`.
+    unsafe { cmd.pre_exec_hook(move || private_mounts(&binds)) }
 }
 
 /// Where the node's binds are written for the CLI.

@@ -100,6 +100,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         rule_files: b.rule_files,
         matrix_cells: b.matrix_cells,
         ufw: b.ufw,
+        firewalld: b.firewalld,
         source,
     })
 }

@@ -62,6 +62,17 @@ pub(crate) struct KeptLab {
     pub confined: BTreeMap<String, Vec<(PathBuf, PathBuf)>>,
 }
 
+/// The parent of process `pid` (`PPid:` of its status).
+fn parent_of(pid: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The binds the library recorded for `node` in a lab's artifacts
 /// (`ARTIFACTS/confined/NODE`, `LAB-PATH<TAB>PATH` a line), if any.
 pub(crate) fn recorded_binds(artifacts: &Path, node: &str) -> Vec<(PathBuf, PathBuf)> {
@@ -206,6 +217,8 @@ impl KeptLab {
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
             .filter(|&pid| pid != me && pid != self.pid)
+            // The lab's own programs (firewalld and its bus) end with `up`.
+            .filter(|&pid| parent_of(pid) != Some(self.pid))
             .filter_map(|pid| {
                 let ino = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok()?.ino();
                 inodes.contains(&ino).then(|| {

@@ -166,11 +166,6 @@ impl DockerHost {
     pub(crate) fn firewalld(&self) -> &crate::manager::Firewalld {
         &self.firewalld
     }
-    /// Adds a file of `firewall-cmd` lists, run after the host's others
-    /// (`netrig diff --after firewalld:FILE`).
-    pub(crate) fn add_firewalld_file(&mut self, path: impl Into<std::path::PathBuf>) {
-        self.firewalld.command_files.push(path.into());
-    }
     /// Adds a file of ufw commands, run after the host's other ufw
     /// commands (`netrig diff --after ufw:FILE`).
     pub(crate) fn add_ufw_file(&mut self, path: impl Into<std::path::PathBuf>) {

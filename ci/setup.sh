@@ -18,6 +18,10 @@ packages=(
   ufw           # the real ufw, run confined to a node ([before]/[after] ufw; its service
                 # is not started: no systemd here, and netrig runs it with the lab's /etc/ufw)
   chromium      # headless browser: the HTML report's test (cli/tests/cli/report.rs)
+  firewalld     # the real firewalld 1.3.3, run confined to a node ([before]/[after] firewalld).
+                # Installing it starts nothing: Debian's policy-rc.d / no systemd in CI
+                # containers; netrig runs it on a private bus with the lab's /etc/firewalld.
+  dbus-daemon   # dbus-daemon: the node's own D-Bus system bus for firewalld
 )
 
 missing=()

@@ -53,6 +53,35 @@ pub(crate) struct KeptLab {
     /// SIGKILLed `up` cannot remove it itself).
     #[serde(default)]
     pub artifacts: Option<PathBuf>,
+    /// Node → the binds of its confined programs (lab path, path the
+    /// program sees): ufw's or firewalld's files in the lab's artifacts,
+    /// mounted over `/etc/ufw`, `/run` … in a private mount namespace for
+    /// every `exec` into the node, so that `ufw status` or `firewall-cmd`
+    /// there see the lab's, never the machine's.
+    #[serde(default)]
+    pub confined: BTreeMap<String, Vec<(PathBuf, PathBuf)>>,
+}
+
+/// The parent of process `pid` (`PPid:` of its status).
+fn parent_of(pid: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The binds the library recorded for `node` in a lab's artifacts
+/// (`ARTIFACTS/confined/NODE`, `LAB-PATH<TAB>PATH` a line), if any.
+pub(crate) fn recorded_binds(artifacts: &Path, node: &str) -> Vec<(PathBuf, PathBuf)> {
+    std::fs::read_to_string(artifacts.join("confined").join(node))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(s, t)| (PathBuf::from(s), PathBuf::from(t)))
+        .collect()
 }
 
 impl KeptLab {
@@ -164,6 +193,12 @@ impl KeptLab {
         })
     }
 
+    /// The binds of `node`'s confinement (aliases resolved; empty: none).
+    pub(crate) fn binds_of(&self, node: &str) -> &[(PathBuf, PathBuf)] {
+        let target = self.aliases.get(node).map(String::as_str).unwrap_or(node);
+        self.confined.get(target).map(Vec::as_slice).unwrap_or(&[])
+    }
+
     /// Processes still running inside the lab's namespaces (started with
     /// `netrig exec`, `ip netns exec` or `nsenter`), found by comparing each
     /// process's network namespace with the pins'.
@@ -182,6 +217,8 @@ impl KeptLab {
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
             .filter(|&pid| pid != me && pid != self.pid)
+            // The lab's own programs (firewalld and its bus) end with `up`.
+            .filter(|&pid| parent_of(pid) != Some(self.pid))
             .filter_map(|pid| {
                 let ino = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok()?.ino();
                 inodes.contains(&ino).then(|| {

@@ -396,7 +396,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs `cmd` with its network namespace set to the node's pin.
+/// Runs `cmd` with its network namespace set to the node's pin — and, in a
+/// node with confined programs (ufw, firewalld), in a private mount
+/// namespace with the lab's files over theirs, as the lab runs them.
 fn command_in(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<std::process::Command> {
     let kept = KeptLab::load(lab)?;
     let pin = kept.pin_of(node)?;
@@ -407,16 +409,64 @@ fn command_in(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<std::proc
             e,
         )
     })?;
+    let mut binds = Vec::new();
+    for (src, target) in kept.binds_of(node) {
+        if !src.exists() {
+            return Err(netrig::Error::invalid(
+                netrig::Subject::lab(lab).node(node),
+                "confinement",
+                format!(
+                    "{} is gone: the lab's confined files must exist to run anything in {node} \
+                     (is the lab still up? `netrig ls`)",
+                    src.display()
+                ),
+            ));
+        }
+        // Made before the fork: the child only makes syscalls.
+        let c = |p: &std::path::Path| {
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
+                .unwrap_or_default()
+        };
+        binds.push((c(src), c(target)));
+    }
     let mut c = std::process::Command::new(&cmd[0]);
     c.args(&cmd[1..]);
-    // SAFETY: setns is async-signal-safe; the fd stays open in the child until exec.
+    // SAFETY: setns, unshare and mount are async-signal-safe syscalls; the
+    // fd and the paths stay alive in the child until exec.
     unsafe {
         c.pre_exec(move || {
-            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(Into::into)
+            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)?;
+            if !binds.is_empty() {
+                confine(&binds)?;
+            }
+            Ok(())
         });
     }
     Ok(c)
+}
+
+/// In the child: a private mount namespace with each bind (lab path over
+/// the path the program sees); the machine's mounts never see them.
+fn confine(binds: &[(std::ffi::CString, std::ffi::CString)]) -> nix::Result<()> {
+    use nix::mount::{MsFlags, mount};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )?;
+    for (src, target) in binds {
+        mount(
+            Some(src.as_c_str()),
+            target.as_c_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )?;
+    }
+    Ok(())
 }
 
 fn exec(lab: &str, node: &str, cmd: &[String]) -> netrig::Result<ExitCode> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::kept::{KeptLab, netns_dir};
+use crate::kept::{KeptLab, netns_dir, recorded_binds};
 use netrig::topology::Overrides;
 use nix::sys::signal::SigSet;
 
@@ -83,6 +83,10 @@ pub fn run(
     let backend = docker.map(|d| d.model().backend().to_string());
     let aliases = aliases(&running)?;
     let pins = running.pin_all(&netns_dir())?;
+    let confined = (pins.iter())
+        .map(|(node, _)| (node.clone(), recorded_binds(running.artifacts_dir(), node)))
+        .filter(|(_, binds)| !binds.is_empty())
+        .collect();
     let kept = KeptLab {
         lab: lab_name.clone(),
         pid: std::process::id(),
@@ -94,6 +98,7 @@ pub fn run(
         nodes: pins.into_iter().collect(),
         aliases,
         artifacts: Some(running.artifacts_dir().to_path_buf()),
+        confined,
     };
     if let Err(e) = kept.save() {
         let _ = kept.remove();

@@ -221,6 +221,8 @@ pub(crate) fn package_for(program: &str) -> Option<&'static str> {
         "nsenter" | "unshare" | "runuser" => "util-linux",
         "sysctl" => "procps",
         "ufw" => "ufw",
+        "firewalld" | "firewall-cmd" => "firewalld",
+        "dbus-daemon" => "dbus-daemon",
         _ => return None,
     })
 }

@@ -276,6 +276,18 @@ impl NodeCommand {
         self
     }
 
+    /// Where the command's stdout goes (default: inherited).
+    pub(crate) fn stdout(mut self, to: impl Into<Stdio>) -> Self {
+        self.cmd.stdout(to);
+        self
+    }
+
+    /// Where the command's stderr goes (default: inherited).
+    pub(crate) fn stderr(mut self, to: impl Into<Stdio>) -> Self {
+        self.cmd.stderr(to);
+        self
+    }
+
     /// The command line, for messages.
     pub(crate) fn argv(&self) -> String {
         self.argv.join(" ")

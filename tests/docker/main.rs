@@ -15,6 +15,7 @@ mod common;
 mod docker_after_start;
 mod docker_behaviour;
 mod docker_behaviour_v28;
+mod docker_firewalld_real;
 mod docker_modes;
 mod docker_networks;
 mod docker_prestart;
@@ -38,6 +39,7 @@ fn main() -> std::process::ExitCode {
             topology_docker::tests(),
             docker_prestart::tests(),
             docker_ufw::tests(),
+            docker_firewalld_real::tests(),
             docker_ufw_real::tests(),
             docker_after_start::tests(),
         ]

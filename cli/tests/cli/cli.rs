@@ -228,6 +228,98 @@ fn up_exec_rules_down() {
     assert!(text(&dirs.run(&["ls"])).contains("no kept labs"));
 }
 
+/// Every file under each of `paths` (a missing path too), with its bytes.
+fn files_under(paths: &[&str]) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut todo: Vec<PathBuf> = paths.iter().map(Into::into).collect();
+    while let Some(p) = todo.pop() {
+        if p.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).ok()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `exec` into a node where the lab runs ufw runs it confined as the lab
+/// does: `ufw status` shows the lab's rules, `ufw allow` changes the lab's
+/// user.rules, and the machine's /etc/ufw, /etc/default/ufw and
+/// /run/ufw.lock stay byte for byte as they were. Other nodes are not confined.
+fn exec_runs_ufw_confined() {
+    let dirs = Dirs::new();
+    let name = format!("ufw{}", std::process::id());
+    let machine = ["/etc/ufw", "/etc/default/ufw", "/run/ufw.lock"];
+    let before = files_under(&machine);
+    let (mut child, _) = up(&dirs, "topologies/docker-ufw-real.toml", &name);
+    // A failed assertion still takes the lab down.
+    struct Down<'a>(&'a Dirs, &'a str);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.run(&["down", self.1]);
+        }
+    }
+    let guard = Down(&dirs, &name);
+    let status = dirs.run(&["exec", &name, "host", "--", "ufw", "status"]);
+    assert!(status.status.success(), "{}", text(&status));
+    let shown = text(&status);
+    assert!(shown.contains("Status: active"), "{shown}");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("8080") && l.contains("DENY")),
+        "{shown}"
+    );
+    let allow = dirs.run(&["exec", &name, "host", "--", "ufw", "allow", "443/tcp"]);
+    assert!(allow.status.success(), "{}", text(&allow));
+    let again = text(&dirs.run(&["exec", &name, "host", "--", "ufw", "status"]));
+    assert!(again.contains("443/tcp"), "{again}");
+    // The rule went to the lab's user.rules (and into the node's iptables).
+    let artifacts = std::fs::read_dir(dirs.artifacts.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains(&name))
+        .expect("the lab's artifacts");
+    let user = std::fs::read_to_string(artifacts.join("ufw/host/etc-ufw/user.rules")).unwrap();
+    assert!(user.contains("--dport 443"), "{user}");
+    let rules = text(&dirs.run(&["exec", &name, "host", "--", "iptables-save"]));
+    assert!(
+        rules.contains("-A ufw-user-input -p tcp -m tcp --dport 443 -j ACCEPT"),
+        "{rules}"
+    );
+    // Only the node running ufw is confined.
+    let web = dirs.run(&[
+        "exec",
+        &name,
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "cat /proc/self/mountinfo",
+    ]);
+    assert!(!text(&web).contains("etc-ufw"), "{}", text(&web));
+    std::mem::forget(guard);
+    let down = dirs.run(&["down", &name]);
+    assert!(down.status.success(), "{}", text(&down));
+    child.wait().unwrap();
+    assert!(
+        files_under(&machine) == before,
+        "the machine's /etc/ufw, /etc/default/ufw or /run/ufw.lock changed"
+    );
+}
+
+/// Skips (fails under CI=true) where ufw is not installed.
+fn ufw_installed() -> Option<netrig::testing::Skip> {
+    let ok = Path::new("/usr/sbin/ufw").is_file() && Path::new("/usr/share/ufw/iptables").is_dir();
+    (!ok).then(|| {
+        netrig::testing::Skip::unless_required(
+            "ufw is not installed (package ufw; ci/setup.sh installs it)",
+        )
+    })
+}
+
 /// `down` after a SIGKILLed `up` removes the pins, and with them the namespaces.
 fn down_after_sigkilled_up() {
     let dirs = Dirs::new();
@@ -490,4 +582,11 @@ pub fn tests() -> Vec<netrig::testing::Test> {
         generic_lab_up_exec_rules_down,
         up_overrides_layout_and_backend,
     ]
+    .into_iter()
+    .chain(
+        netrig::testing::tests![exec_runs_ufw_confined]
+            .into_iter()
+            .map(|t| t.needs(ufw_installed)),
+    )
+    .collect()
 }

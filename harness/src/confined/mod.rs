@@ -7,7 +7,13 @@
 //! files are never written and never see the lab's; everything else —
 //! programs, libraries, `/proc` — is the machine's, read-only in spirit.
 //! [`ufw`] runs Debian's ufw there.
+//!
+//! Each node's binds are also written to `ARTIFACTS/confined/NODE` (one
+//! `LAB-PATH<TAB>PATH-THE-PROGRAM-SEES` a line): the CLI's `netrig up`
+//! records them for the kept lab, so that `netrig exec LAB NODE -- ufw …`
+//! runs in the same confinement instead of against the machine's files.
 
+pub(crate) mod firewalld;
 pub(crate) mod ufw;
 
 use std::ffi::CString;
@@ -45,6 +51,7 @@ pub(crate) fn command(
         }
         prepared.push((cstring(src)?, cstring(target)?));
     }
+    record(ns, binds)?;
     tracing::debug!(node = ns.node_name(), program, binds = ?binds, "confined command");
     // SAFETY: only unshare and mount (async-signal-safe syscalls) on strings
     // made before the fork.
@@ -52,6 +59,45 @@ pub(crate) fn command(
         ns.command(program)
             .pre_exec_hook(move || private_mounts(&prepared))
     })
+}
+
+/// `cmd` (a command in `ns`) in the node's confinement when programs run
+/// confined there (the binds [`record`]ed for it): what a node's commands
+/// see is what its ufw or firewalld sees, as with `netrig exec`.
+pub(crate) fn as_recorded(ns: &Namespace, cmd: NodeCommand) -> NodeCommand {
+    let Ok(text) = std::fs::read_to_string(binds_file(ns)) else {
+        return cmd;
+    };
+    let binds: Vec<(CString, CString)> = text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter_map(|(s, t)| Some((cstring(Path::new(s)).ok()?, cstring(Path::new(t)).ok()?)))
+        .collect();
+    if binds.is_empty() {
+        return cmd;
+    }
+    // SAFETY: as in `command`.
+    unsafe { cmd.pre_exec_hook(move || private_mounts(&binds)) }
+}
+
+/// Where the node's binds are written for the CLI.
+pub(crate) fn binds_file(ns: &Namespace) -> PathBuf {
+    ns.artifacts_dir().join("confined").join(ns.node_name())
+}
+
+/// Writes the node's binds to [`binds_file`] (when they changed).
+fn record(ns: &Namespace, binds: &[(PathBuf, PathBuf)]) -> Result<()> {
+    let text: String = binds
+        .iter()
+        .map(|(s, t)| format!("{}\t{}\n", s.display(), t.display()))
+        .collect();
+    let path = binds_file(ns);
+    if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path.parent().unwrap_or(&path))
+        .and_then(|()| std::fs::write(&path, text))
+        .map_err(|e| Error::io(ns.subject().clone(), format!("write {}", path.display()), e))
 }
 
 fn cstring(p: &Path) -> Result<CString> {

@@ -99,6 +99,8 @@ pub struct DockerHost {
     /// The host's whole ruleset as found (`ruleset` in a topology file),
     /// loaded instead of Docker's rendering and the `[before]` rules.
     pub(crate) ruleset_file: Option<std::path::PathBuf>,
+    /// firewalld run on the host (real firewalld, confined to its node).
+    pub(crate) firewalld: crate::manager::Firewalld,
     /// What it was built from, for [`DockerHost::with_container`].
     pub(crate) source: Recipe,
 }
@@ -163,6 +165,10 @@ impl DockerHost {
     pub(crate) fn ufw(&self) -> &crate::manager::Ufw {
         &self.ufw
     }
+    /// The `firewall-cmd` lists the host runs firewalld with.
+    pub(crate) fn firewalld(&self) -> &crate::manager::Firewalld {
+        &self.firewalld
+    }
     /// Adds a file of ufw commands, run after the host's other ufw
     /// commands (`netrig diff --after ufw:FILE`).
     pub(crate) fn add_ufw_file(&mut self, path: impl Into<std::path::PathBuf>) {
@@ -178,6 +184,7 @@ impl DockerHost {
         b.name = Some(self.name.clone());
         b.rule_files = self.rule_files.clone();
         b.ufw = self.ufw.clone();
+        b.firewalld = self.firewalld.clone();
         b.existing_files.insert(0, path.into());
         b.build()
     }
@@ -199,6 +206,7 @@ impl DockerHost {
         b.name = Some(self.name.clone());
         b.rule_files = self.rule_files.clone();
         b.ufw = self.ufw.clone();
+        b.firewalld = self.firewalld.clone();
         b.container(spec).build()
     }
     /// Starts a builder with Docker's defaults (classic layout, iptables-nft).
@@ -338,9 +346,15 @@ pub struct DockerHostBuilder {
     pub(crate) matrix_cells: MatrixCells,
     pub(crate) ufw: crate::manager::Ufw,
     pub(crate) ruleset_file: Option<std::path::PathBuf>,
+    pub(crate) firewalld: crate::manager::Firewalld,
 }
 
 impl DockerHostBuilder {
+    /// Runs real firewalld on the host with these `firewall-cmd` lists.
+    pub(crate) fn firewalld(mut self, firewalld: crate::manager::Firewalld) -> Self {
+        self.firewalld = firewalld;
+        self
+    }
     /// Runs real ufw on the host with these commands and files.
     pub(crate) fn ufw(mut self, ufw: crate::manager::Ufw) -> Self {
         self.ufw = ufw;

@@ -16,8 +16,11 @@ use crate::traffic::{PingOutcome, TcpEchoServer, TcpOutcome, ToSocket, UdpEchoSe
 impl Node<'_> {
     /// A command that will run inside the namespace (entered with `setns`
     /// before `exec`); it keeps the namespace alive until it is dropped.
+    /// In a node where the lab runs ufw or firewalld, it runs confined as
+    /// they do (the lab's `/etc/ufw` or `/etc/firewalld` and `/run`, the
+    /// node's own D-Bus): `firewall-cmd` there talks to the node's firewalld.
     pub fn command(&self, program: impl AsRef<OsStr>) -> NodeCommand {
-        self.ns().command(program)
+        crate::confined::as_recorded(self.ns(), self.ns().command(program))
     }
 
     /// Runs `f` on a new thread inside the namespace and returns its result.

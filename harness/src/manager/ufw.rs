@@ -117,6 +117,29 @@ pub(crate) fn commands_in(text: &str) -> Vec<(usize, String)> {
 /// 'web'`), and `--force` before the commands that would ask for a
 /// confirmation (`enable`, `reset`, `delete`, `route delete`).
 pub(crate) fn argv(command: &str) -> Result<Vec<String>, String> {
+    let mut words = words(command)?;
+    if words.first().is_some_and(|w| w == "ufw") {
+        words.remove(0);
+    }
+    let Some(first) = words.first() else {
+        return Err("an empty ufw command".into());
+    };
+    if first.starts_with('-') {
+        return Err(format!(
+            "{command:?}: give the command without options (netrig adds --force where ufw would ask)"
+        ));
+    }
+    let confirms = matches!(first.as_str(), "enable" | "reset" | "delete")
+        || (first == "route" && words.get(1).is_some_and(|w| w == "delete"));
+    if confirms {
+        words.insert(0, "--force".into());
+    }
+    Ok(words)
+}
+
+/// `command` split into words on blanks, single or double quotes grouping
+/// (`comment 'web'`, `--add-rich-rule='rule …'`), as a shell would.
+pub(crate) fn words(command: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let (mut cur, mut quote, mut any) = (String::new(), None::<char>, false);
     for c in command.chars() {
@@ -141,22 +164,6 @@ pub(crate) fn argv(command: &str) -> Result<Vec<String>, String> {
     }
     if any || !cur.is_empty() {
         words.push(cur);
-    }
-    if words.first().is_some_and(|w| w == "ufw") {
-        words.remove(0);
-    }
-    let Some(first) = words.first() else {
-        return Err("an empty ufw command".into());
-    };
-    if first.starts_with('-') {
-        return Err(format!(
-            "{command:?}: give the command without options (netrig adds --force where ufw would ask)"
-        ));
-    }
-    let confirms = matches!(first.as_str(), "enable" | "reset" | "delete")
-        || (first == "route" && words.get(1).is_some_and(|w| w == "delete"));
-    if confirms {
-        words.insert(0, "--force".into());
     }
     Ok(words)
 }

@@ -67,6 +67,11 @@ struct Before {
     /// relative to the topology file's folder.
     #[serde(default, deserialize_with = "ufw_files")]
     ufw_files: Vec<String>,
+    /// `firewall-cmd` argument lists run (by the real firewalld, in the
+    /// host's node, on its own D-Bus) before the daemon starts, e.g.
+    /// `--zone=public --add-interface=eth0`.
+    #[serde(default, deserialize_with = "firewalld_lists")]
+    firewalld: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +80,19 @@ struct After {
     /// ufw commands run once Docker's rules are in.
     #[serde(default, deserialize_with = "ufw_commands")]
     ufw: Vec<String>,
+    /// `firewall-cmd` argument lists run once Docker's rules are in (after
+    /// one that reloads, Docker's reload handler runs).
+    #[serde(default, deserialize_with = "firewalld_lists")]
+    firewalld: Vec<String>,
+}
+
+/// `firewall-cmd` argument lists, each split as firewall-cmd will get it.
+fn firewalld_lists<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    for c in &v {
+        crate::manager::firewalld_argv(c).map_err(D::Error::custom)?;
+    }
+    Ok(v)
 }
 
 /// ufw commands, each one ufw's parser will be given.
@@ -315,6 +333,19 @@ impl File {
                 .flat_map(|x| &x.ufw_files)
                 .map(Into::into)
                 .collect(),
+        });
+        b = b.firewalld(crate::manager::Firewalld {
+            before: self
+                .before
+                .iter()
+                .flat_map(|x| x.firewalld.clone())
+                .collect(),
+            after: self
+                .after
+                .iter()
+                .flat_map(|x| x.firewalld.clone())
+                .collect(),
+            command_files: Vec::new(),
         });
         if let Some(m) = self.matrix {
             b = b.matrix_cells(crate::docker::MatrixCells {

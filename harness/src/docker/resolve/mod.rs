@@ -108,6 +108,7 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         matrix_cells: b.matrix_cells,
         ufw: b.ufw,
         ruleset_file: b.ruleset_file,
+        firewalld: b.firewalld,
         source,
     })
 }

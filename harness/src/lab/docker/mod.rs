@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
+mod firewalld;
 mod part;
 mod reserve;
 mod start;
@@ -39,6 +40,8 @@ use crate::wiring::Wiring;
 pub(crate) struct PartState {
     pub(crate) spec: DockerPartSpec,
     held: HeldPorts,
+    /// The host's real firewalld and its bus, when the topology runs it.
+    firewalld: Option<crate::confined::firewalld::Daemon>,
 }
 
 impl std::fmt::Debug for PartState {
@@ -47,6 +50,10 @@ impl std::fmt::Debug for PartState {
             .field("name", &self.spec.name)
             .field("proxies", &self.held.proxies.len())
             .field("reserved_ports", &self.held.reserved.len())
+            .field(
+                "firewalld_and_bus",
+                &self.firewalld.as_ref().map(|d| d.pids()),
+            )
             .finish()
     }
 }
@@ -72,14 +79,14 @@ impl PartState {
 /// A part's work that needs only its host's namespace, running on threads
 /// of their own: the ruleset load and the ports on wildcard addresses.
 pub(crate) struct Early<'scope> {
-    rules: Result<std::thread::ScopedJoinHandle<'scope, Result<Option<DockerHost>>>>,
+    rules: Result<std::thread::ScopedJoinHandle<'scope, Result<Loaded>>>,
     ports: Result<std::thread::ScopedJoinHandle<'scope, Result<HeldPorts>>>,
 }
 
 impl Early<'_> {
-    /// Waits for both; the ports they hold and the host's model as ufw
-    /// left it (see [`DockerHost::load_rules`]), or the first error.
-    pub(crate) fn join(self) -> Result<(HeldPorts, Option<DockerHost>)> {
+    /// Waits for both; the ports they hold and what loading the rules left
+    /// (see [`DockerHost::load_rules`]), or the first error.
+    pub(crate) fn join(self) -> Result<(HeldPorts, Loaded)> {
         fn wait<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         }
@@ -119,7 +126,7 @@ pub(crate) fn finish(
     lab: &Lab,
     wiring: &Wiring,
     part: &DockerPartSpec,
-    early: impl FnOnce() -> Result<(HeldPorts, Option<DockerHost>)>,
+    early: impl FnOnce() -> Result<(HeldPorts, Loaded)>,
 ) -> Result<PartState> {
     let userns = crate::privilege::in_user_namespace();
     let settings: Vec<KernelSetting> = part
@@ -131,20 +138,25 @@ pub(crate) fn finish(
     let late = apply_settings(lab, wiring, &settings)
         .and_then(|()| part.host.hold_ports(lab.node(&part.name)?.ns(), false));
     let early = early();
-    let ((mut held, model), late) = (early?, late?);
+    let ((mut held, loaded), late) = (early?, late?);
     held.proxies.extend(late.proxies);
     held.reserved.extend(late.reserved);
     let mut spec = part.clone();
-    if let Some(m) = model {
+    if let Some(m) = loaded.model {
         spec.host = m;
     }
-    let state = PartState { spec, held };
+    let state = PartState {
+        spec,
+        held,
+        firewalld: loaded.firewalld,
+    };
     let host = lab.node(&part.name)?;
     for file in part.host.rule_files() {
         part.host
             .load_rule_file(host.ns(), file, "loading user rules")?;
     }
     part.host.ufw_after_docker(host.ns())?;
+    state.spec.host.firewalld_after_docker(host.ns())?;
     Ok(state)
 }
 
@@ -178,25 +190,35 @@ pub(crate) fn install_all(
     installed.into_iter().collect()
 }
 
+/// What loading a host's rules left: the host's model rebuilt on ufw's
+/// rules when ufw made any, and the firewalld it started.
+pub(crate) struct Loaded {
+    model: Option<DockerHost>,
+    firewalld: Option<crate::confined::firewalld::Daemon>,
+}
+
 impl DockerHost {
-    /// ufw's commands before the daemon (real ufw in `host`), then the
+    /// firewalld started and Docker's firewalld setup (real firewalld in
+    /// `host`), ufw's commands before the daemon (real ufw in `host`), then the
     /// rules there before Docker — ufw's among them — then Docker's ruleset
     /// (replayed on them) into `host` and, 28+ with an iptables backend, its
     /// ip6tables skeleton (at once with iptables-nft: they touch tables of
     /// two families); returns when all are active, with the host's model
-    /// rebuilt on ufw's rules when ufw made any.
+    /// rebuilt on ufw's rules when ufw made any; then Docker's bridges
+    /// join firewalld's `docker` zone.
     /// `started`: when `up` began, for the timings in the debug log.
-    fn load_rules(
-        &self,
-        host: &crate::Namespace,
-        started: std::time::Instant,
-    ) -> Result<Option<DockerHost>> {
+    fn load_rules(&self, host: &crate::Namespace, started: std::time::Instant) -> Result<Loaded> {
+        let firewalld = self.firewalld_before_docker(host)?;
         let rebuilt = self.ufw_before_docker(host)?;
-        rebuilt
-            .as_ref()
-            .unwrap_or(self)
-            .load_docker_rules(host, started)?;
-        Ok(rebuilt)
+        let model = rebuilt.as_ref().unwrap_or(self);
+        model.load_docker_rules(host, started)?;
+        if firewalld.is_some() {
+            model.firewalld_bridges(host)?;
+        }
+        Ok(Loaded {
+            model: rebuilt,
+            firewalld,
+        })
     }
 
     /// The rules there before Docker, then Docker's ruleset (see [`DockerHost::load_rules`]).

@@ -83,12 +83,19 @@ pub fn stale_udp_conntrack_survives_container_restart(v: &Variant) -> Result<()>
         .build()?
         .up()?;
     let uplink = lab.host_uplink_ip();
+    // One socket for the whole run, as a client that keeps sending has (and
+    // no re-bind of its port while another trial's fork may hold a copy).
+    let client = lab
+        .internet()?
+        .udp_socket(at(INTERNET_CLIENT, CLIENT_PORT))?;
+    let send = |lab: &Lab, host_port: u16, payload: &[u8]| -> Result<()> {
+        client
+            .send_to(payload, at(uplink, host_port))
+            .map(drop)
+            .map_err(|e| failure(lab, &format!("the client's send to {host_port}: {e}")))
+    };
     for (host_port, _) in BINDINGS {
-        lab.internet()?.udp_send_from(
-            at(INTERNET_CLIENT, CLIENT_PORT),
-            at(uplink, host_port),
-            b"while-down",
-        )?;
+        send(&lab, host_port, b"while-down")?;
     }
     for (host_port, _) in BINDINGS {
         let entry = client_entry(&lab, host_port)?;
@@ -99,7 +106,7 @@ pub fn stale_udp_conntrack_survives_container_restart(v: &Variant) -> Result<()>
 
     let mut dns = ContainerSpec::new("dns");
     for (host_port, container_port) in BINDINGS {
-        dns = dns.publish(&format!("{host_port}:{container_port}/udp"));
+        dns = dns.publish(format!("{host_port}:{container_port}/udp"));
     }
     lab.start_container("host", dns)?;
     let dns_ip: Ipv4Addr = ip_of(&lab, "dns");
@@ -117,14 +124,9 @@ pub fn stale_udp_conntrack_survives_container_restart(v: &Variant) -> Result<()>
     }
 
     let inside = lab.container("dns")?.capture("eth0")?;
-    let internet = lab.internet()?;
     for (host_port, container_port) in BINDINGS {
         let payload = format!("after-{host_port}");
-        internet.udp_send_from(
-            at(INTERNET_CLIENT, CLIENT_PORT),
-            at(uplink, host_port),
-            payload.as_bytes(),
-        )?;
+        send(&lab, host_port, payload.as_bytes())?;
         let stale = survives(release, host_port, container_port);
         // docker-proxy relays from the bridge's address; the DNAT keeps the client's.
         let seen = match stale {

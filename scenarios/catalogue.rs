@@ -1,31 +1,48 @@
 //! The catalogue's entries, in the order `--list` shows them: the packet
 //! walks of docker-rules §2 and §2.8, then the bug library. Each entry
-//! names the outcome its proof asserts per Docker layout, which the upgrade
-//! view (`netrig run --upgrade-view`) shows side by side.
+//! names the outcome its proof asserts per Docker version (the layouts, and
+//! for the bug library v29's point releases), which the upgrade view
+//! (`netrig run --upgrade-view`) shows side by side.
 
 use netrig::docker::Layout;
 
 use crate::environment::Feature;
-use crate::matrix::{self, ALL, Variant};
+use crate::matrix::{self, ALL, POINT_RELEASES, Variant};
 use crate::{
     bindings, bugs, crossing, exposure, gateway, icc, isolation, local, loopback, modes, nat,
     proxy, user_rules,
 };
 
+/// How many Docker versions an entry gives outcomes for: classic, v28,
+/// each of v29's [`POINT_RELEASES`], v29 (its newest).
+const COLUMNS: usize = 5;
+const _: () = assert!(COLUMNS == 3 + POINT_RELEASES.len());
+
+/// The Docker versions outcomes are given for, oldest first, as trial
+/// names spell them ([`Variant::key`]): `classic`, `v28`, `v29@29.0`,
+/// `v29@29.5.0`, `v29`. The description's `#layouts` header.
+pub fn column_keys() -> Vec<String> {
+    let any = |l| Variant::new(l, netrig::Backend::IptablesNft);
+    let mut keys = vec![any(Layout::Classic).key(), any(Layout::V28).key()];
+    keys.extend(POINT_RELEASES.iter().map(|r| any(Layout::V29).at(*r).key()));
+    keys.push(any(Layout::V29).key());
+    keys
+}
+
 /// A scenario: a claim (the function's doc comment), the function proving
 /// it, the cells it runs on, what it needs besides their backend, and the
-/// outcome it asserts per layout.
+/// outcome it asserts per Docker version.
 pub struct Scenario {
     /// The scenario's name (the trial name's first part).
     pub name: &'static str,
     /// The proof.
     pub run: fn(&Variant) -> netrig::Result<()>,
-    /// The cells it runs on.
+    /// The cells it runs on (the bug library's also at v29's point releases: [`Scenario::cells`]).
     pub variants: &'static [Variant],
     /// Kernel features it needs besides its backend.
     pub needs: &'static [Feature],
-    /// The outcome asserted on classic, v28 and v29.
-    pub outcomes: [&'static str; 3],
+    /// The outcome asserted per version, in [`column_keys`] order.
+    pub outcomes: [&'static str; COLUMNS],
     /// The userland proxy setting it runs with, where that matters.
     pub proxy: Option<bool>,
     /// True for the bug library (trial names start with `bug::`).
@@ -43,7 +60,7 @@ impl Scenario {
             run,
             variants: ALL,
             needs: &[],
-            outcomes: [outcome; 3],
+            outcomes: [outcome; COLUMNS],
             proxy: None,
             bug: false,
         }
@@ -69,14 +86,28 @@ impl Scenario {
         self
     }
 
-    /// Different outcomes on classic, v28 and v29.
+    /// Different outcomes on classic, v28 and v29 (every 29.x alike).
     const fn per_layout(
         mut self,
         classic: &'static str,
         v28: &'static str,
         v29: &'static str,
     ) -> Scenario {
-        self.outcomes = [classic, v28, v29];
+        self.outcomes = [classic, v28, v29, v29, v29];
+        self
+    }
+
+    /// Different outcomes at v29's point releases: 29.0, 29.5.0, and the
+    /// newest (29.7).
+    const fn per_release(
+        mut self,
+        v29_0: &'static str,
+        v29_5_0: &'static str,
+        v29_7: &'static str,
+    ) -> Scenario {
+        self.outcomes[2] = v29_0;
+        self.outcomes[3] = v29_5_0;
+        self.outcomes[4] = v29_7;
         self
     }
 
@@ -88,13 +119,21 @@ impl Scenario {
         }
     }
 
-    /// The outcome asserted on `layout`.
-    pub fn outcome(&self, layout: Layout) -> &'static str {
-        match layout {
-            Layout::Classic => self.outcomes[0],
-            Layout::V28 => self.outcomes[1],
-            Layout::V29 => self.outcomes[2],
+    /// The cells its trials run on: [`Scenario::variants`], and for the bug
+    /// library the v29 cell again at each of v29's point releases.
+    pub fn cells(&self) -> Vec<Variant> {
+        match self.bug {
+            true => Variant::with_releases(self.variants),
+            false => self.variants.to_vec(),
         }
+    }
+
+    /// The outcome asserted on the Docker version named `key` (a [`column_keys`] entry).
+    pub fn outcome(&self, key: &str) -> &'static str {
+        column_keys()
+            .iter()
+            .position(|k| k == key)
+            .map_or("", |i| self.outcomes[i])
     }
 }
 
@@ -624,6 +663,19 @@ fn bug_library() -> Vec<Scenario> {
             "BUG: bridge-nf reset to 0, neighbour connects",
         )
         .needs(&[Feature::BridgeNetfilter])
+        .bug(),
+        S::new(
+            "stale_udp_conntrack_survives_container_restart",
+            bugs::conntrack::stale_udp_conntrack_survives_container_restart,
+            "flushed by host port; client seen",
+        )
+        .per_release(
+            "flushed by host port; client seen",
+            "BUG: 5354:53 and 5355:5355 kept; proxy relays, seen as 172.17.0.1",
+            "BUG: 5354:53 kept (5355:5355 flushed); seen as 172.17.0.1",
+        )
+        .proxy(true)
+        .on(bugs::conntrack::CELLS)
         .bug(),
     ]
 }

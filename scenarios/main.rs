@@ -7,7 +7,8 @@
 //! `cargo test --test scenarios -- published_port_dnat proxy` runs every cell
 //! of the scenarios matching either filter; every libtest option works, and
 //! so does `cargo nextest run`. Trial names read `SCENARIO::LAYOUT::BACKEND`,
-//! e.g. `published_port_dnat::classic::iptables-legacy`.
+//! e.g. `published_port_dnat::classic::iptables-legacy`; the bug library's
+//! also run at v29's point releases, `bug::NAME::v29@29.0::iptables-nft`.
 //!
 //! Each trial builds its own lab (named `PREFIX-PID-N`) and they run in
 //! parallel. A trial that cannot run here — no privileges, a backend's tool
@@ -77,7 +78,7 @@ fn skip_for(missing: environment::Missing) -> Skip {
 fn tests(catalogue: Vec<Scenario>) -> Vec<Test> {
     let mut out = Vec::new();
     for s in catalogue {
-        for v in s.variants.iter().copied() {
+        for v in s.cells() {
             let mut needs = vec![Feature::Backend(v.backend)];
             needs.extend_from_slice(s.needs);
             let run = s.run;
@@ -96,37 +97,36 @@ fn tests(catalogue: Vec<Scenario>) -> Vec<Test> {
     out
 }
 
-/// Prints the catalogue: a header naming the layouts in the order the
-/// outcomes follow (`#layouts classic v28 v29`), then one scenario a line,
-/// tab-separated: trial prefix,
-/// `walk` or `bug`, proxy (`on`/`off`/`-`), the outcome asserted on classic,
-/// v28 and v29 (empty where it does not run), and its cells. `netrig run
+/// Prints the catalogue: a header naming the Docker versions in the order
+/// the outcomes follow (`#layouts classic v28 v29@29.0 v29@29.5.0 v29`, as
+/// trial cells spell them), then one scenario a line, tab-separated: trial
+/// prefix, `walk` or `bug`, proxy (`on`/`off`/`-`), the outcome asserted on
+/// each version (empty where it does not run), and its cells. `netrig run
 /// --upgrade-view` reads this to show the outcomes side by side.
 fn describe(catalogue: &[Scenario]) {
-    use netrig::docker::Layout;
-    println!(
-        "#layouts\t{}\t{}\t{}",
-        Layout::Classic,
-        Layout::V28,
-        Layout::V29
-    );
+    let keys = catalogue::column_keys();
+    println!("#layouts\t{}", keys.join("\t"));
     for s in catalogue {
         let proxy = match s.proxy {
             Some(true) => "on",
             Some(false) => "off",
             None => "-",
         };
-        let runs_on = |l: Layout| s.variants.iter().any(|v| v.layout == l);
-        let outcome = |l: Layout| if runs_on(l) { s.outcome(l) } else { "" };
-        let cells: Vec<String> = s.variants.iter().map(|v| v.name()).collect();
+        let cells = s.cells();
+        let outcomes: Vec<&str> = keys
+            .iter()
+            .map(|k| match cells.iter().any(|v| v.key() == *k) {
+                true => s.outcome(k),
+                false => "",
+            })
+            .collect();
+        let names: Vec<String> = cells.iter().map(|v| v.name()).collect();
         println!(
-            "{}\t{}\t{proxy}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{proxy}\t{}\t{}",
             s.trial_prefix(),
             if s.bug { "bug" } else { "walk" },
-            outcome(Layout::Classic),
-            outcome(Layout::V28),
-            outcome(Layout::V29),
-            cells.join(",")
+            outcomes.join("\t"),
+            names.join(",")
         );
     }
 }

@@ -76,7 +76,8 @@ pub fn counts(trials: &[Trial]) -> (usize, usize, usize) {
     (n(Outcome::Passed), n(Outcome::Failed), n(Outcome::Skipped))
 }
 
-/// The cells in matrix order.
+/// The cells in matrix order; cells of point releases (`v29@29.0::iptables-nft`)
+/// follow in the order the run has them.
 const CELLS: &[&str] = &[
     "classic::iptables-nft",
     "classic::iptables-legacy",
@@ -121,23 +122,27 @@ fn table(rows: &[Vec<String>]) -> String {
 pub fn summary_table(trials: &[Trial]) -> String {
     let mut by: BTreeMap<(usize, &str), BTreeMap<&str, Outcome>> = BTreeMap::new();
     let mut order: Vec<&str> = Vec::new();
+    let mut columns: Vec<&str> = CELLS.to_vec();
     for t in trials {
         let (s, cell) = t.split();
         if !order.contains(&s) {
             order.push(s);
+        }
+        if !columns.contains(&cell) {
+            columns.push(cell);
         }
         let i = order.iter().position(|o| *o == s).unwrap_or(0);
         by.entry((i, s)).or_default().insert(cell, t.outcome);
     }
     let mut rows = vec![
         std::iter::once("scenario".to_string())
-            .chain(CELLS.iter().map(|c| c.to_string()))
+            .chain(columns.iter().map(|c| c.to_string()))
             .collect::<Vec<_>>(),
     ];
     for ((_, s), cells) in &by {
         let mut row = vec![s.to_string()];
         row.extend(
-            CELLS
+            columns
                 .iter()
                 .map(|c| mark(cells.get(c).copied()).to_string()),
         );
@@ -147,14 +152,17 @@ pub fn summary_table(trials: &[Trial]) -> String {
 }
 
 /// One column of the upgrade view: a Docker version as netrig emulates it,
-/// a rule layout and (once the catalogue runs point releases) a version.
+/// a rule layout and, for a point release, a version within it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {
     /// The heading.
     pub label: &'static str,
+    /// How the bug story names it (`gone in 29.0`).
+    pub name: &'static str,
     /// The layout (`classic`, `v28`, `v29`): the trial cell's first part.
     pub layout: &'static str,
-    /// A point release within the layout (`29.5`), when the catalogue has it.
+    /// A point release within the layout (`29.0`), as trial cells spell it;
+    /// `None` for the layout's newest release.
     pub version: Option<&'static str>,
 }
 
@@ -170,23 +178,39 @@ impl Column {
     }
 }
 
-/// The upgrade view's columns, oldest first. A point release is one more
-/// entry here (e.g. `Column { label: "29.5", layout: "v29", version:
-/// Some("29.5") }`) once the catalogue describes outcomes under its key; a
-/// column the description does not name shows `-`.
+/// The upgrade view's columns, oldest first: classic (20.10–27, recorded
+/// from 20.10.24), v28 (28.2–28.5, recorded from 28.5.2), and v29 at 29.0,
+/// 29.5.0 (moby#52423's UDP conntrack flush; 29.5.1–29.7 behave as 29.7 in
+/// everything netrig models) and its newest, 29.7.2. A column the
+/// description does not name shows `-`.
 pub const COLUMNS: &[Column] = &[
     Column {
         label: "classic (20.10-27)",
+        name: "classic",
         layout: "classic",
         version: None,
     },
     Column {
-        label: "v28 (28.2-28.5)",
+        label: "28.x (28.2-28.5)",
+        name: "28.x",
         layout: "v28",
         version: None,
     },
     Column {
-        label: "v29",
+        label: "29.0",
+        name: "29.0",
+        layout: "v29",
+        version: Some("29.0"),
+    },
+    Column {
+        label: "29.5.0",
+        name: "29.5.0",
+        layout: "v29",
+        version: Some("29.5.0"),
+    },
+    Column {
+        label: "29.7",
+        name: "29.7",
         layout: "v29",
         version: None,
     },
@@ -203,7 +227,7 @@ fn column_fields(rows: &[Vec<String>]) -> Vec<String> {
 
 /// Where a bug appears and disappears across `states` (one per column:
 /// `None` where the scenario does not run, else whether the asserted
-/// outcome is a bug), as `appears in v28`, `gone in v29`, `in every version`.
+/// outcome is a bug), as `appears in 28.x`, `gone in 29.0`, `in every version`.
 fn story(columns: &[Column], states: &[Option<bool>]) -> String {
     let ran: Vec<(&Column, bool)> = columns
         .iter()
@@ -219,7 +243,7 @@ fn story(columns: &[Column], states: &[Option<bool>]) -> String {
             _ => format!(
                 "in {}",
                 ran.iter()
-                    .map(|(c, _)| c.key())
+                    .map(|(c, _)| c.name)
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -227,12 +251,12 @@ fn story(columns: &[Column], states: &[Option<bool>]) -> String {
     }
     let mut out = Vec::new();
     if ran[0].1 {
-        out.push(format!("in {}", ran[0].0.key()));
+        out.push(format!("in {}", ran[0].0.name));
     }
     for pair in ran.windows(2) {
         match (pair[0].1, pair[1].1) {
-            (false, true) => out.push(format!("appears in {}", pair[1].0.key())),
-            (true, false) => out.push(format!("gone in {}", pair[1].0.key())),
+            (false, true) => out.push(format!("appears in {}", pair[1].0.name)),
+            (true, false) => out.push(format!("gone in {}", pair[1].0.name)),
             _ => {}
         }
     }
@@ -426,39 +450,68 @@ mod tests {
         let view = upgrade_view(&rows, &trials);
         let line = |s: &str| view.lines().find(|l| l.starts_with(s)).unwrap().to_string();
         assert!(
-            line("bug::a ").ends_with("BUG: cut [FAIL]  appears in v28"),
+            line("bug::a ").ends_with("BUG: cut [FAIL]  appears in 28.x"),
             "{view}"
         );
         assert!(line("bug::b ").contains("BUG: x [not run]"), "{view}");
         assert!(
-            line("bug::b ").ends_with("in classic, gone in v29"),
+            line("bug::b ").ends_with("in classic, gone in 29.7"),
             "{view}"
         );
-        assert!(line("bug::c ").ends_with("in v28"), "{view}");
+        assert!(line("bug::c ").ends_with("in 28.x"), "{view}");
     }
 
     #[test]
-    fn a_point_release_is_one_more_column() {
-        let columns = [
-            COLUMNS[2],
-            Column {
-                label: "29.5",
-                layout: "v29",
-                version: Some("29.5"),
-            },
-        ];
+    fn point_releases_are_columns_of_their_own() {
         let rows = vec![
-            row(&["#layouts", "v29", "v29@29.5"]),
-            row(&["bug::d", "bug", "-", "fine", "BUG: stale", "cells"]),
+            row(&[
+                "#layouts",
+                "classic",
+                "v28",
+                "v29@29.0",
+                "v29@29.5.0",
+                "v29",
+            ]),
+            row(&[
+                "bug::d",
+                "bug",
+                "on",
+                "fine",
+                "fine",
+                "fine",
+                "BUG: stale",
+                "BUG: stale",
+                "cells",
+            ]),
+            row(&[
+                "bug::e", "bug", "-", "BUG: x", "BUG: x", "fixed", "fixed", "fixed", "cells",
+            ]),
         ];
         let trials = vec![
+            trial("bug::d::v28::iptables-nft", Outcome::Passed),
+            trial("bug::d::v29@29.0::iptables-nft", Outcome::Passed),
+            trial("bug::d::v29@29.5.0::iptables-nft", Outcome::Failed),
             trial("bug::d::v29::iptables-nft", Outcome::Passed),
-            trial("bug::d::v29@29.5::iptables-nft", Outcome::Passed),
+            trial("bug::e::classic::iptables-nft", Outcome::Passed),
         ];
-        let view = upgrade_view_of(&columns, &rows, &trials);
-        assert!(view.contains("fine [ok]"), "{view}");
+        let view = upgrade_view(&rows, &trials);
+        let line = |s: &str| view.lines().find(|l| l.starts_with(s)).unwrap().to_string();
+        let head = view.lines().nth(1).unwrap();
         assert!(
-            view.contains("BUG: stale [ok]  appears in v29@29.5"),
+            head.contains("classic (20.10-27)  28.x (28.2-28.5)  29.0")
+                && head.contains("29.5.0")
+                && head.contains("29.7"),
+            "{view}"
+        );
+        assert!(line("bug::d ").contains("fine [ok]"), "{view}");
+        assert!(line("bug::d ").contains("BUG: stale [FAIL]"), "{view}");
+        assert!(
+            line("bug::d ").ends_with("BUG: stale [ok]  appears in 29.5.0"),
+            "{view}"
+        );
+        assert!(line("bug::e ").contains("fixed [not run]"), "{view}");
+        assert!(
+            line("bug::e ").ends_with("in classic, gone in 29.0"),
             "{view}"
         );
         // An older description without a header still reads as classic, v28, v29.
@@ -466,7 +519,21 @@ mod tests {
             "bug::a", "bug", "-", "reached", "BUG: cut", "BUG: cut", "c",
         ])];
         let trials = vec![trial("bug::a::v28::iptables-nft", Outcome::Passed)];
-        assert!(upgrade_view(&old, &trials).contains("appears in v28"));
+        assert!(upgrade_view(&old, &trials).contains("appears in 28.x"));
+        // The summary has a column per point-release cell the run has.
+        let table = summary_table(&trials_of(&["bug::d::v29@29.0::iptables-nft"]));
+        assert!(
+            table
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("v29@29.0::iptables-nft"),
+            "{table}"
+        );
+    }
+
+    fn trials_of(names: &[&str]) -> Vec<Trial> {
+        names.iter().map(|n| trial(n, Outcome::Passed)).collect()
     }
 
     #[test]

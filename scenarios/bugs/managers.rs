@@ -4,7 +4,6 @@
 
 use netrig::docker::Layout;
 use netrig::reach::{Cell, Matrix, Outcome};
-use netrig::topology::Overrides;
 use netrig::{Backend, Result};
 
 use crate::matrix::Variant;
@@ -17,14 +16,27 @@ pub const UFW: &[Variant] = &[
     Variant::new(Layout::V29, Backend::IptablesNft),
 ];
 
+/// topologies/docker-ufw-real.toml with its `[daemon]` table written for
+/// cell `v` (its layout, backend and point release).
 fn topology(v: &Variant, name: &str) -> Result<netrig::LabSpec> {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/docker-ufw-real.toml");
-    let over = Overrides {
-        layout: Some(v.layout),
-        backend: Some(v.backend),
-    };
-    let mut spec = netrig::topology::load_with(path, &over)?;
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("topology {}: {e}", path.display()));
+    let daemon = "[daemon]\nlayout = \"classic\"\nbackend = \"iptables-nft\"\n";
+    assert!(
+        text.contains(daemon),
+        "{}: its [daemon] table changed; this scenario rewrites it",
+        path.display()
+    );
+    let mut cell = format!(
+        "[daemon]\nlayout = \"{}\"\nbackend = \"{}\"\n",
+        v.layout, v.backend
+    );
+    if let Some(version) = v.version {
+        cell.push_str(&format!("version = \"{version}\"\n"));
+    }
+    let mut spec = netrig::topology::parse(&text.replace(daemon, &cell), &path)?;
     spec.set_name(netrig::unique_lab_name(name));
     Ok(spec)
 }

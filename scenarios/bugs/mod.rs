@@ -19,8 +19,11 @@
 //!   and `ufw route deny` against a published port;
 //! - [`nftables`] — the nftables backend: no DOCKER-USER, no forwarding of its own;
 //! - [`proxy`] — icc=false and the userland proxy deciding who reaches a
-//!   published port, cross-network access without the proxy.
+//!   published port, cross-network access without the proxy;
+//! - [`conntrack`] — the conntrack entries Docker deletes when a container
+//!   starts, per point release (29.5's UDP flush).
 
+pub mod conntrack;
 pub mod firewall;
 pub mod host;
 pub mod managers;

@@ -289,9 +289,14 @@ fn a_container_start_flushes_udp_conntrack_as_its_release() -> Result<()> {
             .container(ContainerSpec::new("web").publish("8080:80"))
             .build()?
             .up()?;
-        let internet = docker.internet()?;
+        // One socket for both datagrams: binding the fixed source port twice
+        // races with a parallel test's fork, which holds the first socket
+        // until its exec.
+        let client = docker.internet()?.udp_socket("203.0.113.1:40000")?;
         for port in [5354, 5355] {
-            internet.udp_send_from("203.0.113.1:40000", format!("203.0.113.2:{port}"), b"early")?;
+            client
+                .send_to(b"early", ("203.0.113.2", port))
+                .expect("send from the internet");
         }
         assert!(
             tracks(&docker, 5354)? && tracks(&docker, 5355)?,

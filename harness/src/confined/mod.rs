@@ -6,8 +6,10 @@
 //! private (`MS_REC | MS_PRIVATE` on `/` first), so the machine's own
 //! files are never written and never see the lab's; everything else —
 //! programs, libraries, `/proc` — is the machine's, read-only in spirit.
-//! [`ufw`] runs Debian's ufw there.
+//! [`ufw`] runs Debian's ufw there; [`dockerd`] a real Docker daemon
+//! (containerd and dockerd in a pid namespace of their own besides).
 
+pub(crate) mod dockerd;
 pub(crate) mod ufw;
 
 use std::ffi::CString;
@@ -43,18 +45,34 @@ pub(crate) fn command(
                 ));
             }
         }
-        prepared.push((cstring(src)?, cstring(target)?));
+        prepared.push(Mount::Bind(cstring(src)?, cstring(target)?));
     }
     tracing::debug!(node = ns.node_name(), program, binds = ?binds, "confined command");
-    // SAFETY: only unshare and mount (async-signal-safe syscalls) on strings
-    // made before the fork.
-    Ok(unsafe {
-        ns.command(program)
-            .pre_exec_hook(move || private_mounts(&prepared))
-    })
+    Ok(with_mounts(ns.command(program), prepared))
 }
 
-fn cstring(p: &Path) -> Result<CString> {
+/// One step of a confined program's private mount namespace, made in the
+/// child in order.
+#[derive(Debug)]
+pub(crate) enum Mount {
+    /// A recursive bind mount of the first path on the second.
+    Bind(CString, CString),
+    /// A fresh tmpfs on the path.
+    Tmpfs(CString),
+    /// A fresh sysfs on the path (it shows the node's interfaces).
+    Sysfs(CString),
+    /// A lazy unmount of the path (errors ignored: it may be gone already).
+    Detach(CString),
+}
+
+/// `cmd` with a private mount namespace made of `mounts` in its child.
+pub(crate) fn with_mounts(cmd: NodeCommand, mounts: Vec<Mount>) -> NodeCommand {
+    // SAFETY: only unshare, mount and umount2 (async-signal-safe syscalls)
+    // on strings made before the fork.
+    unsafe { cmd.pre_exec_hook(move || private_mounts(&mounts)) }
+}
+
+pub(crate) fn cstring(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| {
         Error::invalid(
             crate::error::Subject::default(),
@@ -64,8 +82,8 @@ fn cstring(p: &Path) -> Result<CString> {
     })
 }
 
-/// In the child: a new mount namespace, every mount made private, then the binds.
-fn private_mounts(binds: &[(CString, CString)]) -> io::Result<()> {
+/// In the child: a new mount namespace, every mount made private, then the mounts.
+fn private_mounts(mounts: &[Mount]) -> io::Result<()> {
     let none = std::ptr::null();
     // SAFETY: plain syscalls on valid NUL-terminated strings.
     unsafe {
@@ -82,15 +100,35 @@ fn private_mounts(binds: &[(CString, CString)]) -> io::Result<()> {
         {
             return Err(io::Error::last_os_error());
         }
-        for (src, target) in binds {
-            if libc::mount(
-                src.as_ptr(),
-                target.as_ptr(),
-                none,
-                libc::MS_BIND | libc::MS_REC,
-                std::ptr::null(),
-            ) != 0
-            {
+        for m in mounts {
+            let r = match m {
+                Mount::Bind(src, target) => libc::mount(
+                    src.as_ptr(),
+                    target.as_ptr(),
+                    none,
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ),
+                Mount::Tmpfs(target) => libc::mount(
+                    c"netrig".as_ptr(),
+                    target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    c"mode=755".as_ptr().cast(),
+                ),
+                Mount::Sysfs(target) => libc::mount(
+                    c"netrig-sysfs".as_ptr(),
+                    target.as_ptr(),
+                    c"sysfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    std::ptr::null(),
+                ),
+                Mount::Detach(target) => {
+                    libc::umount2(target.as_ptr(), libc::MNT_DETACH);
+                    0
+                }
+            };
+            if r != 0 {
                 return Err(io::Error::last_os_error());
             }
         }

@@ -17,6 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 mod part;
+mod real;
 mod reserve;
 mod start;
 mod ufw;

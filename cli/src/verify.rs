@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use netrig::docker::Layout;
-use netrig::reach::{DEFAULT_DEADLINE, Matrix, MatrixDiff, Row};
+use netrig::reach::{Matrix, MatrixDiff, Row};
 use netrig::topology::Overrides;
 use netrig::{Error, Lab, Subject};
 
@@ -54,7 +54,13 @@ fn version(dockerd: &Path) -> netrig::Result<(u32, u32, String)> {
     let out = std::process::Command::new(dockerd)
         .arg("--version")
         .output()
-        .map_err(|e| Error::io(Subject::default(), format!("run {} --version", dockerd.display()), e))?;
+        .map_err(|e| {
+            Error::io(
+                Subject::default(),
+                format!("run {} --version", dockerd.display()),
+                e,
+            )
+        })?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let v = text
         .split_whitespace()
@@ -71,7 +77,10 @@ fn version(dockerd: &Path) -> netrig::Result<(u32, u32, String)> {
         _ => Err(Error::invalid(
             Subject::default(),
             "--dockerd",
-            format!("`{} --version` printed no version: {text:?}", dockerd.display()),
+            format!(
+                "`{} --version` printed no version: {text:?}",
+                dockerd.display()
+            ),
         )),
     }
 }
@@ -84,6 +93,11 @@ fn implied_layout(major: u32) -> Layout {
         _ => Layout::V29,
     }
 }
+
+/// How long a probe waits for an answer no verdict settled: longer than a
+/// matrix's default, so that a loaded machine (a real daemon beside the
+/// emulation) cannot turn a slow answer into a drop on one side only.
+const DEADLINE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 fn verify(args: &Args) -> netrig::Result<ExitCode> {
     let Some(dockerd) = find(&args.dockerd) else {
@@ -124,7 +138,9 @@ fn verify(args: &Args) -> netrig::Result<ExitCode> {
             let t = Instant::now();
             emul_spec.up().map(|l| (l, t.elapsed()))
         });
-        let real = real_spec.up_real_docker(&dockerd).map(|l| (l, t0.elapsed()));
+        let real = real_spec
+            .up_real_docker(&dockerd)
+            .map(|l| (l, t0.elapsed()));
         (real, emul.join().expect("emulation thread panicked"))
     });
     let ((real, real_up), (emul, emul_up)) = (real?, emul?);
@@ -134,8 +150,8 @@ fn verify(args: &Args) -> netrig::Result<ExitCode> {
     let t1 = Instant::now();
     let cells = Matrix::default_cells(&emul)?;
     let (e, r) = std::thread::scope(|s| {
-        let e = s.spawn(|| Matrix::probe_cells(&emul, cells.clone(), DEFAULT_DEADLINE));
-        let r = Matrix::probe_cells(&real, cells.clone(), DEFAULT_DEADLINE);
+        let e = s.spawn(|| Matrix::probe_cells(&emul, cells.clone(), DEADLINE));
+        let r = Matrix::probe_cells(&real, cells.clone(), DEADLINE);
         (e.join().expect("probe thread panicked"), r)
     });
     let (e, r) = (e?, r?);
@@ -166,11 +182,7 @@ fn verify(args: &Args) -> netrig::Result<ExitCode> {
             a.reach(),
             deciding(a, &BTreeMap::new())
         );
-        println!(
-            "    real:      {:<32} {}",
-            b.reach(),
-            deciding(b, &bridges)
-        );
+        println!("    real:      {:<32} {}", b.reach(), deciding(b, &bridges));
     }
     let diff = line_diff(&emul_rules, &real_rules);
     let changed = diff.iter().filter(|l| !l.starts_with(' ')).count();
@@ -207,10 +219,11 @@ fn bridge_names(real: &Lab) -> netrig::Result<BTreeMap<String, String>> {
     let ifaces = part.host()?.interfaces();
     let mut map = BTreeMap::new();
     for n in part.model().networks() {
-        if let Some(i) = ifaces
-            .iter()
-            .find(|i| i.addrs.iter().any(|a| a.addr() == std::net::IpAddr::V4(n.gateway)))
-            && i.name != n.bridge
+        if let Some(i) = ifaces.iter().find(|i| {
+            i.addrs
+                .iter()
+                .any(|a| a.addr() == std::net::IpAddr::V4(n.gateway))
+        }) && i.name != n.bridge
         {
             map.insert(i.name.clone(), n.bridge.clone());
         }

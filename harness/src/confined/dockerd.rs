@@ -101,7 +101,13 @@ pub(crate) fn dockerd_version(dockerd: &Path) -> Result<String> {
     let out = Command::new(dockerd)
         .arg("--version")
         .output()
-        .map_err(|e| Error::io(Subject::default(), format!("run {} --version", dockerd.display()), e))?;
+        .map_err(|e| {
+            Error::io(
+                Subject::default(),
+                format!("run {} --version", dockerd.display()),
+                e,
+            )
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.split_whitespace()
         .nth(2)
@@ -117,7 +123,10 @@ pub(crate) fn dockerd_version(dockerd: &Path) -> Result<String> {
             Error::invalid(
                 Subject::default(),
                 "dockerd",
-                format!("`{} --version` printed no version: {text:?}", dockerd.display()),
+                format!(
+                    "`{} --version` printed no version: {text:?}",
+                    dockerd.display()
+                ),
             )
         })
 }
@@ -190,7 +199,10 @@ impl RealDaemon {
         };
         if let Some(multi) = multi {
             let target = which(Path::new(multi)).ok_or_else(|| {
-                Error::missing_program(multi, format!("give dockerd the {} backend", config.backend))
+                Error::missing_program(
+                    multi,
+                    format!("give dockerd the {} backend", config.backend),
+                )
             })?;
             for t in [
                 "iptables",
@@ -252,7 +264,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
         tracing::debug!(%subject, dockerd = %dockerd.display(), %version, ?argv, "start a real Docker daemon");
         let cmd = ns
             .command("unshare")
-            .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--", "/bin/sh", "-c"])
+            .args([
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "--",
+                "/bin/sh",
+                "-c",
+            ])
             .arg(INIT)
             .arg("netrig-dockerd-init")
             .arg(&dir)
@@ -294,7 +314,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
         let cg = dir.join("mnt/cgroup");
         out.extend([
             Mount::Tmpfs(cstring(Path::new("/run"))?),
-            Mount::Bind(cstring(&dir.join("etc"))?, cstring(Path::new("/etc/docker"))?),
+            Mount::Bind(
+                cstring(&dir.join("etc"))?,
+                cstring(Path::new("/etc/docker"))?,
+            ),
             Mount::Bind(cstring(Path::new("/sys/fs/cgroup"))?, cstring(&cg)?),
             Mount::Sysfs(cstring(Path::new("/sys"))?),
             Mount::Bind(cstring(&cg)?, cstring(Path::new("/sys/fs/cgroup"))?),
@@ -324,7 +347,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
                 let why = if exited {
                     "exited".to_string()
                 } else {
-                    format!("did not answer on {} within {START_DEADLINE:?}", sock.display())
+                    format!(
+                        "did not answer on {} within {START_DEADLINE:?}",
+                        sock.display()
+                    )
                 };
                 return Err(Error::invalid(
                     self.subject.clone(),
@@ -372,7 +398,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
             .env_remove("DOCKER_HOST")
             .env_remove("DOCKER_CONTEXT")
             .output()
-            .map_err(|e| Error::io(self.subject.clone(), format!("run {}", self.cli.display()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    self.subject.clone(),
+                    format!("run {}", self.cli.display()),
+                    e,
+                )
+            })?;
         if !out.status.success() {
             return Err(Error::Command {
                 subject: self.subject.clone(),
@@ -498,8 +530,7 @@ fn ping(sock: &Path) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s
-        .write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
         .is_err()
     {
         return false;

@@ -91,7 +91,11 @@ impl Lab {
             })
             .collect();
         tracing::debug!(lab = %self.name, node = name, interfaces = map.len(), "interfaces read from the kernel");
-        *node.state().interfaces.lock().unwrap_or_else(|p| p.into_inner()) = map;
+        *node
+            .state()
+            .interfaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = map;
         Ok(())
     }
 }

@@ -46,7 +46,9 @@ impl LabSpec {
         };
         let model = &part.host;
         refuse_unsupported(&subject, model)?;
-        let mut lab = Lab::build(&real_wiring(model))?;
+        let mut wiring = real_wiring(model);
+        wiring.name = self.name().to_string();
+        let mut lab = Lab::build(&wiring)?;
         let host_ns = lab.node(HOST_NODE)?.ns().clone();
         let daemon = RealDaemon::start(
             &host_ns,
@@ -106,7 +108,9 @@ fn refuse_unsupported(subject: &Subject, model: &DockerHost) -> Result<()> {
         Some(w) => Err(Error::invalid(
             subject.clone(),
             "docker",
-            format!("the real daemon is not given {w} yet: verify this file with the emulation alone"),
+            format!(
+                "the real daemon is not given {w} yet: verify this file with the emulation alone"
+            ),
         )),
         None => Ok(()),
     }

@@ -22,6 +22,10 @@ packages=(
                 # Installing it starts nothing: Debian's policy-rc.d / no systemd in CI
                 # containers; netrig runs it on a private bus with the lab's /etc/firewalld.
   dbus-daemon   # dbus-daemon: the node's own D-Bus system bus for firewalld
+  docker.io     # dockerd 20.10.24 + containerd + runc + CLI: `netrig verify` runs it confined
+                # to a lab node. Its service is never started: no systemd here, and the
+                # policy-rc.d below refuses invoke-rc.d while apt installs it (checked after).
+  busybox-static  # the containers' image of `netrig verify` (docker import, no registry)
 )
 
 missing=()
@@ -41,4 +45,20 @@ fi
 echo "ci/setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+daemons() { pgrep -x 'dockerd|containerd' | tr '\n' ' ' || true; }
+before=$(daemons)
+# Installing docker.io must not start a daemon of the machine's: refuse
+# service starts for the install (exit 101: "action forbidden by policy").
+own_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  own_policy=1
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+[ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+after=$(daemons)
+if [ "$before" != "$after" ]; then
+  echo "ci/setup: installing started a daemon (before: [$before] after: [$after]); netrig never runs the machine's" >&2
+  exit 1
+fi

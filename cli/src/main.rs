@@ -13,6 +13,7 @@
 //! netrig import SNAPSHOT_DIR -o FILE.toml   # + FILE.rules, FILE.drift.txt
 //! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]... [--format …]
 //! netrig graph TOPOLOGY [--format svg|dot|mermaid] [-o FILE]
+//! netrig verify TOPOLOGY [--dockerd PATH] [--layout L --backend B]   # real dockerd beside the emulation: exit 0 equal, 1 different, 2 error
 //! ```
 //!
 //! `matrix`, `diff` and `trace` take `--format html` (one self-contained
@@ -38,6 +39,7 @@ mod report;
 mod run;
 mod snapshot;
 mod up;
+mod verify;
 
 /// Network-emulation labs for testing firewalls, container networking and network daemons.
 #[derive(Parser, Debug)]
@@ -223,6 +225,18 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Run a Docker host file on a real Docker daemon (confined to a lab: its own network, mount and pid namespaces, data and cgroups) beside the emulation; probe both with the same cells and compare them and their rulesets.
+    ///
+    /// Exit 0 when equal, 1 when a cell's outcome, seen addresses or deciding rule, or a rule differs, 2 on error. Without a dockerd it skips (an error under CI=true).
+    Verify {
+        /// A Docker host topology file.
+        file: PathBuf,
+        /// The daemon (default: dockerd on PATH); its containerd, runc and docker CLI are taken beside it, else from PATH.
+        #[arg(long, default_value = "dockerd")]
+        dockerd: PathBuf,
+        #[command(flatten)]
+        over: OverrideArgs,
+    },
     /// Draw a topology: nodes, bridges, links, interfaces and addresses, Docker networks, containers and published ports (nothing is brought up).
     Graph {
         /// A topology file.
@@ -378,6 +392,21 @@ fn main() -> ExitCode {
         } => over
             .parse()
             .map(|o| matrix::trace(&file, (&from, &to), &rules, &o, (format, output.as_deref()))),
+        Command::Verify {
+            file,
+            dockerd,
+            over,
+        } => Ok(match over.parse() {
+            Ok(over) => verify::run(&verify::Args {
+                file,
+                dockerd,
+                over,
+            }),
+            Err(e) => {
+                eprintln!("netrig verify: error: {e}");
+                ExitCode::from(2)
+            }
+        }),
         Command::Graph {
             file,
             over,

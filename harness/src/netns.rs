@@ -104,6 +104,37 @@ impl Netns {
         Ok(seeds)
     }
 
+    /// A network namespace netrig did not create, opened by path
+    /// (`/proc/PID/ns/net`, a pin under `/run/netns`) and held by its fd
+    /// from now on: it lives as long as this value, whatever happens to the
+    /// process or pin it was found by.
+    pub(crate) fn open(path: &Path, subject: Subject) -> Result<Netns> {
+        /// `NS_GET_NSTYPE`, `_IO(0xb7, 0x3)`.
+        const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+        let file = File::open(path).map_err(|e| {
+            namespace_error(subject.clone(), &format!("open {}", path.display()), e)
+        })?;
+        // SAFETY: an ioctl without argument on an open fd.
+        let kind = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+        if kind != libc::CLONE_NEWNET {
+            return Err(Error::invalid(
+                subject,
+                "namespace",
+                format!("{} is not a network namespace", path.display()),
+            ));
+        }
+        let inode = file
+            .metadata()
+            .map_err(|e| namespace_error(subject.clone(), "stat the namespace", e))?
+            .ino();
+        tracing::debug!(%subject, path = %path.display(), inode, "namespace adopted");
+        Ok(Netns {
+            fd: OwnedFd::from(file),
+            inode,
+            subject,
+        })
+    }
+
     /// Runs `f` on a new thread inside this namespace and returns its result.
     ///
     /// Use it to create sockets, netlink connections and pcap handles, and to

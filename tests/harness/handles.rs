@@ -164,8 +164,61 @@ fn ipv6_addresses_are_usable_when_up_returns() {
 }
 
 /// This module's tests.
+/// Namespaces adopted by path (`Lab::adopt`): the adopted node is the same
+/// namespace (inode), its interfaces and addresses are read from the
+/// kernel, traffic and matrices work from it, and it stays alive through
+/// its fd after the pin it was found by is gone and its own lab dropped.
+fn namespaces_adopted_by_path_are_nodes() {
+    let _labs = common::shared();
+    let lab = pair("adopt-src");
+    let pins = tempfile::tempdir().unwrap();
+    let pinned = lab.pin_all(pins.path()).unwrap();
+    let path_of = |node: &str| pinned.iter().find(|(n, _)| n == node).unwrap().1.clone();
+    let (pa, pb) = (path_of("a"), path_of("b"));
+    let adopted = Lab::adopt(
+        &unique_lab_name("adopted"),
+        &[("left", pa.as_path()), ("right", pb.as_path())],
+    )
+    .unwrap();
+    let left = adopted.node("left").unwrap();
+    assert_eq!(common::inode(&left), common::inode(&lab.node("a").unwrap()));
+    let eth0 = left.interface("eth0").unwrap();
+    assert_eq!(
+        eth0.addrs[0].to_string(),
+        "10.0.0.1/24",
+        "read from the kernel"
+    );
+    let ok = left
+        .command("ping")
+        .args(["-c1", "-W2", "10.0.0.2"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "left reaches right");
+    let m = netrig::reach::Matrix::probe_cells(
+        &adopted,
+        vec![netrig::reach::Cell::parse("left", "10.0.0.2:7/tcp").unwrap()],
+        netrig::reach::DEFAULT_DEADLINE,
+    )
+    .unwrap();
+    assert_eq!(m.rows[0].outcome, netrig::reach::Outcome::Delivered, "{m}");
+    // Neither a file that is no namespace nor a missing one is adopted.
+    assert!(Lab::adopt("bad", &[("x", std::path::Path::new("/proc/self/ns/mnt"))]).is_err());
+    assert!(Lab::adopt("bad", &[("x", std::path::Path::new("/nonexistent"))]).is_err());
+    drop(lab);
+    drop(pins);
+    let still = adopted
+        .node("left")
+        .unwrap()
+        .command("ip")
+        .args(["-o", "addr"])
+        .checked_output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&still.stdout).contains("10.0.0.1/24"));
+}
+
 pub fn tests() -> Vec<netrig::testing::Test> {
     netrig::testing::tests![
+        namespaces_adopted_by_path_are_nodes,
         a_command_kept_after_its_lab_runs_in_that_lab,
         works_inside_a_current_thread_runtime,
         works_inside_a_multi_thread_runtime,

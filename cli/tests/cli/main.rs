@@ -12,6 +12,7 @@ mod matrix;
 mod report;
 mod run;
 mod snapshot;
+mod verify;
 
 fn main() -> std::process::ExitCode {
     netrig::testing::run(
@@ -24,6 +25,7 @@ fn main() -> std::process::ExitCode {
             report::tests(),
             run::tests(),
             snapshot::tests(),
+            verify::tests(),
         ]
         .into_iter()
         .flatten(),

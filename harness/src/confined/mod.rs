@@ -6,13 +6,16 @@
 //! private (`MS_REC | MS_PRIVATE` on `/` first), so the machine's own
 //! files are never written and never see the lab's; everything else —
 //! programs, libraries, `/proc` — is the machine's, read-only in spirit.
-//! [`ufw`] runs Debian's ufw there.
+//! [`ufw`] runs Debian's ufw there, [`firewalld`] firewalld on a private
+//! D-Bus; [`dockerd`] a real Docker daemon (containerd and dockerd in a pid
+//! namespace of their own besides).
 //!
 //! Each node's binds are also written to `ARTIFACTS/confined/NODE` (one
 //! `LAB-PATH<TAB>PATH-THE-PROGRAM-SEES` a line): the CLI's `netrig up`
 //! records them for the kept lab, so that `netrig exec LAB NODE -- ufw …`
 //! runs in the same confinement instead of against the machine's files.
 
+pub(crate) mod dockerd;
 pub(crate) mod firewalld;
 pub(crate) mod ufw;
 
@@ -49,16 +52,11 @@ pub(crate) fn command(
                 ));
             }
         }
-        prepared.push((cstring(src)?, cstring(target)?));
+        prepared.push(Mount::Bind(cstring(src)?, cstring(target)?));
     }
     record(ns, binds)?;
     tracing::debug!(node = ns.node_name(), program, binds = ?binds, "confined command");
-    // SAFETY: only unshare and mount (async-signal-safe syscalls) on strings
-    // made before the fork.
-    Ok(unsafe {
-        ns.command(program)
-            .pre_exec_hook(move || private_mounts(&prepared))
-    })
+    Ok(with_mounts(ns.command(program), prepared))
 }
 
 /// `cmd` (a command in `ns`) in the node's confinement when programs run
@@ -68,16 +66,20 @@ pub(crate) fn as_recorded(ns: &Namespace, cmd: NodeCommand) -> NodeCommand {
     let Ok(text) = std::fs::read_to_string(binds_file(ns)) else {
         return cmd;
     };
-    let binds: Vec<(CString, CString)> = text
+    let binds: Vec<Mount> = text
         .lines()
         .filter_map(|l| l.split_once('\t'))
-        .filter_map(|(s, t)| Some((cstring(Path::new(s)).ok()?, cstring(Path::new(t)).ok()?)))
+        .filter_map(|(s, t)| {
+            Some(Mount::Bind(
+                cstring(Path::new(s)).ok()?,
+                cstring(Path::new(t)).ok()?,
+            ))
+        })
         .collect();
     if binds.is_empty() {
         return cmd;
     }
-    // SAFETY: as in `command`.
-    unsafe { cmd.pre_exec_hook(move || private_mounts(&binds)) }
+    with_mounts(cmd, binds)
 }
 
 /// Where the node's binds are written for the CLI.
@@ -100,7 +102,28 @@ fn record(ns: &Namespace, binds: &[(PathBuf, PathBuf)]) -> Result<()> {
         .map_err(|e| Error::io(ns.subject().clone(), format!("write {}", path.display()), e))
 }
 
-fn cstring(p: &Path) -> Result<CString> {
+/// One step of a confined program's private mount namespace, made in the
+/// child in order.
+#[derive(Debug)]
+pub(crate) enum Mount {
+    /// A recursive bind mount of the first path on the second.
+    Bind(CString, CString),
+    /// A fresh tmpfs on the path.
+    Tmpfs(CString),
+    /// A fresh sysfs on the path (it shows the node's interfaces).
+    Sysfs(CString),
+    /// A lazy unmount of the path (errors ignored: it may be gone already).
+    Detach(CString),
+}
+
+/// `cmd` with a private mount namespace made of `mounts` in its child.
+pub(crate) fn with_mounts(cmd: NodeCommand, mounts: Vec<Mount>) -> NodeCommand {
+    // SAFETY: only unshare, mount and umount2 (async-signal-safe syscalls)
+    // on strings made before the fork.
+    unsafe { cmd.pre_exec_hook(move || private_mounts(&mounts)) }
+}
+
+pub(crate) fn cstring(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| {
         Error::invalid(
             crate::error::Subject::default(),
@@ -110,8 +133,8 @@ fn cstring(p: &Path) -> Result<CString> {
     })
 }
 
-/// In the child: a new mount namespace, every mount made private, then the binds.
-fn private_mounts(binds: &[(CString, CString)]) -> io::Result<()> {
+/// In the child: a new mount namespace, every mount made private, then the mounts.
+fn private_mounts(mounts: &[Mount]) -> io::Result<()> {
     let none = std::ptr::null();
     // SAFETY: plain syscalls on valid NUL-terminated strings.
     unsafe {
@@ -128,15 +151,35 @@ fn private_mounts(binds: &[(CString, CString)]) -> io::Result<()> {
         {
             return Err(io::Error::last_os_error());
         }
-        for (src, target) in binds {
-            if libc::mount(
-                src.as_ptr(),
-                target.as_ptr(),
-                none,
-                libc::MS_BIND | libc::MS_REC,
-                std::ptr::null(),
-            ) != 0
-            {
+        for m in mounts {
+            let r = match m {
+                Mount::Bind(src, target) => libc::mount(
+                    src.as_ptr(),
+                    target.as_ptr(),
+                    none,
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ),
+                Mount::Tmpfs(target) => libc::mount(
+                    c"netrig".as_ptr(),
+                    target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    c"mode=755".as_ptr().cast(),
+                ),
+                Mount::Sysfs(target) => libc::mount(
+                    c"netrig-sysfs".as_ptr(),
+                    target.as_ptr(),
+                    c"sysfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    std::ptr::null(),
+                ),
+                Mount::Detach(target) => {
+                    libc::umount2(target.as_ptr(), libc::MNT_DETACH);
+                    0
+                }
+            };
+            if r != 0 {
                 return Err(io::Error::last_os_error());
             }
         }

@@ -67,7 +67,7 @@ impl Lab {
         Ok(())
     }
 
-    fn check_free(&self, name: &str) -> Result<()> {
+    pub(super) fn check_free(&self, name: &str) -> Result<()> {
         if self.names.contains_key(name) {
             return Err(Error::invalid(
                 Subject::lab(&self.name).node(name),

@@ -2,6 +2,7 @@
 //! links between them, their processes, pins and artifacts directory, and
 //! what runs in it — its emulated Docker hosts, servers and programs.
 
+mod adopt;
 mod build;
 pub(crate) mod docker;
 mod grow;

@@ -26,6 +26,8 @@ pub(crate) struct Running {
     pub(crate) programs: Vec<NodeProcess>,
     pub(crate) servers: Vec<Server>,
     pub(crate) parts: Vec<PartState>,
+    /// Real Docker daemons (a lab brought up on one), stopped first.
+    pub(crate) daemons: Vec<crate::confined::dockerd::RealDaemon>,
 }
 
 impl Lab {

@@ -18,6 +18,7 @@ use std::path::Path;
 
 mod firewalld;
 mod part;
+mod real;
 mod reserve;
 mod start;
 mod ufw;

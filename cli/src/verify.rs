@@ -1,0 +1,350 @@
+//! `netrig verify TOPOLOGY [--dockerd PATH] [--layout L] [--backend B]`:
+//! the topology on a real Docker daemon (confined to a lab node, its
+//! containers' namespaces adopted as nodes) beside the same topology
+//! emulated; the emulation's default cells probed in both at once, both
+//! rulesets read back. Prints the cells whose outcome, seen addresses or
+//! deciding rule differ, and a rule-for-rule diff of the rulesets
+//! (normalised: the real bridges named as the model names them, counters
+//! and comments dropped). Exit 0 equal, 1 different, 2 error; without a
+//! dockerd, a skip (an error under `CI=true`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use netrig::docker::Layout;
+use netrig::reach::{Matrix, MatrixDiff, Row};
+use netrig::topology::Overrides;
+use netrig::{Error, Lab, Subject};
+
+/// `netrig verify`'s arguments.
+#[derive(Debug)]
+pub(crate) struct Args {
+    pub(crate) file: PathBuf,
+    pub(crate) dockerd: PathBuf,
+    pub(crate) over: Overrides,
+}
+
+/// Runs `netrig verify`.
+pub(crate) fn run(args: &Args) -> ExitCode {
+    match verify(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("netrig verify: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `dockerd` as given (a path) or on `PATH`.
+fn find(dockerd: &Path) -> Option<PathBuf> {
+    if dockerd.components().count() > 1 {
+        return dockerd.is_file().then(|| dockerd.to_path_buf());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|d| d.join(dockerd))
+        .find(|p| p.is_file())
+}
+
+/// The release `dockerd --version` prints, as (major, minor, text).
+fn version(dockerd: &Path) -> netrig::Result<(u32, u32, String)> {
+    let out = std::process::Command::new(dockerd)
+        .arg("--version")
+        .output()
+        .map_err(|e| {
+            Error::io(
+                Subject::default(),
+                format!("run {} --version", dockerd.display()),
+                e,
+            )
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = text
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("")
+        .trim_end_matches(',')
+        .split(['+', '-', '~'])
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let mut it = v.split('.').map(|p| p.parse::<u32>());
+    match (it.next(), it.next()) {
+        (Some(Ok(a)), Some(Ok(b))) => Ok((a, b, v)),
+        _ => Err(Error::invalid(
+            Subject::default(),
+            "--dockerd",
+            format!(
+                "`{} --version` printed no version: {text:?}",
+                dockerd.display()
+            ),
+        )),
+    }
+}
+
+/// The layout a Docker release's rules have.
+fn implied_layout(major: u32) -> Layout {
+    match major {
+        ..=27 => Layout::Classic,
+        28 => Layout::V28,
+        _ => Layout::V29,
+    }
+}
+
+/// How long a probe waits for an answer no verdict settled: longer than a
+/// matrix's default, so that a loaded machine (a real daemon beside the
+/// emulation) cannot turn a slow answer into a drop on one side only.
+const DEADLINE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+fn verify(args: &Args) -> netrig::Result<ExitCode> {
+    let Some(dockerd) = find(&args.dockerd) else {
+        let why = format!(
+            "no Docker daemon: {} is not installed (install docker.io, or pass --dockerd PATH)",
+            args.dockerd.display()
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            return Err(Error::invalid(Subject::default(), "--dockerd", why));
+        }
+        println!("netrig verify: skipped: {why}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    netrig::privilege::check()?;
+    let (major, _, release) = version(&dockerd)?;
+    let real_layout = implied_layout(major);
+    let real_over = Overrides {
+        layout: Some(real_layout),
+        backend: args.over.backend,
+    };
+    let emul_over = Overrides {
+        layout: args.over.layout.or(Some(real_layout)),
+        backend: args.over.backend,
+    };
+    let mut real_spec = netrig::topology::load_with(&args.file, &real_over)?;
+    let mut emul_spec = netrig::topology::load_with(&args.file, &emul_over)?;
+    real_spec.set_name(netrig::unique_lab_name("verify-real"));
+    emul_spec.set_name(netrig::unique_lab_name("verify-emul"));
+    println!(
+        "netrig verify {}: real dockerd {release} ({}, layout {real_layout:?}) beside the emulation (layout {:?})",
+        args.file.display(),
+        dockerd.display(),
+        emul_over.layout.unwrap_or(real_layout)
+    );
+    let t0 = Instant::now();
+    let (real, emul) = std::thread::scope(|s| {
+        let emul = s.spawn(|| {
+            let t = Instant::now();
+            emul_spec.up().map(|l| (l, t.elapsed()))
+        });
+        let real = real_spec
+            .up_real_docker(&dockerd)
+            .map(|l| (l, t0.elapsed()));
+        (real, emul.join().expect("emulation thread panicked"))
+    });
+    let ((real, real_up), (emul, emul_up)) = (real?, emul?);
+    let bridges = bridge_names(&real)?;
+    let real_rules = normalise(&real.docker("host")?.rules()?, &bridges);
+    let emul_rules = normalise(&emul.docker("host")?.rules()?, &BTreeMap::new());
+    let t1 = Instant::now();
+    let cells = Matrix::default_cells(&emul)?;
+    let (e, r) = std::thread::scope(|s| {
+        let e = s.spawn(|| Matrix::probe_cells(&emul, cells.clone(), DEADLINE));
+        let r = Matrix::probe_cells(&real, cells.clone(), DEADLINE);
+        (e.join().expect("probe thread panicked"), r)
+    });
+    let (e, r) = (e?, r?);
+    let matrices = t1.elapsed();
+    let d = MatrixDiff::between(&e, &r);
+    let differing: Vec<(&Row, &Row)> = d.changed.iter().map(|(a, b)| (a, b)).collect();
+    let why_differs: Vec<(&Row, &Row)> = d
+        .why_changed
+        .iter()
+        .filter(|(a, b)| deciding(a, &BTreeMap::new()) != deciding(b, &bridges))
+        .map(|(a, b)| (a, b))
+        .collect();
+    // iptables-legacy cannot be traced: its deciding rules are counter
+    // deltas, which traffic of other cells (a dropped probe's SYN
+    // retransmitted into another's window) can move. They are shown, not
+    // counted; the traced backends' are counted.
+    let counted = real.docker("host")?.model().backend() == netrig::Backend::IptablesLegacy;
+    let missing = d.removed.len() + d.added.len();
+    println!(
+        "{} cells probed in both; {} differ in outcome or seen addresses, {} in the deciding rule{}{}",
+        cells.len(),
+        differing.len(),
+        why_differs.len(),
+        if counted && !why_differs.is_empty() {
+            " (counted on iptables-legacy: shown, not compared)"
+        } else {
+            ""
+        },
+        if missing > 0 {
+            format!(" ({missing} probed on one side only)")
+        } else {
+            String::new()
+        }
+    );
+    for (a, b) in differing.iter().chain(&why_differs) {
+        println!("  {}", a.cell);
+        println!(
+            "    emulation: {:<32} {}",
+            a.reach(),
+            deciding(a, &BTreeMap::new())
+        );
+        println!("    real:      {:<32} {}", b.reach(), deciding(b, &bridges));
+    }
+    let diff = line_diff(&emul_rules, &real_rules);
+    let changed = diff.iter().filter(|l| !l.starts_with(' ')).count();
+    println!(
+        "rules ({} backend): {} lines emulated, {} real, {changed} differ (- emulation only, + real only)",
+        real.docker("host")?.model().backend(),
+        emul_rules.len(),
+        real_rules.len()
+    );
+    for l in diff.iter().filter(|l| !l.starts_with(' ')) {
+        println!("  {l}");
+    }
+    println!(
+        "time: real daemon and containers up {:.1}s, emulation up {:.1}s (at once), both matrices {:.1}s, total {:.1}s",
+        real_up.as_secs_f64(),
+        emul_up.as_secs_f64(),
+        matrices.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+    let equal =
+        differing.is_empty() && (counted || why_differs.is_empty()) && missing == 0 && changed == 0;
+    println!("{}", if equal { "EQUAL" } else { "DIFFERENT" });
+    drop(real);
+    drop(emul);
+    Ok(if equal {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The real host's bridge names → the model's, matched by the network's gateway address.
+fn bridge_names(real: &Lab) -> netrig::Result<BTreeMap<String, String>> {
+    let part = real.docker("host")?;
+    let ifaces = part.host()?.interfaces();
+    let mut map = BTreeMap::new();
+    for n in part.model().networks() {
+        if let Some(i) = ifaces.iter().find(|i| {
+            i.addrs
+                .iter()
+                .any(|a| a.addr() == std::net::IpAddr::V4(n.gateway))
+        }) && i.name != n.bridge
+        {
+            map.insert(i.name.clone(), n.bridge.clone());
+        }
+    }
+    Ok(map)
+}
+
+/// `text` with every real bridge name replaced by the model's.
+fn rename(text: &str, bridges: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_string();
+    for (real, model) in bridges {
+        out = out.replace(real.as_str(), model);
+    }
+    out
+}
+
+/// A row's deciding rule (its first why that is not a NAT rule),
+/// normalised. A cell no rule decided (only base chains' ACCEPT policies
+/// on its path) is named so, whichever base chain the trace ended in: the
+/// chains' hook order in one kernel table is not a rule of Docker's.
+fn deciding(r: &Row, bridges: &BTreeMap<String, String>) -> String {
+    const NO_RULE: &str = "no rule (policies accept)";
+    match r.why.iter().find(|w| w.verdict != "nat") {
+        Some(w) if w.rule == "policy ACCEPT" && w.verdict == "accept" && !w.answer => {
+            NO_RULE.to_string()
+        }
+        Some(w) => rename(&strip_comments(&w.to_string()), bridges),
+        None => NO_RULE.to_string(),
+    }
+}
+
+/// `-m comment --comment "…"` (or a bare word) removed.
+fn strip_comments(line: &str) -> String {
+    let Some(at) = line.find("-m comment --comment ") else {
+        return line.to_string();
+    };
+    let rest = &line[at + "-m comment --comment ".len()..];
+    let after = if let Some(q) = rest.strip_prefix('"') {
+        q.find('"').map_or("", |e| &q[e + 1..])
+    } else {
+        rest.find(' ').map_or("", |e| &rest[e..])
+    };
+    format!("{}{}", line[..at].trim_end(), after)
+        .trim_end()
+        .to_string()
+}
+
+/// A ruleset's lines as compared: comments, counters and `-m comment`
+/// dropped, bridges renamed, tables in name order (iptables-legacy-save
+/// prints them in the order the kernel registered them).
+fn normalise(rules: &str, bridges: &BTreeMap<String, String>) -> Vec<String> {
+    let mut tables: Vec<Vec<String>> = Vec::new();
+    for l in lines(rules, bridges) {
+        if l.starts_with('*') || tables.is_empty() {
+            tables.push(Vec::new());
+        }
+        tables.last_mut().expect("a table").push(l);
+    }
+    tables.sort();
+    tables.concat()
+}
+
+/// [`normalise`]'s lines, in the tool's order.
+fn lines(rules: &str, bridges: &BTreeMap<String, String>) -> Vec<String> {
+    rules
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut l = l.to_string();
+            if l.starts_with('[')
+                && let Some(e) = l.find("] ")
+            {
+                l = l[e + 2..].to_string();
+            }
+            if l.starts_with(':')
+                && let Some(b) = l.rfind(" [")
+            {
+                l.truncate(b);
+            }
+            rename(&strip_comments(&l), bridges)
+        })
+        .collect()
+}
+
+/// A line diff (longest common subsequence): `  ` kept, `- ` only in `a`, `+ ` only in `b`.
+fn line_diff(a: &[String], b: &[String]) -> Vec<String> {
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            out.push(format!("  {}", a[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push(format!("+ {}", b[j]));
+            j += 1;
+        } else {
+            out.push(format!("- {}", a[i]));
+            i += 1;
+        }
+    }
+    out
+}

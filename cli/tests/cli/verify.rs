@@ -1,0 +1,170 @@
+//! `netrig verify` end to end, against the machine's real dockerd (Debian's
+//! docker.io 20.10.24 in CI): every Docker host file 20.10 can run equals
+//! the emulation under the classic layout with both iptables backends;
+//! `--layout v28` against it differs, naming the raw PREROUTING drop; and
+//! the root namespace, `/var/lib/docker`, `/run/docker.sock` and the
+//! machine's cgroups are the same before and after.
+
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use crate::cli::{Dirs, text};
+
+/// The Docker host files a 20.10 daemon runs as the file says (classic
+/// layout, no ufw, no restart). Left out: docker-two-networks (a finding
+/// of `verify`: on 20.10 a container on two networks sends its traffic out
+/// through `backend`, the network whose name sorts first, where the model
+/// routes through the one it was started on), docker-ufw-real (ufw before
+/// Docker), docker-v28 (28+ options), the generic labs.
+const CLASSIC: &[&str] = &[
+    "docker-bridge",
+    "docker-internal",
+    "docker-modes",
+    "docker-no-proxy",
+    "docker-ufw",
+    "docker-user-rules",
+];
+
+/// The machine's state a real daemon must leave alone.
+fn machine_state() -> String {
+    let mut all = String::new();
+    for argv in [
+        &["ip", "-o", "link"][..],
+        &["ip", "-o", "addr"],
+        &["ip", "route"],
+        &["iptables-nft-save"],
+        &["iptables-legacy-save"],
+        &["nft", "list", "tables"],
+    ] {
+        let o = Command::new(argv[0]).args(&argv[1..]).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        let body: Vec<&str> = out
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| match l.rsplit_once(" [") {
+                Some((chain, _)) if l.starts_with(':') => chain,
+                _ => l,
+            })
+            .collect();
+        all.push_str(&format!("== {}\n{}\n", argv.join(" "), body.join("\n")));
+    }
+    for p in [
+        "/var/lib/docker",
+        "/run/docker.sock",
+        "/run/docker",
+        "/var/lib/containerd",
+        "/run/containerd",
+        "/opt/containerd",
+    ] {
+        all.push_str(&format!("{p}: {}\n", std::path::Path::new(p).exists()));
+    }
+    for d in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for e in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("netrig-") {
+                all.push_str(&format!("cgroup {}\n", e.path().display()));
+            }
+        }
+    }
+    let daemons = Command::new("pgrep")
+        .args(["-x", "dockerd|containerd"])
+        .output()
+        .unwrap();
+    all.push_str(&format!(
+        "daemons: {}\n",
+        String::from_utf8_lossy(&daemons.stdout)
+    ));
+    all
+}
+
+/// `netrig verify` with `args`; `None` when it skipped (no dockerd, not in CI).
+fn verify(dirs: &Dirs, args: &[&str]) -> Option<Output> {
+    let mut all = vec!["verify"];
+    all.extend(args);
+    let o = dirs.run(&all);
+    if String::from_utf8_lossy(&o.stdout).contains("skipped:") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "verify skipped under CI=true: {}",
+            text(&o)
+        );
+        return None;
+    }
+    Some(o)
+}
+
+/// Every classic Docker host file, both iptables backends: zero differing
+/// cells and rules; `--layout v28` differs; the machine unchanged. One
+/// test, so that no other verify's daemon runs while the machine's state is read.
+fn verify_against_a_real_20_10_daemon() {
+    let dirs = Dirs::new();
+    let before = machine_state();
+    for t in CLASSIC {
+        for b in ["iptables-nft", "iptables-legacy"] {
+            let file = format!("topologies/{t}.toml");
+            let started = Instant::now();
+            let Some(o) = verify(&dirs, &[&file, "--backend", b]) else {
+                return;
+            };
+            let out = text(&o);
+            println!("verify {t} {b}: {:.1}s", started.elapsed().as_secs_f64());
+            assert_eq!(o.status.code(), Some(0), "{t} {b}:\n{out}");
+            assert!(
+                out.contains("EQUAL") && out.contains(" 0 differ in outcome or seen addresses"),
+                "{t} {b}:\n{out}"
+            );
+        }
+    }
+    v28_differs_from_20_10(&dirs);
+    assert_eq!(before, machine_state(), "the machine's state changed");
+}
+
+/// The v28 emulation against a 20.10 daemon: exit 1, the raw PREROUTING
+/// drop named on the emulation's side, and cells whose deciding rules differ
+/// named with both sides' rules.
+fn v28_differs_from_20_10(dirs: &Dirs) {
+    let Some(o) = verify(dirs, &["topologies/docker-bridge.toml", "--layout", "v28"]) else {
+        return;
+    };
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("DIFFERENT"), "{out}");
+    assert!(
+        out.contains("- -A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP"),
+        "the raw direct-access drop, emulation only:\n{out}"
+    );
+    // A LAN peer routing to a container: the v28 emulation drops it in raw
+    // PREROUTING, the 20.10 daemon delivers it (its DOCKER chain's accept).
+    let Some(o) = verify(
+        dirs,
+        &["topologies/docker-two-networks.toml", "--layout", "v28"],
+    ) else {
+        return;
+    };
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let cell = out
+        .split("\n  lanpc -> 172.18.0.2:80/tcp\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the LAN peer's cell differs:\n{out}"));
+    let mut lines = cell.lines();
+    let (emul, real) = (lines.next().unwrap(), lines.next().unwrap());
+    assert!(
+        emul.contains("emulation: dropped")
+            && emul.contains("ip raw PREROUTING: -A PREROUTING -d 172.18.0.2/32"),
+        "{out}"
+    );
+    assert!(
+        real.contains("real:      delivered 198.51.100.150 -> 172.18.0.2")
+            && real.contains("ip filter DOCKER: -A DOCKER -d 172.18.0.2/32"),
+        "{out}"
+    );
+}
+
+pub fn tests() -> Vec<netrig::testing::Test> {
+    netrig::testing::tests![verify_against_a_real_20_10_daemon]
+}

@@ -11,16 +11,16 @@ use std::time::Instant;
 use crate::cli::{Dirs, text};
 
 /// The Docker host files a 20.10 daemon runs as the file says (classic
-/// layout, no ufw, no restart). Left out: docker-two-networks (a finding
-/// of `verify`: on 20.10 a container on two networks sends its traffic out
-/// through `backend`, the network whose name sorts first, where the model
-/// routes through the one it was started on), docker-ufw-real (ufw before
-/// Docker), docker-v28 (28+ options), the generic labs.
+/// layout, no ufw, no restart). docker-two-networks holds a container on
+/// two networks whose gateway `verify` found by name order (a model fix).
+/// Left out: docker-ufw-real (ufw before Docker), docker-v28 (28+ options),
+/// the generic labs.
 const CLASSIC: &[&str] = &[
     "docker-bridge",
     "docker-internal",
     "docker-modes",
     "docker-no-proxy",
+    "docker-two-networks",
     "docker-ufw",
     "docker-user-rules",
 ];

@@ -185,14 +185,23 @@ impl Container {
     }
 
     /// The attachment that provides the default route and carries published
-    /// ports: the first one (Classic) or the first non-internal one (V28, V29 —
-    /// internal networks give no default route there, as recorded for 28.5.2).
+    /// ports: libnetwork's gateway endpoint — endpoints on internal networks
+    /// last, then (all priorities being equal) by network name, whatever
+    /// order the container joined them in (libnetwork's `epHeap.Less`; seen
+    /// on a real 20.10.24 by `netrig verify`: a container started on
+    /// `frontend` and connected to `backend` routes through `backend`). With
+    /// only internal networks: none on V28 and V29 (as recorded for 28.5.2),
+    /// the first one on Classic.
     pub(crate) fn gateway_attachment(&self, layout: super::Layout) -> Option<&Attachment> {
         let a = self.attachments();
-        if layout.is_modern() {
-            a.iter().find(|a| !a.internal)
-        } else {
-            a.first()
+        let external = a
+            .iter()
+            .filter(|a| !a.internal)
+            .min_by(|x, y| x.network.cmp(&y.network));
+        match external {
+            Some(gw) => Some(gw),
+            None if layout.is_modern() => None,
+            None => a.first(),
         }
     }
 }

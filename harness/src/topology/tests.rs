@@ -395,3 +395,18 @@ fn ufw_on_iptables_legacy_is_refused_at_load() {
     let ok = "[before]\nufw = [\"enable\"]\n[daemon]\nbackend = \"iptables-nft\"\n";
     assert!(parse(ok, "ufw.toml").is_ok());
 }
+
+/// firewalld on an iptables-legacy host, or beside ufw, is refused when the
+/// file is read, before anything is built.
+#[test]
+fn firewalld_on_iptables_legacy_or_with_ufw_is_refused_at_load() {
+    let legacy = "[before]\nfirewalld = [\"--permanent --zone=public --add-service=ssh\"]\n[daemon]\nbackend = \"iptables-legacy\"\n";
+    let err = parse(legacy, "fw.toml").unwrap_err().to_string();
+    assert!(
+        err.contains("firewalld") && err.contains("iptables-nft"),
+        "{err}"
+    );
+    let both = "[before]\nufw = [\"enable\"]\nfirewalld = [\"--permanent --zone=public --add-service=ssh\"]\n";
+    let err = parse(both, "fw.toml").unwrap_err().to_string();
+    assert!(err.contains("not both"), "{err}");
+}

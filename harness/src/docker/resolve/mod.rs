@@ -73,6 +73,16 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
              (set ip_forward_was_on = true, or ip_forward = false)",
         ));
     }
+    if b.firewalld.is_used() && b.ufw.is_used() {
+        return Err(cx.host("firewalld", "a host runs ufw or firewalld, not both"));
+    }
+    if b.firewalld.is_used() && d.backend == Backend::IptablesLegacy {
+        return Err(cx.host(
+            "firewalld",
+            "Docker's rules go through firewalld's passthrough, which runs `iptables` \
+             (iptables-nft on Debian): use backend iptables-nft or nftables with firewalld",
+        ));
+    }
     if b.ufw.is_used() && d.backend == Backend::IptablesLegacy {
         return Err(cx.host(
             "ufw",

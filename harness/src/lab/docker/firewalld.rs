@@ -10,7 +10,6 @@
 //! firewalld's `Reloaded` signal: its rules again, its bridges back in the
 //! `docker` zone.
 
-use crate::backend::Backend;
 use crate::confined::firewalld::{self, Daemon};
 use crate::docker::DockerHost;
 use crate::error::{Error, Result};
@@ -29,21 +28,6 @@ impl DockerHost {
         let spec = self.firewalld();
         if !spec.is_used() {
             return Ok(None);
-        }
-        if self.ufw().is_used() {
-            return Err(Error::invalid(
-                host.subject().clone(),
-                "firewalld",
-                "a host runs ufw or firewalld, not both",
-            ));
-        }
-        if self.backend() == Backend::IptablesLegacy {
-            return Err(Error::invalid(
-                host.subject().clone(),
-                "firewalld",
-                "Docker's rules go through firewalld's passthrough, which runs `iptables` \
-                 (iptables-nft on Debian): use backend iptables-nft or nftables with firewalld",
-            ));
         }
         let daemon = firewalld::start(host)?;
         let mut lists = Vec::new();

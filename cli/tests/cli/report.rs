@@ -18,9 +18,17 @@ use serde_json::{Value, json};
 /// How long one DevTools call or page event may take.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// Where the test leaves its page and screenshot.
+/// Where the test leaves its page and screenshot: the target's tmp folder,
+/// or (when this user cannot write there: the rootless run as `nobody`) a
+/// folder of its own under the system's temporary directory.
 fn artifacts() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("netrig-report")
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("netrig-report");
+    if std::fs::create_dir_all(&target).is_ok() && tempfile::tempfile_in(&target).is_ok() {
+        return target;
+    }
+    let own = std::env::temp_dir().join(format!("netrig-report-{}", nix::unistd::getuid()));
+    std::fs::create_dir_all(&own).expect("a folder for the report");
+    own
 }
 
 /// The chromium program on PATH, if any.

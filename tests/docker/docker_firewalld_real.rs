@@ -226,7 +226,7 @@ fn firewalld_refuses_a_list_naming_its_place() -> Result<()> {
 /// A file of firewall-cmd lists (`netrig diff --after firewalld:FILE`)
 /// runs on the host's firewalld after Docker: opening 8081 in the public
 /// zone turns the host's 8081 from rejected by `filter_IN_public` into
-/// answered. A file of ufw commands for this host is refused when given,
+/// delivered by `filter_IN_public_allow`. A file of ufw commands for this host is refused when given,
 /// naming its line and the host's manager.
 fn firewalld_command_file_changes_a_cell() -> Result<()> {
     let own = cell("internet -> 203.0.113.2:8081/tcp");
@@ -239,7 +239,8 @@ fn firewalld_command_file_changes_a_cell() -> Result<()> {
         .find(|(b, _)| b.cell == own)
         .expect("the host's 8081 cell changed");
     assert_eq!(was.why[0].chain, "filter_IN_public", "{:?}", was.why);
-    assert!(now.outcome != Outcome::Unreachable, "{now:?}");
+    assert_eq!(now.outcome, Outcome::Delivered, "{now:?}");
+    assert_eq!(now.why[0].chain, "filter_IN_public_allow", "{:?}", now.why);
     let ports = firewall_cmd(&after, &["--zone=public", "--list-ports"]);
     assert_eq!(ports.trim(), "8081/tcp");
     let err = spec("fwd-file-e")?

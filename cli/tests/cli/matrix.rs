@@ -342,8 +342,8 @@ fn diff_with_ufw_command_files() {
 
 /// `diff --before firewalld:FILE --after firewalld:FILE` on the
 /// real-firewalld host: opening 8081 in the public zone changes the host's
-/// 8081 cell from rejected to answered, the why naming firewalld's public
-/// zone chain; a file of ufw commands for that host is refused naming its line.
+/// 8081 cell from rejected to delivered, each why naming firewalld's public
+/// zone chain that decided; a file of ufw commands for that host is refused naming its line.
 fn diff_with_firewalld_command_files() {
     let topo = topology("docker-firewalld-real.toml");
     let o = netrig(&[
@@ -365,8 +365,19 @@ fn diff_with_firewalld_command_files() {
         .split("\n\n")
         .find(|c| c.contains("internet -> 203.0.113.2:8081/tcp"))
         .unwrap_or_else(|| panic!("8081 unchanged:\n{out}"));
-    assert!(cell.contains("before  unreachable"), "{cell}");
-    assert!(cell.contains("inet firewalld filter_IN_public"), "{cell}");
+    assert!(
+        cell.contains("before  unreachable")
+            && cell.contains(
+                "inet firewalld filter_IN_public: reject with icmpx admin-prohibited (drop)"
+            ),
+        "{cell}"
+    );
+    assert!(
+        cell.contains("after   delivered")
+            && cell
+                .contains("inet firewalld filter_IN_public_allow: tcp dport 8081 accept (accept)"),
+        "{cell}"
+    );
     let wrong = netrig(&[
         "diff",
         &topo,

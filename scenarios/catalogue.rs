@@ -507,6 +507,30 @@ fn bug_library() -> Vec<Scenario> {
         .needs(&[Feature::Ufw])
         .bug(),
         S::new(
+            "ufw_docker_recipe_route_allow_opens_published_port",
+            bugs::managers::ufw_docker_recipe_route_allow_opens_published_port,
+            "recipe drops 8080; ufw route allow opens it",
+        )
+        .on(bugs::managers::UFW)
+        .needs(&[Feature::Ufw])
+        .bug(),
+        S::new(
+            "firewalld_zone_does_not_constrain_published_port",
+            bugs::managers::firewalld_zone_does_not_constrain_published_port,
+            "BUG: 8080 reached past the public zone; own 8081 rejected",
+        )
+        .on(bugs::managers::FIREWALLD)
+        .needs(&[Feature::Firewalld])
+        .bug(),
+        S::new(
+            "firewalld_reload_drops_published_port_until_docker_reapplies",
+            bugs::managers::firewalld_reload_drops_published_port_until_docker_reapplies,
+            "BUG: reload flushes the DNAT, zone rejects 8080; Docker's handler restores it",
+        )
+        .on(bugs::managers::FIREWALLD)
+        .needs(&[Feature::Firewalld])
+        .bug(),
+        S::new(
             "mixed_28_29_chains_refuse_network_create",
             bugs::owners::mixed_28_29_chains_refuse_network_create,
             "",

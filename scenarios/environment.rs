@@ -25,6 +25,9 @@ pub enum Feature {
     BridgeNetfilter,
     /// The real ufw (Debian's package `ufw`), run confined to a node.
     Ufw,
+    /// The real firewalld (Debian's packages `firewalld`, `dbus-daemon`),
+    /// run confined to a node on a bus of its own.
+    Firewalld,
 }
 
 impl std::fmt::Display for Feature {
@@ -33,6 +36,7 @@ impl std::fmt::Display for Feature {
             Feature::Backend(b) => write!(f, "the {b} firewall backend"),
             Feature::BridgeNetfilter => f.write_str("br_netfilter"),
             Feature::Ufw => f.write_str("ufw"),
+            Feature::Firewalld => f.write_str("firewalld"),
         }
     }
 }
@@ -100,6 +104,23 @@ fn probe(node: &Node<'_>, feature: Feature) -> Option<Missing> {
                 None
             } else {
                 missing("ufw is not installed (package ufw)".into(), true)
+            }
+        }
+        Feature::Firewalld => {
+            let programs = [
+                "/usr/sbin/firewalld",
+                "/usr/bin/firewall-cmd",
+                "/usr/bin/dbus-daemon",
+            ];
+            match programs
+                .into_iter()
+                .find(|p| !std::path::Path::new(p).is_file())
+            {
+                None => None,
+                Some(p) => missing(
+                    format!("{p} is not installed (packages firewalld, dbus-daemon)"),
+                    true,
+                ),
             }
         }
         Feature::BridgeNetfilter => match node.sysctl_get("net.bridge.bridge-nf-call-iptables") {

@@ -142,8 +142,8 @@ enum Command {
     Matrix {
         /// A topology file (see topologies/): a Docker host or a generic lab.
         file: PathBuf,
-        /// Rule files loaded after the topology's (iptables-save fragment, or `.nft`); in a generic lab `NODE=FILE` names the node (a Docker part's host: after Docker's rules).
-        #[arg(long = "rules", value_name = "[NODE=]FILE")]
+        /// Rule files loaded after the topology's (iptables-save fragment, or `.nft`); in a generic lab `NODE=FILE` names the node (a Docker part's host: after Docker's rules); `ufw:FILE`, `firewalld:FILE`: commands for the Docker host's real ufw or firewalld.
+        #[arg(long = "rules", value_name = "[NODE=][ufw:|firewalld:]FILE")]
         rules: Vec<matrix::RulesArg>,
         #[command(flatten)]
         over: OverrideArgs,
@@ -158,11 +158,11 @@ enum Command {
     Diff {
         /// A topology file.
         file: PathBuf,
-        /// Rule files of the "before" lab (`NODE=FILE` in a generic lab; `ufw:FILE`: ufw commands, one a line, run by the real ufw on the Docker host).
-        #[arg(long, value_name = "[NODE=][ufw:]FILE", num_args = 1..)]
+        /// Rule files of the "before" lab (`NODE=FILE` in a generic lab; `ufw:FILE` or `firewalld:FILE`: ufw commands or `firewall-cmd` argument lists, one a line, run by the Docker host's real ufw or firewalld).
+        #[arg(long, value_name = "[NODE=][ufw:|firewalld:]FILE", num_args = 1..)]
         before: Vec<matrix::RulesArg>,
-        /// Rule files of the "after" lab (`NODE=FILE` in a generic lab; `ufw:FILE`: ufw commands).
-        #[arg(long, value_name = "[NODE=][ufw:]FILE", num_args = 1..)]
+        /// Rule files of the "after" lab (`NODE=FILE` in a generic lab; `ufw:FILE`, `firewalld:FILE`: the manager's commands).
+        #[arg(long, value_name = "[NODE=][ufw:|firewalld:]FILE", num_args = 1..)]
         after: Vec<matrix::RulesArg>,
         #[command(flatten)]
         over: OverrideArgs,

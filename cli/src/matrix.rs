@@ -16,8 +16,9 @@ use netrig::topology::Overrides;
 const ERROR: u8 = 2;
 
 /// A `--rules` value: `FILE`, or `NODE=FILE` for a node of a generic lab;
-/// `ufw:FILE` (`NODE=ufw:FILE`) for a file of ufw commands, one a line,
-/// run by the real ufw on a Docker host.
+/// `ufw:FILE` or `firewalld:FILE` (`NODE=ufw:FILE` …) for a file of ufw
+/// commands or of `firewall-cmd` argument lists, one a line, run by the
+/// real ufw or firewalld on a Docker host (the one its topology runs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RulesArg {
     node: Option<String>,
@@ -30,8 +31,9 @@ pub struct RulesArg {
 enum Kind {
     /// Rules: an iptables-save fragment or an nft file.
     Rules,
-    /// ufw commands.
-    Ufw,
+    /// Firewall manager commands: `ufw:` or `firewalld:` (which manager
+    /// runs them is the host's, `LabSpec::manager_file`).
+    Manager,
 }
 
 impl std::str::FromStr for RulesArg {
@@ -43,8 +45,11 @@ impl std::str::FromStr for RulesArg {
             }
             _ => (None, s),
         };
-        let (kind, path) = match rest.strip_prefix("ufw:") {
-            Some(path) => (Kind::Ufw, path),
+        let manager = ["ufw:", "firewalld:"]
+            .iter()
+            .find_map(|p| rest.strip_prefix(p));
+        let (kind, path) = match manager {
+            Some(path) => (Kind::Manager, path),
             None => (Kind::Rules, rest),
         };
         Ok(RulesArg {
@@ -102,7 +107,7 @@ fn add_rules(file: &Path, spec: netrig::LabSpec, f: &RulesArg) -> netrig::Result
     }
     match f.kind {
         Kind::Rules => Ok(spec.rules_file(node, &f.path)),
-        Kind::Ufw => spec.ufw_file(&node, &f.path),
+        Kind::Manager => spec.manager_file(&node, &f.path),
     }
 }
 
@@ -222,12 +227,17 @@ mod tests {
         let d = parse("ufw:after.txt");
         assert_eq!(
             (d.node, d.kind, d.path.to_str()),
-            (None, Kind::Ufw, Some("after.txt"))
+            (None, Kind::Manager, Some("after.txt"))
+        );
+        let f = parse("host=firewalld:open.txt");
+        assert_eq!(
+            (f.node.as_deref(), f.kind, f.path.to_str()),
+            (Some("host"), Kind::Manager, Some("open.txt"))
         );
         let e = parse("h2=ufw:a.txt");
         assert_eq!(
             (e.node.as_deref(), e.kind, e.path.to_str()),
-            (Some("h2"), Kind::Ufw, Some("a.txt"))
+            (Some("h2"), Kind::Manager, Some("a.txt"))
         );
     }
 }

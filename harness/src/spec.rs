@@ -317,17 +317,27 @@ impl LabSpec {
         self.rules.push(RuleFileSpec::new(node, path, iptables));
         self
     }
-    /// Runs the ufw commands of file `path` (one per line, `#` comments)
-    /// with the real ufw in Docker host `node` once Docker's rules and the
-    /// host's other ufw commands are in (`netrig diff --after ufw:FILE`).
-    /// Refused for a node that is no Docker host's.
-    pub fn ufw_file(mut self, node: &str, path: impl Into<PathBuf>) -> crate::Result<Self> {
+    /// Runs file `path` of firewall manager commands, one a line (`#`
+    /// comments), with the real ufw or firewalld of Docker host `node`,
+    /// once Docker's rules and the host's own `[after]` commands are in
+    /// (`netrig diff --after ufw:FILE` or `firewalld:FILE`). The manager is
+    /// the one the host's topology runs (`[before]`/`[after]` `ufw` or
+    /// `firewalld`); on a host that runs neither, the file's first command
+    /// names it: a `firewall-cmd` argument list (`--zone=public
+    /// --add-port=8081/tcp`, a leading `firewall-cmd` allowed) for
+    /// firewalld, else a ufw command (`route allow proto tcp from any to
+    /// any port 80`). A file without commands changes nothing.
+    ///
+    /// # Errors
+    /// A node that is no Docker host's, an unreadable file, or a line the
+    /// manager does not take (named by file and line).
+    pub fn manager_file(mut self, node: &str, path: impl Into<PathBuf>) -> crate::Result<Self> {
         let Some(p) = self.docker.iter_mut().find(|p| p.name == node) else {
             return Err(crate::Error::invalid(
                 crate::error::Subject::lab(self.name()),
-                "ufw",
+                "manager_file",
                 format!(
-                    "ufw runs on a Docker host's node; {node:?} is none (Docker hosts: {})",
+                    "ufw and firewalld run on a Docker host's node; {node:?} is none (Docker hosts: {})",
                     self.docker
                         .iter()
                         .map(|p| p.name.as_str())
@@ -336,7 +346,7 @@ impl LabSpec {
                 ),
             ));
         };
-        p.host.add_ufw_file(path);
+        p.host.add_manager_file(path.into())?;
         Ok(self)
     }
     /// Every node's name (the Docker parts' too), in creation order, then

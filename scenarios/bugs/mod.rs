@@ -15,8 +15,9 @@
 //! - [`host`] — the host's own settings around Docker's rules: a
 //!   default-deny INPUT or OUTPUT firewall, a platform's source routing, a
 //!   distribution's br_netfilter sysctl;
-//! - [`managers`] — the real ufw on the host, confined to its node: `ufw deny`
-//!   and `ufw route deny` against a published port;
+//! - [`managers`] — the real ufw and firewalld on the host, confined to its
+//!   node: `ufw deny`, `ufw route deny` and the ufw-docker recipe against a
+//!   published port, firewalld's zones past it, a firewalld reload;
 //! - [`nftables`] — the nftables backend: no DOCKER-USER, no forwarding of its own;
 //! - [`proxy`] — icc=false and the userland proxy deciding who reaches a
 //!   published port, cross-network access without the proxy;

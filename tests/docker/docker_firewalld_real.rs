@@ -223,6 +223,36 @@ fn firewalld_refuses_a_list_naming_its_place() -> Result<()> {
     Ok(())
 }
 
+/// A file of firewall-cmd lists (`netrig diff --after firewalld:FILE`)
+/// runs on the host's firewalld after Docker: opening 8081 in the public
+/// zone turns the host's 8081 from rejected by `filter_IN_public` into
+/// delivered by `filter_IN_public_allow`. A file of ufw commands for this host is refused when given,
+/// naming its line and the host's manager.
+fn firewalld_command_file_changes_a_cell() -> Result<()> {
+    let own = cell("internet -> 203.0.113.2:8081/tcp");
+    let before = spec("fwd-file-b")?.up()?;
+    let after = spec("fwd-file-a")?
+        .manager_file("host", "topologies/firewalld/open-8081.txt")?
+        .up()?;
+    let d = netrig::reach::MatrixDiff::probe(&before, &after)?;
+    let (was, now) = (d.changed.iter())
+        .find(|(b, _)| b.cell == own)
+        .expect("the host's 8081 cell changed");
+    assert_eq!(was.why[0].chain, "filter_IN_public", "{:?}", was.why);
+    assert_eq!(now.outcome, Outcome::Delivered, "{now:?}");
+    assert_eq!(now.why[0].chain, "filter_IN_public_allow", "{:?}", now.why);
+    let ports = firewall_cmd(&after, &["--zone=public", "--list-ports"]);
+    assert_eq!(ports.trim(), "8081/tcp");
+    let err = spec("fwd-file-e")?
+        .manager_file("host", "topologies/ufw/route-deny-80.txt")
+        .expect_err("ufw commands for a firewalld host")
+        .to_string();
+    assert!(err.contains("route-deny-80.txt"), "{err}");
+    assert!(err.contains("line 2: not a firewalld command"), "{err}");
+    assert!(err.contains("runs firewalld"), "{err}");
+    Ok(())
+}
+
 /// Skips (fails under CI=true) where firewalld is not installed.
 fn firewalld_installed() -> Option<Skip> {
     let ok = [
@@ -246,6 +276,7 @@ pub fn tests() -> Vec<Test> {
         firewalld_reload_flushes_dockers_rules_until_its_handler,
         firewalld_leaves_the_machine_untouched,
         firewalld_refuses_a_list_naming_its_place,
+        firewalld_command_file_changes_a_cell,
     ]
     .into_iter()
     .map(|t| t.needs(firewalld_installed))

@@ -56,7 +56,7 @@ fn ufw_deny_leaves_the_published_port_open() -> Result<()> {
 fn ufw_route_deny_closes_it_and_is_named() -> Result<()> {
     let before = spec("ufw-real-b")?.up()?;
     let after = spec("ufw-real-a")?
-        .ufw_file("host", "topologies/ufw/route-deny-80.txt")?
+        .manager_file("host", "topologies/ufw/route-deny-80.txt")?
         .up()?;
     let d = netrig::reach::MatrixDiff::probe(&before, &after)?;
     let (_, now) = (d.changed.iter())
@@ -120,7 +120,7 @@ fn ufw_leaves_the_machine_untouched() -> Result<()> {
     );
     {
         let lab = spec("ufw-real-h")?
-            .ufw_file("host", "topologies/ufw/route-deny-80.txt")?
+            .manager_file("host", "topologies/ufw/route-deny-80.txt")?
             .up()?;
         let host = lab.node("host")?;
         let status = host.command("iptables-save").checked_output()?;
@@ -149,7 +149,7 @@ fn a_refused_ufw_command_names_its_line() -> Result<()> {
     let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, "allow 22/tcp\nroute frobnicate 80\n").expect("write");
     let err = spec("ufw-real-e")?
-        .ufw_file("host", &bad)?
+        .manager_file("host", &bad)?
         .up()
         .expect_err("ufw refuses `route frobnicate`")
         .to_string();

@@ -307,6 +307,111 @@ fn why_changes_lists_a_moved_decision() {
     assert!(json.contains("\"change\": \"why\""), "{json}");
 }
 
+/// `diff --before ufw:FILE --after ufw:FILE` on the real-ufw host: the
+/// published port's cell is dropped by ufw-user-forward's rule, named by
+/// the ufw command that made it.
+fn diff_with_ufw_command_files() {
+    let o = netrig(&[
+        "diff",
+        &topology("docker-ufw-real.toml"),
+        "--before",
+        &format!("ufw:{}", topology("ufw/none.txt")),
+        "--after",
+        &format!("host=ufw:{}", topology("ufw/route-deny-80.txt")),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let cell = out
+        .split("\n\n")
+        .find(|c| c.contains("internet -> 203.0.113.2:8080/tcp"))
+        .unwrap_or_else(|| panic!("8080 unchanged:\n{out}"));
+    assert!(cell.contains("after   dropped"), "{cell}");
+    assert!(
+        cell.contains(
+            "ip filter ufw-user-forward: -A ufw-user-forward -p tcp -m tcp --dport 80 -j DROP (drop) \
+             from ufw route deny proto tcp from any to any port 80"
+        ),
+        "{cell}"
+    );
+}
+
+/// `diff --before firewalld:FILE --after firewalld:FILE` on the
+/// real-firewalld host: opening 8081 in the public zone changes the host's
+/// 8081 cell from rejected to delivered, each why naming firewalld's public
+/// zone chain that decided; a file of ufw commands for that host is refused naming its line.
+fn diff_with_firewalld_command_files() {
+    let topo = topology("docker-firewalld-real.toml");
+    let o = netrig(&[
+        "diff",
+        &topo,
+        "--before",
+        &format!("firewalld:{}", topology("firewalld/none.txt")),
+        "--after",
+        &format!("host=firewalld:{}", topology("firewalld/open-8081.txt")),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let cell = out
+        .split("\n\n")
+        .find(|c| c.contains("internet -> 203.0.113.2:8081/tcp"))
+        .unwrap_or_else(|| panic!("8081 unchanged:\n{out}"));
+    assert!(
+        cell.contains("before  unreachable")
+            && cell.contains(
+                "inet firewalld filter_IN_public: reject with icmpx admin-prohibited (drop)"
+            ),
+        "{cell}"
+    );
+    assert!(
+        cell.contains("after   delivered")
+            && cell
+                .contains("inet firewalld filter_IN_public_allow: tcp dport 8081 accept (accept)"),
+        "{cell}"
+    );
+    let wrong = netrig(&[
+        "diff",
+        &topo,
+        "--after",
+        &format!("firewalld:{}", topology("ufw/route-deny-80.txt")),
+    ]);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("route-deny-80.txt")
+            && err.contains("line 2")
+            && err.contains("runs firewalld"),
+        "{err}"
+    );
+}
+
+/// Skips (fails under CI=true) where a firewall manager is not installed.
+fn managers_installed() -> Option<netrig::testing::Skip> {
+    let ok = [
+        "/usr/sbin/ufw",
+        "/usr/sbin/firewalld",
+        "/usr/bin/firewall-cmd",
+        "/usr/bin/dbus-daemon",
+    ]
+    .iter()
+    .all(|p| std::path::Path::new(p).is_file());
+    (!ok).then(|| {
+        netrig::testing::Skip::unless_required(
+            "ufw or firewalld is not installed (packages ufw, firewalld, dbus-daemon; \
+             ci/setup.sh installs them)",
+        )
+    })
+}
+
 /// This module's tests (lab tests: without privileges they are skipped, as before).
 pub fn tests() -> Vec<netrig::testing::Test> {
     netrig::testing::tests![
@@ -318,4 +423,14 @@ pub fn tests() -> Vec<netrig::testing::Test> {
         grids_for_matrix_and_diff,
         why_changes_lists_a_moved_decision,
     ]
+    .into_iter()
+    .chain(
+        netrig::testing::tests![
+            diff_with_ufw_command_files,
+            diff_with_firewalld_command_files
+        ]
+        .into_iter()
+        .map(|t| t.needs(managers_installed)),
+    )
+    .collect()
 }

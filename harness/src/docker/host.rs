@@ -169,10 +169,45 @@ impl DockerHost {
     pub(crate) fn firewalld(&self) -> &crate::manager::Firewalld {
         &self.firewalld
     }
-    /// Adds a file of ufw commands, run after the host's other ufw
-    /// commands (`netrig diff --after ufw:FILE`).
-    pub(crate) fn add_ufw_file(&mut self, path: impl Into<std::path::PathBuf>) {
-        self.ufw.command_files.push(path.into());
+    /// The firewall manager the host runs, if any.
+    pub(crate) fn manager(&self) -> Option<crate::manager::Manager> {
+        use crate::manager::Manager;
+        match (self.ufw.is_used(), self.firewalld.is_used()) {
+            (true, _) => Some(Manager::Ufw),
+            (_, true) => Some(Manager::Firewalld),
+            _ => None,
+        }
+    }
+    /// Adds a file of the host's firewall manager's commands, run after its
+    /// other commands (`netrig diff --after ufw:FILE`, `firewalld:FILE`):
+    /// the manager is the host's, else the one the file's first command
+    /// names (a file without commands changes nothing). Refused, naming
+    /// the file and line, where a command is not the manager's.
+    pub(crate) fn add_manager_file(&mut self, path: std::path::PathBuf) -> crate::Result<()> {
+        use crate::manager::Manager;
+        let bad = |message: String| crate::Error::Topology {
+            file: path.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            bad(format!(
+                "cannot read the file of firewall manager commands: {e}"
+            ))
+        })?;
+        let Some(manager) = self.manager().or(Manager::of_commands(&text)) else {
+            return Ok(());
+        };
+        manager.check_commands(&text).map_err(|(line, why)| {
+            bad(format!(
+                "line {line}: {why} (host {} runs {manager})",
+                self.name
+            ))
+        })?;
+        match manager {
+            Manager::Ufw => self.ufw.command_files.push(path),
+            Manager::Firewalld => self.firewalld.command_files.push(path),
+        }
+        Ok(())
     }
     /// The host with rule file `path` (the rules ufw loaded before the
     /// daemon) first among the rules already there when the daemon starts.

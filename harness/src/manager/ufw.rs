@@ -100,8 +100,8 @@ pub(crate) fn netns_sysctls(conf: &str) -> (String, Vec<String>) {
     (kept, dropped)
 }
 
-/// The command lines of a file of ufw commands: (line number, command),
-/// blank lines and `#` comments skipped, a leading `ufw` dropped.
+/// The command lines of a file of ufw commands or `firewall-cmd` lists:
+/// (line number, command), blank lines and `#` comments skipped.
 pub(crate) fn commands_in(text: &str) -> Vec<(usize, String)> {
     text.lines()
         .enumerate()

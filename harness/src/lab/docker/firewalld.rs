@@ -14,8 +14,7 @@ use crate::confined::firewalld::{self, Daemon};
 use crate::docker::DockerHost;
 use crate::error::{Error, Result};
 use crate::manager::{
-    firewalld_argv, firewalld_docker_bridge, firewalld_docker_setup, firewalld_reloads,
-    ufw_commands_in,
+    commands_in, firewalld_argv, firewalld_docker_bridge, firewalld_docker_setup, firewalld_reloads,
 };
 
 impl DockerHost {
@@ -80,7 +79,7 @@ impl DockerHost {
                 message: format!("cannot read the file of firewall-cmd lists: {e}"),
             })?;
             lists.extend(
-                ufw_commands_in(&text)
+                commands_in(&text)
                     .into_iter()
                     .map(|(n, c)| (format!("{}:{n}", f.display()), c)),
             );

@@ -6,7 +6,7 @@
 use crate::confined::ufw;
 use crate::docker::DockerHost;
 use crate::error::{Error, Result};
-use crate::manager::ufw_commands_in;
+use crate::manager::commands_in;
 
 impl DockerHost {
     /// Runs the `[before] ufw` commands in `host`; when they left rules
@@ -45,7 +45,7 @@ impl DockerHost {
                 message: format!("cannot read the file of ufw commands: {e}"),
             })?;
             commands.extend(
-                ufw_commands_in(&text)
+                commands_in(&text)
                     .into_iter()
                     .map(|(n, c)| (format!("{}:{n}", f.display()), c)),
             );

@@ -207,7 +207,19 @@ impl DockerHost {
     ) -> Result<()> {
         if let Some(file) = self.ruleset_file() {
             // A real host's rules as found: in place of Docker's rendering.
-            return self.load_rule_file(host, file, "loading the host's ruleset as found");
+            self.load_rule_file(host, file, "loading the host's ruleset as found")?;
+            if let Some(six) = self.ruleset6_file() {
+                tracing::debug!(file = %six.display(), "loading the host's ip6tables rules as found");
+                let text = std::fs::read_to_string(six).map_err(|e| {
+                    Error::io(
+                        host.subject().clone(),
+                        format!("read rule file {}", six.display()),
+                        e,
+                    )
+                })?;
+                self.backend().replace_tables_ip6(host, &text)?;
+            }
+            return Ok(());
         }
         for file in self.existing_rule_files() {
             self.load_rule_file(host, file, "loading the rules there before Docker")?;

@@ -44,7 +44,17 @@ const SYSCTLS: &[&str] = &[
     "net.netfilter.nf_conntrack_max",
 ];
 
-/// The per-interface sysctls, as a `sysctl -a --pattern` regular expression.
+/// The per-interface sysctls: (family, key) of `net.FAMILY.conf.IF.KEY`.
+const PER_INTERFACE: &[(&str, &str)] = &[
+    ("ipv4", "route_localnet"),
+    ("ipv4", "rp_filter"),
+    ("ipv4", "forwarding"),
+    ("ipv6", "forwarding"),
+    ("ipv6", "disable_ipv6"),
+];
+
+/// The per-interface sysctls, as a `sysctl -a --pattern` regular expression
+/// (when `ip -j link` gave no interface list).
 const SYSCTL_PATTERN: &str = r"^net\.ipv4\.conf\.[^.]+\.(route_localnet|rp_filter|forwarding)$|^net\.ipv6\.conf\.[^.]+\.(forwarding|disable_ipv6)$";
 
 /// `netrig snapshot`'s arguments.
@@ -86,10 +96,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         written: Vec::new(),
         missing: Vec::new(),
     };
-    s.kernel();
-    s.ip();
-    s.sysctls();
-    s.firewall();
+    s.local();
     if args.no_docker {
         s.missing
             .push(("docker".into(), "not asked (--no-docker)".into()));
@@ -198,12 +205,6 @@ impl Snapshot {
         }
     }
 
-    /// Runs `argv` in the target namespace and writes its output to `name`.
-    fn save(&mut self, name: &str, argv: &[&str]) -> Option<Vec<u8>> {
-        let ran = self.run(argv, Some(&self.netns.try_clone().ok()?));
-        self.keep(name, argv, ran)
-    }
-
     /// Writes `ran`'s output to `name`, or notes why there is none.
     fn keep(&mut self, name: &str, argv: &[&str], ran: Ran) -> Option<Vec<u8>> {
         match ran {
@@ -236,13 +237,38 @@ impl Snapshot {
         }
     }
 
-    fn kernel(&mut self) {
-        let ran = self.run(&["uname", "-srvm"], None);
-        self.keep("kernel.txt", &["uname", "-srvm"], ran);
+    /// Runs each `(argv, inside the target namespace)` at the same time
+    /// (short reads: the programs' start-up is most of their time), and
+    /// returns how each ended, in order.
+    fn run_many(&self, jobs: &[(&[&str], bool)]) -> Vec<Ran> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|(argv, inside)| {
+                    let ns = inside.then(|| self.netns.try_clone());
+                    scope.spawn(move || match ns {
+                        Some(Err(e)) => {
+                            Ran::Failed(format!("cannot duplicate the namespace file: {e}"))
+                        }
+                        Some(Ok(ns)) => self.run(argv, Some(&ns)),
+                        None => self.run(argv, None),
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Ran::Failed("the reading thread panicked".into()))
+                })
+                .collect()
+        })
     }
 
-    fn ip(&mut self) {
-        let items: &[(&str, &[&str])] = &[
+    /// The kernel version, `ip -j` state, every firewall ruleset and the
+    /// sysctls (per interface of `ip -j link`'s).
+    fn local(&mut self) {
+        let ip: &[(&str, &[&str])] = &[
             ("ip-link.json", &["ip", "-j", "-d", "link", "show"]),
             ("ip-addr.json", &["ip", "-j", "addr", "show"]),
             (
@@ -257,19 +283,102 @@ impl Snapshot {
             ("ip-rule6.json", &["ip", "-j", "-6", "rule", "show"]),
             ("ip-neigh.json", &["ip", "-j", "neigh", "show"]),
         ];
-        for (name, argv) in items {
-            self.save(name, argv);
+        let firewall: &[(&str, &[&str])] = &[
+            ("iptables-nft.rules", &["iptables-nft-save", "-c"]),
+            ("ip6tables-nft.rules", &["ip6tables-nft-save", "-c"]),
+            ("iptables-legacy.rules", &["iptables-legacy-save", "-c"]),
+            ("ip6tables-legacy.rules", &["ip6tables-legacy-save", "-c"]),
+        ];
+        let kernel: (&str, &[&str]) = ("kernel.txt", &["uname", "-srvm"]);
+        let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
+        let mut jobs: Vec<(&[&str], bool)> = vec![(kernel.1, false)];
+        jobs.extend(
+            ip.iter()
+                .chain(firewall)
+                .chain([&nft])
+                .map(|(_, a)| (*a, true)),
+        );
+        let mut ran = self.run_many(&jobs).into_iter();
+        self.keep(kernel.0, kernel.1, ran.next().expect("kernel"));
+        let mut link = None;
+        for (name, argv) in ip {
+            let bytes = self.keep(name, argv, ran.next().expect("ip"));
+            if *name == "ip-link.json" {
+                link = bytes;
+            }
         }
+        for (name, argv) in firewall {
+            match ran.next().expect("firewall") {
+                Ran::Ok(b) => {
+                    let text = String::from_utf8_lossy(&b);
+                    // iptables-save prints only comments when no table exists.
+                    if text
+                        .lines()
+                        .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                    {
+                        self.write(name, &b, &argv.join(" "));
+                    } else {
+                        self.missing.push((
+                            (*name).into(),
+                            format!("{}: no tables (nothing to save)", argv[0]),
+                        ));
+                    }
+                }
+                Ran::Failed(why) => self.missing.push(((*name).into(), why)),
+            }
+        }
+        self.keep(nft.0, nft.1, ran.next().expect("nft"));
+        self.sysctls(link.as_deref());
     }
 
-    fn sysctls(&mut self) {
-        let mut argv = vec!["sysctl", "-e"];
-        argv.extend(SYSCTLS);
-        let Some(named) = self.run_text(&argv) else {
+    /// The named sysctls and, per interface `ip -j link` listed, the
+    /// per-interface ones (by name: `sysctl -a` reads every file of
+    /// /proc/sys, hundreds of milliseconds on a host with many veths);
+    /// without the interface list, `sysctl -a --pattern`.
+    fn sysctls(&mut self, link: Option<&[u8]>) {
+        let ifnames: Option<Vec<String>> = link
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| {
+                v.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|i| i["ifname"].as_str())
+                        // sysctl writes an interface's dots as slashes.
+                        .map(|n| n.replace('.', "/"))
+                        .collect()
+                })
+            });
+        let mut argv: Vec<String> = ["sysctl", "-e"].map(String::from).to_vec();
+        argv.extend(SYSCTLS.iter().map(|k| k.to_string()));
+        let (per_if, source) = match &ifnames {
+            Some(names) => {
+                for n in ["all", "default"]
+                    .into_iter()
+                    .chain(names.iter().map(String::as_str))
+                {
+                    for (family, key) in PER_INTERFACE {
+                        argv.push(format!("net.{family}.conf.{n}.{key}"));
+                    }
+                }
+                (
+                    None,
+                    "sysctl -e <keys> <per interface of ip-link.json: net.ipv4.conf.IF.{route_localnet,rp_filter,forwarding}, net.ipv6.conf.IF.{forwarding,disable_ipv6}>".to_string(),
+                )
+            }
+            None => (
+                Some(["sysctl", "-a", "--pattern", SYSCTL_PATTERN]),
+                format!("sysctl -e <keys>; sysctl -a --pattern '{SYSCTL_PATTERN}'"),
+            ),
+        };
+        let named_argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let Some(named) = self.run_text(&named_argv) else {
             return;
         };
-        let Some(per_if) = self.run_text(&["sysctl", "-a", "--pattern", SYSCTL_PATTERN]) else {
-            return;
+        let per_if = match per_if {
+            Some(a) => match self.run_text(&a) {
+                Some(t) => t,
+                None => return,
+            },
+            None => String::new(),
         };
         for key in SYSCTLS {
             if !named.lines().any(|l| l.starts_with(&format!("{key} ="))) {
@@ -285,11 +394,7 @@ impl Snapshot {
         all.sort();
         all.dedup();
         let text = all.join("\n") + "\n";
-        self.write(
-            "sysctls.txt",
-            text.as_bytes(),
-            &format!("sysctl -e <keys>; sysctl -a --pattern '{SYSCTL_PATTERN}'"),
-        );
+        self.write("sysctls.txt", text.as_bytes(), &source);
     }
 
     /// `argv`'s stdout run in the target namespace, or `None` with the
@@ -303,34 +408,6 @@ impl Snapshot {
                 None
             }
         }
-    }
-
-    fn firewall(&mut self) {
-        for (tool, name) in [
-            ("iptables-nft-save", "iptables-nft.rules"),
-            ("ip6tables-nft-save", "ip6tables-nft.rules"),
-            ("iptables-legacy-save", "iptables-legacy.rules"),
-            ("ip6tables-legacy-save", "ip6tables-legacy.rules"),
-        ] {
-            let ns = self.netns.try_clone().ok();
-            match self.run(&[tool, "-c"], ns.as_ref()) {
-                Ran::Ok(b) => {
-                    let text = String::from_utf8_lossy(&b);
-                    // iptables-save prints only comments when no table exists.
-                    if text
-                        .lines()
-                        .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                    {
-                        self.write(name, &b, &format!("{tool} -c"));
-                    } else {
-                        self.missing
-                            .push((name.into(), format!("{tool}: no tables (nothing to save)")));
-                    }
-                }
-                Ran::Failed(why) => self.missing.push((name.into(), why)),
-            }
-        }
-        self.save("nft.json", &["nft", "-j", "list", "ruleset"]);
     }
 
     /// `docker info`, `docker inspect` of every container, `docker network

@@ -3,7 +3,9 @@
 //!
 //! Every reading program runs inside the target network namespace (entered
 //! with `setns` on its file, as `netrig exec` enters a pin) and only reads:
-//! `ip -j`, `iptables-*-save`, `nft -j list ruleset`, `sysctl`. The Docker
+//! `ip -j`, `iptables-*-save`, `nft -j list ruleset`, all started at once;
+//! the sysctls (and whether legacy iptables has tables at all) are read
+//! from /proc by a thread that entered the namespace. The Docker
 //! daemon is asked with the `docker` CLI (`-H`/`DOCKER_HOST`): no client
 //! library to build, and its JSON is exactly what users paste into bug
 //! reports, which `netrig import` reads the same way. Each running
@@ -53,10 +55,6 @@ const PER_INTERFACE: &[(&str, &str)] = &[
     ("ipv6", "disable_ipv6"),
 ];
 
-/// The per-interface sysctls, as a `sysctl -a --pattern` regular expression
-/// (when `ip -j link` gave no interface list).
-const SYSCTL_PATTERN: &str = r"^net\.ipv4\.conf\.[^.]+\.(route_localnet|rp_filter|forwarding)$|^net\.ipv6\.conf\.[^.]+\.(forwarding|disable_ipv6)$";
-
 /// `netrig snapshot`'s arguments.
 #[derive(Debug)]
 pub(crate) struct Args {
@@ -69,6 +67,30 @@ pub(crate) struct Args {
     pub(crate) docker_host: Option<String>,
     /// Do not ask a Docker daemon at all.
     pub(crate) no_docker: bool,
+}
+
+/// What /proc said inside the namespace.
+struct Procfs {
+    /// `key = value` lines, sorted.
+    sysctls: String,
+    /// Named sysctls the namespace does not have.
+    absent: Vec<&'static str>,
+    /// Whether the legacy iptables / ip6tables have tables there.
+    legacy4: bool,
+    legacy6: bool,
+}
+
+/// How sysctls.txt was made, for the MANIFEST.
+fn sysctl_source() -> String {
+    let per_if: Vec<String> = PER_INTERFACE
+        .iter()
+        .map(|(f, k)| format!("net.{f}.conf.*.{k}"))
+        .collect();
+    format!(
+        "read from /proc/sys inside the namespace, as `sysctl KEY` prints them: {}, {}",
+        SYSCTLS.join(", "),
+        per_if.join(", ")
+    )
 }
 
 /// What one snapshot wrote and what it could not read.
@@ -291,23 +313,38 @@ impl Snapshot {
         ];
         let kernel: (&str, &[&str]) = ("kernel.txt", &["uname", "-srvm"]);
         let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
+        // The sysctls and whether legacy tables exist, read from /proc
+        // inside the namespace (no program to start).
+        let procfs = self.procfs();
+        let legacy = |tool: &str| match &procfs {
+            Ok(p) if tool.starts_with("ip6") => p.legacy6,
+            Ok(p) => p.legacy4,
+            Err(_) => true,
+        };
+        let mut firewall_jobs: Vec<(&str, &[&str])> = Vec::new();
+        for (name, argv) in firewall {
+            if argv[0].contains("legacy") && !legacy(argv[0]) {
+                self.missing.push((
+                    (*name).into(),
+                    format!("{}: no tables (nothing to save)", argv[0]),
+                ));
+            } else {
+                firewall_jobs.push((name, argv));
+            }
+        }
         let mut jobs: Vec<(&[&str], bool)> = vec![(kernel.1, false)];
         jobs.extend(
             ip.iter()
-                .chain(firewall)
+                .chain(&firewall_jobs)
                 .chain([&nft])
                 .map(|(_, a)| (*a, true)),
         );
         let mut ran = self.run_many(&jobs).into_iter();
         self.keep(kernel.0, kernel.1, ran.next().expect("kernel"));
-        let mut link = None;
         for (name, argv) in ip {
-            let bytes = self.keep(name, argv, ran.next().expect("ip"));
-            if *name == "ip-link.json" {
-                link = bytes;
-            }
+            self.keep(name, argv, ran.next().expect("ip"));
         }
-        for (name, argv) in firewall {
+        for (name, argv) in &firewall_jobs {
             match ran.next().expect("firewall") {
                 Ran::Ok(b) => {
                     let text = String::from_utf8_lossy(&b);
@@ -328,86 +365,82 @@ impl Snapshot {
             }
         }
         self.keep(nft.0, nft.1, ran.next().expect("nft"));
-        self.sysctls(link.as_deref());
+        match procfs {
+            Ok(p) => self.write("sysctls.txt", p.sysctls.as_bytes(), &sysctl_source()),
+            Err(why) => self.missing.push(("sysctls.txt".into(), why)),
+        }
     }
 
-    /// The named sysctls and, per interface `ip -j link` listed, the
-    /// per-interface ones (by name: `sysctl -a` reads every file of
-    /// /proc/sys, hundreds of milliseconds on a host with many veths);
-    /// without the interface list, `sysctl -a --pattern`.
-    fn sysctls(&mut self, link: Option<&[u8]>) {
-        let ifnames: Option<Vec<String>> = link
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-            .and_then(|v| {
-                v.as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|i| i["ifname"].as_str())
-                        // sysctl writes an interface's dots as slashes.
-                        .map(|n| n.replace('.', "/"))
-                        .collect()
-                })
-            });
-        let mut argv: Vec<String> = ["sysctl", "-e"].map(String::from).to_vec();
-        argv.extend(SYSCTLS.iter().map(|k| k.to_string()));
-        let (per_if, source) = match &ifnames {
-            Some(names) => {
-                for n in ["all", "default"]
-                    .into_iter()
-                    .chain(names.iter().map(String::as_str))
-                {
-                    for (family, key) in PER_INTERFACE {
-                        argv.push(format!("net.{family}.conf.{n}.{key}"));
+    /// The sysctls (the named ones, and the per-interface ones of every
+    /// interface) as `sysctl` prints them, and whether the legacy
+    /// iptables/ip6tables have tables, read from /proc by a thread inside
+    /// the target namespace (`/proc/sys/net` and `/proc/thread-self/net`
+    /// are the reading thread's namespace's). Named sysctls the namespace
+    /// lacks go to missing.txt.
+    fn procfs(&mut self) -> std::result::Result<Procfs, String> {
+        let ns = self
+            .netns
+            .try_clone()
+            .map_err(|e| format!("cannot duplicate the namespace file: {e}"))?;
+        let read = move || -> std::result::Result<Procfs, String> {
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| format!("cannot enter the namespace: {e}"))?;
+            let value = |path: &str| {
+                std::fs::read_to_string(path)
+                    .ok()
+                    .map(|v| v.trim_end_matches('\n').to_string())
+            };
+            let mut lines = Vec::new();
+            let mut absent = Vec::new();
+            for key in SYSCTLS {
+                match value(&format!("/proc/sys/{}", key.replace('.', "/"))) {
+                    Some(v) => lines.push(format!("{key} = {v}")),
+                    None => absent.push(*key),
+                }
+            }
+            for family in ["ipv4", "ipv6"] {
+                let Ok(dir) = std::fs::read_dir(format!("/proc/sys/net/{family}/conf")) else {
+                    continue;
+                };
+                for e in dir.flatten() {
+                    let ifname = e.file_name().to_string_lossy().into_owned();
+                    for (f, key) in PER_INTERFACE.iter().filter(|(f, _)| *f == family) {
+                        let path = format!("/proc/sys/net/{f}/conf/{ifname}/{key}");
+                        if let Some(v) = value(&path) {
+                            // sysctl writes an interface's dots as slashes.
+                            let name = ifname.replace('.', "/");
+                            lines.push(format!("net.{f}.conf.{name}.{key} = {v}"));
+                        }
                     }
                 }
-                (
-                    None,
-                    "sysctl -e <keys> <per interface of ip-link.json: net.ipv4.conf.IF.{route_localnet,rp_filter,forwarding}, net.ipv6.conf.IF.{forwarding,disable_ipv6}>".to_string(),
-                )
             }
-            None => (
-                Some(["sysctl", "-a", "--pattern", SYSCTL_PATTERN]),
-                format!("sysctl -e <keys>; sysctl -a --pattern '{SYSCTL_PATTERN}'"),
-            ),
+            lines.sort();
+            lines.dedup();
+            let tables = |file: &str| {
+                value(&format!("/proc/thread-self/net/{file}"))
+                    .is_some_and(|t| !t.trim().is_empty())
+            };
+            Ok(Procfs {
+                sysctls: lines.join("\n") + "\n",
+                absent,
+                legacy4: tables("ip_tables_names"),
+                legacy6: tables("ip6_tables_names"),
+            })
         };
-        let named_argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let Some(named) = self.run_text(&named_argv) else {
-            return;
-        };
-        let per_if = match per_if {
-            Some(a) => match self.run_text(&a) {
-                Some(t) => t,
-                None => return,
-            },
-            None => String::new(),
-        };
-        for key in SYSCTLS {
-            if !named.lines().any(|l| l.starts_with(&format!("{key} ="))) {
-                let why = if key.starts_with("net.bridge.") {
-                    "not in this namespace (the br_netfilter module is not loaded)"
-                } else {
-                    "not in this namespace (kernel without it)"
-                };
-                self.missing.push((format!("sysctl {key}"), why.into()));
-            }
+        let p = std::thread::scope(|s| {
+            s.spawn(read)
+                .join()
+                .unwrap_or_else(|_| Err("the reading thread panicked".into()))
+        })?;
+        for key in &p.absent {
+            let why = if key.starts_with("net.bridge.") {
+                "not in this namespace (the br_netfilter module is not loaded)"
+            } else {
+                "not in this namespace (kernel without it)"
+            };
+            self.missing.push((format!("sysctl {key}"), why.into()));
         }
-        let mut all: Vec<&str> = named.lines().chain(per_if.lines()).collect();
-        all.sort();
-        all.dedup();
-        let text = all.join("\n") + "\n";
-        self.write("sysctls.txt", text.as_bytes(), &source);
-    }
-
-    /// `argv`'s stdout run in the target namespace, or `None` with the
-    /// reason noted.
-    fn run_text(&mut self, argv: &[&str]) -> Option<String> {
-        let ns = self.netns.try_clone().ok()?;
-        match self.run(argv, Some(&ns)) {
-            Ran::Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-            Ran::Failed(why) => {
-                self.missing.push(("sysctls.txt".into(), why));
-                None
-            }
-        }
+        Ok(p)
     }
 
     /// `docker info`, `docker inspect` of every container, `docker network

@@ -18,6 +18,7 @@
 //! and why) beside the files.
 
 use std::fs::File;
+use std::io::Write as _;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -67,6 +68,52 @@ pub(crate) struct Args {
     pub(crate) docker_host: Option<String>,
     /// Do not ask a Docker daemon at all.
     pub(crate) no_docker: bool,
+}
+
+/// A program to run: argv, whether inside the target namespace, stdin.
+type Job<'a> = (Vec<&'a str>, bool, Option<Vec<u8>>);
+
+/// The `ip -j` reads, one `ip -batch` per set of global options: (argv,
+/// [(file, command)]). `-d` on addr and neigh adds each link's kind.
+const IP: &[(&[&str], &[(&str, &str)])] = &[
+    (
+        &["ip", "-j", "-d", "-batch", "-"],
+        &[
+            ("ip-link.json", "link show"),
+            ("ip-addr.json", "addr show"),
+            ("ip-neigh.json", "neigh show"),
+        ],
+    ),
+    (
+        &["ip", "-j", "-4", "-batch", "-"],
+        &[
+            ("ip-route4.json", "route show table all"),
+            ("ip-rule4.json", "rule show"),
+        ],
+    ),
+    (
+        &["ip", "-j", "-6", "-batch", "-"],
+        &[
+            ("ip-route6.json", "route show table all"),
+            ("ip-rule6.json", "rule show"),
+        ],
+    ),
+];
+
+/// The JSON documents of `bytes`, one after the other, as their own bytes;
+/// stops at the first that does not parse.
+fn json_documents(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut it = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
+    let mut start = 0;
+    while let Some(Ok(_)) = it.next() {
+        let end = it.byte_offset();
+        let doc = &bytes[start..end];
+        let skip = doc.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        out.push(&doc[skip..]);
+        start = end;
+    }
+    out
 }
 
 /// What /proc said inside the namespace.
@@ -195,6 +242,11 @@ enum Ran {
 impl Snapshot {
     /// Runs `argv`, inside the target namespace if `inside`.
     fn run(&self, argv: &[&str], inside: Option<&File>) -> Ran {
+        self.run_input(argv, inside, None)
+    }
+
+    /// [`Snapshot::run`] with `input` on the program's stdin.
+    fn run_input(&self, argv: &[&str], inside: Option<&File>, input: Option<&[u8]>) -> Ran {
         let mut c = Command::new(argv[0]);
         c.args(&argv[1..]);
         if let Some(ns) = inside {
@@ -210,7 +262,22 @@ impl Snapshot {
                 });
             }
         }
-        match c.output() {
+        let out = match input {
+            None => c.output(),
+            Some(bytes) => c
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    let mut stdin = child.stdin.take().expect("piped stdin");
+                    let written = stdin.write_all(bytes);
+                    drop(stdin);
+                    let out = child.wait_with_output();
+                    written.and(out)
+                }),
+        };
+        match out {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ran::Failed(format!(
                 "{} is not installed{}",
                 argv[0],
@@ -262,18 +329,19 @@ impl Snapshot {
     /// Runs each `(argv, inside the target namespace)` at the same time
     /// (short reads: the programs' start-up is most of their time), and
     /// returns how each ended, in order.
-    fn run_many(&self, jobs: &[(&[&str], bool)]) -> Vec<Ran> {
+    /// (`input`: the program's stdin, if any.)
+    fn run_many(&self, jobs: &[Job]) -> Vec<Ran> {
         std::thread::scope(|scope| {
             let handles: Vec<_> = jobs
                 .iter()
-                .map(|(argv, inside)| {
+                .map(|(argv, inside, input)| {
                     let ns = inside.then(|| self.netns.try_clone());
                     scope.spawn(move || match ns {
                         Some(Err(e)) => {
                             Ran::Failed(format!("cannot duplicate the namespace file: {e}"))
                         }
-                        Some(Ok(ns)) => self.run(argv, Some(&ns)),
-                        None => self.run(argv, None),
+                        Some(Ok(ns)) => self.run_input(argv, Some(&ns), input.as_deref()),
+                        None => self.run_input(argv, None, input.as_deref()),
                     })
                 })
                 .collect();
@@ -290,21 +358,6 @@ impl Snapshot {
     /// The kernel version, `ip -j` state, every firewall ruleset and the
     /// sysctls (per interface of `ip -j link`'s).
     fn local(&mut self) {
-        let ip: &[(&str, &[&str])] = &[
-            ("ip-link.json", &["ip", "-j", "-d", "link", "show"]),
-            ("ip-addr.json", &["ip", "-j", "addr", "show"]),
-            (
-                "ip-route4.json",
-                &["ip", "-j", "-4", "route", "show", "table", "all"],
-            ),
-            (
-                "ip-route6.json",
-                &["ip", "-j", "-6", "route", "show", "table", "all"],
-            ),
-            ("ip-rule4.json", &["ip", "-j", "-4", "rule", "show"]),
-            ("ip-rule6.json", &["ip", "-j", "-6", "rule", "show"]),
-            ("ip-neigh.json", &["ip", "-j", "neigh", "show"]),
-        ];
         let firewall: &[(&str, &[&str])] = &[
             ("iptables-nft.rules", &["iptables-nft-save", "-c"]),
             ("ip6tables-nft.rules", &["ip6tables-nft-save", "-c"]),
@@ -332,17 +385,26 @@ impl Snapshot {
                 firewall_jobs.push((name, argv));
             }
         }
-        let mut jobs: Vec<(&[&str], bool)> = vec![(kernel.1, false)];
+        let mut jobs: Vec<Job> = vec![(kernel.1.to_vec(), false, None)];
+        jobs.extend(IP.iter().map(|(argv, cmds)| {
+            let input: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
+            (
+                argv.to_vec(),
+                true,
+                Some((input.join("\n") + "\n").into_bytes()),
+            )
+        }));
         jobs.extend(
-            ip.iter()
-                .chain(&firewall_jobs)
+            firewall_jobs
+                .iter()
                 .chain([&nft])
-                .map(|(_, a)| (*a, true)),
+                .map(|(_, a)| (a.to_vec(), true, None)),
         );
         let mut ran = self.run_many(&jobs).into_iter();
         self.keep(kernel.0, kernel.1, ran.next().expect("kernel"));
-        for (name, argv) in ip {
-            self.keep(name, argv, ran.next().expect("ip"));
+        for (argv, cmds) in IP {
+            let ran = ran.next().expect("ip");
+            self.ip_batch(argv, cmds, ran);
         }
         for (name, argv) in &firewall_jobs {
             match ran.next().expect("firewall") {
@@ -368,6 +430,35 @@ impl Snapshot {
         match procfs {
             Ok(p) => self.write("sysctls.txt", p.sysctls.as_bytes(), &sysctl_source()),
             Err(why) => self.missing.push(("sysctls.txt".into(), why)),
+        }
+    }
+
+    /// Writes each command's JSON of one `ip -batch` run (`argv`), or, if
+    /// the batch failed, runs the commands one by one.
+    fn ip_batch(&mut self, argv: &[&str], cmds: &[(&str, &str)], ran: Ran) {
+        let opts = &argv[..argv.len() - 2]; // without "-batch -"
+        let batch = format!("one `{}` for {}", argv.join(" "), {
+            let c: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
+            c.join("; ")
+        });
+        if let Ran::Ok(bytes) = &ran {
+            let docs = json_documents(bytes);
+            if docs.len() == cmds.len() {
+                for ((name, cmd), doc) in cmds.iter().zip(docs) {
+                    let mut out = doc.to_vec();
+                    out.push(b'\n');
+                    self.write(name, &out, &format!("{} {cmd} ({batch})", opts.join(" ")));
+                }
+                return;
+            }
+        }
+        tracing::debug!(batch, "ip -batch failed: one command at a time");
+        for (name, cmd) in cmds {
+            let mut one: Vec<&str> = opts.to_vec();
+            one.extend(cmd.split(' '));
+            let ns = self.netns.try_clone().ok();
+            let ran = self.run(&one, ns.as_ref());
+            self.keep(name, &one, ran);
         }
     }
 

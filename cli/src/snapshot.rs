@@ -70,6 +70,28 @@ pub(crate) struct Args {
     pub(crate) no_docker: bool,
 }
 
+/// The kernel's `uname -srvm` line, from uname(2) (no program to start).
+fn kernel() -> Option<String> {
+    // SAFETY: utsname is plain bytes; uname(2) fills it, NUL-terminated.
+    let mut u: nix::libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { nix::libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    let field = |f: &[std::ffi::c_char]| {
+        // SAFETY: each field is NUL-terminated within its array (uname(2)).
+        unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    Some(format!(
+        "{} {} {} {}\n",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.version),
+        field(&u.machine)
+    ))
+}
+
 /// A program to run: argv, whether inside the target namespace, stdin.
 type Job<'a> = (Vec<&'a str>, bool, Option<Vec<u8>>);
 
@@ -355,7 +377,7 @@ impl Snapshot {
         })
     }
 
-    /// The kernel version, `ip -j` state, every firewall ruleset and the
+    /// The kernel version (uname(2)), `ip -j` state, every firewall ruleset and the
     /// sysctls (per interface of `ip -j link`'s).
     fn local(&mut self) {
         let firewall: &[(&str, &[&str])] = &[
@@ -364,7 +386,6 @@ impl Snapshot {
             ("iptables-legacy.rules", &["iptables-legacy-save", "-c"]),
             ("ip6tables-legacy.rules", &["ip6tables-legacy-save", "-c"]),
         ];
-        let kernel: (&str, &[&str]) = ("kernel.txt", &["uname", "-srvm"]);
         let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
         // The sysctls and whether legacy tables exist, read from /proc
         // inside the namespace (no program to start).
@@ -385,7 +406,18 @@ impl Snapshot {
                 firewall_jobs.push((name, argv));
             }
         }
-        let mut jobs: Vec<Job> = vec![(kernel.1.to_vec(), false, None)];
+        match kernel() {
+            Some(line) => self.write(
+                "kernel.txt",
+                line.as_bytes(),
+                "uname(2), as `uname -srvm` prints it",
+            ),
+            None => self.missing.push((
+                "kernel.txt".into(),
+                format!("uname(2) failed: {}", std::io::Error::last_os_error()),
+            )),
+        }
+        let mut jobs: Vec<Job> = Vec::new();
         jobs.extend(IP.iter().map(|(argv, cmds)| {
             let input: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
             (
@@ -401,7 +433,6 @@ impl Snapshot {
                 .map(|(_, a)| (a.to_vec(), true, None)),
         );
         let mut ran = self.run_many(&jobs).into_iter();
-        self.keep(kernel.0, kernel.1, ran.next().expect("kernel"));
         for (argv, cmds) in IP {
             let ran = ran.next().expect("ip");
             self.ip_batch(argv, cmds, ran);

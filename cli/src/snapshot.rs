@@ -95,9 +95,15 @@ fn kernel() -> Option<String> {
 /// A program to run: argv, whether inside the target namespace, stdin.
 type Job<'a> = (Vec<&'a str>, bool, Option<Vec<u8>>);
 
+/// One `ip -batch` run: its argv, and each command with the file it fills.
+type IpBatch = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
 /// The `ip -j` reads, one `ip -batch` per set of global options: (argv,
 /// [(file, command)]). `-d` on addr and neigh adds each link's kind.
-const IP: &[(&[&str], &[(&str, &str)])] = &[
+const IP: &[IpBatch] = &[
     (
         &["ip", "-j", "-d", "-batch", "-"],
         &[

@@ -228,7 +228,6 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
                 rules.as_ref().map_or("iptables-nft", |r| r.backend),
                 proxy,
                 None,
-                &[],
                 &subs,
             );
             let spec = netrig::topology::parse(&toml, out).map_err(|e| {
@@ -278,23 +277,12 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
         rules.as_ref().map_or("iptables-nft", |r| r.backend),
         proxy,
         rules.as_ref().map(|_| {
-            rules_path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
+            let file = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+            (
+                file(&rules_path),
+                rules6.as_ref().map(|_| file(&rules6_path)),
+            )
         }),
-        &rules6
-            .as_ref()
-            .map(|_| {
-                rules6_path
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .into_iter()
-            .collect::<Vec<_>>(),
         &subs,
     );
     drift_report(
@@ -677,15 +665,14 @@ fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// The Docker host file.
+/// The Docker host file (`ruleset`: the rule files, IPv4's and IPv6's, if any).
 fn topology(
     name: &str,
     d: &Docker,
     layout: &str,
     backend: &str,
     proxy: bool,
-    ruleset: Option<String>,
-    ruleset6: &[String],
+    ruleset: Option<(String, Option<String>)>,
     subs: &[interfaces::Substituted],
 ) -> String {
     let mut t = String::new();
@@ -725,10 +712,10 @@ fn topology(
     events.sort_by(|a, b| a.0.cmp(&b.0));
     let order: Vec<String> = events.into_iter().map(|(_, e)| q(&e)).collect();
     let _ = writeln!(t, "order = [{}]", order.join(", "));
-    if let Some(r) = ruleset {
+    if let Some((r, r6)) = ruleset {
         let _ = writeln!(t, "ruleset = {}", q(&r));
-        for r6 in ruleset6 {
-            let _ = writeln!(t, "ruleset6 = {}", q(r6));
+        if let Some(r6) = r6 {
+            let _ = writeln!(t, "ruleset6 = {}", q(&r6));
         }
     }
     let _ = writeln!(

@@ -3,7 +3,9 @@
 //!
 //! Every reading program runs inside the target network namespace (entered
 //! with `setns` on its file, as `netrig exec` enters a pin) and only reads:
-//! `ip -j`, `iptables-*-save`, `nft -j list ruleset`, `sysctl`. The Docker
+//! `ip -j`, `iptables-*-save`, `nft -j list ruleset`, all started at once;
+//! the sysctls (and whether legacy iptables has tables at all) are read
+//! from /proc by a thread that entered the namespace. The Docker
 //! daemon is asked with the `docker` CLI (`-H`/`DOCKER_HOST`): no client
 //! library to build, and its JSON is exactly what users paste into bug
 //! reports, which `netrig import` reads the same way. Each running
@@ -16,6 +18,7 @@
 //! and why) beside the files.
 
 use std::fs::File;
+use std::io::Write as _;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -44,8 +47,14 @@ const SYSCTLS: &[&str] = &[
     "net.netfilter.nf_conntrack_max",
 ];
 
-/// The per-interface sysctls, as a `sysctl -a --pattern` regular expression.
-const SYSCTL_PATTERN: &str = r"^net\.ipv4\.conf\.[^.]+\.(route_localnet|rp_filter|forwarding)$|^net\.ipv6\.conf\.[^.]+\.(forwarding|disable_ipv6)$";
+/// The per-interface sysctls: (family, key) of `net.FAMILY.conf.IF.KEY`.
+const PER_INTERFACE: &[(&str, &str)] = &[
+    ("ipv4", "route_localnet"),
+    ("ipv4", "rp_filter"),
+    ("ipv4", "forwarding"),
+    ("ipv6", "forwarding"),
+    ("ipv6", "disable_ipv6"),
+];
 
 /// `netrig snapshot`'s arguments.
 #[derive(Debug)]
@@ -59,6 +68,104 @@ pub(crate) struct Args {
     pub(crate) docker_host: Option<String>,
     /// Do not ask a Docker daemon at all.
     pub(crate) no_docker: bool,
+}
+
+/// The kernel's `uname -srvm` line, from uname(2) (no program to start).
+fn kernel() -> Option<String> {
+    // SAFETY: utsname is plain bytes; uname(2) fills it, NUL-terminated.
+    let mut u: nix::libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { nix::libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    let field = |f: &[std::ffi::c_char]| {
+        // SAFETY: each field is NUL-terminated within its array (uname(2)).
+        unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    Some(format!(
+        "{} {} {} {}\n",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.version),
+        field(&u.machine)
+    ))
+}
+
+/// A program to run: argv, whether inside the target namespace, stdin.
+type Job<'a> = (Vec<&'a str>, bool, Option<Vec<u8>>);
+
+/// One `ip -batch` run: its argv, and each command with the file it fills.
+type IpBatch = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// The `ip -j` reads, one `ip -batch` per set of global options: (argv,
+/// [(file, command)]). `-d` on addr and neigh adds each link's kind.
+const IP: &[IpBatch] = &[
+    (
+        &["ip", "-j", "-d", "-batch", "-"],
+        &[
+            ("ip-link.json", "link show"),
+            ("ip-addr.json", "addr show"),
+            ("ip-neigh.json", "neigh show"),
+        ],
+    ),
+    (
+        &["ip", "-j", "-4", "-batch", "-"],
+        &[
+            ("ip-route4.json", "route show table all"),
+            ("ip-rule4.json", "rule show"),
+        ],
+    ),
+    (
+        &["ip", "-j", "-6", "-batch", "-"],
+        &[
+            ("ip-route6.json", "route show table all"),
+            ("ip-rule6.json", "rule show"),
+        ],
+    ),
+];
+
+/// The JSON documents of `bytes`, one after the other, as their own bytes;
+/// stops at the first that does not parse.
+fn json_documents(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut it = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
+    let mut start = 0;
+    while let Some(Ok(_)) = it.next() {
+        let end = it.byte_offset();
+        let doc = &bytes[start..end];
+        let skip = doc.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        out.push(&doc[skip..]);
+        start = end;
+    }
+    out
+}
+
+/// What /proc said inside the namespace.
+struct Procfs {
+    /// `key = value` lines, sorted.
+    sysctls: String,
+    /// Named sysctls the namespace does not have.
+    absent: Vec<&'static str>,
+    /// Whether the legacy iptables / ip6tables have tables there.
+    legacy4: bool,
+    legacy6: bool,
+}
+
+/// How sysctls.txt was made, for the MANIFEST.
+fn sysctl_source() -> String {
+    let per_if: Vec<String> = PER_INTERFACE
+        .iter()
+        .map(|(f, k)| format!("net.{f}.conf.*.{k}"))
+        .collect();
+    format!(
+        "read from /proc/sys inside the namespace, as `sysctl KEY` prints them: {}, {}",
+        SYSCTLS.join(", "),
+        per_if.join(", ")
+    )
 }
 
 /// What one snapshot wrote and what it could not read.
@@ -86,10 +193,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         written: Vec::new(),
         missing: Vec::new(),
     };
-    s.kernel();
-    s.ip();
-    s.sysctls();
-    s.firewall();
+    s.local();
     if args.no_docker {
         s.missing
             .push(("docker".into(), "not asked (--no-docker)".into()));
@@ -166,6 +270,11 @@ enum Ran {
 impl Snapshot {
     /// Runs `argv`, inside the target namespace if `inside`.
     fn run(&self, argv: &[&str], inside: Option<&File>) -> Ran {
+        self.run_input(argv, inside, None)
+    }
+
+    /// [`Snapshot::run`] with `input` on the program's stdin.
+    fn run_input(&self, argv: &[&str], inside: Option<&File>, input: Option<&[u8]>) -> Ran {
         let mut c = Command::new(argv[0]);
         c.args(&argv[1..]);
         if let Some(ns) = inside {
@@ -181,7 +290,22 @@ impl Snapshot {
                 });
             }
         }
-        match c.output() {
+        let out = match input {
+            None => c.output(),
+            Some(bytes) => c
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    let mut stdin = child.stdin.take().expect("piped stdin");
+                    let written = stdin.write_all(bytes);
+                    drop(stdin);
+                    let out = child.wait_with_output();
+                    written.and(out)
+                }),
+        };
+        match out {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ran::Failed(format!(
                 "{} is not installed{}",
                 argv[0],
@@ -196,12 +320,6 @@ impl Snapshot {
                 String::from_utf8_lossy(&o.stderr).trim()
             )),
         }
-    }
-
-    /// Runs `argv` in the target namespace and writes its output to `name`.
-    fn save(&mut self, name: &str, argv: &[&str]) -> Option<Vec<u8>> {
-        let ran = self.run(argv, Some(&self.netns.try_clone().ok()?));
-        self.keep(name, argv, ran)
     }
 
     /// Writes `ran`'s output to `name`, or notes why there is none.
@@ -236,84 +354,97 @@ impl Snapshot {
         }
     }
 
-    fn kernel(&mut self) {
-        let ran = self.run(&["uname", "-srvm"], None);
-        self.keep("kernel.txt", &["uname", "-srvm"], ran);
+    /// Runs each `(argv, inside the target namespace)` at the same time
+    /// (short reads: the programs' start-up is most of their time), and
+    /// returns how each ended, in order.
+    /// (`input`: the program's stdin, if any.)
+    fn run_many(&self, jobs: &[Job]) -> Vec<Ran> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|(argv, inside, input)| {
+                    let ns = inside.then(|| self.netns.try_clone());
+                    scope.spawn(move || match ns {
+                        Some(Err(e)) => {
+                            Ran::Failed(format!("cannot duplicate the namespace file: {e}"))
+                        }
+                        Some(Ok(ns)) => self.run_input(argv, Some(&ns), input.as_deref()),
+                        None => self.run_input(argv, None, input.as_deref()),
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Ran::Failed("the reading thread panicked".into()))
+                })
+                .collect()
+        })
     }
 
-    fn ip(&mut self) {
-        let items: &[(&str, &[&str])] = &[
-            ("ip-link.json", &["ip", "-j", "-d", "link", "show"]),
-            ("ip-addr.json", &["ip", "-j", "addr", "show"]),
-            (
-                "ip-route4.json",
-                &["ip", "-j", "-4", "route", "show", "table", "all"],
-            ),
-            (
-                "ip-route6.json",
-                &["ip", "-j", "-6", "route", "show", "table", "all"],
-            ),
-            ("ip-rule4.json", &["ip", "-j", "-4", "rule", "show"]),
-            ("ip-rule6.json", &["ip", "-j", "-6", "rule", "show"]),
-            ("ip-neigh.json", &["ip", "-j", "neigh", "show"]),
+    /// The kernel version (uname(2)), `ip -j` state, every firewall ruleset and the
+    /// sysctls (per interface of `ip -j link`'s).
+    fn local(&mut self) {
+        let firewall: &[(&str, &[&str])] = &[
+            ("iptables-nft.rules", &["iptables-nft-save", "-c"]),
+            ("ip6tables-nft.rules", &["ip6tables-nft-save", "-c"]),
+            ("iptables-legacy.rules", &["iptables-legacy-save", "-c"]),
+            ("ip6tables-legacy.rules", &["ip6tables-legacy-save", "-c"]),
         ];
-        for (name, argv) in items {
-            self.save(name, argv);
-        }
-    }
-
-    fn sysctls(&mut self) {
-        let mut argv = vec!["sysctl", "-e"];
-        argv.extend(SYSCTLS);
-        let Some(named) = self.run_text(&argv) else {
-            return;
+        let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
+        // The sysctls and whether legacy tables exist, read from /proc
+        // inside the namespace (no program to start).
+        let procfs = self.procfs();
+        let legacy = |tool: &str| match &procfs {
+            Ok(p) if tool.starts_with("ip6") => p.legacy6,
+            Ok(p) => p.legacy4,
+            Err(_) => true,
         };
-        let Some(per_if) = self.run_text(&["sysctl", "-a", "--pattern", SYSCTL_PATTERN]) else {
-            return;
-        };
-        for key in SYSCTLS {
-            if !named.lines().any(|l| l.starts_with(&format!("{key} ="))) {
-                let why = if key.starts_with("net.bridge.") {
-                    "not in this namespace (the br_netfilter module is not loaded)"
-                } else {
-                    "not in this namespace (kernel without it)"
-                };
-                self.missing.push((format!("sysctl {key}"), why.into()));
+        let mut firewall_jobs: Vec<(&str, &[&str])> = Vec::new();
+        for (name, argv) in firewall {
+            if argv[0].contains("legacy") && !legacy(argv[0]) {
+                self.missing.push((
+                    (*name).into(),
+                    format!("{}: no tables (nothing to save)", argv[0]),
+                ));
+            } else {
+                firewall_jobs.push((name, argv));
             }
         }
-        let mut all: Vec<&str> = named.lines().chain(per_if.lines()).collect();
-        all.sort();
-        all.dedup();
-        let text = all.join("\n") + "\n";
-        self.write(
-            "sysctls.txt",
-            text.as_bytes(),
-            &format!("sysctl -e <keys>; sysctl -a --pattern '{SYSCTL_PATTERN}'"),
+        match kernel() {
+            Some(line) => self.write(
+                "kernel.txt",
+                line.as_bytes(),
+                "uname(2), as `uname -srvm` prints it",
+            ),
+            None => self.missing.push((
+                "kernel.txt".into(),
+                format!("uname(2) failed: {}", std::io::Error::last_os_error()),
+            )),
+        }
+        let mut jobs: Vec<Job> = Vec::new();
+        jobs.extend(IP.iter().map(|(argv, cmds)| {
+            let input: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
+            (
+                argv.to_vec(),
+                true,
+                Some((input.join("\n") + "\n").into_bytes()),
+            )
+        }));
+        jobs.extend(
+            firewall_jobs
+                .iter()
+                .chain([&nft])
+                .map(|(_, a)| (a.to_vec(), true, None)),
         );
-    }
-
-    /// `argv`'s stdout run in the target namespace, or `None` with the
-    /// reason noted.
-    fn run_text(&mut self, argv: &[&str]) -> Option<String> {
-        let ns = self.netns.try_clone().ok()?;
-        match self.run(argv, Some(&ns)) {
-            Ran::Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-            Ran::Failed(why) => {
-                self.missing.push(("sysctls.txt".into(), why));
-                None
-            }
+        let mut ran = self.run_many(&jobs).into_iter();
+        for (argv, cmds) in IP {
+            let ran = ran.next().expect("ip");
+            self.ip_batch(argv, cmds, ran);
         }
-    }
-
-    fn firewall(&mut self) {
-        for (tool, name) in [
-            ("iptables-nft-save", "iptables-nft.rules"),
-            ("ip6tables-nft-save", "ip6tables-nft.rules"),
-            ("iptables-legacy-save", "iptables-legacy.rules"),
-            ("ip6tables-legacy-save", "ip6tables-legacy.rules"),
-        ] {
-            let ns = self.netns.try_clone().ok();
-            match self.run(&[tool, "-c"], ns.as_ref()) {
+        for (name, argv) in &firewall_jobs {
+            match ran.next().expect("firewall") {
                 Ran::Ok(b) => {
                     let text = String::from_utf8_lossy(&b);
                     // iptables-save prints only comments when no table exists.
@@ -321,16 +452,123 @@ impl Snapshot {
                         .lines()
                         .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
                     {
-                        self.write(name, &b, &format!("{tool} -c"));
+                        self.write(name, &b, &argv.join(" "));
                     } else {
-                        self.missing
-                            .push((name.into(), format!("{tool}: no tables (nothing to save)")));
+                        self.missing.push((
+                            (*name).into(),
+                            format!("{}: no tables (nothing to save)", argv[0]),
+                        ));
                     }
                 }
-                Ran::Failed(why) => self.missing.push((name.into(), why)),
+                Ran::Failed(why) => self.missing.push(((*name).into(), why)),
             }
         }
-        self.save("nft.json", &["nft", "-j", "list", "ruleset"]);
+        self.keep(nft.0, nft.1, ran.next().expect("nft"));
+        match procfs {
+            Ok(p) => self.write("sysctls.txt", p.sysctls.as_bytes(), &sysctl_source()),
+            Err(why) => self.missing.push(("sysctls.txt".into(), why)),
+        }
+    }
+
+    /// Writes each command's JSON of one `ip -batch` run (`argv`), or, if
+    /// the batch failed, runs the commands one by one.
+    fn ip_batch(&mut self, argv: &[&str], cmds: &[(&str, &str)], ran: Ran) {
+        let opts = &argv[..argv.len() - 2]; // without "-batch -"
+        let batch = format!("one `{}` for {}", argv.join(" "), {
+            let c: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
+            c.join("; ")
+        });
+        if let Ran::Ok(bytes) = &ran {
+            let docs = json_documents(bytes);
+            if docs.len() == cmds.len() {
+                for ((name, cmd), doc) in cmds.iter().zip(docs) {
+                    let mut out = doc.to_vec();
+                    out.push(b'\n');
+                    self.write(name, &out, &format!("{} {cmd} ({batch})", opts.join(" ")));
+                }
+                return;
+            }
+        }
+        tracing::debug!(batch, "ip -batch failed: one command at a time");
+        for (name, cmd) in cmds {
+            let mut one: Vec<&str> = opts.to_vec();
+            one.extend(cmd.split(' '));
+            let ns = self.netns.try_clone().ok();
+            let ran = self.run(&one, ns.as_ref());
+            self.keep(name, &one, ran);
+        }
+    }
+
+    /// The sysctls (the named ones, and the per-interface ones of every
+    /// interface) as `sysctl` prints them, and whether the legacy
+    /// iptables/ip6tables have tables, read from /proc by a thread inside
+    /// the target namespace (`/proc/sys/net` and `/proc/thread-self/net`
+    /// are the reading thread's namespace's). Named sysctls the namespace
+    /// lacks go to missing.txt.
+    fn procfs(&mut self) -> std::result::Result<Procfs, String> {
+        let ns = self
+            .netns
+            .try_clone()
+            .map_err(|e| format!("cannot duplicate the namespace file: {e}"))?;
+        let read = move || -> std::result::Result<Procfs, String> {
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| format!("cannot enter the namespace: {e}"))?;
+            let value = |path: &str| {
+                std::fs::read_to_string(path)
+                    .ok()
+                    .map(|v| v.trim_end_matches('\n').to_string())
+            };
+            let mut lines = Vec::new();
+            let mut absent = Vec::new();
+            for key in SYSCTLS {
+                match value(&format!("/proc/sys/{}", key.replace('.', "/"))) {
+                    Some(v) => lines.push(format!("{key} = {v}")),
+                    None => absent.push(*key),
+                }
+            }
+            for family in ["ipv4", "ipv6"] {
+                let Ok(dir) = std::fs::read_dir(format!("/proc/sys/net/{family}/conf")) else {
+                    continue;
+                };
+                for e in dir.flatten() {
+                    let ifname = e.file_name().to_string_lossy().into_owned();
+                    for (f, key) in PER_INTERFACE.iter().filter(|(f, _)| *f == family) {
+                        let path = format!("/proc/sys/net/{f}/conf/{ifname}/{key}");
+                        if let Some(v) = value(&path) {
+                            // sysctl writes an interface's dots as slashes.
+                            let name = ifname.replace('.', "/");
+                            lines.push(format!("net.{f}.conf.{name}.{key} = {v}"));
+                        }
+                    }
+                }
+            }
+            lines.sort();
+            lines.dedup();
+            let tables = |file: &str| {
+                value(&format!("/proc/thread-self/net/{file}"))
+                    .is_some_and(|t| !t.trim().is_empty())
+            };
+            Ok(Procfs {
+                sysctls: lines.join("\n") + "\n",
+                absent,
+                legacy4: tables("ip_tables_names"),
+                legacy6: tables("ip6_tables_names"),
+            })
+        };
+        let p = std::thread::scope(|s| {
+            s.spawn(read)
+                .join()
+                .unwrap_or_else(|_| Err("the reading thread panicked".into()))
+        })?;
+        for key in &p.absent {
+            let why = if key.starts_with("net.bridge.") {
+                "not in this namespace (the br_netfilter module is not loaded)"
+            } else {
+                "not in this namespace (kernel without it)"
+            };
+            self.missing.push((format!("sysctl {key}"), why.into()));
+        }
+        Ok(p)
     }
 
     /// `docker info`, `docker inspect` of every container, `docker network

@@ -11,10 +11,25 @@
 //! the kernel's asynchronous namespace cleanup waited for (a witness link),
 //! untimed, before the next.
 //!
+//! Then `netrig import` against writing the host by hand: a 50-container
+//! Docker host (v28, two user networks, ten published ports) is brought up
+//! once as the "real" host; each rep, `netrig snapshot --no-docker` runs in
+//! its host node, the Docker JSON a daemon would answer for that host is
+//! added (written from the host's model, untimed: it is the daemon's work,
+//! not netrig's), `netrig import` makes a topology of the folder and that
+//! topology is loaded and brought up — against parsing and bringing up the
+//! hand-written file of the same host. The `netrig` binary is the one
+//! `cargo build --release -p netrig-cli` leaves beside this bench (the
+//! comparison is skipped, saying so, without it); the import must report no
+//! drift, so both sides build the same host.
+//!
 //! Run: `cargo bench --bench topology` (root; prints a skip otherwise).
 
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use netrig::docker::{DockerHost, Networking};
 use netrig::testing::Witness;
 use netrig::{Endpoint, Lab, LabSpec, Route};
 
@@ -106,11 +121,237 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The hand-written Docker host: 50 containers, 17 on the default bridge,
+/// 17 on `n1`, 16 on `n2`, every fifth publishing a port.
+fn fifty_containers() -> String {
+    let mut t = String::from(
+        "name = \"hand\"\n[daemon]\nlayout = \"v28\"\nbackend = \"iptables-nft\"\n\n\
+         [[network]]\nname = \"n1\"\n\n[[network]]\nname = \"n2\"\n",
+    );
+    for i in 0..50 {
+        let _ = write!(t, "\n[[container]]\nname = \"c{i:02}\"\n");
+        match i / 17 {
+            0 => {}
+            1 => t.push_str("network = \"n1\"\n"),
+            _ => t.push_str("network = \"n2\"\n"),
+        }
+        if i % 5 == 0 {
+            let _ = writeln!(t, "ports = [\"{}:80\"]", 8000 + i);
+        }
+    }
+    t
+}
+
+/// `docker info`, `docker network inspect` and `docker inspect` JSON as a
+/// daemon answers them for `host` (the fields `netrig import` reads, in the
+/// daemon's format), creation times in the host's order.
+fn docker_json(host: &DockerHost, dir: &Path) {
+    let time = |i: usize| format!("2026-12-05T16:00:{:02}.{:09}Z", i / 1000, i % 1000 + 1);
+    // A 64-hex id per name (FNV-1a, repeated), as Docker's ids look.
+    let hex = |seed: &str| {
+        let mut x: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in seed.bytes() {
+            x = (x ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{x:016x}").repeat(4)
+    };
+    let mut nets = Vec::new();
+    for (i, n) in host.networks().iter().enumerate() {
+        let members: Vec<String> = host
+            .containers()
+            .iter()
+            .filter_map(|c| match &c.networking {
+                Networking::Bridge(a) => a.iter().find(|a| a.network == n.name).map(|a| {
+                    format!(
+                        "\"{}\": {{\"Name\": \"{}\", \"IPv4Address\": \"{}/{}\"}}",
+                        hex(&c.name),
+                        c.name,
+                        a.ip,
+                        a.prefix
+                    )
+                }),
+                _ => None,
+            })
+            .collect();
+        let opts = if n.is_default {
+            format!(
+                "\"com.docker.network.bridge.default_bridge\": \"true\", \"com.docker.network.bridge.name\": \"{}\"",
+                n.bridge
+            )
+        } else {
+            String::new()
+        };
+        nets.push(format!(
+            "{{\"Name\": \"{}\", \"Id\": \"{}\", \"Created\": \"{}\", \"Driver\": \"bridge\", \"Internal\": false, \
+             \"IPAM\": {{\"Config\": [{{\"Subnet\": \"{}\", \"Gateway\": \"{}\"}}]}}, \"Options\": {{{opts}}}, \"Containers\": {{{}}}}}",
+            n.name,
+            n.id,
+            time(i),
+            n.subnet,
+            n.gateway,
+            members.join(", ")
+        ));
+    }
+    let mut ctrs = Vec::new();
+    for (i, c) in host.containers().iter().enumerate() {
+        let Networking::Bridge(a) = &c.networking else {
+            panic!("bridge containers only");
+        };
+        let mode = if a[0].network == "bridge" {
+            "bridge"
+        } else {
+            &a[0].network
+        };
+        let ports: Vec<String> = c
+            .ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "\"{}/tcp\": [{{\"HostIp\": \"\", \"HostPort\": \"{}\"}}]",
+                    p.container_port, p.host_port
+                )
+            })
+            .collect();
+        ctrs.push(format!(
+            "{{\"Id\": \"{}\", \"Name\": \"/{}\", \"Created\": \"{}\", \"State\": {{\"Running\": true}}, \
+             \"HostConfig\": {{\"NetworkMode\": \"{mode}\", \"PortBindings\": {{{}}}}}, \
+             \"NetworkSettings\": {{\"Networks\": {{\"{}\": {{\"IPAddress\": \"{}\"}}}}}}}}",
+            hex(&c.name),
+            c.name,
+            time(100 + i),
+            ports.join(", "),
+            a[0].network,
+            a[0].ip
+        ));
+    }
+    let w = |f: &str, t: String| std::fs::write(dir.join(f), t).expect("write JSON");
+    w(
+        "docker-info.json",
+        format!(
+            "{{\"ServerVersion\": \"28.5.2\", \"Containers\": {}}}",
+            ctrs.len()
+        ),
+    );
+    w(
+        "docker-network-inspect.json",
+        format!("[{}]", nets.join(",\n")),
+    );
+    w("docker-inspect.json", format!("[{}]", ctrs.join(",\n")));
+}
+
+/// The `netrig` binary of this build (release: beside the bench's deps dir).
+fn netrig_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("netrig");
+    bin.is_file().then_some(bin)
+}
+
+/// One rep of snapshot + import + up: (snapshot, import, load + up).
+fn imported(
+    real: &Lab,
+    host: &DockerHost,
+    bin: &Path,
+    witness: &mut Witness,
+) -> (Duration, Duration, Duration) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (snap, out) = (dir.path().join("snap"), dir.path().join("imported.toml"));
+    let t = Instant::now();
+    real.node("host")
+        .expect("host")
+        .command(bin)
+        .args(["snapshot", "--no-docker", "--out"])
+        .arg(&snap)
+        .checked_output()
+        .expect("netrig snapshot");
+    let snapshot = t.elapsed();
+    docker_json(host, &snap);
+    let t = Instant::now();
+    let o = std::process::Command::new(bin)
+        .arg("import")
+        .arg(&snap)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("netrig import");
+    let import = t.elapsed();
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && report.contains("\nno drift") && report.contains("\nno IPv6 drift"),
+        "import of the 50-container host: {report}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let t = Instant::now();
+    let lab = netrig::topology::load(&out)
+        .expect("load")
+        .up()
+        .expect("up");
+    let up = t.elapsed();
+    settle(lab, witness);
+    (snapshot, import, up)
+}
+
+/// Snapshot + import + up of the 50-container host against `up` of its
+/// hand-written file, 5 reps each, alternating which goes first.
+fn import_against_hand(witness: &mut Witness) {
+    let Some(bin) = netrig_binary() else {
+        println!(
+            "50-container host, import vs hand: skipped: no netrig binary beside this bench (run `cargo build --release -p netrig-cli` first)"
+        );
+        return;
+    };
+    let text = fifty_containers();
+    let spec = netrig::topology::parse(&text.replace("\"hand\"", "\"real\""), "real.toml")
+        .expect("the 50-container host parses");
+    let host = spec.docker_host("host").expect("a Docker host").clone();
+    let real = spec.up().expect("the real host up");
+    let hand = |witness: &mut Witness| {
+        let t = Instant::now();
+        let lab = netrig::topology::parse(&text, "hand.toml")
+            .expect("parse")
+            .up()
+            .expect("up");
+        let up = t.elapsed();
+        settle(lab, witness);
+        up
+    };
+    let (mut by_hand, mut total, mut parts) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..5 {
+        let first_hand = i % 2 == 0;
+        if first_hand {
+            by_hand.push(hand(witness));
+        }
+        let (s, imp, up) = imported(&real, &host, &bin, witness);
+        total.push(s + imp + up);
+        parts.push((s, imp, up));
+        if !first_hand {
+            by_hand.push(hand(witness));
+        }
+    }
+    drop(real);
+    let (h, t) = (median(by_hand), median(total.clone()));
+    let mid = total.iter().position(|x| *x == t).unwrap();
+    let (s, imp, up) = parts[mid];
+    println!(
+        "50-container host: snapshot + import + up {:.0} ms (snapshot {:.0}, import {:.0}, up {:.0}), \
+         up of the hand-written file {:.0} ms (median of 5): import/hand = {:.2}",
+        ms(t),
+        ms(s),
+        ms(imp),
+        ms(up),
+        ms(h),
+        t.as_secs_f64() / h.as_secs_f64()
+    );
+}
+
 fn main() {
     if !netrig::privilege::should_run("topology bench").unwrap_or(false) {
         return;
     }
     let mut witness = Witness::new().expect("witness namespace");
+    if std::env::var_os("NETRIG_BENCH_IMPORT_ONLY").is_some() {
+        import_against_hand(&mut witness);
+        return;
+    }
 
     // File against code, 10 LANs (101 nodes), alternating which goes first, 6 runs each.
     let text = lans("lans", 10).to_toml();
@@ -191,4 +432,6 @@ fn main() {
         "time per node, 501 nodes against 101: {:.2}× (1.0 is linear growth)",
         per_node[2] / per_node[0]
     );
+
+    import_against_hand(&mut witness);
 }

@@ -18,6 +18,7 @@
 
 mod docker;
 mod drift;
+mod interfaces;
 mod listing;
 
 use std::fmt::Write as _;
@@ -36,6 +37,8 @@ enum Input {
     Info(Value),
     /// `ip -j route`: (the default route's device).
     Routes(Value),
+    /// `ip -j addr` or `ip -j [-d] link`: the host's interfaces.
+    Ifaces(Value, &'static str),
     /// Other `ip -j` output, nft JSON, sysctls, kernel, netrig's own notes:
     /// read, not needed to rebuild the host.
     Other(&'static str),
@@ -44,7 +47,8 @@ enum Input {
         text: String,
         backend: Option<&'static str>,
     },
-    Save6,
+    /// `ip6tables-save`.
+    Save6(String),
     Listing(String),
 }
 
@@ -63,10 +67,12 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
     }
     let mut d = Docker::default();
     let mut saves: Vec<(PathBuf, String, Option<&'static str>)> = Vec::new();
+    let mut saves6: Vec<(PathBuf, String)> = Vec::new();
     let mut listings = listing::Converted::default();
     let mut listing_files = Vec::new();
     let mut had_inspect = false;
     let mut uplink: Option<String> = None;
+    let mut ifaces = interfaces::Interfaces::default();
     let mut seen = Vec::new();
     for f in &files {
         let rel = f.strip_prefix(dir).unwrap_or(f).to_path_buf();
@@ -76,9 +82,10 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
             Input::NetworkInspect(_) => "docker network inspect",
             Input::Info(_) => "docker info",
             Input::Routes(_) => "ip -j route",
+            Input::Ifaces(_, k) => k,
             Input::Other(k) => k,
             Input::Save4 { .. } => "iptables-save",
-            Input::Save6 => "ip6tables-save",
+            Input::Save6(_) => "ip6tables-save",
             Input::Listing(_) => "iptables -nvL listing",
         };
         seen.push(format!("{}: {kind}", rel.display()));
@@ -92,6 +99,9 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
             Input::Routes(v) => {
                 // Host-level routes only (a container's are in a subfolder).
                 // The first default route's device (IPv4's file sorts first).
+                if rel.components().count() == 1 {
+                    ifaces.add_routes(&v);
+                }
                 if rel.components().count() == 1 && uplink.is_none() {
                     uplink = v
                         .as_array()
@@ -103,7 +113,11 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
                 }
             }
             Input::Save4 { text, backend } => saves.push((rel, text, backend)),
-            Input::Save6 | Input::Other(_) => {}
+            Input::Save6(text) => saves6.push((rel, text)),
+            // A container's own interfaces are in a subfolder.
+            Input::Ifaces(v, _) if rel.components().count() == 1 => ifaces.add(&v),
+            Input::Ifaces(..) => {}
+            Input::Other(_) => {}
             Input::Listing(text) => {
                 let c = listing::convert(&text);
                 for (n, line, why) in c.unconverted {
@@ -133,6 +147,16 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
     }
     let mut report = String::from("# netrig import: drift report\n");
     let rules = choose_rules(saves, &listings, listing_files, &mut report)?;
+    // The IPv6 rules go with IPv4 ones: the save with Docker's chains.
+    saves6.sort_by_key(|(_, t)| !t.contains(":DOCKER"));
+    let mut rules6 = match (&rules, saves6.first()) {
+        (Some(_), Some((file, text))) => Some(Rules {
+            text: drift::bare(text),
+            backend: "ip6tables",
+            from: vec![file.clone()],
+        }),
+        _ => None,
+    };
     d.complete(had_inspect, rules.as_ref().map(|r| r.text.as_str()));
     d.containers.sort_by_key(|c| docker::time_key(&c.created));
     if d.networks.is_empty() && d.containers.is_empty() {
@@ -141,11 +165,36 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
             "no Docker JSON (docker network inspect or docker inspect): nothing says what the host's networks and containers are",
         ));
     }
+    // The host's other interfaces, as veths (needs the uplink to tell).
+    let subs = match &uplink {
+        Some(up) => {
+            let bridges: Vec<String> = d
+                .networks
+                .iter()
+                .flat_map(|n| {
+                    n.bridge
+                        .clone()
+                        .into_iter()
+                        .chain((n.id.len() >= 12).then(|| format!("br-{}", &n.id[..12])))
+                })
+                .collect();
+            ifaces.substitutes(up, &bridges, &mut d.notes)
+        }
+        None if !ifaces.by_name.is_empty() => {
+            d.notes.push(
+                "no ip -j route: the uplink is unknown, so the host's other interfaces are not rebuilt"
+                    .into(),
+            );
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
     let name = out
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "imported".into());
     let rules_path = out.with_extension("rules");
+    let rules6_path = out.with_extension("rules6");
     let drift_path = out.with_extension("drift.txt");
     let mut rules = rules;
     if let (Some(r), Some(up)) = (rules.as_mut(), &uplink)
@@ -159,13 +208,16 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
             );
             r.text = renamed;
         }
+        if let Some(r6) = rules6.as_mut() {
+            r6.text = rename_iface(&r6.text, up, "eth0");
+        }
     }
     // Candidates: each layout, with the userland proxy on and off.
     let layouts = match layout_of(d.version.as_deref()) {
         Some(l) => vec![l],
         None => vec!["classic", "v28", "v29"],
     };
-    let mut best: Option<(i64, &str, bool, drift::Drift)> = None;
+    let mut best: Option<(i64, &str, bool, drift::Drift, Option<drift::Drift>)> = None;
     let mut tried = Vec::new();
     for layout in &layouts {
         for proxy in [true, false] {
@@ -176,6 +228,7 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
                 rules.as_ref().map_or("iptables-nft", |r| r.backend),
                 proxy,
                 None,
+                &subs,
             );
             let spec = netrig::topology::parse(&toml, out).map_err(|e| {
                 bad(
@@ -183,15 +236,21 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
                     &format!("the host it describes is not one netrig can build: {e}"),
                 )
             })?;
-            let rendered = spec
+            let (rendered, rendered6) = spec
                 .docker_host("host")
-                .map(|h| h.rendered().rules)
+                .map(|h| {
+                    let r = h.rendered();
+                    (r.rules, r.rules6.unwrap_or_default())
+                })
                 .unwrap_or_default();
             let Some(r) = &rules else {
-                best.get_or_insert((0, layout, proxy, drift::Drift::default()));
+                best.get_or_insert((0, layout, proxy, drift::Drift::default(), None));
                 continue;
             };
             let dr = drift::compare(&r.text, &rendered);
+            let dr6 = rules6
+                .as_ref()
+                .map(|r6| drift::compare(&r6.text, &rendered6));
             tried.push(format!(
                 "{layout}, userland-proxy {}: {} same, {} added, {} missing, {} reordered",
                 if proxy { "on" } else { "off" },
@@ -200,12 +259,17 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
                 dr.missing.len(),
                 dr.reordered.len()
             ));
-            if best.as_ref().is_none_or(|b| dr.score() > b.0) {
-                best = Some((dr.score(), layout, proxy, dr));
+            let score = dr.score() + dr6.as_ref().map_or(0, drift::Drift::score);
+            if best.as_ref().is_none_or(|b| score > b.0) {
+                best = Some((score, layout, proxy, dr, dr6));
             }
         }
     }
-    let (_, layout, proxy, dr) = best.expect("at least one candidate");
+    let (_, layout, proxy, dr, dr6) = best.expect("at least one candidate");
+    // ip6tables rules only where the backend has them (an iptables one).
+    if rules.as_ref().is_some_and(|r| r.backend == "nftables") {
+        rules6 = None;
+    }
     let toml = topology(
         &name,
         &d,
@@ -213,12 +277,13 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
         rules.as_ref().map_or("iptables-nft", |r| r.backend),
         proxy,
         rules.as_ref().map(|_| {
-            rules_path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
+            let file = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+            (
+                file(&rules_path),
+                rules6.as_ref().map(|_| file(&rules6_path)),
+            )
         }),
+        &subs,
     );
     drift_report(
         &mut report,
@@ -226,7 +291,9 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
         &rules,
         layout,
         proxy,
+        &subs,
         &dr,
+        rules6.as_ref().zip(dr6.as_ref()),
         &tried,
         &listings,
         &seen,
@@ -239,10 +306,14 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
     if let Some(r) = &rules {
         write(&rules_path, &r.text)?;
     }
+    if let Some(r6) = &rules6 {
+        write(&rules6_path, &r6.text)?;
+    }
     let spec = match netrig::topology::parse(&toml, out) {
         Ok(s) => s,
         Err(e) => {
             let _ = std::fs::remove_file(&rules_path);
+            let _ = std::fs::remove_file(&rules6_path);
             return Err(bad(
                 dir,
                 &format!("the topology it made does not load: {e}"),
@@ -269,10 +340,15 @@ pub(crate) fn run(dir: &Path, out: &Path) -> Result<ExitCode> {
     write(&drift_path, &report)?;
     print!("{report}");
     println!(
-        "wrote {}{} and {} (`netrig up {}` brings it up)",
+        "wrote {}{}{} and {} (`netrig up {}` brings it up)",
         out.display(),
         if rules.is_some() {
             format!(", {}", rules_path.display())
+        } else {
+            String::new()
+        },
+        if rules6.is_some() {
+            format!(", {}", rules6_path.display())
         } else {
             String::new()
         },
@@ -397,10 +473,10 @@ fn json_kind(path: &Path, v: Value) -> Result<Input> {
             return Ok(Input::Other("empty JSON list"));
         }
         if all("addr_info") {
-            return Ok(Input::Other("ip -j addr"));
+            return Ok(Input::Ifaces(v, "ip -j addr"));
         }
         if all("ifname") {
-            return Ok(Input::Other("ip -j link"));
+            return Ok(Input::Ifaces(v, "ip -j link"));
         }
         if all("dst")
             && a.iter()
@@ -486,7 +562,7 @@ fn save(path: &Path, text: &str) -> Result<Input> {
         ));
     }
     if v6 {
-        return Ok(Input::Save6);
+        return Ok(Input::Save6(text.to_string()));
     }
     let first = text.lines().next().unwrap_or_default();
     let backend = if first.contains("(nf_tables)") {
@@ -589,14 +665,15 @@ fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// The Docker host file.
+/// The Docker host file (`ruleset`: the rule files, IPv4's and IPv6's, if any).
 fn topology(
     name: &str,
     d: &Docker,
     layout: &str,
     backend: &str,
     proxy: bool,
-    ruleset: Option<String>,
+    ruleset: Option<(String, Option<String>)>,
+    subs: &[interfaces::Substituted],
 ) -> String {
     let mut t = String::new();
     let _ = writeln!(
@@ -635,8 +712,11 @@ fn topology(
     events.sort_by(|a, b| a.0.cmp(&b.0));
     let order: Vec<String> = events.into_iter().map(|(_, e)| q(&e)).collect();
     let _ = writeln!(t, "order = [{}]", order.join(", "));
-    if let Some(r) = ruleset {
+    if let Some((r, r6)) = ruleset {
         let _ = writeln!(t, "ruleset = {}", q(&r));
+        if let Some(r6) = r6 {
+            let _ = writeln!(t, "ruleset6 = {}", q(&r6));
+        }
     }
     let _ = writeln!(
         t,
@@ -743,6 +823,19 @@ fn topology(
             let _ = writeln!(t, "ports = [{}]", ports.join(", "));
         }
     }
+    for s in subs {
+        let list = |v: &[String]| v.iter().map(|x| q(x)).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(
+            t,
+            "\n# {} on the real host: a veth of the same name and addresses here",
+            s.kind
+        );
+        let _ = writeln!(t, "[[interface]]\nname = {}", q(&s.name));
+        let _ = writeln!(t, "addresses = [{}]", list(&s.addresses));
+        if !s.routes.is_empty() {
+            let _ = writeln!(t, "routes = [{}]", list(&s.routes));
+        }
+    }
     t
 }
 
@@ -754,7 +847,9 @@ fn drift_report(
     rules: &Option<Rules>,
     layout: &str,
     proxy: bool,
+    subs: &[interfaces::Substituted],
     dr: &drift::Drift,
+    six: Option<(&Rules, &drift::Drift)>,
     tried: &[String],
     listings: &listing::Converted,
     seen: &[String],
@@ -775,6 +870,7 @@ fn drift_report(
     for n in &d.notes {
         let _ = writeln!(r, "note: {n}");
     }
+    interfaces::report(r, subs);
     let Some(rules) = rules else {
         let _ = writeln!(
             r,
@@ -807,16 +903,26 @@ fn drift_report(
     for t in tried {
         let _ = writeln!(r, "  tried {t}");
     }
+    drift_lines(r, "", dr);
+    if let Some((r6, dr6)) = six {
+        let from: Vec<String> = r6.from.iter().map(|p| p.display().to_string()).collect();
+        let _ = writeln!(r, "\nIPv6 rules: {}, loaded as found", from.join(", "));
+        drift_lines(r, "IPv6 ", dr6);
+    }
+}
+
+/// The drift of one family's rules (`family`: "" or "IPv6 ").
+fn drift_lines(r: &mut String, family: &str, dr: &drift::Drift) {
     if dr.is_empty() {
         let _ = writeln!(
             r,
-            "\nno drift: the host's rules are netrig's rendering of this Docker, rule for rule"
+            "\nno {family}drift: the host's {family}rules are netrig's rendering of this Docker, rule for rule"
         );
         return;
     }
     let _ = writeln!(
         r,
-        "\ndrift from netrig's rendering ({} rules the same):",
+        "\n{family}drift from netrig's rendering ({} rules the same):",
         dr.same
     );
     for (what, list) in [

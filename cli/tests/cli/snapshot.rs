@@ -123,6 +123,15 @@ fn snapshot_leaves_the_node_unchanged() {
         assert!(read("ip-addr.json").contains("\"203.0.113.2\""));
         assert!(read("ip-route4.json").contains("\"dst\":\"172.17.0.0/16\""));
         assert!(read("sysctls.txt").contains("net.ipv4.ip_forward = 1"));
+        // Per-interface sysctls, read by name for each interface of ip -j link.
+        let sysctls = read("sysctls.txt");
+        for key in [
+            "net.ipv4.conf.docker0.route_localnet = ",
+            "net.ipv4.conf.eth0.rp_filter = ",
+            "net.ipv4.conf.all.forwarding = ",
+        ] {
+            assert!(sysctls.contains(key), "{key}\n{sysctls}");
+        }
         assert!(read("nft.json").contains("\"nftables\""));
         assert!(!read("kernel.txt").is_empty());
         // Every file it wrote is in its manifest, and nothing else is there.

@@ -64,6 +64,40 @@ pub struct LanPeer {
     pub ip: Ipv4Addr,
 }
 
+/// An interface of a real host that the kernel here cannot make (a
+/// wireguard, vlan or tun device, `[[interface]]` in a topology file, what
+/// `netrig import` writes for them): a veth of the same name and addresses
+/// in the host, its peer in a node of its own ([`Substitute::node`]), the
+/// routes the host sent through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Substitute {
+    /// The interface's name on the real host (at most 15 bytes).
+    pub(crate) name: String,
+    /// Its IPv4 addresses with prefix.
+    pub(crate) addresses: Vec<String>,
+    /// Destinations (with prefix) the host routed out of it.
+    pub(crate) routes: Vec<String>,
+}
+
+impl Substitute {
+    /// The node holding the veth's other end: `if-` and the name, with
+    /// characters a node name cannot have (`.`, `@` …) as `_`.
+    pub(crate) fn node(&self) -> String {
+        let tail: String = self
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("if-{tail}")
+    }
+}
+
 /// A validated Docker host. Build one with [`DockerHost::builder`] or load a
 /// topology file with [`crate::topology::load`] (its model:
 /// [`crate::LabSpec::docker_host`]); bring it up with
@@ -101,6 +135,11 @@ pub struct DockerHost {
     pub(crate) ruleset_file: Option<std::path::PathBuf>,
     /// firewalld run on the host (real firewalld, confined to its node).
     pub(crate) firewalld: crate::manager::Firewalld,
+    /// The host's ip6tables rules as found (`ruleset6`), loaded with
+    /// `ruleset` in place of Docker's IPv6 rendering.
+    pub(crate) ruleset6_file: Option<std::path::PathBuf>,
+    /// Interfaces of a real host the kernel here cannot make (`[[interface]]`).
+    pub(crate) interfaces: Vec<Substitute>,
     /// What it was built from, for [`DockerHost::with_container`].
     pub(crate) source: Recipe,
 }
@@ -227,6 +266,15 @@ impl DockerHost {
     /// in place of Docker's rendering and the rules there before it.
     pub(crate) fn ruleset_file(&self) -> Option<&std::path::Path> {
         self.ruleset_file.as_deref()
+    }
+    /// The host's ip6tables rules as found (`netrig import`), loaded with
+    /// [`DockerHost::ruleset_file`].
+    pub(crate) fn ruleset6_file(&self) -> Option<&std::path::Path> {
+        self.ruleset6_file.as_deref()
+    }
+    /// The real host's interfaces this lab has as veths (`[[interface]]`).
+    pub(crate) fn interfaces(&self) -> &[Substitute] {
+        &self.interfaces
     }
     /// The matrix cells the topology adds or puts in place of the defaults.
     pub(crate) fn matrix_cells(&self) -> &MatrixCells {
@@ -382,6 +430,8 @@ pub struct DockerHostBuilder {
     pub(crate) ufw: crate::manager::Ufw,
     pub(crate) ruleset_file: Option<std::path::PathBuf>,
     pub(crate) firewalld: crate::manager::Firewalld,
+    pub(crate) ruleset6_file: Option<std::path::PathBuf>,
+    pub(crate) interfaces: Vec<Substitute>,
 }
 
 impl DockerHostBuilder {

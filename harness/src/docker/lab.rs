@@ -1,7 +1,7 @@
 //! Mapping a [`DockerHost`] onto a [`Wiring`] (pure): node `host` holding the
 //! bridges and host-side veths, node `internet` beside it, one node per
 //! bridge-mode or none-mode container, aliases for `host` and `container:`
-//! modes, and optional LAN peers.
+//! modes, optional LAN peers, and a stub node per substituted interface.
 
 use super::container::{Container, Networking};
 use super::host::{
@@ -67,6 +67,17 @@ pub(crate) fn lab_spec(host: &DockerHost) -> Wiring {
         }
         if let Some(gw) = container_gateway(host, c) {
             spec = spec.route(&c.name, gw);
+        }
+    }
+    // A real host's interfaces the kernel here cannot make: a veth each,
+    // its peer in a stub node, the routes the host sent through it.
+    for i in host.interfaces() {
+        let node = i.node();
+        let mut end = Endpoint::new(HOST_NODE, &i.name);
+        end.addrs = i.addresses.clone();
+        spec = spec.node(&node).link(end, Endpoint::new(&node, "eth0"));
+        for r in &i.routes {
+            spec = spec.route(HOST_NODE, Route::to(r.clone()).dev(i.name.clone()));
         }
     }
     if !host.lan_peers().is_empty() {

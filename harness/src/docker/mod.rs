@@ -64,7 +64,7 @@ pub use version::Version;
 
 pub(crate) use flush::conntrack_flushes;
 pub(crate) use host::parse_subnet as parse_subnet_text;
-pub(crate) use host::{Event, HOST_NODE, INTERNET_NODE, MatrixCells};
+pub(crate) use host::{Event, HOST_NODE, INTERNET_NODE, MatrixCells, Substitute};
 pub(crate) use kernel::{DockerProxy, KernelSetting, PortReservation};
 pub(crate) use lab::{container_gateway, container_links, container_node, part_node};
 pub(crate) use live::{container_start_script, parse_live};

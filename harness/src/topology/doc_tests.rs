@@ -32,6 +32,7 @@ fn probe(heading: &str) -> Option<&'static str> {
         "`[[container]]`" => "[[container]]\nzzz_probe = 1\n",
         "`[internet]`" => "[internet]\nzzz_probe = 1\n",
         "`[[lan_peer]]`" => "[[lan_peer]]\nzzz_probe = 1\n",
+        "`[[interface]]`" => "[[interface]]\nzzz_probe = 1\n",
         "`[matrix]`" => "[matrix]\nzzz_probe = 1\n",
         _ => return None,
     })
@@ -73,7 +74,7 @@ fn doc_tables(doc: &str) -> Vec<(String, BTreeSet<String>)> {
 fn reference_tables_match_the_parser() {
     let doc = std::fs::read_to_string(doc_path()).expect("docs/topology-format.md");
     let tables = doc_tables(&doc);
-    assert_eq!(tables.len(), 18, "one table per TOML table of the format");
+    assert_eq!(tables.len(), 19, "one table per TOML table of the format");
     for (heading, keys) in &tables {
         let text = probe(heading).unwrap_or_else(|| panic!("no probe for heading {heading:?}"));
         assert_eq!(

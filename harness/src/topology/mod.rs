@@ -106,6 +106,7 @@ fn parse_docker(text: &str, path: &Path, overrides: &Overrides) -> Result<Docker
                 .chain(b.existing_files.iter_mut().map(|r| ("before.rules", r)))
                 .chain(b.ufw.files.iter_mut().map(|r| ("before.ufw_files", r)))
                 .chain(b.ruleset_file.iter_mut().map(|r| ("ruleset", r)))
+                .chain(b.ruleset6_file.iter_mut().map(|r| ("ruleset6", r)))
             {
                 if r.is_relative() {
                     *r = base.join(&*r);

@@ -44,6 +44,12 @@ pub(crate) struct File {
     /// The host's whole ruleset as found (`netrig import`): loaded instead
     /// of Docker's rendering and the `[before]` rules.
     ruleset: Option<String>,
+    /// The host's ip6tables rules as found, loaded with `ruleset`.
+    ruleset6: Option<String>,
+    /// A real host's interfaces the kernel here cannot make (wireguard,
+    /// vlan, tun …): veths of the same name and addresses.
+    #[serde(default)]
+    interface: Vec<Interface>,
     /// Reachability-matrix cells (`netrig matrix`): added to the defaults.
     #[serde(default)]
     matrix: Option<Matrix>,
@@ -230,6 +236,16 @@ struct Internet {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Interface {
+    name: String,
+    #[serde(default)]
+    addresses: Vec<String>,
+    #[serde(default)]
+    routes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LanPeer {
     name: String,
     #[serde(default, deserialize_with = "ip")]
@@ -319,6 +335,14 @@ impl File {
             ));
         }
         b.ruleset_file = self.ruleset.map(Into::into);
+        b.ruleset6_file = self.ruleset6.map(Into::into);
+        b.interfaces = (self.interface.into_iter())
+            .map(|i| crate::docker::Substitute {
+                name: i.name,
+                addresses: i.addresses,
+                routes: i.routes,
+            })
+            .collect();
         for r in self.before.iter().flat_map(|x| &x.rules) {
             b = b.existing_rules_file(r);
         }

@@ -385,6 +385,66 @@ fn ruleset_key_is_a_file_and_excludes_before_rules() {
     );
 }
 
+/// `ruleset6` goes with `ruleset`; `[[interface]]` (a real host's wireguard,
+/// vlan … as a veth) becomes a veth to a stub node with its addresses and
+/// routes, and a bad name, address or route is refused naming it.
+#[test]
+fn ruleset6_and_substituted_interfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("h.toml");
+    std::fs::write(dir.path().join("h.rules"), "*filter\nCOMMIT\n").unwrap();
+    let host = parse(
+        "ruleset = \"h.rules\"\nruleset6 = \"h.rules\"\n[daemon]\nlayout = \"v28\"\n",
+        &file,
+    )
+    .unwrap();
+    assert_eq!(
+        host.ruleset6_file(),
+        Some(dir.path().join("h.rules").as_path())
+    );
+    let alone = parse("ruleset6 = \"h.rules\"\n", &file).unwrap_err();
+    assert!(alone.to_string().contains("goes with `ruleset`"), "{alone}");
+
+    let wg = "[[interface]]\nname = \"wg0\"\naddresses = [\"10.8.0.1/24\"]\nroutes = [\"10.9.0.0/16\"]\n";
+    let host = parse(wg, &file).unwrap();
+    let w = host.lab_spec();
+    let link = w
+        .links
+        .iter()
+        .find(|l| l.a.ifname == "wg0")
+        .expect("a veth named wg0");
+    assert_eq!(
+        (link.a.node.as_str(), link.b.node.as_str()),
+        ("host", "if-wg0")
+    );
+    assert_eq!(link.a.addrs, ["10.8.0.1/24"]);
+    assert!(
+        w.routes
+            .iter()
+            .any(|r| r.node == "host" && r.route.dev.as_deref() == Some("wg0")),
+        "{:?}",
+        w.routes
+    );
+    for (bad, want) in [
+        (
+            wg.replace("10.8.0.1/24", "10.8.0.1"),
+            "interface \"wg0\" addresses",
+        ),
+        (
+            wg.replace("10.9.0.0/16", "fd00::/64"),
+            "interface \"wg0\" routes",
+        ),
+        (wg.replace("\"wg0\"", "\"docker0\""), "already has"),
+        (
+            wg.replace("\"wg0\"", "\"a-very-long-name0\""),
+            "interface \"a-very-long-name0\" name",
+        ),
+    ] {
+        let e = parse(&bad, &file).unwrap_err().to_string();
+        assert!(e.contains(want), "{want}: {e}");
+    }
+}
+
 /// ufw on an iptables-legacy host is refused when the file is read (ufw's
 /// `iptables` is iptables-nft on Debian), before anything is built.
 #[test]

@@ -48,7 +48,7 @@ impl DockerHostBuilder {
     }
 }
 
-fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
+fn resolve(mut b: DockerHostBuilder) -> Result<DockerHost> {
     let source = super::host::Recipe(Box::new(b.clone()));
     let lab = b.name.clone().unwrap_or_else(|| "docker".to_string());
     let cx = Ctx { lab: lab.clone() };
@@ -103,6 +103,25 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
     let started = containers::start(&b, &d, &cx, &networks)?;
     let servers = peers::servers(&b, &cx, &networks, &reserved)?;
     let lan_peers = peers::lan_peers(&b, &cx, lan, &started)?;
+    if b.ruleset6_file.is_some() && b.ruleset_file.is_none() {
+        return Err(cx.host(
+            "ruleset6",
+            "`ruleset6` (the host's ip6tables rules as found) goes with `ruleset` (its IPv4 rules)",
+        ));
+    }
+    if b.ruleset6_file.is_some() && d.backend == Backend::Nftables {
+        return Err(cx.host(
+            "ruleset6",
+            "the nftables backend has no ip6tables rules: its `ruleset` (.nft) holds both families",
+        ));
+    }
+    let interfaces = peers::interfaces(
+        std::mem::take(&mut b.interfaces),
+        &cx,
+        &started,
+        &networks,
+        &lan_peers,
+    )?;
     Ok(DockerHost {
         name: lab,
         daemon: d,
@@ -119,6 +138,8 @@ fn resolve(b: DockerHostBuilder) -> Result<DockerHost> {
         ufw: b.ufw,
         ruleset_file: b.ruleset_file,
         firewalld: b.firewalld,
+        ruleset6_file: b.ruleset6_file,
+        interfaces,
         source,
     })
 }

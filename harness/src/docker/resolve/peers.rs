@@ -9,10 +9,12 @@ use ipnet::Ipv4Net;
 use super::Ctx;
 use super::containers::NODE_RESERVED;
 use crate::docker::container::Container;
-use crate::docker::host::{DEFAULT_SERVER, DockerHostBuilder, LAN_HOST, LanPeer, parse_ip};
+use crate::docker::host::{
+    DEFAULT_SERVER, DockerHostBuilder, LAN_BRIDGE, LAN_HOST, LanPeer, Substitute, parse_ip,
+};
 use crate::docker::network::Network;
 use crate::error::Result;
-use crate::net::check_name;
+use crate::net::{check_ifname, check_name};
 
 /// The internet's servers (the default one when none is given).
 pub(super) fn servers(
@@ -99,4 +101,57 @@ pub(super) fn lan_peers(
     }
 
     Ok(lan_peers)
+}
+
+/// The substituted interfaces (`[[interface]]`): names checked as interface
+/// names the host does not already have, their stub nodes as node names no
+/// container or LAN peer has, addresses and routes as IPv4 prefixes.
+pub(super) fn interfaces(
+    list: Vec<Substitute>,
+    cx: &Ctx,
+    started: &[Container],
+    networks: &[Network],
+    lan_peers: &[LanPeer],
+) -> Result<Vec<Substitute>> {
+    let mut seen = BTreeSet::new();
+    for i in &list {
+        let field = |what: &str| format!("interface {:?} {what}", i.name);
+        check_ifname(&i.name).map_err(|m| cx.host(field("name"), m))?;
+        let taken = ["eth0", "lo", "docker0", LAN_BRIDGE].contains(&i.name.as_str())
+            || i.name.starts_with("lanp")
+            || networks.iter().any(|n| n.bridge == i.name);
+        if taken || !seen.insert(i.name.clone()) {
+            return Err(cx.host(
+                field("name"),
+                format!("{:?} is an interface the lab's host already has", i.name),
+            ));
+        }
+        let node = i.node();
+        if NODE_RESERVED.contains(&node.as_str())
+            || started.iter().any(|c| c.name == node)
+            || lan_peers.iter().any(|p| p.name == node)
+        {
+            return Err(cx.host(
+                field("name"),
+                format!("its stub node {node:?} is already a node name"),
+            ));
+        }
+        for a in &i.addresses {
+            a.parse::<Ipv4Net>().map_err(|e| {
+                cx.host(
+                    field("addresses"),
+                    format!("{a:?} is not an IPv4 address with prefix: {e}"),
+                )
+            })?;
+        }
+        for r in &i.routes {
+            r.parse::<Ipv4Net>().map_err(|e| {
+                cx.host(
+                    field("routes"),
+                    format!("{r:?} is not an IPv4 destination with prefix: {e}"),
+                )
+            })?;
+        }
+    }
+    Ok(list)
 }

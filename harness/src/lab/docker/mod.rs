@@ -229,8 +229,27 @@ impl DockerHost {
         started: std::time::Instant,
     ) -> Result<()> {
         if let Some(file) = self.ruleset_file() {
-            // A real host's rules as found: in place of Docker's rendering.
-            return self.load_rule_file(host, file, "loading the host's ruleset as found");
+            // A real host's rules as found: in place of Docker's rendering;
+            // its ip6tables rules at the same time (two tools, two families).
+            let Some(six) = self.ruleset6_file() else {
+                return self.load_rule_file(host, file, "loading the host's ruleset as found");
+            };
+            tracing::debug!(file = %six.display(), "loading the host's ip6tables rules as found");
+            let text = std::fs::read_to_string(six).map_err(|e| {
+                Error::io(
+                    host.subject().clone(),
+                    format!("read rule file {}", six.display()),
+                    e,
+                )
+            })?;
+            return std::thread::scope(|scope| {
+                let six = spawn(scope, "netrig-ruleset6", host, || {
+                    self.backend().replace_tables_ip6(host, &text)
+                })?;
+                let four = self.load_rule_file(host, file, "loading the host's ruleset as found");
+                let six = six.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                four.and(six)
+            });
         }
         for file in self.existing_rule_files() {
             self.load_rule_file(host, file, "loading the rules there before Docker")?;

@@ -27,10 +27,10 @@ pub(crate) fn dir(ns: &Namespace) -> PathBuf {
     ns.artifacts_dir().join("firewalld").join(ns.node_name())
 }
 
-/// The node's bus socket, as the machine sees it.
-fn socket(ns: &Namespace) -> PathBuf {
-    dir(ns).join("run/dbus/system_bus_socket")
-}
+/// The node's bus socket as its confined programs see it: the lab's
+/// `run/dbus/system_bus_socket`, under the `/run` bind. (The lab's own path
+/// can be longer than a socket address may be: 108 bytes.)
+const SOCKET: &str = "/run/dbus/system_bus_socket";
 
 fn io(ns: &Namespace, what: String) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |e| Error::io(ns.subject().clone(), what, e)
@@ -87,7 +87,7 @@ fn prepare(ns: &Namespace) -> Result<PathBuf> {
     .try_for_each(|s| std::fs::create_dir_all(etc.join(s)))
     .and_then(|()| std::fs::create_dir_all(d.join("run/dbus")))
     .and_then(|()| std::fs::write(etc.join("firewalld.conf"), FIREWALLD_CONF))
-    .and_then(|()| std::fs::write(d.join("system.conf"), bus_config(&socket(ns))));
+    .and_then(|()| std::fs::write(d.join("system.conf"), bus_config(Path::new(SOCKET))));
     made.map_err(io(ns, format!("prepare {}", d.display())))?;
     Ok(d)
 }
@@ -105,10 +105,8 @@ pub(crate) fn command(ns: &Namespace, program: &str) -> Result<NodeCommand> {
             binds.push(("/bin/false".into(), tool.into()));
         }
     }
-    Ok(super::command(ns, program, &binds)?.env(
-        "DBUS_SYSTEM_BUS_ADDRESS",
-        format!("unix:path={}", socket(ns).display()),
-    ))
+    Ok(super::command(ns, program, &binds)?
+        .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={SOCKET}")))
 }
 
 /// Starts the node's bus, then firewalld on it, and returns once firewalld

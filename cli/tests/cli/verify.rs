@@ -166,5 +166,19 @@ fn v28_differs_from_20_10(dirs: &Dirs) {
 }
 
 pub fn tests() -> Vec<netrig::testing::Test> {
-    netrig::testing::tests![verify_against_a_real_20_10_daemon]
+    let rootless = netrig::privilege::in_user_namespace();
+    vec![
+        netrig::testing::Test::lab(
+            "verify_against_a_real_20_10_daemon",
+            verify_against_a_real_20_10_daemon,
+        )
+        .needs(move || {
+            rootless.then(|| {
+                netrig::testing::Skip::always(
+                    "a real dockerd needs the real root (its socket's group, cgroups): \
+                     not in a user namespace",
+                )
+            })
+        }),
+    ]
 }

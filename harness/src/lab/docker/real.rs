@@ -34,6 +34,14 @@ impl LabSpec {
     /// runc, the docker CLI and busybox-static.
     pub fn up_real_docker(&self, dockerd: &Path) -> Result<Lab> {
         let subject = Subject::lab(self.name());
+        if crate::privilege::in_user_namespace() {
+            return Err(Error::NotPrivileged {
+                detail: "a real dockerd needs the real root (it gives its socket to group \
+                         `docker` and makes cgroups): run netrig verify as root, not in a user \
+                         namespace"
+                    .into(),
+            });
+        }
         let part = match self.docker.as_slice() {
             [p] if p.standalone => p,
             _ => {

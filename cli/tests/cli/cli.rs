@@ -590,3 +590,16 @@ pub fn tests() -> Vec<netrig::testing::Test> {
     )
     .collect()
 }
+
+/// A tool's listing as state: iptables-save's "Generated …/Completed on
+/// <time>" comments and its chains' packet counters are not state.
+pub(crate) fn as_state(out: &str) -> String {
+    out.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match l.rsplit_once(" [") {
+            Some((chain, _)) if l.starts_with(':') => chain,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::cli::{Dirs, text, up};
+use crate::cli::{Dirs, as_state, text, up};
 
 /// What must not change: the node's rules (every backend, without counters),
 /// addresses, routes, policy rules and network sysctls.
@@ -31,18 +31,8 @@ fn state(pin: &Path) -> String {
             .args(*argv)
             .output()
             .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        // iptables-save's "Generated …/Completed on <time>" comments and
-        // its chains' packet counters are not state.
-        let body: Vec<&str> = out
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| match l.rsplit_once(" [") {
-                Some((chain, _)) if l.starts_with(':') => chain,
-                _ => l,
-            })
-            .collect();
-        all.push_str(&format!("== {}\n{}\n", argv.join(" "), body.join("\n")));
+        let body = as_state(&String::from_utf8_lossy(&o.stdout));
+        all.push_str(&format!("== {}\n{body}\n", argv.join(" ")));
     }
     all
 }

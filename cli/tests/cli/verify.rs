@@ -8,7 +8,7 @@
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use crate::cli::{Dirs, text};
+use crate::cli::{Dirs, as_state, text};
 
 /// The Docker host files a 20.10 daemon runs as the file says (classic
 /// layout, no ufw, no restart). docker-two-networks holds a container on
@@ -37,16 +37,8 @@ fn machine_state() -> String {
         &["nft", "list", "tables"],
     ] {
         let o = Command::new(argv[0]).args(&argv[1..]).output().unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        let body: Vec<&str> = out
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| match l.rsplit_once(" [") {
-                Some((chain, _)) if l.starts_with(':') => chain,
-                _ => l,
-            })
-            .collect();
-        all.push_str(&format!("== {}\n{}\n", argv.join(" "), body.join("\n")));
+        let body = as_state(&String::from_utf8_lossy(&o.stdout));
+        all.push_str(&format!("== {}\n{body}\n", argv.join(" ")));
     }
     for p in [
         "/var/lib/docker",

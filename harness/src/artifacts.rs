@@ -4,24 +4,35 @@
 //! [`Artifacts::keep`] (which every failed expectation calls).
 //!
 //! The base directory is `$NETRIG_ARTIFACTS` when set (CI points it at a
-//! folder it uploads), else the system temp dir.
+//! folder it uploads), else the system temp dir. The lab's own directory is
+//! named when the lab starts but made only when something asks for it
+//! ([`Artifacts::path`]): most labs never write a file, and a directory made
+//! and removed per lab is a measurable part of a small lab's bring-up.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::error::{Error, Result, Subject};
 
 /// A lab's artifacts directory.
 #[derive(Debug)]
 pub(crate) struct Artifacts {
-    dir: Option<tempfile::TempDir>,
-    path: PathBuf,
+    base: PathBuf,
+    /// `netrig-LAB-` (the directory's name is this and a unique suffix).
+    prefix: String,
+    /// The directory, once made.
+    made: OnceLock<PathBuf>,
     keep: AtomicBool,
     lab: String,
 }
 
+/// Per-process counter for the directories' unique suffixes.
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
 impl Artifacts {
-    /// Creates `netrig-LAB-XXXX` under the base directory.
+    /// Checks the base directory (making it if needed); the lab's own
+    /// `netrig-LAB-XXXX` in it is made on first use.
     pub(crate) fn create(lab: &str) -> Result<Self> {
         let base = std::env::var_os("NETRIG_ARTIFACTS")
             .map(PathBuf::from)
@@ -33,28 +44,41 @@ impl Artifacts {
                 e,
             )
         })?;
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("netrig-{lab}-"))
-            .tempdir_in(&base)
-            .map_err(|e| {
-                Error::io(
-                    Subject::lab(lab),
-                    format!("create artifacts dir in {}", base.display()),
-                    e,
-                )
-            })?;
-        let path = dir.path().to_path_buf();
         Ok(Artifacts {
-            dir: Some(dir),
-            path,
+            base,
+            prefix: format!("netrig-{lab}-"),
+            made: OnceLock::new(),
             keep: AtomicBool::new(std::env::var_os("NETRIG_KEEP_ARTIFACTS").is_some()),
             lab: lab.to_string(),
         })
     }
 
-    /// The directory.
+    /// The directory, made now if it was not yet. If it cannot be made
+    /// (the base vanished, the disk is full) the reason is logged and a
+    /// path under the base is returned all the same, so whoever writes
+    /// there gets an error naming it.
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        self.made.get_or_init(|| {
+            let mut last = None;
+            for _ in 0..64 {
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                let p = self
+                    .base
+                    .join(format!("{}{:x}{n:x}", self.prefix, std::process::id()));
+                match std::fs::create_dir(&p) {
+                    Ok(()) => {
+                        tracing::debug!(lab = %self.lab, dir = %p.display(), "artifacts directory made");
+                        return p;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(p),
+                    Err(e) => {
+                        tracing::warn!(lab = %self.lab, dir = %p.display(), error = %e, "cannot make the artifacts directory");
+                        return p;
+                    }
+                }
+            }
+            last.expect("64 names tried")
+        })
     }
 
     /// Keeps the directory after the lab is dropped (and prints its path then).
@@ -70,15 +94,17 @@ impl Artifacts {
 
 impl Drop for Artifacts {
     fn drop(&mut self) {
-        if (self.is_kept() || std::thread::panicking())
-            && let Some(d) = self.dir.take()
-        {
-            let p = d.keep();
+        let Some(dir) = self.made.get() else {
+            return; // nothing was ever written
+        };
+        if self.is_kept() || std::thread::panicking() {
             eprintln!(
                 "netrig: lab {}: artifacts kept in {}",
                 self.lab,
-                p.display()
+                dir.display()
             );
+        } else if let Err(e) = std::fs::remove_dir_all(dir) {
+            tracing::debug!(dir = %dir.display(), error = %e, "cannot remove the artifacts directory");
         }
     }
 }

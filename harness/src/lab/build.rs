@@ -189,7 +189,6 @@ impl Building {
             nodes = nodes.len(),
             links = plan.links.len(),
             elapsed_us = started.elapsed().as_micros() as u64,
-            artifacts = %group.artifacts().path().display(),
             "lab up"
         );
         Ok(Lab {
@@ -278,22 +277,29 @@ async fn create_objects(
     });
     try_join_all(veths).await?;
     phase("veths");
-    try_join_all(peers.iter().map(|&id| {
+    // Peers up, second bridge ports and every address at once: an address
+    // needs its link to exist, not to be up (an IPv6 one stays tentative
+    // until its link has carrier; the wait below covers that).
+    let peers_up = try_join_all(peers.iter().map(|&id| {
         let i = &plan.ifaces[id];
         nodes[i.node].netlink.set_index_up(&i.name, idx[id])
-    }))
-    .await?;
-    try_join_all(second_ports.iter().map(|&id| {
+    }));
+    let second = try_join_all(second_ports.iter().map(|&id| {
         let i = &plan.ifaces[id];
         nodes[i.node].netlink.set_controller(
             &i.name,
             idx[id],
             idx[i.bridge.expect("second port has a bridge")],
         )
-    }))
-    .await?;
+    }));
+    let addrs = try_join_all(plan.ifaces.iter().enumerate().flat_map(|(id, i)| {
+        i.addrs
+            .iter()
+            .map(move |a| nodes[i.node].netlink.add_address(&i.name, idx[id], *a))
+    }));
+    futures::future::try_join3(peers_up, second, addrs).await?;
+    phase("peers up, second bridge ports, addresses");
 
-    phase("peers up, second bridge ports");
     // Traffic can only flow once the kernel has activated every veth end.
     let mut veth_ends: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
     for (id, i) in plan.ifaces.iter().enumerate() {
@@ -310,15 +316,7 @@ async fn create_objects(
         )
     }))
     .await?;
-
-    let addrs = plan.ifaces.iter().enumerate().flat_map(|(id, i)| {
-        i.addrs
-            .iter()
-            .map(move |a| nodes[i.node].netlink.add_address(&i.name, idx[id], *a))
-    });
     phase("operationally up");
-    try_join_all(addrs).await?;
-    phase("addresses");
     // An IPv6 address accepts packets only once the kernel's work queue has
     // installed its local route; IPv4 ones do at once.
     let mut v6: BTreeMap<usize, Vec<std::net::Ipv6Addr>> = BTreeMap::new();

@@ -1,5 +1,7 @@
 //! Lab bring-up and teardown: netrig against two shell baselines doing the
-//! same work in the same run — one `ip` call per operation, and `ip -batch`.
+//! same work in the same run — one `ip` call per operation, and `ip -batch` —
+//! and against the floor ([`floor`]): the same kernel work asked as directly
+//! as possible.
 //!
 //! The work, for N = 1, 8, 32, 64: a hub namespace with a bridge, N
 //! namespaces each with a veth to the hub bridge and an address, then
@@ -15,6 +17,8 @@
 //! `/run/netns` mounts of the baselines' `ip netns add` never reach the host.
 
 use std::time::{Duration, Instant};
+
+mod floor;
 
 use netrig::testing::Witness;
 use netrig::{Endpoint, Lab, LabSpec};
@@ -56,6 +60,16 @@ fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
         "witness link never removed"
     );
     up + down
+}
+
+/// The floor's up + down, and its parts (see [`floor::once`]).
+fn floor_once(n: usize, witness: &mut Witness) -> (Duration, floor::FloorTimes) {
+    let times = floor::once(n, &witness.path());
+    assert!(
+        witness.wait_link_removed("wit", Duration::from_secs(30)),
+        "witness link never removed"
+    );
+    (times.up + times.down, times)
 }
 
 /// Commands for the shell baselines, grouped by the namespace they run in:
@@ -256,33 +270,51 @@ fn main() {
     let mut witness = Witness::new().expect("witness namespace");
     // Warm up: first namespace creation and module loads are not what we measure.
     netrig_once(1, &mut witness);
+    floor_once(1, &mut witness);
     shell_once(1, &mut witness, true);
 
     println!(
         "lab up+down (hub bridge + N namespaces with veth and address), median of {reps} runs"
     );
     println!(
-        "{:>4} {:>12} {:>12} {:>12} {:>10} {:>10} {:>16}",
-        "N", "netrig ms", "ip/call ms", "ip -batch ms", "vs call", "vs batch", "netrig ms/ns"
+        "{:>4} {:>10} {:>10} {:>9} {:>11} {:>12} {:>9} {:>9}   floor parts: ns / acked / oper-up / down ms",
+        "N",
+        "netrig ms",
+        "floor ms",
+        "x floor",
+        "ip/call ms",
+        "ip -batch ms",
+        "vs call",
+        "vs batch"
     );
     for &n in &sizes {
-        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut a, mut b, mut c, mut f, mut parts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..reps {
-            // Interleaved, so drift on a shared machine hits all three alike.
+            // Interleaved, so drift on a shared machine hits all four alike.
             a.push(netrig_once(n, &mut witness));
+            let (total, p) = floor_once(n, &mut witness);
+            f.push(total);
+            parts.push((total, p));
             b.push(shell_once(n, &mut witness, false));
             c.push(shell_once(n, &mut witness, true));
         }
-        let (a, b, c) = (median(a), median(b), median(c));
+        let (a, b, c, f) = (median(a), median(b), median(c), median(f));
+        let (_, p) = parts.iter().find(|(t, _)| *t == f).expect("the median run");
         println!(
-            "{:>4} {:>12.2} {:>12.2} {:>12.2} {:>9.1}x {:>9.1}x {:>16.3}",
+            "{:>4} {:>10.2} {:>10.2} {:>8.2}x {:>11.2} {:>12.2} {:>8.1}x {:>8.1}x   {:.2} / {:.2} / {:.2} / {:.2}",
             n,
             ms(a),
+            ms(f),
+            ms(a) / ms(f),
             ms(b),
             ms(c),
             ms(b) / ms(a),
             ms(c) / ms(a),
-            ms(a) / n as f64
+            ms(p.namespaces),
+            ms(p.acked - p.namespaces),
+            ms(p.up - p.acked),
+            ms(p.down)
         );
     }
     let scale: usize = std::env::var("NETRIG_BENCH_SCALE")

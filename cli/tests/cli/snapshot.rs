@@ -37,9 +37,25 @@ fn state(pin: &Path) -> String {
     all
 }
 
+/// Fails with the lines that differ unless the two states are equal.
+fn assert_unchanged(before: &str, after: &str) {
+    let changed: Vec<String> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(b, a)| b != a)
+        .map(|(b, a)| format!("- {b}\n+ {a}"))
+        .collect();
+    assert!(
+        changed.is_empty() && before.lines().count() == after.lines().count(),
+        "the snapshot changed the node:\n{}",
+        changed.join("\n")
+    );
+}
+
 /// A lab's Docker host, snapshotted by pin and by pid: the files are there,
-/// a daemon that does not answer is in missing.txt, and the node's state is
-/// byte-identical before and after.
+/// a daemon that does not answer is in missing.txt, nft is asked only once
+/// the node has a table the iptables saves do not show, and the node's
+/// state is byte-identical before and after each snapshot.
 fn snapshot_leaves_the_node_unchanged() {
     let dirs = Dirs::new();
     let name = format!("snap{}", std::process::id());
@@ -63,6 +79,17 @@ fn snapshot_leaves_the_node_unchanged() {
         by_pin.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    let mid = state(&pin);
+    assert_unchanged(&before, &mid);
+    // A table of the node's own, which no iptables save shows: the next
+    // snapshot must list the ruleset with nft too.
+    let nft = Command::new("nsenter")
+        .arg(format!("--net={}", pin.display()))
+        .args(["nft", "add table inet netrig_native; add chain inet netrig_native c { type filter hook input priority 0; }"])
+        .output()
+        .unwrap();
+    assert!(nft.status.success(), "{}", text(&nft));
+    let before = state(&pin);
     // A process inside the node (it says so once it is there): the pid
     // form enters its namespace.
     let mut sleeper = Command::new("nsenter")
@@ -96,17 +123,19 @@ fn snapshot_leaves_the_node_unchanged() {
     let _ = child.wait();
     assert!(down.status.success(), "{}", text(&down));
 
-    let changed: Vec<String> = before
-        .lines()
-        .zip(after.lines())
-        .filter(|(b, a)| b != a)
-        .map(|(b, a)| format!("- {b}\n+ {a}"))
-        .collect();
+    assert_unchanged(&before, &after);
+    let read = |dir: &Path, f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    // Only iptables-nft's tables: their rules are in the saves, and nft is
+    // not asked; with a table of its own, it is.
     assert!(
-        changed.is_empty() && before.lines().count() == after.lines().count(),
-        "the snapshot changed the node:\n{}",
-        changed.join("\n")
+        !by_pin.join("nft.json").exists()
+            && read(&by_pin, "missing.txt")
+                .contains("nft.json: not needed: the namespace's nf_tables tables (")
+            && read(&by_pin, "missing.txt").contains("ip nat"),
+        "{}",
+        read(&by_pin, "missing.txt")
     );
+    assert!(read(&by_pid, "nft.json").contains("\"netrig_native\""));
     for dir in [&by_pin, &by_pid] {
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
         assert!(read("iptables-nft.rules").contains("-j DNAT --to-destination 172.17.0.2:80"));
@@ -122,7 +151,6 @@ fn snapshot_leaves_the_node_unchanged() {
         ] {
             assert!(sysctls.contains(key), "{key}\n{sysctls}");
         }
-        assert!(read("nft.json").contains("\"nftables\""));
         assert!(!read("kernel.txt").is_empty());
         // Every file it wrote is in its manifest, and nothing else is there.
         let manifest = read("MANIFEST");

@@ -3,9 +3,11 @@
 //!
 //! Every reading program runs inside the target network namespace (entered
 //! with `setns` on its file, as `netrig exec` enters a pin) and only reads:
-//! `ip -j`, `iptables-*-save`, `nft -j list ruleset`, all started at once;
+//! `ip -j`, `iptables-*-save` and, when the namespace has nf_tables tables
+//! those saves do not cover, `nft -j list ruleset`, all started at once;
 //! the sysctls (and whether legacy iptables has tables at all) are read
-//! from /proc by a thread that entered the namespace. The Docker
+//! from /proc, and the nf_tables tables listed over nfnetlink, by a thread
+//! that entered the namespace. The Docker
 //! daemon is asked with the `docker` CLI (`-H`/`DOCKER_HOST`): no client
 //! library to build, and its JSON is exactly what users paste into bug
 //! reports, which `netrig import` reads the same way. Each running
@@ -26,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use netrig::{Error, Result, Subject};
+
+mod nf_tables;
 
 /// The sysctls that decide what Docker does, or what its rules do.
 const SYSCTLS: &[&str] = &[
@@ -153,6 +157,31 @@ struct Procfs {
     /// Whether the legacy iptables / ip6tables have tables there.
     legacy4: bool,
     legacy6: bool,
+    /// The nf_tables tables, or why they could not be listed.
+    tables: std::result::Result<Vec<nf_tables::Table>, String>,
+}
+
+/// Whether `nft -j list ruleset` would add anything to the saves.
+enum NftNeed {
+    /// Tables iptables-nft does not own (or the list failed): run it.
+    Yes,
+    /// Only iptables-nft's tables: run it only if a save says one of them
+    /// is incompatible (holds what iptables cannot print).
+    IfIncompatible(Vec<nf_tables::Table>),
+    /// No tables at all.
+    No,
+}
+
+impl NftNeed {
+    fn of(procfs: &std::result::Result<Procfs, String>) -> NftNeed {
+        match procfs.as_ref().map(|p| &p.tables) {
+            Ok(Ok(t)) if t.is_empty() => NftNeed::No,
+            Ok(Ok(t)) if t.iter().all(nf_tables::Table::is_xtables) => {
+                NftNeed::IfIncompatible(t.clone())
+            }
+            _ => NftNeed::Yes,
+        }
+    }
 }
 
 /// How sysctls.txt was made, for the MANIFEST.
@@ -423,6 +452,7 @@ impl Snapshot {
                 format!("uname(2) failed: {}", std::io::Error::last_os_error()),
             )),
         }
+        let nft_need = NftNeed::of(&procfs);
         let mut jobs: Vec<Job> = Vec::new();
         jobs.extend(IP.iter().map(|(argv, cmds)| {
             let input: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
@@ -432,10 +462,11 @@ impl Snapshot {
                 Some((input.join("\n") + "\n").into_bytes()),
             )
         }));
+        let nft_now = matches!(nft_need, NftNeed::Yes);
         jobs.extend(
             firewall_jobs
                 .iter()
-                .chain([&nft])
+                .chain(nft_now.then_some(&nft))
                 .map(|(_, a)| (a.to_vec(), true, None)),
         );
         let mut ran = self.run_many(&jobs).into_iter();
@@ -443,10 +474,13 @@ impl Snapshot {
             let ran = ran.next().expect("ip");
             self.ip_batch(argv, cmds, ran);
         }
+        let mut incompatible = false;
         for (name, argv) in &firewall_jobs {
             match ran.next().expect("firewall") {
                 Ran::Ok(b) => {
                     let text = String::from_utf8_lossy(&b);
+                    // "# Table `filter' is incompatible, use 'nft' tool."
+                    incompatible |= text.contains("is incompatible");
                     // iptables-save prints only comments when no table exists.
                     if text
                         .lines()
@@ -463,7 +497,30 @@ impl Snapshot {
                 Ran::Failed(why) => self.missing.push(((*name).into(), why)),
             }
         }
-        self.keep(nft.0, nft.1, ran.next().expect("nft"));
+        match nft_need {
+            NftNeed::Yes => {
+                self.keep(nft.0, nft.1, ran.next().expect("nft"));
+            }
+            NftNeed::IfIncompatible(_) if incompatible => {
+                let ns = self.netns.try_clone().ok();
+                let ran = self.run(nft.1, ns.as_ref());
+                self.keep(nft.0, nft.1, ran);
+            }
+            NftNeed::IfIncompatible(tables) => {
+                let names: Vec<String> = tables.iter().map(ToString::to_string).collect();
+                self.missing.push((
+                    nft.0.into(),
+                    format!(
+                        "not needed: the namespace's nf_tables tables ({}) are iptables-nft's, saved in ip(6)tables-nft.rules",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            NftNeed::No => self.missing.push((
+                nft.0.into(),
+                "not needed: the namespace has no nf_tables tables".into(),
+            )),
+        }
         match procfs {
             Ok(p) => self.write("sysctls.txt", p.sysctls.as_bytes(), &sysctl_source()),
             Err(why) => self.missing.push(("sysctls.txt".into(), why)),
@@ -553,6 +610,8 @@ impl Snapshot {
                 absent,
                 legacy4: tables("ip_tables_names"),
                 legacy6: tables("ip6_tables_names"),
+                tables: nf_tables::list()
+                    .map_err(|e| format!("cannot list the nf_tables tables: {e}")),
             })
         };
         let p = std::thread::scope(|s| {

@@ -30,10 +30,17 @@ pub struct Overrides {
     pub layout: Option<Layout>,
     /// The backend to use instead of the file's.
     pub backend: Option<Backend>,
+    /// The Docker release to emulate instead of the file's (its layout
+    /// with it, unless `layout` is given too): a real daemon's
+    /// ([`Version::of_dockerd`](crate::docker::Version::of_dockerd)).
+    pub version: Option<crate::docker::Version>,
 }
 
 impl Overrides {
     pub(crate) fn apply(&self, mut b: DockerHostBuilder) -> DockerHostBuilder {
+        if let Some(v) = self.version {
+            b = b.version(v).layout(v.layout());
+        }
         if let Some(l) = self.layout {
             b = b.layout(l);
         }

@@ -32,7 +32,16 @@ impl LabSpec {
     /// matrix, rule read and capture works on it; dropping the lab kills
     /// the daemon and its containers. Needs root, dockerd, containerd,
     /// runc, the docker CLI and busybox-static.
-    pub fn up_real_docker(&self, dockerd: &Path) -> Result<Lab> {
+    ///
+    /// With `rootfs` (a Debian tree with docker.io installed, as
+    /// `real-docker-28.sh install` makes for Docker 28.5.2), `dockerd` is
+    /// looked up in it and the daemon and its helpers run with it as their
+    /// root (`pivot_root` in the daemon's private mount namespace).
+    ///
+    /// The file's layout must be the daemon's: load it with
+    /// [`Overrides::version`](crate::topology::Overrides::version) set to
+    /// [`Version::of_dockerd`](crate::docker::Version::of_dockerd).
+    pub fn up_real_docker(&self, dockerd: &Path, rootfs: Option<&Path>) -> Result<Lab> {
         let subject = Subject::lab(self.name());
         if crate::privilege::in_user_namespace() {
             return Err(Error::NotPrivileged {
@@ -54,6 +63,20 @@ impl LabSpec {
         };
         let model = &part.host;
         refuse_unsupported(&subject, model)?;
+        let release = crate::docker::Version::of_dockerd(dockerd, rootfs)?;
+        if release.layout() != model.layout() {
+            return Err(Error::invalid(
+                subject,
+                "layout",
+                format!(
+                    "the file is loaded with layout {}, but the real dockerd is Docker {release} \
+                     (layout {}): load it with Overrides {{ version: Some({release}), .. }} \
+                     (netrig verify does)",
+                    model.layout(),
+                    release.layout()
+                ),
+            ));
+        }
         let mut wiring = real_wiring(model);
         wiring.name = self.name().to_string();
         let mut lab = Lab::build(&wiring)?;
@@ -62,11 +85,14 @@ impl LabSpec {
             &host_ns,
             &DaemonConfig {
                 dockerd: dockerd.to_path_buf(),
+                rootfs: rootfs.map(Path::to_path_buf),
                 backend: model.backend(),
                 args: daemon_args(model),
             },
         )?;
-        daemon.import_busybox()?;
+        if !model.containers().is_empty() {
+            daemon.import_busybox()?;
+        }
         replay(&daemon, model)?;
         for c in model.containers() {
             match &c.networking {

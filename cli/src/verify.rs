@@ -105,9 +105,13 @@ fn verify(args: &Args) -> netrig::Result<ExitCode> {
         (real, emul.join().expect("emulation thread panicked"))
     });
     let ((real, real_up), (emul, emul_up)) = (real?, emul?);
+    let t_rules = Instant::now();
     let bridges = bridge_names(&real)?;
     let real_rules = normalise(&real.docker("host")?.rules()?, &bridges);
     let emul_rules = normalise(&emul.docker("host")?.rules()?, &BTreeMap::new());
+    let real_rules6 = normalise(&rules6(&real)?, &bridges);
+    let emul_rules6 = normalise(&rules6(&emul)?, &BTreeMap::new());
+    let rules_read = t_rules.elapsed();
     let t1 = Instant::now();
     let cells = Matrix::default_cells(&emul)?;
     let (e, r) = std::thread::scope(|s| {
@@ -156,34 +160,62 @@ fn verify(args: &Args) -> netrig::Result<ExitCode> {
         );
         println!("    real:      {:<32} {}", b.reach(), deciding(b, &bridges));
     }
-    let diff = line_diff(&emul_rules, &real_rules);
-    let changed = diff.iter().filter(|l| !l.starts_with(' ')).count();
-    println!(
-        "rules ({} backend): {} lines emulated, {} real, {changed} differ (- emulation only, + real only)",
-        real.docker("host")?.model().backend(),
-        emul_rules.len(),
-        real_rules.len()
-    );
-    for l in diff.iter().filter(|l| !l.starts_with(' ')) {
-        println!("  {l}");
+    let backend = real.docker("host")?.model().backend();
+    let mut changed = 0;
+    for (family, emul_rules, real_rules) in [
+        ("rules", &emul_rules, &real_rules),
+        ("ip6 rules", &emul_rules6, &real_rules6),
+    ] {
+        if family == "ip6 rules" && emul_rules.is_empty() && real_rules.is_empty() {
+            continue;
+        }
+        let diff = line_diff(emul_rules, real_rules);
+        let differ = diff.iter().filter(|l| !l.starts_with(' ')).count();
+        println!(
+            "{family} ({backend} backend): {} lines emulated, {} real, {differ} differ (- emulation only, + real only)",
+            emul_rules.len(),
+            real_rules.len()
+        );
+        for l in diff.iter().filter(|l| !l.starts_with(' ')) {
+            println!("  {l}");
+        }
+        changed += differ;
     }
-    println!(
-        "time: real daemon and containers up {:.1}s, emulation up {:.1}s (at once), both matrices {:.1}s, total {:.1}s",
-        real_up.as_secs_f64(),
-        emul_up.as_secs_f64(),
-        matrices.as_secs_f64(),
-        t0.elapsed().as_secs_f64()
-    );
     let equal =
         differing.is_empty() && (counted || why_differs.is_empty()) && missing == 0 && changed == 0;
-    println!("{}", if equal { "EQUAL" } else { "DIFFERENT" });
+    let t_down = Instant::now();
     drop(real);
     drop(emul);
+    let down = t_down.elapsed();
+    println!(
+        "time: real daemon and containers up {:.2}s, emulation up {:.2}s (at once), rules read {:.2}s, \
+         both matrices {:.2}s, both labs down {:.2}s, total {:.2}s",
+        real_up.as_secs_f64(),
+        emul_up.as_secs_f64(),
+        rules_read.as_secs_f64(),
+        matrices.as_secs_f64(),
+        down.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+    println!("{}", if equal { "EQUAL" } else { "DIFFERENT" });
     Ok(if equal {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The host's ip6tables rules, with counters (empty for the nftables
+/// backend, whose one ruleset [`DockerPart::rules`] has both families).
+///
+/// [`DockerPart::rules`]: netrig::DockerPart::rules
+fn rules6(lab: &Lab) -> netrig::Result<String> {
+    let part = lab.docker("host")?;
+    let Some(argv) = part.model().backend().save_argv().get(1).copied() else {
+        return Ok(String::new());
+    };
+    let out = part.host()?.command(argv[0]).args(&argv[1..]).output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The real host's bridge names → the model's, matched by the network's gateway address.

@@ -221,6 +221,7 @@ fn verify_against_a_real_28_5_daemon() {
                 out.contains("real dockerd 28.5.2")
                     && out.contains("layout V28) beside the emulation (layout V28)")
                     && out.contains(" 0 differ in outcome or seen addresses")
+                    && out.contains(&format!("ip6 rules ({b} backend)"))
                     && out.contains("EQUAL"),
                 "{t} {b}:\n{out}"
             );

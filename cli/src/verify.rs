@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use netrig::docker::Version;
 use netrig::reach::{Matrix, MatrixDiff, Row};
 use netrig::topology::Overrides;
 use netrig::{Error, Lab, Subject};
@@ -45,7 +44,7 @@ const DEADLINE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 fn verify(args: &Args) -> netrig::Result<ExitCode> {
     let rootfs = args.rootfs.as_deref();
-    let release = match Version::of_dockerd(&args.dockerd, rootfs) {
+    let release = match netrig::LabSpec::real_docker_release(&args.dockerd, rootfs) {
         Ok(v) => v,
         Err(Error::MissingProgram { program, .. }) => {
             let why = format!(

@@ -91,7 +91,7 @@ fn run(bin: &Path, topology: &str, rootfs: Option<&Path>) -> (Duration, String) 
 
 /// The floor and the runs for one daemon (the machine's, or a tree's).
 fn bench(bin: &Path, rootfs: Option<&Path>, topologies: &[&str], reps: usize) {
-    let version = match Version::of_dockerd(Path::new("dockerd"), rootfs) {
+    let version = match netrig::LabSpec::real_docker_release(Path::new("dockerd"), rootfs) {
         Ok(v) => v,
         Err(e) => {
             println!("verify bench ({rootfs:?}): skipped: {e}");

@@ -104,32 +104,6 @@ impl Version {
         }
     }
 
-    /// The release of a real `dockerd` (`dockerd --version`; a path, or a
-    /// name on `PATH`, in `rootfs` when given: the daemon then runs with it
-    /// as its root), as netrig emulates it: a release newer than netrig
-    /// knows is taken as the newest it knows of that major (a warning says
-    /// so). What [`LabSpec::up_real_docker`](crate::LabSpec::up_real_docker)
-    /// runs, and the release to emulate beside it
-    /// ([`Overrides::version`](crate::topology::Overrides::version)).
-    pub fn of_dockerd(
-        dockerd: &std::path::Path,
-        rootfs: Option<&std::path::Path>,
-    ) -> crate::Result<Version> {
-        let text = crate::confined::dockerd::dockerd_version(dockerd, rootfs)?;
-        if let Ok(v) = text.parse() {
-            return Ok(v);
-        }
-        let major: u8 = text
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(u8::MAX);
-        let layout = Version::new(major, 0, 0).layout();
-        let newest = Version::newest(layout);
-        tracing::warn!(release = %text, emulated = %newest, "a Docker release netrig does not know: emulated as the newest of its layout");
-        Ok(newest)
-    }
-
     /// The layout this release's rules have.
     pub(crate) fn layout(self) -> Layout {
         match self.major {

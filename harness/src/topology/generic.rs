@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{describe, line_col, parse_docker, read};
 use crate::backend::Backend;
-use crate::docker::{DockerHostBuilder, Layout};
+use crate::docker::{DockerHostBuilder, Layout, Version};
 use crate::error::{Error, Result};
 use crate::spec::LabSpec;
 
@@ -32,8 +32,8 @@ pub struct Overrides {
     pub backend: Option<Backend>,
     /// The Docker release to emulate instead of the file's (its layout
     /// with it, unless `layout` is given too): a real daemon's
-    /// ([`Version::of_dockerd`](crate::docker::Version::of_dockerd)).
-    pub version: Option<crate::docker::Version>,
+    /// ([`LabSpec::real_docker_release`](crate::LabSpec::real_docker_release)).
+    pub version: Option<Version>,
 }
 
 impl Overrides {

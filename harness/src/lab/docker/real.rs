@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::{HeldPorts, PartState};
 use crate::confined::dockerd::{DaemonConfig, IMAGE, RealDaemon};
-use crate::docker::{DockerHost, Event, GatewayMode, HOST_NODE, Networking};
+use crate::docker::{DockerHost, Event, GatewayMode, HOST_NODE, Networking, Version};
 use crate::error::{Error, Result, Subject};
 use crate::lab::Lab;
 use crate::spec::LabSpec;
@@ -22,6 +22,28 @@ use crate::wiring::{NodeSpec, Wiring};
 const DEFAULT_BIP: &str = "172.17.0.1/16";
 
 impl LabSpec {
+    /// The release of a real `dockerd` (`dockerd --version`; a path, or a
+    /// name on `PATH`, in `rootfs` when given), as netrig emulates it: a
+    /// release newer than netrig knows is taken as the newest it knows of
+    /// that layout (a warning says so). Load a file for
+    /// [`LabSpec::up_real_docker`] with it
+    /// ([`Overrides::version`](crate::topology::Overrides::version)), and
+    /// emulate the same release beside it.
+    pub fn real_docker_release(dockerd: &Path, rootfs: Option<&Path>) -> Result<Version> {
+        let text = crate::confined::dockerd::dockerd_version(dockerd, rootfs)?;
+        if let Ok(v) = text.parse() {
+            return Ok(v);
+        }
+        let major: u8 = text
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(u8::MAX);
+        let newest = Version::newest(Version::new(major, 0, 0).layout());
+        tracing::warn!(release = %text, emulated = %newest, "a Docker release netrig does not know: emulated as the newest of its layout");
+        Ok(newest)
+    }
+
     /// Brings this Docker host file's lab up on a real Docker daemon
     /// (`dockerd`: a path, or a name looked up on `PATH`) instead of
     /// emulating it: the daemon runs confined to the host node (its own
@@ -40,7 +62,7 @@ impl LabSpec {
     ///
     /// The file's layout must be the daemon's: load it with
     /// [`Overrides::version`](crate::topology::Overrides::version) set to
-    /// [`Version::of_dockerd`](crate::docker::Version::of_dockerd).
+    /// [`LabSpec::real_docker_release`].
     pub fn up_real_docker(&self, dockerd: &Path, rootfs: Option<&Path>) -> Result<Lab> {
         let subject = Subject::lab(self.name());
         if crate::privilege::in_user_namespace() {
@@ -63,7 +85,7 @@ impl LabSpec {
         };
         let model = &part.host;
         refuse_unsupported(&subject, model)?;
-        let release = crate::docker::Version::of_dockerd(dockerd, rootfs)?;
+        let release = LabSpec::real_docker_release(dockerd, rootfs)?;
         if release.layout() != model.layout() {
             return Err(Error::invalid(
                 subject,

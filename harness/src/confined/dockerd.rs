@@ -7,7 +7,7 @@
 //! own (`unshare --pid --fork --kill-child`: killing the init kills every
 //! process of the daemon, containers included). Data root, exec root,
 //! pidfile, sockets and logs are in the lab's `dockerd/` directory; the
-//! containers' cgroups under `/netrig-LAB` (cgroupfs driver), removed at
+//! containers' cgroups under `/netrig-dockerd-PID-LAB` (cgroupfs driver), removed at
 //! teardown. The daemon's `iptables` is the backend's (`xtables-nft-multi`
 //! or `xtables-legacy-multi`, first on its `PATH`).
 //!

@@ -13,7 +13,7 @@
 //! netrig import SNAPSHOT_DIR -o FILE.toml   # + FILE.rules, FILE.drift.txt
 //! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]... [--format …]
 //! netrig graph TOPOLOGY [--format svg|dot|mermaid] [-o FILE]
-//! netrig verify TOPOLOGY [--dockerd PATH] [--layout L --backend B]   # real dockerd beside the emulation: exit 0 equal, 1 different, 2 error
+//! netrig verify TOPOLOGY [--dockerd PATH] [--rootfs DIR] [--layout L --backend B]   # real dockerd beside the emulation: exit 0 equal, 1 different, 2 error
 //! ```
 //!
 //! `matrix`, `diff` and `trace` take `--format html` (one self-contained
@@ -234,6 +234,9 @@ enum Command {
         /// The daemon (default: dockerd on PATH); its containerd, runc and docker CLI are taken beside it, else from PATH.
         #[arg(long, default_value = "dockerd")]
         dockerd: PathBuf,
+        /// A root file system the daemon runs in (e.g. a Debian tree with docker.io, as real-docker-28.sh install makes): --dockerd, containerd, runc, the docker CLI and iptables are that tree's, and it becomes the daemon's root (pivot_root, in its private mount namespace).
+        #[arg(long, value_name = "DIR")]
+        rootfs: Option<PathBuf>,
         #[command(flatten)]
         over: OverrideArgs,
     },
@@ -395,11 +398,13 @@ fn main() -> ExitCode {
         Command::Verify {
             file,
             dockerd,
+            rootfs,
             over,
         } => Ok(match over.parse() {
             Ok(over) => verify::run(&verify::Args {
                 file,
                 dockerd,
+                rootfs,
                 over,
             }),
             Err(e) => {

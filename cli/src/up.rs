@@ -43,6 +43,7 @@ pub fn overrides(layout: Option<&str>, backend: Option<&str>) -> netrig::Result<
         backend: backend
             .map(|b| b.parse().map_err(|e: String| bad("--backend", e)))
             .transpose()?,
+        version: None,
     })
 }
 

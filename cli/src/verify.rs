@@ -9,11 +9,10 @@
 //! dockerd, a skip (an error under `CI=true`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use netrig::docker::Layout;
 use netrig::reach::{Matrix, MatrixDiff, Row};
 use netrig::topology::Overrides;
 use netrig::{Error, Lab, Subject};
@@ -23,6 +22,7 @@ use netrig::{Error, Lab, Subject};
 pub(crate) struct Args {
     pub(crate) file: PathBuf,
     pub(crate) dockerd: PathBuf,
+    pub(crate) rootfs: Option<PathBuf>,
     pub(crate) over: Overrides,
 }
 
@@ -37,100 +37,60 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     }
 }
 
-/// `dockerd` as given (a path) or on `PATH`.
-fn find(dockerd: &Path) -> Option<PathBuf> {
-    if dockerd.components().count() > 1 {
-        return dockerd.is_file().then(|| dockerd.to_path_buf());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-        .map(|d| d.join(dockerd))
-        .find(|p| p.is_file())
-}
-
-/// The release `dockerd --version` prints, as (major, minor, text).
-fn version(dockerd: &Path) -> netrig::Result<(u32, u32, String)> {
-    let out = std::process::Command::new(dockerd)
-        .arg("--version")
-        .output()
-        .map_err(|e| {
-            Error::io(
-                Subject::default(),
-                format!("run {} --version", dockerd.display()),
-                e,
-            )
-        })?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let v = text
-        .split_whitespace()
-        .nth(2)
-        .unwrap_or("")
-        .trim_end_matches(',')
-        .split(['+', '-', '~'])
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let mut it = v.split('.').map(|p| p.parse::<u32>());
-    match (it.next(), it.next()) {
-        (Some(Ok(a)), Some(Ok(b))) => Ok((a, b, v)),
-        _ => Err(Error::invalid(
-            Subject::default(),
-            "--dockerd",
-            format!(
-                "`{} --version` printed no version: {text:?}",
-                dockerd.display()
-            ),
-        )),
-    }
-}
-
-/// The layout a Docker release's rules have.
-fn implied_layout(major: u32) -> Layout {
-    match major {
-        ..=27 => Layout::Classic,
-        28 => Layout::V28,
-        _ => Layout::V29,
-    }
-}
-
 /// How long a probe waits for an answer no verdict settled: longer than a
 /// matrix's default, so that a loaded machine (a real daemon beside the
 /// emulation) cannot turn a slow answer into a drop on one side only.
 const DEADLINE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 fn verify(args: &Args) -> netrig::Result<ExitCode> {
-    let Some(dockerd) = find(&args.dockerd) else {
-        let why = format!(
-            "no Docker daemon: {} is not installed (install docker.io, or pass --dockerd PATH)",
-            args.dockerd.display()
-        );
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            return Err(Error::invalid(Subject::default(), "--dockerd", why));
+    let rootfs = args.rootfs.as_deref();
+    let release = match netrig::LabSpec::real_docker_release(&args.dockerd, rootfs) {
+        Ok(v) => v,
+        Err(Error::MissingProgram { program, .. }) => {
+            let why = format!(
+                "no Docker daemon: {program} is not installed{} (install docker.io, or pass --dockerd PATH)",
+                rootfs
+                    .map(|r| format!(" in {}", r.display()))
+                    .unwrap_or_default()
+            );
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                return Err(Error::invalid(Subject::default(), "--dockerd", why));
+            }
+            println!("netrig verify: skipped: {why}");
+            return Ok(ExitCode::SUCCESS);
         }
-        println!("netrig verify: skipped: {why}");
-        return Ok(ExitCode::SUCCESS);
+        Err(e) => return Err(e),
     };
     netrig::privilege::check()?;
-    let (major, _, release) = version(&dockerd)?;
-    let real_layout = implied_layout(major);
     let real_over = Overrides {
-        layout: Some(real_layout),
+        version: Some(release),
+        layout: None,
         backend: args.over.backend,
     };
+    // The emulation's layout: the one asked for, else the daemon's release.
     let emul_over = Overrides {
-        layout: args.over.layout.or(Some(real_layout)),
-        backend: args.over.backend,
+        version: args.over.layout.is_none().then_some(release),
+        ..args.over
     };
     let mut real_spec = netrig::topology::load_with(&args.file, &real_over)?;
     let mut emul_spec = netrig::topology::load_with(&args.file, &emul_over)?;
     real_spec.set_name(netrig::unique_lab_name("verify-real"));
     emul_spec.set_name(netrig::unique_lab_name("verify-emul"));
+    let emul_layout = emul_spec
+        .docker_host("host")
+        .map(|h| h.layout())
+        .unwrap_or_default();
     println!(
-        "netrig verify {}: real dockerd {release} ({}, layout {real_layout:?}) beside the emulation (layout {:?})",
+        "netrig verify {}: real dockerd {release} ({}{}, layout {:?}) beside the emulation (layout {emul_layout:?})",
         args.file.display(),
-        dockerd.display(),
-        emul_over.layout.unwrap_or(real_layout)
+        args.dockerd.display(),
+        rootfs
+            .map(|r| format!(" in {}", r.display()))
+            .unwrap_or_default(),
+        real_spec
+            .docker_host("host")
+            .map(|h| h.layout())
+            .unwrap_or_default(),
     );
     let t0 = Instant::now();
     let (real, emul) = std::thread::scope(|s| {
@@ -139,14 +99,18 @@ fn verify(args: &Args) -> netrig::Result<ExitCode> {
             emul_spec.up().map(|l| (l, t.elapsed()))
         });
         let real = real_spec
-            .up_real_docker(&dockerd)
+            .up_real_docker(&args.dockerd, rootfs)
             .map(|l| (l, t0.elapsed()));
         (real, emul.join().expect("emulation thread panicked"))
     });
     let ((real, real_up), (emul, emul_up)) = (real?, emul?);
+    let t_rules = Instant::now();
     let bridges = bridge_names(&real)?;
     let real_rules = normalise(&real.docker("host")?.rules()?, &bridges);
     let emul_rules = normalise(&emul.docker("host")?.rules()?, &BTreeMap::new());
+    let real_rules6 = normalise(&rules6(&real)?, &bridges);
+    let emul_rules6 = normalise(&rules6(&emul)?, &BTreeMap::new());
+    let rules_read = t_rules.elapsed();
     let t1 = Instant::now();
     let cells = Matrix::default_cells(&emul)?;
     let (e, r) = std::thread::scope(|s| {
@@ -195,34 +159,62 @@ fn verify(args: &Args) -> netrig::Result<ExitCode> {
         );
         println!("    real:      {:<32} {}", b.reach(), deciding(b, &bridges));
     }
-    let diff = line_diff(&emul_rules, &real_rules);
-    let changed = diff.iter().filter(|l| !l.starts_with(' ')).count();
-    println!(
-        "rules ({} backend): {} lines emulated, {} real, {changed} differ (- emulation only, + real only)",
-        real.docker("host")?.model().backend(),
-        emul_rules.len(),
-        real_rules.len()
-    );
-    for l in diff.iter().filter(|l| !l.starts_with(' ')) {
-        println!("  {l}");
+    let backend = real.docker("host")?.model().backend();
+    let mut changed = 0;
+    for (family, emul_rules, real_rules) in [
+        ("rules", &emul_rules, &real_rules),
+        ("ip6 rules", &emul_rules6, &real_rules6),
+    ] {
+        if family == "ip6 rules" && emul_rules.is_empty() && real_rules.is_empty() {
+            continue;
+        }
+        let diff = line_diff(emul_rules, real_rules);
+        let differ = diff.iter().filter(|l| !l.starts_with(' ')).count();
+        println!(
+            "{family} ({backend} backend): {} lines emulated, {} real, {differ} differ (- emulation only, + real only)",
+            emul_rules.len(),
+            real_rules.len()
+        );
+        for l in diff.iter().filter(|l| !l.starts_with(' ')) {
+            println!("  {l}");
+        }
+        changed += differ;
     }
-    println!(
-        "time: real daemon and containers up {:.1}s, emulation up {:.1}s (at once), both matrices {:.1}s, total {:.1}s",
-        real_up.as_secs_f64(),
-        emul_up.as_secs_f64(),
-        matrices.as_secs_f64(),
-        t0.elapsed().as_secs_f64()
-    );
     let equal =
         differing.is_empty() && (counted || why_differs.is_empty()) && missing == 0 && changed == 0;
-    println!("{}", if equal { "EQUAL" } else { "DIFFERENT" });
+    let t_down = Instant::now();
     drop(real);
     drop(emul);
+    let down = t_down.elapsed();
+    println!(
+        "time: real daemon and containers up {:.2}s, emulation up {:.2}s (at once), rules read {:.2}s, \
+         both matrices {:.2}s, both labs down {:.2}s, total {:.2}s",
+        real_up.as_secs_f64(),
+        emul_up.as_secs_f64(),
+        rules_read.as_secs_f64(),
+        matrices.as_secs_f64(),
+        down.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+    println!("{}", if equal { "EQUAL" } else { "DIFFERENT" });
     Ok(if equal {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The host's ip6tables rules, with counters (empty for the nftables
+/// backend, whose one ruleset [`DockerPart::rules`] has both families).
+///
+/// [`DockerPart::rules`]: netrig::DockerPart::rules
+fn rules6(lab: &Lab) -> netrig::Result<String> {
+    let part = lab.docker("host")?;
+    let Some(argv) = part.model().backend().save_argv().get(1).copied() else {
+        return Ok(String::new());
+    };
+    let out = part.host()?.command(argv[0]).args(&argv[1..]).output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The real host's bridge names → the model's, matched by the network's gateway address.

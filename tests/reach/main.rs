@@ -558,6 +558,7 @@ fn every_topology_every_layout_and_backend() -> Result<()> {
             let over = Overrides {
                 layout: Some(layout.parse().expect("a layout")),
                 backend: Some(backend.parse().expect("a backend")),
+                ..Overrides::default()
             };
             let over = if plain { Overrides::default() } else { over };
             let topology = match netrig::topology::load_with(file, &over) {

@@ -114,6 +114,9 @@ pub(crate) enum Mount {
     Sysfs(CString),
     /// A lazy unmount of the path (errors ignored: it may be gone already).
     Detach(CString),
+    /// The path (a mount point) made the root: `pivot_root` into it, the
+    /// old root lazily unmounted, the working directory `/`.
+    PivotRoot(CString),
 }
 
 /// `cmd` with a private mount namespace made of `mounts` in its child.
@@ -131,6 +134,24 @@ pub(crate) fn cstring(p: &Path) -> Result<CString> {
             format!("{} has a NUL byte", p.display()),
         )
     })
+}
+
+/// `pivot_root(".", ".")` in `root`: the old root is stacked under the new
+/// one and lazily unmounted, so no directory for it is needed in `root`.
+///
+/// # Safety
+/// Plain syscalls on a valid NUL-terminated string.
+unsafe fn pivot_root(root: &CString) -> libc::c_int {
+    // SAFETY: as the caller's.
+    unsafe {
+        if libc::chdir(root.as_ptr()) != 0
+            || libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0
+            || libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0
+        {
+            return -1;
+        }
+        libc::chdir(c"/".as_ptr())
+    }
 }
 
 /// In the child: a new mount namespace, every mount made private, then the mounts.
@@ -178,6 +199,7 @@ fn private_mounts(mounts: &[Mount]) -> io::Result<()> {
                     libc::umount2(target.as_ptr(), libc::MNT_DETACH);
                     0
                 }
+                Mount::PivotRoot(root) => pivot_root(root),
             };
             if r != 0 {
                 return Err(io::Error::last_os_error());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{describe, line_col, parse_docker, read};
 use crate::backend::Backend;
-use crate::docker::{DockerHostBuilder, Layout};
+use crate::docker::{DockerHostBuilder, Layout, Version};
 use crate::error::{Error, Result};
 use crate::spec::LabSpec;
 
@@ -30,10 +30,17 @@ pub struct Overrides {
     pub layout: Option<Layout>,
     /// The backend to use instead of the file's.
     pub backend: Option<Backend>,
+    /// The Docker release to emulate instead of the file's (its layout
+    /// with it, unless `layout` is given too): a real daemon's
+    /// ([`LabSpec::real_docker_release`](crate::LabSpec::real_docker_release)).
+    pub version: Option<Version>,
 }
 
 impl Overrides {
     pub(crate) fn apply(&self, mut b: DockerHostBuilder) -> DockerHostBuilder {
+        if let Some(v) = self.version {
+            b = b.version(v).layout(v.layout());
+        }
         if let Some(l) = self.layout {
             b = b.layout(l);
         }

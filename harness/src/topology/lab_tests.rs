@@ -266,6 +266,7 @@ fn overrides_apply_to_docker_files_only() {
     let o = Overrides {
         layout: Some(crate::docker::Layout::V28),
         backend: Some(crate::Backend::IptablesLegacy),
+        ..Overrides::default()
     };
     let spec = load_with(root.join("topologies/docker-bridge.toml"), &o).unwrap();
     let h = spec

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::{HeldPorts, PartState};
 use crate::confined::dockerd::{DaemonConfig, IMAGE, RealDaemon};
-use crate::docker::{DockerHost, Event, GatewayMode, HOST_NODE, Networking};
+use crate::docker::{DockerHost, Event, GatewayMode, HOST_NODE, Networking, Version};
 use crate::error::{Error, Result, Subject};
 use crate::lab::Lab;
 use crate::spec::LabSpec;
@@ -22,6 +22,28 @@ use crate::wiring::{NodeSpec, Wiring};
 const DEFAULT_BIP: &str = "172.17.0.1/16";
 
 impl LabSpec {
+    /// The release of a real `dockerd` (`dockerd --version`; a path, or a
+    /// name on `PATH`, in `rootfs` when given), as netrig emulates it: a
+    /// release newer than netrig knows is taken as the newest it knows of
+    /// that layout (a warning says so). Load a file for
+    /// [`LabSpec::up_real_docker`] with it
+    /// ([`Overrides::version`](crate::topology::Overrides::version)), and
+    /// emulate the same release beside it.
+    pub fn real_docker_release(dockerd: &Path, rootfs: Option<&Path>) -> Result<Version> {
+        let text = crate::confined::dockerd::dockerd_version(dockerd, rootfs)?;
+        if let Ok(v) = text.parse() {
+            return Ok(v);
+        }
+        let major: u8 = text
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(u8::MAX);
+        let newest = Version::newest(Version::new(major, 0, 0).layout());
+        tracing::warn!(release = %text, emulated = %newest, "a Docker release netrig does not know: emulated as the newest of its layout");
+        Ok(newest)
+    }
+
     /// Brings this Docker host file's lab up on a real Docker daemon
     /// (`dockerd`: a path, or a name looked up on `PATH`) instead of
     /// emulating it: the daemon runs confined to the host node (its own
@@ -32,7 +54,16 @@ impl LabSpec {
     /// matrix, rule read and capture works on it; dropping the lab kills
     /// the daemon and its containers. Needs root, dockerd, containerd,
     /// runc, the docker CLI and busybox-static.
-    pub fn up_real_docker(&self, dockerd: &Path) -> Result<Lab> {
+    ///
+    /// With `rootfs` (a Debian tree with docker.io installed, as
+    /// `real-docker-28.sh install` makes for Docker 28.5.2), `dockerd` is
+    /// looked up in it and the daemon and its helpers run with it as their
+    /// root (`pivot_root` in the daemon's private mount namespace).
+    ///
+    /// The file's layout must be the daemon's: load it with
+    /// [`Overrides::version`](crate::topology::Overrides::version) set to
+    /// [`LabSpec::real_docker_release`].
+    pub fn up_real_docker(&self, dockerd: &Path, rootfs: Option<&Path>) -> Result<Lab> {
         let subject = Subject::lab(self.name());
         if crate::privilege::in_user_namespace() {
             return Err(Error::NotPrivileged {
@@ -54,6 +85,20 @@ impl LabSpec {
         };
         let model = &part.host;
         refuse_unsupported(&subject, model)?;
+        let release = LabSpec::real_docker_release(dockerd, rootfs)?;
+        if release.layout() != model.layout() {
+            return Err(Error::invalid(
+                subject,
+                "layout",
+                format!(
+                    "the file is loaded with layout {}, but the real dockerd is Docker {release} \
+                     (layout {}): load it with Overrides {{ version: Some({release}), .. }} \
+                     (netrig verify does)",
+                    model.layout(),
+                    release.layout()
+                ),
+            ));
+        }
         let mut wiring = real_wiring(model);
         wiring.name = self.name().to_string();
         let mut lab = Lab::build(&wiring)?;
@@ -62,11 +107,14 @@ impl LabSpec {
             &host_ns,
             &DaemonConfig {
                 dockerd: dockerd.to_path_buf(),
+                rootfs: rootfs.map(Path::to_path_buf),
                 backend: model.backend(),
                 args: daemon_args(model),
             },
         )?;
-        daemon.import_busybox()?;
+        if !model.containers().is_empty() {
+            daemon.import_busybox()?;
+        }
         replay(&daemon, model)?;
         for c in model.containers() {
             match &c.networking {

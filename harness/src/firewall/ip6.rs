@@ -51,7 +51,7 @@ impl Backend {
     }
 }
 
-fn no_ip6(b: Backend, ns: &Namespace) -> Error {
+pub(super) fn no_ip6(b: Backend, ns: &Namespace) -> Error {
     Error::invalid(
         ns.subject().clone(),
         "backend",

@@ -188,7 +188,8 @@ impl FlowTrace {
 
     /// Marks the steps (and the decision) whose rule came from one of the
     /// user's iptables rule `files` with `file:line`, matching rules by their
-    /// iptables-save text. `.nft` files are skipped (not matched by text).
+    /// iptables-save text (a `.v6` file's by ip6tables-save's, in the `ip6`
+    /// tables). `.nft` files are skipped (not matched by text).
     pub fn attach_rule_files<P: AsRef<std::path::Path>>(&mut self, files: &[P]) -> Result<()> {
         let mut map = SourceMap::default();
         for file in files.iter().map(AsRef::as_ref) {
@@ -199,7 +200,12 @@ impl FlowTrace {
                 file: file.to_path_buf(),
                 message: format!("cannot read rule file: {e}"),
             })?;
-            map.add_iptables_file(&file.display().to_string(), &text);
+            let family = if crate::backend::is_ip6_rules_file(file) {
+                super::decode::Family::Ip6
+            } else {
+                super::decode::Family::Ip
+            };
+            map.add_iptables_file(&file.display().to_string(), &text, family);
         }
         map.annotate(&mut self.packets, &mut self.decision);
         map.annotate(&mut self.answers, &mut None);

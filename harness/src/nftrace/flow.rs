@@ -267,11 +267,18 @@ impl fmt::Display for FlowTrace {
                 self.backend,
                 self.probe
             )?,
-            _ => writeln!(
-                f,
-                "flow {proto} {src}:{} -> {} ({} backend), probe: {:?}",
-                self.sport, self.flow.dst, self.backend, self.probe
-            )?,
+            _ => {
+                // An IPv6 source with a port is bracketed, as the destination is.
+                let src = match src.parse::<std::net::IpAddr>() {
+                    Ok(ip) => std::net::SocketAddr::new(ip, self.sport).to_string(),
+                    Err(_) => format!("{src}:{}", self.sport),
+                };
+                writeln!(
+                    f,
+                    "flow {proto} {src} -> {} ({} backend), probe: {:?}",
+                    self.flow.dst, self.backend, self.probe
+                )?
+            }
         }
         if self.method == Method::Counters {
             writeln!(

@@ -771,16 +771,11 @@ fn generic_lab_diff_names_the_node_and_rule() -> Result<()> {
     Ok(())
 }
 
-/// The IPv6 cells of a dual-stack router whose ip6tables FORWARD ruleset
-/// is not its IPv4 one: delivered, refused (REJECT) and dropped (policy)
-/// IPv6 cells each name the router's ip6tables rule with file:line, while
-/// the same ports over IPv4 are delivered; the router's ip6tables counters,
-/// IPv6 conntrack entries and evidence show the same traffic.
-fn ipv6_matrix_names_the_ip6tables_rules() -> Result<()> {
-    let lab = generic_lab("ipv6-router.toml", "v6-matrix", &[])?;
-    let m = Matrix::probe(&lab)?;
+/// The ipv6-router's IPv6 cells from the client, each named by the
+/// ip6tables rule (file:line) or policy that decided it, and IPv4 open.
+fn ipv6_router_rows(m: &Matrix) {
     let t = m.to_string();
-    let web = row(&m, "client", "[2001:db8:61:2::2]:80/tcp");
+    let web = row(m, "client", "[2001:db8:61:2::2]:80/tcp");
     assert_eq!(
         (web.outcome, web.seen_src, web.seen_dst),
         (
@@ -800,20 +795,20 @@ fn ipv6_matrix_names_the_ip6tables_rules() -> Result<()> {
         Some("topologies/rules/ipv6-router.v6:7"),
         "{t}"
     );
-    let rejected = row(&m, "client", "[2001:db8:61:2::2]:81/tcp");
+    let rejected = row(m, "client", "[2001:db8:61:2::2]:81/tcp");
     assert_eq!(rejected.outcome, Outcome::Refused, "{t}");
     assert_eq!(
         rejected.why[0].source.as_deref(),
         Some("topologies/rules/ipv6-router.v6:8"),
         "{t}"
     );
-    let dns = row(&m, "client", "[2001:db8:61:2::2]:53/udp");
+    let dns = row(m, "client", "[2001:db8:61:2::2]:53/udp");
     assert_eq!(dns.outcome, Outcome::Dropped, "{t}");
     assert!(
         why_has(dns, "router", "drop", "FORWARD: policy DROP"),
         "{t}"
     );
-    let echo = row(&m, "client", "2001:db8:61:2::2/icmp6");
+    let echo = row(m, "client", "2001:db8:61:2::2/icmp6");
     assert_eq!(echo.outcome, Outcome::Delivered, "{t}");
     assert_eq!(
         echo.why[0].source.as_deref(),
@@ -822,8 +817,43 @@ fn ipv6_matrix_names_the_ip6tables_rules() -> Result<()> {
     );
     // The same ports over IPv4 pass: the router's iptables has no rules.
     for v4 in ["10.61.2.2:81/tcp", "10.61.2.2:53/udp", "10.61.2.2/icmp"] {
-        assert_eq!(row(&m, "client", v4).outcome, Outcome::Delivered, "{t}");
+        assert_eq!(row(m, "client", v4).outcome, Outcome::Delivered, "{t}");
     }
+}
+
+/// The same IPv6 cells with the router's rules in iptables-legacy, which
+/// the kernel cannot trace: each named from the ip6tables rule counters.
+fn ipv6_matrix_on_iptables_legacy() -> Result<()> {
+    let text = std::fs::read_to_string("topologies/ipv6-router.toml").expect("the topology");
+    let text = text.replace(
+        "rules = [\"rules/ipv6-router.v6\"]",
+        "iptables = \"iptables-legacy\"\nrules = [\"rules/ipv6-router.v6\"]",
+    );
+    assert!(text.contains("iptables-legacy"));
+    let mut spec = netrig::topology::parse(&text, "topologies/ipv6-router.toml")?;
+    spec.set_name("v6-legacy");
+    let lab = spec.up()?;
+    ipv6_router_rows(&Matrix::probe(&lab)?);
+    let c = lab
+        .node("router")?
+        .counters(netrig::Backend::IptablesLegacy)?;
+    assert!(
+        c.policy("ip6 filter", "FORWARD")
+            .is_some_and(|p| p.policy == "DROP" && p.packets > 0),
+        "{c:?}"
+    );
+    Ok(())
+}
+
+/// The IPv6 cells of a dual-stack router whose ip6tables FORWARD ruleset
+/// is not its IPv4 one: delivered, refused (REJECT) and dropped (policy)
+/// IPv6 cells each name the router's ip6tables rule with file:line, while
+/// the same ports over IPv4 are delivered; the router's ip6tables counters,
+/// IPv6 conntrack entries and evidence show the same traffic.
+fn ipv6_matrix_names_the_ip6tables_rules() -> Result<()> {
+    let lab = generic_lab("ipv6-router.toml", "v6-matrix", &[])?;
+    let m = Matrix::probe(&lab)?;
+    ipv6_router_rows(&m);
     let json = m.render(netrig::reach::Format::Json);
     assert!(
         json.contains("\"to\": \"[2001:db8:61:2::2]:80/tcp\"")
@@ -953,6 +983,7 @@ netrig::testing::main!(
     generic_lab_diff_names_the_node_and_rule,
     a_large_matrix_fits_the_trace_buffer,
     ipv6_matrix_names_the_ip6tables_rules,
+    ipv6_matrix_on_iptables_legacy,
     ipv6_trace_names_the_ip6tables_rule,
     ipv6_diff_shows_an_ip6tables_change,
 );

@@ -43,7 +43,6 @@ impl Backend {
         })
     }
 
-    #[cfg(test)]
     /// The ip6tables rules with counters (`ip6tables-*-save -c`).
     pub(crate) fn save_ip6(self, ns: &Namespace) -> Result<String> {
         let argv = self.ip6_save_argv().ok_or_else(|| no_ip6(self, ns))?;

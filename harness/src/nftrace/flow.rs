@@ -335,7 +335,8 @@ impl TraceContext {
 
 /// Sends one probe of `flow` from `from` and attributes it by the packet
 /// counters of the iptables rules in `at` (`iptables-*-save -c` before and
-/// after, the probe's socket held open until after): the fallback for
+/// after, `ip6tables-*-save -c` for an IPv6 flow, the probe's socket held
+/// open until after): the fallback for
 /// [`Backend::IptablesLegacy`], which the kernel cannot trace. Every packet
 /// that crossed meanwhile counts (answers too): see [`Method::Counters`].
 pub fn count_flow(
@@ -365,7 +366,12 @@ pub(crate) fn count_flow_avoiding(
             "rule counters are read with iptables-save; nftables rules are traced (nftrace)",
         ));
     }
-    let save = || backend.save(at);
+    // An IPv6 flow crosses the ip6tables rules: their counters tell.
+    let (family, save): (Family, &dyn Fn() -> Result<String>) = if flow.dst.is_ipv6() {
+        (Family::Ip6, &|| backend.save_ip6(at))
+    } else {
+        (Family::Ip, &|| backend.save(at))
+    };
     let socket = from
         .run(|| bound_socket(flow))?
         .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
@@ -379,7 +385,7 @@ pub(crate) fn count_flow_avoiding(
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
     let after = save()?;
     drop(socket); // after the snapshot: its FIN is not part of the probe
-    let mut packets = vec![counter_trace(&before, &after)];
+    let mut packets = vec![counter_trace(family, &before, &after)];
     // A probe from another namespace never crosses this one's OUTPUT chains:
     // what moved there (the host's own packets) cannot have decided it.
     let mut on_path = packets[0].clone();

@@ -174,7 +174,36 @@ impl Matrix {
                 why: merged(per_decider),
             });
         }
-        tracing::debug!(rows = rows.len(), "matrix probed");
+        // A REJECT only counted (iptables-legacy) looked like a drop to a
+        // probe that gave up first: an IPv6 SYN's first ICMPv6 error can
+        // be a soft one, the refusal coming with the retransmission (1 s).
+        let recheck: Vec<usize> = (0..rows.len())
+            .filter(|&i| {
+                rows[i].outcome == Outcome::Dropped
+                    && seen[i].is_some()
+                    && rows[i]
+                        .why
+                        .iter()
+                        .any(|w| w.verdict == "drop" && is_reject(&w.rule))
+            })
+            .collect();
+        if !recheck.is_empty() {
+            let pairs: Vec<(&Cell, &Namespace)> = recheck
+                .iter()
+                .map(|&i| (&cells[i], nodes[cells[i].from.as_str()]))
+                .collect();
+            let wait = deadline.max(ANSWERED_DEADLINE);
+            for (&i, (outcome, addrs)) in recheck.iter().zip(probe_all(&pairs, wait)?) {
+                rows[i].outcome = outcome;
+                rows[i].seen_src = addrs.map(|a| a.0);
+                rows[i].seen_dst = addrs.map(|a| a.1);
+            }
+        }
+        tracing::debug!(
+            rows = rows.len(),
+            rechecked = recheck.len(),
+            "matrix probed"
+        );
         Ok(Matrix {
             rows,
             topology: Some(Arc::new(Graph::of(lab.spec()))),

@@ -175,8 +175,10 @@ impl Matrix {
             });
         }
         // A REJECT only counted (iptables-legacy) looked like a drop to a
-        // probe that gave up first: an IPv6 SYN's first ICMPv6 error can
-        // be a soft one, the refusal coming with the retransmission (1 s).
+        // probe that gave up first: the ICMPv6 error about an IPv6 SYN can
+        // come back while connect() still holds the socket, when the kernel
+        // only notes it (TcpExtLockDroppedIcmps), and the refusal comes with
+        // the retransmitted SYN's error, a second later.
         let recheck: Vec<usize> = (0..rows.len())
             .filter(|&i| {
                 rows[i].outcome == Outcome::Dropped

@@ -11,7 +11,7 @@
 //! netrig diff TOPOLOGY --before [NODE=]FILE... --after [NODE=]FILE... [--why-changes] [--format …]   # exit 0 same, 1 changed, 2 error
 //! netrig snapshot [--netns NAME|PATH|PID] --out DIR [--docker-host unix:///PATH]
 //! netrig import SNAPSHOT_DIR -o FILE.toml   # + FILE.rules, FILE.drift.txt
-//! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]... [--format …]
+//! netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp (IPv6: [ADDR]:PORT/tcp, ADDR/icmp6) [--rules [NODE=]FILE]... [--format …]
 //! netrig graph TOPOLOGY [--format svg|dot|mermaid] [-o FILE]
 //! netrig verify TOPOLOGY [--dockerd PATH] [--rootfs DIR] [--layout L --backend B]   # real dockerd beside the emulation: exit 0 equal, 1 different, 2 error
 //! ```
@@ -210,7 +210,8 @@ enum Command {
         /// The source node.
         #[arg(long)]
         from: String,
-        /// The destination, ADDR:PORT/tcp, ADDR:PORT/udp or ADDR/icmp.
+        /// The destination: ADDR:PORT/tcp, ADDR:PORT/udp or ADDR/icmp; IPv6 as
+        /// [ADDR]:PORT/tcp, [ADDR]:PORT/udp or ADDR/icmp6.
         #[arg(long)]
         to: String,
         /// Rule files loaded after the topology's (`NODE=FILE` in a generic lab).

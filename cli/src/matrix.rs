@@ -189,7 +189,7 @@ pub fn diff(
     })())
 }
 
-/// `netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp or ADDR/icmp [--rules [NODE=]FILE]...`
+/// `netrig trace TOPOLOGY --from NODE --to ADDR:PORT/tcp|udp, ADDR/icmp, [ADDR6]:PORT/tcp|udp or ADDR6/icmp6 [--rules [NODE=]FILE]...`
 pub fn trace(
     file: &Path,
     cell: (&str, &str),

@@ -204,6 +204,14 @@ impl std::str::FromStr for Backend {
     }
 }
 
+/// Whether rule file `path` is ip6tables-restore input: its name ends in
+/// `.v6`, as iptables-persistent's `/etc/iptables/rules.v6` does. Loaded
+/// with the ip6tables flavour of the node's iptables backend; any other
+/// iptables file is IPv4 (`.nft` files hold both families themselves).
+pub(crate) fn is_ip6_rules_file(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e == "v6")
+}
+
 /// The Debian package that provides a program netrig (or a test) may run,
 /// if netrig knows it.
 pub(crate) fn package_for(program: &str) -> Option<&'static str> {

@@ -237,8 +237,16 @@ impl Namespace {
         match read {
             Ok(text) => Ok(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let out = self.command("conntrack").arg("-L").checked_output()?;
-                Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+                // `conntrack -L` lists IPv4 alone; IPv6 is asked for apart.
+                let mut text = String::new();
+                for family in ["ipv4", "ipv6"] {
+                    let out = self
+                        .command("conntrack")
+                        .args(["-L", "-f", family])
+                        .checked_output()?;
+                    text.push_str(&String::from_utf8_lossy(&out.stdout));
+                }
+                Ok(text)
             }
             Err(e) => Err(Error::io(
                 self.subject().clone(),
@@ -278,5 +286,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("table has 2 entries"), "{err}");
+    }
+
+    /// IPv6 entries (the proc file writes every address in full) parse and are found by short form.
+    #[test]
+    fn parses_ipv6_entries() {
+        let full = |last: &str| format!("2001:0db8:0000:0000:0000:0000:0000:{last}");
+        let tcp = format!(
+            "ipv6     10 tcp      6 117 SYN_SENT src={} dst={} sport=40000 dport=80 [UNREPLIED] \
+             src={} dst={} sport=80 dport=40000 mark=0 zone=0 use=2",
+            full("0001"),
+            full("0002"),
+            full("0002"),
+            full("0001")
+        );
+        let icmp6 = format!(
+            "ipv6     10 icmpv6   58 29 src={} dst={} type=128 code=0 id=4660 src={} dst={} type=129 code=0 id=4660 mark=0 zone=0 use=2",
+            full("0001"),
+            full("0002"),
+            full("0002"),
+            full("0001")
+        );
+        let t = ConntrackTable::parse(&format!("{tcp}\n{icmp6}\n"));
+        assert_eq!(t.entries.len(), 2, "{t:?}");
+        let e = t.find("tcp", "2001:db8::1", "[2001:db8::2]:80").unwrap();
+        assert!(!e.is_snat() && !e.is_dnat());
+        let i = t.find("icmpv6", "2001:db8::1", "2001:db8::2").unwrap();
+        assert_eq!(i.original.icmp, Some((128, 0, 4660)));
+        assert!(t.find("tcp", "2001:db8::1", "[2001:db8::2]:81").is_none());
     }
 }

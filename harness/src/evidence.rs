@@ -7,9 +7,10 @@
 //! - `summary.txt` — why evidence was collected;
 //! - `fingerprint.txt` — the machine ([`crate::Fingerprint`]: kernel, modules, tool versions, usable backends);
 //! - for each node, `NODE/ruleset.txt` (`iptables-nft-save -c`,
-//!   `iptables-legacy-save -c`, `nft list ruleset`), `addresses.txt`
-//!   (`ip -d addr`), `routes.txt` (`ip route`, `ip -6 route`),
-//!   `neighbours.txt` (`ip neigh`) and `conntrack.txt`;
+//!   `ip6tables-nft-save -c`, the legacy pair, `nft list ruleset`),
+//!   `addresses.txt` (`ip -d addr`), `routes.txt` (`ip route`, `ip -6
+//!   route`), `neighbours.txt` (`ip -4 neigh`, `ip -6 neigh`) and
+//!   `conntrack.txt` (both families);
 //! - `report.html` — one small self-contained page (nothing from the
 //!   network) with the reason and relative links to all of the above and to
 //!   the lab's `.pcap` files, to open in a browser from the kept directory.
@@ -58,11 +59,15 @@ pub struct Evidence {
 static FAILURE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Per node: file name and the commands whose output goes in it (the
-/// rulesets come from [`Backend::save_argv_v4`], the one table of those tools).
+/// rulesets come from [`Backend::save_argv`], the one table of those tools:
+/// iptables' and ip6tables', nft's).
 const DUMPS: &[(&str, &[&[&str]])] = &[
     ("addresses.txt", &[&["ip", "-d", "addr"]]),
     ("routes.txt", &[&["ip", "route"], &["ip", "-6", "route"]]),
-    ("neighbours.txt", &[&["ip", "neigh"]]),
+    (
+        "neighbours.txt",
+        &[&["ip", "-4", "neigh"], &["ip", "-6", "neigh"]],
+    ),
 ];
 
 /// Keeps the group's artifacts directory and writes every live namespace's
@@ -91,7 +96,8 @@ pub(crate) fn collect(group: &Arc<Group>, reason: &str) -> Result<Evidence> {
         std::fs::create_dir_all(&node_dir).map_err(io(format!("create {}", node_dir.display())))?;
         let rules: String = Backend::ALL
             .iter()
-            .map(|b| run_dump(&ns, b.save_argv_v4()))
+            .flat_map(|b| b.save_argv())
+            .map(|argv| run_dump(&ns, argv))
             .collect();
         let mut dumps = vec![("ruleset.txt".to_string(), rules)];
         for (file, commands) in DUMPS {

@@ -234,7 +234,7 @@ fn perform(lab: &Lab, label: &str) -> bool {
         Action::Tcp { from, to, .. } => tcp_reaches(lab, &from, to),
         Action::Ping { from, to } => {
             matches!(
-                lab.node(&from).unwrap().ping(to, TIMEOUT).unwrap(),
+                lab.node(&from).unwrap().ping(to.into(), TIMEOUT).unwrap(),
                 PingOutcome::Reply { .. }
             )
         }

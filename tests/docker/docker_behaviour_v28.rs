@@ -220,7 +220,7 @@ fn perform(lab: &Lab, label: &str) -> bool {
     match action(lab.model(), label) {
         Action::Tcp { from, to } => tcp_reaches(lab, &from, to),
         Action::Ping { from, to } => matches!(
-            lab.node(&from).unwrap().ping(to, TIMEOUT).unwrap(),
+            lab.node(&from).unwrap().ping(to.into(), TIMEOUT).unwrap(),
             PingOutcome::Reply { .. }
         ),
         Action::Loopback { port } => loopback_reaches(lab, port),

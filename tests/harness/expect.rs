@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use netrig::Backend;
 use netrig::TcpFlags;
-use netrig::expect::{expect_nat, icmp, tcp, udp};
+use netrig::expect::{expect_nat, icmp, icmp6, ip6, tcp, udp};
 use netrig::{Error, PingOutcome, Result, Sentinel, TcpOutcome, UdpOutcome};
 
 use crate::common;
@@ -93,6 +93,80 @@ fn icmp_echo() -> Result<()> {
     assert_eq!(
         a.ping("10.0.0.77".parse().unwrap(), Duration::from_millis(100))?,
         PingOutcome::NoAnswer
+    );
+    Ok(())
+}
+
+/// ICMPv6 echo: ping to an IPv6 address gets a reply with its hop limit,
+/// the request and reply are captured as ICMPv6 (not ICMP over IPv4), and
+/// an ip6tables REJECT comes back as an error naming its type and code.
+fn icmp6_echo() -> Result<()> {
+    if !netrig::privilege::should_run("icmp6_echo")? {
+        return Ok(());
+    }
+    let lab = netrig::Lab::builder(netrig::unique_lab_name("icmp6"))
+        .node_with(netrig::NodeSpec::new("a").ipv6(true))
+        .node_with(netrig::NodeSpec::new("b").ipv6(true))
+        .link(
+            netrig::Endpoint::new("a", "eth0").addr("2001:db8:60::1/64"),
+            netrig::Endpoint::new("b", "eth0").addr("2001:db8:60::2/64"),
+        )
+        .up()?;
+    let (a, b) = (lab.node("a")?, lab.node("b")?);
+    let cap = b.capture("eth0")?;
+    match a.ping("2001:db8:60::2".parse().unwrap(), SECOND)? {
+        PingOutcome::Reply { from, ttl, .. } => {
+            assert_eq!(from.to_string(), "2001:db8:60::2");
+            assert_eq!(ttl, 64, "the reply's hop limit");
+        }
+        other => panic!(
+            "lab {}: expected an ICMPv6 reply, got {other:?}",
+            lab.name()
+        ),
+    }
+    let request = cap
+        .expect(
+            icmp6()
+                .icmp_type(128)
+                .src("2001:db8:60::1")
+                .dst("2001:db8:60::2")
+                .inbound(),
+        )
+        .within(SECOND)?;
+    assert!(
+        request
+            .summary()
+            .starts_with("IP6 2001:db8:60::1 > 2001:db8:60::2: ICMP6 echo request"),
+        "{}",
+        request.summary()
+    );
+    cap.expect(icmp6().icmp_type(129).src("2001:db8:60::2").outbound())
+        .within(SECOND)?;
+    assert!(
+        cap.packets()
+            .iter()
+            .all(|p| !icmp().icmp_type(8).matches(p))
+    );
+    assert!(
+        cap.packets()
+            .iter()
+            .any(|p| ip6().dst("2001:db8:60::1").matches(p))
+    );
+    // An nft `ip6` table's reject comes back as ICMPv6 1/1 (administratively prohibited).
+    b.load_rules(
+        Backend::Nftables,
+        "table ip6 t {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\
+         \t\ticmpv6 type echo-request reject with icmpv6 type admin-prohibited\n\t}\n}\n",
+    )?;
+    assert_eq!(
+        a.ping("2001:db8:60::2".parse().unwrap(), SECOND)?,
+        PingOutcome::Error {
+            from: "2001:db8:60::2".parse().unwrap(),
+            icmp_type: 1,
+            code: 1
+        },
+        "lab {}",
+        lab.name()
     );
     Ok(())
 }
@@ -436,6 +510,7 @@ pub fn tests() -> Vec<netrig::testing::Test> {
         tcp_connect_outcomes,
         echo_servers_record_peers,
         icmp_echo,
+        icmp6_echo,
         handshake_sequence,
         expect_none_with_sentinel,
         failed_expectation_keeps_evidence,

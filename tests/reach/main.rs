@@ -772,6 +772,183 @@ fn generic_lab_diff_names_the_node_and_rule() -> Result<()> {
     Ok(())
 }
 
+/// The ipv6-router's IPv6 cells from the client, each named by the
+/// ip6tables rule (file:line) or policy that decided it, and IPv4 open.
+fn ipv6_router_rows(m: &Matrix) {
+    let t = m.to_string();
+    let web = row(m, "client", "[2001:db8:61:2::2]:80/tcp");
+    assert_eq!(
+        (web.outcome, web.seen_src, web.seen_dst),
+        (
+            Outcome::Delivered,
+            ip("2001:db8:61:1::2"),
+            ip("2001:db8:61:2::2")
+        ),
+        "{t}"
+    );
+    assert!(
+        why_has(web, "router", "accept", "--dport 80 -j ACCEPT"),
+        "{t}"
+    );
+    assert_eq!(web.why[0].table, "ip6 filter", "{t}");
+    assert_eq!(
+        web.why[0].source.as_deref(),
+        Some("topologies/rules/ipv6-router.v6:7"),
+        "{t}"
+    );
+    let rejected = row(m, "client", "[2001:db8:61:2::2]:81/tcp");
+    assert_eq!(rejected.outcome, Outcome::Refused, "{t}");
+    assert_eq!(
+        rejected.why[0].source.as_deref(),
+        Some("topologies/rules/ipv6-router.v6:8"),
+        "{t}"
+    );
+    let dns = row(m, "client", "[2001:db8:61:2::2]:53/udp");
+    assert_eq!(dns.outcome, Outcome::Dropped, "{t}");
+    assert!(
+        why_has(dns, "router", "drop", "FORWARD: policy DROP"),
+        "{t}"
+    );
+    let echo = row(m, "client", "2001:db8:61:2::2/icmp6");
+    assert_eq!(echo.outcome, Outcome::Delivered, "{t}");
+    assert_eq!(
+        echo.why[0].source.as_deref(),
+        Some("topologies/rules/ipv6-router.v6:6"),
+        "{t}"
+    );
+    // The same ports over IPv4 pass: the router's iptables has no rules.
+    for v4 in ["10.61.2.2:81/tcp", "10.61.2.2:53/udp", "10.61.2.2/icmp"] {
+        assert_eq!(row(m, "client", v4).outcome, Outcome::Delivered, "{t}");
+    }
+}
+
+/// The same IPv6 cells with the router's rules in iptables-legacy, which
+/// the kernel cannot trace: each named from the ip6tables rule counters.
+fn ipv6_matrix_on_iptables_legacy() -> Result<()> {
+    let text = std::fs::read_to_string("topologies/ipv6-router.toml").expect("the topology");
+    let text = text.replace(
+        "rules = [\"rules/ipv6-router.v6\"]",
+        "iptables = \"iptables-legacy\"\nrules = [\"rules/ipv6-router.v6\"]",
+    );
+    assert!(text.contains("iptables-legacy"));
+    let mut spec = netrig::topology::parse(&text, "topologies/ipv6-router.toml")?;
+    spec.set_name("v6-legacy");
+    let lab = spec.up()?;
+    ipv6_router_rows(&Matrix::probe(&lab)?);
+    let c = lab
+        .node("router")?
+        .counters(netrig::Backend::IptablesLegacy)?;
+    assert!(
+        c.policy("ip6 filter", "FORWARD")
+            .is_some_and(|p| p.policy == "DROP" && p.packets > 0),
+        "{c:?}"
+    );
+    Ok(())
+}
+
+/// The IPv6 cells of a dual-stack router whose ip6tables FORWARD ruleset
+/// is not its IPv4 one: delivered, refused (REJECT) and dropped (policy)
+/// IPv6 cells each name the router's ip6tables rule with file:line, while
+/// the same ports over IPv4 are delivered; the router's ip6tables counters,
+/// IPv6 conntrack entries and evidence show the same traffic.
+fn ipv6_matrix_names_the_ip6tables_rules() -> Result<()> {
+    let lab = generic_lab("ipv6-router.toml", "v6-matrix", &[])?;
+    let m = Matrix::probe(&lab)?;
+    ipv6_router_rows(&m);
+    let json = m.render(netrig::reach::Format::Json);
+    assert!(
+        json.contains("\"to\": \"[2001:db8:61:2::2]:80/tcp\"")
+            && json.contains("\"to\": \"2001:db8:61:2::2/icmp6\""),
+        "{json}"
+    );
+    let router = lab.node("router")?;
+    let c = router.counters(netrig::Backend::IptablesNft)?;
+    let policy = c
+        .policy("ip6 filter", "FORWARD")
+        .expect("ip6 FORWARD policy");
+    assert!(policy.policy == "DROP" && policy.packets > 0, "{c:?}");
+    let reject = c
+        .rule("ip6 filter", "FORWARD", "--dport 81 -j REJECT")
+        .expect("the REJECT rule's counter");
+    assert!(reject.packets > 0, "{c:?}");
+    let ct = router.conntrack()?;
+    ct.expect("tcp", "2001:db8:61:1::2", "[2001:db8:61:2::2]:80")?;
+    let ev = lab.collect_evidence("ipv6 evidence")?;
+    let read = |f: &str| std::fs::read_to_string(ev.dir.join("router").join(f)).unwrap();
+    assert!(
+        read("ruleset.txt").contains("--dport 81 -j REJECT"),
+        "ip6tables rules"
+    );
+    assert!(
+        read("routes.txt").contains("2001:db8:61:2::/64"),
+        "IPv6 routes"
+    );
+    assert!(
+        read("neighbours.txt").contains("2001:db8:61:1::2"),
+        "IPv6 neighbours"
+    );
+    Ok(())
+}
+
+/// `trace` of one IPv6 cell names the deciding ip6tables rule, hook by hook.
+fn ipv6_trace_names_the_ip6tables_rule() -> Result<()> {
+    let lab = generic_lab("ipv6-router.toml", "v6-trace", &[])?;
+    let cell = Cell::parse("client", "[2001:db8:61:2::2]:81/tcp")?;
+    let trace = netrig::reach::trace_cell(&lab, &cell, DEFAULT_DEADLINE)?;
+    let text = trace.to_string();
+    let why = trace.why();
+    assert_eq!(
+        (
+            why[0].node.as_deref(),
+            why[0].table.as_str(),
+            why[0].chain.as_str()
+        ),
+        (Some("router"), "ip6 filter", "FORWARD"),
+        "{text}"
+    );
+    assert!(why[0].rule.contains("--dport 81 -j REJECT"), "{text}");
+    assert_eq!(
+        why[0].source.as_deref(),
+        Some("topologies/rules/ipv6-router.v6:8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("flow tcp [2001:db8:61:1::2]:") && text.contains("-> [2001:db8:61:2::2]:81"),
+        "{text}"
+    );
+    Ok(())
+}
+
+/// A diff of the IPv6 router before and after an ip6tables rule that lets
+/// DNS through: the one IPv6 cell it opens, named with the new rule's file:line.
+fn ipv6_diff_shows_an_ip6tables_change() -> Result<()> {
+    let before = generic_lab("ipv6-router.toml", "v6-before", &[])?;
+    let mut after = netrig::topology::load("topologies/ipv6-router.toml")?
+        .rules_file("router", "topologies/rules/ipv6-router-open.v6");
+    after.set_name("v6-after");
+    let after = after.up()?;
+    let d = MatrixDiff::probe(&before, &after)?;
+    let t = d.to_string();
+    assert_eq!(d.changed.len(), 1, "{t}");
+    let (b, a) = &d.changed[0];
+    assert_eq!(
+        b.cell.to_string(),
+        "client -> [2001:db8:61:2::2]:53/udp",
+        "{t}"
+    );
+    assert_eq!(
+        (b.outcome, a.outcome),
+        (Outcome::Dropped, Outcome::Delivered),
+        "{t}"
+    );
+    assert_eq!(
+        a.why[0].source.as_deref(),
+        Some("topologies/rules/ipv6-router-open.v6:5"),
+        "{t}"
+    );
+    Ok(())
+}
+
 /// The topology text with its `[daemon]` layout and backend replaced.
 fn with_daemon(text: &str, layout: &str, backend: &str) -> String {
     let mut out = String::new();
@@ -806,4 +983,8 @@ netrig::testing::main!(
     generic_labs_name_the_node_that_decided,
     generic_lab_diff_names_the_node_and_rule,
     a_large_matrix_fits_the_trace_buffer,
+    ipv6_matrix_names_the_ip6tables_rules,
+    ipv6_matrix_on_iptables_legacy,
+    ipv6_trace_names_the_ip6tables_rule,
+    ipv6_diff_shows_an_ip6tables_change,
 );

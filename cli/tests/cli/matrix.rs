@@ -412,6 +412,58 @@ fn managers_installed() -> Option<netrig::testing::Skip> {
     })
 }
 
+/// IPv6 on the command line: `trace --to '[ADDR]:PORT/tcp'` names the
+/// deciding ip6tables rule with file:line, `matrix --format json` has IPv6
+/// and ICMPv6 cells, `diff --after NODE=FILE.v6` shows the cell an
+/// ip6tables change opens.
+fn ipv6_trace_matrix_and_diff() {
+    let lab = topology("ipv6-router.toml");
+    let t = netrig(&[
+        "trace",
+        &lab,
+        "--from",
+        "client",
+        "--to",
+        "[2001:db8:61:2::2]:81/tcp",
+    ]);
+    let out = String::from_utf8_lossy(&t.stdout);
+    assert_eq!(
+        t.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&t.stderr)
+    );
+    assert!(
+        out.contains("decision: ip6 filter FORWARD rule")
+            && out.contains("--dport 81 -j REJECT")
+            && out.contains("rules/ipv6-router.v6:8"),
+        "{out}"
+    );
+    let m = netrig(&["matrix", &lab, "--format", "json"]);
+    let out = String::from_utf8_lossy(&m.stdout);
+    assert_eq!(m.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(r#""to": "2001:db8:61:2::2/icmp6", "outcome": "delivered""#)
+            && out.contains(r#""to": "[2001:db8:61:2::2]:53/udp", "outcome": "dropped""#),
+        "{out}"
+    );
+    let open = topology("rules/ipv6-router-open.v6");
+    let d = netrig(&["diff", &lab, "--after", &format!("router={open}")]);
+    let out = String::from_utf8_lossy(&d.stdout);
+    assert_eq!(
+        d.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&d.stderr)
+    );
+    assert!(
+        out.contains("1 cell(s) changed")
+            && out.contains("client -> [2001:db8:61:2::2]:53/udp")
+            && out.contains("ipv6-router-open.v6:5"),
+        "{out}"
+    );
+}
+
 /// This module's tests (lab tests: without privileges they are skipped, as before).
 pub fn tests() -> Vec<netrig::testing::Test> {
     netrig::testing::tests![
@@ -422,6 +474,7 @@ pub fn tests() -> Vec<netrig::testing::Test> {
         closed_pipe_ends_quietly,
         grids_for_matrix_and_diff,
         why_changes_lists_a_moved_decision,
+        ipv6_trace_matrix_and_diff,
     ]
     .into_iter()
     .chain(

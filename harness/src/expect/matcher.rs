@@ -1,7 +1,7 @@
 //! Matchers: what a packet must look like, as data that describes itself.
 //!
 //! A [`Matcher`] is built from a protocol constructor ([`tcp`], [`udp`],
-//! [`icmp`], [`arp`], [`ip`], [`any`]) and narrowed with methods. Every
+//! [`icmp`], [`icmp6`], [`ip`], [`ip6`], [`any`]) and narrowed with methods. Every
 //! condition must hold. A matcher prints as the expectation it stands for
 //! (`udp src 203.0.113.2 dst 198.51.100.10:53`), which is what failure
 //! messages show. Invalid arguments (an unparsable address) are kept and
@@ -14,6 +14,8 @@
 //! assert_eq!(m.to_string(), "udp src 203.0.113.2 dst 198.51.100.10:53");
 //! let s = tcp().dst_port(80).flags(TcpFlags::SYN);
 //! assert_eq!(s.to_string(), "tcp dst port 80 flags [S]");
+//! let e = netrig::expect::icmp6().dst("2001:db8::2").icmp_type(128);
+//! assert_eq!(e.to_string(), "icmp6 dst 2001:db8::2 type 128");
 //! ```
 
 use std::fmt;
@@ -30,17 +32,21 @@ pub(crate) enum Proto {
     Any,
     /// IPv4 or IPv6.
     Ip,
+    /// IPv6 only.
+    Ip6,
     /// TCP.
     Tcp,
     /// UDP.
     Udp,
     /// ICMP or ICMPv6.
     Icmp,
+    /// ICMPv6 only.
+    Icmp6,
 }
 
 type Predicate = Arc<dyn Fn(&Packet) -> bool + Send + Sync>;
 
-/// A condition on packets, built with [`tcp`], [`udp`], [`icmp`], [`ip`] or [`any`].
+/// A condition on packets, built with [`tcp`], [`udp`], [`icmp`], [`icmp6`], [`ip`], [`ip6`] or [`any`].
 #[derive(Clone)]
 pub struct Matcher {
     proto: Proto,
@@ -98,9 +104,18 @@ pub fn udp() -> Matcher {
 pub fn icmp() -> Matcher {
     new(Proto::Icmp)
 }
+/// Any ICMPv6 message (echo request 128, echo reply 129, unreachable 1 …),
+/// not ICMP over IPv4.
+pub fn icmp6() -> Matcher {
+    new(Proto::Icmp6)
+}
 /// Any IPv4 or IPv6 packet.
 pub fn ip() -> Matcher {
     new(Proto::Ip)
+}
+/// Any IPv6 packet.
+pub fn ip6() -> Matcher {
+    new(Proto::Ip6)
 }
 /// Any frame at all.
 pub fn any() -> Matcher {
@@ -161,7 +176,8 @@ impl Matcher {
         self.tcp_seq = Some(seq);
         self
     }
-    /// ICMP type (8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded).
+    /// ICMP type (8 echo request, 0 echo reply, 3 unreachable, 11 time
+    /// exceeded; ICMPv6: 128 echo request, 129 echo reply, 1 unreachable).
     pub fn icmp_type(mut self, t: u8) -> Self {
         self.icmp_type = Some(t);
         self
@@ -222,9 +238,11 @@ impl Matcher {
         let proto_ok = match self.proto {
             Proto::Any => true,
             Proto::Ip => p.ip().is_some(),
+            Proto::Ip6 => matches!(p.l3, Some(L3::Ipv6(_))),
             Proto::Tcp => p.tcp().is_some(),
             Proto::Udp => p.udp().is_some(),
             Proto::Icmp => p.icmp().is_some(),
+            Proto::Icmp6 => p.icmp().is_some_and(|i| i.v6),
         };
         proto_ok && self.addresses_ok(p) && self.l4_ok(p) && self.rest_ok(p)
     }
@@ -293,9 +311,11 @@ impl fmt::Display for Matcher {
             match self.proto {
                 Proto::Any => "any",
                 Proto::Ip => "ip",
+                Proto::Ip6 => "ip6",
                 Proto::Tcp => "tcp",
                 Proto::Udp => "udp",
                 Proto::Icmp => "icmp",
+                Proto::Icmp6 => "icmp6",
             }
             .to_string(),
         ];
@@ -425,6 +445,48 @@ mod tests {
         assert!(icmp().icmp_type(8).echo_seq(4).matches(&e));
         assert!(!icmp().icmp_type(0).matches(&e));
         assert!(!udp().matches(&e));
+    }
+
+    /// `ip6` and `icmp6` match IPv6 alone; `ip` and `icmp` both families.
+    #[test]
+    fn ip6_and_icmp6() {
+        let (s6, d6) = (
+            "2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+            "2001:db8::2"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv6(s6, d6, 64)
+            .icmpv6_echo_request(9, 4)
+            .write(&mut v, b"x")
+            .unwrap();
+        let e6 = Packet::decode(&v);
+        assert!(
+            icmp6()
+                .icmp_type(128)
+                .echo_seq(4)
+                .dst("2001:db8::2")
+                .matches(&e6)
+        );
+        assert!(icmp6().src("2001:db8::/32").matches(&e6) && icmp().matches(&e6));
+        assert!(ip6().matches(&e6) && ip().matches(&e6));
+        assert!(!icmp6().icmp_type(129).matches(&e6));
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .icmpv4_echo_request(9, 4)
+            .write(&mut v, b"x")
+            .unwrap();
+        let e4 = Packet::decode(&v);
+        assert!(!icmp6().matches(&e4) && !ip6().matches(&e4));
+        assert!(icmp().matches(&e4));
+        assert_eq!(ip6().dst("2001:db8::2").to_string(), "ip6 dst 2001:db8::2");
     }
 
     /// Direction, interface and custom predicates; invalid arguments never match and say why.

@@ -35,7 +35,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use matcher::{Matcher, any, icmp, ip, tcp, udp};
+pub use matcher::{Matcher, any, icmp, icmp6, ip, ip6, tcp, udp};
 pub use nat::{NatExpect, NatFlow, expect_nat};
 
 use crate::capture::Capture;

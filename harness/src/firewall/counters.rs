@@ -4,7 +4,7 @@
 /// One rule and how many packets and bytes it matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleCounter {
-    /// Table (`nat`, `filter`, … or `ip docker-bridges` for nft).
+    /// Table (`nat`, `filter`, … `ip6 filter` for ip6tables, or `ip docker-bridges` for nft).
     pub table: String,
     /// Chain.
     pub chain: String,
@@ -21,7 +21,7 @@ pub struct RuleCounter {
 /// "dropped by the FORWARD policy").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyCounter {
-    /// Table (`filter`, or `ip t` for nft).
+    /// Table (`filter`, `ip6 filter` for ip6tables, or `ip t` for nft).
     pub table: String,
     /// Chain.
     pub chain: String,
@@ -33,7 +33,9 @@ pub struct PolicyCounter {
     pub bytes: u64,
 }
 
-/// Every counter of a ruleset: rules, and chain policies.
+/// Every counter of a ruleset: rules, and chain policies. For the iptables
+/// backends the ip6tables rules follow the iptables ones, their tables named
+/// `ip6 filter`, `ip6 nat` … (`c.policy("ip6 filter", "FORWARD")`).
 ///
 /// ```no_run
 /// let lab = netrig::topology::load("topologies/docker-bridge.toml")?.up()?;
@@ -65,6 +67,23 @@ impl Counters {
             rules: parse_nft_counters(text),
             policies: parse_nft_policies(text),
         }
+    }
+
+    /// The same counters with each table named `FAMILY TABLE` (`ip6 filter`).
+    pub(crate) fn in_family(mut self, family: &str) -> Counters {
+        for r in &mut self.rules {
+            r.table = format!("{family} {}", r.table);
+        }
+        for p in &mut self.policies {
+            p.table = format!("{family} {}", p.table);
+        }
+        self
+    }
+
+    /// Appends `other`'s rules and policies after these.
+    pub(crate) fn extend(&mut self, other: Counters) {
+        self.rules.extend(other.rules);
+        self.policies.extend(other.policies);
     }
 
     /// The first rule of `table`/`chain` whose text contains `needle`

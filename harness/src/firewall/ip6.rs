@@ -43,7 +43,6 @@ impl Backend {
         })
     }
 
-    #[cfg(test)]
     /// The ip6tables rules with counters (`ip6tables-*-save -c`).
     pub(crate) fn save_ip6(self, ns: &Namespace) -> Result<String> {
         let argv = self.ip6_save_argv().ok_or_else(|| no_ip6(self, ns))?;
@@ -51,7 +50,7 @@ impl Backend {
     }
 }
 
-fn no_ip6(b: Backend, ns: &Namespace) -> Error {
+pub(super) fn no_ip6(b: Backend, ns: &Namespace) -> Error {
     Error::invalid(
         ns.subject().clone(),
         "backend",

@@ -67,8 +67,10 @@ impl Backend {
     }
 
     /// Loads a rule file (iptables-save fragment or nft file) **after** what
-    /// is there, as [`Backend::append`]. A malformed file fails with
-    /// [`Error::Rules`] naming the file, the offending line and the tool's words.
+    /// is there, as [`Backend::append`]; a `.v6` file of an iptables backend
+    /// with its ip6tables flavour ([`crate::backend::is_ip6_rules_file`]).
+    /// A malformed file fails with [`Error::Rules`] naming the file, the
+    /// offending line and the tool's words.
     pub(crate) fn append_file(self, ns: &Namespace, path: &Path) -> Result<()> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::io(
@@ -77,12 +79,31 @@ impl Backend {
                 e,
             )
         })?;
+        let ip6 = self.is_iptables() && crate::backend::is_ip6_rules_file(path);
+        if ip6 {
+            let mut argv = self
+                .ip6_load_argv()
+                .ok_or_else(|| ip6::no_ip6(self, ns))?
+                .to_vec();
+            argv.push("--noflush");
+            return self.load_with(ns, argv, &text, LoadMode::Append, Some(path));
+        }
         self.load(ns, &text, LoadMode::Append, Some(path))
     }
 
     fn load(self, ns: &Namespace, text: &str, mode: LoadMode, file: Option<&Path>) -> Result<()> {
-        let argv = self.load_argv(mode);
-        tracing::debug!(subject = %ns.subject(), backend = %self, ?mode, file = ?file, lines = text.lines().count(), "load ruleset");
+        self.load_with(ns, self.load_argv(mode), text, mode, file)
+    }
+
+    fn load_with(
+        self,
+        ns: &Namespace,
+        argv: Vec<&str>,
+        text: &str,
+        mode: LoadMode,
+        file: Option<&Path>,
+    ) -> Result<()> {
+        tracing::debug!(subject = %ns.subject(), backend = %self, ?mode, file = ?file, argv = ?argv, lines = text.lines().count(), "load ruleset");
         let out = ns.command(argv[0]).args(&argv[1..]).input(text).output()?;
         if out.status.success() {
             return Ok(());
@@ -111,12 +132,20 @@ impl Backend {
         program_on_path(argv[0]).then(|| run(ns, argv, None))
     }
 
-    /// Per-rule packet and byte counters, and chain policies.
+    /// Per-rule packet and byte counters, and chain policies: nft's of both
+    /// families; iptables' then, where the ip6tables tool is installed,
+    /// ip6tables' (their tables named `ip6 filter`, `ip6 nat` …).
     pub(crate) fn counters(self, ns: &Namespace) -> Result<Counters> {
         let text = self.save(ns)?;
         Ok(match self {
             Backend::Nftables => Counters::parse_nft(&text),
-            _ => Counters::parse_iptables(&text),
+            _ => {
+                let mut c = Counters::parse_iptables(&text);
+                if let Some(six) = self.ip6_save_argv().filter(|a| program_on_path(a[0])) {
+                    c.extend(Counters::parse_iptables(&run(ns, six, None)?).in_family("ip6"));
+                }
+                c
+            }
         })
     }
 

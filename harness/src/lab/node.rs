@@ -261,7 +261,8 @@ impl<'lab> Node<'lab> {
     }
 
     /// Per-rule packet and byte counters, and chain policies, of this node's
-    /// `backend` ruleset.
+    /// `backend` ruleset: for the iptables backends, ip6tables' after
+    /// iptables', in tables named `ip6 filter`, `ip6 nat` ….
     pub fn counters(&self, backend: crate::Backend) -> Result<crate::Counters> {
         backend.counters(self.ns())
     }

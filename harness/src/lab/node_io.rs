@@ -3,7 +3,7 @@
 //! (the work itself is in the system layer, on the node's namespace).
 
 use std::ffi::OsStr;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use super::Node;
@@ -73,16 +73,20 @@ impl Node<'_> {
         self.ns().conntrack()
     }
 
-    /// Sends one ICMP echo request to `dst` (IPv4) and waits up to `timeout`.
+    /// Sends one ICMP echo request to `dst` (ICMPv6 for an IPv6 address)
+    /// from a raw socket inside the node and waits up to `timeout`.
     ///
     /// ```no_run
     /// use std::time::Duration;
     /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-    /// let out = lab.node("a")?.ping("10.0.0.2".parse().unwrap(), Duration::from_secs(1))?;
+    /// let a = lab.node("a")?;
+    /// let out = a.ping("10.0.0.2".parse().unwrap(), Duration::from_secs(1))?;
+    /// assert!(matches!(out, netrig::PingOutcome::Reply { .. }));
+    /// let out = a.ping("2001:db8::2".parse().unwrap(), Duration::from_secs(1))?;
     /// assert!(matches!(out, netrig::PingOutcome::Reply { .. }));
     /// # Ok(()) }
     /// ```
-    pub fn ping(&self, dst: Ipv4Addr, timeout: Duration) -> Result<PingOutcome> {
+    pub fn ping(&self, dst: IpAddr, timeout: Duration) -> Result<PingOutcome> {
         self.ns().ping(dst, timeout)
     }
 

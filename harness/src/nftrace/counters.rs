@@ -113,8 +113,9 @@ fn snapshot(save_c: &str) -> Snapshot {
 }
 
 /// The hooks whose counters moved between `before` and `after` (two
-/// `iptables-save -c` outputs), as one [`PacketTrace`] (id 0, no headers).
-pub fn counter_trace(before: &str, after: &str) -> PacketTrace {
+/// `iptables-save -c` outputs, or two `ip6tables-save -c` ones with
+/// `family` [`Family::Ip6`]), as one [`PacketTrace`] (id 0, no headers).
+pub fn counter_trace(family: Family, before: &str, after: &str) -> PacketTrace {
     let (b, a) = (snapshot(before), snapshot(after));
     let delta = Delta {
         before: &b,
@@ -153,7 +154,7 @@ pub fn counter_trace(before: &str, after: &str) -> PacketTrace {
             continue;
         }
         hooks.push(Hook {
-            family: Family::Ip,
+            family,
             table: table.to_string(),
             chain: chain.to_string(),
             base: Some(BaseChain {
@@ -269,7 +270,7 @@ mod tests {
             )
             .replace("[0:0] -A DOCKER -d", "[1:60] -A DOCKER -d")
             .replace("[5:300] -A DOCKER-USER", "[7:400] -A DOCKER-USER");
-        let t = counter_trace(BEFORE, &after);
+        let t = counter_trace(Family::Ip, BEFORE, &after);
         assert_eq!(t.hooks.len(), 2, "{t}");
         assert_eq!(t.nat_rules().len(), 1, "{t}");
         let d = decide(std::slice::from_ref(&t)).unwrap();

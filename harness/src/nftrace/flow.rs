@@ -188,7 +188,8 @@ impl FlowTrace {
 
     /// Marks the steps (and the decision) whose rule came from one of the
     /// user's iptables rule `files` with `file:line`, matching rules by their
-    /// iptables-save text. `.nft` files are skipped (not matched by text).
+    /// iptables-save text (a `.v6` file's by ip6tables-save's, in the `ip6`
+    /// tables). `.nft` files are skipped (not matched by text).
     pub fn attach_rule_files<P: AsRef<std::path::Path>>(&mut self, files: &[P]) -> Result<()> {
         let mut map = SourceMap::default();
         for file in files.iter().map(AsRef::as_ref) {
@@ -199,7 +200,12 @@ impl FlowTrace {
                 file: file.to_path_buf(),
                 message: format!("cannot read rule file: {e}"),
             })?;
-            map.add_iptables_file(&file.display().to_string(), &text);
+            let family = if crate::backend::is_ip6_rules_file(file) {
+                super::decode::Family::Ip6
+            } else {
+                super::decode::Family::Ip
+            };
+            map.add_iptables_file(&file.display().to_string(), &text, family);
         }
         map.annotate(&mut self.packets, &mut self.decision);
         map.annotate(&mut self.answers, &mut None);
@@ -261,11 +267,18 @@ impl fmt::Display for FlowTrace {
                 self.backend,
                 self.probe
             )?,
-            _ => writeln!(
-                f,
-                "flow {proto} {src}:{} -> {} ({} backend), probe: {:?}",
-                self.sport, self.flow.dst, self.backend, self.probe
-            )?,
+            _ => {
+                // An IPv6 source with a port is bracketed, as the destination is.
+                let src = match src.parse::<std::net::IpAddr>() {
+                    Ok(ip) => std::net::SocketAddr::new(ip, self.sport).to_string(),
+                    Err(_) => format!("{src}:{}", self.sport),
+                };
+                writeln!(
+                    f,
+                    "flow {proto} {src} -> {} ({} backend), probe: {:?}",
+                    self.flow.dst, self.backend, self.probe
+                )?
+            }
         }
         if self.method == Method::Counters {
             writeln!(
@@ -322,7 +335,8 @@ impl TraceContext {
 
 /// Sends one probe of `flow` from `from` and attributes it by the packet
 /// counters of the iptables rules in `at` (`iptables-*-save -c` before and
-/// after, the probe's socket held open until after): the fallback for
+/// after, `ip6tables-*-save -c` for an IPv6 flow, the probe's socket held
+/// open until after): the fallback for
 /// [`Backend::IptablesLegacy`], which the kernel cannot trace. Every packet
 /// that crossed meanwhile counts (answers too): see [`Method::Counters`].
 pub fn count_flow(
@@ -352,7 +366,12 @@ pub(crate) fn count_flow_avoiding(
             "rule counters are read with iptables-save; nftables rules are traced (nftrace)",
         ));
     }
-    let save = || backend.save(at);
+    // An IPv6 flow crosses the ip6tables rules: their counters tell.
+    let (family, save): (Family, &dyn Fn() -> Result<String>) = if flow.dst.is_ipv6() {
+        (Family::Ip6, &|| backend.save_ip6(at))
+    } else {
+        (Family::Ip, &|| backend.save(at))
+    };
     let socket = from
         .run(|| bound_socket(flow))?
         .map_err(|e| Error::io(from.subject().clone(), "bind the probe socket", e))?;
@@ -366,7 +385,7 @@ pub(crate) fn count_flow_avoiding(
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
     let after = save()?;
     drop(socket); // after the snapshot: its FIN is not part of the probe
-    let mut packets = vec![counter_trace(&before, &after)];
+    let mut packets = vec![counter_trace(family, &before, &after)];
     // A probe from another namespace never crosses this one's OUTPUT chains:
     // what moved there (the host's own packets) cannot have decided it.
     let mut on_path = packets[0].clone();

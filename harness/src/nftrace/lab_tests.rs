@@ -720,7 +720,8 @@ fn empty_rulesets_and_unreached_namespaces_are_said_so() {
     );
 }
 
-/// IPv6: an ip6 flow is selected, traced and decided like an IPv4 one.
+/// IPv6: an ip6 flow is selected, traced and decided like an IPv4 one, by
+/// a rule of an nft `inet` table and of an `ip6` table alike.
 #[test]
 fn ipv6_flow_is_traced() {
     if !crate::privilege::should_run("ipv6_flow_is_traced").unwrap() {
@@ -736,8 +737,20 @@ fn ipv6_flow_is_traced() {
         .up()
         .unwrap();
     let (a, b) = (lab.node("a").unwrap(), lab.node("b").unwrap());
-    let rules = "table inet fw {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tip6 saddr 2001:db8::1 udp dport 7000 drop\n\t}\n}\n";
-    Backend::Nftables.append(b.ns(), rules).unwrap();
+    for family in ["inet", "ip6"] {
+        let rules = format!(
+            "table {family} fw {{\n\tchain input {{\n\t\ttype filter hook input priority 0; policy accept;\n\t\tip6 saddr 2001:db8::1 udp dport 7000 drop\n\t}}\n}}\n"
+        );
+        Backend::Nftables.append(b.ns(), &rules).unwrap();
+        traced_by(&a, &b, family);
+        Backend::Nftables
+            .append(b.ns(), &format!("delete table {family} fw\n"))
+            .unwrap();
+    }
+}
+
+/// Traces a UDP flow from a to b's 7000 and checks the drop of table `family fw`.
+fn traced_by(a: &crate::Node<'_>, b: &crate::Node<'_>, family: &str) {
     let flow = Flow::udp("[2001:db8::2]:7000")
         .unwrap()
         .source("2001:db8::1")
@@ -759,6 +772,11 @@ fn ipv6_flow_is_traced() {
             Verdict::Drop,
             Some("ip6 saddr 2001:db8::1 udp dport 7000 drop")
         ),
+        "{t}"
+    );
+    assert_eq!(
+        (d.family.to_string(), d.table.as_str()),
+        (family.to_string(), "fw"),
         "{t}"
     );
 }

@@ -245,7 +245,7 @@ fn decodes_ipv6_and_reject_as_drop() {
 fn counter_trace_names_the_policy_whose_counter_moved() {
     let before = "*filter\n:INPUT DROP [0:0]\n[0:0] -A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n";
     let after = "*filter\n:INPUT DROP [1:29]\n[0:0] -A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n";
-    let trace = counter_trace(before, after);
+    let trace = counter_trace(super::decode::Family::Ip, before, after);
     assert_eq!(
         decide(&[trace]).unwrap().to_string(),
         "ip filter INPUT policy DROP"

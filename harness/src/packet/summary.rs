@@ -121,12 +121,22 @@ fn icmp_name(i: &Icmp) -> String {
     } else if i.is_echo_reply() {
         "echo reply"
     } else if i.v6 {
-        match i.icmp_type {
-            1 => "destination unreachable",
-            3 => "time exceeded",
-            133 => "router solicitation",
-            135 => "neighbor solicitation",
-            136 => "neighbor advertisement",
+        match (i.icmp_type, i.code) {
+            (1, 0) => "no route to destination",
+            (1, 1) => "admin prohibited",
+            (1, 3) => "address unreachable",
+            (1, 4) => "port unreachable",
+            (1, 5) => "source address failed policy",
+            (1, 6) => "reject route",
+            (1, _) => "destination unreachable",
+            (2, _) => "packet too big",
+            (3, _) => "time exceeded in-transit",
+            (133, _) => "router solicitation",
+            (134, _) => "router advertisement",
+            (135, _) => "neighbor solicitation",
+            (136, _) => "neighbor advertisement",
+            (137, _) => "redirect",
+            (143, _) => "multicast listener report v2",
             _ => "",
         }
     } else {

@@ -148,6 +148,43 @@ fn decodes_ipv6() {
     );
 }
 
+/// ICMPv6 errors and neighbour discovery print by name, as tcpdump's do.
+#[test]
+fn icmpv6_messages_are_named() {
+    let (s6, d6) = (
+        "2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+        "2001:db8::2"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    let named = |t: etherparse::Icmpv6Type| {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(A, B)
+            .ipv6(s6, d6, 64)
+            .icmpv6(t)
+            .write(&mut v, &[0u8; 8])
+            .unwrap();
+        Packet::decode(&v).summary()
+    };
+    use etherparse::{Icmpv6Type, icmpv6::DestUnreachableCode};
+    assert_eq!(
+        named(Icmpv6Type::DestinationUnreachable(
+            DestUnreachableCode::Port
+        )),
+        "IP6 2001:db8::1 > 2001:db8::2: ICMP6 port unreachable, length 16"
+    );
+    assert!(
+        named(Icmpv6Type::DestinationUnreachable(
+            DestUnreachableCode::Prohibited
+        ))
+        .contains("ICMP6 admin prohibited")
+    );
+}
+
 /// A truncated frame keeps what could be decoded and says why it stopped.
 #[test]
 fn truncated_frames_are_kept() {

@@ -14,7 +14,7 @@ pub enum Service {
     Tcp(u16),
     /// A UDP datagram to a port.
     Udp(u16),
-    /// An ICMP echo request.
+    /// An ICMP echo request (ICMPv6 to an IPv6 address: `ADDR/icmp6`).
     Icmp,
 }
 
@@ -28,14 +28,19 @@ impl Service {
     }
 }
 
-/// One cell: a source node and a destination (`203.0.113.2:8080/tcp`).
+/// One cell: a source node and a destination (`203.0.113.2:8080/tcp`,
+/// `[2001:db8::2]:8080/tcp`, `2001:db8::2/icmp6`).
 ///
 /// ```
 /// use netrig::reach::Cell;
 /// let c = Cell::parse("internet", "203.0.113.2:8080/tcp")?;
 /// assert_eq!(c.to_string(), "internet -> 203.0.113.2:8080/tcp");
 /// assert_eq!(Cell::parse("host", "198.51.100.10/icmp")?.to_string(), "host -> 198.51.100.10/icmp");
+/// let c6 = Cell::parse("client", "[2001:db8:2::2]:80/udp")?;
+/// assert_eq!(c6.to_string(), "client -> [2001:db8:2::2]:80/udp");
+/// assert_eq!(Cell::parse("client", "2001:db8:2::2/icmp6")?.to_string(), "client -> 2001:db8:2::2/icmp6");
 /// assert!(Cell::parse("host", "203.0.113.2:8080").is_err()); // no protocol
+/// assert!(Cell::parse("host", "2001:db8:2::2/icmp").is_err()); // ICMPv6 is icmp6
 /// # Ok::<_, netrig::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,21 +54,30 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// A cell from node `from` to `ADDR:PORT/tcp`, `ADDR:PORT/udp` or `ADDR/icmp`.
+    /// A cell from node `from` to `ADDR:PORT/tcp`, `ADDR:PORT/udp`,
+    /// `ADDR/icmp` (IPv4) or `ADDR/icmp6` (IPv6); an IPv6 address with a
+    /// port is written in brackets, `[2001:db8::2]:8080/tcp`.
     pub fn parse(from: &str, to: &str) -> Result<Cell> {
         let bad = |why: &str| {
             Error::invalid(
                 Subject::default(),
                 "cell destination",
-                format!("{to:?}: {why} (write ADDR:PORT/tcp, ADDR:PORT/udp or ADDR/icmp)"),
+                format!(
+                    "{to:?}: {why} (write ADDR:PORT/tcp, ADDR:PORT/udp, ADDR/icmp or IPV6ADDR/icmp6; \
+                     [IPV6ADDR]:PORT for a port)"
+                ),
             )
         };
         let (addr, proto) = to.rsplit_once('/').ok_or_else(|| bad("no /protocol"))?;
         let (to, service) = match proto {
-            "icmp" => (
-                IpAddr::from_str(addr).map_err(|_| bad("not an address"))?,
-                Service::Icmp,
-            ),
+            "icmp" | "icmp6" => {
+                let ip = IpAddr::from_str(addr).map_err(|_| bad("not an address"))?;
+                match (proto, ip) {
+                    ("icmp", IpAddr::V6(_)) => return Err(bad("ICMP echo to IPv6 is icmp6")),
+                    ("icmp6", IpAddr::V4(_)) => return Err(bad("icmp6 needs an IPv6 address")),
+                    _ => (ip, Service::Icmp),
+                }
+            }
             "tcp" | "udp" => {
                 let sa = SocketAddr::from_str(addr).map_err(|_| bad("not ADDR:PORT"))?;
                 let s = if proto == "tcp" {
@@ -82,7 +96,8 @@ impl Cell {
         })
     }
 
-    /// The destination as text: `203.0.113.2:8080/tcp`, `198.51.100.10/icmp`.
+    /// The destination as text: `203.0.113.2:8080/tcp`, `198.51.100.10/icmp`,
+    /// `[2001:db8::2]:8080/tcp`, `2001:db8::2/icmp6`.
     pub(crate) fn target(&self) -> String {
         let ip = match self.to {
             IpAddr::V6(v6) => format!("[{v6}]"),
@@ -91,6 +106,7 @@ impl Cell {
         match self.service {
             Service::Tcp(p) => format!("{ip}:{p}/tcp"),
             Service::Udp(p) => format!("{ip}:{p}/udp"),
+            Service::Icmp if self.to.is_ipv6() => format!("{}/icmp6", self.to),
             Service::Icmp => format!("{}/icmp", self.to),
         }
     }

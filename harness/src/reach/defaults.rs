@@ -5,7 +5,11 @@
 //! container ports and one port it does not publish; the internet's
 //! servers). A generic lab's: every node to every destination of each
 //! Docker part (as above, on the part host's addresses) and to each echo
-//! server the topology starts (its port, and ICMP echo to its address).
+//! server the topology starts (its port, and ICMP echo to its address),
+//! over both families where the server's node is dual-stack: a server on
+//! `10.1.0.2:80` is probed on the IPv6 addresses of the same interface
+//! too (the matrix's own server answers there), one on `[::]:80` on every
+//! address of its node, one on `0.0.0.0:80` on every IPv4 address.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -43,9 +47,11 @@ fn lab_cells(target: &Target<'_>) -> Result<Vec<Cell>> {
             service,
         }));
     }
-    for (ip, service) in target.declared_servers() {
-        dests.insert((ip, service));
-        dests.insert((ip, Service::Icmp));
+    for (node, ip, service) in target.declared_servers() {
+        for ip in server_addresses(lab, &node, ip)? {
+            dests.insert((ip, service));
+            dests.insert((ip, Service::Icmp));
+        }
     }
     for from in lab.namespace_names() {
         for (to, service) in &dests {
@@ -61,6 +67,44 @@ fn lab_cells(target: &Target<'_>) -> Result<Vec<Cell>> {
     Ok(cells)
 }
 
+/// The addresses a declared server of `node` bound to `bind` is probed on:
+/// an unspecified address's family (both for `::`, which takes IPv4 too)
+/// on every interface; else `bind` and the other family's addresses of
+/// its interface. Loopback and link-local addresses are left out.
+fn server_addresses(lab: &Lab, node: &str, bind: IpAddr) -> Result<BTreeSet<IpAddr>> {
+    let usable = |ip: &IpAddr| {
+        !ip.is_loopback()
+            && match ip {
+                IpAddr::V4(v4) => !v4.is_link_local(),
+                IpAddr::V6(v6) => !v6.is_unicast_link_local(),
+            }
+    };
+    let interfaces = lab.node(node)?.interfaces();
+    let mut out = BTreeSet::new();
+    if bind.is_unspecified() {
+        out.extend(
+            interfaces
+                .iter()
+                .flat_map(|i| i.addrs.iter().map(|a| a.addr()))
+                .filter(|ip| usable(ip) && (bind.is_ipv6() || ip.is_ipv4())),
+        );
+        return Ok(out);
+    }
+    out.insert(bind);
+    for i in interfaces
+        .iter()
+        .filter(|i| i.addrs.iter().any(|a| a.addr() == bind))
+    {
+        out.extend(
+            i.addrs
+                .iter()
+                .map(|a| a.addr())
+                .filter(|ip| usable(ip) && ip.is_ipv6() != bind.is_ipv6()),
+        );
+    }
+    Ok(out)
+}
+
 /// Destinations: address and service.
 type Destinations = BTreeSet<(IpAddr, Service)>;
 
@@ -68,14 +112,17 @@ type Destinations = BTreeSet<(IpAddr, Service)>;
 /// node's addresses and each container's targets; and, apart, the
 /// published ports on 127.0.0.1 (from the host alone).
 fn host_destinations(lab: &Lab, h: &Host<'_>) -> Result<(Destinations, Destinations)> {
-    let host_addrs = node_addresses(lab, &h.node)?;
+    // IPv4 alone until the Docker model has IPv6 port bindings (issue 21):
+    // then pass whether the host publishes over IPv6, and its published
+    // ports become cells on its IPv6 addresses too.
+    let host_addrs = node_addresses(lab, &h.node, false)?;
     let mut dests = BTreeSet::new();
     let mut loopback = BTreeSet::new();
     for c in h.model.containers() {
         for p in &c.ports {
             let service = Service::of(p.proto, p.host_port);
             for ip in &host_addrs {
-                dests.insert((IpAddr::V4(*ip), service));
+                dests.insert((*ip, service));
             }
             loopback.insert((IpAddr::V4(Ipv4Addr::LOCALHOST), service));
         }
@@ -162,17 +209,19 @@ pub(crate) fn container_targets(model: &DockerHost, name: &str) -> Vec<(IpAddr, 
         .collect()
 }
 
-/// A node's IPv4 addresses, loopback excepted, sorted.
-fn node_addresses(lab: &Lab, node: &str) -> Result<Vec<Ipv4Addr>> {
-    let mut out: Vec<Ipv4Addr> = lab
+/// A node's addresses, loopback and link-local excepted, sorted: IPv4,
+/// and IPv6 too with `ipv6`.
+pub(crate) fn node_addresses(lab: &Lab, node: &str, ipv6: bool) -> Result<Vec<IpAddr>> {
+    let mut out: Vec<IpAddr> = lab
         .node(node)?
         .interfaces()
         .iter()
         .filter(|i| i.name != "lo")
         .flat_map(|i| i.addrs.iter())
-        .filter_map(|a| match a.addr() {
-            IpAddr::V4(v4) if !v4.is_loopback() => Some(v4),
-            _ => None,
+        .map(|a| a.addr())
+        .filter(|ip| match ip {
+            IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local(),
+            IpAddr::V6(v6) => ipv6 && !v6.is_loopback() && !v6.is_unicast_link_local(),
         })
         .collect();
     out.sort();

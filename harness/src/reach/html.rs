@@ -38,6 +38,7 @@ fn proto(c: &Cell) -> &'static str {
     match c.service {
         Service::Tcp(_) => "tcp",
         Service::Udp(_) => "udp",
+        Service::Icmp if c.to.is_ipv6() => "icmp6",
         Service::Icmp => "icmp",
     }
 }

@@ -105,8 +105,23 @@ impl Matrix {
         let probe_of = |traces: &[Vec<Option<FlowTrace>>], i: usize| -> Option<ProbeOutcome> {
             traces[first?][i].as_ref().map(|t| t.probe)
         };
+        // A REJECT is traced as a drop, and its answer (RST, ICMP or ICMPv6
+        // unreachable) may come after the trace settled the probe: such a
+        // cell is probed again, and its socket tells the refusal.
+        let rejected = |traces: &[Vec<Option<FlowTrace>>], i: usize| {
+            traced.iter().any(|&(k, _)| {
+                traces[k][i]
+                    .as_ref()
+                    .and_then(|t| t.decision.as_ref())
+                    .and_then(|d| d.rule.as_deref())
+                    .is_some_and(is_reject)
+            })
+        };
         let probed: Vec<usize> = (0..cells.len())
-            .filter(|&i| probe_of(&traces, i).is_none_or(|p| needs_probe(&cells[i], p)))
+            .filter(|&i| {
+                probe_of(&traces, i).is_none_or(|p| needs_probe(&cells[i], p))
+                    || rejected(&traces, i)
+            })
             .collect();
         let pairs: Vec<(&Cell, &Namespace)> = probed
             .iter()
@@ -159,7 +174,38 @@ impl Matrix {
                 why: merged(per_decider),
             });
         }
-        tracing::debug!(rows = rows.len(), "matrix probed");
+        // A REJECT only counted (iptables-legacy) looked like a drop to a
+        // probe that gave up first: the ICMPv6 error about an IPv6 SYN can
+        // come back while connect() still holds the socket, when the kernel
+        // only notes it (TcpExtLockDroppedIcmps), and the refusal comes with
+        // the retransmitted SYN's error, a second later.
+        let recheck: Vec<usize> = (0..rows.len())
+            .filter(|&i| {
+                rows[i].outcome == Outcome::Dropped
+                    && seen[i].is_some()
+                    && rows[i]
+                        .why
+                        .iter()
+                        .any(|w| w.verdict == "drop" && is_reject(&w.rule))
+            })
+            .collect();
+        if !recheck.is_empty() {
+            let pairs: Vec<(&Cell, &Namespace)> = recheck
+                .iter()
+                .map(|&i| (&cells[i], nodes[cells[i].from.as_str()]))
+                .collect();
+            let wait = deadline.max(ANSWERED_DEADLINE);
+            for (&i, (outcome, addrs)) in recheck.iter().zip(probe_all(&pairs, wait)?) {
+                rows[i].outcome = outcome;
+                rows[i].seen_src = addrs.map(|a| a.0);
+                rows[i].seen_dst = addrs.map(|a| a.1);
+            }
+        }
+        tracing::debug!(
+            rows = rows.len(),
+            rechecked = recheck.len(),
+            "matrix probed"
+        );
         Ok(Matrix {
             rows,
             topology: Some(Arc::new(Graph::of(lab.spec()))),
@@ -257,12 +303,20 @@ fn has_nft_tables(ns: &Namespace) -> Result<bool> {
 
 /// Whether a traced cell is probed again for its outcome and what the
 /// server saw: when its trace probe was answered (a refusal or an error of
-/// an IPv4 echo too: [`crate::Node::ping`] tells a REJECT's codes apart).
+/// an echo too: [`crate::Node::ping`] tells a REJECT's codes apart, ICMP's
+/// and ICMPv6's).
 fn needs_probe(cell: &Cell, probe: ProbeOutcome) -> bool {
     match cell.service {
-        Service::Icmp if cell.to.is_ipv4() => probe.answered(),
+        Service::Icmp => probe.answered(),
         _ => probe == ProbeOutcome::Answered,
     }
+}
+
+/// Whether a rule's text (iptables-save's or nft's) is a REJECT, whose
+/// drop answers the sender.
+fn is_reject(rule: &str) -> bool {
+    rule.split_whitespace()
+        .any(|w| w == "REJECT" || w == "reject")
 }
 
 fn flow_of(cell: &Cell) -> Flow {

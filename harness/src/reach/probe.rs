@@ -209,17 +209,21 @@ fn errno_outcome(errno: i32) -> Outcome {
 }
 
 fn ping(cell: &Cell, ns: &Namespace, deadline: Duration) -> Result<Seen> {
-    let IpAddr::V4(dst) = cell.to else {
-        return Ok((Outcome::Unreachable, None));
-    };
-    Ok(match ns.ping(dst, deadline)? {
+    Ok(match ns.ping(cell.to, deadline)? {
         PingOutcome::Reply { .. } => (Outcome::Delivered, None),
-        // Port unreachable and the "prohibited" codes are a REJECT.
+        // Port unreachable and the "prohibited" codes are a REJECT: ICMP
+        // 3/3, 3/9, 3/10, 3/13; ICMPv6 1/1 (prohibited), 1/4 (port
+        // unreachable, ip6tables' default reject), 1/5 (policy), 1/6 (reject route).
         PingOutcome::Error {
             icmp_type: 3,
             code: 3 | 9 | 10 | 13,
             ..
-        } => (Outcome::Refused, None),
+        } if cell.to.is_ipv4() => (Outcome::Refused, None),
+        PingOutcome::Error {
+            icmp_type: 1,
+            code: 1 | 4 | 5 | 6,
+            ..
+        } if cell.to.is_ipv6() => (Outcome::Refused, None),
         PingOutcome::Error { .. } | PingOutcome::Unreachable(_) => (Outcome::Unreachable, None),
         PingOutcome::NoAnswer => (Outcome::Dropped, None),
     })

@@ -92,13 +92,19 @@ impl<'a> Target<'a> {
             .collect()
     }
 
-    /// The echo servers the lab's spec started: address and service.
-    pub(crate) fn declared_servers(&self) -> Vec<(IpAddr, Service)> {
+    /// The echo servers the lab's spec started: node, address and service.
+    pub(crate) fn declared_servers(&self) -> Vec<(String, IpAddr, Service)> {
         self.lab
             .spec()
             .servers
             .iter()
-            .map(|s| (s.bind.ip(), Service::of(s.proto, s.bind.port())))
+            .map(|s| {
+                (
+                    s.node.clone(),
+                    s.bind.ip(),
+                    Service::of(s.proto, s.bind.port()),
+                )
+            })
             .collect()
     }
 

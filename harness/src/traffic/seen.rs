@@ -12,9 +12,15 @@ pub(crate) const REQUEST: &[u8] = b"netrig-reach\n";
 /// The prefix of every answer.
 const ANSWER: &str = "netrig-reach";
 
-/// The answer to a probe from `peer` received on `local`.
+/// The answer to a probe from `peer` received on `local` (an IPv4 peer of
+/// a dual-stack `[::]` socket, `::ffff:10.0.0.1`, is answered as `10.0.0.1`).
 pub(crate) fn answer(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
-    format!("{ANSWER} {} {}\n", peer.ip(), local.ip()).into_bytes()
+    format!(
+        "{ANSWER} {} {}\n",
+        peer.ip().to_canonical(),
+        local.ip().to_canonical()
+    )
+    .into_bytes()
 }
 
 /// Parses an answer into (seen source, seen destination).

@@ -11,66 +11,127 @@
 //!   (`removeIPChains`, `populateNetworks`, `initNetworkController`).
 //! - V28 and V29: in `modern.rs`, which shares these helpers.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::container::{Attachment, Container};
 use super::host::{DockerHost, Event, Happening};
-use super::network::Network;
+use super::network::{Family, Network};
 use super::port::PortBinding;
 use super::ruleset::{Replay, Ruleset, Table};
 
 pub(crate) const STAGE1: &str = "DOCKER-ISOLATION-STAGE-1";
 pub(crate) const STAGE2: &str = "DOCKER-ISOLATION-STAGE-2";
 
-/// A published port as programmed: the binding with its effective host
-/// address, and the attachment it forwards to.
+/// A published port as programmed in one address family: the binding with
+/// its effective host address, the container address it forwards to, and
+/// the attachment that carries it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mapping<'a> {
     pub(crate) port: PortBinding,
-    pub(crate) host_ip: Option<Ipv4Addr>,
+    /// The host address (`None`: any address of the family).
+    pub(crate) host_ip: Option<IpAddr>,
+    /// The container's address in the mapping's family.
+    pub(crate) ip: IpAddr,
     pub(crate) att: &'a Attachment,
 }
 
-/// The port mappings Docker programs for a container: its ports, on the
-/// attachment that carries them (none on internal networks).
+impl Mapping<'_> {
+    /// The mapping's address family.
+    pub(crate) fn family(&self) -> Family {
+        Family::of(self.ip)
+    }
+}
+
+/// Whether binding `p` (host address `host_ip`, or the network's default
+/// `binding`) has a host side in family `fam` (moby
+/// `configurePortBindingIPv4/IPv6`): an address of that family, or none
+/// and no IPv4 default binding address in the way of IPv6.
+pub(crate) fn binds_in(host_ip: Option<IpAddr>, binding: Option<Ipv4Addr>, fam: Family) -> bool {
+    match (host_ip, fam) {
+        (Some(ip), _) => Family::of(ip) == fam,
+        (None, Family::V4) => true,
+        (None, Family::V6) => binding.is_none_or(|b| b.is_unspecified()),
+    }
+}
+
+/// The IPv4 port mappings Docker programs for a container.
 pub(crate) fn mappings<'a>(host: &'a DockerHost, c: &'a Container) -> Vec<Mapping<'a>> {
+    mappings_in(host, c, Family::V4)
+}
+
+/// The port mappings Docker programs for a container in family `fam`: its
+/// ports on the attachment that carries them (none on internal networks;
+/// in IPv6 only where the container has an IPv6 address there).
+pub(crate) fn mappings_in<'a>(
+    host: &'a DockerHost,
+    c: &'a Container,
+    fam: Family,
+) -> Vec<Mapping<'a>> {
     let Some(att) = c.gateway_attachment(host.layout()) else {
         return Vec::new();
     };
     if att.internal {
         return Vec::new();
     }
+    let Some(ip) = att.ip_in(fam) else {
+        return Vec::new();
+    };
     let binding = host.network(&att.network).and_then(|n| n.host_binding);
     c.ports
         .iter()
+        .filter(|p| binds_in(p.host_ip, binding, fam))
         .map(|p| Mapping {
             port: *p,
-            host_ip: p.host_ip.or(binding).filter(|ip| !ip.is_unspecified()),
+            host_ip: p
+                .host_ip
+                .or(binding.map(IpAddr::V4).filter(|_| fam == Family::V4))
+                .filter(|ip| !ip.is_unspecified()),
+            ip,
             att,
         })
         .collect()
 }
 
-/// The port mappings whose firewall rules Docker programs for a container:
-/// [`mappings`], plus from 29.0 its ports on every other `routed` network
-/// it is attached to (moby #50140: routed bindings are set up per endpoint,
-/// gateway or not; they map no host port, so no proxy and no DNAT).
+/// The IPv4 port mappings whose firewall rules Docker programs.
 pub(crate) fn rule_mappings<'a>(host: &'a DockerHost, c: &'a Container) -> Vec<Mapping<'a>> {
-    let mut out = mappings(host, c);
+    rule_mappings_in(host, c, Family::V4)
+}
+
+/// The port mappings whose firewall rules Docker programs for a container
+/// in family `fam`: [`mappings_in`], plus from 29.0 its ports on every other
+/// `routed` network it is attached to (moby #50140: routed bindings are set
+/// up per endpoint, gateway or not; they map no host port, so no proxy and
+/// no DNAT).
+pub(crate) fn rule_mappings_in<'a>(
+    host: &'a DockerHost,
+    c: &'a Container,
+    fam: Family,
+) -> Vec<Mapping<'a>> {
+    let mut out = mappings_in(host, c, fam);
     if !host.daemon().routed_ports_on_every_endpoint() {
         return out;
     }
     let gateway = c.gateway_attachment(host.layout());
     for att in c.attachments() {
-        let routed = host.network(&att.network).is_some_and(|n| n.routed());
+        let routed = host
+            .network(&att.network)
+            .and_then(|n| n.in_family(fam))
+            .is_some_and(|(_, n)| n.routed());
         if !routed || att.internal || gateway.is_some_and(|g| g.network == att.network) {
             continue;
         }
-        out.extend(c.ports.iter().map(|p| Mapping {
-            port: *p,
-            host_ip: p.host_ip.filter(|ip| !ip.is_unspecified()),
-            att,
-        }));
+        let Some(ip) = att.ip_in(fam) else { continue };
+        out.extend(
+            c.ports
+                .iter()
+                .filter(|p| binds_in(p.host_ip, None, fam))
+                .map(|p| Mapping {
+                    port: *p,
+                    host_ip: p.host_ip.filter(|ip| !ip.is_unspecified()),
+                    ip,
+                    att,
+                }),
+        );
     }
     out
 }
@@ -80,9 +141,14 @@ pub(crate) fn dport(p: &PortBinding, port: u16) -> String {
 }
 
 pub(crate) fn dnat_rule(m: &Mapping, proxy: bool) -> String {
+    // ip6tables DNAT never takes link-local sources (moby `setPerPortNAT`).
+    let s = match m.family() {
+        Family::V4 => "",
+        Family::V6 => "! -s fe80::/10 ",
+    };
     let d = m
         .host_ip
-        .map(|ip| format!("-d {ip}/32 "))
+        .map(|ip| format!("-d {} ", Family::host(ip)))
         .unwrap_or_default();
     let i = if proxy {
         format!("! -i {} ", m.att.bridge)
@@ -90,17 +156,16 @@ pub(crate) fn dnat_rule(m: &Mapping, proxy: bool) -> String {
         String::new()
     };
     format!(
-        "{d}{i}{} -j DNAT --to-destination {}:{}",
+        "{s}{d}{i}{} -j DNAT --to-destination {}",
         dport(&m.port, m.port.host_port),
-        m.att.ip,
-        m.port.container_port
+        SocketAddr::new(m.ip, m.port.container_port)
     )
 }
 
 pub(crate) fn accept_rule(m: &Mapping) -> String {
     format!(
-        "-d {}/32 ! -i {br} -o {br} {} -j ACCEPT",
-        m.att.ip,
+        "-d {} ! -i {br} -o {br} {} -j ACCEPT",
+        Family::host(m.ip),
         dport(&m.port, m.port.container_port),
         br = m.att.bridge
     )
@@ -108,9 +173,9 @@ pub(crate) fn accept_rule(m: &Mapping) -> String {
 
 pub(crate) fn hairpin_masq_rule(m: &Mapping) -> String {
     format!(
-        "-s {ip}/32 -d {ip}/32 {} -j MASQUERADE",
+        "-s {ip} -d {ip} {} -j MASQUERADE",
         dport(&m.port, m.port.container_port),
-        ip = m.att.ip
+        ip = Family::host(m.ip)
     )
 }
 

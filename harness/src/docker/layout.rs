@@ -150,6 +150,11 @@ pub(crate) struct Daemon {
     pub(crate) allow_direct_routing: bool,
     /// [`DaemonOptions::version`].
     pub(crate) version: Option<Version>,
+    /// `--ipv6` (`[daemon] ipv6`): the default bridge is dual stack.
+    pub(crate) ipv6: bool,
+    /// `--ip6tables` (`[daemon] ip6tables`); `None`: the release's default
+    /// (on from Docker 27, off in 20.10 where it is experimental).
+    pub(crate) ip6tables: Option<bool>,
 }
 
 impl Default for Daemon {
@@ -186,6 +191,8 @@ impl Daemon {
             ip_forward_no_drop,
             allow_direct_routing,
             version,
+            ipv6: false,
+            ip6tables: None,
         }
     }
 
@@ -232,7 +239,19 @@ impl Daemon {
     /// Whether Docker programs ip6tables (`--ip6tables`, on by default from
     /// Docker 27; emulated for the 28+ layouts with an iptables backend).
     pub(crate) fn programs_ip6tables(&self) -> bool {
-        self.layout.is_modern() && self.backend.is_iptables()
+        self.ip6tables_on() && self.backend.is_iptables()
+    }
+
+    /// Whether the host has IPv6 (the 28+ layouts always: their `[::]`
+    /// listeners and ip6tables; the classic one with `--ipv6`).
+    pub(crate) fn host_ipv6(&self) -> bool {
+        self.layout.is_modern() || self.ipv6
+    }
+
+    /// Whether `--ip6tables` is on (whatever the backend): given, or the
+    /// release's default (28+ layouts: on; classic: off).
+    pub(crate) fn ip6tables_on(&self) -> bool {
+        self.ip6tables.unwrap_or(self.layout.is_modern())
     }
 }
 
@@ -265,6 +284,14 @@ pub(crate) fn check_daemon(d: &Daemon) -> Result<(), (&'static str, String)> {
         return Err((
             "allow_direct_routing",
             modern("--allow-direct-routing", "28.2"),
+        ));
+    }
+    if d.ip6tables == Some(true) && !d.layout.is_modern() {
+        return Err((
+            "ip6tables",
+            "Docker 20.10's experimental --ip6tables is not emulated by netrig: use layout v28 or v29 \
+             (ip6tables on by default), or leave ip6tables off (20.10's default: no IPv6 rules)"
+                .into(),
         ));
     }
     if d.allow_direct_routing && !d.backend.is_iptables() {

@@ -39,6 +39,8 @@ mod container;
 mod fidelity;
 mod flush;
 mod host;
+#[cfg(test)]
+mod ipv6_tests;
 mod iptables;
 mod kernel;
 mod lab;
@@ -64,6 +66,7 @@ pub use version::Version;
 
 pub(crate) use flush::conntrack_flushes;
 pub(crate) use host::parse_subnet as parse_subnet_text;
+pub(crate) use resolve::parse_subnet6 as parse_subnet6_text;
 pub(crate) use host::{Event, HOST_NODE, INTERNET_NODE, MatrixCells, Substitute};
 pub(crate) use kernel::{DockerProxy, KernelSetting, PortReservation};
 pub(crate) use lab::{container_gateway, container_links, container_node, part_node};
@@ -128,14 +131,14 @@ impl Stage<'_> {
             Layout::V28 | Layout::V29 => modern::render(self.host, self.step),
         }
     }
-    /// The ip6tables rules Docker programs (its `--ip6tables` default) — the
-    /// filter and nat skeleton of the 28+ layouts with an iptables backend, the
-    /// same at every step (no IPv6 network is emulated); `None` otherwise.
+    /// The ip6tables rules Docker programs (`--ip6tables`, on by default in
+    /// the 28+ layouts) with an iptables backend: the skeleton and the rules
+    /// of each IPv6 network and published port; `None` otherwise.
     pub fn ip6tables(&self) -> Option<Ruleset> {
         self.host
             .daemon()
             .programs_ip6tables()
-            .then(|| modern::render6(self.host))
+            .then(|| modern::render6(self.host, self.step))
     }
     /// Docker's `table ip docker-bridges`, as the V29 nftables backend
     /// programs it (rendered for any layout; meaningful for V29).

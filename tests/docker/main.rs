@@ -16,6 +16,7 @@ mod docker_after_start;
 mod docker_behaviour;
 mod docker_behaviour_v28;
 mod docker_firewalld_real;
+mod docker_ipv6;
 mod docker_modes;
 mod docker_networks;
 mod docker_prestart;
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
             docker_firewalld_real::tests(),
             docker_ufw_real::tests(),
             docker_after_start::tests(),
+            docker_ipv6::tests(),
         ]
         .into_iter()
         .flatten(),

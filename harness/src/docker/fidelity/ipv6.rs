@@ -109,3 +109,93 @@ fn iptables_of_the_dual_stack_host_equal_the_recording() {
         }
     }
 }
+
+/// The lines of one `===== IPv6: TITLE =====` section of a recording's
+/// IPv6 state (`tests/data/real-docker-ipv6/ipv6/NAME.ipv6.txt`).
+fn ipv6_section(name: &str, title: &str) -> Vec<String> {
+    let text = data(&format!("real-docker-ipv6/ipv6/{name}.ipv6.txt"));
+    let mut on = false;
+    let mut out = Vec::new();
+    for l in text.lines() {
+        if let Some(t) = l.strip_prefix("===== IPv6: ") {
+            on = t.trim_end_matches(" =====").starts_with(title);
+            continue;
+        }
+        if on && !l.trim().is_empty() {
+            out.push(l.trim().to_string());
+        }
+    }
+    out
+}
+
+/// The docker-proxy processes (IPv4 and `[::]`/`[::1]` listeners, each to
+/// the container's address in the listener's family) equal the recording's.
+#[test]
+fn proxies_equal_the_recording() {
+    let h = host(Backend::IptablesNft);
+    let mut want: Vec<String> = ipv6_section("default", "docker-proxy processes")
+        .iter()
+        .filter_map(|l| l.split_once("docker-proxy ").map(|(_, a)| a.to_string()))
+        .collect();
+    let mut got: Vec<String> = h
+        .running()
+        .proxies()
+        .iter()
+        .map(|p| p.args().join(" "))
+        .collect();
+    want.sort();
+    got.sort();
+    assert!(want.len() == 6, "recorded proxies: {want:?}");
+    assert_eq!(got, want);
+}
+
+/// Every container's addresses (IPv4 and IPv6 with prefixes) equal those
+/// `docker network inspect` showed, and the sysctls Docker set on the host
+/// (per-bridge `disable_ipv6=0` and `accept_ra=0`, IPv6 forwarding) hold
+/// the recorded values.
+#[test]
+fn addresses_and_sysctls_equal_the_recording() {
+    let h = host(Backend::IptablesNft);
+    let mut recorded_addrs = Vec::new();
+    for l in ipv6_section("default", "docker network inspect") {
+        if let Some((_, list)) = l.split_once(" containers=") {
+            recorded_addrs.extend(list.split(',').filter(|s| !s.is_empty()).map(String::from));
+        }
+    }
+    let mut model_addrs: Vec<String> = h
+        .containers()
+        .iter()
+        .flat_map(|c| {
+            c.attachments().iter().map(move |a| {
+                format!("{}={}+{}", c.name, a.cidr(), a.cidr6().expect("dual stack"))
+            })
+        })
+        .collect();
+    recorded_addrs.sort();
+    model_addrs.sort();
+    assert_eq!(model_addrs, recorded_addrs);
+
+    let sysctls = ipv6_section("default", "sysctls (host netns)");
+    let bridge_of = |name: &str| {
+        data("real-docker-ipv6/bridges.txt")
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&"default") && f.get(2) == Some(&name))
+                    .then(|| f[1].to_string())
+            })
+            .unwrap_or_else(|| "docker0".into())
+    };
+    let rendered = h.rendered().sysctls;
+    assert!(!rendered.is_empty());
+    for (node, key, value) in rendered.iter().filter(|(_, k, _)| k.starts_with("net.ipv6")) {
+        assert_eq!(node, "host");
+        // The model's bridge name -> the recording's.
+        let mut real_key = key.clone();
+        for n in h.networks().iter().filter(|n| !n.is_default) {
+            real_key = real_key.replace(&n.bridge, &bridge_of(&n.name));
+        }
+        let line = format!("{real_key} = {value}");
+        assert!(sysctls.contains(&line), "{line} not in the recording: {sysctls:#?}");
+    }
+}

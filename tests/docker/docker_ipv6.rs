@@ -9,9 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use netrig::docker::Layout;
+use netrig::expect::tcp;
 use netrig::testing::Test;
 use netrig::topology::Overrides;
-use netrig::expect::tcp;
 use netrig::{Lab, Result, TcpFlags, unique_lab_name};
 
 use crate::common;
@@ -55,8 +55,14 @@ fn published_port_over_ipv6(layout: Layout) -> Result<()> {
     let server = web.tcp_echo_server("[::]:80")?;
     let bridge = docker.host()?.capture("docker0")?;
     let to: SocketAddr = "[2001:db8:113::2]:8080".parse().expect("addr");
-    let out = lab.node("internet")?.tcp_connect(to, Duration::from_secs(2))?;
-    assert!(out.is_connected(), "lab {}: internet -> {to}: {out:?}", lab.name());
+    let out = lab
+        .node("internet")?
+        .tcp_connect(to, Duration::from_secs(2))?;
+    assert!(
+        out.is_connected(),
+        "lab {}: internet -> {to}: {out:?}",
+        lab.name()
+    );
     let client = ip("2001:db8:113::1");
     let seen_src = if layout.is_modern_for_tests() {
         client
@@ -75,7 +81,12 @@ fn published_port_over_ipv6(layout: Layout) -> Result<()> {
         )
         .within(Duration::from_secs(2))?;
     let peers = server.wait_for_peers(1, Duration::from_secs(1))?;
-    assert_eq!(peers[0].ip(), seen_src, "lab {} ({layout}): {peers:?}", lab.name());
+    assert_eq!(
+        peers[0].ip(),
+        seen_src,
+        "lab {} ({layout}): {peers:?}",
+        lab.name()
+    );
     Ok(())
 }
 
@@ -100,7 +111,12 @@ fn container_ipv6_leaves_masqueraded(layout: Layout) -> Result<()> {
     };
     wan.expect(tcp().src(src).dst(to).flags(TcpFlags::SYN))
         .within(Duration::from_secs(2))?;
-    assert_eq!(out.is_connected(), modern, "lab {} ({layout}): {out:?}", lab.name());
+    assert_eq!(
+        out.is_connected(),
+        modern,
+        "lab {} ({layout}): {out:?}",
+        lab.name()
+    );
     if modern {
         let peers = server.wait_for_peers(1, Duration::from_secs(1))?;
         assert_eq!(peers[0].ip(), src, "lab {}: {peers:?}", lab.name());

@@ -368,7 +368,9 @@ impl DockerHost {
     /// The ip6tables `FORWARD` policy Docker leaves: DROP iff it turned
     /// IPv6 forwarding on with ip6tables on, unless `--ip-forward-no-drop`.
     pub(crate) fn forward6_policy_drop(&self) -> bool {
-        self.docker_enables_forwarding6() && self.daemon.ip6tables_on() && !self.daemon.ip_forward_no_drop
+        self.docker_enables_forwarding6()
+            && self.daemon.ip6tables_on()
+            && !self.daemon.ip_forward_no_drop
     }
     #[cfg(test)]
     pub(crate) fn steps(&self) -> usize {

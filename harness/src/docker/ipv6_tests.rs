@@ -33,5 +33,8 @@ fn dump() {
         println!("{:?} {:?}", l.a.addrs, l.b.addrs);
     }
     println!("{:#?}", r.wiring.routes);
-    let _ = KernelSetting::Hairpin { node: String::new(), port: String::new() };
+    let _ = KernelSetting::Hairpin {
+        node: String::new(),
+        port: String::new(),
+    };
 }

@@ -244,7 +244,9 @@ pub(crate) fn proxies(host: &DockerHost, step: usize) -> Vec<DockerProxy> {
         let Some(att) = c.gateway_attachment(host.layout()).filter(|a| !a.internal) else {
             continue;
         };
-        let Some(net) = host.network(&att.network) else { continue };
+        let Some(net) = host.network(&att.network) else {
+            continue;
+        };
         let binding = net.host_binding;
         for p in &c.ports {
             // A routed network maps no IPv4 host port, but Docker 28.5.2

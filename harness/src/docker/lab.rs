@@ -135,7 +135,10 @@ pub(crate) fn container_links(c: &Container) -> Vec<(Endpoint, Endpoint)> {
             if let Some(cidr6) = a.cidr6() {
                 end = end.addr(cidr6);
             }
-            (end, Endpoint::new(HOST_NODE, &a.host_veth).bridge(&a.bridge))
+            (
+                end,
+                Endpoint::new(HOST_NODE, &a.host_veth).bridge(&a.bridge),
+            )
         })
         .collect()
 }

@@ -39,9 +39,9 @@ mod container;
 mod fidelity;
 mod flush;
 mod host;
+mod iptables;
 #[cfg(test)]
 mod ipv6_tests;
-mod iptables;
 mod kernel;
 mod lab;
 mod layout;
@@ -66,13 +66,13 @@ pub use version::Version;
 
 pub(crate) use flush::conntrack_flushes;
 pub(crate) use host::parse_subnet as parse_subnet_text;
-pub(crate) use resolve::parse_subnet6 as parse_subnet6_text;
 pub(crate) use host::{Event, HOST_NODE, INTERNET_NODE, MatrixCells, Substitute};
 pub(crate) use kernel::{DockerProxy, KernelSetting, PortReservation};
 pub(crate) use lab::{container_gateway, container_links, container_node, part_node};
 pub(crate) use live::{container_start_script, parse_live};
 pub(crate) use nft::NftRuleset;
 pub(crate) use resolve::check_existing_sysctl;
+pub(crate) use resolve::parse_subnet6 as parse_subnet6_text;
 pub(crate) use ruleset::Ruleset;
 
 use crate::backend::Backend;

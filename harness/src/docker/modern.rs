@@ -102,7 +102,9 @@ pub(crate) fn render6(host: &DockerHost, step: usize) -> Ruleset {
     for h in host.timeline(step) {
         match h {
             Happening::Network(n) => {
-                let Some((sub, n6)) = n.in_family(V6) else { continue };
+                let Some((sub, n6)) = n.in_family(V6) else {
+                    continue;
+                };
                 if n6.internal {
                     internal_network(&mut r, &n6, &sub, v28);
                 } else {

@@ -354,8 +354,16 @@ pub(crate) fn check_gateway_mode(
         return Ok(());
     }
     for (field, key, mode) in [
-        ("gateway_mode_ipv4", GATEWAY_MODE_IPV4, spec.gateway_mode_ipv4),
-        ("gateway_mode_ipv6", GATEWAY_MODE_IPV6, spec.gateway_mode_ipv6),
+        (
+            "gateway_mode_ipv4",
+            GATEWAY_MODE_IPV4,
+            spec.gateway_mode_ipv4,
+        ),
+        (
+            "gateway_mode_ipv6",
+            GATEWAY_MODE_IPV6,
+            spec.gateway_mode_ipv6,
+        ),
     ] {
         if mode != GatewayMode::Nat {
             return Err((

@@ -85,7 +85,9 @@ impl PortBinding {
         let (ip6, rest) = match spec.strip_prefix('[') {
             Some(r) => {
                 let (ip, rest) = r.split_once(']').ok_or_else(|| {
-                    format!("{s:?}: an IPv6 host address is written in brackets, e.g. [::1]:8081:80")
+                    format!(
+                        "{s:?}: an IPv6 host address is written in brackets, e.g. [::1]:8081:80"
+                    )
                 })?;
                 let rest = rest.strip_prefix(':').ok_or_else(|| {
                     format!("{s:?}: expected [ipv6]:host_port:container_port after the address")
@@ -108,13 +110,16 @@ impl PortBinding {
         };
         let host_ip = match (ip, ip6.is_some()) {
             (None, _) => None,
-            (Some(ip), false) => Some(IpAddr::V4(
-                ip.parse::<Ipv4Addr>()
-                    .map_err(|_| format!("{s:?}: {ip:?} is not an IPv4 host address"))?,
-            )),
-            (Some(ip), true) => Some(IpAddr::V6(ip.parse().map_err(|_| {
-                format!("{s:?}: {ip:?} is not an IPv6 host address")
-            })?)),
+            (Some(ip), false) => {
+                Some(IpAddr::V4(ip.parse::<Ipv4Addr>().map_err(|_| {
+                    format!("{s:?}: {ip:?} is not an IPv4 host address")
+                })?))
+            }
+            (Some(ip), true) => {
+                Some(IpAddr::V6(ip.parse().map_err(|_| {
+                    format!("{s:?}: {ip:?} is not an IPv6 host address")
+                })?))
+            }
         };
         // No host port: the daemon picks one (`DockerHostBuilder::build`).
         let host_port = if hp.is_empty() {

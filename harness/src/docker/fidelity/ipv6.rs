@@ -9,15 +9,20 @@ use std::collections::BTreeMap;
 
 use super::recordings::{assert_same_lines, bare, data, normalise, save_section, tables};
 use crate::Backend;
-use crate::docker::{DockerHost, Layout};
-use crate::topology::Overrides;
+use crate::docker::DockerHost;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/topologies/docker-ipv6.toml");
 
-/// The recorded variants: (dump prefix, backend).
-const VARIANTS: [(&str, Backend); 2] = [
-    ("default", Backend::IptablesNft),
-    ("legacy-backend", Backend::IptablesLegacy),
+/// The recorded variants: (dump prefix, backend, n6's driver options as
+/// topology keys).
+const VARIANTS: [(&str, Backend, &str); 3] = [
+    ("default", Backend::IptablesNft, ""),
+    ("legacy-backend", Backend::IptablesLegacy, ""),
+    (
+        "n6-routed",
+        Backend::IptablesNft,
+        "gateway_mode_ipv6 = \"routed\"\n",
+    ),
 ];
 
 /// The recorded steps and the model's step each shows (the last: everything).
@@ -29,18 +34,31 @@ const STEPS: [(&str, Option<usize>); 4] = [
 ];
 
 fn host(backend: Backend) -> DockerHost {
-    let o = Overrides {
-        layout: Some(Layout::V28),
-        backend: Some(backend),
-    };
-    let spec = crate::topology::load_with(FILE, &o).expect("docker-ipv6.toml loads");
+    variant(backend, "")
+}
+
+/// The topology with `n6_keys` added to network n6, on layout V28.
+fn variant(backend: Backend, n6_keys: &str) -> DockerHost {
+    let text = std::fs::read_to_string(FILE).expect("docker-ipv6.toml");
+    let n6 = "subnet_v6 = \"fd00:18::/64\"\n";
+    assert!(text.contains(n6));
+    let text = text.replace(n6, &format!("{n6}{n6_keys}"));
+    let text = text.replace(
+        "backend = \"iptables-nft\"",
+        &format!("backend = \"{backend}\""),
+    );
+    assert!(text.contains("layout = \"v28\""));
+    let spec = crate::topology::parse(&text, FILE).expect("docker-ipv6.toml loads");
     spec.docker_host("host").expect("a Docker host").clone()
 }
 
 /// A recorded dump's save section, per table, its bridge ids named
 /// `br-<network name>` (from the recording's `bridges.txt`).
 fn recorded(dump: &str, section: &str) -> BTreeMap<String, String> {
-    let mut text = save_section(&data(&format!("real-docker-ipv6/dumps/{dump}.rules")), section);
+    let mut text = save_section(
+        &data(&format!("real-docker-ipv6/dumps/{dump}.rules")),
+        section,
+    );
     for line in data("real-docker-ipv6/bridges.txt").lines() {
         if let [d, id, net] = line.split_whitespace().collect::<Vec<_>>().as_slice()
             && *d == dump
@@ -80,15 +98,19 @@ fn assert_tables(what: &str, want: &BTreeMap<String, String>, got: &BTreeMap<Str
 /// equal the real 28.5.2's rule for rule, policies included.
 #[test]
 fn ip6tables_equal_the_recording_at_every_step() {
-    for (variant, backend) in VARIANTS {
-        let h = host(backend);
+    for (name, backend, keys) in VARIANTS {
+        let h = variant(backend, keys);
         let (_, six) = super::recordings28::sections(&h);
         for (suffix, step) in STEPS {
-            let dump = format!("{variant}{suffix}");
+            let dump = format!("{name}{suffix}");
             let stage = h.at(step.unwrap_or(h.last_step()));
             let rules = stage.ip6tables().expect("v28 programs ip6tables");
             let want = recorded(&dump, six);
-            assert_tables(&format!("{dump} {six}"), &want, &rendered(&h, &rules.iptables_restore()));
+            assert_tables(
+                &format!("{dump} {six}"),
+                &want,
+                &rendered(&h, &rules.iptables_restore()),
+            );
         }
     }
 }
@@ -97,11 +119,11 @@ fn ip6tables_equal_the_recording_at_every_step() {
 /// recording too (IPv6 changes nothing there).
 #[test]
 fn iptables_of_the_dual_stack_host_equal_the_recording() {
-    for (variant, backend) in VARIANTS {
-        let h = host(backend);
+    for (name, backend, keys) in VARIANTS {
+        let h = variant(backend, keys);
         let (four, _) = super::recordings28::sections(&h);
         for (suffix, step) in STEPS {
-            let dump = format!("{variant}{suffix}");
+            let dump = format!("{name}{suffix}");
             let stage = h.at(step.unwrap_or(h.last_step()));
             let want = recorded(&dump, four);
             let got = rendered(&h, &stage.iptables().iptables_restore());
@@ -166,9 +188,9 @@ fn addresses_and_sysctls_equal_the_recording() {
         .containers()
         .iter()
         .flat_map(|c| {
-            c.attachments().iter().map(move |a| {
-                format!("{}={}+{}", c.name, a.cidr(), a.cidr6().expect("dual stack"))
-            })
+            c.attachments()
+                .iter()
+                .map(move |a| format!("{}={}+{}", c.name, a.cidr(), a.cidr6().expect("dual stack")))
         })
         .collect();
     recorded_addrs.sort();
@@ -181,14 +203,16 @@ fn addresses_and_sysctls_equal_the_recording() {
             .lines()
             .find_map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                (f.first() == Some(&"default") && f.get(2) == Some(&name))
-                    .then(|| f[1].to_string())
+                (f.first() == Some(&"default") && f.get(2) == Some(&name)).then(|| f[1].to_string())
             })
             .unwrap_or_else(|| "docker0".into())
     };
     let rendered = h.rendered().sysctls;
     assert!(!rendered.is_empty());
-    for (node, key, value) in rendered.iter().filter(|(_, k, _)| k.starts_with("net.ipv6")) {
+    for (node, key, value) in rendered
+        .iter()
+        .filter(|(_, k, _)| k.starts_with("net.ipv6"))
+    {
         assert_eq!(node, "host");
         // The model's bridge name -> the recording's.
         let mut real_key = key.clone();
@@ -196,6 +220,9 @@ fn addresses_and_sysctls_equal_the_recording() {
             real_key = real_key.replace(&n.bridge, &bridge_of(&n.name));
         }
         let line = format!("{real_key} = {value}");
-        assert!(sysctls.contains(&line), "{line} not in the recording: {sysctls:#?}");
+        assert!(
+            sysctls.contains(&line),
+            "{line} not in the recording: {sysctls:#?}"
+        );
     }
 }

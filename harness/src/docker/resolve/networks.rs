@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::{Ctx, v6};
 use super::containers::first_host;
+use super::{Ctx, v6};
 use crate::docker::host::{DockerHostBuilder, LAN_BRIDGE, parse_ip, parse_subnet};
 use crate::docker::layout::Daemon;
 use crate::docker::network::{
@@ -192,7 +192,12 @@ pub(super) fn resolve(
         };
         let others: Vec<ipnet::Ipv6Net> = given6
             .iter()
-            .filter(|g| spec.subnet_v6.as_deref().and_then(|s| v6::parse_subnet6(s).ok()) != Some(**g))
+            .filter(|g| {
+                spec.subnet_v6
+                    .as_deref()
+                    .and_then(|s| v6::parse_subnet6(s).ok())
+                    != Some(**g)
+            })
             .copied()
             .collect();
         let six = v6::network(cx, name, ask, d, &networks, &others)?;

@@ -13,7 +13,8 @@ use crate::docker::network::{Family, Network};
 use crate::error::Result;
 
 /// The segment the host's IPv6 uplink is on (never a network's subnet).
-const UPLINK6: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0x113, 0, 0, 0, 0, 0), 64);
+const UPLINK6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0x113, 0, 0, 0, 0, 0), 64);
 
 /// Where netrig allocates IPv6 subnets for 28+ networks that name none.
 /// Docker 27+ takes /64s from a ULA /48 whose global ID it derives from the
@@ -73,7 +74,9 @@ pub(super) fn network(
             return Err(cx.net(
                 name,
                 field,
-                format!("IPv6 subnet {s} given but IPv6 is not enabled on the network (set ipv6 = true)"),
+                format!(
+                    "IPv6 subnet {s} given but IPv6 is not enabled on the network (set ipv6 = true)"
+                ),
             ));
         }
         if ask.gateway.is_some() {
@@ -95,11 +98,18 @@ pub(super) fn network(
             .subnets(64)
             .expect("a /48 has /64s")
             .find(|p| {
-                !before.iter().filter_map(|n| n.subnet_v6).any(|n| overlaps(&n, p))
+                !before
+                    .iter()
+                    .filter_map(|n| n.subnet_v6)
+                    .any(|n| overlaps(&n, p))
                     && !given.iter().any(|g| overlaps(g, p))
             })
             .ok_or_else(|| {
-                cx.net(name, field, "could not find an available, non-overlapping IPv6 address pool")
+                cx.net(
+                    name,
+                    field,
+                    "could not find an available, non-overlapping IPv6 address pool",
+                )
             })?,
     };
     if let Some(other) = before
@@ -117,7 +127,11 @@ pub(super) fn network(
         ));
     }
     if overlaps(&UPLINK6, &subnet) {
-        return Err(cx.net(name, field, format!("{subnet} overlaps the host uplink ({UPLINK6})")));
+        return Err(cx.net(
+            name,
+            field,
+            format!("{subnet} overlaps the host uplink ({UPLINK6})"),
+        ));
     }
     let gateway = match ask.gateway {
         Some(g) => {
@@ -206,5 +220,7 @@ pub(super) fn address(
 
 /// Whether a fixed address is for IPv6 (`--ip6`) rather than IPv4.
 pub(super) fn is_v6(ip: &str) -> bool {
-    ip.trim().parse::<std::net::IpAddr>().is_ok_and(|a| Family::of(a) == Family::V6)
+    ip.trim()
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|a| Family::of(a) == Family::V6)
 }

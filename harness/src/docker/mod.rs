@@ -146,9 +146,9 @@ impl Stage<'_> {
         nft::render(self.host, self.step)
     }
     /// Docker's `table ip6 docker-bridges` (the nftables backend with
-    /// `--ip6tables`, its default): the skeleton, as no IPv6 network is emulated.
+    /// `--ip6tables`, its default): the skeleton and the IPv6 networks' rules.
     pub fn nftables6(&self) -> NftRuleset {
-        nft::render6(self.host)
+        nft::render6(self.host, self.step)
     }
     /// What the configured backend loads.
     pub fn firewall(&self) -> Firewall {

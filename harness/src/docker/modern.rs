@@ -160,8 +160,18 @@ fn internal_network(r: &mut Replay, n: &Network, sub: &str, v28: bool) {
         "DOCKER-FORWARD",
         format!("-i {br} -o {br} -j {verdict}"),
     );
-    let out = format!("! -s {sub} -o {br} -j DROP");
-    let inc = format!("! -d {sub} -i {br} -j DROP");
+    // moby's IPv6 rules also name the other side (`setupInternalNetworkRules`).
+    let (out, inc) = if sub.contains(':') {
+        (
+            format!("! -s {sub} ! -i {br} -o {br} -j DROP"),
+            format!("! -d {sub} -i {br} ! -o {br} -j DROP"),
+        )
+    } else {
+        (
+            format!("! -s {sub} -o {br} -j DROP"),
+            format!("! -d {sub} -i {br} -j DROP"),
+        )
+    };
     if v28 {
         r.insert(Table::Filter, STAGE1, inc);
         r.insert(Table::Filter, STAGE1, out);

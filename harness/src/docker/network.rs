@@ -115,6 +115,9 @@ pub struct NetworkSpec {
     pub gateway_v6: Option<String>,
     /// `com.docker.network.bridge.gateway_mode_ipv6` (default `nat`; 28+ layouts).
     pub gateway_mode_ipv6: GatewayMode,
+    /// `com.docker.network.host_ipv6`: outgoing IPv6 is SNATed to this
+    /// address instead of masqueraded (28+ layouts).
+    pub host_ipv6: Option<String>,
 }
 
 impl NetworkSpec {
@@ -136,6 +139,7 @@ impl NetworkSpec {
             subnet_v6: None,
             gateway_v6: None,
             gateway_mode_ipv6: GatewayMode::Nat,
+            host_ipv6: None,
         }
     }
 }
@@ -214,6 +218,8 @@ pub struct Network {
     pub gateway_v6: Option<Ipv6Addr>,
     /// `com.docker.network.bridge.gateway_mode_ipv6`.
     pub gateway_mode_v6: GatewayMode,
+    /// The address outgoing IPv6 is SNATed to (`com.docker.network.host_ipv6`).
+    pub host_ipv6: Option<Ipv6Addr>,
 }
 
 impl Network {
@@ -228,10 +234,17 @@ impl Network {
     /// The rule that masquerades (or SNATs) what leaves the network, as
     /// iptables (`-s SUB ! -o BR -j …`) writes its target.
     pub(crate) fn outgoing_nat_target(&self) -> String {
-        match self.host_ipv4 {
+        match self.host_nat() {
             Some(ip) => format!("SNAT --to-source {ip}"),
             None => "MASQUERADE".into(),
         }
+    }
+    /// The address outgoing traffic is SNATed to (`host_ipv4`, or in a
+    /// network seen as IPv6 by [`Network::in_family`], `host_ipv6`).
+    pub(crate) fn host_nat(&self) -> Option<IpAddr> {
+        self.host_ipv4
+            .map(IpAddr::V4)
+            .or(self.host_ipv6.map(IpAddr::V6))
     }
     /// True for `gateway_mode_ipv4=routed`.
     pub(crate) fn routed(&self) -> bool {
@@ -251,7 +264,11 @@ impl Network {
     /// (moby's iptabler runs one code path per family).
     pub(crate) fn in_family(&self, fam: Family) -> Option<(String, Network)> {
         match fam {
-            Family::V4 => Some((self.subnet.to_string(), self.clone())),
+            Family::V4 => {
+                let mut n = self.clone();
+                n.host_ipv6 = None;
+                Some((self.subnet.to_string(), n))
+            }
             Family::V6 => {
                 let sub = self.subnet_v6?;
                 let mut n = self.clone();

@@ -55,6 +55,7 @@ pub(super) fn resolve(
         is_default: true,
         gateway_mode: Default::default(),
         host_ipv4: None,
+        host_ipv6: None,
         subnet_v6: None,
         gateway_v6: None,
         gateway_mode_v6: Default::default(),
@@ -214,6 +215,19 @@ pub(super) fn resolve(
             is_default: false,
             gateway_mode: spec.gateway_mode_ipv4,
             host_ipv4,
+            host_ipv6: match &spec.host_ipv6 {
+                Some(h) if !d.layout.is_modern() => {
+                    return Err(cx.net(
+                        name,
+                        "host_ipv6",
+                        format!("com.docker.network.host_ipv6={h} is emulated for layouts v28 and v29 (layout {})", d.layout),
+                    ));
+                }
+                Some(h) => Some(h.trim().parse().map_err(|_| {
+                    cx.net(name, "host_ipv6", format!("{h:?} is not an IPv6 address"))
+                })?),
+                None => None,
+            },
             subnet_v6: six.map(|(s, _)| s),
             gateway_v6: six.map(|(_, g)| g),
             gateway_mode_v6: spec.gateway_mode_ipv6,

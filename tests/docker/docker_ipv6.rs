@@ -18,12 +18,56 @@ use crate::common;
 
 const FILE: &str = "topologies/docker-ipv6.toml";
 
-fn up(layout: Layout) -> Result<Lab> {
-    let o = Overrides {
-        layout: Some(layout),
-        backend: None,
+/// The layouts and backends the file comes up under.
+#[derive(Debug, Clone, Copy)]
+enum Under {
+    /// The file's backend (iptables-nft) with this layout.
+    Layout(Layout),
+    /// V29 with the native nftables backend (`table ip6 docker-bridges`):
+    /// forwarding of both families on before the daemon, which never turns
+    /// it on itself.
+    V29Nftables,
+}
+
+impl Under {
+    fn layout(self) -> Layout {
+        match self {
+            Under::Layout(l) => l,
+            Under::V29Nftables => Layout::V29,
+        }
+    }
+}
+
+impl std::fmt::Display for Under {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Under::Layout(l) => write!(f, "{l}"),
+            Under::V29Nftables => f.write_str("v29::nftables"),
+        }
+    }
+}
+
+fn up(under: Under) -> Result<Lab> {
+    let mut spec = match under {
+        Under::Layout(layout) => {
+            let o = Overrides {
+                layout: Some(layout),
+                backend: None,
+            };
+            netrig::topology::load_with(FILE, &o)?
+        }
+        Under::V29Nftables => {
+            let text = std::fs::read_to_string(FILE).expect("the topology file");
+            let text = text
+                .replace("layout = \"v28\"", "layout = \"v29\"")
+                .replace(
+                    "backend = \"iptables-nft\"",
+                    "backend = \"nftables\"\nip_forward_was_on = true",
+                )
+                + "\n[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=1\"]\n";
+            netrig::topology::parse(&text, FILE)?
+        }
     };
-    let mut spec = netrig::topology::load_with(FILE, &o)?;
     spec.set_name(unique_lab_name("ip6"));
     spec.up()
 }
@@ -47,9 +91,10 @@ fn web_ipv6(model: &netrig::docker::DockerHost) -> IpAddr {
 /// crosses docker0 DNATed to web's IPv6 address, port 80, with the client's own
 /// address, and web's server sees 2001:db8:113::1; under classic the `[::]`
 /// docker-proxy connects from the bridge (fd00:17::1).
-fn published_port_over_ipv6(layout: Layout) -> Result<()> {
+fn published_port_over_ipv6(under: Under) -> Result<()> {
     let _labs = common::shared();
-    let lab = up(layout)?;
+    let layout = under.layout();
+    let lab = up(under)?;
     let docker = lab.docker("host")?;
     let web = docker.container("web")?;
     let server = web.tcp_echo_server("[::]:80")?;
@@ -94,9 +139,10 @@ fn published_port_over_ipv6(layout: Layout) -> Result<()> {
 /// v28/v29 the SYN leaves the host MASQUERADEd to 2001:db8:113::2 and is
 /// answered; under classic it leaves with fd00:18::2, which the internet
 /// cannot route back to.
-fn container_ipv6_leaves_masqueraded(layout: Layout) -> Result<()> {
+fn container_ipv6_leaves_masqueraded(under: Under) -> Result<()> {
     let _labs = common::shared();
-    let lab = up(layout)?;
+    let layout = under.layout();
+    let lab = up(under)?;
     let internet = lab.node("internet")?;
     let server = internet.tcp_echo_server("[2001:db8:100::10]:7")?;
     let wan = internet.capture("eth0")?;
@@ -137,14 +183,20 @@ impl Modern for Layout {
 /// This module's tests, per layout.
 pub fn tests() -> Vec<Test> {
     let mut tests = Vec::new();
-    for layout in [Layout::Classic, Layout::V28, Layout::V29] {
+    let unders = [
+        Under::Layout(Layout::Classic),
+        Under::Layout(Layout::V28),
+        Under::Layout(Layout::V29),
+        Under::V29Nftables,
+    ];
+    for under in unders {
         tests.push(Test::lab(
-            format!("ipv6::published_port_over_ipv6::{layout}"),
-            move || published_port_over_ipv6(layout),
+            format!("ipv6::published_port_over_ipv6::{under}"),
+            move || published_port_over_ipv6(under),
         ));
         tests.push(Test::lab(
-            format!("ipv6::container_ipv6_leaves_masqueraded::{layout}"),
-            move || container_ipv6_leaves_masqueraded(layout),
+            format!("ipv6::container_ipv6_leaves_masqueraded::{under}"),
+            move || container_ipv6_leaves_masqueraded(under),
         ));
     }
     tests

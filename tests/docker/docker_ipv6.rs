@@ -109,7 +109,7 @@ fn published_port_over_ipv6(under: Under) -> Result<()> {
         lab.name()
     );
     let client = ip("2001:db8:113::1");
-    let seen_src = if layout.is_modern_for_tests() {
+    let seen_src = if ip6tables_nat(layout) {
         client
     } else {
         ip("fd00:17::1")
@@ -149,7 +149,7 @@ fn container_ipv6_leaves_masqueraded(under: Under) -> Result<()> {
     let to: SocketAddr = "[2001:db8:100::10]:7".parse().expect("addr");
     let c6 = lab.docker("host")?.container("c6")?;
     let out = c6.tcp_connect(to, Duration::from_secs(1))?;
-    let modern = layout.is_modern_for_tests();
+    let modern = ip6tables_nat(layout);
     let src = if modern {
         ip("2001:db8:113::2")
     } else {
@@ -170,14 +170,10 @@ fn container_ipv6_leaves_masqueraded(under: Under) -> Result<()> {
     Ok(())
 }
 
-trait Modern {
-    fn is_modern_for_tests(self) -> bool;
-}
-
-impl Modern for Layout {
-    fn is_modern_for_tests(self) -> bool {
-        self != Layout::Classic
-    }
+/// Whether the layout programs ip6tables (DNAT and MASQUERADE over IPv6):
+/// the 28+ layouts; 20.10 (classic) has ip6tables off by default.
+fn ip6tables_nat(layout: Layout) -> bool {
+    layout != Layout::Classic
 }
 
 /// This module's tests, per layout.

@@ -27,6 +27,9 @@ enum Under {
     /// forwarding of both families on before the daemon, which never turns
     /// it on itself.
     V29Nftables,
+    /// V28 with the userland proxy off: dockerd holds `[::]:8080` beside
+    /// `0.0.0.0:8080`, and hairpin NAT instead of docker-proxy.
+    V28NoProxy,
 }
 
 impl Under {
@@ -34,6 +37,7 @@ impl Under {
         match self {
             Under::Layout(l) => l,
             Under::V29Nftables => Layout::V29,
+            Under::V28NoProxy => Layout::V28,
         }
     }
 }
@@ -43,6 +47,7 @@ impl std::fmt::Display for Under {
         match self {
             Under::Layout(l) => write!(f, "{l}"),
             Under::V29Nftables => f.write_str("v29::nftables"),
+            Under::V28NoProxy => f.write_str("v28::proxy_off"),
         }
     }
 }
@@ -65,6 +70,15 @@ fn up(under: Under) -> Result<Lab> {
                     "backend = \"nftables\"\nip_forward_was_on = true",
                 )
                 + "\n[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=1\"]\n";
+            netrig::topology::parse(&text, FILE)?
+        }
+        Under::V28NoProxy => {
+            let text = std::fs::read_to_string(FILE).expect("the topology file");
+            let text = text.replace(
+                "ipv6 = true\nfixed_cidr_v6",
+                "userland_proxy = false\nipv6 = true\nfixed_cidr_v6",
+            );
+            assert!(text.contains("userland_proxy = false"));
             netrig::topology::parse(&text, FILE)?
         }
     };
@@ -184,6 +198,7 @@ pub fn tests() -> Vec<Test> {
         Under::Layout(Layout::V28),
         Under::Layout(Layout::V29),
         Under::V29Nftables,
+        Under::V28NoProxy,
     ];
     for under in unders {
         tests.push(Test::lab(

@@ -324,7 +324,9 @@ fn container_in(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool, f
             r.insert(Table::Filter, "DOCKER", accept_rule(&m));
         }
         if !proxy && mode != GatewayMode::Routed {
-            r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
+            // One per container port: Docker appends a rule only where it is
+            // not there yet (recorded: 8080 and 127.0.0.1:8082 to :80, one rule).
+            r.append_unique(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
         }
         // A routed binding has no host port or address (moby's routed port
         // mapper clears them), so no loopback drop either.

@@ -5,9 +5,9 @@
 //! reached). The recording is the oracle — checks and outcomes are parsed
 //! from it; this file only knows how to perform a check (a TCP connect or an
 //! ICMPv6 echo with `ping -6`, from the internet, the host or a container).
-//! Not replayed: the checks from a LAN peer (netrig's LAN peers are IPv4
-//! only) and the 20.10.24 column (20.10's experimental `--ip6tables` is not
-//! emulated).
+//! The last column is Docker 20.10.24 with `--experimental --ip6tables`,
+//! replayed on the classic layout with `ip6tables = true`. Not replayed: the
+//! checks from a LAN peer (netrig's LAN peers are IPv4 only).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -23,7 +23,7 @@ const FILE: &str = "topologies/docker-ipv6.toml";
 
 /// The recorded 28.5.2 variants (behaviour.txt's columns) and what each adds
 /// to the topology file: `[daemon]` keys, network n6's keys, a `[before]`.
-const VARIANTS: [(&str, &str, &str, &str); 7] = [
+const VARIANTS: [(&str, &str, &str, &str); 8] = [
     ("default", "", "", ""),
     (
         "ip6-forward-preset",
@@ -41,6 +41,7 @@ const VARIANTS: [(&str, &str, &str, &str); 7] = [
     ),
     ("n6-routed", "", "gateway_mode_ipv6 = \"routed\"\n", ""),
     ("userland-proxy-false", "userland_proxy = false\n", "", ""),
+    ("20.10-default", "ip6tables = true\n", "", ""),
 ];
 
 /// One recorded check: its label and whether it succeeded.
@@ -94,6 +95,9 @@ fn up(variant: &str, daemon: &str, n6: &str, before: &str) -> Result<Lab> {
             "ipv6 = true\nfixed_cidr_v6",
             &format!("{daemon}ipv6 = true\nfixed_cidr_v6"),
         );
+    if variant == "20.10-default" {
+        text = text.replace("layout = \"v28\"", "layout = \"classic\"");
+    }
     if variant == "legacy-backend" {
         text = text.replace(
             "backend = \"iptables-nft\"",

@@ -30,6 +30,8 @@ enum Under {
     /// V28 with the userland proxy off: dockerd holds `[::]:8080` beside
     /// `0.0.0.0:8080`, and hairpin NAT instead of docker-proxy.
     V28NoProxy,
+    /// Classic with 20.10's experimental `--ip6tables` (`ip6tables = true`).
+    ClassicIp6tables,
 }
 
 impl Under {
@@ -38,7 +40,13 @@ impl Under {
             Under::Layout(l) => l,
             Under::V29Nftables => Layout::V29,
             Under::V28NoProxy => Layout::V28,
+            Under::ClassicIp6tables => Layout::Classic,
         }
+    }
+    /// Whether Docker's ip6tables rules (DNAT, MASQUERADE) apply: the 28+
+    /// layouts, and classic with `--ip6tables`; 20.10 has it off by default.
+    fn nat6(self) -> bool {
+        !matches!(self, Under::Layout(Layout::Classic))
     }
 }
 
@@ -48,6 +56,7 @@ impl std::fmt::Display for Under {
             Under::Layout(l) => write!(f, "{l}"),
             Under::V29Nftables => f.write_str("v29::nftables"),
             Under::V28NoProxy => f.write_str("v28::proxy_off"),
+            Under::ClassicIp6tables => f.write_str("classic::ip6tables"),
         }
     }
 }
@@ -70,6 +79,11 @@ fn up(under: Under) -> Result<Lab> {
                     "backend = \"nftables\"\nip_forward_was_on = true",
                 )
                 + "\n[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=1\"]\n";
+            netrig::topology::parse(&text, FILE)?
+        }
+        Under::ClassicIp6tables => {
+            let text = std::fs::read_to_string(FILE).expect("the topology file");
+            let text = text.replace("layout = \"v28\"", "layout = \"classic\"\nip6tables = true");
             netrig::topology::parse(&text, FILE)?
         }
         Under::V28NoProxy => {
@@ -123,7 +137,7 @@ fn published_port_over_ipv6(under: Under) -> Result<()> {
         lab.name()
     );
     let client = ip("2001:db8:113::1");
-    let seen_src = if ip6tables_nat(layout) {
+    let seen_src = if under.nat6() {
         client
     } else {
         ip("fd00:17::1")
@@ -163,7 +177,7 @@ fn container_ipv6_leaves_masqueraded(under: Under) -> Result<()> {
     let to: SocketAddr = "[2001:db8:100::10]:7".parse().expect("addr");
     let c6 = lab.docker("host")?.container("c6")?;
     let out = c6.tcp_connect(to, Duration::from_secs(1))?;
-    let modern = ip6tables_nat(layout);
+    let modern = under.nat6();
     let src = if modern {
         ip("2001:db8:113::2")
     } else {
@@ -184,12 +198,6 @@ fn container_ipv6_leaves_masqueraded(under: Under) -> Result<()> {
     Ok(())
 }
 
-/// Whether the layout programs ip6tables (DNAT and MASQUERADE over IPv6):
-/// the 28+ layouts; 20.10 (classic) has ip6tables off by default.
-fn ip6tables_nat(layout: Layout) -> bool {
-    layout != Layout::Classic
-}
-
 /// This module's tests, per layout.
 pub fn tests() -> Vec<Test> {
     let mut tests = Vec::new();
@@ -199,6 +207,7 @@ pub fn tests() -> Vec<Test> {
         Under::Layout(Layout::V29),
         Under::V29Nftables,
         Under::V28NoProxy,
+        Under::ClassicIp6tables,
     ];
     for under in unders {
         tests.push(Test::lab(

@@ -141,10 +141,16 @@ pub(crate) fn dport(p: &PortBinding, port: u16) -> String {
 }
 
 pub(crate) fn dnat_rule(m: &Mapping, proxy: bool) -> String {
-    // ip6tables DNAT never takes link-local sources (moby `setPerPortNAT`).
-    let s = match m.family() {
-        Family::V4 => "",
-        Family::V6 => "! -s fe80::/10 ",
+    // 28+: ip6tables DNAT never takes link-local sources (moby `setPerPortNAT`).
+    dnat_rule_with(m, proxy, m.family() == Family::V6)
+}
+
+/// [`dnat_rule`], with `! -s fe80::/10` or without (Docker 20.10).
+fn dnat_rule_with(m: &Mapping, proxy: bool, skip_link_local: bool) -> String {
+    let s = if skip_link_local {
+        "! -s fe80::/10 "
+    } else {
+        ""
     };
     let d = m
         .host_ip
@@ -180,15 +186,21 @@ pub(crate) fn hairpin_masq_rule(m: &Mapping) -> String {
 }
 
 pub(crate) fn nat_jumps(r: &mut Replay, proxy: bool) {
+    nat_jumps_in(r, proxy, Family::V4)
+}
+
+/// The nat jumps to `DOCKER` in one family's table (loopback excluded from
+/// OUTPUT while the proxy serves it: `127.0.0.0/8`, `::1/128`).
+fn nat_jumps_in(r: &mut Replay, proxy: bool, fam: Family) {
     r.append_unique(
         Table::Nat,
         "PREROUTING",
         "-m addrtype --dst-type LOCAL -j DOCKER",
     );
-    let out = if proxy {
-        "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER"
-    } else {
-        "-m addrtype --dst-type LOCAL -j DOCKER"
+    let out = match (proxy, fam) {
+        (true, Family::V4) => "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
+        (true, Family::V6) => "! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKER",
+        (false, _) => "-m addrtype --dst-type LOCAL -j DOCKER",
     };
     r.append_unique(Table::Nat, "OUTPUT", out);
 }
@@ -387,11 +399,73 @@ fn classic_network_delete(r: &mut Replay, n: &Network, proxy: bool) {
 /// A container start (classic): per published port, a DNAT, an ACCEPT and
 /// the hairpin MASQUERADE, each appended.
 pub(crate) fn classic_container(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool) {
-    for m in mappings(host, c) {
-        r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
-        r.append(Table::Filter, "DOCKER", accept_rule(&m));
-        r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
+    classic_container_in(r, host, c, proxy, Family::V4)
+}
+
+/// A container start in one family's table (classic). Recorded for 20.10.24
+/// (`-p 8080:80 -p [::1]:8081:80 -p 127.0.0.1:8082:80`): the bindings of one
+/// container port are programmed last given first, and the ACCEPT and the
+/// hairpin MASQUERADE, the same for all of them, once.
+fn classic_container_in(
+    r: &mut Replay,
+    host: &DockerHost,
+    c: &Container,
+    proxy: bool,
+    fam: Family,
+) {
+    for m in classic_order(mappings_in(host, c, fam)) {
+        r.append(Table::Nat, "DOCKER", dnat_rule_with(&m, proxy, false));
+        r.append_unique(Table::Filter, "DOCKER", accept_rule(&m));
+        r.append_unique(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
     }
+}
+
+/// `ms` grouped by container port (groups in order of first appearance),
+/// each group in reverse order.
+fn classic_order(ms: Vec<Mapping<'_>>) -> Vec<Mapping<'_>> {
+    let mut groups: Vec<Vec<Mapping<'_>>> = Vec::new();
+    for m in ms {
+        let key = (m.port.container_port, m.port.proto);
+        match groups
+            .iter_mut()
+            .find(|g| (g[0].port.container_port, g[0].port.proto) == key)
+        {
+            Some(g) => g.insert(0, m),
+            None => groups.push(vec![m]),
+        }
+    }
+    groups.into_iter().flatten().collect()
+}
+
+/// The classic ip6tables rules at `step` (20.10's experimental
+/// `--ip6tables`; recorded for 20.10.24, `tests/data/real-docker-ipv6/20.10.24`):
+/// the IPv4 code path with each IPv6 network's subnet and the containers'
+/// IPv6 addresses — no `DOCKER-USER` (20.10 makes it in iptables only), no
+/// `! -s fe80::/10` on DNAT. Daemon restarts are refused with IPv6 rules.
+pub(crate) fn classic6(host: &DockerHost, step: usize) -> Ruleset {
+    let proxy = host.daemon().userland_proxy;
+    let mut r = Replay::new(&[Table::Nat, Table::Filter], None);
+    r.new_chain(Table::Nat, "DOCKER");
+    r.new_chain(Table::Filter, "DOCKER");
+    r.new_chain(Table::Filter, STAGE1);
+    r.new_chain(Table::Filter, STAGE2);
+    r.append_unique(Table::Filter, STAGE1, "-j RETURN");
+    r.append_unique(Table::Filter, STAGE2, "-j RETURN");
+    r.ensure_top(Table::Filter, "FORWARD", format!("-j {STAGE1}"));
+    if host.forward6_policy_drop() {
+        r.policy(Table::Filter, "FORWARD", "DROP");
+    }
+    for h in host.timeline(step) {
+        match h {
+            Happening::Network(n) => {
+                if let Some((sub, n6)) = n.in_family(Family::V6) {
+                    classic_network_in(&mut r, &n6, &sub, proxy, Family::V6);
+                }
+            }
+            Happening::Container(c) => classic_container_in(&mut r, host, c, proxy, Family::V6),
+        }
+    }
+    r.finish()
 }
 
 fn classic_icc(r: &mut Replay, br: &str, icc: bool) {
@@ -407,8 +481,12 @@ fn classic_icc(r: &mut Replay, br: &str, icc: bool) {
 }
 
 fn classic_network(r: &mut Replay, n: &Network, proxy: bool) {
+    classic_network_in(r, n, &n.subnet.to_string(), proxy, Family::V4)
+}
+
+/// A network's rules in one family's table (`sub`: its subnet there).
+fn classic_network_in(r: &mut Replay, n: &Network, sub: &str, proxy: bool, fam: Family) {
     let br = n.bridge.as_str();
-    let sub = n.subnet;
     if n.internal {
         // setupInternalNetworkRules: DROP INCOMING, DROP OUTGOING, then ICC.
         r.insert(Table::Filter, STAGE1, format!("! -d {sub} -i {br} -j DROP"));
@@ -440,7 +518,7 @@ fn classic_network(r: &mut Replay, n: &Network, proxy: bool) {
             format!("-i {br} ! -o {br} -j ACCEPT"),
         );
         // ProgramChain for the nat and filter DOCKER chains.
-        nat_jumps(r, proxy);
+        nat_jumps_in(r, proxy, fam);
         r.insert(Table::Filter, "FORWARD", format!("-o {br} -j DOCKER"));
         r.insert(
             Table::Filter,

@@ -146,9 +146,9 @@ fn refusals() {
             "no configured subnet contains the IP address fd00:2::5",
         ),
         (
-            "[daemon]\nlayout = \"classic\"\nip6tables = true\n",
-            "ip6tables",
-            "not emulated",
+            "order = [\"restart\"]\n[daemon]\nlayout = \"classic\"\nip6tables = true\nipv6 = true\nfixed_cidr_v6 = \"fd00:17::/64\"\n",
+            "restart",
+            "not emulated with classic --ip6tables",
         ),
         (
             "[daemon]\nlayout = \"v29\"\nbackend = \"nftables\"\nip_forward_was_on = true\nipv6 = true\nfixed_cidr_v6 = \"fd00:17::/64\"\n",

@@ -286,14 +286,6 @@ pub(crate) fn check_daemon(d: &Daemon) -> Result<(), (&'static str, String)> {
             modern("--allow-direct-routing", "28.2"),
         ));
     }
-    if d.ip6tables == Some(true) && !d.layout.is_modern() {
-        return Err((
-            "ip6tables",
-            "Docker 20.10's experimental --ip6tables is not emulated by netrig: use layout v28 or v29 \
-             (ip6tables on by default), or leave ip6tables off (20.10's default: no IPv6 rules)"
-                .into(),
-        ));
-    }
     if d.allow_direct_routing && !d.backend.is_iptables() {
         return Err((
             "allow_direct_routing",

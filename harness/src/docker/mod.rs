@@ -135,10 +135,11 @@ impl Stage<'_> {
     /// the 28+ layouts) with an iptables backend: the skeleton and the rules
     /// of each IPv6 network and published port; `None` otherwise.
     pub fn ip6tables(&self) -> Option<Ruleset> {
-        self.host
-            .daemon()
-            .programs_ip6tables()
-            .then(|| modern::render6(self.host, self.step))
+        let d = self.host.daemon();
+        d.programs_ip6tables().then(|| match d.layout {
+            Layout::Classic => iptables::classic6(self.host, self.step),
+            Layout::V28 | Layout::V29 => modern::render6(self.host, self.step),
+        })
     }
     /// Docker's `table ip docker-bridges`, as the V29 nftables backend
     /// programs it (rendered for any layout; meaningful for V29).

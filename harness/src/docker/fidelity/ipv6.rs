@@ -3,7 +3,9 @@
 //! networks `n6` and `g6` (`tests/data/real-docker-ipv6`, issue 21): at
 //! every recorded step, the ip6tables rules — chain declarations with their
 //! policies, then every rule in order — and the iptables rules beside them,
-//! on both iptables backends.
+//! for every recorded variant (both iptables backends, n6's IPv6 gateway
+//! modes, proxy off, `--ip6tables=false`, IPv6 forwarding preset), and the
+//! classic layout against Docker 20.10.24 with `--ip6tables`.
 
 use std::collections::BTreeMap;
 
@@ -99,11 +101,13 @@ fn variant(x: &Variant) -> DockerHost {
 /// A recorded dump's save section, per table, its bridge ids named
 /// `br-<network name>` (from the recording's `bridges.txt`).
 fn recorded(dump: &str, section: &str) -> BTreeMap<String, String> {
-    let mut text = save_section(
-        &data(&format!("real-docker-ipv6/dumps/{dump}.rules")),
-        section,
-    );
-    for line in data("real-docker-ipv6/bridges.txt").lines() {
+    recorded_in("real-docker-ipv6", dump, section)
+}
+
+/// [`recorded`] from the recordings in `dir` (under `tests/data`).
+fn recorded_in(dir: &str, dump: &str, section: &str) -> BTreeMap<String, String> {
+    let mut text = save_section(&data(&format!("{dir}/dumps/{dump}.rules")), section);
+    for line in data(&format!("{dir}/bridges.txt")).lines() {
         if let [d, id, net] = line.split_whitespace().collect::<Vec<_>>().as_slice()
             && *d == dump
         {
@@ -267,6 +271,39 @@ fn addresses_and_sysctls_equal_the_recording() {
         assert!(
             sysctls.contains(&line),
             "{line} not in the recording: {sysctls:#?}"
+        );
+    }
+}
+
+/// Docker 20.10.24 with `--ipv6 --fixed-cidr-v6 --experimental --ip6tables`
+/// (`tests/data/real-docker-ipv6/20.10.24`): the classic layout with
+/// `[daemon] ip6tables = true` renders its ip6tables and iptables rules
+/// rule for rule at every step — docker0's MAC-derived IPv6 address, no
+/// `DOCKER-USER` and no `! -s fe80::/10` in ip6tables, the bindings of one
+/// container port last given first.
+#[test]
+fn classic_ip6tables_equal_the_20_10_recording() {
+    let text = std::fs::read_to_string(FILE).expect("docker-ipv6.toml");
+    let text = text.replace("layout = \"v28\"", "layout = \"classic\"\nip6tables = true");
+    let spec = crate::topology::parse(&text, FILE).expect("loads");
+    let h = spec.docker_host("host").expect("a host").clone();
+    for (suffix, step) in STEPS {
+        let dump = format!("default{suffix}");
+        let stage = h.at(step.unwrap_or(h.last_step()));
+        let dir = "real-docker-ipv6/20.10.24";
+        let six = stage.ip6tables().expect("--ip6tables").iptables_restore();
+        let want = recorded_in(dir, &dump, "ip6tables-nft-save");
+        assert_tables(
+            &format!("20.10.24 {dump} ip6tables"),
+            &want,
+            &rendered(&h, &six),
+        );
+        let want = recorded_in(dir, &dump, "iptables-nft-save");
+        let four = stage.iptables().iptables_restore();
+        assert_tables(
+            &format!("20.10.24 {dump} iptables"),
+            &want,
+            &rendered(&h, &four),
         );
     }
 }

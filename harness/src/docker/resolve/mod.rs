@@ -103,6 +103,17 @@ fn resolve(mut b: DockerHostBuilder) -> Result<DockerHost> {
     }
 
     let networks = networks::resolve(&b, &d, &cx, &reserved)?;
+    if d.layout == Layout::Classic
+        && d.programs_ip6tables()
+        && b.order
+            .iter()
+            .any(|e| matches!(e, super::host::Event::RestartDaemon))
+    {
+        return Err(cx.host(
+            "restart",
+            "daemon restarts are not emulated with classic --ip6tables (no recording): drop the restart or ip6tables",
+        ));
+    }
     let forwards6 = b
         .existing_sysctls
         .iter()

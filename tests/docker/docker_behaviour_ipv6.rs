@@ -23,8 +23,14 @@ const FILE: &str = "topologies/docker-ipv6.toml";
 
 /// The recorded 28.5.2 variants (behaviour.txt's columns) and what each adds
 /// to the topology file: `[daemon]` keys, network n6's keys, a `[before]`.
-const VARIANTS: [(&str, &str, &str, &str); 8] = [
+const VARIANTS: [(&str, &str, &str, &str); 9] = [
     ("default", "", "", ""),
+    (
+        "ip6-forward-off",
+        "",
+        "",
+        "[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=0\"]\n",
+    ),
     (
         "ip6-forward-preset",
         "",

@@ -4,7 +4,7 @@
 //! every recorded step, the ip6tables rules — chain declarations with their
 //! policies, then every rule in order — and the iptables rules beside them,
 //! for every recorded variant (both iptables backends, n6's IPv6 gateway
-//! modes, proxy off, `--ip6tables=false`, IPv6 forwarding preset), and the
+//! modes, proxy off, `--ip6tables=false`, IPv6 forwarding off or on before), and the
 //! classic layout against Docker 20.10.24 with `--ip6tables`.
 
 use std::collections::BTreeMap;
@@ -41,7 +41,7 @@ const fn v(
 }
 
 /// Every recorded 28.5.2 variant.
-const VARIANTS: [Variant; 7] = [
+const VARIANTS: [Variant; 8] = [
     v("default", "", "", ""),
     Variant {
         backend: Backend::IptablesLegacy,
@@ -56,6 +56,12 @@ const VARIANTS: [Variant; 7] = [
     ),
     v("userland-proxy-false", "userland_proxy = false\n", "", ""),
     v("ip6tables-false", "ip6tables = false\n", "", ""),
+    v(
+        "ip6-forward-off",
+        "",
+        "",
+        "[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=0\"]\n",
+    ),
     v(
         "ip6-forward-preset",
         "",

@@ -237,7 +237,8 @@ impl Daemon {
     }
 
     /// Whether Docker programs ip6tables (`--ip6tables`, on by default from
-    /// Docker 27; emulated for the 28+ layouts with an iptables backend).
+    /// Docker 27, 20.10's experimental flag under `Classic`) with an
+    /// iptables backend.
     pub(crate) fn programs_ip6tables(&self) -> bool {
         self.ip6tables_on() && self.backend.is_iptables()
     }

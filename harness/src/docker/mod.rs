@@ -11,8 +11,9 @@
 //! `LabSpec::from(host).up()`.
 //!
 //! From the model netrig renders what Docker leaves on the host at every step
-//! of its timeline — iptables or nftables rules, the ip6tables skeleton of
-//! the 28+ layouts, sysctls and bridge-port settings, docker-proxy processes
+//! of its timeline — iptables or nftables rules, ip6tables rules (`--ip6tables`:
+//! the 28+ layouts' default; IPv6 networks, issue 21), sysctls and
+//! bridge-port settings, docker-proxy processes
 //! and the ports dockerd holds — and the lab that emulates it;
 //! [`DockerHost::rendered`] shows the final rules, settings and wiring.
 //!
@@ -131,9 +132,10 @@ impl Stage<'_> {
             Layout::V28 | Layout::V29 => modern::render(self.host, self.step),
         }
     }
-    /// The ip6tables rules Docker programs (`--ip6tables`, on by default in
-    /// the 28+ layouts) with an iptables backend: the skeleton and the rules
-    /// of each IPv6 network and published port; `None` otherwise.
+    /// The ip6tables rules Docker programs (`--ip6tables`: on by default in
+    /// the 28+ layouts, 20.10's experimental flag under `Classic`) with an
+    /// iptables backend: the skeleton and the rules of each IPv6 network and
+    /// published port; `None` otherwise.
     pub fn ip6tables(&self) -> Option<Ruleset> {
         let d = self.host.daemon();
         d.programs_ip6tables().then(|| match d.layout {
@@ -230,8 +232,9 @@ pub struct Rendered {
     /// Docker's ruleset as the host's backend loads it: `iptables-restore`
     /// input for the iptables backends, `nft -f` input for nftables.
     pub rules: String,
-    /// The ip6tables rules Docker programs (the 28+ layouts with an iptables
-    /// backend), as `ip6tables-restore` input; `None` otherwise.
+    /// The ip6tables rules Docker programs (`--ip6tables`, the 28+ layouts'
+    /// default, with an iptables backend), as `ip6tables-restore` input;
+    /// `None` otherwise.
     pub rules6: Option<String>,
     /// The sysctls Docker sets, in the order it sets them: (node, key, value).
     pub sysctls: Vec<(String, String, String)>,

@@ -14,8 +14,10 @@ mod common;
 
 mod docker_after_start;
 mod docker_behaviour;
+mod docker_behaviour_ipv6;
 mod docker_behaviour_v28;
 mod docker_firewalld_real;
+mod docker_ipv6;
 mod docker_modes;
 mod docker_networks;
 mod docker_prestart;
@@ -42,6 +44,8 @@ fn main() -> std::process::ExitCode {
             docker_firewalld_real::tests(),
             docker_ufw_real::tests(),
             docker_after_start::tests(),
+            docker_ipv6::tests(),
+            docker_behaviour_ipv6::tests(),
         ]
         .into_iter()
         .flatten(),

@@ -25,8 +25,10 @@
 //!
 //! `NETRIG_BENCH_REPS` (5), `NETRIG_BENCH_SIZES` (1,8,32,64),
 //! `NETRIG_BENCH_COMBOS` (all, e.g. `classic/iptables-nft,v29/nftables`),
-//! `NETRIG_BENCH_PARALLEL` (1,2,4,8,16; empty to skip).
+//! `NETRIG_BENCH_PARALLEL` (1,2,4,8,16; empty to skip),
+//! `NETRIG_BENCH_IPV6` (1; 0 to skip: `ipv6.rs`, IPv6 on against off).
 
+mod ipv6;
 mod parallel;
 mod shell;
 
@@ -188,7 +190,7 @@ fn shell_once(host: &DockerHost, witness: &mut Witness) -> Duration {
     up + down
 }
 
-fn wait_witness(witness: &mut Witness) {
+pub fn wait_witness(witness: &mut Witness) {
     assert!(
         witness.wait_link_removed("wit", Duration::from_secs(30)),
         "witness link never removed"
@@ -368,6 +370,9 @@ fn main() {
     );
     for (layout, backend) in combos {
         table(layout, backend, &sizes, reps, &mut witness);
+    }
+    if env_list::<usize>("NETRIG_BENCH_IPV6", "1").first() == Some(&1) {
+        ipv6::report(reps, &mut witness);
     }
     let ks = env_list::<usize>("NETRIG_BENCH_PARALLEL", "1,2,4,8,16");
     if !ks.is_empty() {

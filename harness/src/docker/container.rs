@@ -3,7 +3,7 @@
 //! ([`Container`], one [`Attachment`] per bridge network).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use super::port::PortBinding;
@@ -73,7 +73,8 @@ pub struct ContainerSpec {
     pub name: String,
     /// Network mode (default: the default bridge).
     pub mode: NetworkMode,
-    /// Fixed addresses (`--ip`) per network name; others are allocated.
+    /// Fixed addresses per network name (`--ip`, or `--ip6` for an IPv6
+    /// address: a network may have one of each); others are allocated.
     pub ips: Vec<(String, String)>,
     /// Published ports, as `-p` text (parsed when the host is built).
     pub ports: Vec<String>,
@@ -106,7 +107,7 @@ impl ContainerSpec {
         self.implicit_mode = false;
         self
     }
-    /// Fixes the address on `network` (`--ip`).
+    /// Fixes the address on `network` (`--ip`; an IPv6 address: `--ip6`).
     pub fn ip(mut self, network: impl Into<String>, ip: impl Into<String>) -> Self {
         self.ips.push((network.into(), ip.into()));
         self
@@ -131,6 +132,9 @@ pub struct Attachment {
     pub ip: Ipv4Addr,
     /// The network's prefix length.
     pub prefix: u8,
+    /// The container's IPv6 address (`--ipv6` networks), with the IPv6
+    /// prefix length and gateway.
+    pub ip6: Option<(Ipv6Addr, u8, Ipv6Addr)>,
     /// The gateway on that network.
     pub gateway: Ipv4Addr,
     /// The container's MAC: classic Docker's `02:42` and the four address
@@ -148,6 +152,17 @@ impl Attachment {
     /// The address with prefix, e.g. `172.17.0.2/16`.
     pub(crate) fn cidr(&self) -> String {
         format!("{}/{}", self.ip, self.prefix)
+    }
+    /// The IPv6 address with prefix, e.g. `fd00:18::2/64`.
+    pub(crate) fn cidr6(&self) -> Option<String> {
+        self.ip6.map(|(ip, p, _)| format!("{ip}/{p}"))
+    }
+    /// The address in family `fam`, if the attachment has one.
+    pub(crate) fn ip_in(&self, fam: super::network::Family) -> Option<std::net::IpAddr> {
+        match fam {
+            super::network::Family::V4 => Some(self.ip.into()),
+            super::network::Family::V6 => self.ip6.map(|(ip, _, _)| ip.into()),
+        }
     }
 }
 

@@ -21,6 +21,12 @@ pub(crate) const HOST_UPLINK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0
 /// The internet's address on the uplink (interface `eth0` of node
 /// `internet`): the host's default gateway.
 pub(crate) const INTERNET_UPLINK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 1), 24);
+/// The host's IPv6 uplink address and prefix (`eth0` of node `host`).
+pub(crate) const HOST_UPLINK6: &str = "2001:db8:113::2/64";
+/// The internet's IPv6 address on the uplink: the host's IPv6 default gateway.
+pub(crate) const INTERNET_UPLINK6: &str = "2001:db8:113::1/64";
+/// The internet server's IPv6 address (on the internet node's `lo`).
+pub(crate) const SERVER6: &str = "2001:db8:100::10";
 /// The LAN segment LAN peers share with the host (bridge `lan0` in `host`).
 pub(crate) const LAN_SUBNET: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 128), 25);
 /// The host's address on the LAN.
@@ -341,6 +347,31 @@ impl DockerHost {
         self.containers.iter().find(|c| c.name == name)
     }
     /// The number of states: the daemon start plus one per event.
+    /// Whether any network has IPv6 (then the uplink, the internet and
+    /// its server have IPv6 addresses too).
+    pub(crate) fn has_ipv6(&self) -> bool {
+        self.networks.iter().any(|n| n.subnet_v6.is_some())
+    }
+    /// Whether IPv6 forwarding (`net.ipv6.conf.all.forwarding`) was on
+    /// before the daemon (`[before] sysctls`).
+    pub(crate) fn forwarding6_was_on(&self) -> bool {
+        self.existing_sysctls
+            .iter()
+            .any(|(k, v)| k == "net.ipv6.conf.all.forwarding" && v.trim() == "1")
+    }
+    /// True when Docker itself turns IPv6 forwarding on at its first IPv6
+    /// network (`setupIPv6Forwarding`; never with the nftables backend).
+    pub(crate) fn docker_enables_forwarding6(&self) -> bool {
+        let d = &self.daemon;
+        self.has_ipv6() && d.ip_forward && d.backend.is_iptables() && !self.forwarding6_was_on()
+    }
+    /// The ip6tables `FORWARD` policy Docker leaves: DROP iff it turned
+    /// IPv6 forwarding on with ip6tables on, unless `--ip-forward-no-drop`.
+    pub(crate) fn forward6_policy_drop(&self) -> bool {
+        self.docker_enables_forwarding6()
+            && self.daemon.ip6tables_on()
+            && !self.daemon.ip_forward_no_drop
+    }
     #[cfg(test)]
     pub(crate) fn steps(&self) -> usize {
         self.events.len() + 1
@@ -418,6 +449,8 @@ pub struct DockerHostBuilder {
     /// Whether [`DockerHostBuilder::layout`] was called (else a version implies the layout).
     pub(crate) layout_given: bool,
     pub(crate) default_subnet: Option<String>,
+    /// `--fixed-cidr-v6` (`[daemon] fixed_cidr_v6`): the default bridge's IPv6 subnet.
+    pub(crate) fixed_cidr_v6: Option<String>,
     pub(crate) networks: Vec<NetworkSpec>,
     pub(crate) containers: Vec<ContainerSpec>,
     pub(crate) order: Vec<Event>,
@@ -458,7 +491,9 @@ impl DockerHostBuilder {
     /// Sets the daemon's flags (all of them: `..Default::default()` for
     /// the rest); the layout and the backend are set apart.
     pub fn daemon(mut self, options: DaemonOptions) -> Self {
+        let (ipv6, ip6tables) = (self.daemon.ipv6, self.daemon.ip6tables);
         self.daemon = Daemon::with_options(self.daemon.layout, self.daemon.backend, options);
+        (self.daemon.ipv6, self.daemon.ip6tables) = (ipv6, ip6tables);
         self
     }
     /// Sets the rule layout.
@@ -500,6 +535,21 @@ impl DockerHostBuilder {
     /// Whether forwarding was already on before the daemon started.
     pub(crate) fn ip_forward_was_on(mut self, on: bool) -> Self {
         self.daemon.ip_forward_was_on = on;
+        self
+    }
+    /// `--ipv6`: the default bridge gets an IPv6 subnet as well.
+    pub(crate) fn ipv6(mut self, on: bool) -> Self {
+        self.daemon.ipv6 = on;
+        self
+    }
+    /// `--ip6tables` on or off (default: the release's).
+    pub(crate) fn ip6tables(mut self, on: bool) -> Self {
+        self.daemon.ip6tables = Some(on);
+        self
+    }
+    /// `--fixed-cidr-v6`: the default bridge's IPv6 subnet.
+    pub(crate) fn fixed_cidr_v6(mut self, cidr: impl Into<String>) -> Self {
+        self.fixed_cidr_v6 = Some(cidr.into());
         self
     }
     /// `--bip`-like: the default bridge's subnet (default 172.17.0.0/16, gateway .1).

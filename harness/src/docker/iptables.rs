@@ -11,66 +11,127 @@
 //!   (`removeIPChains`, `populateNetworks`, `initNetworkController`).
 //! - V28 and V29: in `modern.rs`, which shares these helpers.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::container::{Attachment, Container};
 use super::host::{DockerHost, Event, Happening};
-use super::network::Network;
+use super::network::{Family, Network};
 use super::port::PortBinding;
 use super::ruleset::{Replay, Ruleset, Table};
 
 pub(crate) const STAGE1: &str = "DOCKER-ISOLATION-STAGE-1";
 pub(crate) const STAGE2: &str = "DOCKER-ISOLATION-STAGE-2";
 
-/// A published port as programmed: the binding with its effective host
-/// address, and the attachment it forwards to.
+/// A published port as programmed in one address family: the binding with
+/// its effective host address, the container address it forwards to, and
+/// the attachment that carries it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mapping<'a> {
     pub(crate) port: PortBinding,
-    pub(crate) host_ip: Option<Ipv4Addr>,
+    /// The host address (`None`: any address of the family).
+    pub(crate) host_ip: Option<IpAddr>,
+    /// The container's address in the mapping's family.
+    pub(crate) ip: IpAddr,
     pub(crate) att: &'a Attachment,
 }
 
-/// The port mappings Docker programs for a container: its ports, on the
-/// attachment that carries them (none on internal networks).
+impl Mapping<'_> {
+    /// The mapping's address family.
+    pub(crate) fn family(&self) -> Family {
+        Family::of(self.ip)
+    }
+}
+
+/// Whether binding `p` (host address `host_ip`, or the network's default
+/// `binding`) has a host side in family `fam` (moby
+/// `configurePortBindingIPv4/IPv6`): an address of that family, or none
+/// and no IPv4 default binding address in the way of IPv6.
+pub(crate) fn binds_in(host_ip: Option<IpAddr>, binding: Option<Ipv4Addr>, fam: Family) -> bool {
+    match (host_ip, fam) {
+        (Some(ip), _) => Family::of(ip) == fam,
+        (None, Family::V4) => true,
+        (None, Family::V6) => binding.is_none_or(|b| b.is_unspecified()),
+    }
+}
+
+/// The IPv4 port mappings Docker programs for a container.
 pub(crate) fn mappings<'a>(host: &'a DockerHost, c: &'a Container) -> Vec<Mapping<'a>> {
+    mappings_in(host, c, Family::V4)
+}
+
+/// The port mappings Docker programs for a container in family `fam`: its
+/// ports on the attachment that carries them (none on internal networks;
+/// in IPv6 only where the container has an IPv6 address there).
+pub(crate) fn mappings_in<'a>(
+    host: &'a DockerHost,
+    c: &'a Container,
+    fam: Family,
+) -> Vec<Mapping<'a>> {
     let Some(att) = c.gateway_attachment(host.layout()) else {
         return Vec::new();
     };
     if att.internal {
         return Vec::new();
     }
+    let Some(ip) = att.ip_in(fam) else {
+        return Vec::new();
+    };
     let binding = host.network(&att.network).and_then(|n| n.host_binding);
     c.ports
         .iter()
+        .filter(|p| binds_in(p.host_ip, binding, fam))
         .map(|p| Mapping {
             port: *p,
-            host_ip: p.host_ip.or(binding).filter(|ip| !ip.is_unspecified()),
+            host_ip: p
+                .host_ip
+                .or(binding.map(IpAddr::V4).filter(|_| fam == Family::V4))
+                .filter(|ip| !ip.is_unspecified()),
+            ip,
             att,
         })
         .collect()
 }
 
-/// The port mappings whose firewall rules Docker programs for a container:
-/// [`mappings`], plus from 29.0 its ports on every other `routed` network
-/// it is attached to (moby #50140: routed bindings are set up per endpoint,
-/// gateway or not; they map no host port, so no proxy and no DNAT).
+/// The IPv4 port mappings whose firewall rules Docker programs.
 pub(crate) fn rule_mappings<'a>(host: &'a DockerHost, c: &'a Container) -> Vec<Mapping<'a>> {
-    let mut out = mappings(host, c);
+    rule_mappings_in(host, c, Family::V4)
+}
+
+/// The port mappings whose firewall rules Docker programs for a container
+/// in family `fam`: [`mappings_in`], plus from 29.0 its ports on every other
+/// `routed` network it is attached to (moby #50140: routed bindings are set
+/// up per endpoint, gateway or not; they map no host port, so no proxy and
+/// no DNAT).
+pub(crate) fn rule_mappings_in<'a>(
+    host: &'a DockerHost,
+    c: &'a Container,
+    fam: Family,
+) -> Vec<Mapping<'a>> {
+    let mut out = mappings_in(host, c, fam);
     if !host.daemon().routed_ports_on_every_endpoint() {
         return out;
     }
     let gateway = c.gateway_attachment(host.layout());
     for att in c.attachments() {
-        let routed = host.network(&att.network).is_some_and(|n| n.routed());
+        let routed = host
+            .network(&att.network)
+            .and_then(|n| n.in_family(fam))
+            .is_some_and(|(_, n)| n.routed());
         if !routed || att.internal || gateway.is_some_and(|g| g.network == att.network) {
             continue;
         }
-        out.extend(c.ports.iter().map(|p| Mapping {
-            port: *p,
-            host_ip: p.host_ip.filter(|ip| !ip.is_unspecified()),
-            att,
-        }));
+        let Some(ip) = att.ip_in(fam) else { continue };
+        out.extend(
+            c.ports
+                .iter()
+                .filter(|p| binds_in(p.host_ip, None, fam))
+                .map(|p| Mapping {
+                    port: *p,
+                    host_ip: p.host_ip.filter(|ip| !ip.is_unspecified()),
+                    ip,
+                    att,
+                }),
+        );
     }
     out
 }
@@ -80,9 +141,20 @@ pub(crate) fn dport(p: &PortBinding, port: u16) -> String {
 }
 
 pub(crate) fn dnat_rule(m: &Mapping, proxy: bool) -> String {
+    // 28+: ip6tables DNAT never takes link-local sources (moby `setPerPortNAT`).
+    dnat_rule_with(m, proxy, m.family() == Family::V6)
+}
+
+/// [`dnat_rule`], with `! -s fe80::/10` or without (Docker 20.10).
+fn dnat_rule_with(m: &Mapping, proxy: bool, skip_link_local: bool) -> String {
+    let s = if skip_link_local {
+        "! -s fe80::/10 "
+    } else {
+        ""
+    };
     let d = m
         .host_ip
-        .map(|ip| format!("-d {ip}/32 "))
+        .map(|ip| format!("-d {} ", Family::host(ip)))
         .unwrap_or_default();
     let i = if proxy {
         format!("! -i {} ", m.att.bridge)
@@ -90,17 +162,16 @@ pub(crate) fn dnat_rule(m: &Mapping, proxy: bool) -> String {
         String::new()
     };
     format!(
-        "{d}{i}{} -j DNAT --to-destination {}:{}",
+        "{s}{d}{i}{} -j DNAT --to-destination {}",
         dport(&m.port, m.port.host_port),
-        m.att.ip,
-        m.port.container_port
+        SocketAddr::new(m.ip, m.port.container_port)
     )
 }
 
 pub(crate) fn accept_rule(m: &Mapping) -> String {
     format!(
-        "-d {}/32 ! -i {br} -o {br} {} -j ACCEPT",
-        m.att.ip,
+        "-d {} ! -i {br} -o {br} {} -j ACCEPT",
+        Family::host(m.ip),
         dport(&m.port, m.port.container_port),
         br = m.att.bridge
     )
@@ -108,22 +179,28 @@ pub(crate) fn accept_rule(m: &Mapping) -> String {
 
 pub(crate) fn hairpin_masq_rule(m: &Mapping) -> String {
     format!(
-        "-s {ip}/32 -d {ip}/32 {} -j MASQUERADE",
+        "-s {ip} -d {ip} {} -j MASQUERADE",
         dport(&m.port, m.port.container_port),
-        ip = m.att.ip
+        ip = Family::host(m.ip)
     )
 }
 
 pub(crate) fn nat_jumps(r: &mut Replay, proxy: bool) {
+    nat_jumps_in(r, proxy, Family::V4)
+}
+
+/// The nat jumps to `DOCKER` in one family's table (loopback excluded from
+/// OUTPUT while the proxy serves it: `127.0.0.0/8`, `::1/128`).
+fn nat_jumps_in(r: &mut Replay, proxy: bool, fam: Family) {
     r.append_unique(
         Table::Nat,
         "PREROUTING",
         "-m addrtype --dst-type LOCAL -j DOCKER",
     );
-    let out = if proxy {
-        "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER"
-    } else {
-        "-m addrtype --dst-type LOCAL -j DOCKER"
+    let out = match (proxy, fam) {
+        (true, Family::V4) => "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
+        (true, Family::V6) => "! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKER",
+        (false, _) => "-m addrtype --dst-type LOCAL -j DOCKER",
     };
     r.append_unique(Table::Nat, "OUTPUT", out);
 }
@@ -322,11 +399,73 @@ fn classic_network_delete(r: &mut Replay, n: &Network, proxy: bool) {
 /// A container start (classic): per published port, a DNAT, an ACCEPT and
 /// the hairpin MASQUERADE, each appended.
 pub(crate) fn classic_container(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool) {
-    for m in mappings(host, c) {
-        r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
-        r.append(Table::Filter, "DOCKER", accept_rule(&m));
-        r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
+    classic_container_in(r, host, c, proxy, Family::V4)
+}
+
+/// A container start in one family's table (classic). Recorded for 20.10.24
+/// (`-p 8080:80 -p [::1]:8081:80 -p 127.0.0.1:8082:80`): the bindings of one
+/// container port are programmed last given first, and the ACCEPT and the
+/// hairpin MASQUERADE, the same for all of them, once.
+fn classic_container_in(
+    r: &mut Replay,
+    host: &DockerHost,
+    c: &Container,
+    proxy: bool,
+    fam: Family,
+) {
+    for m in classic_order(mappings_in(host, c, fam)) {
+        r.append(Table::Nat, "DOCKER", dnat_rule_with(&m, proxy, false));
+        r.append_unique(Table::Filter, "DOCKER", accept_rule(&m));
+        r.append_unique(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
     }
+}
+
+/// `ms` grouped by container port (groups in order of first appearance),
+/// each group in reverse order.
+fn classic_order(ms: Vec<Mapping<'_>>) -> Vec<Mapping<'_>> {
+    let mut groups: Vec<Vec<Mapping<'_>>> = Vec::new();
+    for m in ms {
+        let key = (m.port.container_port, m.port.proto);
+        match groups
+            .iter_mut()
+            .find(|g| (g[0].port.container_port, g[0].port.proto) == key)
+        {
+            Some(g) => g.insert(0, m),
+            None => groups.push(vec![m]),
+        }
+    }
+    groups.into_iter().flatten().collect()
+}
+
+/// The classic ip6tables rules at `step` (20.10's experimental
+/// `--ip6tables`; recorded for 20.10.24, `tests/data/real-docker-ipv6/20.10.24`):
+/// the IPv4 code path with each IPv6 network's subnet and the containers'
+/// IPv6 addresses — no `DOCKER-USER` (20.10 makes it in iptables only), no
+/// `! -s fe80::/10` on DNAT. Daemon restarts are refused with IPv6 rules.
+pub(crate) fn classic6(host: &DockerHost, step: usize) -> Ruleset {
+    let proxy = host.daemon().userland_proxy;
+    let mut r = Replay::new(&[Table::Nat, Table::Filter], None);
+    r.new_chain(Table::Nat, "DOCKER");
+    r.new_chain(Table::Filter, "DOCKER");
+    r.new_chain(Table::Filter, STAGE1);
+    r.new_chain(Table::Filter, STAGE2);
+    r.append_unique(Table::Filter, STAGE1, "-j RETURN");
+    r.append_unique(Table::Filter, STAGE2, "-j RETURN");
+    r.ensure_top(Table::Filter, "FORWARD", format!("-j {STAGE1}"));
+    if host.forward6_policy_drop() {
+        r.policy(Table::Filter, "FORWARD", "DROP");
+    }
+    for h in host.timeline(step) {
+        match h {
+            Happening::Network(n) => {
+                if let Some((sub, n6)) = n.in_family(Family::V6) {
+                    classic_network_in(&mut r, &n6, &sub, proxy, Family::V6);
+                }
+            }
+            Happening::Container(c) => classic_container_in(&mut r, host, c, proxy, Family::V6),
+        }
+    }
+    r.finish()
 }
 
 fn classic_icc(r: &mut Replay, br: &str, icc: bool) {
@@ -342,8 +481,12 @@ fn classic_icc(r: &mut Replay, br: &str, icc: bool) {
 }
 
 fn classic_network(r: &mut Replay, n: &Network, proxy: bool) {
+    classic_network_in(r, n, &n.subnet.to_string(), proxy, Family::V4)
+}
+
+/// A network's rules in one family's table (`sub`: its subnet there).
+fn classic_network_in(r: &mut Replay, n: &Network, sub: &str, proxy: bool, fam: Family) {
     let br = n.bridge.as_str();
-    let sub = n.subnet;
     if n.internal {
         // setupInternalNetworkRules: DROP INCOMING, DROP OUTGOING, then ICC.
         r.insert(Table::Filter, STAGE1, format!("! -d {sub} -i {br} -j DROP"));
@@ -375,7 +518,7 @@ fn classic_network(r: &mut Replay, n: &Network, proxy: bool) {
             format!("-i {br} ! -o {br} -j ACCEPT"),
         );
         // ProgramChain for the nat and filter DOCKER chains.
-        nat_jumps(r, proxy);
+        nat_jumps_in(r, proxy, fam);
         r.insert(Table::Filter, "FORWARD", format!("-o {br} -j DOCKER"));
         r.insert(
             Table::Filter,

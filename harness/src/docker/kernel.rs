@@ -4,11 +4,12 @@
 //! where. Nothing here touches the system.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::container::Networking;
 use super::host::{DockerHost, HOST_NODE, Happening};
-use super::iptables::mappings;
+use super::iptables::{binds_in, mappings_in};
+use super::network::{Family, GatewayMode};
 use crate::net::Proto;
 
 /// One piece of kernel state Docker sets.
@@ -63,8 +64,9 @@ pub(crate) struct DockerProxy {
     pub host_ip: IpAddr,
     /// Listening port on the host.
     pub host_port: u16,
-    /// The container's address.
-    pub container_ip: Ipv4Addr,
+    /// The container's address (IPv4 for an IPv6 host binding when the
+    /// container has no IPv6 address: Docker's 6-to-4 proxying).
+    pub container_ip: IpAddr,
     /// The container's port.
     pub container_port: u16,
     /// Docker 28+: the daemon binds the socket and passes it (`-use-listen-fd`).
@@ -106,9 +108,28 @@ pub(crate) fn settings(host: &DockerHost, step: usize) -> Vec<KernelSetting> {
         out.push(KernelSetting::sysctl(HOST_NODE, "net.ipv4.ip_forward", "1"));
     }
     let mut brnf = false;
+    let mut forwarding6 = false;
     for h in host.timeline(step) {
         match h {
             Happening::Network(n) => {
+                // `setupBridgeIPv6`, then `setupIPv6Forwarding` (default, then all).
+                if n.subnet_v6.is_some() {
+                    out.push(KernelSetting::sysctl(
+                        HOST_NODE,
+                        format!("net.ipv6.conf.{}.disable_ipv6", n.bridge),
+                        "0",
+                    ));
+                    if host.docker_enables_forwarding6() && !forwarding6 {
+                        forwarding6 = true;
+                        for key in ["default", "all"] {
+                            out.push(KernelSetting::sysctl(
+                                HOST_NODE,
+                                format!("net.ipv6.conf.{key}.forwarding"),
+                                "1",
+                            ));
+                        }
+                    }
+                }
                 // Where br_netfilter is built in (this project's machines, the
                 // 28.5.2 recording) every netns already has it on, so
                 // same-bridge traffic always crosses FORWARD, whatever Docker asks.
@@ -185,21 +206,33 @@ pub(crate) fn reservations(host: &DockerHost, step: usize) -> Vec<PortReservatio
     let mut out = Vec::new();
     for h in host.timeline(step) {
         let Happening::Container(c) = h else { continue };
-        for m in mappings(host, c) {
-            if host.network(&m.att.network).is_some_and(|n| n.routed()) {
-                continue;
+        for fam in [Family::V4, Family::V6] {
+            for m in mappings_in(host, c, fam) {
+                let routed = host
+                    .network(&m.att.network)
+                    .and_then(|n| n.in_family(fam))
+                    .is_some_and(|(_, n)| n.routed());
+                if routed {
+                    continue;
+                }
+                let any = match fam {
+                    Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                };
+                out.push(PortReservation {
+                    proto: m.port.proto,
+                    addr: std::net::SocketAddr::new(m.host_ip.unwrap_or(any), m.port.host_port),
+                });
             }
-            let ip = m.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            out.push(PortReservation {
-                proto: m.port.proto,
-                addr: std::net::SocketAddr::new(IpAddr::V4(ip), m.port.host_port),
-            });
         }
     }
     out
 }
 
-/// The docker-proxy processes running at `step`.
+/// The docker-proxy processes running at `step`: per published port one on
+/// its IPv4 side and one on its IPv6 side (moby `addPortMappings`), the
+/// IPv6 one forwarding to the container's IPv6 address, or to its IPv4
+/// address when it has none.
 pub(crate) fn proxies(host: &DockerHost, step: usize) -> Vec<DockerProxy> {
     if !host.daemon().userland_proxy {
         return Vec::new();
@@ -208,25 +241,33 @@ pub(crate) fn proxies(host: &DockerHost, step: usize) -> Vec<DockerProxy> {
     let mut out = Vec::new();
     for h in host.timeline(step) {
         let Happening::Container(c) = h else { continue };
-        for m in mappings(host, c) {
+        let Some(att) = c.gateway_attachment(host.layout()).filter(|a| !a.internal) else {
+            continue;
+        };
+        let Some(net) = host.network(&att.network) else {
+            continue;
+        };
+        let binding = net.host_binding;
+        for p in &c.ports {
             // A routed network maps no IPv4 host port, but Docker 28.5.2
             // still proxies the IPv6 host binding to the container.
-            let routed = host.network(&m.att.network).is_some_and(|n| n.routed());
-            let ips: Vec<IpAddr> = match m.host_ip {
-                Some(ip) => vec![IpAddr::V4(ip)],
-                None if routed => vec![IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)],
-                None => vec![
-                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-                ],
+            let v4 = match p.host_ip {
+                Some(ip) if ip.is_ipv4() => Some(ip),
+                Some(_) => None,
+                None if net.routed() => None,
+                None => Some(IpAddr::V4(binding.unwrap_or(Ipv4Addr::UNSPECIFIED))),
             };
-            for ip in ips {
+            let routed6 = att.ip6.is_some() && net.gateway_mode_v6 == GatewayMode::Routed;
+            let v6 = (binds_in(p.host_ip, binding, Family::V6) && !routed6)
+                .then(|| p.host_ip.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)));
+            for (ip, fam) in [(v4, Family::V4), (v6, Family::V6)] {
+                let Some(ip) = ip else { continue };
                 out.push(DockerProxy {
-                    proto: m.port.proto,
+                    proto: p.proto,
                     host_ip: ip,
-                    host_port: m.port.host_port,
-                    container_ip: m.att.ip,
-                    container_port: m.port.container_port,
+                    host_port: p.host_port,
+                    container_ip: att.ip_in(fam).unwrap_or(IpAddr::V4(att.ip)),
+                    container_port: p.container_port,
                     use_listen_fd: modern,
                 });
             }

@@ -5,8 +5,8 @@
 
 use super::container::{Container, Networking};
 use super::host::{
-    DockerHost, HOST_NODE, HOST_UPLINK, INTERNET_NODE, INTERNET_UPLINK, LAN_BRIDGE, LAN_HOST,
-    LAN_SUBNET,
+    DockerHost, HOST_NODE, HOST_UPLINK, HOST_UPLINK6, INTERNET_NODE, INTERNET_UPLINK,
+    INTERNET_UPLINK6, LAN_BRIDGE, LAN_HOST, LAN_SUBNET, SERVER6,
 };
 use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
 
@@ -26,14 +26,15 @@ pub(crate) fn node_of(host: &DockerHost, name: &str) -> String {
 
 pub(crate) fn lab_spec(host: &DockerHost) -> Wiring {
     let d = host.daemon();
+    let v6 = host.has_ipv6();
     let mut spec = Wiring::new(host.name())
         // 28+: IPv6 on in the host (Docker's [::] docker-proxy listeners, ip6tables).
         .node_with(
             NodeSpec::new(HOST_NODE)
                 .forwarding(d.host_forwards())
-                .ipv6(d.layout.is_modern()),
+                .ipv6(d.host_ipv6() || v6),
         )
-        .node(INTERNET_NODE);
+        .node_with(NodeSpec::new(INTERNET_NODE).ipv6(v6));
     for c in host.containers() {
         if let Some(n) = container_node(c) {
             spec = spec.node_with(n);
@@ -48,24 +49,36 @@ pub(crate) fn lab_spec(host: &DockerHost) -> Wiring {
         }
     }
     for n in host.networks() {
-        spec = spec.bridge(HOST_NODE, &n.bridge, [n.gateway_cidr()]);
+        let addrs = std::iter::once(n.gateway_cidr()).chain(n.gateway6_cidr());
+        spec = spec.bridge(HOST_NODE, &n.bridge, addrs);
     }
-    spec = spec.link(
+    let (mut up, mut inet) = (
         Endpoint::new(HOST_NODE, "eth0").addr(HOST_UPLINK.to_string()),
         Endpoint::new(INTERNET_NODE, "eth0").addr(INTERNET_UPLINK.to_string()),
     );
+    if v6 {
+        (up, inet) = (up.addr(HOST_UPLINK6), inet.addr(INTERNET_UPLINK6));
+    }
+    spec = spec.link(up, inet);
     for s in host.servers() {
         spec = spec.address(INTERNET_NODE, "lo", format!("{s}/32"));
+    }
+    if v6 {
+        spec = spec.address(INTERNET_NODE, "lo", format!("{SERVER6}/128"));
     }
     spec = spec.route(
         HOST_NODE,
         Route::default_via(INTERNET_UPLINK.addr().to_string()),
     );
+    if v6 {
+        let gw = INTERNET_UPLINK6.split('/').next().unwrap_or_default();
+        spec = spec.route(HOST_NODE, Route::default_via(gw));
+    }
     for c in host.containers() {
         for (a, b) in container_links(c) {
             spec = spec.link(a, b);
         }
-        if let Some(gw) = container_gateway(host, c) {
+        for gw in container_gateway(host, c) {
             spec = spec.route(&c.name, gw);
         }
     }
@@ -106,7 +119,8 @@ pub(crate) fn container_node(c: &Container) -> Option<NodeSpec> {
         Networking::Bridge(_) | Networking::None => Some(
             NodeSpec::new(&c.name)
                 .sysctl("net.ipv4.ip_unprivileged_port_start", "0")
-                .sysctl("net.ipv4.ping_group_range", "0 2147483647"),
+                .sysctl("net.ipv4.ping_group_range", "0 2147483647")
+                .ipv6(c.attachments().iter().any(|a| a.ip6.is_some())),
         ),
         Networking::Host | Networking::Container(_) => None,
     }
@@ -117,18 +131,29 @@ pub(crate) fn container_links(c: &Container) -> Vec<(Endpoint, Endpoint)> {
     c.attachments()
         .iter()
         .map(|a| {
+            let mut end = Endpoint::new(&c.name, &a.ifname).addr(a.cidr()).mac(a.mac);
+            if let Some(cidr6) = a.cidr6() {
+                end = end.addr(cidr6);
+            }
             (
-                Endpoint::new(&c.name, &a.ifname).addr(a.cidr()).mac(a.mac),
+                end,
                 Endpoint::new(HOST_NODE, &a.host_veth).bridge(&a.bridge),
             )
         })
         .collect()
 }
 
-/// A container's default route, via the gateway of the network that carries it.
-pub(crate) fn container_gateway(host: &DockerHost, c: &Container) -> Option<Route> {
-    c.gateway_attachment(host.layout())
-        .map(|gw| Route::default_via(gw.gateway.to_string()))
+/// A container's default routes, via the gateway of the network that
+/// carries it: IPv4, and IPv6 where that network has IPv6.
+pub(crate) fn container_gateway(host: &DockerHost, c: &Container) -> Vec<Route> {
+    let Some(gw) = c.gateway_attachment(host.layout()) else {
+        return Vec::new();
+    };
+    let mut routes = vec![Route::default_via(gw.gateway.to_string())];
+    if let Some((_, _, gw6)) = gw.ip6 {
+        routes.push(Route::default_via(gw6.to_string()));
+    }
+    routes
 }
 
 /// The name node `node` of a Docker host's lab takes when the host is the

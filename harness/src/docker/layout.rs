@@ -150,6 +150,11 @@ pub(crate) struct Daemon {
     pub(crate) allow_direct_routing: bool,
     /// [`DaemonOptions::version`].
     pub(crate) version: Option<Version>,
+    /// `--ipv6` (`[daemon] ipv6`): the default bridge is dual stack.
+    pub(crate) ipv6: bool,
+    /// `--ip6tables` (`[daemon] ip6tables`); `None`: the release's default
+    /// (on from Docker 27, off in 20.10 where it is experimental).
+    pub(crate) ip6tables: Option<bool>,
 }
 
 impl Default for Daemon {
@@ -186,6 +191,8 @@ impl Daemon {
             ip_forward_no_drop,
             allow_direct_routing,
             version,
+            ipv6: false,
+            ip6tables: None,
         }
     }
 
@@ -230,9 +237,22 @@ impl Daemon {
     }
 
     /// Whether Docker programs ip6tables (`--ip6tables`, on by default from
-    /// Docker 27; emulated for the 28+ layouts with an iptables backend).
+    /// Docker 27, 20.10's experimental flag under `Classic`) with an
+    /// iptables backend.
     pub(crate) fn programs_ip6tables(&self) -> bool {
-        self.layout.is_modern() && self.backend.is_iptables()
+        self.ip6tables_on() && self.backend.is_iptables()
+    }
+
+    /// Whether the host has IPv6 (the 28+ layouts always: their `[::]`
+    /// listeners and ip6tables; the classic one with `--ipv6`).
+    pub(crate) fn host_ipv6(&self) -> bool {
+        self.layout.is_modern() || self.ipv6
+    }
+
+    /// Whether `--ip6tables` is on (whatever the backend): given, or the
+    /// release's default (28+ layouts: on; classic: off).
+    pub(crate) fn ip6tables_on(&self) -> bool {
+        self.ip6tables.unwrap_or(self.layout.is_modern())
     }
 }
 

@@ -11,8 +11,9 @@
 //! `LabSpec::from(host).up()`.
 //!
 //! From the model netrig renders what Docker leaves on the host at every step
-//! of its timeline — iptables or nftables rules, the ip6tables skeleton of
-//! the 28+ layouts, sysctls and bridge-port settings, docker-proxy processes
+//! of its timeline — iptables or nftables rules, ip6tables rules (`--ip6tables`:
+//! the 28+ layouts' default; IPv6 networks, issue 21), sysctls and
+//! bridge-port settings, docker-proxy processes
 //! and the ports dockerd holds — and the lab that emulates it;
 //! [`DockerHost::rendered`] shows the final rules, settings and wiring.
 //!
@@ -40,6 +41,8 @@ mod fidelity;
 mod flush;
 mod host;
 mod iptables;
+#[cfg(test)]
+mod ipv6_tests;
 mod kernel;
 mod lab;
 mod layout;
@@ -70,6 +73,7 @@ pub(crate) use lab::{container_gateway, container_links, container_node, part_no
 pub(crate) use live::{container_start_script, parse_live};
 pub(crate) use nft::NftRuleset;
 pub(crate) use resolve::check_existing_sysctl;
+pub(crate) use resolve::parse_subnet6 as parse_subnet6_text;
 pub(crate) use ruleset::Ruleset;
 
 use crate::backend::Backend;
@@ -128,14 +132,16 @@ impl Stage<'_> {
             Layout::V28 | Layout::V29 => modern::render(self.host, self.step),
         }
     }
-    /// The ip6tables rules Docker programs (its `--ip6tables` default) — the
-    /// filter and nat skeleton of the 28+ layouts with an iptables backend, the
-    /// same at every step (no IPv6 network is emulated); `None` otherwise.
+    /// The ip6tables rules Docker programs (`--ip6tables`: on by default in
+    /// the 28+ layouts, 20.10's experimental flag under `Classic`) with an
+    /// iptables backend: the skeleton and the rules of each IPv6 network and
+    /// published port; `None` otherwise.
     pub fn ip6tables(&self) -> Option<Ruleset> {
-        self.host
-            .daemon()
-            .programs_ip6tables()
-            .then(|| modern::render6(self.host))
+        let d = self.host.daemon();
+        d.programs_ip6tables().then(|| match d.layout {
+            Layout::Classic => iptables::classic6(self.host, self.step),
+            Layout::V28 | Layout::V29 => modern::render6(self.host, self.step),
+        })
     }
     /// Docker's `table ip docker-bridges`, as the V29 nftables backend
     /// programs it (rendered for any layout; meaningful for V29).
@@ -143,9 +149,9 @@ impl Stage<'_> {
         nft::render(self.host, self.step)
     }
     /// Docker's `table ip6 docker-bridges` (the nftables backend with
-    /// `--ip6tables`, its default): the skeleton, as no IPv6 network is emulated.
+    /// `--ip6tables`, its default): the skeleton and the IPv6 networks' rules.
     pub fn nftables6(&self) -> NftRuleset {
-        nft::render6(self.host)
+        nft::render6(self.host, self.step)
     }
     /// What the configured backend loads.
     pub fn firewall(&self) -> Firewall {
@@ -226,8 +232,9 @@ pub struct Rendered {
     /// Docker's ruleset as the host's backend loads it: `iptables-restore`
     /// input for the iptables backends, `nft -f` input for nftables.
     pub rules: String,
-    /// The ip6tables rules Docker programs (the 28+ layouts with an iptables
-    /// backend), as `ip6tables-restore` input; `None` otherwise.
+    /// The ip6tables rules Docker programs (`--ip6tables`, the 28+ layouts'
+    /// default, with an iptables backend), as `ip6tables-restore` input;
+    /// `None` otherwise.
     pub rules6: Option<String>,
     /// The sysctls Docker sets, in the order it sets them: (node, key, value).
     pub sysctls: Vec<(String, String, String)>,

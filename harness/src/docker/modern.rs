@@ -21,10 +21,10 @@ use super::container::Container;
 use super::host::{DockerHost, Event, Happening};
 use super::iptables::{
     Mapping, STAGE1, STAGE2, accept_rule, dnat_rule, dport, hairpin_masq_rule, mappings, nat_jumps,
-    rule_mappings,
+    rule_mappings_in,
 };
 use super::layout::Layout;
-use super::network::{GatewayMode, Network};
+use super::network::{Family, Family::V4, Family::V6, GatewayMode, Network};
 use super::ruleset::{Replay, Ruleset, Table};
 
 /// What layout V29 renders that neither the 28.5.2 recording
@@ -58,8 +58,10 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
     }
     for h in host.timeline(step) {
         match h {
-            Happening::Network(n) if n.internal => internal_network(&mut r, n, v28),
-            Happening::Network(n) => network(&mut r, n, proxy, v28),
+            Happening::Network(n) if n.internal => {
+                internal_network(&mut r, n, &n.subnet.to_string(), v28)
+            }
+            Happening::Network(n) => network(&mut r, n, &n.subnet.to_string(), proxy, v28, V4),
             Happening::Container(c) => container(&mut r, host, c, proxy),
         }
     }
@@ -73,26 +75,56 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> Ruleset {
     rules
 }
 
-/// The ip6tables rules of a V28 or V29 host (Docker's `--ip6tables`, on by
-/// default): the filter and nat skeleton, FORWARD policy left ACCEPT. No
-/// per-network rules: the emulated host has no IPv6 network.
-pub(crate) fn render6(host: &DockerHost) -> Ruleset {
+/// The ip6tables rules of a V28 or V29 host at `step` (Docker's
+/// `--ip6tables`, on by default): the skeleton, then per IPv6 network and
+/// per container what moby's iptabler programs in its IPv6 pass — the same
+/// code path as IPv4 with the IPv6 subnet and addresses (`! -s fe80::/10`
+/// on DNAT, no loopback-binding drop, `ipv6-icmp` for routed networks).
+/// IPv4-only networks get nothing here.
+pub(crate) fn render6(host: &DockerHost, step: usize) -> Ruleset {
+    let d = host.daemon();
     let v28 = host.layout() == Layout::V28;
-    let mut r = Replay::new(&[Table::Nat, Table::Filter], None);
-    filter_skeleton(&mut r, v28, host.daemon().docker_user_return());
+    let proxy = d.userland_proxy;
+    let mut r = Replay::new(&[Table::Raw, Table::Nat, Table::Filter], None);
+    filter_skeleton(&mut r, v28, d.docker_user_return());
     r.new_chain(Table::Nat, "DOCKER");
     r.append(
         Table::Nat,
         "PREROUTING",
         "-m addrtype --dst-type LOCAL -j DOCKER",
     );
-    let out = if host.daemon().userland_proxy {
+    let out = if proxy {
         "! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKER"
     } else {
         "-m addrtype --dst-type LOCAL -j DOCKER"
     };
     r.append(Table::Nat, "OUTPUT", out);
-    r.finish()
+    for h in host.timeline(step) {
+        match h {
+            Happening::Network(n) => {
+                let Some((sub, n6)) = n.in_family(V6) else {
+                    continue;
+                };
+                if n6.internal {
+                    internal_network(&mut r, &n6, &sub, v28);
+                } else {
+                    network(&mut r, &n6, &sub, proxy, v28, V6);
+                }
+                // The first IPv6 network turns IPv6 forwarding on
+                // (`setupIPv6Forwarding`), and with it the DROP policy.
+                if host.forward6_policy_drop() {
+                    r.policy(Table::Filter, "FORWARD", "DROP");
+                }
+            }
+            Happening::Container(c) => container_in(&mut r, host, c, proxy, V6),
+        }
+    }
+    let mut rules = r.finish();
+    // iptables creates the raw table with its first rule.
+    rules
+        .tables
+        .retain(|t| t.table != Table::Raw || t.chains.iter().any(|c| !c.rules.is_empty()));
+    rules
 }
 
 /// Driver init (`setupIPChains`, `setupUserChain`): the filter chains and
@@ -120,16 +152,26 @@ fn filter_skeleton(r: &mut Replay, v28: bool, user_return: bool) {
     r.ensure_top(Table::Filter, "FORWARD", "-j DOCKER-USER");
 }
 
-fn internal_network(r: &mut Replay, n: &Network, v28: bool) {
-    let (br, sub) = (n.bridge.as_str(), n.subnet);
+fn internal_network(r: &mut Replay, n: &Network, sub: &str, v28: bool) {
+    let br = n.bridge.as_str();
     let verdict = if n.icc { "ACCEPT" } else { "DROP" };
     r.append(
         Table::Filter,
         "DOCKER-FORWARD",
         format!("-i {br} -o {br} -j {verdict}"),
     );
-    let out = format!("! -s {sub} -o {br} -j DROP");
-    let inc = format!("! -d {sub} -i {br} -j DROP");
+    // moby's IPv6 rules also name the other side (`setupInternalNetworkRules`).
+    let (out, inc) = if sub.contains(':') {
+        (
+            format!("! -s {sub} ! -i {br} -o {br} -j DROP"),
+            format!("! -d {sub} -i {br} ! -o {br} -j DROP"),
+        )
+    } else {
+        (
+            format!("! -s {sub} -o {br} -j DROP"),
+            format!("! -d {sub} -i {br} -j DROP"),
+        )
+    };
     if v28 {
         r.insert(Table::Filter, STAGE1, inc);
         r.insert(Table::Filter, STAGE1, out);
@@ -139,8 +181,8 @@ fn internal_network(r: &mut Replay, n: &Network, v28: bool) {
     }
 }
 
-fn network(r: &mut Replay, n: &Network, proxy: bool, v28: bool) {
-    let (br, sub) = (n.bridge.as_str(), n.subnet);
+fn network(r: &mut Replay, n: &Network, sub: &str, proxy: bool, v28: bool, fam: Family) {
+    let br = n.bridge.as_str();
     if n.masquerades() {
         r.insert(
             Table::Nat,
@@ -174,7 +216,7 @@ fn network(r: &mut Replay, n: &Network, proxy: bool, v28: bool) {
                 r.append(
                     Table::Filter,
                     "DOCKER",
-                    format!("-o {br} -p icmp -j ACCEPT"),
+                    format!("-o {br} -p {} -j ACCEPT", fam.icmp()),
                 );
             }
             r.append(
@@ -226,29 +268,36 @@ fn network(r: &mut Replay, n: &Network, proxy: bool, v28: bool) {
     }
 }
 
-fn gateway_mode(host: &DockerHost, network: &str) -> GatewayMode {
+fn gateway_mode(host: &DockerHost, network: &str, fam: Family) -> GatewayMode {
     host.network(network)
-        .map(|n| n.gateway_mode)
+        .map(|n| match fam {
+            V4 => n.gateway_mode,
+            V6 => n.gateway_mode_v6,
+        })
         .unwrap_or_default()
 }
 
 /// The raw `PREROUTING` drops a container's start adds (`filterDirectAccess`,
 /// 28.2+): one per endpoint on a `nat` network unless `--allow-direct-routing`.
-fn endpoint_drops(host: &DockerHost, c: &Container) -> Vec<String> {
+fn endpoint_drops(host: &DockerHost, c: &Container, fam: Family) -> Vec<String> {
     if host.daemon().allow_direct_routing {
         return Vec::new();
     }
     c.attachments()
         .iter()
-        .filter(|a| !a.internal && gateway_mode(host, &a.network) == GatewayMode::Nat)
-        .map(|a| format!("-d {}/32 ! -i {} -j DROP", a.ip, a.bridge))
+        .filter(|a| !a.internal && gateway_mode(host, &a.network, fam) == GatewayMode::Nat)
+        .filter_map(|a| {
+            let ip = a.ip_in(fam)?;
+            Some(format!("-d {} ! -i {} -j DROP", Family::host(ip), a.bridge))
+        })
         .collect()
 }
 
 /// The raw drop for a port published on a loopback address, so that nothing
 /// routed to 127.0.0.1 from outside reaches it (moby #45610).
 fn loopback_drop(m: &Mapping) -> Option<String> {
-    let ip = m.host_ip.filter(|ip| ip.is_loopback())?;
+    // IPv4 only (moby `filterPortMappedOnLoopback`).
+    let ip = m.host_ip.filter(|ip| ip.is_loopback() && ip.is_ipv4())?;
     Some(format!(
         "-d {ip}/32 ! -i lo {} -j DROP",
         dport(&m.port, m.port.host_port)
@@ -258,11 +307,16 @@ fn loopback_drop(m: &Mapping) -> Option<String> {
 /// A container start (28+): raw drops of direct access, then per published
 /// port its DNAT, ACCEPT, hairpin MASQUERADE and loopback drop.
 pub(crate) fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool) {
-    for rule in endpoint_drops(host, c) {
+    container_in(r, host, c, proxy, V4)
+}
+
+/// A container start in one family's table (iptables or ip6tables).
+fn container_in(r: &mut Replay, host: &DockerHost, c: &Container, proxy: bool, fam: Family) {
+    for rule in endpoint_drops(host, c, fam) {
         r.append(Table::Raw, "PREROUTING", rule);
     }
-    for m in rule_mappings(host, c) {
-        let mode = gateway_mode(host, &m.att.network);
+    for m in rule_mappings_in(host, c, fam) {
+        let mode = gateway_mode(host, &m.att.network, fam);
         if mode != GatewayMode::Routed {
             r.append(Table::Nat, "DOCKER", dnat_rule(&m, proxy));
         }
@@ -270,7 +324,9 @@ pub(crate) fn container(r: &mut Replay, host: &DockerHost, c: &Container, proxy:
             r.insert(Table::Filter, "DOCKER", accept_rule(&m));
         }
         if !proxy && mode != GatewayMode::Routed {
-            r.append(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
+            // One per container port: Docker appends a rule only where it is
+            // not there yet (recorded: 8080 and 127.0.0.1:8082 to :80, one rule).
+            r.append_unique(Table::Nat, "POSTROUTING", hairpin_masq_rule(&m));
         }
         // A routed binding has no host port or address (moby's routed port
         // mapper clears them), so no loopback drop either.
@@ -290,10 +346,10 @@ fn raw_table_exists(host: &DockerHost, step: usize) -> bool {
             _ => None,
         })
         .any(|c| {
-            !endpoint_drops(host, c).is_empty()
+            !endpoint_drops(host, c, V4).is_empty()
                 || mappings(host, c).iter().any(|m| {
                     loopback_drop(m).is_some()
-                        && gateway_mode(host, &m.att.network) != GatewayMode::Routed
+                        && gateway_mode(host, &m.att.network, V4) != GatewayMode::Routed
                 })
         })
 }

@@ -1,9 +1,9 @@
 //! Docker networks: what the user asks for ([`NetworkSpec`]) and what the
 //! host ends up with once addresses and names are settled ([`Network`]).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 /// The default bridge network's name, as `docker network ls` shows it.
 pub(crate) const DEFAULT_NETWORK: &str = "bridge";
@@ -64,6 +64,8 @@ impl std::fmt::Display for GatewayMode {
 
 /// The driver option that sets a network's [`GatewayMode`].
 pub(crate) const GATEWAY_MODE_IPV4: &str = "com.docker.network.bridge.gateway_mode_ipv4";
+/// The driver option that sets a network's IPv6 gateway mode.
+pub(crate) const GATEWAY_MODE_IPV6: &str = "com.docker.network.bridge.gateway_mode_ipv6";
 
 /// A user-defined bridge network, as `docker network create` would get it:
 /// plain data, [`NetworkSpec::new`] with Docker's defaults and the fields
@@ -104,6 +106,18 @@ pub struct NetworkSpec {
     /// `com.docker.network.host_ipv4`: outgoing traffic is SNATed to this
     /// host address instead of masqueraded (28+ layouts).
     pub host_ipv4: Option<String>,
+    /// `--ipv6`: the network has an IPv6 subnet as well (dual stack).
+    pub ipv6: bool,
+    /// `--subnet` with an IPv6 prefix (e.g. `fd00:18::/64`); allocated
+    /// when `None` (28+ layouts; Docker 20.10 needs one).
+    pub subnet_v6: Option<String>,
+    /// `--gateway` with an IPv6 address (default: the subnet's `::1`).
+    pub gateway_v6: Option<String>,
+    /// `com.docker.network.bridge.gateway_mode_ipv6` (default `nat`; 28+ layouts).
+    pub gateway_mode_ipv6: GatewayMode,
+    /// `com.docker.network.host_ipv6`: outgoing IPv6 is SNATed to this
+    /// address instead of masqueraded (28+ layouts).
+    pub host_ipv6: Option<String>,
 }
 
 impl NetworkSpec {
@@ -121,6 +135,11 @@ impl NetworkSpec {
             host_binding: None,
             gateway_mode_ipv4: GatewayMode::Nat,
             host_ipv4: None,
+            ipv6: false,
+            subnet_v6: None,
+            gateway_v6: None,
+            gateway_mode_ipv6: GatewayMode::Nat,
+            host_ipv6: None,
         }
     }
 }
@@ -193,6 +212,14 @@ pub struct Network {
     pub gateway_mode: GatewayMode,
     /// The address outgoing traffic is SNATed to (`com.docker.network.host_ipv4`).
     pub host_ipv4: Option<Ipv4Addr>,
+    /// The IPv6 subnet (`--ipv6`), `None` for an IPv4-only network.
+    pub subnet_v6: Option<Ipv6Net>,
+    /// The bridge's IPv6 address, the containers' IPv6 default gateway.
+    pub gateway_v6: Option<Ipv6Addr>,
+    /// `com.docker.network.bridge.gateway_mode_ipv6`.
+    pub gateway_mode_v6: GatewayMode,
+    /// The address outgoing IPv6 is SNATed to (`com.docker.network.host_ipv6`).
+    pub host_ipv6: Option<Ipv6Addr>,
 }
 
 impl Network {
@@ -207,14 +234,80 @@ impl Network {
     /// The rule that masquerades (or SNATs) what leaves the network, as
     /// iptables (`-s SUB ! -o BR -j …`) writes its target.
     pub(crate) fn outgoing_nat_target(&self) -> String {
-        match self.host_ipv4 {
+        match self.host_nat() {
             Some(ip) => format!("SNAT --to-source {ip}"),
             None => "MASQUERADE".into(),
         }
     }
+    /// The address outgoing traffic is SNATed to (`host_ipv4`, or in a
+    /// network seen as IPv6 by [`Network::in_family`], `host_ipv6`).
+    pub(crate) fn host_nat(&self) -> Option<IpAddr> {
+        self.host_ipv4
+            .map(IpAddr::V4)
+            .or(self.host_ipv6.map(IpAddr::V6))
+    }
     /// True for `gateway_mode_ipv4=routed`.
     pub(crate) fn routed(&self) -> bool {
         self.gateway_mode == GatewayMode::Routed
+    }
+    /// The bridge's IPv6 address with the subnet's prefix (`fd00:17::1/64`).
+    pub(crate) fn gateway6_cidr(&self) -> Option<String> {
+        Some(format!(
+            "{}/{}",
+            self.gateway_v6?,
+            self.subnet_v6?.prefix_len()
+        ))
+    }
+    /// The network as one address family sees it: its subnet in that family
+    /// (`None`: the network has none) and a copy whose gateway mode is that
+    /// family's, for the renderers that are the same in both families
+    /// (moby's iptabler runs one code path per family).
+    pub(crate) fn in_family(&self, fam: Family) -> Option<(String, Network)> {
+        match fam {
+            Family::V4 => {
+                let mut n = self.clone();
+                n.host_ipv6 = None;
+                Some((self.subnet.to_string(), n))
+            }
+            Family::V6 => {
+                let sub = self.subnet_v6?;
+                let mut n = self.clone();
+                n.gateway_mode = self.gateway_mode_v6;
+                n.host_ipv4 = None;
+                Some((sub.to_string(), n))
+            }
+        }
+    }
+}
+
+/// An address family, for what Docker programs once per family
+/// (iptables and ip6tables, `table ip` and `table ip6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Family {
+    /// IPv4 (iptables, `table ip`).
+    V4,
+    /// IPv6 (ip6tables, `table ip6`).
+    V6,
+}
+
+impl Family {
+    /// The family of an address.
+    pub(crate) fn of(ip: IpAddr) -> Family {
+        if ip.is_ipv4() { Family::V4 } else { Family::V6 }
+    }
+    /// A host address as iptables-save writes it (`/32`, `/128`).
+    pub(crate) fn host(ip: IpAddr) -> String {
+        match ip {
+            IpAddr::V4(a) => format!("{a}/32"),
+            IpAddr::V6(a) => format!("{a}/128"),
+        }
+    }
+    /// The ICMP protocol name iptables-save writes (`icmp`, `ipv6-icmp`).
+    pub(crate) fn icmp(self) -> &'static str {
+        match self {
+            Family::V4 => "icmp",
+            Family::V6 => "ipv6-icmp",
+        }
     }
 }
 
@@ -273,15 +366,30 @@ pub(crate) fn check_network_id(id: &str) -> Result<(), String> {
 pub(crate) fn check_gateway_mode(
     spec: &NetworkSpec,
     daemon: &super::layout::Daemon,
-) -> Result<(), String> {
-    if spec.gateway_mode_ipv4 == GatewayMode::Nat {
+) -> Result<(), (&'static str, String)> {
+    if daemon.layout.is_modern() {
         return Ok(());
     }
-    if !daemon.layout.is_modern() {
-        return Err(format!(
-            "{GATEWAY_MODE_IPV4}={} is emulated for layouts v28 and v29 only (as recorded from Docker 28.5.2)",
-            spec.gateway_mode_ipv4
-        ));
+    for (field, key, mode) in [
+        (
+            "gateway_mode_ipv4",
+            GATEWAY_MODE_IPV4,
+            spec.gateway_mode_ipv4,
+        ),
+        (
+            "gateway_mode_ipv6",
+            GATEWAY_MODE_IPV6,
+            spec.gateway_mode_ipv6,
+        ),
+    ] {
+        if mode != GatewayMode::Nat {
+            return Err((
+                field,
+                format!(
+                    "{key}={mode} is emulated for layouts v28 and v29 only (as recorded from Docker 28.5.2)"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -5,10 +5,11 @@
 //! test-verified `integration/network/bridge/nftablesdoc` listings.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use super::host::{DockerHost, Happening};
-use super::iptables::rule_mappings;
-use super::network::{GatewayMode, Network};
+use super::iptables::rule_mappings_in;
+use super::network::{Family, GatewayMode, Network};
 use super::version::Version;
 
 /// The table Docker's nftables backend owns.
@@ -189,36 +190,59 @@ struct NetChains {
 
 /// Renders the `ip` table at `step`.
 pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
+    render_in(host, step, Family::V4)
+}
+
+/// Renders the `ip6` table at `step` (`--ip6tables`, on by default): the
+/// maps and base chains, and the chains and rules of each IPv6 network
+/// (moby's nftabler runs one pass per family: `ip6 daddr`, `ip6 saddr !=
+/// fe80::/10` on DNAT, `meta l4proto ipv6-icmp`, no loopback-binding drop).
+pub(crate) fn render6(host: &DockerHost, step: usize) -> NftRuleset {
+    render_in(host, step, Family::V6)
+}
+
+/// One family's table at `step`: the networks that have that family, seen
+/// through [`Network::in_family`].
+fn render_in(host: &DockerHost, step: usize, fam: Family) -> NftRuleset {
     let proxy = host.daemon().userland_proxy;
     let timeline = host.timeline(step);
-    let nets: Vec<&Network> = timeline
+    let (ip, family, not_loopback, ll_skip) = match fam {
+        Family::V4 => ("ip", "ip", "ip daddr != 127.0.0.0/8 ", ""),
+        Family::V6 => ("ip6", "ip6", "ip6 daddr != ::1 ", "ip6 saddr != fe80::/10 "),
+    };
+    let nets: Vec<(String, Network)> = timeline
         .iter()
         .filter_map(|h| match h {
-            Happening::Network(n) => Some(*n),
+            Happening::Network(n) => n.in_family(fam),
             Happening::Container(_) => None,
         })
         .collect();
     let mode = |name: &str| {
         nets.iter()
-            .find(|n| n.name == name)
-            .map_or(GatewayMode::Nat, |n| n.gateway_mode)
+            .find(|(_, n)| n.name == name)
+            .map_or(GatewayMode::Nat, |(_, n)| n.gateway_mode)
     };
-    let mut per: Vec<NetChains> = nets.iter().map(|n| net_chains(n, proxy)).collect();
+    let mut per: Vec<NetChains> = nets
+        .iter()
+        .map(|(sub, n)| net_chains(n, sub, proxy, fam))
+        .collect();
     let mut raw = Vec::new();
     let mut dnat = Vec::new();
     for h in &timeline {
         let Happening::Container(c) = h else { continue };
         // filterDirectAccess: only on `nat` networks (nftabler/endpoint.go).
         for a in c.attachments().iter().filter(|a| !a.internal) {
-            if mode(&a.network) == GatewayMode::Nat {
+            let Some(addr) = a.ip_in(fam) else { continue };
+            if nets.iter().any(|(_, n)| n.name == a.network) && mode(&a.network) == GatewayMode::Nat
+            {
                 raw.push(format!(
-                    "ip daddr {} iifname != \"{}\" counter drop comment \"DROP DIRECT ACCESS\"",
-                    a.ip, a.bridge
+                    "{ip} daddr {addr} iifname != \"{}\" counter drop comment \"DROP DIRECT ACCESS\"",
+                    a.bridge
                 ));
             }
         }
-        for m in rule_mappings(host, c) {
-            let Some(i) = nets.iter().position(|n| n.name == m.att.network) else {
+        for m in rule_mappings_in(host, c, fam) {
+            let Some(i) = nets.iter().position(|(_, n)| n.name == m.att.network) else {
                 continue;
             };
             let gwm = mode(&m.att.network);
@@ -233,17 +257,18 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
                 };
                 let daddr = m
                     .host_ip
-                    .map(|ip| format!("ip daddr {ip} "))
+                    .map(|h| format!("{ip} daddr {h} "))
                     .unwrap_or_default();
                 dnat.push(format!(
-                    "{iif}{daddr}{p} dport {} counter dnat to {}:{} comment \"DNAT\"",
-                    m.port.host_port, m.att.ip, m.port.container_port
+                    "{iif}{ll_skip}{daddr}{p} dport {} counter dnat to {} comment \"DNAT\"",
+                    m.port.host_port,
+                    SocketAddr::new(m.ip, m.port.container_port)
                 ));
             }
             if gwm != GatewayMode::NatUnprotected {
                 per[i].fwd_in.push(format!(
-                    "ip daddr {} {p} dport {} counter accept",
-                    m.att.ip, m.port.container_port
+                    "{ip} daddr {} {p} dport {} counter accept",
+                    m.ip, m.port.container_port
                 ));
             }
             if gwm == GatewayMode::Routed {
@@ -251,20 +276,20 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
             }
             if !proxy {
                 per[i].nat_in.push(format!(
-                    "ip saddr {ip} ip daddr {ip} {p} dport {} counter masquerade comment \"MASQ TO OWN PORT\"",
+                    "{ip} saddr {a} {ip} daddr {a} {p} dport {} counter masquerade comment \"MASQ TO OWN PORT\"",
                     m.port.container_port,
-                    ip = m.att.ip
+                    a = m.ip
                 ));
             }
-            if let Some(ip) = m.host_ip.filter(|ip| ip.is_loopback()) {
+            if let Some(h) = m.host_ip.filter(|h| h.is_loopback() && h.is_ipv4()) {
                 raw.push(format!(
-                    "iifname != \"lo\" ip daddr {ip} {p} dport {} counter drop comment \"DROP REMOTE LOOPBACK\"",
+                    "iifname != \"lo\" ip daddr {h} {p} dport {} counter drop comment \"DROP REMOTE LOOPBACK\"",
                     m.port.host_port
                 ));
             }
         }
     }
-    for (n, pc) in nets.iter().zip(per.iter_mut()) {
+    for ((_, n), pc) in nets.iter().zip(per.iter_mut()) {
         if n.internal {
             continue;
         }
@@ -274,8 +299,9 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
         });
     }
 
-    let (maps, mut chains) = base_chains(&nets, proxy, "ip daddr != 127.0.0.0/8 ", dnat, raw);
-    for (n, pc) in nets.iter().zip(per) {
+    let net_refs: Vec<&Network> = nets.iter().map(|(_, n)| n).collect();
+    let (maps, mut chains) = base_chains(&net_refs, proxy, not_loopback, dnat, raw);
+    for ((_, n), pc) in nets.iter().zip(per) {
         let br = &n.bridge;
         chains.push(chain(format!("filter-forward-in__{br}"), None, pc.fwd_in));
         chains.push(chain(format!("filter-forward-out__{br}"), None, pc.fwd_out));
@@ -287,20 +313,7 @@ pub(crate) fn render(host: &DockerHost, step: usize) -> NftRuleset {
         ));
     }
     NftRuleset {
-        family: "ip",
-        maps,
-        chains,
-        semicolon: semicolon(host),
-    }
-}
-
-/// The `ip6` table Docker makes at start (`--ip6tables`, on by default): the
-/// maps and base chains, no network (netrig emulates no IPv6 network).
-pub(crate) fn render6(host: &DockerHost) -> NftRuleset {
-    let proxy = host.daemon().userland_proxy;
-    let (maps, chains) = base_chains(&[], proxy, "ip6 daddr != ::1 ", Vec::new(), Vec::new());
-    NftRuleset {
-        family: "ip6",
+        family,
         maps,
         chains,
         semicolon: semicolon(host),
@@ -312,8 +325,12 @@ fn semicolon(host: &DockerHost) -> bool {
 }
 
 /// The four per-network chains' base rules (before published ports add theirs).
-fn net_chains(n: &Network, proxy: bool) -> NetChains {
+fn net_chains(n: &Network, sub: &str, proxy: bool, fam: Family) -> NetChains {
     let br = &n.bridge;
+    let ip = match fam {
+        Family::V4 => "ip",
+        Family::V6 => "ip6",
+    };
     let ct = "ct state established,related counter accept".to_string();
     let icc = if n.icc { "accept" } else { "drop" };
     if n.internal {
@@ -333,24 +350,26 @@ fn net_chains(n: &Network, proxy: bool) -> NetChains {
     }
     let mut fwd_in = vec![ct.clone()];
     if n.routed() {
-        fwd_in.push("ip protocol icmp counter accept comment \"ICMP\"".into());
+        fwd_in.push(match fam {
+            Family::V4 => "ip protocol icmp counter accept comment \"ICMP\"".into(),
+            Family::V6 => "meta l4proto ipv6-icmp counter accept comment \"ICMP\"".into(),
+        });
     }
     fwd_in.push(format!("iifname \"{br}\" counter {icc} comment \"ICC\""));
-    let nat_out = match (n.masquerades(), n.host_ipv4) {
+    let nat_out = match (n.masquerades(), n.host_nat()) {
         (false, _) => Vec::new(),
-        (true, Some(ip)) => vec![format!(
-            "oifname != \"{br}\" ip saddr {} counter snat to {ip} comment \"SNAT\"",
-            n.subnet
+        (true, Some(addr)) => vec![format!(
+            "oifname != \"{br}\" {ip} saddr {sub} counter snat to {to} comment \"SNAT\"",
+            to = addr
         )],
         (true, None) => vec![format!(
-            "oifname != \"{br}\" ip saddr {} counter masquerade comment \"MASQUERADE\"",
-            n.subnet
+            "oifname != \"{br}\" {ip} saddr {sub} counter masquerade comment \"MASQUERADE\""
         )],
     };
     NetChains {
         fwd_in,
         fwd_out: vec![ct, "counter accept comment \"OUTGOING\"".into()],
-        nat_in: match (proxy, n.host_ipv4) {
+        nat_in: match (proxy, n.host_nat()) {
             (true, _) => Vec::new(),
             (false, Some(ip)) => vec![format!(
                 "fib saddr type local counter snat to {ip} comment \"SNAT FROM HOST\""

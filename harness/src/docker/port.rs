@@ -2,7 +2,7 @@
 //! to `docker run -p`, parsed into a [`PortBinding`] with clear errors.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
 /// A transport protocol of a published port (the one the userland proxy forwards).
@@ -17,12 +17,14 @@ use crate::net::Proto;
 /// assert_eq!(p.to_string(), "127.0.0.1:5353:53/udp");
 /// assert_eq!("80".parse::<PortBinding>().unwrap().host_port, 0, "picked when the host is built");
 /// assert!("x:80".parse::<PortBinding>().unwrap_err().contains("host port"));
+/// assert_eq!("[::1]:8081:80".parse::<PortBinding>().unwrap().to_string(), "[::1]:8081:80/tcp");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortBinding {
-    /// Host address; `None` means all addresses (0.0.0.0 and `::`), or the
-    /// network's host binding address when it has one.
-    pub host_ip: Option<Ipv4Addr>,
+    /// Host address (IPv4, or IPv6 written `[::1]`); `None` means all
+    /// addresses (0.0.0.0 and `::`), or the network's host binding address
+    /// when it has one.
+    pub host_ip: Option<IpAddr>,
     /// Host port (1–65535); 0 in a binding that names none (`"80"`,
     /// `"127.0.0.1::80"`) until the daemon picks one when the host is built
     /// (Docker's allocator: the first free port of `ip_local_port_range`,
@@ -57,8 +59,8 @@ impl PortBinding {
 
     /// The same binding restricted to one host address.
     #[cfg(test)]
-    pub(crate) fn on(mut self, host_ip: Ipv4Addr) -> Self {
-        self.host_ip = Some(host_ip);
+    pub(crate) fn on(mut self, host_ip: impl Into<IpAddr>) -> Self {
+        self.host_ip = Some(host_ip.into());
         self
     }
 
@@ -79,23 +81,45 @@ impl PortBinding {
             }
             None => (text, Proto::Tcp),
         };
-        let parts: Vec<&str> = spec.split(':').collect();
-        let (ip, hp, cp) = match parts.as_slice() {
-            [cp] => (None, "", *cp),
-            [hp, cp] => (None, *hp, *cp),
-            [ip, hp, cp] => (Some(*ip), *hp, *cp),
+        // An IPv6 host address is bracketed, as Docker writes it: `[::1]:8081:80`.
+        let (ip6, rest) = match spec.strip_prefix('[') {
+            Some(r) => {
+                let (ip, rest) = r.split_once(']').ok_or_else(|| {
+                    format!(
+                        "{s:?}: an IPv6 host address is written in brackets, e.g. [::1]:8081:80"
+                    )
+                })?;
+                let rest = rest.strip_prefix(':').ok_or_else(|| {
+                    format!("{s:?}: expected [ipv6]:host_port:container_port after the address")
+                })?;
+                (Some(ip), rest)
+            }
+            None => (None, spec),
+        };
+        let parts: Vec<&str> = rest.split(':').collect();
+        let (ip, hp, cp) = match (ip6, parts.as_slice()) {
+            (None, [cp]) => (None, "", *cp),
+            (None, [hp, cp]) => (None, *hp, *cp),
+            (None, [ip, hp, cp]) => (Some(*ip), *hp, *cp),
+            (Some(ip), [hp, cp]) => (Some(ip), *hp, *cp),
             _ => {
                 return Err(format!(
-                    "{s:?}: expected [host_ip:]host_port:container_port[/tcp|udp] (IPv6 host addresses are not supported)"
+                    "{s:?}: expected [host_ip:]host_port:container_port[/tcp|udp] (an IPv6 host address in brackets: [::1]:8081:80)"
                 ));
             }
         };
-        let host_ip = match ip {
-            None => None,
-            Some(ip) => Some(
-                ip.parse::<Ipv4Addr>()
-                    .map_err(|_| format!("{s:?}: {ip:?} is not an IPv4 host address"))?,
-            ),
+        let host_ip = match (ip, ip6.is_some()) {
+            (None, _) => None,
+            (Some(ip), false) => {
+                Some(IpAddr::V4(ip.parse::<Ipv4Addr>().map_err(|_| {
+                    format!("{s:?}: {ip:?} is not an IPv4 host address")
+                })?))
+            }
+            (Some(ip), true) => {
+                Some(IpAddr::V6(ip.parse().map_err(|_| {
+                    format!("{s:?}: {ip:?} is not an IPv6 host address")
+                })?))
+            }
         };
         // No host port: the daemon picks one (`DockerHostBuilder::build`).
         let host_port = if hp.is_empty() {
@@ -133,8 +157,10 @@ impl FromStr for PortBinding {
 
 impl fmt::Display for PortBinding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(ip) = self.host_ip {
-            write!(f, "{ip}:")?;
+        match self.host_ip {
+            Some(IpAddr::V4(ip)) => write!(f, "{ip}:")?,
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
+            None => {}
         }
         write!(
             f,
@@ -174,6 +200,14 @@ mod tests {
             PortBinding::parse("127.0.0.1::80").unwrap(),
             PortBinding::tcp(0, 80).on(Ipv4Addr::LOCALHOST)
         );
+        assert_eq!(
+            PortBinding::parse("[::]:8080:80").unwrap(),
+            PortBinding::tcp(8080, 80).on(std::net::Ipv6Addr::UNSPECIFIED)
+        );
+        assert_eq!(
+            PortBinding::parse("[::1]:8081:80/udp").unwrap(),
+            PortBinding::udp(8081, 80).on(std::net::Ipv6Addr::LOCALHOST)
+        );
     }
 
     /// Each malformed binding is refused with a message that names the problem.
@@ -187,7 +221,9 @@ mod tests {
             ("70000:80", "host port 70000 is out of range"),
             ("8080-8081:80", "port ranges"),
             ("1.2.3:8080:80", "is not an IPv4 host address"),
-            ("::1:8080:80", "IPv6 host addresses are not supported"),
+            ("::1:8080:80", "an IPv6 host address in brackets"),
+            ("[::1:8080:80", "written in brackets"),
+            ("[1.2.3.4]:8080:80", "is not an IPv6 host address"),
         ];
         for (input, want) in cases {
             let err = PortBinding::parse(input).unwrap_err();

@@ -196,13 +196,15 @@ fn bound_socket(listen: SocketAddr, ty: SockType) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-fn bind_tcp(listen: SocketAddr) -> io::Result<TcpListener> {
+/// A listening TCP socket on `listen` (IPv6: IPv6-only, [`bound_socket`]).
+pub(crate) fn bind_tcp(listen: SocketAddr) -> io::Result<TcpListener> {
     let fd = bound_socket(listen, SockType::Stream)?;
     nix::sys::socket::listen(&fd, Backlog::new(128).map_err(io::Error::from)?)?;
     Ok(TcpListener::from(fd))
 }
 
-fn bind_udp(listen: SocketAddr) -> io::Result<UdpSocket> {
+/// A bound UDP socket on `listen` (IPv6: IPv6-only, [`bound_socket`]).
+pub(crate) fn bind_udp(listen: SocketAddr) -> io::Result<UdpSocket> {
     Ok(UdpSocket::from(bound_socket(listen, SockType::Datagram)?))
 }
 

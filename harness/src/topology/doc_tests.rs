@@ -97,5 +97,8 @@ fn reference_examples_parse() {
         parse(text, &path).unwrap_or_else(|e| panic!("example {n} does not parse: {e}\n{text}"));
         n += 1;
     }
-    assert_eq!(n, 2, "a generic lab example and a Docker host example");
+    assert_eq!(
+        n, 3,
+        "a generic lab example, a Docker host example and an IPv6 one"
+    );
 }

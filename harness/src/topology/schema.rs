@@ -191,6 +191,10 @@ struct Daemon {
     allow_direct_routing: Option<bool>,
     #[serde(default, deserialize_with = "subnet")]
     default_subnet: Option<String>,
+    ipv6: Option<bool>,
+    #[serde(default, deserialize_with = "subnet6")]
+    fixed_cidr_v6: Option<String>,
+    ip6tables: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +214,13 @@ struct Network {
     host_binding: Option<String>,
     #[serde(default, deserialize_with = "gateway_mode")]
     gateway_mode_ipv4: Option<GatewayMode>,
+    ipv6: Option<bool>,
+    #[serde(default, deserialize_with = "subnet6")]
+    subnet_v6: Option<String>,
+    #[serde(default, deserialize_with = "ip6")]
+    gateway_v6: Option<String>,
+    #[serde(default, deserialize_with = "gateway_mode")]
+    gateway_mode_ipv6: Option<GatewayMode>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +234,10 @@ struct Container {
     ip: Option<String>,
     #[serde(default, deserialize_with = "ip_map")]
     ips: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "ip6")]
+    ip6: Option<String>,
+    #[serde(default, deserialize_with = "ip6_map")]
+    ips6: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "ports")]
     ports: Vec<String>,
 }
@@ -276,6 +291,33 @@ fn subnet<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let s = String::deserialize(d)?;
     crate::docker::parse_subnet_text(&s).map_err(D::Error::custom)?;
     Ok(Some(s))
+}
+
+fn subnet6<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::docker::parse_subnet6_text(&s).map_err(D::Error::custom)?;
+    Ok(Some(s))
+}
+
+fn check_ip6<E: serde::de::Error>(s: &str) -> Result<(), E> {
+    s.trim()
+        .parse::<std::net::Ipv6Addr>()
+        .map(|_| ())
+        .map_err(|_| E::custom(format!("{s:?} is not an IPv6 address")))
+}
+
+fn ip6<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    check_ip6::<D::Error>(&s)?;
+    Ok(Some(s))
+}
+
+fn ip6_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let m = BTreeMap::<String, String>::deserialize(d)?;
+    for s in m.values() {
+        check_ip6::<D::Error>(s)?;
+    }
+    Ok(m)
 }
 
 fn check_ip<E: serde::de::Error>(s: &str) -> Result<(), E> {
@@ -411,6 +453,15 @@ impl File {
         if let Some(x) = d.default_subnet {
             b = b.default_subnet(x);
         }
+        if let Some(x) = d.ipv6 {
+            b = b.ipv6(x);
+        }
+        if let Some(x) = d.fixed_cidr_v6 {
+            b = b.fixed_cidr_v6(x);
+        }
+        if let Some(x) = d.ip6tables {
+            b = b.ip6tables(x);
+        }
         for n in self.network {
             let mut s = NetworkSpec::new(n.name);
             s.id = n.id;
@@ -422,6 +473,10 @@ impl File {
             s.internal = n.internal.unwrap_or(false);
             s.host_binding = n.host_binding;
             s.gateway_mode_ipv4 = n.gateway_mode_ipv4.unwrap_or_default();
+            s.ipv6 = n.ipv6.unwrap_or(false);
+            s.subnet_v6 = n.subnet_v6;
+            s.gateway_v6 = n.gateway_v6;
+            s.gateway_mode_ipv6 = n.gateway_mode_ipv6.unwrap_or_default();
             b = b.network(s);
         }
         for c in self.container {
@@ -438,14 +493,17 @@ impl File {
                 }
                 (None, None) => {}
             }
+            let first = match &s.mode {
+                NetworkMode::Bridge(n) => n.first().cloned().unwrap_or_default(),
+                _ => String::new(),
+            };
             if let Some(ip) = c.ip {
-                let first = match &s.mode {
-                    NetworkMode::Bridge(n) => n.first().cloned().unwrap_or_default(),
-                    _ => String::new(),
-                };
+                s = s.ip(first.clone(), ip);
+            }
+            if let Some(ip) = c.ip6 {
                 s = s.ip(first, ip);
             }
-            for (n, ip) in c.ips {
+            for (n, ip) in c.ips.into_iter().chain(c.ips6) {
                 s = s.ip(n, ip);
             }
             for p in c.ports {

@@ -8,10 +8,13 @@
 //! file is skipped silently.
 //!
 //! Each golden's configuration, read from moby's test code: one bridge
-//! `br-dummy`, 192.168.0.0/24, endpoint 192.168.0.2, binding tcp 8080→80 on
-//! 0.0.0.0 (or 127.0.0.1 with `bindlh`); `hairpin` is the userland proxy
-//! off; `snat` is `com.docker.network.host_ipv4=192.168.123.0`; `gwm` the
-//! gateway mode; `cleaned` the state with no network. netrig renders that
+//! `br-dummy`, dual stack: 192.168.0.0/24 and fd49:efd7:54aa::/64, endpoint
+//! 192.168.0.2 and fd49:efd7:54aa::1, binding tcp 8080→80 on 0.0.0.0 and
+//! `::` (or 127.0.0.1 and ::1 with `bindlh`); `hairpin` is the userland
+//! proxy off; `snat` is `com.docker.network.host_ipv4=192.168.123.0` and
+//! `host_ipv6=fd34:d0d4:672f::123`; `gwm` the gateway mode (both
+//! families); `cleaned` the state with no network. The `ip6tables` and
+//! `ip6` goldens are the network's IPv6 rules (issue 21). netrig renders that
 //! host for Docker 29.0.0 and 29.7.2 and compares rule for rule (iptables:
 //! per table, chain declarations with policies, then every rule in order;
 //! nftables: the `nft list` text, tables, maps, chains, rules, order).
@@ -55,10 +58,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     (
         "wsl2-mirrored",
         "WSL2 mirrored networking (`loopback0` rules, wsl2.go) is not emulated",
-    ),
-    (
-        "ipv6-network",
-        "the network's IPv6 rules: netrig emulates no IPv6 network (the ip6 skeleton is compared, `cleaned,…__ip6*`)",
     ),
     (
         "family-disabled",
@@ -129,7 +128,8 @@ fn host(c: &Case, version: Version, backend: Backend) -> DockerHost {
             ip_forward_was_on: true,
             version: Some(version),
             ..Default::default()
-        });
+        })
+        .existing_sysctl("net.ipv6.conf.all.forwarding", "1");
     if !c.cleaned {
         let mut n = NetworkSpec::new("dummy")
             .bridge("br-dummy")
@@ -139,6 +139,13 @@ fn host(c: &Case, version: Version, backend: Backend) -> DockerHost {
         n.icc = c.icc;
         n.ip_masq = c.masq;
         n.host_ipv4 = c.snat.then(|| "192.168.123.0".to_string());
+        // moby's test network is dual stack: fd49:efd7:54aa::/64, the
+        // endpoint at ::1 (the gateway elsewhere: it is in no rule).
+        n.ipv6 = true;
+        n.subnet_v6 = Some("fd49:efd7:54aa::/64".into());
+        n.gateway_v6 = Some("fd49:efd7:54aa::ffff".into());
+        n.gateway_mode_ipv6 = c.gwm;
+        n.host_ipv6 = c.snat.then(|| "fd34:d0d4:672f::123".to_string());
         let publish = if c.bindlh {
             "127.0.0.1:8080:80"
         } else {
@@ -146,9 +153,14 @@ fn host(c: &Case, version: Version, backend: Backend) -> DockerHost {
         };
         let mut ctr = ContainerSpec::new("ctr")
             .network("dummy")
-            .ip("dummy", "192.168.0.2");
+            .ip("dummy", "192.168.0.2")
+            .ip("dummy", "fd49:efd7:54aa::1");
         if !c.internal {
             ctr = ctr.publish(publish);
+            // moby binds the IPv6 side to ::1 as well (`bindlh`).
+            if c.bindlh {
+                ctr = ctr.publish("[::1]:8080:80");
+            }
         }
         b = b.network(n).container(ctr);
     }
@@ -200,7 +212,8 @@ fn host_port_rule(c: &Case, line: &str) -> bool {
     c.gwm == GatewayMode::Routed
         && (line.contains("8080")
             || line.contains("MASQ TO OWN PORT")
-            || line.contains("-s 192.168.0.2/32 -d 192.168.0.2/32"))
+            || line.contains("-s 192.168.0.2/32 -d 192.168.0.2/32")
+            || line.contains("-s fd49:efd7:54aa::1/128 -d fd49:efd7:54aa::1/128"))
 }
 
 /// netrig's side of an iptables golden.

@@ -20,6 +20,7 @@ mod docker_prestart;
 mod docker_restart;
 mod docker_v28_host;
 mod goldens;
+mod ipv6;
 mod recordings;
 mod recordings28;
 mod rules;

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::Ctx;
+use super::{Ctx, v6};
 use crate::docker::container::{
     Attachment, Container, ContainerSpec, NetworkMode, Networking, mac_in,
 };
@@ -26,6 +26,7 @@ pub(super) const NODE_RESERVED: [&str; 2] = [HOST_NODE, INTERNET_NODE];
 struct Alloc {
     created_nets: BTreeSet<String>,
     used: Vec<BTreeSet<Ipv4Addr>>,
+    used6: Vec<BTreeSet<std::net::Ipv6Addr>>,
     veths: BTreeSet<String>,
 }
 
@@ -41,6 +42,10 @@ pub(super) fn start(
     let mut alloc = Alloc {
         created_nets: [DEFAULT_NETWORK.to_string()].into(),
         used: networks.iter().map(|n| [n.gateway].into()).collect(),
+        used6: networks
+            .iter()
+            .map(|n| n.gateway_v6.into_iter().collect())
+            .collect(),
         veths: BTreeSet::new(),
     };
     let mut started: Vec<Container> = Vec::new();
@@ -198,8 +203,13 @@ fn attach(
         let fixed = spec
             .ips
             .iter()
-            .find(|(n, _)| n == net_name)
+            .find(|(n, ip)| n == net_name && !v6::is_v6(ip))
             .map(|(_, ip)| ip);
+        let fixed6 = spec
+            .ips
+            .iter()
+            .find(|(n, ip)| n == net_name && v6::is_v6(ip))
+            .map(|(_, ip)| ip.as_str());
         let ip = address(
             cx,
             cname,
@@ -215,14 +225,32 @@ fn attach(
                 format!("host veth name {host_veth} collides; rename the container"),
             ));
         }
+        let mac = mac_in(d.layout, cname, net_name, ip);
+        let ip6 = match (net.subnet_v6, net.gateway_v6) {
+            (Some(sub), Some(gw)) => {
+                let a = v6::address(cx, cname, &d, net, fixed6, mac, &mut alloc.used6[ni])?;
+                Some((a, sub.prefix_len(), gw))
+            }
+            _ => match fixed6 {
+                Some(a) => {
+                    return Err(cx.ctr(
+                        cname,
+                        "ip6",
+                        format!("invalid IPv6 address {a}: network {net_name} has no IPv6 (create it with ipv6 = true)"),
+                    ));
+                }
+                None => None,
+            },
+        };
         atts.push(Attachment {
             network: net_name.clone(),
             bridge: net.bridge.clone(),
             ifname: format!("eth{i}"),
             ip,
             prefix: net.subnet.prefix_len(),
+            ip6,
             gateway: net.gateway,
-            mac: mac_in(d.layout, cname, net_name, ip),
+            mac,
             host_veth,
             internal: net.internal,
         });
@@ -362,7 +390,7 @@ impl AutoPorts {
     fn pick(
         &mut self,
         p: &PortBinding,
-        eff: Option<Ipv4Addr>,
+        eff: Option<std::net::IpAddr>,
         bindings: &[(String, PortBinding)],
     ) -> Option<u16> {
         let span = u32::from(self.end - self.begin) + 1;
@@ -454,7 +482,7 @@ fn effective_host_ip(
     n: &Networking,
     networks: &[Network],
     layout: Layout,
-) -> Option<Ipv4Addr> {
+) -> Option<std::net::IpAddr> {
     if p.host_ip.is_some() {
         return p.host_ip;
     }
@@ -470,6 +498,7 @@ fn effective_host_ip(
         .iter()
         .find(|x| x.name == att.network)
         .and_then(|x| x.host_binding)
+        .map(std::net::IpAddr::V4)
 }
 
 pub(super) fn first_host(net: &Ipv4Net) -> Ipv4Addr {

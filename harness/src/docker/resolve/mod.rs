@@ -7,6 +7,9 @@
 mod containers;
 mod networks;
 mod peers;
+mod v6;
+
+pub(crate) use v6::parse_subnet6;
 
 use ipnet::Ipv4Net;
 
@@ -100,6 +103,32 @@ fn resolve(mut b: DockerHostBuilder) -> Result<DockerHost> {
     }
 
     let networks = networks::resolve(&b, &d, &cx, &reserved)?;
+    if d.layout == Layout::Classic
+        && d.programs_ip6tables()
+        && b.order
+            .iter()
+            .any(|e| matches!(e, super::host::Event::RestartDaemon))
+    {
+        return Err(cx.host(
+            "restart",
+            "daemon restarts are not emulated with classic --ip6tables (no recording): drop the restart or ip6tables",
+        ));
+    }
+    let forwards6 = b
+        .existing_sysctls
+        .iter()
+        .any(|(k, v)| k == "net.ipv6.conf.all.forwarding" && v.trim() == "1");
+    if d.backend == Backend::Nftables
+        && d.ip_forward
+        && !forwards6
+        && networks.iter().any(|n| n.subnet_v6.is_some())
+    {
+        return Err(cx.host(
+            "ip_forward",
+            "IPv6 forwarding is disabled and the nftables backend never enables it: Docker cannot \
+             create an IPv6 network (set [before] sysctls = [\"net.ipv6.conf.all.forwarding=1\"])",
+        ));
+    }
     let started = containers::start(&b, &d, &cx, &networks)?;
     let servers = peers::servers(&b, &cx, &networks, &reserved)?;
     let lan_peers = peers::lan_peers(&b, &cx, lan, &started)?;

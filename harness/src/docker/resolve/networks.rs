@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::Ctx;
 use super::containers::first_host;
+use super::{Ctx, v6};
 use crate::docker::host::{DockerHostBuilder, LAN_BRIDGE, parse_ip, parse_subnet};
 use crate::docker::layout::Daemon;
 use crate::docker::network::{
@@ -55,7 +55,33 @@ pub(super) fn resolve(
         is_default: true,
         gateway_mode: Default::default(),
         host_ipv4: None,
+        host_ipv6: None,
+        subnet_v6: None,
+        gateway_v6: None,
+        gateway_mode_v6: Default::default(),
     }];
+    let given6: Vec<ipnet::Ipv6Net> = b
+        .networks
+        .iter()
+        .filter_map(|n| n.subnet_v6.as_deref())
+        .chain(b.fixed_cidr_v6.as_deref())
+        .filter_map(|s| v6::parse_subnet6(s).ok())
+        .collect();
+    if b.fixed_cidr_v6.is_some() && !d.ipv6 {
+        return Err(cx.host(
+            "fixed_cidr_v6",
+            "fixed-cidr-v6 is set but IPv6 is not enabled (set [daemon] ipv6 = true)",
+        ));
+    }
+    let ask = v6::Ask {
+        ipv6: d.ipv6,
+        subnet: b.fixed_cidr_v6.as_deref(),
+        gateway: None,
+        subnet_field: "fixed_cidr_v6",
+    };
+    if let Some((s, g)) = v6::network(cx, DEFAULT_NETWORK, ask, d, &[], &[])? {
+        (networks[0].subnet_v6, networks[0].gateway_v6) = (Some(s), Some(g));
+    }
     // Subnets given explicitly are never handed out by the allocator.
     let mut given: Vec<Ipv4Net> = Vec::new();
     for n in &b.networks {
@@ -92,7 +118,7 @@ pub(super) fn resolve(
             ));
         }
         crate::docker::network::check_gateway_mode(spec, d)
-            .map_err(|m| cx.net(name, "gateway_mode_ipv4", m))?;
+            .map_err(|(field, m)| cx.net(name, field, m))?;
         let id = match &spec.id {
             Some(id) => {
                 check_network_id(id).map_err(|m| cx.net(name, "id", m))?;
@@ -159,6 +185,23 @@ pub(super) fn resolve(
             Some(h) => Some(parse_ip(h).map_err(|m| cx.net(name, "host_ipv4", m))?),
             None => None,
         };
+        let ask = v6::Ask {
+            ipv6: spec.ipv6,
+            subnet: spec.subnet_v6.as_deref(),
+            gateway: spec.gateway_v6.as_deref(),
+            subnet_field: "subnet_v6",
+        };
+        let others: Vec<ipnet::Ipv6Net> = given6
+            .iter()
+            .filter(|g| {
+                spec.subnet_v6
+                    .as_deref()
+                    .and_then(|s| v6::parse_subnet6(s).ok())
+                    != Some(**g)
+            })
+            .copied()
+            .collect();
+        let six = v6::network(cx, name, ask, d, &networks, &others)?;
         networks.push(Network {
             name: name.clone(),
             id,
@@ -172,6 +215,22 @@ pub(super) fn resolve(
             is_default: false,
             gateway_mode: spec.gateway_mode_ipv4,
             host_ipv4,
+            host_ipv6: match &spec.host_ipv6 {
+                Some(h) if !d.layout.is_modern() => {
+                    return Err(cx.net(
+                        name,
+                        "host_ipv6",
+                        format!("com.docker.network.host_ipv6={h} is emulated for layouts v28 and v29 (layout {})", d.layout),
+                    ));
+                }
+                Some(h) => Some(h.trim().parse().map_err(|_| {
+                    cx.net(name, "host_ipv6", format!("{h:?} is not an IPv6 address"))
+                })?),
+                None => None,
+            },
+            subnet_v6: six.map(|(s, _)| s),
+            gateway_v6: six.map(|(_, g)| g),
+            gateway_mode_v6: spec.gateway_mode_ipv6,
         });
     }
 

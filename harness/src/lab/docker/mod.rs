@@ -13,7 +13,7 @@
 //! the kernel settings and the ports on specific addresses follow the links.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 
 mod firewalld;
@@ -304,9 +304,10 @@ impl DockerHost {
         let mappings: Vec<_> = proxies
             .into_iter()
             .filter(|p| {
-                // The classic emulation runs without IPv6: Docker's extra
-                // `[::]` docker-proxy has nothing to listen on there.
-                let skip = p.host_ip.is_ipv6() && !self.layout().is_modern();
+                // The classic emulation without `[daemon] ipv6` runs without
+                // IPv6: Docker's extra `[::]` docker-proxy has nothing to
+                // listen on there.
+                let skip = p.host_ip.is_ipv6() && !self.daemon().host_ipv6();
                 if skip {
                     tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
                 }
@@ -316,7 +317,7 @@ impl DockerHost {
                 (
                     p.proto,
                     SocketAddr::new(p.host_ip, p.host_port),
-                    SocketAddr::new(IpAddr::V4(p.container_ip), p.container_port),
+                    SocketAddr::new(p.container_ip, p.container_port),
                 )
             })
             .collect();

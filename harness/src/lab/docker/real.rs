@@ -247,6 +247,13 @@ fn daemon_args(model: &DockerHost) -> Vec<String> {
         if bip != DEFAULT_BIP {
             args.push(format!("--bip={bip}"));
         }
+        if let Some(sub) = n.subnet_v6 {
+            args.push("--ipv6".into());
+            args.push(format!("--fixed-cidr-v6={sub}"));
+        }
+    }
+    if let Some(on) = d.ip6tables {
+        args.push(format!("--ip6tables={on}"));
     }
     args
 }
@@ -268,6 +275,11 @@ fn replay(daemon: &RealDaemon, model: &DockerHost) -> Result<()> {
                 if n.internal {
                     a.push("--internal".into());
                 }
+                if let (Some(sub), Some(gw)) = (n.subnet_v6, n.gateway_v6) {
+                    a.push("--ipv6".into());
+                    a.push(format!("--subnet={sub}"));
+                    a.push(format!("--gateway={gw}"));
+                }
                 let mut opt = |k: &str, v: String| {
                     a.push("-o".into());
                     a.push(format!("com.docker.network.{k}={v}"));
@@ -287,11 +299,15 @@ fn replay(daemon: &RealDaemon, model: &DockerHost) -> Result<()> {
                 if let Some(ip) = n.host_ipv4 {
                     opt("host_ipv4", ip.to_string());
                 }
-                match n.gateway_mode {
-                    GatewayMode::Nat => {}
-                    GatewayMode::Routed => opt("bridge.gateway_mode_ipv4", "routed".into()),
-                    GatewayMode::NatUnprotected => {
-                        opt("bridge.gateway_mode_ipv4", "nat-unprotected".into())
+                if let Some(ip) = n.host_ipv6 {
+                    opt("host_ipv6", ip.to_string());
+                }
+                for (key, mode) in [
+                    ("bridge.gateway_mode_ipv4", n.gateway_mode),
+                    ("bridge.gateway_mode_ipv6", n.gateway_mode_v6),
+                ] {
+                    if mode != GatewayMode::Nat {
+                        opt(key, mode.to_string());
                     }
                 }
                 a.push(name.clone());
@@ -324,13 +340,22 @@ fn run_container(daemon: &RealDaemon, model: &DockerHost, name: &str) -> Result<
             let first = &att[0];
             a.push(format!("--network={}", first.network));
             a.extend(ip_of(&first.network, first.ip));
+            if model.network(&first.network).is_some_and(|n| !n.is_default)
+                && let Some((ip6, _, _)) = first.ip6
+            {
+                a.push(format!("--ip6={ip6}"));
+            }
         }
         Networking::Host => a.push("--network=host".into()),
         Networking::None => a.push("--network=none".into()),
         Networking::Container(owner) => a.push(format!("--network=container:{owner}")),
     }
     for p in &c.ports {
-        let host = p.host_ip.map(|ip| format!("{ip}:")).unwrap_or_default();
+        let host = match p.host_ip {
+            Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]:"),
+            Some(ip) => format!("{ip}:"),
+            None => String::new(),
+        };
         let port = if p.host_port == 0 {
             String::new()
         } else {
@@ -348,6 +373,11 @@ fn run_container(daemon: &RealDaemon, model: &DockerHost, name: &str) -> Result<
     for more in attachments.iter().skip(1) {
         let mut c2: Vec<String> = vec!["network".into(), "connect".into()];
         c2.extend(ip_of(&more.network, more.ip));
+        if model.network(&more.network).is_some_and(|n| !n.is_default)
+            && let Some((ip6, _, _)) = more.ip6
+        {
+            c2.push(format!("--ip6={ip6}"));
+        }
         c2.extend([more.network.clone(), name.to_string()]);
         daemon.docker(&c2)?;
     }

@@ -2,7 +2,6 @@
 //! is off ([`PortReservation`]): a socket bound in node `host` per
 //! reservation, kept as long as the lab runs.
 
-use std::net::{TcpListener, UdpSocket};
 use std::os::fd::OwnedFd;
 
 use crate::docker::PortReservation;
@@ -19,8 +18,9 @@ pub(crate) fn hold(host: &Namespace, list: &[PortReservation]) -> Result<Vec<Own
     let bound = host.run(|| {
         list.iter()
             .map(|r| match r.proto {
-                Proto::Tcp => TcpListener::bind(r.addr).map(OwnedFd::from),
-                Proto::Udp => UdpSocket::bind(r.addr).map(OwnedFd::from),
+                // IPv6-only, as dockerd binds `[::]` beside `0.0.0.0`.
+                Proto::Tcp => crate::proxy::bind_tcp(r.addr).map(OwnedFd::from),
+                Proto::Udp => crate::proxy::bind_udp(r.addr).map(OwnedFd::from),
             })
             .collect::<Vec<_>>()
     })?;

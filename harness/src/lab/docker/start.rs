@@ -82,7 +82,7 @@ fn start_in_lab(
         (a.node, b.node) = (name(&a.node), name(&b.node));
         lab.add_link(&a, &b)?;
     }
-    if let Some(route) = container_gateway(&next, &c) {
+    for route in container_gateway(&next, &c) {
         lab.node(&name(&c.name))?.add_route(&route)?;
     }
 

@@ -464,6 +464,78 @@ fn ipv6_trace_matrix_and_diff() {
     );
 }
 
+/// The seen source and destination the real Docker 28.5.2 showed for
+/// `check` (a line of its recorded behaviour): the addresses of the first
+/// packet its tcpdump saw leave `iface`.
+fn recorded_seen(check: &str, iface: &str) -> (String, String) {
+    let file = format!(
+        "{}/../tests/data/real-docker-ipv6/dumps/default.test.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let after = text
+        .split(check)
+        .nth(1)
+        .unwrap_or_else(|| panic!("{file}: no {check}"));
+    let out = format!("{iface} Out IP6 ");
+    let line = after
+        .lines()
+        .find_map(|l| l.split_once(&out).map(|(_, rest)| rest.to_string()))
+        .unwrap_or_else(|| panic!("{file}: no packet out of {iface} for {check}"));
+    // "SRC.PORT > DST.PORT: Flags …"
+    let mut words = line.split_whitespace();
+    let addr = |w: Option<&str>| {
+        let w = w.unwrap().trim_end_matches(':');
+        w[..w.rfind('.').unwrap()].to_string()
+    };
+    let src = addr(words.next());
+    words.next();
+    (src, addr(words.next()))
+}
+
+/// A dual-stack Docker host: the matrix has IPv6 cells by default — the
+/// published port on the host's IPv6 address delivered from the internet
+/// with the addresses the real 28.5.2 daemon's server saw, ICMPv6 echo —
+/// and trace names the deciding ip6tables rule.
+fn docker_ipv6_matrix_and_trace() {
+    let topo = topology("docker-ipv6.toml");
+    let m = netrig(&["matrix", &topo, "--format", "json"]);
+    let out = String::from_utf8_lossy(&m.stdout);
+    assert_eq!(
+        m.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&m.stderr)
+    );
+    let (src, dst) = recorded_seen("internet -> [2001:db8:113::2]:8080 (web", "docker0");
+    let published = format!(
+        r#"{{"from": "internet", "to": "[2001:db8:113::2]:8080/tcp", "outcome": "delivered", "seen_src": "{src}", "seen_dst": "{dst}""#
+    );
+    assert!(out.contains(&published), "{published}\nnot in\n{out}");
+    assert!(
+        out.contains(r#"{"from": "c6", "to": "2001:db8:100::10/icmp6", "outcome": "delivered""#),
+        "{out}"
+    );
+    let t = netrig(&[
+        "trace",
+        &topo,
+        "--from",
+        "internet",
+        "--to",
+        "[2001:db8:113::2]:8080/tcp",
+    ]);
+    let out = String::from_utf8_lossy(&t.stdout);
+    assert_eq!(t.status.code(), Some(0), "{out}");
+    // The published port's server listens on the container's IPv6 address:
+    // the traced probe is answered.
+    assert!(
+        out.contains("decision: ip6 filter DOCKER rule")
+            && out.lines().next().is_some_and(|l| l.ends_with("probe: Answered"))
+            && out.contains("-A DOCKER -d fd00:17::2/128 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT"),
+        "{out}"
+    );
+}
+
 /// This module's tests (lab tests: without privileges they are skipped, as before).
 pub fn tests() -> Vec<netrig::testing::Test> {
     netrig::testing::tests![
@@ -475,6 +547,7 @@ pub fn tests() -> Vec<netrig::testing::Test> {
         grids_for_matrix_and_diff,
         why_changes_lists_a_moved_decision,
         ipv6_trace_matrix_and_diff,
+        docker_ipv6_matrix_and_trace,
     ]
     .into_iter()
     .chain(

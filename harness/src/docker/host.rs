@@ -346,11 +346,15 @@ impl DockerHost {
     pub(crate) fn container(&self, name: &str) -> Option<&Container> {
         self.containers.iter().find(|c| c.name == name)
     }
-    /// The number of states: the daemon start plus one per event.
     /// Whether any network has IPv6 (then the uplink, the internet and
     /// its server have IPv6 addresses too).
     pub(crate) fn has_ipv6(&self) -> bool {
         self.networks.iter().any(|n| n.subnet_v6.is_some())
+    }
+    /// The internet server's IPv6 address, on a host with IPv6 networks.
+    pub(crate) fn server6(&self) -> Option<std::net::Ipv6Addr> {
+        self.has_ipv6()
+            .then(|| SERVER6.parse().expect("SERVER6 is an IPv6 address"))
     }
     /// Whether IPv6 forwarding (`net.ipv6.conf.all.forwarding`) was on
     /// before the daemon (`[before] sysctls`).

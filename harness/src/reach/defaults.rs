@@ -1,9 +1,11 @@
 //! The default cells of a lab. A Docker host's, derived from its model:
 //! every source (internet, LAN peers, the host, every bridge-mode container)
 //! to every destination (each published port on each host address,
-//! 127.0.0.1 from the host; each container address × its published
-//! container ports and one port it does not publish; the internet's
-//! servers). A generic lab's: every node to every destination of each
+//! 127.0.0.1 — and `::1` on a host with IPv6 networks — from the host;
+//! each container address, IPv4 and IPv6, × its published container ports
+//! and one port it does not publish; the internet's servers, with ICMP
+//! echo). On a host with IPv6 networks the host's IPv6 addresses and the
+//! internet's IPv6 server are destinations too. A generic lab's: every node to every destination of each
 //! Docker part (as above, on the part host's addresses) and to each echo
 //! server the topology starts (its port, and ICMP echo to its address),
 //! over both families where the server's node is dual-stack: a server on
@@ -12,7 +14,7 @@
 //! address of its node, one on `0.0.0.0:80` on every IPv4 address.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::cell::{Cell, Service};
 use super::target::{Host, Target};
@@ -112,10 +114,11 @@ type Destinations = BTreeSet<(IpAddr, Service)>;
 /// node's addresses and each container's targets; and, apart, the
 /// published ports on 127.0.0.1 (from the host alone).
 fn host_destinations(lab: &Lab, h: &Host<'_>) -> Result<(Destinations, Destinations)> {
-    // IPv4 alone until the Docker model has IPv6 port bindings (issue 21):
-    // then pass whether the host publishes over IPv6, and its published
-    // ports become cells on its IPv6 addresses too.
-    let host_addrs = node_addresses(lab, &h.node, false)?;
+    // Docker binds a published port on both families (`[::]` beside
+    // `0.0.0.0`), so a host with IPv6 networks is probed on its IPv6
+    // addresses too.
+    let ipv6 = h.model.has_ipv6();
+    let host_addrs = node_addresses(lab, &h.node, ipv6)?;
     let mut dests = BTreeSet::new();
     let mut loopback = BTreeSet::new();
     for c in h.model.containers() {
@@ -125,6 +128,9 @@ fn host_destinations(lab: &Lab, h: &Host<'_>) -> Result<(Destinations, Destinati
                 dests.insert((*ip, service));
             }
             loopback.insert((IpAddr::V4(Ipv4Addr::LOCALHOST), service));
+            if ipv6 {
+                loopback.insert((IpAddr::V6(Ipv6Addr::LOCALHOST), service));
+            }
         }
         dests.extend(container_targets(h.model, &c.name));
     }
@@ -162,9 +168,10 @@ fn derived_cells(lab: &Lab, docker: DockerPart<'_>) -> Result<Vec<Cell>> {
     }
     let host = Target::from(lab).hosts().remove(0);
     let (mut dests, loopback) = host_destinations(lab, &host)?;
-    for server in model.servers() {
-        dests.insert((IpAddr::V4(*server), Service::Tcp(INTERNET_PORT)));
-        dests.insert((IpAddr::V4(*server), Service::Icmp));
+    let servers = model.servers().iter().map(|s| IpAddr::V4(*s));
+    for server in servers.chain(model.server6().map(IpAddr::V6)) {
+        dests.insert((server, Service::Tcp(INTERNET_PORT)));
+        dests.insert((server, Service::Icmp));
     }
     let mut cells = Vec::new();
     for from in &sources {
@@ -205,7 +212,11 @@ pub(crate) fn container_targets(model: &DockerHost, name: &str) -> Vec<(IpAddr, 
     services.insert(Service::Tcp(unpublished));
     c.attachments()
         .iter()
-        .flat_map(|a| services.iter().map(move |s| (IpAddr::V4(a.ip), *s)))
+        .flat_map(|a| {
+            let v6 = a.ip6.map(|(ip, _, _)| IpAddr::V6(ip));
+            std::iter::once(IpAddr::V4(a.ip)).chain(v6)
+        })
+        .flat_map(|ip| services.iter().map(move |s| (ip, *s)))
         .collect()
 }
 

@@ -163,8 +163,8 @@ impl<'a> Target<'a> {
         Ok(out)
     }
 
-    /// Where the servers go: each published binding's container address and
-    /// port, and each cell's destination in every node that owns the
+    /// Where the servers go: each published binding's container addresses
+    /// (IPv4, and IPv6 where it has one) and port, and each cell's destination in every node that owns the
     /// address (unless it is loopback, or a published port on a Docker
     /// host: Docker forwards that to its container).
     pub(crate) fn server_sites(
@@ -184,6 +184,11 @@ impl<'a> Target<'a> {
                     let cont_s = Service::of(p.proto, p.container_port);
                     published.insert((h.node.clone(), host_s));
                     sites.insert((h.node_of(&c.name), IpAddr::V4(a.ip), cont_s));
+                    // Docker forwards an IPv6 published port to the
+                    // container's IPv6 address where it has one.
+                    if let Some((ip6, _, _)) = a.ip6 {
+                        sites.insert((h.node_of(&c.name), IpAddr::V6(ip6), cont_s));
+                    }
                 }
             }
         }

@@ -732,6 +732,35 @@ fn bug_library() -> Vec<Scenario> {
         .needs(&[Feature::BridgeNetfilter])
         .bug(),
         S::new(
+            "ipv6_bridge_unreachable_from_lan_after_28",
+            bugs::ipv6::ipv6_bridge_unreachable_from_lan_after_28,
+            "",
+        )
+        .per_layout(
+            "reached (ip6 FORWARD policy ACCEPT)",
+            "BUG: dropped by ip6 raw PREROUTING",
+            "BUG: dropped by ip6 raw PREROUTING",
+        )
+        .bug(),
+        S::new(
+            "ipv6_forward_drop_breaks_unrelated_bridge",
+            bugs::ipv6::ipv6_forward_drop_breaks_unrelated_bridge,
+            "",
+        )
+        .per_layout(
+            "BUG: ip6tables FORWARD DROP policy",
+            "BUG: ip6tables FORWARD DROP policy",
+            "BUG (iptables-nft) / fine (nftables)",
+        )
+        .bug(),
+        S::new(
+            "ipv6_published_port_bypasses_iptables_docker_user_rule",
+            bugs::ipv6::ipv6_published_port_bypasses_iptables_docker_user_rule,
+            "BUG: IPv4 dropped by DOCKER-USER; IPv6 DNATed past it",
+        )
+        .on(bugs::ipv6::IPTABLES)
+        .bug(),
+        S::new(
             "stale_udp_conntrack_survives_container_restart",
             bugs::conntrack::stale_udp_conntrack_survives_container_restart,
             "flushed by host port; client seen",

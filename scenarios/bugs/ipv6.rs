@@ -124,7 +124,7 @@ pub fn ipv6_forward_drop_breaks_unrelated_bridge(v: &Variant) -> Result<()> {
     }
 }
 
-/// A user blocks the internet from the published ports with an iptables DOCKER-USER rule (`-I DOCKER-USER -i eth0 -j DROP`); iptables is IPv4 only, so the same published port on the host's IPv6 address stays open: the IPv6 client is DNATed to the container past the rule (ip6tables has its own DOCKER-USER, empty; 20.10's ip6tables has none).
+/// A user blocks the internet from the published ports with an iptables DOCKER-USER rule (`-I DOCKER-USER -i eth0 -j DROP`); iptables is IPv4 only, so the same published port on the host's IPv6 address stays open: the IPv6 client is DNATed to the container past the rule (docker/for-linux#1248: 20.10's ip6tables has no DOCKER-USER at all; 28+ has one, empty; chaifeng/ufw-docker#8: the ufw-docker recipe is IPv4-only).
 pub fn ipv6_published_port_bypasses_iptables_docker_user_rule(v: &Variant) -> Result<()> {
     let body = format!(
         "{N6}\n[[container]]\nname = \"c6\"\nnetworks = [\"n6\"]\nports = [\"8443:443\"]\n"

@@ -175,7 +175,7 @@ fn ipv6_walks() -> Vec<Scenario> {
             "leaves with its own address",
             "leaves with its own address",
         )
-        .on(matrix::GATEWAY_MODES),
+        .on(matrix::MODERN),
         S::new(
             "ipv6_published_port_dnat",
             ipv6::ipv6_published_port_dnat,

@@ -9,7 +9,7 @@ use netrig::docker::Layout;
 use crate::environment::Feature;
 use crate::matrix::{self, ALL, POINT_RELEASES, Variant};
 use crate::{
-    bindings, bugs, crossing, exposure, gateway, icc, isolation, local, loopback, modes, nat,
+    bindings, bugs, crossing, exposure, gateway, icc, ipv6, isolation, local, loopback, modes, nat,
     proxy, user_rules,
 };
 
@@ -138,6 +138,7 @@ impl Scenario {
 }
 
 const RAW_DROP: &str = "dropped: raw PREROUTING direct-access drop";
+const RAW_DROP6: &str = "dropped: ip6 raw PREROUTING direct-access drop";
 
 /// Every scenario, walks first, then the bug library.
 pub fn catalogue() -> Vec<Scenario> {
@@ -150,7 +151,49 @@ pub fn catalogue() -> Vec<Scenario> {
 fn walks() -> Vec<Scenario> {
     let mut all = nat_and_local();
     all.extend(isolation_and_modes());
+    all.extend(ipv6_walks());
     all
+}
+
+/// IPv6 on a dual-stack host (issue 21): NAT out and in, routed, the `[::]`
+/// proxy to an IPv4-only container, a LAN router sending the prefix.
+fn ipv6_walks() -> Vec<Scenario> {
+    use Scenario as S;
+    vec![
+        S::new(
+            "ipv6_outbound_masquerade",
+            ipv6::ipv6_outbound_masquerade,
+            "masqueraded to 2001:db8:113::2",
+        ),
+        S::new(
+            "ipv6_routed_network_leaves_unnated",
+            ipv6::ipv6_routed_network_leaves_unnated,
+            "",
+        )
+        .per_layout(
+            "",
+            "leaves with its own address",
+            "leaves with its own address",
+        )
+        .on(matrix::MODERN),
+        S::new(
+            "ipv6_published_port_dnat",
+            ipv6::ipv6_published_port_dnat,
+            "DNATed to the container's IPv6, client source kept",
+        ),
+        S::new(
+            "ipv6_wildcard_proxied_to_ipv4_container",
+            ipv6::ipv6_wildcard_proxied_to_ipv4_container,
+            "[::] docker-proxy; container sees its gateway",
+        )
+        .proxy(true),
+        S::new(
+            "ipv6_lan_routes_container_prefix",
+            ipv6::ipv6_lan_routes_container_prefix,
+            "",
+        )
+        .per_layout("forwarded to published port", RAW_DROP6, RAW_DROP6),
+    ]
 }
 
 /// NAT in and out, host-local access and hairpin, proxy on and off (§2.1–§2.3, §2.6).
@@ -687,6 +730,35 @@ fn bug_library() -> Vec<Scenario> {
             "BUG: bridge-nf reset to 0, neighbour connects",
         )
         .needs(&[Feature::BridgeNetfilter])
+        .bug(),
+        S::new(
+            "ipv6_bridge_unreachable_from_lan_after_28",
+            bugs::ipv6::ipv6_bridge_unreachable_from_lan_after_28,
+            "",
+        )
+        .per_layout(
+            "reached (ip6 FORWARD policy ACCEPT)",
+            "BUG: dropped by ip6 raw PREROUTING",
+            "BUG: dropped by ip6 raw PREROUTING",
+        )
+        .bug(),
+        S::new(
+            "ipv6_forward_drop_breaks_unrelated_bridge",
+            bugs::ipv6::ipv6_forward_drop_breaks_unrelated_bridge,
+            "",
+        )
+        .per_layout(
+            "BUG: ip6tables FORWARD DROP policy",
+            "BUG: ip6tables FORWARD DROP policy",
+            "BUG (iptables-nft) / fine (nftables)",
+        )
+        .bug(),
+        S::new(
+            "ipv6_published_port_bypasses_iptables_docker_user_rule",
+            bugs::ipv6::ipv6_published_port_bypasses_iptables_docker_user_rule,
+            "BUG: IPv4 dropped by DOCKER-USER; IPv6 DNATed past it",
+        )
+        .on(bugs::ipv6::IPTABLES)
         .bug(),
         S::new(
             "stale_udp_conntrack_survives_container_restart",

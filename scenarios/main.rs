@@ -28,6 +28,9 @@
 //! - [`user_rules`] — a user's DOCKER-USER rule file;
 //! - [`proxy`] — docker-proxy vs hairpin NAT: which source the container sees;
 //! - [`modes`] — none / host / container: network modes;
+//! - [`ipv6`] — a dual-stack host: IPv6 masqueraded out (nat) or not
+//!   (routed), DNAT in over IPv6, the `[::]` proxy to an IPv4-only
+//!   container, a LAN router sending the container prefix;
 //! - [`bugs`] — the bug library (trials `bug::NAME::LAYOUT::BACKEND`).
 
 mod bindings;
@@ -38,6 +41,7 @@ mod environment;
 mod exposure;
 mod gateway;
 mod icc;
+mod ipv6;
 mod isolation;
 mod local;
 mod loopback;

@@ -64,6 +64,14 @@ pub const GATEWAY_MODES: &[Variant] = &[
     Variant::new(Layout::V29, Backend::IptablesNft),
 ];
 
+/// Every 28+ cell: v28 × {iptables-nft, iptables-legacy}, v29 × {iptables-nft, nftables}.
+pub const MODERN: &[Variant] = &[
+    Variant::new(Layout::V28, Backend::IptablesNft),
+    Variant::new(Layout::V28, Backend::IptablesLegacy),
+    Variant::new(Layout::V29, Backend::IptablesNft),
+    Variant::new(Layout::V29, Backend::Nftables),
+];
+
 /// The 28+ cells with an iptables backend (Docker's own chains in the
 /// filter table that a second firewall owner can rewrite).
 pub const MODERN_IPTABLES: &[Variant] = GATEWAY_MODES;

@@ -21,12 +21,16 @@
 //! - [`nftables`] — the nftables backend: no DOCKER-USER, no forwarding of its own;
 //! - [`proxy`] — icc=false and the userland proxy deciding who reaches a
 //!   published port, cross-network access without the proxy;
+//! - [`ipv6`] — a dual-stack host: the 28+ raw drops cutting a LAN off an
+//!   IPv6 bridge, the ip6tables FORWARD DROP policy on other bridges, an
+//!   iptables-only DOCKER-USER rule that IPv6 walks past;
 //! - [`conntrack`] — the conntrack entries Docker deletes when a container
 //!   starts, per point release (29.5's UDP flush).
 
 pub mod conntrack;
 pub mod firewall;
 pub mod host;
+pub mod ipv6;
 pub mod managers;
 pub mod nftables;
 pub mod owners;

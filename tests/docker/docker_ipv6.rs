@@ -195,6 +195,46 @@ fn container_ipv6_leaves_masqueraded(under: Under) -> Result<()> {
     Ok(())
 }
 
+/// Classic without `[daemon] ipv6` but with the file's `--ipv6` user
+/// networks: the host has IPv6 (its uplink, the networks' gateways), so
+/// Docker's `[::]:8080` docker-proxy listens there and forwards to web's
+/// IPv4 address (docker0 has no IPv6): web's server sees the proxy's
+/// connection from docker0's gateway, 172.17.0.1.
+fn wildcard_proxy_with_ipv6_user_networks_only() -> Result<()> {
+    let _labs = common::shared();
+    let text = std::fs::read_to_string(FILE).expect("the topology file");
+    let text = text
+        .replace("layout = \"v28\"", "layout = \"classic\"")
+        .replace("ipv6 = true\nfixed_cidr_v6 = \"fd00:17::/64\"\n", "")
+        .replace(", \"[::1]:8081:80\"", "");
+    assert!(
+        !text.contains("fixed_cidr_v6"),
+        "the premise: docker0 without IPv6"
+    );
+    let mut spec = netrig::topology::parse(&text, FILE)?;
+    spec.set_name(unique_lab_name("ip6p"));
+    let lab = spec.up()?;
+    let web = lab.docker("host")?.container("web")?;
+    let server = web.tcp_echo_server("0.0.0.0:80")?;
+    let to: SocketAddr = "[2001:db8:113::2]:8080".parse().expect("addr");
+    let out = lab
+        .node("internet")?
+        .tcp_connect(to, Duration::from_secs(2))?;
+    assert!(
+        out.is_connected(),
+        "lab {}: internet -> {to}: {out:?}",
+        lab.name()
+    );
+    let peers = server.wait_for_peers(1, Duration::from_secs(1))?;
+    assert_eq!(
+        peers[0].ip(),
+        ip("172.17.0.1"),
+        "lab {}: {peers:?}",
+        lab.name()
+    );
+    Ok(())
+}
+
 /// This module's tests, per layout.
 pub fn tests() -> Vec<Test> {
     let mut tests = Vec::new();
@@ -216,5 +256,9 @@ pub fn tests() -> Vec<Test> {
             move || container_ipv6_leaves_masqueraded(under),
         ));
     }
+    tests.push(Test::lab(
+        "ipv6::wildcard_proxy_with_ipv6_user_networks_only::classic",
+        wildcard_proxy_with_ipv6_user_networks_only,
+    ));
     tests
 }

@@ -304,10 +304,11 @@ impl DockerHost {
         let mappings: Vec<_> = proxies
             .into_iter()
             .filter(|p| {
-                // The classic emulation without `[daemon] ipv6` runs without
-                // IPv6: Docker's extra `[::]` docker-proxy has nothing to
-                // listen on there.
-                let skip = p.host_ip.is_ipv6() && !self.daemon().host_ipv6();
+                // The classic emulation without IPv6 (no `[daemon] ipv6`, no
+                // IPv6 network) runs without it: Docker's extra `[::]`
+                // docker-proxy has nothing to listen on there.
+                let skip =
+                    p.host_ip.is_ipv6() && !(self.daemon().host_ipv6() || self.has_ipv6());
                 if skip {
                     tracing::debug!(host_ip = %p.host_ip, port = p.host_port, "skipping IPv6 docker-proxy");
                 }

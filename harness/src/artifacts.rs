@@ -21,8 +21,9 @@ pub(crate) struct Artifacts {
     base: PathBuf,
     /// `netrig-LAB-` (the directory's name is this and a unique suffix).
     prefix: String,
-    /// The directory, once made.
-    made: OnceLock<PathBuf>,
+    /// The directory once asked for, and whether this lab made it (only
+    /// then is it removed).
+    made: OnceLock<(PathBuf, bool)>,
     keep: AtomicBool,
     lab: String,
 }
@@ -58,8 +59,8 @@ impl Artifacts {
     /// path under the base is returned all the same, so whoever writes
     /// there gets an error naming it.
     pub(crate) fn path(&self) -> &Path {
-        self.made.get_or_init(|| {
-            let mut last = None;
+        let (path, _) = self.made.get_or_init(|| {
+            let mut tried = None;
             for _ in 0..64 {
                 let n = NEXT.fetch_add(1, Ordering::Relaxed);
                 let p = self
@@ -68,17 +69,21 @@ impl Artifacts {
                 match std::fs::create_dir(&p) {
                     Ok(()) => {
                         tracing::debug!(lab = %self.lab, dir = %p.display(), "artifacts directory made");
-                        return p;
+                        return (p, true);
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(p),
+                    // A kept folder of an earlier process with this pid.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => tried = Some((p, e)),
                     Err(e) => {
                         tracing::warn!(lab = %self.lab, dir = %p.display(), error = %e, "cannot make the artifacts directory");
-                        return p;
+                        return (p, false);
                     }
                 }
             }
-            last.expect("64 names tried")
-        })
+            let (p, e) = tried.expect("64 names tried");
+            tracing::warn!(lab = %self.lab, dir = %p.display(), error = %e, "cannot make the artifacts directory");
+            (p, false)
+        });
+        path
     }
 
     /// Keeps the directory after the lab is dropped (and prints its path then).
@@ -94,8 +99,8 @@ impl Artifacts {
 
 impl Drop for Artifacts {
     fn drop(&mut self) {
-        let Some(dir) = self.made.get() else {
-            return; // nothing was ever written
+        let Some((dir, true)) = self.made.get() else {
+            return; // never made by this lab: nothing to keep or remove
         };
         if self.is_kept() || std::thread::panicking() {
             eprintln!(

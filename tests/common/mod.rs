@@ -6,6 +6,7 @@ pub mod host_lab;
 pub mod labs;
 pub mod recordings;
 pub mod recordings28;
+pub mod recordings_ipv6;
 
 use std::time::Duration;
 

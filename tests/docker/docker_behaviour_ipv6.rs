@@ -18,37 +18,9 @@ use netrig::{Lab, Node, Result, Route, TcpEchoServer, unique_lab_name};
 
 use crate::common;
 use crate::common::recordings::data;
+use crate::common::recordings_ipv6::{IPV6_20_10, IPV6_VARIANTS, Ipv6Variant, ipv6_variant_text};
 
 const FILE: &str = "topologies/docker-ipv6.toml";
-
-/// The recorded 28.5.2 variants (behaviour.txt's columns) and what each adds
-/// to the topology file: `[daemon]` keys, network n6's keys, a `[before]`.
-const VARIANTS: [(&str, &str, &str, &str); 9] = [
-    ("default", "", "", ""),
-    (
-        "ip6-forward-off",
-        "",
-        "",
-        "[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=0\"]\n",
-    ),
-    (
-        "ip6-forward-preset",
-        "",
-        "",
-        "[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=1\"]\n",
-    ),
-    ("ip6tables-false", "ip6tables = false\n", "", ""),
-    ("legacy-backend", "", "", ""),
-    (
-        "n6-nat-unprotected",
-        "",
-        "gateway_mode_ipv6 = \"nat-unprotected\"\n",
-        "",
-    ),
-    ("n6-routed", "", "gateway_mode_ipv6 = \"routed\"\n", ""),
-    ("userland-proxy-false", "userland_proxy = false\n", "", ""),
-    ("20.10-default", "ip6tables = true\n", "", ""),
-];
 
 /// One recorded check: its label and whether it succeeded.
 struct Case {
@@ -90,28 +62,9 @@ fn cases(variant: &str) -> Vec<Case> {
 }
 
 /// The topology with the variant's additions, brought up.
-fn up(variant: &str, daemon: &str, n6: &str, before: &str) -> Result<Lab> {
+fn up(x: &Ipv6Variant) -> Result<Lab> {
     let text = std::fs::read_to_string(FILE).expect("the topology file");
-    let mut text = text
-        .replace(
-            "subnet_v6 = \"fd00:18::/64\"\n",
-            &format!("subnet_v6 = \"fd00:18::/64\"\n{n6}"),
-        )
-        .replace(
-            "ipv6 = true\nfixed_cidr_v6",
-            &format!("{daemon}ipv6 = true\nfixed_cidr_v6"),
-        );
-    if variant == "20.10-default" {
-        text = text.replace("layout = \"v28\"", "layout = \"classic\"");
-    }
-    if variant == "legacy-backend" {
-        text = text.replace(
-            "backend = \"iptables-nft\"",
-            "backend = \"iptables-legacy\"",
-        );
-    }
-    text = text + "\n" + before;
-    let mut spec = netrig::topology::parse(&text, FILE)?;
+    let mut spec = netrig::topology::parse(&ipv6_variant_text(&text, x), FILE)?;
     spec.set_name(unique_lab_name("b6"));
     spec.up()
 }
@@ -175,10 +128,11 @@ fn perform(lab: &Lab, a: &Action) -> Result<bool> {
     }
 }
 
-/// Every replayable check of `variant` comes out as recorded.
-fn replay(variant: &str, daemon: &str, n6: &str, before: &str) -> Result<()> {
+/// Every replayable check of variant `x` comes out as recorded.
+fn replay(x: &Ipv6Variant) -> Result<()> {
+    let variant = x.name;
     let _labs = common::shared();
-    let lab = up(variant, daemon, n6, before)?;
+    let lab = up(x)?;
     let docker = lab.docker("host")?;
     let web6 = web_ipv6(docker.model());
     // The recording's servers: each container on its port and on :81, the
@@ -232,12 +186,9 @@ fn replay(variant: &str, daemon: &str, n6: &str, before: &str) -> Result<()> {
 
 /// This module's tests: one per recorded variant.
 pub fn tests() -> Vec<Test> {
-    VARIANTS
+    IPV6_VARIANTS
         .iter()
-        .map(|&(variant, daemon, n6, before)| {
-            Test::lab(format!("ipv6_behaviour::{variant}"), move || {
-                replay(variant, daemon, n6, before)
-            })
-        })
+        .chain([&IPV6_20_10])
+        .map(|x| Test::lab(format!("ipv6_behaviour::{}", x.name), move || replay(x)))
         .collect()
 }

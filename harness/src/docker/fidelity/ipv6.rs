@@ -15,60 +15,9 @@ use crate::docker::DockerHost;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/topologies/docker-ipv6.toml");
 
-/// A recorded variant: its dump prefix, backend, and what it adds to the
-/// topology file (`[daemon]` keys, network n6's keys, a `[before]` table).
-struct Variant {
-    name: &'static str,
-    backend: Backend,
-    daemon: &'static str,
-    n6: &'static str,
-    before: &'static str,
-}
-
-const fn v(
-    name: &'static str,
-    daemon: &'static str,
-    n6: &'static str,
-    before: &'static str,
-) -> Variant {
-    Variant {
-        name,
-        backend: Backend::IptablesNft,
-        daemon,
-        n6,
-        before,
-    }
-}
-
-/// Every recorded 28.5.2 variant.
-const VARIANTS: [Variant; 8] = [
-    v("default", "", "", ""),
-    Variant {
-        backend: Backend::IptablesLegacy,
-        ..v("legacy-backend", "", "", "")
-    },
-    v("n6-routed", "", "gateway_mode_ipv6 = \"routed\"\n", ""),
-    v(
-        "n6-nat-unprotected",
-        "",
-        "gateway_mode_ipv6 = \"nat-unprotected\"\n",
-        "",
-    ),
-    v("userland-proxy-false", "userland_proxy = false\n", "", ""),
-    v("ip6tables-false", "ip6tables = false\n", "", ""),
-    v(
-        "ip6-forward-off",
-        "",
-        "",
-        "[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=0\"]\n",
-    ),
-    v(
-        "ip6-forward-preset",
-        "",
-        "",
-        "[before]\nsysctls = [\"net.ipv6.conf.all.forwarding=1\"]\n",
-    ),
-];
+#[path = "../../../../tests/common/recordings_ipv6.rs"]
+mod variants;
+use variants::{IPV6_VARIANTS as VARIANTS, Ipv6Variant, ipv6_variant_text};
 
 /// The recorded steps and the model's step each shows (the last: everything).
 const STEPS: [(&str, Option<usize>); 4] = [
@@ -79,27 +28,19 @@ const STEPS: [(&str, Option<usize>); 4] = [
 ];
 
 fn host(backend: Backend) -> DockerHost {
-    variant(&Variant {
-        backend,
-        ..v("default", "", "", "")
-    })
+    let text = std::fs::read_to_string(FILE).expect("docker-ipv6.toml");
+    let text = text.replace(
+        "backend = \"iptables-nft\"",
+        &format!("backend = \"{backend}\""),
+    );
+    let spec = crate::topology::parse(&text, FILE).expect("docker-ipv6.toml loads");
+    spec.docker_host("host").expect("a Docker host").clone()
 }
 
 /// The topology file with the variant's additions.
-fn variant(x: &Variant) -> DockerHost {
+fn variant(x: &Ipv6Variant) -> DockerHost {
     let text = std::fs::read_to_string(FILE).expect("docker-ipv6.toml");
-    let n6 = "subnet_v6 = \"fd00:18::/64\"\n";
-    let daemon = "ipv6 = true\nfixed_cidr_v6";
-    assert!(text.contains(n6) && text.contains(daemon) && text.contains("layout = \"v28\""));
-    let text = text
-        .replace(n6, &format!("{n6}{}", x.n6))
-        .replace(daemon, &format!("{}{daemon}", x.daemon))
-        .replace(
-            "backend = \"iptables-nft\"",
-            &format!("backend = \"{}\"", x.backend),
-        )
-        + "\n"
-        + x.before;
+    let text = ipv6_variant_text(&text, x);
     let spec = crate::topology::parse(&text, FILE).expect("docker-ipv6.toml loads");
     spec.docker_host("host").expect("a Docker host").clone()
 }

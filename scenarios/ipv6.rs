@@ -168,7 +168,8 @@ pub fn ipv6_published_port_dnat(v: &Variant) -> Result<()> {
     )
     .dnat_to(at(c6, 443))
     .within(WAIT)?;
-    ensure(&lab, flow.source_port_preserved(), || {
+    let port_kept = flow.before.tcp().map(|t| t.src_port) == flow.after.tcp().map(|t| t.src_port);
+    ensure(&lab, port_kept, || {
         format!("the client's port changed on the way in: {flow:?}")
     })?;
     stream

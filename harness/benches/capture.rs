@@ -9,7 +9,7 @@
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use netrig::expect::{Mark, udp};
+use netrig::expect::{any, udp};
 use netrig::{CaptureOptions, Endpoint, Lab};
 
 const RUNS: usize = 5;
@@ -115,7 +115,6 @@ fn bench() -> netrig::Result<()> {
             let t = Instant::now();
             tx.send_to(tag.as_bytes(), "10.0.0.2:9001").map_err(io)?;
             cap.expect(udp().payload(&tag))
-                .since(Mark(i))
                 .within(Duration::from_secs(1))?;
             samples.push(t.elapsed().as_secs_f64() * 1e6);
             rx.recv_from(&mut buf).map_err(io)?;
@@ -142,9 +141,8 @@ fn bench() -> netrig::Result<()> {
             }
             sent += WINDOW;
             let target = sent;
-            cap.wait_for(Duration::from_secs(5), |ps| {
-                (ps.len() >= target).then_some(())
-            })?;
+            cap.expect_count(any(), target)
+                .within(Duration::from_secs(5))?;
         }
         let secs = t.elapsed().as_secs_f64();
         pps_windowed.push(cap.packets().len() as f64 / secs);
@@ -168,9 +166,8 @@ fn bench() -> netrig::Result<()> {
             }
             let stats = cap.stats()?;
             let expected = stats.received.saturating_sub(stats.dropped) as usize;
-            cap.wait_for(Duration::from_secs(10), |ps| {
-                (ps.len() >= expected).then_some(())
-            })?;
+            cap.expect_count(any(), expected)
+                .within(Duration::from_secs(10))?;
             let elapsed = t.elapsed().as_secs_f64();
             let kept = cap.packets().len();
             let stats = cap.stats()?;

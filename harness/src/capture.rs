@@ -274,7 +274,7 @@ impl Capture {
     /// Waits until `check` returns `Some` over the packets captured so far, or
     /// `timeout` passes (then `Ok(None)`). `check` sees the whole list each
     /// time a batch arrives; it runs under the capture's lock, so keep it short.
-    pub fn wait_for<R>(
+    pub(crate) fn wait_for<R>(
         &self,
         timeout: Duration,
         mut check: impl FnMut(&[Packet]) -> Option<R>,

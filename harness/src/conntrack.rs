@@ -112,11 +112,6 @@ impl ConntrackTable {
         }
     }
 
-    /// The entries for which `f` holds.
-    pub fn filter(&self, f: impl Fn(&ConntrackEntry) -> bool) -> Vec<&ConntrackEntry> {
-        self.entries.iter().filter(|e| f(e)).collect()
-    }
-
     /// The entry of `protocol` whose original tuple goes from `src` to `dst`
     /// (each an IP, with an optional port: `"10.1.0.2"`, `"10.1.0.1:8080"`).
     pub fn find(&self, protocol: &str, src: &str, dst: &str) -> Option<&ConntrackEntry> {

@@ -14,13 +14,14 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+use common::frame::{mac, tcp_syn_frame};
 use common::recordings::data;
 use common::recordings28::{normalise, normalise_recorded, variant28, variant28_with};
 use netrig::Route;
 use netrig::docker::DockerHost;
 use netrig::expect::tcp;
 use netrig::{Backend, Lab};
-use netrig::{PingOutcome, TcpEchoServer, tcp_syn_frame};
+use netrig::{PingOutcome, TcpEchoServer};
 
 use crate::common;
 
@@ -200,8 +201,8 @@ fn tcp_reaches(lab: &Lab, from: &str, to: SocketAddr) -> bool {
 /// moby #45610: a peer on the uplink sends to 127.0.0.1:PORT via the host.
 fn loopback_reaches(lab: &Lab, port: u16) -> bool {
     let inet = lab.internet().unwrap();
-    let src_mac = inet.interface("eth0").unwrap().mac;
-    let dst_mac = lab.host_node().unwrap().interface("eth0").unwrap().mac;
+    let src_mac = mac(&inet, "eth0").unwrap();
+    let dst_mac = mac(&lab.host_node().unwrap(), "eth0").unwrap();
     let back = inet.capture("eth0").unwrap();
     let syn = tcp_syn_frame(
         src_mac,

@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::frame::{mac, udp_frame};
 use netrig::expect::{icmp, udp};
-use netrig::udp_frame;
 use netrig::{Direction, Result};
 
 use crate::common;
@@ -113,12 +113,14 @@ fn injected_frame_is_seen_by_other_captures() -> Result<()> {
     let cap_a = a.capture("eth0")?;
     let cap_b = b.capture("eth0")?;
     let frame = udp_frame(
-        a.interface("eth0")?.mac,
-        b.interface("eth0")?.mac,
+        mac(&a, "eth0")?,
+        mac(&b, "eth0")?,
         "10.0.0.1:5555".parse().unwrap(),
         "10.0.0.2:7000".parse().unwrap(),
         b"injected",
     );
+    // Ethernet, IPv4 and UDP headers and the payload: a well-formed frame.
+    assert_eq!(frame.len(), 14 + 20 + 8 + b"injected".len());
     a.inject("eth0", &frame)?;
     let m = udp()
         .src("10.0.0.1:5555")

@@ -423,13 +423,8 @@ fn bad_inputs_give_clear_errors() {
         msg.contains("no node named \"nope\"") && msg.contains("a, b"),
         "{msg}"
     );
-    let msg = lab
-        .node("a")
-        .unwrap()
-        .interface("eth7")
-        .unwrap_err()
-        .to_string();
-    assert!(msg.contains("eth7") && msg.contains("eth0"), "{msg}");
+    // (An unknown interface's error: the unit test
+    // lab::lab_tests::unknown_interface_names_the_interfaces.)
 }
 
 /// The inode of the calling thread's network namespace.

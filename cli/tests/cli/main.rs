@@ -13,6 +13,9 @@ mod report;
 mod run;
 mod snapshot;
 mod verify;
+// The witness namespace netrig's own tests use (public API + rtnetlink).
+#[path = "../../../tests/common/witness.rs"]
+mod witness;
 
 fn main() -> std::process::ExitCode {
     netrig::testing::run(

@@ -20,7 +20,8 @@ use crate::runtime::Runtime;
 
 pub(crate) use build::Building;
 pub use docker::DockerPart;
-pub use node::{Interface, Node};
+pub(crate) use node::Interface;
+pub use node::Node;
 pub(crate) use running::Running;
 
 use crate::error::{Error, Result, Subject};
@@ -215,12 +216,6 @@ impl Lab {
             pins.push(pin);
         }
         Ok(out)
-    }
-
-    /// Unmounts and removes a pin made by [`Lab::pin_all`] — also one left
-    /// behind by a process that was killed before it could remove it.
-    pub fn remove_pin(path: &Path) -> std::io::Result<()> {
-        Pin::remove_path(path)
     }
 
     /// Checks a lab name (1–64 of `[A-Za-z0-9_.-]`, starting with a letter

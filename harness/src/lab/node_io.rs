@@ -166,14 +166,21 @@ impl Node<'_> {
         self.ns().udp_echo_server(bind)
     }
 
-    /// Injects one raw frame on `ifname`.
+    /// Injects one raw frame on `ifname`, as is: build it with a packet
+    /// library (here etherparse), its MACs from [`Node::links`].
     ///
     /// ```no_run
     /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-    /// let a = lab.node("a")?;
-    /// let (src, dst) = (a.interface("eth0")?.mac, lab.node("b")?.interface("eth0")?.mac);
-    /// let f = netrig::udp_frame(src, dst, "10.0.0.1:5555".parse().unwrap(), "10.0.0.2:7000".parse().unwrap(), b"x");
-    /// a.inject("eth0", &f)?;
+    /// let (a, b) = (lab.node("a")?, lab.node("b")?);
+    /// let mac = |n: &netrig::Node<'_>| -> netrig::Result<netrig::Mac> {
+    ///     Ok(n.links()?.into_iter().find(|l| l.name == "eth0").and_then(|l| l.mac).unwrap())
+    /// };
+    /// let frame = etherparse::PacketBuilder::ethernet2(mac(&a)?, mac(&b)?)
+    ///     .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+    ///     .udp(5555, 7000);
+    /// let mut bytes = Vec::new();
+    /// frame.write(&mut bytes, b"x").unwrap();
+    /// a.inject("eth0", &bytes)?;
     /// # Ok(()) }
     /// ```
     pub fn inject(&self, ifname: &str, frame: &[u8]) -> Result<()> {

@@ -146,11 +146,6 @@ impl TcpEchoServer {
         .map(TcpEchoServer)
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.0.addr
-    }
-
     /// The peers of every connection accepted so far, in order.
     pub fn peers(&self) -> Vec<SocketAddr> {
         self.0.seen()

@@ -6,6 +6,8 @@ mod adopt;
 mod build;
 pub(crate) mod docker;
 mod grow;
+#[cfg(test)]
+mod lab_tests;
 mod node;
 mod node_io;
 mod running;

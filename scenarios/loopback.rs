@@ -7,8 +7,8 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::frame::{mac, tcp_syn_frame};
 use crate::support::{HostLab as _, Up as _};
+use crate::wire::{mac, tcp_syn_frame};
 use netrig::Backend;
 use netrig::TcpFlags;
 use netrig::docker::{ContainerSpec, Layout};

@@ -48,12 +48,12 @@ mod loopback;
 mod matrix;
 mod modes;
 mod nat;
-// Raw frames for `Node::inject` and the MACs they need.
-#[path = "../tests/common/frame.rs"]
-#[allow(dead_code)]
-mod frame;
+// Sockets inside a node, raw frames for `Node::inject` and their MACs.
 mod proxy;
 mod support;
+#[path = "../tests/common/wire.rs"]
+#[allow(dead_code)]
+mod wire;
 // The tests' shorthand for a Docker host file's lab (`lab.internet()`, `lab.model()` …).
 #[path = "../tests/common/host_lab.rs"]
 #[allow(dead_code)]

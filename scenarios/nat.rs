@@ -63,9 +63,8 @@ pub fn published_port_dnat(v: &Variant) -> Result<()> {
     let outside = lab.host_node()?.capture("eth0")?;
     let inside = lab.container("web")?.capture("eth0")?;
 
-    let mut stream = lab
-        .internet()?
-        .tcp_stream(at(lab.host_uplink_ip(), 8080), WAIT)?;
+    let mut stream =
+        crate::wire::tcp_stream(&lab.internet()?, at(lab.host_uplink_ip(), 8080), WAIT)?;
     let flow = expect_nat(
         &outside,
         &inside,

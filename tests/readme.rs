@@ -13,13 +13,17 @@ fn outbound_traffic_is_masqueraded() -> netrig::Result<()> {
     docker
         .container("web")?
         .udp_send("198.51.100.10:53", b"q")?;
-    wan.expect(udp().src(docker.uplink_ip()).dst("198.51.100.10:53"))
-        .within(Duration::from_secs(1))?;
+    wan.expect(
+        udp()
+            .src(docker.model().host_uplink_ip())
+            .dst("198.51.100.10:53"),
+    )
+    .within(Duration::from_secs(1))?;
     assert_eq!(
         server.wait_for_datagrams(1, Duration::from_secs(1))?[0]
             .from
             .ip(),
-        docker.uplink_ip()
+        docker.model().host_uplink_ip()
     );
     Ok(())
 }

@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 use netrig::expect::{any, udp};
 use netrig::{CaptureOptions, Endpoint, Lab};
 
+// Sockets inside a node (public API: `Node::run`).
+#[path = "../../tests/common/wire.rs"]
+mod wire;
+use wire::udp_socket;
+
 const RUNS: usize = 5;
 const LATENCY_SAMPLES: usize = 200;
 const BURST: usize = 10_000;
@@ -75,9 +80,9 @@ fn bench() -> netrig::Result<()> {
         )
         .up()?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
-    let tx: UdpSocket = a.udp_socket("10.0.0.1:0")?;
-    let rx: UdpSocket = b.udp_socket("10.0.0.2:9001")?;
-    let sink: UdpSocket = b.udp_socket("10.0.0.2:9002")?;
+    let tx: UdpSocket = udp_socket(&a, "10.0.0.1:0".parse().unwrap())?;
+    let rx: UdpSocket = udp_socket(&b, "10.0.0.2:9001".parse().unwrap())?;
+    let sink: UdpSocket = udp_socket(&b, "10.0.0.2:9002".parse().unwrap())?;
     rx.set_read_timeout(Some(Duration::from_secs(1))).ok();
     let io =
         |e: std::io::Error| netrig::Error::io(netrig::Subject::lab(a.name()), "bench socket", e);

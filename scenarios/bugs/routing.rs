@@ -9,7 +9,7 @@ use netrig::docker::{ContainerSpec, DaemonOptions, GatewayMode, Layout, NetworkS
 use netrig::expect::{tcp, udp};
 use netrig::{Backend, Result, Route, Sentinel, TcpFlags};
 
-use crate::frame::{mac, tcp_syn_frame};
+use crate::wire::{mac, tcp_syn_frame};
 
 use super::LAN_HOST;
 use crate::matrix::Variant;

@@ -2,12 +2,12 @@
 #![allow(dead_code)]
 
 pub mod fork;
-pub mod frame;
 pub mod host_lab;
 pub mod labs;
 pub mod recordings;
 pub mod recordings28;
 pub mod recordings_ipv6;
+pub mod wire;
 pub mod witness;
 
 use std::time::Duration;

@@ -14,9 +14,9 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use common::frame::{mac, tcp_syn_frame};
 use common::recordings::data;
 use common::recordings28::{normalise, normalise_recorded, variant28, variant28_with};
+use common::wire::{mac, tcp_stream, tcp_syn_frame};
 use netrig::Route;
 use netrig::docker::DockerHost;
 use netrig::expect::tcp;
@@ -190,7 +190,7 @@ const TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Performs a TCP check like wget did: connect, send, and get the answer back.
 fn tcp_reaches(lab: &Lab, from: &str, to: SocketAddr) -> bool {
-    let Ok(mut s) = lab.node(from).unwrap().tcp_stream(to, TIMEOUT) else {
+    let Ok(mut s) = tcp_stream(&lab.node(from).unwrap(), to, TIMEOUT) else {
         return false;
     };
     s.set_read_timeout(Some(TIMEOUT)).unwrap();

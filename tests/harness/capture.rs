@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::frame::{mac, udp_frame};
+use crate::common::wire::{mac, udp_frame};
 use netrig::expect::{icmp, udp};
 use netrig::{Direction, Result};
 

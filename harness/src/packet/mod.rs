@@ -72,8 +72,6 @@ impl TcpFlags {
     pub const RST: TcpFlags = TcpFlags(0x04);
     /// ACK.
     pub const ACK: TcpFlags = TcpFlags(0x10);
-    /// SYN+ACK.
-    pub const SYN_ACK: TcpFlags = TcpFlags(0x12);
 
     /// Whether every flag of `other` is set here.
     pub(crate) fn contains(self, other: TcpFlags) -> bool {

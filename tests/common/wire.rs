@@ -1,10 +1,38 @@
-//! Raw frames for `Node::inject`, built with etherparse, and the MAC
-//! addresses they need (shared by the integration tests and the catalogue).
+//! On the wire from inside a node, with netrig's public API: plain sockets
+//! made in the node's namespace (`Node::run`), and raw frames for
+//! `Node::inject`, built with etherparse, with the MACs they need (shared by
+//! the integration tests, the catalogue and the benches).
+// Each includer uses part of it.
+#![allow(dead_code)]
 
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
+use std::time::Duration;
 
 use etherparse::PacketBuilder;
-use netrig::{Mac, Node, Result};
+use netrig::{Error, Mac, Node, Result, Subject};
+
+/// A TCP connection from inside `node` to `dst` (a failure to connect is an error).
+pub fn tcp_stream(node: &Node<'_>, dst: SocketAddr, timeout: Duration) -> Result<TcpStream> {
+    node.run(move || TcpStream::connect_timeout(&dst, timeout))?
+        .map_err(|e| {
+            Error::io(
+                Subject::default().node(node.name()),
+                format!("connect to {dst}"),
+                e,
+            )
+        })
+}
+
+/// A UDP socket bound to `bind` inside `node` (port 0 for any).
+pub fn udp_socket(node: &Node<'_>, bind: SocketAddr) -> Result<UdpSocket> {
+    node.run(move || UdpSocket::bind(bind))?.map_err(|e| {
+        Error::io(
+            Subject::default().node(node.name()),
+            format!("bind a UDP socket to {bind}"),
+            e,
+        )
+    })
+}
 
 /// An Ethernet/IPv4/UDP frame with checksums filled in.
 pub fn udp_frame(

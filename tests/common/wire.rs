@@ -68,6 +68,17 @@ pub fn tcp_syn_frame(
     v
 }
 
+/// The UDP payload of an Ethernet frame (from a `.pcap` file), if it is UDP.
+pub fn udp_payload(frame: &[u8]) -> Option<&[u8]> {
+    match etherparse::SlicedPacket::from_ethernet(frame)
+        .ok()?
+        .transport?
+    {
+        etherparse::TransportSlice::Udp(u) => Some(u.payload()),
+        _ => None,
+    }
+}
+
 /// The MAC address of `node`'s interface `ifname`, as the kernel reports it.
 pub fn mac(node: &Node<'_>, ifname: &str) -> Result<Mac> {
     let link = node.links()?.into_iter().find(|l| l.name == ifname);

@@ -219,7 +219,7 @@ fn replay(variant: &str) {
         }
     }
     if !report.is_empty() {
-        lab.keep_artifacts();
+        let _ = lab.collect_evidence("cases differ from real Docker");
         let rules = lab.rules().unwrap_or_default();
         panic!(
             "lab {}: variant {variant}: {} case(s) differ from real Docker:\n  {}\nrules with counters:\n{rules}",

@@ -314,7 +314,7 @@ fn replay(variant: &str, dump: &str, backend: Option<Backend>) -> Result<(), Str
     if report.is_empty() {
         return Ok(());
     }
-    lab.keep_artifacts();
+    let _ = lab.collect_evidence("cases differ from real Docker 28.5.2");
     Err(format!(
         "lab {}: variant {variant} ({}) replaying {dump}: {} difference(s) from real Docker 28.5.2:\n  {}\nrules with counters:\n{}",
         lab.name(),

@@ -196,9 +196,12 @@ fn dropping_a_lab_removes_everything() {
     let a = lab.node("a").unwrap();
     witness.attach(&a, "towitness", "witness0").unwrap();
     assert!(witness.links().unwrap().contains(&"witness0".to_string()));
-    let mut sleeper = a.command("sleep").arg("600").spawn().unwrap();
+    let sleeper = a.command("sleep").arg("600").spawn().unwrap();
     let pid = sleeper.pid() as i32;
-    assert!(sleeper.try_wait().unwrap().is_none());
+    assert!(
+        !wait_pid_gone(pid, Duration::ZERO),
+        "the sleeper is running"
+    );
     std::mem::forget(sleeper); // only the lab can kill it now
     drop(lab);
     assert!(

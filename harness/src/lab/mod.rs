@@ -199,12 +199,6 @@ impl Lab {
         self.group.artifacts().path()
     }
 
-    /// Keeps the artifacts directory after the lab is dropped (its path is
-    /// printed then), as a failed expectation does.
-    pub fn keep_artifacts(&self) {
-        self.group.artifacts().keep();
-    }
-
     /// Pins every namespace (not aliases) under `dir` as `LAB-NODE`, so that
     /// `ip netns exec LAB-NODE …` works when `dir` is `/run/netns`. Pins are
     /// removed when the lab is dropped.

@@ -248,7 +248,8 @@ pub struct Packet {
 
 impl Packet {
     /// Decodes an Ethernet frame (timestamp now, no interface or direction).
-    pub fn decode(frame: &[u8]) -> Packet {
+    #[cfg(test)]
+    pub(crate) fn decode(frame: &[u8]) -> Packet {
         Packet::decode_at(frame, SystemTime::now(), frame.len() as u32)
     }
 

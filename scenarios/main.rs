@@ -52,7 +52,6 @@ mod nat;
 mod proxy;
 mod support;
 #[path = "../tests/common/wire.rs"]
-#[allow(dead_code)]
 mod wire;
 // The tests' shorthand for a Docker host file's lab (`lab.internet()`, `lab.model()` …).
 #[path = "../tests/common/host_lab.rs"]

@@ -102,7 +102,7 @@ struct Shared {
 /// - every frame is written to `NODE-IFNAME-N.pcap` in the lab's artifacts
 ///   directory (readable by Wireshark and tcpdump) and the file is flushed
 ///   after every batch, so what the list holds is on disk too;
-/// - waiting for packets ([`Capture::wait_for`]) is on a condition variable
+/// - waiting for packets (every `expect…(..).within(..)`) is on a condition variable
 ///   with a deadline; nothing sleeps.
 ///
 /// A handle does not see frames injected through itself; inject through

@@ -8,11 +8,11 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::support::{HostLab as _, Up as _};
+use crate::wire::{mac, tcp_syn_frame};
 use netrig::Backend;
 use netrig::TcpFlags;
 use netrig::docker::{ContainerSpec, Layout};
 use netrig::expect::{tcp, udp};
-use netrig::tcp_syn_frame;
 use netrig::{Result, Sentinel};
 
 use crate::matrix::Variant;
@@ -35,8 +35,8 @@ pub fn loopback_binding_from_the_uplink(v: &Variant) -> Result<()> {
     let inside = lab.container("web")?.capture("eth0")?;
     let back = internet.capture("eth0")?;
     let syn = tcp_syn_frame(
-        internet.interface("eth0")?.mac,
-        lab.host_node()?.interface("eth0")?.mac,
+        mac(&internet, "eth0")?,
+        mac(&lab.host_node()?, "eth0")?,
         SocketAddrV4::new(INTERNET_CLIENT, 40123),
         SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8081),
         7,

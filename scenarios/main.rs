@@ -48,8 +48,11 @@ mod loopback;
 mod matrix;
 mod modes;
 mod nat;
+// Sockets inside a node, raw frames for `Node::inject` and their MACs.
 mod proxy;
 mod support;
+#[path = "../tests/common/wire.rs"]
+mod wire;
 // The tests' shorthand for a Docker host file's lab (`lab.internet()`, `lab.model()` …).
 #[path = "../tests/common/host_lab.rs"]
 #[allow(dead_code)]
@@ -140,21 +143,19 @@ fn main() -> ExitCode {
         describe(&catalogue());
         return ExitCode::SUCCESS;
     }
-    netrig::testing::run_with_threads(tests(catalogue()), default_threads())
+    if std::env::var_os("RUST_TEST_THREADS").is_none() {
+        // SAFETY: first thing in `main`, before this process starts a thread.
+        unsafe { std::env::set_var("RUST_TEST_THREADS", default_threads().to_string()) };
+    }
+    netrig::testing::run(tests(catalogue()))
 }
 
-/// Trials at once when neither `--test-threads` nor `RUST_TEST_THREADS`
-/// says: four per core. A trial spends most of its time waiting on the wire
-/// (a blocked connect's timeout, a sentinel), not computing; `cargo bench
-/// --bench catalogue` measures serial, one per core and four per core.
+/// Trials at once when `RUST_TEST_THREADS` is unset (then set to this;
+/// `--test-threads` still wins): four per core. A trial spends most of its
+/// time waiting on the wire (a blocked connect's timeout, a sentinel), not
+/// computing; `cargo bench --bench catalogue` measures serial, one per core
+/// and four per core.
 fn default_threads() -> usize {
-    if let Some(n) = std::env::var("RUST_TEST_THREADS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|n| *n > 0)
-    {
-        return n;
-    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     4 * cores
 }

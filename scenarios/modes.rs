@@ -18,7 +18,7 @@ pub fn network_none_has_loopback_only(v: &Variant) -> Result<()> {
         .build()?
         .up()?;
     let node = lab.container("box")?;
-    let names: Vec<String> = node.interfaces().into_iter().map(|i| i.name).collect();
+    let names: Vec<String> = node.links()?.into_iter().map(|l| l.name).collect();
     ensure(&lab, names == ["lo"], || {
         format!("a --network none container has interfaces {names:?}, want [\"lo\"]")
     })?;

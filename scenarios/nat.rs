@@ -63,9 +63,8 @@ pub fn published_port_dnat(v: &Variant) -> Result<()> {
     let outside = lab.host_node()?.capture("eth0")?;
     let inside = lab.container("web")?.capture("eth0")?;
 
-    let mut stream = lab
-        .internet()?
-        .tcp_stream(at(lab.host_uplink_ip(), 8080), WAIT)?;
+    let mut stream =
+        crate::wire::tcp_stream(&lab.internet()?, at(lab.host_uplink_ip(), 8080), WAIT)?;
     let flow = expect_nat(
         &outside,
         &inside,
@@ -77,7 +76,7 @@ pub fn published_port_dnat(v: &Variant) -> Result<()> {
     .dnat_to(at(web, 80))
     .within(WAIT)?;
     assert!(
-        flow.source_port_preserved(),
+        flow.before.tcp().map(|t| t.src_port) == flow.after.tcp().map(|t| t.src_port),
         "no SNAT on the way in: {flow:?}"
     );
 

@@ -40,9 +40,11 @@ fn neighbour_connects(
     let at_client = lab.container("client")?.capture("eth0")?;
     let at_web = lab.container("web")?.capture("eth0")?;
 
-    let mut stream = lab
-        .container("client")?
-        .tcp_stream(at(lab.host_uplink_ip(), 8080), WAIT)?;
+    let mut stream = crate::wire::tcp_stream(
+        &lab.container("client")?,
+        at(lab.host_uplink_ip(), 8080),
+        WAIT,
+    )?;
     stream
         .set_read_timeout(Some(WAIT))
         .expect("set a read timeout");

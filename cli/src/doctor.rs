@@ -116,7 +116,7 @@ pub fn run(install: bool) -> ExitCode {
 /// Every check, in the order printed.
 fn checks() -> Vec<Check> {
     let mut out = Vec::new();
-    let userns = netrig::privilege::in_user_namespace();
+    let userns = in_user_namespace();
     let privileged = netrig::privilege::check();
     out.push(Check {
         ok: privileged.is_ok(),
@@ -288,6 +288,14 @@ fn kernel_checks() -> Vec<Check> {
 }
 
 /// Whether `program` is an executable on PATH.
+/// Whether this process runs in a user namespace that does not map every
+/// uid (rootless `unshare -Ur`).
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
+
 fn on_path(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
     std::env::var_os("PATH").is_some_and(|path| {

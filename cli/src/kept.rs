@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use netrig::{Error, Lab, Result, Subject};
+use netrig::{Error, Result, Subject};
 
 /// Where state files live.
 pub(crate) fn run_dir() -> PathBuf {
@@ -236,7 +236,7 @@ impl KeptLab {
     pub(crate) fn remove(&self) -> Result<()> {
         let mut errors = Vec::new();
         for (node, pin) in &self.nodes {
-            if let Err(e) = Lab::remove_pin(pin) {
+            if let Err(e) = remove_pin(pin) {
                 errors.push(Error::io(
                     Subject::lab(&self.lab).node(node),
                     format!("remove pin {}", pin.display()),
@@ -268,5 +268,20 @@ impl KeptLab {
                 errors,
             })
         }
+    }
+}
+
+/// Unmounts and removes a namespace pin (a bind mount `Lab::pin_all` made),
+/// also one left behind by a process killed before it could remove it; a
+/// pin already gone is not an error.
+fn remove_pin(path: &Path) -> std::io::Result<()> {
+    match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }

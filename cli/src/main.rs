@@ -562,15 +562,18 @@ fn ls() -> netrig::Result<ExitCode> {
 /// rules shows too) — or says there are none.
 fn rules(lab: &str, node: &str) -> netrig::Result<ExitCode> {
     let mut shown = 0;
-    let tools = netrig::Backend::ALL.into_iter().flat_map(|b| {
-        b.save_argv()
-            .into_iter()
-            .enumerate()
-            .map(move |(i, argv)| match i {
-                0 => (b.to_string(), argv),
-                _ => (format!("{b} (IPv6)"), argv),
-            })
-    });
+    use netrig::Backend::{IptablesLegacy, IptablesNft, Nftables};
+    let tools = [IptablesNft, IptablesLegacy, Nftables]
+        .into_iter()
+        .flat_map(|b| {
+            b.save_argv()
+                .into_iter()
+                .enumerate()
+                .map(move |(i, argv)| match i {
+                    0 => (b.to_string(), argv),
+                    _ => (format!("{b} (IPv6)"), argv),
+                })
+        });
     for (backend, argv) in tools {
         let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
         let out = match command_in(lab, node, &argv)?.output() {

@@ -220,16 +220,15 @@ fn rules6(lab: &Lab) -> netrig::Result<String> {
 /// The real host's bridge names → the model's, matched by the network's gateway address.
 fn bridge_names(real: &Lab) -> netrig::Result<BTreeMap<String, String>> {
     let part = real.docker("host")?;
-    let ifaces = part.host()?.interfaces();
+    let addrs = part.host()?.addresses()?;
     let mut map = BTreeMap::new();
     for n in part.model().networks() {
-        if let Some(i) = ifaces.iter().find(|i| {
-            i.addrs
-                .iter()
-                .any(|a| a.addr() == std::net::IpAddr::V4(n.gateway))
-        }) && i.name != n.bridge
+        if let Some((name, _)) = addrs
+            .iter()
+            .find(|(_, a)| a.addr() == std::net::IpAddr::V4(n.gateway))
+            && *name != n.bridge
         {
-            map.insert(i.name.clone(), n.bridge.clone());
+            map.insert(name.clone(), n.bridge.clone());
         }
     }
     Ok(map)

@@ -9,8 +9,13 @@
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use netrig::expect::{Mark, udp};
+use netrig::expect::{any, udp};
 use netrig::{CaptureOptions, Endpoint, Lab};
+
+// Sockets inside a node (public API: `Node::run`).
+#[path = "../../tests/common/wire.rs"]
+mod wire;
+use wire::udp_socket;
 
 const RUNS: usize = 5;
 const LATENCY_SAMPLES: usize = 200;
@@ -75,9 +80,9 @@ fn bench() -> netrig::Result<()> {
         )
         .up()?;
     let (a, b) = (lab.node("a")?, lab.node("b")?);
-    let tx: UdpSocket = a.udp_socket("10.0.0.1:0")?;
-    let rx: UdpSocket = b.udp_socket("10.0.0.2:9001")?;
-    let sink: UdpSocket = b.udp_socket("10.0.0.2:9002")?;
+    let tx: UdpSocket = udp_socket(&a, "10.0.0.1:0".parse().unwrap())?;
+    let rx: UdpSocket = udp_socket(&b, "10.0.0.2:9001".parse().unwrap())?;
+    let sink: UdpSocket = udp_socket(&b, "10.0.0.2:9002".parse().unwrap())?;
     rx.set_read_timeout(Some(Duration::from_secs(1))).ok();
     let io =
         |e: std::io::Error| netrig::Error::io(netrig::Subject::lab(a.name()), "bench socket", e);
@@ -115,7 +120,6 @@ fn bench() -> netrig::Result<()> {
             let t = Instant::now();
             tx.send_to(tag.as_bytes(), "10.0.0.2:9001").map_err(io)?;
             cap.expect(udp().payload(&tag))
-                .since(Mark(i))
                 .within(Duration::from_secs(1))?;
             samples.push(t.elapsed().as_secs_f64() * 1e6);
             rx.recv_from(&mut buf).map_err(io)?;
@@ -142,9 +146,8 @@ fn bench() -> netrig::Result<()> {
             }
             sent += WINDOW;
             let target = sent;
-            cap.wait_for(Duration::from_secs(5), |ps| {
-                (ps.len() >= target).then_some(())
-            })?;
+            cap.expect_count(any(), target)
+                .within(Duration::from_secs(5))?;
         }
         let secs = t.elapsed().as_secs_f64();
         pps_windowed.push(cap.packets().len() as f64 / secs);
@@ -168,9 +171,8 @@ fn bench() -> netrig::Result<()> {
             }
             let stats = cap.stats()?;
             let expected = stats.received.saturating_sub(stats.dropped) as usize;
-            cap.wait_for(Duration::from_secs(10), |ps| {
-                (ps.len() >= expected).then_some(())
-            })?;
+            cap.expect_count(any(), expected)
+                .within(Duration::from_secs(10))?;
             let elapsed = t.elapsed().as_secs_f64();
             let kept = cap.packets().len();
             let stats = cap.stats()?;

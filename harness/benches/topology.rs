@@ -25,13 +25,17 @@
 //!
 //! Run: `cargo bench --bench topology` (root; prints a skip otherwise).
 
+// The witness namespace netrig's own tests use (public API + rtnetlink).
+#[path = "../../tests/common/witness.rs"]
+mod witness;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use netrig::docker::{DockerHost, Networking};
-use netrig::testing::Witness;
 use netrig::{Endpoint, Lab, LabSpec, Route};
+use witness::Witness;
 
 /// `lans` LANs of ten nodes (a router and nine hosts) behind a core node.
 fn lans(name: &str, lans: usize) -> LabSpec {

@@ -55,7 +55,7 @@ pub(crate) enum LoadMode {
 
 impl Backend {
     /// All backends.
-    pub const ALL: [Backend; 3] = [
+    pub(crate) const ALL: [Backend; 3] = [
         Backend::IptablesNft,
         Backend::IptablesLegacy,
         Backend::Nftables,

@@ -102,7 +102,7 @@ struct Shared {
 /// - every frame is written to `NODE-IFNAME-N.pcap` in the lab's artifacts
 ///   directory (readable by Wireshark and tcpdump) and the file is flushed
 ///   after every batch, so what the list holds is on disk too;
-/// - waiting for packets ([`Capture::wait_for`]) is on a condition variable
+/// - waiting for packets (every `expect…(..).within(..)`) is on a condition variable
 ///   with a deadline; nothing sleeps.
 ///
 /// A handle does not see frames injected through itself; inject through
@@ -274,7 +274,7 @@ impl Capture {
     /// Waits until `check` returns `Some` over the packets captured so far, or
     /// `timeout` passes (then `Ok(None)`). `check` sees the whole list each
     /// time a batch arrives; it runs under the capture's lock, so keep it short.
-    pub fn wait_for<R>(
+    pub(crate) fn wait_for<R>(
         &self,
         timeout: Duration,
         mut check: impl FnMut(&[Packet]) -> Option<R>,

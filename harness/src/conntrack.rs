@@ -112,14 +112,9 @@ impl ConntrackTable {
         }
     }
 
-    /// The entries for which `f` holds.
-    pub fn filter(&self, f: impl Fn(&ConntrackEntry) -> bool) -> Vec<&ConntrackEntry> {
-        self.entries.iter().filter(|e| f(e)).collect()
-    }
-
     /// The entry of `protocol` whose original tuple goes from `src` to `dst`
     /// (each an IP, with an optional port: `"10.1.0.2"`, `"10.1.0.1:8080"`).
-    pub fn find(&self, protocol: &str, src: &str, dst: &str) -> Option<&ConntrackEntry> {
+    pub(crate) fn find(&self, protocol: &str, src: &str, dst: &str) -> Option<&ConntrackEntry> {
         let (sip, sport) = split(src)?;
         let (dip, dport) = split(dst)?;
         self.entries.iter().find(|e| {
@@ -131,8 +126,10 @@ impl ConntrackTable {
         })
     }
 
-    /// Like [`ConntrackTable::find`], but a missing entry is an
-    /// [`Error::Expectation`] listing the whole table.
+    /// The entry of `protocol` whose original tuple goes from `src` to `dst`
+    /// (each an IP, with an optional port: `"10.1.0.2"`, `"10.1.0.1:8080"`);
+    /// a missing entry is an [`Error::Expectation`] listing the whole table
+    /// (`.ok()` when its absence is an answer).
     pub fn expect(&self, protocol: &str, src: &str, dst: &str) -> Result<&ConntrackEntry> {
         self.find(protocol, src, dst).ok_or_else(|| {
             Error::expectation(

@@ -218,17 +218,15 @@ fn list_pcaps(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Builds the error for a failed expectation on `capture`: what was
-/// expected, what it saw (the last [`SEEN_LINES`] packets since `since`), and
+/// expected, what it saw (the last [`SEEN_LINES`] packets), and
 /// where the evidence — collected now — is.
 pub(crate) fn expectation_failed(
     capture: &Capture,
     expected: &str,
     detail: Option<String>,
-    since: usize,
 ) -> Error {
     let _ = capture.sync();
     let (total, seen) = capture.with_packets(|ps| {
-        let ps = &ps[since.min(ps.len())..];
         let skip = ps.len().saturating_sub(SEEN_LINES);
         (
             ps.len(),

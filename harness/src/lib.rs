@@ -63,7 +63,7 @@
 //! Tests:
 //! - [`testing`] — the harness for `harness = false` test binaries (feature `testing`, on by
 //!   default): privilege and feature skips decided when listing, every libtest argument, readable
-//!   failures; and checks through the kernel (a witness namespace) for tests of labs.
+//!   failures; and a check through the kernel that a lab's program died with it.
 //!
 //! # Example
 //!
@@ -135,15 +135,12 @@ pub use expect::{Matcher, Sentinel};
 pub use fingerprint::Fingerprint;
 pub use firewall::{Counters, PolicyCounter, RuleCounter};
 pub use graph::GraphFormat;
-pub use lab::{DockerPart, Interface, Lab, Node, unique_lab_name};
+pub use lab::{DockerPart, Lab, Node, unique_lab_name};
 pub(crate) use namespace::Namespace;
 pub use net::{Mac, Proto};
 pub use netlink::{LinkInfo, RouteInfo};
 pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
 pub use spec::{LabSpec, ShapeSpec};
-pub use traffic::{
-    Datagram, PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome, tcp_syn_frame,
-    udp_frame,
-};
+pub use traffic::{Datagram, PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome};
 pub use wiring::{BridgeSpec, Endpoint, NodeSpec, Route};

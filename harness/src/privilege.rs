@@ -70,7 +70,7 @@ pub fn should_run(test: &str) -> Result<bool> {
 /// Whether this process runs in a user namespace that does not map every
 /// uid (rootless `unshare -Ur`), where some sysctls (e.g. `ping_group_range`
 /// to all gids) cannot be set.
-pub fn in_user_namespace() -> bool {
+pub(crate) fn in_user_namespace() -> bool {
     std::fs::read_to_string("/proc/self/uid_map")
         .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
         .unwrap_or(false)

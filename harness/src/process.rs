@@ -406,7 +406,7 @@ impl NodeProcess {
     }
 
     /// Returns the exit status if the process has exited.
-    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+    pub(crate) fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         let r = self
             .child
             .try_wait()

@@ -67,11 +67,12 @@ fn survives(release: Version, host_port: u16, container_port: u16) -> bool {
 fn client_entry(lab: &Lab, port: u16) -> Result<Option<netrig::ConntrackEntry>> {
     let table = lab.host_node()?.conntrack()?;
     Ok(table
-        .find(
+        .expect(
             "udp",
             &at(INTERNET_CLIENT, CLIENT_PORT).to_string(),
             &at(lab.host_uplink_ip(), port).to_string(),
         )
+        .ok()
         .cloned())
 }
 
@@ -85,9 +86,7 @@ pub fn stale_udp_conntrack_survives_container_restart(v: &Variant) -> Result<()>
     let uplink = lab.host_uplink_ip();
     // One socket for the whole run, as a client that keeps sending has (and
     // no re-bind of its port while another trial's fork may hold a copy).
-    let client = lab
-        .internet()?
-        .udp_socket(at(INTERNET_CLIENT, CLIENT_PORT))?;
+    let client = crate::wire::udp_socket(&lab.internet()?, at(INTERNET_CLIENT, CLIENT_PORT))?;
     let send = |lab: &Lab, host_port: u16, payload: &[u8]| -> Result<()> {
         client
             .send_to(payload, at(uplink, host_port))

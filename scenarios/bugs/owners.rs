@@ -99,7 +99,9 @@ pub fn second_daemon_rewrites_docker_forward(v: &Variant) -> Result<()> {
     expect_policy_counted(&lab, v.backend, before)?;
     outside
         .expect_none(
-            tcp().dst(INTERNET_CLIENT).flags(TcpFlags::SYN_ACK),
+            tcp()
+                .dst(INTERNET_CLIENT)
+                .flags(TcpFlags::SYN | TcpFlags::ACK),
             Sentinel::udp(&lab.host_node()?, format!("{INTERNET_CLIENT}:9")),
         )
         .within(WAIT)?;

@@ -7,7 +7,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::support::{HostLab as _, Up as _};
 use netrig::docker::{ContainerSpec, DaemonOptions, GatewayMode, Layout, NetworkSpec};
 use netrig::expect::{tcp, udp};
-use netrig::{Backend, Result, Route, Sentinel, TcpFlags, tcp_syn_frame};
+use netrig::{Backend, Result, Route, Sentinel, TcpFlags};
+
+use crate::wire::{mac, tcp_syn_frame};
 
 use super::LAN_HOST;
 use crate::matrix::Variant;
@@ -146,8 +148,8 @@ pub fn loopback_published_port_reachable_from_lan_peer(v: &Variant) -> Result<()
     let peer = lab.node("peer")?;
     let host = lab.host_node()?;
     let syn = tcp_syn_frame(
-        peer.interface("eth0")?.mac,
-        host.interface(LAN_BRIDGE)?.mac,
+        mac(&peer, "eth0")?,
+        mac(&host, LAN_BRIDGE)?,
         SocketAddrV4::new(peer_ip, 40124),
         SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8081),
         9,

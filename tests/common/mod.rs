@@ -7,6 +7,8 @@ pub mod labs;
 pub mod recordings;
 pub mod recordings28;
 pub mod recordings_ipv6;
+pub mod wire;
+pub mod witness;
 
 use std::time::Duration;
 
@@ -47,7 +49,7 @@ pub fn held_netns_inodes() -> Vec<u64> {
 #[allow(unused_imports)]
 pub use fork::ForkedFdHolder;
 #[allow(unused_imports)]
-pub use netrig::testing::Witness;
+pub use witness::Witness;
 
 /// A node's network namespace inode, as `ls -l /proc/PID/ns/net` shows it.
 pub fn inode(node: &netrig::Node<'_>) -> u64 {

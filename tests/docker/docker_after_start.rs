@@ -292,7 +292,8 @@ fn a_container_start_flushes_udp_conntrack_as_its_release() -> Result<()> {
         // One socket for both datagrams: binding the fixed source port twice
         // races with a parallel test's fork, which holds the first socket
         // until its exec.
-        let client = docker.internet()?.udp_socket("203.0.113.1:40000")?;
+        let client =
+            common::wire::udp_socket(&docker.internet()?, "203.0.113.1:40000".parse().unwrap())?;
         for port in [5354, 5355] {
             client
                 .send_to(b"early", ("203.0.113.2", port))

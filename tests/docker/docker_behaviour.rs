@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use common::recordings::data;
+use common::wire::tcp_stream;
 use netrig::Lab;
 use netrig::Route;
 use netrig::docker::DockerHost;
@@ -129,7 +130,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Performs a TCP case like wget did: connect, send, and get the answer back.
 fn tcp_reaches(lab: &Lab, from: &str, to: SocketAddr) -> bool {
-    let Ok(mut s) = lab.node(from).unwrap().tcp_stream(to, TIMEOUT) else {
+    let Ok(mut s) = tcp_stream(&lab.node(from).unwrap(), to, TIMEOUT) else {
         return false;
     };
     s.set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -218,7 +219,7 @@ fn replay(variant: &str) {
         }
     }
     if !report.is_empty() {
-        lab.keep_artifacts();
+        let _ = lab.collect_evidence("cases differ from real Docker");
         let rules = lab.rules().unwrap_or_default();
         panic!(
             "lab {}: variant {variant}: {} case(s) differ from real Docker:\n  {}\nrules with counters:\n{rules}",

@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use common::recordings::data;
 use common::recordings28::{normalise, normalise_recorded, variant28, variant28_with};
+use common::wire::{mac, tcp_stream, tcp_syn_frame};
 use netrig::Route;
 use netrig::docker::DockerHost;
 use netrig::expect::tcp;
 use netrig::{Backend, Lab};
-use netrig::{PingOutcome, TcpEchoServer, tcp_syn_frame};
+use netrig::{PingOutcome, TcpEchoServer};
 
 use crate::common;
 
@@ -189,7 +190,7 @@ const TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Performs a TCP check like wget did: connect, send, and get the answer back.
 fn tcp_reaches(lab: &Lab, from: &str, to: SocketAddr) -> bool {
-    let Ok(mut s) = lab.node(from).unwrap().tcp_stream(to, TIMEOUT) else {
+    let Ok(mut s) = tcp_stream(&lab.node(from).unwrap(), to, TIMEOUT) else {
         return false;
     };
     s.set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -200,8 +201,8 @@ fn tcp_reaches(lab: &Lab, from: &str, to: SocketAddr) -> bool {
 /// moby #45610: a peer on the uplink sends to 127.0.0.1:PORT via the host.
 fn loopback_reaches(lab: &Lab, port: u16) -> bool {
     let inet = lab.internet().unwrap();
-    let src_mac = inet.interface("eth0").unwrap().mac;
-    let dst_mac = lab.host_node().unwrap().interface("eth0").unwrap().mac;
+    let src_mac = mac(&inet, "eth0").unwrap();
+    let dst_mac = mac(&lab.host_node().unwrap(), "eth0").unwrap();
     let back = inet.capture("eth0").unwrap();
     let syn = tcp_syn_frame(
         src_mac,
@@ -313,7 +314,7 @@ fn replay(variant: &str, dump: &str, backend: Option<Backend>) -> Result<(), Str
     if report.is_empty() {
         return Ok(());
     }
-    lab.keep_artifacts();
+    let _ = lab.collect_evidence("cases differ from real Docker 28.5.2");
     Err(format!(
         "lab {}: variant {variant} ({}) replaying {dump}: {} difference(s) from real Docker 28.5.2:\n  {}\nrules with counters:\n{}",
         lab.name(),

@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::wire::{mac, udp_frame};
 use netrig::expect::{icmp, udp};
-use netrig::udp_frame;
 use netrig::{Direction, Result};
 
 use crate::common;
@@ -50,7 +50,7 @@ fn capture_writes_a_readable_pcap() -> Result<()> {
     let mut file = pcap::Capture::from_file(cap.pcap_path()).expect("pcap file opens");
     let mut udp_in_file = 0;
     while let Ok(p) = file.next_packet() {
-        udp_in_file += usize::from(netrig::Packet::decode(p.data).udp().is_some());
+        udp_in_file += usize::from(common::wire::udp_payload(p.data).is_some());
     }
     assert_eq!(udp_in_file, 3, "{}", cap.pcap_path().display());
     assert!(cap.pcap_path().starts_with(lab.artifacts_dir()));
@@ -98,7 +98,7 @@ fn capture_without_traffic_never_blocks() -> Result<()> {
     let packets = cap.stop()?;
     assert!(packets.is_empty());
     assert!(t.elapsed() < SECOND, "stopping took {:?}", t.elapsed());
-    lab.keep_artifacts(); // the failed expectation kept them; clean up ourselves
+    // The failed expectation kept the artifacts: clean up ourselves.
     let dir = lab.artifacts_dir().to_path_buf();
     drop(lab);
     common::labs::discard_artifacts(&dir);
@@ -113,12 +113,14 @@ fn injected_frame_is_seen_by_other_captures() -> Result<()> {
     let cap_a = a.capture("eth0")?;
     let cap_b = b.capture("eth0")?;
     let frame = udp_frame(
-        a.interface("eth0")?.mac,
-        b.interface("eth0")?.mac,
+        mac(&a, "eth0")?,
+        mac(&b, "eth0")?,
         "10.0.0.1:5555".parse().unwrap(),
         "10.0.0.2:7000".parse().unwrap(),
         b"injected",
     );
+    // Ethernet, IPv4 and UDP headers and the payload: a well-formed frame.
+    assert_eq!(frame.len(), 14 + 20 + 8 + b"injected".len());
     a.inject("eth0", &frame)?;
     let m = udp()
         .src("10.0.0.1:5555")

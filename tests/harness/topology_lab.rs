@@ -105,12 +105,23 @@ fn rule_files_load_in_order() -> Result<()> {
 fn programs_run_in_their_node() -> Result<()> {
     let text = "[[node]]\nname = \"a\"\nprograms = [[\"sleep\", \"600\"]]\n";
     let lab = netrig::topology::parse(text, "programs.toml")?.up()?;
-    let pid = lab.programs()[0].pid();
-    let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("ns link");
-    assert_eq!(
-        ns.to_string_lossy(),
-        format!("net:[{}]", crate::common::inode(&lab.node("a")?))
-    );
+    // The processes in node a's namespace, by command line: the program is one.
+    let netns = format!("net:[{}]", crate::common::inode(&lab.node("a")?));
+    let in_node: Vec<String> = (std::fs::read_dir("/proc").expect("/proc").flatten())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/net"))
+                .is_ok_and(|ns| ns.to_string_lossy() == netns)
+        })
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .map(|c| {
+            String::from_utf8_lossy(&c)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert!(in_node.iter().any(|c| c == "sleep 600"), "{in_node:?}");
     Ok(())
 }
 

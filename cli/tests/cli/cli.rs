@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use netrig::testing::Witness;
+use crate::witness::Witness;
 
 /// Waits for process `pid` (not our child) to exit.
 fn wait_pid_gone(pid: i32, deadline: Duration) -> bool {

@@ -91,7 +91,7 @@ fn rootless_says_what_it_lacks() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     // Already rootless (ci/rootless.sh runs this binary so): run it as is.
-    let rootless = netrig::privilege::in_user_namespace();
+    let rootless = crate::rootless();
     let mut c = if rootless {
         Command::new(&copy)
     } else {

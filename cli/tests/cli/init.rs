@@ -211,7 +211,7 @@ fn a_scaffolded_project_passes_its_tests() {
 /// This module's tests.
 pub fn tests() -> Vec<netrig::testing::Test> {
     use netrig::testing::{Skip, Test};
-    let rootless = netrig::privilege::in_user_namespace();
+    let rootless = crate::rootless();
     vec![
         Test::plain(
             "init_is_idempotent_and_never_overwrites",

@@ -13,6 +13,17 @@ mod report;
 mod run;
 mod snapshot;
 mod verify;
+// The witness namespace netrig's own tests use (public API + rtnetlink).
+#[path = "../../../tests/common/witness.rs"]
+mod witness;
+
+/// Whether these tests run in a user namespace that does not map every uid
+/// (rootless `unshare -Ur`, as ci/rootless.sh runs them).
+pub(crate) fn rootless() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
 
 fn main() -> std::process::ExitCode {
     netrig::testing::run(

@@ -266,7 +266,7 @@ fn verify_against_a_real_28_5_daemon() {
 }
 
 pub fn tests() -> Vec<netrig::testing::Test> {
-    let rootless = netrig::privilege::in_user_namespace();
+    let rootless = crate::rootless();
     vec![
         netrig::testing::Test::lab(
             "verify_against_a_real_20_10_daemon",

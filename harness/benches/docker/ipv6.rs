@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::witness::Witness;
 use netrig::LabSpec;
 use netrig::docker::DockerHost;
-use netrig::testing::Witness;
 
 use super::{HOST_NODE, median, wait_witness};
 

@@ -32,11 +32,15 @@ mod ipv6;
 mod parallel;
 mod shell;
 
+// The witness namespace netrig's own tests use (public API + rtnetlink).
+#[path = "../../../tests/common/witness.rs"]
+mod witness;
+
 use std::time::{Duration, Instant};
 
 use netrig::docker::{ContainerSpec, DaemonOptions, DockerHost, Layout};
-use netrig::testing::Witness;
 use netrig::{Backend, Lab, LabSpec, NodeSpec};
+use witness::Witness;
 
 /// The lab node that is the Docker host in a Docker host's own lab.
 pub const HOST_NODE: &str = "host";

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::witness::Witness;
 use netrig::docker::Layout;
-use netrig::testing::Witness;
 use netrig::{Backend, LabSpec};
 
 use super::{HOST_NODE, docker_host, median, ms};

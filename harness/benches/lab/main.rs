@@ -16,12 +16,16 @@
 //! The bench runs in a private mount namespace with a tmpfs on `/run`, so the
 //! `/run/netns` mounts of the baselines' `ip netns add` never reach the host.
 
+// The witness namespace netrig's own tests use (public API + rtnetlink).
+#[path = "../../../tests/common/witness.rs"]
+mod witness;
+
 use std::time::{Duration, Instant};
 
 mod floor;
 
-use netrig::testing::Witness;
 use netrig::{Endpoint, Lab, LabSpec};
+use witness::Witness;
 
 /// The measured work: a hub bridge and `n` namespaces, each with a veth to
 /// it and an address (no neighbour entries: the shell baselines add none).

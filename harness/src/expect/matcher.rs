@@ -421,10 +421,10 @@ mod tests {
     #[test]
     fn tcp_flags() {
         let syn = tcp_frame(TcpFlags::SYN, 80);
-        let synack = tcp_frame(TcpFlags::SYN_ACK, 80);
+        let synack = tcp_frame(TcpFlags::SYN | TcpFlags::ACK, 80);
         assert!(tcp().dst_port(80).flags(TcpFlags::SYN).matches(&syn));
         assert!(!tcp().flags(TcpFlags::SYN).matches(&synack));
-        assert!(tcp().flags(TcpFlags::SYN_ACK).matches(&synack));
+        assert!(tcp().flags(TcpFlags::SYN | TcpFlags::ACK).matches(&synack));
         assert!(!tcp().flags(TcpFlags::RST).matches(&syn));
         assert!(!tcp().dst_port(81).matches(&syn));
     }

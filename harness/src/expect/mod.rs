@@ -43,22 +43,12 @@ use crate::error::{Error, Result};
 use crate::namespace::Namespace;
 use crate::packet::Packet;
 
-/// A position in a capture: expectations built with `since(mark)` only
-/// consider packets captured after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Mark(pub usize);
-
 impl Capture {
-    /// The current end of the capture (after a sync), for `since(mark)`.
-    pub fn mark(&self) -> Mark {
-        let _ = self.sync();
-        Mark(self.len())
-    }
-
     /// Expects a packet matching `m`; `.within(timeout)` returns it.
     ///
     /// Packets captured before this call count (the capture was started
-    /// before the traffic); use `.since(mark)` to skip earlier ones.
+    /// before the traffic); to look only at later packets, start another
+    /// capture.
     pub fn expect(&self, m: Matcher) -> Expect<'_, Packet> {
         Expect::new(self, What::One(m))
     }
@@ -80,8 +70,8 @@ impl Capture {
     /// Expects that no packet matching `m` arrives before `sentinel` does.
     ///
     /// Every packet of the capture counts, including ones captured before
-    /// this call: use `.since(capture.mark())` taken before the traffic under
-    /// test to look only at what came after.
+    /// this call: start a capture just before the traffic under test to look
+    /// only at what came after.
     pub fn expect_none(&self, m: Matcher, sentinel: Sentinel) -> Expect<'_, ()> {
         Expect::new(self, What::None(m, sentinel))
     }
@@ -119,7 +109,6 @@ enum What {
 pub struct Expect<'c, T> {
     capture: &'c Capture,
     what: What,
-    since: Mark,
     outcome: PhantomData<fn() -> T>,
 }
 
@@ -128,15 +117,8 @@ impl<'c, T> Expect<'c, T> {
         Expect {
             capture,
             what,
-            since: Mark(0),
             outcome: PhantomData,
         }
-    }
-
-    /// Only consider packets captured after `mark`.
-    pub fn since(mut self, mark: Mark) -> Self {
-        self.since = mark;
-        self
     }
 }
 
@@ -145,7 +127,7 @@ impl Expect<'_, Packet> {
     /// one, possibly captured before this call). Fails with evidence.
     pub fn within(self, timeout: Duration) -> Result<Packet> {
         match &self.what {
-            What::One(m) => one(self.capture, m, self.since, timeout),
+            What::One(m) => one(self.capture, m, timeout),
             _ => unreachable!("Expect<Packet> is made by Capture::expect"),
         }
     }
@@ -156,8 +138,8 @@ impl Expect<'_, Vec<Packet>> {
     /// matching packets (one per matcher for a sequence). Fails with evidence.
     pub fn within(self, timeout: Duration) -> Result<Vec<Packet>> {
         match &self.what {
-            What::Count(m, n) => count(self.capture, m, *n, self.since, timeout),
-            What::Sequence(ms) => sequence(self.capture, ms, self.since, timeout),
+            What::Count(m, n) => count(self.capture, m, *n, timeout),
+            What::Sequence(ms) => sequence(self.capture, ms, timeout),
             _ => unreachable!("made by Capture::expect_count or expect_sequence"),
         }
     }
@@ -170,41 +152,30 @@ impl Expect<'_, ()> {
     /// unproven).
     pub fn within(self, timeout: Duration) -> Result<()> {
         match &self.what {
-            What::None(m, sentinel) => none(self.capture, m, sentinel, self.since, timeout),
+            What::None(m, sentinel) => none(self.capture, m, sentinel, timeout),
             _ => unreachable!("Expect<()> is made by Capture::expect_none"),
         }
     }
 }
 
-fn one(cap: &Capture, matcher: &Matcher, since: Mark, timeout: Duration) -> Result<Packet> {
+fn one(cap: &Capture, matcher: &Matcher, timeout: Duration) -> Result<Packet> {
     check_valid(cap, &[matcher])?;
     tracing::debug!(subject = %cap.subject(), expect = %matcher, ?timeout, "expect");
-    let mut pos = since.0;
+    let mut pos = 0;
     let found = cap.wait_for(timeout, |ps| {
         let hit = ps.iter().skip(pos).find(|p| matcher.matches(p)).cloned();
         pos = pos.max(ps.len());
         hit
     })?;
     found.ok_or_else(|| {
-        crate::evidence::expectation_failed(
-            cap,
-            &format!("within {timeout:?}: {}", matcher),
-            None,
-            since.0,
-        )
+        crate::evidence::expectation_failed(cap, &format!("within {timeout:?}: {}", matcher), None)
     })
 }
 
-fn count(
-    cap: &Capture,
-    matcher: &Matcher,
-    count: usize,
-    since: Mark,
-    timeout: Duration,
-) -> Result<Vec<Packet>> {
+fn count(cap: &Capture, matcher: &Matcher, count: usize, timeout: Duration) -> Result<Vec<Packet>> {
     check_valid(cap, &[matcher])?;
     tracing::debug!(subject = %cap.subject(), expect = %matcher, count = count, ?timeout, "expect count");
-    let mut pos = since.0;
+    let mut pos = 0;
     let mut hits: Vec<Packet> = Vec::new();
     let found = cap.wait_for(timeout, |ps| {
         hits.extend(ps.iter().skip(pos).filter(|p| matcher.matches(p)).cloned());
@@ -216,20 +187,14 @@ fn count(
             cap,
             &format!("at least {} packets within {timeout:?}: {}", count, matcher),
             Some(format!("only {} matched", hits.len())),
-            since.0,
         )
     })
 }
 
-fn sequence(
-    cap: &Capture,
-    matchers: &[Matcher],
-    since: Mark,
-    timeout: Duration,
-) -> Result<Vec<Packet>> {
+fn sequence(cap: &Capture, matchers: &[Matcher], timeout: Duration) -> Result<Vec<Packet>> {
     check_valid(cap, &matchers.iter().collect::<Vec<_>>())?;
     tracing::debug!(subject = %cap.subject(), steps = matchers.len(), ?timeout, "expect sequence");
-    let mut pos = since.0;
+    let mut pos = 0;
     let mut hits: Vec<Packet> = Vec::new();
     let found = cap.wait_for(timeout, |ps| {
         for p in ps.iter().skip(pos) {
@@ -259,7 +224,6 @@ fn sequence(
                 hits.len() + 1,
                 hits.len()
             )),
-            since.0,
         )
     })
 }
@@ -326,18 +290,12 @@ impl Sentinel {
     }
 }
 
-fn none(
-    cap: &Capture,
-    matcher: &Matcher,
-    sentinel: &Sentinel,
-    since: Mark,
-    timeout: Duration,
-) -> Result<()> {
+fn none(cap: &Capture, matcher: &Matcher, sentinel: &Sentinel, timeout: Duration) -> Result<()> {
     let sentinel_m = sentinel.matcher();
     check_valid(cap, &[matcher, &sentinel_m])?;
     tracing::debug!(subject = %cap.subject(), expect_none = %matcher, sentinel = %sentinel_m, "expect none");
     sentinel.send()?;
-    let mut pos = since.0;
+    let mut pos = 0;
     let seen = cap.wait_for(timeout, |ps| {
         let at = ps
             .iter()
@@ -355,14 +313,12 @@ fn none(
                 "the sentinel never arrived within {timeout:?}, so absence is unproven \
                      (is its path the same, is it allowed, does the capture filter pass it?)"
             )),
-            since.0,
         ));
     };
     // Anything matching before the sentinel fails; so does anything seen
     // by now (a late straggler is still evidence of a leak).
     let offenders: Vec<String> = cap.with_packets(|ps| {
-        ps[since.0.min(ps.len())..]
-            .iter()
+        ps.iter()
             .filter(|p| matcher.matches(p) && !sentinel_m.matches(p))
             .map(|p| format!("  {p}"))
             .collect()
@@ -378,6 +334,5 @@ fn none(
             offenders.len(),
             offenders.join("\n")
         )),
-        since.0,
     ))
 }

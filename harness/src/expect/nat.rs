@@ -43,13 +43,6 @@ pub struct NatFlow {
     pub after: Packet,
 }
 
-impl NatFlow {
-    /// Whether the source port survived translation.
-    pub fn source_port_preserved(&self) -> bool {
-        self.before.src_port() == self.after.src_port()
-    }
-}
-
 /// A NAT expectation under construction; finish with [`NatExpect::within`].
 #[derive(Debug)]
 #[must_use = "an expectation does nothing until `.within(..)`"]
@@ -118,7 +111,6 @@ impl NatExpect<'_> {
                     self.before.subject()
                 ),
                 Some(format!("before translation it was:\n  {before}")),
-                0,
             )),
         }
     }

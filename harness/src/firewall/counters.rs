@@ -94,19 +94,6 @@ impl Counters {
             .find(|c| c.table == table && c.chain == chain && c.rule.contains(needle))
     }
 
-    /// The first rule, in any table and chain, whose text holds every one of
-    /// `words`, ignoring case — a lookup that reads the same for every
-    /// backend: `["dport 8080", "dnat"]` finds Docker's DNAT rule for 8080 in
-    /// iptables-save (`--dport 8080 -j DNAT`) and in nft (`tcp dport 8080
-    /// counter dnat to …`).
-    pub fn find(&self, words: &[&str]) -> Option<&RuleCounter> {
-        let words: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
-        self.rules.iter().find(|c| {
-            let text = c.rule.to_lowercase();
-            words.iter().all(|w| text.contains(w.as_str()))
-        })
-    }
-
     /// The policy of a built-in chain.
     pub fn policy(&self, table: &str, chain: &str) -> Option<&PolicyCounter> {
         self.policies

@@ -6,6 +6,8 @@ mod adopt;
 mod build;
 pub(crate) mod docker;
 mod grow;
+#[cfg(test)]
+mod lab_tests;
 mod node;
 mod node_io;
 mod running;
@@ -20,7 +22,8 @@ use crate::runtime::Runtime;
 
 pub(crate) use build::Building;
 pub use docker::DockerPart;
-pub use node::{Interface, Node};
+pub(crate) use node::Interface;
+pub use node::Node;
 pub(crate) use running::Running;
 
 use crate::error::{Error, Result, Subject};
@@ -196,12 +199,6 @@ impl Lab {
         self.group.artifacts().path()
     }
 
-    /// Keeps the artifacts directory after the lab is dropped (its path is
-    /// printed then), as a failed expectation does.
-    pub fn keep_artifacts(&self) {
-        self.group.artifacts().keep();
-    }
-
     /// Pins every namespace (not aliases) under `dir` as `LAB-NODE`, so that
     /// `ip netns exec LAB-NODE …` works when `dir` is `/run/netns`. Pins are
     /// removed when the lab is dropped.
@@ -215,12 +212,6 @@ impl Lab {
             pins.push(pin);
         }
         Ok(out)
-    }
-
-    /// Unmounts and removes a pin made by [`Lab::pin_all`] — also one left
-    /// behind by a process that was killed before it could remove it.
-    pub fn remove_pin(path: &Path) -> std::io::Result<()> {
-        Pin::remove_path(path)
     }
 
     /// Checks a lab name (1–64 of `[A-Za-z0-9_.-]`, starting with a letter

@@ -13,15 +13,15 @@ use crate::wiring::{Route, parse_route};
 
 /// An interface netrig created, as planned (name, index, MAC, addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interface {
+pub(crate) struct Interface {
     /// Name inside the node.
-    pub name: String,
+    pub(crate) name: String,
     /// Interface index.
-    pub index: u32,
+    pub(crate) index: u32,
     /// MAC address (all zero for `lo`).
-    pub mac: Mac,
+    pub(crate) mac: Mac,
     /// Addresses assigned at build time.
-    pub addrs: Vec<IpNet>,
+    pub(crate) addrs: Vec<IpNet>,
 }
 
 /// A node of a [`Lab`] (borrowed from it): commands, sysctls, captures,
@@ -94,7 +94,7 @@ impl<'lab> Node<'lab> {
     }
 
     /// An interface netrig created in this node (`lo` included).
-    pub fn interface(&self, name: &str) -> Result<Interface> {
+    pub(crate) fn interface(&self, name: &str) -> Result<Interface> {
         let map = self
             .state()
             .interfaces
@@ -114,7 +114,7 @@ impl<'lab> Node<'lab> {
     }
 
     /// The interfaces netrig created in this node.
-    pub fn interfaces(&self) -> Vec<Interface> {
+    pub(crate) fn interfaces(&self) -> Vec<Interface> {
         let map = self
             .state()
             .interfaces
@@ -127,7 +127,8 @@ impl<'lab> Node<'lab> {
         &self.state().netlink
     }
 
-    /// Links as the kernel reports them now.
+    /// Links as the kernel reports them now (name, index, MAC, MTU, state,
+    /// bridge); their addresses: [`Node::addresses`].
     pub fn links(&self) -> Result<Vec<LinkInfo>> {
         self.lab.block_on(self.netlink().links())
     }
@@ -224,17 +225,6 @@ impl<'lab> Node<'lab> {
             .map(|_| ())
     }
 
-    /// Creates a veth pair with `peer` born in another namespace (testing only).
-    pub(crate) fn add_veth_to(
-        &self,
-        local: &crate::netlink::VethEnd,
-        peer: &crate::netlink::VethEnd,
-        peer_ns: std::os::fd::BorrowedFd<'_>,
-    ) -> Result<()> {
-        self.lab
-            .block_on(self.netlink().add_veth(local, peer, Some(peer_ns)))
-    }
-
     /// Loads `text` into this node's `backend` after what is there: an
     /// iptables-save fragment (`*filter … COMMIT`, restored with `--noflush`:
     /// rules and chains are added, nothing is removed) or an nft file. A
@@ -247,7 +237,7 @@ impl<'lab> Node<'lab> {
     /// use netrig::Backend;
     /// let gw = lab.node("gw")?;
     /// gw.load_rules(Backend::IptablesNft, "*filter\n-A FORWARD -p tcp --dport 23 -j DROP\nCOMMIT\n")?;
-    /// let telnet = gw.counters(Backend::IptablesNft)?.find(&["--dport 23"]).map(|r| r.packets);
+    /// let telnet = gw.counters(Backend::IptablesNft)?.rule("filter", "FORWARD", "--dport 23").map(|r| r.packets);
     /// # Ok(()) }
     /// ```
     pub fn load_rules(&self, backend: crate::Backend, text: &str) -> Result<()> {

@@ -3,7 +3,7 @@
 //! (the work itself is in the system layer, on the node's namespace).
 
 use std::ffi::OsStr;
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::Node;
@@ -29,6 +29,17 @@ impl Node<'_> {
     /// socket stays in the namespace it was created in, whichever thread
     /// uses it later. The calling thread never changes namespace. Panics in
     /// `f` propagate.
+    ///
+    /// ```no_run
+    /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
+    /// use std::net::{TcpStream, UdpSocket};
+    /// use std::time::Duration;
+    /// let a = lab.node("a")?;
+    /// let dst = "10.0.0.2:7000".parse().unwrap();
+    /// let stream = a.run(move || TcpStream::connect_timeout(&dst, Duration::from_secs(1)))?;
+    /// let socket = a.run(|| UdpSocket::bind("10.0.0.1:0"))?;
+    /// # Ok(()) }
+    /// ```
     pub fn run<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce() -> R + Send,
@@ -118,8 +129,14 @@ impl Node<'_> {
     }
 
     /// Connects to `dst` from inside the node and returns the stream (a
-    /// failure to connect is an error naming the outcome).
-    pub fn tcp_stream(&self, dst: impl ToSocket, timeout: Duration) -> Result<TcpStream> {
+    /// failure to connect is an error naming the outcome). For the fidelity
+    /// unit tests; users make sockets with [`Node::run`].
+    #[cfg(test)]
+    pub(crate) fn tcp_stream(
+        &self,
+        dst: impl ToSocket,
+        timeout: Duration,
+    ) -> Result<std::net::TcpStream> {
         self.ns().tcp_stream(dst, timeout)
     }
 
@@ -127,11 +144,6 @@ impl Node<'_> {
     /// node; it is listening when this returns, and stops when dropped.
     pub fn tcp_echo_server(&self, bind: impl ToSocket) -> Result<TcpEchoServer> {
         self.ns().tcp_echo_server(bind)
-    }
-
-    /// A UDP socket bound to `bind` inside the node (`"0.0.0.0:0"` for any).
-    pub fn udp_socket(&self, bind: impl ToSocket) -> Result<UdpSocket> {
-        self.ns().udp_socket(bind)
     }
 
     /// Sends one datagram to `dst` from an ephemeral port; returns the source address used.
@@ -166,14 +178,21 @@ impl Node<'_> {
         self.ns().udp_echo_server(bind)
     }
 
-    /// Injects one raw frame on `ifname`.
+    /// Injects one raw frame on `ifname`, as is: build it with a packet
+    /// library (here etherparse), its MACs from [`Node::links`].
     ///
     /// ```no_run
     /// # fn demo(lab: &netrig::Lab) -> netrig::Result<()> {
-    /// let a = lab.node("a")?;
-    /// let (src, dst) = (a.interface("eth0")?.mac, lab.node("b")?.interface("eth0")?.mac);
-    /// let f = netrig::udp_frame(src, dst, "10.0.0.1:5555".parse().unwrap(), "10.0.0.2:7000".parse().unwrap(), b"x");
-    /// a.inject("eth0", &f)?;
+    /// let (a, b) = (lab.node("a")?, lab.node("b")?);
+    /// let mac = |n: &netrig::Node<'_>| -> netrig::Result<netrig::Mac> {
+    ///     Ok(n.links()?.into_iter().find(|l| l.name == "eth0").and_then(|l| l.mac).unwrap())
+    /// };
+    /// let frame = etherparse::PacketBuilder::ethernet2(mac(&a)?, mac(&b)?)
+    ///     .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+    ///     .udp(5555, 7000);
+    /// let mut bytes = Vec::new();
+    /// frame.write(&mut bytes, b"x").unwrap();
+    /// a.inject("eth0", &bytes)?;
     /// # Ok(()) }
     /// ```
     pub fn inject(&self, ifname: &str, frame: &[u8]) -> Result<()> {

@@ -107,11 +107,6 @@ impl Lab {
         )
     }
 
-    /// The programs the spec started, in its order.
-    pub fn programs(&self) -> &[NodeProcess] {
-        &self.running.programs
-    }
-
     /// A one-screen description: for a Docker host file, its nodes,
     /// interfaces, addresses and published ports; for a generic lab, each
     /// node's addresses, rule files, servers and programs.

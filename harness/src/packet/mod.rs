@@ -11,19 +11,8 @@
 //! [`Packet::decode_error`], and the frame stays available.
 //!
 //! [`Packet::summary`] renders one line in the style of tcpdump, used in
-//! failure messages:
-//!
-//! ```
-//! use etherparse::PacketBuilder;
-//! let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-//!     .ipv4([203, 0, 113, 1], [172, 17, 0, 2], 64)
-//!     .tcp(47836, 80, 1000, 64240)
-//!     .syn();
-//! let mut frame = Vec::new();
-//! b.write(&mut frame, &[]).unwrap();
-//! let p = netrig::Packet::decode(&frame);
-//! assert_eq!(p.summary(), "IP 203.0.113.1.47836 > 172.17.0.2.80: Flags [S], seq 1000, win 64240, length 0");
-//! ```
+//! failure messages: `IP 203.0.113.1.47836 > 172.17.0.2.80: Flags [S], seq
+//! 1000, win 64240, length 0`.
 
 mod summary;
 
@@ -72,8 +61,6 @@ impl TcpFlags {
     pub const RST: TcpFlags = TcpFlags(0x04);
     /// ACK.
     pub const ACK: TcpFlags = TcpFlags(0x10);
-    /// SYN+ACK.
-    pub const SYN_ACK: TcpFlags = TcpFlags(0x12);
 
     /// Whether every flag of `other` is set here.
     pub(crate) fn contains(self, other: TcpFlags) -> bool {
@@ -250,7 +237,8 @@ pub struct Packet {
 
 impl Packet {
     /// Decodes an Ethernet frame (timestamp now, no interface or direction).
-    pub fn decode(frame: &[u8]) -> Packet {
+    #[cfg(test)]
+    pub(crate) fn decode(frame: &[u8]) -> Packet {
         Packet::decode_at(frame, SystemTime::now(), frame.len() as u32)
     }
 

@@ -12,6 +12,22 @@ fn build(b: etherparse::PacketBuilderStep<etherparse::UdpHeader>, payload: &[u8]
     v
 }
 
+/// A TCP SYN's summary reads like tcpdump's line (the module docs' example).
+#[test]
+fn summary_reads_like_tcpdump() {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([203, 0, 113, 1], [172, 17, 0, 2], 64)
+        .tcp(47836, 80, 1000, 64240)
+        .syn();
+    let mut frame = Vec::new();
+    b.write(&mut frame, &[]).unwrap();
+    let p = Packet::decode(&frame);
+    assert_eq!(
+        p.summary(),
+        "IP 203.0.113.1.47836 > 172.17.0.2.80: Flags [S], seq 1000, win 64240, length 0"
+    );
+}
+
 /// UDP frames decode into addresses, ports, TTL and payload.
 #[test]
 fn decodes_udp() {

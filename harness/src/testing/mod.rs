@@ -1,8 +1,8 @@
 //! Testing with netrig: a test harness for `harness = false` test binaries
 //! (feature `testing`, on by default), built on libtest-mimic — what `cargo
 //! test` and `cargo nextest run` expect of a test binary, plus netrig's
-//! privilege and feature skips — and checks through the kernel that a lab
-//! kept its promises ([`Witness`], [`wait_for_exit`]).
+//! privilege and feature skips — and a check through the kernel that a
+//! program a lab started died with it ([`wait_for_exit`]).
 //!
 //! It owns three guarantees:
 //! - **Skips are decided when tests are listed.** A test that cannot run
@@ -53,7 +53,8 @@
 //!
 //! Tests built at run time (a matrix) use [`Test`] and [`run`] directly:
 //! `fn main() -> ExitCode { netrig::testing::run(vec![Test::lab("a::b", || …)]) }`
-//! ([`run_with_threads`] for tests that mostly wait, to run more at once).
+//! (tests that mostly wait run more at once with `RUST_TEST_THREADS`, which
+//! `main` may set when it is unset).
 //!
 //! # Converting a `#[test]` file
 //!
@@ -79,13 +80,11 @@ mod args;
 mod run;
 #[cfg(feature = "testing")]
 mod test;
-mod witness;
 
 #[cfg(feature = "testing")]
-pub use run::{run, run_with_threads};
+pub use run::run;
 #[cfg(feature = "testing")]
 pub use test::{Skip, Test, TestResult};
-pub use witness::Witness;
 
 /// Builds a `Vec<`[`Test`]`>` from test functions: each entry is a function
 /// path (its name is the test's name: `nat::outbound` lists as
@@ -100,7 +99,7 @@ pub use witness::Witness;
 /// fn a() {}
 /// fn b() -> netrig::Result<()> { Ok(()) }
 /// let tests = netrig::testing::tests![a, #[plain] #[ignore = "slow"] b];
-/// assert_eq!(tests[1].name(), "b");
+/// assert_eq!(format!("{:?}", tests[1]).contains(r#"name: "b""#), true);
 /// ```
 #[doc(hidden)]
 #[macro_export]
@@ -162,9 +161,8 @@ pub use crate::__netrig_testing_tests as tests;
 /// to `timeout`, on a pidfd — it wakes the moment the process ends. Returns
 /// whether it has exited; a pid that does not exist counts as exited.
 ///
-/// The process counterpart of [`Witness`]: a test shows that a program a lab
-/// started died with the lab (`netrig down` waits for a kept lab's owner
-/// with it too).
+/// A test shows with it that a program a lab started died with the lab
+/// (`netrig down` waits for a kept lab's owner with it too).
 ///
 /// ```
 /// let me = std::process::id();

@@ -44,22 +44,14 @@ impl Summary {
 /// `--help` lists them) and returns the exit code for `main`: the whole of a
 /// test binary's `main` is `netrig::testing::run(tests)`.
 ///
+/// As libtest, it runs `--test-threads` tests at once, else
+/// `RUST_TEST_THREADS`, else one per CPU (a binary whose tests mostly wait
+/// on the wire may set `RUST_TEST_THREADS` in its `main` when it is unset).
 /// A command line libtest would reject exits with 101 and libtest's message.
 pub fn run(tests: impl IntoIterator<Item = Test>) -> ExitCode {
-    run_main(tests, None)
-}
-
-/// [`run`], with up to `threads` tests at once unless `--test-threads`
-/// says otherwise (0: one per CPU, as [`run`]) — for tests that spend their
-/// time waiting on the wire (timeouts, sentinels) rather than computing.
-pub fn run_with_threads(tests: impl IntoIterator<Item = Test>, threads: usize) -> ExitCode {
-    run_main(tests, Some(threads).filter(|n| *n > 0))
-}
-
-fn run_main(tests: impl IntoIterator<Item = Test>, threads: Option<usize>) -> ExitCode {
     match Args::from_env() {
         Ok(Parsed::Run(mut args)) => {
-            args.test_threads = args.test_threads.or(threads);
+            args.test_threads = args.test_threads.or_else(threads_from_env);
             run_with(&args, tests.into_iter().collect()).exit_code()
         }
         Ok(Parsed::Help) => {
@@ -71,6 +63,14 @@ fn run_main(tests: impl IntoIterator<Item = Test>, threads: Option<usize>) -> Ex
             ExitCode::from(101)
         }
     }
+}
+
+/// `RUST_TEST_THREADS`, when it is a number above 0 (libtest's variable).
+fn threads_from_env() -> Option<usize> {
+    std::env::var("RUST_TEST_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
 }
 
 /// Runs (or, with `--list`, lists) `tests` under `args`; installs netrig's

@@ -174,11 +174,6 @@ impl Test {
         self
     }
 
-    /// The test's name, as listed and matched by filters.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Runs the checks: why this test cannot run here, if it cannot.
     pub(crate) fn blocker(&mut self) -> Option<Skip> {
         if self.needs_lab

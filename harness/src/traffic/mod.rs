@@ -28,7 +28,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-pub use frame::{tcp_syn_frame, udp_frame};
 pub use icmp::PingOutcome;
 pub(crate) use seen::{REQUEST, answer, parse_answer};
 pub use tcp::{TcpEchoServer, TcpOutcome};

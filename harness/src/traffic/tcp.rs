@@ -99,6 +99,7 @@ impl Namespace {
 
     /// Connects to `dst` from inside the node and returns the stream (a
     /// failure to connect is an error naming the outcome).
+    #[cfg(test)]
     pub fn tcp_stream(&self, dst: impl ToSocket, timeout: Duration) -> Result<TcpStream> {
         let subject = self.subject().clone();
         let dst = socket_addr(&subject, &dst)?;
@@ -144,11 +145,6 @@ impl TcpEchoServer {
             accept_loop(listener, log, stop)
         })
         .map(TcpEchoServer)
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.0.addr
     }
 
     /// The peers of every connection accepted so far, in order.

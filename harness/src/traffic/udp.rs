@@ -167,11 +167,6 @@ impl UdpEchoServer {
         .map(UdpEchoServer)
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.0.addr
-    }
-
     /// Every datagram received so far, in order.
     pub(crate) fn datagrams(&self) -> Vec<Datagram> {
         self.0.seen()

@@ -1,7 +1,6 @@
 //! [`DockerPart`]: a handle on one emulated Docker host of a running lab —
 //! its model, its nodes, its rules and counters.
 
-use std::net::IpAddr;
 use std::path::Path;
 
 use super::PartState;
@@ -39,7 +38,7 @@ impl<'lab> DockerPart<'lab> {
     }
 
     /// The part's name: its host's node.
-    pub fn name(&self) -> &'lab str {
+    pub(crate) fn name(&self) -> &'lab str {
         self.state.name()
     }
 
@@ -76,12 +75,6 @@ impl<'lab> DockerPart<'lab> {
     /// The lab node name of a container's traffic (or of `host`).
     pub(crate) fn node_of(&self, container: &str) -> String {
         self.state.spec.node(&self.model().node_of(container))
-    }
-
-    /// The host's uplink address in the model (what masqueraded traffic
-    /// carries as its source).
-    pub fn uplink_ip(&self) -> IpAddr {
-        IpAddr::V4(self.model().host_uplink_ip())
     }
 
     /// The host's ruleset as its backend's tool prints it, with counters.

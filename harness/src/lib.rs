@@ -146,4 +146,4 @@ pub use traffic::{
     Datagram, PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome, tcp_syn_frame,
     udp_frame,
 };
-pub use wiring::{BridgeSpec, Endpoint, NodeSpec, Route};
+pub use wiring::{Endpoint, NodeSpec, Route};

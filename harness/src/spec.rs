@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use crate::backend::Backend;
 use crate::docker::{DockerHost, HOST_NODE, part_node};
 use crate::net::{Proto, fmt_mac};
-use crate::wiring::{BridgeSpec, Endpoint, NodeSpec, Route, Wiring};
+use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
 
 /// An echo server started in a node when the lab comes up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,18 +162,10 @@ impl LabSpec {
     pub fn set_name(&mut self, name: impl Into<String>) {
         self.wiring.name = name.into();
     }
-    /// Adds a plain node.
-    pub fn node(self, name: impl Into<String>) -> Self {
-        self.node_with(NodeSpec::new(name))
-    }
-    /// Adds a node with options (forwarding, IPv6, sysctls).
-    pub fn node_with(mut self, node: NodeSpec) -> Self {
-        self.wiring = self.wiring.node_with(node);
-        self
-    }
-    /// Gives node `target` a second name: both reach one namespace.
-    pub fn alias(mut self, name: impl Into<String>, target: impl Into<String>) -> Self {
-        self.wiring = self.wiring.alias(name, target);
+    /// Adds a node: a name (`.node("a")`) for a plain one, a [`NodeSpec`]
+    /// for one with options (`NodeSpec { forwarding: true, ..NodeSpec::from("r") }`).
+    pub fn node(mut self, node: impl Into<NodeSpec>) -> Self {
+        self.wiring = self.wiring.node_with(node.into());
         self
     }
     /// Adds a bridge in `node` with addresses (`"10.0.0.1/24"`).
@@ -190,36 +182,15 @@ impl LabSpec {
         self.wiring = self.wiring.bridge(node, name, addrs);
         self
     }
-    /// Adds a bridge described in full (its MAC address too).
-    pub fn bridge_with(mut self, bridge: BridgeSpec) -> Self {
-        self.wiring = self.wiring.bridge_with(bridge);
-        self
-    }
     /// Adds a veth link between two endpoints (an endpoint on a bridge is
     /// enslaved to it).
     pub fn link(mut self, a: Endpoint, b: Endpoint) -> Self {
         self.wiring = self.wiring.link(a, b);
         self
     }
-    /// Adds an address to an interface (`lo` included).
-    pub fn address(
-        mut self,
-        node: impl Into<String>,
-        ifname: impl Into<String>,
-        cidr: impl Into<String>,
-    ) -> Self {
-        self.wiring = self.wiring.address(node, ifname, cidr);
-        self
-    }
     /// Adds a route to `node`.
     pub fn route(mut self, node: impl Into<String>, route: Route) -> Self {
         self.wiring = self.wiring.route(node, route);
-        self
-    }
-    /// Turns the permanent neighbour entries between every pair of
-    /// addressed interfaces on one L2 segment on (the default) or off.
-    pub fn static_neighbours(mut self, on: bool) -> Self {
-        self.wiring = self.wiring.static_neighbours(on);
         self
     }
     /// Adds an emulated Docker host as the part `name`: its host's node is

@@ -20,7 +20,10 @@ pub fn pair(prefix: &str) -> Result<Lab> {
 pub fn routed(prefix: &str) -> Result<Lab> {
     Lab::builder(unique_lab_name(prefix))
         .node("a")
-        .node_with(NodeSpec::new("r").forwarding(true))
+        .node(NodeSpec {
+            forwarding: true,
+            ..NodeSpec::from("r")
+        })
         .node("b")
         .link(
             Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
@@ -40,7 +43,10 @@ pub fn routed(prefix: &str) -> Result<Lab> {
 pub fn nat(prefix: &str) -> Result<Lab> {
     Lab::builder(unique_lab_name(prefix))
         .node("c")
-        .node_with(NodeSpec::new("r").forwarding(true))
+        .node(NodeSpec {
+            forwarding: true,
+            ..NodeSpec::from("r")
+        })
         .node("s")
         .link(
             Endpoint::new("c", "eth0").addr("10.1.0.2/24"),

@@ -121,7 +121,10 @@ fn routed_lab_forwards_between_subnets() {
     let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("route"))
         .node("c")
-        .node_with(NodeSpec::new("r").forwarding(true))
+        .node(NodeSpec {
+            forwarding: true,
+            ..NodeSpec::from("r")
+        })
         .node("s")
         .bridge("r", "br0", ["10.1.0.1/24"])
         .link(
@@ -378,13 +381,16 @@ fn bad_inputs_give_clear_errors() {
         "node",
         "unknown node \"ghost\"",
     );
-    expect_invalid(
-        Lab::builder("bad")
-            .node("a")
-            .address("a", "eth9", "10.0.0.1/24"),
-        "interface",
-        "no interface named \"eth9\"",
-    );
+    // An extra address on an interface the lab lacks: a file's `[[address]]`
+    // (the one way to write one) is refused naming it; the same check at
+    // `up` is the unit test `wiring::tests::an_address_on_an_unknown_interface_is_refused`.
+    let err = netrig::topology::parse(
+        "name = \"bad\"\n[[node]]\nname = \"a\"\n\n[[address]]\nnode = \"a\"\nifname = \"eth9\"\naddress = \"10.0.0.1/24\"\n",
+        "bad.toml",
+    )
+    .expect_err("an address on a missing interface was accepted")
+    .to_string();
+    assert!(err.contains("no interface named \"eth9\""), "{err}");
     expect_invalid(
         Lab::builder("bad").node("a").node("b").link(
             Endpoint::new("a", "this-name-is-too-long"),
@@ -394,9 +400,13 @@ fn bad_inputs_give_clear_errors() {
         "at most 15",
     );
     expect_invalid(
-        Lab::builder("bad")
-            .node("a")
-            .route("a", Route::default_via("10.0.0.1").dev("nope")),
+        Lab::builder("bad").node("a").route(
+            "a",
+            Route {
+                dev: Some("nope".into()),
+                ..Route::default_via("10.0.0.1")
+            },
+        ),
         "route device",
         "nope",
     );
@@ -477,7 +487,10 @@ fn ipv6_off_by_default_and_lo_up() {
     let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("v6"))
         .node("plain")
-        .node_with(NodeSpec::new("six").ipv6(true))
+        .node(NodeSpec {
+            ipv6: true,
+            ..NodeSpec::from("six")
+        })
         .up()
         .unwrap();
     assert_eq!(
@@ -552,8 +565,14 @@ fn processes_and_pins_are_cleaned_up() {
 fn ipv6_nodes_exchange_datagrams() {
     let _labs = common::shared();
     let lab = Lab::builder(unique_lab_name("v6x"))
-        .node_with(NodeSpec::new("a").ipv6(true))
-        .node_with(NodeSpec::new("b").ipv6(true))
+        .node(NodeSpec {
+            ipv6: true,
+            ..NodeSpec::from("a")
+        })
+        .node(NodeSpec {
+            ipv6: true,
+            ..NodeSpec::from("b")
+        })
         .link(
             Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
             Endpoint::new("b", "eth0").addr("2001:db8::2/64"),

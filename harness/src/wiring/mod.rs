@@ -15,13 +15,23 @@
 //! ```
 
 mod plan;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use plan::{IfaceKind, Plan, creation_sysctls, parse_route, plan};
 
 use crate::net::Mac;
 
-/// A node: one network namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A node: one network namespace, as plain data. `"a"` is a plain node
+/// (`NodeSpec::from("a")`); options go in as fields:
+///
+/// ```
+/// use netrig::{Lab, NodeSpec};
+/// let spec = Lab::builder("routed")
+///     .node("a")
+///     .node(NodeSpec { forwarding: true, ipv6: true, ..NodeSpec::from("r") });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeSpec {
     /// Unique name within the lab.
     pub name: String,
@@ -35,7 +45,7 @@ pub struct NodeSpec {
 
 impl NodeSpec {
     /// A plain host: `lo` up, IPv6 off, no forwarding.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         NodeSpec {
             name: name.into(),
             ipv6: false,
@@ -44,12 +54,12 @@ impl NodeSpec {
         }
     }
     /// Keeps IPv6 enabled.
-    pub fn ipv6(mut self, on: bool) -> Self {
+    pub(crate) fn ipv6(mut self, on: bool) -> Self {
         self.ipv6 = on;
         self
     }
     /// Makes the node forward IPv4 (`net.ipv4.ip_forward=1`).
-    pub fn forwarding(mut self, on: bool) -> Self {
+    pub(crate) fn forwarding(mut self, on: bool) -> Self {
         self.forwarding = on;
         self
     }
@@ -57,6 +67,27 @@ impl NodeSpec {
     pub(crate) fn sysctl(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.sysctls.push((key.into(), value.into()));
         self
+    }
+}
+
+impl From<&str> for NodeSpec {
+    /// A plain node named `name`.
+    fn from(name: &str) -> Self {
+        NodeSpec::new(name)
+    }
+}
+
+impl From<String> for NodeSpec {
+    /// A plain node named `name`.
+    fn from(name: String) -> Self {
+        NodeSpec::new(name)
+    }
+}
+
+impl From<&String> for NodeSpec {
+    /// A plain node named `name`.
+    fn from(name: &String) -> Self {
+        NodeSpec::new(name)
     }
 }
 
@@ -113,7 +144,7 @@ impl Endpoint {
         self
     }
     /// Fixes the MAC address.
-    pub fn mac(mut self, mac: Mac) -> Self {
+    pub(crate) fn mac(mut self, mac: Mac) -> Self {
         self.mac = Some(mac);
         self
     }
@@ -173,7 +204,7 @@ impl Route {
         self
     }
     /// Sets the output interface.
-    pub fn dev(mut self, dev: impl Into<String>) -> Self {
+    pub(crate) fn dev(mut self, dev: impl Into<String>) -> Self {
         self.dev = Some(dev.into());
         self
     }
@@ -224,9 +255,9 @@ impl Wiring {
             static_neighbours: true,
         }
     }
-    /// Adds a plain node.
-    pub fn node(self, name: impl Into<String>) -> Self {
-        self.node_with(NodeSpec::new(name))
+    /// Adds a node (a name: a plain one).
+    pub fn node(self, node: impl Into<NodeSpec>) -> Self {
+        self.node_with(node.into())
     }
     /// Adds a node with options.
     pub fn node_with(mut self, node: NodeSpec) -> Self {

@@ -22,7 +22,7 @@ pub fn bridges_are_isolated(v: &Variant) -> Result<()> {
         .container(ContainerSpec::new("a2"))
         .network(NetworkSpec {
             subnet: Some("172.18.0.0/16".into()),
-            ..NetworkSpec::new("other")
+            ..NetworkSpec::from("other")
         })
         .container(ContainerSpec::new("b").network("other"))
         .build()?
@@ -78,7 +78,7 @@ pub fn internal_network_has_no_way_out(v: &Variant) -> Result<()> {
         .network(NetworkSpec {
             subnet: Some("172.20.0.0/16".into()),
             internal: true,
-            ..NetworkSpec::new("secure")
+            ..NetworkSpec::from("secure")
         })
         .container(ContainerSpec::new("vault").network("secure"))
         .build()?

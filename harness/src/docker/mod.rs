@@ -59,7 +59,7 @@ mod tests;
 mod version;
 
 pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking};
-pub use host::{DockerHost, DockerHostBuilder, LanPeer};
+pub use host::{DockerHost, DockerHostBuilder};
 pub use layout::{DaemonOptions, Layout};
 pub use network::{GatewayMode, Network, NetworkSpec};
 pub use port::PortBinding;

@@ -99,7 +99,7 @@ pub fn internal_network_has_no_way_out(v: &Variant) -> Result<()> {
             ));
         }
         // A container with NET_ADMIN can add one itself: the firewall must still hold.
-        Layout::V28 | Layout::V29 => vault.add_route(&Route::default_via("172.20.0.1"))?,
+        Layout::V28 | Layout::V29 => vault.add_route(&Route::to("default").via("172.20.0.1"))?,
     }
 
     let rule = match (v.layout, v.backend) {

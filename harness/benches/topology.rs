@@ -45,7 +45,7 @@ fn lans(name: &str, lans: usize) -> LabSpec {
                 Endpoint::new(&r, "up").addr(format!("10.255.{l}.2/30")),
             )
             .bridge(&r, "br0", [format!("10.{l}.0.1/24")])
-            .route(&r, Route::default_via(format!("10.255.{l}.1")))
+            .route(&r, Route::to("default").via(format!("10.255.{l}.1")))
             .route(
                 "core",
                 Route::to(format!("10.{l}.0.0/24")).via(format!("10.255.{l}.2")),
@@ -58,7 +58,7 @@ fn lans(name: &str, lans: usize) -> LabSpec {
                     Endpoint::new(&r, format!("p{h}")).bridge("br0"),
                     Endpoint::new(&host, "eth0").addr(format!("10.{l}.0.{}/24", h + 2)),
                 )
-                .route(&host, Route::default_via(format!("10.{l}.0.1")));
+                .route(&host, Route::to("default").via(format!("10.{l}.0.1")));
         }
     }
     spec

@@ -14,7 +14,7 @@
 //!     .node("a")
 //!     .node("b")
 //!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
-//!     .route("b", Route::default_via("10.0.0.1"))
+//!     .route("b", Route::to("default").via("10.0.0.1"))
 //!     .up()?;
 //! # Ok::<_, netrig::Error>(())
 //! ```

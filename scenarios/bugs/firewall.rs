@@ -59,7 +59,7 @@ pub fn forward_drop_policy_breaks_libvirt_nat(v: &Variant) -> Result<()> {
         .up()?;
     let vm_ip = peer_ip(&lab, "vm");
     let vm = lab.node("vm")?;
-    vm.add_route(&Route::default_via(LAN_HOST.to_string()))?;
+    vm.add_route(&Route::to("default").via(LAN_HOST.to_string()))?;
     // libvirt's network: its own nft table accepting and masquerading the VM subnet.
     lab.host_node()?
         .load_rules(Backend::Nftables, LIBVIRT_TABLE)?;
@@ -246,7 +246,7 @@ pub fn ip_forward_no_drop_keeps_libvirt_nat_working(v: &Variant) -> Result<()> {
         .build()?
         .up()?;
     let vm = lab.node("vm")?;
-    vm.add_route(&Route::default_via(LAN_HOST.to_string()))?;
+    vm.add_route(&Route::to("default").via(LAN_HOST.to_string()))?;
     lab.host_node()?
         .load_rules(Backend::Nftables, LIBVIRT_TABLE)?;
     let counters = lab.docker("host")?.counters()?;

@@ -33,8 +33,8 @@ pub fn routed(prefix: &str) -> Result<Lab> {
             Endpoint::new("r", "eth1").addr("10.0.1.254/24"),
             Endpoint::new("b", "eth0").addr("10.0.1.2/24"),
         )
-        .route("a", Route::default_via("10.0.0.254"))
-        .route("b", Route::default_via("10.0.1.254"))
+        .route("a", Route::to("default").via("10.0.0.254"))
+        .route("b", Route::to("default").via("10.0.1.254"))
         .up()
 }
 
@@ -56,7 +56,7 @@ pub fn nat(prefix: &str) -> Result<Lab> {
             Endpoint::new("r", "wan0").addr("203.0.113.1/24"),
             Endpoint::new("s", "eth0").addr("203.0.113.10/24"),
         )
-        .route("c", Route::default_via("10.1.0.1"))
+        .route("c", Route::to("default").via("10.1.0.1"))
         .up()
 }
 

@@ -135,7 +135,7 @@ fn routed_lab_forwards_between_subnets() {
             Endpoint::new("r", "eth1").addr("10.2.0.1/24"),
             Endpoint::new("s", "eth0").addr("10.2.0.2/24"),
         )
-        .route("c", Route::default_via("10.1.0.1"))
+        .route("c", Route::to("default").via("10.1.0.1"))
         .route("s", Route::to("10.1.0.0/24").via("10.2.0.1"))
         .up()
         .unwrap();
@@ -404,7 +404,7 @@ fn bad_inputs_give_clear_errors() {
             "a",
             Route {
                 dev: Some("nope".into()),
-                ..Route::default_via("10.0.0.1")
+                ..Route::to("default").via("10.0.0.1")
             },
         ),
         "route device",
@@ -415,7 +415,7 @@ fn bad_inputs_give_clear_errors() {
     let held = held_netns_inodes();
     let err = Lab::builder("bad")
         .node("a")
-        .route("a", Route::default_via("10.7.7.7"))
+        .route("a", Route::to("default").via("10.7.7.7"))
         .up()
         .unwrap_err();
     match &err {

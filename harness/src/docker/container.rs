@@ -71,8 +71,9 @@ impl fmt::Display for NetworkMode {
 pub struct ContainerSpec {
     /// The container's name; also its lab node name.
     pub name: String,
-    /// Network mode (default: the default bridge).
-    pub mode: NetworkMode,
+    /// Network mode (default: the default bridge; set with
+    /// [`ContainerSpec::network`]).
+    pub(crate) mode: NetworkMode,
     /// Fixed addresses per network name (`--ip`, or `--ip6` for an IPv6
     /// address: a network may have one of each); others are allocated.
     pub ips: Vec<(String, String)>,
@@ -101,7 +102,7 @@ impl ContainerSpec {
     /// `--network NAME`: attaches to a bridge network (the first call
     /// replaces the default bridge; each further one adds a network), or,
     /// as `docker run` reads it, `"host"`, `"none"` or `"container:NAME"`
-    /// sets the mode ([`NetworkMode`]).
+    /// sets the mode instead.
     pub fn network(mut self, name: impl Into<String>) -> Self {
         let name = name.into();
         match name.parse::<NetworkMode>() {

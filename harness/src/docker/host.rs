@@ -304,7 +304,7 @@ impl DockerHost {
         DockerHostBuilder::default()
     }
     /// The host's name (the lab's name).
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
     /// The daemon: layout, backend and flags.

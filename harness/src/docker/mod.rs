@@ -58,7 +58,8 @@ mod ruleset;
 mod tests;
 mod version;
 
-pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking};
+pub(crate) use container::NetworkMode;
+pub use container::{Attachment, Container, ContainerSpec, Networking};
 pub use host::{DockerHost, DockerHostBuilder};
 pub use layout::{DaemonOptions, Layout};
 pub use network::{GatewayMode, Network, NetworkSpec};

@@ -9,7 +9,7 @@
 //!     .node("a")
 //!     .node("b")
 //!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
-//!     .route("b", Route::default_via("10.0.0.1"))
+//!     .route("b", Route::to("default").via("10.0.0.1"))
 //!     .up()?;
 //! # Ok::<_, netrig::Error>(())
 //! ```
@@ -183,17 +183,20 @@ pub struct Route {
 
 impl Route {
     /// `default via GW`.
-    pub fn default_via(gw: impl Into<String>) -> Self {
+    pub(crate) fn default_via(gw: impl Into<String>) -> Self {
         Route {
             dest: None,
             via: Some(gw.into()),
             dev: None,
         }
     }
-    /// A route to `dest` (give `via` and/or `dev`).
+    /// A route to `dest`, a prefix (`"10.1.0.0/16"`) or `"default"`, as
+    /// `ip route` takes it; give it a gateway with [`Route::via`]:
+    /// `Route::to("default").via("10.0.0.1")`.
     pub fn to(dest: impl Into<String>) -> Self {
+        let dest: String = dest.into();
         Route {
-            dest: Some(dest.into()),
+            dest: (dest.trim() != "default").then_some(dest),
             via: None,
             dev: None,
         }

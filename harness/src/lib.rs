@@ -141,7 +141,7 @@ pub use net::{Mac, Proto};
 pub use netlink::{LinkInfo, RouteInfo};
 pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
-pub use spec::{LabSpec, ShapeSpec};
+pub use spec::LabSpec;
 pub use traffic::{
     Datagram, PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome, tcp_syn_frame,
     udp_frame,

@@ -5,8 +5,8 @@
 //! kind ([`crate::topology::load`]), code ([`crate::Lab::builder`]), or a
 //! Docker model (`LabSpec::from(host)`: the host, its containers and an
 //! internet node). [`LabSpec::up`] brings any of them up as one
-//! [`crate::Lab`]; [`LabSpec::to_toml`] writes one back as a file that
-//! parses to an equal value.
+//! [`crate::Lab`]; `LabSpec::to_toml` (the unit tests') writes one back as
+//! a file that parses to an equal value.
 //!
 //! ```no_run
 //! use netrig::{Endpoint, Lab, Route};
@@ -19,13 +19,16 @@
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::backend::Backend;
 use crate::docker::{DockerHost, HOST_NODE, part_node};
-use crate::net::{Proto, fmt_mac};
+use crate::net::Proto;
+#[cfg(test)]
+use crate::net::fmt_mac;
+#[cfg(test)]
+use std::fmt::Write as _;
 use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
 
 /// An echo server started in a node when the lab comes up.
@@ -77,9 +80,10 @@ impl RuleFileSpec {
     }
 }
 
-/// Traffic shaping on one interface: a tbf rate limit, or netem delay/loss.
+/// Traffic shaping on one interface: a tbf rate limit, or netem delay/loss
+/// (an [`Endpoint`]'s `rate`, `delay`, `loss`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ShapeSpec {
+pub(crate) struct ShapeSpec {
     /// The node.
     pub node: String,
     /// The interface.
@@ -183,10 +187,25 @@ impl LabSpec {
         self
     }
     /// Adds a veth link between two endpoints (an endpoint on a bridge is
-    /// enslaved to it).
+    /// enslaved to it; one with `rate`, `delay` or `loss` is shaped).
     pub fn link(mut self, a: Endpoint, b: Endpoint) -> Self {
+        let (a, b) = (self.take_shape(a), self.take_shape(b));
         self.wiring = self.wiring.link(a, b);
         self
+    }
+    /// Moves an endpoint's shaping into the lab's shapes.
+    fn take_shape(&mut self, mut e: Endpoint) -> Endpoint {
+        let (rate, delay, loss) = (e.rate.take(), e.delay.take(), e.loss.take());
+        if rate.is_some() || delay.is_some() || loss.is_some() {
+            self.shapes.push(ShapeSpec {
+                node: e.node.clone(),
+                ifname: e.ifname.clone(),
+                rate,
+                delay,
+                loss,
+            });
+        }
+        e
     }
     /// Adds a route to `node`.
     pub fn route(mut self, node: impl Into<String>, route: Route) -> Self {
@@ -341,16 +360,18 @@ impl LabSpec {
         out
     }
     /// Shapes an interface.
-    pub fn shape(mut self, shape: ShapeSpec) -> Self {
+    #[cfg(test)]
+    pub(crate) fn shape(mut self, shape: ShapeSpec) -> Self {
         self.shapes.push(shape);
         self
     }
 
+    #[cfg(test)]
     /// The lab as a topology file that parses back to an equal value
     /// (rule file paths are written as they are: absolute stay absolute; a
     /// Docker part is written as its `file`, so one built in code without a
     /// file is written without one and does not parse back).
-    pub fn to_toml(&self) -> String {
+    pub(crate) fn to_toml(&self) -> String {
         let s = &self.wiring;
         let mut out = format!("name = {}\n", quote(&s.name));
         if !s.static_neighbours {
@@ -463,6 +484,7 @@ impl LabSpec {
         out
     }
 
+    #[cfg(test)]
     /// One endpoint as an inline table, with the shaping of its interface.
     fn endpoint(&self, e: &Endpoint) -> String {
         let mut parts = vec![
@@ -512,10 +534,12 @@ impl From<DockerHost> for LabSpec {
 }
 
 /// A TOML basic string.
+#[cfg(test)]
 fn quote(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
+#[cfg(test)]
 fn list(items: &[String]) -> String {
     let q: Vec<String> = items.iter().map(|s| quote(s)).collect();
     format!("[{}]", q.join(", "))

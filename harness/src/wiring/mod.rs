@@ -104,7 +104,17 @@ pub struct BridgeSpec {
     pub mac: Option<Mac>,
 }
 
-/// One end of a veth link.
+/// One end of a veth link, as plain data with a builder for the common
+/// fields; the rest (MTU, shaping) are fields, as a topology file's
+/// endpoint has them:
+///
+/// ```
+/// use netrig::{Endpoint, Lab};
+/// let spec = Lab::builder("slow").node("a").node("b").link(
+///     Endpoint { delay: Some("20ms".into()), ..Endpoint::new("a", "eth0").addr("10.0.0.1/24") },
+///     Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// The node it lives in.
@@ -119,6 +129,12 @@ pub struct Endpoint {
     pub mac: Option<Mac>,
     /// MTU (kernel default when `None`).
     pub mtu: Option<u32>,
+    /// Shaping: a tbf rate limit in tc's syntax (`"1mbit"`).
+    pub rate: Option<String>,
+    /// Shaping: netem delay (`"20ms"`).
+    pub delay: Option<String>,
+    /// Shaping: netem loss (`"1%"`).
+    pub loss: Option<String>,
 }
 
 impl Endpoint {
@@ -131,6 +147,9 @@ impl Endpoint {
             bridge: None,
             mac: None,
             mtu: None,
+            rate: None,
+            delay: None,
+            loss: None,
         }
     }
     /// Adds an address with prefix (`10.0.0.1/24`).

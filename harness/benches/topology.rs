@@ -70,7 +70,10 @@ fn lans(name: &str, lans: usize) -> LabSpec {
 fn lans_toml(name: &str, n: usize) -> String {
     let mut t = format!("name = {name:?}\n\n[[node]]\nname = \"core\"\n");
     let route = |t: &mut String, node: &str, to: &str, via: &str| {
-        let _ = write!(t, "\n[[route]]\nnode = {node:?}\nto = {to:?}\nvia = {via:?}\n");
+        let _ = write!(
+            t,
+            "\n[[route]]\nnode = {node:?}\nto = {to:?}\nvia = {via:?}\n"
+        );
     };
     let mut routes = String::new();
     for l in 0..n {
@@ -83,7 +86,12 @@ fn lans_toml(name: &str, n: usize) -> String {
              [[bridge]]\nnode = {r:?}\nname = \"br0\"\naddresses = [\"10.{l}.0.1/24\"]\n"
         );
         route(&mut routes, &r, "default", &format!("10.255.{l}.1"));
-        route(&mut routes, "core", &format!("10.{l}.0.0/24"), &format!("10.255.{l}.2"));
+        route(
+            &mut routes,
+            "core",
+            &format!("10.{l}.0.0/24"),
+            &format!("10.255.{l}.2"),
+        );
         for h in 0..9 {
             let host = format!("h{l}-{h}");
             let _ = write!(

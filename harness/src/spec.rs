@@ -27,9 +27,9 @@ use crate::docker::{DockerHost, HOST_NODE, part_node};
 use crate::net::Proto;
 #[cfg(test)]
 use crate::net::fmt_mac;
+use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
 #[cfg(test)]
 use std::fmt::Write as _;
-use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
 
 /// An echo server started in a node when the lab comes up.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -154,7 +154,7 @@ fn replay(variant: &str) {
     // internet node, which would change the others: it runs last.
     let (direct, normal): (Vec<&Case>, Vec<&Case>) = cases.iter().partition(|c| {
         matches!(
-            action(&model, &c.label),
+            action(model, &c.label),
             Action::Tcp {
                 via_route: true,
                 ..

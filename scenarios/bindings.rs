@@ -12,7 +12,7 @@ use netrig::{Backend, Result, Sentinel, TcpFlags};
 use crate::matrix::Variant;
 use crate::support::{
     INTERNET_CLIENT, Rule, SERVER, WAIT, at, bridge_of, dnat_rule, ensure, expect_counted, ip_of,
-    packets,
+    packets, peer_ip,
 };
 
 /// The host's address on the LAN (where LAN peers reach it).
@@ -92,7 +92,7 @@ pub fn port_bound_to_one_host_address(v: &Variant) -> Result<()> {
         .build()?
         .up()?;
     let web = ip_of(&lab, "web");
-    let peer_ip = lab.model().lan_peers()[0].ip;
+    let peer_ip = peer_ip(&lab, "peer");
     let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
     let inside = lab.container("web")?.capture("eth0")?;
     let ok = lab.node("peer")?.tcp_connect(at(LAN_HOST, 8083), WAIT)?;
@@ -159,7 +159,7 @@ pub fn ip_masq_off_keeps_container_source(v: &Variant) -> Result<()> {
         .network(NetworkSpec {
             subnet: Some("172.18.0.0/16".into()),
             ip_masq: false,
-            ..NetworkSpec::new("plain")
+            ..NetworkSpec::from("plain")
         })
         .container(ContainerSpec::new("app").network("plain"))
         .build()?

@@ -26,7 +26,7 @@ pub fn two_bridges(v: &Variant, prefix: &str, proxy: bool) -> Result<Lab> {
         .container(ContainerSpec::new("web").publish("8080:80"))
         .network(NetworkSpec {
             subnet: Some("172.18.0.0/16".into()),
-            ..NetworkSpec::new("back")
+            ..NetworkSpec::from("back")
         })
         .container(ContainerSpec::new("other").network("back"))
         .build()?

@@ -10,7 +10,7 @@ use netrig::docker::{ContainerSpec, GatewayMode, NetworkSpec};
 use netrig::expect::tcp;
 
 use crate::matrix::Variant;
-use crate::support::{Rule, WAIT, at, bridge_of, expect_counted, failure, ip_of, packets};
+use crate::support::{Rule, WAIT, at, bridge_of, expect_counted, failure, ip_of, packets, peer_ip};
 
 /// gateway_mode_ipv4=routed: a LAN peer reaches the container's published port 80 at the container's address with its own source (no NAT either way); port 81 is dropped by the network's `DOCKER ! -i br -o br -j DROP`.
 pub fn routed_network_is_reached_by_routing(v: &Variant) -> Result<()> {
@@ -18,7 +18,7 @@ pub fn routed_network_is_reached_by_routing(v: &Variant) -> Result<()> {
         .host("routed")
         .network(NetworkSpec {
             gateway_mode_ipv4: GatewayMode::Routed,
-            ..NetworkSpec::new("direct")
+            ..NetworkSpec::from("direct")
         })
         .container(
             ContainerSpec::new("api")
@@ -29,7 +29,7 @@ pub fn routed_network_is_reached_by_routing(v: &Variant) -> Result<()> {
         .build()?
         .up()?;
     let api = ip_of(&lab, "api");
-    let peer_ip = lab.model().lan_peers()[0].ip;
+    let peer_ip = peer_ip(&lab, "peer");
     let node = lab.container("api")?;
     let published = node.tcp_echo_server("0.0.0.0:80")?;
     let _other = node.tcp_echo_server("0.0.0.0:81")?;

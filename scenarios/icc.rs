@@ -31,7 +31,7 @@ pub fn containers_on_one_bridge_connect(v: &Variant) -> Result<()> {
         .host("icc")
         .network(NetworkSpec {
             subnet: Some("172.18.0.0/16".into()),
-            ..NetworkSpec::new("app")
+            ..NetworkSpec::from("app")
         })
         .container(ContainerSpec::new("a").network("app"))
         .container(ContainerSpec::new("b").network("app"))
@@ -47,7 +47,7 @@ pub fn internal_network_containers_connect(v: &Variant) -> Result<()> {
         .network(NetworkSpec {
             subnet: Some("172.20.0.0/16".into()),
             internal: true,
-            ..NetworkSpec::new("secure")
+            ..NetworkSpec::from("secure")
         })
         .container(ContainerSpec::new("a").network("secure"))
         .container(ContainerSpec::new("b").network("secure"))
@@ -82,7 +82,7 @@ pub fn icc_false_drops_traffic_on_one_bridge(v: &Variant) -> Result<()> {
         .network(NetworkSpec {
             subnet: Some("172.18.0.0/16".into()),
             icc: false,
-            ..NetworkSpec::new("quiet")
+            ..NetworkSpec::from("quiet")
         })
         .container(ContainerSpec::new("a").network("quiet"))
         .container(ContainerSpec::new("b").network("quiet"))

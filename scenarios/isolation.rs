@@ -22,7 +22,7 @@ pub fn bridges_are_isolated(v: &Variant) -> Result<()> {
         .container(ContainerSpec::new("a2"))
         .network(NetworkSpec {
             subnet: Some("172.18.0.0/16".into()),
-            ..NetworkSpec::new("other")
+            ..NetworkSpec::from("other")
         })
         .container(ContainerSpec::new("b").network("other"))
         .build()?
@@ -78,7 +78,7 @@ pub fn internal_network_has_no_way_out(v: &Variant) -> Result<()> {
         .network(NetworkSpec {
             subnet: Some("172.20.0.0/16".into()),
             internal: true,
-            ..NetworkSpec::new("secure")
+            ..NetworkSpec::from("secure")
         })
         .container(ContainerSpec::new("vault").network("secure"))
         .build()?
@@ -99,7 +99,7 @@ pub fn internal_network_has_no_way_out(v: &Variant) -> Result<()> {
             ));
         }
         // A container with NET_ADMIN can add one itself: the firewall must still hold.
-        Layout::V28 | Layout::V29 => vault.add_route(&Route::default_via("172.20.0.1"))?,
+        Layout::V28 | Layout::V29 => vault.add_route(&Route::to("default").via("172.20.0.1"))?,
     }
 
     let rule = match (v.layout, v.backend) {

@@ -102,7 +102,7 @@ pub fn host_mode_container_is_dnated_to_published_port(v: &Variant) -> Result<()
     let lab = v
         .host("hostmode-dnat")
         .container(ContainerSpec::new("web").publish("8080:80"))
-        .container(ContainerSpec::new("tool").mode(netrig::docker::NetworkMode::Host))
+        .container(ContainerSpec::new("tool").network("host"))
         .build()?
         .up()?;
     let uplink = Ipv4Addr::new(203, 0, 113, 2);

@@ -3,7 +3,7 @@
 //! `container:NAME` (another container's stack).
 
 use crate::support::{HostLab as _, Up as _};
-use netrig::docker::{ContainerSpec, NetworkMode};
+use netrig::docker::ContainerSpec;
 use netrig::expect::{tcp, udp};
 use netrig::{Result, TcpFlags};
 
@@ -14,7 +14,7 @@ use crate::support::{SERVER, WAIT, at, ensure, expect_counted, ip_of, packets};
 pub fn network_none_has_loopback_only(v: &Variant) -> Result<()> {
     let lab = v
         .host("none")
-        .container(ContainerSpec::new("box").mode(NetworkMode::None))
+        .container(ContainerSpec::new("box").network("none"))
         .build()?
         .up()?;
     let node = lab.container("box")?;
@@ -45,7 +45,7 @@ pub fn network_none_has_loopback_only(v: &Variant) -> Result<()> {
 pub fn network_host_is_reached_through_input(v: &Variant) -> Result<()> {
     let lab = v
         .host("hostnet")
-        .container(ContainerSpec::new("svc").mode(NetworkMode::Host))
+        .container(ContainerSpec::new("svc").network("host"))
         .build()?
         .up()?;
     let host = lab.host_node()?;
@@ -77,7 +77,7 @@ pub fn network_container_shares_owner_stack(v: &Variant) -> Result<()> {
     let lab = v
         .host("ctrnet")
         .container(ContainerSpec::new("web"))
-        .container(ContainerSpec::new("side").mode(NetworkMode::Container("web".into())))
+        .container(ContainerSpec::new("side").network("container:web"))
         .build()?
         .up()?;
     let web = ip_of(&lab, "web");

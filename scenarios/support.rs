@@ -17,7 +17,7 @@ pub const WAIT: Duration = Duration::from_secs(2);
 /// The internet's address on the uplink: where clients on the internet come from.
 pub const INTERNET_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 
-/// The internet server the model creates by default (`DockerHost::servers`).
+/// The internet server the model creates by default (on the internet node's `lo`).
 pub const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 
 /// The LAN bridge in the host that LAN peers (`DockerHostBuilder::lan_peer`) share.
@@ -36,6 +36,21 @@ pub fn ip_of(lab: &Lab, container: &str) -> Ipv4Addr {
             lab.name()
         )
     })
+}
+
+/// A LAN peer's address (`DockerHostBuilder::lan_peer`): its `eth0` on
+/// the host's LAN bridge.
+pub fn peer_ip(lab: &Lab, peer: &str) -> Ipv4Addr {
+    let addrs = (lab.node(peer))
+        .and_then(|n| n.addresses())
+        .unwrap_or_else(|e| panic!("lab {}: {e}", lab.name()));
+    (addrs.into_iter())
+        .filter(|(ifname, _)| ifname == "eth0")
+        .find_map(|(_, a)| match a.addr() {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(_) => None,
+        })
+        .unwrap_or_else(|| panic!("lab {}: LAN peer {peer} has no IPv4 address", lab.name()))
 }
 
 /// The host side of a container's first veth: the bridge port its frames

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{HostLab as _, Up as _};
+use crate::support::HostLab as _;
 use netrig::Backend;
 use netrig::TcpFlags;
 use netrig::docker::ContainerSpec;
@@ -31,15 +31,16 @@ fn rules_file(v: &Variant) -> PathBuf {
 
 /// A user's rule file blocking published port 8080 for one internet client stops that client's packets at the host (the rule counts them), while another client still gets through.
 pub fn docker_user_rule_blocks_one_source(v: &Variant) -> Result<()> {
-    let lab = v
+    let host = v
         .host("userrule")
         .container(
             ContainerSpec::new("web")
                 .publish("8080:80")
                 .publish("9999:9999/udp"),
         )
-        .rules_file(rules_file(v))
-        .build()?
+        .build()?;
+    let lab = netrig::LabSpec::from(host)
+        .rules_file("host", rules_file(v))
         .up()?;
     let web = ip_of(&lab, "web");
     let internet = lab.internet()?;

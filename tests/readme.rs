@@ -13,7 +13,7 @@ fn outbound_traffic_is_masqueraded() -> netrig::Result<()> {
     docker
         .container("web")?
         .udp_send("198.51.100.10:53", b"q")?;
-    let uplink = docker.model().host_uplink_ip(); // what masquerading writes
+    let uplink = docker.uplink_ip(); // what masquerading writes
     wan.expect(udp().src(uplink).dst("198.51.100.10:53"))
         .within(Duration::from_secs(1))?;
     assert_eq!(

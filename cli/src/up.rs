@@ -191,7 +191,7 @@ fn try_it(me: &str, lab: &str, docker: netrig::DockerPart<'_>) -> String {
     else {
         return String::new();
     };
-    let host_ip = docker.model().host_uplink_ip();
+    let host_ip = docker.uplink_ip();
     format!(
         "containers run nothing yet; try a published port:\n\
          \x20 {me} exec {lab} {container} -- nc -lk -p {cport}              # a server in {container}\n\

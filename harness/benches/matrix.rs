@@ -22,15 +22,16 @@ use netrig::reach::{Cell, Matrix, MatrixDiff, Service};
 const CONTAINERS: usize = 10;
 const RUNS: usize = 5;
 
-fn host(name: &str, rules: Option<&Path>) -> DockerHost {
+fn host(name: &str, rules: Option<&Path>) -> netrig::LabSpec {
     let mut b = DockerHost::builder().name(name);
     for i in 0..CONTAINERS {
         b = b.container(ContainerSpec::new(format!("c{i}")).publish(format!("{}:80", 8080 + i)));
     }
-    if let Some(r) = rules {
-        b = b.rules_file(r);
+    let spec = netrig::LabSpec::from(b.build().expect("a valid host"));
+    match rules {
+        Some(r) => spec.rules_file("host", r),
+        None => spec,
     }
-    b.build().expect("a valid host")
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -97,12 +98,8 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("user.rules");
     std::fs::write(&rules, "*filter\n:DOCKER-USER - [0:0]\n-I DOCKER-USER -i eth0 -p tcp -m conntrack --ctorigdstport 8081 -j DROP\nCOMMIT\n").unwrap();
-    let before = netrig::LabSpec::from(host("bench-before", None))
-        .up()
-        .expect("up");
-    let after = netrig::LabSpec::from(host("bench-after", Some(&rules)))
-        .up()
-        .expect("up");
+    let before = host("bench-before", None).up().expect("up");
+    let after = host("bench-after", Some(&rules)).up().expect("up");
     let cells = Matrix::default_cells(&before).unwrap();
     let n = cells.len();
 

@@ -6,7 +6,8 @@
 //! The work: a `core` node, and per LAN a router linked to the core and nine
 //! hosts on the router's bridge, each with an address and a default route;
 //! the core routes every LAN through its router. `file` parses that lab's
-//! TOML text (written once by `LabSpec::to_toml`) and brings it up;
+//! TOML text (written by `lans_toml`, checked to parse to the very lab
+//! `code` builds) and brings it up;
 //! `code` brings up the `LabSpec` built in Rust. Each run is torn down and
 //! the kernel's asynchronous namespace cleanup waited for (a witness link),
 //! untimed, before the next.
@@ -49,7 +50,7 @@ fn lans(name: &str, lans: usize) -> LabSpec {
                 Endpoint::new(&r, "up").addr(format!("10.255.{l}.2/30")),
             )
             .bridge(&r, "br0", [format!("10.{l}.0.1/24")])
-            .route(&r, Route::default_via(format!("10.255.{l}.1")))
+            .route(&r, Route::to("default").via(format!("10.255.{l}.1")))
             .route(
                 "core",
                 Route::to(format!("10.{l}.0.0/24")).via(format!("10.255.{l}.2")),
@@ -62,10 +63,55 @@ fn lans(name: &str, lans: usize) -> LabSpec {
                     Endpoint::new(&r, format!("p{h}")).bridge("br0"),
                     Endpoint::new(&host, "eth0").addr(format!("10.{l}.0.{}/24", h + 2)),
                 )
-                .route(&host, Route::default_via(format!("10.{l}.0.1")));
+                .route(&host, Route::to("default").via(format!("10.{l}.0.1")));
         }
     }
     spec
+}
+
+/// The same lab as [`lans`], as a topology file's text; it parses to a
+/// lab equal to [`lans`]'s (checked), so `file` and `code` do the same work.
+fn lans_toml(name: &str, n: usize) -> String {
+    let mut t = format!("name = {name:?}\n\n[[node]]\nname = \"core\"\n");
+    let route = |t: &mut String, node: &str, to: &str, via: &str| {
+        let _ = write!(
+            t,
+            "\n[[route]]\nnode = {node:?}\nto = {to:?}\nvia = {via:?}\n"
+        );
+    };
+    let mut routes = String::new();
+    for l in 0..n {
+        let r = format!("r{l}");
+        let _ = write!(
+            t,
+            "\n[[node]]\nname = {r:?}\n\n[[link]]\n\
+             a = {{ node = \"core\", ifname = \"c{l}\", addresses = [\"10.255.{l}.1/30\"] }}\n\
+             b = {{ node = {r:?}, ifname = \"up\", addresses = [\"10.255.{l}.2/30\"] }}\n\n\
+             [[bridge]]\nnode = {r:?}\nname = \"br0\"\naddresses = [\"10.{l}.0.1/24\"]\n"
+        );
+        route(&mut routes, &r, "default", &format!("10.255.{l}.1"));
+        route(
+            &mut routes,
+            "core",
+            &format!("10.{l}.0.0/24"),
+            &format!("10.255.{l}.2"),
+        );
+        for h in 0..9 {
+            let host = format!("h{l}-{h}");
+            let _ = write!(
+                t,
+                "\n[[node]]\nname = {host:?}\n\n[[link]]\n\
+                 a = {{ node = {r:?}, ifname = \"p{h}\", bridge = \"br0\" }}\n\
+                 b = {{ node = {host:?}, ifname = \"eth0\", addresses = [\"10.{l}.0.{}/24\"] }}\n",
+                h + 2
+            );
+            route(&mut routes, &host, "default", &format!("10.{l}.0.1"));
+        }
+    }
+    t.push_str(&routes);
+    let parsed = netrig::topology::parse(&t, "lans.toml").expect("parse");
+    assert_eq!(parsed, lans(name, n), "the file is the lab built in code");
+    t
 }
 
 fn settle(lab: Lab, witness: &mut Witness) -> Duration {
@@ -359,7 +405,7 @@ fn main() {
     }
 
     // File against code, 10 LANs (101 nodes), alternating which goes first, 6 runs each.
-    let text = lans("lans", 10).to_toml();
+    let text = lans_toml("lans", 10);
     let (mut file, mut code) = (Vec::new(), Vec::new());
     for i in 0..6 {
         // Alternate which goes first, so neither always runs on a warmer kernel.
@@ -398,7 +444,7 @@ fn main() {
     for _ in 0..reps {
         for (i, &n) in sizes.iter().enumerate() {
             let nodes = n * 10 + 1;
-            let text = lans("lans", n).to_toml();
+            let text = lans_toml("lans", n);
             let rss0 = status_kib("VmRSS:");
             let t = Instant::now();
             let lab = netrig::topology::parse(&text, "lans.toml")

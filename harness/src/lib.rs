@@ -141,6 +141,6 @@ pub use net::{Mac, Proto};
 pub use netlink::{LinkInfo, RouteInfo};
 pub use packet::{Direction, Packet, TcpFlags};
 pub use process::{NodeCommand, NodeProcess};
-pub use spec::{LabSpec, ShapeSpec};
+pub use spec::LabSpec;
 pub use traffic::{Datagram, PingOutcome, TcpEchoServer, TcpOutcome, UdpEchoServer, UdpOutcome};
-pub use wiring::{BridgeSpec, Endpoint, NodeSpec, Route};
+pub use wiring::{Endpoint, NodeSpec, Route};

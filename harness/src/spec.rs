@@ -5,8 +5,8 @@
 //! kind ([`crate::topology::load`]), code ([`crate::Lab::builder`]), or a
 //! Docker model (`LabSpec::from(host)`: the host, its containers and an
 //! internet node). [`LabSpec::up`] brings any of them up as one
-//! [`crate::Lab`]; [`LabSpec::to_toml`] writes one back as a file that
-//! parses to an equal value.
+//! [`crate::Lab`]; `LabSpec::to_toml` (the unit tests') writes one back as
+//! a file that parses to an equal value.
 //!
 //! ```no_run
 //! use netrig::{Endpoint, Lab, Route};
@@ -14,19 +14,22 @@
 //!     .node("a")
 //!     .node("b")
 //!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
-//!     .route("b", Route::default_via("10.0.0.1"))
+//!     .route("b", Route::to("default").via("10.0.0.1"))
 //!     .up()?;
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::backend::Backend;
 use crate::docker::{DockerHost, HOST_NODE, part_node};
-use crate::net::{Proto, fmt_mac};
-use crate::wiring::{BridgeSpec, Endpoint, NodeSpec, Route, Wiring};
+use crate::net::Proto;
+#[cfg(test)]
+use crate::net::fmt_mac;
+use crate::wiring::{Endpoint, NodeSpec, Route, Wiring};
+#[cfg(test)]
+use std::fmt::Write as _;
 
 /// An echo server started in a node when the lab comes up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +80,10 @@ impl RuleFileSpec {
     }
 }
 
-/// Traffic shaping on one interface: a tbf rate limit, or netem delay/loss.
+/// Traffic shaping on one interface: a tbf rate limit, or netem delay/loss
+/// (an [`Endpoint`]'s `rate`, `delay`, `loss`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ShapeSpec {
+pub(crate) struct ShapeSpec {
     /// The node.
     pub node: String,
     /// The interface.
@@ -162,18 +166,10 @@ impl LabSpec {
     pub fn set_name(&mut self, name: impl Into<String>) {
         self.wiring.name = name.into();
     }
-    /// Adds a plain node.
-    pub fn node(self, name: impl Into<String>) -> Self {
-        self.node_with(NodeSpec::new(name))
-    }
-    /// Adds a node with options (forwarding, IPv6, sysctls).
-    pub fn node_with(mut self, node: NodeSpec) -> Self {
-        self.wiring = self.wiring.node_with(node);
-        self
-    }
-    /// Gives node `target` a second name: both reach one namespace.
-    pub fn alias(mut self, name: impl Into<String>, target: impl Into<String>) -> Self {
-        self.wiring = self.wiring.alias(name, target);
+    /// Adds a node: a name (`.node("a")`) for a plain one, a [`NodeSpec`]
+    /// for one with options (`NodeSpec { forwarding: true, ..NodeSpec::from("r") }`).
+    pub fn node(mut self, node: impl Into<NodeSpec>) -> Self {
+        self.wiring = self.wiring.node_with(node.into());
         self
     }
     /// Adds a bridge in `node` with addresses (`"10.0.0.1/24"`).
@@ -190,36 +186,30 @@ impl LabSpec {
         self.wiring = self.wiring.bridge(node, name, addrs);
         self
     }
-    /// Adds a bridge described in full (its MAC address too).
-    pub fn bridge_with(mut self, bridge: BridgeSpec) -> Self {
-        self.wiring = self.wiring.bridge_with(bridge);
-        self
-    }
     /// Adds a veth link between two endpoints (an endpoint on a bridge is
-    /// enslaved to it).
+    /// enslaved to it; one with `rate`, `delay` or `loss` is shaped).
     pub fn link(mut self, a: Endpoint, b: Endpoint) -> Self {
+        let (a, b) = (self.take_shape(a), self.take_shape(b));
         self.wiring = self.wiring.link(a, b);
         self
     }
-    /// Adds an address to an interface (`lo` included).
-    pub fn address(
-        mut self,
-        node: impl Into<String>,
-        ifname: impl Into<String>,
-        cidr: impl Into<String>,
-    ) -> Self {
-        self.wiring = self.wiring.address(node, ifname, cidr);
-        self
+    /// Moves an endpoint's shaping into the lab's shapes.
+    fn take_shape(&mut self, mut e: Endpoint) -> Endpoint {
+        let (rate, delay, loss) = (e.rate.take(), e.delay.take(), e.loss.take());
+        if rate.is_some() || delay.is_some() || loss.is_some() {
+            self.shapes.push(ShapeSpec {
+                node: e.node.clone(),
+                ifname: e.ifname.clone(),
+                rate,
+                delay,
+                loss,
+            });
+        }
+        e
     }
     /// Adds a route to `node`.
     pub fn route(mut self, node: impl Into<String>, route: Route) -> Self {
         self.wiring = self.wiring.route(node, route);
-        self
-    }
-    /// Turns the permanent neighbour entries between every pair of
-    /// addressed interfaces on one L2 segment on (the default) or off.
-    pub fn static_neighbours(mut self, on: bool) -> Self {
-        self.wiring = self.wiring.static_neighbours(on);
         self
     }
     /// Adds an emulated Docker host as the part `name`: its host's node is
@@ -370,16 +360,18 @@ impl LabSpec {
         out
     }
     /// Shapes an interface.
-    pub fn shape(mut self, shape: ShapeSpec) -> Self {
+    #[cfg(test)]
+    pub(crate) fn shape(mut self, shape: ShapeSpec) -> Self {
         self.shapes.push(shape);
         self
     }
 
+    #[cfg(test)]
     /// The lab as a topology file that parses back to an equal value
     /// (rule file paths are written as they are: absolute stay absolute; a
     /// Docker part is written as its `file`, so one built in code without a
     /// file is written without one and does not parse back).
-    pub fn to_toml(&self) -> String {
+    pub(crate) fn to_toml(&self) -> String {
         let s = &self.wiring;
         let mut out = format!("name = {}\n", quote(&s.name));
         if !s.static_neighbours {
@@ -492,6 +484,7 @@ impl LabSpec {
         out
     }
 
+    #[cfg(test)]
     /// One endpoint as an inline table, with the shaping of its interface.
     fn endpoint(&self, e: &Endpoint) -> String {
         let mut parts = vec![
@@ -541,10 +534,12 @@ impl From<DockerHost> for LabSpec {
 }
 
 /// A TOML basic string.
+#[cfg(test)]
 fn quote(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
+#[cfg(test)]
 fn list(items: &[String]) -> String {
     let q: Vec<String> = items.iter().map(|s| quote(s)).collect();
     format!("[{}]", q.join(", "))

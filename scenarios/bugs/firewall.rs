@@ -14,7 +14,7 @@ use super::{LAN_HOST, syn_reaches_web};
 use crate::matrix::Variant;
 use crate::support::{
     INTERNET_CLIENT, LAN_BRIDGE, Rule, SERVER, WAIT, at, dnat_rule, ensure, expect_counted,
-    expect_not_counted, forward_policy_packets, input_rule, ip_of, packets,
+    expect_not_counted, forward_policy_packets, input_rule, ip_of, packets, peer_ip,
 };
 
 /// libvirt's network for a VM on the LAN bridge: its own nft table accepting
@@ -57,9 +57,9 @@ pub fn forward_drop_policy_breaks_libvirt_nat(v: &Variant) -> Result<()> {
         .lan_peer("vm")
         .build()?
         .up()?;
-    let vm_ip = lab.model().lan_peers()[0].ip;
+    let vm_ip = peer_ip(&lab, "vm");
     let vm = lab.node("vm")?;
-    vm.add_route(&Route::default_via(LAN_HOST.to_string()))?;
+    vm.add_route(&Route::to("default").via(LAN_HOST.to_string()))?;
     // libvirt's network: its own nft table accepting and masquerading the VM subnet.
     lab.host_node()?
         .load_rules(Backend::Nftables, LIBVIRT_TABLE)?;
@@ -246,7 +246,7 @@ pub fn ip_forward_no_drop_keeps_libvirt_nat_working(v: &Variant) -> Result<()> {
         .build()?
         .up()?;
     let vm = lab.node("vm")?;
-    vm.add_route(&Route::default_via(LAN_HOST.to_string()))?;
+    vm.add_route(&Route::to("default").via(LAN_HOST.to_string()))?;
     lab.host_node()?
         .load_rules(Backend::Nftables, LIBVIRT_TABLE)?;
     let counters = lab.docker("host")?.counters()?;

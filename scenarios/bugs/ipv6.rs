@@ -91,7 +91,7 @@ pub fn ipv6_forward_drop_breaks_unrelated_bridge(v: &Variant) -> Result<()> {
     vm.sysctl_set("net.ipv6.conf.eth0.disable_ipv6", "0")?;
     host.add_address(LAN_BRIDGE, &format!("{VM_GW}/64"))?;
     vm.add_address("eth0", &format!("{VM_IP}/64"))?;
-    vm.add_route(&Route::default_via(VM_GW))?;
+    vm.add_route(&Route::to("default").via(VM_GW))?;
     lab.internet()?
         .add_route(&Route::to(VM_NET).via(HOST6.to_string()))?;
     let entering = host.capture(LAN_BRIDGE)?;

@@ -15,7 +15,7 @@ use super::{
 use crate::matrix::Variant;
 use crate::support::{
     INTERNET_CLIENT, Rule, SERVER, WAIT, at, dnat_rule, ensure, expect_counted, expect_not_counted,
-    ip_of, packets,
+    ip_of, packets, peer_ip,
 };
 
 /// `web` on docker0 with 8080:80 published.
@@ -288,7 +288,7 @@ pub fn mixed_28_29_chains_refuse_network_create(v: &Variant) -> Result<()> {
     }
     created?;
     // The new "network" (the LAN bridge lan0) is now isolated from docker0.
-    let peer_ip = lab.model().lan_peers()[0].ip;
+    let peer_ip = peer_ip(&lab, "newnet");
     let isolation = Rule::new("filter", "DOCKER-ISOLATION-STAGE-2", &["-o lan0 -j DROP"]);
     let isolated = packets(&lab, &isolation)?;
     let lan = lab.node("newnet")?.capture("eth0")?;

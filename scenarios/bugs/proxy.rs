@@ -118,7 +118,7 @@ pub fn routed_network_cannot_reach_published_port_on_nat_network(v: &Variant) ->
         .network(NetworkSpec {
             subnet: Some("172.18.0.0/16".into()),
             gateway_mode_ipv4: GatewayMode::Routed,
-            ..NetworkSpec::new("routed")
+            ..NetworkSpec::from("routed")
         })
         .container(ContainerSpec::new("other").network("routed"))
         .build()?

@@ -15,7 +15,7 @@ use super::LAN_HOST;
 use crate::matrix::Variant;
 use crate::support::{
     LAN_BRIDGE, Rule, WAIT, at, dnat_rule, ensure, expect_counted, expect_not_counted,
-    forward_policy_packets, ip_of, packets, raw_direct_drop,
+    forward_policy_packets, ip_of, packets, peer_ip, raw_direct_drop,
 };
 
 /// A routed VPN peer (Tailscale/WireGuard-style, on the LAN, routing the container subnet to the host) is cut off from containers by Docker 28+'s raw PREROUTING drop, even though the user's DOCKER-USER (or own nft table) accepts it: the raw table runs first (moby#51015, moby#49498, psviderski/uncloud#293). Classic reaches the published container port.
@@ -31,7 +31,7 @@ pub fn raw_drop_cuts_off_routed_vpn_peer(v: &Variant) -> Result<()> {
         .build()?
         .up()?;
     let web = ip_of(&lab, "web");
-    let peer_ip = lab.model().lan_peers()[0].ip;
+    let peer_ip = peer_ip(&lab, "vpn");
     let host = lab.host_node()?;
     let accept = match v.backend {
         Backend::Nftables => {
@@ -142,7 +142,7 @@ pub fn loopback_published_port_reachable_from_lan_peer(v: &Variant) -> Result<()
         .build()?
         .up()?;
     let admin = ip_of(&lab, "admin");
-    let peer_ip = lab.model().lan_peers()[0].ip;
+    let peer_ip = peer_ip(&lab, "peer");
     let _server = lab.container("admin")?.tcp_echo_server("0.0.0.0:80")?;
     let inside = lab.container("admin")?.capture("eth0")?;
     let peer = lab.node("peer")?;
@@ -196,7 +196,7 @@ fn network(name: &str, subnet: &str, mode: GatewayMode) -> NetworkSpec {
     NetworkSpec {
         subnet: Some(subnet.into()),
         gateway_mode_ipv4: mode,
-        ..NetworkSpec::new(name)
+        ..NetworkSpec::from(name)
     }
 }
 
@@ -226,7 +226,7 @@ pub fn raw_drop_cuts_test_lab_off_container_network(v: &Variant) -> Result<()> {
     }
     let lab = host.lan_peer("vm").build()?.up()?;
     let vm = lab.node("vm")?;
-    let vm_ip = lab.model().lan_peers()[0].ip;
+    let vm_ip = peer_ip(&lab, "vm");
     vm.add_route(&Route::to("172.20.0.0/15").via(LAN_HOST.to_string()))?;
     let stun = ip_of(&lab, "stun");
     let inside = lab.container("stun")?.capture("eth0")?;
@@ -278,7 +278,7 @@ pub fn nat_unprotected_lets_routed_host_reach_every_port(v: &Variant) -> Result<
     }
     let lab = host.lan_peer("mac").build()?.up()?;
     let mac = lab.node("mac")?;
-    let mac_ip = lab.model().lan_peers()[0].ip;
+    let mac_ip = peer_ip(&lab, "mac");
     mac.add_route(&Route::to("172.20.0.0/15").via(LAN_HOST.to_string()))?;
     let db = ip_of(&lab, "db");
     let _server = lab.container("db")?.tcp_echo_server("0.0.0.0:5432")?;
@@ -316,7 +316,7 @@ pub fn port_bound_to_gateway_address_reachable_from_lan(v: &Variant) -> Result<(
         .build()?
         .up()?;
     let web = ip_of(&lab, "web");
-    let peer_ip = lab.model().lan_peers()[0].ip;
+    let peer_ip = peer_ip(&lab, "peer");
     let peer = lab.node("peer")?;
     peer.add_route(&Route::to("172.17.0.1/32").via(LAN_HOST.to_string()))?;
     let server = lab.container("web")?.tcp_echo_server("0.0.0.0:80")?;
@@ -350,7 +350,7 @@ pub fn internal_network_reaches_host_services(v: &Variant) -> Result<()> {
         .network(NetworkSpec {
             subnet: Some("172.18.0.0/16".into()),
             internal: true,
-            ..NetworkSpec::new("sealed")
+            ..NetworkSpec::from("sealed")
         })
         .container(ContainerSpec::new("app").network("sealed"))
         .build()?

@@ -2,7 +2,7 @@
 //! nodes `host`, `internet` and one per container) and for bringing a Docker
 //! model up as its own lab.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use netrig::docker::{Attachment, DockerHost, Networking};
 use netrig::{Lab, LabSpec, Node, Result};
@@ -17,6 +17,9 @@ pub trait HostLab {
     fn container(&self, name: &str) -> Result<Node<'_>>;
     /// The host's uplink address.
     fn host_uplink_ip(&self) -> IpAddr;
+    /// The internet's server addresses: the IPv4 addresses on its `lo`
+    /// (198.51.100.10 for a model that names none).
+    fn internet_servers(&self) -> Result<Vec<Ipv4Addr>>;
     /// The host's model.
     fn model(&self) -> &DockerHost;
     /// The host's ruleset with counters.
@@ -38,7 +41,19 @@ impl HostLab for Lab {
         self.docker("host")?.container(name)
     }
     fn host_uplink_ip(&self) -> IpAddr {
-        self.model().host_uplink_ip().into()
+        self.docker("host")
+            .expect("a Docker host file's lab")
+            .uplink_ip()
+    }
+    fn internet_servers(&self) -> Result<Vec<Ipv4Addr>> {
+        let addrs = self.internet()?.addresses()?;
+        Ok((addrs.into_iter())
+            .filter(|(ifname, _)| ifname == "lo")
+            .filter_map(|(_, a)| match a.addr() {
+                IpAddr::V4(ip) if !ip.is_loopback() => Some(ip),
+                _ => None,
+            })
+            .collect())
     }
     fn model(&self) -> &DockerHost {
         self.docker("host")

@@ -20,7 +20,10 @@ pub fn pair(prefix: &str) -> Result<Lab> {
 pub fn routed(prefix: &str) -> Result<Lab> {
     Lab::builder(unique_lab_name(prefix))
         .node("a")
-        .node_with(NodeSpec::new("r").forwarding(true))
+        .node(NodeSpec {
+            forwarding: true,
+            ..NodeSpec::from("r")
+        })
         .node("b")
         .link(
             Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
@@ -30,8 +33,8 @@ pub fn routed(prefix: &str) -> Result<Lab> {
             Endpoint::new("r", "eth1").addr("10.0.1.254/24"),
             Endpoint::new("b", "eth0").addr("10.0.1.2/24"),
         )
-        .route("a", Route::default_via("10.0.0.254"))
-        .route("b", Route::default_via("10.0.1.254"))
+        .route("a", Route::to("default").via("10.0.0.254"))
+        .route("b", Route::to("default").via("10.0.1.254"))
         .up()
 }
 
@@ -40,7 +43,10 @@ pub fn routed(prefix: &str) -> Result<Lab> {
 pub fn nat(prefix: &str) -> Result<Lab> {
     Lab::builder(unique_lab_name(prefix))
         .node("c")
-        .node_with(NodeSpec::new("r").forwarding(true))
+        .node(NodeSpec {
+            forwarding: true,
+            ..NodeSpec::from("r")
+        })
         .node("s")
         .link(
             Endpoint::new("c", "eth0").addr("10.1.0.2/24"),
@@ -50,7 +56,7 @@ pub fn nat(prefix: &str) -> Result<Lab> {
             Endpoint::new("r", "wan0").addr("203.0.113.1/24"),
             Endpoint::new("s", "eth0").addr("203.0.113.10/24"),
         )
-        .route("c", Route::default_via("10.1.0.1"))
+        .route("c", Route::to("default").via("10.1.0.1"))
         .up()
 }
 

@@ -76,9 +76,9 @@ pub fn link_names(lab: &netrig::Lab, node: &str) -> Vec<String> {
 }
 
 /// A topology file of `topologies/`, its lab renamed uniquely for this test.
-pub fn topology(file: &str, prefix: &str) -> netrig::docker::DockerHost {
+pub fn topology(file: &str, prefix: &str) -> netrig::LabSpec {
     let path = format!("{}/topologies/{file}", env!("CARGO_MANIFEST_DIR"));
-    let mut host = host_lab::model_of(&netrig::topology::load(&path).unwrap());
-    host.set_name(netrig::unique_lab_name(prefix));
-    host
+    let mut spec = netrig::topology::load(&path).unwrap();
+    spec.set_name(netrig::unique_lab_name(prefix));
+    spec
 }

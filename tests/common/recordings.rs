@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use netrig::Backend;
-use netrig::docker::{
-    ContainerSpec, DaemonOptions, DockerHost, DockerHostBuilder, NetworkMode, NetworkSpec,
-};
+use netrig::docker::{ContainerSpec, DaemonOptions, DockerHost, DockerHostBuilder, NetworkSpec};
 
 pub fn data(rel: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,17 +34,17 @@ pub fn standard_builder(
 ) -> DockerHostBuilder {
     let mut b = b
         .container(ContainerSpec::new("ca").publish("8080:80"))
-        .network(net(NetworkSpec::new("br")))
+        .network(net(NetworkSpec::from("br")))
         .container(ContainerSpec::new("cb").network("br"))
         .container(ContainerSpec::new("ca2"))
-        .container(ContainerSpec::new("cn").mode(NetworkMode::None))
-        .container(ContainerSpec::new("ch").mode(NetworkMode::Host))
-        .container(ContainerSpec::new("cc").mode(NetworkMode::Container("ca".into())));
+        .container(ContainerSpec::new("cn").network("none"))
+        .container(ContainerSpec::new("ch").network("host"))
+        .container(ContainerSpec::new("cc").network("container:ca"));
     if internal {
         b = b
             .network(net(NetworkSpec {
                 internal: true,
-                ..NetworkSpec::new("brint")
+                ..NetworkSpec::from("brint")
             }))
             .container(ContainerSpec::new("ci").network("brint"));
     }

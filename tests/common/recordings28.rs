@@ -5,26 +5,25 @@
 
 use netrig::Backend;
 use netrig::docker::{
-    ContainerSpec, DaemonOptions, DockerHost, DockerHostBuilder, GatewayMode, Layout, NetworkMode,
-    NetworkSpec,
+    ContainerSpec, DaemonOptions, DockerHost, DockerHostBuilder, GatewayMode, Layout, NetworkSpec,
 };
 
 use super::recordings::data;
 
 fn standard_events(b: DockerHostBuilder) -> DockerHostBuilder {
     b.container(ContainerSpec::new("ca").publish("8080:80"))
-        .network(NetworkSpec::new("br"))
+        .network("br")
         .container(ContainerSpec::new("cb").network("br"))
         .container(ContainerSpec::new("ca2"))
-        .container(ContainerSpec::new("cn").mode(NetworkMode::None))
-        .container(ContainerSpec::new("ch").mode(NetworkMode::Host))
-        .container(ContainerSpec::new("cc").mode(NetworkMode::Container("ca".into())))
+        .container(ContainerSpec::new("cn").network("none"))
+        .container(ContainerSpec::new("ch").network("host"))
+        .container(ContainerSpec::new("cc").network("container:ca"))
 }
 
 fn with_internal(b: DockerHostBuilder) -> DockerHostBuilder {
     b.network(NetworkSpec {
         internal: true,
-        ..NetworkSpec::new("brint")
+        ..NetworkSpec::from("brint")
     })
     .container(ContainerSpec::new("ci").network("brint"))
 }
@@ -38,7 +37,7 @@ fn with_gateway_mode(
 ) -> DockerHostBuilder {
     b.network(NetworkSpec {
         gateway_mode_ipv4: mode,
-        ..NetworkSpec::new(net)
+        ..NetworkSpec::from(net)
     })
     .container(ContainerSpec::new(ctr).network(net).publish(port))
 }

@@ -85,7 +85,7 @@ fn host_with_web(
     rules: Option<&str>,
 ) -> Result<(netrig::Lab, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut b = DockerHost::builder()
+    let b = DockerHost::builder()
         .name(netrig::unique_lab_name("later"))
         .layout(layout)
         .backend(backend)
@@ -94,12 +94,13 @@ fn host_with_web(
             ..Default::default()
         })
         .container(ContainerSpec::new("web").publish("8080:80"));
+    let mut spec = netrig::LabSpec::from(b.build()?);
     if let Some(text) = rules {
         let file = dir.path().join("user.rules");
         std::fs::write(&file, text).expect("write rules");
-        b = b.rules_file(file);
+        spec = spec.rules_file("host", file);
     }
-    Ok((b.build()?.up()?, dir))
+    Ok((spec.up()?, dir))
 }
 
 /// A user appended a catch-all DROP to Docker's `DOCKER` chain after `up`

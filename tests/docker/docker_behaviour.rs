@@ -6,7 +6,7 @@
 //! The recording is the oracle: cases, expected outcomes and sources are
 //! parsed from it; this file only knows how to *perform* a case.
 
-use crate::common::host_lab::{HostLab as _, Up as _, first_attachment};
+use crate::common::host_lab::{HostLab as _, first_attachment};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -115,7 +115,7 @@ fn servers(lab: &Lab) -> Vec<(IpAddr, TcpEchoServer)> {
             out.push((IpAddr::V4(ip), node.tcp_echo_server("0.0.0.0:80").unwrap()));
         }
     }
-    for s in lab.model().servers() {
+    for s in &lab.internet_servers().unwrap() {
         let node = lab.internet().unwrap();
         out.push((
             IpAddr::V4(*s),
@@ -139,9 +139,10 @@ fn tcp_reaches(lab: &Lab, from: &str, to: SocketAddr) -> bool {
 }
 
 fn replay(variant: &str) {
-    let mut model = common::recordings::variant(variant);
-    model.set_name(netrig::unique_lab_name(variant));
-    let lab = model.up().unwrap();
+    let mut spec = netrig::LabSpec::from(common::recordings::variant(variant));
+    spec.set_name(netrig::unique_lab_name(variant));
+    let lab = spec.up().unwrap();
+    let model = lab.model();
     let servers = servers(&lab);
     let cases = parse_cases(&data(&format!("real-docker/dumps/{variant}.test.txt")));
     assert!(
@@ -154,7 +155,7 @@ fn replay(variant: &str) {
     // internet node, which would change the others: it runs last.
     let (direct, normal): (Vec<&Case>, Vec<&Case>) = cases.iter().partition(|c| {
         matches!(
-            action(&model, &c.label),
+            action(model, &c.label),
             Action::Tcp {
                 via_route: true,
                 ..

@@ -9,7 +9,7 @@
 //! The recording is the oracle: checks, outcomes, sources and counters are
 //! parsed from it; this file only knows how to *perform* a check.
 
-use crate::common::host_lab::{HostLab as _, Up as _, first_attachment};
+use crate::common::host_lab::{HostLab as _, first_attachment};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -179,7 +179,7 @@ fn servers(lab: &Lab) -> Vec<(SocketAddr, TcpEchoServer)> {
             out.push((SocketAddr::new(IpAddr::V4(ip), *p), srv));
         }
     }
-    for s in lab.model().servers() {
+    for s in &lab.internet_servers().unwrap() {
         let addr = SocketAddr::new(IpAddr::V4(*s), 80);
         out.push((addr, lab.internet().unwrap().tcp_echo_server(addr).unwrap()));
     }
@@ -287,12 +287,13 @@ fn compare(lab: &Lab, case: &Case, servers: &[(SocketAddr, TcpEchoServer)]) -> V
 /// Replays the recording `dump` on the emulated `variant` (with its
 /// recorded backend, or `backend`); the differences, if any.
 fn replay(variant: &str, dump: &str, backend: Option<Backend>) -> Result<(), String> {
-    let mut model = match backend {
+    let model = match backend {
         Some(b) => variant28_with(variant, |x| x.backend(b)),
         None => variant28(variant),
     };
-    model.set_name(netrig::unique_lab_name("b28"));
-    let lab = model.up().unwrap();
+    let mut spec = netrig::LabSpec::from(model);
+    spec.set_name(netrig::unique_lab_name("b28"));
+    let lab = spec.up().unwrap();
     let servers = servers(&lab);
     let cases = parse_cases(dump);
     assert!(

@@ -2,7 +2,7 @@
 //! a container on both, and a LAN peer routing straight to container
 //! addresses (docker-rules §2.5, §2.7).
 
-use crate::common::host_lab::{HostLab as _, Up as _};
+use crate::common::host_lab::HostLab as _;
 use std::time::Duration;
 
 use netrig::TcpOutcome;

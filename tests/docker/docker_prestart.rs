@@ -7,7 +7,7 @@
 //! iptables. (The model at every step: the crate's
 //! `docker::fidelity::docker_prestart`.)
 
-use crate::common::host_lab::{HostLab as _, Up as _};
+use crate::common::host_lab::HostLab as _;
 use std::path::PathBuf;
 
 use common::recordings::*;
@@ -57,7 +57,7 @@ fn a_bad_fragment_names_its_file_and_line() {
 /// the recording — the rules there before were loaded first and not wiped.
 fn a_running_host_reads_back_as_recorded() -> netrig::Result<()> {
     let _labs = common::shared();
-    let mut h = host("prestart.rules", false);
+    let mut h = netrig::LabSpec::from(host("prestart.rules", false));
     h.set_name(netrig::unique_lab_name("prestart"));
     let docker = h.up()?;
     let saved = docker.rules()?;
@@ -94,12 +94,13 @@ fn same_bridge_host(before: &[(&str, &str)], icc: bool) -> netrig::Result<netrig
             ..Default::default()
         })
         .container(ContainerSpec::new("ca"))
-        .container(ContainerSpec::new("cb"))
-        .rules_file(&rules);
+        .container(ContainerSpec::new("cb"));
     for (k, v) in before {
         b = b.existing_sysctl(*k, *v);
     }
-    b.build()?.up()
+    netrig::LabSpec::from(b.build()?)
+        .rules_file("host", &rules)
+        .up()
 }
 
 /// What `ca`'s connection to `cb:80` met: connected or not, the

@@ -1,7 +1,7 @@
 //! User rule files under test: applied after Docker's rules, counted, and
 //! rejected with file and line when malformed.
 
-use crate::common::host_lab::{HostLab as _, Up as _};
+use crate::common::host_lab::HostLab as _;
 use std::time::Duration;
 
 use netrig::TcpOutcome;

@@ -17,7 +17,7 @@ const BLESS_VAR: &str = "NETRIG_BLESS";
 
 /// The most items the public API may have. Lower it when the API shrinks;
 /// raise it only with a reason in the commit that does.
-const MAX_API_ITEMS: usize = 308;
+const MAX_API_ITEMS: usize = 284;
 
 /// The README's "Writing a test" example is tests/readme.rs, verbatim.
 fn readme_shows_tests_readme_rs() {

@@ -105,8 +105,14 @@ fn icmp6_echo() -> Result<()> {
         return Ok(());
     }
     let lab = netrig::Lab::builder(netrig::unique_lab_name("icmp6"))
-        .node_with(netrig::NodeSpec::new("a").ipv6(true))
-        .node_with(netrig::NodeSpec::new("b").ipv6(true))
+        .node(netrig::NodeSpec {
+            ipv6: true,
+            ..netrig::NodeSpec::from("a")
+        })
+        .node(netrig::NodeSpec {
+            ipv6: true,
+            ..netrig::NodeSpec::from("b")
+        })
         .link(
             netrig::Endpoint::new("a", "eth0").addr("2001:db8:60::1/64"),
             netrig::Endpoint::new("b", "eth0").addr("2001:db8:60::2/64"),

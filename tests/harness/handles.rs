@@ -122,8 +122,14 @@ fn ipv6_addresses_are_usable_when_up_returns() {
             s.spawn(move || {
                 for round in 0..ROUNDS {
                     let lab = Lab::builder(unique_lab_name("v6rep"))
-                        .node_with(NodeSpec::new("a").ipv6(true))
-                        .node_with(NodeSpec::new("b").ipv6(true))
+                        .node(NodeSpec {
+                            ipv6: true,
+                            ..NodeSpec::from("a")
+                        })
+                        .node(NodeSpec {
+                            ipv6: true,
+                            ..NodeSpec::from("b")
+                        })
                         .link(
                             Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
                             Endpoint::new("b", "eth0").addr("2001:db8::2/64"),

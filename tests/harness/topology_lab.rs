@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use netrig::expect::{tcp, udp};
-use netrig::{Backend, Endpoint, Lab, Result, Sentinel, ShapeSpec, TcpOutcome};
+use netrig::{Backend, Endpoint, Lab, Result, Sentinel, TcpOutcome};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -129,17 +129,13 @@ fn programs_run_in_their_node() -> Result<()> {
 /// own counters), built here in code to exercise the same path as a file.
 fn rate_limit_is_a_tbf_that_drops_the_excess() -> Result<()> {
     let spec = Lab::builder("tbf").node("a").node("b").link(
-        Endpoint::new("a", "eth0").addr("10.0.0.1/24"),
+        Endpoint {
+            rate: Some("1mbit".into()),
+            ..Endpoint::new("a", "eth0").addr("10.0.0.1/24")
+        },
         Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
     );
-    let lab = spec
-        .shape(ShapeSpec {
-            node: "a".into(),
-            ifname: "eth0".into(),
-            rate: Some("1mbit".into()),
-            ..ShapeSpec::default()
-        })
-        .up()?;
+    let lab = spec.up()?;
     let a = lab.node("a")?;
     let payload = [0u8; 1200];
     for _ in 0..300 {

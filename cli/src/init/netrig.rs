@@ -36,7 +36,7 @@ fn container_traffic_is_masqueraded() -> netrig::Result<()> {
     let docker = lab.docker("host")?;
     let wan = lab.node("internet")?.capture("eth0")?;
     docker.container("web")?.udp_send("198.51.100.10:53", b"q")?;
-    wan.expect(udp().src(docker.model().host_uplink_ip()).dst("198.51.100.10:53"))
+    wan.expect(udp().src(docker.uplink_ip()).dst("198.51.100.10:53"))
         .within(Duration::from_secs(1))?;
     Ok(())
 }

@@ -36,6 +36,7 @@ mod shell;
 #[path = "../../../tests/common/witness.rs"]
 mod witness;
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use netrig::docker::{ContainerSpec, DaemonOptions, DockerHost, Layout};
@@ -95,29 +96,89 @@ fn bare_lab_once(host: &DockerHost, witness: &mut Witness) -> Duration {
 
 /// The host's lab wiring (`DockerHost::rendered().wiring`) as a lab spec of
 /// its own: the same nodes, aliases, bridges, links, addresses and routes,
-/// no Docker part (built outside the timed region).
+/// no Docker part (written as a topology file and parsed, outside the timed
+/// region).
 fn bare_spec(host: &DockerHost) -> LabSpec {
     let w = host.rendered().wiring;
-    let mut spec = Lab::builder(w.name.clone()).static_neighbours(w.static_neighbours);
-    for n in w.nodes {
-        spec = spec.node_with(n);
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let list = |items: &[String]| {
+        let q: Vec<String> = items.iter().map(|s| q(s)).collect();
+        format!("[{}]", q.join(", "))
+    };
+    let mac = |m: &[u8; 6]| {
+        let hex: Vec<String> = m.iter().map(|b| format!("{b:02x}")).collect();
+        q(&hex.join(":"))
+    };
+    let mut out = format!("name = {}\n", q(&w.name));
+    if !w.static_neighbours {
+        out.push_str("static_neighbours = false\n");
     }
-    for (name, target) in w.aliases {
-        spec = spec.alias(name, target);
+    for n in &w.nodes {
+        let _ = write!(out, "\n[[node]]\nname = {}\n", q(&n.name));
+        let _ = writeln!(out, "ipv6 = {}\nforwarding = {}", n.ipv6, n.forwarding);
+        let kv: Vec<String> = n.sysctls.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "sysctls = {}", list(&kv));
     }
-    for b in w.bridges {
-        spec = spec.bridge_with(b);
+    for (name, target) in &w.aliases {
+        let _ = write!(
+            out,
+            "\n[[alias]]\nname = {}\nnode = {}\n",
+            q(name),
+            q(target)
+        );
     }
-    for l in w.links {
-        spec = spec.link(l.a, l.b);
+    for b in &w.bridges {
+        let _ = write!(
+            out,
+            "\n[[bridge]]\nnode = {}\nname = {}\naddresses = {}\n",
+            q(&b.node),
+            q(&b.name),
+            list(&b.addrs)
+        );
+        if let Some(m) = &b.mac {
+            let _ = writeln!(out, "mac = {}", mac(m));
+        }
     }
-    for a in w.addresses {
-        spec = spec.address(a.node, a.ifname, a.cidr);
+    for l in &w.links {
+        out.push_str("\n[[link]]\n");
+        for (key, e) in [("a", &l.a), ("b", &l.b)] {
+            let mut parts = vec![
+                format!("node = {}", q(&e.node)),
+                format!("ifname = {}", q(&e.ifname)),
+                format!("addresses = {}", list(&e.addrs)),
+            ];
+            if let Some(b) = &e.bridge {
+                parts.push(format!("bridge = {}", q(b)));
+            }
+            if let Some(m) = &e.mac {
+                parts.push(format!("mac = {}", mac(m)));
+            }
+            if let Some(m) = e.mtu {
+                parts.push(format!("mtu = {m}"));
+            }
+            let _ = writeln!(out, "{key} = {{ {} }}", parts.join(", "));
+        }
     }
-    for r in w.routes {
-        spec = spec.route(r.node, r.route);
+    for a in &w.addresses {
+        let _ = write!(
+            out,
+            "\n[[address]]\nnode = {}\nifname = {}\naddress = {}\n",
+            q(&a.node),
+            q(&a.ifname),
+            q(&a.cidr)
+        );
     }
-    spec
+    for r in &w.routes {
+        let to = r.route.dest.as_deref().unwrap_or("default");
+        let _ = write!(out, "\n[[route]]\nnode = {}\nto = {}\n", q(&r.node), q(to));
+        if let Some(v) = &r.route.via {
+            let _ = writeln!(out, "via = {}", q(v));
+        }
+        if let Some(d) = &r.route.dev {
+            let _ = writeln!(out, "dev = {}", q(d));
+        }
+    }
+    netrig::topology::parse(&out, "bare.toml").expect("the host's wiring as a file")
 }
 
 /// One load of the host's rendered ruleset into a fresh namespace (made
@@ -141,7 +202,10 @@ fn rules_once(host: &DockerHost, text: &str, witness: &mut Witness) -> Duration 
 /// a fresh namespace with IPv6 on, timed as [`rules_once`].
 fn rules6_once(host: &DockerHost, text: &str, witness: &mut Witness) -> Duration {
     let lab = Lab::builder("floor6")
-        .node_with(NodeSpec::new(HOST_NODE).ipv6(true))
+        .node(NodeSpec {
+            ipv6: true,
+            ..NodeSpec::from(HOST_NODE)
+        })
         .up()
         .expect("namespace");
     let node = lab.node(HOST_NODE).unwrap();

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use netrig::Endpoint;
 use netrig::docker::DockerHost;
-use netrig::{BridgeSpec, Endpoint};
 
 use super::HOST_NODE;
 
@@ -23,6 +23,9 @@ pub struct Script {
     /// The `ip netns` name of node `host`.
     pub host_ns: String,
 }
+
+/// A bridge of the wiring: node, name, MAC, addresses.
+type Bridge<'a> = (&'a str, &'a str, Option<[u8; 6]>, &'a [String]);
 
 /// One interface of the lab as the script names it.
 #[derive(Clone)]
@@ -51,7 +54,10 @@ pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script 
         .iter()
         .map(|a| (a.node.as_str(), a.ifname.as_str(), &a.cidr))
         .collect();
-    let (ifaces, seg) = interfaces(&spec.bridges, &links, &addresses, &node_idx);
+    let bridges: Vec<Bridge> = (spec.bridges.iter())
+        .map(|b| (b.node.as_str(), b.name.as_str(), b.mac, b.addrs.as_slice()))
+        .collect();
+    let (ifaces, seg) = interfaces(&bridges, &links, &addresses, &node_idx);
     let mut batches: Vec<String> = vec![String::new(); spec.nodes.len()];
     for b in &mut batches {
         b.push_str("link set lo up\n");
@@ -228,7 +234,7 @@ pub fn render(host: &DockerHost, prefix: &str, dir: &std::path::Path) -> Script 
 /// gets addresses: `addresses` are (node, interface, CIDR)), with a MAC,
 /// and its L2 segment id.
 fn interfaces(
-    bridges: &[BridgeSpec],
+    bridges: &[Bridge],
     links: &[(&Endpoint, &Endpoint)],
     addresses: &[(&str, &str, &String)],
     node_idx: &BTreeMap<&str, usize>,
@@ -253,7 +259,7 @@ fn interfaces(
     };
     let bridge_ifs: Vec<usize> = bridges
         .iter()
-        .map(|b| add(&mut ifaces, &b.node, &b.name, b.mac, &b.addrs))
+        .map(|&(node, name, mac, addrs)| add(&mut ifaces, node, name, mac, addrs))
         .collect();
     let mut parent: Vec<usize> = (0..bridge_ifs.len()).collect();
     for &(la, lb) in links {
@@ -262,9 +268,7 @@ fn interfaces(
         parent.extend([a, a]);
         for e in [(la, a), (lb, b)] {
             if let Some(br) = &e.0.bridge {
-                let bi = bridges
-                    .iter()
-                    .position(|x| &x.name == br && x.node == e.0.node);
+                let bi = bridges.iter().position(|x| x.1 == br && x.0 == e.0.node);
                 let root = find(&mut parent, bridge_ifs[bi.expect("bridge of the spec")]);
                 let me = find(&mut parent, e.1);
                 parent[me] = root;

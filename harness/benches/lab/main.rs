@@ -20,37 +20,39 @@
 #[path = "../../../tests/common/witness.rs"]
 mod witness;
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 mod floor;
 
-use netrig::{Endpoint, Lab, LabSpec};
+use netrig::LabSpec;
 use witness::Witness;
 
 /// The measured work: a hub bridge and `n` namespaces, each with a veth to
-/// it and an address (no neighbour entries: the shell baselines add none).
+/// it and an address (no neighbour entries: the shell baselines add none,
+/// and only a topology file turns them off). Built outside the timed region.
 fn hub_and_spokes(name: &str, n: usize) -> LabSpec {
-    let mut spec = Lab::builder(name)
-        .static_neighbours(false)
-        .node("hub")
-        .bridge("hub", "br0", ["10.0.0.1/16"]);
+    let mut toml = format!(
+        "name = {name:?}\nstatic_neighbours = false\n\n[[node]]\nname = \"hub\"\n\n\
+         [[bridge]]\nnode = \"hub\"\nname = \"br0\"\naddresses = [\"10.0.0.1/16\"]\n"
+    );
     for i in 0..n {
-        let node = format!("n{i}");
-        spec = spec.node(&node).link(
-            Endpoint::new("hub", format!("v{i}")).bridge("br0"),
-            Endpoint::new(&node, "eth0").addr(format!(
-                "10.0.{}.{}/16",
-                (i + 2) / 256,
-                (i + 2) % 256
-            )),
+        let _ = write!(
+            toml,
+            "\n[[node]]\nname = \"n{i}\"\n\n[[link]]\n\
+             a = {{ node = \"hub\", ifname = \"v{i}\", bridge = \"br0\" }}\n\
+             b = {{ node = \"n{i}\", ifname = \"eth0\", addresses = [\"10.0.{}.{}/16\"] }}\n",
+            (i + 2) / 256,
+            (i + 2) % 256
         );
     }
-    spec
+    netrig::topology::parse(&toml, "hub-and-spokes.toml").expect("the bench's lab")
 }
 
 fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
+    let spec = hub_and_spokes("bench", n);
     let t = Instant::now();
-    let lab = hub_and_spokes("bench", n).up().expect("lab up");
+    let lab = spec.up().expect("lab up");
     let up = t.elapsed();
     // The witness link is bookkeeping, outside the timed region.
     witness
@@ -234,8 +236,9 @@ fn scale_report(n: usize) {
             .unwrap_or(0)
     };
     let (threads0, fds0, rss0) = (count("/proc/self/task"), count("/proc/self/fd"), rss_kib());
+    let spec = hub_and_spokes("scale", n);
     let t = Instant::now();
-    let lab = hub_and_spokes("scale", n).up().expect("lab up");
+    let lab = spec.up().expect("lab up");
     let up = t.elapsed();
     let (threads1, fds1, rss1) = (count("/proc/self/task"), count("/proc/self/fd"), rss_kib());
     println!(

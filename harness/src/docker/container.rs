@@ -64,15 +64,16 @@ impl fmt::Display for NetworkMode {
 /// use netrig::docker::ContainerSpec;
 /// let web = ContainerSpec::new("web").publish("8080:80");
 /// let db = ContainerSpec::new("db").network("backend").ip("backend", "172.18.0.10");
-/// let sidecar = ContainerSpec::new("side").mode("container:web".parse().unwrap());
+/// let sidecar = ContainerSpec::new("side").network("container:web");
 /// # let _ = (web, db, sidecar);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ContainerSpec {
     /// The container's name; also its lab node name.
     pub name: String,
-    /// Network mode (default: the default bridge).
-    pub mode: NetworkMode,
+    /// Network mode (default: the default bridge; set with
+    /// [`ContainerSpec::network`]).
+    pub(crate) mode: NetworkMode,
     /// Fixed addresses per network name (`--ip`, or `--ip6` for an IPv6
     /// address: a network may have one of each); others are allocated.
     pub ips: Vec<(String, String)>,
@@ -93,16 +94,23 @@ impl ContainerSpec {
         }
     }
     /// Sets the network mode.
-    pub fn mode(mut self, mode: NetworkMode) -> Self {
+    pub(crate) fn mode(mut self, mode: NetworkMode) -> Self {
         self.mode = mode;
         self.implicit_mode = false;
         self
     }
-    /// Attaches to a bridge network (the first call replaces the default bridge).
+    /// `--network NAME`: attaches to a bridge network (the first call
+    /// replaces the default bridge; each further one adds a network), or,
+    /// as `docker run` reads it, `"host"`, `"none"` or `"container:NAME"`
+    /// sets the mode instead.
     pub fn network(mut self, name: impl Into<String>) -> Self {
-        match (&mut self.mode, self.implicit_mode) {
-            (NetworkMode::Bridge(nets), false) => nets.push(name.into()),
-            _ => self.mode = NetworkMode::Bridge(vec![name.into()]),
+        let name = name.into();
+        match name.parse::<NetworkMode>() {
+            Ok(NetworkMode::Bridge(_)) | Err(_) => match (&mut self.mode, self.implicit_mode) {
+                (NetworkMode::Bridge(nets), false) => nets.push(name),
+                _ => self.mode = NetworkMode::Bridge(vec![name]),
+            },
+            Ok(mode) => self.mode = mode,
         }
         self.implicit_mode = false;
         self

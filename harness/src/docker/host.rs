@@ -176,7 +176,8 @@ pub(crate) struct MatrixCells {
 
 impl DockerHost {
     /// Renames the host (and the lab made from it).
-    pub fn set_name(&mut self, name: impl Into<String>) {
+    #[cfg(test)]
+    pub(crate) fn set_name(&mut self, name: impl Into<String>) {
         self.name = name.into();
     }
     /// User rule files applied after Docker's rules, in order.
@@ -303,7 +304,7 @@ impl DockerHost {
         DockerHostBuilder::default()
     }
     /// The host's name (the lab's name).
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
     /// The daemon: layout, backend and flags.
@@ -331,11 +332,11 @@ impl DockerHost {
         &self.events
     }
     /// The internet server addresses.
-    pub fn servers(&self) -> &[Ipv4Addr] {
+    pub(crate) fn servers(&self) -> &[Ipv4Addr] {
         &self.servers
     }
     /// The LAN peers.
-    pub fn lan_peers(&self) -> &[LanPeer] {
+    pub(crate) fn lan_peers(&self) -> &[LanPeer] {
         &self.lan_peers
     }
     /// A network by name.
@@ -381,7 +382,7 @@ impl DockerHost {
         self.events.len() + 1
     }
     /// The host's uplink address, without prefix (203.0.113.2).
-    pub fn host_uplink_ip(&self) -> Ipv4Addr {
+    pub(crate) fn host_uplink_ip(&self) -> Ipv4Addr {
         HOST_UPLINK.addr()
     }
 
@@ -561,8 +562,10 @@ impl DockerHostBuilder {
         self.default_subnet = Some(cidr.into());
         self
     }
-    /// Creates a network (next in creation order).
-    pub fn network(mut self, net: NetworkSpec) -> Self {
+    /// Creates a network (next in creation order): a name (`.network("br")`)
+    /// for one with Docker's defaults, a [`NetworkSpec`] for one with options.
+    pub fn network(mut self, net: impl Into<NetworkSpec>) -> Self {
+        let net = net.into();
         self.order.push(Event::CreateNetwork(net.name.clone()));
         self.networks.push(net);
         self
@@ -617,7 +620,7 @@ impl DockerHostBuilder {
     /// Adds a user rule file, applied after Docker's rules when the host is
     /// brought up: an iptables-save fragment (e.g. `DOCKER-USER` rules), or an
     /// nft file when its name ends in `.nft`.
-    pub fn rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+    pub(crate) fn rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.rule_files.push(path.into());
         self
     }

@@ -58,8 +58,9 @@ mod ruleset;
 mod tests;
 mod version;
 
-pub use container::{Attachment, Container, ContainerSpec, NetworkMode, Networking};
-pub use host::{DockerHost, DockerHostBuilder, LanPeer};
+pub(crate) use container::NetworkMode;
+pub use container::{Attachment, Container, ContainerSpec, Networking};
+pub use host::{DockerHost, DockerHostBuilder};
 pub use layout::{DaemonOptions, Layout};
 pub use network::{GatewayMode, Network, NetworkSpec};
 pub use port::PortBinding;

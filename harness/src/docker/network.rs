@@ -68,12 +68,12 @@ pub(crate) const GATEWAY_MODE_IPV4: &str = "com.docker.network.bridge.gateway_mo
 pub(crate) const GATEWAY_MODE_IPV6: &str = "com.docker.network.bridge.gateway_mode_ipv6";
 
 /// A user-defined bridge network, as `docker network create` would get it:
-/// plain data, [`NetworkSpec::new`] with Docker's defaults and the fields
-/// to change.
+/// plain data. A name is one with Docker's defaults (`.network("br")`,
+/// `NetworkSpec::from("br")`); options are the fields to change.
 ///
 /// ```
 /// use netrig::docker::NetworkSpec;
-/// let n = NetworkSpec { subnet: Some("172.18.0.0/16".into()), icc: false, ..NetworkSpec::new("br") };
+/// let n = NetworkSpec { subnet: Some("172.18.0.0/16".into()), icc: false, ..NetworkSpec::from("br") };
 /// assert_eq!(n.name, "br");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +122,7 @@ pub struct NetworkSpec {
 
 impl NetworkSpec {
     /// A network with Docker's defaults.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         NetworkSpec {
             name: name.into(),
             id: None,
@@ -141,6 +141,27 @@ impl NetworkSpec {
             gateway_mode_ipv6: GatewayMode::Nat,
             host_ipv6: None,
         }
+    }
+}
+
+impl From<&str> for NetworkSpec {
+    /// The network `name` with Docker's defaults.
+    fn from(name: &str) -> Self {
+        NetworkSpec::new(name)
+    }
+}
+
+impl From<String> for NetworkSpec {
+    /// The network `name` with Docker's defaults.
+    fn from(name: String) -> Self {
+        NetworkSpec::new(name)
+    }
+}
+
+impl From<&String> for NetworkSpec {
+    /// The network `name` with Docker's defaults.
+    fn from(name: &String) -> Self {
+        NetworkSpec::new(name)
     }
 }
 

@@ -728,8 +728,8 @@ fn ipv6_flow_is_traced() {
         return;
     }
     let lab = crate::Lab::builder(crate::unique_lab_name("nftrace6"))
-        .node_with(crate::NodeSpec::new("a").ipv6(true))
-        .node_with(crate::NodeSpec::new("b").ipv6(true))
+        .node(crate::NodeSpec::new("a").ipv6(true))
+        .node(crate::NodeSpec::new("b").ipv6(true))
         .link(
             crate::Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
             crate::Endpoint::new("b", "eth0").addr("2001:db8::2/64"),

@@ -14,7 +14,7 @@ mod fork;
 fn lab() -> Lab {
     Lab::builder(unique_lab_name("proxy"))
         .node("client")
-        .node_with(NodeSpec::new("host"))
+        .node(NodeSpec::new("host"))
         .node("server")
         .link(
             Endpoint::new("client", "eth0").addr("10.0.0.2/24"),

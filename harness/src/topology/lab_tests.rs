@@ -29,7 +29,7 @@ fn gateway_file_equals_the_lab_built_in_code() {
     let file = load(root.join("topologies/gateway-nft.toml")).unwrap();
     let spec = Wiring::new("gateway-nft")
         .node("client")
-        .node_with(
+        .node(
             NodeSpec::new("gw")
                 .forwarding(true)
                 .sysctl("net.ipv4.conf.all.rp_filter", "1"),
@@ -59,7 +59,7 @@ fn any_lab_round_trips_through_a_file() {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/rules/docker-user.rules");
     let spec = Wiring::new("every-key")
         .static_neighbours(false)
-        .node_with(
+        .node(
             NodeSpec::new("r")
                 .forwarding(true)
                 .ipv6(true)

@@ -9,19 +9,29 @@
 //!     .node("a")
 //!     .node("b")
 //!     .link(Endpoint::new("a", "eth0").addr("10.0.0.1/24"), Endpoint::new("b", "eth0").addr("10.0.0.2/24"))
-//!     .route("b", Route::default_via("10.0.0.1"))
+//!     .route("b", Route::to("default").via("10.0.0.1"))
 //!     .up()?;
 //! # Ok::<_, netrig::Error>(())
 //! ```
 
 mod plan;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use plan::{IfaceKind, Plan, creation_sysctls, parse_route, plan};
 
 use crate::net::Mac;
 
-/// A node: one network namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A node: one network namespace, as plain data. `"a"` is a plain node
+/// (`NodeSpec::from("a")`); options go in as fields:
+///
+/// ```
+/// use netrig::{Lab, NodeSpec};
+/// let spec = Lab::builder("routed")
+///     .node("a")
+///     .node(NodeSpec { forwarding: true, ipv6: true, ..NodeSpec::from("r") });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeSpec {
     /// Unique name within the lab.
     pub name: String,
@@ -35,7 +45,7 @@ pub struct NodeSpec {
 
 impl NodeSpec {
     /// A plain host: `lo` up, IPv6 off, no forwarding.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         NodeSpec {
             name: name.into(),
             ipv6: false,
@@ -44,12 +54,12 @@ impl NodeSpec {
         }
     }
     /// Keeps IPv6 enabled.
-    pub fn ipv6(mut self, on: bool) -> Self {
+    pub(crate) fn ipv6(mut self, on: bool) -> Self {
         self.ipv6 = on;
         self
     }
     /// Makes the node forward IPv4 (`net.ipv4.ip_forward=1`).
-    pub fn forwarding(mut self, on: bool) -> Self {
+    pub(crate) fn forwarding(mut self, on: bool) -> Self {
         self.forwarding = on;
         self
     }
@@ -57,6 +67,27 @@ impl NodeSpec {
     pub(crate) fn sysctl(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.sysctls.push((key.into(), value.into()));
         self
+    }
+}
+
+impl From<&str> for NodeSpec {
+    /// A plain node named `name`.
+    fn from(name: &str) -> Self {
+        NodeSpec::new(name)
+    }
+}
+
+impl From<String> for NodeSpec {
+    /// A plain node named `name`.
+    fn from(name: String) -> Self {
+        NodeSpec::new(name)
+    }
+}
+
+impl From<&String> for NodeSpec {
+    /// A plain node named `name`.
+    fn from(name: &String) -> Self {
+        NodeSpec::new(name)
     }
 }
 
@@ -73,7 +104,17 @@ pub struct BridgeSpec {
     pub mac: Option<Mac>,
 }
 
-/// One end of a veth link.
+/// One end of a veth link, as plain data with a builder for the common
+/// fields; the rest (MTU, shaping) are fields, as a topology file's
+/// endpoint has them:
+///
+/// ```
+/// use netrig::{Endpoint, Lab};
+/// let spec = Lab::builder("slow").node("a").node("b").link(
+///     Endpoint { delay: Some("20ms".into()), ..Endpoint::new("a", "eth0").addr("10.0.0.1/24") },
+///     Endpoint::new("b", "eth0").addr("10.0.0.2/24"),
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// The node it lives in.
@@ -88,6 +129,12 @@ pub struct Endpoint {
     pub mac: Option<Mac>,
     /// MTU (kernel default when `None`).
     pub mtu: Option<u32>,
+    /// Shaping: a tbf rate limit in tc's syntax (`"1mbit"`).
+    pub rate: Option<String>,
+    /// Shaping: netem delay (`"20ms"`).
+    pub delay: Option<String>,
+    /// Shaping: netem loss (`"1%"`).
+    pub loss: Option<String>,
 }
 
 impl Endpoint {
@@ -100,6 +147,9 @@ impl Endpoint {
             bridge: None,
             mac: None,
             mtu: None,
+            rate: None,
+            delay: None,
+            loss: None,
         }
     }
     /// Adds an address with prefix (`10.0.0.1/24`).
@@ -113,7 +163,7 @@ impl Endpoint {
         self
     }
     /// Fixes the MAC address.
-    pub fn mac(mut self, mac: Mac) -> Self {
+    pub(crate) fn mac(mut self, mac: Mac) -> Self {
         self.mac = Some(mac);
         self
     }
@@ -152,17 +202,20 @@ pub struct Route {
 
 impl Route {
     /// `default via GW`.
-    pub fn default_via(gw: impl Into<String>) -> Self {
+    pub(crate) fn default_via(gw: impl Into<String>) -> Self {
         Route {
             dest: None,
             via: Some(gw.into()),
             dev: None,
         }
     }
-    /// A route to `dest` (give `via` and/or `dev`).
+    /// A route to `dest`, a prefix (`"10.1.0.0/16"`) or `"default"`, as
+    /// `ip route` takes it; give it a gateway with [`Route::via`]:
+    /// `Route::to("default").via("10.0.0.1")`.
     pub fn to(dest: impl Into<String>) -> Self {
+        let dest: String = dest.into();
         Route {
-            dest: Some(dest.into()),
+            dest: (dest.trim() != "default").then_some(dest),
             via: None,
             dev: None,
         }
@@ -173,7 +226,7 @@ impl Route {
         self
     }
     /// Sets the output interface.
-    pub fn dev(mut self, dev: impl Into<String>) -> Self {
+    pub(crate) fn dev(mut self, dev: impl Into<String>) -> Self {
         self.dev = Some(dev.into());
         self
     }
@@ -224,9 +277,9 @@ impl Wiring {
             static_neighbours: true,
         }
     }
-    /// Adds a plain node.
-    pub fn node(self, name: impl Into<String>) -> Self {
-        self.node_with(NodeSpec::new(name))
+    /// Adds a node (a name: a plain one).
+    pub fn node(self, node: impl Into<NodeSpec>) -> Self {
+        self.node_with(node.into())
     }
     /// Adds a node with options.
     pub fn node_with(mut self, node: NodeSpec) -> Self {

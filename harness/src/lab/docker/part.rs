@@ -1,6 +1,7 @@
 //! [`DockerPart`]: a handle on one emulated Docker host of a running lab —
 //! its model, its nodes, its rules and counters.
 
+use std::net::IpAddr;
 use std::path::Path;
 
 use super::PartState;
@@ -75,6 +76,12 @@ impl<'lab> DockerPart<'lab> {
     /// The lab node name of a container's traffic (or of `host`).
     pub(crate) fn node_of(&self, container: &str) -> String {
         self.state.spec.node(&self.model().node_of(container))
+    }
+
+    /// The host's uplink address in the model (what masqueraded traffic
+    /// carries as its source).
+    pub fn uplink_ip(&self) -> IpAddr {
+        IpAddr::V4(self.model().host_uplink_ip())
     }
 
     /// The host's ruleset as its backend's tool prints it, with counters.

@@ -3,11 +3,15 @@
 //!
 //! Every reading program runs inside the target network namespace (entered
 //! with `setns` on its file, as `netrig exec` enters a pin) and only reads:
-//! `ip -j`, `iptables-*-save` and, when the namespace has nf_tables tables
-//! those saves do not cover, `nft -j list ruleset`, all started at once;
-//! the sysctls (and whether legacy iptables has tables at all) are read
-//! from /proc, and the nf_tables tables listed over nfnetlink, by a thread
-//! that entered the namespace. The Docker
+//! `iptables-*-save` and, when the namespace has nf_tables tables those
+//! saves do not cover, `nft -j list ruleset`, all started at once. Meanwhile
+//! a thread that entered the namespace reads the rest in-process: links,
+//! addresses, routes, rules and neighbours over rtnetlink, written as the
+//! JSON `ip -j` prints (`ip_json`; what it does not decode is named in
+//! missing.txt), and the sysctls from /proc (each interface's from its
+//! devconf in the link dump). Whether legacy iptables has tables (/proc)
+//! and which nf_tables tables exist (nfnetlink) are read first, to know
+//! which programs to start. The Docker
 //! daemon is asked with the `docker` CLI (`-H`/`DOCKER_HOST`): no client
 //! library to build, and its JSON is exactly what users paste into bug
 //! reports, which `netrig import` reads the same way. Each running
@@ -29,7 +33,9 @@ use std::process::{Command, ExitCode};
 
 use netrig::{Error, Result, Subject};
 
+mod ip_json;
 mod nf_tables;
+mod rtnl;
 
 /// The sysctls that decide what Docker does, or what its rules do.
 const SYSCTLS: &[&str] = &[
@@ -51,13 +57,15 @@ const SYSCTLS: &[&str] = &[
     "net.netfilter.nf_conntrack_max",
 ];
 
-/// The per-interface sysctls: (family, key) of `net.FAMILY.conf.IF.KEY`.
-const PER_INTERFACE: &[(&str, &str)] = &[
-    ("ipv4", "route_localnet"),
-    ("ipv4", "rp_filter"),
-    ("ipv4", "forwarding"),
-    ("ipv6", "forwarding"),
-    ("ipv6", "disable_ipv6"),
+/// The per-interface sysctls: (family, key, its index in the kernel's
+/// devconf array, as a link dump's `IFLA_AF_SPEC` carries it:
+/// `IPV4_DEVCONF_*` - 1, `DEVCONF_*`).
+const PER_INTERFACE: &[(&str, &str, usize)] = &[
+    ("ipv4", "route_localnet", 25),
+    ("ipv4", "rp_filter", 7),
+    ("ipv4", "forwarding", 0),
+    ("ipv6", "forwarding", 0),
+    ("ipv6", "disable_ipv6", 26),
 ];
 
 /// `netrig snapshot`'s arguments.
@@ -99,66 +107,19 @@ fn kernel() -> Option<String> {
 /// A program to run: argv, whether inside the target namespace, stdin.
 type Job<'a> = (Vec<&'a str>, bool, Option<Vec<u8>>);
 
-/// One `ip -batch` run: its argv, and each command with the file it fills.
-type IpBatch = (
-    &'static [&'static str],
-    &'static [(&'static str, &'static str)],
-);
-
-/// The `ip -j` reads, one `ip -batch` per set of global options: (argv,
-/// [(file, command)]). `-d` on addr and neigh adds each link's kind.
-const IP: &[IpBatch] = &[
-    (
-        &["ip", "-j", "-d", "-batch", "-"],
-        &[
-            ("ip-link.json", "link show"),
-            ("ip-addr.json", "addr show"),
-            ("ip-neigh.json", "neigh show"),
-        ],
-    ),
-    (
-        &["ip", "-j", "-4", "-batch", "-"],
-        &[
-            ("ip-route4.json", "route show table all"),
-            ("ip-rule4.json", "rule show"),
-        ],
-    ),
-    (
-        &["ip", "-j", "-6", "-batch", "-"],
-        &[
-            ("ip-route6.json", "route show table all"),
-            ("ip-rule6.json", "rule show"),
-        ],
-    ),
-];
-
-/// The JSON documents of `bytes`, one after the other, as their own bytes;
-/// stops at the first that does not parse.
-fn json_documents(bytes: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut it = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
-    let mut start = 0;
-    while let Some(Ok(_)) = it.next() {
-        let end = it.byte_offset();
-        let doc = &bytes[start..end];
-        let skip = doc.iter().take_while(|b| b.is_ascii_whitespace()).count();
-        out.push(&doc[skip..]);
-        start = end;
-    }
-    out
-}
-
-/// What /proc said inside the namespace.
-struct Procfs {
-    /// `key = value` lines, sorted.
-    sysctls: String,
-    /// Named sysctls the namespace does not have.
-    absent: Vec<&'static str>,
-    /// Whether the legacy iptables / ip6tables have tables there.
+/// Whether the legacy iptables / ip6tables have tables in the namespace,
+/// and its nf_tables tables (or why they could not be listed).
+struct Probe {
     legacy4: bool,
     legacy6: bool,
-    /// The nf_tables tables, or why they could not be listed.
     tables: std::result::Result<Vec<nf_tables::Table>, String>,
+}
+
+/// The sysctls as `sysctl` prints them (sorted `key = value` lines), and
+/// the named ones the namespace does not have.
+struct Sysctls {
+    text: String,
+    absent: Vec<&'static str>,
 }
 
 /// Whether `nft -j list ruleset` would add anything to the saves.
@@ -173,8 +134,8 @@ enum NftNeed {
 }
 
 impl NftNeed {
-    fn of(procfs: &std::result::Result<Procfs, String>) -> NftNeed {
-        match procfs.as_ref().map(|p| &p.tables) {
+    fn of(probe: &std::result::Result<Probe, String>) -> NftNeed {
+        match probe.as_ref().map(|p| &p.tables) {
             Ok(Ok(t)) if t.is_empty() => NftNeed::No,
             Ok(Ok(t)) if t.iter().all(nf_tables::Table::is_xtables) => {
                 NftNeed::IfIncompatible(t.clone())
@@ -184,14 +145,103 @@ impl NftNeed {
     }
 }
 
+/// Runs `read` on a thread that entered the network namespace `ns`
+/// (`/proc/sys/net`, `/proc/thread-self/net` and the netlink sockets it
+/// opens are that namespace's).
+fn inside<T: Send>(ns: &File, read: impl FnOnce() -> T + Send) -> std::result::Result<T, String> {
+    let ns = ns
+        .try_clone()
+        .map_err(|e| format!("cannot duplicate the namespace file: {e}"))?;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| format!("cannot enter the namespace: {e}"))?;
+            Ok(read())
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the reading thread panicked".into()))
+    })
+}
+
+/// One line of /proc, without its newline.
+fn proc_value(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|v| v.trim_end_matches('\n').to_string())
+}
+
+/// Whether legacy tables exist and the nf_tables tables (calling thread's
+/// namespace).
+fn probe() -> Probe {
+    let tables = |file: &str| {
+        proc_value(&format!("/proc/thread-self/net/{file}")).is_some_and(|t| !t.trim().is_empty())
+    };
+    Probe {
+        legacy4: tables("ip_tables_names"),
+        legacy6: tables("ip6_tables_names"),
+        tables: nf_tables::list().map_err(|e| format!("cannot list the nf_tables tables: {e}")),
+    }
+}
+
+/// The named sysctls and the per-interface ones of every interface
+/// (calling thread's namespace): `all` and `default` from /proc, each
+/// interface's from `links` (its devconf in the link dump, the values
+/// /proc/sys shows), or from /proc if the link dump failed.
+fn sysctls(links: Option<&[rtnl::Msg]>) -> Sysctls {
+    let mut lines = Vec::new();
+    let mut absent = Vec::new();
+    for key in SYSCTLS {
+        match proc_value(&format!("/proc/sys/{}", key.replace('.', "/"))) {
+            Some(v) => lines.push(format!("{key} = {v}")),
+            None => absent.push(*key),
+        }
+    }
+    // sysctl writes an interface's dots as slashes.
+    let mut line = |f: &str, ifname: &str, key: &str, v: &str| {
+        let name = ifname.replace('.', "/");
+        lines.push(format!("net.{f}.conf.{name}.{key} = {v}"));
+    };
+    let from_proc: Vec<String> = match links {
+        Some(links) => {
+            for (ifname, family, conf) in links.iter().filter_map(ip_json::devconf).flatten() {
+                for (f, key, i) in PER_INTERFACE.iter().filter(|(f, _, _)| *f == family) {
+                    if let Some(v) = conf.get(*i) {
+                        line(f, &ifname, key, &v.to_string());
+                    }
+                }
+            }
+            vec!["all".into(), "default".into()]
+        }
+        None => ["ipv4", "ipv6"]
+            .iter()
+            .flat_map(|f| std::fs::read_dir(format!("/proc/sys/net/{f}/conf")).into_iter())
+            .flat_map(|d| d.flatten())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+    };
+    for ifname in &from_proc {
+        for (f, key, _) in PER_INTERFACE {
+            if let Some(v) = proc_value(&format!("/proc/sys/net/{f}/conf/{ifname}/{key}")) {
+                line(f, ifname, key, &v);
+            }
+        }
+    }
+    lines.sort();
+    lines.dedup();
+    Sysctls {
+        text: lines.join("\n") + "\n",
+        absent,
+    }
+}
+
 /// How sysctls.txt was made, for the MANIFEST.
 fn sysctl_source() -> String {
     let per_if: Vec<String> = PER_INTERFACE
         .iter()
-        .map(|(f, k)| format!("net.{f}.conf.*.{k}"))
+        .map(|(f, k, _)| format!("net.{f}.conf.*.{k}"))
         .collect();
     format!(
-        "read from /proc/sys inside the namespace, as `sysctl KEY` prints them: {}, {}",
+        "as `sysctl KEY` prints them, read inside the namespace from /proc/sys (each interface's from its devconf in the rtnetlink link dump, the values /proc/sys shows): {}, {}",
         SYSCTLS.join(", "),
         per_if.join(", ")
     )
@@ -411,9 +461,8 @@ impl Snapshot {
                 .collect()
         })
     }
-
     /// The kernel version (uname(2)), `ip -j` state, every firewall ruleset and the
-    /// sysctls (per interface of `ip -j link`'s).
+    /// sysctls (per interface).
     fn local(&mut self) {
         let firewall: &[(&str, &[&str])] = &[
             ("iptables-nft.rules", &["iptables-nft-save", "-c"]),
@@ -422,10 +471,11 @@ impl Snapshot {
             ("ip6tables-legacy.rules", &["ip6tables-legacy-save", "-c"]),
         ];
         let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
-        // The sysctls and whether legacy tables exist, read from /proc
-        // inside the namespace (no program to start).
-        let procfs = self.procfs();
-        let legacy = |tool: &str| match &procfs {
+        // Which programs to run: whether legacy tables exist (/proc) and
+        // which nf_tables tables there are (nfnetlink), read inside the
+        // namespace (no program to start).
+        let probe = inside(&self.netns, probe);
+        let legacy = |tool: &str| match &probe {
             Ok(p) if tool.starts_with("ip6") => p.legacy6,
             Ok(p) => p.legacy4,
             Err(_) => true,
@@ -452,27 +502,53 @@ impl Snapshot {
                 format!("uname(2) failed: {}", std::io::Error::last_os_error()),
             )),
         }
-        let nft_need = NftNeed::of(&procfs);
-        let mut jobs: Vec<Job> = Vec::new();
-        jobs.extend(IP.iter().map(|(argv, cmds)| {
-            let input: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
-            (
-                argv.to_vec(),
-                true,
-                Some((input.join("\n") + "\n").into_bytes()),
-            )
-        }));
+        let nft_need = NftNeed::of(&probe);
         let nft_now = matches!(nft_need, NftNeed::Yes);
-        jobs.extend(
-            firewall_jobs
-                .iter()
-                .chain(nft_now.then_some(&nft))
-                .map(|(_, a)| (a.to_vec(), true, None)),
-        );
-        let mut ran = self.run_many(&jobs).into_iter();
-        for (argv, cmds) in IP {
-            let ran = ran.next().expect("ip");
-            self.ip_batch(argv, cmds, ran);
+        let jobs: Vec<Job> = firewall_jobs
+            .iter()
+            .chain(nft_now.then_some(&nft))
+            .map(|(_, a)| (a.to_vec(), true, None))
+            .collect();
+        // The programs run while a thread inside the namespace reads the
+        // sysctls (/proc) and the `ip -j` state (rtnetlink).
+        let (ran, read) = std::thread::scope(|s| {
+            let netns = &self.netns;
+            let read = s.spawn(move || {
+                inside(netns, || {
+                    let ip = ip_json::read();
+                    (sysctls(ip.links.as_deref()), ip)
+                })
+            });
+            let ran = self.run_many(&jobs);
+            let read = read
+                .join()
+                .unwrap_or_else(|_| Err("the reading thread panicked".into()));
+            (ran, read)
+        });
+        let mut ran = ran.into_iter();
+        let (sysctls, ip) = match read {
+            Ok((s, ip)) => (Ok(s), Ok(ip)),
+            Err(why) => (Err(why.clone()), Err(why)),
+        };
+        match ip {
+            Ok(ip) => {
+                for (name, cmd, json) in ip.files {
+                    match json {
+                        Ok(bytes) => self.write(
+                            name,
+                            &bytes,
+                            &format!("{cmd} (its JSON, made by netrig from rtnetlink dumps)"),
+                        ),
+                        Err(why) => self.missing.push((name.into(), why)),
+                    }
+                }
+                self.missing.extend(ip.not_decoded);
+            }
+            Err(why) => {
+                for (name, _) in ip_json::COMMANDS {
+                    self.missing.push(((*name).into(), why.clone()));
+                }
+            }
         }
         let mut incompatible = false;
         for (name, argv) in &firewall_jobs {
@@ -521,113 +597,20 @@ impl Snapshot {
                 "not needed: the namespace has no nf_tables tables".into(),
             )),
         }
-        match procfs {
-            Ok(p) => self.write("sysctls.txt", p.sysctls.as_bytes(), &sysctl_source()),
+        match sysctls {
+            Ok(s) => {
+                for key in &s.absent {
+                    let why = if key.starts_with("net.bridge.") {
+                        "not in this namespace (the br_netfilter module is not loaded)"
+                    } else {
+                        "not in this namespace (kernel without it)"
+                    };
+                    self.missing.push((format!("sysctl {key}"), why.into()));
+                }
+                self.write("sysctls.txt", s.text.as_bytes(), &sysctl_source());
+            }
             Err(why) => self.missing.push(("sysctls.txt".into(), why)),
         }
-    }
-
-    /// Writes each command's JSON of one `ip -batch` run (`argv`), or, if
-    /// the batch failed, runs the commands one by one.
-    fn ip_batch(&mut self, argv: &[&str], cmds: &[(&str, &str)], ran: Ran) {
-        let opts = &argv[..argv.len() - 2]; // without "-batch -"
-        let batch = format!("one `{}` for {}", argv.join(" "), {
-            let c: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
-            c.join("; ")
-        });
-        if let Ran::Ok(bytes) = &ran {
-            let docs = json_documents(bytes);
-            if docs.len() == cmds.len() {
-                for ((name, cmd), doc) in cmds.iter().zip(docs) {
-                    let mut out = doc.to_vec();
-                    out.push(b'\n');
-                    self.write(name, &out, &format!("{} {cmd} ({batch})", opts.join(" ")));
-                }
-                return;
-            }
-        }
-        tracing::debug!(batch, "ip -batch failed: one command at a time");
-        for (name, cmd) in cmds {
-            let mut one: Vec<&str> = opts.to_vec();
-            one.extend(cmd.split(' '));
-            let ns = self.netns.try_clone().ok();
-            let ran = self.run(&one, ns.as_ref());
-            self.keep(name, &one, ran);
-        }
-    }
-
-    /// The sysctls (the named ones, and the per-interface ones of every
-    /// interface) as `sysctl` prints them, and whether the legacy
-    /// iptables/ip6tables have tables, read from /proc by a thread inside
-    /// the target namespace (`/proc/sys/net` and `/proc/thread-self/net`
-    /// are the reading thread's namespace's). Named sysctls the namespace
-    /// lacks go to missing.txt.
-    fn procfs(&mut self) -> std::result::Result<Procfs, String> {
-        let ns = self
-            .netns
-            .try_clone()
-            .map_err(|e| format!("cannot duplicate the namespace file: {e}"))?;
-        let read = move || -> std::result::Result<Procfs, String> {
-            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| format!("cannot enter the namespace: {e}"))?;
-            let value = |path: &str| {
-                std::fs::read_to_string(path)
-                    .ok()
-                    .map(|v| v.trim_end_matches('\n').to_string())
-            };
-            let mut lines = Vec::new();
-            let mut absent = Vec::new();
-            for key in SYSCTLS {
-                match value(&format!("/proc/sys/{}", key.replace('.', "/"))) {
-                    Some(v) => lines.push(format!("{key} = {v}")),
-                    None => absent.push(*key),
-                }
-            }
-            for family in ["ipv4", "ipv6"] {
-                let Ok(dir) = std::fs::read_dir(format!("/proc/sys/net/{family}/conf")) else {
-                    continue;
-                };
-                for e in dir.flatten() {
-                    let ifname = e.file_name().to_string_lossy().into_owned();
-                    for (f, key) in PER_INTERFACE.iter().filter(|(f, _)| *f == family) {
-                        let path = format!("/proc/sys/net/{f}/conf/{ifname}/{key}");
-                        if let Some(v) = value(&path) {
-                            // sysctl writes an interface's dots as slashes.
-                            let name = ifname.replace('.', "/");
-                            lines.push(format!("net.{f}.conf.{name}.{key} = {v}"));
-                        }
-                    }
-                }
-            }
-            lines.sort();
-            lines.dedup();
-            let tables = |file: &str| {
-                value(&format!("/proc/thread-self/net/{file}"))
-                    .is_some_and(|t| !t.trim().is_empty())
-            };
-            Ok(Procfs {
-                sysctls: lines.join("\n") + "\n",
-                absent,
-                legacy4: tables("ip_tables_names"),
-                legacy6: tables("ip6_tables_names"),
-                tables: nf_tables::list()
-                    .map_err(|e| format!("cannot list the nf_tables tables: {e}")),
-            })
-        };
-        let p = std::thread::scope(|s| {
-            s.spawn(read)
-                .join()
-                .unwrap_or_else(|_| Err("the reading thread panicked".into()))
-        })?;
-        for key in &p.absent {
-            let why = if key.starts_with("net.bridge.") {
-                "not in this namespace (the br_netfilter module is not loaded)"
-            } else {
-                "not in this namespace (kernel without it)"
-            };
-            self.missing.push((format!("sysctl {key}"), why.into()));
-        }
-        Ok(p)
     }
 
     /// `docker info`, `docker inspect` of every container, `docker network

@@ -186,7 +186,8 @@ fn snapshot_leaves_the_node_unchanged() {
 
 /// What the lab's host gets on top of Docker's bridge, for every field
 /// kind `ip -j` prints: IPv4 and IPv6 addresses (a secondary, a peer), a
-/// veth whose peer is down (`NO-CARRIER`, `M-DOWN`), another up, routes in
+/// veth whose peer is down (`NO-CARRIER`, `M-DOWN`), another up (its peer
+/// without a queue length), routes in
 /// another table, a blackhole, gateways and metrics in both families,
 /// policy rules (from, fwmark/mask, not/iif, IPv6), permanent and stale
 /// neighbours, and a proxy entry (which `ip neigh show` leaves out).
@@ -195,7 +196,7 @@ const EXTRA: &[&str] = &[
     "ip link add vx0 type veth peer name vx1",
     "ip link set vx0 up",
     "ip link add d0 type veth peer name d1",
-    "ip link set d1 up",
+    "ip link set d1 txqueuelen 0 up",
     "ip link set d0 up",
     "sysctl -qw net.ipv6.conf.d0.disable_ipv6=0",
     "ip addr add 10.20.0.1/24 dev d0",

@@ -295,7 +295,10 @@ pub(super) fn links(
                 },
             );
         }
-        if let Some(q) = a.u32(IFLA_TXQLEN) {
+        // print_queuelen: a zero length is not printed.
+        if let Some(q) = a.u32(IFLA_TXQLEN)
+            && q != 0
+        {
             o.num("txqlen", q);
         }
         o.str("link_type", link_type(ty));

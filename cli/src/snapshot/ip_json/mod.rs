@@ -274,4 +274,3 @@ pub(crate) fn rtn_type(t: u8) -> String {
     };
     name.into()
 }
-

@@ -627,22 +627,27 @@ impl Snapshot {
             v.extend(args.iter().map(|s| s.to_string()));
             v
         };
-        let run = |s: &Snapshot, argv: &[String]| {
-            let a: Vec<&str> = argv.iter().map(String::as_str).collect();
-            s.run(&a, None)
+        let strs = |argv: &[String]| -> Vec<String> { argv.to_vec() };
+        let job =
+            |argv: &[String]| -> (Vec<String>, bool, Option<Vec<u8>>) { (strs(argv), false, None) };
+        let run_all = |s: &Snapshot, jobs: Vec<(Vec<String>, bool, Option<Vec<u8>>)>| {
+            let jobs: Vec<Job> = jobs
+                .iter()
+                .map(|(a, inside, input)| {
+                    (
+                        a.iter().map(String::as_str).collect(),
+                        *inside,
+                        input.clone(),
+                    )
+                })
+                .collect();
+            s.run_many(&jobs)
         };
+        // The daemon answers each CLI run in a few ms; the CLI's start-up
+        // is most of each run's time: the three lists at once, then both
+        // inspects at once.
         let info = docker(&["info", "--format", "{{json .}}"]);
-        match run(self, &info) {
-            Ran::Ok(b) => self.write("docker-info.json", &b, &info.join(" ")),
-            Ran::Failed(why) => {
-                self.missing.push((
-                    "docker".into(),
-                    format!("no Docker daemon answered, so no docker-*.json: {why}"),
-                ));
-                return;
-            }
-        }
-        for (kind, list, inspect, name) in [
+        let kinds = [
             (
                 "containers",
                 docker(&["ps", "-aq", "--no-trunc"]),
@@ -655,31 +660,52 @@ impl Snapshot {
                 docker(&["network", "inspect"]),
                 "docker-network-inspect.json",
             ),
-        ] {
-            let ids = match run(self, &list) {
+        ];
+        let mut lists =
+            run_all(self, vec![job(&info), job(&kinds[0].1), job(&kinds[1].1)]).into_iter();
+        match lists.next().expect("docker info") {
+            Ran::Ok(b) => self.write("docker-info.json", &b, &info.join(" ")),
+            Ran::Failed(why) => {
+                self.missing.push((
+                    "docker".into(),
+                    format!("no Docker daemon answered, so no docker-*.json: {why}"),
+                ));
+                return;
+            }
+        }
+        let mut inspects = Vec::new();
+        for ((kind, list, inspect, name), listed) in kinds.iter().zip(lists) {
+            let ids = match listed {
                 Ran::Ok(b) => String::from_utf8_lossy(&b)
                     .split_whitespace()
                     .map(str::to_string)
                     .collect::<Vec<_>>(),
                 Ran::Failed(why) => {
-                    self.missing.push((name.into(), why));
+                    self.missing.push(((*name).into(), why));
                     continue;
                 }
             };
             if ids.is_empty() {
                 self.missing
-                    .push((name.into(), format!("the daemon has no {kind}")));
+                    .push(((*name).into(), format!("the daemon has no {kind}")));
                 continue;
             }
             let mut argv = inspect.clone();
             argv.extend(ids);
-            let ran = run(self, &argv);
             let shown = format!("{} <every id of `{}`>", inspect.join(" "), list.join(" "));
+            inspects.push((*kind, *name, shown, argv));
+        }
+        let ran = run_all(self, inspects.iter().map(|(.., argv)| job(argv)).collect());
+        let mut containers = None;
+        for ((kind, name, shown, _), ran) in inspects.iter().zip(ran) {
             if let Some(bytes) = self.keep(name, &[shown.as_str()], ran)
-                && kind == "containers"
+                && *kind == "containers"
             {
-                self.containers(&bytes);
+                containers = Some(bytes);
             }
+        }
+        if let Some(bytes) = containers {
+            self.containers(&bytes);
         }
     }
 

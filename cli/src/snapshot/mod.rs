@@ -3,15 +3,15 @@
 //!
 //! Every reading program runs inside the target network namespace (entered
 //! with `setns` on its file, as `netrig exec` enters a pin) and only reads:
-//! `iptables-*-save` and, when the namespace has nf_tables tables those
-//! saves do not cover, `nft -j list ruleset`, all started at once. Meanwhile
-//! a thread that entered the namespace reads the rest in-process: links,
-//! addresses, routes, rules and neighbours over rtnetlink, written as the
-//! JSON `ip -j` prints (`ip_json`; what it does not decode is named in
-//! missing.txt), and the sysctls from /proc (each interface's from its
-//! devconf in the link dump). Whether legacy iptables has tables (/proc)
-//! and which nf_tables tables exist (nfnetlink) are read first, to know
-//! which programs to start. The Docker
+//! `iptables-nft-save` and `ip6tables-nft-save` start at once. Meanwhile a
+//! thread that entered the namespace reads the rest in-process: whether
+//! legacy iptables has tables (/proc) and which nf_tables tables exist
+//! (nfnetlink); links, addresses, routes, rules and neighbours over
+//! rtnetlink, written as the JSON `ip -j` prints (`ip_json`; what it does
+//! not decode is named in missing.txt); the sysctls from /proc (each
+//! interface's from its devconf in the link dump). Then, only if needed,
+//! the legacy saves and `nft -j list ruleset` (nf_tables tables the saves
+//! do not cover, or a save that says a table is incompatible). The Docker
 //! daemon is asked with the `docker` CLI (`-H`/`DOCKER_HOST`): no client
 //! library to build, and its JSON is exactly what users paste into bug
 //! reports, which `netrig import` reads the same way. Each running
@@ -70,6 +70,18 @@ const PER_INTERFACE: &[(&str, &str, usize)] = &[
 
 /// How many `ip` reads of containers' namespaces run at the same time.
 const CONTAINER_READS: usize = 24;
+
+/// The iptables-nft saves: (file, argv); always run.
+const NFT_SAVES: &[(&str, &[&str])] = &[
+    ("iptables-nft.rules", &["iptables-nft-save", "-c"]),
+    ("ip6tables-nft.rules", &["ip6tables-nft-save", "-c"]),
+];
+
+/// The legacy saves: run when legacy iptables has tables.
+const LEGACY_SAVES: &[(&str, &[&str])] = &[
+    ("iptables-legacy.rules", &["iptables-legacy-save", "-c"]),
+    ("ip6tables-legacy.rules", &["ip6tables-legacy-save", "-c"]),
+];
 
 /// `netrig snapshot`'s arguments.
 #[derive(Debug)]
@@ -157,13 +169,27 @@ fn inside<T: Send>(ns: &File, read: impl FnOnce() -> T + Send) -> std::result::R
         .map_err(|e| format!("cannot duplicate the namespace file: {e}"))?;
     std::thread::scope(|s| {
         s.spawn(move || {
-            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| format!("cannot enter the namespace: {e}"))?;
+            if !is_current(&ns) {
+                nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| format!("cannot enter the namespace: {e}"))?;
+            }
             Ok(read())
         })
         .join()
         .unwrap_or_else(|_| Err("the reading thread panicked".into()))
     })
+}
+
+/// Whether `ns` is the calling thread's own network namespace: then
+/// nothing enters it (setns into a network namespace takes ~1.5 ms here,
+/// and a child without `pre_exec` is started with the cheaper
+/// posix_spawn) — as when `netrig snapshot` runs on the host it reads.
+fn is_current(ns: &File) -> bool {
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    match (ns.metadata(), std::fs::metadata("/proc/thread-self/ns/net")) {
+        (Ok(a), Ok(b)) => id(a) == id(b),
+        _ => false,
+    }
 }
 
 /// One line of /proc, without its newline.
@@ -359,7 +385,7 @@ impl Snapshot {
     fn run_input(&self, argv: &[&str], inside: Option<&File>, input: Option<&[u8]>) -> Ran {
         let mut c = Command::new(argv[0]);
         c.args(&argv[1..]);
-        if let Some(ns) = inside {
+        if let Some(ns) = inside.filter(|ns| !is_current(ns)) {
             let fd = match ns.try_clone() {
                 Ok(f) => f,
                 Err(e) => return Ran::Failed(format!("cannot duplicate the namespace file: {e}")),
@@ -467,33 +493,6 @@ impl Snapshot {
     /// The kernel version (uname(2)), `ip -j` state, every firewall ruleset and the
     /// sysctls (per interface).
     fn local(&mut self) {
-        let firewall: &[(&str, &[&str])] = &[
-            ("iptables-nft.rules", &["iptables-nft-save", "-c"]),
-            ("ip6tables-nft.rules", &["ip6tables-nft-save", "-c"]),
-            ("iptables-legacy.rules", &["iptables-legacy-save", "-c"]),
-            ("ip6tables-legacy.rules", &["ip6tables-legacy-save", "-c"]),
-        ];
-        let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
-        // Which programs to run: whether legacy tables exist (/proc) and
-        // which nf_tables tables there are (nfnetlink), read inside the
-        // namespace (no program to start).
-        let probe = inside(&self.netns, probe);
-        let legacy = |tool: &str| match &probe {
-            Ok(p) if tool.starts_with("ip6") => p.legacy6,
-            Ok(p) => p.legacy4,
-            Err(_) => true,
-        };
-        let mut firewall_jobs: Vec<(&str, &[&str])> = Vec::new();
-        for (name, argv) in firewall {
-            if argv[0].contains("legacy") && !legacy(argv[0]) {
-                self.missing.push((
-                    (*name).into(),
-                    format!("{}: no tables (nothing to save)", argv[0]),
-                ));
-            } else {
-                firewall_jobs.push((name, argv));
-            }
-        }
         match kernel() {
             Some(line) => self.write(
                 "kernel.txt",
@@ -505,33 +504,48 @@ impl Snapshot {
                 format!("uname(2) failed: {}", std::io::Error::last_os_error()),
             )),
         }
-        let nft_need = NftNeed::of(&probe);
-        let nft_now = matches!(nft_need, NftNeed::Yes);
-        let jobs: Vec<Job> = firewall_jobs
+        // The iptables-nft saves start at once (most hosts' rules); while
+        // they run, a thread inside the namespace finds out whether legacy
+        // iptables has tables (/proc) and which nf_tables tables exist
+        // (nfnetlink), then reads the `ip -j` state (rtnetlink) and the
+        // sysctls. The legacy saves and nft run after, only if needed.
+        let saves: Vec<Job> = NFT_SAVES
             .iter()
-            .chain(nft_now.then_some(&nft))
             .map(|(_, a)| (a.to_vec(), true, None))
             .collect();
-        // The programs run while a thread inside the namespace reads the
-        // sysctls (/proc) and the `ip -j` state (rtnetlink).
         let (ran, read) = std::thread::scope(|s| {
             let netns = &self.netns;
             let read = s.spawn(move || {
                 inside(netns, || {
+                    let t = std::time::Instant::now();
+                    let probe = probe();
+                    let probe_us = t.elapsed().as_micros() as u64;
                     let ip = ip_json::read();
-                    (sysctls(ip.links.as_deref()), ip)
+                    let ip_us = t.elapsed().as_micros() as u64 - probe_us;
+                    let sysctls = sysctls(ip.links.as_deref());
+                    tracing::debug!(
+                        probe_us,
+                        ip_us,
+                        sysctls_us = t.elapsed().as_micros() as u64 - probe_us - ip_us,
+                        "snapshot: tables probed, ip state (rtnetlink) and sysctls read in-process"
+                    );
+                    (probe, sysctls, ip)
                 })
             });
-            let ran = self.run_many(&jobs);
+            let t = std::time::Instant::now();
+            let ran = self.run_many(&saves);
+            tracing::debug!(
+                took_us = t.elapsed().as_micros() as u64,
+                "snapshot: the iptables-nft saves ran"
+            );
             let read = read
                 .join()
                 .unwrap_or_else(|_| Err("the reading thread panicked".into()));
             (ran, read)
         });
-        let mut ran = ran.into_iter();
-        let (sysctls, ip) = match read {
-            Ok((s, ip)) => (Ok(s), Ok(ip)),
-            Err(why) => (Err(why.clone()), Err(why)),
+        let (probe, sysctls, ip) = match read {
+            Ok((p, s, ip)) => (Ok(p), Ok(s), Ok(ip)),
+            Err(why) => (Err(why.clone()), Err(why.clone()), Err(why)),
         };
         match ip {
             Ok(ip) => {
@@ -553,37 +567,48 @@ impl Snapshot {
                 }
             }
         }
-        let mut incompatible = false;
-        for (name, argv) in &firewall_jobs {
-            match ran.next().expect("firewall") {
-                Ran::Ok(b) => {
-                    let text = String::from_utf8_lossy(&b);
-                    // "# Table `filter' is incompatible, use 'nft' tool."
-                    incompatible |= text.contains("is incompatible");
-                    // iptables-save prints only comments when no table exists.
-                    if text
-                        .lines()
-                        .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                    {
-                        self.write(name, &b, &argv.join(" "));
-                    } else {
-                        self.missing.push((
-                            (*name).into(),
-                            format!("{}: no tables (nothing to save)", argv[0]),
-                        ));
-                    }
-                }
-                Ran::Failed(why) => self.missing.push(((*name).into(), why)),
+        let incompatible = NFT_SAVES
+            .iter()
+            .zip(ran)
+            .map(|((name, argv), ran)| self.keep_save(name, argv, ran))
+            .fold(false, |a, b| a | b);
+        // What else to run.
+        let legacy = |tool: &str| match &probe {
+            Ok(p) if tool.starts_with("ip6") => p.legacy6,
+            Ok(p) => p.legacy4,
+            Err(_) => true,
+        };
+        let mut more: Vec<(&str, &[&str])> = Vec::new();
+        for (name, argv) in LEGACY_SAVES {
+            if legacy(argv[0]) {
+                more.push((name, argv));
+            } else {
+                self.missing.push((
+                    (*name).into(),
+                    format!("{}: no tables (nothing to save)", argv[0]),
+                ));
             }
         }
+        let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
+        let nft_need = NftNeed::of(&probe);
+        let nft_now = match &nft_need {
+            NftNeed::Yes => true,
+            NftNeed::IfIncompatible(_) => incompatible,
+            NftNeed::No => false,
+        };
+        let jobs: Vec<Job> = more
+            .iter()
+            .chain(nft_now.then_some(&nft))
+            .map(|(_, a)| (a.to_vec(), true, None))
+            .collect();
+        let mut ran = self.run_many(&jobs).into_iter();
+        for (name, argv) in &more {
+            let ran = ran.next().expect("legacy save");
+            self.keep_save(name, argv, ran);
+        }
         match nft_need {
-            NftNeed::Yes => {
+            _ if nft_now => {
                 self.keep(nft.0, nft.1, ran.next().expect("nft"));
-            }
-            NftNeed::IfIncompatible(_) if incompatible => {
-                let ns = self.netns.try_clone().ok();
-                let ran = self.run(nft.1, ns.as_ref());
-                self.keep(nft.0, nft.1, ran);
             }
             NftNeed::IfIncompatible(tables) => {
                 let names: Vec<String> = tables.iter().map(ToString::to_string).collect();
@@ -595,7 +620,7 @@ impl Snapshot {
                     ),
                 ));
             }
-            NftNeed::No => self.missing.push((
+            _ => self.missing.push((
                 nft.0.into(),
                 "not needed: the namespace has no nf_tables tables".into(),
             )),
@@ -613,6 +638,35 @@ impl Snapshot {
                 self.write("sysctls.txt", s.text.as_bytes(), &sysctl_source());
             }
             Err(why) => self.missing.push(("sysctls.txt".into(), why)),
+        }
+    }
+
+    /// Writes one save's output, or notes that it saved nothing (only
+    /// comments: no table) or failed; whether it said a table is
+    /// incompatible (holds what iptables cannot print).
+    fn keep_save(&mut self, name: &str, argv: &[&str], ran: Ran) -> bool {
+        match ran {
+            Ran::Ok(b) => {
+                let text = String::from_utf8_lossy(&b);
+                // "# Table `filter' is incompatible, use 'nft' tool."
+                let incompatible = text.contains("is incompatible");
+                if text
+                    .lines()
+                    .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                {
+                    self.write(name, &b, &argv.join(" "));
+                } else {
+                    self.missing.push((
+                        name.into(),
+                        format!("{}: no tables (nothing to save)", argv[0]),
+                    ));
+                }
+                incompatible
+            }
+            Ran::Failed(why) => {
+                self.missing.push((name.into(), why));
+                false
+            }
         }
     }
 

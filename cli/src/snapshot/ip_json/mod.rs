@@ -43,9 +43,24 @@ impl Gaps {
 /// The interfaces by index: name and flags (`ip` resolves both).
 pub(crate) type Names = BTreeMap<i32, (String, u32)>;
 
-/// Reads every file with one rtnetlink socket of the calling thread's
-/// namespace. (name, the `ip` command it stands for, JSON or why not).
-pub(crate) fn read() -> IpFiles {
+/// Every file of [`COMMANDS`]: the host's.
+pub(crate) const HOST_FILES: &[&str] = &[
+    "ip-link.json",
+    "ip-addr.json",
+    "ip-neigh.json",
+    "ip-route4.json",
+    "ip-rule4.json",
+    "ip-route6.json",
+    "ip-rule6.json",
+];
+
+/// The files of a container's namespace: its addresses and routes.
+pub(crate) const CONTAINER_FILES: &[&str] = &["ip-addr.json", "ip-route4.json", "ip-route6.json"];
+
+/// Reads the files `want` names (all of [`COMMANDS`], or [`CONTAINER_FILES`])
+/// with one rtnetlink socket of the calling thread's namespace.
+pub(crate) fn read(want: &[&str]) -> IpFiles {
+    let wanted = |name: &str| want.contains(&name);
     let mut gaps = Gaps::default();
     let mut files = Vec::new();
     let sock = Socket::open();
@@ -53,7 +68,7 @@ pub(crate) fn read() -> IpFiles {
         Ok(s) => s,
         Err(e) => {
             let why = format!("cannot open an rtnetlink socket: {e}");
-            for (name, cmd) in COMMANDS {
+            for (name, cmd) in COMMANDS.iter().filter(|(n, _)| wanted(n)) {
                 files.push((*name, *cmd, Err(why.clone())));
             }
             return IpFiles {
@@ -73,15 +88,16 @@ pub(crate) fn read() -> IpFiles {
     let addrs = sock
         .dump(rtnl::RTM_GETADDR, &[0u8; 8])
         .map_err(|e| fail("address", &e));
-    // ip-link.json, ip-addr.json
-    files.push((
-        COMMANDS[0].0,
-        COMMANDS[0].1,
-        links
-            .as_ref()
-            .map(|l| document(link::links(l, None, &names, &mut gaps)))
-            .map_err(Clone::clone),
-    ));
+    if wanted(COMMANDS[0].0) {
+        files.push((
+            COMMANDS[0].0,
+            COMMANDS[0].1,
+            links
+                .as_ref()
+                .map(|l| document(link::links(l, None, &names, &mut gaps)))
+                .map_err(Clone::clone),
+        ));
+    }
     files.push((
         COMMANDS[1].0,
         COMMANDS[1].1,
@@ -90,14 +106,16 @@ pub(crate) fn read() -> IpFiles {
             (Err(e), _) | (_, Err(e)) => Err(e.clone()),
         },
     ));
-    let neigh = sock
-        .dump(rtnl::RTM_GETNEIGH, &[0u8; 12])
-        .map_err(|e| fail("neighbour", &e));
-    files.push((
-        COMMANDS[2].0,
-        COMMANDS[2].1,
-        neigh.map(|n| document(route::neighbours(&n, &names))),
-    ));
+    if wanted(COMMANDS[2].0) {
+        let neigh = sock
+            .dump(rtnl::RTM_GETNEIGH, &[0u8; 12])
+            .map_err(|e| fail("neighbour", &e));
+        files.push((
+            COMMANDS[2].0,
+            COMMANDS[2].1,
+            neigh.map(|n| document(route::neighbours(&n, &names))),
+        ));
+    }
     for (i, family) in [
         (3, nix::libc::AF_INET as u8),
         (5, nix::libc::AF_INET6 as u8),
@@ -112,14 +130,16 @@ pub(crate) fn read() -> IpFiles {
             COMMANDS[i].1,
             routes.map(|r| document(route::routes(&r, family, &names, &mut gaps, COMMANDS[i].0))),
         ));
-        let rules = sock
-            .dump(rtnl::RTM_GETRULE, &hdr)
-            .map_err(|e| fail("rule", &e));
-        files.push((
-            COMMANDS[i + 1].0,
-            COMMANDS[i + 1].1,
-            rules.map(|r| document(route::rules(&r, family, &mut gaps, COMMANDS[i + 1].0))),
-        ));
+        if wanted(COMMANDS[i + 1].0) {
+            let rules = sock
+                .dump(rtnl::RTM_GETRULE, &hdr)
+                .map_err(|e| fail("rule", &e));
+            files.push((
+                COMMANDS[i + 1].0,
+                COMMANDS[i + 1].1,
+                rules.map(|r| document(route::rules(&r, family, &mut gaps, COMMANDS[i + 1].0))),
+            ));
+        }
     }
     let not_decoded = gaps
         .0

@@ -7,6 +7,8 @@ pub(crate) enum J {
     Null,
     Bool(bool),
     Num(i64),
+    /// A number as `ip` formats it (`0.00`), written as is.
+    Raw(String),
     Str(String),
     Arr(Vec<J>),
     Obj(Obj),
@@ -37,6 +39,7 @@ impl J {
             J::Null => out.push_str("null"),
             J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             J::Num(n) => out.push_str(&n.to_string()),
+            J::Raw(r) => out.push_str(r),
             J::Str(s) => out.push_str(&serde_json::Value::from(s.as_str()).to_string()),
             J::Arr(a) => {
                 out.push('[');

@@ -3,7 +3,7 @@
 
 use super::json::{J, Obj};
 use super::rtnl::Msg;
-use super::{Gaps, Names, addr, lladdr, scope};
+use super::{Gaps, Names, addr, bridge, lladdr, scope};
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_BROADCAST: u16 = 2;
@@ -382,24 +382,40 @@ fn details(
     if let Some(info) = a.nested(IFLA_LINKINFO) {
         let mut li = Obj::default();
         if let Some(kind) = info.str(IFLA_INFO_KIND) {
-            if info.get(IFLA_INFO_DATA).is_some() {
-                gaps.add(
+            li.str("info_kind", &kind);
+            match info.nested(IFLA_INFO_DATA) {
+                Some(data) if kind == "bridge" => {
+                    li.put("info_data", J::Obj(bridge::bridge(&data)))
+                }
+                Some(_) => gaps.add(
                     file,
                     format!("`ip -d`'s {kind} options (linkinfo.info_data)"),
                     name.to_string(),
-                );
+                ),
+                None => {}
             }
-            li.str("info_kind", kind);
         }
         if let Some(kind) = info.str(IFLA_INFO_SLAVE_KIND) {
-            if info.get(IFLA_INFO_SLAVE_DATA).is_some() {
-                gaps.add(
+            li.str("info_slave_kind", &kind);
+            match info.nested(IFLA_INFO_SLAVE_DATA) {
+                Some(data) if kind == "bridge" => {
+                    let (port, whole) = bridge::port(&data);
+                    li.put("info_slave_data", J::Obj(port));
+                    if !whole {
+                        gaps.add(
+                            file,
+                            "`ip -d`'s bridge port group_fwd_mask (non-zero, printed by name)",
+                            name.to_string(),
+                        );
+                    }
+                }
+                Some(_) => gaps.add(
                     file,
                     format!("`ip -d`'s {kind} port options (linkinfo.info_slave_data)"),
                     name.to_string(),
-                );
+                ),
+                None => {}
             }
-            li.str("info_slave_kind", kind);
         }
         o.put("linkinfo", J::Obj(li));
     }

@@ -1,11 +1,13 @@
 //! `ip -j`'s JSON, made in-process from rtnetlink dumps: `ip -j -d link
 //! show`, `ip -j -d addr show`, `ip -j -d neigh show`, and `ip -j -4|-6
 //! route show table all` / `rule show`, field for field as iproute2 prints
-//! them (`netrig import` reads users' real `ip -j` files the same way).
-//! What this does not decode (`ip -d`'s per-kind `info_data` /
-//! `info_slave_data`, multipath routes, …) is left out and named in
-//! [`IpFiles::not_decoded`], never guessed.
+//! them (`netrig import` reads users' real `ip -j` files the same way),
+//! `ip -d`'s bridge and bridge port options included. What this does not
+//! decode (other kinds' `info_data` / `info_slave_data`, multipath routes,
+//! encapsulation, …) is left out and named in [`IpFiles::not_decoded`],
+//! never guessed.
 
+mod bridge;
 mod json;
 mod link;
 mod route;

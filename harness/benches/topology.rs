@@ -340,9 +340,18 @@ fn imported(
     (snapshot, import, up)
 }
 
+/// The machine's 1-minute load average (/proc/loadavg), as printed.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 /// Snapshot + import + up of the 50-container host against `up` of its
 /// hand-written file, 9 reps each (a shared machine's noise is most of
-/// a 5-rep median's spread), alternating which goes first.
+/// a 5-rep median's spread), alternating which goes first; the load
+/// average before and after says how shared the machine was.
 fn import_against_hand(witness: &mut Witness) {
     let Some(bin) = netrig_binary() else {
         println!(
@@ -366,6 +375,7 @@ fn import_against_hand(witness: &mut Witness) {
         up
     };
     let (mut by_hand, mut total, mut parts) = (Vec::new(), Vec::new(), Vec::new());
+    let load_before = load();
     for i in 0..9 {
         let first_hand = i % 2 == 0;
         if first_hand {
@@ -384,13 +394,15 @@ fn import_against_hand(witness: &mut Witness) {
     let (s, imp, up) = parts[mid];
     println!(
         "50-container host: snapshot + import + up {:.0} ms (snapshot {:.0}, import {:.0}, up {:.0}), \
-         up of the hand-written file {:.0} ms (median of 9): import/hand = {:.2}",
+         up of the hand-written file {:.0} ms (median of 9): import/hand = {:.2}; load average {} before, {} after",
         ms(t),
         ms(s),
         ms(imp),
         ms(up),
         ms(h),
-        t.as_secs_f64() / h.as_secs_f64()
+        t.as_secs_f64() / h.as_secs_f64(),
+        load_before,
+        load()
     );
 }
 

@@ -3,17 +3,23 @@
 //!
 //! Every reading program runs inside the target network namespace (entered
 //! with `setns` on its file, as `netrig exec` enters a pin) and only reads:
-//! `ip -j`, `iptables-*-save` and, when the namespace has nf_tables tables
-//! those saves do not cover, `nft -j list ruleset`, all started at once;
-//! the sysctls (and whether legacy iptables has tables at all) are read
-//! from /proc, and the nf_tables tables listed over nfnetlink, by a thread
-//! that entered the namespace. The Docker
+//! `iptables-nft-save` and `ip6tables-nft-save` start at once. Meanwhile a
+//! thread that entered the namespace reads the rest in-process: whether
+//! legacy iptables has tables (/proc) and which nf_tables tables exist
+//! (nfnetlink); links, addresses, routes, rules and neighbours over
+//! rtnetlink, written as the JSON `ip -j` prints (`ip_json`; what it does
+//! not decode is named in missing.txt); the sysctls from /proc (each
+//! interface's from its devconf in the link dump). Then, only if needed,
+//! the legacy saves and `nft -j list ruleset` (nf_tables tables the saves
+//! do not cover, or a save that says a table is incompatible). The Docker
 //! daemon is asked with the `docker` CLI (`-H`/`DOCKER_HOST`): no client
 //! library to build, and its JSON is exactly what users paste into bug
-//! reports, which `netrig import` reads the same way. Each running
-//! container's namespace is entered through one of its processes, found by
-//! the container id in `/proc/PID/cgroup` (a daemon in a pid namespace of
-//! its own reports pids this machine's `/proc` does not know).
+//! reports, which `netrig import` reads the same way (the lists at once,
+//! then the inspects at once). Each running container's namespace is
+//! entered through one of its processes, found by the container id in
+//! `/proc/PID/cgroup` (a daemon in a pid namespace of its own reports pids
+//! this machine's `/proc` does not know), by a thread that reads its
+//! addresses and routes in-process, as the host's.
 //!
 //! Nothing is written anywhere but the output folder: `MANIFEST` (each file
 //! and the command that made it) and `missing.txt` (what could not be read,
@@ -29,7 +35,9 @@ use std::process::{Command, ExitCode};
 
 use netrig::{Error, Result, Subject};
 
+mod ip_json;
 mod nf_tables;
+mod rtnl;
 
 /// The sysctls that decide what Docker does, or what its rules do.
 const SYSCTLS: &[&str] = &[
@@ -51,13 +59,30 @@ const SYSCTLS: &[&str] = &[
     "net.netfilter.nf_conntrack_max",
 ];
 
-/// The per-interface sysctls: (family, key) of `net.FAMILY.conf.IF.KEY`.
-const PER_INTERFACE: &[(&str, &str)] = &[
-    ("ipv4", "route_localnet"),
-    ("ipv4", "rp_filter"),
-    ("ipv4", "forwarding"),
-    ("ipv6", "forwarding"),
-    ("ipv6", "disable_ipv6"),
+/// The per-interface sysctls: (family, key, its index in the kernel's
+/// devconf array, as a link dump's `IFLA_AF_SPEC` carries it:
+/// `IPV4_DEVCONF_*` - 1, `DEVCONF_*`).
+const PER_INTERFACE: &[(&str, &str, usize)] = &[
+    ("ipv4", "route_localnet", 25),
+    ("ipv4", "rp_filter", 7),
+    ("ipv4", "forwarding", 0),
+    ("ipv6", "forwarding", 0),
+    ("ipv6", "disable_ipv6", 26),
+];
+
+/// How many containers' namespaces are read at the same time.
+const CONTAINER_READS: usize = 24;
+
+/// The iptables-nft saves: (file, argv); always run.
+const NFT_SAVES: &[(&str, &[&str])] = &[
+    ("iptables-nft.rules", &["iptables-nft-save", "-c"]),
+    ("ip6tables-nft.rules", &["ip6tables-nft-save", "-c"]),
+];
+
+/// The legacy saves: run when legacy iptables has tables.
+const LEGACY_SAVES: &[(&str, &[&str])] = &[
+    ("iptables-legacy.rules", &["iptables-legacy-save", "-c"]),
+    ("ip6tables-legacy.rules", &["ip6tables-legacy-save", "-c"]),
 ];
 
 /// `netrig snapshot`'s arguments.
@@ -99,66 +124,19 @@ fn kernel() -> Option<String> {
 /// A program to run: argv, whether inside the target namespace, stdin.
 type Job<'a> = (Vec<&'a str>, bool, Option<Vec<u8>>);
 
-/// One `ip -batch` run: its argv, and each command with the file it fills.
-type IpBatch = (
-    &'static [&'static str],
-    &'static [(&'static str, &'static str)],
-);
-
-/// The `ip -j` reads, one `ip -batch` per set of global options: (argv,
-/// [(file, command)]). `-d` on addr and neigh adds each link's kind.
-const IP: &[IpBatch] = &[
-    (
-        &["ip", "-j", "-d", "-batch", "-"],
-        &[
-            ("ip-link.json", "link show"),
-            ("ip-addr.json", "addr show"),
-            ("ip-neigh.json", "neigh show"),
-        ],
-    ),
-    (
-        &["ip", "-j", "-4", "-batch", "-"],
-        &[
-            ("ip-route4.json", "route show table all"),
-            ("ip-rule4.json", "rule show"),
-        ],
-    ),
-    (
-        &["ip", "-j", "-6", "-batch", "-"],
-        &[
-            ("ip-route6.json", "route show table all"),
-            ("ip-rule6.json", "rule show"),
-        ],
-    ),
-];
-
-/// The JSON documents of `bytes`, one after the other, as their own bytes;
-/// stops at the first that does not parse.
-fn json_documents(bytes: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut it = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
-    let mut start = 0;
-    while let Some(Ok(_)) = it.next() {
-        let end = it.byte_offset();
-        let doc = &bytes[start..end];
-        let skip = doc.iter().take_while(|b| b.is_ascii_whitespace()).count();
-        out.push(&doc[skip..]);
-        start = end;
-    }
-    out
-}
-
-/// What /proc said inside the namespace.
-struct Procfs {
-    /// `key = value` lines, sorted.
-    sysctls: String,
-    /// Named sysctls the namespace does not have.
-    absent: Vec<&'static str>,
-    /// Whether the legacy iptables / ip6tables have tables there.
+/// Whether the legacy iptables / ip6tables have tables in the namespace,
+/// and its nf_tables tables (or why they could not be listed).
+struct Probe {
     legacy4: bool,
     legacy6: bool,
-    /// The nf_tables tables, or why they could not be listed.
     tables: std::result::Result<Vec<nf_tables::Table>, String>,
+}
+
+/// The sysctls as `sysctl` prints them (sorted `key = value` lines), and
+/// the named ones the namespace does not have.
+struct Sysctls {
+    text: String,
+    absent: Vec<&'static str>,
 }
 
 /// Whether `nft -j list ruleset` would add anything to the saves.
@@ -173,8 +151,8 @@ enum NftNeed {
 }
 
 impl NftNeed {
-    fn of(procfs: &std::result::Result<Procfs, String>) -> NftNeed {
-        match procfs.as_ref().map(|p| &p.tables) {
+    fn of(probe: &std::result::Result<Probe, String>) -> NftNeed {
+        match probe.as_ref().map(|p| &p.tables) {
             Ok(Ok(t)) if t.is_empty() => NftNeed::No,
             Ok(Ok(t)) if t.iter().all(nf_tables::Table::is_xtables) => {
                 NftNeed::IfIncompatible(t.clone())
@@ -184,14 +162,117 @@ impl NftNeed {
     }
 }
 
+/// Runs `read` on a thread that entered the network namespace `ns`
+/// (`/proc/sys/net`, `/proc/thread-self/net` and the netlink sockets it
+/// opens are that namespace's).
+fn inside<T: Send>(ns: &File, read: impl FnOnce() -> T + Send) -> std::result::Result<T, String> {
+    let ns = ns
+        .try_clone()
+        .map_err(|e| format!("cannot duplicate the namespace file: {e}"))?;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if !is_current(&ns) {
+                nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| format!("cannot enter the namespace: {e}"))?;
+            }
+            Ok(read())
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the reading thread panicked".into()))
+    })
+}
+
+/// Whether `ns` is the calling thread's own network namespace: then
+/// nothing enters it (setns into a network namespace takes ~1.5 ms here,
+/// and a child without `pre_exec` is started with the cheaper
+/// posix_spawn) — as when `netrig snapshot` runs on the host it reads.
+fn is_current(ns: &File) -> bool {
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    match (ns.metadata(), std::fs::metadata("/proc/thread-self/ns/net")) {
+        (Ok(a), Ok(b)) => id(a) == id(b),
+        _ => false,
+    }
+}
+
+/// One line of /proc, without its newline.
+fn proc_value(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|v| v.trim_end_matches('\n').to_string())
+}
+
+/// Whether legacy tables exist and the nf_tables tables (calling thread's
+/// namespace).
+fn probe() -> Probe {
+    let tables = |file: &str| {
+        proc_value(&format!("/proc/thread-self/net/{file}")).is_some_and(|t| !t.trim().is_empty())
+    };
+    Probe {
+        legacy4: tables("ip_tables_names"),
+        legacy6: tables("ip6_tables_names"),
+        tables: nf_tables::list().map_err(|e| format!("cannot list the nf_tables tables: {e}")),
+    }
+}
+
+/// The named sysctls and the per-interface ones of every interface
+/// (calling thread's namespace): `all` and `default` from /proc, each
+/// interface's from `links` (its devconf in the link dump, the values
+/// /proc/sys shows), or from /proc if the link dump failed.
+fn sysctls(links: Option<&[rtnl::Msg]>) -> Sysctls {
+    let mut lines = Vec::new();
+    let mut absent = Vec::new();
+    for key in SYSCTLS {
+        match proc_value(&format!("/proc/sys/{}", key.replace('.', "/"))) {
+            Some(v) => lines.push(format!("{key} = {v}")),
+            None => absent.push(*key),
+        }
+    }
+    // sysctl writes an interface's dots as slashes.
+    let mut line = |f: &str, ifname: &str, key: &str, v: &str| {
+        let name = ifname.replace('.', "/");
+        lines.push(format!("net.{f}.conf.{name}.{key} = {v}"));
+    };
+    let from_proc: Vec<String> = match links {
+        Some(links) => {
+            for (ifname, family, conf) in links.iter().filter_map(ip_json::devconf).flatten() {
+                for (f, key, i) in PER_INTERFACE.iter().filter(|(f, _, _)| *f == family) {
+                    if let Some(v) = conf.get(*i) {
+                        line(f, &ifname, key, &v.to_string());
+                    }
+                }
+            }
+            vec!["all".into(), "default".into()]
+        }
+        None => ["ipv4", "ipv6"]
+            .iter()
+            .flat_map(|f| std::fs::read_dir(format!("/proc/sys/net/{f}/conf")).into_iter())
+            .flat_map(|d| d.flatten())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+    };
+    for ifname in &from_proc {
+        for (f, key, _) in PER_INTERFACE {
+            if let Some(v) = proc_value(&format!("/proc/sys/net/{f}/conf/{ifname}/{key}")) {
+                line(f, ifname, key, &v);
+            }
+        }
+    }
+    lines.sort();
+    lines.dedup();
+    Sysctls {
+        text: lines.join("\n") + "\n",
+        absent,
+    }
+}
+
 /// How sysctls.txt was made, for the MANIFEST.
 fn sysctl_source() -> String {
     let per_if: Vec<String> = PER_INTERFACE
         .iter()
-        .map(|(f, k)| format!("net.{f}.conf.*.{k}"))
+        .map(|(f, k, _)| format!("net.{f}.conf.*.{k}"))
         .collect();
     format!(
-        "read from /proc/sys inside the namespace, as `sysctl KEY` prints them: {}, {}",
+        "as `sysctl KEY` prints them, read inside the namespace from /proc/sys (each interface's from its devconf in the rtnetlink link dump, the values /proc/sys shows): {}, {}",
         SYSCTLS.join(", "),
         per_if.join(", ")
     )
@@ -297,16 +378,12 @@ enum Ran {
 }
 
 impl Snapshot {
-    /// Runs `argv`, inside the target namespace if `inside`.
-    fn run(&self, argv: &[&str], inside: Option<&File>) -> Ran {
-        self.run_input(argv, inside, None)
-    }
-
-    /// [`Snapshot::run`] with `input` on the program's stdin.
+    /// Runs `argv`, inside the target namespace if `inside`, with `input`
+    /// on its stdin if any.
     fn run_input(&self, argv: &[&str], inside: Option<&File>, input: Option<&[u8]>) -> Ran {
         let mut c = Command::new(argv[0]);
         c.args(&argv[1..]);
-        if let Some(ns) = inside {
+        if let Some(ns) = inside.filter(|ns| !is_current(ns)) {
             let fd = match ns.try_clone() {
                 Ok(f) => f,
                 Err(e) => return Ran::Failed(format!("cannot duplicate the namespace file: {e}")),
@@ -411,36 +488,9 @@ impl Snapshot {
                 .collect()
         })
     }
-
     /// The kernel version (uname(2)), `ip -j` state, every firewall ruleset and the
-    /// sysctls (per interface of `ip -j link`'s).
+    /// sysctls (per interface).
     fn local(&mut self) {
-        let firewall: &[(&str, &[&str])] = &[
-            ("iptables-nft.rules", &["iptables-nft-save", "-c"]),
-            ("ip6tables-nft.rules", &["ip6tables-nft-save", "-c"]),
-            ("iptables-legacy.rules", &["iptables-legacy-save", "-c"]),
-            ("ip6tables-legacy.rules", &["ip6tables-legacy-save", "-c"]),
-        ];
-        let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
-        // The sysctls and whether legacy tables exist, read from /proc
-        // inside the namespace (no program to start).
-        let procfs = self.procfs();
-        let legacy = |tool: &str| match &procfs {
-            Ok(p) if tool.starts_with("ip6") => p.legacy6,
-            Ok(p) => p.legacy4,
-            Err(_) => true,
-        };
-        let mut firewall_jobs: Vec<(&str, &[&str])> = Vec::new();
-        for (name, argv) in firewall {
-            if argv[0].contains("legacy") && !legacy(argv[0]) {
-                self.missing.push((
-                    (*name).into(),
-                    format!("{}: no tables (nothing to save)", argv[0]),
-                ));
-            } else {
-                firewall_jobs.push((name, argv));
-            }
-        }
         match kernel() {
             Some(line) => self.write(
                 "kernel.txt",
@@ -452,59 +502,111 @@ impl Snapshot {
                 format!("uname(2) failed: {}", std::io::Error::last_os_error()),
             )),
         }
-        let nft_need = NftNeed::of(&procfs);
-        let mut jobs: Vec<Job> = Vec::new();
-        jobs.extend(IP.iter().map(|(argv, cmds)| {
-            let input: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
-            (
-                argv.to_vec(),
-                true,
-                Some((input.join("\n") + "\n").into_bytes()),
-            )
-        }));
-        let nft_now = matches!(nft_need, NftNeed::Yes);
-        jobs.extend(
-            firewall_jobs
-                .iter()
-                .chain(nft_now.then_some(&nft))
-                .map(|(_, a)| (a.to_vec(), true, None)),
-        );
-        let mut ran = self.run_many(&jobs).into_iter();
-        for (argv, cmds) in IP {
-            let ran = ran.next().expect("ip");
-            self.ip_batch(argv, cmds, ran);
-        }
-        let mut incompatible = false;
-        for (name, argv) in &firewall_jobs {
-            match ran.next().expect("firewall") {
-                Ran::Ok(b) => {
-                    let text = String::from_utf8_lossy(&b);
-                    // "# Table `filter' is incompatible, use 'nft' tool."
-                    incompatible |= text.contains("is incompatible");
-                    // iptables-save prints only comments when no table exists.
-                    if text
-                        .lines()
-                        .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                    {
-                        self.write(name, &b, &argv.join(" "));
-                    } else {
-                        self.missing.push((
-                            (*name).into(),
-                            format!("{}: no tables (nothing to save)", argv[0]),
-                        ));
+        // The iptables-nft saves start at once (most hosts' rules); while
+        // they run, a thread inside the namespace finds out whether legacy
+        // iptables has tables (/proc) and which nf_tables tables exist
+        // (nfnetlink), then reads the `ip -j` state (rtnetlink) and the
+        // sysctls. The legacy saves and nft run after, only if needed.
+        let saves: Vec<Job> = NFT_SAVES
+            .iter()
+            .map(|(_, a)| (a.to_vec(), true, None))
+            .collect();
+        let (ran, read) = std::thread::scope(|s| {
+            let netns = &self.netns;
+            let read = s.spawn(move || {
+                inside(netns, || {
+                    let t = std::time::Instant::now();
+                    let probe = probe();
+                    let probe_us = t.elapsed().as_micros() as u64;
+                    let ip = ip_json::read(ip_json::HOST_FILES);
+                    let ip_us = t.elapsed().as_micros() as u64 - probe_us;
+                    let sysctls = sysctls(ip.links.as_deref());
+                    tracing::debug!(
+                        probe_us,
+                        ip_us,
+                        sysctls_us = t.elapsed().as_micros() as u64 - probe_us - ip_us,
+                        "snapshot: tables probed, ip state (rtnetlink) and sysctls read in-process"
+                    );
+                    (probe, sysctls, ip)
+                })
+            });
+            let t = std::time::Instant::now();
+            let ran = self.run_many(&saves);
+            tracing::debug!(
+                took_us = t.elapsed().as_micros() as u64,
+                "snapshot: the iptables-nft saves ran"
+            );
+            let read = read
+                .join()
+                .unwrap_or_else(|_| Err("the reading thread panicked".into()));
+            (ran, read)
+        });
+        let (probe, sysctls, ip) = match read {
+            Ok((p, s, ip)) => (Ok(p), Ok(s), Ok(ip)),
+            Err(why) => (Err(why.clone()), Err(why.clone()), Err(why)),
+        };
+        match ip {
+            Ok(ip) => {
+                for (name, cmd, json) in ip.files {
+                    match json {
+                        Ok(bytes) => self.write(
+                            name,
+                            &bytes,
+                            &format!("{cmd} (its JSON, made by netrig from rtnetlink dumps)"),
+                        ),
+                        Err(why) => self.missing.push((name.into(), why)),
                     }
                 }
-                Ran::Failed(why) => self.missing.push(((*name).into(), why)),
+                self.missing.extend(ip.not_decoded);
+            }
+            Err(why) => {
+                for (name, _) in ip_json::COMMANDS {
+                    self.missing.push(((*name).into(), why.clone()));
+                }
             }
         }
-        match nft_need {
-            NftNeed::Yes => {
-                self.keep(nft.0, nft.1, ran.next().expect("nft"));
+        let incompatible = NFT_SAVES
+            .iter()
+            .zip(ran)
+            .map(|((name, argv), ran)| self.keep_save(name, argv, ran))
+            .fold(false, |a, b| a | b);
+        // What else to run.
+        let legacy = |tool: &str| match &probe {
+            Ok(p) if tool.starts_with("ip6") => p.legacy6,
+            Ok(p) => p.legacy4,
+            Err(_) => true,
+        };
+        let mut more: Vec<(&str, &[&str])> = Vec::new();
+        for (name, argv) in LEGACY_SAVES {
+            if legacy(argv[0]) {
+                more.push((name, argv));
+            } else {
+                self.missing.push((
+                    (*name).into(),
+                    format!("{}: no tables (nothing to save)", argv[0]),
+                ));
             }
-            NftNeed::IfIncompatible(_) if incompatible => {
-                let ns = self.netns.try_clone().ok();
-                let ran = self.run(nft.1, ns.as_ref());
-                self.keep(nft.0, nft.1, ran);
+        }
+        let nft: (&str, &[&str]) = ("nft.json", &["nft", "-j", "list", "ruleset"]);
+        let nft_need = NftNeed::of(&probe);
+        let nft_now = match &nft_need {
+            NftNeed::Yes => true,
+            NftNeed::IfIncompatible(_) => incompatible,
+            NftNeed::No => false,
+        };
+        let jobs: Vec<Job> = more
+            .iter()
+            .chain(nft_now.then_some(&nft))
+            .map(|(_, a)| (a.to_vec(), true, None))
+            .collect();
+        let mut ran = self.run_many(&jobs).into_iter();
+        for (name, argv) in &more {
+            let ran = ran.next().expect("legacy save");
+            self.keep_save(name, argv, ran);
+        }
+        match nft_need {
+            _ if nft_now => {
+                self.keep(nft.0, nft.1, ran.next().expect("nft"));
             }
             NftNeed::IfIncompatible(tables) => {
                 let names: Vec<String> = tables.iter().map(ToString::to_string).collect();
@@ -516,118 +618,54 @@ impl Snapshot {
                     ),
                 ));
             }
-            NftNeed::No => self.missing.push((
+            _ => self.missing.push((
                 nft.0.into(),
                 "not needed: the namespace has no nf_tables tables".into(),
             )),
         }
-        match procfs {
-            Ok(p) => self.write("sysctls.txt", p.sysctls.as_bytes(), &sysctl_source()),
+        match sysctls {
+            Ok(s) => {
+                for key in &s.absent {
+                    let why = if key.starts_with("net.bridge.") {
+                        "not in this namespace (the br_netfilter module is not loaded)"
+                    } else {
+                        "not in this namespace (kernel without it)"
+                    };
+                    self.missing.push((format!("sysctl {key}"), why.into()));
+                }
+                self.write("sysctls.txt", s.text.as_bytes(), &sysctl_source());
+            }
             Err(why) => self.missing.push(("sysctls.txt".into(), why)),
         }
     }
 
-    /// Writes each command's JSON of one `ip -batch` run (`argv`), or, if
-    /// the batch failed, runs the commands one by one.
-    fn ip_batch(&mut self, argv: &[&str], cmds: &[(&str, &str)], ran: Ran) {
-        let opts = &argv[..argv.len() - 2]; // without "-batch -"
-        let batch = format!("one `{}` for {}", argv.join(" "), {
-            let c: Vec<&str> = cmds.iter().map(|(_, c)| *c).collect();
-            c.join("; ")
-        });
-        if let Ran::Ok(bytes) = &ran {
-            let docs = json_documents(bytes);
-            if docs.len() == cmds.len() {
-                for ((name, cmd), doc) in cmds.iter().zip(docs) {
-                    let mut out = doc.to_vec();
-                    out.push(b'\n');
-                    self.write(name, &out, &format!("{} {cmd} ({batch})", opts.join(" ")));
+    /// Writes one save's output, or notes that it saved nothing (only
+    /// comments: no table) or failed; whether it said a table is
+    /// incompatible (holds what iptables cannot print).
+    fn keep_save(&mut self, name: &str, argv: &[&str], ran: Ran) -> bool {
+        match ran {
+            Ran::Ok(b) => {
+                let text = String::from_utf8_lossy(&b);
+                // "# Table `filter' is incompatible, use 'nft' tool."
+                let incompatible = text.contains("is incompatible");
+                if text
+                    .lines()
+                    .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                {
+                    self.write(name, &b, &argv.join(" "));
+                } else {
+                    self.missing.push((
+                        name.into(),
+                        format!("{}: no tables (nothing to save)", argv[0]),
+                    ));
                 }
-                return;
+                incompatible
+            }
+            Ran::Failed(why) => {
+                self.missing.push((name.into(), why));
+                false
             }
         }
-        tracing::debug!(batch, "ip -batch failed: one command at a time");
-        for (name, cmd) in cmds {
-            let mut one: Vec<&str> = opts.to_vec();
-            one.extend(cmd.split(' '));
-            let ns = self.netns.try_clone().ok();
-            let ran = self.run(&one, ns.as_ref());
-            self.keep(name, &one, ran);
-        }
-    }
-
-    /// The sysctls (the named ones, and the per-interface ones of every
-    /// interface) as `sysctl` prints them, and whether the legacy
-    /// iptables/ip6tables have tables, read from /proc by a thread inside
-    /// the target namespace (`/proc/sys/net` and `/proc/thread-self/net`
-    /// are the reading thread's namespace's). Named sysctls the namespace
-    /// lacks go to missing.txt.
-    fn procfs(&mut self) -> std::result::Result<Procfs, String> {
-        let ns = self
-            .netns
-            .try_clone()
-            .map_err(|e| format!("cannot duplicate the namespace file: {e}"))?;
-        let read = move || -> std::result::Result<Procfs, String> {
-            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| format!("cannot enter the namespace: {e}"))?;
-            let value = |path: &str| {
-                std::fs::read_to_string(path)
-                    .ok()
-                    .map(|v| v.trim_end_matches('\n').to_string())
-            };
-            let mut lines = Vec::new();
-            let mut absent = Vec::new();
-            for key in SYSCTLS {
-                match value(&format!("/proc/sys/{}", key.replace('.', "/"))) {
-                    Some(v) => lines.push(format!("{key} = {v}")),
-                    None => absent.push(*key),
-                }
-            }
-            for family in ["ipv4", "ipv6"] {
-                let Ok(dir) = std::fs::read_dir(format!("/proc/sys/net/{family}/conf")) else {
-                    continue;
-                };
-                for e in dir.flatten() {
-                    let ifname = e.file_name().to_string_lossy().into_owned();
-                    for (f, key) in PER_INTERFACE.iter().filter(|(f, _)| *f == family) {
-                        let path = format!("/proc/sys/net/{f}/conf/{ifname}/{key}");
-                        if let Some(v) = value(&path) {
-                            // sysctl writes an interface's dots as slashes.
-                            let name = ifname.replace('.', "/");
-                            lines.push(format!("net.{f}.conf.{name}.{key} = {v}"));
-                        }
-                    }
-                }
-            }
-            lines.sort();
-            lines.dedup();
-            let tables = |file: &str| {
-                value(&format!("/proc/thread-self/net/{file}"))
-                    .is_some_and(|t| !t.trim().is_empty())
-            };
-            Ok(Procfs {
-                sysctls: lines.join("\n") + "\n",
-                absent,
-                legacy4: tables("ip_tables_names"),
-                legacy6: tables("ip6_tables_names"),
-                tables: nf_tables::list()
-                    .map_err(|e| format!("cannot list the nf_tables tables: {e}")),
-            })
-        };
-        let p = std::thread::scope(|s| {
-            s.spawn(read)
-                .join()
-                .unwrap_or_else(|_| Err("the reading thread panicked".into()))
-        })?;
-        for key in &p.absent {
-            let why = if key.starts_with("net.bridge.") {
-                "not in this namespace (the br_netfilter module is not loaded)"
-            } else {
-                "not in this namespace (kernel without it)"
-            };
-            self.missing.push((format!("sysctl {key}"), why.into()));
-        }
-        Ok(p)
     }
 
     /// `docker info`, `docker inspect` of every container, `docker network
@@ -641,22 +679,27 @@ impl Snapshot {
             v.extend(args.iter().map(|s| s.to_string()));
             v
         };
-        let run = |s: &Snapshot, argv: &[String]| {
-            let a: Vec<&str> = argv.iter().map(String::as_str).collect();
-            s.run(&a, None)
+        let strs = |argv: &[String]| -> Vec<String> { argv.to_vec() };
+        let job =
+            |argv: &[String]| -> (Vec<String>, bool, Option<Vec<u8>>) { (strs(argv), false, None) };
+        let run_all = |s: &Snapshot, jobs: Vec<(Vec<String>, bool, Option<Vec<u8>>)>| {
+            let jobs: Vec<Job> = jobs
+                .iter()
+                .map(|(a, inside, input)| {
+                    (
+                        a.iter().map(String::as_str).collect(),
+                        *inside,
+                        input.clone(),
+                    )
+                })
+                .collect();
+            s.run_many(&jobs)
         };
+        // The daemon answers each CLI run in a few ms; the CLI's start-up
+        // is most of each run's time: the three lists at once, then both
+        // inspects at once.
         let info = docker(&["info", "--format", "{{json .}}"]);
-        match run(self, &info) {
-            Ran::Ok(b) => self.write("docker-info.json", &b, &info.join(" ")),
-            Ran::Failed(why) => {
-                self.missing.push((
-                    "docker".into(),
-                    format!("no Docker daemon answered, so no docker-*.json: {why}"),
-                ));
-                return;
-            }
-        }
-        for (kind, list, inspect, name) in [
+        let kinds = [
             (
                 "containers",
                 docker(&["ps", "-aq", "--no-trunc"]),
@@ -669,36 +712,58 @@ impl Snapshot {
                 docker(&["network", "inspect"]),
                 "docker-network-inspect.json",
             ),
-        ] {
-            let ids = match run(self, &list) {
+        ];
+        let mut lists =
+            run_all(self, vec![job(&info), job(&kinds[0].1), job(&kinds[1].1)]).into_iter();
+        match lists.next().expect("docker info") {
+            Ran::Ok(b) => self.write("docker-info.json", &b, &info.join(" ")),
+            Ran::Failed(why) => {
+                self.missing.push((
+                    "docker".into(),
+                    format!("no Docker daemon answered, so no docker-*.json: {why}"),
+                ));
+                return;
+            }
+        }
+        let mut inspects = Vec::new();
+        for ((kind, list, inspect, name), listed) in kinds.iter().zip(lists) {
+            let ids = match listed {
                 Ran::Ok(b) => String::from_utf8_lossy(&b)
                     .split_whitespace()
                     .map(str::to_string)
                     .collect::<Vec<_>>(),
                 Ran::Failed(why) => {
-                    self.missing.push((name.into(), why));
+                    self.missing.push(((*name).into(), why));
                     continue;
                 }
             };
             if ids.is_empty() {
                 self.missing
-                    .push((name.into(), format!("the daemon has no {kind}")));
+                    .push(((*name).into(), format!("the daemon has no {kind}")));
                 continue;
             }
             let mut argv = inspect.clone();
             argv.extend(ids);
-            let ran = run(self, &argv);
             let shown = format!("{} <every id of `{}`>", inspect.join(" "), list.join(" "));
+            inspects.push((*kind, *name, shown, argv));
+        }
+        let ran = run_all(self, inspects.iter().map(|(.., argv)| job(argv)).collect());
+        let mut containers = None;
+        for ((kind, name, shown, _), ran) in inspects.iter().zip(ran) {
             if let Some(bytes) = self.keep(name, &[shown.as_str()], ran)
-                && kind == "containers"
+                && *kind == "containers"
             {
-                self.containers(&bytes);
+                containers = Some(bytes);
             }
+        }
+        if let Some(bytes) = containers {
+            self.containers(&bytes);
         }
     }
 
-    /// Each running container's addresses and routes, from inside its
-    /// namespace (`containers/NAME.*.json`).
+    /// Each running container's addresses and routes, read in-process from
+    /// inside its namespace (`containers/NAME.{addr,route4,route6}.json`,
+    /// `ip -j -d addr show` / `ip -j -4|-6 route show table all`'s JSON).
     fn containers(&mut self, inspect: &[u8]) {
         let Ok(serde_json::Value::Array(list)) = serde_json::from_slice(inspect) else {
             self.missing.push((
@@ -708,6 +773,8 @@ impl Snapshot {
             return;
         };
         let host_ino = self.netns.metadata().map(|m| m.ino()).ok();
+        // (name, pid, namespace) of every container to read.
+        let mut reads: Vec<(String, u32, File)> = Vec::new();
         for c in &list {
             let id = c["Id"].as_str().unwrap_or_default();
             let name = c["Name"].as_str().unwrap_or(id).trim_start_matches('/');
@@ -736,20 +803,57 @@ impl Snapshot {
                     .push((what, "shares the host's namespace (network host)".into()));
                 continue;
             }
-            for (file, argv) in [
-                ("addr", &["ip", "-j", "addr", "show"][..]),
-                (
-                    "route4",
-                    &["ip", "-j", "-4", "route", "show", "table", "all"][..],
-                ),
-                (
-                    "route6",
-                    &["ip", "-j", "-6", "route", "show", "table", "all"][..],
-                ),
-            ] {
-                let ran = self.run(argv, Some(&ns));
-                let label = format!("{} (in the namespace of pid {pid})", argv.join(" "));
-                self.keep(&format!("containers/{name}.{file}.json"), &[&label], ran);
+            reads.push((name.to_string(), pid, ns));
+        }
+        // Each namespace read in-process by a thread that entered it, a
+        // bounded number at a time (entering one takes ~1.5 ms).
+        for chunk in reads.chunks(CONTAINER_READS) {
+            let read: Vec<_> = std::thread::scope(|scope| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|(_, _, ns)| {
+                        scope.spawn(move || inside(ns, || ip_json::read(ip_json::CONTAINER_FILES)))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err("the reading thread panicked".into()))
+                    })
+                    .collect()
+            });
+            for ((name, pid, _), read) in chunk.iter().zip(read) {
+                // ip-addr.json -> containers/NAME.addr.json
+                let file = |f: &str| {
+                    let stem = f.trim_start_matches("ip-").trim_end_matches(".json");
+                    format!("containers/{name}.{stem}.json")
+                };
+                match read {
+                    Ok(ip) => {
+                        for (f, cmd, json) in ip.files {
+                            match json {
+                                Ok(bytes) => self.write(
+                                    &file(f),
+                                    &bytes,
+                                    &format!(
+                                        "{cmd} (in the namespace of pid {pid}; its JSON, made by netrig from rtnetlink dumps)"
+                                    ),
+                                ),
+                                Err(why) => self.missing.push((file(f), why)),
+                            }
+                        }
+                        for (what, why) in ip.not_decoded {
+                            let (f, rest) = what.split_once(": ").unwrap_or((&what, ""));
+                            self.missing.push((format!("{}: {rest}", file(f)), why));
+                        }
+                    }
+                    Err(why) => {
+                        for f in ip_json::CONTAINER_FILES {
+                            self.missing.push((file(f), why.clone()));
+                        }
+                    }
+                }
             }
         }
     }

@@ -110,10 +110,10 @@ impl Substitute {
 /// `LabSpec::from(host).up()`.
 ///
 /// ```
-/// use netrig::docker::{ContainerSpec, DockerHost, NetworkSpec};
+/// use netrig::docker::{ContainerSpec, DockerHost};
 /// let host = DockerHost::builder()
 ///     .container(ContainerSpec::new("ca").publish("8080:80"))
-///     .network(NetworkSpec::new("br"))
+///     .network("br")
 ///     .container(ContainerSpec::new("cb").network("br"))
 ///     .build()?;
 /// assert_eq!(host.container_ip("cb"), Some("172.18.0.2".parse().unwrap()));

@@ -328,14 +328,8 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
         inode,
         subject: subject.clone(),
     };
-    if !options.ipv6 && Path::new("/proc/sys/net/ipv6").exists() {
-        for key in [
-            "net/ipv6/conf/all/disable_ipv6",
-            "net/ipv6/conf/default/disable_ipv6",
-        ] {
-            sysctl::write_on_this_thread(key, "1")
-                .map_err(|e| netns.err(&format!("set {key}"), e))?;
-        }
+    if !options.ipv6 {
+        disable_ipv6().map_err(|e| netns.err(&format!("set {DISABLE_IPV6_ALL}=1"), e))?;
     }
     for (key, value) in &options.sysctls {
         sysctl::write_on_this_thread(key, value)
@@ -359,6 +353,20 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
         events,
         max_ifindex,
     })
+}
+
+/// The sysctl that switches IPv6 off in a whole namespace.
+const DISABLE_IPV6_ALL: &str = "net/ipv6/conf/all/disable_ipv6";
+
+/// Switches IPv6 off in the calling thread's fresh namespace with one write:
+/// the kernel copies `all/disable_ipv6` to `default` (and to every existing
+/// interface), so links made later are born with IPv6 off too. A kernel
+/// without IPv6 (no `/proc/sys/net/ipv6`) has nothing to switch off.
+fn disable_ipv6() -> io::Result<()> {
+    match sysctl::write_on_this_thread(DISABLE_IPV6_ALL, "1") {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
 }
 
 /// An `AF_NETLINK/NETLINK_ROUTE` socket in the calling thread's namespace,

@@ -69,7 +69,7 @@ impl Netns {
         // shared), so big batches are split over one thread per core; small
         // ones stay on one thread, which is cheaper than spawning more.
         const PER_THREAD_MIN: usize = 8;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         let threads = (specs.len() / PER_THREAD_MIN).clamp(1, cores);
         let chunk = specs.len().div_ceil(threads).max(1);
         let results: Vec<Result<Vec<NetnsSeed>>> = std::thread::scope(|scope| {
@@ -353,6 +353,14 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
         events,
         max_ifindex,
     })
+}
+
+/// The cores this process may use, asked once per process:
+/// `available_parallelism` opens and reads three cgroup files each time
+/// (about ten system calls per lab).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The sysctl that switches IPv6 off in a whole namespace.

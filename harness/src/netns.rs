@@ -69,7 +69,7 @@ impl Netns {
         // shared), so big batches are split over one thread per core; small
         // ones stay on one thread, which is cheaper than spawning more.
         const PER_THREAD_MIN: usize = 8;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         let threads = (specs.len() / PER_THREAD_MIN).clamp(1, cores);
         let chunk = specs.len().div_ceil(threads).max(1);
         let results: Vec<Result<Vec<NetnsSeed>>> = std::thread::scope(|scope| {
@@ -328,14 +328,8 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
         inode,
         subject: subject.clone(),
     };
-    if !options.ipv6 && Path::new("/proc/sys/net/ipv6").exists() {
-        for key in [
-            "net/ipv6/conf/all/disable_ipv6",
-            "net/ipv6/conf/default/disable_ipv6",
-        ] {
-            sysctl::write_on_this_thread(key, "1")
-                .map_err(|e| netns.err(&format!("set {key}"), e))?;
-        }
+    if !options.ipv6 {
+        disable_ipv6().map_err(|e| netns.err(&format!("set {DISABLE_IPV6_ALL}=1"), e))?;
     }
     for (key, value) in &options.sysctls {
         sysctl::write_on_this_thread(key, value)
@@ -359,6 +353,28 @@ fn create_on_this_thread(subject: Subject, options: &NetnsOptions) -> Result<Net
         events,
         max_ifindex,
     })
+}
+
+/// The cores this process may use, asked once per process:
+/// `available_parallelism` opens and reads three cgroup files each time
+/// (about ten system calls per lab).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The sysctl that switches IPv6 off in a whole namespace.
+const DISABLE_IPV6_ALL: &str = "net/ipv6/conf/all/disable_ipv6";
+
+/// Switches IPv6 off in the calling thread's fresh namespace with one write:
+/// the kernel copies `all/disable_ipv6` to `default` (and to every existing
+/// interface), so links made later are born with IPv6 off too. A kernel
+/// without IPv6 (no `/proc/sys/net/ipv6`) has nothing to switch off.
+fn disable_ipv6() -> io::Result<()> {
+    match sysctl::write_on_this_thread(DISABLE_IPV6_ALL, "1") {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
 }
 
 /// An `AF_NETLINK/NETLINK_ROUTE` socket in the calling thread's namespace,

@@ -498,6 +498,14 @@ fn ipv6_off_by_default_and_lo_up() {
             .unwrap(),
         "1"
     );
+    // Links made later inherit `default`, which the one write to `all` set too.
+    assert_eq!(
+        lab.node("plain")
+            .unwrap()
+            .sysctl_get("net.ipv6.conf.default.disable_ipv6")
+            .unwrap(),
+        "1"
+    );
     assert_eq!(
         lab.node("six")
             .unwrap()

@@ -49,7 +49,8 @@ fn hub_and_spokes(name: &str, n: usize) -> LabSpec {
     netrig::topology::parse(&toml, "hub-and-spokes.toml").expect("the bench's lab")
 }
 
-fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
+/// netrig's `up` and its drop, timed apart.
+fn netrig_once(n: usize, witness: &mut Witness) -> (Duration, Duration) {
     let spec = hub_and_spokes("bench", n);
     let t = Instant::now();
     let lab = spec.up().expect("lab up");
@@ -65,7 +66,7 @@ fn netrig_once(n: usize, witness: &mut Witness) -> Duration {
         witness.wait_link_removed("wit", Duration::from_secs(30)),
         "witness link never removed"
     );
-    up + down
+    (up, down)
 }
 
 /// The floor's up + down, and its parts (see [`floor::once`]).
@@ -276,7 +277,7 @@ fn main() {
         .unwrap_or_else(|| vec![1, 8, 32, 64]);
     let mut witness = Witness::new().expect("witness namespace");
     // Warm up: first namespace creation and module loads are not what we measure.
-    netrig_once(1, &mut witness);
+    let _ = netrig_once(1, &mut witness);
     floor_once(1, &mut witness);
     shell_once(1, &mut witness, true);
 
@@ -284,7 +285,7 @@ fn main() {
         "lab up+down (hub bridge + N namespaces with veth and address), median of {reps} runs"
     );
     println!(
-        "{:>4} {:>10} {:>10} {:>9} {:>11} {:>12} {:>9} {:>9}   floor parts: ns / acked / oper-up / down ms",
+        "{:>4} {:>10} {:>10} {:>9} {:>11} {:>12} {:>9} {:>9}   floor parts: ns / acked / oper-up / down ms   netrig parts: up / down ms",
         "N",
         "netrig ms",
         "floor ms",
@@ -295,11 +296,19 @@ fn main() {
         "vs batch"
     );
     for &n in &sizes {
-        let (mut a, mut b, mut c, mut f, mut parts) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut a, mut b, mut c, mut f, mut parts, mut mine) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for _ in 0..reps {
             // Interleaved, so drift on a shared machine hits all four alike.
-            a.push(netrig_once(n, &mut witness));
+            let (up, down) = netrig_once(n, &mut witness);
+            a.push(up + down);
+            mine.push((up + down, up, down));
             let (total, p) = floor_once(n, &mut witness);
             f.push(total);
             parts.push((total, p));
@@ -308,8 +317,9 @@ fn main() {
         }
         let (a, b, c, f) = (median(a), median(b), median(c), median(f));
         let (_, p) = parts.iter().find(|(t, _)| *t == f).expect("the median run");
+        let &(_, my_up, my_down) = mine.iter().find(|(t, ..)| *t == a).expect("the median run");
         println!(
-            "{:>4} {:>10.2} {:>10.2} {:>8.2}x {:>11.2} {:>12.2} {:>8.1}x {:>8.1}x   {:.2} / {:.2} / {:.2} / {:.2}",
+            "{:>4} {:>10.2} {:>10.2} {:>8.2}x {:>11.2} {:>12.2} {:>8.1}x {:>8.1}x   {:.2} / {:.2} / {:.2} / {:.2}   {:.2} / {:.2}",
             n,
             ms(a),
             ms(f),
@@ -321,7 +331,9 @@ fn main() {
             ms(p.namespaces),
             ms(p.acked - p.namespaces),
             ms(p.up - p.acked),
-            ms(p.down)
+            ms(p.down),
+            ms(my_up),
+            ms(my_down)
         );
     }
     let scale: usize = std::env::var("NETRIG_BENCH_SCALE")

@@ -170,10 +170,12 @@ impl Building {
 
         rt.block_on(create_objects(&plan, &nodes, &mut events, &indexes))
             .map_err(|e| with_evidence(&group, e))?;
-        // Bring-up is over: close the event sockets.
-        rt.block_on(futures::future::join_all(
-            events.into_iter().map(BringUpEvents::close),
-        ));
+        // Bring-up is over: close the event sockets (deregistered from the
+        // runtime they were read on).
+        {
+            let _guard = rt.enter();
+            drop(events);
+        }
 
         for (id, i) in plan.ifaces.iter().enumerate() {
             nodes[i.node].record(Interface {

@@ -149,8 +149,7 @@ impl Lab {
                     .await
             }
             .await;
-            el.close().await;
-            ep.close().await;
+            drop((el, ep));
             made
         })?;
         for (n, e, index) in [(nl, local, l.index), (np, peer, p.index)] {

@@ -188,7 +188,7 @@ impl<'lab> Node<'lab> {
                 .netlink()
                 .wait_addresses_usable(&mut events, &[ip], std::time::Duration::from_secs(10))
                 .await;
-            events.close().await;
+            drop(events);
             usable
         })
     }

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+mod commit;
 mod counters;
 mod ip6;
 
@@ -57,6 +58,63 @@ impl Backend {
     /// The load is atomic per tool invocation.
     pub(crate) fn replace_tables(self, ns: &Namespace, text: &str) -> Result<()> {
         self.load(ns, text, LoadMode::ReplaceTables, None)
+    }
+
+    /// As [`Backend::replace_tables`], but with iptables-nft it returns as
+    /// soon as the kernel has committed every table of `text` (see
+    /// [`commit`]), not when the tool exits: the tool is reaped in the
+    /// background and its exit status checked by the next firewall
+    /// operation on `ns` ([`Namespace::settle_loads`]). A tool that exits
+    /// before its last commit is waited for and its failure returned here.
+    pub(crate) fn replace_tables_committed(self, ns: &Namespace, text: &str) -> Result<()> {
+        if self != Backend::IptablesNft {
+            return self.replace_tables(ns, text);
+        }
+        ns.settle_loads()?;
+        self.load_committed(ns, self.load_argv(LoadMode::ReplaceTables), text)
+    }
+
+    /// Runs `argv` (an iptables-nft restore replacing the tables of `text`)
+    /// in `ns` and returns once the kernel announced its commits or the
+    /// tool exited (see [`Backend::replace_tables_committed`]).
+    fn load_committed(self, ns: &Namespace, argv: Vec<&'static str>, text: &str) -> Result<()> {
+        let watch = commit::GenWatch::open(ns)?;
+        tracing::debug!(subject = %ns.subject(), backend = %self, argv = ?argv, lines = text.lines().count(), "load ruleset (until committed)");
+        let deferred = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let check = {
+            let (ns, text, argv) = (ns.clone(), text.to_string(), argv.clone());
+            let deferred = deferred.clone();
+            move |out: Result<std::process::Output>| -> Result<()> {
+                let out = out?;
+                if out.status.success() {
+                    return Ok(());
+                }
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                let e = load_error(self, &ns, &text, None, &argv, &stderr);
+                // Logged here too when deferred: a lab dropped before its
+                // next firewall operation never collects it.
+                if deferred.load(std::sync::atomic::Ordering::SeqCst) {
+                    tracing::warn!(subject = %ns.subject(), error = %e, "a ruleset load failed after the kernel committed it");
+                }
+                Err(e)
+            }
+        };
+        let (pid, reaper) = ns
+            .command(argv[0])
+            .args(&argv[1..])
+            .input(text)
+            .output_in_background(check)?;
+        match watch.wait(pid, commit::iptables_commits(text)) {
+            commit::Outcome::Committed => {
+                deferred.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::debug!(subject = %ns.subject(), pid, "ruleset committed; the tool is reaped in the background");
+                ns.defer_load(reaper);
+                Ok(())
+            }
+            commit::Outcome::Exited => reaper
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        }
     }
 
     /// Loads `text` **after** what is there (`--noflush`): rules and chains
@@ -103,6 +161,7 @@ impl Backend {
         mode: LoadMode,
         file: Option<&Path>,
     ) -> Result<()> {
+        ns.settle_loads()?;
         tracing::debug!(subject = %ns.subject(), backend = %self, ?mode, file = ?file, argv = ?argv, lines = text.lines().count(), "load ruleset");
         let out = ns.command(argv[0]).args(&argv[1..]).input(text).output()?;
         if out.status.success() {
@@ -196,6 +255,7 @@ pub(crate) fn run<S: AsRef<OsStr>>(
     argv: &[S],
     input: Option<&str>,
 ) -> Result<String> {
+    ns.settle_loads()?;
     let mut command = ns.command(&argv[0]).args(&argv[1..]);
     if let Some(text) = input {
         command = command.input(text);

@@ -80,11 +80,16 @@ impl Backend {
     fn load_committed(self, ns: &Namespace, argv: Vec<&'static str>, text: &str) -> Result<()> {
         let watch = commit::GenWatch::open(ns)?;
         tracing::debug!(subject = %ns.subject(), backend = %self, argv = ?argv, lines = text.lines().count(), "load ruleset (until committed)");
-        let deferred = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The watch goes to the reaper once the load is deferred: closing an
+        // nfnetlink socket right after a commit waits for an RCU grace
+        // period (nf_tables' release handler), so it closes there, after
+        // the tool — never on `up`'s path. Received (or the sender gone)
+        // only once the tool exited.
+        let (handoff, handed) = std::sync::mpsc::channel::<commit::GenWatch>();
         let check = {
             let (ns, text, argv) = (ns.clone(), text.to_string(), argv.clone());
-            let deferred = deferred.clone();
             move |out: Result<std::process::Output>| -> Result<()> {
+                let watch = handed.recv().ok();
                 let out = out?;
                 if out.status.success() {
                     return Ok(());
@@ -93,7 +98,7 @@ impl Backend {
                 let e = load_error(self, &ns, &text, None, &argv, &stderr);
                 // Logged here too when deferred: a lab dropped before its
                 // next firewall operation never collects it.
-                if deferred.load(std::sync::atomic::Ordering::SeqCst) {
+                if watch.is_some() {
                     tracing::warn!(subject = %ns.subject(), error = %e, "a ruleset load failed after the kernel committed it");
                 }
                 Err(e)
@@ -106,14 +111,15 @@ impl Backend {
             .output_in_background(check)?;
         match watch.wait(pid, commit::iptables_commits(text)) {
             commit::Outcome::Committed => {
-                deferred.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = handoff.send(watch);
                 tracing::debug!(subject = %ns.subject(), pid, "ruleset committed; the tool is reaped in the background");
                 ns.defer_load(reaper);
                 Ok(())
             }
-            commit::Outcome::Exited => reaper
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            commit::Outcome::Exited => {
+                drop(handoff);
+                reaper.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            }
         }
     }
 

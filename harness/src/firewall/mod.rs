@@ -94,6 +94,14 @@ impl Backend {
                 if out.status.success() {
                     return Ok(());
                 }
+                // Killed once every table was committed (the lab's drop kills
+                // what still runs in it): nothing of the load is undone.
+                if watch.is_some()
+                    && std::os::unix::process::ExitStatusExt::signal(&out.status).is_some()
+                {
+                    tracing::debug!(subject = %ns.subject(), status = %out.status, "a committed load's tool was killed while exiting");
+                    return Ok(());
+                }
                 let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
                 let e = load_error(self, &ns, &text, None, &argv, &stderr);
                 // Logged here too when deferred: a lab dropped before its
@@ -118,7 +126,9 @@ impl Backend {
             }
             commit::Outcome::Exited => {
                 drop(handoff);
-                reaper.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+                reaper
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
             }
         }
     }

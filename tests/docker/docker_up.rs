@@ -35,12 +35,13 @@ fn ready_at_return(layout: Layout, backend: Backend, proxy: bool) -> Result<()> 
     let model = host(layout, backend, proxy)?;
     let docker = model.up()?;
     let lab = docker.name().to_string();
-    // 0. With iptables-nft `up` returns once the kernel has committed each
+    // 0. With iptables-nft and nftables `up` returns once the kernel has committed each
     // table, its restore tools reaped in the background (their exit status
     // checked by the next firewall operation, such as `rules()` below). So
     // first, before anything waits for them: every table of both rulesets
     // is in the kernel, listed at once over nfnetlink.
-    if backend == Backend::IptablesNft {
+    // (The same with nftables: `nft -f` is one commit.)
+    if backend != Backend::IptablesLegacy {
         let listed = kernel_tables(&docker.host_node()?)?.join("\n");
         let rendered = model.rendered();
         let named = |family: &'static str, text: &str| -> Vec<String> {
@@ -49,7 +50,14 @@ fn ready_at_return(layout: Layout, backend: Backend, proxy: bool) -> Result<()> 
                 .map(|t| format!("table {family} {t}"))
                 .collect()
         };
-        let mut tables = named("ip", &rendered.rules);
+        let mut tables = if backend == Backend::Nftables {
+            (rendered.rules.lines())
+                .filter(|l| l.starts_with("table "))
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .collect()
+        } else {
+            named("ip", &rendered.rules)
+        };
         tables.extend(named("ip6", rendered.rules6.as_deref().unwrap_or("")));
         assert!(!tables.is_empty(), "lab {lab}: no table rendered");
         for t in tables {

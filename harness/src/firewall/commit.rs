@@ -4,7 +4,8 @@
 //! group, carrying the committing process's pid (`NFTA_GEN_PROC_PID`). An
 //! `iptables-nft-restore` commits one transaction per table (`COMMIT` line)
 //! and then spends 5–35 ms in `close()` of its nfnetlink socket waiting for
-//! an RCU grace period; once its last commit is announced, the rules are
+//! an RCU grace period (`nft -f` commits its whole file at once, then
+//! waits the same way); once its last commit is announced, the rules are
 //! active and the tool is reaped in the background
 //! ([`crate::namespace::Namespace::defer_load`]).
 //!
@@ -250,6 +251,14 @@ pub(crate) fn iptables_commits(text: &str) -> usize {
     if after_last { 0 } else { commits }
 }
 
+/// The number of transactions `nft -f` commits for `text`: the whole file
+/// is one, when it holds anything but blank lines and comments (a batch
+/// that changes nothing commits nothing: then the exit is waited for).
+pub(crate) fn nft_commits(text: &str) -> usize {
+    let any = (text.lines().map(str::trim)).any(|l| !l.is_empty() && !l.starts_with('#'));
+    usize::from(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +304,12 @@ mod tests {
             0,
             "a line after the last COMMIT can fail after the kernel committed"
         );
+    }
+
+    #[test]
+    fn one_commit_per_nft_file() {
+        assert_eq!(nft_commits("table inet t {\n}\ntable ip u {\n}\n"), 1);
+        assert_eq!(nft_commits("# nothing\n\n"), 0);
     }
 
     const TWO_TABLES: &str = "*filter\n:INPUT ACCEPT [0:0]\n:DOCKER - [0:0]\n\
@@ -382,6 +397,23 @@ mod tests {
             "{rules}"
         );
         assert!(rules.contains("--to-destination 172.17.0.2:80"), "{rules}");
+        ns.settle_loads().unwrap();
+    }
+
+    #[test]
+    fn an_nft_file_is_active_when_the_load_returns() {
+        if !crate::privilege::should_run("an_nft_file_is_active_when_the_load_returns").unwrap() {
+            return;
+        }
+        let ns = Namespace::new("nr-commit-nft").unwrap();
+        let file = "table ip a {\n chain c { type filter hook input priority 0; policy accept; tcp dport 80 accept; }\n}\n\
+            table ip b {\n chain c { type filter hook forward priority 0; policy accept; }\n}\n";
+        crate::backend::Backend::Nftables
+            .replace_tables_committed(&ns, file)
+            .unwrap();
+        let mut tables = kernel_tables(&ns);
+        tables.sort();
+        assert_eq!(tables, ["a", "b"]);
         ns.settle_loads().unwrap();
     }
 

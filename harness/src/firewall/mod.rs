@@ -60,22 +60,22 @@ impl Backend {
         self.load(ns, text, LoadMode::ReplaceTables, None)
     }
 
-    /// As [`Backend::replace_tables`], but with iptables-nft it returns as
-    /// soon as the kernel has committed every table of `text` (see
-    /// [`commit`]), not when the tool exits: the tool is reaped in the
+    /// As [`Backend::replace_tables`], but with iptables-nft and nftables
+    /// it returns as soon as the kernel has committed every table of `text`
+    /// (see [`commit`]), not when the tool exits: the tool is reaped in the
     /// background and its exit status checked by the next firewall
     /// operation on `ns` ([`Namespace::settle_loads`]). A tool that exits
     /// before its last commit is waited for and its failure returned here.
     pub(crate) fn replace_tables_committed(self, ns: &Namespace, text: &str) -> Result<()> {
-        if self != Backend::IptablesNft {
+        if self == Backend::IptablesLegacy {
             return self.replace_tables(ns, text);
         }
         ns.settle_loads()?;
         self.load_committed(ns, self.load_argv(LoadMode::ReplaceTables), text)
     }
 
-    /// Runs `argv` (an iptables-nft restore replacing the tables of `text`)
-    /// in `ns` and returns once the kernel announced its commits or the
+    /// Runs `argv` (an iptables-nft restore replacing the tables of `text`,
+    /// or `nft -f -`) in `ns` and returns once the kernel announced its commits or the
     /// tool exited (see [`Backend::replace_tables_committed`]).
     fn load_committed(self, ns: &Namespace, argv: Vec<&'static str>, text: &str) -> Result<()> {
         let watch = commit::GenWatch::open(ns)?;
@@ -117,7 +117,11 @@ impl Backend {
             .args(&argv[1..])
             .input(text)
             .output_in_background(check)?;
-        match watch.wait(pid, commit::iptables_commits(text)) {
+        let commits = match self {
+            Backend::Nftables => commit::nft_commits(text),
+            _ => commit::iptables_commits(text),
+        };
+        match watch.wait(pid, commits) {
             commit::Outcome::Committed => {
                 let _ = handoff.send(watch);
                 tracing::debug!(subject = %ns.subject(), pid, "ruleset committed; the tool is reaped in the background");

@@ -35,7 +35,15 @@ pub(crate) struct Group {
     processes: Arc<Processes>,
     artifacts: Artifacts,
     members: Mutex<Vec<(String, Weak<Netns>)>>,
+    /// Ruleset loads the kernel has committed whose tool is still being
+    /// reaped, by namespace inode: their outcome is checked before the next
+    /// firewall operation on that namespace ([`Namespace::settle_loads`]).
+    pending: Mutex<Vec<(u64, PendingLoad)>>,
 }
+
+/// A committed ruleset load whose tool is still exiting: joined for its
+/// exit status (a failure as the load's error).
+pub(crate) type PendingLoad = std::thread::JoinHandle<Result<()>>;
 
 impl Group {
     /// A group named `name` (a lab's name), with a fresh artifacts directory.
@@ -45,6 +53,7 @@ impl Group {
             processes: Arc::new(Processes::new(name)),
             artifacts: Artifacts::create(name)?,
             members: Mutex::new(Vec::new()),
+            pending: Mutex::new(Vec::new()),
         }))
     }
 
@@ -94,6 +103,13 @@ impl Group {
     /// Kills every process still running in the group's namespaces.
     pub(crate) fn kill_processes(&self) {
         self.processes.kill_all();
+    }
+
+    /// Waits for every pending ruleset load of the group's namespaces
+    /// (see [`Namespace::settle_loads`]): the first failure.
+    pub(crate) fn settle_loads(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        join_loads(pending.into_iter().map(|(_, p)| p))
     }
 }
 
@@ -209,6 +225,30 @@ impl Namespace {
         self.group.artifacts().path()
     }
 
+    /// Keeps `load` (a ruleset load the kernel has committed, its tool still
+    /// exiting) until the next firewall operation on this namespace.
+    pub(crate) fn defer_load(&self, load: PendingLoad) {
+        let inode = self.inode();
+        (self.group.pending.lock().unwrap_or_else(|p| p.into_inner())).push((inode, load));
+    }
+
+    /// Waits for this namespace's pending ruleset loads (see
+    /// [`Namespace::defer_load`]) and returns the first failure: a load
+    /// that failed after the kernel committed part of it still fails the
+    /// next operation, never lost. Every firewall operation calls it first.
+    pub(crate) fn settle_loads(&self) -> Result<()> {
+        let inode = self.inode();
+        let mine: Vec<PendingLoad> = {
+            let mut all = self.group.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let (mine, rest) = std::mem::take(&mut *all)
+                .into_iter()
+                .partition::<Vec<_>, _>(|(i, _)| *i == inode);
+            *all = rest;
+            mine.into_iter().map(|(_, p)| p).collect()
+        };
+        join_loads(mine)
+    }
+
     pub(crate) fn group(&self) -> &Arc<Group> {
         &self.group
     }
@@ -216,4 +256,16 @@ impl Namespace {
     pub(crate) fn netns(&self) -> &Netns {
         &self.netns
     }
+}
+
+/// Joins `loads` (all of them) and returns the first failure.
+fn join_loads(loads: impl IntoIterator<Item = PendingLoad>) -> Result<()> {
+    let mut first = Ok(());
+    for load in loads {
+        let r = load.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        if first.is_ok() {
+            first = r;
+        }
+    }
+    first
 }

@@ -317,11 +317,40 @@ impl NodeCommand {
     /// Runs to completion with stdout and stderr captured; any exit status is Ok.
     pub fn output(mut self) -> Result<Output> {
         tracing::debug!(subject = %self.subject, argv = %self.argv(), "run command");
+        let child = self.start_captured()?;
+        self.collect(child)
+    }
+
+    /// Starts the command as [`NodeCommand::output`] runs it and returns
+    /// its pid with a thread that collects its output (stdin fed, stdout
+    /// and stderr captured, reaped): for a caller that learns from
+    /// elsewhere when the command's work is done, before it exits.
+    /// `finish` runs on that thread with the output.
+    pub(crate) fn output_in_background<T: Send + 'static>(
+        mut self,
+        finish: impl FnOnce(Result<Output>) -> T + Send + 'static,
+    ) -> Result<(u32, std::thread::JoinHandle<T>)> {
+        tracing::debug!(subject = %self.subject, argv = %self.argv(), "run command (reaped in the background)");
+        let child = self.start_captured()?;
+        let pid = child.id();
+        let subject = self.subject.clone();
+        let reaper = std::thread::Builder::new()
+            .name("netrig-reap".into())
+            .spawn(move || finish(self.collect(child)))
+            .map_err(|e| Error::io(subject, "start thread netrig-reap", e))?;
+        Ok((pid, reaper))
+    }
+
+    fn start_captured(&mut self) -> Result<Child> {
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         if self.input.is_some() {
             self.cmd.stdin(Stdio::piped());
         }
-        let mut child = self.start()?;
+        self.start()
+    }
+
+    /// Feeds stdin, waits for `child` and collects its output.
+    fn collect(mut self, mut child: Child) -> Result<Output> {
         let pgid = child.id() as i32;
         // Feed stdin from a thread so a command that writes a lot before
         // reading everything cannot deadlock against us.

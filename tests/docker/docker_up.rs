@@ -35,6 +35,38 @@ fn ready_at_return(layout: Layout, backend: Backend, proxy: bool) -> Result<()> 
     let model = host(layout, backend, proxy)?;
     let docker = model.up()?;
     let lab = docker.name().to_string();
+    // 0. With iptables-nft and nftables `up` returns once the kernel has committed each
+    // table, its restore tools reaped in the background (their exit status
+    // checked by the next firewall operation, such as `rules()` below). So
+    // first, before anything waits for them: every table of both rulesets
+    // is in the kernel, listed at once over nfnetlink.
+    // (The same with nftables: `nft -f` is one commit.)
+    if backend != Backend::IptablesLegacy {
+        let listed = kernel_tables(&docker.host_node()?)?.join("\n");
+        let rendered = model.rendered();
+        let named = |family: &'static str, text: &str| -> Vec<String> {
+            (text.lines())
+                .filter_map(|l| l.strip_prefix('*'))
+                .map(|t| format!("table {family} {t}"))
+                .collect()
+        };
+        let mut tables = if backend == Backend::Nftables {
+            (rendered.rules.lines())
+                .filter(|l| l.starts_with("table "))
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .collect()
+        } else {
+            named("ip", &rendered.rules)
+        };
+        tables.extend(named("ip6", rendered.rules6.as_deref().unwrap_or("")));
+        assert!(!tables.is_empty(), "lab {lab}: no table rendered");
+        for t in tables {
+            assert!(
+                listed.lines().any(|l| l.trim() == t),
+                "lab {lab}: {t} not in the kernel when up() returned:\n{listed}"
+            );
+        }
+    }
     // 1. Rules: the DNAT of the published port is in the kernel's ruleset now.
     let rules = docker.rules()?;
     assert!(
@@ -83,6 +115,71 @@ fn ready_at_return(layout: Layout, backend: Backend, proxy: bool) -> Result<()> 
         "lab {lab}: internet -> {to}: {outcome:?}"
     );
     Ok(())
+}
+
+/// The nf_tables tables of `node`'s namespace ("table ip nat", …), read
+/// at once by a thread inside it with one nfnetlink dump: no program to
+/// start, nothing netrig holds waited for (a save tool would first wait a
+/// grace period of its own, long enough to hide a late commit).
+fn kernel_tables(node: &netrig::Node) -> Result<Vec<String>> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let dump = || -> std::io::Result<Vec<String>> {
+        // SAFETY: plain socket(2) (NETLINK_NETFILTER = 12); owned at once.
+        let raw =
+            unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 12) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh fd nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // nlmsghdr: NFT_MSG_GETTABLE of subsystem nf_tables (10 << 8 | 1),
+        // REQUEST | DUMP; nfgenmsg: every family.
+        let mut req = Vec::new();
+        req.extend_from_slice(&20u32.to_ne_bytes());
+        req.extend_from_slice(&(10u16 << 8 | 1).to_ne_bytes());
+        req.extend_from_slice(&0x301u16.to_ne_bytes());
+        req.extend_from_slice(&[0; 12]);
+        // SAFETY: send(2) of a buffer we own.
+        if unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut tables = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: recv(2) into a buffer we own.
+            let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n <= 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let msgs = &buf[..n as usize];
+            let mut at = 0;
+            while at + 16 <= msgs.len() {
+                let len = u32::from_ne_bytes(msgs[at..at + 4].try_into().unwrap()) as usize;
+                match u16::from_ne_bytes([msgs[at + 4], msgs[at + 5]]) {
+                    3 => return Ok(tables), // NLMSG_DONE
+                    2 => return Err(std::io::Error::other("nfnetlink refused the dump")),
+                    _ if len < 24 || at + len > msgs.len() => {
+                        return Err(std::io::Error::other("a truncated nfnetlink message"));
+                    }
+                    _ => {}
+                }
+                let family = match i32::from(msgs[at + 16]) {
+                    libc::AF_INET => "ip",
+                    libc::AF_INET6 => "ip6",
+                    1 => "inet",
+                    _ => "other",
+                };
+                // NFTA_TABLE_NAME, the first attribute.
+                let alen = u16::from_ne_bytes([msgs[at + 20], msgs[at + 21]]) as usize;
+                let name = &msgs[at + 24..at + 20 + alen];
+                let name =
+                    String::from_utf8_lossy(name.split(|b| *b == 0).next().unwrap_or_default());
+                tables.push(format!("table {family} {name}"));
+                at += len.div_ceil(4) * 4;
+            }
+        }
+    };
+    Ok(node.run(dump)?.expect("an nf_tables table dump"))
 }
 
 /// This module's tests: `ready_at_return` for every layout, backend and proxy setting.

@@ -5,7 +5,7 @@
 //! ruleset ([`Backend::replace_tables_both`]): two tools, two tables of two
 //! families, neither waiting for the other.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, LoadMode};
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
 
@@ -24,20 +24,29 @@ impl Backend {
     /// time: the families' tables are separate, so neither load sees the
     /// other's (iptables-nft retries a transaction another one overtook).
     /// The legacy tools would only queue on the xtables lock (`-w`), so they
-    /// run one after the other. Returns once both have finished: the first
-    /// failure (IPv4's if both fail), or `Ok` with both rulesets active.
+    /// run one after the other. Returns once both are active — with
+    /// iptables-nft once the kernel has committed both, the tools reaped in
+    /// the background (see [`Backend::replace_tables_committed`]) — or the
+    /// first failure (IPv4's if both fail).
     pub(crate) fn replace_tables_both(self, ns: &Namespace, v4: &str, v6: &str) -> Result<()> {
         self.ip6_load_argv().ok_or_else(|| no_ip6(self, ns))?;
         if self != Backend::IptablesNft {
             self.replace_tables(ns, v4)?;
             return self.replace_tables_ip6(ns, v6);
         }
+        // Each returns once the kernel has committed its tables; the tools
+        // are reaped in the background (see `Backend::replace_tables_committed`).
+        ns.settle_loads()?;
+        let argv6 = self
+            .ip6_load_argv()
+            .ok_or_else(|| no_ip6(self, ns))?
+            .to_vec();
         std::thread::scope(|scope| {
             let six = std::thread::Builder::new()
                 .name("netrig-ip6tables".into())
-                .spawn_scoped(scope, || self.replace_tables_ip6(ns, v6))
+                .spawn_scoped(scope, || self.load_committed(ns, argv6, v6))
                 .map_err(|e| Error::io(ns.subject().clone(), "start thread netrig-ip6tables", e))?;
-            let four = self.replace_tables(ns, v4);
+            let four = self.load_committed(ns, self.load_argv(LoadMode::ReplaceTables), v4);
             let six = six.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             four.and(six)
         })

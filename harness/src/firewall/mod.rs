@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+mod commit;
 mod counters;
 mod ip6;
 
@@ -57,6 +58,83 @@ impl Backend {
     /// The load is atomic per tool invocation.
     pub(crate) fn replace_tables(self, ns: &Namespace, text: &str) -> Result<()> {
         self.load(ns, text, LoadMode::ReplaceTables, None)
+    }
+
+    /// As [`Backend::replace_tables`], but with iptables-nft and nftables
+    /// it returns as soon as the kernel has committed every table of `text`
+    /// (see [`commit`]), not when the tool exits: the tool is reaped in the
+    /// background and its exit status checked by the next firewall
+    /// operation on `ns` ([`Namespace::settle_loads`]). A tool that exits
+    /// before its last commit is waited for and its failure returned here.
+    pub(crate) fn replace_tables_committed(self, ns: &Namespace, text: &str) -> Result<()> {
+        if self == Backend::IptablesLegacy {
+            return self.replace_tables(ns, text);
+        }
+        ns.settle_loads()?;
+        self.load_committed(ns, self.load_argv(LoadMode::ReplaceTables), text)
+    }
+
+    /// Runs `argv` (an iptables-nft restore replacing the tables of `text`,
+    /// or `nft -f -`) in `ns` and returns once the kernel announced its commits or the
+    /// tool exited (see [`Backend::replace_tables_committed`]).
+    fn load_committed(self, ns: &Namespace, argv: Vec<&'static str>, text: &str) -> Result<()> {
+        let watch = commit::GenWatch::open(ns)?;
+        tracing::debug!(subject = %ns.subject(), backend = %self, argv = ?argv, lines = text.lines().count(), "load ruleset (until committed)");
+        // The watch goes to the reaper once the load is deferred: closing an
+        // nfnetlink socket right after a commit waits for an RCU grace
+        // period (nf_tables' release handler), so it closes there, after
+        // the tool — never on `up`'s path. Received (or the sender gone)
+        // only once the tool exited.
+        let (handoff, handed) = std::sync::mpsc::channel::<commit::GenWatch>();
+        let check = {
+            let (ns, text, argv) = (ns.clone(), text.to_string(), argv.clone());
+            move |out: Result<std::process::Output>| -> Result<()> {
+                let watch = handed.recv().ok();
+                let out = out?;
+                if out.status.success() {
+                    return Ok(());
+                }
+                // Killed once every table was committed (the lab's drop kills
+                // what still runs in it): nothing of the load is undone.
+                if watch.is_some()
+                    && std::os::unix::process::ExitStatusExt::signal(&out.status).is_some()
+                {
+                    tracing::debug!(subject = %ns.subject(), status = %out.status, "a committed load's tool was killed while exiting");
+                    return Ok(());
+                }
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                let e = load_error(self, &ns, &text, None, &argv, &stderr);
+                // Logged here too when deferred: a lab dropped before its
+                // next firewall operation never collects it.
+                if watch.is_some() {
+                    tracing::warn!(subject = %ns.subject(), error = %e, "a ruleset load failed after the kernel committed it");
+                }
+                Err(e)
+            }
+        };
+        let (pid, reaper) = ns
+            .command(argv[0])
+            .args(&argv[1..])
+            .input(text)
+            .output_in_background(check)?;
+        let commits = match self {
+            Backend::Nftables => commit::nft_commits(text),
+            _ => commit::iptables_commits(text),
+        };
+        match watch.wait(pid, commits) {
+            commit::Outcome::Committed => {
+                let _ = handoff.send(watch);
+                tracing::debug!(subject = %ns.subject(), pid, "ruleset committed; the tool is reaped in the background");
+                ns.defer_load(reaper);
+                Ok(())
+            }
+            commit::Outcome::Exited => {
+                drop(handoff);
+                reaper
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            }
+        }
     }
 
     /// Loads `text` **after** what is there (`--noflush`): rules and chains
@@ -103,6 +181,7 @@ impl Backend {
         mode: LoadMode,
         file: Option<&Path>,
     ) -> Result<()> {
+        ns.settle_loads()?;
         tracing::debug!(subject = %ns.subject(), backend = %self, ?mode, file = ?file, argv = ?argv, lines = text.lines().count(), "load ruleset");
         let out = ns.command(argv[0]).args(&argv[1..]).input(text).output()?;
         if out.status.success() {
@@ -196,6 +275,7 @@ pub(crate) fn run<S: AsRef<OsStr>>(
     argv: &[S],
     input: Option<&str>,
 ) -> Result<String> {
+    ns.settle_loads()?;
     let mut command = ns.command(&argv[0]).args(&argv[1..]);
     if let Some(text) = input {
         command = command.input(text);

@@ -236,6 +236,11 @@ impl Lab {
                 ));
             }
         }
+        // A ruleset load `up` returned from once the kernel had committed
+        // it: its tool's exit status, reported rather than dropped.
+        if let Err(e) = self.group.settle_loads() {
+            errors.push(e);
+        }
         let subject = Subject::lab(&self.name);
         drop(self);
         if errors.is_empty() {

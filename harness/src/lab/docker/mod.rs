@@ -262,7 +262,7 @@ impl DockerHost {
         tracing::debug!(backend = %backend, ip6tables = six.is_some(), since_up_us = since_up(t), "loading Docker's ruleset");
         match &six {
             Some(six) => backend.replace_tables_both(host, &four, six)?,
-            None => backend.replace_tables(host, &four)?,
+            None => backend.replace_tables_committed(host, &four)?,
         }
         tracing::debug!(
             backend = %backend,

@@ -118,26 +118,16 @@ impl GenWatch {
     /// Reads every queued message; the number of NEWGENs by `pid`, or
     /// `None` when events were lost (ENOBUFS) or the socket failed.
     fn drain(&self, pid: u32, buf: &mut [u8]) -> Option<usize> {
+        use nix::errno::Errno;
+        use nix::sys::socket::{MsgFlags, recv};
         let mut seen = 0;
         loop {
-            // SAFETY: recv(2) into a buffer we own, at most its length.
-            let n = unsafe {
-                libc::recv(
-                    self.sock.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                return match e.raw_os_error() {
-                    Some(libc::EAGAIN) => Some(seen),
-                    Some(libc::EINTR) => continue,
-                    _ => None,
-                };
+            match recv(self.sock.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => seen += newgens_by(&buf[..n], pid),
+                Err(Errno::EAGAIN) => return Some(seen),
+                Err(Errno::EINTR) => continue,
+                Err(_) => return None,
             }
-            seen += newgens_by(&buf[..n as usize], pid);
         }
     }
 }

@@ -20,6 +20,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use nix::sys::socket::MsgFlags;
 use rtnetlink::RouteMessageBuilder;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage, State};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
@@ -89,20 +90,8 @@ impl BringUpEvents {
             let mut guard = watched.readable().await?;
             let buf = &mut self.buf;
             let got = guard.try_io(|fd| {
-                // SAFETY: recv into a buffer this function owns, on an open socket.
-                let n = unsafe {
-                    libc::recv(
-                        fd.get_ref().as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
+                nix::sys::socket::recv(fd.get_ref().as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
+                    .map_err(io::Error::from)
             });
             match got {
                 Ok(Ok(n)) => decode(&self.buf[..n], &mut self.ready),

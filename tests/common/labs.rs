@@ -16,6 +16,22 @@ pub fn pair(prefix: &str) -> Result<Lab> {
         .up()
 }
 
+/// `a` 2001:db8::1/64 (eth0) <-> `b` 2001:db8::2/64 (eth0), both with IPv6 on.
+pub fn pair6(prefix: &str) -> Result<Lab> {
+    let v6 = |name: &str| NodeSpec {
+        ipv6: true,
+        ..NodeSpec::from(name)
+    };
+    Lab::builder(unique_lab_name(prefix))
+        .node(v6("a"))
+        .node(v6("b"))
+        .link(
+            Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
+            Endpoint::new("b", "eth0").addr("2001:db8::2/64"),
+        )
+        .up()
+}
+
 /// `a` 10.0.0.1 — `r` (10.0.0.254 eth0 / 10.0.1.254 eth1, forwarding) — `b` 10.0.1.2.
 pub fn routed(prefix: &str) -> Result<Lab> {
     Lab::builder(unique_lab_name(prefix))

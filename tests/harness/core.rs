@@ -570,21 +570,7 @@ fn processes_and_pins_are_cleaned_up() {
 /// IPv6 when asked for: addresses usable at once (no DAD wait), a UDP exchange over v6.
 fn ipv6_nodes_exchange_datagrams() {
     let _labs = common::shared();
-    let lab = Lab::builder(unique_lab_name("v6x"))
-        .node(NodeSpec {
-            ipv6: true,
-            ..NodeSpec::from("a")
-        })
-        .node(NodeSpec {
-            ipv6: true,
-            ..NodeSpec::from("b")
-        })
-        .link(
-            Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
-            Endpoint::new("b", "eth0").addr("2001:db8::2/64"),
-        )
-        .up()
-        .unwrap();
+    let lab = common::labs::pair6("v6x").unwrap();
     let server = udp_in(&lab, "b", "[2001:db8::2]:7000");
     let client = udp_in(&lab, "a", "[2001:db8::1]:0");
     client.send_to(b"six", "[2001:db8::2]:7000").unwrap();

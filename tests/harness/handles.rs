@@ -5,7 +5,7 @@ use std::fs::File;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use netrig::{Endpoint, Lab, NodeSpec, unique_lab_name};
+use netrig::{Lab, unique_lab_name};
 
 use crate::common;
 
@@ -121,21 +121,7 @@ fn ipv6_addresses_are_usable_when_up_returns() {
         for t in 0..2 {
             s.spawn(move || {
                 for round in 0..ROUNDS {
-                    let lab = Lab::builder(unique_lab_name("v6rep"))
-                        .node(NodeSpec {
-                            ipv6: true,
-                            ..NodeSpec::from("a")
-                        })
-                        .node(NodeSpec {
-                            ipv6: true,
-                            ..NodeSpec::from("b")
-                        })
-                        .link(
-                            Endpoint::new("a", "eth0").addr("2001:db8::1/64"),
-                            Endpoint::new("b", "eth0").addr("2001:db8::2/64"),
-                        )
-                        .up()
-                        .unwrap();
+                    let lab = common::labs::pair6("v6rep").unwrap();
                     let bind = |node: &str, addr: &str| {
                         let bound = lab.node(node).unwrap().run(|| UdpSocket::bind(addr));
                         match bound.unwrap() {

@@ -385,30 +385,43 @@ pub(crate) fn count_flow_avoiding(
         .map_err(|e| Error::io(from.subject().clone(), "send the probe", e))?;
     let after = save()?;
     drop(socket); // after the snapshot: its FIN is not part of the probe
-    let mut packets = vec![counter_trace(family, &before, &after)];
-    // A probe from another namespace never crosses this one's OUTPUT chains:
-    // what moved there (the host's own packets) cannot have decided it.
-    let mut on_path = packets[0].clone();
+    let mut moved = counter_trace(family, &before, &after);
+    let mut notes = Vec::new();
     if from.inode() != at.inode() {
-        on_path.hooks.retain(|h| h.chain != "OUTPUT");
+        // A probe from another namespace never crosses this one's OUTPUT
+        // chains: what moved there (the node's own packets) cannot have
+        // decided it, and is left out of its path.
+        let own: Vec<String> = moved
+            .hooks
+            .iter()
+            .filter(|h| h.chain == "OUTPUT")
+            .map(|h| format!("{} {} OUTPUT", h.family, h.table))
+            .collect();
+        if !own.is_empty() {
+            notes.push(format!(
+                "the node's own packets moved {} meanwhile: not on the probe's path",
+                own.join(", ")
+            ));
+        }
+        moved.hooks.retain(|h| h.chain != "OUTPUT");
     } else {
         // A local probe leaves by OUTPUT and POSTROUTING; what came back
         // (INPUT) is its answer: the probe's own hooks come first.
-        for p in [&mut packets[0], &mut on_path] {
-            p.hooks
-                .sort_by_key(|h| !matches!(h.chain.as_str(), "OUTPUT" | "POSTROUTING"));
-        }
+        moved
+            .hooks
+            .sort_by_key(|h| !matches!(h.chain.as_str(), "OUTPUT" | "POSTROUTING"));
     }
+    let packets = vec![moved];
     let trace = FlowTrace {
         flow: flow.clone(),
         sport,
         backend,
         method: Method::Counters,
         probe,
-        decision: decide(&[on_path]),
+        decision: decide(&packets),
         packets,
         answers: Vec::new(),
-        notes: Vec::new(),
+        notes,
     };
     tracing::debug!(subject = %at.subject(), hooks = trace.packets[0].hooks.len(),
         decision = ?trace.decision.as_ref().map(|d| d.to_string()), "flow attributed by counters");

@@ -60,6 +60,8 @@ pub(crate) use decode::Verdict;
 pub(crate) use flow::{Flow, FlowProto, FlowTrace, Method, count_flow, count_flow_avoiding};
 pub(crate) use path::Decision;
 pub(crate) use probe::{Keys, ProbeOutcome, held_keys};
+#[cfg(test)]
+pub(crate) use {counters::counter_trace, decode::Family, path::decide};
 
 #[cfg(test)]
 mod lab_tests;

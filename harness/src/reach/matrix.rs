@@ -256,6 +256,14 @@ fn decider_why(
         };
         let flow = flow_of(cell);
         let mut counted = count_flow_avoiding(probe.from, d.ns, d.backend, &flow, wait, held)?;
+        // A probe whose first packet had not crossed yet (a starved machine,
+        // a neighbour still being resolved) leaves only other packets'
+        // counts: counted again, waiting the whole deadline.
+        if wait < probe.deadline && !counted_conclusively(&counted) {
+            tracing::debug!(cell = %cell, "counters inconclusive; counting the cell again");
+            counted =
+                count_flow_avoiding(probe.from, d.ns, d.backend, &flow, probe.deadline, held)?;
+        }
         counted.attach_rule_files(&d.files)?;
         let nft_dropped = !why.is_empty();
         // Under an nf_tables drop the counters' verdict means nothing; their NAT rules still do.
@@ -383,7 +391,7 @@ fn trace_cells(
 fn why_of(t: &FlowTrace) -> Vec<Why> {
     let mut out = Vec::new();
     if t.method == Method::Counters
-        && let Some(w) = counted_accept(t)
+        && let Some(w) = counted_drop(t).or_else(|| counted_accept(t))
     {
         out.push(w);
     } else if let Some(d) = &t.decision {
@@ -449,6 +457,44 @@ fn is_nat_rule(rule: &str) -> bool {
     ]
     .iter()
     .any(|t| rule.contains(t))
+}
+
+/// Whether counters name what decided a probe: a drop, or an accept a
+/// new flow's first packet can take (not only a conntrack ESTABLISHED rule,
+/// which other flows' late packets move).
+fn counted_conclusively(t: &FlowTrace) -> bool {
+    match &t.decision {
+        None => false,
+        Some(d) if d.verdict == Verdict::Accept => {
+            counted_drop(t).is_some() || counted_accept(t).is_some()
+        }
+        Some(_) => true,
+    }
+}
+
+/// With counters, the rule or policy that dropped an unanswered probe: the
+/// first filter step in chain order that dropped (a REJECT too), even when
+/// an accept moved in the same chain — another flow's late packet taking
+/// the conntrack ESTABLISHED rule, counted in the same window.
+fn counted_drop(t: &FlowTrace) -> Option<Why> {
+    if t.probe == ProbeOutcome::Answered {
+        return None;
+    }
+    t.hooks().filter(|h| !h.is_nat()).find_map(|h| {
+        let step = h.steps.iter().find(|s| s.verdict == Verdict::Drop)?;
+        Some(Why {
+            node: None,
+            table: format!("{} {}", h.family, h.table),
+            chain: step.chain.clone(),
+            rule: step
+                .rule
+                .clone()
+                .unwrap_or_else(|| "policy DROP".to_string()),
+            verdict: step.verdict.to_string(),
+            source: step.source.clone(),
+            answer: false,
+        })
+    })
 }
 
 /// With counters every packet of the exchange counts, answers too. When
@@ -653,5 +699,50 @@ mod tests {
             ]
         );
         assert!(merged(vec![vec![], vec![]]).is_empty());
+    }
+
+    /// A counted trace of a forwarded IPv6 flow, from ip6tables-save
+    /// counters before and after.
+    fn counted(after: &str) -> FlowTrace {
+        use crate::nftrace::{Family, counter_trace, decide};
+        let packets = vec![counter_trace(Family::Ip6, COUNTED, after)];
+        FlowTrace {
+            flow: Flow::tcp("[2001:db8:61:2::2]:81").unwrap(),
+            sport: 40000,
+            backend: Backend::IptablesLegacy,
+            method: Method::Counters,
+            probe: ProbeOutcome::NoAnswer,
+            decision: decide(&packets),
+            packets,
+            answers: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    const COUNTED: &str = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+        [0:0] -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+        [0:0] -A FORWARD -p tcp -m tcp --dport 81 -j REJECT --reject-with tcp-reset\nCOMMIT\n";
+
+    #[test]
+    fn only_other_flows_late_packets_counted_is_inconclusive() {
+        // An earlier cell's FIN crossed (ESTABLISHED), the probe's SYN not yet.
+        let late = counted(&COUNTED.replacen("[0:0] -A FORWARD -m", "[1:72] -A FORWARD -m", 1));
+        assert!(!counted_conclusively(&late), "{late}");
+        // Nothing moved at all.
+        assert!(!counted_conclusively(&counted(COUNTED)));
+        // The SYN met the REJECT: that decides, whatever else moved.
+        let rejected = counted(
+            &COUNTED
+                .replacen("[0:0] -A FORWARD -m", "[1:72] -A FORWARD -m", 1)
+                .replacen("[0:0] -A FORWARD -p", "[1:80] -A FORWARD -p", 1),
+        );
+        assert!(counted_conclusively(&rejected), "{rejected}");
+        let why = why_of(&rejected);
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(why[0].rule.contains("REJECT"), "{why:?}");
+        assert_eq!(
+            (why[0].chain.as_str(), why[0].verdict.as_str()),
+            ("FORWARD", "drop")
+        );
     }
 }

@@ -190,7 +190,15 @@ pub struct NodeCommand {
     argv: Vec<String>,
     subject: Subject,
     processes: Arc<Processes>,
-    input: Option<Vec<u8>>,
+    input: Option<Input>,
+}
+
+/// What a command's stdin is fed: bytes at once, or chunks as they come
+/// (stdin closed when their sender is dropped).
+#[derive(Debug)]
+enum Input {
+    Bytes(Vec<u8>),
+    Stream(std::sync::mpsc::Receiver<Vec<u8>>),
 }
 
 impl NodeCommand {
@@ -255,7 +263,16 @@ impl NodeCommand {
 
     /// Feeds `bytes` to the command's stdin (for [`NodeCommand::output`]).
     pub fn input(mut self, bytes: impl Into<Vec<u8>>) -> Self {
-        self.input = Some(bytes.into());
+        self.input = Some(Input::Bytes(bytes.into()));
+        self
+    }
+
+    /// Feeds stdin the chunks `chunks` receives, as they come, and closes
+    /// it only once their sender is dropped: for a tool that acts on its
+    /// input as it reads it and exits at its end (a restore tool commits at
+    /// each `COMMIT` line), kept from exiting until the caller says.
+    pub(crate) fn input_stream(mut self, chunks: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+        self.input = Some(Input::Stream(chunks));
         self
     }
 
@@ -354,15 +371,29 @@ impl NodeCommand {
         let pgid = child.id() as i32;
         // Feed stdin from a thread so a command that writes a lot before
         // reading everything cannot deadlock against us.
+        // A stream is fed until its sender is dropped, which may come after
+        // the command exited: its feeder is not waited for.
+        let streamed = matches!(self.input, Some(Input::Stream(_)));
         let feeder = match (self.input.take(), child.stdin.take()) {
-            (Some(bytes), Some(mut stdin)) => Some(std::thread::spawn(move || {
+            (Some(input), Some(mut stdin)) => Some(std::thread::spawn(move || {
                 use std::io::Write;
-                let _ = stdin.write_all(&bytes);
+                match input {
+                    Input::Bytes(bytes) => {
+                        let _ = stdin.write_all(&bytes);
+                    }
+                    Input::Stream(chunks) => {
+                        for chunk in chunks {
+                            if stdin.write_all(&chunk).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
             })),
             _ => None,
         };
         let out = child.wait_with_output();
-        if let Some(f) = feeder {
+        if let Some(f) = feeder.filter(|_| !streamed) {
             let _ = f.join();
         }
         self.processes.remove(pgid);

@@ -6,11 +6,11 @@
 //! lab of the same shape (netrig's `LabSpec::up` + drop), or one load of the
 //! same ruleset into a fresh namespace, whichever is slower. With 28+ and an
 //! iptables backend the host has two rulesets (IPv4, and the ip6tables
-//! skeleton) and netrig loads them at the same time (iptables-nft; the
-//! legacy tools, which share one lock, one after the other), so the floor takes the
-//! slower of the two loads, each timed alone in a fresh namespace: it
-//! assumes the two overlap perfectly, which they do not quite (the kernel
-//! serialises part of each commit), so it is a floor, not a fair target.
+//! skeleton), which netrig loads one after the other (with iptables-nft the
+//! second once the first one's last table is committed); the floor takes
+//! the slower of the two loads, each timed alone in a fresh namespace (the
+//! tool until it exits): a lower bound that assumes the two would overlap
+//! perfectly, which the kernel does not allow (see `firewall/ip6.rs`).
 //!
 //! The work, per layout/backend and N = 1, 8, 32, 64: N containers on
 //! docker0 each publishing one port (defaults otherwise: userland proxy on).
@@ -381,7 +381,7 @@ fn table(layout: Layout, backend: Backend, sizes: &[usize], reps: usize, witness
             }
         }
         let (a, b, c, d) = (ms(median(a)), ms(median(b)), ms(median(c)), ms(median(d)));
-        // The two families load at once: the slower one is the rules step.
+        // The floor's rules step: the slower family's load alone.
         let e = (!e.is_empty()).then(|| ms(median(e)));
         let rules = d.max(e.unwrap_or(0.0));
         let r = ms(median((0..reps).map(|_| render_once(&host)).collect()));
@@ -425,7 +425,7 @@ fn main() {
         "lab = the bare lab of the same shape; rules = one load of the same (IPv4) ruleset into a fresh namespace;"
     );
     println!(
-        "rules6 = one load of the ip6tables skeleton (28+, iptables backends) alone, which netrig runs at the same time as the IPv4 one (iptables-nft);"
+        "rules6 = one load of the ip6tables skeleton (28+, iptables backends) alone (netrig loads it after the IPv4 one);"
     );
     println!(
         "vs shell = shell / netrig (goal >= 1.5x); vs floor = netrig / max(lab, rules, rules6) (goal <= 1.3x);"

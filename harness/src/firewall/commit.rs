@@ -65,8 +65,14 @@ impl GenWatch {
     }
 
     /// Waits until process `pid` has committed `commits` transactions, or
-    /// has exited, whichever comes first.
-    pub(crate) fn wait(&self, pid: u32, commits: usize) -> Outcome {
+    /// has exited, whichever comes first; `on_commit` is told how many it
+    /// has committed each time that number grows.
+    pub(crate) fn wait(
+        &self,
+        pid: u32,
+        commits: usize,
+        on_commit: &mut dyn FnMut(usize),
+    ) -> Outcome {
         if commits == 0 {
             return Outcome::Exited;
         }
@@ -102,7 +108,12 @@ impl GenWatch {
             // exit: read them all, then decide.
             if readable(&fds[0]) || exited {
                 match self.drain(pid, &mut buf) {
-                    Some(n) => seen += n,
+                    Some(0) => {}
+                    Some(n) => {
+                        seen += n;
+                        tracing::debug!(pid, seen, of = commits, "transaction committed");
+                        on_commit(seen);
+                    }
                     None => return Outcome::Exited,
                 }
             }
@@ -314,10 +325,10 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The namespace's `ip` tables, read at once over nfnetlink by a thread
+    /// The namespace's tables of `family` (`AF_INET`, `AF_INET6`), read at once over nfnetlink by a thread
     /// inside it (one dump, no program to start: `iptables-nft-save` first
     /// waits a grace period of its own, long enough to hide a late commit).
-    fn kernel_tables(ns: &Namespace) -> Vec<String> {
+    fn kernel_tables(ns: &Namespace, family: i32) -> Vec<String> {
         ns.run(|| {
             // SAFETY: plain socket(2); the fd is owned at once.
             let raw = unsafe {
@@ -335,7 +346,7 @@ mod tests {
             req.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | 1).to_ne_bytes()); // GETTABLE
             req.extend_from_slice(&(1u16 | 0x300).to_ne_bytes()); // REQUEST | DUMP
             req.extend_from_slice(&[0; 8]);
-            req.extend_from_slice(&[libc::AF_INET as u8, 0, 0, 0]);
+            req.extend_from_slice(&[family as u8, 0, 0, 0]);
             // SAFETY: send(2) of a buffer we own.
             let sent = unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
             assert_eq!(sent, 20);
@@ -378,7 +389,7 @@ mod tests {
             .unwrap();
         // Both tables, the last one too (committed ~10 ms after the first,
         // behind a grace period), before the tool was reaped.
-        let mut tables = kernel_tables(&ns);
+        let mut tables = kernel_tables(&ns, libc::AF_INET);
         tables.sort();
         assert_eq!(tables, ["filter", "nat"]);
         let rules = kernel_rules(&ns);
@@ -401,7 +412,7 @@ mod tests {
         crate::backend::Backend::Nftables
             .replace_tables_committed(&ns, file)
             .unwrap();
-        let mut tables = kernel_tables(&ns);
+        let mut tables = kernel_tables(&ns, libc::AF_INET);
         tables.sort();
         assert_eq!(tables, ["a", "b"]);
         ns.settle_loads().unwrap();
@@ -426,5 +437,73 @@ mod tests {
         assert!(err.contains(":6: -A PREROUTING"), "{err}");
         assert!(kernel_rules(&ns).contains("-A INPUT -j ACCEPT"));
         ns.settle_loads().unwrap();
+    }
+
+    const SKELETON6: &str = "*nat\n:PREROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n\
+        -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\nCOMMIT\n\
+        *filter\n:FORWARD ACCEPT [0:0]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\nCOMMIT\n";
+
+    #[test]
+    fn both_families_are_active_when_the_loads_return() {
+        if !crate::privilege::should_run("both_families_are_active_when_the_loads_return").unwrap()
+        {
+            return;
+        }
+        let ns = Namespace::new("nr-commit-both").unwrap();
+        crate::backend::Backend::IptablesNft
+            .replace_tables_both(&ns, TWO_TABLES, SKELETON6)
+            .unwrap();
+        // Every table of both families, read at once, before either tool
+        // was reaped (their stdin was held open until both had committed).
+        let (mut four, mut six) = (
+            kernel_tables(&ns, libc::AF_INET),
+            kernel_tables(&ns, libc::AF_INET6),
+        );
+        four.sort();
+        six.sort();
+        assert_eq!(four, ["filter", "nat"]);
+        assert_eq!(six, ["filter", "nat"]);
+        ns.settle_loads().unwrap();
+        let six = ns.command("ip6tables-nft-save").checked_output().unwrap();
+        let six = String::from_utf8_lossy(&six.stdout);
+        assert!(six.contains("-A FORWARD -j DOCKER-USER"), "{six}");
+        assert!(
+            six.contains("-m addrtype --dst-type LOCAL -j DOCKER"),
+            "{six}"
+        );
+    }
+
+    #[test]
+    fn a_failing_or_empty_ip6tables_load_ends_and_is_reported() {
+        if !crate::privilege::should_run("a_failing_or_empty_ip6tables_load_ends_and_is_reported")
+            .unwrap()
+        {
+            return;
+        }
+        let backend = crate::backend::Backend::IptablesNft;
+        let ns = Namespace::new("nr-commit-bad6").unwrap();
+        let bad6 = SKELETON6.replace("-j DOCKER-USER", "-j NOPE");
+        let err = backend
+            .replace_tables_both(&ns, TWO_TABLES, &bad6)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("-A FORWARD -j NOPE"), "{err}");
+        assert!(kernel_rules(&ns).contains("--to-destination 172.17.0.2:80"));
+        // Nothing to commit (no COMMIT line): it returns all the same.
+        let ns = Namespace::new("nr-commit-empty6").unwrap();
+        backend.replace_tables_both(&ns, TWO_TABLES, "").unwrap();
+        // A failing IPv4 ruleset: its error, the IPv6 one loaded anyway.
+        let ns = Namespace::new("nr-commit-bad4").unwrap();
+        let err = backend
+            .replace_tables_both(
+                &ns,
+                &TWO_TABLES.replace("-j DOCKER\n", "-j NOPE\n"),
+                SKELETON6,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NOPE"), "{err}");
+        ns.settle_loads().unwrap();
+        assert_eq!(kernel_tables(&ns, libc::AF_INET6).len(), 2);
     }
 }

@@ -1,11 +1,10 @@
 //! The IPv6 side of the iptables backends: `ip6tables-*-restore` to load,
 //! the matching save tool to read back ([`Backend::ip6_save_argv`]). Docker
 //! 28+ programs ip6tables by default, so an emulated host loads its IPv6
-//! skeleton with these — with iptables-nft at the same time as its IPv4
-//! ruleset ([`Backend::replace_tables_both`]): two tools, two tables of two
-//! families, neither waiting for the other.
+//! skeleton with these, right after its IPv4 ruleset
+//! ([`Backend::replace_tables_both`]).
 
-use crate::backend::{Backend, LoadMode};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
 
@@ -20,34 +19,67 @@ impl Backend {
 
     /// Loads `v4` with the backend's restore tool and `v6` with its
     /// ip6tables flavour, both **replacing** the tables they name (iptables
-    /// backends only). With iptables-nft the two processes run at the same
-    /// time: the families' tables are separate, so neither load sees the
-    /// other's (iptables-nft retries a transaction another one overtook).
-    /// The legacy tools would only queue on the xtables lock (`-w`), so they
-    /// run one after the other. Returns once both are active — with
-    /// iptables-nft once the kernel has committed both, the tools reaped in
-    /// the background (see [`Backend::replace_tables_committed`]) — or the
-    /// first failure (IPv4's if both fail).
+    /// backends only). Returns once both are active — with iptables-nft
+    /// once the kernel has committed both, the tools reaped in the
+    /// background (see [`Backend::replace_tables_committed`]) — or the
+    /// first failure (IPv4's if both fail). The legacy tools run one after
+    /// the other (they would only queue on the xtables lock, `-w`).
+    ///
+    /// With iptables-nft what costs is not the work but the waits: every
+    /// close of an nfnetlink socket after a commit (a tool's exit, or its
+    /// check of an extension) takes the namespace's commit mutex and waits
+    /// for an RCU grace period (see [`super::commit`]). Two tools run at
+    /// once made each other wait two or three of them (10–45 ms each here);
+    /// so the two run at once with their stdin held open until both have
+    /// committed, and the ip6tables tool gets its first `COMMIT` line only
+    /// once the IPv4 tool committed its last table: it reads and checks its
+    /// first table beside the IPv4 tool's own checks, commits with nothing
+    /// between, and neither tool exits (closing its socket) before the
+    /// other's last commit. One grace period in all, the IPv4 tool's own
+    /// (its tables, ordered by [`super::extensions_first`], leave one
+    /// extension to check after a commit).
     pub(crate) fn replace_tables_both(self, ns: &Namespace, v4: &str, v6: &str) -> Result<()> {
         self.ip6_load_argv().ok_or_else(|| no_ip6(self, ns))?;
         if self != Backend::IptablesNft {
             self.replace_tables(ns, v4)?;
             return self.replace_tables_ip6(ns, v6);
         }
-        // Each returns once the kernel has committed its tables; the tools
-        // are reaped in the background (see `Backend::replace_tables_committed`).
-        ns.settle_loads()?;
         let argv6 = self
             .ip6_load_argv()
             .ok_or_else(|| no_ip6(self, ns))?
             .to_vec();
+        ns.settle_loads()?;
+        let (head6, tail6) = before_first_commit(v6);
+        let (feed4, stdin4) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (feed6, stdin6) = std::sync::mpsc::channel::<Vec<u8>>();
+        let _ = feed4.send(v4.as_bytes().to_vec());
+        let _ = feed6.send(head6.as_bytes().to_vec());
+        let commits4 = super::commit::iptables_commits(v4);
+        let mut tail6 = Some(tail6);
+        // Owns the ip6tables tool's stdin: dropping it lets the tool exit.
+        let mut release6 = move |seen: usize| {
+            if seen >= commits4
+                && let Some(t) = tail6.take()
+            {
+                let _ = feed6.send(t.as_bytes().to_vec());
+            }
+        };
+        let argv4 = self.load_argv(crate::backend::LoadMode::ReplaceTables);
         std::thread::scope(|scope| {
             let six = std::thread::Builder::new()
                 .name("netrig-ip6tables".into())
-                .spawn_scoped(scope, || self.load_committed(ns, argv6, v6))
+                .spawn_scoped(scope, move || {
+                    self.load_watched(ns, argv6, v6, Some(stdin6), &mut |_| {})
+                })
                 .map_err(|e| Error::io(ns.subject().clone(), "start thread netrig-ip6tables", e))?;
-            let four = self.load_committed(ns, self.load_argv(LoadMode::ReplaceTables), v4);
+            let four = self.load_watched(ns, argv4, v4, Some(stdin4), &mut release6);
+            // The IPv4 load failed or ended early: the IPv6 one goes on.
+            release6(usize::MAX);
             let six = six.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            // Both tools may exit now; one that had not committed is waited for.
+            drop((feed4, release6));
+            let four = four.and_then(super::Watched::finish);
+            let six = six.and_then(super::Watched::finish);
             four.and(six)
         })
     }
@@ -65,4 +97,17 @@ pub(super) fn no_ip6(b: Backend, ns: &Namespace) -> Error {
         "backend",
         format!("{b} has no ip6tables tools (nft loads IPv6 tables itself)"),
     )
+}
+
+/// `text` split before its first `COMMIT` line: what a restore tool reads
+/// (checking its extensions) without committing anything, and the rest.
+fn before_first_commit(text: &str) -> (&str, &str) {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim() == "COMMIT" {
+            return text.split_at(at);
+        }
+        at += line.len();
+    }
+    (text, "")
 }

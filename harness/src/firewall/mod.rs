@@ -21,6 +21,9 @@
 mod commit;
 mod counters;
 mod ip6;
+mod order;
+
+pub(crate) use order::extensions_first;
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -31,6 +34,27 @@ use crate::backend::{Backend, LoadMode, package_for};
 use crate::error::{Error, Result, RulesError};
 use crate::namespace::Namespace;
 use crate::process::program_on_path;
+
+/// How a watched load ([`Backend::load_watched`]) returned.
+enum Watched {
+    /// The kernel committed every table; the tool is reaped in the background.
+    Committed,
+    /// The tool exited first (or the watch gave up): its reaper tells how
+    /// it ended, once it has exited.
+    Exited(std::thread::JoinHandle<Result<()>>),
+}
+
+impl Watched {
+    /// The load's result, waiting for the tool's exit when that is what tells.
+    fn finish(self) -> Result<()> {
+        match self {
+            Watched::Committed => Ok(()),
+            Watched::Exited(reaper) => reaper
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        }
+    }
+}
 
 /// Fails with [`Error::MissingProgram`] (naming the package) when the
 /// backend's loader is not installed.
@@ -78,6 +102,25 @@ impl Backend {
     /// or `nft -f -`) in `ns` and returns once the kernel announced its commits or the
     /// tool exited (see [`Backend::replace_tables_committed`]).
     fn load_committed(self, ns: &Namespace, argv: Vec<&'static str>, text: &str) -> Result<()> {
+        self.load_watched(ns, argv, text, None, &mut |_| {})?
+            .finish()
+    }
+
+    /// [`Backend::load_committed`], with the tool's stdin fed from
+    /// `chunks` when given (the parts of `text` in order, stdin kept open
+    /// until their sender is dropped: the tool cannot exit before), and
+    /// `on_commit` told how many of the tool's transactions the kernel has
+    /// committed each time that number grows. A load that did not end
+    /// committed is returned [`Watched::Exited`], to be finished once its
+    /// stdin is closed.
+    fn load_watched(
+        self,
+        ns: &Namespace,
+        argv: Vec<&'static str>,
+        text: &str,
+        chunks: Option<std::sync::mpsc::Receiver<Vec<u8>>>,
+        on_commit: &mut dyn FnMut(usize),
+    ) -> Result<Watched> {
         let watch = commit::GenWatch::open(ns)?;
         tracing::debug!(subject = %ns.subject(), backend = %self, argv = ?argv, lines = text.lines().count(), "load ruleset (until committed)");
         // The watch goes to the reaper once the load is deferred: closing an
@@ -112,27 +155,26 @@ impl Backend {
                 Err(e)
             }
         };
-        let (pid, reaper) = ns
-            .command(argv[0])
-            .args(&argv[1..])
-            .input(text)
-            .output_in_background(check)?;
+        let command = ns.command(argv[0]).args(&argv[1..]);
+        let command = match chunks {
+            Some(chunks) => command.input_stream(chunks),
+            None => command.input(text),
+        };
+        let (pid, reaper) = command.output_in_background(check)?;
         let commits = match self {
             Backend::Nftables => commit::nft_commits(text),
             _ => commit::iptables_commits(text),
         };
-        match watch.wait(pid, commits) {
+        match watch.wait(pid, commits, on_commit) {
             commit::Outcome::Committed => {
                 let _ = handoff.send(watch);
                 tracing::debug!(subject = %ns.subject(), pid, "ruleset committed; the tool is reaped in the background");
                 ns.defer_load(reaper);
-                Ok(())
+                Ok(Watched::Committed)
             }
             commit::Outcome::Exited => {
                 drop(handoff);
-                reaper
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                Ok(Watched::Exited(reaper))
             }
         }
     }

@@ -203,8 +203,8 @@ impl DockerHost {
     /// `host`), ufw's commands before the daemon (real ufw in `host`), then the
     /// rules there before Docker — ufw's among them — then Docker's ruleset
     /// (replayed on them) into `host` and, 28+ with an iptables backend, its
-    /// ip6tables skeleton (at once with iptables-nft: they touch tables of
-    /// two families); returns when all are active, with the host's model
+    /// ip6tables skeleton (with iptables-nft once the IPv4 ruleset's last
+    /// table is committed); returns when all are active, with the host's model
     /// rebuilt on ufw's rules when ufw made any; then Docker's bridges
     /// join firewalld's `docker` zone.
     /// `started`: when `up` began, for the timings in the debug log.
@@ -255,8 +255,14 @@ impl DockerHost {
             self.load_rule_file(host, file, "loading the rules there before Docker")?;
         }
         let backend = self.backend();
-        let four = self.running().firewall().input();
-        let six = self.running().ip6tables().map(|r| r.iptables_restore());
+        let mut four = self.running().firewall().input();
+        let mut six = self.running().ip6tables().map(|r| r.iptables_restore());
+        if backend == crate::Backend::IptablesNft {
+            // Fewer RCU grace periods between the tables' commits: the same
+            // rules, read back the same (see `firewall::extensions_first`).
+            four = crate::firewall::extensions_first(&four);
+            six = six.map(|s| crate::firewall::extensions_first(&s));
+        }
         let since_up = |t: std::time::Instant| t.duration_since(started).as_micros() as u64;
         let t = std::time::Instant::now();
         tracing::debug!(backend = %backend, ip6tables = six.is_some(), since_up_us = since_up(t), "loading Docker's ruleset");

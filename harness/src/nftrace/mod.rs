@@ -58,7 +58,7 @@ mod tracer;
 pub(crate) use batch::trace_sources_at;
 pub(crate) use decode::Verdict;
 pub(crate) use flow::{Flow, FlowProto, FlowTrace, Method, count_flow, count_flow_avoiding};
-pub(crate) use path::Decision;
+pub(crate) use path::{Decision, Step};
 pub(crate) use probe::{Keys, ProbeOutcome, held_keys};
 #[cfg(test)]
 pub(crate) use {counters::counter_trace, decode::Family, path::decide};

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::graph::Graph;
 use crate::namespace::Namespace;
 use crate::nftrace::{
-    Decision, Flow, FlowProto, FlowTrace, Keys, Method, ProbeOutcome, Verdict, count_flow,
+    Decision, Flow, FlowProto, FlowTrace, Keys, Method, ProbeOutcome, Step, Verdict, count_flow,
     count_flow_avoiding, held_keys, trace_sources_at,
 };
 
@@ -480,21 +480,7 @@ fn counted_drop(t: &FlowTrace) -> Option<Why> {
     if t.probe == ProbeOutcome::Answered {
         return None;
     }
-    t.hooks().filter(|h| !h.is_nat()).find_map(|h| {
-        let step = h.steps.iter().find(|s| s.verdict == Verdict::Drop)?;
-        Some(Why {
-            node: None,
-            table: format!("{} {}", h.family, h.table),
-            chain: step.chain.clone(),
-            rule: step
-                .rule
-                .clone()
-                .unwrap_or_else(|| "policy DROP".to_string()),
-            verdict: step.verdict.to_string(),
-            source: step.source.clone(),
-            answer: false,
-        })
-    })
+    counted_step(t, |s| s.verdict == Verdict::Drop)
 }
 
 /// With counters every packet of the exchange counts, answers too. When
@@ -506,11 +492,16 @@ fn counted_accept(t: &FlowTrace) -> Option<Why> {
     if t.decision.as_ref()?.verdict != Verdict::Accept {
         return None;
     }
+    counted_step(t, |s| {
+        s.verdict == Verdict::Accept && s.rule.as_deref().is_none_or(|r| !r.contains("ESTABLISHED"))
+    })
+}
+
+/// The [`Why`] of the first counted filter step (in hook and chain order)
+/// that `pick` takes; a policy is named `policy <VERDICT>`.
+fn counted_step(t: &FlowTrace, pick: impl Fn(&Step) -> bool) -> Option<Why> {
     t.hooks().filter(|h| !h.is_nat()).find_map(|h| {
-        let step = h.steps.iter().find(|s| {
-            s.verdict == Verdict::Accept
-                && s.rule.as_deref().is_none_or(|r| !r.contains("ESTABLISHED"))
-        })?;
+        let step = h.steps.iter().find(|s| pick(s))?;
         Some(Why {
             node: None,
             table: format!("{} {}", h.family, h.table),
@@ -518,7 +509,7 @@ fn counted_accept(t: &FlowTrace) -> Option<Why> {
             rule: step
                 .rule
                 .clone()
-                .unwrap_or_else(|| "policy ACCEPT".to_string()),
+                .unwrap_or_else(|| format!("policy {}", step.verdict.to_string().to_uppercase())),
             verdict: step.verdict.to_string(),
             source: step.source.clone(),
             answer: false,

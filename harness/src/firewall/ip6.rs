@@ -1,8 +1,8 @@
 //! The IPv6 side of the iptables backends: `ip6tables-*-restore` to load,
 //! the matching save tool to read back ([`Backend::ip6_save_argv`]). Docker
 //! 28+ programs ip6tables by default, so an emulated host loads its IPv6
-//! skeleton with these, right after its IPv4 ruleset
-//! ([`Backend::replace_tables_both`]).
+//! skeleton with these, beside its IPv4 ruleset and committed right after
+//! it ([`Backend::replace_tables_both`]).
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};

@@ -258,8 +258,10 @@ fn decider_why(
         let mut counted = count_flow_avoiding(probe.from, d.ns, d.backend, &flow, wait, held)?;
         // A probe whose first packet had not crossed yet (a starved machine,
         // a neighbour still being resolved) leaves only other packets'
-        // counts: counted again, waiting the whole deadline.
-        if wait < probe.deadline && !counted_conclusively(&counted) {
+        // counts: counted again, waiting the whole deadline. Not when
+        // nothing moved on its path (it was dropped elsewhere, or an
+        // nf_tables drop here decided it already): waiting longer tells no more.
+        if wait < probe.deadline && why.is_empty() && counted_inconclusively(&counted) {
             tracing::debug!(cell = %cell, "counters inconclusive; counting the cell again");
             counted =
                 count_flow_avoiding(probe.from, d.ns, d.backend, &flow, probe.deadline, held)?;
@@ -459,17 +461,15 @@ fn is_nat_rule(rule: &str) -> bool {
     .any(|t| rule.contains(t))
 }
 
-/// Whether counters name what decided a probe: a drop, or an accept a
-/// new flow's first packet can take (not only a conntrack ESTABLISHED rule,
-/// which other flows' late packets move).
-fn counted_conclusively(t: &FlowTrace) -> bool {
-    match &t.decision {
-        None => false,
-        Some(d) if d.verdict == Verdict::Accept => {
-            counted_drop(t).is_some() || counted_accept(t).is_some()
-        }
-        Some(_) => true,
-    }
+/// Whether counters moved on a probe's path without naming what decided
+/// it: only a conntrack ESTABLISHED accept (which other flows' late packets
+/// take), no drop and no accept a new flow's first packet can take.
+fn counted_inconclusively(t: &FlowTrace) -> bool {
+    t.decision
+        .as_ref()
+        .is_some_and(|d| d.verdict == Verdict::Accept)
+        && counted_drop(t).is_none()
+        && counted_accept(t).is_none()
 }
 
 /// With counters, the rule or policy that dropped an unanswered probe: the
@@ -718,16 +718,16 @@ mod tests {
     fn only_other_flows_late_packets_counted_is_inconclusive() {
         // An earlier cell's FIN crossed (ESTABLISHED), the probe's SYN not yet.
         let late = counted(&COUNTED.replacen("[0:0] -A FORWARD -m", "[1:72] -A FORWARD -m", 1));
-        assert!(!counted_conclusively(&late), "{late}");
-        // Nothing moved at all.
-        assert!(!counted_conclusively(&counted(COUNTED)));
+        assert!(counted_inconclusively(&late), "{late}");
+        // Nothing moved at all: dropped before this node, nothing to wait for.
+        assert!(!counted_inconclusively(&counted(COUNTED)));
         // The SYN met the REJECT: that decides, whatever else moved.
         let rejected = counted(
             &COUNTED
                 .replacen("[0:0] -A FORWARD -m", "[1:72] -A FORWARD -m", 1)
                 .replacen("[0:0] -A FORWARD -p", "[1:80] -A FORWARD -p", 1),
         );
-        assert!(counted_conclusively(&rejected), "{rejected}");
+        assert!(!counted_inconclusively(&rejected), "{rejected}");
         let why = why_of(&rejected);
         assert_eq!(why.len(), 1, "{why:?}");
         assert!(why[0].rule.contains("REJECT"), "{why:?}");

@@ -580,6 +580,21 @@ fn ipv6_nodes_exchange_datagrams() {
         (&buf[..n], from.ip().to_string().as_str()),
         (&b"six"[..], "2001:db8::1")
     );
+    // IPv6 routes read back beside IPv4 ones: the on-link prefix and one added via b.
+    let a = lab.node("a").unwrap();
+    a.add_route(&Route::to("2001:db8:99::/48").via("2001:db8::2"))
+        .unwrap();
+    let routes = a.routes().unwrap();
+    let shown: Vec<String> = routes
+        .iter()
+        .map(|r| format!("{} {:?} {:?}", r.dest, r.via, r.dev))
+        .collect();
+    for want in [
+        "2001:db8::/64 None Some(\"eth0\")",
+        "2001:db8:99::/48 Some(2001:db8::2) Some(\"eth0\")",
+    ] {
+        assert!(shown.iter().any(|s| s == want), "{want} not in {shown:#?}");
+    }
     // An IPv6 address on a node without IPv6 is refused before anything is built.
     let err = Lab::builder("v6bad")
         .node("a")

@@ -150,10 +150,12 @@ impl<'lab> Node<'lab> {
             .collect())
     }
 
-    /// IPv4 routes of the main table now, with device names resolved.
+    /// The main table's routes now, IPv4 then IPv6 (`ip route` and
+    /// `ip -6 route`: the IPv6 ones include each interface's `fe80::/64`),
+    /// with device names resolved.
     pub fn routes(&self) -> Result<Vec<RouteInfo>> {
         let links = self.links()?;
-        let mut routes = self.lab.block_on(self.netlink().routes_v4())?;
+        let mut routes = self.lab.block_on(self.netlink().routes())?;
         for r in &mut routes {
             r.dev = r
                 .oif

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::RouteMessageBuilder;
+use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
@@ -108,16 +109,33 @@ impl Netlink {
         Ok(out)
     }
 
-    /// All IPv4 routes of the main table (`dev` left empty: see [`RouteInfo`]).
-    pub async fn routes_v4(&self) -> Result<Vec<RouteInfo>> {
+    /// The main table's routes, IPv4 then IPv6 (`0.0.0.0/0` and `::/0`
+    /// for the defaults); device names left to the caller.
+    pub async fn routes(&self) -> Result<Vec<RouteInfo>> {
+        let mut out = self
+            .main_routes(RouteMessageBuilder::<std::net::Ipv4Addr>::new().build())
+            .await?;
+        out.extend(
+            self.main_routes(RouteMessageBuilder::<std::net::Ipv6Addr>::new().build())
+                .await?,
+        );
+        Ok(out)
+    }
+
+    /// The main table's routes of one family (`request`'s).
+    async fn main_routes(&self, request: RouteMessage) -> Result<Vec<RouteInfo>> {
+        let family = match request.header.address_family {
+            AddressFamily::Inet6 => "IPv6",
+            _ => "IPv4",
+        };
         let msgs: Vec<RouteMessage> = self
             .handle
             .route()
-            .get(RouteMessageBuilder::<std::net::Ipv4Addr>::new().build())
+            .get(request)
             .execute()
             .try_collect()
             .await
-            .map_err(|e| self.fail(None, "list routes".into(), e))?;
+            .map_err(|e| self.fail(None, format!("list {family} routes"), e))?;
         let mut out = Vec::new();
         for m in msgs {
             if m.header.table != 254 {
@@ -128,15 +146,17 @@ impl Netlink {
             let mut oif = None;
             for a in &m.attributes {
                 match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(d)) => {
-                        dest = Some(IpAddr::V4(*d))
-                    }
-                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => gw = Some(IpAddr::V4(*g)),
+                    RouteAttribute::Destination(d) => dest = ip(d),
+                    RouteAttribute::Gateway(g) => gw = ip(g),
                     RouteAttribute::Oif(i) => oif = Some(*i),
                     _ => {}
                 }
             }
-            let dest = dest.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            let unspecified = match family {
+                "IPv6" => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            };
+            let dest = dest.unwrap_or(unspecified);
             if let Ok(dest) = IpNet::new(dest, m.header.destination_prefix_length) {
                 out.push(RouteInfo {
                     dest,
@@ -147,6 +167,15 @@ impl Netlink {
             }
         }
         Ok(out)
+    }
+}
+
+/// A route attribute's address, when it is an IP address.
+fn ip(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
     }
 }
 

@@ -110,7 +110,14 @@ mod tests {
     /// quotes, backslashes and non-ASCII included.
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
-        for s in ["eth0", "a\"b\\c", "tab\there\nnl\r", "\u{1}\u{8}\u{c}\u{1f}", "wg-ü€", ""] {
+        for s in [
+            "eth0",
+            "a\"b\\c",
+            "tab\there\nnl\r",
+            "\u{1}\u{8}\u{c}\u{1f}",
+            "wg-ü€",
+            "",
+        ] {
             let mut out = String::new();
             J::Str(s.into()).write(&mut out);
             assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");

@@ -92,10 +92,52 @@ fn malformed_user_rules_fail_the_bring_up() {
     );
 }
 
+/// A real host's rules as found (`ruleset` + `ruleset6`, as `netrig
+/// import` writes them) load with their tables reordered for speed, yet a
+/// malformed line is named by its file and its line as the user has them.
+fn malformed_found_rules_name_their_own_line() {
+    let _labs = common::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let (four, six) = (dir.path().join("h.rules"), dir.path().join("h.rules6"));
+    // raw first, nat (more extensions) last: nat is fed to the tool first.
+    let rules4 = "# the host's rules\n*raw\n:PREROUTING ACCEPT [0:0]\n\
+        -A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP\nCOMMIT\n\
+        *nat\n:PREROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n\
+        -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n\
+        -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\nCOMMIT\n";
+    let rules6 = "*filter\n:FORWARD ACCEPT [0:0]\n:DOCKER-USER - [0:0]\n\
+        -A FORWARD -j DOCKER-USER\nCOMMIT\n";
+    let topo = dir.path().join("h.toml");
+    std::fs::write(
+        &topo,
+        "ruleset = \"h.rules\"\nruleset6 = \"h.rules6\"\n[daemon]\nlayout = \"v28\"\n\n\
+         [[container]]\nname = \"web\"\nports = [\"8080:80\"]\n",
+    )
+    .unwrap();
+    let up_err = |r4: &str, r6: &str| {
+        std::fs::write(&four, r4).unwrap();
+        std::fs::write(&six, r6).unwrap();
+        let mut host = netrig::topology::load(&topo).unwrap();
+        host.set_name(netrig::unique_lab_name("badfound"));
+        host.up().unwrap_err().to_string()
+    };
+    let err = up_err(&rules4.replace("-j DROP", "-j NOPE"), rules6);
+    assert!(
+        err.contains(&format!("{}:4", four.display())) && err.contains("-j NOPE"),
+        "{err}"
+    );
+    let err = up_err(rules4, &rules6.replace("-j DOCKER-USER", "-j NOPE6"));
+    assert!(
+        err.contains(&format!("{}:4", six.display())) && err.contains("NOPE6"),
+        "{err}"
+    );
+}
+
 /// This module's tests.
 pub fn tests() -> Vec<netrig::testing::Test> {
     netrig::testing::tests![
         docker_user_rules_filter_published_ports,
         malformed_user_rules_fail_the_bring_up,
+        malformed_found_rules_name_their_own_line,
     ]
 }

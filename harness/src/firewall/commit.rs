@@ -451,7 +451,12 @@ mod tests {
         }
         let ns = Namespace::new("nr-commit-both").unwrap();
         crate::backend::Backend::IptablesNft
-            .replace_tables_both(&ns, TWO_TABLES, SKELETON6)
+            .load_both(
+                &ns,
+                crate::backend::LoadMode::ReplaceTables,
+                TWO_TABLES,
+                SKELETON6,
+            )
             .unwrap();
         // Every table of both families, read at once, before either tool
         // was reaped (their stdin was held open until both had committed).
@@ -484,19 +489,27 @@ mod tests {
         let ns = Namespace::new("nr-commit-bad6").unwrap();
         let bad6 = SKELETON6.replace("-j DOCKER-USER", "-j NOPE");
         let err = backend
-            .replace_tables_both(&ns, TWO_TABLES, &bad6)
+            .load_both(
+                &ns,
+                crate::backend::LoadMode::ReplaceTables,
+                TWO_TABLES,
+                &bad6,
+            )
             .unwrap_err()
             .to_string();
         assert!(err.contains("-A FORWARD -j NOPE"), "{err}");
         assert!(kernel_rules(&ns).contains("--to-destination 172.17.0.2:80"));
         // Nothing to commit (no COMMIT line): it returns all the same.
         let ns = Namespace::new("nr-commit-empty6").unwrap();
-        backend.replace_tables_both(&ns, TWO_TABLES, "").unwrap();
+        backend
+            .load_both(&ns, crate::backend::LoadMode::ReplaceTables, TWO_TABLES, "")
+            .unwrap();
         // A failing IPv4 ruleset: its error, the IPv6 one loaded anyway.
         let ns = Namespace::new("nr-commit-bad4").unwrap();
         let err = backend
-            .replace_tables_both(
+            .load_both(
                 &ns,
+                crate::backend::LoadMode::ReplaceTables,
                 &TWO_TABLES.replace("-j DOCKER\n", "-j NOPE\n"),
                 SKELETON6,
             )

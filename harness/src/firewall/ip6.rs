@@ -2,24 +2,16 @@
 //! the matching save tool to read back ([`Backend::ip6_save_argv`]). Docker
 //! 28+ programs ip6tables by default, so an emulated host loads its IPv6
 //! skeleton with these, beside its IPv4 ruleset and committed right after
-//! it ([`Backend::replace_tables_both`]).
+//! it ([`Backend::load_both`]).
 
-use crate::backend::Backend;
+use crate::backend::{Backend, LoadMode};
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
 
 impl Backend {
-    /// Loads ip6tables-restore `text`, **replacing** the ip6tables tables it
-    /// names (iptables backends only; nft loads IPv6 tables itself).
-    pub(crate) fn replace_tables_ip6(self, ns: &Namespace, text: &str) -> Result<()> {
-        let argv = self.ip6_load_argv().ok_or_else(|| no_ip6(self, ns))?;
-        tracing::debug!(subject = %ns.subject(), backend = %self, lines = text.lines().count(), "load ip6tables ruleset");
-        super::run(ns, argv, Some(text)).map(|_| ())
-    }
-
     /// Loads `v4` with the backend's restore tool and `v6` with its
-    /// ip6tables flavour, both **replacing** the tables they name (iptables
-    /// backends only). Returns once both are active — with iptables-nft
+    /// ip6tables flavour, both as `mode` says (iptables backends only).
+    /// Returns once both are active — with iptables-nft
     /// once the kernel has committed both, the tools reaped in the
     /// background (see [`Backend::replace_tables_committed`]) — or the
     /// first failure (IPv4's if both fail). The legacy tools run one after
@@ -38,16 +30,28 @@ impl Backend {
     /// other's last commit. One grace period in all, the IPv4 tool's own
     /// (its tables, ordered by [`super::extensions_first`], leave one
     /// extension to check after a commit).
-    pub(crate) fn replace_tables_both(self, ns: &Namespace, v4: &str, v6: &str) -> Result<()> {
-        self.ip6_load_argv().ok_or_else(|| no_ip6(self, ns))?;
-        if self != Backend::IptablesNft {
-            self.replace_tables(ns, v4)?;
-            return self.replace_tables_ip6(ns, v6);
-        }
-        let argv6 = self
+    ///
+    /// [`LoadMode::Append`] is `--noflush` for both: what is there stays.
+    /// A failure is [`Error::Rules`] naming the input's line (the tool's
+    /// argv says which family's).
+    pub(crate) fn load_both(
+        self,
+        ns: &Namespace,
+        mode: LoadMode,
+        v4: &str,
+        v6: &str,
+    ) -> Result<()> {
+        let mut argv6 = self
             .ip6_load_argv()
             .ok_or_else(|| no_ip6(self, ns))?
             .to_vec();
+        if mode == LoadMode::Append {
+            argv6.push("--noflush");
+        }
+        if self != Backend::IptablesNft {
+            self.load_with(ns, self.load_argv(mode), v4, mode, None)?;
+            return self.load_with(ns, argv6, v6, mode, None);
+        }
         ns.settle_loads()?;
         let (head6, tail6) = before_first_commit(v6);
         let (feed4, stdin4) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -64,7 +68,7 @@ impl Backend {
                 let _ = feed6.send(t.as_bytes().to_vec());
             }
         };
-        let argv4 = self.load_argv(crate::backend::LoadMode::ReplaceTables);
+        let argv4 = self.load_argv(mode);
         std::thread::scope(|scope| {
             let six = std::thread::Builder::new()
                 .name("netrig-ip6tables".into())

@@ -11,41 +11,77 @@
 //! the later ones little or nothing new to check: Docker's IPv4 ruleset
 //! (raw, filter, nat) goes from two waits to one, its ip6tables skeleton
 //! (filter, nat) from one to none. The tables are independent, so the
-//! result is the same ruleset, read back the same.
+//! result is the same ruleset, read back the same. Docker's rendered
+//! rulesets and a real host's rules as found (`netrig import`'s `ruleset`
+//! and `ruleset6`) are fed this way; the line map ([`Reordered`]) turns a
+//! tool's "line N" back into the line of the user's file.
 
 use std::collections::BTreeSet;
+
+/// An input reordered by [`extensions_first`]: its text, and where each of
+/// its lines came from (so a tool's "line N" names the user's line).
+pub(crate) struct Reordered {
+    /// The tables in their new order.
+    pub(crate) text: String,
+    /// For each line of `text` (0-based), its 1-based line in the input.
+    from: Vec<usize>,
+}
+
+impl Reordered {
+    /// The input's line number of `text`'s 1-based line `n`.
+    pub(crate) fn original_line(&self, n: usize) -> usize {
+        n.checked_sub(1)
+            .and_then(|i| self.from.get(i))
+            .copied()
+            .unwrap_or(n)
+    }
+}
 
 /// `text` with the table that uses the most distinct extensions first and
 /// the others in their order; `text` as it is when it is not a plain
 /// sequence of `*table … COMMIT` blocks (comments and blank lines aside).
-pub(crate) fn extensions_first(text: &str) -> String {
+pub(crate) fn extensions_first(text: &str) -> Reordered {
+    let as_is = || Reordered {
+        text: text.to_string(),
+        from: (1..=text.lines().count()).collect(),
+    };
     let Some(blocks) = tables(text) else {
-        return text.to_string();
+        return as_is();
     };
     let Some(first) = (0..blocks.len()).max_by_key(|&i| {
         // The earliest of equals: the input's own order where nothing is gained.
-        (extensions(&blocks[i]).len(), std::cmp::Reverse(i))
+        (extensions(&blocks[i].text).len(), std::cmp::Reverse(i))
     }) else {
-        return text.to_string();
+        return as_is();
     };
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&blocks[first]);
-    for (i, b) in blocks.iter().enumerate() {
-        if i != first {
-            out.push_str(b);
-        }
+    let mut out = Reordered {
+        text: String::with_capacity(text.len()),
+        from: Vec::new(),
+    };
+    let order = std::iter::once(first).chain((0..blocks.len()).filter(|&i| i != first));
+    for b in order.map(|i| &blocks[i]) {
+        out.text.push_str(&b.text);
+        out.from
+            .extend(b.first_line..b.first_line + b.text.lines().count());
     }
     out
+}
+
+/// One `*table … COMMIT` block: its lines, and the input line it starts on.
+struct Block {
+    text: String,
+    first_line: usize,
 }
 
 /// The `*table … COMMIT` blocks of `text`, each with its lines (comments
 /// and blank lines go with the block they precede or close); `None` when a
 /// line of a rule or chain stands outside any block.
-fn tables(text: &str) -> Option<Vec<String>> {
+fn tables(text: &str) -> Option<Vec<Block>> {
     let mut blocks = Vec::new();
     let mut current = String::new();
+    let mut first_line = 1;
     let mut open = false;
-    for line in text.split_inclusive('\n') {
+    for (n, line) in text.split_inclusive('\n').enumerate() {
         let t = line.trim();
         if t.starts_with('*') {
             if open {
@@ -60,7 +96,11 @@ fn tables(text: &str) -> Option<Vec<String>> {
             if !current.ends_with('\n') {
                 current.push('\n');
             }
-            blocks.push(std::mem::take(&mut current));
+            blocks.push(Block {
+                text: std::mem::take(&mut current),
+                first_line,
+            });
+            first_line = n + 2;
             open = false;
         }
     }
@@ -69,7 +109,7 @@ fn tables(text: &str) -> Option<Vec<String>> {
     }
     if let Some(last) = blocks.last_mut() {
         // Trailing comments stay at the end of the whole input.
-        last.push_str(&current);
+        last.text.push_str(&current);
     }
     Some(blocks)
 }
@@ -115,10 +155,10 @@ mod tests {
     #[test]
     fn the_table_with_most_extensions_goes_first() {
         let out = extensions_first(DOCKER_V4);
-        let order: Vec<&str> = out.lines().filter(|l| l.starts_with('*')).collect();
+        let order: Vec<&str> = out.text.lines().filter(|l| l.starts_with('*')).collect();
         assert_eq!(order, ["*nat", "*raw", "*filter"]);
         // The same lines, only moved.
-        let mut a: Vec<&str> = out.lines().collect();
+        let mut a: Vec<&str> = out.text.lines().collect();
         let mut b: Vec<&str> = DOCKER_V4.lines().collect();
         a.sort();
         b.sort();
@@ -128,14 +168,14 @@ mod tests {
     #[test]
     fn extensions_are_matches_protocols_and_foreign_targets() {
         let blocks = tables(DOCKER_V4).unwrap();
-        assert!(extensions(&blocks[0]).is_empty(), "DROP is built in");
+        assert!(extensions(&blocks[0].text).is_empty(), "DROP is built in");
         assert_eq!(
-            extensions(&blocks[1]).into_iter().collect::<Vec<_>>(),
+            extensions(&blocks[1].text).into_iter().collect::<Vec<_>>(),
             ["conntrack"],
             "DOCKER is the table's own chain"
         );
         assert_eq!(
-            extensions(&blocks[2]).into_iter().collect::<Vec<_>>(),
+            extensions(&blocks[2].text).into_iter().collect::<Vec<_>>(),
             ["DNAT", "addrtype", "tcp"]
         );
     }
@@ -148,9 +188,25 @@ mod tests {
             "*filter\n*nat\nCOMMIT\n",
             "",
         ] {
-            assert_eq!(extensions_first(text), text);
+            assert_eq!(extensions_first(text).text, text);
         }
         let commented = "# made by hand\n*filter\n-A INPUT -j DROP\nCOMMIT\n# end\n";
-        assert_eq!(extensions_first(commented), commented);
+        assert_eq!(extensions_first(commented).text, commented);
+    }
+
+    /// Every line of the reordered text maps back to the same line of the
+    /// input, so a tool's "line N" names the line the user wrote.
+    #[test]
+    fn each_line_maps_back_to_the_input() {
+        let input = format!("# saved by hand\n{DOCKER_V4}# end\n");
+        let out = extensions_first(&input);
+        assert!(out.text.starts_with("*nat\n"), "{}", out.text);
+        let lines: Vec<&str> = input.lines().collect();
+        for (i, line) in out.text.lines().enumerate() {
+            assert_eq!(lines[out.original_line(i + 1) - 1], line, "line {}", i + 1);
+        }
+        assert_eq!(out.original_line(1), 12, "*nat is the input's line 12");
+        let as_is = extensions_first("-A INPUT -j DROP\n");
+        assert_eq!(as_is.original_line(1), 1);
     }
 }

@@ -25,7 +25,7 @@ mod ufw;
 
 pub use part::DockerPart;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, LoadMode};
 use crate::docker::HOST_NODE;
 use crate::docker::{DockerHost, DockerProxy, KernelSetting, PortReservation};
 use crate::error::{Error, Result};
@@ -229,27 +229,13 @@ impl DockerHost {
         started: std::time::Instant,
     ) -> Result<()> {
         if let Some(file) = self.ruleset_file() {
-            // A real host's rules as found: in place of Docker's rendering;
-            // its ip6tables rules at the same time (two tools, two families).
-            let Some(six) = self.ruleset6_file() else {
-                return self.load_rule_file(host, file, "loading the host's ruleset as found");
+            // A real host's rules as found: in place of Docker's rendering.
+            return match self.ruleset6_file() {
+                Some(six) if self.rule_file_backend(file) == self.backend() => {
+                    self.load_found_pair(host, file, six)
+                }
+                _ => self.load_rule_file(host, file, "loading the host's ruleset as found"),
             };
-            tracing::debug!(file = %six.display(), "loading the host's ip6tables rules as found");
-            let text = std::fs::read_to_string(six).map_err(|e| {
-                Error::io(
-                    host.subject().clone(),
-                    format!("read rule file {}", six.display()),
-                    e,
-                )
-            })?;
-            return std::thread::scope(|scope| {
-                let six = spawn(scope, "netrig-ruleset6", host, || {
-                    self.backend().replace_tables_ip6(host, &text)
-                })?;
-                let four = self.load_rule_file(host, file, "loading the host's ruleset as found");
-                let six = six.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                four.and(six)
-            });
         }
         for file in self.existing_rule_files() {
             self.load_rule_file(host, file, "loading the rules there before Docker")?;
@@ -260,14 +246,14 @@ impl DockerHost {
         if backend == crate::Backend::IptablesNft {
             // Fewer RCU grace periods between the tables' commits: the same
             // rules, read back the same (see `firewall::extensions_first`).
-            four = crate::firewall::extensions_first(&four);
-            six = six.map(|s| crate::firewall::extensions_first(&s));
+            four = crate::firewall::extensions_first(&four).text;
+            six = six.map(|s| crate::firewall::extensions_first(&s).text);
         }
         let since_up = |t: std::time::Instant| t.duration_since(started).as_micros() as u64;
         let t = std::time::Instant::now();
         tracing::debug!(backend = %backend, ip6tables = six.is_some(), since_up_us = since_up(t), "loading Docker's ruleset");
         match &six {
-            Some(six) => backend.replace_tables_both(host, &four, six)?,
+            Some(six) => backend.load_both(host, LoadMode::ReplaceTables, &four, six)?,
             None => backend.replace_tables_committed(host, &four)?,
         }
         tracing::debug!(
@@ -277,6 +263,45 @@ impl DockerHost {
             "Docker's ruleset loaded"
         );
         Ok(())
+    }
+
+    /// A real host's IPv4 and ip6tables rules as found (`ruleset`,
+    /// `ruleset6`), added as Docker's own are loaded: both tools at once,
+    /// the tables fed in the order that spares iptables-nft RCU grace
+    /// periods ([`crate::firewall::extensions_first`]); a failure names the
+    /// file and the line the user has.
+    fn load_found_pair(&self, host: &crate::Namespace, four: &Path, six: &Path) -> Result<()> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|e| {
+                Error::io(
+                    host.subject().clone(),
+                    format!("read rule file {}", path.display()),
+                    e,
+                )
+            })
+        };
+        let (text4, text6) = (read(four)?, read(six)?);
+        let backend = self.backend();
+        tracing::debug!(ipv4 = %four.display(), ipv6 = %six.display(), %backend, "loading the host's ruleset and ip6tables rules as found");
+        let (r4, r6) = (
+            crate::firewall::extensions_first(&text4),
+            crate::firewall::extensions_first(&text6),
+        );
+        backend
+            .load_both(host, LoadMode::Append, &r4.text, &r6.text)
+            .map_err(|e| match e {
+                Error::Rules(mut r) => {
+                    let (path, order) = if r.argv.starts_with("ip6tables") {
+                        (six, &r6)
+                    } else {
+                        (four, &r4)
+                    };
+                    r.file = Some(path.to_path_buf());
+                    r.line = r.line.map(|n| order.original_line(n));
+                    Error::Rules(r)
+                }
+                e => e,
+            })
     }
 
     /// Binds the host ports Docker holds — a docker-proxy per published

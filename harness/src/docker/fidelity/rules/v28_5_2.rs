@@ -286,11 +286,10 @@ fn check_loaded_with(name: &str, backend: Option<Backend>) {
         let node = lab.node("host").unwrap();
         let fail = |e: crate::Error| panic!("lab {}: {dump}: {e}", lab.name());
         backend
-            .replace_tables(node.ns(), &host.at(step).iptables().iptables_restore())
-            .unwrap_or_else(fail);
-        backend
-            .replace_tables_ip6(
+            .load_both(
                 node.ns(),
+                crate::backend::LoadMode::ReplaceTables,
+                &host.at(step).iptables().iptables_restore(),
                 &host.running().ip6tables().unwrap().iptables_restore(),
             )
             .unwrap_or_else(fail);

@@ -1,7 +1,7 @@
 //! A JSON value that keeps its keys in the order they were added, as
 //! `ip -j` prints them (serde_json's map sorts them).
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// One JSON value.
 #[derive(Debug, Clone)]
@@ -36,70 +36,53 @@ impl Obj {
 
 impl J {
     /// Writes the value as `ip -j` does: no spaces.
-    pub(crate) fn write(&self, out: &mut String) {
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
         match self {
-            J::Null => out.push_str("null"),
-            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            J::Null => out.extend_from_slice(b"null"),
+            J::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             J::Num(n) => {
                 let _ = write!(out, "{n}");
             }
-            J::Raw(r) => out.push_str(r),
+            J::Raw(r) => out.extend_from_slice(r.as_bytes()),
             J::Str(s) => quoted(s, out),
             J::Arr(a) => {
-                out.push('[');
+                out.push(b'[');
                 for (i, v) in a.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
                     v.write(out);
                 }
-                out.push(']');
+                out.push(b']');
             }
             J::Obj(o) => {
-                out.push('{');
+                out.push(b'{');
                 for (i, (k, v)) in o.0.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
                     quoted(k, out);
-                    out.push(':');
+                    out.push(b':');
                     v.write(out);
                 }
-                out.push('}');
+                out.push(b'}');
             }
         }
     }
 }
 
-/// `s` as a JSON string, escaped as serde_json escapes it (`\"`, `\\`,
-/// `\n`-style short forms, other control characters as `\u00XX`),
-/// written straight into `out`.
-fn quoted(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+/// `s` as a JSON string, escaped by serde_json, written straight into `out`.
+fn quoted(s: &str, out: &mut Vec<u8>) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// A list of objects as one line of JSON and a newline, as `ip -j` ends it.
 pub(crate) fn document(list: Vec<Obj>) -> Vec<u8> {
-    let mut s = String::new();
-    J::Arr(list.into_iter().map(J::Obj).collect()).write(&mut s);
-    s.push('\n');
-    s.into_bytes()
+    let mut out = Vec::new();
+    J::Arr(list.into_iter().map(J::Obj).collect()).write(&mut out);
+    out.push(b'\n');
+    out
 }
 
 #[cfg(test)]
@@ -118,15 +101,15 @@ mod tests {
             "wg-ü€",
             "",
         ] {
-            let mut out = String::new();
+            let mut out = Vec::new();
             J::Str(s.into()).write(&mut out);
-            assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
         }
         let mut o = Obj::default();
         o.num("ifindex", -3);
         o.str("ifname", "x\"y");
-        let mut out = String::new();
+        let mut out = Vec::new();
         J::Obj(o).write(&mut out);
-        assert_eq!(out, r#"{"ifindex":-3,"ifname":"x\"y"}"#);
+        assert_eq!(out, br#"{"ifindex":-3,"ifname":"x\"y"}"#);
     }
 }

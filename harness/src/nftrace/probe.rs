@@ -85,25 +85,19 @@ pub(crate) fn bound_socket(flow: &Flow) -> std::io::Result<OwnedFd> {
 /// An ICMP (ICMPv6) datagram socket in the calling thread's namespace,
 /// allowing our group there first if `ping_group_range` does not.
 fn icmp_socket(ipv6: bool) -> std::io::Result<OwnedFd> {
-    let (domain, protocol) = if ipv6 {
-        (libc::AF_INET6, libc::IPPROTO_ICMPV6)
+    use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType};
+    let (family, protocol) = if ipv6 {
+        (AddressFamily::Inet6, SockProtocol::IcmpV6)
     } else {
-        (libc::AF_INET, libc::IPPROTO_ICMP)
+        (AddressFamily::Inet, SockProtocol::Icmp)
     };
     let open = || -> std::io::Result<OwnedFd> {
-        // SAFETY: socket(2) with constant arguments; the fd is owned at once.
-        let fd = unsafe {
-            libc::socket(
-                domain,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                protocol,
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: a new fd that nothing else owns.
-        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+        Ok(nix::sys::socket::socket(
+            family,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            protocol,
+        )?)
     };
     match open() {
         Err(e) if e.raw_os_error() == Some(libc::EACCES) => {

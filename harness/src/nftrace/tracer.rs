@@ -7,7 +7,7 @@
 //! best effort, on drop. Needs CAP_NET_ADMIN over the namespace only (works
 //! under `unshare -Urn`). Depends on the lab only through [`Namespace::run`].
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rtnetlink::sys::{Socket, constants::NETLINK_NETFILTER};
@@ -140,28 +140,21 @@ impl<'ns> Tracer<'ns> {
 
     /// One datagram: true if one was read.
     fn read_one(&mut self) -> Result<bool> {
-        let mut buf = vec![0u8; 64 * 1024];
-        // SAFETY: recv into a buffer we own, with its length.
-        let n = unsafe {
-            libc::recv(
-                self.socket.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let n = match self.socket.recv(&mut buf, libc::MSG_DONTWAIT) {
+            Ok(n) => n.min(buf.len()),
+            Err(e) => {
+                return match e.raw_os_error() {
+                    Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(false),
+                    Some(libc::ENOBUFS) => Err(self.io(
+                        "read trace events (the socket buffer overflowed: events were lost)",
+                        e,
+                    )),
+                    _ => Err(self.io("read trace events", e)),
+                };
+            }
         };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(false),
-                Some(libc::ENOBUFS) => Err(self.io(
-                    "read trace events (the socket buffer overflowed: events were lost)",
-                    e,
-                )),
-                _ => Err(self.io("read trace events", e)),
-            };
-        }
-        for ev in decode_datagram(&buf[..n as usize]) {
+        for ev in decode_datagram(&buf[..n]) {
             match ev {
                 Ok(ev) => self.events.push(ev),
                 Err(e) => {
@@ -191,19 +184,10 @@ impl Drop for Tracer<'_> {
 fn subscribe() -> std::io::Result<Socket> {
     let mut socket = Socket::new(NETLINK_NETFILTER)?;
     socket.bind_auto()?;
-    let size: libc::c_int = 4 << 20;
-    // SAFETY: setsockopt on an open socket with a valid int option value.
-    let forced = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&size as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if forced != 0 {
-        socket.set_rx_buf_sz(size as usize)?; // capped at rmem_max when unprivileged
+    let size: usize = 4 << 20;
+    if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &size).is_err()
+    {
+        socket.set_rx_buf_sz(size)?; // capped at rmem_max when unprivileged
     }
     socket.add_membership(libc::NFNLGRP_NFTRACE as u32)?;
     Ok(socket)

@@ -115,13 +115,18 @@ impl Backend {
             .collect()
     }
 
-    /// The ip6tables flavour of the loader (replacing the tables it names).
-    pub(crate) fn ip6_load_argv(self) -> Option<&'static [&'static str]> {
-        match self {
-            Backend::IptablesNft => Some(&["ip6tables-nft-restore", "-w"]),
-            Backend::IptablesLegacy => Some(&["ip6tables-legacy-restore", "-w"]),
-            Backend::Nftables => None,
+    /// The ip6tables flavour of [`Backend::load_argv`] (`None` for
+    /// nftables, whose `nft -f` loads IPv6 tables itself).
+    pub(crate) fn ip6_load_argv(self, mode: LoadMode) -> Option<Vec<&'static str>> {
+        let mut argv = match self {
+            Backend::IptablesNft => vec!["ip6tables-nft-restore", "-w"],
+            Backend::IptablesLegacy => vec!["ip6tables-legacy-restore", "-w"],
+            Backend::Nftables => return None,
+        };
+        if mode == LoadMode::Append {
+            argv.push("--noflush");
         }
+        Some(argv)
     }
 
     /// The command line that prints this backend's rules as written, without

@@ -4,6 +4,8 @@
 //! skeleton with these, beside its IPv4 ruleset and committed right after
 //! it ([`Backend::load_both`]).
 
+use std::path::Path;
+
 use crate::backend::{Backend, LoadMode};
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
@@ -28,12 +30,11 @@ impl Backend {
     /// first table beside the IPv4 tool's own checks, commits with nothing
     /// between, and neither tool exits (closing its socket) before the
     /// other's last commit. One grace period in all, the IPv4 tool's own
-    /// (its tables, ordered by [`super::extensions_first`], leave one
+    /// (its tables, ordered by [`super::order::extensions_first`], leave one
     /// extension to check after a commit).
     ///
     /// [`LoadMode::Append`] is `--noflush` for both: what is there stays.
-    /// A failure is [`Error::Rules`] naming the input's line (the tool's
-    /// argv says which family's).
+    /// A refused line is numbered as in its input.
     pub(crate) fn load_both(
         self,
         ns: &Namespace,
@@ -41,18 +42,43 @@ impl Backend {
         v4: &str,
         v6: &str,
     ) -> Result<()> {
-        let mut argv6 = self
-            .ip6_load_argv()
-            .ok_or_else(|| no_ip6(self, ns))?
-            .to_vec();
-        if mode == LoadMode::Append {
-            argv6.push("--noflush");
-        }
+        let (four, six) = self.load_pair(ns, mode, v4, v6)?;
+        four.and(six)
+    }
+
+    /// Adds a host's rule files of both families, `four` (iptables-save)
+    /// and `six` (ip6tables-save), as [`Backend::load_both`] loads:
+    /// a refused line is named by its file and its line there.
+    pub(crate) fn append_files_both(self, ns: &Namespace, four: &Path, six: &Path) -> Result<()> {
+        let (text4, text6) = (
+            super::read_rule_file(ns, four)?,
+            super::read_rule_file(ns, six)?,
+        );
+        let (r4, r6) = self.load_pair(ns, LoadMode::Append, &text4, &text6)?;
+        r4.map_err(|e| super::in_file(e, four))
+            .and(r6.map_err(|e| super::in_file(e, six)))
+    }
+
+    /// [`Backend::load_both`]'s work: how each family's load ended (IPv4,
+    /// IPv6), or a failure to start it.
+    fn load_pair(
+        self,
+        ns: &Namespace,
+        mode: LoadMode,
+        v4: &str,
+        v6: &str,
+    ) -> Result<(Result<()>, Result<()>)> {
+        let argv6 = self.ip6_load_argv(mode).ok_or_else(|| no_ip6(self, ns))?;
         if self != Backend::IptablesNft {
-            self.load_with(ns, self.load_argv(mode), v4, mode, None)?;
-            return self.load_with(ns, argv6, v6, mode, None);
+            let four = self.load_with(ns, self.load_argv(mode), v4, mode, None);
+            return Ok((four, self.load_with(ns, argv6, v6, mode, None)));
         }
         ns.settle_loads()?;
+        let (fed4, fed6) = (
+            super::order::fed_to(self, v4),
+            super::order::fed_to(self, v6),
+        );
+        let (v4, v6) = (fed4.text.as_str(), fed6.text.as_str());
         let (head6, tail6) = before_first_commit(v6);
         let (feed4, stdin4) = std::sync::mpsc::channel::<Vec<u8>>();
         let (feed6, stdin6) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -84,7 +110,10 @@ impl Backend {
             drop((feed4, release6));
             let four = four.and_then(super::Watched::finish);
             let six = six.and_then(super::Watched::finish);
-            four.and(six)
+            Ok((
+                four.map_err(|e| fed4.unmap(e)),
+                six.map_err(|e| fed6.unmap(e)),
+            ))
         })
     }
 

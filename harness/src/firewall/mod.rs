@@ -23,8 +23,6 @@ mod counters;
 mod ip6;
 mod order;
 
-pub(crate) use order::extensions_first;
-
 use std::ffi::OsStr;
 use std::path::Path;
 
@@ -90,12 +88,17 @@ impl Backend {
     /// background and its exit status checked by the next firewall
     /// operation on `ns` ([`Namespace::settle_loads`]). A tool that exits
     /// before its last commit is waited for and its failure returned here.
+    /// iptables-nft is fed the tables in the order that spares it RCU grace
+    /// periods ([`order::extensions_first`]); a refused line is numbered as
+    /// in `text`.
     pub(crate) fn replace_tables_committed(self, ns: &Namespace, text: &str) -> Result<()> {
         if self == Backend::IptablesLegacy {
             return self.replace_tables(ns, text);
         }
         ns.settle_loads()?;
-        self.load_committed(ns, self.load_argv(LoadMode::ReplaceTables), text)
+        let fed = order::fed_to(self, text);
+        self.load_committed(ns, self.load_argv(LoadMode::ReplaceTables), &fed.text)
+            .map_err(|e| fed.unmap(e))
     }
 
     /// Runs `argv` (an iptables-nft restore replacing the tables of `text`,
@@ -192,20 +195,12 @@ impl Backend {
     /// A malformed file fails with [`Error::Rules`] naming the file, the
     /// offending line and the tool's words.
     pub(crate) fn append_file(self, ns: &Namespace, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::io(
-                ns.subject().clone(),
-                format!("read rule file {}", path.display()),
-                e,
-            )
-        })?;
+        let text = read_rule_file(ns, path)?;
         let ip6 = self.is_iptables() && crate::backend::is_ip6_rules_file(path);
         if ip6 {
-            let mut argv = self
-                .ip6_load_argv()
-                .ok_or_else(|| ip6::no_ip6(self, ns))?
-                .to_vec();
-            argv.push("--noflush");
+            let argv = self
+                .ip6_load_argv(LoadMode::Append)
+                .ok_or_else(|| ip6::no_ip6(self, ns))?;
             return self.load_with(ns, argv, &text, LoadMode::Append, Some(path));
         }
         self.load(ns, &text, LoadMode::Append, Some(path))
@@ -324,6 +319,28 @@ pub(crate) fn run<S: AsRef<OsStr>>(
     }
     let out = command.checked_output()?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The text of the rule file `path` (an error naming it if unreadable).
+fn read_rule_file(ns: &Namespace, path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::io(
+            ns.subject().clone(),
+            format!("read rule file {}", path.display()),
+            e,
+        )
+    })
+}
+
+/// `e` with the rule file it came from named, when it is a refused rule.
+fn in_file(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Rules(mut r) => {
+            r.file = Some(path.to_path_buf());
+            Error::Rules(r)
+        }
+        e => e,
+    }
 }
 
 /// Builds the error for a failed load: the tool's message, and the offending

@@ -18,6 +18,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::backend::Backend;
+use crate::error::Error;
+
 /// An input reordered by [`extensions_first`]: its text, and where each of
 /// its lines came from (so a tool's "line N" names the user's line).
 pub(crate) struct Reordered {
@@ -34,6 +37,31 @@ impl Reordered {
             .and_then(|i| self.from.get(i))
             .copied()
             .unwrap_or(n)
+    }
+
+    /// `e`, from a load of `text`, with the refused line numbered as in the input.
+    pub(crate) fn unmap(&self, e: Error) -> Error {
+        match e {
+            Error::Rules(mut r) => {
+                r.line = r.line.map(|n| self.original_line(n));
+                Error::Rules(r)
+            }
+            e => e,
+        }
+    }
+}
+
+/// What `backend`'s restore tool is fed for `text`: [`extensions_first`]
+/// with iptables-nft (where the order spares grace periods), `text` as it
+/// is otherwise.
+pub(crate) fn fed_to(backend: Backend, text: &str) -> Reordered {
+    if backend == Backend::IptablesNft {
+        extensions_first(text)
+    } else {
+        Reordered {
+            text: text.to_string(),
+            from: (1..=text.lines().count()).collect(),
+        }
     }
 }
 

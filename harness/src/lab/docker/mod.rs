@@ -232,7 +232,8 @@ impl DockerHost {
             // A real host's rules as found: in place of Docker's rendering.
             return match self.ruleset6_file() {
                 Some(six) if self.rule_file_backend(file) == self.backend() => {
-                    self.load_found_pair(host, file, six)
+                    tracing::debug!(ipv4 = %file.display(), ipv6 = %six.display(), backend = %self.backend(), "loading the host's ruleset and ip6tables rules as found");
+                    self.backend().append_files_both(host, file, six)
                 }
                 _ => self.load_rule_file(host, file, "loading the host's ruleset as found"),
             };
@@ -241,14 +242,8 @@ impl DockerHost {
             self.load_rule_file(host, file, "loading the rules there before Docker")?;
         }
         let backend = self.backend();
-        let mut four = self.running().firewall().input();
-        let mut six = self.running().ip6tables().map(|r| r.iptables_restore());
-        if backend == crate::Backend::IptablesNft {
-            // Fewer RCU grace periods between the tables' commits: the same
-            // rules, read back the same (see `firewall::extensions_first`).
-            four = crate::firewall::extensions_first(&four).text;
-            six = six.map(|s| crate::firewall::extensions_first(&s).text);
-        }
+        let four = self.running().firewall().input();
+        let six = self.running().ip6tables().map(|r| r.iptables_restore());
         let since_up = |t: std::time::Instant| t.duration_since(started).as_micros() as u64;
         let t = std::time::Instant::now();
         tracing::debug!(backend = %backend, ip6tables = six.is_some(), since_up_us = since_up(t), "loading Docker's ruleset");
@@ -263,45 +258,6 @@ impl DockerHost {
             "Docker's ruleset loaded"
         );
         Ok(())
-    }
-
-    /// A real host's IPv4 and ip6tables rules as found (`ruleset`,
-    /// `ruleset6`), added as Docker's own are loaded: both tools at once,
-    /// the tables fed in the order that spares iptables-nft RCU grace
-    /// periods ([`crate::firewall::extensions_first`]); a failure names the
-    /// file and the line the user has.
-    fn load_found_pair(&self, host: &crate::Namespace, four: &Path, six: &Path) -> Result<()> {
-        let read = |path: &Path| {
-            std::fs::read_to_string(path).map_err(|e| {
-                Error::io(
-                    host.subject().clone(),
-                    format!("read rule file {}", path.display()),
-                    e,
-                )
-            })
-        };
-        let (text4, text6) = (read(four)?, read(six)?);
-        let backend = self.backend();
-        tracing::debug!(ipv4 = %four.display(), ipv6 = %six.display(), %backend, "loading the host's ruleset and ip6tables rules as found");
-        let (r4, r6) = (
-            crate::firewall::extensions_first(&text4),
-            crate::firewall::extensions_first(&text6),
-        );
-        backend
-            .load_both(host, LoadMode::Append, &r4.text, &r6.text)
-            .map_err(|e| match e {
-                Error::Rules(mut r) => {
-                    let (path, order) = if r.argv.starts_with("ip6tables") {
-                        (six, &r6)
-                    } else {
-                        (four, &r4)
-                    };
-                    r.file = Some(path.to_path_buf());
-                    r.line = r.line.map(|n| order.original_line(n));
-                    Error::Rules(r)
-                }
-                e => e,
-            })
     }
 
     /// Binds the host ports Docker holds — a docker-proxy per published

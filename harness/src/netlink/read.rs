@@ -124,9 +124,9 @@ impl Netlink {
 
     /// The main table's routes of one family (`request`'s).
     async fn main_routes(&self, request: RouteMessage) -> Result<Vec<RouteInfo>> {
-        let family = match request.header.address_family {
-            AddressFamily::Inet6 => "IPv6",
-            _ => "IPv4",
+        let (family, unspecified) = match request.header.address_family {
+            AddressFamily::Inet6 => ("IPv6", IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+            _ => ("IPv4", IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         };
         let msgs: Vec<RouteMessage> = self
             .handle
@@ -152,10 +152,6 @@ impl Netlink {
                     _ => {}
                 }
             }
-            let unspecified = match family {
-                "IPv6" => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-                _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-            };
             let dest = dest.unwrap_or(unspecified);
             if let Ok(dest) = IpNet::new(dest, m.header.destination_prefix_length) {
                 out.push(RouteInfo {

@@ -89,21 +89,22 @@ pub(crate) fn document(list: Vec<Obj>) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// Strings come out as serde_json writes them, control characters,
-    /// quotes, backslashes and non-ASCII included.
+    /// Strings come out escaped as `ip -j` (and serde_json) write them:
+    /// quotes, backslashes, short forms, other control characters as
+    /// `\u00XX`, non-ASCII as it is.
     #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
-        for s in [
-            "eth0",
-            "a\"b\\c",
-            "tab\there\nnl\r",
-            "\u{1}\u{8}\u{c}\u{1f}",
-            "wg-ü€",
-            "",
+    fn strings_are_escaped_as_ip_writes_them() {
+        for (s, want) in [
+            ("eth0", r#""eth0""#),
+            ("a\"b\\c", r#""a\"b\\c""#),
+            ("tab\there\nnl\r", r#""tab\there\nnl\r""#),
+            ("\u{1}\u{1f}", r#""\u0001\u001f""#),
+            ("wg-ü€", r#""wg-ü€""#),
+            ("", r#""""#),
         ] {
             let mut out = Vec::new();
             J::Str(s.into()).write(&mut out);
-            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{s:?}");
         }
         let mut o = Obj::default();
         o.num("ifindex", -3);

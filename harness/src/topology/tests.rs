@@ -404,6 +404,19 @@ fn ruleset6_and_substituted_interfaces() {
     );
     let alone = parse("ruleset6 = \"h.rules\"\n", &file).unwrap_err();
     assert!(alone.to_string().contains("goes with `ruleset`"), "{alone}");
+    // An nft ruleset lists both families: an ip6tables file beside it is refused.
+    std::fs::write(dir.path().join("h.nft"), "table inet t {}\n").unwrap();
+    let with_nft = parse(
+        "ruleset = \"h.nft\"\nruleset6 = \"h.rules\"\n[daemon]\nlayout = \"v28\"\n",
+        &file,
+    )
+    .unwrap_err();
+    assert!(
+        with_nft
+            .to_string()
+            .contains("a .nft `ruleset` holds both families"),
+        "{with_nft}"
+    );
 
     let wg = "[[interface]]\nname = \"wg0\"\naddresses = [\"10.8.0.1/24\"]\nroutes = [\"10.9.0.0/16\"]\n";
     let host = parse(wg, &file).unwrap();

@@ -138,6 +138,16 @@ fn resolve(mut b: DockerHostBuilder) -> Result<DockerHost> {
             "`ruleset6` (the host's ip6tables rules as found) goes with `ruleset` (its IPv4 rules)",
         ));
     }
+    if b.ruleset6_file.is_some()
+        && b.ruleset_file
+            .as_deref()
+            .is_some_and(|r| r.extension().is_some_and(|e| e == "nft"))
+    {
+        return Err(cx.host(
+            "ruleset6",
+            "a .nft `ruleset` holds both families (nft lists ip6 tables too): `ruleset6` goes with an iptables-save `ruleset`",
+        ));
+    }
     if b.ruleset6_file.is_some() && d.backend == Backend::Nftables {
         return Err(cx.host(
             "ruleset6",

@@ -230,8 +230,9 @@ impl DockerHost {
     ) -> Result<()> {
         if let Some(file) = self.ruleset_file() {
             // A real host's rules as found: in place of Docker's rendering.
+            // (A `ruleset6` goes with an iptables-save `ruleset`: resolved so.)
             return match self.ruleset6_file() {
-                Some(six) if self.rule_file_backend(file) == self.backend() => {
+                Some(six) => {
                     tracing::debug!(ipv4 = %file.display(), ipv6 = %six.display(), backend = %self.backend(), "loading the host's ruleset and ip6tables rules as found");
                     self.backend().append_files_both(host, file, six)
                 }
